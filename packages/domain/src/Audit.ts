@@ -1,0 +1,46 @@
+/** The audit trail port (CONTRACT §7): append-only, queried newest first. */
+import { Chunk, Clock, Context, DateTime, Effect, HashMap, Layer, Option, Ref } from "effect"
+import type { AuditEvent, Draft, Filter, Stored } from "./AuditEvent.js"
+import * as Entropy from "./Entropy.js"
+import * as MemoryDb from "./MemoryDb.js"
+import type { Realm } from "./Realm.js"
+import type { StoreError } from "./StoreError.js"
+
+export class Audit extends Context.Tag("@tessera/domain/Audit")<Audit, {
+  /** Records an event that accompanies no stored change (e.g. a failed login). */
+  readonly append: (event: AuditEvent) => Effect.Effect<void, StoreError>
+  /** Events matching the filter, newest first. */
+  readonly query: (realmId: string, filter: Filter) => Effect.Effect<ReadonlyArray<Stored>, StoreError>
+}>() {}
+
+/** Completes a draft with its id, time and realm. */
+export const make = (realm: Pick<Realm, "id" | "name">, draft: Draft) =>
+  Effect.gen(function*() {
+    const id = yield* Entropy.uuid
+    const at = DateTime.unsafeMake(yield* Clock.currentTimeMillis)
+    return { ...draft, id, at, realmId: realm.id, realm: realm.name } satisfies AuditEvent
+  })
+
+/** Whether an event passes a filter (the memory store's query, and the contract suite's oracle). */
+export const matches = (filter: Filter) => ({ seq, event }: Stored) =>
+  (filter.before === undefined || seq < filter.before) &&
+  (filter.type === undefined || event.type === filter.type) &&
+  (filter.subject === undefined || event.subject === filter.subject) &&
+  (filter.actor === undefined || event.actor.id === filter.actor) &&
+  (filter.clientId === undefined || event.clientId === filter.clientId) &&
+  (filter.since === undefined || DateTime.greaterThanOrEqualTo(event.at, filter.since)) &&
+  (filter.until === undefined || DateTime.lessThanOrEqualTo(event.at, filter.until))
+
+export const layerMemory = Layer.effect(Audit, Effect.map(MemoryDb.MemoryDb, (db) => Audit.of({
+  append: (event) => Ref.update(db, (state) => MemoryDb.appendEvent(state, event)),
+  query: (realmId, filter) =>
+    Effect.map(Ref.get(db), (state) => {
+      const trail = Option.getOrElse(HashMap.get(state.audit, realmId), () => Chunk.empty<Stored>())
+      const out: Array<Stored> = []
+      for (let i = Chunk.size(trail) - 1; i >= 0 && out.length < filter.limit; i--) {
+        const stored = Chunk.unsafeGet(trail, i)
+        if (matches(filter)(stored)) out.push(stored)
+      }
+      return out
+    })
+})))

@@ -1,0 +1,63 @@
+/** The audit trail's event (CONTRACT §7): a product output, written with the change it records. */
+import type { DateTime } from "effect"
+
+export type ActorType = "user" | "client" | "agent" | "owner"
+
+export interface Actor {
+  readonly type: ActorType
+  readonly id: string
+}
+
+export type EventType =
+  | "realm.created" | "realm.updated" | "user.created" | "client.created" | "resource.created"
+  | "trusted_issuer.created" | "key.rotated"
+  | "login.succeeded" | "login.failed" | "consent.granted" | "consent.denied"
+  | "token.issued" | "token.exchanged" | "token.refreshed" | "token.revoked"
+  | "refresh.reuse_detected" | "stepup.succeeded" | "device.approved"
+
+export interface AuditEvent {
+  readonly id: string
+  readonly at: DateTime.Utc
+  readonly realmId: string
+  /** The realm's name at the time, as the wire shows it. */
+  readonly realm: string
+  readonly type: EventType
+  readonly actor: Actor
+  readonly subject?: string
+  readonly clientId?: string
+  readonly grantType?: string
+  readonly resource?: string
+  readonly scope?: string
+  readonly act?: unknown
+  readonly result: "success" | "failure"
+  readonly reason?: string
+  readonly ip?: string
+  readonly userAgent?: string
+}
+
+/** What a caller says about an event; id, time and realm are filled in by `Audit.make`. */
+export type Draft = Omit<AuditEvent, "id" | "at" | "realmId" | "realm">
+
+/** The owner, acting through the admin API. */
+export const owner: Actor = { type: "owner", id: "owner" }
+
+/** Tessera itself, for scheduled work done on the owner's behalf (key rotation). */
+export const scheduler: Actor = { type: "owner", id: "tessera:scheduler" }
+
+export interface Filter {
+  readonly type?: string
+  readonly subject?: string
+  readonly actor?: string
+  readonly clientId?: string
+  readonly since?: DateTime.Utc
+  readonly until?: DateTime.Utc
+  /** Only events strictly older than this position (the cursor). */
+  readonly before?: number
+  readonly limit: number
+}
+
+/** An event with its position in the realm's trail (newest has the highest). */
+export interface Stored {
+  readonly seq: number
+  readonly event: AuditEvent
+}

@@ -1,0 +1,29 @@
+/** The signing-key store port: each realm's key ring, changed only by compare-and-set on its version. */
+import { Context, Effect, HashMap, Layer, Option, Ref } from "effect"
+import type { AuditEvent } from "./AuditEvent.js"
+import { KeyRingChanged } from "./Conflict.js"
+import * as MemoryDb from "./MemoryDb.js"
+import type { Ring } from "./SigningKey.js"
+import type { StoreError } from "./StoreError.js"
+
+export class Keys extends Context.Tag("@tessera/domain/Keys")<Keys, {
+  readonly ring: (realmId: string) => Effect.Effect<Option.Option<Ring>, StoreError>
+  /** Replaces the ring if it is still at `expectedVersion`, with the event that records why (if any). */
+  readonly replace: (
+    realmId: string,
+    expectedVersion: number,
+    ring: Ring,
+    event: Option.Option<AuditEvent>
+  ) => Effect.Effect<void, KeyRingChanged | StoreError>
+}>() {}
+
+export const layerMemory = Layer.effect(Keys, Effect.map(MemoryDb.MemoryDb, (db) => Keys.of({
+  ring: (realmId) => MemoryDb.read(db, (state) => HashMap.get(state.keyRings, realmId)),
+  replace: (realmId, expectedVersion, ring, event) =>
+    Ref.modify(db, (state) => {
+      const current = HashMap.get(state.keyRings, realmId)
+      if (Option.isNone(current) || current.value.version !== expectedVersion) return [false, state] as const
+      const next = { ...state, keyRings: HashMap.set(state.keyRings, realmId, ring) }
+      return [true, Option.match(event, { onNone: () => next, onSome: (e) => MemoryDb.appendEvent(next, e) })] as const
+    }).pipe(Effect.flatMap((done) => done ? Effect.void : Effect.fail(new KeyRingChanged())))
+})))

@@ -1,0 +1,142 @@
+/** What the owner does through the admin API: realms, users, clients, resources, trusted issuers. Each write carries its event. */
+import { Clock, Data, DateTime, Effect, Option } from "effect"
+import * as Audit from "./Audit.js"
+import * as AuditEvent from "./AuditEvent.js"
+import * as Client from "./Client.js"
+import { Clients } from "./Clients.js"
+import * as Entropy from "./Entropy.js"
+import * as Hash from "./Hash.js"
+import { PasswordHasher } from "./PasswordHasher.js"
+import * as Realm from "./Realm.js"
+import { Realms } from "./Realms.js"
+import type { Resource } from "./Resource.js"
+import { Resources } from "./Resources.js"
+import * as SigningKeys from "./SigningKeys.js"
+import type { TrustedIssuer } from "./TrustedIssuer.js"
+import { TrustedIssuers } from "./TrustedIssuers.js"
+import { Users } from "./Users.js"
+
+export class RealmNotFound extends Data.TaggedError("RealmNotFound")<{ readonly name: string }> {}
+
+/** Client metadata that is well-formed but does not fit this realm. */
+export class ClientMetadataRejected extends Data.TaggedError("ClientMetadataRejected")<{
+  readonly reason: "resource_unknown"
+  readonly detail: string
+}> {}
+
+const now = Effect.map(Clock.currentTimeMillis, (ms) => DateTime.unsafeMake(ms))
+
+export const findRealm = (name: string) =>
+  Effect.flatMap(Realms, (realms) => realms.findByName(name)).pipe(
+    Effect.flatMap(Option.match({
+      onNone: () => Effect.fail(new RealmNotFound({ name })),
+      onSome: Effect.succeed
+    }))
+  )
+
+export const createRealm = (name: string) =>
+  Effect.gen(function*() {
+    const realms = yield* Realms
+    const realm: Realm.Realm = { id: yield* Entropy.uuid, name, dynamicRegistration: false, createdAt: yield* now }
+    const ring = yield* SigningKeys.initialRing(realm.id)
+    const event = yield* Audit.make(realm, { type: "realm.created", actor: AuditEvent.owner, result: "success" })
+    yield* realms.create(realm, ring, event)
+    return realm
+  })
+
+export const updateRealm = (name: string, change: Realm.SettingsPatch) =>
+  Effect.gen(function*() {
+    const realms = yield* Realms
+    const realm = Realm.patch(yield* findRealm(name), change)
+    const event = yield* Audit.make(realm, { type: "realm.updated", actor: AuditEvent.owner, result: "success" })
+    yield* realms.update(realm, event)
+    return realm
+  })
+
+export interface NewUser {
+  readonly username: string
+  readonly password: string
+  readonly email?: string
+  readonly name?: string
+}
+
+export const createUser = (realmName: string, input: NewUser) =>
+  Effect.gen(function*() {
+    const realm = yield* findRealm(realmName)
+    const passwordHash = yield* Effect.flatMap(PasswordHasher, (h) => h.hash(input.password))
+    const sub = yield* Entropy.uuid
+    const event = yield* Audit.make(realm, { type: "user.created", actor: AuditEvent.owner, subject: sub, result: "success" })
+    const user = {
+      realmId: realm.id,
+      sub,
+      username: input.username,
+      passwordHash,
+      ...(input.email !== undefined ? { email: input.email } : {}),
+      ...(input.name !== undefined ? { name: input.name } : {}),
+      createdAt: event.at
+    }
+    yield* Effect.flatMap(Users, (users) => users.insert(user, event))
+    return user
+  })
+
+/** A registered client and, for secret-based methods, its secret: shown once, stored only as SHA-256. */
+export interface Registered {
+  readonly client: Client.Client
+  readonly secret: Option.Option<string>
+}
+
+export const registerClient = (realmName: string, metadata: Client.Metadata) =>
+  Effect.gen(function*() {
+    const realm = yield* findRealm(realmName)
+    // Tessera's `resources`: each must be a resource registered in this realm
+    for (const uri of metadata.resources ?? []) {
+      const known = yield* Effect.flatMap(Resources, (resources) => resources.find(realm.id, uri))
+      if (Option.isNone(known)) {
+        return yield* new ClientMetadataRejected({ reason: "resource_unknown", detail: `resource '${uri}' is not registered in this realm` })
+      }
+    }
+    const clientId = yield* Entropy.token(16)
+    const secret = Client.usesSecret(metadata)
+      ? Option.some(yield* Entropy.token(32))
+      : Option.none()
+    const secretHash = yield* Option.match(secret, { onNone: () => Effect.succeed(undefined), onSome: Hash.sha256 })
+    const event = yield* Audit.make(realm, { type: "client.created", actor: AuditEvent.owner, clientId, result: "success" })
+    const client: Client.Client = {
+      realmId: realm.id,
+      clientId,
+      ...(secretHash !== undefined ? { secretHash } : {}),
+      metadata,
+      createdAt: event.at
+    }
+    yield* Effect.flatMap(Clients, (clients) => clients.insert(client, event))
+    return { client, secret } satisfies Registered
+  })
+
+export const registerResource = (
+  realmName: string,
+  input: { readonly uri: string; readonly scopes: ReadonlyArray<string>; readonly stepUpScopes: ReadonlyArray<string> }
+) =>
+  Effect.gen(function*() {
+    const realm = yield* findRealm(realmName)
+    const event = yield* Audit.make(realm, { type: "resource.created", actor: AuditEvent.owner, resource: input.uri, result: "success" })
+    const resource: Resource = { realmId: realm.id, ...input, createdAt: event.at }
+    yield* Effect.flatMap(Resources, (resources) => resources.insert(resource, event))
+    return resource
+  })
+
+export const registerTrustedIssuer = (realmName: string, input: Pick<TrustedIssuer, "issuer" | "keys">) =>
+  Effect.gen(function*() {
+    const realm = yield* findRealm(realmName)
+    const event = yield* Audit.make(realm, {
+      type: "trusted_issuer.created",
+      actor: AuditEvent.owner,
+      subject: input.issuer,
+      result: "success"
+    })
+    const trusted: TrustedIssuer = { realmId: realm.id, ...input, createdAt: event.at }
+    yield* Effect.flatMap(TrustedIssuers, (issuers) => issuers.insert(trusted, event))
+    return trusted
+  })
+
+export const rotateKeys = (realmName: string) =>
+  Effect.flatMap(findRealm(realmName), (realm) => SigningKeys.rotate(realm, AuditEvent.owner, "requested by the owner"))

@@ -1,0 +1,137 @@
+/** Signing keys per realm (DESIGN "signing key"): generation, sealing, rotation on schedule, and the JWKS. */
+import { Clock, Context, DateTime, Duration, Effect, Either, Layer, Option, Schedule } from "effect"
+import * as Jose from "jose"
+import * as Audit from "./Audit.js"
+import * as AuditEvent from "./AuditEvent.js"
+import { KeyRingChanged } from "./Conflict.js"
+import { Kek } from "./Kek.js"
+import { Keys } from "./Keys.js"
+import type { Realm } from "./Realm.js"
+import { Realms } from "./Realms.js"
+import * as SigningKey from "./SigningKey.js"
+
+/** The key policy in force (from configuration). */
+export class KeyPolicy extends Context.Tag("@tessera/domain/KeyPolicy")<KeyPolicy, SigningKey.Policy>() {}
+
+export const layerPolicy = (policy: SigningKey.Policy) => Layer.succeed(KeyPolicy, policy)
+
+const encoder = new TextEncoder()
+const decoder = new TextDecoder()
+
+/** Binds a sealed private key to its realm and kid. */
+const sealContext = (realmId: string, kid: string) => `tessera:signing-key:${realmId}:${kid}`
+
+const now = Effect.map(Clock.currentTimeMillis, (ms) => DateTime.unsafeMake(ms))
+
+/** A new key pair: the kid is the RFC 7638 thumbprint of the public key; the private JWK is sealed at once. */
+export const generate = (realmId: string, alg: SigningKey.Alg) =>
+  Effect.gen(function*() {
+    const kek = yield* Kek
+    const pair = yield* Effect.promise(() =>
+      Jose.generateKeyPair(alg, alg === "RS256" ? { extractable: true, modulusLength: 2048 } : { extractable: true })
+    )
+    const publicJwk = yield* Effect.promise(() => Jose.exportJWK(pair.publicKey))
+    const privateJwk = yield* Effect.promise(() => Jose.exportJWK(pair.privateKey))
+    const kid = yield* Effect.promise(() => Jose.calculateJwkThumbprint(publicJwk, "sha256"))
+    const sealedPrivateJwk = yield* kek.seal(encoder.encode(JSON.stringify(privateJwk)), sealContext(realmId, kid))
+    return {
+      kid,
+      alg,
+      // RFC 7517 §4: public members only, with use and alg so verifiers pick the right key
+      publicJwk: { ...publicJwk, kid, alg, use: "sig" },
+      sealedPrivateJwk
+    } satisfies SigningKey.Fresh
+  })
+
+const generateAll = (realmId: string) =>
+  Effect.forEach(SigningKey.algs, (alg) => generate(realmId, alg), { concurrency: "unbounded" })
+
+/** The first ring of a new realm: one active and one next key per alg. */
+export const initialRing = (realmId: string) =>
+  Effect.gen(function*() {
+    const policy = yield* KeyPolicy
+    const [active, next] = yield* Effect.all([generateAll(realmId), generateAll(realmId)], { concurrency: 2 })
+    return SigningKey.initial({ active, next }, yield* now, policy)
+  })
+
+const ringOf = (realmId: string) =>
+  Effect.flatMap(Keys, (keys) => keys.ring(realmId)).pipe(
+    Effect.flatMap(Option.match({
+      onNone: () => Effect.dieMessage(`realm ${realmId} has no key ring`),
+      onSome: Effect.succeed
+    }))
+  )
+
+/**
+ * Rotates a realm's keys and records `key.rotated` in the same write. Compare-and-set on the ring's version:
+ * if another node changed the ring meanwhile, read it again and rotate that.
+ */
+export const rotate = (realm: Pick<Realm, "id" | "name">, actor: AuditEvent.Actor, reason: string) =>
+  Effect.gen(function*() {
+    const keys = yield* Keys
+    const policy = yield* KeyPolicy
+    const ring = yield* ringOf(realm.id)
+    const fresh = yield* generateAll(realm.id)
+    const at = yield* now
+    const rotated = yield* Either.match(SigningKey.rotate(ring, fresh, at, policy), {
+      onLeft: (broken) => Effect.dieMessage(broken.reason),
+      onRight: Effect.succeed
+    })
+    const promoted = rotated.keys.filter((key) => key.status === "active").map((key) => key.kid).join(" ")
+    const event = yield* Audit.make(realm, { type: "key.rotated", actor, result: "success", reason: `${reason}; active ${promoted}` })
+    yield* keys.replace(realm.id, ring.version, rotated, Option.some(event))
+    return rotated
+  }).pipe(Effect.retry({ while: (e) => e instanceof KeyRingChanged, times: 3 }))
+
+/** The published JWKS (RFC 7517 §5): active, next and still-verifying retired keys, public members only. */
+export const jwks = (realmId: string) =>
+  Effect.gen(function*() {
+    const ring = yield* ringOf(realmId)
+    return { keys: SigningKey.published(ring, yield* now).map((key) => key.publicJwk) }
+  })
+
+/** The keys an owner sees: every key still published, with its status and times. */
+export const list = (realmId: string) =>
+  Effect.gen(function*() {
+    const ring = yield* ringOf(realmId)
+    return SigningKey.published(ring, yield* now)
+  })
+
+/** The active key for `alg`, opened for signing. */
+export const signer = (realmId: string, alg: SigningKey.Alg) =>
+  Effect.gen(function*() {
+    const kek = yield* Kek
+    const ring = yield* ringOf(realmId)
+    const active = ring.keys.find((key) => key.alg === alg && key.status === "active")
+    if (active === undefined) return yield* Effect.dieMessage(`realm ${realmId} has no active ${alg} key`)
+    const jwk = JSON.parse(decoder.decode(yield* kek.open(active.sealedPrivateJwk, sealContext(realmId, active.kid))))
+    const key = yield* Effect.promise(() => Jose.importJWK(jwk, alg))
+    return { kid: active.kid, alg, key }
+  })
+
+/** One pass of the scheduler: rotate every realm whose next key is due, and drop keys whose tokens expired. */
+export const rotateDue = Effect.gen(function*() {
+  const realms = yield* Realms
+  const keys = yield* Keys
+  for (const realm of yield* realms.list) {
+    const ring = yield* ringOf(realm.id)
+    const at = yield* now
+    if (SigningKey.isDue(ring, at)) {
+      yield* rotate(realm, AuditEvent.scheduler, "scheduled")
+    } else if (SigningKey.hasExpired(ring, at)) {
+      yield* keys.replace(realm.id, ring.version, SigningKey.prune(ring, at), Option.none()).pipe(
+        Effect.catchTag("KeyRingChanged", () => Effect.void)
+      )
+    }
+  }
+})
+
+/** How often the scheduler looks; keys fall due on day boundaries of the policy, so a minute is plenty. */
+export const scheduleEvery = Duration.minutes(1)
+
+/** Runs `rotateDue` forever; a failed pass is logged and the next one tries again. */
+export const runScheduler = rotateDue.pipe(
+  Effect.catchAllCause((cause) => Effect.logError("key rotation pass failed", cause)),
+  Effect.repeat(Schedule.spaced(scheduleEvery)),
+  Effect.asVoid
+)
