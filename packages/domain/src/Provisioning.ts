@@ -56,8 +56,8 @@ export const updateRealm = (name: string, change: Realm.SettingsPatch) =>
 export interface NewUser {
   readonly username: string
   readonly password: string
-  readonly email?: string
-  readonly name?: string
+  readonly email?: string | undefined
+  readonly name?: string | undefined
 }
 
 export const createUser = (realmName: string, input: NewUser) =>

@@ -1,0 +1,99 @@
+/** The one wire shape of every error (RFC 6749 §5.2, RFC 6750 §3.1, RFC 7591 §3.2.2, CONTRACT §3). */
+import * as HttpServerRespondable from "@effect/platform/HttpServerRespondable"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import { Effect, Schema } from "effect"
+
+export const ErrorCode = Schema.Literal(
+  // RFC 6749 §4.1.2.1 and §5.2
+  "invalid_request",
+  "invalid_client",
+  "invalid_grant",
+  "unauthorized_client",
+  "unsupported_grant_type",
+  "unsupported_response_type",
+  "invalid_scope",
+  "access_denied",
+  "server_error",
+  "temporarily_unavailable",
+  // RFC 6750 §3.1
+  "invalid_token",
+  "insufficient_scope",
+  // RFC 8707 §2
+  "invalid_target",
+  // RFC 7591 §3.2.2
+  "invalid_redirect_uri",
+  "invalid_client_metadata",
+  // CONTRACT §3 (admin API)
+  "not_found",
+  "conflict"
+)
+export type ErrorCode = typeof ErrorCode.Type
+
+const defaultStatus = (error: ErrorCode): number => {
+  switch (error) {
+    case "invalid_client":
+    case "invalid_token":
+      return 401
+    case "insufficient_scope":
+    case "access_denied":
+      return 403
+    case "not_found":
+      return 404
+    case "conflict":
+      return 409
+    case "server_error":
+      return 500
+    case "temporarily_unavailable":
+      return 503
+    default:
+      return 400
+  }
+}
+
+/**
+ * An error response that renders itself: status, `Cache-Control: no-store` (RFC 6749 §5.1), and on a 401
+ * the `WWW-Authenticate` challenge (RFC 6750 §3).
+ */
+export class ErrorResponse extends Schema.TaggedError<ErrorResponse>()("ErrorResponse", {
+  error: ErrorCode,
+  error_description: Schema.optional(Schema.String),
+  status: Schema.optional(Schema.Number),
+  wwwAuthenticate: Schema.optional(Schema.String)
+}) {
+  get httpStatus(): number {
+    return this.status ?? defaultStatus(this.error)
+  }
+
+  get body(): { readonly error: ErrorCode; readonly error_description?: string } {
+    return this.error_description === undefined
+      ? { error: this.error }
+      : { error: this.error, error_description: this.error_description }
+  }
+
+  toResponse(extraHeaders: Record<string, string> = {}): HttpServerResponse.HttpServerResponse {
+    const challenge = this.wwwAuthenticate ?? (this.httpStatus === 401 ? `Bearer error="${this.error}"` : undefined)
+    return HttpServerResponse.unsafeJson(this.body, {
+      status: this.httpStatus,
+      headers: {
+        "cache-control": "no-store",
+        pragma: "no-cache",
+        ...(challenge !== undefined ? { "www-authenticate": challenge } : {}),
+        ...extraHeaders
+      }
+    })
+  }
+
+  [HttpServerRespondable.symbol]() {
+    return Effect.succeed(this.toResponse())
+  }
+}
+
+export const make = (error: ErrorCode, error_description?: string, status?: number) =>
+  new ErrorResponse({
+    error,
+    ...(error_description !== undefined ? { error_description } : {}),
+    ...(status !== undefined ? { status } : {})
+  })
+
+/** RFC 6749 §5.2: invalid_request, with fixed text naming the parameter. */
+export const invalidRequest = (description: string) => make("invalid_request", description)

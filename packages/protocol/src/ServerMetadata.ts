@@ -1,0 +1,25 @@
+/** Authorization server metadata: RFC 8414 §2 and OpenID Connect Discovery 1.0 §3, one document for both. */
+
+export interface Input {
+  readonly issuer: string
+  /** Grant types that work today; never `implicit` or `password` (OAuth 2.1 §10). */
+  readonly grantTypes: ReadonlyArray<string>
+}
+
+/** The realm's metadata document: only what works is advertised. */
+export const make = (input: Input) => ({
+  issuer: input.issuer,
+  jwks_uri: `${input.issuer}/jwks`,
+  // OAuth 2.1 §3.1.1: the code response type only
+  response_types_supported: ["code"],
+  response_modes_supported: ["query"],
+  // RFC 8414 §2: when omitted the default includes "implicit", so the list is always explicit
+  grant_types_supported: input.grantTypes,
+  // OAuth 2.1 §4.1.1 / RFC 7636 §4.2: S256 only, never plain
+  code_challenge_methods_supported: ["S256"],
+  // OIDC Discovery §3: REQUIRED; RS256 per OIDC Core §15.1
+  subject_types_supported: ["public"],
+  id_token_signing_alg_values_supported: ["RS256"]
+})
+
+export type ServerMetadata = ReturnType<typeof make>

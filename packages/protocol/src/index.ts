@@ -1,0 +1,10 @@
+/** @tessera/protocol: the wire formats, usable on their own by any resource server. */
+export * as Admin from "./Admin.js"
+export * as AdminApi from "./AdminApi.js"
+export * as Body from "./Body.js"
+export * as ClientMetadata from "./ClientMetadata.js"
+export * as ErrorResponse from "./ErrorResponse.js"
+export * as Jwks from "./Jwks.js"
+export * as RedirectUri from "./RedirectUri.js"
+export * as ScopeToken from "./ScopeToken.js"
+export * as ServerMetadata from "./ServerMetadata.js"

@@ -1,0 +1,118 @@
+/** Tessera's configuration (CONTRACT §1), read from the environment once, at start. */
+import { Config, ConfigError, Context, Duration, Effect, Either, Layer, Option, Redacted } from "effect"
+import { SigningKey } from "@tessera/domain"
+
+export interface AppConfigShape {
+  readonly port: number
+  readonly host: string
+  /** The single issuer origin: scheme, host and port, no path and no trailing slash. */
+  readonly publicUrl: string
+  readonly dataDir: string
+  readonly databaseUrl: Option.Option<Redacted.Redacted>
+  readonly devInsecureCimd: boolean
+  readonly adminToken: Option.Option<Redacted.Redacted>
+  /** 32 bytes, base64url (`TESSERA_KEK`); generated into the data directory when unset. */
+  readonly kek: Option.Option<Redacted.Redacted>
+  readonly keyPolicy: SigningKey.Policy
+}
+
+export class AppConfig extends Context.Tag("@tessera/server-node/AppConfig")<AppConfig, AppConfigShape>() {}
+
+const invalid = (name: string, why: string) => ConfigError.InvalidData([name], why)
+
+const port = Config.integer("TESSERA_PORT").pipe(
+  Config.withDefault(8080),
+  Config.validate({ message: "must be a port number from 1 to 65535", validation: (p) => p >= 1 && p <= 65535 })
+)
+
+const host = Config.string("TESSERA_HOST").pipe(
+  Config.withDefault("127.0.0.1"),
+  Config.validate({ message: "must be a host name or IP address", validation: (h) => /^[A-Za-z0-9.:[\]-]+$/.test(h) })
+)
+
+/** CONTRACT §1: the issuer origin has a scheme, host and port, and no path, query or fragment. */
+const publicUrl = (portNumber: number) =>
+  Config.string("TESSERA_PUBLIC_URL").pipe(
+    Config.withDefault(`http://localhost:${portNumber}`),
+    Config.mapOrFail((raw) => {
+      try {
+        const url = new URL(raw)
+        if (url.protocol !== "https:" && url.protocol !== "http:") return Either.left(invalid("TESSERA_PUBLIC_URL", "must be an http or https URL"))
+        if ((url.pathname !== "/" && url.pathname !== "") || url.search !== "" || url.hash !== "" || raw.includes("#")) {
+          return Either.left(invalid("TESSERA_PUBLIC_URL", "must be an origin (scheme, host, port) with no path, query or fragment"))
+        }
+        if (url.username !== "" || url.password !== "") return Either.left(invalid("TESSERA_PUBLIC_URL", "must not contain credentials"))
+        return Either.right(url.origin)
+      } catch {
+        return Either.left(invalid("TESSERA_PUBLIC_URL", "must be an absolute URL"))
+      }
+    })
+  )
+
+const flag = (name: string) =>
+  Config.string(name).pipe(
+    Config.withDefault(""),
+    Config.validate({ message: "must be 1 or unset", validation: (v) => v === "" || v === "1" || v === "0" }),
+    Config.map((v) => v === "1")
+  )
+
+const kek = Config.redacted("TESSERA_KEK").pipe(
+  Config.validate({
+    message: "must be 32 random bytes, base64url-encoded (43 characters)",
+    validation: (v) => /^[A-Za-z0-9_-]{43}$/.test(Redacted.value(v))
+  }),
+  Config.option
+)
+
+const adminToken = Config.redacted("TESSERA_ADMIN_TOKEN").pipe(
+  Config.validate({ message: "must be at least 32 characters", validation: (v) => Redacted.value(v).length >= 32 }),
+  Config.option
+)
+
+/** How long a signing key signs before the scheduler rotates it (an Effect duration, e.g. "30 days"). */
+const keyRotation = Config.duration("TESSERA_KEY_ROTATION").pipe(Config.withDefault(SigningKey.defaultPolicy.rotateEvery))
+
+export const config = Effect.gen(function*() {
+  const portNumber = yield* port
+  const rotateEvery = yield* keyRotation
+  const keyPolicy = { ...SigningKey.defaultPolicy, rotateEvery }
+  if (Either.isLeft(SigningKey.checkPolicy(keyPolicy))) {
+    return yield* Effect.fail(invalid("TESSERA_KEY_ROTATION", `must be at least ${Duration.format(Duration.times(keyPolicy.jwksMaxAge, 2))} (twice the JWKS cache lifetime)`))
+  }
+  return {
+    port: portNumber,
+    host: yield* host,
+    publicUrl: yield* publicUrl(portNumber),
+    dataDir: yield* Config.string("TESSERA_DATA_DIR").pipe(Config.withDefault("./.tessera")),
+    databaseUrl: yield* Config.redacted("DATABASE_URL").pipe(Config.option),
+    devInsecureCimd: yield* flag("TESSERA_DEV_INSECURE_CIMD"),
+    adminToken: yield* adminToken,
+    kek: yield* kek,
+    keyPolicy
+  } satisfies AppConfigShape
+})
+
+export const layerConfig = Layer.effect(AppConfig, config)
+
+export const layer = (shape: AppConfigShape) => Layer.succeed(AppConfig, shape)
+
+/** One line naming the variable and why, for a refused start (CONTRACT §1). */
+export const describe = (error: ConfigError.ConfigError): string => {
+  const lines: Array<string> = []
+  const walk = (e: ConfigError.ConfigError): void => {
+    switch (e._op) {
+      case "And":
+      case "Or":
+        walk(e.left)
+        walk(e.right)
+        return
+      case "InvalidData":
+      case "MissingData":
+      case "SourceUnavailable":
+      case "Unsupported":
+        lines.push(`${e.path.join(".")}: ${e.message}`)
+    }
+  }
+  walk(error)
+  return `tessera: bad configuration: ${lines[0] ?? String(error)}`
+}

@@ -1,0 +1,79 @@
+/** The one place that composes layers: ports, services, routes, the key scheduler and the HTTP server. */
+import * as Http from "node:http"
+import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
+import * as HttpServer from "@effect/platform/HttpServer"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import { Console, Duration, Effect, Layer } from "effect"
+import {
+  Audit, Clients, Entropy, Keys, MemoryDb, Realms, Resources, SigningKeys, TrustedIssuers, Users
+} from "@tessera/domain"
+import { AppConfig } from "./AppConfig.js"
+import * as AdminRoute from "./http/AdminRoute.js"
+import * as DiscoveryRoute from "./http/DiscoveryRoute.js"
+import * as NotFoundRoute from "./http/NotFoundRoute.js"
+import * as PasswordHasherArgon2 from "./PasswordHasherArgon2.js"
+import * as Secrets from "./Secrets.js"
+
+/** The store ports, in memory (the Postgres and PGlite layers replace exactly this). */
+export const MemoryPorts = Layer.mergeAll(
+  Realms.layerMemory,
+  Clients.layerMemory,
+  Users.layerMemory,
+  Resources.layerMemory,
+  TrustedIssuers.layerMemory,
+  Keys.layerMemory,
+  Audit.layerMemory
+).pipe(Layer.provideMerge(MemoryDb.layer))
+
+const KeyPolicyLive = Layer.unwrapEffect(Effect.map(AppConfig, (config) => SigningKeys.layerPolicy(config.keyPolicy)))
+
+/** Services every route may use, built from configuration. */
+export const Services = Layer.mergeAll(
+  Entropy.layer,
+  PasswordHasherArgon2.layer(),
+  Secrets.layerKek,
+  KeyPolicyLive
+).pipe(Layer.provideMerge(Secrets.layer))
+
+export const Routes = Layer.mergeAll(DiscoveryRoute.Routes, AdminRoute.Routes, NotFoundRoute.Routes)
+
+/** Rotates keys on schedule for as long as the server runs. */
+const Scheduler = Layer.scopedDiscard(Effect.forkScoped(SigningKeys.runScheduler))
+
+/** How long SIGTERM waits for in-flight requests before closing what is left. */
+const drainTimeout = Duration.seconds(10)
+
+/**
+ * Serves the routes on `server`. Built after the router, so released before it: on shutdown the server stops
+ * accepting, in-flight requests finish (up to `drainTimeout`), and only then are handlers torn down.
+ */
+const serveOn = (server: Http.Server) =>
+  HttpLayerRouter.serve(Routes, { disableLogger: true, disableListenLog: true }).pipe(
+    Layer.flatMap(() =>
+      Layer.scopedDiscard(Effect.gen(function*() {
+        const address = yield* HttpServer.HttpServer.pipe(Effect.map((s) => s.address))
+        if (address._tag === "TcpAddress") yield* Console.log(`tessera listening on http://${address.hostname}:${address.port}`)
+        yield* Effect.addFinalizer(() =>
+          Effect.async<void>((resume) => {
+            server.close(() => resume(Effect.void))
+            server.closeIdleConnections()
+          }).pipe(
+            Effect.timeout(drainTimeout),
+            Effect.catchAll(() => Effect.sync(() => server.closeAllConnections()))
+          )
+        )
+      }))
+    ),
+    Layer.merge(Scheduler)
+  )
+
+/** Everything but the listening address: tests provide a loopback server and configuration, `main` the real ones. */
+export const app = (server: Http.Server) =>
+  serveOn(server).pipe(Layer.provideMerge(Services), Layer.provideMerge(MemoryPorts))
+
+/** Tessera on the configured host and port. */
+export const HttpLive = Layer.unwrapEffect(Effect.gen(function*() {
+  const config = yield* AppConfig
+  const server = Http.createServer()
+  return app(server).pipe(Layer.provide(NodeHttpServer.layer(() => server, { port: config.port, host: config.host })))
+}))

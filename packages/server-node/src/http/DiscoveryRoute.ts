@@ -1,0 +1,64 @@
+/** Authorization server metadata at the three URLs of CONTRACT §2, and the realm's JWKS (RFC 7517 §5). */
+import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import { Duration, Effect } from "effect"
+import { SigningKeys } from "@tessera/domain"
+import { ServerMetadata } from "@tessera/protocol"
+import { AppConfig } from "../AppConfig.js"
+import * as Issuer from "./Issuer.js"
+import { handle } from "./Respond.js"
+
+/** Public documents any origin may read (browser-based MCP clients fetch them cross-origin). */
+const cors = { "access-control-allow-origin": "*" }
+
+/** The preflight a browser sends before a cross-origin fetch carrying MCP's or OAuth's headers. */
+const preflight = Effect.succeed(HttpServerResponse.empty({
+  status: 204,
+  headers: {
+    ...cors,
+    "access-control-allow-methods": "GET, OPTIONS",
+    "access-control-allow-headers": "MCP-Protocol-Version, Authorization, Content-Type",
+    "access-control-max-age": "86400"
+  }
+}))
+
+/** Grant types that work today: later grants add themselves here as they are built. */
+export const grantTypesSupported: ReadonlyArray<string> = []
+
+const metadata = handle(Effect.gen(function*() {
+  const realm = yield* Issuer.realmParam(Issuer.unknownRealm)
+  const document = ServerMetadata.make({ issuer: yield* Issuer.of(realm.name), grantTypes: grantTypesSupported })
+  return HttpServerResponse.unsafeJson(document, {
+    headers: { ...cors, "cache-control": "public, max-age=300" }
+  })
+})).pipe(Effect.map((response) => HttpServerResponse.setHeaders(response, cors)))
+
+const jwks = handle(Effect.gen(function*() {
+  const realm = yield* Issuer.realmParam(Issuer.unknownRealm)
+  const config = yield* AppConfig
+  const set = yield* SigningKeys.jwks(realm.id)
+  return HttpServerResponse.unsafeJson(set, {
+    headers: {
+      ...cors,
+      "content-type": "application/jwk-set+json",
+      // a next key is published at least twice this long before it signs (SigningKey.checkPolicy)
+      "cache-control": `public, max-age=${Duration.toSeconds(config.keyPolicy.jwksMaxAge)}`
+    }
+  })
+})).pipe(Effect.map((response) => HttpServerResponse.setHeaders(response, cors)))
+
+/** OIDC Discovery §4, RFC 8414 §3 (path insertion), and the path-inserted OIDC form MCP clients try. */
+const metadataPaths = [
+  "/realms/:realm/.well-known/openid-configuration",
+  "/.well-known/oauth-authorization-server/realms/:realm",
+  "/.well-known/openid-configuration/realms/:realm"
+] as const
+
+export const Routes = HttpLayerRouter.addAll([
+  ...metadataPaths.flatMap((path) => [
+    HttpLayerRouter.route("GET", path, metadata),
+    HttpLayerRouter.route("OPTIONS", path, preflight)
+  ]),
+  HttpLayerRouter.route("GET", "/realms/:realm/jwks", jwks),
+  HttpLayerRouter.route("OPTIONS", "/realms/:realm/jwks", preflight)
+])

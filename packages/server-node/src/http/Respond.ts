@@ -1,0 +1,53 @@
+/** Shared edges of every route: JSON answers, bounded JSON bodies, and the last-resort `server_error`. */
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
+import { Cause, Effect, Either, Option } from "effect"
+import { StoreError } from "@tessera/domain"
+import { Body, ErrorResponse } from "@tessera/protocol"
+
+/** The largest request body any endpoint reads; larger is 413 before a byte is parsed. */
+export const maxBodyBytes = 64 * 1024
+
+export const json = (body: unknown, status = 200, headers: Record<string, string> = {}) =>
+  HttpServerResponse.unsafeJson(body, { status, headers: { "cache-control": "no-store", ...headers } })
+
+const tooLarge = ErrorResponse.make("invalid_request", `the body is larger than ${maxBodyBytes} bytes`, 413)
+
+/** The request's JSON object body: `application/json`, at most `maxBodyBytes`, an object. */
+export const jsonBody = Effect.gen(function*() {
+  const request = yield* HttpServerRequest.HttpServerRequest
+  const type = (request.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase()
+  if (type !== "application/json") return yield* ErrorResponse.invalidRequest("the body must be application/json")
+  const length = Number(request.headers["content-length"] ?? "0")
+  if (length > maxBodyBytes) return yield* tooLarge
+  const text = yield* request.text.pipe(
+    HttpIncomingMessage.withMaxBodySize(Option.some(maxBodyBytes)),
+    Effect.mapError(() => tooLarge)
+  )
+  return yield* Either.match(Body.parseJsonObject(text), { onLeft: Effect.fail, onRight: Effect.succeed })
+})
+
+/**
+ * Runs a handler whose expected failures are already `ErrorResponse`s (or the store failing); a defect is logged with its cause and
+ * answered `server_error` without a description (nothing internal reaches the wire).
+ */
+export const handle = <R>(
+  handler: Effect.Effect<HttpServerResponse.HttpServerResponse, ErrorResponse.ErrorResponse | StoreError.StoreError, R>
+) =>
+  handler.pipe(
+    Effect.catchTag("ErrorResponse", (e) => Effect.succeed(e.toResponse())),
+    // the store is unreachable: RFC 6749 §4.1.2.1 temporarily_unavailable, and the client may retry
+    Effect.catchTag("StoreError", (e) =>
+      Effect.logError("store unavailable", e.cause).pipe(
+        Effect.as(ErrorResponse.make("temporarily_unavailable", undefined, 503).toResponse({ "retry-after": "1" }))
+      )),
+    Effect.catchAllCause((cause) =>
+      Cause.isInterruptedOnly(cause)
+        ? Effect.failCause(cause)
+        : Effect.logError("request failed", cause).pipe(Effect.as(ErrorResponse.make("server_error").toResponse()))
+    )
+  )
+
+export const fromEither = <A>(either: Either.Either<A, ErrorResponse.ErrorResponse>) =>
+  Either.match(either, { onLeft: Effect.fail, onRight: Effect.succeed })
