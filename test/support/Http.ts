@@ -37,7 +37,8 @@ export const request = (method: "GET" | "POST" | "PATCH" | "PUT" | "DELETE" | "O
     } catch {
       json = undefined
     }
-    return { status: res.status, headers: res.headers, text, json } satisfies WireResponse
+    const response: WireResponse = { status: res.status, headers: res.headers, text, json }
+    return response
   }).pipe(Effect.scoped, Effect.orDie)
 
 export const get = (path: string, options?: Options) => request("GET", path, options)

@@ -1,5 +1,5 @@
 /** The signing-key lifecycle (DESIGN "signing key"): Next -> Active -> Retired -> Deleted, as pure transitions. */
-import { Data, DateTime, Duration, Either } from "effect"
+import { Data, DateTime, Duration, Either, Option } from "effect"
 
 /** ES256 signs access tokens; RS256 signs ID tokens (OIDC Core §15.1: RS256 is the default every RP supports). */
 export type Alg = "ES256" | "RS256"
@@ -99,6 +99,17 @@ export const isDue = (ring: Ring, now: DateTime.Utc) =>
 
 /** Some retired key is past its expiry and can be deleted. */
 export const hasExpired = (ring: Ring, now: DateTime.Utc) => ring.keys.some((key) => !isLive(key, now))
+
+/** The next moment this ring needs the scheduler: a next key's activation or a retired key's expiry. */
+export const nextChange = (ring: Ring): Option.Option<DateTime.Utc> => {
+  const moments = ring.keys.flatMap((key) =>
+    key.status === "next" ? [key.activatesAt] : key.status === "retired" && key.expiresAt !== undefined ? [key.expiresAt] : []
+  )
+  return moments.reduce<Option.Option<DateTime.Utc>>(
+    (earliest, at) => Option.isSome(earliest) && DateTime.lessThanOrEqualTo(earliest.value, at) ? earliest : Option.some(at),
+    Option.none()
+  )
+}
 
 /** Drops the retired keys whose tokens have all expired. */
 export const prune = (ring: Ring, now: DateTime.Utc): Ring => ({

@@ -1,5 +1,5 @@
 /** Signing keys per realm (DESIGN "signing key"): generation, sealing, rotation on schedule, and the JWKS. */
-import { Clock, Context, DateTime, Duration, Effect, Either, Layer, Option, Schedule } from "effect"
+import { Clock, Context, DateTime, Duration, Effect, Either, Layer, Option } from "effect"
 import * as Jose from "jose"
 import * as Audit from "./Audit.js"
 import * as AuditEvent from "./AuditEvent.js"
@@ -126,12 +126,37 @@ export const rotateDue = Effect.gen(function*() {
   }
 })
 
-/** How often the scheduler looks; keys fall due on day boundaries of the policy, so a minute is plenty. */
-export const scheduleEvery = Duration.minutes(1)
+/** When the next pass must run: the earliest activation or expiry across every realm's ring. */
+export const nextChange = Effect.gen(function*() {
+  const realms = yield* Realms
+  let earliest: Option.Option<DateTime.Utc> = Option.none()
+  for (const realm of yield* realms.list) {
+    const change = SigningKey.nextChange(yield* ringOf(realm.id))
+    if (Option.isSome(change) && (Option.isNone(earliest) || DateTime.lessThan(change.value, earliest.value))) earliest = change
+  }
+  return earliest
+})
 
-/** Runs `rotateDue` forever; a failed pass is logged and the next one tries again. */
-export const runScheduler = rotateDue.pipe(
-  Effect.catchAllCause((cause) => Effect.logError("key rotation pass failed", cause)),
-  Effect.repeat(Schedule.spaced(scheduleEvery)),
-  Effect.asVoid
-)
+/**
+ * The longest the scheduler sleeps: it wakes exactly when a known key falls due, and at least this often to
+ * see realms other nodes created (their keys fall due a whole rotation interval later, so nothing is missed).
+ */
+export const scheduleEvery = Duration.hours(1)
+
+/** Runs `rotateDue` forever, sleeping until the next change; a failed pass is logged and retried a minute later. */
+export const runScheduler = Effect.gen(function*() {
+  while (true) {
+    const wake = yield* rotateDue.pipe(
+      Effect.zipRight(nextChange),
+      Effect.catchAllCause((cause) =>
+        Effect.logError("key rotation pass failed", cause).pipe(Effect.as(Option.none<DateTime.Utc>()))
+      )
+    )
+    const at = yield* now
+    const wait = Option.match(wake, {
+      onNone: () => scheduleEvery,
+      onSome: (due) => Duration.clamp(Duration.millis(DateTime.distance(at, due)), { minimum: Duration.seconds(1), maximum: scheduleEvery })
+    })
+    yield* Effect.sleep(wait)
+  }
+})
