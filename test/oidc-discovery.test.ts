@@ -36,3 +36,79 @@ layer(TestLive)("OIDC Discovery 1.0 §4 and RFC 8414 §3: the three metadata URL
       }
     }))
 })
+
+layer(TestLive)("CONTRACT §2: realms, CORS and what is not served", (it) => {
+  const unknown = { error: "invalid_request", error_description: "unknown realm" }
+
+  it.effect("an unknown realm is 404 unknown realm at each of the three URLs", () =>
+    Effect.gen(function*() {
+      for (const path of [
+        "/realms/nope/.well-known/openid-configuration",
+        "/.well-known/oauth-authorization-server/realms/nope",
+        "/.well-known/openid-configuration/realms/nope",
+        "/realms/Not_A_Name/.well-known/openid-configuration"
+      ]) {
+        const res = yield* get(path)
+        expect(res.status).toBe(404)
+        expect(res.headers["content-type"]).toBe("application/json")
+        expect(res.headers["access-control-allow-origin"]).toBe("*")
+        expect(res.json).toEqual(unknown)
+      }
+    }))
+
+  it.effect("an OPTIONS preflight allows MCP-Protocol-Version, Authorization and Content-Type from any origin", () =>
+    Effect.gen(function*() {
+      const realm = yield* createRealm()
+      for (const path of [
+        `/realms/${realm.name}/.well-known/openid-configuration`,
+        `/.well-known/oauth-authorization-server/realms/${realm.name}`,
+        `/.well-known/openid-configuration/realms/${realm.name}`,
+        `/realms/${realm.name}/jwks`
+      ]) {
+        const res = yield* request("OPTIONS", path, {
+          headers: {
+            origin: "https://app.example",
+            "access-control-request-method": "GET",
+            "access-control-request-headers": "mcp-protocol-version"
+          }
+        })
+        expect(res.status).toBe(204)
+        expect(res.text).toBe("")
+        expect(res.headers["access-control-allow-origin"]).toBe("*")
+        expect(res.headers["access-control-allow-methods"]).toBe("GET, OPTIONS")
+        expect(res.headers["access-control-allow-headers"]).toBe("MCP-Protocol-Version, Authorization, Content-Type")
+      }
+    }))
+
+  it.effect("unserved well-known variants answer 404 JSON, never 5xx", () =>
+    Effect.gen(function*() {
+      const realm = yield* createRealm()
+      for (const path of [
+        "/.well-known/oauth-authorization-server",
+        "/.well-known/openid-configuration",
+        "/.well-known/oauth-protected-resource",
+        `/realms/${realm.name}/.well-known/oauth-authorization-server`,
+        `/.well-known/oauth-authorization-server/realms/${realm.name}/extra`,
+        "/.well-known/anything"
+      ]) {
+        const res = yield* get(path)
+        expect(res.status).toBe(404)
+        expect(res.headers["content-type"]).toBe("application/json")
+        expect(res.json).toEqual({ error: "not_found", error_description: "nothing is served at this path" })
+      }
+    }))
+
+  it.effect("RFC 8414 §2: the metadata never advertises implicit, password, plain PKCE or a token response type", () =>
+    Effect.gen(function*() {
+      const realm = yield* createRealm()
+      const doc = (yield* get(`/.well-known/oauth-authorization-server/realms/${realm.name}`)).json
+      // RFC 8414 §2: omitted grant_types_supported means ["authorization_code", "implicit"], so it is always present
+      expect(doc.grant_types_supported).toBeDefined()
+      expect(doc.grant_types_supported).not.toContain("implicit")
+      expect(doc.grant_types_supported).not.toContain("password")
+      expect(doc.response_types_supported).toEqual(["code"])
+      expect(doc.code_challenge_methods_supported).toEqual(["S256"])
+      // RFC 8414 §2: the issuer has no query or fragment, and is the realm's path under the one origin
+      expect(doc.issuer).toBe(`${publicUrl}/realms/${realm.name}`)
+    }))
+})
