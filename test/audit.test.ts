@@ -1,0 +1,138 @@
+import { expect, layer } from "@effect/vitest"
+import { DateTime, Effect } from "effect"
+import { Audit, AuditEvent, Provisioning } from "@tessera/domain"
+import { admin, createRealm, type WireResponse } from "./support/Http.js"
+import { TestLive } from "./support/TestLive.js"
+
+const auditOf = (realm: string, query = "") => admin.get(`/admin/realms/${realm}/audit${query}`)
+
+layer(TestLive)("CONTRACT §7: the audit trail", (it) => {
+  it.effect("each owner change is recorded with the contract's event shape, newest first", () =>
+    Effect.gen(function*() {
+      const realm = yield* createRealm()
+      const user = (yield* admin.post(`/admin/realms/${realm.name}/users`, { username: "ada", password: "correct horse" })).json
+      const client = (yield* admin.post(`/admin/realms/${realm.name}/clients`, { redirect_uris: ["https://app.example/cb"] })).json
+      yield* admin.post(`/admin/realms/${realm.name}/keys/rotate`)
+      const res = yield* auditOf(realm.name)
+      expect(res.status).toBe(200)
+      expect(res.headers["cache-control"]).toBe("no-store")
+      const base = { id: expect.any(String), at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/), realm: realm.name, actor: { type: "owner", id: "owner" }, result: "success" }
+      expect(res.json).toEqual({
+        events: [
+          { ...base, type: "key.rotated", reason: expect.stringMatching(/^requested by the owner; active /) },
+          { ...base, type: "client.created", client_id: client.client_id },
+          { ...base, type: "user.created", subject: user.sub },
+          { ...base, type: "realm.created" }
+        ],
+        next_cursor: null
+      })
+      expect(new Set(res.json.events.map((e: { id: string }) => e.id)).size).toBe(4)
+    }))
+
+  it.effect("filters: type, subject, actor, client_id, since, until", () =>
+    Effect.gen(function*() {
+      const realm = yield* createRealm()
+      const { id } = yield* Provisioning.findRealm(realm.name)
+      const audit = yield* Audit.Audit
+      const at = (iso: string) => DateTime.unsafeMake(iso)
+      const append = (draft: Partial<AuditEvent.AuditEvent>, iso: string) =>
+        Effect.flatMap(Audit.make({ id, name: realm.name }, {
+          type: "login.failed", actor: { type: "user", id: "u1" }, result: "failure", ...draft
+        }), (event) => audit.append({ ...event, at: at(iso) }))
+      yield* append({ subject: "u1", clientId: "c1", reason: "bad password", ip: "192.0.2.1", userAgent: "curl" }, "2030-01-01T00:00:00Z")
+      yield* append({ type: "login.succeeded", subject: "u1", clientId: "c2", result: "success" }, "2030-01-02T00:00:00Z")
+      yield* append({ type: "token.exchanged", subject: "u1", clientId: "agent-1", actor: { type: "agent", id: "agent-1" }, act: { sub: "agent-1" }, scope: "read", resource: "https://api.example", grantType: "urn:ietf:params:oauth:grant-type:token-exchange", result: "success" }, "2030-01-03T00:00:00Z")
+      const types = (query: string) => Effect.map(auditOf(realm.name, query), (res) => {
+        expect(res.status).toBe(200)
+        return res.json.events.map((e: { type: string }) => e.type)
+      })
+      expect(yield* types("?type=login.failed")).toEqual(["login.failed"])
+      expect(yield* types("?subject=u1")).toEqual(["token.exchanged", "login.succeeded", "login.failed"])
+      expect(yield* types("?actor=agent-1")).toEqual(["token.exchanged"])
+      expect(yield* types("?client_id=c2")).toEqual(["login.succeeded"])
+      expect(yield* types("?since=2030-01-02T00:00:00Z")).toEqual(["token.exchanged", "login.succeeded"])
+      expect(yield* types("?until=2030-01-01T12:00:00%2B00:00&subject=u1")).toEqual(["login.failed"])
+      expect(yield* types("?since=2030-01-02T00:00:00Z&until=2030-01-02T23:59:59Z")).toEqual(["login.succeeded"])
+      expect((yield* auditOf(realm.name, "?type=token.exchanged")).json.events[0]).toMatchObject({
+        actor: { type: "agent", id: "agent-1" }, act: { sub: "agent-1" }, scope: "read", resource: "https://api.example",
+        grant_type: "urn:ietf:params:oauth:grant-type:token-exchange"
+      })
+      const failed = (yield* auditOf(realm.name, "?type=login.failed")).json.events[0]
+      expect(failed).toEqual({
+        id: expect.any(String), at: "2030-01-01T00:00:00.000Z", realm: realm.name, type: "login.failed",
+        actor: { type: "user", id: "u1" }, subject: "u1", client_id: "c1", result: "failure", reason: "bad password",
+        ip: "192.0.2.1", user_agent: "curl"
+      })
+    }))
+
+  it.effect("cursor pagination walks every event exactly once, newest first", () =>
+    Effect.gen(function*() {
+      const realm = yield* createRealm()
+      const { id } = yield* Provisioning.findRealm(realm.name)
+      const audit = yield* Audit.Audit
+      for (let i = 0; i < 11; i++) {
+        yield* Effect.flatMap(Audit.make({ id, name: realm.name }, { type: "login.failed", actor: { type: "user", id: `u${i}` }, result: "failure" }), audit.append)
+      }
+      const seen: Array<string> = []
+      let cursor: string | null = null
+      let pages = 0
+      do {
+        const res: WireResponse = yield* auditOf(realm.name, `?limit=5${cursor === null ? "" : `&cursor=${cursor}`}`)
+        expect(res.status).toBe(200)
+        seen.push(...res.json.events.map((e: { actor: { id: string }; type: string }) => e.type === "realm.created" ? "realm" : e.actor.id))
+        cursor = res.json.next_cursor
+        pages++
+      } while (cursor !== null)
+      expect(pages).toBe(3)
+      expect(seen).toEqual(["u10", "u9", "u8", "u7", "u6", "u5", "u4", "u3", "u2", "u1", "u0", "realm"])
+    }))
+
+  it.effect("limit is capped at 1000", () =>
+    Effect.gen(function*() {
+      const realm = yield* createRealm()
+      const { id } = yield* Provisioning.findRealm(realm.name)
+      const audit = yield* Audit.Audit
+      for (let i = 0; i < 1005; i++) {
+        yield* Effect.flatMap(Audit.make({ id, name: realm.name }, { type: "login.failed", actor: { type: "user", id: "u" }, result: "failure" }), audit.append)
+      }
+      const res = yield* auditOf(realm.name, "?limit=5000")
+      expect(res.status).toBe(200)
+      expect(res.json.events).toHaveLength(1000)
+      expect(res.json.next_cursor).toEqual(expect.any(String))
+      const rest = yield* auditOf(realm.name, `?limit=5000&cursor=${res.json.next_cursor}`)
+      expect(rest.json.events).toHaveLength(6)
+      expect(rest.json.next_cursor).toBeNull()
+      // the default page is 100
+      expect((yield* auditOf(realm.name)).json.events).toHaveLength(100)
+    }))
+
+  it.effect("bad query parameters are 400 invalid_request naming the parameter", () =>
+    Effect.gen(function*() {
+      const realm = yield* createRealm()
+      const cases: Array<[string, string]> = [
+        ["?limit=0", "'limit' must be a positive integer"],
+        ["?limit=abc", "'limit' must be a positive integer"],
+        ["?limit=1.5", "'limit' must be a positive integer"],
+        ["?since=yesterday", "'since' must be an RFC 3339 date-time"],
+        ["?until=2030-13-45T00:00:00Z", "'until' must be an RFC 3339 date-time"],
+        ["?cursor=not*a*cursor", "'cursor' must be a cursor from an earlier page"],
+        ["?cursor=Zm9v", "'cursor' must be a cursor from an earlier page"],
+        ["?type=a&type=b", "'type' must not be given twice"]
+      ]
+      for (const [query, description] of cases) {
+        const res = yield* auditOf(realm.name, query)
+        expect(res.status, query).toBe(400)
+        expect(res.headers["cache-control"]).toBe("no-store")
+        expect(res.json, query).toEqual({ error: "invalid_request", error_description: description })
+      }
+    }))
+
+  it.effect("one realm's trail never shows another realm's events", () =>
+    Effect.gen(function*() {
+      const a = yield* createRealm()
+      const b = yield* createRealm()
+      yield* admin.post(`/admin/realms/${a.name}/users`, { username: "only-in-a", password: "correct horse" })
+      const events = (yield* auditOf(b.name)).json.events
+      expect(events.map((e: { realm: string; type: string }) => [e.realm, e.type])).toEqual([[b.name, "realm.created"]])
+    }))
+})
