@@ -78,5 +78,27 @@ export const Api = HttpApi.make("tessera-admin").add(admin).annotateContext(Open
   description: "Owner operations on realms, users, clients, resources, trusted issuers, keys and the audit trail."
 }))
 
+const decodeErrorRef = "#/components/schemas/HttpApiDecodeError"
+
+/** Removes HttpApi's own decode-error schema: the routes answer every malformed request with `ErrorBody`. */
+const withoutDecodeError = (node: unknown): unknown => {
+  if (Array.isArray(node)) return node.map(withoutDecodeError)
+  if (typeof node !== "object" || node === null) return node
+  const entries = Object.entries(node).map(([key, value]) => {
+    if (key === "anyOf" && Array.isArray(value)) {
+      const kept = value.filter((v) => (v as { $ref?: string }).$ref !== decodeErrorRef)
+      return [key, kept.map(withoutDecodeError)] as const
+    }
+    return [key, withoutDecodeError(value)] as const
+  }).filter(([key]) => key !== "HttpApiDecodeError" && key !== "Issue" && key !== "PropertyKey")
+  const object = Object.fromEntries(entries) as Record<string, unknown>
+  // an anyOf left with one member is that member
+  if (Array.isArray(object["anyOf"]) && (object["anyOf"] as Array<unknown>).length === 1) {
+    const { anyOf, ...rest } = object
+    return { ...rest, ...((anyOf as Array<Record<string, unknown>>)[0]) }
+  }
+  return object
+}
+
 /** The OpenAPI 3.1 document of the admin API. */
-export const openApi = () => OpenApi.fromApi(Api)
+export const openApi = () => withoutDecodeError(OpenApi.fromApi(Api)) as OpenApi.OpenAPISpec
