@@ -1,6 +1,6 @@
 import { expect, layer } from "@effect/vitest"
-import { DateTime, Effect } from "effect"
-import { Audit, AuditEvent, Provisioning } from "@tessera/domain"
+import { Chunk, DateTime, Effect, HashMap, Ref } from "effect"
+import { Audit, AuditEvent, MemoryDb, Provisioning } from "@tessera/domain"
 import { admin, createRealm, type WireResponse } from "./support/Http.js"
 import { TestLive } from "./support/TestLive.js"
 
@@ -125,6 +125,30 @@ layer(TestLive)("CONTRACT §7: the audit trail", (it) => {
         expect(res.headers["cache-control"]).toBe("no-store")
         expect(res.json, query).toEqual({ error: "invalid_request", error_description: description })
       }
+    }))
+
+  it.effect("CONTRACT §3 audit/verify: the hash chain verifies, and an edited event is named as the first broken", () =>
+    Effect.gen(function*() {
+      const realm = yield* createRealm()
+      yield* admin.post(`/admin/realms/${realm.name}/users`, { username: "ada", password: "correct horse" })
+      yield* admin.post(`/admin/realms/${realm.name}/keys/rotate`)
+      const ok = yield* admin.get(`/admin/realms/${realm.name}/audit/verify`)
+      expect(ok.status).toBe(200)
+      expect(ok.headers["cache-control"]).toBe("no-store")
+      expect(ok.json).toEqual({ ok: true, events: 3 })
+      // tamper with the stored user.created event behind the app's back
+      const { id } = yield* Provisioning.findRealm(realm.name)
+      const db = yield* MemoryDb.MemoryDb
+      const edited = yield* Ref.modify(db.state, (state) => {
+        const trail = MemoryDb.trailOf(state, id)
+        const target = Chunk.unsafeGet(trail, 1)
+        const forged = { ...target, event: { ...target.event, subject: "someone-else" } }
+        return [target.event.id, { ...state, audit: HashMap.set(state.audit, id, Chunk.replace(trail, 1, forged)) }] as const
+      })
+      const broken = yield* admin.get(`/admin/realms/${realm.name}/audit/verify`)
+      expect(broken.status).toBe(200)
+      expect(broken.json).toEqual({ ok: false, first_broken: edited })
+      expect((yield* admin.get(`/admin/realms/no-such/audit/verify`)).json).toEqual({ error: "not_found", error_description: "unknown realm" })
     }))
 
   it.effect("one realm's trail never shows another realm's events", () =>

@@ -1,5 +1,6 @@
 /** The audit trail port (CONTRACT §7): append-only, queried newest first. */
-import { Chunk, Clock, Context, DateTime, Effect, HashMap, Layer, Option, Ref } from "effect"
+import { Chunk, Clock, Context, DateTime, Effect, Layer } from "effect"
+import * as AuditChain from "./AuditChain.js"
 import type { AuditEvent, Draft, Filter, Stored } from "./AuditEvent.js"
 import * as Entropy from "./Entropy.js"
 import * as MemoryDb from "./MemoryDb.js"
@@ -11,6 +12,8 @@ export class Audit extends Context.Tag("@tessera/domain/Audit")<Audit, {
   readonly append: (event: AuditEvent) => Effect.Effect<void, StoreError>
   /** Events matching the filter, newest first. */
   readonly query: (realmId: string, filter: Filter) => Effect.Effect<ReadonlyArray<Stored>, StoreError>
+  /** Checks the realm's hash chain from its first event (CONTRACT §3 `audit/verify`). */
+  readonly verify: (realmId: string) => Effect.Effect<AuditChain.Verdict, StoreError>
 }>() {}
 
 /** Completes a draft with its id, time and realm. */
@@ -32,15 +35,17 @@ export const matches = (filter: Filter) => ({ seq, event }: Stored) =>
   (filter.until === undefined || DateTime.lessThanOrEqualTo(event.at, filter.until))
 
 export const layerMemory = Layer.effect(Audit, Effect.map(MemoryDb.MemoryDb, (db) => Audit.of({
-  append: (event) => Ref.update(db, (state) => MemoryDb.appendEvent(state, event)),
+  append: (event) =>
+    MemoryDb.write(db, (state) => Effect.map(MemoryDb.appendEvent(state, event), (next) => [undefined, next] as const)),
   query: (realmId, filter) =>
-    Effect.map(Ref.get(db), (state) => {
-      const trail = Option.getOrElse(HashMap.get(state.audit, realmId), () => Chunk.empty<Stored>())
+    MemoryDb.read(db, (state) => {
+      const trail = MemoryDb.trailOf(state, realmId)
       const out: Array<Stored> = []
       for (let i = Chunk.size(trail) - 1; i >= 0 && out.length < filter.limit; i--) {
-        const stored = Chunk.unsafeGet(trail, i)
-        if (matches(filter)(stored)) out.push(stored)
+        const { seq, event } = Chunk.unsafeGet(trail, i)
+        if (matches(filter)({ seq, event })) out.push({ seq, event })
       }
       return out
-    })
+    }),
+  verify: (realmId) => Effect.flatMap(MemoryDb.read(db, (state) => MemoryDb.trailOf(state, realmId)), AuditChain.verify)
 })))

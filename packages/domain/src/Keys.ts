@@ -1,5 +1,5 @@
 /** The signing-key store port: each realm's key ring, changed only by compare-and-set on its version. */
-import { Context, Effect, HashMap, Layer, Option, Ref } from "effect"
+import { Context, Effect, HashMap, Layer, Option } from "effect"
 import type { AuditEvent } from "./AuditEvent.js"
 import { KeyRingChanged } from "./Conflict.js"
 import * as MemoryDb from "./MemoryDb.js"
@@ -20,10 +20,12 @@ export class Keys extends Context.Tag("@tessera/domain/Keys")<Keys, {
 export const layerMemory = Layer.effect(Keys, Effect.map(MemoryDb.MemoryDb, (db) => Keys.of({
   ring: (realmId) => MemoryDb.read(db, (state) => HashMap.get(state.keyRings, realmId)),
   replace: (realmId, expectedVersion, ring, event) =>
-    Ref.modify(db, (state) => {
+    MemoryDb.write(db, (state) => {
       const current = HashMap.get(state.keyRings, realmId)
-      if (Option.isNone(current) || current.value.version !== expectedVersion) return [false, state] as const
+      if (Option.isNone(current) || current.value.version !== expectedVersion) return Effect.fail(new KeyRingChanged())
       const next = { ...state, keyRings: HashMap.set(state.keyRings, realmId, ring) }
-      return [true, Option.match(event, { onNone: () => next, onSome: (e) => MemoryDb.appendEvent(next, e) })] as const
-    }).pipe(Effect.flatMap((done) => done ? Effect.void : Effect.fail(new KeyRingChanged())))
+      return Option.match(event, { onNone: () => Effect.succeed(next), onSome: (e) => MemoryDb.appendEvent(next, e) }).pipe(
+        Effect.map((after) => [undefined, after] as const)
+      )
+    })
 })))

@@ -1,16 +1,20 @@
 /**
- * The in-memory database behind every `layerMemory`: one Ref holding every table, so that a change and its
- * audit event are one atomic `Ref.modify`, as a Postgres transaction makes them.
+ * The in-memory database behind every `layerMemory`: one state holding every table, changed only under one
+ * lock, so that a change and its audit event land together or not at all, as a Postgres transaction makes them.
  */
-import { Chunk, Context, Effect, HashMap, Layer, Ref } from "effect"
+import { Chunk, Context, Effect, HashMap, Layer, Option, Ref } from "effect"
+import * as AuditChain from "./AuditChain.js"
 import type { AuditEvent, Stored } from "./AuditEvent.js"
-import { AlreadyExists } from "./Conflict.js"
 import type { Client } from "./Client.js"
+import { AlreadyExists } from "./Conflict.js"
 import type { Realm } from "./Realm.js"
 import type { Resource } from "./Resource.js"
 import type { Ring } from "./SigningKey.js"
 import type { TrustedIssuer } from "./TrustedIssuer.js"
 import type { User } from "./User.js"
+
+/** An audit event with its place in the realm's hash chain. */
+export interface StoredLink extends Stored, AuditChain.Link {}
 
 export interface State {
   readonly realms: HashMap.HashMap<string, Realm>
@@ -21,7 +25,7 @@ export interface State {
   readonly resources: HashMap.HashMap<string, Resource>
   readonly trustedIssuers: HashMap.HashMap<string, TrustedIssuer>
   readonly keyRings: HashMap.HashMap<string, Ring>
-  readonly audit: HashMap.HashMap<string, Chunk.Chunk<Stored>>
+  readonly audit: HashMap.HashMap<string, Chunk.Chunk<StoredLink>>
 }
 
 export const empty: State = {
@@ -36,21 +40,46 @@ export const empty: State = {
   audit: HashMap.empty()
 }
 
-export class MemoryDb extends Context.Tag("@tessera/domain/MemoryDb")<MemoryDb, Ref.Ref<State>>() {}
+export interface Db {
+  readonly state: Ref.Ref<State>
+  /** One writer at a time: a write reads, decides and replaces the state without interleaving. */
+  readonly lock: Effect.Semaphore
+}
 
-export const layer = Layer.effect(MemoryDb, Ref.make(empty))
+export class MemoryDb extends Context.Tag("@tessera/domain/MemoryDb")<MemoryDb, Db>() {}
+
+export const layer = Layer.effect(MemoryDb, Effect.gen(function*() {
+  return { state: yield* Ref.make(empty), lock: yield* Effect.makeSemaphore(1) }
+}))
 
 /** Realm-scoped key: every memory table is keyed by realm first, as every Postgres key leads with realm_id. */
 export const key = (realmId: string, id: string) => `${realmId}\u0000${id}`
 
-/** Appends an event to its realm's trail inside a state transition. */
-export const appendEvent = (state: State, event: AuditEvent): State => {
-  const trail = HashMap.get(state.audit, event.realmId).pipe((o) => (o._tag === "Some" ? o.value : Chunk.empty<Stored>()))
-  return { ...state, audit: HashMap.set(state.audit, event.realmId, Chunk.append(trail, { seq: Chunk.size(trail) + 1, event })) }
-}
-
 /** Reads the state. */
-export const read = <A>(db: Ref.Ref<State>, f: (state: State) => A) => Effect.map(Ref.get(db), f)
+export const read = <A>(db: Db, f: (state: State) => A) => Effect.map(Ref.get(db.state), f)
+
+/**
+ * A write: `f` sees the state and either refuses (nothing changes) or gives the new state. Interruption
+ * between the decision and the write cannot happen: the state is replaced in one step at the end.
+ */
+export const write = <A, E>(db: Db, f: (state: State) => Effect.Effect<readonly [A, State], E>) =>
+  db.lock.withPermits(1)(
+    Effect.flatMap(Ref.get(db.state), f).pipe(Effect.tap(([, next]) => Ref.set(db.state, next)), Effect.map(([a]) => a))
+  )
+
+/** The realm's trail so far. */
+export const trailOf = (state: State, realmId: string) =>
+  Option.getOrElse(HashMap.get(state.audit, realmId), () => Chunk.empty<StoredLink>())
+
+/** Appends an event to its realm's hash chain (inside a `write`). */
+export const appendEvent = (state: State, event: AuditEvent) =>
+  Effect.gen(function*() {
+    const trail = trailOf(state, event.realmId)
+    const prevHash = Option.match(Chunk.last(trail), { onNone: () => AuditChain.genesis, onSome: (l) => l.hash })
+    const hash = yield* AuditChain.link(prevHash, event)
+    const stored: StoredLink = { seq: Chunk.size(trail) + 1, event, prevHash, hash }
+    return { ...state, audit: HashMap.set(state.audit, event.realmId, Chunk.append(trail, stored)) }
+  })
 
 type Table = "clients" | "resources" | "trustedIssuers" | "users"
 type Row<K extends Table> = (State[K] extends HashMap.HashMap<string, infer A> ? A : never) & { readonly realmId: string }
@@ -60,7 +89,7 @@ type Row<K extends Table> = (State[K] extends HashMap.HashMap<string, infer A> ?
  * extra unique index) is taken, and otherwise lands together with its event.
  */
 export const realmTable = <K extends Table>(
-  db: Ref.Ref<State>,
+  db: Db,
   table: K,
   entity: AlreadyExists["entity"],
   idOf: (row: Row<K>) => string,
@@ -70,18 +99,15 @@ export const realmTable = <K extends Table>(
   const rowsOf = (state: State) => state[table] as unknown as HashMap.HashMap<string, Row<K>>
   return {
     insert: (row: Row<K>, event: AuditEvent) =>
-      Ref.modify(db, (state) => {
+      write(db, (state) => {
         const id = key(row.realmId, idOf(row))
         const rows = rowsOf(state)
-        if (HashMap.has(rows, id) || !unique(state, row)) return [false, state] as const
+        if (HashMap.has(rows, id) || !unique(state, row)) return Effect.fail(new AlreadyExists({ entity }))
         const inserted = alsoIndex({ ...state, [table]: HashMap.set(rows, id, row) }, row)
-        return [true, appendEvent(inserted, event)] as const
-      }).pipe(Effect.flatMap((done) => done ? Effect.void : Effect.fail(new AlreadyExists({ entity })))),
-    find: (realmId: string, id: string) =>
-      read(db, (state) => HashMap.get(rowsOf(state), key(realmId, id))),
+        return Effect.map(appendEvent(inserted, event), (next) => [undefined, next] as const)
+      }),
+    find: (realmId: string, id: string) => read(db, (state) => HashMap.get(rowsOf(state), key(realmId, id))),
     list: (realmId: string) =>
-      read(db, (state) =>
-        Array.from(HashMap.values(rowsOf(state))).filter((row) => row.realmId === realmId)
-      )
+      read(db, (state) => Array.from(HashMap.values(rowsOf(state))).filter((row) => row.realmId === realmId))
   }
 }

@@ -1,5 +1,5 @@
 /** The realms port: a realm is created together with its first key ring and its `realm.created` event. */
-import { Context, Effect, HashMap, Layer, Option, Ref } from "effect"
+import { Context, Effect, HashMap, Layer, Option } from "effect"
 import type { AuditEvent } from "./AuditEvent.js"
 import { AlreadyExists } from "./Conflict.js"
 import * as MemoryDb from "./MemoryDb.js"
@@ -16,19 +16,19 @@ export class Realms extends Context.Tag("@tessera/domain/Realms")<Realms, {
 
 export const layerMemory = Layer.effect(Realms, Effect.map(MemoryDb.MemoryDb, (db) => Realms.of({
   create: (realm, ring, event) =>
-    Ref.modify(db, (state) =>
+    MemoryDb.write(db, (state) =>
       HashMap.has(state.realmIdsByName, realm.name)
-        ? [false, state] as const
-        : [true, MemoryDb.appendEvent({
+        ? Effect.fail(new AlreadyExists({ entity: "realm" }))
+        : Effect.map(MemoryDb.appendEvent({
           ...state,
           realms: HashMap.set(state.realms, realm.id, realm),
           realmIdsByName: HashMap.set(state.realmIdsByName, realm.name, realm.id),
           keyRings: HashMap.set(state.keyRings, realm.id, ring)
-        }, event)] as const
-    ).pipe(Effect.flatMap((created) => created ? Effect.void : Effect.fail(new AlreadyExists({ entity: "realm" })))),
+        }, event), (next) => [undefined, next] as const)),
   findByName: (name) =>
     MemoryDb.read(db, (state) => HashMap.get(state.realmIdsByName, name).pipe(Option.flatMap((id) => HashMap.get(state.realms, id)))),
   list: MemoryDb.read(db, (state) => Array.from(HashMap.values(state.realms))),
   update: (realm, event) =>
-    Ref.update(db, (state) => MemoryDb.appendEvent({ ...state, realms: HashMap.set(state.realms, realm.id, realm) }, event))
+    MemoryDb.write(db, (state) =>
+      Effect.map(MemoryDb.appendEvent({ ...state, realms: HashMap.set(state.realms, realm.id, realm) }, event), (next) => [undefined, next] as const))
 })))

@@ -5,6 +5,7 @@ import * as Audit from "./Audit.js"
 import * as AuditEvent from "./AuditEvent.js"
 import { KeyRingChanged } from "./Conflict.js"
 import { Kek } from "./Kek.js"
+import { JobLock } from "./JobLock.js"
 import { Keys } from "./Keys.js"
 import type { Realm } from "./Realm.js"
 import { Realms } from "./Realms.js"
@@ -67,10 +68,15 @@ const ringOf = (realmId: string) =>
  * if another node changed the ring meanwhile, read it again and rotate that.
  */
 export const rotate = (realm: Pick<Realm, "id" | "name">, actor: AuditEvent.Actor, reason: string) =>
+  Effect.flatMap(ringOf(realm.id), (ring) => rotateFrom(realm, ring, actor, reason)).pipe(
+    Effect.retry({ while: (e) => e instanceof KeyRingChanged, times: 3 })
+  )
+
+/** Rotates `ring` if it is still the stored one (compare-and-set on its version). */
+const rotateFrom = (realm: Pick<Realm, "id" | "name">, ring: SigningKey.Ring, actor: AuditEvent.Actor, reason: string) =>
   Effect.gen(function*() {
     const keys = yield* Keys
     const policy = yield* KeyPolicy
-    const ring = yield* ringOf(realm.id)
     const fresh = yield* generateAll(realm.id)
     const at = yield* now
     const rotated = yield* Either.match(SigningKey.rotate(ring, fresh, at, policy), {
@@ -81,7 +87,7 @@ export const rotate = (realm: Pick<Realm, "id" | "name">, actor: AuditEvent.Acto
     const event = yield* Audit.make(realm, { type: "key.rotated", actor, result: "success", reason: `${reason}; active ${promoted}` })
     yield* keys.replace(realm.id, ring.version, rotated, Option.some(event))
     return rotated
-  }).pipe(Effect.retry({ while: (e) => e instanceof KeyRingChanged, times: 3 }))
+  })
 
 /** The published JWKS (RFC 7517 §5): active, next and still-verifying retired keys, public members only. */
 export const jwks = (realmId: string) =>
@@ -109,7 +115,13 @@ export const signer = (realmId: string, alg: SigningKey.Alg) =>
     return { kid: active.kid, alg, key }
   })
 
-/** One pass of the scheduler: rotate every realm whose next key is due, and drop keys whose tokens expired. */
+/** The scheduler's job name: one node rotates at a time (`JobLock`). */
+export const rotationJob = "tessera:key-rotation"
+
+/**
+ * One pass of the scheduler: rotate every realm whose next key is due, and drop keys whose tokens expired.
+ * If another node changed a ring meanwhile, that realm is left for the next pass to look at again.
+ */
 export const rotateDue = Effect.gen(function*() {
   const realms = yield* Realms
   const keys = yield* Keys
@@ -117,7 +129,7 @@ export const rotateDue = Effect.gen(function*() {
     const ring = yield* ringOf(realm.id)
     const at = yield* now
     if (SigningKey.isDue(ring, at)) {
-      yield* rotate(realm, AuditEvent.scheduler, "scheduled")
+      yield* rotateFrom(realm, ring, AuditEvent.scheduler, "scheduled").pipe(Effect.catchTag("KeyRingChanged", () => Effect.void))
     } else if (SigningKey.hasExpired(ring, at)) {
       yield* keys.replace(realm.id, ring.version, SigningKey.prune(ring, at), Option.none()).pipe(
         Effect.catchTag("KeyRingChanged", () => Effect.void)
@@ -145,8 +157,9 @@ export const scheduleEvery = Duration.hours(1)
 
 /** Runs `rotateDue` forever, sleeping until the next change; a failed pass is logged and retried a minute later. */
 export const runScheduler = Effect.gen(function*() {
+  const jobs = yield* JobLock
   while (true) {
-    const wake = yield* rotateDue.pipe(
+    const wake = yield* jobs.tryRun(rotationJob, rotateDue).pipe(
       Effect.zipRight(nextChange),
       Effect.catchAllCause((cause) =>
         Effect.logError("key rotation pass failed", cause).pipe(Effect.as(Option.none<DateTime.Utc>()))

@@ -1,10 +1,10 @@
 import { Layer } from "effect"
-import { Audit, Clients, Keys, MemoryDb, Realms, Resources, TrustedIssuers, Users } from "@tessera/domain"
+import { Audit, Clients, JobLock, Keys, MemoryDb, Realms, Resources, TrustedIssuers, Users } from "@tessera/domain"
 import * as PortContract from "./PortContract.js"
 
 const Memory = Layer.mergeAll(
   Realms.layerMemory, Clients.layerMemory, Users.layerMemory, Resources.layerMemory,
-  TrustedIssuers.layerMemory, Keys.layerMemory, Audit.layerMemory
+  TrustedIssuers.layerMemory, Keys.layerMemory, Audit.layerMemory, JobLock.layerMemory
 ).pipe(Layer.provide(MemoryDb.layer))
 
 PortContract.suite("memory", Memory)

@@ -3,15 +3,16 @@
  * and PGlite layers by packages/sql. Each test makes its own realms, so suites may share one store.
  */
 import { expect, layer } from "@effect/vitest"
-import { DateTime, Effect, Exit, Option } from "effect"
+import { DateTime, Deferred, Effect, Exit, Fiber, Option } from "effect"
 import type { Layer } from "effect"
 import {
-  Audit, AuditEvent, Clients, Entropy, Keys, Realms, Resources, SigningKey, TrustedIssuers, Users
+  Audit, AuditEvent, Clients, Entropy, JobLock, Keys, Realms, Resources, SigningKey, TrustedIssuers, Users
 } from "@tessera/domain"
 import type { Client, Realm } from "@tessera/domain"
 
 export type Ports =
   | Realms.Realms | Clients.Clients | Users.Users | Resources.Resources | TrustedIssuers.TrustedIssuers | Keys.Keys | Audit.Audit
+  | JobLock.JobLock
 
 const at = DateTime.unsafeMake("2026-11-29T12:00:00Z")
 
@@ -151,6 +152,22 @@ export const suite = (name: string, ports: Layer.Layer<Ports, unknown>) =>
         expect(Option.isNone(yield* keys.ring(crypto.randomUUID()))).toBe(true)
       }))
 
+    it.effect("JobLock: a job runs where no one else runs it, and is skipped while it is held", () =>
+      Effect.gen(function*() {
+        const jobs = yield* JobLock.JobLock
+        const name = `job-${crypto.randomUUID()}`
+        const started = yield* Deferred.make<void>()
+        const release = yield* Deferred.make<void>()
+        const holder = yield* Effect.fork(
+          jobs.tryRun(name, Deferred.succeed(started, undefined).pipe(Effect.zipRight(Deferred.await(release)), Effect.as("held")))
+        )
+        yield* Deferred.await(started)
+        expect(yield* jobs.tryRun(name, Effect.succeed("second"))).toEqual(Option.none())
+        yield* Deferred.succeed(release, undefined)
+        expect(yield* Fiber.join(holder)).toEqual(Option.some("held"))
+        expect(yield* jobs.tryRun(name, Effect.succeed(1))).toEqual(Option.some(1))
+      }))
+
     it.effect("Audit: newest first, every filter, a position cursor and a limit, per realm", () =>
       Effect.gen(function*() {
         const audit = yield* Audit.Audit
@@ -174,5 +191,9 @@ export const suite = (name: string, ports: Layer.Layer<Ports, unknown>) =>
         expect(yield* types({ limit: 1 })).toEqual(["login.succeeded"])
         expect(yield* types({ before: all[0]!.seq })).toEqual(["login.failed", "realm.created"])
         expect((yield* audit.query(b.id, { limit: 10 })).map((r) => r.event.type)).toEqual(["login.succeeded", "realm.created"])
+        // each realm's events form their own hash chain
+        expect(yield* audit.verify(a.id)).toEqual({ ok: true, events: 3 })
+        expect(yield* audit.verify(b.id)).toEqual({ ok: true, events: 2 })
+        expect(yield* audit.verify(crypto.randomUUID())).toEqual({ ok: true, events: 0 })
       }))
   })

@@ -1,6 +1,7 @@
 /** The admin API's request and response bodies (CONTRACT §3). */
 import { Schema } from "effect"
 import { field } from "./Body.js"
+import * as RedirectUri from "./RedirectUri.js"
 import * as ScopeToken from "./ScopeToken.js"
 
 /** CONTRACT §2: realm names. */
@@ -39,13 +40,7 @@ export const CreateUser = Schema.Struct({
 
 export const UserCreated = Schema.Struct({ sub: Schema.String, username: Schema.String })
 
-const absoluteUri = (s: string) => {
-  try {
-    return new URL(s) !== undefined && !s.includes("#")
-  } catch {
-    return false
-  }
-}
+const absoluteUri = RedirectUri.isAbsoluteWithoutFragment
 
 /** RFC 8707 §2: an absolute URI without a fragment. */
 export const ResourceUri = field(Schema.String.pipe(Schema.filter(absoluteUri)), "must be an absolute URI without a fragment")
@@ -70,6 +65,7 @@ export const ResourceCreated = Schema.Struct({
 })
 
 const issuerUrl = (s: string) => {
+  if (!RedirectUri.isUriSyntax(s)) return false
   try {
     const url = new URL(s)
     // RFC 8414 §2 / RFC 7523 §3: an https URL without query or fragment (http only on loopback, for development)
@@ -145,3 +141,9 @@ export const AuditQuery = Schema.Struct({
   limit: Schema.optional(field(Schema.NumberFromString.pipe(Schema.int(), Schema.positive()), "must be a positive integer")),
   cursor: Schema.optional(field(Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9_-]{1,64}$/)), "must be a cursor from an earlier page"))
 })
+
+/** CONTRACT §3 `audit/verify`. */
+export const AuditVerdict = Schema.Union(
+  Schema.Struct({ ok: Schema.Literal(true), events: Schema.Number }),
+  Schema.Struct({ ok: Schema.Literal(false), first_broken: Schema.String })
+)

@@ -81,13 +81,7 @@ const stringArray = (
   return value
 }
 
-const absoluteUri = (uri: string) => {
-  try {
-    return new URL(uri) && !uri.includes("#")
-  } catch {
-    return false
-  }
-}
+const absoluteUri = RedirectUri.isAbsoluteWithoutFragment
 
 const httpsOrLoopback = (uri: string) => RedirectUri.problem(uri) === undefined && /^https?:/.test(uri)
 

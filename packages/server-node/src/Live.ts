@@ -5,7 +5,7 @@ import * as HttpServer from "@effect/platform/HttpServer"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Console, Duration, Effect, Layer } from "effect"
 import {
-  Audit, Clients, Entropy, Keys, MemoryDb, Realms, Resources, SigningKeys, TrustedIssuers, Users
+  Audit, Clients, Entropy, JobLock, Keys, MemoryDb, Realms, Resources, SigningKeys, TrustedIssuers, Users
 } from "@tessera/domain"
 import { AppConfig } from "./AppConfig.js"
 import * as AdminRoute from "./http/AdminRoute.js"
@@ -22,7 +22,8 @@ export const MemoryPorts = Layer.mergeAll(
   Resources.layerMemory,
   TrustedIssuers.layerMemory,
   Keys.layerMemory,
-  Audit.layerMemory
+  Audit.layerMemory,
+  JobLock.layerMemory
 ).pipe(Layer.provideMerge(MemoryDb.layer))
 
 const KeyPolicyLive = Layer.unwrapEffect(Effect.map(AppConfig, (config) => SigningKeys.layerPolicy(config.keyPolicy)))

@@ -210,6 +210,13 @@ const audit = admin(Effect.gen(function*() {
   })
 }))
 
+/** CONTRACT §3: checks the realm's audit hash chain from its first event. */
+const verifyAudit = admin(Effect.gen(function*() {
+  const realm = yield* Issuer.realmParam(realmNotFound)
+  const verdict = yield* Effect.flatMap(Audit.Audit, (trail) => trail.verify(realm.id))
+  return json(verdict.ok ? { ok: true, events: verdict.events } : { ok: false, first_broken: verdict.firstBroken })
+}))
+
 /** The admin API's OpenAPI document: public, like any API description. */
 const openApi = Effect.sync(() => json(AdminApi.openApi(), 200, { "cache-control": "public, max-age=300" }))
 
@@ -222,6 +229,7 @@ export const Routes = HttpLayerRouter.addAll([
   HttpLayerRouter.route("POST", "/admin/realms/:realm/resources", createResource),
   HttpLayerRouter.route("POST", "/admin/realms/:realm/trusted-issuers", createTrustedIssuer),
   HttpLayerRouter.route("GET", "/admin/realms/:realm/audit", audit),
+  HttpLayerRouter.route("GET", "/admin/realms/:realm/audit/verify", verifyAudit),
   HttpLayerRouter.route("GET", "/admin/realms/:realm/keys", keys),
   HttpLayerRouter.route("POST", "/admin/realms/:realm/keys/rotate", rotateKeys)
 ])
