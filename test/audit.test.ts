@@ -117,6 +117,7 @@ layer(TestLive)("CONTRACT §7: the audit trail", (it) => {
         ["?until=2030-13-45T00:00:00Z", "'until' must be an RFC 3339 date-time"],
         ["?cursor=not*a*cursor", "'cursor' must be a cursor from an earlier page"],
         ["?cursor=Zm9v", "'cursor' must be a cursor from an earlier page"],
+        ["?cursor=bogus", "'cursor' must be a cursor from an earlier page"],
         ["?type=a&type=b", "'type' must not be given twice"]
       ]
       for (const [query, description] of cases) {

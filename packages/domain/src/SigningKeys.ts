@@ -155,21 +155,26 @@ export const nextChange = Effect.gen(function*() {
  */
 export const scheduleEvery = Duration.hours(1)
 
+/** After a failed pass (the store unreachable, say), the scheduler tries again this soon. */
+export const retryAfterFailure = Duration.minutes(1)
+
 /** Runs `rotateDue` forever, sleeping until the next change; a failed pass is logged and retried a minute later. */
 export const runScheduler = Effect.gen(function*() {
   const jobs = yield* JobLock
   while (true) {
     const wake = yield* jobs.tryRun(rotationJob, rotateDue).pipe(
       Effect.zipRight(nextChange),
-      Effect.catchAllCause((cause) =>
-        Effect.logError("key rotation pass failed", cause).pipe(Effect.as(Option.none<DateTime.Utc>()))
-      )
+      Effect.map(Option.some),
+      Effect.catchAllCause((cause) => Effect.logError("key rotation pass failed", cause).pipe(Effect.as(Option.none())))
     )
     const at = yield* now
     const wait = Option.match(wake, {
-      onNone: () => scheduleEvery,
-      onSome: (due) => Duration.clamp(Duration.millis(DateTime.distance(at, due)), { minimum: Duration.seconds(1), maximum: scheduleEvery })
+      onNone: () => retryAfterFailure,
+      onSome: Option.match({ onNone: () => scheduleEvery, onSome: (due) => untilDue(at, due) })
     })
     yield* Effect.sleep(wait)
   }
 })
+
+const untilDue = (at: DateTime.Utc, due: DateTime.Utc) =>
+  Duration.clamp(Duration.millis(DateTime.distance(at, due)), { minimum: Duration.seconds(1), maximum: scheduleEvery })

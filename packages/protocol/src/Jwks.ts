@@ -9,6 +9,15 @@ export const privateMembers = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"] as c
 
 const keyTypes = new Set(["EC", "RSA", "OKP"])
 
+/** The public members each key type requires: RFC 7518 §6.2.1 (EC), §6.3.1 (RSA), RFC 8037 §2 (OKP), RFC 8812 §3.1. */
+const publicShape: Record<string, { readonly curves?: ReadonlyArray<string>; readonly members: ReadonlyArray<string> }> = {
+  EC: { curves: ["P-256", "P-384", "P-521", "secp256k1"], members: ["x", "y"] },
+  RSA: { members: ["n", "e"] },
+  OKP: { curves: ["Ed25519", "Ed448", "X25519", "X448"], members: ["x"] }
+}
+
+const base64url = /^[A-Za-z0-9_-]+$/
+
 /** The JWK Set if it is a well-formed set of public keys, else why not. */
 export const validatePublic = (value: unknown): Jwks | string => {
   if (typeof value !== "object" || value === null || !Array.isArray((value as { keys?: unknown }).keys)) {
@@ -21,6 +30,14 @@ export const validatePublic = (value: unknown): Jwks | string => {
     const jwk = key as Record<string, unknown>
     if (typeof jwk["kty"] !== "string" || !keyTypes.has(jwk["kty"])) return `keys[${i}] must have kty EC, RSA or OKP`
     if (privateMembers.some((member) => member in jwk)) return `keys[${i}] must be a public key (no private members)`
+    const shape = publicShape[jwk["kty"]]!
+    if (shape.curves !== undefined && !shape.curves.includes(jwk["crv"] as string)) {
+      return `keys[${i}] must have crv ${shape.curves.join(", ")}`
+    }
+    for (const member of shape.members) {
+      const value = jwk[member]
+      if (typeof value !== "string" || !base64url.test(value)) return `keys[${i}] must have '${member}' as a base64url string`
+    }
   }
   return { keys: keys as ReadonlyArray<Record<string, unknown>> }
 }

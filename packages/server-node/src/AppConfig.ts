@@ -20,14 +20,21 @@ export class AppConfig extends Context.Tag("@tessera/server-node/AppConfig")<App
 
 const invalid = (name: string, why: string) => ConfigError.InvalidData([name], why)
 
+/**
+ * Like `Config.validate`, but the refusal names the variable: `Config.validate` fails with an empty path, so the
+ * start-up line would not say which variable is wrong.
+ */
+const check = <A>(name: string, message: string, validation: (a: A) => boolean) =>
+  Config.mapOrFail((a: A) => validation(a) ? Either.right(a) : Either.left(invalid(name, message)))
+
 const port = Config.integer("TESSERA_PORT").pipe(
   Config.withDefault(8080),
-  Config.validate({ message: "must be a port number from 1 to 65535", validation: (p) => p >= 1 && p <= 65535 })
+  check("TESSERA_PORT", "must be a port number from 1 to 65535", (p: number) => p >= 1 && p <= 65535)
 )
 
 const host = Config.string("TESSERA_HOST").pipe(
   Config.withDefault("127.0.0.1"),
-  Config.validate({ message: "must be a host name or IP address", validation: (h) => /^[A-Za-z0-9.:[\]-]+$/.test(h) })
+  check("TESSERA_HOST", "must be a host name or IP address", (h: string) => /^[A-Za-z0-9.:[\]-]+$/.test(h))
 )
 
 /** CONTRACT §1: the issuer origin has a scheme, host and port, and no path, query or fragment. */
@@ -52,20 +59,21 @@ const publicUrl = (portNumber: number) =>
 const flag = (name: string) =>
   Config.string(name).pipe(
     Config.withDefault(""),
-    Config.validate({ message: "must be 1 or unset", validation: (v) => v === "" || v === "1" || v === "0" }),
+    check(name, "must be 1, 0 or unset", (v: string) => v === "" || v === "1" || v === "0"),
     Config.map((v) => v === "1")
   )
 
 const kek = Config.redacted("TESSERA_KEK").pipe(
-  Config.validate({
-    message: "must be 32 random bytes, base64url-encoded (43 characters)",
-    validation: (v) => /^[A-Za-z0-9_-]{43}$/.test(Redacted.value(v))
-  }),
+  check(
+    "TESSERA_KEK",
+    "must be 32 random bytes, base64url-encoded (43 characters)",
+    (v: Redacted.Redacted) => /^[A-Za-z0-9_-]{43}$/.test(Redacted.value(v))
+  ),
   Config.option
 )
 
 const adminToken = Config.redacted("TESSERA_ADMIN_TOKEN").pipe(
-  Config.validate({ message: "must be at least 32 characters", validation: (v) => Redacted.value(v).length >= 32 }),
+  check("TESSERA_ADMIN_TOKEN", "must be at least 32 characters", (v: Redacted.Redacted) => Redacted.value(v).length >= 32),
   Config.option
 )
 

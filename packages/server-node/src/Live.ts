@@ -53,11 +53,20 @@ const serveOn = (server: Http.Server) =>
     Layer.flatMap(() =>
       Layer.scopedDiscard(Effect.gen(function*() {
         const address = yield* HttpServer.HttpServer.pipe(Effect.map((s) => s.address))
-        if (address._tag === "TcpAddress") yield* Console.log(`tessera listening on http://${address.hostname}:${address.port}`)
+        if (address._tag === "TcpAddress") {
+          const host = address.hostname.includes(":") ? `[${address.hostname}]` : address.hostname
+          yield* Console.log(`tessera listening on http://${host}:${address.port}`)
+        }
         yield* Effect.addFinalizer(() =>
           Effect.async<void>((resume) => {
-            server.close(() => resume(Effect.void))
+            // keep-alive connections become idle as their last response is sent: close them as they do
+            const idle = setInterval(() => server.closeIdleConnections(), 50)
+            server.close(() => {
+              clearInterval(idle)
+              resume(Effect.void)
+            })
             server.closeIdleConnections()
+            return Effect.sync(() => clearInterval(idle))
           }).pipe(
             Effect.timeout(drainTimeout),
             Effect.catchAll(() => Effect.sync(() => server.closeAllConnections()))

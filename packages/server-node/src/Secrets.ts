@@ -1,7 +1,7 @@
 /** The owner's admin token and the key-encryption key: from configuration, or generated once into the data directory. */
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
-import { Context, Effect, Layer, Option, Redacted } from "effect"
+import { ConfigError, Context, Effect, Layer, Option, Redacted } from "effect"
 import { Base64Url, Entropy, Hash, Kek } from "@tessera/domain"
 import { AppConfig } from "./AppConfig.js"
 
@@ -43,8 +43,12 @@ export const layer = Layer.effect(Secrets, Effect.gen(function*() {
     onSome: (kek) => Effect.succeed(Redacted.value(kek)),
     onNone: () => fileSecret(config.dataDir, "kek", Entropy.token(32))
   })
-  const kek = Base64Url.decode(kekText)
-  if (kek.length !== 32) return yield* Effect.dieMessage(`the key-encryption key in ${config.dataDir}/kek is not 32 bytes`)
+  const kek = yield* Effect.try(() => Base64Url.decode(kekText)).pipe(
+    Effect.filterOrFail((bytes) => bytes.length === 32),
+    Effect.mapError(() =>
+      ConfigError.InvalidData(["TESSERA_KEK"], `the key-encryption key (from TESSERA_KEK or ${config.dataDir}/kek) is not 32 base64url bytes`)
+    )
+  )
   return { adminTokenHash: yield* Hash.sha256(adminToken), kek }
 })).pipe(Layer.provide(Entropy.layer))
 

@@ -155,7 +155,13 @@ const rotateKeys = admin(Effect.gen(function*() {
 /** Audit cursors are opaque to clients: the position of the last event of the page. */
 const encodeCursor = (seq: number) => Base64Url.encode(new TextEncoder().encode(`seq:${seq}`))
 const decodeCursor = (cursor: string) => {
-  const match = /^seq:([1-9][0-9]{0,15})$/.exec(new TextDecoder().decode(Base64Url.decode(cursor)))
+  let text: string
+  try {
+    text = new TextDecoder().decode(Base64Url.decode(cursor))
+  } catch {
+    return undefined
+  }
+  const match = /^seq:([1-9][0-9]{0,15})$/.exec(text)
   return match === null ? undefined : Number(match[1])
 }
 

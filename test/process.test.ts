@@ -1,0 +1,334 @@
+/**
+ * CONTRACT §1 "Running it", observed from outside: the real `main.ts` in its own node process, a fresh data
+ * directory and a free loopback port per test. Node is spawned directly (not npm/npx/tsx) so signals reach it.
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import * as Fs from "node:fs/promises"
+import * as Net from "node:net"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { fileURLToPath } from "node:url"
+import { afterAll, describe, expect, it } from "vitest"
+
+const repoRoot = fileURLToPath(new URL("..", import.meta.url))
+const mainTs = Path.join(repoRoot, "packages/server-node/src/main.ts")
+
+/** How long a start or an exit may take on a slow, busy machine (not a performance assertion). */
+const startTimeoutMs = 30_000
+const testTimeoutMs = 60_000
+
+const tempDirs: Array<string> = []
+afterAll(async () => {
+  await Promise.all(tempDirs.map((dir) => Fs.rm(dir, { recursive: true, force: true })))
+})
+
+const freshDataDir = async (): Promise<string> => {
+  const dir = await Fs.mkdtemp(Path.join(Os.tmpdir(), "tessera-process-"))
+  tempDirs.push(dir)
+  return dir
+}
+
+/** A port nothing listens on right now: bind port 0 on loopback, read it, close. */
+const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = Net.createServer()
+    server.unref()
+    server.on("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address() as Net.AddressInfo
+      server.close(() => resolve(address.port))
+    })
+  })
+
+interface Exit {
+  readonly code: number | null
+  readonly signal: NodeJS.Signals | null
+}
+
+interface Proc {
+  readonly child: ChildProcess
+  readonly stdout: () => string
+  readonly stderr: () => string
+  readonly exited: Promise<Exit>
+  /** Resolves when stdout has a line satisfying `test`; rejects if the process exits first or time runs out. */
+  readonly waitForLine: (test: (line: string) => boolean, timeoutMs?: number) => Promise<string>
+}
+
+/** Every process a test started; each test's `finally` (and this file's `afterAll`) kills what is still alive. */
+const live = new Set<ChildProcess>()
+afterAll(() => {
+  for (const child of live) child.kill("SIGKILL")
+})
+
+const run = (env: Record<string, string>): Proc => {
+  const childEnv: NodeJS.ProcessEnv = { ...process.env }
+  for (const name of Object.keys(childEnv)) {
+    if (name.startsWith("TESSERA_") || name === "DATABASE_URL") delete childEnv[name]
+  }
+  const child = spawn(process.execPath, ["--import", "tsx", mainTs], {
+    cwd: repoRoot,
+    env: { ...childEnv, ...env },
+    stdio: ["ignore", "pipe", "pipe"]
+  })
+  live.add(child)
+  let out = ""
+  let err = ""
+  const listeners = new Set<() => void>()
+  child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
+    out += chunk
+    for (const listener of listeners) listener()
+  })
+  child.stderr!.setEncoding("utf8").on("data", (chunk: string) => {
+    err += chunk
+  })
+  const exited = new Promise<Exit>((resolve) => {
+    child.on("close", (code, signal) => {
+      live.delete(child)
+      for (const listener of listeners) listener()
+      resolve({ code, signal })
+    })
+  })
+  const lines = () => out.split("\n").map((line) => line.replace(/\r$/, ""))
+  const waitForLine = (test: (line: string) => boolean, timeoutMs = startTimeoutMs) =>
+    new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        listeners.delete(check)
+        reject(new Error(`no matching stdout line within ${timeoutMs} ms\nstdout:\n${out}\nstderr:\n${err}`))
+      }, timeoutMs)
+      const check = () => {
+        const found = lines().find(test)
+        if (found !== undefined) {
+          clearTimeout(timer)
+          listeners.delete(check)
+          resolve(found)
+        } else if (child.exitCode !== null || child.signalCode !== null) {
+          clearTimeout(timer)
+          listeners.delete(check)
+          reject(new Error(`exited (${child.exitCode ?? child.signalCode}) before the line\nstdout:\n${out}\nstderr:\n${err}`))
+        }
+      }
+      listeners.add(check)
+      check()
+    })
+  return { child, stdout: () => out, stderr: () => err, exited, waitForLine }
+}
+
+const kill = (proc: Proc) => {
+  if (proc.child.exitCode === null && proc.child.signalCode === null) proc.child.kill("SIGKILL")
+}
+
+/** Resolves with the exit, or rejects when it takes longer than `ms`. */
+const exitWithin = (proc: Proc, ms: number): Promise<Exit> =>
+  new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`did not exit within ${ms} ms\nstderr:\n${proc.stderr()}`)), ms)
+    proc.exited.then((exit) => {
+      clearTimeout(timer)
+      resolve(exit)
+    }, reject)
+  })
+
+interface Server extends Proc {
+  readonly port: number
+  readonly dataDir: string
+  readonly base: string
+}
+
+/** Starts Tessera and waits for CONTRACT §1's ready line. */
+const startServer = async (options: { readonly dataDir?: string; readonly env?: Record<string, string> } = {}): Promise<Server> => {
+  const port = await freePort()
+  const dataDir = options.dataDir ?? await freshDataDir()
+  const proc = run({ TESSERA_PORT: String(port), TESSERA_DATA_DIR: dataDir, ...options.env })
+  try {
+    await proc.waitForLine((line) => line === `tessera listening on http://127.0.0.1:${port}`)
+  } catch (error) {
+    kill(proc)
+    throw error
+  }
+  return { ...proc, port, dataDir, base: `http://127.0.0.1:${port}` }
+}
+
+/** Stops a server (SIGTERM, then SIGKILL if it lingers) and waits for it to be gone. */
+const stop = async (proc: Proc): Promise<Exit> => {
+  if (proc.child.exitCode === null && proc.child.signalCode === null) proc.child.kill("SIGTERM")
+  const timer = setTimeout(() => kill(proc), 15_000)
+  try {
+    return await proc.exited
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+const createRealm = (base: string, token: string, name: string) =>
+  fetch(`${base}/admin/realms`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: JSON.stringify({ name })
+  })
+
+const readSecret = async (dataDir: string, name: string) => {
+  const path = Path.join(dataDir, name)
+  const stat = await Fs.stat(path)
+  return { mode: stat.mode & 0o777, value: (await Fs.readFile(path, "utf8")).trim() }
+}
+
+/** A refused start: exit code ≠ 0 and exactly one non-empty stderr line that names `variable`. */
+const expectRefused = async (env: Record<string, string>, variable: RegExp) => {
+  const proc = run({ TESSERA_DATA_DIR: await freshDataDir(), ...env })
+  try {
+    const exit = await exitWithin(proc, startTimeoutMs)
+    expect(exit.code).not.toBe(0)
+    expect(exit.code).not.toBeNull()
+    const lines = proc.stderr().split("\n").filter((line) => line.trim() !== "")
+    expect(lines).toHaveLength(1)
+    expect(lines[0]).toMatch(variable)
+    expect(proc.stdout()).not.toContain("tessera listening on")
+  } finally {
+    kill(proc)
+  }
+}
+
+describe.concurrent("CONTRACT §1: running Tessera as a process", () => {
+  it("logs the ready line `tessera listening on <url>`, then serves (unknown realm is 404)", { timeout: testTimeoutMs }, async () => {
+    const server = await startServer()
+    try {
+      expect(server.stdout().split("\n")).toContain(`tessera listening on http://127.0.0.1:${server.port}`)
+      const res = await fetch(`${server.base}/realms/nope/.well-known/openid-configuration`)
+      expect(res.status).toBe(404)
+      expect(await res.json()).toEqual({ error: "invalid_request", error_description: "unknown realm" })
+    } finally {
+      await stop(server)
+    }
+  })
+
+  it("generates the admin token and KEK once (mode 0600, never logged) and keeps them across restarts", { timeout: testTimeoutMs }, async () => {
+    const first = await startServer()
+    let firstSecrets: { token: string; kek: string }
+    try {
+      const token = await readSecret(first.dataDir, "admin-token")
+      const kek = await readSecret(first.dataDir, "kek")
+      expect(token.mode).toBe(0o600)
+      expect(kek.mode).toBe(0o600)
+      expect(token.value.length).toBeGreaterThanOrEqual(32)
+      expect(kek.value.length).toBeGreaterThanOrEqual(32)
+      const created = await createRealm(first.base, token.value, "acme")
+      expect(created.status).toBe(201)
+      firstSecrets = { token: token.value, kek: kek.value }
+    } finally {
+      expect((await stop(first)).code).toBe(0)
+    }
+    for (const secret of [firstSecrets.token, firstSecrets.kek]) {
+      expect(first.stdout()).not.toContain(secret)
+      expect(first.stderr()).not.toContain(secret)
+    }
+
+    const second = await startServer({ dataDir: first.dataDir })
+    try {
+      const token = await readSecret(second.dataDir, "admin-token")
+      const kek = await readSecret(second.dataDir, "kek")
+      expect(token).toEqual({ mode: 0o600, value: firstSecrets.token })
+      expect(kek).toEqual({ mode: 0o600, value: firstSecrets.kek })
+      expect((await createRealm(second.base, firstSecrets.token, "acme2")).status).toBe(201)
+    } finally {
+      await stop(second)
+    }
+    for (const secret of [firstSecrets.token, firstSecrets.kek]) {
+      expect(second.stdout()).not.toContain(secret)
+      expect(second.stderr()).not.toContain(secret)
+    }
+  })
+
+  it("uses TESSERA_ADMIN_TOKEN when set and writes no admin-token file", { timeout: testTimeoutMs }, async () => {
+    const token = "configured-owner-token-0123456789abcdef"
+    const server = await startServer({ env: { TESSERA_ADMIN_TOKEN: token } })
+    try {
+      expect((await createRealm(server.base, token, "acme")).status).toBe(201)
+      await expect(Fs.stat(Path.join(server.dataDir, "admin-token"))).rejects.toMatchObject({ code: "ENOENT" })
+    } finally {
+      await stop(server)
+    }
+    expect(server.stdout()).not.toContain(token)
+    expect(server.stderr()).not.toContain(token)
+  })
+
+  describe.concurrent("a bad configuration value stops the start with one line naming the variable", () => {
+    const cases: ReadonlyArray<readonly [string, string]> = [
+      ["TESSERA_PORT", "abc"],
+      ["TESSERA_PORT", "70000"],
+      ["TESSERA_PUBLIC_URL", "ftp://x"],
+      ["TESSERA_PUBLIC_URL", "https://x.test/path"],
+      ["TESSERA_DEV_INSECURE_CIMD", "yes"],
+      ["TESSERA_KEK", "short"],
+      ["TESSERA_ADMIN_TOKEN", "short"],
+      // must be ≥ 2 × the 10-minute JWKS max-age
+      ["TESSERA_KEY_ROTATION", "5 minutes"]
+    ]
+    for (const [name, value] of cases) {
+      it(`${name}=${value}`, { timeout: testTimeoutMs }, async () => {
+        const port = await freePort()
+        await expectRefused({ TESSERA_PORT: String(port), [name]: value }, new RegExp(`\\b${name}\\b`))
+      })
+    }
+
+    it("a port already in use", { timeout: testTimeoutMs }, async () => {
+      const blocker = Net.createServer()
+      await new Promise<void>((resolve, reject) => {
+        blocker.on("error", reject)
+        blocker.listen(0, "127.0.0.1", () => resolve())
+      })
+      try {
+        const port = (blocker.address() as Net.AddressInfo).port
+        await expectRefused({ TESSERA_PORT: String(port) }, /./)
+      } finally {
+        await new Promise((resolve) => blocker.close(resolve))
+      }
+    })
+  })
+
+  it("SIGTERM lets an in-flight request finish, then exits 0", { timeout: testTimeoutMs }, async () => {
+    const token = "drain-test-owner-token-0123456789abcdef"
+    const server = await startServer({ env: { TESSERA_ADMIN_TOKEN: token } })
+    try {
+      // Warm up the client and the connection, so the request below reaches the server well within 20 ms.
+      expect((await fetch(`${server.base}/realms/nope/.well-known/openid-configuration`)).status).toBe(404)
+      // Realm creation generates RSA keys (~100–300 ms): SIGTERM arrives while it is being handled.
+      let answered = false
+      const inFlight = createRealm(server.base, token, "acme").finally(() => {
+        answered = true
+      })
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      expect(answered).toBe(false)
+      server.child.kill("SIGTERM")
+      const res = await inFlight
+      expect(res.status).toBe(201)
+      expect(await res.json()).toEqual({ name: "acme", issuer: `http://localhost:${server.port}/realms/acme` })
+      expect(await exitWithin(server, 15_000)).toEqual({ code: 0, signal: null })
+    } finally {
+      kill(server)
+    }
+  })
+
+  it("SIGTERM on an idle server exits 0 within a few seconds", { timeout: testTimeoutMs }, async () => {
+    const server = await startServer()
+    try {
+      server.child.kill("SIGTERM")
+      expect(await exitWithin(server, 8_000)).toEqual({ code: 0, signal: null })
+    } finally {
+      kill(server)
+    }
+  })
+
+  it("TESSERA_PUBLIC_URL is the issuer origin", { timeout: testTimeoutMs }, async () => {
+    const token = "issuer-test-owner-token-0123456789abcdef"
+    const server = await startServer({ env: { TESSERA_ADMIN_TOKEN: token, TESSERA_PUBLIC_URL: "https://id.example.test" } })
+    try {
+      const created = await createRealm(server.base, token, "acme")
+      expect(created.status).toBe(201)
+      expect(await created.json()).toEqual({ name: "acme", issuer: "https://id.example.test/realms/acme" })
+      const discovery = await fetch(`${server.base}/realms/acme/.well-known/openid-configuration`)
+      expect(discovery.status).toBe(200)
+      expect(((await discovery.json()) as { issuer: string }).issuer).toBe("https://id.example.test/realms/acme")
+    } finally {
+      await stop(server)
+    }
+  })
+})
