@@ -1,0 +1,50 @@
+/** Key rings on Postgres: one JSON document per realm (private keys inside stay sealed), compare-and-set on version. */
+import { SqlClient } from "@effect/sql"
+import { Effect, Layer, Option, Schema } from "effect"
+import { Conflict, Keys } from "@tessera/domain"
+import type { SigningKey } from "@tessera/domain"
+import { appendEvent } from "./PgAudit.js"
+import { on, withRealm } from "./Sql.js"
+
+const KeyJson = Schema.Struct({
+  kid: Schema.String,
+  alg: Schema.Literal("ES256", "RS256"),
+  status: Schema.Literal("next", "active", "retired"),
+  publicJwk: Schema.Record({ key: Schema.String, value: Schema.Unknown }),
+  sealedPrivateJwk: Schema.Struct({ iv: Schema.String, ciphertext: Schema.String }),
+  createdAt: Schema.DateTimeUtc,
+  activatesAt: Schema.DateTimeUtc,
+  expiresAt: Schema.optionalWith(Schema.DateTimeUtc, { exact: true })
+})
+const KeysJson = Schema.Array(KeyJson)
+
+const Row = Schema.Struct({ version: Schema.Number, keys: KeysJson })
+const decodeRows = Schema.decodeUnknown(Schema.Array(Row))
+
+/** The row form of a ring: `keys` as JSON text for the jsonb column. */
+export const encodeRing = (ring: SigningKey.Ring) => ({
+  version: ring.version,
+  keys: JSON.stringify(Schema.encodeSync(KeysJson)(ring.keys))
+})
+
+export const layer = Layer.effect(Keys.Keys, Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const run = on(sql)
+  return Keys.Keys.of({
+    ring: (realmId) =>
+      Effect.flatMap(sql`SELECT version, keys FROM key_rings WHERE realm_id = ${realmId}`, decodeRows).pipe(
+        Effect.map((rows) => Option.fromNullable(rows[0])),
+        withRealm(realmId),
+        run
+      ),
+    replace: (realmId, expectedVersion, ring, event) =>
+      Effect.gen(function*() {
+        const row = encodeRing(ring)
+        const updated = yield* sql`
+          UPDATE key_rings SET version = ${row.version}, keys = ${row.keys}::jsonb
+          WHERE realm_id = ${realmId} AND version = ${expectedVersion} RETURNING version`
+        if (updated.length === 0) return yield* new Conflict.KeyRingChanged()
+        if (Option.isSome(event)) yield* appendEvent(event.value)
+      }).pipe(withRealm(realmId), run)
+  })
+}))

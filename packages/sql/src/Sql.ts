@@ -1,0 +1,34 @@
+/** Realm-scoped transactions for row-level security, and store failures as the domain's `StoreError`. */
+import { SqlClient } from "@effect/sql"
+import { Effect } from "effect"
+import { StoreError } from "@tessera/domain"
+
+/**
+ * Runs `effect` in a transaction pinned to `realmId`: `set_config(..., true)` is transaction-local, so a pooled
+ * connection never carries a realm into the next transaction (SET LOCAL takes no parameters).
+ */
+export const withRealm = (realmId: string) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql.withTransaction(sql`SELECT set_config('app.realm_id', ${realmId}, true)`.pipe(Effect.zipRight(effect))))
+
+/** Runs `effect` in a transaction that may read the realm directory (names to ids), and nothing realm-scoped. */
+export const withDirectory = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql.withTransaction(sql`SELECT set_config('app.directory', 'on', true)`.pipe(Effect.zipRight(effect))))
+
+/** SQL and decoding failures become `StoreError` at the port; domain failures pass through. */
+export const orStoreError = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  effect.pipe(
+    Effect.catchIf(
+      (e): e is Extract<E, { readonly _tag: "SqlError" | "ParseError" }> =>
+        typeof e === "object" && e !== null && "_tag" in e && (e._tag === "SqlError" || e._tag === "ParseError"),
+      (cause) => Effect.fail(new StoreError.StoreError({ cause }))
+    )
+  ) as Effect.Effect<A, Exclude<E, { readonly _tag: "SqlError" | "ParseError" }> | StoreError.StoreError, R>
+
+/** Runs a port method on the layer's client: SQL and decoding failures become `StoreError`. */
+export const on = (sql: SqlClient.SqlClient) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  orStoreError(Effect.provideService(effect, SqlClient.SqlClient, sql))
+
+/** Postgres `timestamptz` comes back as a JS Date; the domain speaks DateTime. */
+export const toDate = (at: { readonly epochMillis: number }) => new Date(at.epochMillis)

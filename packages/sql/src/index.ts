@@ -1,0 +1,25 @@
+/** @tessera/sql: the domain's store ports on Postgres (and PGlite), with row-level security per realm. */
+import { Layer } from "effect"
+import * as PgAudit from "./PgAudit.js"
+import * as PgJobLock from "./PgJobLock.js"
+import * as PgKeys from "./PgKeys.js"
+import * as PgRealms from "./PgRealms.js"
+import * as PgTables from "./PgTables.js"
+
+export * as Database from "./Database.js"
+export * as Migrations from "./Migrations.js"
+export * as Sql from "./Sql.js"
+
+/** Every store port on the `SqlClient` in context (except `JobLock`, which needs more than one connection). */
+export const ports = Layer.mergeAll(
+  PgRealms.layer,
+  PgKeys.layer,
+  PgAudit.layer,
+  PgTables.layerClients,
+  PgTables.layerUsers,
+  PgTables.layerResources,
+  PgTables.layerTrustedIssuers
+)
+
+/** The advisory-lock `JobLock`, for a real Postgres shared by many nodes. */
+export const jobLock = PgJobLock.layer

@@ -1,0 +1,9 @@
+import { Layer } from "effect"
+import { JobLock } from "@tessera/domain"
+import { Database, ports } from "@tessera/sql"
+import * as PortContract from "../../domain/test/PortContract.js"
+
+/** PGlite is one process by construction (the data directory lock), so its jobs need only an in-process lock. */
+const Pglite = Layer.mergeAll(ports, JobLock.layerMemory).pipe(Layer.provide(Database.layerPglite(undefined)))
+
+PortContract.suite("PGlite", Pglite)
