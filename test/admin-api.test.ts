@@ -165,9 +165,7 @@ layer(TestLive)("CONTRACT §3 and RFC 6750 §3: the owner's bearer token", (it) 
       expect(yield* auditTypes(realm.name)).toEqual(["realm.created"])
     }))
 
-  // Known bug (AdminRoute.requireOwner): RFC 7235 §2.1 / RFC 9110 §11.1 make the auth scheme case-insensitive,
-  // but /^Bearer .../ refuses "bearer". Remove `.fails` once fixed.
-  it.effect.fails("RFC 9110 §11.1: the scheme name is case-insensitive ('bearer')", () =>
+  it.effect("RFC 9110 §11.1: the scheme name is case-insensitive ('bearer')", () =>
     Effect.gen(function*() {
       const res = yield* request("POST", "/admin/realms", { headers: { authorization: `bearer ${adminToken}` }, json: { name: uniqueName() } })
       expect(res.status).toBe(201)
@@ -273,10 +271,7 @@ layer(TestLive)("CONTRACT §3 request bodies: JSON in, 4xx JSON out", (it) => {
       expect(Option.isNone(yield* Effect.option(Provisioning.findRealm(name)))).toBe(true)
     }))
 
-  // Known bug (server-node Respond.jsonBody): without Content-Length the limit is enforced by
-  // HttpIncomingMessage.withMaxBodySize, whose reader destroys the request stream (and with it the socket) when the
-  // limit is passed, so the client gets a closed connection and no 413. Remove `.fails` once fixed.
-  it.effect.fails("§3: a chunked body over 64 KiB (no Content-Length) is 413 too", () =>
+  it.effect("§3: a chunked body over 64 KiB (no Content-Length) is 413 too", () =>
     Effect.gen(function*() {
       const name = uniqueName()
       const chunks = [`{"name":"${name}","padding":"`, ...Array.from({ length: 9 }, () => "x".repeat(8 * 1024)), "\"}"]

@@ -20,7 +20,8 @@ const unauthorized = new ErrorResponse.ErrorResponse({
 /** The owner's token, compared in constant time through its SHA-256 (equal lengths, no early exit). */
 const requireOwner = Effect.gen(function*() {
   const request = yield* HttpServerRequest.HttpServerRequest
-  const match = /^Bearer ([\x21-\x7E]+)$/.exec(request.headers["authorization"] ?? "")
+  // RFC 9110 §11.1: the scheme is case-insensitive; RFC 6750 §2.1: b64token after one or more spaces
+  const match = /^bearer +([A-Za-z0-9\-._~+/]+=*)$/i.exec(request.headers["authorization"] ?? "")
   if (match === null) return yield* unauthorized
   const secrets = yield* Secrets
   if (!Hash.constantTimeEqual(yield* Hash.sha256(match[1]!), secrets.adminTokenHash)) return yield* unauthorized

@@ -1,8 +1,9 @@
 /** Shared edges of every route: JSON answers, bounded JSON bodies, and the last-resort `server_error`. */
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
-import { Cause, Effect, Either, Option } from "effect"
+import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
+import type * as Http from "node:http"
+import { Cause, Effect, Either } from "effect"
 import { StoreError } from "@tessera/domain"
 import { Body, ErrorResponse } from "@tessera/protocol"
 
@@ -14,6 +15,41 @@ export const json = (body: unknown, status = 200, headers: Record<string, string
 
 const tooLarge = ErrorResponse.make("invalid_request", `the body is larger than ${maxBodyBytes} bytes`, 413)
 
+/**
+ * Reads at most `max` bytes of the body. Past the limit it stops reading without destroying the socket, so the
+ * 413 still reaches the client (the platform's own limit destroys the stream, and the answer with it).
+ */
+const readText = (message: Http.IncomingMessage, max: number) =>
+  Effect.async<string, ErrorResponse.ErrorResponse>((resume) => {
+    const chunks: Array<Buffer> = []
+    let size = 0
+    const cleanup = () => {
+      message.off("data", onData)
+      message.off("end", onEnd)
+      message.off("error", onError)
+    }
+    const onData = (chunk: Buffer) => {
+      size += chunk.length
+      if (size <= max) return void chunks.push(chunk)
+      cleanup()
+      // drain what is still coming so the connection can carry the answer
+      message.resume()
+      resume(Effect.fail(tooLarge))
+    }
+    const onEnd = () => {
+      cleanup()
+      resume(Effect.succeed(Buffer.concat(chunks).toString("utf8")))
+    }
+    const onError = () => {
+      cleanup()
+      resume(Effect.fail(ErrorResponse.invalidRequest("the body could not be read")))
+    }
+    message.on("data", onData)
+    message.on("end", onEnd)
+    message.on("error", onError)
+    return Effect.sync(cleanup)
+  })
+
 /** The request's JSON object body: `application/json`, at most `maxBodyBytes`, an object. */
 export const jsonBody = Effect.gen(function*() {
   const request = yield* HttpServerRequest.HttpServerRequest
@@ -21,10 +57,7 @@ export const jsonBody = Effect.gen(function*() {
   if (type !== "application/json") return yield* ErrorResponse.invalidRequest("the body must be application/json")
   const length = Number(request.headers["content-length"] ?? "0")
   if (length > maxBodyBytes) return yield* tooLarge
-  const text = yield* request.text.pipe(
-    HttpIncomingMessage.withMaxBodySize(Option.some(maxBodyBytes)),
-    Effect.mapError(() => tooLarge)
-  )
+  const text = yield* readText(NodeHttpServerRequest.toIncomingMessage(request), maxBodyBytes)
   return yield* Either.match(Body.parseJsonObject(text), { onLeft: Effect.fail, onRight: Effect.succeed })
 })
 
