@@ -8,23 +8,39 @@ import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
+import { Effect, Layer } from "effect"
 import { afterAll, describe, expect, it } from "vitest"
+import { Database } from "@tessera/sql"
 
 const repoRoot = fileURLToPath(new URL("..", import.meta.url))
 const mainTs = Path.join(repoRoot, "packages/server-node/src/main.ts")
 
 /** How long a start or an exit may take on a slow, busy machine (not a performance assertion). */
-const startTimeoutMs = 30_000
-const testTimeoutMs = 60_000
+const startTimeoutMs = 60_000
+const testTimeoutMs = 120_000
 
 const tempDirs: Array<string> = []
 afterAll(async () => {
   await Promise.all(tempDirs.map((dir) => Fs.rm(dir, { recursive: true, force: true })))
 })
 
+/**
+ * An embedded database made once (initdb and migrations take seconds of CPU), copied into each fresh data
+ * directory: every start still opens, locks and migrates its own copy; only the initdb is shared.
+ */
+let template: Promise<string> | undefined
+const pgliteTemplate = () =>
+  template ??= (async () => {
+    const dir = await Fs.mkdtemp(Path.join(Os.tmpdir(), "tessera-template-"))
+    tempDirs.push(dir)
+    await Effect.runPromise(Effect.scoped(Layer.build(Database.layerPglite(dir))))
+    return Path.join(dir, "pglite")
+  })()
+
 const freshDataDir = async (): Promise<string> => {
   const dir = await Fs.mkdtemp(Path.join(Os.tmpdir(), "tessera-process-"))
   tempDirs.push(dir)
+  await Fs.cp(await pgliteTemplate(), Path.join(dir, "pglite"), { recursive: true })
   return dir
 }
 
@@ -329,6 +345,69 @@ describe.concurrent("CONTRACT §1: running Tessera as a process", () => {
       expect(((await discovery.json()) as { issuer: string }).issuer).toBe("https://id.example.test/realms/acme")
     } finally {
       await stop(server)
+    }
+  })
+
+  it("the embedded store (PGlite in TESSERA_DATA_DIR) keeps realms and their audit chain across a restart", { timeout: testTimeoutMs }, async () => {
+    const first = await startServer()
+    try {
+      const token = (await readSecret(first.dataDir, "admin-token")).value
+      expect((await createRealm(first.base, token, "durable")).status).toBe(201)
+      expect(await stop(first)).toEqual({ code: 0, signal: null })
+      const second = await startServer({ dataDir: first.dataDir })
+      try {
+        const doc = await fetch(`${second.base}/realms/durable/.well-known/openid-configuration`)
+        expect(doc.status).toBe(200)
+        const verify = await fetch(`${second.base}/admin/realms/durable/audit/verify`, { headers: { authorization: `Bearer ${token}` } })
+        expect(await verify.json()).toEqual({ ok: true, events: 1 })
+      } finally {
+        await stop(second)
+      }
+    } finally {
+      kill(first)
+    }
+  })
+
+  it("a second Tessera on the same data directory is refused with one line, and the directory still opens", { timeout: testTimeoutMs }, async () => {
+    const first = await startServer()
+    try {
+      const second = run({ TESSERA_PORT: String(await freePort()), TESSERA_DATA_DIR: first.dataDir })
+      const exit = await exitWithin(second, startTimeoutMs)
+      expect(exit.code).toBe(1)
+      const lines = second.stderr().split("\n").filter((line) => line.trim() !== "")
+      expect(lines).toEqual([`tessera: another Tessera (pid ${first.child.pid}) is using ${first.dataDir}; stop it first (one process per data directory)`])
+      // the first one is unharmed
+      expect((await fetch(`${first.base}/realms/nope/jwks`)).status).toBe(404)
+      expect(await stop(first)).toEqual({ code: 0, signal: null })
+      const third = await startServer({ dataDir: first.dataDir })
+      await stop(third)
+    } finally {
+      kill(first)
+    }
+  })
+
+  it("an unreachable DATABASE_URL stops the start with one line and a non-zero exit", { timeout: testTimeoutMs }, async () => {
+    const closed = await freePort()
+    await expectRefused({ DATABASE_URL: `postgres://postgres@127.0.0.1:${closed}/tessera` }, /^tessera: PostgreSQL (is unreachable|migrations failed)/)
+  })
+})
+
+const databaseUrl = process.env["DATABASE_URL"]
+
+describe.skipIf(databaseUrl === undefined)("CONTRACT §1 with DATABASE_URL: Tessera on PostgreSQL", () => {
+  // skipped only without DATABASE_URL (a fresh clone with no Postgres); .ci/run always sets it
+  it("two processes on one database serve the same realms", { timeout: testTimeoutMs }, async () => {
+    const env = { DATABASE_URL: databaseUrl!, TESSERA_ADMIN_TOKEN: "process-test-owner-token-0123456789abcdef" }
+    const [a, b] = await Promise.all([startServer({ env }), startServer({ env })])
+    try {
+      const name = `shared-${process.pid}-${Date.now().toString(36)}`
+      expect((await createRealm(a.base, env.TESSERA_ADMIN_TOKEN, name)).status).toBe(201)
+      const doc = await fetch(`${b.base}/realms/${name}/.well-known/openid-configuration`)
+      expect(doc.status).toBe(200)
+      expect((await doc.json() as { issuer: string }).issuer).toBe(`http://localhost:${b.port}/realms/${name}`)
+      expect((await createRealm(b.base, env.TESSERA_ADMIN_TOKEN, name)).status).toBe(409)
+    } finally {
+      await Promise.all([stop(a), stop(b)])
     }
   })
 })

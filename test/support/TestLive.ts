@@ -30,7 +30,7 @@ export const make = (overrides: Partial<AppConfig.AppConfigShape> = {}) => {
   // loopback only: NodeHttpServer.layerTest would listen on every interface
   const Server = NodeHttpServer.layer(() => server, { port: 0, host: "127.0.0.1" })
   const Client = HttpServer.layerTestClient.pipe(Layer.provide(NodeHttpClient.layerUndici), Layer.provideMerge(Server))
-  return Live.app(server).pipe(
+  return Live.app(server, Live.MemoryPorts).pipe(
     Layer.provideMerge(Client),
     Layer.provideMerge(AppConfig.layer({ ...config, ...overrides }))
   )

@@ -3,7 +3,8 @@ import * as Http from "node:http"
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import { Console, Duration, Effect, Layer } from "effect"
+import { Console, Duration, Effect, Layer, Option } from "effect"
+import * as Sql from "@tessera/sql"
 import {
   Audit, Clients, Entropy, JobLock, Keys, MemoryDb, Realms, Resources, SigningKeys, TrustedIssuers, Users
 } from "@tessera/domain"
@@ -25,6 +26,17 @@ export const MemoryPorts = Layer.mergeAll(
   Audit.layerMemory,
   JobLock.layerMemory
 ).pipe(Layer.provideMerge(MemoryDb.layer))
+
+/**
+ * The store behind the ports: PostgreSQL when `DATABASE_URL` is set (advisory locks for periodic jobs, so many
+ * nodes may share it), else the embedded PGlite in the data directory (one process, so an in-process job lock).
+ */
+export const StoreLive = Layer.unwrapEffect(Effect.map(AppConfig, (config) =>
+  Option.match(config.databaseUrl, {
+    onSome: (url) => Layer.mergeAll(Sql.ports, Sql.jobLock).pipe(Layer.provide(Sql.Database.layerPostgres(url))),
+    onNone: () => Layer.mergeAll(Sql.ports, JobLock.layerMemory).pipe(Layer.provide(Sql.Database.layerPglite(config.dataDir)))
+  })
+))
 
 const KeyPolicyLive = Layer.unwrapEffect(Effect.map(AppConfig, (config) => SigningKeys.layerPolicy(config.keyPolicy)))
 
@@ -77,13 +89,19 @@ const serveOn = (server: Http.Server) =>
     Layer.merge(Scheduler)
   )
 
-/** Everything but the listening address: tests provide a loopback server and configuration, `main` the real ones. */
-export const app = (server: Http.Server) =>
-  serveOn(server).pipe(Layer.provideMerge(Services), Layer.provideMerge(MemoryPorts))
+/** The ports every route needs. */
+type Ports = Layer.Layer.Success<typeof MemoryPorts> extends infer A ? Exclude<A, MemoryDb.MemoryDb> : never
+
+/**
+ * Everything but the listening address and the store: tests provide a loopback server, configuration and the
+ * in-memory ports; `main` the real server and `StoreLive`.
+ */
+export const app = <P, E, R>(server: Http.Server, ports: Layer.Layer<P, E, R> & ([Ports] extends [P] ? unknown : never)) =>
+  serveOn(server).pipe(Layer.provideMerge(Services), Layer.provideMerge(ports))
 
 /** Tessera on the configured host and port. */
 export const HttpLive = Layer.unwrapEffect(Effect.gen(function*() {
   const config = yield* AppConfig
   const server = Http.createServer()
-  return app(server).pipe(Layer.provide(NodeHttpServer.layer(() => server, { port: config.port, host: config.host })))
+  return app(server, StoreLive).pipe(Layer.provide(NodeHttpServer.layer(() => server, { port: config.port, host: config.host })))
 }))

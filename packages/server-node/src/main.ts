@@ -4,9 +4,16 @@ import { ConfigError, Console, Effect, Layer } from "effect"
 import * as AppConfig from "./AppConfig.js"
 import { HttpLive } from "./Live.js"
 
+/** One line on stderr, then exit 1: a start that cannot succeed says why and stops. */
+const stop = (line: string) => Console.error(line).pipe(Effect.zipRight(Effect.sync(() => process.exit(1))))
+
 const program = Layer.launch(HttpLive.pipe(Layer.provide(AppConfig.layerConfig))).pipe(
   Effect.catchIf(ConfigError.isConfigError, (error) =>
     Console.error(AppConfig.describe(error)).pipe(Effect.zipRight(Effect.sync(() => process.exit(1))))),
+  Effect.catchTags({
+    DatabaseUnavailable: (error) => stop(`tessera: ${error.message}`),
+    DataDirLocked: (error) => stop(`tessera: ${error.message}`)
+  }),
   Effect.catchTag("ServeError", (error) =>
     Console.error(`tessera: cannot listen: ${String((error.cause as Error | undefined)?.message ?? error.cause)}`).pipe(
       Effect.zipRight(Effect.sync(() => process.exit(1)))
