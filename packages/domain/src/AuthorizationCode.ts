@@ -1,0 +1,47 @@
+/** The authorization code (RFC 6749 §4.1.2, OAuth 2.1 §4.1.2): single use, 60 seconds, bound to client, redirect URI and PKCE. */
+import { Data, DateTime, Duration, Either } from "effect"
+
+/** OAuth 2.1 §4.1.2: a maximum lifetime of 10 minutes is RECOMMENDED; Tessera uses 60 seconds. */
+export const lifetime = Duration.seconds(60)
+
+export type AuthorizationCode = Data.TaggedEnum<{
+  Issued: {
+    readonly realmId: string
+    readonly clientId: string
+    readonly grantId: string
+    readonly redirectUri: string
+    readonly codeChallenge: string
+    readonly expiresAt: DateTime.Utc
+  }
+  Redeemed: { readonly realmId: string; readonly clientId: string; readonly grantId: string }
+}>
+export const AuthorizationCode = Data.taggedEnum<AuthorizationCode>()
+
+export class CodeRejected extends Data.TaggedError("CodeRejected")<{
+  readonly reason: "unknown" | "expired" | "replayed" | "client_mismatch" | "redirect_uri_mismatch" | "pkce_mismatch"
+  /** On replay, the grant whose tokens must be revoked (RFC 6749 §4.1.2). */
+  readonly grantId?: string
+}> {}
+
+export interface RedeemInput {
+  readonly clientId: string
+  readonly redirectUri: string
+  /** Whether the presented code_verifier hashes to the stored challenge (computed by the caller, `Pkce.verify`). */
+  readonly pkceMatches: boolean
+}
+
+/** Pure: what redeeming `code` now means. The store makes the Issued -> Redeemed step atomic. */
+export const redeem = (code: AuthorizationCode, input: RedeemInput, now: DateTime.Utc) =>
+  AuthorizationCode.$match(code, {
+    Redeemed: ({ grantId }): Either.Either<AuthorizationCode, CodeRejected> =>
+      Either.left(new CodeRejected({ reason: "replayed", grantId })),
+    Issued: (c): Either.Either<AuthorizationCode, CodeRejected> => {
+      if (DateTime.lessThanOrEqualTo(c.expiresAt, now)) return Either.left(new CodeRejected({ reason: "expired" }))
+      // RFC 6749 §4.1.3: issued to the authenticated client, with the identical redirect_uri
+      if (c.clientId !== input.clientId) return Either.left(new CodeRejected({ reason: "client_mismatch" }))
+      if (c.redirectUri !== input.redirectUri) return Either.left(new CodeRejected({ reason: "redirect_uri_mismatch" }))
+      // RFC 7636 §4.6: the verifier must match the challenge
+      if (!input.pkceMatches) return Either.left(new CodeRejected({ reason: "pkce_mismatch" }))
+      return Either.right(AuthorizationCode.Redeemed({ realmId: c.realmId, clientId: c.clientId, grantId: c.grantId }))
+    }
+  })

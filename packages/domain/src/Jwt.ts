@@ -1,0 +1,30 @@
+/** jose, wrapped once: times come from Effect's Clock, failures become `TokenInvalid` with jose's reason code. */
+import { Clock, Data, Effect } from "effect"
+import * as Jose from "jose"
+
+export class TokenInvalid extends Data.TaggedError("TokenInvalid")<{
+  /** jose's error code (`ERR_JWT_EXPIRED`, `ERR_JWS_SIGNATURE_VERIFICATION_FAILED`, ...) or Tessera's reason. */
+  readonly reason: string
+}> {}
+
+/** Seconds since the epoch, from the Clock. */
+export const nowSeconds = Effect.map(Clock.currentTimeMillis, (ms) => Math.floor(ms / 1000))
+
+/** Signs `claims` (which carry their own iat/exp) as a compact JWS. */
+export const sign = (
+  claims: Jose.JWTPayload,
+  key: { readonly kid: string; readonly alg: string; readonly key: CryptoKey | Uint8Array | Jose.KeyObject },
+  typ: string
+) => Effect.promise(() => new Jose.SignJWT(claims).setProtectedHeader({ alg: key.alg, kid: key.kid, typ }).sign(key.key))
+
+/** Verifies a JWT against a JWK Set at the Clock's time. */
+export const verify = (
+  token: string,
+  jwks: Jose.JSONWebKeySet,
+  options: Omit<Jose.JWTVerifyOptions, "currentDate">
+) =>
+  Effect.flatMap(Clock.currentTimeMillis, (ms) =>
+    Effect.tryPromise({
+      try: () => Jose.jwtVerify(token, Jose.createLocalJWKSet(jwks), { ...options, currentDate: new Date(ms) }),
+      catch: (e) => new TokenInvalid({ reason: (e as { code?: string }).code ?? "ERR_JWT_INVALID" })
+    }))

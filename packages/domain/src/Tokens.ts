@@ -1,0 +1,93 @@
+/** Issuing the signed tokens: RFC 9068 JWT access tokens (ES256) and OIDC Core §2 ID tokens (RS256). */
+import { Duration, Effect } from "effect"
+import * as Base64Url from "./Base64Url.js"
+import * as Entropy from "./Entropy.js"
+import * as Hash from "./Hash.js"
+import * as Jwt from "./Jwt.js"
+import * as SigningKeys from "./SigningKeys.js"
+
+export interface Lifetimes {
+  readonly accessToken: Duration.Duration
+  readonly idToken: Duration.Duration
+}
+
+/** Both stay within `SigningKey.defaultPolicy.maxTokenLifetime`, so a retired key outlives every token it signed. */
+export const defaultLifetimes: Lifetimes = { accessToken: Duration.minutes(15), idToken: Duration.minutes(15) }
+
+export interface AccessTokenInput {
+  readonly realmId: string
+  readonly issuer: string
+  readonly sub: string
+  /** RFC 8707: exactly one resource, the token's audience. */
+  readonly audience: string
+  readonly clientId: string
+  readonly scope: ReadonlyArray<string>
+  readonly authTime?: number
+  readonly acr?: string
+  readonly act?: Record<string, unknown>
+  readonly jkt?: string
+}
+
+/** RFC 9068 §2.2: iss, exp, aud, sub, client_id, iat, jti, plus scope, auth_time, acr; typ at+jwt (§2.1). */
+export const accessToken = (input: AccessTokenInput, lifetime: Duration.Duration) =>
+  Effect.gen(function*() {
+    const iat = yield* Jwt.nowSeconds
+    const exp = iat + Duration.toSeconds(lifetime)
+    const claims = {
+      iss: input.issuer,
+      sub: input.sub,
+      aud: input.audience,
+      client_id: input.clientId,
+      scope: input.scope.join(" "),
+      jti: yield* Entropy.token(16),
+      iat,
+      exp,
+      ...(input.authTime !== undefined ? { auth_time: input.authTime } : {}),
+      ...(input.acr !== undefined ? { acr: input.acr } : {}),
+      ...(input.act !== undefined ? { act: input.act } : {}),
+      ...(input.jkt !== undefined ? { cnf: { jkt: input.jkt } } : {})
+    }
+    const token = yield* Jwt.sign(claims, yield* SigningKeys.signer(input.realmId, "ES256"), "at+jwt")
+    return { token, claims, expiresIn: Duration.toSeconds(lifetime) }
+  })
+
+/** OIDC Core §3.1.3.6: at_hash is base64url of the left half of SHA-256 of the access token's ASCII. */
+export const atHash = (accessToken: string) =>
+  Effect.map(Hash.sha256Bytes(accessToken), (digest) => Base64Url.encode(digest.slice(0, digest.length / 2)))
+
+export interface IdTokenInput {
+  readonly realmId: string
+  readonly issuer: string
+  readonly sub: string
+  readonly clientId: string
+  readonly authTime: number
+  readonly nonce?: string
+  readonly acr?: string
+  readonly amr?: ReadonlyArray<string>
+  readonly sid?: string
+  readonly accessToken?: string
+  /** Claims released by scope (profile, email), already chosen by the caller. */
+  readonly claims?: Record<string, unknown>
+}
+
+/** OIDC Core §2: iss, sub, aud, exp, iat, auth_time, nonce, acr, amr, azp; §3.1.3.6 at_hash; Front-Channel Logout §3 sid. */
+export const idToken = (input: IdTokenInput, lifetime: Duration.Duration) =>
+  Effect.gen(function*() {
+    const iat = yield* Jwt.nowSeconds
+    const claims = {
+      ...input.claims,
+      iss: input.issuer,
+      sub: input.sub,
+      aud: input.clientId,
+      azp: input.clientId,
+      exp: iat + Duration.toSeconds(lifetime),
+      iat,
+      auth_time: input.authTime,
+      ...(input.nonce !== undefined ? { nonce: input.nonce } : {}),
+      ...(input.acr !== undefined ? { acr: input.acr } : {}),
+      ...(input.amr !== undefined ? { amr: input.amr } : {}),
+      ...(input.sid !== undefined ? { sid: input.sid } : {}),
+      ...(input.accessToken !== undefined ? { at_hash: yield* atHash(input.accessToken) } : {})
+    }
+    return yield* Jwt.sign(claims, yield* SigningKeys.signer(input.realmId, "RS256"), "JWT")
+  })

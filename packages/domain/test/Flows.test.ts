@@ -1,0 +1,139 @@
+import { describe, expect, it } from "@effect/vitest"
+import { DateTime, Duration, Effect, Either, Layer } from "effect"
+import * as Jose from "jose"
+import { AuthorizationCode, Entropy, Kek, Keys, MemoryDb, Pkce, Provisioning, Realms, RefreshFamily, SigningKey, SigningKeys, Tokens, Audit, PasswordHasher } from "@tessera/domain"
+
+describe("RFC 7636 PKCE", () => {
+  it.effect("Appendix B: the S256 challenge of the example verifier", () =>
+    Effect.gen(function*() {
+      expect(yield* Pkce.s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk")).toBe("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM")
+      expect(yield* Pkce.verify("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM")).toBe(true)
+      expect(yield* Pkce.verify("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXl", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM")).toBe(false)
+    }))
+
+  it.effect("§4.1: a verifier outside 43*128unreserved never matches", () =>
+    Effect.gen(function*() {
+      const short = "a".repeat(42)
+      expect(yield* Pkce.verify(short, yield* Pkce.s256(short))).toBe(false)
+      const bad = `${"a".repeat(42)}!`
+      expect(yield* Pkce.verify(bad, yield* Pkce.s256(bad))).toBe(false)
+    }))
+})
+
+const t0 = DateTime.unsafeMake("2026-11-29T12:00:00Z")
+const issued = AuthorizationCode.AuthorizationCode.Issued({
+  realmId: "r", clientId: "c", grantId: "g", redirectUri: "https://app.example/cb", codeChallenge: "x",
+  expiresAt: DateTime.addDuration(t0, AuthorizationCode.lifetime)
+})
+const good = { clientId: "c", redirectUri: "https://app.example/cb", pkceMatches: true }
+
+describe("RFC 6749 §4.1.2 / OAuth 2.1 §4.1.3: redeeming an authorization code (pure)", () => {
+  it.each([
+    ["a matching client, redirect URI and verifier within 60 s", good, Duration.seconds(59), "ok"],
+    ["at 60 s: expired", good, Duration.seconds(60), "expired"],
+    ["another client", { ...good, clientId: "d" }, Duration.zero, "client_mismatch"],
+    ["another redirect URI", { ...good, redirectUri: "https://app.example/other" }, Duration.zero, "redirect_uri_mismatch"],
+    ["a verifier that does not match", { ...good, pkceMatches: false }, Duration.zero, "pkce_mismatch"]
+  ] as const)("%s", (_, input, elapsed, expected) => {
+    const result = AuthorizationCode.redeem(issued, input, DateTime.addDuration(t0, elapsed))
+    expect(Either.match(result, { onLeft: (e) => e.reason, onRight: () => "ok" })).toBe(expected)
+  })
+
+  it("a redeemed code presented again is a replay naming its grant", () => {
+    const redeemed = Either.getOrThrow(AuthorizationCode.redeem(issued, good, t0))
+    const again = AuthorizationCode.redeem(redeemed, good, t0)
+    expect(Either.isLeft(again) && again.left).toMatchObject({ reason: "replayed", grantId: "g" })
+  })
+})
+
+describe("OAuth 2.1 §4.3.1 / RFC 9700 §4.14.2: refresh token rotation (pure)", () => {
+  const policy = RefreshFamily.defaultPolicy
+  const family = RefreshFamily.RefreshFamily.Active({
+    familyId: "f", realmId: "r", clientId: "c", grantId: "g", generation: 1, currentHash: "h1", createdAt: t0, lastUsedAt: t0
+  })
+
+  it("the current generation rotates to the next, with a new hash and a fresh idle window", () => {
+    const later = DateTime.add(t0, { days: 1 })
+    const next = Either.getOrThrow(RefreshFamily.rotate(family, { generation: 1, clientId: "c" }, "h2", later, policy))
+    expect(next).toEqual(RefreshFamily.RefreshFamily.Active({ ...family, generation: 2, currentHash: "h2", lastUsedAt: later }))
+  })
+
+  it.each([
+    ["an earlier generation: reuse, naming the family", { generation: 0, clientId: "c" }, t0, "reused"],
+    ["another client", { generation: 1, clientId: "d" }, t0, "client_mismatch"],
+    ["after the idle lifetime", { generation: 1, clientId: "c" }, DateTime.addDuration(t0, policy.idleLifetime), "expired"]
+  ] as const)("%s", (_, presented, at, reason) => {
+    const result = RefreshFamily.rotate(family, presented, "h2", at, policy)
+    expect(Either.isLeft(result) && result.left.reason).toBe(reason)
+  })
+
+  it("the absolute lifetime ends a family that is used every day", () => {
+    let current: RefreshFamily.RefreshFamily = family
+    let at = t0
+    for (let day = 1; day < 30; day++) {
+      at = DateTime.add(t0, { days: day })
+      current = Either.getOrThrow(RefreshFamily.rotate(current, { generation: day, clientId: "c" }, `h${day + 1}`, at, policy))
+    }
+    const end = DateTime.addDuration(t0, policy.absoluteLifetime)
+    const result = RefreshFamily.rotate(current, { generation: 30, clientId: "c" }, "h31", end, policy)
+    expect(Either.isLeft(result) && result.left.reason).toBe("expired")
+  })
+
+  it("a revoked family refuses every generation", () => {
+    const revoked = RefreshFamily.RefreshFamily.Revoked({ familyId: "f", realmId: "r", clientId: "c", grantId: "g", reason: "reuse" })
+    const result = RefreshFamily.rotate(revoked, { generation: 1, clientId: "c" }, "h2", t0, policy)
+    expect(Either.isLeft(result) && result.left.reason).toBe("revoked")
+  })
+})
+
+const World = Layer.mergeAll(
+  Realms.layerMemory, Keys.layerMemory, Audit.layerMemory, Entropy.layer, Kek.layer(new Uint8Array(32).fill(7)),
+  SigningKeys.layerPolicy(SigningKey.defaultPolicy),
+  Layer.succeed(PasswordHasher.PasswordHasher, PasswordHasher.PasswordHasher.of({ hash: Effect.succeed, verify: () => Effect.succeed(false) }))
+).pipe(Layer.provideMerge(MemoryDb.layer))
+
+describe("RFC 9068 access tokens and OIDC Core §2 ID tokens", () => {
+  it.effect("§2.1-2.2: an ES256 at+jwt with the realm's active kid and the contract's claims, verifiable with the JWKS", () =>
+    Effect.gen(function*() {
+      const realm = yield* Provisioning.createRealm(`t-${crypto.randomUUID().slice(0, 8)}`)
+      const issuer = `https://tessera.test/realms/${realm.name}`
+      const { token, claims, expiresIn } = yield* Tokens.accessToken({
+        realmId: realm.id, issuer, sub: "user-1", audience: "https://api.example", clientId: "c1", scope: ["read", "write"],
+        authTime: 1_800_000_000, acr: "urn:tessera:pwd"
+      }, Tokens.defaultLifetimes.accessToken)
+      expect(expiresIn).toBe(900)
+      const jwks = yield* SigningKeys.jwks(realm.id)
+      const verified = yield* Effect.promise(() =>
+        Jose.jwtVerify(token, Jose.createLocalJWKSet(jwks as Jose.JSONWebKeySet), { issuer, audience: "https://api.example", typ: "at+jwt", currentDate: new Date(claims.iat * 1000) })
+      )
+      expect(verified.protectedHeader).toEqual({ alg: "ES256", kid: expect.any(String), typ: "at+jwt" })
+      const active = (yield* SigningKeys.list(realm.id)).find((k) => k.alg === "ES256" && k.status === "active")!
+      expect(verified.protectedHeader.kid).toBe(active.kid)
+      expect(verified.payload).toEqual({
+        iss: issuer, sub: "user-1", aud: "https://api.example", client_id: "c1", scope: "read write",
+        jti: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/), iat: expect.any(Number), exp: claims.iat + 900,
+        auth_time: 1_800_000_000, acr: "urn:tessera:pwd"
+      })
+    }).pipe(Effect.provide(World)))
+
+  it.effect("OIDC Core §3.1.3.6: an RS256 ID token with at_hash, nonce, azp and sid", () =>
+    Effect.gen(function*() {
+      const realm = yield* Provisioning.createRealm(`t-${crypto.randomUUID().slice(0, 8)}`)
+      const issuer = `https://tessera.test/realms/${realm.name}`
+      const idToken = yield* Tokens.idToken({
+        realmId: realm.id, issuer, sub: "user-1", clientId: "c1", authTime: 1_800_000_000, nonce: "n-0S6_WzA2Mj",
+        amr: ["pwd"], sid: "s1", accessToken: "an-access-token", claims: { name: "Ada" }
+      }, Tokens.defaultLifetimes.idToken)
+      const jwks = yield* SigningKeys.jwks(realm.id)
+      const { payload, protectedHeader } = yield* Effect.promise(() =>
+        Jose.jwtVerify(idToken, Jose.createLocalJWKSet(jwks as Jose.JSONWebKeySet), { issuer, audience: "c1", currentDate: new Date(0) })
+      )
+      expect(protectedHeader.alg).toBe("RS256")
+      const digest = new Uint8Array(yield* Effect.promise(() => crypto.subtle.digest("SHA-256", new TextEncoder().encode("an-access-token"))))
+      expect(payload).toEqual({
+        name: "Ada", iss: issuer, sub: "user-1", aud: "c1", azp: "c1", exp: payload.iat! + 900, iat: expect.any(Number),
+        auth_time: 1_800_000_000, nonce: "n-0S6_WzA2Mj", amr: ["pwd"], sid: "s1",
+        at_hash: Buffer.from(digest.slice(0, 16)).toString("base64url")
+      })
+    }).pipe(Effect.provide(World)))
+})
