@@ -5,7 +5,12 @@
 import { Chunk, Context, Effect, HashMap, Layer, Option, Ref } from "effect"
 import * as AuditChain from "./AuditChain.js"
 import type { AuditEvent, Stored } from "./AuditEvent.js"
+import type { AuthorizationCode } from "./AuthorizationCode.js"
 import type { Client } from "./Client.js"
+import type { Consent } from "./Consent.js"
+import type { Grant } from "./Grant.js"
+import type { RefreshFamily } from "./RefreshFamily.js"
+import type { Session } from "./Session.js"
 import { AlreadyExists } from "./Conflict.js"
 import type { Realm } from "./Realm.js"
 import type { Resource } from "./Resource.js"
@@ -26,6 +31,13 @@ export interface State {
   readonly trustedIssuers: HashMap.HashMap<string, TrustedIssuer>
   readonly keyRings: HashMap.HashMap<string, Ring>
   readonly audit: HashMap.HashMap<string, Chunk.Chunk<StoredLink>>
+  readonly codes: HashMap.HashMap<string, AuthorizationCode>
+  readonly grants: HashMap.HashMap<string, Grant>
+  readonly sessions: HashMap.HashMap<string, Session>
+  readonly sessionCookies: HashMap.HashMap<string, string>
+  readonly consents: HashMap.HashMap<string, Consent>
+  readonly refreshFamilies: HashMap.HashMap<string, RefreshFamily>
+  readonly refreshTokens: HashMap.HashMap<string, { readonly familyId: string; readonly generation: number }>
 }
 
 export const empty: State = {
@@ -37,7 +49,14 @@ export const empty: State = {
   resources: HashMap.empty(),
   trustedIssuers: HashMap.empty(),
   keyRings: HashMap.empty(),
-  audit: HashMap.empty()
+  audit: HashMap.empty(),
+  codes: HashMap.empty(),
+  grants: HashMap.empty(),
+  sessions: HashMap.empty(),
+  sessionCookies: HashMap.empty(),
+  consents: HashMap.empty(),
+  refreshFamilies: HashMap.empty(),
+  refreshTokens: HashMap.empty()
 }
 
 export interface Db {
@@ -70,6 +89,10 @@ export const write = <A, E>(db: Db, f: (state: State) => Effect.Effect<readonly 
 /** The realm's trail so far. */
 export const trailOf = (state: State, realmId: string) =>
   Option.getOrElse(HashMap.get(state.audit, realmId), () => Chunk.empty<StoredLink>())
+
+/** A write that also appends `event` when there is one. */
+export const withEvent = (state: State, event: AuditEvent | undefined) =>
+  event === undefined ? Effect.succeed(state) : appendEvent(state, event)
 
 /** Appends an event to its realm's hash chain (inside a `write`). */
 export const appendEvent = (state: State, event: AuditEvent) =>

@@ -1,10 +1,12 @@
 import { Layer } from "effect"
-import { Audit, Clients, JobLock, Keys, MemoryDb, Realms, Resources, TrustedIssuers, Users } from "@tessera/domain"
+import { Audit, Clients, JobLock, Keys, SignIn, MemoryDb, Realms, Resources, TrustedIssuers, Users } from "@tessera/domain"
 import * as PortContract from "./PortContract.js"
+import * as SignInContract from "./SignInContract.js"
 
 const Memory = Layer.mergeAll(
   Realms.layerMemory, Clients.layerMemory, Users.layerMemory, Resources.layerMemory,
-  TrustedIssuers.layerMemory, Keys.layerMemory, Audit.layerMemory, JobLock.layerMemory
+  TrustedIssuers.layerMemory, Keys.layerMemory, Audit.layerMemory, JobLock.layerMemory, SignIn.layerMemory
 ).pipe(Layer.provide(MemoryDb.layer))
 
 PortContract.suite("memory", Memory)
+SignInContract.suite("memory", Memory)

@@ -1,0 +1,185 @@
+/**
+ * The stores of the sign-in flows (issue 4): authorization codes, grants, sessions, consents and refresh-token
+ * families. Each is a port with an in-memory layer; state changes that must happen once are compare-and-set.
+ */
+import { Context, Data, DateTime, Effect, HashMap, Layer, Option } from "effect"
+import { AuthorizationCode } from "./AuthorizationCode.js"
+import type { AuditEvent } from "./AuditEvent.js"
+import type { Consent } from "./Consent.js"
+import type { Grant } from "./Grant.js"
+import * as MemoryDb from "./MemoryDb.js"
+import { RefreshFamily } from "./RefreshFamily.js"
+import type { Session } from "./Session.js"
+import type { StoreError } from "./StoreError.js"
+
+/** A compare-and-set lost: the family moved on (another request rotated it first). */
+export class RefreshChanged extends Data.TaggedError("RefreshChanged")<{}> {}
+
+export class Codes extends Context.Tag("@tessera/domain/Codes")<Codes, {
+  readonly insert: (hash: string, code: AuthorizationCode) => Effect.Effect<void, StoreError>
+  /** Atomically marks the code Redeemed and returns what was stored before (two racing calls: one sees Issued). */
+  readonly consume: (realmId: string, hash: string) => Effect.Effect<Option.Option<AuthorizationCode>, StoreError>
+}>() {}
+
+export class Grants extends Context.Tag("@tessera/domain/Grants")<Grants, {
+  readonly insert: (grant: Grant, event: AuditEvent | undefined) => Effect.Effect<void, StoreError>
+  readonly find: (realmId: string, grantId: string) => Effect.Effect<Option.Option<Grant>, StoreError>
+  /** Revokes the grant and every refresh family it produced, with the event that says why. */
+  readonly revoke: (realmId: string, grantId: string, at: DateTime.Utc, event: AuditEvent | undefined) => Effect.Effect<void, StoreError>
+}>() {}
+
+export class Sessions extends Context.Tag("@tessera/domain/Sessions")<Sessions, {
+  readonly create: (session: Session, event: AuditEvent) => Effect.Effect<void, StoreError>
+  readonly findByCookie: (realmId: string, cookieHash: string) => Effect.Effect<Option.Option<Session>, StoreError>
+  readonly find: (realmId: string, sid: string) => Effect.Effect<Option.Option<Session>, StoreError>
+  readonly addClient: (realmId: string, sid: string, clientId: string) => Effect.Effect<void, StoreError>
+  readonly end: (realmId: string, sid: string, at: DateTime.Utc, event: AuditEvent | undefined) => Effect.Effect<void, StoreError>
+}>() {}
+
+export class Consents extends Context.Tag("@tessera/domain/Consents")<Consents, {
+  readonly find: (realmId: string, sub: string, clientId: string) => Effect.Effect<Option.Option<Consent>, StoreError>
+  readonly save: (consent: Consent, event: AuditEvent) => Effect.Effect<void, StoreError>
+}>() {}
+
+export interface PresentedRefresh {
+  readonly family: RefreshFamily
+  readonly generation: number
+}
+
+export class RefreshTokens extends Context.Tag("@tessera/domain/RefreshTokens")<RefreshTokens, {
+  readonly create: (family: Extract<RefreshFamily, { _tag: "Active" }>, tokenHash: string, event: AuditEvent | undefined) => Effect.Effect<void, StoreError>
+  /** The family a token belongs to and the generation it was issued as. */
+  readonly find: (realmId: string, tokenHash: string) => Effect.Effect<Option.Option<PresentedRefresh>, StoreError>
+  /** Advances the family if it is still at `expectedGeneration`. */
+  readonly rotate: (
+    next: Extract<RefreshFamily, { _tag: "Active" }>,
+    expectedGeneration: number,
+    event: AuditEvent | undefined
+  ) => Effect.Effect<void, RefreshChanged | StoreError>
+  readonly revokeFamily: (realmId: string, familyId: string, reason: string, event: AuditEvent | undefined) => Effect.Effect<void, StoreError>
+}>() {}
+
+const k = MemoryDb.key
+const done = <S>(state: S) => [undefined, state] as const
+
+export const layerCodesMemory = Layer.effect(Codes, Effect.map(MemoryDb.MemoryDb, (db) => Codes.of({
+  insert: (hash, code) =>
+    MemoryDb.write(db, (state) => Effect.succeed(done({ ...state, codes: HashMap.set(state.codes, k(code.realmId, hash), code) }))),
+  consume: (realmId, hash) =>
+    MemoryDb.write(db, (state) => {
+      const id = k(realmId, hash)
+      const before = HashMap.get(state.codes, id)
+      if (Option.isNone(before) || before.value._tag === "Redeemed") return Effect.succeed([before, state] as const)
+      const { realmId: r, clientId, grantId } = before.value
+      const redeemed = AuthorizationCode.Redeemed({ realmId: r, clientId, grantId })
+      return Effect.succeed([before, { ...state, codes: HashMap.set(state.codes, id, redeemed) }] as const)
+    })
+})))
+
+const revokeFamiliesOf = (state: MemoryDb.State, realmId: string, grantId: string, reason: string): MemoryDb.State => ({
+  ...state,
+  refreshFamilies: HashMap.map(state.refreshFamilies, (family) =>
+    family.realmId === realmId && family.grantId === grantId && family._tag === "Active"
+      ? RefreshFamily.Revoked({ familyId: family.familyId, realmId, clientId: family.clientId, grantId, reason })
+      : family)
+})
+
+export const layerGrantsMemory = Layer.effect(Grants, Effect.map(MemoryDb.MemoryDb, (db) => Grants.of({
+  insert: (grant, event) =>
+    MemoryDb.write(db, (state) =>
+      Effect.map(MemoryDb.withEvent({ ...state, grants: HashMap.set(state.grants, k(grant.realmId, grant.grantId), grant) }, event), done)),
+  find: (realmId, grantId) => MemoryDb.read(db, (state) => HashMap.get(state.grants, k(realmId, grantId))),
+  revoke: (realmId, grantId, at, event) =>
+    MemoryDb.write(db, (state) => {
+      const grant = HashMap.get(state.grants, k(realmId, grantId))
+      if (Option.isNone(grant) || grant.value.revokedAt !== undefined) return Effect.succeed(done(state))
+      const next = revokeFamiliesOf(
+        { ...state, grants: HashMap.set(state.grants, k(realmId, grantId), { ...grant.value, revokedAt: at }) },
+        realmId,
+        grantId,
+        "grant revoked"
+      )
+      return Effect.map(MemoryDb.withEvent(next, event), done)
+    })
+})))
+
+export const layerSessionsMemory = Layer.effect(Sessions, Effect.map(MemoryDb.MemoryDb, (db) => {
+  const update = (realmId: string, sid: string, f: (s: Session) => Session, event?: AuditEvent) =>
+    MemoryDb.write(db, (state) => {
+      const session = HashMap.get(state.sessions, k(realmId, sid))
+      if (Option.isNone(session)) return Effect.succeed(done(state))
+      return Effect.map(
+        MemoryDb.withEvent({ ...state, sessions: HashMap.set(state.sessions, k(realmId, sid), f(session.value)) }, event),
+        done
+      )
+    })
+  return Sessions.of({
+    create: (session, event) =>
+      MemoryDb.write(db, (state) =>
+        Effect.map(MemoryDb.appendEvent({
+          ...state,
+          sessions: HashMap.set(state.sessions, k(session.realmId, session.sid), session),
+          sessionCookies: HashMap.set(state.sessionCookies, k(session.realmId, session.cookieHash), session.sid)
+        }, event), done)),
+    findByCookie: (realmId, cookieHash) =>
+      MemoryDb.read(db, (state) =>
+        HashMap.get(state.sessionCookies, k(realmId, cookieHash)).pipe(Option.flatMap((sid) => HashMap.get(state.sessions, k(realmId, sid))))),
+    find: (realmId, sid) => MemoryDb.read(db, (state) => HashMap.get(state.sessions, k(realmId, sid))),
+    addClient: (realmId, sid, clientId) =>
+      update(realmId, sid, (s) => s.clientIds.includes(clientId) ? s : { ...s, clientIds: [...s.clientIds, clientId] }),
+    end: (realmId, sid, at, event) => update(realmId, sid, (s) => s.endedAt !== undefined ? s : { ...s, endedAt: at }, event)
+  })
+}))
+
+const consentKey = (realmId: string, sub: string, clientId: string) => k(realmId, `${sub}\u0000${clientId}`)
+
+export const layerConsentsMemory = Layer.effect(Consents, Effect.map(MemoryDb.MemoryDb, (db) => Consents.of({
+  find: (realmId, sub, clientId) => MemoryDb.read(db, (state) => HashMap.get(state.consents, consentKey(realmId, sub, clientId))),
+  save: (consent, event) =>
+    MemoryDb.write(db, (state) =>
+      Effect.map(MemoryDb.appendEvent({
+        ...state,
+        consents: HashMap.set(state.consents, consentKey(consent.realmId, consent.sub, consent.clientId), consent)
+      }, event), done))
+})))
+
+export const layerRefreshTokensMemory = Layer.effect(RefreshTokens, Effect.map(MemoryDb.MemoryDb, (db) => RefreshTokens.of({
+  create: (family, tokenHash, event) =>
+    MemoryDb.write(db, (state) =>
+      Effect.map(MemoryDb.withEvent({
+        ...state,
+        refreshFamilies: HashMap.set(state.refreshFamilies, k(family.realmId, family.familyId), family),
+        refreshTokens: HashMap.set(state.refreshTokens, k(family.realmId, tokenHash), { familyId: family.familyId, generation: family.generation })
+      }, event), done)),
+  find: (realmId, tokenHash) =>
+    MemoryDb.read(db, (state) =>
+      HashMap.get(state.refreshTokens, k(realmId, tokenHash)).pipe(
+        Option.flatMap(({ familyId, generation }) =>
+          Option.map(HashMap.get(state.refreshFamilies, k(realmId, familyId)), (family) => ({ family, generation })))
+      )),
+  rotate: (next, expectedGeneration, event) =>
+    MemoryDb.write(db, (state) => {
+      const current = HashMap.get(state.refreshFamilies, k(next.realmId, next.familyId))
+      if (Option.isNone(current) || current.value._tag !== "Active" || current.value.generation !== expectedGeneration) {
+        return Effect.fail(new RefreshChanged())
+      }
+      return Effect.map(MemoryDb.withEvent({
+        ...state,
+        refreshFamilies: HashMap.set(state.refreshFamilies, k(next.realmId, next.familyId), next),
+        refreshTokens: HashMap.set(state.refreshTokens, k(next.realmId, next.currentHash), { familyId: next.familyId, generation: next.generation })
+      }, event), done)
+    }),
+  revokeFamily: (realmId, familyId, reason, event) =>
+    MemoryDb.write(db, (state) => {
+      const family = HashMap.get(state.refreshFamilies, k(realmId, familyId))
+      if (Option.isNone(family) || family.value._tag === "Revoked") return Effect.succeed(done(state))
+      const { clientId, grantId } = family.value
+      const revoked = RefreshFamily.Revoked({ familyId, realmId, clientId, grantId, reason })
+      return Effect.map(MemoryDb.withEvent({ ...state, refreshFamilies: HashMap.set(state.refreshFamilies, k(realmId, familyId), revoked) }, event), done)
+    })
+})))
+
+/** Every sign-in store in memory. */
+export const layerMemory = Layer.mergeAll(
+  layerCodesMemory, layerGrantsMemory, layerSessionsMemory, layerConsentsMemory, layerRefreshTokensMemory
+)

@@ -1,0 +1,127 @@
+/**
+ * The sign-in stores' contract: run on memory here, and on PGlite and Postgres by packages/sql. Realms come from
+ * `PortContract.newRealm` so foreign keys hold on SQL.
+ */
+import { expect, layer } from "@effect/vitest"
+import { DateTime, Effect, Exit, Option } from "effect"
+import type { Layer } from "effect"
+import { AuditEvent, AuthorizationCode, Entropy, RefreshFamily, SignIn } from "@tessera/domain"
+import type { Realm } from "@tessera/domain"
+import { newRealm, type Ports } from "./PortContract.js"
+
+export type SignInPorts = Ports | SignIn.Codes | SignIn.Grants | SignIn.Sessions | SignIn.Consents | SignIn.RefreshTokens
+
+const at = DateTime.unsafeMake("2026-11-29T12:00:00Z")
+const id = Entropy.uuid.pipe(Effect.provide(Entropy.layer))
+
+const event = (realm: Realm.Realm, type: AuditEvent.EventType) =>
+  Effect.map(id, (eventId): AuditEvent.AuditEvent => ({
+    id: eventId, at, realmId: realm.id, realm: realm.name, type, actor: { type: "user", id: "u1" }, result: "success"
+  }))
+
+const grantOf = (realm: Realm.Realm, grantId: string) => ({
+  realmId: realm.id, grantId, clientId: "c1", sub: "u1", scopes: ["openid", "read"], resources: ["https://api.example"],
+  authTime: at, acr: "urn:tessera:acr:password", amr: ["pwd"], sid: "s1", nonce: "n1", createdAt: at
+})
+
+export const suite = (name: string, ports: Layer.Layer<SignInPorts, unknown>) =>
+  layer(ports)(`${name}: sign-in store contract`, (it) => {
+    it.effect("Codes: RFC 6749 §4.1.2 single use: of 50 concurrent consumes exactly one sees Issued", () =>
+      Effect.gen(function*() {
+        const codes = yield* SignIn.Codes
+        const grants = yield* SignIn.Grants
+        const realm = yield* newRealm
+        yield* grants.insert(grantOf(realm, "g1"), undefined)
+        const code = AuthorizationCode.AuthorizationCode.Issued({
+          realmId: realm.id, clientId: "c1", grantId: "g1", redirectUri: "https://app.example/cb", codeChallenge: "x",
+          expiresAt: DateTime.add(at, { seconds: 60 })
+        })
+        yield* codes.insert("hash-1", code)
+        const results = yield* Effect.all(Array.from({ length: 50 }, () => codes.consume(realm.id, "hash-1")), { concurrency: "unbounded" })
+        const issued = results.filter((r) => Option.isSome(r) && r.value._tag === "Issued")
+        const redeemed = results.filter((r) => Option.isSome(r) && r.value._tag === "Redeemed")
+        expect(issued).toHaveLength(1)
+        expect(redeemed).toHaveLength(49)
+        expect(Option.getOrThrow(issued[0]!)).toEqual(code)
+        expect(yield* codes.consume(realm.id, "unknown")).toEqual(Option.none())
+        // another realm cannot consume it
+        const other = yield* newRealm
+        expect(yield* codes.consume(other.id, "hash-1")).toEqual(Option.none())
+      }))
+
+    it.effect("Grants: insert, find, revoke once (revoking its refresh families), per realm", () =>
+      Effect.gen(function*() {
+        const grants = yield* SignIn.Grants
+        const refresh = yield* SignIn.RefreshTokens
+        const realm = yield* newRealm
+        const grant = grantOf(realm, "g2")
+        yield* grants.insert(grant, yield* event(realm, "consent.granted"))
+        expect(Option.getOrThrow(yield* grants.find(realm.id, "g2"))).toEqual(grant)
+        const family = RefreshFamily.RefreshFamily.Active({
+          familyId: "f2", realmId: realm.id, clientId: "c1", grantId: "g2", generation: 1, currentHash: "rt1", createdAt: at, lastUsedAt: at
+        })
+        yield* refresh.create(family, "rt1", undefined)
+        yield* grants.revoke(realm.id, "g2", at, yield* event(realm, "token.revoked"))
+        expect(Option.getOrThrow(yield* grants.find(realm.id, "g2")).revokedAt).toEqual(at)
+        expect(Option.getOrThrow(yield* refresh.find(realm.id, "rt1")).family._tag).toBe("Revoked")
+        const other = yield* newRealm
+        expect(yield* grants.find(other.id, "g2")).toEqual(Option.none())
+      }))
+
+    it.effect("Sessions: created with login.succeeded, found by cookie hash, clients added once, ended", () =>
+      Effect.gen(function*() {
+        const sessions = yield* SignIn.Sessions
+        const realm = yield* newRealm
+        const session = {
+          realmId: realm.id, sid: "sid-1", cookieHash: "cookie-1", sub: "u1", authTime: at, acr: "urn:tessera:acr:password",
+          amr: ["pwd"], expiresAt: DateTime.add(at, { hours: 12 }), clientIds: []
+        }
+        yield* sessions.create(session, yield* event(realm, "login.succeeded"))
+        expect(Option.getOrThrow(yield* sessions.findByCookie(realm.id, "cookie-1"))).toEqual(session)
+        yield* sessions.addClient(realm.id, "sid-1", "c1")
+        yield* sessions.addClient(realm.id, "sid-1", "c1")
+        yield* sessions.addClient(realm.id, "sid-1", "c2")
+        expect(Option.getOrThrow(yield* sessions.find(realm.id, "sid-1")).clientIds).toEqual(["c1", "c2"])
+        yield* sessions.end(realm.id, "sid-1", at, undefined)
+        expect(Option.getOrThrow(yield* sessions.find(realm.id, "sid-1")).endedAt).toEqual(at)
+        const other = yield* newRealm
+        expect(yield* sessions.findByCookie(other.id, "cookie-1")).toEqual(Option.none())
+      }))
+
+    it.effect("Consents: saved with consent.granted and found per person and client", () =>
+      Effect.gen(function*() {
+        const consents = yield* SignIn.Consents
+        const realm = yield* newRealm
+        const consent = { realmId: realm.id, sub: "u1", clientId: "c1", scopes: ["openid"], resources: ["https://api.example"], grantedAt: at }
+        yield* consents.save(consent, yield* event(realm, "consent.granted"))
+        expect(Option.getOrThrow(yield* consents.find(realm.id, "u1", "c1"))).toEqual(consent)
+        yield* consents.save({ ...consent, scopes: ["openid", "email"] }, yield* event(realm, "consent.granted"))
+        expect(Option.getOrThrow(yield* consents.find(realm.id, "u1", "c1")).scopes).toEqual(["openid", "email"])
+        expect(yield* consents.find(realm.id, "u1", "c2")).toEqual(Option.none())
+      }))
+
+    it.effect("RefreshTokens: rotation is compare-and-set; old tokens still name their generation; revocation sticks", () =>
+      Effect.gen(function*() {
+        const refresh = yield* SignIn.RefreshTokens
+        const grants = yield* SignIn.Grants
+        const realm = yield* newRealm
+        yield* grants.insert(grantOf(realm, "g3"), undefined)
+        const family = RefreshFamily.RefreshFamily.Active({
+          familyId: "f3", realmId: realm.id, clientId: "c1", grantId: "g3", generation: 1, currentHash: "a", createdAt: at, lastUsedAt: at
+        })
+        yield* refresh.create(family, "a", yield* event(realm, "token.issued"))
+        const next = RefreshFamily.RefreshFamily.Active({ ...family, generation: 2, currentHash: "b" })
+        // of 20 racing rotations from generation 1, exactly one wins
+        const exits = yield* Effect.all(Array.from({ length: 20 }, () => Effect.exit(refresh.rotate(next, 1, undefined))), { concurrency: "unbounded" })
+        expect(exits.filter(Exit.isSuccess)).toHaveLength(1)
+        expect(Option.getOrThrow(yield* refresh.find(realm.id, "b"))).toEqual({ family: next, generation: 2 })
+        expect(Option.getOrThrow(yield* refresh.find(realm.id, "a"))).toEqual({ family: next, generation: 1 })
+        yield* refresh.revokeFamily(realm.id, "f3", "reuse", yield* event(realm, "refresh.reuse_detected"))
+        const revoked = Option.getOrThrow(yield* refresh.find(realm.id, "b")).family
+        expect(revoked).toEqual(RefreshFamily.RefreshFamily.Revoked({ familyId: "f3", realmId: realm.id, clientId: "c1", grantId: "g3", reason: "reuse" }))
+        expect(yield* Effect.exit(refresh.rotate({ ...next, generation: 3, currentHash: "c" }, 2, undefined))).toEqual(
+          Exit.fail(expect.objectContaining({ _tag: "RefreshChanged" }))
+        )
+        expect(yield* refresh.find(realm.id, "c")).toEqual(Option.none())
+      }))
+  })
