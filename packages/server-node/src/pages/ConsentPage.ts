@@ -1,0 +1,71 @@
+/**
+ * The consent form (CONTRACT §4): `<form method="post">` with `<button name="decision" value="allow">` and
+ * `value="deny"`, plus the hidden `csrf` and `interaction`. It names the client, the host it returns to, the
+ * scopes and the resources (issue 4, "Pages"), and says so when the client is an agent.
+ */
+import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import { html } from "./Html.js"
+import * as Page from "./Page.js"
+
+export interface Scope {
+  readonly name: string
+  /** Shown under the name; standard OIDC scopes have a default. */
+  readonly description?: string | undefined
+}
+
+export interface Input {
+  readonly clientName: string
+  /**
+   * The redirect URI of this request (for a loopback client, with the port it asked for). Its host is shown, and
+   * its origin is allowed in `form-action`: both decisions answer with a redirect there, which Chrome and Safari
+   * check against the policy of the page whose form was submitted.
+   */
+  readonly redirectUri: string
+  readonly scopes: ReadonlyArray<Scope>
+  readonly resources: ReadonlyArray<string>
+  readonly csrf: string
+  readonly interaction: string
+  readonly principalType: "app" | "agent"
+  readonly realmDisplayName?: string | undefined
+  /** Who is signed in, shown so the person can tell which account they are granting. */
+  readonly username?: string | undefined
+  /** Where the form posts; absent, it posts back to the page's own URL. */
+  readonly action?: string | undefined
+}
+
+/** Plain-language defaults for the scopes OpenID Connect defines (OIDC Core §5.4, §11). */
+export const standardScopes: Readonly<Record<string, string>> = {
+  openid: "Confirm who you are",
+  profile: "See your name and basic profile",
+  email: "See your email address",
+  offline_access: "Keep access while you are away (until you revoke it)"
+}
+
+export const consent = (input: Input): HttpServerResponse.HttpServerResponse => {
+  const agent = input.principalType === "agent"
+  const scopes = input.scopes.map((scope) => {
+    const description = scope.description ?? (Object.hasOwn(standardScopes, scope.name) ? standardScopes[scope.name] : undefined)
+    return html`<li><code>${scope.name}</code>${description !== undefined ? html`<span>${description}</span>` : undefined}</li>`
+  })
+  const resources = input.resources.map((uri) => html`<li><code>${uri}</code></li>`)
+  const body = html`<div class="card">
+${input.realmDisplayName !== undefined ? html`<p class="realm">${input.realmDisplayName}</p>` : undefined}
+<h1 class="wrap">${input.clientName}${agent ? html`<span class="badge">Agent</span>` : undefined} wants access to your account</h1>
+${agent ? html`<p class="notice">This client is an automated agent. It will act on your behalf with the access below, without you present.</p>` : undefined}
+${input.username !== undefined ? html`<p class="muted wrap">Signed in as <strong>${input.username}</strong></p>` : undefined}
+<p class="wrap">After you decide, you will return to <strong>${Page.displayHost(input.redirectUri)}</strong>.</p>
+${scopes.length > 0 ? html`<h2>It asks to</h2>
+<ul class="list" id="scopes">${scopes}</ul>` : undefined}
+${resources.length > 0 ? html`<h2>On these services</h2>
+<ul class="list" id="resources">${resources}</ul>` : undefined}
+<form method="post"${input.action !== undefined ? html` action="${input.action}"` : undefined}>
+<input type="hidden" name="csrf" value="${input.csrf}">
+<input type="hidden" name="interaction" value="${input.interaction}">
+<div class="actions">
+<button type="submit" name="decision" value="allow">Allow</button>
+<button type="submit" name="decision" value="deny" class="secondary">Deny</button>
+</div>
+</form>
+</div>`
+  return Page.render({ title: `Allow ${input.clientName}?`, body, formTargets: [input.redirectUri] })
+}
