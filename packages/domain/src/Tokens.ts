@@ -1,9 +1,10 @@
 /** Issuing the signed tokens: RFC 9068 JWT access tokens (ES256) and OIDC Core §2 ID tokens (RS256). */
-import { Duration, Effect } from "effect"
+import { Context, Duration, Effect, Layer } from "effect"
 import * as Base64Url from "./Base64Url.js"
 import * as Entropy from "./Entropy.js"
 import * as Hash from "./Hash.js"
 import * as Jwt from "./Jwt.js"
+import * as RefreshFamily from "./RefreshFamily.js"
 import * as SigningKeys from "./SigningKeys.js"
 
 export interface Lifetimes {
@@ -91,3 +92,15 @@ export const idToken = (input: IdTokenInput, lifetime: Duration.Duration) =>
     }
     return yield* Jwt.sign(claims, yield* SigningKeys.signer(input.realmId, "RS256"), "JWT")
   })
+
+/** Token lifetimes and refresh-family lifetimes in force (configurable; defaults above and in RefreshFamily). */
+export class TokenPolicy extends Context.Tag("@tessera/domain/TokenPolicy")<TokenPolicy, {
+  readonly lifetimes: Lifetimes
+  readonly refresh: RefreshFamily.Policy
+}>() {}
+
+export const layerPolicy = (policy: Partial<TokenPolicy["Type"]> = {}) =>
+  Layer.succeed(TokenPolicy, { lifetimes: defaultLifetimes, refresh: RefreshFamily.defaultPolicy, ...policy })
+
+/** An opaque refresh token: 256 bits from the CSPRNG; only its SHA-256 is stored. */
+export const refreshToken = Entropy.token(32)

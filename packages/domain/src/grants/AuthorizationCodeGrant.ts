@@ -1,0 +1,72 @@
+/** The authorization code grant at the token endpoint (RFC 6749 §4.1.3, OAuth 2.1 §4.1.3, OIDC Core §3.1.3). */
+import { DateTime, Effect, Either, Option } from "effect"
+import * as Audience from "../Audience.js"
+import * as Audit from "../Audit.js"
+import * as AuthorizationCode from "../AuthorizationCode.js"
+import type { Client } from "../Client.js"
+import * as Hash from "../Hash.js"
+import * as Pkce from "../Pkce.js"
+import type { Realm } from "../Realm.js"
+import { Resources } from "../Resources.js"
+import { Codes, Grants, Sessions } from "../SignIn.js"
+import * as TokenSet from "./TokenSet.js"
+
+export const grantType = "authorization_code"
+
+export interface Command {
+  readonly realm: Realm
+  readonly issuer: string
+  readonly client: Client
+  readonly code: string
+  readonly redirectUri: string
+  readonly codeVerifier: string
+  readonly resource: string | undefined
+  readonly context: TokenSet.RequestContext
+}
+
+export const handle = Effect.fn("AuthorizationCodeGrant.handle")(function*(cmd: Command) {
+  const codes = yield* Codes
+  const grants = yield* Grants
+  const now = yield* DateTime.now
+  const stored = yield* codes.consume(cmd.realm.id, yield* Hash.sha256(cmd.code))
+  if (Option.isNone(stored)) return yield* new AuthorizationCode.CodeRejected({ reason: "unknown" })
+  const challenge = stored.value._tag === "Issued" ? stored.value.codeChallenge : ""
+  const redeemed = AuthorizationCode.redeem(stored.value, {
+    clientId: cmd.client.clientId,
+    redirectUri: cmd.redirectUri,
+    pkceMatches: yield* Pkce.verify(cmd.codeVerifier, challenge)
+  }, now)
+  if (Either.isLeft(redeemed)) {
+    const rejected = redeemed.left
+    // RFC 6749 §4.1.2: a code used twice: revoke every token its grant produced
+    if (rejected.reason === "replayed" && rejected.grantId !== undefined) {
+      const event = yield* Audit.make(cmd.realm, {
+        ...TokenSet.audited(cmd.context),
+        type: "token.revoked",
+        actor: { type: "client", id: cmd.client.clientId },
+        clientId: cmd.client.clientId,
+        grantType,
+        result: "success",
+        reason: "authorization code replayed: the grant is revoked"
+      })
+      yield* grants.revoke(cmd.realm.id, rejected.grantId, now, event)
+    }
+    return yield* rejected
+  }
+  const grant = yield* grants.find(cmd.realm.id, redeemed.right.grantId)
+  if (Option.isNone(grant) || grant.value.revokedAt !== undefined) {
+    return yield* new AuthorizationCode.CodeRejected({ reason: "unknown" })
+  }
+  const choice = yield* Audience.choose({
+    issuer: cmd.issuer,
+    requestedResource: cmd.resource,
+    grantedResources: grant.value.resources,
+    grantedScopes: grant.value.scopes,
+    requestedScopes: undefined,
+    resources: yield* Effect.flatMap(Resources, (r) => r.list(cmd.realm.id))
+  })
+  const issued = yield* TokenSet.issue({ ...cmd, grant: grant.value, choice, grantType })
+  const set = yield* TokenSet.startFamily({ realm: cmd.realm, client: cmd.client, grant: grant.value, set: issued.set, event: issued.event })
+  if (grant.value.sid !== undefined) yield* Effect.flatMap(Sessions, (s) => s.addClient(cmd.realm.id, grant.value.sid!, cmd.client.clientId))
+  return set
+})

@@ -1,0 +1,77 @@
+/** The refresh token grant (RFC 6749 §6, OAuth 2.1 §4.3): rotation on every use, reuse revokes the family. */
+import { DateTime, Effect, Either, Option } from "effect"
+import * as Audience from "../Audience.js"
+import * as Audit from "../Audit.js"
+import type { Client } from "../Client.js"
+import * as Hash from "../Hash.js"
+import type { Realm } from "../Realm.js"
+import * as RefreshFamily from "../RefreshFamily.js"
+import { Resources } from "../Resources.js"
+import { Grants, RefreshTokens } from "../SignIn.js"
+import * as Tokens from "../Tokens.js"
+import * as TokenSet from "./TokenSet.js"
+
+export const grantType = "refresh_token"
+
+export interface Command {
+  readonly realm: Realm
+  readonly issuer: string
+  readonly client: Client
+  readonly refreshToken: string
+  readonly scope: ReadonlyArray<string> | undefined
+  readonly resource: string | undefined
+  readonly context: TokenSet.RequestContext
+}
+
+export const handle = Effect.fn("RefreshTokenGrant.handle")(function*(cmd: Command) {
+  const refreshes = yield* RefreshTokens
+  const policy = yield* Tokens.TokenPolicy
+  const now = yield* DateTime.now
+  const presented = yield* refreshes.find(cmd.realm.id, yield* Hash.sha256(cmd.refreshToken))
+  if (Option.isNone(presented)) return yield* new RefreshFamily.RefreshRejected({ reason: "unknown" })
+  const nextToken = yield* Tokens.refreshToken
+  const nextHash = yield* Hash.sha256(nextToken)
+  const rotated = RefreshFamily.rotate(
+    presented.value.family,
+    { generation: presented.value.generation, clientId: cmd.client.clientId },
+    nextHash,
+    now,
+    policy.refresh
+  )
+  const reuse = (familyId: string) =>
+    Effect.gen(function*() {
+      // RFC 9700 §4.14.2: a refresh token used twice means it leaked: the whole family goes
+      const event = yield* Audit.make(cmd.realm, {
+        ...TokenSet.audited(cmd.context),
+        type: "refresh.reuse_detected",
+        actor: { type: "client", id: cmd.client.clientId },
+        clientId: cmd.client.clientId,
+        grantType,
+        result: "failure",
+        reason: "a rotated refresh token was presented again; the family is revoked"
+      })
+      yield* refreshes.revokeFamily(cmd.realm.id, familyId, "reuse detected", event)
+      return yield* new RefreshFamily.RefreshRejected({ reason: "reused", familyId })
+    })
+  if (Either.isLeft(rotated)) {
+    const rejected = rotated.left
+    return yield* rejected.reason === "reused" && rejected.familyId !== undefined ? reuse(rejected.familyId) : Effect.fail(rejected)
+  }
+  const next = rotated.right as Extract<RefreshFamily.RefreshFamily, { _tag: "Active" }>
+  const grant = yield* Effect.flatMap(Grants, (grants) => grants.find(cmd.realm.id, next.grantId))
+  if (Option.isNone(grant) || grant.value.revokedAt !== undefined) return yield* new RefreshFamily.RefreshRejected({ reason: "revoked" })
+  const choice = yield* Audience.choose({
+    issuer: cmd.issuer,
+    requestedResource: cmd.resource,
+    grantedResources: grant.value.resources,
+    grantedScopes: grant.value.scopes,
+    requestedScopes: cmd.scope,
+    resources: yield* Effect.flatMap(Resources, (r) => r.list(cmd.realm.id))
+  })
+  const issued = yield* TokenSet.issue({ ...cmd, grant: grant.value, choice, grantType })
+  // compare-and-set: of two racing uses of one token, the loser is a reuse
+  yield* refreshes.rotate(next, presented.value.generation, issued.event).pipe(
+    Effect.catchTag("RefreshChanged", () => reuse(next.familyId))
+  )
+  return { ...issued.set, refreshToken: nextToken }
+})

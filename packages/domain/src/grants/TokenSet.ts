@@ -1,0 +1,138 @@
+/** What a token response holds, and issuing it: access token, ID token for OpenID requests, refresh token when allowed. */
+import { DateTime, Effect, Option } from "effect"
+import type * as Audience from "../Audience.js"
+import * as Audit from "../Audit.js"
+import type { AuditEvent } from "../AuditEvent.js"
+import type { Client } from "../Client.js"
+import * as Client_ from "../Client.js"
+import * as Entropy from "../Entropy.js"
+import type { Grant } from "../Grant.js"
+import * as Hash from "../Hash.js"
+import type { Realm } from "../Realm.js"
+import * as RefreshFamily from "../RefreshFamily.js"
+import { RefreshTokens } from "../SignIn.js"
+import * as Tokens from "../Tokens.js"
+import { Users } from "../Users.js"
+
+/** Who asked, for the audit trail (CONTRACT §7: ip and user_agent). */
+export interface RequestContext {
+  readonly ip?: string | undefined
+  readonly userAgent?: string | undefined
+}
+
+export const audited = (context: RequestContext) => ({
+  ...(context.ip !== undefined ? { ip: context.ip } : {}),
+  ...(context.userAgent !== undefined ? { userAgent: context.userAgent } : {})
+})
+
+export interface TokenSet {
+  readonly accessToken: string
+  readonly expiresIn: number
+  readonly scope: ReadonlyArray<string>
+  readonly idToken?: string
+  readonly refreshToken?: string
+}
+
+/**
+ * CONTRACT §5: refresh tokens are issued when the client may use `refresh_token` and, for OpenID requests, when
+ * `offline_access` was granted or the client is confidential.
+ */
+export const mayRefresh = (client: Client, scopes: ReadonlyArray<string>) =>
+  client.metadata.grantTypes.includes("refresh_token") &&
+  (!scopes.includes("openid") || scopes.includes("offline_access") || Client_.isConfidential(client.metadata))
+
+/** OIDC Core §5.4: claims released by scope. */
+const claimsByScope = (scopes: ReadonlyArray<string>, user: { readonly name?: string; readonly email?: string; readonly username: string }) => ({
+  ...(scopes.includes("profile") ? { preferred_username: user.username, ...(user.name !== undefined ? { name: user.name } : {}) } : {}),
+  ...(scopes.includes("email") && user.email !== undefined ? { email: user.email } : {})
+})
+
+export const issue = (input: {
+  readonly realm: Realm
+  readonly issuer: string
+  readonly client: Client
+  readonly grant: Grant
+  readonly choice: Audience.Choice
+  readonly grantType: string
+  readonly context: RequestContext
+}) =>
+  Effect.gen(function*() {
+    const policy = yield* Tokens.TokenPolicy
+    const authTime = Math.floor(input.grant.authTime.epochMillis / 1000)
+    const access = yield* Tokens.accessToken({
+      realmId: input.realm.id,
+      issuer: input.issuer,
+      sub: input.grant.sub,
+      audience: input.choice.audience,
+      clientId: input.client.clientId,
+      scope: input.choice.scope,
+      authTime,
+      acr: input.grant.acr
+    }, policy.lifetimes.accessToken)
+    let idToken: string | undefined
+    if (input.grant.scopes.includes("openid") && input.grantType === "authorization_code") {
+      const user = yield* Effect.flatMap(Users, (users) => users.find(input.realm.id, input.grant.sub))
+      idToken = yield* Tokens.idToken({
+        realmId: input.realm.id,
+        issuer: input.issuer,
+        sub: input.grant.sub,
+        clientId: input.client.clientId,
+        authTime,
+        acr: input.grant.acr,
+        amr: input.grant.amr,
+        ...(input.grant.nonce !== undefined ? { nonce: input.grant.nonce } : {}),
+        ...(input.grant.sid !== undefined ? { sid: input.grant.sid } : {}),
+        accessToken: access.token,
+        claims: Option.match(user, { onNone: () => ({}), onSome: (u) => claimsByScope(input.grant.scopes, u) })
+      }, policy.lifetimes.idToken)
+    }
+    const event = yield* Audit.make(input.realm, {
+      ...audited(input.context),
+      type: input.grantType === "refresh_token" ? "token.refreshed" : "token.issued",
+      actor: { type: input.client.metadata.principalType === "agent" ? "agent" : "client", id: input.client.clientId },
+      subject: input.grant.sub,
+      clientId: input.client.clientId,
+      grantType: input.grantType,
+      resource: input.choice.audience,
+      scope: input.choice.scope.join(" "),
+      result: "success"
+    })
+    return {
+      set: {
+        accessToken: access.token,
+        expiresIn: access.expiresIn,
+        scope: input.choice.scope,
+        ...(idToken !== undefined ? { idToken } : {})
+      } satisfies TokenSet,
+      event
+    }
+  })
+
+/** Starts a refresh family for a new grant's first token set, written together with the set's audit event. */
+export const startFamily = (input: {
+  readonly realm: Realm
+  readonly client: Client
+  readonly grant: Grant
+  readonly set: TokenSet
+  readonly event: AuditEvent
+}) =>
+  Effect.gen(function*() {
+    if (!mayRefresh(input.client, input.grant.scopes)) {
+      yield* Effect.flatMap(Audit.Audit, (audit) => audit.append(input.event))
+      return input.set
+    }
+    const refreshToken = yield* Tokens.refreshToken
+    const family = RefreshFamily.RefreshFamily.Active({
+      familyId: yield* Entropy.uuid,
+      realmId: input.realm.id,
+      clientId: input.client.clientId,
+      grantId: input.grant.grantId,
+      generation: 1,
+      currentHash: yield* Hash.sha256(refreshToken),
+      // RefreshFamily.Policy: the absolute lifetime runs from the person's authorization
+      createdAt: input.grant.createdAt,
+      lastUsedAt: yield* DateTime.now
+    })
+    yield* Effect.flatMap(RefreshTokens, (refreshes) => refreshes.create(family, family.currentHash, input.event))
+    return { ...input.set, refreshToken }
+  })
