@@ -6,7 +6,7 @@ import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Console, Duration, Effect, Layer, Option } from "effect"
 import * as Sql from "@tessera/sql"
 import {
-  Audit, Clients, Entropy, JobLock, Keys, MemoryDb, Realms, Resources, SigningKeys, TrustedIssuers, Users
+  Audit, Clients, Entropy, JobLock, Keys, MemoryDb, Realms, Resources, SignIn, SigningKeys, Tokens, TrustedIssuers, Users
 } from "@tessera/domain"
 import { AppConfig } from "./AppConfig.js"
 import * as AdminRoute from "./http/AdminRoute.js"
@@ -24,7 +24,8 @@ export const MemoryPorts = Layer.mergeAll(
   TrustedIssuers.layerMemory,
   Keys.layerMemory,
   Audit.layerMemory,
-  JobLock.layerMemory
+  JobLock.layerMemory,
+  SignIn.layerMemory
 ).pipe(Layer.provideMerge(MemoryDb.layer))
 
 /**
@@ -45,10 +46,15 @@ export const Services = Layer.mergeAll(
   Entropy.layer,
   PasswordHasherArgon2.layer(),
   Secrets.layerKek,
-  KeyPolicyLive
+  KeyPolicyLive,
+  Tokens.layerPolicy()
 ).pipe(Layer.provideMerge(Secrets.layer))
 
-export const Routes = Layer.mergeAll(DiscoveryRoute.Routes, AdminRoute.Routes, NotFoundRoute.Routes)
+export const Routes = Layer.mergeAll(
+  DiscoveryRoute.Routes,
+  AdminRoute.Routes,
+  NotFoundRoute.Routes
+)
 
 /** Rotates keys on schedule for as long as the server runs. */
 const Scheduler = Layer.scopedDiscard(Effect.forkScoped(SigningKeys.runScheduler))

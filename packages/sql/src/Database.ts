@@ -25,7 +25,16 @@ export class DatabaseUnavailable extends Data.TaggedError("DatabaseUnavailable")
 export const appRole = "tessera_app"
 
 const poolOf = (make: () => Pg.Pool) =>
-  Effect.acquireRelease(Effect.sync(make), (pool) => Effect.promise(() => pool.end().catch(() => undefined)))
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const pool = make()
+      // an idle connection that dies (the server restarted, the network cut) is dropped by the pool, which then
+      // emits "error": unheard, that event would crash the process; the next query simply opens a new connection
+      pool.on("error", () => undefined)
+      return pool
+    }),
+    (pool) => Effect.promise(() => pool.end().catch(() => undefined))
+  )
 
 /** Runs the migrations on a short-lived client with the owner's rights. */
 const migrate = (pool: Effect.Effect<Pg.Pool, never, Scope.Scope>) =>
@@ -34,23 +43,69 @@ const migrate = (pool: Effect.Effect<Pg.Pool, never, Scope.Scope>) =>
     yield* Migrations.run.pipe(Effect.provideService(SqlClient.SqlClient, client))
   }))
 
-const unavailable = (what: string) => (cause: unknown) =>
-  new DatabaseUnavailable({ reason: `${what}: ${String((cause as { message?: string })?.message ?? cause)}` })
+/** What went wrong, in the driver's words: the innermost cause (a `SqlError`'s own message is generic). */
+const reasonOf = (cause: unknown): string => {
+  let error: unknown = cause
+  while (error instanceof Error && error.cause instanceof Error) error = error.cause
+  const { message, code, errors } = (error ?? {}) as {
+    readonly message?: string
+    readonly code?: string
+    readonly errors?: ReadonlyArray<{ readonly message?: string }>
+  }
+  if (message) return message
+  // a host that resolves to several addresses fails with an AggregateError and no message of its own
+  if (errors !== undefined && errors.length > 0) return errors.map((e) => e.message).join("; ")
+  return code ?? String(cause)
+}
+
+const unavailable = (what: string) => (cause: unknown) => new DatabaseUnavailable({ reason: `${what}: ${reasonOf(cause)}` })
+
+/** How long connecting may take before the server counts as unreachable. */
+const connectTimeoutMillis = 5000
+
+/**
+ * Nodes starting at once on one database migrate one at a time: the migrator's own first step (creating its table)
+ * is not safe against a concurrent twin. A session advisory lock on a connection of its own is held for the run;
+ * the connection is also the first contact with the server, so failing it means the server is unreachable.
+ */
+const migrationLock = (connectionString: string) =>
+  Effect.acquireRelease(
+    Effect.tryPromise({
+      try: async () => {
+        const client = new Pg.Client({ connectionString, connectionTimeoutMillis: connectTimeoutMillis })
+        client.on("error", () => undefined) // a lost session takes its lock with it; the migration then fails itself
+        try {
+          await client.connect()
+          await client.query("SELECT pg_advisory_lock(hashtext('tessera:migrations'), 0)")
+          return client
+        } catch (cause) {
+          await client.end().catch(() => undefined)
+          throw cause
+        }
+      },
+      catch: unavailable("PostgreSQL is unreachable")
+    }),
+    (client) => Effect.promise(() => client.end().catch(() => undefined))
+  )
 
 /** A real PostgreSQL: a pool whose every connection starts as `tessera_app` (the `role` startup parameter). */
 export const layerPostgres = (url: Redacted.Redacted, options: { readonly maxConnections?: number } = {}) =>
   Layer.scopedContext(Effect.gen(function*() {
     const connectionString = Redacted.value(url)
-    yield* migrate(poolOf(() => new Pg.Pool({ connectionString, max: 1, connectionTimeoutMillis: 5000 }))).pipe(
-      Effect.mapError(unavailable("PostgreSQL migrations failed")),
-      Effect.catchAllDefect((cause) => Effect.fail(unavailable("PostgreSQL is unreachable")(cause)))
-    )
+    yield* Effect.scoped(Effect.zipRight(
+      migrationLock(connectionString),
+      migrate(poolOf(() => new Pg.Pool({ connectionString, max: 1, connectionTimeoutMillis: connectTimeoutMillis }))).pipe(
+        Effect.mapError(unavailable("PostgreSQL migrations failed")),
+        // a failing migration statement is a defect of the migrator (and so is a failing COMMIT)
+        Effect.catchAllDefect((cause) => Effect.fail(unavailable("PostgreSQL migrations failed")(cause)))
+      )
+    ))
     const client = yield* PgClient.fromPool({
       acquire: poolOf(() =>
         new Pg.Pool({
           connectionString,
           max: options.maxConnections ?? 10,
-          connectionTimeoutMillis: 5000,
+          connectionTimeoutMillis: connectTimeoutMillis,
           // the role is set when the session starts: a connection that cannot take it is refused, never used
           options: `-c role=${appRole}`
         })
@@ -74,7 +129,10 @@ export const layerPglite = (dataDir: string | undefined) =>
       (db) => Effect.promise(() => db.close().catch(() => undefined))
     )
     const pool = poolOf(() => new Pg.Pool(createPgConfig(db) as unknown as Pg.PoolConfig))
-    yield* migrate(pool).pipe(Effect.mapError(unavailable("embedded database migrations failed")))
+    yield* migrate(pool).pipe(
+      Effect.mapError(unavailable("embedded database migrations failed")),
+      Effect.catchAllDefect((cause) => Effect.fail(unavailable("embedded database migrations failed")(cause)))
+    )
     // PGlite has one session, always the superuser: drop to the application role for everything that follows
     yield* Effect.promise(() => db.exec(`SET ROLE ${appRole}`))
     const client = yield* PgClient.fromPool({ acquire: pool }).pipe(Effect.mapError(unavailable("the embedded database")))

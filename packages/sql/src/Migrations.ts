@@ -1,10 +1,12 @@
 /** Schema migrations, run by the owner role before the application connects (ids strictly increasing). */
 import * as Migrator from "@effect/sql/Migrator"
 import m00001 from "./migrations/00001_schema.js"
+import m00002 from "./migrations/00002_sign_in.js"
 
 /** Migrator runs only ids above the highest applied: a new migration always takes the next number. */
 export const loader = Migrator.fromRecord({
-  "00001_schema": m00001
+  "00001_schema": m00001,
+  "00002_sign_in": m00002
 })
 
 export const run = Migrator.make({})({ loader, table: "tessera_migrations" })

@@ -1,7 +1,17 @@
 /** Realm-scoped transactions for row-level security, and store failures as the domain's `StoreError`. */
 import { SqlClient } from "@effect/sql"
-import { Effect } from "effect"
+import type { SqlError } from "@effect/sql/SqlError"
+import { Effect, Option, Predicate } from "effect"
 import { StoreError } from "@tessera/domain"
+
+/**
+ * `sql.withTransaction`, with a failed COMMIT or ROLLBACK as the `SqlError` it is: @effect/sql turns those into
+ * defects, so a connection lost mid-transaction would otherwise surface as a crash rather than as `StoreError`.
+ */
+const transaction = <A, E, R>(sql: SqlClient.SqlClient, effect: Effect.Effect<A, E, R>) =>
+  sql.withTransaction(effect).pipe(
+    Effect.catchSomeDefect((defect) => (Predicate.isTagged(defect, "SqlError") ? Option.some(Effect.fail(defect as SqlError)) : Option.none()))
+  )
 
 /**
  * Runs `effect` in a transaction pinned to `realmId`: `set_config(..., true)` is transaction-local, so a pooled
@@ -9,12 +19,12 @@ import { StoreError } from "@tessera/domain"
  */
 export const withRealm = (realmId: string) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    sql.withTransaction(sql`SELECT set_config('app.realm_id', ${realmId}, true)`.pipe(Effect.zipRight(effect))))
+    transaction(sql, sql`SELECT set_config('app.realm_id', ${realmId}, true)`.pipe(Effect.zipRight(effect))))
 
 /** Runs `effect` in a transaction that may read the realm directory (names to ids), and nothing realm-scoped. */
 export const withDirectory = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    sql.withTransaction(sql`SELECT set_config('app.directory', 'on', true)`.pipe(Effect.zipRight(effect))))
+    transaction(sql, sql`SELECT set_config('app.directory', 'on', true)`.pipe(Effect.zipRight(effect))))
 
 /** SQL and decoding failures become `StoreError` at the port; domain failures pass through. */
 export const orStoreError = <A, E, R>(effect: Effect.Effect<A, E, R>) =>

@@ -4,6 +4,7 @@ import * as PgAudit from "./PgAudit.js"
 import * as PgJobLock from "./PgJobLock.js"
 import * as PgKeys from "./PgKeys.js"
 import * as PgRealms from "./PgRealms.js"
+import * as PgSignIn from "./PgSignIn.js"
 import * as PgTables from "./PgTables.js"
 
 export * as Database from "./Database.js"
@@ -18,7 +19,8 @@ export const ports = Layer.mergeAll(
   PgTables.layerClients,
   PgTables.layerUsers,
   PgTables.layerResources,
-  PgTables.layerTrustedIssuers
+  PgTables.layerTrustedIssuers,
+  PgSignIn.layer
 )
 
 /** The advisory-lock `JobLock`, for a real Postgres shared by many nodes. */

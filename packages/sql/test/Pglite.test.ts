@@ -2,8 +2,10 @@ import { Layer } from "effect"
 import { JobLock } from "@tessera/domain"
 import { Database, ports } from "@tessera/sql"
 import * as PortContract from "../../domain/test/PortContract.js"
+import * as SignInContract from "../../domain/test/SignInContract.js"
 
 /** PGlite is one process by construction (the data directory lock), so its jobs need only an in-process lock. */
 const Pglite = Layer.mergeAll(ports, JobLock.layerMemory).pipe(Layer.provide(Database.layerPglite(undefined)))
 
 PortContract.suite("PGlite", Pglite)
+SignInContract.suite("PGlite", Pglite)

@@ -13,13 +13,18 @@ const isolate = (table: string) => [
 ]
 
 const statements = [
-  // the application role: no login, no BYPASSRLS, owns nothing; connections SET ROLE to it
+  // the application role: no login, no BYPASSRLS, owns nothing; connections SET ROLE to it. Roles and memberships
+  // belong to the cluster, not the database: another database's first migration may create them at the same moment
   `DO $$ BEGIN
      IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'tessera_app') THEN
        CREATE ROLE tessera_app NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOBYPASSRLS;
      END IF;
+   EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
    END $$`,
-  `GRANT tessera_app TO CURRENT_USER`,
+  `DO $$ BEGIN
+     GRANT tessera_app TO CURRENT_USER;
+   EXCEPTION WHEN unique_violation THEN NULL;
+   END $$`,
   `GRANT USAGE ON SCHEMA public TO tessera_app`,
 
   `CREATE TABLE realms (

@@ -1,0 +1,351 @@
+/** The sign-in stores on Postgres: single-use codes under row locks, refresh rotation by compare-and-set. */
+import { SqlClient } from "@effect/sql"
+import { DateTime, Effect, Layer, Option, Schema } from "effect"
+import { AuthorizationCode, RefreshFamily, SignIn } from "@tessera/domain"
+import type { AuditEvent, Consent, Grant, Session } from "@tessera/domain"
+import { appendEvent } from "./PgAudit.js"
+import { on, toDate, withRealm } from "./Sql.js"
+
+const Strings = Schema.Array(Schema.String)
+const utc = (date: Date) => DateTime.unsafeMake(date)
+const maybeEvent = (event: AuditEvent.AuditEvent | undefined) => (event === undefined ? Effect.void : appendEvent(event))
+const decode = <A, I>(schema: Schema.Schema<A, I>) => Schema.decodeUnknown(Schema.Array(schema))
+
+const CodeRow = Schema.Struct({
+  realm_id: Schema.String,
+  client_id: Schema.String,
+  grant_id: Schema.String,
+  redirect_uri: Schema.String,
+  code_challenge: Schema.String,
+  expires_at: Schema.DateFromSelf,
+  redeemed: Schema.Boolean
+})
+const toCode = (row: typeof CodeRow.Type): AuthorizationCode.AuthorizationCode =>
+  row.redeemed
+    ? AuthorizationCode.AuthorizationCode.Redeemed({ realmId: row.realm_id, clientId: row.client_id, grantId: row.grant_id })
+    : AuthorizationCode.AuthorizationCode.Issued({
+      realmId: row.realm_id,
+      clientId: row.client_id,
+      grantId: row.grant_id,
+      redirectUri: row.redirect_uri,
+      codeChallenge: row.code_challenge,
+      expiresAt: utc(row.expires_at)
+    })
+
+export const layerCodes = Layer.effect(SignIn.Codes, Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const run = on(sql)
+  return SignIn.Codes.of({
+    insert: (hash, code) => {
+      if (code._tag !== "Issued") return Effect.dieMessage("only an issued code is inserted")
+      return sql`INSERT INTO codes ${sql.insert({
+        realm_id: code.realmId,
+        code_hash: hash,
+        client_id: code.clientId,
+        grant_id: code.grantId,
+        redirect_uri: code.redirectUri,
+        code_challenge: code.codeChallenge,
+        expires_at: toDate(code.expiresAt)
+      })}`.pipe(Effect.asVoid, withRealm(code.realmId), run)
+    },
+    // STYLE §9: consumed under a row lock, then updated, in one transaction
+    consume: (realmId, hash) =>
+      Effect.gen(function*() {
+        const rows = yield* Effect.flatMap(
+          sql`SELECT realm_id, client_id, grant_id, redirect_uri, code_challenge, expires_at, redeemed
+              FROM codes WHERE realm_id = ${realmId} AND code_hash = ${hash} FOR UPDATE`,
+          decode(CodeRow)
+        )
+        const row = rows[0]
+        if (row === undefined) return Option.none()
+        if (!row.redeemed) yield* sql`UPDATE codes SET redeemed = true WHERE realm_id = ${realmId} AND code_hash = ${hash}`
+        return Option.some(toCode(row))
+      }).pipe(withRealm(realmId), run)
+  })
+}))
+
+const GrantRow = Schema.Struct({
+  realm_id: Schema.String,
+  grant_id: Schema.String,
+  client_id: Schema.String,
+  sub: Schema.String,
+  scopes: Strings,
+  resources: Strings,
+  auth_time: Schema.DateFromSelf,
+  acr: Schema.String,
+  amr: Strings,
+  sid: Schema.NullOr(Schema.String),
+  nonce: Schema.NullOr(Schema.String),
+  created_at: Schema.DateFromSelf,
+  revoked_at: Schema.NullOr(Schema.DateFromSelf)
+})
+const toGrant = (row: typeof GrantRow.Type): Grant.Grant => ({
+  realmId: row.realm_id,
+  grantId: row.grant_id,
+  clientId: row.client_id,
+  sub: row.sub,
+  scopes: row.scopes,
+  resources: row.resources,
+  authTime: utc(row.auth_time),
+  acr: row.acr,
+  amr: row.amr,
+  ...(row.sid !== null ? { sid: row.sid } : {}),
+  ...(row.nonce !== null ? { nonce: row.nonce } : {}),
+  createdAt: utc(row.created_at),
+  ...(row.revoked_at !== null ? { revokedAt: utc(row.revoked_at) } : {})
+})
+
+export const layerGrants = Layer.effect(SignIn.Grants, Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const run = on(sql)
+  return SignIn.Grants.of({
+    insert: (grant, event) =>
+      Effect.gen(function*() {
+        yield* sql`INSERT INTO grants ${sql.insert({
+          realm_id: grant.realmId,
+          grant_id: grant.grantId,
+          client_id: grant.clientId,
+          sub: grant.sub,
+          scopes: grant.scopes as Array<string>,
+          resources: grant.resources as Array<string>,
+          auth_time: toDate(grant.authTime),
+          acr: grant.acr,
+          amr: grant.amr as Array<string>,
+          sid: grant.sid ?? null,
+          nonce: grant.nonce ?? null,
+          created_at: toDate(grant.createdAt),
+          revoked_at: grant.revokedAt === undefined ? null : toDate(grant.revokedAt)
+        })}`
+        yield* maybeEvent(event)
+      }).pipe(withRealm(grant.realmId), run),
+    find: (realmId, grantId) =>
+      Effect.flatMap(sql`SELECT * FROM grants WHERE realm_id = ${realmId} AND grant_id = ${grantId}`, decode(GrantRow)).pipe(
+        Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), toGrant)),
+        withRealm(realmId),
+        run
+      ),
+    revoke: (realmId, grantId, at, event) =>
+      Effect.gen(function*() {
+        const revoked = yield* sql`UPDATE grants SET revoked_at = ${toDate(at)}
+          WHERE realm_id = ${realmId} AND grant_id = ${grantId} AND revoked_at IS NULL RETURNING grant_id`
+        if (revoked.length === 0) return
+        yield* sql`UPDATE refresh_families SET revoked_reason = 'grant revoked'
+          WHERE realm_id = ${realmId} AND grant_id = ${grantId} AND revoked_reason IS NULL`
+        yield* maybeEvent(event)
+      }).pipe(withRealm(realmId), run)
+  })
+}))
+
+const SessionRow = Schema.Struct({
+  realm_id: Schema.String,
+  sid: Schema.String,
+  cookie_hash: Schema.String,
+  sub: Schema.String,
+  auth_time: Schema.DateFromSelf,
+  acr: Schema.String,
+  amr: Strings,
+  expires_at: Schema.DateFromSelf,
+  client_ids: Strings,
+  ended_at: Schema.NullOr(Schema.DateFromSelf)
+})
+const toSession = (row: typeof SessionRow.Type): Session.Session => ({
+  realmId: row.realm_id,
+  sid: row.sid,
+  cookieHash: row.cookie_hash,
+  sub: row.sub,
+  authTime: utc(row.auth_time),
+  acr: row.acr,
+  amr: row.amr,
+  expiresAt: utc(row.expires_at),
+  clientIds: row.client_ids,
+  ...(row.ended_at !== null ? { endedAt: utc(row.ended_at) } : {})
+})
+
+export const layerSessions = Layer.effect(SignIn.Sessions, Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const run = on(sql)
+  const one = (realmId: string, query: Effect.Effect<ReadonlyArray<unknown>, import("@effect/sql/SqlError").SqlError>) =>
+    Effect.flatMap(query, decode(SessionRow)).pipe(
+      Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), toSession)),
+      withRealm(realmId),
+      run
+    )
+  return SignIn.Sessions.of({
+    create: (session, event) =>
+      Effect.gen(function*() {
+        yield* sql`INSERT INTO sessions ${sql.insert({
+          realm_id: session.realmId,
+          sid: session.sid,
+          cookie_hash: session.cookieHash,
+          sub: session.sub,
+          auth_time: toDate(session.authTime),
+          acr: session.acr,
+          amr: session.amr as Array<string>,
+          expires_at: toDate(session.expiresAt),
+          client_ids: session.clientIds as Array<string>,
+          ended_at: session.endedAt === undefined ? null : toDate(session.endedAt)
+        })}`
+        yield* appendEvent(event)
+      }).pipe(withRealm(session.realmId), run),
+    findByCookie: (realmId, cookieHash) =>
+      one(realmId, sql`SELECT * FROM sessions WHERE realm_id = ${realmId} AND cookie_hash = ${cookieHash}`),
+    find: (realmId, sid) => one(realmId, sql`SELECT * FROM sessions WHERE realm_id = ${realmId} AND sid = ${sid}`),
+    addClient: (realmId, sid, clientId) =>
+      sql`UPDATE sessions SET client_ids = array_append(client_ids, ${clientId}::text)
+          WHERE realm_id = ${realmId} AND sid = ${sid} AND NOT (${clientId}::text = ANY (client_ids))`.pipe(
+        Effect.asVoid,
+        withRealm(realmId),
+        run
+      ),
+    end: (realmId, sid, at, event) =>
+      Effect.gen(function*() {
+        yield* sql`UPDATE sessions SET ended_at = COALESCE(ended_at, ${toDate(at)}) WHERE realm_id = ${realmId} AND sid = ${sid}`
+        yield* maybeEvent(event)
+      }).pipe(withRealm(realmId), run)
+  })
+}))
+
+const ConsentRow = Schema.Struct({
+  realm_id: Schema.String,
+  sub: Schema.String,
+  client_id: Schema.String,
+  scopes: Strings,
+  resources: Strings,
+  granted_at: Schema.DateFromSelf
+})
+
+export const layerConsents = Layer.effect(SignIn.Consents, Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const run = on(sql)
+  return SignIn.Consents.of({
+    find: (realmId, sub, clientId) =>
+      Effect.flatMap(
+        sql`SELECT * FROM consents WHERE realm_id = ${realmId} AND sub = ${sub} AND client_id = ${clientId}`,
+        decode(ConsentRow)
+      ).pipe(
+        Effect.map((rows) =>
+          Option.map(Option.fromNullable(rows[0]), (row): Consent.Consent => ({
+            realmId: row.realm_id,
+            sub: row.sub,
+            clientId: row.client_id,
+            scopes: row.scopes,
+            resources: row.resources,
+            grantedAt: utc(row.granted_at)
+          }))
+        ),
+        withRealm(realmId),
+        run
+      ),
+    save: (consent, event) =>
+      Effect.gen(function*() {
+        const row = {
+          realm_id: consent.realmId,
+          sub: consent.sub,
+          client_id: consent.clientId,
+          scopes: consent.scopes as Array<string>,
+          resources: consent.resources as Array<string>,
+          granted_at: toDate(consent.grantedAt)
+        }
+        yield* sql`INSERT INTO consents ${sql.insert(row)} ON CONFLICT (realm_id, sub, client_id)
+          DO UPDATE SET scopes = EXCLUDED.scopes, resources = EXCLUDED.resources, granted_at = EXCLUDED.granted_at`
+        yield* appendEvent(event)
+      }).pipe(withRealm(consent.realmId), run)
+  })
+}))
+
+const FamilyRow = Schema.Struct({
+  realm_id: Schema.String,
+  family_id: Schema.String,
+  client_id: Schema.String,
+  grant_id: Schema.String,
+  generation: Schema.Number,
+  current_hash: Schema.String,
+  created_at: Schema.DateFromSelf,
+  last_used_at: Schema.DateFromSelf,
+  revoked_reason: Schema.NullOr(Schema.String),
+  presented_generation: Schema.Number
+})
+const toFamily = (row: typeof FamilyRow.Type): RefreshFamily.RefreshFamily =>
+  row.revoked_reason !== null
+    ? RefreshFamily.RefreshFamily.Revoked({
+      familyId: row.family_id,
+      realmId: row.realm_id,
+      clientId: row.client_id,
+      grantId: row.grant_id,
+      reason: row.revoked_reason
+    })
+    : RefreshFamily.RefreshFamily.Active({
+      familyId: row.family_id,
+      realmId: row.realm_id,
+      clientId: row.client_id,
+      grantId: row.grant_id,
+      generation: row.generation,
+      currentHash: row.current_hash,
+      createdAt: utc(row.created_at),
+      lastUsedAt: utc(row.last_used_at)
+    })
+
+export const layerRefreshTokens = Layer.effect(SignIn.RefreshTokens, Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const run = on(sql)
+  return SignIn.RefreshTokens.of({
+    create: (family, tokenHash, event) =>
+      Effect.gen(function*() {
+        yield* sql`INSERT INTO refresh_families ${sql.insert({
+          realm_id: family.realmId,
+          family_id: family.familyId,
+          client_id: family.clientId,
+          grant_id: family.grantId,
+          generation: family.generation,
+          current_hash: family.currentHash,
+          created_at: toDate(family.createdAt),
+          last_used_at: toDate(family.lastUsedAt)
+        })}`
+        yield* sql`INSERT INTO refresh_tokens ${sql.insert({
+          realm_id: family.realmId,
+          token_hash: tokenHash,
+          family_id: family.familyId,
+          generation: family.generation
+        })}`
+        yield* maybeEvent(event)
+      }).pipe(withRealm(family.realmId), run),
+    find: (realmId, tokenHash) =>
+      Effect.flatMap(
+        sql`SELECT f.*, t.generation AS presented_generation FROM refresh_tokens t
+            JOIN refresh_families f ON f.realm_id = t.realm_id AND f.family_id = t.family_id
+            WHERE t.realm_id = ${realmId} AND t.token_hash = ${tokenHash}`,
+        decode(FamilyRow)
+      ).pipe(
+        Effect.map((rows) =>
+          Option.map(Option.fromNullable(rows[0]), (row) => ({ family: toFamily(row), generation: row.presented_generation }))
+        ),
+        withRealm(realmId),
+        run
+      ),
+    rotate: (next, expectedGeneration, event) =>
+      Effect.gen(function*() {
+        const updated = yield* sql`UPDATE refresh_families
+          SET generation = ${next.generation}, current_hash = ${next.currentHash}, last_used_at = ${toDate(next.lastUsedAt)}
+          WHERE realm_id = ${next.realmId} AND family_id = ${next.familyId}
+            AND generation = ${expectedGeneration} AND revoked_reason IS NULL
+          RETURNING family_id`
+        if (updated.length === 0) return yield* new SignIn.RefreshChanged()
+        yield* sql`INSERT INTO refresh_tokens ${sql.insert({
+          realm_id: next.realmId,
+          token_hash: next.currentHash,
+          family_id: next.familyId,
+          generation: next.generation
+        })}`
+        yield* maybeEvent(event)
+      }).pipe(withRealm(next.realmId), run),
+    revokeFamily: (realmId, familyId, reason, event) =>
+      Effect.gen(function*() {
+        yield* sql`UPDATE refresh_families SET revoked_reason = ${reason}
+          WHERE realm_id = ${realmId} AND family_id = ${familyId} AND revoked_reason IS NULL`
+        yield* maybeEvent(event)
+      }).pipe(withRealm(realmId), run)
+  })
+}))
+
+/** Every sign-in store on the `SqlClient` in context. */
+export const layer = Layer.mergeAll(layerCodes, layerGrants, layerSessions, layerConsents, layerRefreshTokens)

@@ -1,0 +1,368 @@
+/**
+ * The store's guarantees on a real PostgreSQL (`DATABASE_URL`): the SQL proofs shared with PGlite, then what only a
+ * server shows: many nodes on one database (restart, each other's writes, one chain, the job lock), concurrent first
+ * starts on a fresh database, and faults (the server lost while serving, unreachable at start).
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { SqlClient } from "@effect/sql"
+import { Cause, Deferred, Duration, Effect, Exit, Fiber, Layer, Option, Redacted, Schedule } from "effect"
+import * as Net from "node:net"
+import * as Os from "node:os"
+import Pg from "pg"
+import { Audit, Clients, JobLock, Keys, Realms, Resources, TrustedIssuers, Users } from "@tessera/domain"
+import { Database, Sql, jobLock, ports } from "@tessera/sql"
+import { newRealm } from "../../domain/test/PortContract.js"
+import * as Proofs from "./Proofs.js"
+
+const url = process.env["DATABASE_URL"]
+
+/** A pool that logs in exactly as the connection string says (no role switch): the tables' owner. */
+const ownerPool = (connectionString: string) =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const pool = new Pg.Pool({ connectionString, max: 2 })
+      pool.on("error", () => undefined)
+      return pool
+    }),
+    (pool) => Effect.promise(() => pool.end())
+  )
+
+const query = (pool: Pg.Pool, text: string, params: ReadonlyArray<unknown> = []) =>
+  Effect.tryPromise(() => pool.query(text, params as Array<unknown>)).pipe(Effect.map((result) => result.rows as Array<Record<string, unknown>>))
+
+const ownerOf = (connectionString: string) =>
+  Layer.scoped(Proofs.Owner, Effect.map(ownerPool(connectionString), (pool) =>
+    Proofs.Owner.of({
+      run: (realmId, text, params = []) =>
+        Effect.tryPromise(async () => {
+          const client = await pool.connect()
+          try {
+            await client.query("BEGIN")
+            await client.query("SELECT set_config('app.realm_id', $1, true)", [realmId])
+            const result = await client.query(text, params as Array<unknown>)
+            await client.query("COMMIT")
+            return result.rows as Array<Record<string, unknown>>
+          } catch (e) {
+            await client.query("ROLLBACK").catch(() => undefined)
+            throw e
+          } finally {
+            client.release()
+          }
+        })
+    })))
+
+/** A Tessera node: its own pool (after its own migration run), every port and the advisory-lock JobLock. */
+const node = (connectionString: string, options: { readonly maxConnections?: number } = {}) =>
+  Layer.build(Layer.mergeAll(ports, jobLock).pipe(Layer.provideMerge(Database.layerPostgres(Redacted.make(connectionString), options))))
+
+/**
+ * How a port call ended, within 10 s: "succeeded" or its failure's tag (`StoreError`, never a defect or a hang).
+ * Disconnected, so that a call stuck on the server cannot hold the test past the timeout while it is interrupted.
+ */
+const failureOf = <A, E extends { readonly _tag: string }, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.map(Effect.exit(Effect.timeout(Effect.disconnect(effect), "10 seconds")), (exit) => {
+    if (Exit.isSuccess(exit)) return "succeeded"
+    if (Cause.isDie(exit.cause)) return `defect: ${Cause.pretty(exit.cause)}`
+    return Option.match(Cause.failureOption(exit.cause), { onNone: () => Cause.pretty(exit.cause), onSome: (e) => e._tag })
+  })
+
+/** A TCP proxy to the server that can be cut (every socket destroyed, new ones refused) and restored. */
+const proxyTo = (target: URL) =>
+  Effect.acquireRelease(
+    Effect.async<{ readonly url: string; readonly cut: Effect.Effect<void>; readonly restore: Effect.Effect<void>; readonly server: Net.Server }>(
+      (resume) => {
+        const sockets = new Set<Net.Socket>()
+        let refusing = false
+        const track = (socket: Net.Socket) => {
+          sockets.add(socket)
+          socket.on("close", () => sockets.delete(socket))
+        }
+        const server = Net.createServer((downstream) => {
+          if (refusing) return downstream.destroy()
+          const upstream = Net.connect(Number(target.port || 5432), target.hostname)
+          track(downstream)
+          track(upstream)
+          downstream.on("error", () => upstream.destroy())
+          upstream.on("error", () => downstream.destroy())
+          downstream.on("close", () => upstream.destroy())
+          upstream.on("close", () => downstream.destroy())
+          downstream.pipe(upstream).pipe(downstream)
+        })
+        server.listen(0, "127.0.0.1", () => {
+          const proxied = new URL(target)
+          proxied.hostname = "127.0.0.1"
+          proxied.port = String((server.address() as Net.AddressInfo).port)
+          resume(Effect.succeed({
+            url: proxied.toString(),
+            server,
+            cut: Effect.sync(() => {
+              refusing = true
+              for (const socket of sockets) socket.destroy()
+            }),
+            restore: Effect.sync(() => {
+              refusing = false
+            })
+          }))
+        })
+      }
+    ),
+    ({ server }) =>
+      Effect.async<void>((resume) => {
+        server.close(() => resume(Effect.void))
+      })
+  )
+
+/** A listening socket that accepts connections and never says a word (a firewall that drops, a hung server). */
+const silentServer = Effect.acquireRelease(
+  Effect.async<{ readonly port: number; readonly server: Net.Server; readonly sockets: Set<Net.Socket> }>((resume) => {
+    const sockets = new Set<Net.Socket>()
+    const server = Net.createServer((socket) => {
+      sockets.add(socket)
+      socket.on("error", () => undefined)
+    })
+    server.listen(0, "127.0.0.1", () => resume(Effect.succeed({ port: (server.address() as Net.AddressInfo).port, server, sockets })))
+  }),
+  ({ server, sockets }) =>
+    Effect.async<void>((resume) => {
+      for (const socket of sockets) socket.destroy()
+      server.close(() => resume(Effect.void))
+    })
+)
+
+/** A port nothing listens on. */
+const closedPort = Effect.async<number>((resume) => {
+  const server = Net.createServer()
+  server.listen(0, "127.0.0.1", () => {
+    const port = (server.address() as Net.AddressInfo).port
+    server.close(() => resume(Effect.succeed(port)))
+  })
+})
+
+const elapsed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    const start = Date.now()
+    const exit = yield* Effect.exit(effect)
+    return { exit, ms: Date.now() - start }
+  })
+
+if (url !== undefined) {
+  const target = new URL(url)
+  const database = (options: { readonly maxConnections?: number }) => Database.layerPostgres(Redacted.make(url), options)
+
+  Proofs.suite({
+    name: "PostgreSQL",
+    store: Layer.mergeAll(ports, ownerOf(url)).pipe(Layer.provideMerge(database({ maxConnections: 20 }))),
+    single: database({ maxConnections: 1 }),
+    sessionUser: decodeURIComponent(target.username) || process.env["PGUSER"] || Os.userInfo().username
+  })
+
+  describe("PostgreSQL: many nodes on one database", () => {
+    it.scopedLive("restart: everything one node wrote is there, chain intact, when another starts after it stopped", () =>
+      Effect.gen(function*() {
+        const written = yield* Effect.scoped(Effect.gen(function*() {
+          const first = yield* node(url)
+          return yield* Effect.gen(function*() {
+            const realm = yield* Proofs.populatedRealm
+            const keys = yield* Keys.Keys
+            const ring = Option.getOrThrow(yield* keys.ring(realm.id))
+            const rotated = { version: 2, keys: ring.keys.slice(1) }
+            yield* keys.replace(realm.id, 1, rotated, Option.some(Proofs.event(realm, "key.rotated")))
+            return { realm, rotated }
+          }).pipe(Effect.provide(first))
+        }))
+        // the first node's pool is closed: a new node, a new pool, the same database
+        const second = yield* node(url)
+        yield* Effect.gen(function*() {
+          const { realm, rotated } = written
+          expect(Option.getOrThrow(yield* Effect.flatMap(Realms.Realms, (r) => r.findByName(realm.name)))).toEqual(realm)
+          expect(Option.getOrThrow(yield* Effect.flatMap(Clients.Clients, (c) => c.find(realm.id, "c1")))).toEqual(Proofs.client(realm, "c1"))
+          expect(Option.getOrThrow(yield* Effect.flatMap(Users.Users, (u) => u.findByUsername(realm.id, "ALICE"))).sub).toBe("s1")
+          expect(yield* Effect.flatMap(Resources.Resources, (r) => r.list(realm.id))).toHaveLength(1)
+          expect(yield* Effect.flatMap(TrustedIssuers.TrustedIssuers, (t) => t.list(realm.id))).toHaveLength(1)
+          expect(Option.getOrThrow(yield* Effect.flatMap(Keys.Keys, (k) => k.ring(realm.id)))).toEqual(rotated)
+          expect(yield* Proofs.trail(realm)).toEqual([
+            "key.rotated", "trusted_issuer.created", "resource.created", "user.created", "client.created", "realm.created"
+          ])
+          expect(yield* Proofs.verify(realm)).toEqual({ ok: true, events: 6 })
+        }).pipe(Effect.provide(second))
+      }))
+
+    it.scopedLive("two nodes at once see each other's writes, and their concurrent appends to one realm make one chain", () =>
+      Effect.gen(function*() {
+        const [one, two] = yield* Effect.all([node(url), node(url)], { concurrency: 2 })
+        const realm = yield* newRealm.pipe(Effect.provide(one))
+        expect(Option.getOrThrow(yield* Effect.flatMap(Realms.Realms, (r) => r.findByName(realm.name)).pipe(Effect.provide(two)))).toEqual(realm)
+        yield* Effect.flatMap(Clients.Clients, (c) => c.insert(Proofs.client(realm, "from-two"), Proofs.event(realm, "client.created"))).pipe(
+          Effect.provide(two)
+        )
+        expect(Option.isSome(yield* Effect.flatMap(Clients.Clients, (c) => c.find(realm.id, "from-two")).pipe(Effect.provide(one)))).toBe(true)
+        const appends = Array.from({ length: 40 }, (_, i) =>
+          Effect.flatMap(Audit.Audit, (audit) => audit.append(Proofs.event(realm, "login.succeeded", { subject: `s${i}` }))).pipe(
+            Effect.provide(i % 2 === 0 ? one : two)
+          ))
+        yield* Effect.all(appends, { concurrency: "unbounded", discard: true })
+        expect(yield* Proofs.verify(realm).pipe(Effect.provide(one))).toEqual({ ok: true, events: 42 })
+        expect(yield* Proofs.verify(realm).pipe(Effect.provide(two))).toEqual({ ok: true, events: 42 })
+      }))
+
+    it.scopedLive("job lock: while node 1 runs a job, node 2 skips it; the job's writes are visible at once and block no one", () =>
+      Effect.gen(function*() {
+        const [one, two] = yield* Effect.all([node(url), node(url)], { concurrency: 2 })
+        const realm = yield* newRealm.pipe(Effect.provide(one))
+        const name = `job-${crypto.randomUUID()}`
+        const started = yield* Deferred.make<void>()
+        const release = yield* Deferred.make<void>()
+        const job = Effect.gen(function*() {
+          yield* Effect.flatMap(Audit.Audit, (audit) => audit.append(Proofs.event(realm, "key.rotated", { actor: { type: "owner", id: "job" } })))
+          yield* Deferred.succeed(started, undefined)
+          yield* Deferred.await(release)
+          return "held"
+        })
+        const holder = yield* Effect.forkScoped(Effect.flatMap(JobLock.JobLock, (jobs) => jobs.tryRun(name, job)).pipe(Effect.provide(one)))
+        yield* Deferred.await(started)
+        const onTwo = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.provide(effect, two)
+        expect(yield* onTwo(Effect.flatMap(JobLock.JobLock, (jobs) => jobs.tryRun(name, Effect.succeed("second"))))).toEqual(Option.none())
+        // a job is not one long transaction: what it wrote is committed, and the realm's chain is not held locked
+        expect(yield* onTwo(Proofs.trail(realm))).toEqual(["key.rotated", "realm.created"])
+        const append = onTwo(Effect.flatMap(Audit.Audit, (audit) => audit.append(Proofs.event(realm, "login.succeeded"))))
+        expect(yield* failureOf(append)).toBe("succeeded")
+        yield* Deferred.succeed(release, undefined)
+        expect(yield* Fiber.join(holder)).toEqual(Option.some("held"))
+        expect(yield* onTwo(Effect.flatMap(JobLock.JobLock, (jobs) => jobs.tryRun(name, Effect.succeed(2))))).toEqual(Option.some(2))
+        expect(yield* onTwo(Proofs.verify(realm))).toEqual({ ok: true, events: 3 })
+      }))
+
+    it.scopedLive("four nodes starting at once on a fresh database all come up, and the schema is migrated once", () =>
+      Effect.gen(function*() {
+        const admin = yield* ownerPool(url)
+        const name = `${target.pathname.slice(1, 31)}_fresh_${Date.now()}_${process.pid}`
+        yield* query(admin, `CREATE DATABASE "${name}"`)
+        yield* Effect.addFinalizer(() => query(admin, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`).pipe(Effect.orDie))
+        const fresh = new URL(url)
+        fresh.pathname = `/${name}`
+        const nodes = yield* Effect.all(Array.from({ length: 4 }, () => Effect.exit(Effect.scoped(node(fresh.toString())))), {
+          concurrency: "unbounded"
+        })
+        expect(nodes.map((exit) => (Exit.isSuccess(exit) ? "up" : Cause.pretty(exit.cause)))).toEqual(["up", "up", "up", "up"])
+        const migrated = yield* Effect.flatMap(ownerPool(fresh.toString()), (pool) => query(pool, "SELECT migration_id, name FROM tessera_migrations ORDER BY migration_id"))
+        // every migration applied exactly once
+        expect(migrated).toEqual([{ migration_id: 1, name: "schema" }, { migration_id: 2, name: "sign_in" }])
+      }))
+  })
+
+  describe("PostgreSQL: faults", () => {
+    it.scopedLive("the server lost while serving: port calls fail with StoreError at once; restored, the same layer serves again", () =>
+      Effect.gen(function*() {
+        const proxy = yield* proxyTo(target)
+        const store = yield* node(proxy.url, { maxConnections: 4 })
+        yield* Effect.gen(function*() {
+          const clients = yield* Clients.Clients
+          const realm = yield* newRealm
+          yield* clients.insert(Proofs.client(realm, "before"), Proofs.event(realm, "client.created"))
+          // four idle connections in the pool, each of which is about to die under it
+          yield* Effect.all(Array.from({ length: 4 }, () => clients.list(realm.id)), { concurrency: 4 })
+          yield* proxy.cut
+          yield* Effect.sleep("100 millis")
+          expect(yield* failureOf(clients.find(realm.id, "before"))).toBe("StoreError")
+          expect(yield* failureOf(clients.insert(Proofs.client(realm, "during"), Proofs.event(realm, "client.created")))).toBe("StoreError")
+          expect(yield* failureOf(Effect.flatMap(Realms.Realms, (r) => r.list))).toBe("StoreError")
+          expect(yield* failureOf(Effect.flatMap(Keys.Keys, (k) => k.ring(realm.id)))).toBe("StoreError")
+          expect(yield* failureOf(Proofs.verify(realm))).toBe("StoreError")
+          yield* proxy.restore
+          // the very next call succeeds: the pool replaced its dead connections by itself
+          expect(Option.isSome(yield* clients.find(realm.id, "before"))).toBe(true)
+          // the write refused during the outage left nothing behind: it goes through now, once
+          yield* clients.insert(Proofs.client(realm, "during"), Proofs.event(realm, "client.created"))
+          expect((yield* clients.list(realm.id)).map((c) => c.clientId)).toEqual(["before", "during"])
+          expect(yield* Proofs.trail(realm)).toEqual(["client.created", "client.created", "realm.created"])
+          expect(yield* Proofs.verify(realm)).toEqual({ ok: true, events: 3 })
+        }).pipe(Effect.provide(store))
+      }))
+
+    it.scopedLive("a connection cut in the middle of a transaction commits nothing of it", () =>
+      Effect.gen(function*() {
+        const proxy = yield* proxyTo(target)
+        const store = yield* node(proxy.url, { maxConnections: 4 })
+        yield* Effect.gen(function*() {
+          const sql = yield* SqlClient.SqlClient
+          const clients = yield* Clients.Clients
+          const realm = yield* newRealm
+          const changed = yield* Deferred.make<void>()
+          // a unit of work of several steps in one realm transaction (as a grant will be), cut after its first write
+          const request = yield* Effect.fork(
+            clients.insert(Proofs.client(realm, "half"), Proofs.event(realm, "client.created")).pipe(
+              Effect.zipRight(Deferred.succeed(changed, undefined)),
+              Effect.zipRight(sql`SELECT pg_sleep(1)`),
+              Sql.withRealm(realm.id),
+              Sql.orStoreError
+            )
+          )
+          yield* Deferred.await(changed)
+          yield* proxy.cut
+          expect(yield* failureOf(Fiber.join(request))).toBe("StoreError")
+          yield* proxy.restore
+          expect(Option.isNone(yield* clients.find(realm.id, "half"))).toBe(true)
+          expect(yield* Proofs.trail(realm)).toEqual(["realm.created"])
+          expect(yield* Proofs.verify(realm)).toEqual({ ok: true, events: 1 })
+          yield* clients.insert(Proofs.client(realm, "half"), Proofs.event(realm, "client.created"))
+          expect(yield* Proofs.verify(realm)).toEqual({ ok: true, events: 2 })
+        }).pipe(Effect.provide(store))
+      }))
+
+    it.scopedLive("a node whose connection dies while it holds a job lock frees the job for the others", () =>
+      Effect.gen(function*() {
+        const proxy = yield* proxyTo(target)
+        const [lost, other] = yield* Effect.all([node(proxy.url, { maxConnections: 4 }), node(url)], { concurrency: 2 })
+        const name = `job-${crypto.randomUUID()}`
+        const started = yield* Deferred.make<void>()
+        const holder = yield* Effect.forkScoped(
+          Effect.flatMap(JobLock.JobLock, (jobs) => jobs.tryRun(name, Effect.zipRight(Deferred.succeed(started, undefined), Effect.never))).pipe(
+            Effect.provide(lost)
+          )
+        )
+        yield* Deferred.await(started)
+        const tryOther = Effect.flatMap(JobLock.JobLock, (jobs) => jobs.tryRun(name, Effect.succeed("taken over"))).pipe(Effect.provide(other))
+        expect(yield* tryOther).toEqual(Option.none())
+        yield* proxy.cut
+        // the server ends the dead session and its lock with it
+        const taken = yield* tryOther.pipe(
+          Effect.filterOrFail(Option.isSome, () => "still held"),
+          Effect.retry(Schedule.spaced("50 millis")),
+          Effect.timeout("5 seconds")
+        )
+        expect(taken).toEqual(Option.some("taken over"))
+        yield* Fiber.interrupt(holder)
+      }))
+
+    it.live("unreachable at start: a closed port fails the layer with DatabaseUnavailable at once", () =>
+      Effect.gen(function*() {
+        const port = yield* closedPort
+        const { exit, ms } = yield* elapsed(Effect.scoped(Layer.build(Database.layerPostgres(Redacted.make(`postgres://postgres@127.0.0.1:${port}/tessera`)))))
+        expect(exit).toEqual(Exit.fail(expect.objectContaining({ _tag: "DatabaseUnavailable" })))
+        const error = Option.getOrThrow(Cause.failureOption((exit as Exit.Failure<unknown, Database.DatabaseUnavailable>).cause))
+        expect(error.message).toMatch(/^PostgreSQL is unreachable: .*ECONNREFUSED/)
+        expect(ms).toBeLessThan(3_000)
+      }))
+
+    it.live("unreachable at start: a server that accepts and never answers fails the layer with DatabaseUnavailable, no hang", () =>
+      Effect.gen(function*() {
+        const silent = yield* Effect.scoped(Effect.gen(function*() {
+          const { port } = yield* silentServer
+          return yield* elapsed(Effect.scoped(Layer.build(Database.layerPostgres(Redacted.make(`postgres://postgres@127.0.0.1:${port}/tessera`)))))
+        }))
+        expect(silent.exit).toEqual(Exit.fail(expect.objectContaining({ _tag: "DatabaseUnavailable" })))
+        const error = Option.getOrThrow(Cause.failureOption((silent.exit as Exit.Failure<unknown, Database.DatabaseUnavailable>).cause))
+        expect(error.message).toMatch(/^PostgreSQL is unreachable: /)
+        expect(silent.ms).toBeLessThan(Duration.toMillis("8 seconds"))
+      }), 20_000)
+  })
+} else {
+  // Without DATABASE_URL there is no server to run against (a fresh clone runs PGlite only); CI sets it and
+  // CI=true turns its absence into a failure, so these proofs can never be silently skipped there.
+  describe("PostgreSQL: isolation, atomicity, the audit chain, many nodes and faults", () => {
+    it("runs only with DATABASE_URL set", ({ skip }) => {
+      if (process.env["CI"] === "true") throw new Error("CI=true but DATABASE_URL is unset: the Postgres proofs must run in CI")
+      skip()
+    })
+  })
+}
