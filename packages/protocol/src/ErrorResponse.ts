@@ -20,6 +20,9 @@ export const ErrorCode = Schema.Literal(
   "insufficient_scope",
   // RFC 8707 §2
   "invalid_target",
+  // OIDC Core §3.1.2.6 (request objects, §6, are not supported)
+  "request_not_supported",
+  "request_uri_not_supported",
   // RFC 7591 §3.2.2
   "invalid_redirect_uri",
   "invalid_client_metadata",

@@ -1,0 +1,34 @@
+/** Character-level syntax of OAuth parameters: RFC 6749 Appendix A, RFC 7636 §4.1, RFC 7515 §7.1, RFC 7638 §3. */
+
+// RFC 6749 Appendix A: VSCHAR = %x20-7E
+const vsChars = /^[\x20-\x7E]+$/
+
+/** RFC 6749 Appendix A: one or more VSCHAR (printable ASCII and space), as `client_id`, `state`, `code` are. */
+export const isVsChars = (s: string) => vsChars.test(s)
+
+// Unicode general category Cc: C0 controls (NUL included), DEL and C1 controls
+const control = /\p{Cc}/u
+
+/** Whether the string holds a control character (NUL, CR, LF, DEL, ...); free-text parameters refuse them. */
+export const hasControl = (s: string) => control.test(s)
+
+// RFC 7636 §4.1: code-verifier = 43*128unreserved; unreserved = ALPHA / DIGIT / "-" / "." / "_" / "~"
+const pkceVerifier = /^[A-Za-z0-9\-._~]{43,128}$/
+
+/** RFC 7636 §4.1: a code verifier is 43 to 128 characters of `[A-Z] [a-z] [0-9] - . _ ~`. */
+export const isCodeVerifier = (s: string) => pkceVerifier.test(s)
+
+// RFC 4648 §5 without padding: 32 bytes are 43 characters
+const sha256 = /^[A-Za-z0-9_-]{43}$/
+
+/**
+ * A base64url SHA-256 digest without padding (43 characters): an S256 code challenge (RFC 7636 §4.2) or a JWK
+ * thumbprint (RFC 7638 §3, RFC 9449 §10).
+ */
+export const isBase64UrlSha256 = (s: string) => sha256.test(s)
+
+// RFC 7515 §7.1: BASE64URL(header) "." BASE64URL(payload) "." BASE64URL(signature)
+const compactJws = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/
+
+/** RFC 7515 §7.1: a signed JWT in compact serialization, three non-empty base64url parts (signature unchecked). */
+export const isCompactJws = (s: string) => compactJws.test(s)
