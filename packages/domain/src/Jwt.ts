@@ -20,11 +20,11 @@ export const sign = (
 /** Verifies a JWT against a JWK Set at the Clock's time. */
 export const verify = (
   token: string,
-  jwks: Jose.JSONWebKeySet,
+  jwks: { readonly keys: ReadonlyArray<Readonly<Record<string, unknown>>> },
   options: Omit<Jose.JWTVerifyOptions, "currentDate">
 ) =>
   Effect.flatMap(Clock.currentTimeMillis, (ms) =>
     Effect.tryPromise({
-      try: () => Jose.jwtVerify(token, Jose.createLocalJWKSet(jwks), { ...options, currentDate: new Date(ms) }),
+      try: () => Jose.jwtVerify(token, Jose.createLocalJWKSet(jwks as Jose.JSONWebKeySet), { ...options, currentDate: new Date(ms) }),
       catch: (e) => new TokenInvalid({ reason: (e as { code?: string }).code ?? "ERR_JWT_INVALID" })
     }))

@@ -12,6 +12,7 @@ import { AppConfig } from "./AppConfig.js"
 import * as AdminRoute from "./http/AdminRoute.js"
 import * as DiscoveryRoute from "./http/DiscoveryRoute.js"
 import * as NotFoundRoute from "./http/NotFoundRoute.js"
+import * as UserinfoRoute from "./http/UserinfoRoute.js"
 import * as PasswordHasherArgon2 from "./PasswordHasherArgon2.js"
 import * as Secrets from "./Secrets.js"
 
@@ -53,6 +54,7 @@ export const Services = Layer.mergeAll(
 export const Routes = Layer.mergeAll(
   DiscoveryRoute.Routes,
   AdminRoute.Routes,
+  UserinfoRoute.Routes,
   NotFoundRoute.Routes
 )
 
