@@ -10,7 +10,7 @@ import { Cause, Deferred, Duration, Effect, Exit, Fiber, Layer, Option, Redacted
 import * as Net from "node:net"
 import * as Os from "node:os"
 import Pg from "pg"
-import { Audit, Clients, JobLock, Keys, Realms, Resources, TrustedIssuers, Users } from "@tessera/domain"
+import { Audit, Clients, Hash, JobLock, Keys, Realms, Resources, SignIn, TrustedIssuers, Users } from "@tessera/domain"
 import { Database, Sql, jobLock, ports } from "@tessera/sql"
 import { newRealm } from "../../domain/test/PortContract.js"
 import * as Proofs from "./Proofs.js"
@@ -101,28 +101,35 @@ if (url !== undefined) {
         const written = yield* Effect.scoped(Effect.gen(function*() {
           const first = yield* node(url)
           return yield* Effect.gen(function*() {
-            const realm = yield* Proofs.populatedRealm
+            const populated = yield* Proofs.populated
+            const { realm } = populated
             const keys = yield* Keys.Keys
             const ring = Option.getOrThrow(yield* keys.ring(realm.id))
             const rotated = { version: 2, keys: ring.keys.slice(1) }
             yield* keys.replace(realm.id, 1, rotated, Option.some(Proofs.event(realm, "key.rotated")))
-            return { realm, rotated }
+            return { populated, realm, rotated }
           }).pipe(Effect.provide(first))
         }))
         // the first node's pool is closed: a new node, a new pool, the same database
         const second = yield* node(url)
         yield* Effect.gen(function*() {
-          const { realm, rotated } = written
+          const { populated, realm, rotated } = written
           expect(Option.getOrThrow(yield* Effect.flatMap(Realms.Realms, (r) => r.findByName(realm.name)))).toEqual(realm)
           expect(Option.getOrThrow(yield* Effect.flatMap(Clients.Clients, (c) => c.find(realm.id, "c1")))).toEqual(Proofs.client(realm, "c1"))
           expect(Option.getOrThrow(yield* Effect.flatMap(Users.Users, (u) => u.findByUsername(realm.id, "ALICE"))).sub).toBe("s1")
           expect(yield* Effect.flatMap(Resources.Resources, (r) => r.list(realm.id))).toHaveLength(1)
           expect(yield* Effect.flatMap(TrustedIssuers.TrustedIssuers, (t) => t.list(realm.id))).toHaveLength(1)
           expect(Option.getOrThrow(yield* Effect.flatMap(Keys.Keys, (k) => k.ring(realm.id)))).toEqual(rotated)
-          expect(yield* Proofs.trail(realm)).toEqual([
-            "key.rotated", "trusted_issuer.created", "resource.created", "user.created", "client.created", "realm.created"
-          ])
-          expect(yield* Proofs.verify(realm)).toEqual({ ok: true, events: 6 })
+          const [codeHash, tokenHash, cookieHash] = yield* Effect.all([populated.code, populated.refreshToken, populated.cookie].map(Hash.sha256))
+          expect(yield* Effect.flatMap(SignIn.Grants, (g) => g.find(realm.id, "g1"))).toEqual(Option.some(Proofs.grantOf(realm)))
+          expect(yield* Effect.flatMap(SignIn.Sessions, (s) => s.findByCookie(realm.id, cookieHash!)))
+            .toEqual(Option.some(Proofs.sessionOf(realm, cookieHash!)))
+          expect(yield* Effect.flatMap(SignIn.Consents, (c) => c.find(realm.id, "s1", "c1"))).toEqual(Option.some(Proofs.consentOf(realm)))
+          expect(yield* Effect.flatMap(SignIn.RefreshTokens, (r) => r.find(realm.id, tokenHash!)))
+            .toEqual(Option.some({ family: Proofs.familyOf(realm, tokenHash!), generation: 1 }))
+          expect(yield* Effect.flatMap(SignIn.Codes, (c) => c.consume(realm.id, codeHash!))).toEqual(Option.some(Proofs.codeOf(realm)))
+          expect(yield* Proofs.trail(realm)).toEqual(["key.rotated", ...Proofs.populatedTrail])
+          expect(yield* Proofs.verify(realm)).toEqual({ ok: true, events: 10 })
         }).pipe(Effect.provide(second))
       }))
 

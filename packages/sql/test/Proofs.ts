@@ -1,7 +1,8 @@
 /**
  * The store's guarantees proven in SQL (issue 3, "Tests"), the same on PGlite and on PostgreSQL: realm isolation
- * by row-level security as `tessera_app`, atomic compare-and-set, audit events that commit or roll back with their
- * change, an append-only audit table and a hash chain that names an edited row.
+ * by row-level security as `tessera_app` on every realm-scoped table (the directory and admin tables of migration
+ * 00001 and the sign-in tables of 00002), atomic compare-and-set, audit events that commit or roll back with their
+ * change, an append-only audit table, a hash chain that names an edited row, and sign-in secrets kept only as hashes.
  */
 import { expect, layer } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
@@ -9,9 +10,10 @@ import type { SqlError } from "@effect/sql/SqlError"
 import { Cause, Context, DateTime, Deferred, Effect, Exit, Fiber, Option } from "effect"
 import type { Layer } from "effect"
 import {
-  Audit, AuditChain, AuditEvent, Clients, Keys, Realms, Resources, TrustedIssuers, Users
+  Audit, AuditChain, AuditEvent, AuthorizationCode, Clients, Entropy, Hash, Keys, Realms, RefreshFamily, Resources, Session,
+  SignIn, TrustedIssuers, Users
 } from "@tessera/domain"
-import type { Client, Realm } from "@tessera/domain"
+import type { Client, Consent, Grant, Realm } from "@tessera/domain"
 import { Sql } from "@tessera/sql"
 import { newRealm } from "../../domain/test/PortContract.js"
 
@@ -26,7 +28,7 @@ export class Owner extends Context.Tag("@tessera/sql/test/Owner")<Owner, {
 
 export type Ports =
   | Realms.Realms | Clients.Clients | Users.Users | Resources.Resources | TrustedIssuers.TrustedIssuers | Keys.Keys
-  | Audit.Audit
+  | Audit.Audit | SignIn.Codes | SignIn.Grants | SignIn.Sessions | SignIn.Consents | SignIn.RefreshTokens
 
 export interface Backend {
   readonly name: string
@@ -59,8 +61,53 @@ export const client = (realm: Realm.Realm, clientId: string): Client.Client => (
   realmId: realm.id, clientId, secretHash: "h", metadata, createdAt: at
 })
 
-/** A realm with one row in every realm-scoped table, all written through the ports: 5 audit events. */
-export const populatedRealm = Effect.gen(function*() {
+/** The sign-in rows of a populated realm: client c1's grant g1 for user s1, in session sid1, with its code and family f1. */
+export const grantOf = (realm: Realm.Realm): Grant.Grant => ({
+  realmId: realm.id, grantId: "g1", clientId: "c1", sub: "s1", scopes: ["openid", "read"], resources: ["https://api.example"],
+  authTime: at, acr: Session.passwordAcr, amr: Session.passwordAmr, sid: "sid1", nonce: "n1", createdAt: at
+})
+
+export const codeOf = (realm: Realm.Realm) =>
+  AuthorizationCode.AuthorizationCode.Issued({
+    realmId: realm.id, clientId: "c1", grantId: "g1", redirectUri: "https://app.example/cb",
+    codeChallenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", expiresAt: DateTime.addDuration(at, AuthorizationCode.lifetime)
+  })
+
+export const sessionOf = (realm: Realm.Realm, cookieHash: string): Session.Session => ({
+  realmId: realm.id, sid: "sid1", cookieHash, sub: "s1", authTime: at, acr: Session.passwordAcr, amr: Session.passwordAmr,
+  expiresAt: DateTime.addDuration(at, Session.lifetime), clientIds: []
+})
+
+export const consentOf = (realm: Realm.Realm): Consent.Consent => ({
+  realmId: realm.id, sub: "s1", clientId: "c1", scopes: ["openid", "read"], resources: ["https://api.example"], grantedAt: at
+})
+
+export const familyOf = (realm: Realm.Realm, currentHash: string) =>
+  RefreshFamily.RefreshFamily.Active({
+    familyId: "f1", realmId: realm.id, clientId: "c1", grantId: "g1", generation: 1, currentHash, createdAt: at, lastUsedAt: at
+  })
+
+/** A populated realm and the clear secrets handed out in it, which the store may keep only as their SHA-256. */
+export interface Populated {
+  readonly realm: Realm.Realm
+  readonly code: string
+  readonly refreshToken: string
+  readonly cookie: string
+}
+
+const secret = Entropy.token(32).pipe(Effect.provide(Entropy.layer))
+
+/** The event types `populated` writes, newest first: 9 events. */
+export const populatedTrail = [
+  "token.issued", "consent.granted", "consent.granted", "login.succeeded",
+  "trusted_issuer.created", "resource.created", "user.created", "client.created", "realm.created"
+] as const
+
+/**
+ * A realm with one row in every realm-scoped table, all written through the ports: 9 audit events (the code's
+ * port takes none). The code, refresh token and session cookie are fresh random secrets, handed to the ports hashed.
+ */
+export const populated = Effect.gen(function*() {
   const realm = yield* newRealm
   yield* Effect.flatMap(Clients.Clients, (clients) => clients.insert(client(realm, "c1"), event(realm, "client.created")))
   yield* Effect.flatMap(Users.Users, (users) =>
@@ -72,8 +119,23 @@ export const populatedRealm = Effect.gen(function*() {
       { realmId: realm.id, issuer: "https://idp.example", keys: { _tag: "JwksUri", jwksUri: "https://idp.example/jwks" }, createdAt: at },
       event(realm, "trusted_issuer.created")
     ))
-  return realm
+  const secrets = { code: yield* secret, refreshToken: yield* secret, cookie: yield* secret }
+  yield* Effect.flatMap(SignIn.Sessions, (sessions) =>
+    Effect.flatMap(Hash.sha256(secrets.cookie), (cookieHash) =>
+      sessions.create(sessionOf(realm, cookieHash), event(realm, "login.succeeded", { subject: "s1" }))))
+  yield* Effect.flatMap(SignIn.Consents, (consents) =>
+    consents.save(consentOf(realm), event(realm, "consent.granted", { subject: "s1", clientId: "c1" })))
+  yield* Effect.flatMap(SignIn.Grants, (grants) =>
+    grants.insert(grantOf(realm), event(realm, "consent.granted", { subject: "s1", clientId: "c1", reason: "grant g1" })))
+  yield* Effect.flatMap(SignIn.Codes, (codes) => Effect.flatMap(Hash.sha256(secrets.code), (hash) => codes.insert(hash, codeOf(realm))))
+  yield* Effect.flatMap(SignIn.RefreshTokens, (refreshes) =>
+    Effect.flatMap(Hash.sha256(secrets.refreshToken), (hash) =>
+      refreshes.create(familyOf(realm, hash), hash, event(realm, "token.issued", { subject: "s1", clientId: "c1" }))))
+  return { realm, ...secrets } satisfies Populated
 })
+
+/** `populated`'s realm alone. */
+export const populatedRealm = Effect.map(populated, (p) => p.realm)
 
 /** The event types of a realm's trail, newest first. */
 export const trail = (realm: Realm.Realm) =>
@@ -81,7 +143,19 @@ export const trail = (realm: Realm.Realm) =>
 
 export const verify = (realm: Realm.Realm) => Effect.flatMap(Audit.Audit, (audit) => audit.verify(realm.id))
 
-export const tables = ["realms", "clients", "users", "resources", "trusted_issuers", "key_rings", "audit_heads", "audit_events"] as const
+/** The sign-in tables of migration 00002. */
+export const signInTables = ["grants", "codes", "sessions", "consents", "refresh_families", "refresh_tokens"] as const
+
+export const tables = [
+  "realms", "clients", "users", "resources", "trusted_issuers", "key_rings", "audit_heads", "audit_events", ...signInTables
+] as const
+
+/** What `visibleRealms` shows pinned to a populated realm: its one row per table and its 9 events. */
+const only = (id: string) => ({
+  realms: [id], clients: [id], users: [id], resources: [id], trusted_issuers: [id], key_rings: [id], audit_heads: [id],
+  audit_events: [id, id, id, id, id, id, id, id, id],
+  grants: [id], codes: [id], sessions: [id], consents: [id], refresh_families: [id], refresh_tokens: [id]
+})
 
 /** Which realm each visible row of every table belongs to, as raw `SELECT *` sees it after `setup`. */
 const visibleRealms = (setup: Effect.Effect<unknown, SqlError, SqlClient.SqlClient>) =>
@@ -134,8 +208,51 @@ const foreignRows = (b: string): ReadonlyArray<readonly [string, string, Readonl
     `INSERT INTO audit_events (realm_id, seq, id, at, realm, type, actor_type, actor_id, result, prev_hash, hash)
      VALUES ($1, 99, gen_random_uuid(), now(), 'x', 'login.succeeded', 'owner', 'x', 'success', 'x', 'x')`,
     [b]
-  ]
+  ],
+  [
+    "grants",
+    `INSERT INTO grants (realm_id, grant_id, client_id, sub, scopes, resources, auth_time, acr, amr, created_at)
+     VALUES ($1, 'evil', 'c1', 's1', '{}', '{}', now(), 'x', '{}', now())`,
+    [b]
+  ],
+  [
+    "codes",
+    `INSERT INTO codes (realm_id, code_hash, client_id, grant_id, redirect_uri, code_challenge, expires_at)
+     VALUES ($1, 'evil', 'c1', 'g1', 'https://evil', 'x', now())`,
+    [b]
+  ],
+  [
+    "sessions",
+    `INSERT INTO sessions (realm_id, sid, cookie_hash, sub, auth_time, acr, amr, expires_at, client_ids)
+     VALUES ($1, 'evil', 'evil', 's1', now(), 'x', '{}', now(), '{}')`,
+    [b]
+  ],
+  ["consents", "INSERT INTO consents (realm_id, sub, client_id, scopes, resources, granted_at) VALUES ($1, 'evil', 'c1', '{}', '{}', now())", [b]],
+  [
+    "refresh_families",
+    `INSERT INTO refresh_families (realm_id, family_id, client_id, grant_id, generation, current_hash, created_at, last_used_at)
+     VALUES ($1, 'evil', 'c1', 'g1', 1, 'evil', now(), now())`,
+    [b]
+  ],
+  ["refresh_tokens", "INSERT INTO refresh_tokens (realm_id, token_hash, family_id, generation) VALUES ($1, 'evil', 'f1', 1)", [b]]
 ]
+
+/** A port's failure: its tag and the message of the SQL error under it (a success fails the test). */
+const storeFailure = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.flatMap(Effect.exit(effect), (exit) =>
+    Exit.match(exit, {
+      onSuccess: (value) => Effect.dieMessage(`expected a failure, got ${JSON.stringify(value)}`),
+      onFailure: (cause) =>
+        Option.match(Cause.failureOption(cause), {
+          onNone: () => Effect.failCause(cause),
+          onSome: (error) => {
+            const { _tag, cause: sqlError } = error as { readonly _tag?: string; readonly cause?: { readonly cause?: { readonly message?: string } } }
+            return Effect.succeed({ _tag, message: sqlError?.cause?.message })
+          }
+        })
+    }))
+
+const duplicate = (constraint: string) => ({ _tag: "StoreError", message: `duplicate key value violates unique constraint "${constraint}"` })
 
 export const suite = (backend: Backend) =>
   layer(backend.store, { excludeTestServices: true })(`${backend.name}: isolation, atomicity and the audit chain in SQL`, (it) => {
@@ -158,10 +275,6 @@ export const suite = (backend: Backend) =>
       Effect.gen(function*() {
         const a = yield* populatedRealm
         const b = yield* populatedRealm
-        const only = (id: string) => ({
-          realms: [id], clients: [id], users: [id], resources: [id], trusted_issuers: [id], key_rings: [id], audit_heads: [id],
-          audit_events: [id, id, id, id, id]
-        })
         expect(yield* visibleRealms(pinTo(a.id))).toEqual(only(a.id))
         expect(yield* visibleRealms(pinTo(b.id))).toEqual(only(b.id))
         const nothing = Object.fromEntries(tables.map((table) => [table, []]))
@@ -179,24 +292,52 @@ export const suite = (backend: Backend) =>
 
     it.effect("pinned to realm A, writing a row of realm B fails with an RLS violation, and B's rows cannot be changed", () =>
       Effect.gen(function*() {
-        const a = yield* populatedRealm
-        const b = yield* populatedRealm
+        const a = (yield* populated).realm
+        const populatedB = yield* populated
+        const b = populatedB.realm
         for (const [table, text, params] of foreignRows(b.id)) {
           expect(yield* sqlFailure(asApp(a.id, text, params))).toEqual(rlsViolation(table))
         }
         // moving A's row into B is a write of a B row too
-        expect(yield* sqlFailure(asApp(a.id, "UPDATE clients SET realm_id = $1 WHERE realm_id = $2", [b.id, a.id]))).toEqual(rlsViolation("clients"))
+        for (const table of ["clients", ...signInTables]) {
+          expect(yield* sqlFailure(asApp(a.id, `UPDATE ${table} SET realm_id = $1 WHERE realm_id = $2`, [b.id, a.id]))).toEqual(rlsViolation(table))
+        }
         // B's rows are invisible to A's UPDATE and DELETE: nothing is touched
         expect(yield* asApp(a.id, "UPDATE clients SET secret_hash = 'stolen' WHERE realm_id = $1 RETURNING client_id", [b.id])).toEqual([])
         expect(yield* asApp(a.id, "DELETE FROM users WHERE realm_id = $1 RETURNING sub", [b.id])).toEqual([])
+        const steal: ReadonlyArray<string> = [
+          "UPDATE grants SET revoked_at = now() WHERE realm_id = $1 RETURNING grant_id",
+          "UPDATE codes SET redeemed = true WHERE realm_id = $1 RETURNING code_hash",
+          "UPDATE sessions SET expires_at = expires_at + interval '1 year' WHERE realm_id = $1 RETURNING sid",
+          "UPDATE consents SET scopes = '{admin}' WHERE realm_id = $1 RETURNING sub",
+          "UPDATE refresh_families SET current_hash = 'stolen' WHERE realm_id = $1 RETURNING family_id",
+          "UPDATE refresh_tokens SET generation = 99 WHERE realm_id = $1 RETURNING token_hash"
+        ]
+        for (const text of steal) expect(yield* asApp(a.id, text, [b.id])).toEqual([])
+        for (const table of signInTables) {
+          expect(yield* asApp(a.id, `DELETE FROM ${table} WHERE realm_id = $1 RETURNING realm_id`, [b.id])).toEqual([])
+        }
         // a DELETE with no WHERE at all reaches A's row alone
-        expect(yield* asApp(a.id, "DELETE FROM key_rings RETURNING realm_id")).toEqual([{ realm_id: a.id }])
+        for (const table of ["key_rings", ...signInTables]) {
+          expect(yield* asApp(a.id, `DELETE FROM ${table} RETURNING realm_id`)).toEqual([{ realm_id: a.id }])
+        }
+        // every row of B is still there, unchanged as its ports read it
+        expect(yield* visibleRealms(pinTo(b.id))).toEqual(only(b.id))
         const clients = yield* Clients.Clients
         expect(Option.getOrThrow(yield* clients.find(b.id, "c1")).secretHash).toBe("h")
         expect(Option.isSome(yield* Effect.flatMap(Users.Users, (users) => users.find(b.id, "s1")))).toBe(true)
         expect(Option.isSome(yield* Effect.flatMap(Keys.Keys, (keys) => keys.ring(b.id)))).toBe(true)
-        expect(yield* trail(b)).toEqual(["trusted_issuer.created", "resource.created", "user.created", "client.created", "realm.created"])
-        expect(yield* verify(b)).toEqual({ ok: true, events: 5 })
+        const [codeHash, tokenHash, cookieHash] = yield* Effect.all([populatedB.code, populatedB.refreshToken, populatedB.cookie].map(Hash.sha256))
+        expect(yield* Effect.flatMap(SignIn.Grants, (grants) => grants.find(b.id, "g1"))).toEqual(Option.some(grantOf(b)))
+        expect(yield* Effect.flatMap(SignIn.Sessions, (sessions) => sessions.findByCookie(b.id, cookieHash!)))
+          .toEqual(Option.some(sessionOf(b, cookieHash!)))
+        expect(yield* Effect.flatMap(SignIn.Consents, (consents) => consents.find(b.id, "s1", "c1"))).toEqual(Option.some(consentOf(b)))
+        expect(yield* Effect.flatMap(SignIn.RefreshTokens, (refreshes) => refreshes.find(b.id, tokenHash!)))
+          .toEqual(Option.some({ family: familyOf(b, tokenHash!), generation: 1 }))
+        // still Issued: A's UPDATE never redeemed it (this consume is the first)
+        expect(yield* Effect.flatMap(SignIn.Codes, (codes) => codes.consume(b.id, codeHash!))).toEqual(Option.some(codeOf(b)))
+        expect(yield* trail(b)).toEqual([...populatedTrail])
+        expect(yield* verify(b)).toEqual({ ok: true, events: 9 })
       }))
 
     it.effect("tessera_app cannot switch row-level security off, weaken it, or drop a policy", () =>
@@ -303,12 +444,12 @@ export const suite = (backend: Backend) =>
         expect(yield* verify(realm)).toEqual({ ok: true, events: 2 })
       }))
 
-    it.effect("atomic audit: a refused duplicate (client, user, realm name) leaves no event and no chain", () =>
+    it.effect("atomic audit: a refused duplicate (client, user, realm name, session, cookie, grant, code, refresh family or token) leaves no event and no chain", () =>
       Effect.gen(function*() {
         const clients = yield* Clients.Clients
         const users = yield* Users.Users
         const realms = yield* Realms.Realms
-        const realm = yield* populatedRealm
+        const { realm, code, refreshToken, cookie } = yield* populated
         expect(yield* Effect.exit(clients.insert(client(realm, "c1"), event(realm, "client.created")))).toEqual(
           Exit.fail(expect.objectContaining({ _tag: "AlreadyExists", entity: "client" }))
         )
@@ -321,11 +462,28 @@ export const suite = (backend: Backend) =>
         expect(yield* Effect.exit(realms.create(twin, ring, event(twin, "realm.created")))).toEqual(
           Exit.fail(expect.objectContaining({ _tag: "AlreadyExists", entity: "realm" }))
         )
-        expect(yield* trail(realm)).toEqual(["trusted_issuer.created", "resource.created", "user.created", "client.created", "realm.created"])
-        expect(yield* asApp(realm.id, "SELECT seq FROM audit_heads")).toEqual([{ seq: "5" }])
+        // the sign-in stores map no duplicate to a domain error: the unique constraint refuses it, as a StoreError
+        const [codeHash, tokenHash, cookieHash] = yield* Effect.all([code, refreshToken, cookie].map(Hash.sha256))
+        const sessions = yield* SignIn.Sessions
+        const login = event(realm, "login.succeeded", { subject: "s1" })
+        expect(yield* storeFailure(sessions.create(sessionOf(realm, "another cookie"), login))).toEqual(duplicate("sessions_pkey"))
+        expect(yield* storeFailure(sessions.create({ ...sessionOf(realm, cookieHash!), sid: "sid2" }, login)))
+          .toEqual(duplicate("sessions_realm_id_cookie_hash_key"))
+        expect(yield* storeFailure(Effect.flatMap(SignIn.Grants, (grants) => grants.insert(grantOf(realm), event(realm, "consent.granted")))))
+          .toEqual(duplicate("grants_pkey"))
+        expect(yield* storeFailure(Effect.flatMap(SignIn.Codes, (codes) => codes.insert(codeHash!, codeOf(realm))))).toEqual(duplicate("codes_pkey"))
+        const refreshes = yield* SignIn.RefreshTokens
+        expect(yield* storeFailure(refreshes.create(familyOf(realm, "another token"), "another token", event(realm, "token.issued"))))
+          .toEqual(duplicate("refresh_families_pkey"))
+        // a new family whose token hash is taken: the family row written first goes down with the token row
+        const taken = { ...familyOf(realm, tokenHash!), familyId: "f2" }
+        expect(yield* storeFailure(refreshes.create(taken, tokenHash!, event(realm, "token.issued")))).toEqual(duplicate("refresh_tokens_pkey"))
+        expect(yield* visibleRealms(pinTo(realm.id))).toEqual(only(realm.id))
+        expect(yield* trail(realm)).toEqual([...populatedTrail])
+        expect(yield* asApp(realm.id, "SELECT seq FROM audit_heads")).toEqual([{ seq: "9" }])
         expect(yield* trail(twin)).toEqual([])
         expect(yield* visibleRealms(pinTo(twin.id))).toEqual(Object.fromEntries(tables.map((table) => [table, []])))
-        expect(yield* verify(realm)).toEqual({ ok: true, events: 5 })
+        expect(yield* verify(realm)).toEqual({ ok: true, events: 9 })
       }))
 
     it.effect("append-only: UPDATE, DELETE and TRUNCATE on the audit trail are denied to tessera_app, even in its realm", () =>
@@ -336,7 +494,7 @@ export const suite = (backend: Backend) =>
         expect(yield* sqlFailure(asApp(realm.id, "DELETE FROM audit_events WHERE realm_id = $1", [realm.id]))).toEqual(denied("audit_events"))
         expect(yield* sqlFailure(asApp(realm.id, "TRUNCATE audit_events"))).toEqual(denied("audit_events"))
         expect(yield* sqlFailure(asApp(realm.id, "DELETE FROM audit_heads WHERE realm_id = $1", [realm.id]))).toEqual(denied("audit_heads"))
-        expect(yield* verify(realm)).toEqual({ ok: true, events: 5 })
+        expect(yield* verify(realm)).toEqual({ ok: true, events: 9 })
       }))
 
     it.effect("hash chain: an event edited by the owner is named by verify; an untouched realm still verifies", () =>
@@ -351,7 +509,7 @@ export const suite = (backend: Backend) =>
         expect(yield* owner.run(a.id, "UPDATE audit_events SET subject = 'mallory' WHERE realm_id = $1 AND id = $2 RETURNING id", [a.id, edited.id]))
           .toEqual([{ id: edited.id }])
         expect(yield* verify(a)).toEqual({ ok: false, firstBroken: edited.id })
-        expect(yield* verify(b)).toEqual({ ok: true, events: 5 })
+        expect(yield* verify(b)).toEqual({ ok: true, events: 9 })
       }))
 
     it.effect("hash chain: an owner who recomputes the edited event's hash, or deletes an event, breaks the next one", () =>
@@ -361,8 +519,8 @@ export const suite = (backend: Backend) =>
         const a = yield* populatedRealm
         const b = yield* populatedRealm
         const bySeq = (realm: Realm.Realm) =>
-          Effect.map(audit.query(realm.id, { limit: 10 }), (rows) => (seq: number) => rows.find((r) => r.seq === seq)!.event)
-        // seq 3 of 5 is rewritten with a hash consistent with its new content: its successor no longer points at it
+          Effect.map(audit.query(realm.id, { limit: 100 }), (rows) => (seq: number) => rows.find((r) => r.seq === seq)!.event)
+        // seq 3 of 9 is rewritten with a hash consistent with its new content: its successor no longer points at it
         const inA = yield* bySeq(a)
         const [{ prev_hash }] = (yield* owner.run(a.id, "SELECT prev_hash FROM audit_events WHERE realm_id = $1 AND seq = 3", [a.id])) as [
           { prev_hash: string }
@@ -375,6 +533,58 @@ export const suite = (backend: Backend) =>
         const inB = yield* bySeq(b)
         expect(yield* owner.run(b.id, "DELETE FROM audit_events WHERE realm_id = $1 AND seq = 3 RETURNING seq", [b.id])).toEqual([{ seq: "3" }])
         expect(yield* verify(b)).toEqual({ ok: false, firstBroken: inB(4).id })
+      }))
+
+    it.effect("secrets at rest: a code is stored only by its hash, a refresh token and a session cookie likewise: no column holds one in clear", () =>
+      Effect.gen(function*() {
+        const owner = yield* Owner
+        const { realm, code, refreshToken, cookie } = yield* populated
+        const [codeHash, tokenHash, cookieHash] = yield* Effect.all([code, refreshToken, cookie].map(Hash.sha256))
+        // every row of the realm in every table, as the owner reads it from the tables themselves
+        const stored = yield* Effect.forEach(tables, (table) =>
+          Effect.map(
+            owner.run(realm.id, `SELECT * FROM ${table} WHERE ${table === "realms" ? "id" : "realm_id"} = $1`, [realm.id]),
+            (rows) => [table, rows] as const
+          ))
+        const rowsOf = (table: string) => stored.find(([t]) => t === table)![1]
+        /** Every `table.column` whose value, as text, contains `needle`. */
+        const holding = (needle: string) =>
+          stored.flatMap(([table, rows]) =>
+            rows.flatMap((row) => Object.entries(row).filter(([, value]) => String(JSON.stringify(value)).includes(needle)).map(([column]) => `${table}.${column}`)))
+        expect(stored.map(([table, rows]) => [table, rows.length])).toEqual(tables.map((table) => [table, table === "audit_events" ? 9 : 1]))
+        // the exact rows: each secret's column is its base64url SHA-256
+        const expiresAt = new Date(DateTime.toEpochMillis(DateTime.addDuration(at, AuthorizationCode.lifetime)))
+        expect(rowsOf("codes")).toEqual([{
+          realm_id: realm.id, code_hash: codeHash, client_id: "c1", grant_id: "g1", redirect_uri: "https://app.example/cb",
+          code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", expires_at: expiresAt, redeemed: false
+        }])
+        expect(rowsOf("refresh_tokens")).toEqual([{ realm_id: realm.id, token_hash: tokenHash, family_id: "f1", generation: 1 }])
+        expect(rowsOf("refresh_families")).toEqual([{
+          realm_id: realm.id, family_id: "f1", client_id: "c1", grant_id: "g1", generation: 1, current_hash: tokenHash,
+          created_at: new Date(DateTime.toEpochMillis(at)), last_used_at: new Date(DateTime.toEpochMillis(at)), revoked_reason: null
+        }])
+        expect(rowsOf("sessions")).toEqual([{
+          realm_id: realm.id, sid: "sid1", cookie_hash: cookieHash, sub: "s1", auth_time: new Date(DateTime.toEpochMillis(at)),
+          acr: Session.passwordAcr, amr: ["pwd"], expires_at: new Date(DateTime.toEpochMillis(DateTime.addDuration(at, Session.lifetime))),
+          client_ids: [], ended_at: null
+        }])
+        // grepping every value of the realm: the clear secrets nowhere, their hashes exactly where the rows above put them
+        expect(holding(code)).toEqual([])
+        expect(holding(refreshToken)).toEqual([])
+        expect(holding(cookie)).toEqual([])
+        expect(holding(codeHash!)).toEqual(["codes.code_hash"])
+        expect(holding(tokenHash!)).toEqual(["refresh_families.current_hash", "refresh_tokens.token_hash"])
+        expect(holding(cookieHash!)).toEqual(["sessions.cookie_hash"])
+        // and the ports look them up by the hash alone: the clear value finds nothing
+        const sessions = yield* SignIn.Sessions
+        expect(yield* sessions.findByCookie(realm.id, cookie)).toEqual(Option.none())
+        expect(yield* sessions.findByCookie(realm.id, cookieHash!)).toEqual(Option.some(sessionOf(realm, cookieHash!)))
+        const refreshes = yield* SignIn.RefreshTokens
+        expect(yield* refreshes.find(realm.id, refreshToken)).toEqual(Option.none())
+        expect(yield* refreshes.find(realm.id, tokenHash!)).toEqual(Option.some({ family: familyOf(realm, tokenHash!), generation: 1 }))
+        const codes = yield* SignIn.Codes
+        expect(yield* codes.consume(realm.id, code)).toEqual(Option.none())
+        expect(yield* codes.consume(realm.id, codeHash!)).toEqual(Option.some(codeOf(realm)))
       }))
 
     it.effect("hash chain: 20 concurrent appends to one realm serialize into one gapless chain of 21 events", () =>
