@@ -3,6 +3,9 @@ import { Effect } from "effect"
 import { createRealm, get, request } from "./support/Http.js"
 import { publicUrl, TestLive } from "./support/TestLive.js"
 
+/** RFC 8414 §2: asymmetric algorithms only for private_key_jwt assertions. */
+const assertionAlgs = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "Ed25519"]
+
 layer(TestLive)("OIDC Discovery 1.0 §4 and RFC 8414 §3: the three metadata URLs", (it) => {
   it.effect("§4.1: {issuer}/.well-known/openid-configuration serves the realm's metadata", () =>
     Effect.gen(function*() {
@@ -15,11 +18,31 @@ layer(TestLive)("OIDC Discovery 1.0 §4 and RFC 8414 §3: the three metadata URL
         issuer: `${publicUrl}/realms/${realm.name}`,
         jwks_uri: `${publicUrl}/realms/${realm.name}/jwks`,
         response_types_supported: ["code"],
-        response_modes_supported: ["query"],
-        grant_types_supported: [],
+        response_modes_supported: ["query", "form_post"],
+        grant_types_supported: ["authorization_code", "refresh_token"],
         code_challenge_methods_supported: ["S256"],
         subject_types_supported: ["public"],
-        id_token_signing_alg_values_supported: ["RS256"]
+        id_token_signing_alg_values_supported: ["RS256"],
+        authorization_endpoint: `${publicUrl}/realms/${realm.name}/authorize`,
+        scopes_supported: ["openid", "profile", "email", "offline_access"],
+        authorization_response_iss_parameter_supported: true,
+        prompt_values_supported: ["none", "login", "consent", "select_account"],
+        acr_values_supported: ["urn:tessera:acr:password"],
+        claims_supported: [
+          "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "sid", "name", "preferred_username", "email"
+        ],
+        request_parameter_supported: false,
+        request_uri_parameter_supported: false,
+        token_endpoint: `${publicUrl}/realms/${realm.name}/token`,
+        token_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+        token_endpoint_auth_signing_alg_values_supported: assertionAlgs,
+        introspection_endpoint: `${publicUrl}/realms/${realm.name}/introspect`,
+        introspection_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+        introspection_endpoint_auth_signing_alg_values_supported: assertionAlgs,
+        revocation_endpoint: `${publicUrl}/realms/${realm.name}/revoke`,
+        revocation_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+        revocation_endpoint_auth_signing_alg_values_supported: assertionAlgs,
+        userinfo_endpoint: `${publicUrl}/realms/${realm.name}/userinfo`
       })
     }))
 

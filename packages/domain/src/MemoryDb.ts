@@ -9,6 +9,7 @@ import type { AuthorizationCode } from "./AuthorizationCode.js"
 import type { Client } from "./Client.js"
 import type { Consent } from "./Consent.js"
 import type { Grant } from "./Grant.js"
+import type { Interaction } from "./Interactions.js"
 import type { RefreshFamily } from "./RefreshFamily.js"
 import type { Session } from "./Session.js"
 import { AlreadyExists } from "./Conflict.js"
@@ -38,6 +39,9 @@ export interface State {
   readonly consents: HashMap.HashMap<string, Consent>
   readonly refreshFamilies: HashMap.HashMap<string, RefreshFamily>
   readonly refreshTokens: HashMap.HashMap<string, { readonly familyId: string; readonly generation: number }>
+  readonly interactions: HashMap.HashMap<string, Interaction>
+  /** Failed sign-ins per throttle key: epoch milliseconds, oldest first (LoginThrottle). */
+  readonly loginFailures: HashMap.HashMap<string, ReadonlyArray<number>>
 }
 
 export const empty: State = {
@@ -56,7 +60,9 @@ export const empty: State = {
   sessionCookies: HashMap.empty(),
   consents: HashMap.empty(),
   refreshFamilies: HashMap.empty(),
-  refreshTokens: HashMap.empty()
+  refreshTokens: HashMap.empty(),
+  interactions: HashMap.empty(),
+  loginFailures: HashMap.empty()
 }
 
 export interface Db {

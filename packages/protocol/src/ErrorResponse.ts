@@ -23,6 +23,9 @@ export const ErrorCode = Schema.Literal(
   // OIDC Core §3.1.2.6 (request objects, §6, are not supported)
   "request_not_supported",
   "request_uri_not_supported",
+  // OIDC Core §3.1.2.6: prompt=none, and the person would have to sign in or consent
+  "login_required",
+  "consent_required",
   // RFC 7591 §3.2.2
   "invalid_redirect_uri",
   "invalid_client_metadata",

@@ -8,10 +8,18 @@ import * as Sql from "@tessera/sql"
 import {
   Audit, Clients, Entropy, JobLock, Keys, MemoryDb, Realms, Resources, SignIn, SigningKeys, Tokens, TrustedIssuers, Users
 } from "@tessera/domain"
+import { AccessTokens, JtiCache } from "@tessera/domain"
+import { Interactions, LoginThrottle } from "@tessera/domain"
 import { AppConfig } from "./AppConfig.js"
 import * as AdminRoute from "./http/AdminRoute.js"
+import * as AuthorizeRoute from "./http/AuthorizeRoute.js"
+import * as ConsentRoute from "./http/ConsentRoute.js"
 import * as DiscoveryRoute from "./http/DiscoveryRoute.js"
+import * as IntrospectionRoute from "./http/IntrospectionRoute.js"
+import * as LoginRoute from "./http/LoginRoute.js"
 import * as NotFoundRoute from "./http/NotFoundRoute.js"
+import * as RevocationRoute from "./http/RevocationRoute.js"
+import * as TokenRoute from "./http/TokenRoute.js"
 import * as UserinfoRoute from "./http/UserinfoRoute.js"
 import * as PasswordHasherArgon2 from "./PasswordHasherArgon2.js"
 import * as Secrets from "./Secrets.js"
@@ -26,6 +34,10 @@ export const MemoryPorts = Layer.mergeAll(
   Keys.layerMemory,
   Audit.layerMemory,
   JobLock.layerMemory,
+  AccessTokens.layerMemory,
+  JtiCache.layerMemory,
+  Interactions.layerMemory,
+  LoginThrottle.layerMemory,
   SignIn.layerMemory
 ).pipe(Layer.provideMerge(MemoryDb.layer))
 
@@ -55,6 +67,12 @@ export const Routes = Layer.mergeAll(
   DiscoveryRoute.Routes,
   AdminRoute.Routes,
   UserinfoRoute.Routes,
+  TokenRoute.Routes,
+  IntrospectionRoute.Routes,
+  RevocationRoute.Routes,
+  AuthorizeRoute.Routes,
+  LoginRoute.Routes,
+  ConsentRoute.Routes,
   NotFoundRoute.Routes
 )
 

@@ -2,11 +2,13 @@
 import * as Migrator from "@effect/sql/Migrator"
 import m00001 from "./migrations/00001_schema.js"
 import m00002 from "./migrations/00002_sign_in.js"
+import m00003 from "./migrations/00003_sign_in_state.js"
 
 /** Migrator runs only ids above the highest applied: a new migration always takes the next number. */
 export const loader = Migrator.fromRecord({
   "00001_schema": m00001,
-  "00002_sign_in": m00002
+  "00002_sign_in": m00002,
+  "00003_sign_in_state": m00003
 })
 
 export const run = Migrator.make({})({ loader, table: "tessera_migrations" })

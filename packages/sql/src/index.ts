@@ -5,6 +5,7 @@ import * as PgJobLock from "./PgJobLock.js"
 import * as PgKeys from "./PgKeys.js"
 import * as PgRealms from "./PgRealms.js"
 import * as PgSignIn from "./PgSignIn.js"
+import * as PgSignInState from "./PgSignInState.js"
 import * as PgTables from "./PgTables.js"
 
 export * as Database from "./Database.js"
@@ -20,7 +21,8 @@ export const ports = Layer.mergeAll(
   PgTables.layerUsers,
   PgTables.layerResources,
   PgTables.layerTrustedIssuers,
-  PgSignIn.layer
+  PgSignIn.layer,
+  PgSignInState.layer
 )
 
 /** The advisory-lock `JobLock`, for a real Postgres shared by many nodes. */

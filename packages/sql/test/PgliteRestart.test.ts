@@ -77,18 +77,19 @@ describe("PGlite on disk: restart and one process per data directory", () => {
         const store = yield* open
         expect(Fs.readFileSync(lockFile, "utf8")).toBe(`${process.pid}\n`)
         return yield* Effect.gen(function*() {
-          const realm = yield* Proofs.populatedRealm
+          const populated = yield* Proofs.populated
+          const { realm } = populated
           const keys = yield* Keys.Keys
           const ring = Option.getOrThrow(yield* keys.ring(realm.id))
           const rotated = { version: 2, keys: ring.keys.slice(1) }
           yield* keys.replace(realm.id, 1, rotated, Option.some(Proofs.event(realm, "key.rotated")))
-          return { realm, rotated }
+          return { populated, realm, rotated }
         }).pipe(Effect.provide(store))
       }))
       // closed: the lock is released with it
       expect(Fs.existsSync(lockFile)).toBe(false)
       yield* Effect.scoped(Effect.gen(function*() {
-        const { realm, rotated } = written
+        const { populated, realm, rotated } = written
         const store = yield* open
         yield* Effect.gen(function*() {
           expect(Option.getOrThrow(yield* Effect.flatMap(Realms.Realms, (r) => r.findByName(realm.name)))).toEqual(realm)
@@ -97,6 +98,8 @@ describe("PGlite on disk: restart and one process per data directory", () => {
           expect(yield* Effect.flatMap(Resources.Resources, (r) => r.list(realm.id))).toHaveLength(1)
           expect(yield* Effect.flatMap(TrustedIssuers.TrustedIssuers, (t) => t.list(realm.id))).toHaveLength(1)
           expect(Option.getOrThrow(yield* Effect.flatMap(Keys.Keys, (k) => k.ring(realm.id)))).toEqual(rotated)
+          // the short-lived sign-in state too: the interaction, the token's grant link, the jti, the counted failure
+          yield* Proofs.expectState(populated)
           expect(yield* Proofs.trail(realm)).toEqual(["key.rotated", ...Proofs.populatedTrail])
           expect(yield* Proofs.verify(realm)).toEqual({ ok: true, events: 10 })
         }).pipe(Effect.provide(store))

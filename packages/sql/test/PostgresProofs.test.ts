@@ -128,6 +128,8 @@ if (url !== undefined) {
           expect(yield* Effect.flatMap(SignIn.RefreshTokens, (r) => r.find(realm.id, tokenHash!)))
             .toEqual(Option.some({ family: Proofs.familyOf(realm, tokenHash!), generation: 1 }))
           expect(yield* Effect.flatMap(SignIn.Codes, (c) => c.consume(realm.id, codeHash!))).toEqual(Option.some(Proofs.codeOf(realm)))
+          // the short-lived sign-in state too: the interaction, the token's grant link, the jti, the counted failure
+          yield* Proofs.expectState(populated)
           expect(yield* Proofs.trail(realm)).toEqual(["key.rotated", ...Proofs.populatedTrail])
           expect(yield* Proofs.verify(realm)).toEqual({ ok: true, events: 10 })
         }).pipe(Effect.provide(second))
@@ -192,7 +194,9 @@ if (url !== undefined) {
         expect(nodes.map((exit) => (Exit.isSuccess(exit) ? "up" : Cause.pretty(exit.cause)))).toEqual(["up", "up", "up", "up"])
         const migrated = yield* Effect.flatMap(ownerPool(fresh.toString()), (pool) => query(pool, "SELECT migration_id, name FROM tessera_migrations ORDER BY migration_id"))
         // every migration applied exactly once
-        expect(migrated).toEqual([{ migration_id: 1, name: "schema" }, { migration_id: 2, name: "sign_in" }])
+        expect(migrated).toEqual([
+          { migration_id: 1, name: "schema" }, { migration_id: 2, name: "sign_in" }, { migration_id: 3, name: "sign_in_state" }
+        ])
       }))
   })
 

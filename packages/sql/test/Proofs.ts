@@ -1,17 +1,18 @@
 /**
  * The store's guarantees proven in SQL (issue 3, "Tests"), the same on PGlite and on PostgreSQL: realm isolation
  * by row-level security as `tessera_app` on every realm-scoped table (the directory and admin tables of migration
- * 00001 and the sign-in tables of 00002), atomic compare-and-set, audit events that commit or roll back with their
- * change, an append-only audit table, a hash chain that names an edited row, and sign-in secrets kept only as hashes.
+ * 00001, the sign-in tables of 00002 and the short-lived sign-in state of 00003), atomic compare-and-set and
+ * single use, audit events that commit or roll back with their change, an append-only audit table, a hash chain that
+ * names an edited row, and sign-in secrets kept only as hashes.
  */
 import { expect, layer } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
-import { Cause, Context, DateTime, Deferred, Effect, Exit, Fiber, Option } from "effect"
+import { Cause, Clock, Context, DateTime, Deferred, Duration, Effect, Exit, Fiber, Option } from "effect"
 import type { Layer } from "effect"
 import {
-  Audit, AuditChain, AuditEvent, AuthorizationCode, Clients, Entropy, Hash, Keys, Realms, RefreshFamily, Resources, Session,
-  SignIn, TrustedIssuers, Users
+  AccessTokens, Audit, AuditChain, AuditEvent, AuthorizationCode, Clients, Entropy, Hash, Interactions, JtiCache, Keys, LoginThrottle,
+  Realms, RefreshFamily, Resources, Session, SignIn, Tokens, TrustedIssuers, Users
 } from "@tessera/domain"
 import type { Client, Consent, Grant, Realm } from "@tessera/domain"
 import { Sql } from "@tessera/sql"
@@ -29,6 +30,7 @@ export class Owner extends Context.Tag("@tessera/sql/test/Owner")<Owner, {
 export type Ports =
   | Realms.Realms | Clients.Clients | Users.Users | Resources.Resources | TrustedIssuers.TrustedIssuers | Keys.Keys
   | Audit.Audit | SignIn.Codes | SignIn.Grants | SignIn.Sessions | SignIn.Consents | SignIn.RefreshTokens
+  | Interactions.Interactions | LoginThrottle.LoginThrottle | AccessTokens.AccessTokens | JtiCache.JtiCache
 
 export interface Backend {
   readonly name: string
@@ -87,15 +89,46 @@ export const familyOf = (realm: Realm.Realm, currentHash: string) =>
     familyId: "f1", realmId: realm.id, clientId: "c1", grantId: "g1", generation: 1, currentHash, createdAt: at, lastUsedAt: at
   })
 
-/** A populated realm and the clear secrets handed out in it, which the store may keep only as their SHA-256. */
+/** The pending authorization request of a populated realm: client c1 asking for `openid read` at https://api.example. */
+export const requestOf: Interactions.Request = {
+  clientId: "c1", redirectUri: "https://app.example/cb", redirectUriGiven: true, scopes: ["openid", "read"], resources: ["https://api.example"],
+  state: "st1", nonce: "n1", codeChallenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", responseMode: "query", prompt: ["consent"],
+  maxAge: 3600, acrValues: [], loginHint: "alice", stepUp: false
+}
+
+export const interactionOf = (realm: Realm.Realm, id: string, csrfHash: string): Interactions.Interaction => ({
+  realmId: realm.id, id, request: requestOf, csrfHash, createdAt: at, expiresAt: DateTime.addDuration(at, Interactions.lifetime)
+})
+
+/** The failed sign-in of a populated realm: it counts against the username ("user:alice") and the address, a row each. */
+export const attemptOf = (realm: Realm.Realm): LoginThrottle.Attempt => ({ realmId: realm.id, username: "Alice", ip: "192.0.2.1" })
+
+/**
+ * A populated realm, the clear secrets handed out in it (which the store may keep only as their SHA-256), and the
+ * keys of its short-lived state: the interaction, the access token's jti (linked to grant g1) and the jti of a client
+ * assertion of c1 (remembered), both until `expiresAt`.
+ */
 export interface Populated {
   readonly realm: Realm.Realm
   readonly code: string
   readonly refreshToken: string
   readonly cookie: string
+  /** The interaction's CSRF token, which the forms carry and the interaction keeps as its hash. */
+  readonly csrf: string
+  readonly interaction: Interactions.Interaction
+  readonly accessJti: string
+  readonly assertionJti: string
+  /** The JWTs' `exp`, 15 minutes from when `populated` ran (the ports read the live clock against it). */
+  readonly expiresAt: DateTime.Utc
 }
 
 const secret = Entropy.token(32).pipe(Effect.provide(Entropy.layer))
+/** 128 random bits, base64url: an interaction id, an access token's jti. */
+const randomId = Entropy.token(16).pipe(Effect.provide(Entropy.layer))
+
+/** An RFC 9068 access token's `exp` issued now: whole seconds, `Tokens.defaultLifetimes.accessToken` away. */
+const jwtExpiry = Effect.map(Clock.currentTimeMillis, (ms) =>
+  DateTime.unsafeMake(Math.floor(ms / 1000) * 1000 + Duration.toMillis(Tokens.defaultLifetimes.accessToken)))
 
 /** The event types `populated` writes, newest first: 9 events. */
 export const populatedTrail = [
@@ -104,8 +137,9 @@ export const populatedTrail = [
 ] as const
 
 /**
- * A realm with one row in every realm-scoped table, all written through the ports: 9 audit events (the code's
- * port takes none). The code, refresh token and session cookie are fresh random secrets, handed to the ports hashed.
+ * A realm with a row in every realm-scoped table (two in login_failures: one per username, one per address), all
+ * written through the ports: 9 audit events (the code's port and the short-lived state's ports take none). The code,
+ * refresh token, session cookie and CSRF token are fresh random secrets, handed to the ports hashed.
  */
 export const populated = Effect.gen(function*() {
   const realm = yield* newRealm
@@ -131,8 +165,35 @@ export const populated = Effect.gen(function*() {
   yield* Effect.flatMap(SignIn.RefreshTokens, (refreshes) =>
     Effect.flatMap(Hash.sha256(secrets.refreshToken), (hash) =>
       refreshes.create(familyOf(realm, hash), hash, event(realm, "token.issued", { subject: "s1", clientId: "c1" }))))
-  return { realm, ...secrets } satisfies Populated
+  const csrf = yield* secret
+  const interaction = interactionOf(realm, yield* randomId, yield* Hash.sha256(csrf))
+  yield* Effect.flatMap(Interactions.Interactions, (interactions) => interactions.create(interaction))
+  yield* Effect.flatMap(LoginThrottle.LoginThrottle, (throttle) => throttle.recordFailure(attemptOf(realm), at))
+  const state = { accessJti: yield* randomId, assertionJti: crypto.randomUUID(), expiresAt: yield* jwtExpiry }
+  yield* Effect.flatMap(AccessTokens.AccessTokens, (tokens) => tokens.record(realm.id, state.accessJti, "g1", state.expiresAt))
+  yield* Effect.flatMap(JtiCache.JtiCache, (jtis) => jtis.remember(realm.id, "c1", state.assertionJti, state.expiresAt)).pipe(
+    Effect.filterOrDieMessage((fresh) => fresh, "a fresh jti was refused as a replay")
+  )
+  return { realm, ...secrets, csrf, interaction, ...state } satisfies Populated
 })
+
+/**
+ * A populated realm's short-lived state, as its ports read it: the interaction, the access token's grant link, the
+ * assertion's jti still remembered (so a replay is refused), and the failed sign-in still counted (four more failures
+ * of the username reach the limit of five). Writes four login failures.
+ */
+export const expectState = (p: Populated) =>
+  Effect.gen(function*() {
+    const { realm } = p
+    expect(yield* Effect.flatMap(Interactions.Interactions, (i) => i.find(realm.id, p.interaction.id))).toEqual(Option.some(p.interaction))
+    expect(yield* Effect.flatMap(AccessTokens.AccessTokens, (t) => t.find(realm.id, p.accessJti)))
+      .toEqual(Option.some({ grantId: "g1", revoked: false, expiresAt: p.expiresAt }))
+    expect(yield* Effect.flatMap(JtiCache.JtiCache, (j) => j.remember(realm.id, "c1", p.assertionJti, p.expiresAt))).toBe(false)
+    const throttle = yield* LoginThrottle.LoginThrottle
+    expect(yield* throttle.check(attemptOf(realm), at)).toEqual(LoginThrottle.Verdict.Allowed())
+    for (let i = 0; i < 4; i++) yield* throttle.recordFailure(attemptOf(realm), at)
+    expect(yield* throttle.check(attemptOf(realm), at)).toEqual(LoginThrottle.Verdict.Throttled({ retryAfterSeconds: 900 }))
+  })
 
 /** `populated`'s realm alone. */
 export const populatedRealm = Effect.map(populated, (p) => p.realm)
@@ -146,15 +207,19 @@ export const verify = (realm: Realm.Realm) => Effect.flatMap(Audit.Audit, (audit
 /** The sign-in tables of migration 00002. */
 export const signInTables = ["grants", "codes", "sessions", "consents", "refresh_families", "refresh_tokens"] as const
 
+/** The short-lived sign-in state tables of migration 00003. */
+export const stateTables = ["interactions", "login_failures", "access_tokens", "seen_jtis"] as const
+
 export const tables = [
-  "realms", "clients", "users", "resources", "trusted_issuers", "key_rings", "audit_heads", "audit_events", ...signInTables
+  "realms", "clients", "users", "resources", "trusted_issuers", "key_rings", "audit_heads", "audit_events", ...signInTables, ...stateTables
 ] as const
 
-/** What `visibleRealms` shows pinned to a populated realm: its one row per table and its 9 events. */
-const only = (id: string) => ({
+/** What `visibleRealms` shows pinned to a populated realm: one row per table, its 9 events and its 2 login failures. */
+const only = (id: string): Record<(typeof tables)[number], ReadonlyArray<string>> => ({
   realms: [id], clients: [id], users: [id], resources: [id], trusted_issuers: [id], key_rings: [id], audit_heads: [id],
   audit_events: [id, id, id, id, id, id, id, id, id],
-  grants: [id], codes: [id], sessions: [id], consents: [id], refresh_families: [id], refresh_tokens: [id]
+  grants: [id], codes: [id], sessions: [id], consents: [id], refresh_families: [id], refresh_tokens: [id],
+  interactions: [id], login_failures: [id, id], access_tokens: [id], seen_jtis: [id]
 })
 
 /** Which realm each visible row of every table belongs to, as raw `SELECT *` sees it after `setup`. */
@@ -234,7 +299,16 @@ const foreignRows = (b: string): ReadonlyArray<readonly [string, string, Readonl
      VALUES ($1, 'evil', 'c1', 'g1', 1, 'evil', now(), now())`,
     [b]
   ],
-  ["refresh_tokens", "INSERT INTO refresh_tokens (realm_id, token_hash, family_id, generation) VALUES ($1, 'evil', 'f1', 1)", [b]]
+  ["refresh_tokens", "INSERT INTO refresh_tokens (realm_id, token_hash, family_id, generation) VALUES ($1, 'evil', 'f1', 1)", [b]],
+  [
+    "interactions",
+    `INSERT INTO interactions (realm_id, id, request, csrf_hash, sid, created_at, expires_at)
+     VALUES ($1, 'evil', '{}', 'evil', 'sid1', now(), now() + interval '10 minutes')`,
+    [b]
+  ],
+  ["login_failures", "INSERT INTO login_failures (realm_id, key, at) VALUES ($1, 'user:alice', now())", [b]],
+  ["access_tokens", "INSERT INTO access_tokens (realm_id, jti, grant_id, revoked, expires_at) VALUES ($1, 'evil', 'g1', true, now())", [b]],
+  ["seen_jtis", "INSERT INTO seen_jtis (realm_id, issuer, jti, expires_at) VALUES ($1, 'c1', 'evil', now() + interval '1 hour')", [b]]
 ]
 
 /** A port's failure: its tag and the message of the SQL error under it (a success fails the test). */
@@ -299,7 +373,7 @@ export const suite = (backend: Backend) =>
           expect(yield* sqlFailure(asApp(a.id, text, params))).toEqual(rlsViolation(table))
         }
         // moving A's row into B is a write of a B row too
-        for (const table of ["clients", ...signInTables]) {
+        for (const table of ["clients", ...signInTables, ...stateTables]) {
           expect(yield* sqlFailure(asApp(a.id, `UPDATE ${table} SET realm_id = $1 WHERE realm_id = $2`, [b.id, a.id]))).toEqual(rlsViolation(table))
         }
         // B's rows are invisible to A's UPDATE and DELETE: nothing is touched
@@ -311,15 +385,19 @@ export const suite = (backend: Backend) =>
           "UPDATE sessions SET expires_at = expires_at + interval '1 year' WHERE realm_id = $1 RETURNING sid",
           "UPDATE consents SET scopes = '{admin}' WHERE realm_id = $1 RETURNING sub",
           "UPDATE refresh_families SET current_hash = 'stolen' WHERE realm_id = $1 RETURNING family_id",
-          "UPDATE refresh_tokens SET generation = 99 WHERE realm_id = $1 RETURNING token_hash"
+          "UPDATE refresh_tokens SET generation = 99 WHERE realm_id = $1 RETURNING token_hash",
+          "UPDATE interactions SET sid = 'stolen' WHERE realm_id = $1 RETURNING id",
+          "UPDATE login_failures SET at = at - interval '1 day' WHERE realm_id = $1 RETURNING key",
+          "UPDATE access_tokens SET grant_id = NULL WHERE realm_id = $1 RETURNING jti",
+          "UPDATE seen_jtis SET expires_at = now() - interval '1 day' WHERE realm_id = $1 RETURNING jti"
         ]
         for (const text of steal) expect(yield* asApp(a.id, text, [b.id])).toEqual([])
-        for (const table of signInTables) {
+        for (const table of [...signInTables, ...stateTables]) {
           expect(yield* asApp(a.id, `DELETE FROM ${table} WHERE realm_id = $1 RETURNING realm_id`, [b.id])).toEqual([])
         }
-        // a DELETE with no WHERE at all reaches A's row alone
-        for (const table of ["key_rings", ...signInTables]) {
-          expect(yield* asApp(a.id, `DELETE FROM ${table} RETURNING realm_id`)).toEqual([{ realm_id: a.id }])
+        // a DELETE with no WHERE at all reaches A's rows alone (its two login failures, one row of every other table)
+        for (const table of ["key_rings", ...signInTables, ...stateTables] as const) {
+          expect(yield* asApp(a.id, `DELETE FROM ${table} RETURNING realm_id`)).toEqual(only(a.id)[table].map((realm_id) => ({ realm_id })))
         }
         // every row of B is still there, unchanged as its ports read it
         expect(yield* visibleRealms(pinTo(b.id))).toEqual(only(b.id))
@@ -336,6 +414,8 @@ export const suite = (backend: Backend) =>
           .toEqual(Option.some({ family: familyOf(b, tokenHash!), generation: 1 }))
         // still Issued: A's UPDATE never redeemed it (this consume is the first)
         expect(yield* Effect.flatMap(SignIn.Codes, (codes) => codes.consume(b.id, codeHash!))).toEqual(Option.some(codeOf(b)))
+        // the interaction, the token's grant link, the remembered jti and the counted failure, none of them touched by A
+        yield* expectState(populatedB)
         expect(yield* trail(b)).toEqual([...populatedTrail])
         expect(yield* verify(b)).toEqual({ ok: true, events: 9 })
       }))
@@ -395,6 +475,42 @@ export const suite = (backend: Backend) =>
         expect(yield* verify(realm)).toEqual({ ok: true, events: 2 })
       }))
 
+    it.effect("single use: 20 concurrent consumes of one interaction, exactly one gets it; the row is gone and nothing else is", () =>
+      Effect.gen(function*() {
+        const interactions = yield* Interactions.Interactions
+        const { realm, interaction } = yield* populated
+        const results = yield* Effect.all(
+          Array.from({ length: 20 }, () => interactions.consume(realm.id, interaction.id)),
+          { concurrency: "unbounded" }
+        )
+        expect(results.filter(Option.isSome)).toEqual([Option.some(interaction)])
+        expect(results.filter(Option.isNone)).toHaveLength(19)
+        expect(yield* interactions.find(realm.id, interaction.id)).toEqual(Option.none())
+        expect(yield* interactions.consume(realm.id, interaction.id)).toEqual(Option.none())
+        expect(yield* visibleRealms(pinTo(realm.id))).toEqual({ ...only(realm.id), interactions: [] })
+        expect(yield* trail(realm)).toEqual([...populatedTrail])
+      }))
+
+    it.effect("replay: 20 concurrent remembers of one jti, exactly one is true and one row is kept; of an expired one, again exactly one", () =>
+      Effect.gen(function*() {
+        const jtis = yield* JtiCache.JtiCache
+        const realm = yield* newRealm
+        const expiresAt = yield* jwtExpiry
+        const jti = crypto.randomUUID()
+        const race = (until: DateTime.Utc) =>
+          Effect.all(Array.from({ length: 20 }, () => jtis.remember(realm.id, "c1", jti, until)), { concurrency: "unbounded" })
+        const seen = asApp(realm.id, "SELECT issuer, jti, expires_at FROM seen_jtis")
+        expect((yield* race(expiresAt)).filter(Boolean)).toHaveLength(1)
+        expect(yield* seen).toEqual([{ issuer: "c1", jti, expires_at: new Date(DateTime.toEpochMillis(expiresAt)) }])
+        expect(yield* jtis.remember(realm.id, "c1", jti, expiresAt)).toBe(false)
+        // an entry past its expiry is replaced by one of the racers, once: the row is locked, the rest see it live
+        yield* asApp(realm.id, "UPDATE seen_jtis SET expires_at = now() - interval '1 second' WHERE jti = $1 RETURNING jti", [jti])
+        const later = DateTime.addDuration(expiresAt, Duration.minutes(1))
+        expect((yield* race(later)).filter(Boolean)).toHaveLength(1)
+        expect(yield* seen).toEqual([{ issuer: "c1", jti, expires_at: new Date(DateTime.toEpochMillis(later)) }])
+        expect(yield* trail(realm)).toEqual(["realm.created"])
+      }))
+
     it.effect("atomic audit: an event the transaction cannot write (another realm's) takes the client row down with it", () =>
       Effect.gen(function*() {
         const clients = yield* Clients.Clients
@@ -444,12 +560,12 @@ export const suite = (backend: Backend) =>
         expect(yield* verify(realm)).toEqual({ ok: true, events: 2 })
       }))
 
-    it.effect("atomic audit: a refused duplicate (client, user, realm name, session, cookie, grant, code, refresh family or token) leaves no event and no chain", () =>
+    it.effect("atomic audit: a refused duplicate (client, user, realm name, session, cookie, grant, code, refresh family or token, interaction, replayed jti) leaves no event, no chain and no row", () =>
       Effect.gen(function*() {
         const clients = yield* Clients.Clients
         const users = yield* Users.Users
         const realms = yield* Realms.Realms
-        const { realm, code, refreshToken, cookie } = yield* populated
+        const { realm, code, refreshToken, cookie, interaction, accessJti, assertionJti, expiresAt } = yield* populated
         expect(yield* Effect.exit(clients.insert(client(realm, "c1"), event(realm, "client.created")))).toEqual(
           Exit.fail(expect.objectContaining({ _tag: "AlreadyExists", entity: "client" }))
         )
@@ -478,6 +594,13 @@ export const suite = (backend: Backend) =>
         // a new family whose token hash is taken: the family row written first goes down with the token row
         const taken = { ...familyOf(realm, tokenHash!), familyId: "f2" }
         expect(yield* storeFailure(refreshes.create(taken, tokenHash!, event(realm, "token.issued")))).toEqual(duplicate("refresh_tokens_pkey"))
+        // an interaction id taken (even with another CSRF hash) is a StoreError too, and the first one is left as it was
+        const interactions = yield* Interactions.Interactions
+        expect(yield* storeFailure(interactions.create({ ...interaction, csrfHash: "another csrf hash" }))).toEqual(duplicate("interactions_pkey"))
+        expect(yield* interactions.find(realm.id, interaction.id)).toEqual(Option.some(interaction))
+        // a replayed jti is refused without a row; the same access token recorded again stays one row
+        expect(yield* Effect.flatMap(JtiCache.JtiCache, (jtis) => jtis.remember(realm.id, "c1", assertionJti, expiresAt))).toBe(false)
+        yield* Effect.flatMap(AccessTokens.AccessTokens, (tokens) => tokens.record(realm.id, accessJti, "g1", expiresAt))
         expect(yield* visibleRealms(pinTo(realm.id))).toEqual(only(realm.id))
         expect(yield* trail(realm)).toEqual([...populatedTrail])
         expect(yield* asApp(realm.id, "SELECT seq FROM audit_heads")).toEqual([{ seq: "9" }])
@@ -535,11 +658,11 @@ export const suite = (backend: Backend) =>
         expect(yield* verify(b)).toEqual({ ok: false, firstBroken: inB(4).id })
       }))
 
-    it.effect("secrets at rest: a code is stored only by its hash, a refresh token and a session cookie likewise: no column holds one in clear", () =>
+    it.effect("secrets at rest: a code is stored only by its hash, a refresh token, a session cookie and an interaction's CSRF token likewise: no column holds one in clear", () =>
       Effect.gen(function*() {
         const owner = yield* Owner
-        const { realm, code, refreshToken, cookie } = yield* populated
-        const [codeHash, tokenHash, cookieHash] = yield* Effect.all([code, refreshToken, cookie].map(Hash.sha256))
+        const { realm, code, refreshToken, cookie, csrf, interaction, accessJti, assertionJti, expiresAt: jwtExp } = yield* populated
+        const [codeHash, tokenHash, cookieHash, csrfHash] = yield* Effect.all([code, refreshToken, cookie, csrf].map(Hash.sha256))
         // every row of the realm in every table, as the owner reads it from the tables themselves
         const stored = yield* Effect.forEach(tables, (table) =>
           Effect.map(
@@ -551,7 +674,7 @@ export const suite = (backend: Backend) =>
         const holding = (needle: string) =>
           stored.flatMap(([table, rows]) =>
             rows.flatMap((row) => Object.entries(row).filter(([, value]) => String(JSON.stringify(value)).includes(needle)).map(([column]) => `${table}.${column}`)))
-        expect(stored.map(([table, rows]) => [table, rows.length])).toEqual(tables.map((table) => [table, table === "audit_events" ? 9 : 1]))
+        expect(stored.map(([table, rows]) => [table, rows.length])).toEqual(tables.map((table) => [table, only(realm.id)[table].length]))
         // the exact rows: each secret's column is its base64url SHA-256
         const expiresAt = new Date(DateTime.toEpochMillis(DateTime.addDuration(at, AuthorizationCode.lifetime)))
         expect(rowsOf("codes")).toEqual([{
@@ -568,13 +691,29 @@ export const suite = (backend: Backend) =>
           acr: Session.passwordAcr, amr: ["pwd"], expires_at: new Date(DateTime.toEpochMillis(DateTime.addDuration(at, Session.lifetime))),
           client_ids: [], ended_at: null
         }])
+        expect(rowsOf("interactions")).toEqual([{
+          realm_id: realm.id, id: interaction.id, request: requestOf, csrf_hash: csrfHash, sid: null, created_at: new Date(DateTime.toEpochMillis(at)),
+          expires_at: new Date(DateTime.toEpochMillis(DateTime.addDuration(at, Interactions.lifetime)))
+        }])
+        expect(interaction.csrfHash).toBe(csrfHash)
+        // the short-lived state holds no secret, but its rows are exactly what the ports were given
+        const failures = [...rowsOf("login_failures")].sort((x, y) => String(x["key"]).localeCompare(String(y["key"])))
+        expect(failures).toEqual([
+          { realm_id: realm.id, key: "ip:192.0.2.1", at: new Date(DateTime.toEpochMillis(at)) },
+          { realm_id: realm.id, key: "user:alice", at: new Date(DateTime.toEpochMillis(at)) }
+        ])
+        const exp = new Date(DateTime.toEpochMillis(jwtExp))
+        expect(rowsOf("access_tokens")).toEqual([{ realm_id: realm.id, jti: accessJti, grant_id: "g1", revoked: false, expires_at: exp }])
+        expect(rowsOf("seen_jtis")).toEqual([{ realm_id: realm.id, issuer: "c1", jti: assertionJti, expires_at: exp }])
         // grepping every value of the realm: the clear secrets nowhere, their hashes exactly where the rows above put them
         expect(holding(code)).toEqual([])
         expect(holding(refreshToken)).toEqual([])
         expect(holding(cookie)).toEqual([])
+        expect(holding(csrf)).toEqual([])
         expect(holding(codeHash!)).toEqual(["codes.code_hash"])
         expect(holding(tokenHash!)).toEqual(["refresh_families.current_hash", "refresh_tokens.token_hash"])
         expect(holding(cookieHash!)).toEqual(["sessions.cookie_hash"])
+        expect(holding(csrfHash!)).toEqual(["interactions.csrf_hash"])
         // and the ports look them up by the hash alone: the clear value finds nothing
         const sessions = yield* SignIn.Sessions
         expect(yield* sessions.findByCookie(realm.id, cookie)).toEqual(Option.none())
@@ -585,6 +724,9 @@ export const suite = (backend: Backend) =>
         const codes = yield* SignIn.Codes
         expect(yield* codes.consume(realm.id, code)).toEqual(Option.none())
         expect(yield* codes.consume(realm.id, codeHash!)).toEqual(Option.some(codeOf(realm)))
+        // the interaction hands back the hash alone: the forms' token is checked against it, never read from the store
+        expect(yield* Effect.flatMap(Interactions.Interactions, (i) => i.find(realm.id, interaction.id)))
+          .toEqual(Option.some(interactionOf(realm, interaction.id, csrfHash!)))
       }))
 
     it.effect("hash chain: 20 concurrent appends to one realm serialize into one gapless chain of 21 events", () =>

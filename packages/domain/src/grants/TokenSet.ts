@@ -1,5 +1,6 @@
 /** What a token response holds, and issuing it: access token, ID token for OpenID requests, refresh token when allowed. */
 import { DateTime, Effect, Option } from "effect"
+import { AccessTokens } from "../AccessTokens.js"
 import type * as Audience from "../Audience.js"
 import * as Audit from "../Audit.js"
 import type { AuditEvent } from "../AuditEvent.js"
@@ -69,6 +70,9 @@ export const issue = (input: {
       authTime,
       acr: input.grant.acr
     }, policy.lifetimes.accessToken)
+    // RFC 7009 §2.1: revoking a grant reaches its access tokens; the JWT names no grant, so the link is kept by jti
+    yield* Effect.flatMap(AccessTokens, (tokens) =>
+      tokens.record(input.realm.id, access.claims.jti, input.grant.grantId, DateTime.unsafeMake(access.claims.exp * 1000)))
     let idToken: string | undefined
     if (input.grant.scopes.includes("openid") && input.grantType === "authorization_code") {
       const user = yield* Effect.flatMap(Users, (users) => users.find(input.realm.id, input.grant.sub))

@@ -5,6 +5,8 @@ import { Duration, Effect } from "effect"
 import { SigningKeys } from "@tessera/domain"
 import { ServerMetadata } from "@tessera/protocol"
 import { AppConfig } from "../AppConfig.js"
+import * as AuthorizeRoute from "./AuthorizeRoute.js"
+import * as ClientAuth from "./ClientAuth.js"
 import * as Issuer from "./Issuer.js"
 import { handle } from "./Respond.js"
 
@@ -23,11 +25,19 @@ const preflight = Effect.succeed(HttpServerResponse.empty({
 }))
 
 /** Grant types that work today: later grants add themselves here as they are built. */
-export const grantTypesSupported: ReadonlyArray<string> = []
+export const grantTypesSupported: ReadonlyArray<string> = ["authorization_code", "refresh_token"]
 
 const metadata = handle(Effect.gen(function*() {
   const realm = yield* Issuer.realmParam(Issuer.unknownRealm)
-  const document = ServerMetadata.make({ issuer: yield* Issuer.of(realm.name), grantTypes: grantTypesSupported })
+  const issuer = yield* Issuer.of(realm.name)
+  const document = {
+    ...ServerMetadata.make({ issuer, grantTypes: grantTypesSupported }),
+    ...(yield* AuthorizeRoute.metadata(realm, issuer)),
+    // RFC 8414 §2: the token, introspection and revocation endpoints, and how clients authenticate at each
+    ...ClientAuth.metadata(issuer),
+    // OIDC Discovery §3: the UserInfo endpoint
+    userinfo_endpoint: `${issuer}/userinfo`
+  }
   return HttpServerResponse.unsafeJson(document, {
     headers: { ...cors, "cache-control": "public, max-age=300" }
   })

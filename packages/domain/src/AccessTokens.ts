@@ -1,0 +1,80 @@
+/**
+ * What became of issued access tokens (RFC 7009 §2.1, RFC 7662 §2.2): the grant each one stems from, and the ones
+ * revoked. An RFC 9068 JWT names neither, so both are kept by `jti` until the token expires.
+ */
+import { Clock, Context, DateTime, Effect, HashMap, Layer, Option, Ref } from "effect"
+import type { AuditEvent } from "./AuditEvent.js"
+import * as MemoryDb from "./MemoryDb.js"
+import { Grants } from "./SignIn.js"
+import type { StoreError } from "./StoreError.js"
+
+export interface Status {
+  /** The grant the token was issued from; revoking the grant makes the token inactive. */
+  readonly grantId?: string
+  /** Revoked on its own (RFC 7009). */
+  readonly revoked: boolean
+  /** When the record may be forgotten: the token's `exp`. */
+  readonly expiresAt: DateTime.Utc
+}
+
+export class AccessTokens extends Context.Tag("@tessera/domain/AccessTokens")<AccessTokens, {
+  /** Links a newly issued token to its grant, until the token expires. */
+  readonly record: (realmId: string, jti: string, grantId: string, expiresAt: DateTime.Utc) => Effect.Effect<void, StoreError>
+  /** Marks a token revoked until it expires (keeping its grant link), written together with its event. */
+  readonly revoke: (realmId: string, jti: string, expiresAt: DateTime.Utc, event: AuditEvent | undefined) => Effect.Effect<void, StoreError>
+  /** The token's record, if it has one that has not expired. */
+  readonly find: (realmId: string, jti: string) => Effect.Effect<Option.Option<Status>, StoreError>
+}>() {}
+
+/**
+ * Whether a token that verified is still good: not revoked itself, and its grant (when it has one) not revoked.
+ * A token without a record (issued without a grant, and never revoked) is active: the JWT's signature and `exp` decide.
+ */
+export const isActive = (realmId: string, jti: string) =>
+  Effect.gen(function*() {
+    const status = yield* Effect.flatMap(AccessTokens, (tokens) => tokens.find(realmId, jti))
+    if (Option.isNone(status)) return true
+    if (status.value.revoked) return false
+    if (status.value.grantId === undefined) return true
+    const grant = yield* Effect.flatMap(Grants, (grants) => grants.find(realmId, status.value.grantId!))
+    return Option.isSome(grant) && grant.value.revokedAt === undefined
+  })
+
+/**
+ * In memory. `revoke` changes the table and appends its event under MemoryDb's one lock, so the two land together as
+ * they would in one Postgres transaction. Expired records are dropped on each write.
+ */
+export const layerMemory = Layer.effect(AccessTokens, Effect.gen(function*() {
+  const db = yield* MemoryDb.MemoryDb
+  const table = yield* Ref.make(HashMap.empty<string, Status>())
+  const live = (now: number) => (rows: HashMap.HashMap<string, Status>) =>
+    HashMap.filter(rows, (status) => DateTime.toEpochMillis(status.expiresAt) > now)
+  const upsert = (realmId: string, jti: string, f: (before: Option.Option<Status>) => Status) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Ref.update(table, (rows) => {
+        const kept = live(now)(rows)
+        const key = MemoryDb.key(realmId, jti)
+        return HashMap.set(kept, key, f(HashMap.get(kept, key)))
+      }))
+  return AccessTokens.of({
+    record: (realmId, jti, grantId, expiresAt) =>
+      upsert(realmId, jti, (before) => ({ grantId, revoked: Option.exists(before, (status) => status.revoked), expiresAt })),
+    revoke: (realmId, jti, expiresAt, event) =>
+      MemoryDb.write(db, (state) =>
+        Effect.gen(function*() {
+          const next = yield* MemoryDb.withEvent(state, event)
+          yield* upsert(realmId, jti, (before) =>
+            Option.match(before, {
+              onNone: () => ({ revoked: true, expiresAt }),
+              onSome: (status) => ({ ...status, revoked: true })
+            }))
+          return [undefined, next] as const
+        })),
+    find: (realmId, jti) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        Effect.map(Ref.get(table), (rows) =>
+          HashMap.get(rows, MemoryDb.key(realmId, jti)).pipe(
+            Option.filter((status) => DateTime.toEpochMillis(status.expiresAt) > now)
+          )))
+  })
+}))

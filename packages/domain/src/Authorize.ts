@@ -1,0 +1,241 @@
+/**
+ * The authorization endpoint's decisions (OAuth 2.1 §4.1.1-4.1.2, OIDC Core §3.1.2.2-3.1.2.5, RFC 8707 §2,
+ * RFC 8252 §7.3): which redirect URI, which scopes and resources, whether the person must sign in or consent, and
+ * issuing the code once they have.
+ */
+import { Data, DateTime, Duration, Effect, Either, Option } from "effect"
+import * as Audit from "./Audit.js"
+import { oidcScopes, ScopeRejected, TargetRejected } from "./Audience.js"
+import * as AuthorizationCode from "./AuthorizationCode.js"
+import type { Client } from "./Client.js"
+import * as Consent from "./Consent.js"
+import * as Entropy from "./Entropy.js"
+import type { Grant } from "./Grant.js"
+import { audited, type RequestContext } from "./grants/TokenSet.js"
+import * as Hash from "./Hash.js"
+import type { Request } from "./Interactions.js"
+import type { Realm } from "./Realm.js"
+import type { Resource } from "./Resource.js"
+import type { Session } from "./Session.js"
+import { Codes, Consents, Grants } from "./SignIn.js"
+
+/** Who is asking, for the audit trail (CONTRACT §7: ip and user_agent). */
+export type { RequestContext }
+
+
+/**
+ * OAuth 2.1 §4.1.2.1: the redirect URI cannot be trusted, so the person sees an error page and is not redirected.
+ * `missing`: the client has several redirect URIs and the request named none; `not_registered`: no registered one
+ * matches.
+ */
+export class RedirectUriRejected extends Data.TaggedError("RedirectUriRejected")<{
+  readonly reason: "missing" | "not_registered"
+}> {}
+
+/** RFC 6749 §4.1.2.1 unauthorized_client: the client may not use the authorization code grant. */
+export class ClientNotAllowed extends Data.TaggedError("ClientNotAllowed")<{ readonly reason: "grant_type" }> {}
+
+// RFC 8252 §7.3: loopback redirect URIs, split into host, port and the rest (path and query)
+const loopback = /^http:\/\/(127\.0\.0\.1|\[::1\]|localhost)(?::([0-9]{1,5}))?([/?].*)?$/
+
+/**
+ * Whether a requested redirect URI matches a registered one: character for character (OAuth 2.1 §4.1.1, RFC 9700
+ * §4.1.3), except that a loopback one may name any port (RFC 8252 §7.3, OAuth 2.1 §8.4.2).
+ */
+export const redirectUriMatches = (registered: string, requested: string) => {
+  if (registered === requested) return true
+  const r = loopback.exec(registered)
+  const q = loopback.exec(requested)
+  return r !== null && q !== null && r[1] === q[1] && (r[3] ?? "") === (q[3] ?? "")
+}
+
+/** The redirect URI the answer goes to: the requested one if it matches, else the client's only one (RFC 6749 §3.1.2.3). */
+export const redirectUriFor = (client: Client, requested: string | undefined): Either.Either<string, RedirectUriRejected> => {
+  const registered = client.metadata.redirectUris
+  if (requested === undefined) {
+    // RFC 6749 §3.1.2.3, kept by OAuth 2.1 §2.3.2: with exactly one registered redirect URI it may be omitted
+    return registered.length === 1 ? Either.right(registered[0]!) : Either.left(new RedirectUriRejected({ reason: "missing" }))
+  }
+  return registered.some((uri) => redirectUriMatches(uri, requested))
+    ? Either.right(requested)
+    : Either.left(new RedirectUriRejected({ reason: "not_registered" }))
+}
+
+/** OAuth 2.1 §4.1: the client must be registered for the code grant and the `code` response type. */
+export const checkClient = (client: Client): Either.Either<void, ClientNotAllowed> =>
+  client.metadata.grantTypes.includes("authorization_code") && client.metadata.responseTypes.includes("code")
+    ? Either.void
+    : Either.left(new ClientNotAllowed({ reason: "grant_type" }))
+
+export interface Access {
+  readonly scopes: ReadonlyArray<string>
+  readonly resources: ReadonlyArray<string>
+  /** A step-up scope of one of the resources was asked (CONTRACT §5 "Step-up"). */
+  readonly stepUp: boolean
+}
+
+/**
+ * What the request may have (RFC 8707 §2, RFC 6749 §3.3, CONTRACT §5 "Audience"):
+ * - each requested resource is registered in the realm (`unknown_resource`) and allowed to the client
+ *   (`not_allowed`: its `resources` metadata; absent means every resource of the realm);
+ * - without `resource`, the grant is for the client's listed resources, or (when it lists none) for the realm's
+ *   resources whose scopes were asked;
+ * - each scope is an OpenID Connect scope or a scope of those resources (of every resource allowed to the client
+ *   when none was requested), and within the client's registered `scope` when it has one;
+ * - without `scope`, the client's registered `scope` (what of it still applies), else nothing.
+ */
+export const access = (input: {
+  readonly client: Client
+  readonly realmResources: ReadonlyArray<Resource>
+  readonly requestedScopes: ReadonlyArray<string> | undefined
+  readonly requestedResources: ReadonlyArray<string>
+}): Either.Either<Access, TargetRejected | ScopeRejected> => {
+  const listed = input.client.metadata.resources
+  const allowed = input.realmResources.filter((r) => listed === undefined || listed.includes(r.uri))
+  const requested: Array<Resource> = []
+  for (const uri of input.requestedResources) {
+    const resource = input.realmResources.find((r) => r.uri === uri)
+    if (resource === undefined) return Either.left(new TargetRejected({ reason: "unknown_resource" }))
+    if (!allowed.includes(resource)) return Either.left(new TargetRejected({ reason: "not_allowed" }))
+    requested.push(resource)
+  }
+  const scopeSource = requested.length > 0 ? requested : allowed
+  const known = new Set([...oidcScopes, ...scopeSource.flatMap((r) => r.scopes)])
+  const registered = input.client.metadata.scope?.split(" ")
+  const permitted = (s: string) => known.has(s) && (registered === undefined || registered.includes(s))
+  let scopes: ReadonlyArray<string>
+  if (input.requestedScopes === undefined) {
+    // RFC 6749 §3.3: without scope, the server uses a pre-defined default: the client's registered scope
+    scopes = (registered ?? []).filter(permitted)
+  } else {
+    if (!input.requestedScopes.every(permitted)) return Either.left(new ScopeRejected({ reason: "not_granted" }))
+    scopes = input.requestedScopes
+  }
+  const resources = requested.length > 0
+    ? requested
+    : listed !== undefined
+    ? allowed
+    : allowed.filter((r) => r.scopes.some((s) => scopes.includes(s)))
+  const stepUp = resources.some((r) => r.stepUpScopes.some((s) => scopes.includes(s)))
+  return Either.right({ scopes, resources: resources.map((r) => r.uri), stepUp })
+}
+
+/** Whether a session can be used at all now. */
+export const isActive = (session: Session, now: DateTime.Utc) =>
+  session.endedAt === undefined && DateTime.lessThan(now, session.expiresAt)
+
+/**
+ * Whether the person must sign in (again) for this request: no usable session, or the request asks for a fresh
+ * authentication (OIDC Core §3.1.2.1 `prompt=login` and `select_account`, `max_age`, `acr_values`; CONTRACT §5
+ * step-up scopes).
+ */
+export const needsLogin = (session: Option.Option<Session>, request: Request, now: DateTime.Utc) => {
+  if (Option.isNone(session) || !isActive(session.value, now)) return true
+  const s = session.value
+  if (request.stepUp || request.prompt.includes("login") || request.prompt.includes("select_account")) return true
+  if (request.maxAge !== undefined) {
+    // OIDC Core §3.1.2.1: max_age=0 is prompt=login; otherwise the authentication may be at most max_age seconds old
+    if (request.maxAge === 0) return true
+    if (DateTime.greaterThan(now, DateTime.addDuration(s.authTime, Duration.seconds(request.maxAge)))) return true
+  }
+  // OIDC Core §3.1.2.1: acr_values in order of preference; a session of another class signs in again
+  return request.acrValues.length > 0 && !request.acrValues.includes(s.acr)
+}
+
+/** Whether the consent page must be shown: `prompt=consent`, or the remembered consent does not cover the request. */
+export const needsConsent = (consent: Option.Option<Consent.Consent>, request: Request) =>
+  request.prompt.includes("consent") || !Consent.covers(Option.getOrUndefined(consent), request.scopes, request.resources)
+
+/** Remembers the person's consent (merged with what they allowed before), with its `consent.granted` event. */
+export const grantConsent = Effect.fn("Authorize.grantConsent")(function*(input: {
+  readonly realm: Realm
+  readonly session: Session
+  readonly request: Request
+  readonly context: RequestContext
+}) {
+  const consents = yield* Consents
+  const { realm, session, request } = input
+  const event = yield* Audit.make(realm, {
+    type: "consent.granted",
+    actor: { type: "user", id: session.sub },
+    subject: session.sub,
+    clientId: request.clientId,
+    ...(request.resources.length > 0 ? { resource: request.resources.join(" ") } : {}),
+    scope: request.scopes.join(" "),
+    result: "success",
+    ...audited(input.context)
+  })
+  const earlier = yield* consents.find(realm.id, session.sub, request.clientId)
+  const next: Consent.Consent = {
+    realmId: realm.id,
+    sub: session.sub,
+    clientId: request.clientId,
+    scopes: request.scopes,
+    resources: request.resources,
+    grantedAt: event.at
+  }
+  yield* consents.save(Consent.merge(Option.getOrUndefined(earlier), next), event)
+})
+
+/** Records that the person refused (`consent.denied`). */
+export const denyConsent = Effect.fn("Authorize.denyConsent")(function*(input: {
+  readonly realm: Realm
+  readonly session: Session
+  readonly request: Request
+  readonly context: RequestContext
+}) {
+  const { realm, session, request } = input
+  const audit = yield* Audit.Audit
+  yield* audit.append(yield* Audit.make(realm, {
+    type: "consent.denied",
+    actor: { type: "user", id: session.sub },
+    subject: session.sub,
+    clientId: request.clientId,
+    ...(request.resources.length > 0 ? { resource: request.resources.join(" ") } : {}),
+    scope: request.scopes.join(" "),
+    result: "failure",
+    reason: "the person denied the request",
+    ...audited(input.context)
+  }))
+})
+
+/**
+ * The grant and its authorization code (OAuth 2.1 §4.1.2): the grant carries the session's authentication
+ * (`auth_time`, `acr`, `amr`, `sid`) and the nonce; the code is 256 random bits, stored as its SHA-256, single use,
+ * 60 seconds, bound to the client, the redirect URI and the PKCE challenge. Returns the code.
+ */
+export const issueCode = Effect.fn("Authorize.issueCode")(function*(input: {
+  readonly realm: Realm
+  readonly session: Session
+  readonly request: Request
+}) {
+  const grants = yield* Grants
+  const codes = yield* Codes
+  const { realm, session, request } = input
+  const now = yield* DateTime.now
+  const grant: Grant = {
+    realmId: realm.id,
+    grantId: yield* Entropy.uuid,
+    clientId: request.clientId,
+    sub: session.sub,
+    scopes: request.scopes,
+    resources: request.resources,
+    authTime: session.authTime,
+    acr: session.acr,
+    amr: session.amr,
+    sid: session.sid,
+    ...(request.nonce !== undefined ? { nonce: request.nonce } : {}),
+    createdAt: now
+  }
+  yield* grants.insert(grant, undefined)
+  const code = yield* Entropy.token(32)
+  yield* codes.insert(yield* Hash.sha256(code), AuthorizationCode.AuthorizationCode.Issued({
+    realmId: realm.id,
+    clientId: request.clientId,
+    grantId: grant.grantId,
+    redirectUri: request.redirectUri,
+    codeChallenge: request.codeChallenge,
+    expiresAt: DateTime.addDuration(now, AuthorizationCode.lifetime)
+  }))
+  return code
+})

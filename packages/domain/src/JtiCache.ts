@@ -1,0 +1,33 @@
+/**
+ * JWT IDs already used (RFC 7523 §3, RFC 7519 §4.1.7): a `jti` is accepted once per issuer and realm for as long as
+ * its JWT could still be valid (client assertions for `private_key_jwt`, later the JWT-bearer grant's assertions).
+ */
+import { Clock, Context, DateTime, Effect, HashMap, Layer, Ref } from "effect"
+import type { StoreError } from "./StoreError.js"
+
+export class JtiCache extends Context.Tag("@tessera/domain/JtiCache")<JtiCache, {
+  /**
+   * Records that `issuer` used `jti` in the realm, remembered until `expiresAt` (the JWT's `exp`: after that the JWT
+   * is refused as expired anyway). Answers false, recording nothing, when that issuer's `jti` is still remembered:
+   * a replay. Compare-and-set: of two racing calls with the same `jti`, exactly one gets true.
+   */
+  readonly remember: (realmId: string, issuer: string, jti: string, expiresAt: DateTime.Utc) => Effect.Effect<boolean, StoreError>
+}>() {}
+
+/** An unambiguous key: realm, issuer and jti may hold any character. */
+const keyOf = (realmId: string, issuer: string, jti: string) => JSON.stringify([realmId, issuer, jti])
+
+/** In memory: expired entries are dropped on each write, so the map holds only JWTs that could still be valid. */
+export const layerMemory = Layer.effect(JtiCache, Effect.gen(function*() {
+  const seen = yield* Ref.make(HashMap.empty<string, number>())
+  return JtiCache.of({
+    remember: (realmId, issuer, jti, expiresAt) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        Ref.modify(seen, (entries) => {
+          const live = HashMap.filter(entries, (until) => until > now)
+          const key = keyOf(realmId, issuer, jti)
+          if (HashMap.has(live, key)) return [false, live] as const
+          return [true, HashMap.set(live, key, DateTime.toEpochMillis(expiresAt))] as const
+        }))
+  })
+}))

@@ -1,0 +1,182 @@
+import { describe, expect, it } from "@effect/vitest"
+import { DateTime, Duration, Either, Option } from "effect"
+import { Authorize, LoginThrottle, Session } from "@tessera/domain"
+import type { Client, Interactions, Resource } from "@tessera/domain"
+
+const at = DateTime.unsafeMake("2026-11-29T12:00:00Z")
+
+const clientWith = (metadata: Partial<Client.Metadata> = {}): Client.Client => ({
+  realmId: "r1",
+  clientId: "c1",
+  createdAt: at,
+  metadata: {
+    redirectUris: ["https://app.example/cb"],
+    postLogoutRedirectUris: [],
+    grantTypes: ["authorization_code"],
+    responseTypes: ["code"],
+    tokenEndpointAuthMethod: "none",
+    frontchannelLogoutSessionRequired: false,
+    dpopBoundAccessTokens: false,
+    principalType: "app",
+    ...metadata
+  }
+})
+
+const resource = (uri: string, scopes: ReadonlyArray<string>, stepUpScopes: ReadonlyArray<string> = []): Resource.Resource =>
+  ({ realmId: "r1", uri, scopes, stepUpScopes, createdAt: at })
+
+describe("OAuth 2.1 §4.1.1 / RFC 8252 §7.3: redirect URI matching", () => {
+  const cases: ReadonlyArray<readonly [string, string, boolean]> = [
+    ["https://app.example/cb", "https://app.example/cb", true],
+    ["https://app.example/cb", "https://app.example/cb/", false],
+    ["https://app.example/cb", "https://app.example:443/cb", false],
+    ["https://app.example/cb", "https://APP.example/cb", false],
+    ["https://app.example/cb?a=1", "https://app.example/cb?a=1", true],
+    ["https://app.example/cb?a=1", "https://app.example/cb?a=2", false],
+    ["com.example.app:/cb", "com.example.app:/cb", true],
+    // RFC 8252 §7.3: loopback, any port
+    ["http://127.0.0.1/cb", "http://127.0.0.1:51234/cb", true],
+    ["http://127.0.0.1:8080/cb", "http://127.0.0.1/cb", true],
+    ["http://[::1]/cb", "http://[::1]:1/cb", true],
+    ["http://localhost/cb", "http://localhost:65535/cb", true],
+    ["http://127.0.0.1", "http://127.0.0.1:5000", true],
+    ["http://127.0.0.1/cb", "http://127.0.0.1:5000/cb2", false],
+    ["http://127.0.0.1/cb", "http://localhost:5000/cb", false],
+    ["http://127.0.0.1/cb", "https://127.0.0.1:5000/cb", false],
+    ["http://127.0.0.1/cb", "http://127.0.0.1:5000/cb?x", false],
+    ["http://127.0.0.1/cb", "http://127.0.0.1.evil.example:5000/cb", false],
+    ["http://127.0.0.1/cb", "http://127.0.0.1:5000@evil.example/cb", false],
+    // not loopback: the port is part of the exact match
+    ["https://app.example:8443/cb", "https://app.example:9443/cb", false]
+  ]
+  for (const [registered, requested, expected] of cases) {
+    it(`${registered} vs ${requested}: ${expected}`, () => {
+      expect(Authorize.redirectUriMatches(registered, requested)).toBe(expected)
+    })
+  }
+
+  it("RFC 6749 §3.1.2.3: omitted with exactly one registered, else refused", () => {
+    expect(Authorize.redirectUriFor(clientWith(), undefined)).toEqual(Either.right("https://app.example/cb"))
+    const two = clientWith({ redirectUris: ["https://a.example/cb", "https://b.example/cb"] })
+    expect(Either.getLeft(Authorize.redirectUriFor(two, undefined)).pipe(Option.map((e) => e.reason))).toEqual(Option.some("missing"))
+    expect(Either.getLeft(Authorize.redirectUriFor(two, "https://c.example/cb")).pipe(Option.map((e) => e.reason)))
+      .toEqual(Option.some("not_registered"))
+    // the requested one, exactly as given (with its port), is where the answer goes
+    const loopback = clientWith({ redirectUris: ["http://127.0.0.1/cb"] })
+    expect(Authorize.redirectUriFor(loopback, "http://127.0.0.1:4000/cb")).toEqual(Either.right("http://127.0.0.1:4000/cb"))
+  })
+})
+
+describe("RFC 8707 §2 / RFC 6749 §3.3: which scopes and resources a request may have", () => {
+  const mcp = resource("https://mcp.example/mcp", ["mcp:tools", "payments:send"], ["payments:send"])
+  const api = resource("https://api.example/", ["read"])
+  const realmResources = [mcp, api]
+  const access = (client: Client.Client, requestedScopes: ReadonlyArray<string> | undefined, requestedResources: ReadonlyArray<string> = []) =>
+    Authorize.access({ client, realmResources, requestedScopes, requestedResources })
+  const reason = (e: Either.Either<unknown, { readonly _tag: string; readonly reason: string }>) =>
+    Either.isLeft(e) ? `${e.left._tag}:${e.left.reason}` : "ok"
+
+  it("OIDC scopes and the requested resource's scopes", () => {
+    expect(access(clientWith(), ["openid", "mcp:tools"], [mcp.uri]))
+      .toEqual(Either.right({ scopes: ["openid", "mcp:tools"], resources: [mcp.uri], stepUp: false }))
+    // a scope of another resource than the one requested
+    expect(reason(access(clientWith(), ["read"], [mcp.uri]))).toBe("ScopeRejected:not_granted")
+  })
+
+  it("unknown or not allowed resources are invalid_target", () => {
+    expect(reason(access(clientWith(), ["openid"], ["https://unknown.example/"]))).toBe("TargetRejected:unknown_resource")
+    expect(reason(access(clientWith({ resources: [mcp.uri] }), ["read"], [api.uri]))).toBe("TargetRejected:not_allowed")
+  })
+
+  it("without resource: the client's listed resources, else the realm's resources whose scopes were asked", () => {
+    expect(access(clientWith({ resources: [mcp.uri] }), ["openid"]))
+      .toEqual(Either.right({ scopes: ["openid"], resources: [mcp.uri], stepUp: false }))
+    expect(access(clientWith(), ["read"])).toEqual(Either.right({ scopes: ["read"], resources: [api.uri], stepUp: false }))
+    expect(access(clientWith(), ["openid"])).toEqual(Either.right({ scopes: ["openid"], resources: [], stepUp: false }))
+    // a scope of a resource the client may not use
+    expect(reason(access(clientWith({ resources: [mcp.uri] }), ["read"]))).toBe("ScopeRejected:not_granted")
+  })
+
+  it("the client's registered scope limits what it may ask; without scope it is the default", () => {
+    const limited = clientWith({ scope: "openid mcp:tools" })
+    expect(reason(access(limited, ["openid", "profile"]))).toBe("ScopeRejected:not_granted")
+    expect(access(limited, undefined)).toEqual(Either.right({ scopes: ["openid", "mcp:tools"], resources: [mcp.uri], stepUp: false }))
+    expect(access(clientWith(), undefined)).toEqual(Either.right({ scopes: [], resources: [], stepUp: false }))
+  })
+
+  it("CONTRACT §5: a step-up scope of a granted resource marks the request", () => {
+    expect(access(clientWith(), ["payments:send"], [mcp.uri]))
+      .toEqual(Either.right({ scopes: ["payments:send"], resources: [mcp.uri], stepUp: true }))
+  })
+
+  it("OAuth 2.1 §4.1: the client must be registered for the code grant", () => {
+    expect(Either.isRight(Authorize.checkClient(clientWith()))).toBe(true)
+    expect(reason(Authorize.checkClient(clientWith({ grantTypes: ["client_credentials"], responseTypes: [] })))).toBe("ClientNotAllowed:grant_type")
+  })
+})
+
+describe("OIDC Core §3.1.2.1: when the person signs in again", () => {
+  const session: Session.Session = {
+    realmId: "r1", sid: "s1", cookieHash: "h", sub: "u1", authTime: at, acr: Session.passwordAcr, amr: ["pwd"],
+    expiresAt: DateTime.addDuration(at, Session.lifetime), clientIds: []
+  }
+  const request: Interactions.Request = {
+    clientId: "c1", redirectUri: "https://app.example/cb", redirectUriGiven: true, scopes: ["openid"], resources: [],
+    codeChallenge: "x", responseMode: "query", prompt: [], acrValues: [], stepUp: false
+  }
+  const later = (minutes: number) => DateTime.addDuration(at, Duration.minutes(minutes))
+  const cases: ReadonlyArray<readonly [string, Option.Option<Session.Session>, Partial<Interactions.Request>, number, boolean]> = [
+    ["no session", Option.none(), {}, 0, true],
+    ["a usable session", Option.some(session), {}, 0, false],
+    ["an ended session", Option.some({ ...session, endedAt: at }), {}, 1, true],
+    ["an expired session", Option.some(session), {}, 12 * 60, true],
+    ["prompt=login", Option.some(session), { prompt: ["login"] }, 0, true],
+    ["prompt=select_account", Option.some(session), { prompt: ["select_account"] }, 0, true],
+    ["prompt=consent alone", Option.some(session), { prompt: ["consent"] }, 0, false],
+    ["a step-up scope", Option.some(session), { stepUp: true }, 0, true],
+    ["max_age=0", Option.some(session), { maxAge: 0 }, 0, true],
+    ["max_age not yet passed", Option.some(session), { maxAge: 600 }, 10, false],
+    ["max_age passed", Option.some(session), { maxAge: 600 }, 11, true],
+    ["acr_values with the session's class", Option.some(session), { acrValues: ["urn:x", Session.passwordAcr] }, 0, false],
+    ["acr_values of another class", Option.some(session), { acrValues: ["urn:example:mfa"] }, 0, true]
+  ]
+  for (const [name, s, changes, minutes, expected] of cases) {
+    it(`${name}: ${expected ? "sign in" : "the session is enough"}`, () => {
+      expect(Authorize.needsLogin(s, { ...request, ...changes }, later(minutes))).toBe(expected)
+    })
+  }
+
+  it("consent is needed unless the remembered one covers scopes and resources, and never with prompt=consent", () => {
+    const consent = Option.some({ realmId: "r1", sub: "u1", clientId: "c1", scopes: ["openid", "read"], resources: ["https://api.example/"], grantedAt: at })
+    expect(Authorize.needsConsent(Option.none(), request)).toBe(true)
+    expect(Authorize.needsConsent(consent, request)).toBe(false)
+    expect(Authorize.needsConsent(consent, { ...request, prompt: ["consent"] })).toBe(true)
+    expect(Authorize.needsConsent(consent, { ...request, scopes: ["openid", "email"] })).toBe(true)
+    expect(Authorize.needsConsent(consent, { ...request, resources: ["https://other.example/"] })).toBe(true)
+  })
+})
+
+describe("LoginThrottle: the sliding window, pure", () => {
+  const limit = { failures: 3, window: Duration.seconds(60) }
+  const cases: ReadonlyArray<readonly [string, ReadonlyArray<number>, number, LoginThrottle.Verdict]> = [
+    ["no failures", [], 0, LoginThrottle.Verdict.Allowed()],
+    ["below the limit", [0, 1000], 2000, LoginThrottle.Verdict.Allowed()],
+    ["at the limit", [0, 1000, 2000], 2000, LoginThrottle.Verdict.Throttled({ retryAfterSeconds: 58 })],
+    ["more than the limit: the third newest decides", [0, 500, 1000, 2000], 2000, LoginThrottle.Verdict.Throttled({ retryAfterSeconds: 59 })],
+    ["the oldest left the window", [0, 1000, 2000], 60_000, LoginThrottle.Verdict.Allowed()],
+    ["less than a second left is still 1 s", [0, 1000, 2000], 59_999, LoginThrottle.Verdict.Throttled({ retryAfterSeconds: 1 })]
+  ]
+  for (const [name, failures, now, expected] of cases) {
+    it(name, () => {
+      expect(LoginThrottle.verdictOf(failures, limit, now)).toEqual(expected)
+    })
+  }
+
+  it("the stricter of two verdicts wins", () => {
+    const allowed = LoginThrottle.Verdict.Allowed()
+    const t = (n: number) => LoginThrottle.Verdict.Throttled({ retryAfterSeconds: n })
+    expect(LoginThrottle.combine(allowed, allowed)).toEqual(allowed)
+    expect(LoginThrottle.combine(allowed, t(5))).toEqual(t(5))
+    expect(LoginThrottle.combine(t(9), t(5))).toEqual(t(9))
+  })
+})

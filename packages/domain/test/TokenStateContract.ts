@@ -1,0 +1,104 @@
+/**
+ * The contract of the token-state ports (seen client-assertion jtis, access-token links and revocations): run on
+ * memory here, and by packages/sql on PGlite and Postgres once it implements them. Expiry is tested with times
+ * already past, so the suite never moves a shared clock.
+ */
+import { expect, layer } from "@effect/vitest"
+import { Clock, DateTime, Effect, Option } from "effect"
+import type { Layer } from "effect"
+import { AccessTokens, Audit, Entropy, JtiCache, SignIn } from "@tessera/domain"
+import type { AuditEvent, Realm } from "@tessera/domain"
+import { newRealm, type Ports } from "./PortContract.js"
+
+export type TokenStatePorts = Ports | JtiCache.JtiCache | AccessTokens.AccessTokens | SignIn.Grants
+
+const id = Entropy.uuid.pipe(Effect.provide(Entropy.layer))
+const now = Effect.map(Clock.currentTimeMillis, (ms) => DateTime.unsafeMake(ms))
+const inAMinute = Effect.map(now, (t) => DateTime.add(t, { minutes: 1 }))
+const aSecondAgo = Effect.map(now, (t) => DateTime.subtract(t, { seconds: 1 }))
+
+const revokedEvent = (realm: Realm.Realm) =>
+  Effect.map(id, (eventId): AuditEvent.AuditEvent => ({
+    id: eventId, at: DateTime.unsafeMake("2026-11-29T12:00:00Z"), realmId: realm.id, realm: realm.name, type: "token.revoked",
+    actor: { type: "client", id: "c1" }, clientId: "c1", result: "success"
+  }))
+
+export const suite = (name: string, ports: Layer.Layer<TokenStatePorts, unknown>) =>
+  layer(ports)(`${name}: token state contract`, (it) => {
+    it.effect("JtiCache: RFC 7523 §3 a jti is accepted once; of 30 concurrent uses exactly one wins", () =>
+      Effect.gen(function*() {
+        const seen = yield* JtiCache.JtiCache
+        const realm = yield* newRealm
+        const until = yield* inAMinute
+        const results = yield* Effect.all(
+          Array.from({ length: 30 }, () => seen.remember(realm.id, "client-1", "jti-1", until)),
+          { concurrency: "unbounded" }
+        )
+        expect(results.filter(Boolean)).toHaveLength(1)
+        expect(yield* seen.remember(realm.id, "client-1", "jti-1", until)).toBe(false)
+      }))
+
+    it.effect("JtiCache: per realm and per issuer; an entry past its expiry is forgotten", () =>
+      Effect.gen(function*() {
+        const seen = yield* JtiCache.JtiCache
+        const realm = yield* newRealm
+        const other = yield* newRealm
+        const until = yield* inAMinute
+        expect(yield* seen.remember(realm.id, "client-1", "jti-2", until)).toBe(true)
+        expect(yield* seen.remember(other.id, "client-1", "jti-2", until)).toBe(true)
+        expect(yield* seen.remember(realm.id, "client-2", "jti-2", until)).toBe(true)
+        const past = yield* aSecondAgo
+        expect(yield* seen.remember(realm.id, "client-1", "jti-3", past)).toBe(true)
+        expect(yield* seen.remember(realm.id, "client-1", "jti-3", past)).toBe(true)
+      }))
+
+    it.effect("AccessTokens: a recorded token names its grant; revoking keeps the link and writes the event", () =>
+      Effect.gen(function*() {
+        const tokens = yield* AccessTokens.AccessTokens
+        const realm = yield* newRealm
+        const until = yield* inAMinute
+        yield* tokens.record(realm.id, "at-1", "g1", until)
+        expect(yield* tokens.find(realm.id, "at-1")).toEqual(Option.some({ grantId: "g1", revoked: false, expiresAt: until }))
+        const event = yield* revokedEvent(realm)
+        yield* tokens.revoke(realm.id, "at-1", until, event)
+        expect(yield* tokens.find(realm.id, "at-1")).toEqual(Option.some({ grantId: "g1", revoked: true, expiresAt: until }))
+        const trail = yield* Effect.flatMap(Audit.Audit, (audit) => audit.query(realm.id, { type: "token.revoked", limit: 10 }))
+        expect(trail.map((stored) => stored.event)).toEqual([event])
+      }))
+
+    it.effect("AccessTokens: a token revoked without a record; other realms see nothing; expired records are gone", () =>
+      Effect.gen(function*() {
+        const tokens = yield* AccessTokens.AccessTokens
+        const realm = yield* newRealm
+        const other = yield* newRealm
+        const until = yield* inAMinute
+        yield* tokens.revoke(realm.id, "at-2", until, undefined)
+        expect(yield* tokens.find(realm.id, "at-2")).toEqual(Option.some({ revoked: true, expiresAt: until }))
+        expect(yield* tokens.find(other.id, "at-2")).toEqual(Option.none())
+        yield* tokens.record(realm.id, "at-3", "g1", yield* aSecondAgo)
+        expect(yield* tokens.find(realm.id, "at-3")).toEqual(Option.none())
+        expect(yield* tokens.find(realm.id, "never-recorded")).toEqual(Option.none())
+      }))
+
+    it.effect("AccessTokens.isActive: revoked token, revoked grant, and a token with no record", () =>
+      Effect.gen(function*() {
+        const tokens = yield* AccessTokens.AccessTokens
+        const grants = yield* SignIn.Grants
+        const realm = yield* newRealm
+        const at = DateTime.unsafeMake("2026-11-29T12:00:00Z")
+        yield* grants.insert({
+          realmId: realm.id, grantId: "g-live", clientId: "c1", sub: "u1", scopes: ["read"], resources: [],
+          authTime: at, acr: "urn:tessera:acr:password", amr: ["pwd"], createdAt: at
+        }, undefined)
+        const until = yield* inAMinute
+        yield* tokens.record(realm.id, "at-live", "g-live", until)
+        expect(yield* AccessTokens.isActive(realm.id, "at-live")).toBe(true)
+        expect(yield* AccessTokens.isActive(realm.id, "at-unrecorded")).toBe(true)
+        yield* tokens.record(realm.id, "at-missing-grant", "g-none", until)
+        expect(yield* AccessTokens.isActive(realm.id, "at-missing-grant")).toBe(false)
+        yield* grants.revoke(realm.id, "g-live", at, undefined)
+        expect(yield* AccessTokens.isActive(realm.id, "at-live")).toBe(false)
+        yield* tokens.revoke(realm.id, "at-unrecorded", until, undefined)
+        expect(yield* AccessTokens.isActive(realm.id, "at-unrecorded")).toBe(false)
+      }))
+  })

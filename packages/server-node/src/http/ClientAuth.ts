@@ -1,0 +1,227 @@
+/**
+ * Client authentication at the token, introspection and revocation endpoints: RFC 6749 §2.3.1 (client secrets),
+ * RFC 7523 §2.2 and §3 (`private_key_jwt`), OIDC Core §9, and `none` for public clients (RFC 6749 §2.1).
+ */
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import { Data, DateTime, Effect, Option, Redacted } from "effect"
+import { Clients, Hash, JtiCache, Jwt } from "@tessera/domain"
+import type { Client, Realm, TokenSet } from "@tessera/domain"
+import { ClientAuthentication } from "@tessera/protocol"
+import type { Form } from "@tessera/protocol"
+import { fromEither } from "./Respond.js"
+
+/** The endpoints where clients authenticate, under the realm's issuer. */
+export const endpoints = (issuer: string) => ({
+  token: `${issuer}/token`,
+  introspection: `${issuer}/introspect`,
+  revocation: `${issuer}/revoke`
+})
+
+/** RFC 7518 §3.1: the asymmetric JWS algorithms a client assertion may use (never `none`, never HMAC). */
+export const assertionAlgs = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "Ed25519"]
+
+const allMethods: ReadonlyArray<Client.AuthMethod> = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
+/** Introspection reveals what a token holds: a public client, which can keep no secret, may not ask. */
+const authenticatingMethods = allMethods.filter((method) => method !== "none")
+
+/** RFC 8414 §2: the three endpoints, how clients authenticate at each, and the assertion algorithms. */
+export const metadata = (issuer: string) => {
+  const urls = endpoints(issuer)
+  return {
+    token_endpoint: urls.token,
+    token_endpoint_auth_methods_supported: allMethods,
+    token_endpoint_auth_signing_alg_values_supported: assertionAlgs,
+    introspection_endpoint: urls.introspection,
+    introspection_endpoint_auth_methods_supported: authenticatingMethods,
+    introspection_endpoint_auth_signing_alg_values_supported: assertionAlgs,
+    revocation_endpoint: urls.revocation,
+    revocation_endpoint_auth_methods_supported: allMethods,
+    revocation_endpoint_auth_signing_alg_values_supported: assertionAlgs
+  }
+}
+
+/** RFC 7523 §3 leaves the lifetime to the server; Tessera takes at most 5 minutes (as CONTRACT §5 does for JWT-bearer). */
+export const maxAssertionLifetimeSeconds = 300
+
+export type Reason =
+  | "unknown_client"
+  | "wrong_secret"
+  | "method_mismatch"
+  | "none_not_allowed"
+  | "jwks_uri_unsupported"
+  | "assertion_invalid"
+  | "assertion_signature"
+  | "assertion_expired"
+  | "assertion_subject"
+  | "assertion_audience"
+  | "assertion_exp_missing"
+  | "assertion_jti_missing"
+  | "assertion_lifetime"
+  | "assertion_replayed"
+
+/** The client did not prove who it is (RFC 6749 §5.2 invalid_client). */
+export class ClientAuthFailed extends Data.TaggedError("ClientAuthFailed")<{
+  readonly reason: Reason
+  /** On `method_mismatch`, the method the client registered. */
+  readonly registered?: Client.AuthMethod
+}> {}
+
+/**
+ * The `error_description`. Unknown client and wrong secret read the same, so the answer does not tell which client
+ * ids exist; the assertion reasons come only after its signature verified.
+ */
+const description = (e: ClientAuthFailed): string => {
+  switch (e.reason) {
+    case "unknown_client":
+    case "wrong_secret":
+      return "client authentication failed"
+    case "method_mismatch":
+      return `the client must authenticate with its registered method (${e.registered})`
+    case "none_not_allowed":
+      return "client authentication is required"
+    case "jwks_uri_unsupported":
+      return "private_key_jwt with a 'jwks_uri' is not supported yet; register the client's keys as 'jwks'"
+    case "assertion_invalid":
+      return "the client assertion is malformed or not yet valid"
+    case "assertion_signature":
+      return "the client assertion's signature does not verify with the client's registered keys"
+    case "assertion_expired":
+      return "the client assertion has expired"
+    case "assertion_subject":
+      return "the client assertion's 'iss' and 'sub' must be the client_id"
+    case "assertion_audience":
+      return "the client assertion's 'aud' must be the issuer or the token endpoint"
+    case "assertion_exp_missing":
+      return "the client assertion must have 'exp'"
+    case "assertion_jti_missing":
+      return "the client assertion must have 'jti'"
+    case "assertion_lifetime":
+      return `the client assertion must not be valid for more than ${maxAssertionLifetimeSeconds} seconds`
+    case "assertion_replayed":
+      return "the client assertion was already used ('jti' seen before)"
+  }
+}
+
+/** RFC 6749 §5.2: 401 invalid_client with the Basic challenge (`ClientAuthentication.invalidClient`). */
+export const invalidClient = (issuer: string) => (e: ClientAuthFailed) => ClientAuthentication.invalidClient(issuer, description(e))
+
+const fail = (reason: Reason) => Effect.fail(new ClientAuthFailed({ reason }))
+
+/** jose's error codes for a client assertion that does not verify. */
+const assertionReason = (code: string): Reason => {
+  switch (code) {
+    case "ERR_JWT_EXPIRED":
+      return "assertion_expired"
+    case "ERR_JWS_SIGNATURE_VERIFICATION_FAILED":
+    case "ERR_JWKS_NO_MATCHING_KEY":
+    case "ERR_JWKS_MULTIPLE_MATCHING_KEYS":
+    case "ERR_JOSE_ALG_NOT_ALLOWED":
+    case "ERR_JOSE_NOT_SUPPORTED":
+      return "assertion_signature"
+    default:
+      return "assertion_invalid"
+  }
+}
+
+/**
+ * RFC 7523 §3: verifies a client assertion with the client's registered `jwks`: `iss` = `sub` = client_id, `aud` the
+ * issuer or the token endpoint, `exp` in the future, at most 5 minutes of validity, and a `jti` never seen before.
+ */
+const verifyAssertion = (realm: Realm.Realm, issuer: string, client: Client.Client, assertion: string) =>
+  Effect.gen(function*() {
+    const jwks = client.metadata.jwks
+    // fetching a jwks_uri needs the outbound Fetcher port (DESIGN), which does not exist yet
+    if (jwks === undefined) return yield* fail(client.metadata.jwksUri !== undefined ? "jwks_uri_unsupported" : "assertion_signature")
+    const verified = yield* Jwt.verify(assertion, jwks as unknown as Parameters<typeof Jwt.verify>[1], { algorithms: assertionAlgs }).pipe(
+      Effect.mapError((e) => new ClientAuthFailed({ reason: assertionReason(e.reason) }))
+    )
+    const { iss, sub, aud, exp, iat, jti } = verified.payload
+    // RFC 7523 §3 items 1 and 2: for client authentication, iss and sub MUST be the client_id
+    if (iss !== client.clientId || sub !== client.clientId) return yield* fail("assertion_subject")
+    // RFC 7523 §3 item 3: aud identifies the authorization server: its issuer or its token endpoint. One value only
+    // (draft-ietf-oauth-rfc7523bis): an assertion meant for several audiences could be replayed here by any of them.
+    const audiences = typeof aud === "string" ? [aud] : Array.isArray(aud) ? aud : []
+    const ours = [issuer, endpoints(issuer).token]
+    if (audiences.length !== 1 || !ours.includes(audiences[0]!)) return yield* fail("assertion_audience")
+    // RFC 7523 §3 item 4: exp MUST be present, and the JWT rejected once it has passed
+    if (typeof exp !== "number") return yield* fail("assertion_exp_missing")
+    const now = yield* Jwt.nowSeconds
+    if (exp <= now) return yield* fail("assertion_expired")
+    // a short lifetime bounds how long the jti must be remembered (RFC 7523 §3 item 7)
+    if (exp - now > maxAssertionLifetimeSeconds || (typeof iat === "number" && exp - iat > maxAssertionLifetimeSeconds)) {
+      return yield* fail("assertion_lifetime")
+    }
+    // RFC 7523 §3 item 7: the server may refuse a jti it has seen; Tessera requires one and refuses replays
+    if (typeof jti !== "string" || jti === "") return yield* fail("assertion_jti_missing")
+    const fresh = yield* Effect.flatMap(JtiCache.JtiCache, (seen) =>
+      seen.remember(realm.id, client.clientId, jti, DateTime.unsafeMake(exp * 1000)))
+    if (!fresh) return yield* fail("assertion_replayed")
+  })
+
+export interface Input {
+  readonly realm: Realm.Realm
+  readonly issuer: string
+  readonly credentials: ClientAuthentication.ClientAuthentication
+  /** Whether a public client naming itself (`none`) is enough at this endpoint. */
+  readonly allowNone: boolean
+}
+
+/**
+ * The client the credentials prove, which must use the method it registered (`token_endpoint_auth_method`, RFC 7591
+ * §2; OIDC Core §9): a confidential client cannot fall back to `none`, nor a `private_key_jwt` client to a secret.
+ */
+export const authenticate = Effect.fn("ClientAuth.authenticate")(function*(input: Input) {
+  const presented = input.credentials
+  if (presented._tag === "None" && !input.allowNone) return yield* fail("none_not_allowed")
+  const found = yield* Effect.flatMap(Clients.Clients, (clients) => clients.find(input.realm.id, presented.clientId))
+  if (Option.isNone(found)) {
+    // hash anyway: an unknown client id takes as long as a wrong secret
+    if (presented._tag === "Basic" || presented._tag === "Post") yield* Hash.sha256(Redacted.value(presented.clientSecret))
+    return yield* fail("unknown_client")
+  }
+  const client = found.value
+  const registered = client.metadata.tokenEndpointAuthMethod
+  if (ClientAuthentication.authMethod(presented) !== registered) {
+    return yield* Effect.fail(new ClientAuthFailed({ reason: "method_mismatch", registered }))
+  }
+  switch (presented._tag) {
+    case "Basic":
+    case "Post": {
+      // client secrets are stored as base64url SHA-256: compare digests in constant time
+      const digest = yield* Hash.sha256(Redacted.value(presented.clientSecret))
+      if (client.secretHash === undefined || !Hash.constantTimeEqual(digest, client.secretHash)) return yield* fail("wrong_secret")
+      break
+    }
+    case "Assertion":
+      yield* verifyAssertion(input.realm, input.issuer, client, presented.assertion)
+      break
+    case "None":
+      break
+  }
+  return client
+})
+
+/** Reads the credentials of a request whose form is `params` and authenticates the client. */
+export const fromRequest = (input: Omit<Input, "credentials"> & { readonly params: Form.Params }) =>
+  Effect.gen(function*() {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const credentials = yield* fromEither(
+      ClientAuthentication.extract({ authorization: request.headers["authorization"], params: input.params }, input.issuer)
+    )
+    return yield* authenticate({ ...input, credentials })
+  })
+
+/** How much of a User-Agent the audit trail keeps. */
+const maxUserAgent = 512
+
+/**
+ * Who asked, for the audit trail (CONTRACT §7): the socket's peer address (X-Forwarded-For is not trusted: any client
+ * can write it) and the User-Agent, cut to a bounded length.
+ */
+export const requestContext = Effect.map(HttpServerRequest.HttpServerRequest, (request): TokenSet.RequestContext => {
+  const userAgent = request.headers["user-agent"]
+  return {
+    ...Option.match(request.remoteAddress, { onNone: () => ({}), onSome: (ip) => ({ ip }) }),
+    ...(userAgent !== undefined && userAgent !== "" ? { userAgent: userAgent.slice(0, maxUserAgent) } : {})
+  }
+})

@@ -1,0 +1,72 @@
+/**
+ * The consent form (CONTRACT §4, OAuth 2.1 §4.1.2 and §4.1.2.1): GET `{issuer}/consent?interaction=<id>` shows it
+ * after the login form; its POST with `decision=allow` remembers the consent and sends the code, `decision=deny`
+ * sends `access_denied`. The interaction is used once: a replayed form is the error page.
+ */
+import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import { Effect, Option } from "effect"
+import { Authorize, Hash, Interactions } from "@tessera/domain"
+import { ErrorResponse, Form } from "@tessera/protocol"
+import * as AuthorizationResponse from "./AuthorizationResponse.js"
+import * as FormBody from "./FormBody.js"
+import { fromEither } from "./Respond.js"
+import * as SignInCookies from "./SignInCookies.js"
+import * as SignInFlow from "./SignInFlow.js"
+
+const consent = SignInFlow.pageRoute((realm, issuer) =>
+  Effect.gen(function*() {
+    const params = yield* FormBody.params
+    const { interaction } = yield* SignInFlow.verifiedInteraction(realm, params)
+    const decision = yield* SignInFlow.field(params, "decision")
+    if (decision !== "allow" && decision !== "deny") return yield* SignInFlow.refuse("The form must say allow or deny.")
+    // the consent form is shown only to someone signed in; their session must still be there
+    const session = yield* SignInFlow.sessionOf(realm, interaction)
+    // single use: of two racing submissions one gets the interaction, the other the error page
+    const consumed = yield* Effect.flatMap(Interactions.Interactions, (i) => i.consume(realm.id, interaction.id))
+    if (Option.isNone(consumed)) return yield* SignInFlow.unknownInteraction()
+
+    const request = consumed.value.request
+    const client = yield* SignInFlow.clientOf(realm, request.clientId)
+    const context = yield* SignInFlow.requestContext
+    const response = decision === "allow"
+      ? yield* Authorize.grantConsent({ realm, session, request, context }).pipe(
+        Effect.zipRight(SignInFlow.finish(realm, issuer, client, request, session))
+      )
+      : yield* Authorize.denyConsent({ realm, session, request, context }).pipe(
+        // OAuth 2.1 §4.1.2.1: access_denied, "the resource owner ... denied the request"
+        Effect.as(AuthorizationResponse.error(
+          SignInFlow.target(client, request),
+          issuer,
+          ErrorResponse.make("access_denied", "the person denied the request")
+        ))
+      )
+    return yield* SignInCookies.clearInteraction(realm.name, interaction.id)(response)
+  }))
+
+/**
+ * GET `{issuer}/consent?interaction=<id>`: the consent form after a successful login (POST/redirect/GET). Only the
+ * browser that started the interaction has its cookie, whose value is the CSRF token the form carries.
+ */
+const show = SignInFlow.pageRoute((realm, issuer) =>
+  Effect.gen(function*() {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const q = request.url.indexOf("?")
+    const params = yield* fromEither(Form.parseQuery(q === -1 ? "" : request.url.slice(q + 1)))
+    const interaction = yield* SignInFlow.liveInteraction(realm, yield* SignInFlow.field(params, "interaction"))
+    const csrf = SignInCookies.readInteraction(request, interaction.id)
+    if (csrf === undefined || !Hash.constantTimeEqual(yield* Hash.sha256(csrf), interaction.csrfHash)) {
+      return yield* SignInFlow.otherBrowser()
+    }
+    const session = yield* SignInFlow.sessionOf(realm, interaction)
+    const client = yield* SignInFlow.clientOf(realm, interaction.request.clientId)
+    return yield* SignInFlow.consentPage(
+      { realm, issuer, client, interactionId: interaction.id, csrf, request: interaction.request },
+      session
+    )
+  }))
+
+export const Routes = HttpLayerRouter.addAll([
+  HttpLayerRouter.route("GET", "/realms/:realm/consent", show),
+  HttpLayerRouter.route("POST", "/realms/:realm/consent", consent)
+])

@@ -1,0 +1,53 @@
+/**
+ * The login form's POST `{issuer}/login` (CONTRACT §4, issue 4 items 2-3): CSRF bound to the interaction and the
+ * browser, throttling with `Retry-After`, argon2id in constant time, audit; on success the session cookie and a 303
+ * to the consent form (or the code, when consent is already remembered). A failure shows the form again.
+ */
+import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
+import { Effect } from "effect"
+import { Interactions, Login } from "@tessera/domain"
+import * as LoginPage from "../pages/LoginPage.js"
+import * as FormBody from "./FormBody.js"
+import * as SignInCookies from "./SignInCookies.js"
+import * as SignInFlow from "./SignInFlow.js"
+
+const login = SignInFlow.pageRoute((realm, issuer) =>
+  Effect.gen(function*() {
+    const params = yield* FormBody.params
+    const { interaction, csrf } = yield* SignInFlow.verifiedInteraction(realm, params)
+    const client = yield* SignInFlow.clientOf(realm, interaction.request.clientId)
+    const forms: SignInFlow.Forms = { realm, issuer, client, interactionId: interaction.id, csrf, request: interaction.request }
+    // a missing field is a failed attempt like any other: throttled, verified against the dummy hash, audited
+    const username = (yield* SignInFlow.field(params, "username")) ?? ""
+    const password = (yield* SignInFlow.field(params, "password")) ?? ""
+    const context = yield* SignInFlow.requestContext
+
+    return yield* Login.authenticate({
+      realm,
+      username,
+      password,
+      clientId: client.clientId,
+      stepUp: interaction.request.stepUp,
+      context
+    }).pipe(
+      Effect.matchEffect({
+        onFailure: (e) =>
+          e._tag === "LoginRejected"
+            ? Effect.succeed(SignInFlow.loginPage(forms, {
+              username,
+              error: e.reason === "throttled" ? LoginPage.throttled(e.retryAfterSeconds ?? 1) : LoginPage.invalidCredentials
+            }))
+            : Effect.fail(e),
+        onSuccess: (success) =>
+          Effect.gen(function*() {
+            yield* Effect.flatMap(Interactions.Interactions, (i) => i.update(realm.id, interaction.id, success.session.sid))
+            const response = yield* SignInFlow.afterLogin(forms, success.session)
+            return yield* SignInCookies.setSession(realm.name, success.cookie)(response)
+          })
+      })
+    )
+  }))
+
+export const Routes = HttpLayerRouter.addAll([
+  HttpLayerRouter.route("POST", "/realms/:realm/login", login)
+])

@@ -1,0 +1,204 @@
+/**
+ * What the authorization endpoint, the login form and the consent form share (OAuth 2.1 §4.1, OIDC Core §3.1.2):
+ * errors as pages, the interaction's CSRF check, rendering the two forms, and finishing with a code.
+ */
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import { Cause, DateTime, Effect, Either, Option } from "effect"
+import { Authorize, Clients, Hash, Interactions, SignIn, Users } from "@tessera/domain"
+import type { Client, Realm, Session, StoreError } from "@tessera/domain"
+import { ErrorResponse, Form } from "@tessera/protocol"
+import * as ConsentPage from "../pages/ConsentPage.js"
+import * as ErrorPage from "../pages/ErrorPage.js"
+import * as LoginPage from "../pages/LoginPage.js"
+import * as AuthorizationResponse from "./AuthorizationResponse.js"
+import * as Issuer from "./Issuer.js"
+import { handle } from "./Respond.js"
+import * as SignInCookies from "./SignInCookies.js"
+
+/** Where the request came from, for the audit trail (the user agent is cut to a sane length). */
+export const requestContext = Effect.map(HttpServerRequest.HttpServerRequest, (request): Authorize.RequestContext => {
+  const ip = Option.getOrUndefined(request.remoteAddress)
+  const userAgent = request.headers["user-agent"]?.slice(0, 512)
+  return { ...(ip !== undefined ? { ip } : {}), ...(userAgent !== undefined ? { userAgent } : {}) }
+})
+
+/** Failures a person sees as the error page: fixed text, never request input. */
+export const refuse = (description: string, error: ErrorResponse.ErrorCode = "invalid_request", status = 400) =>
+  Effect.fail(ErrorResponse.make(error, description, status))
+
+export const unknownInteraction = () =>
+  refuse("This sign-in request is unknown or already finished. Return to the application and start again.")
+export const expiredInteraction = () =>
+  refuse("This sign-in request has expired. Return to the application and start again.")
+export const badCsrf = () =>
+  refuse("The form could not be verified. Return to the application and start again.")
+export const otherBrowser = () =>
+  refuse("This sign-in request was started in another browser. Return to the application and start again.")
+export const noSession = () =>
+  refuse("You are no longer signed in. Return to the application and start again.")
+
+const unavailable = ErrorPage.errorPage({
+  error: "temporarily_unavailable",
+  description: "The service is temporarily unavailable. Try again in a moment.",
+  status: 503
+})
+
+/**
+ * A person-facing endpoint of realm `:realm`: an unknown realm is the contract's 404 JSON (CONTRACT §2); everything
+ * else that goes wrong is the error page (a store outage 503, a defect 500 without detail, its cause logged).
+ */
+export const pageRoute = <R>(
+  body: (realm: Realm.Realm, issuer: string) => Effect.Effect<HttpServerResponse.HttpServerResponse, ErrorResponse.ErrorResponse | StoreError.StoreError, R>
+) =>
+  handle(Effect.gen(function*() {
+    const realm = yield* Issuer.realmParam(Issuer.unknownRealm)
+    const issuer = yield* Issuer.of(realm.name)
+    return yield* body(realm, issuer).pipe(
+      Effect.catchTag("ErrorResponse", (e) => Effect.succeed(ErrorPage.fromErrorResponse(e))),
+      Effect.catchTag("StoreError", (e) =>
+        Effect.logError("store unavailable", e.cause).pipe(
+          Effect.as(HttpServerResponse.setHeader(unavailable, "retry-after", "1"))
+        )),
+      Effect.catchAllCause((cause) =>
+        Cause.isInterruptedOnly(cause)
+          ? Effect.failCause(cause)
+          : Effect.logError("request failed", cause).pipe(Effect.as(ErrorPage.errorPage({
+            error: "server_error",
+            description: "Something went wrong. Return to the application and try again.",
+            status: 500
+          }))))
+    )
+  }))
+
+/** A form field read once; a repeated or over-long one is the error page. */
+export const field = (params: Form.Params, name: string) =>
+  Either.match(Form.single(params, name), { onLeft: Effect.fail, onRight: Effect.succeed })
+
+/**
+ * The interaction a form names, live, and posted by the browser that started it: the `csrf` field must equal the
+ * interaction's cookie and hash to the stored CSRF hash (both compared in constant time).
+ */
+export const verifiedInteraction = (realm: Realm.Realm, params: Form.Params) =>
+  Effect.gen(function*() {
+    const interaction = yield* liveInteraction(realm, yield* field(params, "interaction"))
+    const id = interaction.id
+    const csrf = yield* field(params, "csrf")
+    if (csrf === undefined) return yield* badCsrf()
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const cookie = SignInCookies.readInteraction(request, id) ?? ""
+    const hashMatches = Hash.constantTimeEqual(yield* Hash.sha256(csrf), interaction.csrfHash)
+    const cookieMatches = Hash.constantTimeEqual(cookie, csrf)
+    if (!(hashMatches && cookieMatches)) return yield* badCsrf()
+    return { interaction, csrf }
+  })
+
+/** The interaction named `id`, if it exists and has not expired. */
+export const liveInteraction = (realm: Realm.Realm, id: string | undefined) =>
+  Effect.gen(function*() {
+    if (id === undefined) return yield* unknownInteraction()
+    const found = yield* Effect.flatMap(Interactions.Interactions, (i) => i.find(realm.id, id))
+    if (Option.isNone(found)) return yield* unknownInteraction()
+    if (!Interactions.isLive(found.value, yield* DateTime.now)) return yield* expiredInteraction()
+    return found.value
+  })
+
+/** The session the person signed in with for this interaction; it must still be usable. */
+export const sessionOf = (realm: Realm.Realm, interaction: Interactions.Interaction) =>
+  Effect.gen(function*() {
+    if (interaction.sid === undefined) return yield* noSession()
+    const session = yield* Effect.flatMap(SignIn.Sessions, (s) => s.find(realm.id, interaction.sid!))
+    if (Option.isNone(session) || !Authorize.isActive(session.value, yield* DateTime.now)) return yield* noSession()
+    return session.value
+  })
+
+/** The client of a stored request; it may have been removed meanwhile. */
+export const clientOf = (realm: Realm.Realm, clientId: string) =>
+  Effect.gen(function*() {
+    const found = yield* Effect.flatMap(Clients.Clients, (c) => c.find(realm.id, clientId))
+    if (Option.isNone(found)) return yield* refuse("The application is not registered with this realm.", "invalid_client")
+    return found.value
+  })
+
+export const clientName = (client: Client.Client) => client.metadata.clientName ?? client.clientId
+
+export const target = (client: Client.Client, request: { readonly redirectUri: string; readonly responseMode: "query" | "form_post"; readonly state?: string | undefined }): AuthorizationResponse.Target => ({
+  redirectUri: request.redirectUri,
+  responseMode: request.responseMode,
+  state: request.state,
+  clientName: clientName(client)
+})
+
+export interface Forms {
+  readonly realm: Realm.Realm
+  readonly issuer: string
+  readonly client: Client.Client
+  readonly interactionId: string
+  readonly csrf: string
+  readonly request: Interactions.Request
+}
+
+/** The login form, posting to `{issuer}/login`. */
+export const loginPage = (forms: Forms, options: {
+  readonly username?: string | undefined
+  readonly stepUp?: boolean | undefined
+  readonly error?: LoginPage.Problem | undefined
+}) =>
+  LoginPage.login({
+    realmDisplayName: forms.realm.displayName ?? forms.realm.name,
+    clientName: clientName(forms.client),
+    csrf: forms.csrf,
+    interaction: forms.interactionId,
+    username: options.username,
+    error: options.error,
+    stepUp: options.stepUp,
+    action: `${forms.issuer}/login`,
+    // consent may already be given: a successful login then redirects straight to the client
+    redirectUri: forms.request.redirectUri
+  })
+
+/** The consent form, posting to `{issuer}/consent`. */
+export const consentPage = (forms: Forms, session: Session.Session) =>
+  Effect.gen(function*() {
+    const user = yield* Effect.flatMap(Users.Users, (u) => u.find(forms.realm.id, session.sub))
+    return ConsentPage.consent({
+      clientName: clientName(forms.client),
+      redirectUri: forms.request.redirectUri,
+      scopes: forms.request.scopes.map((name) => ({ name })),
+      resources: forms.request.resources,
+      csrf: forms.csrf,
+      interaction: forms.interactionId,
+      principalType: forms.client.metadata.principalType,
+      realmDisplayName: forms.realm.displayName ?? forms.realm.name,
+      username: Option.getOrUndefined(user)?.username,
+      action: `${forms.issuer}/consent`
+    })
+  })
+
+/** Issues the code and sends it to the client (OAuth 2.1 §4.1.2). */
+export const finish = (realm: Realm.Realm, issuer: string, client: Client.Client, request: Interactions.Request, session: Session.Session) =>
+  Effect.map(Authorize.issueCode({ realm, session, request }), (code) => AuthorizationResponse.code(target(client, request), issuer, code))
+
+/** Where the consent form of an interaction is shown (GET, so reloading it never re-posts the password). */
+export const consentUrl = (issuer: string, interactionId: string) =>
+  `${issuer}/consent?${new URLSearchParams({ interaction: interactionId }).toString()}`
+
+/**
+ * After the person signed in on the login form: a 303 to the consent form (POST/redirect/GET), unless their
+ * remembered consent covers the request (and `prompt=consent` does not ask again), in which case the interaction
+ * is consumed and the code issued.
+ */
+export const afterLogin = (forms: Forms, session: Session.Session) =>
+  Effect.gen(function*() {
+    const consent = yield* Effect.flatMap(SignIn.Consents, (c) => c.find(forms.realm.id, session.sub, forms.client.clientId))
+    if (Authorize.needsConsent(consent, forms.request)) {
+      return HttpServerResponse.empty({
+        status: 303,
+        headers: { location: consentUrl(forms.issuer, forms.interactionId), "cache-control": "no-store" }
+      })
+    }
+    const consumed = yield* Effect.flatMap(Interactions.Interactions, (i) => i.consume(forms.realm.id, forms.interactionId))
+    if (Option.isNone(consumed)) return yield* unknownInteraction()
+    const response = yield* finish(forms.realm, forms.issuer, forms.client, forms.request, session)
+    return yield* SignInCookies.clearInteraction(forms.realm.name, forms.interactionId)(response)
+  })

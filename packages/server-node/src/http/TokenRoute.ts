@@ -1,0 +1,101 @@
+/** The token endpoint (RFC 6749 §3.2, §4.1.3, §5, §6; OAuth 2.1 §3.2; RFC 8707 §2) for the code and refresh grants. */
+import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
+import { Effect, Match } from "effect"
+import { AuthorizationCodeGrant, RefreshTokenGrant } from "@tessera/domain"
+import type { Audience, AuthorizationCode, Client, Realm, RefreshFamily, TokenSet } from "@tessera/domain"
+import { ErrorResponse, TokenRequest } from "@tessera/protocol"
+import * as ClientAuth from "./ClientAuth.js"
+import { grantTypesSupported } from "./DiscoveryRoute.js"
+import * as FormBody from "./FormBody.js"
+import * as Issuer from "./Issuer.js"
+import { fromEither, handle, json } from "./Respond.js"
+
+/** What the grants and client authentication can refuse: each has exactly one answer below. */
+type Refusal =
+  | ClientAuth.ClientAuthFailed
+  | AuthorizationCode.CodeRejected
+  | RefreshFamily.RefreshRejected
+  | Audience.TargetRejected
+  | Audience.ScopeRejected
+
+/** The one mapping to RFC 6749 §5.2 errors; a grant's `reason` goes to the log, never the wire. */
+const toErrorResponse = (issuer: string) =>
+  Match.type<Refusal>().pipe(Match.tagsExhaustive({
+    ClientAuthFailed: ClientAuth.invalidClient(issuer),
+    CodeRejected: () => ErrorResponse.make("invalid_grant"),
+    RefreshRejected: () => ErrorResponse.make("invalid_grant"),
+    TargetRejected: ({ reason }) =>
+      ErrorResponse.make(
+        "invalid_target",
+        reason === "ambiguous" ? "'resource' is required: the grant covers more than one resource" : "the resource was not granted"
+      ),
+    ScopeRejected: ({ reason }) =>
+      ErrorResponse.make(
+        "invalid_scope",
+        reason === "not_granted" ? "the scope asks for more than was granted" : "none of the scope applies to the resource"
+      )
+  }))
+
+const isRefusal = (e: { readonly _tag: string }): e is Refusal => e._tag !== "ErrorResponse" && e._tag !== "StoreError"
+
+/** RFC 8707 §2: these grants issue a token for one audience, so more than one `resource` is invalid_target. */
+const oneResource = (resource: ReadonlyArray<string>) =>
+  resource.length > 1
+    ? Effect.fail(ErrorResponse.make("invalid_target", "at most one 'resource' may be requested"))
+    : Effect.succeed(resource[0])
+
+interface Context {
+  readonly realm: Realm.Realm
+  readonly issuer: string
+  readonly client: Client.Client
+  readonly context: TokenSet.RequestContext
+}
+
+/** One line per grant: the protocol variant, decoded, to its domain module. */
+const dispatch = (request: TokenRequest.TokenRequest, ctx: Context) =>
+  Match.value(request).pipe(
+    Match.when({ grant_type: "authorization_code" }, (r) =>
+      Effect.flatMap(oneResource(r.resource), (resource) =>
+        AuthorizationCodeGrant.handle({ ...ctx, code: r.code, redirectUri: r.redirect_uri, codeVerifier: r.code_verifier, resource }))),
+    Match.when({ grant_type: "refresh_token" }, (r) =>
+      Effect.flatMap(oneResource(r.resource), (resource) =>
+        RefreshTokenGrant.handle({ ...ctx, refreshToken: r.refresh_token, scope: r.scope, resource }))),
+    // RFC 6749 §4.4: not built yet, so not supported (and not in the metadata)
+    Match.when({ grant_type: "client_credentials" }, () => Effect.fail(unsupportedGrantType)),
+    Match.exhaustive
+  )
+
+const unsupportedGrantType = ErrorResponse.make("unsupported_grant_type", "'grant_type' is not supported")
+
+/** RFC 6749 §5.1: the token response; never cached. */
+const tokenResponse = (set: TokenSet.TokenSet) =>
+  json({
+    access_token: set.accessToken,
+    token_type: "Bearer",
+    expires_in: set.expiresIn,
+    ...(set.scope.length > 0 ? { scope: set.scope.join(" ") } : {}),
+    ...(set.idToken !== undefined ? { id_token: set.idToken } : {}),
+    ...(set.refreshToken !== undefined ? { refresh_token: set.refreshToken } : {})
+  }, 200, { pragma: "no-cache" })
+
+const token = handle(Effect.gen(function*() {
+  const realm = yield* Issuer.realmParam(Issuer.unknownRealm)
+  const issuer = yield* Issuer.of(realm.name)
+  const params = yield* FormBody.params
+  const request = yield* fromEither(TokenRequest.decode(params))
+  if (!grantTypesSupported.includes(request.grant_type)) return yield* unsupportedGrantType
+  return yield* Effect.gen(function*() {
+    const client = yield* ClientAuth.fromRequest({ realm, issuer, params, allowNone: true })
+    // RFC 6749 §5.2: unauthorized_client when the client may not use this grant type
+    if (!client.metadata.grantTypes.includes(request.grant_type)) {
+      return yield* ErrorResponse.make("unauthorized_client", `the client may not use the '${request.grant_type}' grant`)
+    }
+    const set = yield* dispatch(request, { realm, issuer, client, context: yield* ClientAuth.requestContext })
+    return tokenResponse(set)
+  }).pipe(
+    Effect.tapError((e) => isRefusal(e) ? Effect.logInfo("token request refused", e._tag, e.reason) : Effect.void),
+    Effect.catchIf(isRefusal, (e) => Effect.fail(toErrorResponse(issuer)(e)))
+  )
+}))
+
+export const Routes = HttpLayerRouter.addAll([HttpLayerRouter.route("POST", "/realms/:realm/token", token)])

@@ -1,0 +1,164 @@
+/** Short-lived sign-in state on Postgres: interactions (consumed once), login failures, access-token status, used jtis. */
+import { SqlClient } from "@effect/sql"
+import { DateTime, Effect, Layer, Option, Schema } from "effect"
+import { AccessTokens, Interactions, JtiCache, LoginThrottle } from "@tessera/domain"
+import { appendEvent } from "./PgAudit.js"
+import { on, toDate, withRealm } from "./Sql.js"
+
+const utc = (date: Date) => DateTime.unsafeMake(date)
+const decode = <A, I>(schema: Schema.Schema<A, I>) => Schema.decodeUnknown(Schema.Array(schema))
+
+const InteractionRow = Schema.Struct({
+  realm_id: Schema.String,
+  id: Schema.String,
+  request: Schema.Unknown,
+  csrf_hash: Schema.String,
+  sid: Schema.NullOr(Schema.String),
+  created_at: Schema.DateFromSelf,
+  expires_at: Schema.DateFromSelf
+})
+const toInteraction = (row: typeof InteractionRow.Type): Interactions.Interaction => ({
+  realmId: row.realm_id,
+  id: row.id,
+  // written by `create` from a validated request, read back as it was
+  request: row.request as Interactions.Request,
+  csrfHash: row.csrf_hash,
+  ...(row.sid !== null ? { sid: row.sid } : {}),
+  createdAt: utc(row.created_at),
+  expiresAt: utc(row.expires_at)
+})
+
+export const layerInteractions = Layer.effect(Interactions.Interactions, Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const run = on(sql)
+  return Interactions.Interactions.of({
+    create: (interaction) =>
+      Effect.gen(function*() {
+        // expired interactions are dropped as new ones arrive, so abandoned sign-ins do not pile up
+        yield* sql`DELETE FROM interactions WHERE realm_id = ${interaction.realmId} AND expires_at <= ${toDate(interaction.createdAt)}`
+        yield* sql`INSERT INTO interactions ${sql.insert({
+          realm_id: interaction.realmId,
+          id: interaction.id,
+          request: JSON.stringify(interaction.request),
+          csrf_hash: interaction.csrfHash,
+          sid: interaction.sid ?? null,
+          created_at: toDate(interaction.createdAt),
+          expires_at: toDate(interaction.expiresAt)
+        })}`
+      }).pipe(withRealm(interaction.realmId), run),
+    find: (realmId, id) =>
+      Effect.flatMap(sql`SELECT * FROM interactions WHERE realm_id = ${realmId} AND id = ${id}`, decode(InteractionRow)).pipe(
+        Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), toInteraction)),
+        withRealm(realmId),
+        run
+      ),
+    update: (realmId, id, sid) =>
+      sql`UPDATE interactions SET sid = ${sid} WHERE realm_id = ${realmId} AND id = ${id}`.pipe(Effect.asVoid, withRealm(realmId), run),
+    // one statement: of two racing consumes, one deletes the row and gets it back, the other gets nothing
+    consume: (realmId, id) =>
+      Effect.flatMap(sql`DELETE FROM interactions WHERE realm_id = ${realmId} AND id = ${id} RETURNING *`, decode(InteractionRow)).pipe(
+        Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), toInteraction)),
+        withRealm(realmId),
+        run
+      )
+  })
+}))
+
+export const layerLoginThrottleWith = (policy: LoginThrottle.Policy) =>
+  Layer.effect(LoginThrottle.LoginThrottle, Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const run = on(sql)
+    const failuresOf = (realmId: string, key: string, limit: LoginThrottle.Limit, now: DateTime.Utc) =>
+      Effect.map(
+        sql<{ at: Date }>`SELECT at FROM login_failures WHERE realm_id = ${realmId} AND key = ${key}
+          AND at > ${toDate(DateTime.subtractDuration(now, limit.window))} ORDER BY at`,
+        (rows) => rows.map((row) => row.at.getTime())
+      )
+    return LoginThrottle.LoginThrottle.of({
+      check: (attempt, now) =>
+        Effect.gen(function*() {
+          let verdict: LoginThrottle.Verdict = LoginThrottle.Verdict.Allowed()
+          for (const [key, limit] of LoginThrottle.keysOf(attempt, policy)) {
+            const failures = yield* failuresOf(attempt.realmId, key, limit, now)
+            verdict = LoginThrottle.combine(verdict, LoginThrottle.verdictOf(failures, limit, DateTime.toEpochMillis(now)))
+          }
+          return verdict
+        }).pipe(withRealm(attempt.realmId), run),
+      recordFailure: (attempt, now) =>
+        Effect.gen(function*() {
+          for (const [key, limit] of LoginThrottle.keysOf(attempt, policy)) {
+            // rows outside the window can never matter again
+            yield* sql`DELETE FROM login_failures WHERE realm_id = ${attempt.realmId} AND key = ${key}
+              AND at <= ${toDate(DateTime.subtractDuration(now, limit.window))}`
+            yield* sql`INSERT INTO login_failures ${sql.insert({ realm_id: attempt.realmId, key, at: toDate(now) })}`
+          }
+        }).pipe(withRealm(attempt.realmId), run),
+      reset: (realmId, username) => {
+        const [userKey] = LoginThrottle.keysOf({ realmId, username }, policy)
+        return sql`DELETE FROM login_failures WHERE realm_id = ${realmId} AND key = ${userKey![0]}`.pipe(
+          Effect.asVoid,
+          withRealm(realmId),
+          run
+        )
+      }
+    })
+  }))
+
+const AccessTokenRow = Schema.Struct({
+  grant_id: Schema.NullOr(Schema.String),
+  revoked: Schema.Boolean,
+  expires_at: Schema.DateFromSelf
+})
+
+export const layerAccessTokens = Layer.effect(AccessTokens.AccessTokens, Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const run = on(sql)
+  return AccessTokens.AccessTokens.of({
+    record: (realmId, jti, grantId, expiresAt) =>
+      sql`INSERT INTO access_tokens ${sql.insert({ realm_id: realmId, jti, grant_id: grantId, revoked: false, expires_at: toDate(expiresAt) })}
+          ON CONFLICT (realm_id, jti) DO UPDATE SET grant_id = EXCLUDED.grant_id`.pipe(Effect.asVoid, withRealm(realmId), run),
+    revoke: (realmId, jti, expiresAt, event) =>
+      Effect.gen(function*() {
+        yield* sql`INSERT INTO access_tokens ${sql.insert({ realm_id: realmId, jti, grant_id: null, revoked: true, expires_at: toDate(expiresAt) })}
+          ON CONFLICT (realm_id, jti) DO UPDATE SET revoked = true`
+        if (event !== undefined) yield* appendEvent(event)
+      }).pipe(withRealm(realmId), run),
+    find: (realmId, jti) =>
+      Effect.gen(function*() {
+        const now = yield* DateTime.now
+        const rows = yield* Effect.flatMap(
+          sql`SELECT grant_id, revoked, expires_at FROM access_tokens
+              WHERE realm_id = ${realmId} AND jti = ${jti} AND expires_at > ${toDate(now)}`,
+          decode(AccessTokenRow)
+        )
+        return Option.map(Option.fromNullable(rows[0]), (row): AccessTokens.Status => ({
+          ...(row.grant_id !== null ? { grantId: row.grant_id } : {}),
+          revoked: row.revoked,
+          expiresAt: utc(row.expires_at)
+        }))
+      }).pipe(withRealm(realmId), run)
+  })
+}))
+
+export const layerJtiCache = Layer.effect(JtiCache.JtiCache, Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const run = on(sql)
+  return JtiCache.JtiCache.of({
+    // one statement: a new jti is inserted, an expired one replaced; a live one is a replay (no row returned)
+    remember: (realmId, issuer, jti, expiresAt) =>
+      Effect.flatMap(DateTime.now, (now) =>
+        sql`INSERT INTO seen_jtis ${sql.insert({ realm_id: realmId, issuer, jti, expires_at: toDate(expiresAt) })}
+            ON CONFLICT (realm_id, issuer, jti) DO UPDATE SET expires_at = EXCLUDED.expires_at
+            WHERE seen_jtis.expires_at <= ${toDate(now)} RETURNING jti`
+      ).pipe(Effect.map((rows) => rows.length === 1), withRealm(realmId), run)
+  })
+}))
+
+/** Every short-lived sign-in store on the `SqlClient` in context. */
+export const layer = Layer.mergeAll(
+  layerInteractions,
+  layerLoginThrottleWith(LoginThrottle.defaultPolicy),
+  layerAccessTokens,
+  layerJtiCache
+)
+

@@ -1,0 +1,56 @@
+/** Short-lived sign-in state (issue 4): pending interactions, login failures, access-token status, used JWT ids. */
+import { SqlClient } from "@effect/sql"
+import { Effect } from "effect"
+
+const realm = "NULLIF(current_setting('app.realm_id', true), '')::uuid"
+
+const isolate = (table: string) => [
+  `ALTER TABLE ${table} ENABLE ROW LEVEL SECURITY`,
+  `ALTER TABLE ${table} FORCE ROW LEVEL SECURITY`,
+  `CREATE POLICY ${table}_realm ON ${table} USING (realm_id = ${realm}) WITH CHECK (realm_id = ${realm})`
+]
+
+const statements = [
+  `CREATE TABLE interactions (
+     realm_id uuid NOT NULL REFERENCES realms (id),
+     id text NOT NULL,
+     request jsonb NOT NULL,
+     csrf_hash text NOT NULL,
+     sid text,
+     created_at timestamptz NOT NULL,
+     expires_at timestamptz NOT NULL,
+     PRIMARY KEY (realm_id, id)
+   )`,
+  ...isolate("interactions"),
+
+  `CREATE TABLE login_failures (
+     realm_id uuid NOT NULL REFERENCES realms (id),
+     key text NOT NULL,
+     at timestamptz NOT NULL
+   )`,
+  ...isolate("login_failures"),
+  `CREATE INDEX login_failures_key ON login_failures (realm_id, key, at)`,
+
+  `CREATE TABLE access_tokens (
+     realm_id uuid NOT NULL REFERENCES realms (id),
+     jti text NOT NULL,
+     grant_id text,
+     revoked boolean NOT NULL,
+     expires_at timestamptz NOT NULL,
+     PRIMARY KEY (realm_id, jti)
+   )`,
+  ...isolate("access_tokens"),
+
+  `CREATE TABLE seen_jtis (
+     realm_id uuid NOT NULL REFERENCES realms (id),
+     issuer text NOT NULL,
+     jti text NOT NULL,
+     expires_at timestamptz NOT NULL,
+     PRIMARY KEY (realm_id, issuer, jti)
+   )`,
+  ...isolate("seen_jtis"),
+
+  `GRANT SELECT, INSERT, UPDATE, DELETE ON interactions, login_failures, access_tokens, seen_jtis TO tessera_app`
+]
+
+export default Effect.flatMap(SqlClient.SqlClient, (sql) => Effect.forEach(statements, (s) => sql.unsafe(s), { discard: true }))

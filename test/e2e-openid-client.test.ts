@@ -1,0 +1,199 @@
+/**
+ * End to end with an independent client (openid-client 6) against the real server process: discovery, authorize,
+ * the login and consent forms, the callback with `iss` checked, code exchange, ID token validation, userinfo,
+ * refresh twice, replay of the first refresh token (family gone), revocation, introspection. On PGlite, and on
+ * PostgreSQL when DATABASE_URL is set.
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import * as Fs from "node:fs/promises"
+import * as Net from "node:net"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { fileURLToPath } from "node:url"
+import * as client from "openid-client"
+import { afterAll, describe, expect, it } from "vitest"
+
+const repoRoot = fileURLToPath(new URL("..", import.meta.url))
+const adminToken = "e2e-owner-token-0123456789abcdefghijklmnopqrstuv"
+const children = new Set<ChildProcess>()
+const dirs: Array<string> = []
+afterAll(async () => {
+  for (const child of children) child.kill("SIGKILL")
+  await Promise.all(dirs.map((dir) => Fs.rm(dir, { recursive: true, force: true })))
+})
+
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const server = Net.createServer()
+    server.on("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as Net.AddressInfo
+      server.close(() => resolve(port))
+    })
+  })
+
+/** Starts `main.ts` and resolves with its base URL once the ready line appears. */
+const startTessera = async (env: Record<string, string>) => {
+  const port = await freePort()
+  const dataDir = await Fs.mkdtemp(Path.join(Os.tmpdir(), "tessera-e2e-"))
+  dirs.push(dataDir)
+  const childEnv: NodeJS.ProcessEnv = { ...process.env }
+  for (const name of Object.keys(childEnv)) if (name.startsWith("TESSERA_") || name === "DATABASE_URL") delete childEnv[name]
+  const child = spawn(process.execPath, ["--import", "tsx", Path.join(repoRoot, "packages/server-node/src/main.ts")], {
+    cwd: repoRoot,
+    env: { ...childEnv, TESSERA_PORT: String(port), TESSERA_DATA_DIR: dataDir, TESSERA_ADMIN_TOKEN: adminToken, ...env },
+    stdio: ["ignore", "pipe", "pipe"]
+  })
+  children.add(child)
+  let err = ""
+  child.stderr!.on("data", (chunk) => (err += chunk))
+  await new Promise<void>((resolve, reject) => {
+    let out = ""
+    const timer = setTimeout(() => reject(new Error(`no ready line\n${out}\n${err}`)), 90_000)
+    child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
+      out += chunk
+      if (out.includes("tessera listening on")) {
+        clearTimeout(timer)
+        resolve()
+      }
+    })
+    child.on("exit", (code) => reject(new Error(`exited ${code}\n${out}\n${err}`)))
+  })
+  return { base: `http://localhost:${port}`, child }
+}
+
+const adminCall = async (base: string, path: string, body: unknown) => {
+  const res = await fetch(`${base}${path}`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" },
+    body: JSON.stringify(body)
+  })
+  if (res.status !== 201) throw new Error(`${path}: ${res.status} ${await res.text()}`)
+  return res.json() as Promise<Record<string, any>>
+}
+
+/** A person at a browser, by hand: a cookie jar and forms read back from the page (CONTRACT §4). */
+const person = () => {
+  const jar = new Map<string, string>()
+  const remember = (res: Response) => {
+    for (const line of res.headers.getSetCookie()) {
+      const [pair] = line.split(";")
+      const eq = pair!.indexOf("=")
+      jar.set(pair!.slice(0, eq).trim(), pair!.slice(eq + 1).trim())
+    }
+  }
+  const cookie = () => Array.from(jar, ([k, v]) => `${k}=${v}`).join("; ")
+  const go = async (url: string, init: RequestInit = {}) => {
+    const res = await fetch(url, { ...init, redirect: "manual", headers: { ...(init.headers as Record<string, string>), cookie: cookie() } })
+    remember(res)
+    return res
+  }
+  /** Follows redirects that stay on Tessera; stops at a page or at a redirect elsewhere. */
+  const follow = async (base: string, first: Response): Promise<{ res: Response; url: string; html: string }> => {
+    let res = first
+    let url = ""
+    for (let hops = 0; hops < 10; hops++) {
+      const location = res.headers.get("location")
+      if (location === null || !new URL(location, base).href.startsWith(base)) break
+      url = new URL(location, base).href
+      res = await go(url)
+    }
+    return { res, url, html: res.status < 300 || res.status >= 400 ? await res.text() : "" }
+  }
+  /** Submits the page's post form with its hidden fields unchanged plus `fields`. */
+  const submit = async (base: string, pageUrl: string, html: string, fields: Record<string, string>) => {
+    const form = /<form[^>]*method="post"[^>]*>([\s\S]*?)<\/form>/i.exec(html)
+    if (form === null) throw new Error(`no form on the page:\n${html.slice(0, 2000)}`)
+    const action = /action="([^"]*)"/.exec(form[0])?.[1]?.replace(/&amp;/g, "&")
+    const body = new URLSearchParams()
+    for (const input of form[1]!.matchAll(/<input[^>]*type="hidden"[^>]*>/g)) {
+      const name = /name="([^"]*)"/.exec(input[0])?.[1]
+      const value = /value="([^"]*)"/.exec(input[0])?.[1] ?? ""
+      if (name !== undefined) body.set(name, value.replace(/&quot;/g, "\"").replace(/&#39;/g, "'").replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&"))
+    }
+    for (const [k, v] of Object.entries(fields)) body.set(k, v)
+    const target = new URL(action ?? pageUrl, pageUrl).href
+    return follow(base, await go(target, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body }))
+  }
+  return { go, follow, submit }
+}
+
+const signInFlow = (env: Record<string, string>) => async () => {
+  const { base, child } = await startTessera(env)
+  try {
+    const name = `e2e-${process.pid}-${Date.now().toString(36)}`
+    const realm = await adminCall(base, "/admin/realms", { name })
+    const issuer = realm["issuer"] as string
+    await adminCall(base, `/admin/realms/${name}/users`, { username: "ada", password: "correct horse battery", email: "ada@example.com", name: "Ada" })
+    const redirectUri = "http://127.0.0.1:9/callback"
+    const registered = await adminCall(base, `/admin/realms/${name}/clients`, {
+      client_name: "E2E app",
+      redirect_uris: [redirectUri],
+      grant_types: ["authorization_code", "refresh_token"],
+      token_endpoint_auth_method: "client_secret_basic"
+    })
+
+    const config = await client.discovery(new URL(issuer), registered["client_id"], registered["client_secret"], client.ClientSecretBasic(registered["client_secret"]), {
+      execute: [client.allowInsecureRequests]
+    })
+    expect(config.serverMetadata().issuer).toBe(issuer)
+
+    const verifier = client.randomPKCECodeVerifier()
+    const state = client.randomState()
+    const nonce = client.randomNonce()
+    const authorizationUrl = client.buildAuthorizationUrl(config, {
+      redirect_uri: redirectUri,
+      scope: "openid profile email offline_access",
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: "S256",
+      state,
+      nonce
+    })
+
+    const browser = person()
+    const login = await browser.follow(base, await browser.go(authorizationUrl.href))
+    expect(login.html).toContain('name="username"')
+    const consent = await browser.submit(base, login.url || authorizationUrl.href, login.html, { username: "ada", password: "correct horse battery" })
+    expect(consent.html).toContain('name="decision"')
+    const done = await browser.submit(base, consent.url, consent.html, { decision: "allow" })
+    const callback = new URL(done.res.headers.get("location")!)
+    expect(callback.origin + callback.pathname).toBe(redirectUri)
+    // RFC 9207: the authorization response names the issuer
+    expect(callback.searchParams.get("iss")).toBe(issuer)
+
+    const tokens = await client.authorizationCodeGrant(config, callback, {
+      pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce, idTokenExpected: true
+    })
+    const claims = tokens.claims()!
+    expect(claims.iss).toBe(issuer)
+    expect(claims.aud).toBe(registered["client_id"])
+    expect(claims["email"]).toBe("ada@example.com")
+    expect(tokens.token_type.toLowerCase()).toBe("bearer")
+
+    const info = await client.fetchUserInfo(config, tokens.access_token, claims.sub)
+    expect(info).toEqual({ sub: claims.sub, preferred_username: "ada", name: "Ada", email: "ada@example.com" })
+
+    const first = tokens.refresh_token!
+    const second = await client.refreshTokenGrant(config, first)
+    const third = await client.refreshTokenGrant(config, second.refresh_token!)
+    expect(third.refresh_token).not.toBe(second.refresh_token)
+    // replaying the first refresh token: refused, and the whole family is gone
+    await expect(client.refreshTokenGrant(config, first)).rejects.toMatchObject({ error: "invalid_grant" })
+    await expect(client.refreshTokenGrant(config, third.refresh_token!)).rejects.toMatchObject({ error: "invalid_grant" })
+
+    const introspected = await client.tokenIntrospection(config, third.access_token)
+    expect(introspected.active).toBe(true)
+    expect(introspected.sub).toBe(claims.sub)
+    await client.tokenRevocation(config, third.access_token)
+    expect((await client.tokenIntrospection(config, third.access_token)).active).toBe(false)
+  } finally {
+    child.kill("SIGTERM")
+  }
+}
+
+describe("end to end with openid-client 6", () => {
+  it("on the embedded store (PGlite)", { timeout: 180_000 }, signInFlow({}))
+  const url = process.env["DATABASE_URL"]
+  // only without DATABASE_URL (a fresh clone with no Postgres) is this skipped; .ci/run always sets it
+  it.skipIf(url === undefined)("on PostgreSQL", { timeout: 180_000 }, signInFlow({ DATABASE_URL: url ?? "" }))
+})

@@ -1,0 +1,229 @@
+/**
+ * Fixtures for the token, introspection and revocation suites: a realm with a resource and a person, clients
+ * registered through the admin API, and grants and codes written straight through the sign-in ports (as the
+ * authorization endpoint would), then wire helpers for the three endpoints.
+ */
+import { Clock, DateTime, Duration, Effect } from "effect"
+import * as Jose from "jose"
+import { AuthorizationCode, Base64Url, Hash, Pkce, Provisioning, Session, SignIn } from "@tessera/domain"
+import type { Grant } from "@tessera/domain"
+import { admin, createRealm, get, request } from "./Http.js"
+
+export const userAgent = "tessera-test/1.0 (token suites)"
+
+export interface World {
+  readonly name: string
+  readonly issuer: string
+  readonly realmId: string
+  /** A resource registered in the realm, with scopes `read` and `write`. */
+  readonly resource: string
+  /** A second resource, with scope `admin`. */
+  readonly otherResource: string
+  readonly sub: string
+  readonly username: string
+}
+
+/** A realm with two resources and one person. */
+export const world = Effect.gen(function*() {
+  const realm = yield* createRealm()
+  const resource = `https://api.example/${realm.name}`
+  const otherResource = `https://admin.example/${realm.name}`
+  for (const [uri, scopes] of [[resource, ["read", "write"]], [otherResource, ["admin"]]] as const) {
+    const res = yield* admin.post(`/admin/realms/${realm.name}/resources`, { uri, scopes })
+    if (res.status !== 201) return yield* Effect.dieMessage(`resource: ${res.status} ${res.text}`)
+  }
+  const user = yield* admin.post(`/admin/realms/${realm.name}/users`, {
+    username: "ada", password: "correct horse battery staple", name: "Ada Lovelace", email: "ada@example.com"
+  })
+  if (user.status !== 201) return yield* Effect.dieMessage(`user: ${user.status} ${user.text}`)
+  const { id } = yield* Provisioning.findRealm(realm.name)
+  return {
+    name: realm.name, issuer: realm.issuer, realmId: id, resource, otherResource, sub: user.json.sub, username: "ada"
+  } satisfies World
+})
+
+export const redirectUri = "https://app.example/cb"
+
+export interface RegisteredClient {
+  readonly client_id: string
+  readonly client_secret?: string
+  readonly token_endpoint_auth_method: string
+}
+
+/** Registers a client through the admin API: code and refresh grants, Basic auth unless `metadata` says otherwise. */
+export const registerClient = (w: World, metadata: Record<string, unknown> = {}) =>
+  Effect.gen(function*() {
+    const res = yield* admin.post(`/admin/realms/${w.name}/clients`, {
+      redirect_uris: [redirectUri],
+      grant_types: ["authorization_code", "refresh_token"],
+      ...metadata
+    })
+    if (res.status !== 201) return yield* Effect.dieMessage(`client: ${res.status} ${res.text}`)
+    return res.json as RegisteredClient
+  })
+
+/** An ES256 key pair whose public JWK a client registers as its `jwks`. */
+export const clientKey = Effect.promise(async () => {
+  const pair = await Jose.generateKeyPair("ES256", { extractable: true })
+  const jwk = await Jose.exportJWK(pair.publicKey)
+  const kid = await Jose.calculateJwkThumbprint(jwk)
+  return { privateKey: pair.privateKey, publicJwk: { ...jwk, kid, alg: "ES256", use: "sig" }, kid }
+})
+
+export type ClientKey = Effect.Effect.Success<typeof clientKey>
+
+/** RFC 7523 §3: a client assertion at the Clock's time; every claim can be overridden (undefined removes it). */
+export const assertion = (key: ClientKey, clientId: string, aud: string | ReadonlyArray<string>, claims: Record<string, unknown> = {}) =>
+  Effect.gen(function*() {
+    const now = Math.floor((yield* Clock.currentTimeMillis) / 1000)
+    const payload = Object.fromEntries(
+      Object.entries({ iss: clientId, sub: clientId, aud, iat: now, exp: now + 60, jti: crypto.randomUUID(), ...claims })
+        .filter(([, value]) => value !== undefined)
+    )
+    return yield* Effect.promise(() =>
+      new Jose.SignJWT(payload).setProtectedHeader({ alg: "ES256", kid: key.kid, typ: "JWT" }).sign(key.privateKey)
+    )
+  })
+
+export interface GrantInput {
+  readonly clientId: string
+  readonly scopes: ReadonlyArray<string>
+  readonly resources?: ReadonlyArray<string>
+  readonly nonce?: string
+  readonly sid?: string
+}
+
+export interface IssuedCode {
+  readonly code: string
+  readonly verifier: string
+  readonly grantId: string
+}
+
+const randomToken = (bytes: number) => Base64Url.encode(crypto.getRandomValues(new Uint8Array(bytes)))
+
+/** A person's grant and an authorization code for it, written through the ports as the authorization endpoint would. */
+export const issueCode = (w: World, input: GrantInput) =>
+  Effect.gen(function*() {
+    const now = yield* DateTime.now
+    const grantId = crypto.randomUUID()
+    const grant: Grant.Grant = {
+      realmId: w.realmId,
+      grantId,
+      clientId: input.clientId,
+      sub: w.sub,
+      scopes: input.scopes,
+      resources: input.resources ?? [],
+      authTime: now,
+      acr: Session.passwordAcr,
+      amr: Session.passwordAmr,
+      ...(input.sid !== undefined ? { sid: input.sid } : {}),
+      ...(input.nonce !== undefined ? { nonce: input.nonce } : {}),
+      createdAt: now
+    }
+    yield* Effect.flatMap(SignIn.Grants, (grants) => grants.insert(grant, undefined))
+    const code = randomToken(32)
+    const verifier = randomToken(48)
+    yield* Effect.flatMap(SignIn.Codes, (codes) =>
+      Effect.flatMap(Effect.zip(Hash.sha256(code), Pkce.s256(verifier)), ([hash, challenge]) =>
+        codes.insert(hash, AuthorizationCode.AuthorizationCode.Issued({
+          realmId: w.realmId,
+          clientId: input.clientId,
+          grantId,
+          redirectUri,
+          codeChallenge: challenge,
+          expiresAt: DateTime.addDuration(now, AuthorizationCode.lifetime)
+        }))))
+    return { code, verifier, grantId } satisfies IssuedCode
+  })
+
+/** A form body; pairs may repeat a name. */
+export const form = (params: Record<string, string> | ReadonlyArray<readonly [string, string]>) =>
+  new URLSearchParams(Array.isArray(params) ? params as Array<[string, string]> : Object.entries(params)).toString()
+
+/** How the client authenticates on a request. */
+export type Auth =
+  | { readonly basic: readonly [id: string, secret: string] }
+  | { readonly post: readonly [id: string, secret: string] }
+  | { readonly assertion: string; readonly clientId?: string }
+  | { readonly none: string }
+  | { readonly nothing: true }
+
+/** The client's credentials as its registration says (secret methods and `none`). */
+export const authOf = (client: RegisteredClient): Auth => {
+  switch (client.token_endpoint_auth_method) {
+    case "client_secret_basic":
+      return { basic: [client.client_id, client.client_secret!] }
+    case "client_secret_post":
+      return { post: [client.client_id, client.client_secret!] }
+    case "none":
+      return { none: client.client_id }
+    default:
+      throw new Error(`authOf: ${client.token_endpoint_auth_method} needs an assertion`)
+  }
+}
+
+/** RFC 6749 §2.3.1: Basic credentials are the form-encoded id and secret. */
+export const basicHeader = (id: string, secret: string) =>
+  `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString("base64")}`
+
+/** POSTs a form to one of the realm's client-authenticating endpoints (`token`, `introspect`, `revoke`). */
+export const post = (
+  w: Pick<World, "name">,
+  endpoint: "token" | "introspect" | "revoke",
+  auth: Auth,
+  params: Record<string, string> | ReadonlyArray<readonly [string, string]>,
+  options: { readonly contentType?: string } = {}
+) => {
+  const pairs: Array<readonly [string, string]> = Array.isArray(params) ? [...params] : Object.entries(params)
+  const headers: Record<string, string> = { "user-agent": userAgent }
+  if ("basic" in auth) headers["authorization"] = basicHeader(...auth.basic)
+  if ("post" in auth) pairs.push(["client_id", auth.post[0]], ["client_secret", auth.post[1]])
+  if ("none" in auth) pairs.push(["client_id", auth.none])
+  if ("assertion" in auth) {
+    if (auth.clientId !== undefined) pairs.push(["client_id", auth.clientId])
+    pairs.push(["client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"], ["client_assertion", auth.assertion])
+  }
+  return request("POST", `/realms/${w.name}/${endpoint}`, {
+    headers,
+    body: form(pairs),
+    contentType: options.contentType ?? "application/x-www-form-urlencoded"
+  })
+}
+
+/** Exchanges a code (RFC 6749 §4.1.3). */
+export const exchange = (w: World, auth: Auth, code: IssuedCode, extra: Record<string, string> = {}) =>
+  post(w, "token", auth, {
+    grant_type: "authorization_code", code: code.code, redirect_uri: redirectUri, code_verifier: code.verifier, ...extra
+  })
+
+/** Refreshes (RFC 6749 §6). */
+export const refresh = (w: World, auth: Auth, refreshToken: string, extra: Record<string, string> = {}) =>
+  post(w, "token", auth, { grant_type: "refresh_token", refresh_token: refreshToken, ...extra })
+
+export const introspect = (w: Pick<World, "name">, auth: Auth, token: string, extra: Record<string, string> = {}) =>
+  post(w, "introspect", auth, { token, ...extra })
+
+export const revoke = (w: Pick<World, "name">, auth: Auth, token: string, extra: Record<string, string> = {}) =>
+  post(w, "revoke", auth, { token, ...extra })
+
+/** Verifies a token with jose against the realm's published JWKS at the Clock's time. */
+export const verify = (w: World, token: string, options: Jose.JWTVerifyOptions = {}) =>
+  Effect.gen(function*() {
+    const jwks = (yield* get(`/realms/${w.name}/jwks`)).json as Jose.JSONWebKeySet
+    const now = yield* Clock.currentTimeMillis
+    return yield* Effect.promise(() =>
+      Jose.jwtVerify(token, Jose.createLocalJWKSet(jwks), { issuer: w.issuer, ...options, currentDate: new Date(now) })
+    )
+  })
+
+/** The realm's audit events of one type, newest first, as the admin API shows them. */
+export const auditOf = (w: World, type: string) =>
+  Effect.map(admin.get(`/admin/realms/${w.name}/audit?type=${type}`), (res) => res.json.events as Array<Record<string, unknown>>)
+
+/** The headers RFC 6749 §5.1 requires on every token response. */
+export const noStore = { "cache-control": "no-store", pragma: "no-cache" }
+
+/** Seconds since the epoch, from the Clock. */
+export const nowSeconds = Effect.map(Clock.currentTimeMillis, (ms) => Math.floor(ms / 1000))
+
+export const accessTokenLifetime = Duration.toSeconds(Duration.minutes(15))
