@@ -276,7 +276,10 @@ describe.concurrent("CONTRACT §1: running Tessera as a process", () => {
       ["TESSERA_KEK", "short"],
       ["TESSERA_ADMIN_TOKEN", "short"],
       // must be ≥ 2 × the 10-minute JWKS max-age
-      ["TESSERA_KEY_ROTATION", "5 minutes"]
+      ["TESSERA_KEY_ROTATION", "5 minutes"],
+      ["TESSERA_REFRESH_ABSOLUTE_LIFETIME", "soon"],
+      // the sliding lifetime cannot exceed the absolute one (default 30 days)
+      ["TESSERA_REFRESH_IDLE_LIFETIME", "40 days"]
     ]
     for (const [name, value] of cases) {
       it(`${name}=${value}`, { timeout: testTimeoutMs }, async () => {

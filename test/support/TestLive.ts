@@ -4,7 +4,7 @@ import * as HttpServer from "@effect/platform/HttpServer"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Layer, Option, Redacted } from "effect"
-import { SigningKey } from "@tessera/domain"
+import { RefreshFamily, SigningKey } from "@tessera/domain"
 import * as AppConfig from "@tessera/server-node/AppConfig"
 import * as Live from "@tessera/server-node/Live"
 
@@ -21,7 +21,8 @@ export const config: AppConfig.AppConfigShape = {
   devInsecureCimd: false,
   adminToken: Option.some(Redacted.make(adminToken)),
   kek: Option.some(Redacted.make("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8")),
-  keyPolicy: SigningKey.defaultPolicy
+  keyPolicy: SigningKey.defaultPolicy,
+  refreshPolicy: RefreshFamily.defaultPolicy
 }
 
 /** A fresh world: new in-memory stores, a new server on a loopback port, and an `HttpClient` aimed at it. */

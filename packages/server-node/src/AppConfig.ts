@@ -1,6 +1,6 @@
 /** Tessera's configuration (CONTRACT §1), read from the environment once, at start. */
 import { Config, ConfigError, Context, Duration, Effect, Either, Layer, Option, Redacted } from "effect"
-import { SigningKey } from "@tessera/domain"
+import { RefreshFamily, SigningKey } from "@tessera/domain"
 
 export interface AppConfigShape {
   readonly port: number
@@ -14,6 +14,8 @@ export interface AppConfigShape {
   /** 32 bytes, base64url (`TESSERA_KEK`); generated into the data directory when unset. */
   readonly kek: Option.Option<Redacted.Redacted>
   readonly keyPolicy: SigningKey.Policy
+  /** Refresh-token family lifetimes (sliding and absolute). */
+  readonly refreshPolicy: RefreshFamily.Policy
 }
 
 export class AppConfig extends Context.Tag("@tessera/server-node/AppConfig")<AppConfig, AppConfigShape>() {}
@@ -80,12 +82,22 @@ const adminToken = Config.redacted("TESSERA_ADMIN_TOKEN").pipe(
 /** How long a signing key signs before the scheduler rotates it (an Effect duration, e.g. "30 days"). */
 const keyRotation = Config.duration("TESSERA_KEY_ROTATION").pipe(Config.withDefault(SigningKey.defaultPolicy.rotateEvery))
 
+/** How long an unused refresh token stays valid (sliding), and how long a family may live at all (absolute). */
+const refreshIdle = Config.duration("TESSERA_REFRESH_IDLE_LIFETIME").pipe(Config.withDefault(RefreshFamily.defaultPolicy.idleLifetime))
+const refreshAbsolute = Config.duration("TESSERA_REFRESH_ABSOLUTE_LIFETIME").pipe(
+  Config.withDefault(RefreshFamily.defaultPolicy.absoluteLifetime)
+)
+
 export const config = Effect.gen(function*() {
   const portNumber = yield* port
   const rotateEvery = yield* keyRotation
   const keyPolicy = { ...SigningKey.defaultPolicy, rotateEvery }
   if (Either.isLeft(SigningKey.checkPolicy(keyPolicy))) {
     return yield* Effect.fail(invalid("TESSERA_KEY_ROTATION", `must be at least ${Duration.format(Duration.times(keyPolicy.jwksMaxAge, 2))} (twice the JWKS cache lifetime)`))
+  }
+  const refreshPolicy = { idleLifetime: yield* refreshIdle, absoluteLifetime: yield* refreshAbsolute }
+  if (Duration.greaterThan(refreshPolicy.idleLifetime, refreshPolicy.absoluteLifetime)) {
+    return yield* Effect.fail(invalid("TESSERA_REFRESH_IDLE_LIFETIME", "must not be longer than TESSERA_REFRESH_ABSOLUTE_LIFETIME"))
   }
   return {
     port: portNumber,
@@ -96,7 +108,8 @@ export const config = Effect.gen(function*() {
     devInsecureCimd: yield* flag("TESSERA_DEV_INSECURE_CIMD"),
     adminToken: yield* adminToken,
     kek: yield* kek,
-    keyPolicy
+    keyPolicy,
+    refreshPolicy
   } satisfies AppConfigShape
 })
 

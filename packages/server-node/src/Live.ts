@@ -60,7 +60,7 @@ export const Services = Layer.mergeAll(
   PasswordHasherArgon2.layer(),
   Secrets.layerKek,
   KeyPolicyLive,
-  Tokens.layerPolicy()
+  Layer.unwrapEffect(Effect.map(AppConfig, (config) => Tokens.layerPolicy({ refresh: config.refreshPolicy })))
 ).pipe(Layer.provideMerge(Secrets.layer))
 
 export const Routes = Layer.mergeAll(
