@@ -4,73 +4,11 @@
  * refresh twice, replay of the first refresh token (family gone), revocation, introspection. On PGlite, and on
  * PostgreSQL when DATABASE_URL is set.
  */
-import { type ChildProcess, spawn } from "node:child_process"
-import * as Fs from "node:fs/promises"
-import * as Net from "node:net"
-import * as Os from "node:os"
-import * as Path from "node:path"
-import { fileURLToPath } from "node:url"
 import * as client from "openid-client"
 import { afterAll, describe, expect, it } from "vitest"
+import { adminCall, cleanup, startTessera } from "./support/Process.js"
 
-const repoRoot = fileURLToPath(new URL("..", import.meta.url))
-const adminToken = "e2e-owner-token-0123456789abcdefghijklmnopqrstuv"
-const children = new Set<ChildProcess>()
-const dirs: Array<string> = []
-afterAll(async () => {
-  for (const child of children) child.kill("SIGKILL")
-  await Promise.all(dirs.map((dir) => Fs.rm(dir, { recursive: true, force: true })))
-})
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = Net.createServer()
-    server.on("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as Net.AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
-
-/** Starts `main.ts` and resolves with its base URL once the ready line appears. */
-const startTessera = async (env: Record<string, string>) => {
-  const port = await freePort()
-  const dataDir = await Fs.mkdtemp(Path.join(Os.tmpdir(), "tessera-e2e-"))
-  dirs.push(dataDir)
-  const childEnv: NodeJS.ProcessEnv = { ...process.env }
-  for (const name of Object.keys(childEnv)) if (name.startsWith("TESSERA_") || name === "DATABASE_URL") delete childEnv[name]
-  const child = spawn(process.execPath, ["--import", "tsx", Path.join(repoRoot, "packages/server-node/src/main.ts")], {
-    cwd: repoRoot,
-    env: { ...childEnv, TESSERA_PORT: String(port), TESSERA_DATA_DIR: dataDir, TESSERA_ADMIN_TOKEN: adminToken, ...env },
-    stdio: ["ignore", "pipe", "pipe"]
-  })
-  children.add(child)
-  let err = ""
-  child.stderr!.on("data", (chunk) => (err += chunk))
-  await new Promise<void>((resolve, reject) => {
-    let out = ""
-    const timer = setTimeout(() => reject(new Error(`no ready line\n${out}\n${err}`)), 90_000)
-    child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
-      out += chunk
-      if (out.includes("tessera listening on")) {
-        clearTimeout(timer)
-        resolve()
-      }
-    })
-    child.on("exit", (code) => reject(new Error(`exited ${code}\n${out}\n${err}`)))
-  })
-  return { base: `http://localhost:${port}`, child }
-}
-
-const adminCall = async (base: string, path: string, body: unknown) => {
-  const res = await fetch(`${base}${path}`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" },
-    body: JSON.stringify(body)
-  })
-  if (res.status !== 201) throw new Error(`${path}: ${res.status} ${await res.text()}`)
-  return res.json() as Promise<Record<string, any>>
-}
+afterAll(cleanup)
 
 /** A person at a browser, by hand: a cookie jar and forms read back from the page (CONTRACT §4). */
 const person = () => {
