@@ -42,7 +42,10 @@ layer(TestLive)("OIDC Discovery 1.0 §4 and RFC 8414 §3: the three metadata URL
         revocation_endpoint: `${publicUrl}/realms/${realm.name}/revoke`,
         revocation_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
         revocation_endpoint_auth_signing_alg_values_supported: assertionAlgs,
-        userinfo_endpoint: `${publicUrl}/realms/${realm.name}/userinfo`
+        userinfo_endpoint: `${publicUrl}/realms/${realm.name}/userinfo`,
+        end_session_endpoint: `${publicUrl}/realms/${realm.name}/logout`,
+        frontchannel_logout_supported: true,
+        frontchannel_logout_session_supported: true
       })
     }))
 

@@ -14,6 +14,7 @@ export type EventType =
   | "login.succeeded" | "login.failed" | "consent.granted" | "consent.denied"
   | "token.issued" | "token.exchanged" | "token.refreshed" | "token.revoked"
   | "refresh.reuse_detected" | "stepup.succeeded" | "device.approved"
+  | "logout.succeeded"
 
 export interface AuditEvent {
   readonly id: string

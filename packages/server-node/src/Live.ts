@@ -17,6 +17,7 @@ import * as ConsentRoute from "./http/ConsentRoute.js"
 import * as DiscoveryRoute from "./http/DiscoveryRoute.js"
 import * as IntrospectionRoute from "./http/IntrospectionRoute.js"
 import * as LoginRoute from "./http/LoginRoute.js"
+import * as LogoutRoute from "./http/LogoutRoute.js"
 import * as NotFoundRoute from "./http/NotFoundRoute.js"
 import * as RevocationRoute from "./http/RevocationRoute.js"
 import * as TokenRoute from "./http/TokenRoute.js"
@@ -73,6 +74,7 @@ export const Routes = Layer.mergeAll(
   AuthorizeRoute.Routes,
   LoginRoute.Routes,
   ConsentRoute.Routes,
+  LogoutRoute.Routes,
   NotFoundRoute.Routes
 )
 

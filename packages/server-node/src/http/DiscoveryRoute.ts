@@ -8,6 +8,7 @@ import { AppConfig } from "../AppConfig.js"
 import * as AuthorizeRoute from "./AuthorizeRoute.js"
 import * as ClientAuth from "./ClientAuth.js"
 import * as Issuer from "./Issuer.js"
+import * as LogoutRoute from "./LogoutRoute.js"
 import { handle } from "./Respond.js"
 
 /** Public documents any origin may read (browser-based MCP clients fetch them cross-origin). */
@@ -36,7 +37,9 @@ const metadata = handle(Effect.gen(function*() {
     // RFC 8414 §2: the token, introspection and revocation endpoints, and how clients authenticate at each
     ...ClientAuth.metadata(issuer),
     // OIDC Discovery §3: the UserInfo endpoint
-    userinfo_endpoint: `${issuer}/userinfo`
+    userinfo_endpoint: `${issuer}/userinfo`,
+    // OIDC RP-Initiated Logout §2.1, Front-Channel Logout §3
+    ...LogoutRoute.metadata(issuer)
   }
   return HttpServerResponse.unsafeJson(document, {
     headers: { ...cors, "cache-control": "public, max-age=300" }

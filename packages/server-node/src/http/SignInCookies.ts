@@ -37,6 +37,10 @@ export const setSession = (realmName: string, value: string) => (response: HttpS
 export const setInteraction = (realmName: string, id: string, csrf: string) => (response: HttpServerResponse.HttpServerResponse) =>
   Effect.map(options(realmName, Interactions.lifetime), (o) => HttpServerResponse.unsafeSetCookie(response, interactionName(id), csrf, o))
 
+/** Removes the session cookie at logout (`Max-Age=0`, with the path and flags it was set with). */
+export const clearSession = (realmName: string) => (response: HttpServerResponse.HttpServerResponse) =>
+  Effect.map(options(realmName, Duration.zero), (o) => HttpServerResponse.unsafeSetCookie(response, sessionName(realmName), "", o))
+
 /** Removes the interaction's cookie once it is finished (`Max-Age=0`). */
 export const clearInteraction = (realmName: string, id: string) => (response: HttpServerResponse.HttpServerResponse) =>
   Effect.map(options(realmName, Duration.zero), (o) => HttpServerResponse.unsafeSetCookie(response, interactionName(id), "", o))
