@@ -67,6 +67,7 @@ const signInFlow = (env: Record<string, string>) => async () => {
     const registered = await adminCall(base, `/admin/realms/${name}/clients`, {
       client_name: "E2E app",
       redirect_uris: [redirectUri],
+      post_logout_redirect_uris: ["http://127.0.0.1:9/signed-out"],
       grant_types: ["authorization_code", "refresh_token"],
       token_endpoint_auth_method: "client_secret_basic"
     })
@@ -124,6 +125,21 @@ const signInFlow = (env: Record<string, string>) => async () => {
     expect(introspected.sub).toBe(claims.sub)
     await client.tokenRevocation(config, third.access_token)
     expect((await client.tokenIntrospection(config, third.access_token)).active).toBe(false)
+
+    // OIDC RP-Initiated Logout 1.0: the person confirms, the session ends, the browser returns with state
+    const endSession = client.buildEndSessionUrl(config, {
+      id_token_hint: tokens.id_token!,
+      post_logout_redirect_uri: "http://127.0.0.1:9/signed-out",
+      state: "bye"
+    })
+    const confirm = await browser.follow(base, await browser.go(endSession.href))
+    expect(confirm.res.status).toBe(200)
+    const signedOut = await browser.submit(base, endSession.href, confirm.html, {})
+    expect(signedOut.res.status).toBe(303)
+    expect(signedOut.res.headers.get("location")).toBe("http://127.0.0.1:9/signed-out?state=bye")
+    // the session is gone: authorizing again shows the login form
+    const again = await browser.follow(base, await browser.go(authorizationUrl.href))
+    expect(again.html).toContain('name="password"')
   } finally {
     child.kill("SIGTERM")
   }
