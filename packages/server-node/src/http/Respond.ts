@@ -13,14 +13,14 @@ export const maxBodyBytes = 64 * 1024
 export const json = (body: unknown, status = 200, headers: Record<string, string> = {}) =>
   HttpServerResponse.unsafeJson(body, { status, headers: { "cache-control": "no-store", ...headers } })
 
-const tooLarge = ErrorResponse.make("invalid_request", `the body is larger than ${maxBodyBytes} bytes`, 413)
+export const tooLarge = ErrorResponse.make("invalid_request", `the body is larger than ${maxBodyBytes} bytes`, 413)
 
 /**
  * Reads at most `max` bytes of the body. Past the limit it stops reading without destroying the socket, so the
  * 413 still reaches the client (the platform's own limit destroys the stream, and the answer with it).
  */
-const readText = (message: Http.IncomingMessage, max: number) =>
-  Effect.async<string, ErrorResponse.ErrorResponse>((resume) => {
+export const readBytes = (message: Http.IncomingMessage, max: number = maxBodyBytes) =>
+  Effect.async<Uint8Array, ErrorResponse.ErrorResponse>((resume) => {
     const chunks: Array<Buffer> = []
     let size = 0
     const cleanup = () => {
@@ -38,7 +38,7 @@ const readText = (message: Http.IncomingMessage, max: number) =>
     }
     const onEnd = () => {
       cleanup()
-      resume(Effect.succeed(Buffer.concat(chunks).toString("utf8")))
+      resume(Effect.succeed(new Uint8Array(Buffer.concat(chunks))))
     }
     const onError = () => {
       cleanup()
@@ -57,7 +57,7 @@ export const jsonBody = Effect.gen(function*() {
   if (type !== "application/json") return yield* ErrorResponse.invalidRequest("the body must be application/json")
   const length = Number(request.headers["content-length"] ?? "0")
   if (length > maxBodyBytes) return yield* tooLarge
-  const text = yield* readText(NodeHttpServerRequest.toIncomingMessage(request), maxBodyBytes)
+  const text = new TextDecoder().decode(yield* readBytes(NodeHttpServerRequest.toIncomingMessage(request)))
   return yield* Either.match(Body.parseJsonObject(text), { onLeft: Effect.fail, onRight: Effect.succeed })
 })
 
