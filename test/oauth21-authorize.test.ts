@@ -1,7 +1,7 @@
 import { expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import {
-  authorizePath, codeOf, fieldsOf, followSeeOther, formsOf, makeBrowser, onlyForm, pathOf, pkce, redirectParams, setup, signIn
+  authorizeAndLogin, authorizePath, codeOf, fieldsOf, followSeeOther, formsOf, makeBrowser, onlyForm, pathOf, pkce, redirectParams, setup, signIn
 } from "./support/Browser.js"
 import type { Response, Setup } from "./support/Browser.js"
 import { get, request } from "./support/Http.js"
@@ -94,6 +94,56 @@ layer(TestLive)("OAuth 2.1 §4.1.2.1: a bad client or redirect URI is the error 
       expect(redirectParams(done.headers["location"]).base).toBe(s.redirectUri)
       // OIDC Core §3.1.2.1: an OpenID Connect request must name it
       expectErrorPage(yield* authorize(s, { redirect_uri: undefined }), 400, "invalid_request", "'redirect_uri' is required for OpenID Connect requests")
+    }))
+
+  // OAuth 2.1 §4.1.3: redirect_uri is REQUIRED at the token endpoint only if the authorization request included it
+  const redeem = (s: Setup, code: string, verifier: string, extra: Record<string, string> = {}) =>
+    request("POST", `/realms/${s.realm}/token`, {
+      body: new URLSearchParams({ grant_type: "authorization_code", code, code_verifier: verifier, client_id: s.clientId, ...extra }).toString(),
+      contentType: "application/x-www-form-urlencoded"
+    })
+  const codeWithout = (s: Setup, changes: Parameters<typeof authorizePath>[2]) =>
+    Effect.gen(function*() {
+      const { challenge, verifier } = pkce()
+      const browser = makeBrowser()
+      const page = yield* authorizeAndLogin(browser, s, challenge, { scope: "mcp:tools", resource: s.resource, ...changes })
+      // consent is remembered after the first code: the login then redirects straight to the client
+      const done = page.status === 302 ? page : yield* browser.submit(onlyForm(page.text), {}, ["decision", "allow"])
+      expect(redirectParams(done.headers["location"]).base).toBe(s.redirectUri)
+      return { code: codeOf(done), verifier }
+    })
+  const expectInvalidGrant = (res: { status: number; headers: Record<string, string>; json: unknown }) => {
+    expect(res.status).toBe(400)
+    expect(res.headers["cache-control"]).toBe("no-store")
+    expect(res.json).toEqual({ error: "invalid_grant" })
+  }
+
+  it.effect("OAuth 2.1 §4.1.3: left out at authorize, redirect_uri may be left out at the token endpoint too, or be the registered one", () =>
+    Effect.gen(function*() {
+      const s = yield* setup({ client: { resources: ["https://mcp.example.com/mcp"] } })
+      const omitted = yield* codeWithout(s, { redirect_uri: undefined })
+      const tokens = yield* redeem(s, omitted.code, omitted.verifier)
+      expect(tokens.status).toBe(200)
+      expect(tokens.headers["cache-control"]).toBe("no-store")
+      expect(tokens.json).toEqual({
+        access_token: expect.any(String), token_type: "Bearer", expires_in: 900, scope: "mcp:tools", refresh_token: expect.any(String)
+      })
+      // RFC 6749 §4.1.3: if included, it must be identical to the one the code went to
+      const same = yield* codeWithout(s, { redirect_uri: undefined })
+      expect((yield* redeem(s, same.code, same.verifier, { redirect_uri: s.redirectUri })).status).toBe(200)
+      const other = yield* codeWithout(s, { redirect_uri: undefined })
+      expectInvalidGrant(yield* redeem(s, other.code, other.verifier, { redirect_uri: "https://app.example.com/other" }))
+    }))
+
+  it.effect("OAuth 2.1 §4.1.3: given at authorize, redirect_uri left out at the token endpoint is invalid_grant", () =>
+    Effect.gen(function*() {
+      const s = yield* setup({ client: { resources: ["https://mcp.example.com/mcp"] } })
+      const given = yield* codeWithout(s, {})
+      expectInvalidGrant(yield* redeem(s, given.code, given.verifier))
+      // the code is spent: presenting it again with the right redirect_uri is a replay
+      expectInvalidGrant(yield* redeem(s, given.code, given.verifier, { redirect_uri: s.redirectUri }))
+      const again = yield* codeWithout(s, {})
+      expect((yield* redeem(s, again.code, again.verifier, { redirect_uri: s.redirectUri })).status).toBe(200)
     }))
 
   it.effect("with two registered redirect URIs, leaving it out is the error page", () =>

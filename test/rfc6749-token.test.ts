@@ -227,7 +227,7 @@ layer(TestLive.TestLive)("RFC 6749 §4.1.3 and OIDC Core §3.1.3: the authorizat
   it.effect("RFC 8707 §2: one resource names the token's audience; two are invalid_target; one not granted is invalid_target", () =>
     Effect.gen(function*() {
       const w = yield* world
-      const client = yield* registerClient(w)
+      const client = yield* registerClient(w, { resources: [w.resource, w.otherResource] })
       const granted = { clientId: client.client_id, scopes: ["read", "admin"], resources: [w.resource, w.otherResource] }
       const res = yield* exchange(w, authOf(client), yield* issueCode(w, granted), { resource: w.otherResource })
       expectTokens(res, resourceTokens("admin"))
@@ -244,8 +244,43 @@ layer(TestLive.TestLive)("RFC 6749 §4.1.3 and OIDC Core §3.1.3: the authorizat
       })
       expectError(notGranted, { error: "invalid_target", error_description: "the resource was not granted" })
 
+      // CONTRACT §5: without resource, the client's `resources` lists two: which one is not for the server to guess
       const ambiguous = yield* exchange(w, authOf(client), yield* issueCode(w, granted))
-      expectError(ambiguous, { error: "invalid_target", error_description: "'resource' is required: the grant covers more than one resource" })
+      expectError(ambiguous, { error: "invalid_target", error_description: "'resource' is required: the client is not registered for exactly one resource" })
+    }))
+
+  it.effect("CONTRACT §5: without resource, the token is for the client's only resource, not the grant's only one", () =>
+    Effect.gen(function*() {
+      const w = yield* world
+      // the client lists exactly one resource: the token is for it
+      const single = yield* registerClient(w, { resources: [w.resource] })
+      const res = yield* exchange(w, authOf(single), yield* issueCode(w, { clientId: single.client_id, scopes: ["read"], resources: [w.resource] }))
+      expectTokens(res, resourceTokens("read"))
+      expect((yield* verify(w, res.json.access_token, { typ: "at+jwt" })).payload.aud).toBe(w.resource)
+      // the client lists none (every resource of the realm): even a grant of one resource needs `resource`
+      const all = yield* registerClient(w, { resources: undefined })
+      const unnamed = yield* exchange(w, authOf(all), yield* issueCode(w, { clientId: all.client_id, scopes: ["read"], resources: [w.resource] }))
+      expectError(unnamed, { error: "invalid_target", error_description: "'resource' is required: the client is not registered for exactly one resource" })
+      // ... and naming it is enough
+      const named = yield* exchange(w, authOf(all), yield* issueCode(w, { clientId: all.client_id, scopes: ["read"], resources: [w.resource] }), {
+        resource: w.resource
+      })
+      expectTokens(named, resourceTokens("read"))
+      // the client lists two, the grant covers one: still invalid_target
+      const two = yield* registerClient(w, { resources: [w.resource, w.otherResource] })
+      const oneGranted = yield* exchange(w, authOf(two), yield* issueCode(w, { clientId: two.client_id, scopes: ["read"], resources: [w.resource] }))
+      expectError(oneGranted, { error: "invalid_target", error_description: "'resource' is required: the client is not registered for exactly one resource" })
+      // the client's only resource is not in this grant: invalid_target
+      const narrow = yield* registerClient(w, { resources: [w.otherResource] })
+      const notCovered = yield* exchange(w, authOf(narrow), yield* issueCode(w, { clientId: narrow.client_id, scopes: ["read"], resources: [w.resource] }))
+      expectError(notCovered, { error: "invalid_target", error_description: "the resource was not granted" })
+      // scope openid: the issuer (a token for userinfo), whatever the client lists
+      for (const client of [all, two]) {
+        const code = yield* issueCode(w, { clientId: client.client_id, scopes: ["openid"], resources: [w.resource] })
+        const oidc = yield* exchange(w, authOf(client), code)
+        expect(oidc.status).toBe(200)
+        expect((yield* verify(w, oidc.json.access_token, { typ: "at+jwt" })).payload.aud).toBe(w.issuer)
+      }
     }))
 
   it.effect("§4.1.2: a code used twice is invalid_grant, and what its first use produced is revoked", () =>

@@ -50,12 +50,17 @@ export interface RegisteredClient {
   readonly token_endpoint_auth_method: string
 }
 
-/** Registers a client through the admin API: code and refresh grants, Basic auth unless `metadata` says otherwise. */
+/**
+ * Registers a client through the admin API: code and refresh grants, Basic auth, and `resources` listing only the
+ * world's `resource` (so a token request without `resource` is for it, CONTRACT §5), unless `metadata` says otherwise
+ * (`resources: undefined` registers none: every resource of the realm).
+ */
 export const registerClient = (w: World, metadata: Record<string, unknown> = {}) =>
   Effect.gen(function*() {
     const res = yield* admin.post(`/admin/realms/${w.name}/clients`, {
       redirect_uris: [redirectUri],
       grant_types: ["authorization_code", "refresh_token"],
+      resources: [w.resource],
       ...metadata
     })
     if (res.status !== 201) return yield* Effect.dieMessage(`client: ${res.status} ${res.text}`)
@@ -91,6 +96,8 @@ export interface GrantInput {
   readonly resources?: ReadonlyArray<string>
   readonly nonce?: string
   readonly sid?: string
+  /** Whether the authorization request included `redirect_uri` (default: it did). */
+  readonly redirectUriGiven?: boolean
 }
 
 export interface IssuedCode {
@@ -130,6 +137,7 @@ export const issueCode = (w: World, input: GrantInput) =>
           clientId: input.clientId,
           grantId,
           redirectUri,
+          redirectUriGiven: input.redirectUriGiven ?? true,
           codeChallenge: challenge,
           expiresAt: DateTime.addDuration(now, AuthorizationCode.lifetime)
         }))))

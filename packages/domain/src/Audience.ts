@@ -21,13 +21,16 @@ export interface Choice {
 
 /**
  * CONTRACT §5: with `resource`, it must be one the grant covers (and so registered and allowed); without it, an
- * `openid` grant's token is for the issuer, else the grant's only resource; anything else is invalid_target. The
- * scope is what was granted (or asked, if narrower), cut to what the audience understands.
+ * `openid` grant's token is for the issuer, else the client's only resource when its `resources` lists exactly one
+ * (and the grant covers it); anything else is invalid_target. The scope is what was granted (or asked, if
+ * narrower), cut to what the audience understands.
  */
 export const choose = (input: {
   readonly issuer: string
   readonly requestedResource: string | undefined
   readonly grantedResources: ReadonlyArray<string>
+  /** The client's `resources` metadata; absent means every resource of the realm (and so no single one). */
+  readonly clientResources: ReadonlyArray<string> | undefined
   readonly grantedScopes: ReadonlyArray<string>
   readonly requestedScopes: ReadonlyArray<string> | undefined
   readonly resources: ReadonlyArray<Resource>
@@ -41,8 +44,10 @@ export const choose = (input: {
     audience = input.requestedResource
   } else if (asked.includes("openid")) {
     audience = input.issuer
-  } else if (input.grantedResources.length === 1) {
-    audience = input.grantedResources[0]!
+  } else if (input.clientResources?.length === 1) {
+    // CONTRACT §5: the client's only resource, which this grant must also cover
+    if (!input.grantedResources.includes(input.clientResources[0]!)) return Either.left(new TargetRejected({ reason: "not_granted" }))
+    audience = input.clientResources[0]!
   } else {
     return Either.left(new TargetRejected({ reason: "ambiguous" }))
   }

@@ -9,7 +9,10 @@ export type AuthorizationCode = Data.TaggedEnum<{
     readonly realmId: string
     readonly clientId: string
     readonly grantId: string
+    /** The redirect URI the code was sent to: as given, or the client's only registered one when left out. */
     readonly redirectUri: string
+    /** Whether the authorization request included `redirect_uri` (OAuth 2.1 §4.1.3: then the token request must too). */
+    readonly redirectUriGiven: boolean
     readonly codeChallenge: string
     readonly expiresAt: DateTime.Utc
   }
@@ -25,7 +28,8 @@ export class CodeRejected extends Data.TaggedError("CodeRejected")<{
 
 export interface RedeemInput {
   readonly clientId: string
-  readonly redirectUri: string
+  /** The token request's `redirect_uri`, if it had one. */
+  readonly redirectUri: string | undefined
   /** Whether the presented code_verifier hashes to the stored challenge (computed by the caller, `Pkce.verify`). */
   readonly pkceMatches: boolean
 }
@@ -37,9 +41,12 @@ export const redeem = (code: AuthorizationCode, input: RedeemInput, now: DateTim
       Either.left(new CodeRejected({ reason: "replayed", grantId })),
     Issued: (c): Either.Either<AuthorizationCode, CodeRejected> => {
       if (DateTime.lessThanOrEqualTo(c.expiresAt, now)) return Either.left(new CodeRejected({ reason: "expired" }))
-      // RFC 6749 §4.1.3: issued to the authenticated client, with the identical redirect_uri
+      // RFC 6749 §4.1.3: issued to the authenticated client
       if (c.clientId !== input.clientId) return Either.left(new CodeRejected({ reason: "client_mismatch" }))
-      if (c.redirectUri !== input.redirectUri) return Either.left(new CodeRejected({ reason: "redirect_uri_mismatch" }))
+      // OAuth 2.1 §4.1.3: redirect_uri REQUIRED if the authorization request included it; RFC 6749 §4.1.3: if
+      // included, the values MUST be identical (so one sent although the request left it out must be the bound one)
+      const redirectOk = input.redirectUri === undefined ? !c.redirectUriGiven : input.redirectUri === c.redirectUri
+      if (!redirectOk) return Either.left(new CodeRejected({ reason: "redirect_uri_mismatch" }))
       // RFC 7636 §4.6: the verifier must match the challenge
       if (!input.pkceMatches) return Either.left(new CodeRejected({ reason: "pkce_mismatch" }))
       return Either.right(AuthorizationCode.Redeemed({ realmId: c.realmId, clientId: c.clientId, grantId: c.grantId }))

@@ -234,6 +234,7 @@ export const issueCode = Effect.fn("Authorize.issueCode")(function*(input: {
     clientId: request.clientId,
     grantId: grant.grantId,
     redirectUri: request.redirectUri,
+    redirectUriGiven: request.redirectUriGiven,
     codeChallenge: request.codeChallenge,
     expiresAt: DateTime.addDuration(now, AuthorizationCode.lifetime)
   }))

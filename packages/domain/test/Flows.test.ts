@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { DateTime, Duration, Effect, Either, Layer } from "effect"
 import * as Jose from "jose"
-import { AuthorizationCode, Entropy, Kek, Keys, MemoryDb, Pkce, Provisioning, Realms, RefreshFamily, SigningKey, SigningKeys, Tokens, Audit, PasswordHasher } from "@tessera/domain"
+import { Audience, AuthorizationCode, Entropy, Kek, Keys, MemoryDb, Pkce, Provisioning, Realms, RefreshFamily, SigningKey, SigningKeys, Tokens, Audit, PasswordHasher } from "@tessera/domain"
 
 describe("RFC 7636 PKCE", () => {
   it.effect("Appendix B: the S256 challenge of the example verifier", () =>
@@ -21,10 +21,11 @@ describe("RFC 7636 PKCE", () => {
 })
 
 const t0 = DateTime.unsafeMake("2026-11-29T12:00:00Z")
-const issued = AuthorizationCode.AuthorizationCode.Issued({
-  realmId: "r", clientId: "c", grantId: "g", redirectUri: "https://app.example/cb", codeChallenge: "x",
+const issuedWith = (redirectUriGiven: boolean) => AuthorizationCode.AuthorizationCode.Issued({
+  realmId: "r", clientId: "c", grantId: "g", redirectUri: "https://app.example/cb", redirectUriGiven, codeChallenge: "x",
   expiresAt: DateTime.addDuration(t0, AuthorizationCode.lifetime)
 })
+const issued = issuedWith(true)
 const good = { clientId: "c", redirectUri: "https://app.example/cb", pkceMatches: true }
 
 describe("RFC 6749 §4.1.2 / OAuth 2.1 §4.1.3: redeeming an authorization code (pure)", () => {
@@ -39,10 +40,50 @@ describe("RFC 6749 §4.1.2 / OAuth 2.1 §4.1.3: redeeming an authorization code 
     expect(Either.match(result, { onLeft: (e) => e.reason, onRight: () => "ok" })).toBe(expected)
   })
 
+  // OAuth 2.1 §4.1.3: redirect_uri REQUIRED if the authorization request included it; RFC 6749 §4.1.3: if included,
+  // identical. A code whose request left it out is bound to the client's only registered URI.
+  it.each([
+    ["given at authorize, absent at token", true, undefined, "redirect_uri_mismatch"],
+    ["given at authorize, the same at token", true, "https://app.example/cb", "ok"],
+    ["given at authorize, another at token", true, "https://app.example/other", "redirect_uri_mismatch"],
+    ["not given at authorize, absent at token", false, undefined, "ok"],
+    ["not given at authorize, the bound one at token", false, "https://app.example/cb", "ok"],
+    ["not given at authorize, another at token", false, "https://app.example/other", "redirect_uri_mismatch"]
+  ] as const)("redirect_uri %s: %s", (_, redirectUriGiven, redirectUri, expected) => {
+    const result = AuthorizationCode.redeem(issuedWith(redirectUriGiven), { ...good, redirectUri }, t0)
+    expect(Either.match(result, { onLeft: (e) => e.reason, onRight: () => "ok" })).toBe(expected)
+  })
+
   it("a redeemed code presented again is a replay naming its grant", () => {
     const redeemed = Either.getOrThrow(AuthorizationCode.redeem(issued, good, t0))
     const again = AuthorizationCode.redeem(redeemed, good, t0)
     expect(Either.isLeft(again) && again.left).toMatchObject({ reason: "replayed", grantId: "g" })
+  })
+})
+
+describe("CONTRACT §5 Audience / RFC 8707 §2: choosing a token's audience (pure)", () => {
+  const issuer = "https://id.example/realms/r"
+  const api = "https://api.example"
+  const other = "https://other.example"
+  const resources = [api, other].map((uri) => ({ realmId: "r", uri, scopes: ["read"], stepUpScopes: [], createdAt: t0 }))
+  const base = {
+    issuer, requestedResource: undefined, grantedResources: [api], grantedScopes: ["read"], requestedScopes: undefined,
+    clientResources: undefined, resources
+  }
+
+  it.each([
+    ["resource asked and granted", { requestedResource: api }, { audience: api, scope: ["read"] }],
+    ["resource asked, not granted", { requestedResource: other }, "TargetRejected not_granted"],
+    ["no resource, scope openid: the issuer", { grantedScopes: ["openid", "read"], clientResources: [api] }, { audience: issuer, scope: ["openid"] }],
+    ["no resource, the client lists exactly one: that one", { clientResources: [api] }, { audience: api, scope: ["read"] }],
+    ["no resource, the client's only one is not in the grant", { clientResources: [other] }, "TargetRejected not_granted"],
+    ["no resource, the client lists two", { grantedResources: [api, other], clientResources: [api, other] }, "TargetRejected ambiguous"],
+    // the old rule took the grant's only resource; a client without `resources` may have every resource of the realm
+    ["no resource, the client lists none (all allowed), the grant one", { clientResources: undefined }, "TargetRejected ambiguous"],
+    ["no resource, the client lists an empty list", { clientResources: [] }, "TargetRejected ambiguous"]
+  ] as const)("%s", (_, changes, expected) => {
+    const result = Audience.choose({ ...base, ...changes })
+    expect(Either.match(result, { onLeft: (e) => `${e._tag} ${e.reason}`, onRight: (choice) => choice })).toEqual(expected)
   })
 })
 

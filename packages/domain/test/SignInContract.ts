@@ -33,7 +33,8 @@ export const suite = (name: string, ports: Layer.Layer<SignInPorts, unknown>) =>
         const realm = yield* newRealm
         yield* grants.insert(grantOf(realm, "g1"), undefined)
         const code = AuthorizationCode.AuthorizationCode.Issued({
-          realmId: realm.id, clientId: "c1", grantId: "g1", redirectUri: "https://app.example/cb", codeChallenge: "x",
+          realmId: realm.id, clientId: "c1", grantId: "g1", redirectUri: "https://app.example/cb", redirectUriGiven: true,
+          codeChallenge: "x",
           expiresAt: DateTime.add(at, { seconds: 60 })
         })
         yield* codes.insert("hash-1", code)

@@ -16,7 +16,8 @@ const scope = Schema.optional(Schema.Array(Schema.String))
 export class AuthorizationCode extends Schema.Class<AuthorizationCode>("TokenRequest/AuthorizationCode")({
   grant_type: Schema.Literal("authorization_code"),
   code: Schema.String,
-  redirect_uri: Schema.String,
+  /** OAuth 2.1 §4.1.3: REQUIRED if the authorization request included it; whether it did is the code's to know. */
+  redirect_uri: Schema.optional(Schema.String),
   code_verifier: Schema.String,
   resource
 }) {}
@@ -75,9 +76,9 @@ const grants: { readonly [G in GrantType]: (params: Form.Params) => Result<Token
     Either.gen(function*() {
       // OAuth 2.1 §4.1.3: code REQUIRED
       const code = yield* Either.flatMap(Form.required(params, "code"), vsChars("code"))
-      // OAuth 2.1 §4.1.3: redirect_uri REQUIRED if the authorization request had one; Tessera always asks for it
-      const redirect_uri = yield* Either.flatMap(Form.required(params, "redirect_uri"), (uri) =>
-        RedirectUri.isAbsoluteWithoutFragment(uri)
+      // OAuth 2.1 §4.1.3: redirect_uri REQUIRED if the authorization request included it (checked against the code)
+      const redirect_uri = yield* Either.flatMap(Form.single(params, "redirect_uri"), (uri) =>
+        uri === undefined || RedirectUri.isAbsoluteWithoutFragment(uri)
           ? Either.right(uri)
           : Either.left(invalid("'redirect_uri' must be an absolute URI without a fragment")))
       // OAuth 2.1 §4.1.3: code_verifier REQUIRED; RFC 7636 §4.1: 43*128unreserved
@@ -86,7 +87,13 @@ const grants: { readonly [G in GrantType]: (params: Form.Params) => Result<Token
           ? Either.right(verifier)
           : Either.left(invalid("'code_verifier' must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~")))
       const resource = yield* resourceOf(params)
-      return new AuthorizationCode({ grant_type: "authorization_code", code, redirect_uri, code_verifier, resource })
+      return new AuthorizationCode({
+        grant_type: "authorization_code",
+        code,
+        ...(redirect_uri !== undefined ? { redirect_uri } : {}),
+        code_verifier,
+        resource
+      })
     }),
   refresh_token: (params) =>
     Either.gen(function*() {

@@ -56,6 +56,19 @@ describe("RFC 6749 §4.1.3 / OAuth 2.1 §4.1.3: authorization_code", () => {
     }))
   })
 
+  it("OAuth 2.1 §4.1.3: redirect_uri is required only if the authorization request had it: missing or empty, it is absent", () => {
+    for (const redirect_uri of [undefined, ""]) {
+      const request = right(parse({ ...code, redirect_uri }))
+      expect(request).toStrictEqual(new TokenRequest.AuthorizationCode({
+        grant_type: "authorization_code",
+        code: "SplxlOBeZQQYbYS6WxSbIA",
+        code_verifier: verifier,
+        resource: []
+      }))
+      expect("redirect_uri" in request).toBe(false)
+    }
+  })
+
   it("RFC 7636 §4.1: verifiers of 43 and 128 unreserved characters", () => {
     for (const v of ["a".repeat(43), "-._~".repeat(32)]) {
       expect(right(parse({ ...code, code_verifier: v }))).toMatchObject({ code_verifier: v })
@@ -69,7 +82,6 @@ describe("RFC 6749 §4.1.3 / OAuth 2.1 §4.1.3: authorization_code", () => {
     ["RFC 6749 A.11: code with a NUL byte", { code: "a\u0000b" }, "invalid_request", "'code' must contain only printable ASCII characters"],
     ["code not ASCII", { code: "cöde" }, "invalid_request", "'code' must contain only printable ASCII characters"],
     ["code too long", { code: "c".repeat(4097) }, "invalid_request", "'code' is too long"],
-    ["redirect_uri missing", { redirect_uri: undefined }, "invalid_request", "'redirect_uri' is required"],
     ["redirect_uri repeated", { redirect_uri: ["https://a/cb", "https://a/cb"] }, "invalid_request", "'redirect_uri' must not be provided twice"],
     ["redirect_uri with a fragment", { redirect_uri: "https://client.example.com/cb#f" }, "invalid_request", "'redirect_uri' must be an absolute URI without a fragment"],
     ["redirect_uri relative", { redirect_uri: "cb" }, "invalid_request", "'redirect_uri' must be an absolute URI without a fragment"],

@@ -16,6 +16,7 @@ const CodeRow = Schema.Struct({
   client_id: Schema.String,
   grant_id: Schema.String,
   redirect_uri: Schema.String,
+  redirect_uri_given: Schema.Boolean,
   code_challenge: Schema.String,
   expires_at: Schema.DateFromSelf,
   redeemed: Schema.Boolean
@@ -28,6 +29,7 @@ const toCode = (row: typeof CodeRow.Type): AuthorizationCode.AuthorizationCode =
       clientId: row.client_id,
       grantId: row.grant_id,
       redirectUri: row.redirect_uri,
+      redirectUriGiven: row.redirect_uri_given,
       codeChallenge: row.code_challenge,
       expiresAt: utc(row.expires_at)
     })
@@ -44,6 +46,7 @@ export const layerCodes = Layer.effect(SignIn.Codes, Effect.gen(function*() {
         client_id: code.clientId,
         grant_id: code.grantId,
         redirect_uri: code.redirectUri,
+        redirect_uri_given: code.redirectUriGiven,
         code_challenge: code.codeChallenge,
         expires_at: toDate(code.expiresAt)
       })}`.pipe(Effect.asVoid, withRealm(code.realmId), run)
@@ -52,7 +55,7 @@ export const layerCodes = Layer.effect(SignIn.Codes, Effect.gen(function*() {
     consume: (realmId, hash) =>
       Effect.gen(function*() {
         const rows = yield* Effect.flatMap(
-          sql`SELECT realm_id, client_id, grant_id, redirect_uri, code_challenge, expires_at, redeemed
+          sql`SELECT realm_id, client_id, grant_id, redirect_uri, redirect_uri_given, code_challenge, expires_at, redeemed
               FROM codes WHERE realm_id = ${realmId} AND code_hash = ${hash} FOR UPDATE`,
           decode(CodeRow)
         )

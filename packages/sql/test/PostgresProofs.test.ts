@@ -195,7 +195,8 @@ if (url !== undefined) {
         const migrated = yield* Effect.flatMap(ownerPool(fresh.toString()), (pool) => query(pool, "SELECT migration_id, name FROM tessera_migrations ORDER BY migration_id"))
         // every migration applied exactly once
         expect(migrated).toEqual([
-          { migration_id: 1, name: "schema" }, { migration_id: 2, name: "sign_in" }, { migration_id: 3, name: "sign_in_state" }
+          { migration_id: 1, name: "schema" }, { migration_id: 2, name: "sign_in" }, { migration_id: 3, name: "sign_in_state" },
+          { migration_id: 4, name: "code_redirect_given" }
         ])
       }))
   })

@@ -71,7 +71,7 @@ export const grantOf = (realm: Realm.Realm): Grant.Grant => ({
 
 export const codeOf = (realm: Realm.Realm) =>
   AuthorizationCode.AuthorizationCode.Issued({
-    realmId: realm.id, clientId: "c1", grantId: "g1", redirectUri: "https://app.example/cb",
+    realmId: realm.id, clientId: "c1", grantId: "g1", redirectUri: "https://app.example/cb", redirectUriGiven: true,
     codeChallenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", expiresAt: DateTime.addDuration(at, AuthorizationCode.lifetime)
   })
 
@@ -679,7 +679,7 @@ export const suite = (backend: Backend) =>
         const expiresAt = new Date(DateTime.toEpochMillis(DateTime.addDuration(at, AuthorizationCode.lifetime)))
         expect(rowsOf("codes")).toEqual([{
           realm_id: realm.id, code_hash: codeHash, client_id: "c1", grant_id: "g1", redirect_uri: "https://app.example/cb",
-          code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", expires_at: expiresAt, redeemed: false
+          redirect_uri_given: true, code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", expires_at: expiresAt, redeemed: false
         }])
         expect(rowsOf("refresh_tokens")).toEqual([{ realm_id: realm.id, token_hash: tokenHash, family_id: "f1", generation: 1 }])
         expect(rowsOf("refresh_families")).toEqual([{

@@ -18,7 +18,8 @@ export interface Command {
   readonly issuer: string
   readonly client: Client
   readonly code: string
-  readonly redirectUri: string
+  /** OAuth 2.1 §4.1.3: present when the authorization request included one (the code records whether it did). */
+  readonly redirectUri: string | undefined
   readonly codeVerifier: string
   readonly resource: string | undefined
   readonly context: TokenSet.RequestContext
@@ -61,6 +62,7 @@ export const handle = Effect.fn("AuthorizationCodeGrant.handle")(function*(cmd: 
     issuer: cmd.issuer,
     requestedResource: cmd.resource,
     grantedResources: grant.value.resources,
+    clientResources: cmd.client.metadata.resources,
     grantedScopes: grant.value.scopes,
     requestedScopes: undefined,
     resources: yield* Effect.flatMap(Resources, (r) => r.list(cmd.realm.id))

@@ -64,6 +64,7 @@ export const handle = Effect.fn("RefreshTokenGrant.handle")(function*(cmd: Comma
     issuer: cmd.issuer,
     requestedResource: cmd.resource,
     grantedResources: grant.value.resources,
+    clientResources: cmd.client.metadata.resources,
     grantedScopes: grant.value.scopes,
     requestedScopes: cmd.scope,
     resources: yield* Effect.flatMap(Resources, (r) => r.list(cmd.realm.id))

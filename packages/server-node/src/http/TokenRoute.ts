@@ -27,7 +27,7 @@ const toErrorResponse = (issuer: string) =>
     TargetRejected: ({ reason }) =>
       ErrorResponse.make(
         "invalid_target",
-        reason === "ambiguous" ? "'resource' is required: the grant covers more than one resource" : "the resource was not granted"
+        reason === "ambiguous" ? "'resource' is required: the client is not registered for exactly one resource" : "the resource was not granted"
       ),
     ScopeRejected: ({ reason }) =>
       ErrorResponse.make(
