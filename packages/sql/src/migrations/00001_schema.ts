@@ -1,16 +1,5 @@
 /** The schema: every realm-scoped table leads with realm_id, has RLS enabled and forced, and is reached by tessera_app only. */
-import { SqlClient } from "@effect/sql"
-import { Effect } from "effect"
-
-/** The realm a transaction is pinned to (`set_config('app.realm_id', $1, true)`); NULLIF: a reused connection has ''. */
-const realm = "NULLIF(current_setting('app.realm_id', true), '')::uuid"
-
-/** ENABLE + FORCE (the owner too) and the one realm policy, for reads and writes. */
-const isolate = (table: string) => [
-  `ALTER TABLE ${table} ENABLE ROW LEVEL SECURITY`,
-  `ALTER TABLE ${table} FORCE ROW LEVEL SECURITY`,
-  `CREATE POLICY ${table}_realm ON ${table} USING (realm_id = ${realm}) WITH CHECK (realm_id = ${realm})`
-]
+import { isolate, realm, run } from "./Rls.js"
 
 const statements = [
   // the application role: no login, no BYPASSRLS, owns nothing; connections SET ROLE to it. Roles and memberships
@@ -138,4 +127,4 @@ const statements = [
   `GRANT SELECT, INSERT ON audit_events TO tessera_app`
 ]
 
-export default Effect.flatMap(SqlClient.SqlClient, (sql) => Effect.forEach(statements, (s) => sql.unsafe(s), { discard: true }))
+export default run(statements)

@@ -1,14 +1,5 @@
 /** The sign-in stores (issue 4): codes, grants, sessions, consents, refresh families; realm-first keys, RLS forced. */
-import { SqlClient } from "@effect/sql"
-import { Effect } from "effect"
-
-const realm = "NULLIF(current_setting('app.realm_id', true), '')::uuid"
-
-const isolate = (table: string) => [
-  `ALTER TABLE ${table} ENABLE ROW LEVEL SECURITY`,
-  `ALTER TABLE ${table} FORCE ROW LEVEL SECURITY`,
-  `CREATE POLICY ${table}_realm ON ${table} USING (realm_id = ${realm}) WITH CHECK (realm_id = ${realm})`
-]
+import { isolate, run } from "./Rls.js"
 
 const statements = [
   `CREATE TABLE grants (
@@ -98,4 +89,4 @@ const statements = [
   `GRANT SELECT, INSERT, UPDATE, DELETE ON grants, codes, sessions, consents, refresh_families, refresh_tokens TO tessera_app`
 ]
 
-export default Effect.flatMap(SqlClient.SqlClient, (sql) => Effect.forEach(statements, (s) => sql.unsafe(s), { discard: true }))
+export default run(statements)

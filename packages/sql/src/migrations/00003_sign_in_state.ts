@@ -1,14 +1,5 @@
 /** Short-lived sign-in state (issue 4): pending interactions, login failures, access-token status, used JWT ids. */
-import { SqlClient } from "@effect/sql"
-import { Effect } from "effect"
-
-const realm = "NULLIF(current_setting('app.realm_id', true), '')::uuid"
-
-const isolate = (table: string) => [
-  `ALTER TABLE ${table} ENABLE ROW LEVEL SECURITY`,
-  `ALTER TABLE ${table} FORCE ROW LEVEL SECURITY`,
-  `CREATE POLICY ${table}_realm ON ${table} USING (realm_id = ${realm}) WITH CHECK (realm_id = ${realm})`
-]
+import { isolate, run } from "./Rls.js"
 
 const statements = [
   `CREATE TABLE interactions (
@@ -53,4 +44,4 @@ const statements = [
   `GRANT SELECT, INSERT, UPDATE, DELETE ON interactions, login_failures, access_tokens, seen_jtis TO tessera_app`
 ]
 
-export default Effect.flatMap(SqlClient.SqlClient, (sql) => Effect.forEach(statements, (s) => sql.unsafe(s), { discard: true }))
+export default run(statements)
