@@ -432,7 +432,7 @@ layer(TestLive.TestLive)("RFC 6749 §3.1, §3.2 and §5.2: requests the token en
       expectError(charset, { error: "invalid_grant" })
     }))
 
-  it.effect("§5.2: an unknown grant_type, password and (not built yet) client_credentials are unsupported_grant_type", () =>
+  it.effect("§5.2: an unknown grant_type, password and implicit are unsupported_grant_type", () =>
     Effect.gen(function*() {
       const w = yield* world
       const client = yield* registerClient(w, { grant_types: ["authorization_code", "refresh_token", "client_credentials"] })
@@ -441,8 +441,7 @@ layer(TestLive.TestLive)("RFC 6749 §3.1, §3.2 and §5.2: requests the token en
         { grant_type: "urn:example:unknown" },
         // OAuth 2.1 §10: the resource owner password credentials grant is gone
         { grant_type: "password", username: "ada", password: "correct horse battery staple" },
-        { grant_type: "implicit" },
-        { grant_type: "client_credentials" }
+        { grant_type: "implicit" }
       ]) {
         expectError(yield* post(w, "token", authOf(client), params), unsupported)
       }
@@ -495,7 +494,7 @@ layer(TestLive.TestLive)("RFC 8414 §2: the metadata lists the token, introspect
         token_endpoint: `${w.issuer}/token`,
         introspection_endpoint: `${w.issuer}/introspect`,
         revocation_endpoint: `${w.issuer}/revoke`,
-        grant_types_supported: ["authorization_code", "refresh_token"],
+        grant_types_supported: ["authorization_code", "refresh_token", "client_credentials"],
         token_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
         introspection_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post", "private_key_jwt"],
         revocation_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]

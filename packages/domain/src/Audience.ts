@@ -8,7 +8,9 @@ export class TargetRejected extends Data.TaggedError("TargetRejected")<{
 }> {}
 
 /** RFC 6749 §5.2: invalid_scope. */
-export class ScopeRejected extends Data.TaggedError("ScopeRejected")<{ readonly reason: "not_granted" | "none_left" }> {}
+export class ScopeRejected extends Data.TaggedError("ScopeRejected")<{
+  readonly reason: "not_granted" | "none_left" | "unknown" | "openid" | "step_up"
+}> {}
 
 /** The OpenID Connect scopes: tokens for the issuer (userinfo) carry these. */
 export const oidcScopes: ReadonlyArray<string> = ["openid", "profile", "email", "offline_access"]
@@ -57,4 +59,57 @@ export const choose = (input: {
   const scope = asked.filter((s) => understood.includes(s))
   if (audience !== input.issuer && scope.length === 0 && asked.length > 0) return Either.left(new ScopeRejected({ reason: "none_left" }))
   return Either.right({ audience, scope })
+}
+
+/**
+ * The client credentials grant's audience and scope (RFC 6749 §4.4, CONTRACT §5 "Audience"): no person, so no
+ * issuer audience and no step-up.
+ * - `openid` asked: invalid_scope (`openid`): there is nobody to identify and no userinfo token to give.
+ * - With `resource`: registered in the realm (`unknown_resource`) and allowed by the client's `resources`, absent
+ *   meaning every resource (`not_allowed`). Without it: the client's only resource when its `resources` lists
+ *   exactly one (`ambiguous` otherwise); it must still be registered (`unknown_resource`).
+ * - Scope asked: a step-up scope of the resource is refused (`step_up`: no person can authenticate afresh); a scope
+ *   neither the resource understands nor the client's registered `scope` lists is refused (`unknown`, RFC 6749 §5.2);
+ *   the rest is cut to what the resource understands and the registered `scope` allows (RFC 6749 §3.3).
+ * - No scope asked: the resource's scopes but its step-up ones, cut by the registered `scope` if any (RFC 6749 §3.3:
+ *   a pre-defined default).
+ * - Nothing left after the cut: invalid_scope (`none_left`), as a token that allows nothing is no answer.
+ */
+export const forClient = (input: {
+  readonly requestedResource: string | undefined
+  /** The client's `resources` metadata; absent means every resource of the realm. */
+  readonly clientResources: ReadonlyArray<string> | undefined
+  /** The client's registered `scope` metadata, split; absent means no limit beyond the resource's scopes. */
+  readonly clientScopes: ReadonlyArray<string> | undefined
+  readonly requestedScopes: ReadonlyArray<string> | undefined
+  readonly resources: ReadonlyArray<Resource>
+}): Either.Either<Choice, TargetRejected | ScopeRejected> => {
+  if (input.requestedScopes?.includes("openid")) return Either.left(new ScopeRejected({ reason: "openid" }))
+  let uri: string
+  if (input.requestedResource !== undefined) {
+    uri = input.requestedResource
+    if (input.clientResources !== undefined && !input.clientResources.includes(uri)) {
+      // an unknown resource outside the allow-list reads the same as a known one: the reason is for the log
+      return Either.left(new TargetRejected({ reason: input.resources.some((r) => r.uri === uri) ? "not_allowed" : "unknown_resource" }))
+    }
+  } else if (input.clientResources?.length === 1) {
+    uri = input.clientResources[0]!
+  } else {
+    return Either.left(new TargetRejected({ reason: "ambiguous" }))
+  }
+  const resource = input.resources.find((r) => r.uri === uri)
+  if (resource === undefined) return Either.left(new TargetRejected({ reason: "unknown_resource" }))
+  const permitted = (s: string) =>
+    resource.scopes.includes(s) && !resource.stepUpScopes.includes(s) && (input.clientScopes === undefined || input.clientScopes.includes(s))
+  let scope: ReadonlyArray<string>
+  if (input.requestedScopes === undefined) {
+    scope = resource.scopes.filter(permitted)
+  } else {
+    if (input.requestedScopes.some((s) => resource.stepUpScopes.includes(s))) return Either.left(new ScopeRejected({ reason: "step_up" }))
+    const known = (s: string) => resource.scopes.includes(s) || (input.clientScopes?.includes(s) ?? false)
+    if (!input.requestedScopes.every(known)) return Either.left(new ScopeRejected({ reason: "unknown" }))
+    scope = input.requestedScopes.filter(permitted)
+  }
+  if (scope.length === 0) return Either.left(new ScopeRejected({ reason: "none_left" }))
+  return Either.right({ audience: resource.uri, scope })
 }

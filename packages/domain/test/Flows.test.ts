@@ -1,7 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { DateTime, Duration, Effect, Either, Layer } from "effect"
 import * as Jose from "jose"
-import { Audience, AuthorizationCode, Entropy, Kek, Keys, MemoryDb, Pkce, Provisioning, Realms, RefreshFamily, SigningKey, SigningKeys, Tokens, Audit, PasswordHasher } from "@tessera/domain"
+import type { Client } from "@tessera/domain"
+import { Audience, AuthorizationCode, ClientCredentialsGrant, Entropy, Kek, Keys, MemoryDb, Pkce, Provisioning, Realms, RefreshFamily, SigningKey, SigningKeys, Tokens, Audit, PasswordHasher, Resources } from "@tessera/domain"
 
 describe("RFC 7636 PKCE", () => {
   it.effect("Appendix B: the S256 challenge of the example verifier", () =>
@@ -85,6 +86,56 @@ describe("CONTRACT §5 Audience / RFC 8707 §2: choosing a token's audience (pur
     const result = Audience.choose({ ...base, ...changes })
     expect(Either.match(result, { onLeft: (e) => `${e._tag} ${e.reason}`, onRight: (choice) => choice })).toEqual(expected)
   })
+})
+
+describe("RFC 6749 §4.4 / CONTRACT §5 Audience: the client credentials grant's audience and scope (pure)", () => {
+  const api = "https://api.example"
+  const vault = "https://vault.example"
+  const resources = [
+    { realmId: "r", uri: api, scopes: ["read", "write"], stepUpScopes: [], createdAt: t0 },
+    { realmId: "r", uri: vault, scopes: ["list", "unseal"], stepUpScopes: ["unseal"], createdAt: t0 }
+  ]
+  const base = { requestedResource: undefined, clientResources: [api], clientScopes: undefined, requestedScopes: undefined, resources }
+
+  it.each([
+    ["no resource, the client's only one, no scope: its scopes", {}, { audience: api, scope: ["read", "write"] }],
+    ["resource asked, allowed to every resource", { requestedResource: vault, clientResources: undefined }, { audience: vault, scope: ["list"] }],
+    ["resource asked, not registered", { requestedResource: "https://x.example", clientResources: undefined }, "TargetRejected unknown_resource"],
+    ["resource asked, unknown and outside the allow-list", { requestedResource: "https://x.example" }, "TargetRejected unknown_resource"],
+    ["resource asked, registered but not allowed", { requestedResource: vault }, "TargetRejected not_allowed"],
+    ["no resource, the client lists two", { clientResources: [api, vault] }, "TargetRejected ambiguous"],
+    ["no resource, the client lists none (all allowed)", { clientResources: undefined }, "TargetRejected ambiguous"],
+    ["no resource, the client's only one no longer registered", { clientResources: ["https://gone.example"] }, "TargetRejected unknown_resource"],
+    ["openid asked", { requestedScopes: ["openid"] }, "ScopeRejected openid"],
+    ["openid asked beats an ambiguous audience", { requestedScopes: ["openid"], clientResources: undefined }, "ScopeRejected openid"],
+    ["a step-up scope asked", { requestedResource: vault, clientResources: undefined, requestedScopes: ["unseal"] }, "ScopeRejected step_up"],
+    ["a scope nobody knows", { requestedScopes: ["read", "delete"] }, "ScopeRejected unknown"],
+    ["the registered scope cuts the default", { clientScopes: ["read"] }, { audience: api, scope: ["read"] }],
+    ["the registered scope cuts the request", { clientScopes: ["read"], requestedScopes: ["read", "write"] }, { audience: api, scope: ["read"] }],
+    ["registered but not the resource's: cut, nothing left", { clientScopes: ["admin"], requestedScopes: ["admin"] }, "ScopeRejected none_left"],
+    ["the default is empty", { clientScopes: ["admin"] }, "ScopeRejected none_left"]
+  ] as const)("%s", (_, changes, expected) => {
+    const result = Audience.forClient({ ...base, ...changes })
+    expect(Either.match(result, { onLeft: (e) => `${e._tag} ${e.reason}`, onRight: (choice) => choice })).toEqual(expected)
+  })
+
+  it.effect("a public client is refused (ClientRejected, unauthorized_client at the edge); nothing is issued or audited", () =>
+    Effect.gen(function*() {
+      const realm = yield* Provisioning.createRealm(`t-${crypto.randomUUID().slice(0, 8)}`)
+      const client: Client.Client = {
+        realmId: realm.id, clientId: "spa", createdAt: t0,
+        metadata: {
+          redirectUris: [], postLogoutRedirectUris: [], grantTypes: ["client_credentials"], responseTypes: [], resources: [api],
+          tokenEndpointAuthMethod: "none", frontchannelLogoutSessionRequired: false, dpopBoundAccessTokens: false, principalType: "app"
+        }
+      }
+      const refused = yield* Effect.flip(ClientCredentialsGrant.handle({
+        realm, issuer: `https://tessera.test/realms/${realm.name}`, client, scope: undefined, resource: undefined, context: {}
+      }))
+      expect(refused).toEqual(new ClientCredentialsGrant.ClientRejected({ reason: "public_client" }))
+      const trail = yield* Effect.flatMap(Audit.Audit, (audit) => audit.query(realm.id, { type: "token.issued", limit: 10 }))
+      expect(trail).toEqual([])
+    }).pipe(Effect.provide(Layer.mergeAll(World, Resources.layerMemory.pipe(Layer.provide(World)), Tokens.layerPolicy()))))
 })
 
 describe("OAuth 2.1 §4.3.1 / RFC 9700 §4.14.2: refresh token rotation (pure)", () => {

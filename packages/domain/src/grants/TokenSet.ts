@@ -26,6 +26,10 @@ export const audited = (context: RequestContext) => ({
   ...(context.userAgent !== undefined ? { userAgent: context.userAgent } : {})
 })
 
+/** Who a client is in the audit trail: an agent (`principal_type: "agent"`) or a client. */
+export const actorOf = (client: Client) =>
+  ({ type: client.metadata.principalType === "agent" ? "agent" as const : "client" as const, id: client.clientId })
+
 export interface TokenSet {
   readonly accessToken: string
   readonly expiresIn: number
@@ -93,7 +97,7 @@ export const issue = (input: {
     const event = yield* Audit.make(input.realm, {
       ...audited(input.context),
       type: input.grantType === "refresh_token" ? "token.refreshed" : "token.issued",
-      actor: { type: input.client.metadata.principalType === "agent" ? "agent" : "client", id: input.client.clientId },
+      actor: actorOf(input.client),
       subject: input.grant.sub,
       clientId: input.client.clientId,
       grantType: input.grantType,

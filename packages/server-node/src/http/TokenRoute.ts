@@ -1,7 +1,7 @@
-/** The token endpoint (RFC 6749 §3.2, §4.1.3, §5, §6; OAuth 2.1 §3.2; RFC 8707 §2) for the code and refresh grants. */
+/** The token endpoint (RFC 6749 §3.2, §4.1.3, §4.4, §5, §6; OAuth 2.1 §3.2; RFC 8707 §2): code, refresh and client credentials. */
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import { Effect, Match } from "effect"
-import { AuthorizationCodeGrant, RefreshTokenGrant } from "@tessera/domain"
+import { AuthorizationCodeGrant, ClientCredentialsGrant, RefreshTokenGrant } from "@tessera/domain"
 import type { Audience, AuthorizationCode, Client, Realm, RefreshFamily, TokenSet } from "@tessera/domain"
 import { ErrorResponse, TokenRequest } from "@tessera/protocol"
 import * as ClientAuth from "./ClientAuth.js"
@@ -14,6 +14,7 @@ import { fromEither, handle, json } from "./Respond.js"
 type Refusal =
   | ClientAuth.ClientAuthFailed
   | AuthorizationCode.CodeRejected
+  | ClientCredentialsGrant.ClientRejected
   | RefreshFamily.RefreshRejected
   | Audience.TargetRejected
   | Audience.ScopeRejected
@@ -23,18 +24,28 @@ const toErrorResponse = (issuer: string) =>
   Match.type<Refusal>().pipe(Match.tagsExhaustive({
     ClientAuthFailed: ClientAuth.invalidClient(issuer),
     CodeRejected: () => ErrorResponse.make("invalid_grant"),
+    ClientRejected: () => ErrorResponse.make("unauthorized_client", "the client credentials grant is for confidential clients only"),
     RefreshRejected: () => ErrorResponse.make("invalid_grant"),
-    TargetRejected: ({ reason }) =>
-      ErrorResponse.make(
-        "invalid_target",
-        reason === "ambiguous" ? "'resource' is required: the client is not registered for exactly one resource" : "the resource was not granted"
-      ),
-    ScopeRejected: ({ reason }) =>
-      ErrorResponse.make(
-        "invalid_scope",
-        reason === "not_granted" ? "the scope asks for more than was granted" : "none of the scope applies to the resource"
-      )
+    TargetRejected: ({ reason }) => ErrorResponse.make("invalid_target", targetDescription[reason]),
+    ScopeRejected: ({ reason }) => ErrorResponse.make("invalid_scope", scopeDescription[reason])
   }))
+
+const targetDescription: Record<Audience.TargetRejected["reason"], string> = {
+  ambiguous: "'resource' is required: the client is not registered for exactly one resource",
+  not_granted: "the resource was not granted",
+  // one answer for both, so the endpoint does not tell which resources exist
+  unknown_resource: "the resource is unknown or not allowed to the client",
+  not_allowed: "the resource is unknown or not allowed to the client",
+  too_many: "at most one 'resource' may be requested"
+}
+
+const scopeDescription: Record<Audience.ScopeRejected["reason"], string> = {
+  not_granted: "the scope asks for more than was granted",
+  none_left: "none of the scope applies to the resource",
+  unknown: "a requested scope is neither the resource's nor registered for the client",
+  openid: "'openid' needs a person: the client credentials grant cannot have it",
+  step_up: "a requested scope needs a person's fresh authentication (step-up): the client credentials grant cannot have it"
+}
 
 const isRefusal = (e: { readonly _tag: string }): e is Refusal => e._tag !== "ErrorResponse" && e._tag !== "StoreError"
 
@@ -60,8 +71,8 @@ const dispatch = (request: TokenRequest.TokenRequest, ctx: Context) =>
     Match.when({ grant_type: "refresh_token" }, (r) =>
       Effect.flatMap(oneResource(r.resource), (resource) =>
         RefreshTokenGrant.handle({ ...ctx, refreshToken: r.refresh_token, scope: r.scope, resource }))),
-    // RFC 6749 §4.4: not built yet, so not supported (and not in the metadata)
-    Match.when({ grant_type: "client_credentials" }, () => Effect.fail(unsupportedGrantType)),
+    Match.when({ grant_type: "client_credentials" }, (r) =>
+      Effect.flatMap(oneResource(r.resource), (resource) => ClientCredentialsGrant.handle({ ...ctx, scope: r.scope, resource }))),
     Match.exhaustive
   )
 
