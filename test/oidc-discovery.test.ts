@@ -19,7 +19,10 @@ layer(TestLive)("OIDC Discovery 1.0 §4 and RFC 8414 §3: the three metadata URL
         jwks_uri: `${publicUrl}/realms/${realm.name}/jwks`,
         response_types_supported: ["code"],
         response_modes_supported: ["query", "form_post"],
-        grant_types_supported: ["authorization_code", "refresh_token", "client_credentials"],
+        grant_types_supported: [
+          "authorization_code", "refresh_token", "client_credentials", "urn:ietf:params:oauth:grant-type:jwt-bearer",
+          "urn:ietf:params:oauth:grant-type:token-exchange"
+        ],
         code_challenge_methods_supported: ["S256"],
         subject_types_supported: ["public"],
         id_token_signing_alg_values_supported: ["RS256"],

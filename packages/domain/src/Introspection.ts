@@ -27,6 +27,8 @@ export interface AccessClaims {
   readonly acr?: string
   /** RFC 8693 §4.1 */
   readonly act?: unknown
+  /** RFC 8693 §4.4: who may act for the subject (token exchange reads it) */
+  readonly may_act?: unknown
   /** RFC 9449 §6.1 */
   readonly cnf?: unknown
 }
@@ -59,7 +61,7 @@ const isNumber = (u: unknown): u is number => typeof u === "number" && Number.is
 
 /** The verified payload as `AccessClaims`, or none when a claim Tessera always sets is missing or mistyped. */
 const accessClaims = (payload: Jose.JWTPayload): Option.Option<AccessClaims> => {
-  const { iss, sub, aud, client_id, scope, exp, iat, jti, auth_time, acr, act, cnf } = payload as Record<string, unknown>
+  const { iss, sub, aud, client_id, scope, exp, iat, jti, auth_time, acr, act, may_act, cnf } = payload as Record<string, unknown>
   const audience = isString(aud) ? aud : Array.isArray(aud) && aud.every(isString) ? aud : undefined
   if (!isString(iss) || !isString(sub) || audience === undefined || !isString(client_id) || !isNumber(exp) || !isNumber(iat) || !isString(jti)) {
     return Option.none()
@@ -72,6 +74,7 @@ const accessClaims = (payload: Jose.JWTPayload): Option.Option<AccessClaims> => 
     ...(auth_time !== undefined ? { auth_time } : {}),
     ...(acr !== undefined ? { acr } : {}),
     ...(act !== undefined ? { act } : {}),
+    ...(may_act !== undefined ? { may_act } : {}),
     ...(cnf !== undefined ? { cnf } : {})
   })
 }
@@ -96,6 +99,11 @@ const accessToken = (realm: Realm, issuer: string, token: string) =>
     if (!(yield* AccessTokens.isActive(realm.id, claims.value.jti))) return Option.none<Inspected>()
     return Option.some(Inspected.AccessToken({ claims: claims.value }))
   })
+
+/** The claims of an active access token of this realm (as `inspect` checks it), or none. */
+export const activeAccessToken = (realm: Realm, issuer: string, token: string) =>
+  Effect.map(accessToken(realm, issuer, token), Option.flatMap((inspected) =>
+    inspected._tag === "AccessToken" ? Option.some(inspected.claims) : Option.none()))
 
 /** A refresh token of this realm (looked up by its SHA-256): the current one of an active family of a live grant. */
 const refreshToken = (realm: Realm, token: string) =>

@@ -28,3 +28,15 @@ export const verify = (
       try: () => Jose.jwtVerify(token, Jose.createLocalJWKSet(jwks as Jose.JSONWebKeySet), { ...options, currentDate: new Date(ms) }),
       catch: (e) => new TokenInvalid({ reason: (e as { code?: string }).code ?? "ERR_JWT_INVALID" })
     }))
+
+/**
+ * A JWT's claims before any check, to learn which keys verify it (its `iss`); nothing read here may be trusted until
+ * `verify` succeeds. Undefined when the JWT does not decode (RFC 7519 §7.2).
+ */
+export const unverifiedClaims = (token: string): Jose.JWTPayload | undefined => {
+  try {
+    return Jose.decodeJwt(token)
+  } catch {
+    return undefined
+  }
+}

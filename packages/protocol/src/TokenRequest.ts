@@ -1,4 +1,4 @@
-/** The token request form: RFC 6749 §3.2, §4.1.3, §4.4.2, §6; OAuth 2.1 §3.2.2; RFC 7636 §4.5; RFC 8707 §2. */
+/** The token request form: RFC 6749 §3.2, §4.1.3, §4.4.2, §6; OAuth 2.1 §3.2.2; RFC 7636 §4.5; RFC 7523 §2.1; RFC 8707 §2. */
 import { Either, Schema } from "effect"
 import * as ErrorResponse from "./ErrorResponse.js"
 import * as Form from "./Form.js"
@@ -37,13 +37,43 @@ export class ClientCredentials extends Schema.Class<ClientCredentials>("TokenReq
   resource
 }) {}
 
+/** RFC 7523 §2.1: a token for the subject of a JWT a trusted issuer signed. */
+export class JwtBearer extends Schema.Class<JwtBearer>("TokenRequest/JwtBearer")({
+  grant_type: Schema.Literal("urn:ietf:params:oauth:grant-type:jwt-bearer"),
+  /** RFC 7523 §2.1: a single JWT; Tessera takes signed ones (RFC 7515 §7.1), verified by the domain. */
+  assertion: Schema.String,
+  scope,
+  resource
+}) {}
+
+/** RFC 8693 §2.1: the token exchange grant type. */
+export const tokenExchangeGrantType = "urn:ietf:params:oauth:grant-type:token-exchange"
+
+/** RFC 8693 §3: the one token type Tessera exchanges and issues (an access token of this realm). */
+export const accessTokenType = "urn:ietf:params:oauth:token-type:access_token"
+
+/**
+ * RFC 8693 §2.1: a token for a resource, acting for the subject token's `sub`. `audience` is read like `resource`
+ * and lands in `resource` (one of the two, never both).
+ */
+export class TokenExchange extends Schema.Class<TokenExchange>("TokenRequest/TokenExchange")({
+  grant_type: Schema.Literal(tokenExchangeGrantType),
+  subject_token: Schema.String,
+  subject_token_type: Schema.Literal(accessTokenType),
+  actor_token: Schema.optional(Schema.String),
+  actor_token_type: Schema.optional(Schema.Literal(accessTokenType)),
+  requested_token_type: Schema.optional(Schema.Literal(accessTokenType)),
+  scope,
+  resource
+}) {}
+
 /** A checked token request, one variant per grant; dispatch with `Match` on `grant_type`. */
-export type TokenRequest = AuthorizationCode | RefreshToken | ClientCredentials
+export type TokenRequest = AuthorizationCode | RefreshToken | ClientCredentials | JwtBearer | TokenExchange
 /** The union as a schema, e.g. to encode a request in a test client. */
-export const TokenRequest = Schema.Union(AuthorizationCode, RefreshToken, ClientCredentials)
+export const TokenRequest = Schema.Union(AuthorizationCode, RefreshToken, ClientCredentials, JwtBearer, TokenExchange)
 
 /** The grant types this module reads; any other `grant_type` is `unsupported_grant_type`. */
-export const grantTypes = ["authorization_code", "refresh_token", "client_credentials"] as const
+export const grantTypes = ["authorization_code", "refresh_token", "client_credentials", "urn:ietf:params:oauth:grant-type:jwt-bearer", tokenExchangeGrantType] as const
 export type GrantType = (typeof grantTypes)[number]
 
 type Result<A> = Either.Either<A, ErrorResponse.ErrorResponse>
@@ -64,12 +94,16 @@ const scopeOf = (params: Form.Params): Result<ReadonlyArray<string> | undefined>
       : Either.left(ErrorResponse.make("invalid_scope", "'scope' must be scope tokens separated by single spaces"))
   })
 
-const resourceOf = (params: Form.Params): Result<ReadonlyArray<string>> =>
-  Either.flatMap(Form.all(params, "resource"), (uris) =>
+const resourceOf = (params: Form.Params, name: "resource" | "audience" = "resource"): Result<ReadonlyArray<string>> =>
+  Either.flatMap(Form.all(params, name), (uris) =>
     // RFC 8707 §2: the value MUST be an absolute URI without a fragment, else invalid_target
     uris.every(RedirectUri.isAbsoluteWithoutFragment)
       ? Either.right([...new Set(uris)])
-      : Either.left(ErrorResponse.make("invalid_target", "'resource' must be an absolute URI without a fragment")))
+      : Either.left(ErrorResponse.make("invalid_target", `'${name}' must be an absolute URI without a fragment`)))
+
+/** RFC 8693 §3: a token type URI; Tessera reads and issues access tokens only (§2.2.2: invalid_request otherwise). */
+const tokenType = (name: string) => (value: string): Result<typeof accessTokenType> =>
+  value === accessTokenType ? Either.right(accessTokenType) : Either.left(invalid(`unsupported ${name}`))
 
 const grants: { readonly [G in GrantType]: (params: Form.Params) => Result<TokenRequest> } = {
   authorization_code: (params) =>
@@ -110,6 +144,60 @@ const grants: { readonly [G in GrantType]: (params: Form.Params) => Result<Token
       const scope = yield* scopeOf(params)
       const resource = yield* resourceOf(params)
       return new ClientCredentials({ grant_type: "client_credentials", ...(scope !== undefined ? { scope } : {}), resource })
+    }),
+  "urn:ietf:params:oauth:grant-type:jwt-bearer": (params) =>
+    Either.gen(function*() {
+      // RFC 7523 §2.1: assertion REQUIRED, a single JWT. Not even JWS compact syntax (RFC 7515 §7.1) is a malformed
+      // parameter, invalid_request (RFC 6749 §5.2); a well-formed JWT that is not valid is the domain's invalid_grant
+      // (RFC 7523 §3.1). Form's value limit (4096 characters) bounds its size.
+      const assertion = yield* Either.flatMap(Form.required(params, "assertion"), (value) =>
+        Syntax.isCompactJws(value) ? Either.right(value) : Either.left(invalid("'assertion' must be a JWT in JWS compact serialization")))
+      // RFC 7523 §2.1: scope OPTIONAL (RFC 6749 §3.3)
+      const scope = yield* scopeOf(params)
+      const resource = yield* resourceOf(params)
+      return new JwtBearer({
+        grant_type: "urn:ietf:params:oauth:grant-type:jwt-bearer",
+        assertion,
+        ...(scope !== undefined ? { scope } : {}),
+        resource
+      })
+    }),
+  [tokenExchangeGrantType]: (params) =>
+    Either.gen(function*() {
+      // RFC 8693 §2.1: subject_token and subject_token_type REQUIRED
+      const subject_token = yield* Either.flatMap(Form.required(params, "subject_token"), vsChars("subject_token"))
+      const subject_token_type = yield* Either.flatMap(Form.required(params, "subject_token_type"), tokenType("subject_token_type"))
+      // RFC 8693 §2.1: actor_token OPTIONAL; actor_token_type REQUIRED with it and MUST NOT be sent without it
+      const actor_token = yield* Either.flatMap(Form.single(params, "actor_token"), (token) =>
+        token === undefined ? Either.right(undefined) : vsChars("actor_token")(token))
+      const actorType = yield* Form.single(params, "actor_token_type")
+      if (actor_token !== undefined && actorType === undefined) return yield* Either.left(invalid("'actor_token_type' is required with 'actor_token'"))
+      if (actor_token === undefined && actorType !== undefined) {
+        return yield* Either.left(invalid("'actor_token_type' must not be sent without 'actor_token'"))
+      }
+      const actor_token_type = actorType === undefined ? undefined : yield* tokenType("actor_token_type")(actorType)
+      // RFC 8693 §2.1: requested_token_type OPTIONAL; only an access token is issued
+      const requestedType = yield* Form.single(params, "requested_token_type")
+      const requested_token_type = requestedType === undefined ? undefined : yield* tokenType("requested_token_type")(requestedType)
+      // RFC 8693 §2.1: scope OPTIONAL (RFC 6749 §3.3)
+      const scope = yield* scopeOf(params)
+      // RFC 8693 §2.1: `audience` names the target as `resource` does; Tessera's targets are resource URIs, so both
+      // are read alike, and one of the two at most
+      const fromResource = yield* resourceOf(params)
+      const fromAudience = yield* resourceOf(params, "audience")
+      if (fromResource.length > 0 && fromAudience.length > 0) {
+        return yield* Either.left(invalid("'resource' and 'audience' must not both be given"))
+      }
+      return new TokenExchange({
+        grant_type: tokenExchangeGrantType,
+        subject_token,
+        subject_token_type,
+        ...(actor_token !== undefined ? { actor_token } : {}),
+        ...(actor_token_type !== undefined ? { actor_token_type } : {}),
+        ...(requested_token_type !== undefined ? { requested_token_type } : {}),
+        ...(scope !== undefined ? { scope } : {}),
+        resource: fromResource.length > 0 ? fromResource : fromAudience
+      })
     })
 }
 

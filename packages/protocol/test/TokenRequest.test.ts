@@ -161,6 +161,29 @@ describe("RFC 6749 §4.4.2: client_credentials", () => {
   })
 })
 
+describe("RFC 7523 §2.1: urn:ietf:params:oauth:grant-type:jwt-bearer", () => {
+  const jwtBearer = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+  it("assertion is required; scope and resource are optional", () => {
+    expect(right(parse({ grant_type: jwtBearer, assertion: "eyJh.eyJz.c2ln" }))).toStrictEqual(new TokenRequest.JwtBearer({
+      grant_type: jwtBearer, assertion: "eyJh.eyJz.c2ln", resource: []
+    }))
+    expect(right(parse({ grant_type: jwtBearer, assertion: "eyJh.eyJz.c2ln", scope: "read read", resource: "https://a/" })))
+      .toStrictEqual(new TokenRequest.JwtBearer({ grant_type: jwtBearer, assertion: "eyJh.eyJz.c2ln", scope: ["read"], resource: ["https://a/"] }))
+    expectError(left(parse({ grant_type: jwtBearer })), 400, { error: "invalid_request", error_description: "'assertion' is required" })
+  })
+
+  it("RFC 6749 §5.2: an assertion that is not JWS compact syntax is invalid_request, its value never echoed", () => {
+    for (const assertion of ["not-a-jwt", "a.b", "a.b.c.d.e", "a..c", "a.b.c=", "<script>.b.c", "a b.c.d"]) {
+      const error = left(parse({ grant_type: jwtBearer, assertion }))
+      expectError(error, 400, { error: "invalid_request", error_description: "'assertion' must be a JWT in JWS compact serialization" })
+      expectNoEcho(error, assertion)
+    }
+    expectError(left(parse({ grant_type: jwtBearer, assertion: ["a.b.c", "d.e.f"] })), 400, {
+      error: "invalid_request", error_description: "'assertion' must not be provided twice"
+    })
+  })
+})
+
 describe("RFC 6749 §5.2: grant_type", () => {
   it("missing, empty or repeated is invalid_request", () => {
     const cases: ReadonlyArray<readonly [Params, string]> = [
@@ -216,10 +239,13 @@ describe("RFC 6749 §3.2: the form itself", () => {
     const grant = Match.type<TokenRequest.TokenRequest>().pipe(Match.discriminatorsExhaustive("grant_type")({
       authorization_code: (r) => `code ${r.code}`,
       refresh_token: (r) => `refresh ${r.refresh_token}`,
-      client_credentials: () => "client"
+      client_credentials: () => "client",
+      "urn:ietf:params:oauth:grant-type:jwt-bearer": (r) => `jwt-bearer ${r.assertion}`,
+      "urn:ietf:params:oauth:grant-type:token-exchange": (r) => `exchange ${r.subject_token}`
     }))
     expect(grant(right(parse(code)))).toBe("code SplxlOBeZQQYbYS6WxSbIA")
     expect(grant(right(parse(refresh)))).toBe("refresh tGzv3JOkF0XG5Qx2TlKWIA")
     expect(grant(right(parse({ grant_type: "client_credentials" })))).toBe("client")
+    expect(grant(right(parse({ grant_type: "urn:ietf:params:oauth:grant-type:jwt-bearer", assertion: "a.b.c" })))).toBe("jwt-bearer a.b.c")
   })
 })

@@ -36,6 +36,8 @@ export interface TokenSet {
   readonly scope: ReadonlyArray<string>
   readonly idToken?: string
   readonly refreshToken?: string
+  /** RFC 8693 §2.2.1: the type of the token issued by an exchange. */
+  readonly issuedTokenType?: string
 }
 
 /**

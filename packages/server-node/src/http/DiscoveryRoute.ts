@@ -26,7 +26,10 @@ const preflight = Effect.succeed(HttpServerResponse.empty({
 }))
 
 /** Grant types that work today: later grants add themselves here as they are built. */
-export const grantTypesSupported: ReadonlyArray<string> = ["authorization_code", "refresh_token", "client_credentials"]
+export const grantTypesSupported: ReadonlyArray<string> = [
+  "authorization_code", "refresh_token", "client_credentials", "urn:ietf:params:oauth:grant-type:jwt-bearer",
+  "urn:ietf:params:oauth:grant-type:token-exchange"
+]
 
 const metadata = handle(Effect.gen(function*() {
   const realm = yield* Issuer.realmParam(Issuer.unknownRealm)

@@ -2,6 +2,9 @@
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import { Effect, Match } from "effect"
 import { AuthorizationCodeGrant, ClientCredentialsGrant, RefreshTokenGrant } from "@tessera/domain"
+import { JwtBearerGrant } from "@tessera/domain"
+import { TokenExchangeGrant } from "@tessera/domain"
+import type { Delegation } from "@tessera/domain"
 import type { Audience, AuthorizationCode, Client, Realm, RefreshFamily, TokenSet } from "@tessera/domain"
 import { ErrorResponse, TokenRequest } from "@tessera/protocol"
 import * as ClientAuth from "./ClientAuth.js"
@@ -15,6 +18,12 @@ type Refusal =
   | ClientAuth.ClientAuthFailed
   | AuthorizationCode.CodeRejected
   | ClientCredentialsGrant.ClientRejected
+  | JwtBearerGrant.JwtBearerRejected
+  | JwtBearerGrant.JwtBearerScopeRejected
+  | Delegation.AgentRejected
+  | Delegation.SubjectRejected
+  | Delegation.ActorRejected
+  | Delegation.FreshAuthenticationRequired
   | RefreshFamily.RefreshRejected
   | Audience.TargetRejected
   | Audience.ScopeRejected
@@ -26,6 +35,13 @@ const toErrorResponse = (issuer: string) =>
     CodeRejected: () => ErrorResponse.make("invalid_grant"),
     ClientRejected: () => ErrorResponse.make("unauthorized_client", "the client credentials grant is for confidential clients only"),
     RefreshRejected: () => ErrorResponse.make("invalid_grant"),
+    AgentRejected: () => ErrorResponse.make("unauthorized_client", "token exchange is for agent clients only"),
+    SubjectRejected: ({ reason }) => ErrorResponse.make("invalid_grant", subjectDescription[reason]),
+    ActorRejected: () => ErrorResponse.make("invalid_grant", "'actor_token' is not an active access token of this client"),
+    FreshAuthenticationRequired: () =>
+      ErrorResponse.make("invalid_scope", "fresh authentication required: a requested scope is a step-up scope of the resource"),
+    JwtBearerRejected: ({ reason }) => ErrorResponse.make("invalid_grant", jwtBearerDescription[reason]),
+    JwtBearerScopeRejected: ({ reason }) => ErrorResponse.make("invalid_scope", jwtBearerScopeDescription[reason]),
     TargetRejected: ({ reason }) => ErrorResponse.make("invalid_target", targetDescription[reason]),
     ScopeRejected: ({ reason }) => ErrorResponse.make("invalid_scope", scopeDescription[reason])
   }))
@@ -45,6 +61,40 @@ const scopeDescription: Record<Audience.ScopeRejected["reason"], string> = {
   unknown: "a requested scope is neither the resource's nor registered for the client",
   openid: "'openid' needs a person: the client credentials grant cannot have it",
   step_up: "a requested scope needs a person's fresh authentication (step-up): the client credentials grant cannot have it"
+}
+
+/**
+ * RFC 7523 §3.1: fixed texts, never the assertion's own values. Before the signature verifies, one text for every
+ * reason, so the endpoint does not tell which issuers are trusted (a `jwks_uri` issuer has to be named as such).
+ */
+const unverifiedAssertion = "the assertion is not a JWT signed by a trusted issuer of the realm"
+const jwtBearerDescription: Record<JwtBearerGrant.JwtBearerRejected["reason"], string> = {
+  malformed: unverifiedAssertion,
+  untrusted_issuer: unverifiedAssertion,
+  signature: unverifiedAssertion,
+  jwks_uri_unsupported: "assertions from trusted issuers registered with a 'jwks_uri' are not supported yet; register the issuer's keys as 'jwks'",
+  invalid: "the assertion is not valid",
+  audience: "the assertion's 'aud' must be the issuer or the token endpoint",
+  exp_missing: "the assertion must have 'exp'",
+  expired: "the assertion has expired",
+  iat_missing: "the assertion must have 'iat'",
+  iat_future: "the assertion's 'iat' is in the future",
+  lifetime: `the assertion must not be valid for more than ${JwtBearerGrant.maxLifetimeSeconds} seconds ('exp' - 'iat')`,
+  jti_missing: "the assertion must have 'jti'",
+  replayed: "the assertion was already used ('jti' seen before)",
+  unknown_subject: "the assertion's 'sub' is neither a user of the realm nor the client"
+}
+
+const jwtBearerScopeDescription: Record<JwtBearerGrant.JwtBearerScopeRejected["reason"], string> = {
+  openid: "'openid' needs a person: the assertion's subject is the client itself",
+  step_up: "a requested scope needs a person's fresh authentication (step-up): the JWT-bearer grant cannot have it"
+}
+
+/** CONTRACT §5 "Token exchange": invalid_grant; who the token belongs to is not told beyond "not to you". */
+const subjectDescription: Record<Delegation.SubjectRejected["reason"], string> = {
+  invalid: "'subject_token' is not an active access token of this realm",
+  other_client: "'subject_token' may not be delegated to this client",
+  no_person: "'subject_token' may not be delegated to this client"
 }
 
 const isRefusal = (e: { readonly _tag: string }): e is Refusal => e._tag !== "ErrorResponse" && e._tag !== "StoreError"
@@ -73,6 +123,11 @@ const dispatch = (request: TokenRequest.TokenRequest, ctx: Context) =>
         RefreshTokenGrant.handle({ ...ctx, refreshToken: r.refresh_token, scope: r.scope, resource }))),
     Match.when({ grant_type: "client_credentials" }, (r) =>
       Effect.flatMap(oneResource(r.resource), (resource) => ClientCredentialsGrant.handle({ ...ctx, scope: r.scope, resource }))),
+    Match.when({ grant_type: JwtBearerGrant.grantType }, (r) =>
+      Effect.flatMap(oneResource(r.resource), (resource) => JwtBearerGrant.handle({ ...ctx, assertion: r.assertion, scope: r.scope, resource }))),
+    Match.when({ grant_type: TokenExchangeGrant.grantType }, (r) =>
+      Effect.flatMap(oneResource(r.resource), (resource) =>
+        TokenExchangeGrant.handle({ ...ctx, subjectToken: r.subject_token, actorToken: r.actor_token, scope: r.scope, resource }))),
     Match.exhaustive
   )
 
@@ -86,7 +141,9 @@ const tokenResponse = (set: TokenSet.TokenSet) =>
     expires_in: set.expiresIn,
     ...(set.scope.length > 0 ? { scope: set.scope.join(" ") } : {}),
     ...(set.idToken !== undefined ? { id_token: set.idToken } : {}),
-    ...(set.refreshToken !== undefined ? { refresh_token: set.refreshToken } : {})
+    ...(set.refreshToken !== undefined ? { refresh_token: set.refreshToken } : {}),
+    // RFC 8693 §2.2.1
+    ...(set.issuedTokenType !== undefined ? { issued_token_type: set.issuedTokenType } : {})
   }, 200, { pragma: "no-cache" })
 
 const token = handle(Effect.gen(function*() {

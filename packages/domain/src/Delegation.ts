@@ -1,0 +1,163 @@
+/**
+ * Who may act for whom (CONTRACT §5 "Token exchange", DESIGN "Agents", RFC 8693): the token exchange policy as one
+ * pure function, from a verified subject token, the agent asking and the realm's resources, to the new token's
+ * `act`, audience and scope, or the refusal.
+ */
+import { Data, Either } from "effect"
+import * as Audience from "./Audience.js"
+import type { Resource } from "./Resource.js"
+
+/** CONTRACT §5: a step-up scope goes through exchange only when the person authenticated this recently. */
+export const freshAuthenticationSeconds = 300
+
+/** RFC 6749 §5.2 unauthorized_client: token exchange is for agent clients (`principal_type: "agent"`) only. */
+export class AgentRejected extends Data.TaggedError("AgentRejected")<{ readonly reason: "not_agent" }> {}
+
+/** CONTRACT §5 invalid_grant: the subject token is no active access token of this realm, or not this agent's to use. */
+export class SubjectRejected extends Data.TaggedError("SubjectRejected")<{
+  readonly reason:
+    /** Not an access token of this realm: forged, another realm's, expired, revoked, or garbage. */
+    | "invalid"
+    /** Issued to another client and no `may_act` names this agent. */
+    | "other_client"
+    /** Issued to this agent, but without a person's authorization (no `auth_time`: client credentials). */
+    | "no_person"
+}> {}
+
+/** RFC 8693 §2.1: an `actor_token` that is no active access token of this realm issued to the agent: invalid_grant. */
+export class ActorRejected extends Data.TaggedError("ActorRejected")<{ readonly reason: "invalid" | "other_client" }> {}
+
+/** CONTRACT §5 invalid_scope: a step-up scope, and the person did not authenticate within the last 5 minutes. */
+export class FreshAuthenticationRequired extends Data.TaggedError("FreshAuthenticationRequired")<{
+  readonly reason: "stale" | "no_authentication"
+}> {}
+
+/** The verified subject token's claims the policy reads (RFC 9068 §2.2, RFC 8693 §4.1 and §4.4). */
+export interface Subject {
+  readonly sub: string
+  readonly client_id: string
+  readonly scope: ReadonlyArray<string>
+  /** Present when a person authenticated for it (code or device grant, or an exchange of such a token). */
+  readonly auth_time?: number | undefined
+  /** RFC 8693 §4.1: the chain of earlier actors, if the subject token came from an exchange. */
+  readonly act?: unknown
+  /** RFC 8693 §4.4: who may act for the subject. */
+  readonly may_act?: unknown
+}
+
+/** The client asking: its id, whether it is an agent, and its `resources` allow-list (absent: every resource). */
+export interface Agent {
+  readonly clientId: string
+  readonly principalType: "app" | "agent"
+  readonly resources?: ReadonlyArray<string> | undefined
+}
+
+/** RFC 8693 §4.1: `{"sub": <actor>, "act": <earlier chain>}`. */
+export interface Act {
+  readonly sub: string
+  readonly act?: unknown
+}
+
+export interface Decision {
+  /** The new token's `act`: the agent, nesting any earlier `act`. */
+  readonly act: Act
+  readonly audience: string
+  readonly scope: ReadonlyArray<string>
+  /** Whether a step-up scope was granted on the person's fresh authentication (the audit event says so). */
+  readonly stepUp: boolean
+}
+
+export type Refusal =
+  | AgentRejected
+  | SubjectRejected
+  | Audience.TargetRejected
+  | Audience.ScopeRejected
+  | FreshAuthenticationRequired
+
+const isObject = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
+
+/** RFC 8693 §4.4: `may_act` names the agent by `sub` (and, when it names an issuer, by this realm's). */
+export const mayActFor = (mayAct: unknown, agentId: string, issuer: string) =>
+  isObject(mayAct) && mayAct["sub"] === agentId && (mayAct["iss"] === undefined || mayAct["iss"] === issuer)
+
+/**
+ * CONTRACT §5: the subject token is delegable to the agent when it was issued to that agent by a person's
+ * authorization (it has `auth_time`; a client credentials token has none), or its `may_act` names the agent.
+ */
+export const delegable = (subject: Subject, agentId: string, issuer: string): Either.Either<void, SubjectRejected> => {
+  if (mayActFor(subject.may_act, agentId, issuer)) return Either.void
+  if (subject.client_id !== agentId) return Either.left(new SubjectRejected({ reason: "other_client" }))
+  if (subject.auth_time === undefined) return Either.left(new SubjectRejected({ reason: "no_person" }))
+  return Either.void
+}
+
+/** RFC 8693 §4.1: the agent becomes the current actor; the subject token's `act`, if any, is nested as the prior one. */
+export const actChain = (agentId: string, previous: unknown): Act =>
+  previous === undefined ? { sub: agentId } : { sub: agentId, act: previous }
+
+/** CONTRACT §5: the person authenticated within the last 5 minutes (`now` and `auth_time` in epoch seconds). */
+export const isFresh = (authTime: number | undefined, now: number) =>
+  authTime !== undefined && now - authTime <= freshAuthenticationSeconds
+
+/**
+ * The whole policy (CONTRACT §5 "Token exchange"):
+ * - The client must be an agent (`AgentRejected`), and the subject token delegable to it (`delegable`).
+ * - Audience: `resource` when given, registered in the realm and allowed by the agent's `resources`; without it, the
+ *   agent's only resource when it lists exactly one; else invalid_target (RFC 8707 §2).
+ * - Scope: asked, no wider than the subject token's (`not_granted`); not asked, the subject token's; either way cut to
+ *   what the resource understands, and nothing left is `none_left`.
+ * - A step-up scope of the resource only when the person authenticated within the last 5 minutes: asked for, it is
+ *   `FreshAuthenticationRequired`; in the default scope it is left out (and if nothing else is left, refused the same).
+ */
+export const decide = (input: {
+  readonly agent: Agent
+  readonly subject: Subject
+  /** The realm's issuer, for `may_act.iss`. */
+  readonly issuer: string
+  /** Epoch seconds. */
+  readonly now: number
+  readonly requestedResource: string | undefined
+  readonly requestedScopes: ReadonlyArray<string> | undefined
+  readonly resources: ReadonlyArray<Resource>
+}): Either.Either<Decision, Refusal> =>
+  Either.gen(function*() {
+    const { agent, subject } = input
+    if (agent.principalType !== "agent") return yield* Either.left(new AgentRejected({ reason: "not_agent" }))
+    yield* delegable(subject, agent.clientId, input.issuer)
+    let uri: string
+    if (input.requestedResource !== undefined) {
+      uri = input.requestedResource
+      if (agent.resources !== undefined && !agent.resources.includes(uri)) {
+        const known = input.resources.some((r) => r.uri === uri)
+        return yield* Either.left(new Audience.TargetRejected({ reason: known ? "not_allowed" : "unknown_resource" }))
+      }
+    } else if (agent.resources?.length === 1) {
+      uri = agent.resources[0]!
+    } else {
+      return yield* Either.left(new Audience.TargetRejected({ reason: "ambiguous" }))
+    }
+    const resource = input.resources.find((r) => r.uri === uri)
+    if (resource === undefined) return yield* Either.left(new Audience.TargetRejected({ reason: "unknown_resource" }))
+    const asked = input.requestedScopes
+    if (asked !== undefined && !asked.every((s) => subject.scope.includes(s))) {
+      return yield* Either.left(new Audience.ScopeRejected({ reason: "not_granted" }))
+    }
+    const understood = (asked ?? subject.scope).filter((s) => resource.scopes.includes(s))
+    const stepUps = understood.filter((s) => resource.stepUpScopes.includes(s))
+    const fresh = isFresh(subject.auth_time, input.now)
+    const freshRequired = () =>
+      new FreshAuthenticationRequired({ reason: subject.auth_time === undefined ? "no_authentication" : "stale" })
+    let scope = understood
+    if (stepUps.length > 0 && !fresh) {
+      if (asked !== undefined) return yield* Either.left(freshRequired())
+      scope = understood.filter((s) => !resource.stepUpScopes.includes(s))
+      if (scope.length === 0) return yield* Either.left(freshRequired())
+    }
+    if (scope.length === 0) return yield* Either.left(new Audience.ScopeRejected({ reason: "none_left" }))
+    return {
+      act: actChain(agent.clientId, subject.act),
+      audience: resource.uri,
+      scope,
+      stepUp: scope.some((s) => resource.stepUpScopes.includes(s))
+    } satisfies Decision
+  })

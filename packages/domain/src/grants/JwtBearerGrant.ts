@@ -1,0 +1,227 @@
+/**
+ * The JWT-bearer authorization grant (RFC 7523 §2.1, §3; CONTRACT §5 "JWT-bearer grant"): a token for the subject of
+ * an assertion that a trusted issuer of the realm signed, for one resource (or the issuer, for a person's userinfo).
+ */
+import { Data, DateTime, Effect, Either, Option } from "effect"
+import * as Audience from "../Audience.js"
+import * as Audit from "../Audit.js"
+import type { Client } from "../Client.js"
+import { JtiCache } from "../JtiCache.js"
+import * as Jwt from "../Jwt.js"
+import type { Realm } from "../Realm.js"
+import type { Resource } from "../Resource.js"
+import { Resources } from "../Resources.js"
+import * as Tokens from "../Tokens.js"
+import { TrustedIssuers } from "../TrustedIssuers.js"
+import { Users } from "../Users.js"
+import * as TokenSet from "./TokenSet.js"
+
+export const grantType = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+
+/** CONTRACT §5: an assertion is valid for at most 5 minutes (`exp` - `iat`). */
+export const maxLifetimeSeconds = 300
+
+/** How far in the future `iat` may lie: the trusted issuer's clock may run a little ahead of ours. */
+export const clockSkewSeconds = 60
+
+/** RFC 7518 §3.1: asymmetric JWS algorithms only (never `none`, never HMAC: a trusted issuer publishes public keys). */
+export const assertionAlgs = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "Ed25519"]
+
+/** RFC 7523 §3.1: the assertion is not valid, invalid_grant; the reason is for the log, never the wire. */
+export class JwtBearerRejected extends Data.TaggedError("JwtBearerRejected")<{
+  readonly reason:
+    /** Not a decodable JWT (RFC 7519 §7.2), or no `iss` to look up. */
+    | "malformed"
+    /** `iss` is no trusted issuer of the realm. */
+    | "untrusted_issuer"
+    /** The trusted issuer publishes a `jwks_uri`: fetching it needs the outbound Fetcher port, not built yet. */
+    | "jwks_uri_unsupported"
+    /** No key of the issuer verifies the signature, or the algorithm is not an asymmetric one. */
+    | "signature"
+    /** Verified, but jose refused a claim (e.g. `nbf` in the future, a non-numeric `iat`). */
+    | "invalid"
+    | "audience"
+    | "exp_missing"
+    | "expired"
+    | "iat_missing"
+    | "iat_future"
+    | "lifetime"
+    | "jti_missing"
+    | "replayed"
+    /** `sub` is neither a user of the realm nor the client's own client_id. */
+    | "unknown_subject"
+}> {}
+
+/**
+ * RFC 6749 §5.2 invalid_scope for what only a person's authentication at Tessera could grant: `openid` when the
+ * subject is the client itself (no person to identify), a step-up scope for any subject (nobody authenticated afresh).
+ */
+export class JwtBearerScopeRejected extends Data.TaggedError("JwtBearerScopeRejected")<{
+  readonly reason: "openid" | "step_up"
+}> {}
+
+export interface Command {
+  readonly realm: Realm
+  readonly issuer: string
+  /** The authenticated client, registered for this grant type (the endpoint checks `grant_types`). */
+  readonly client: Client
+  /** RFC 7515 §7.1 compact syntax (the protocol checked); nothing else about it is known yet. */
+  readonly assertion: string
+  readonly scope: ReadonlyArray<string> | undefined
+  readonly resource: string | undefined
+  readonly context: TokenSet.RequestContext
+}
+
+const reject = (reason: JwtBearerRejected["reason"]) => Effect.fail(new JwtBearerRejected({ reason }))
+
+/** jose's error codes for an assertion that does not verify. */
+const verifyReason = (code: string): JwtBearerRejected["reason"] => {
+  switch (code) {
+    case "ERR_JWT_EXPIRED":
+      return "expired"
+    case "ERR_JWS_SIGNATURE_VERIFICATION_FAILED":
+    case "ERR_JWKS_NO_MATCHING_KEY":
+    case "ERR_JWKS_MULTIPLE_MATCHING_KEYS":
+    case "ERR_JOSE_ALG_NOT_ALLOWED":
+    case "ERR_JOSE_NOT_SUPPORTED":
+    case "ERR_JWKS_INVALID":
+      return "signature"
+    case "ERR_JWT_INVALID":
+    case "ERR_JWS_INVALID":
+      return "malformed"
+    default:
+      return "invalid"
+  }
+}
+
+/** Whose token it is: a person of the realm, or the client itself (RFC 7523 §3 item 2). */
+export type Subject = { readonly _tag: "Person"; readonly sub: string } | { readonly _tag: "Client"; readonly sub: string }
+
+/**
+ * RFC 7523 §3: checks the assertion and answers its verified issuer, subject, `jti` and `exp`. The `jti` is not yet
+ * remembered: `handle` does that last, so an assertion refused for its audience or scope is not spent.
+ */
+export const verify = (input: { readonly realm: Realm; readonly issuer: string; readonly client: Client; readonly assertion: string }) =>
+  Effect.gen(function*() {
+    const unverified = Jwt.unverifiedClaims(input.assertion)
+    if (unverified === undefined) return yield* reject("malformed")
+    const iss = unverified.iss
+    // RFC 7523 §3 item 1: iss MUST be present; it names whose keys verify the JWT
+    if (typeof iss !== "string" || iss === "") return yield* reject("malformed")
+    const trusted = yield* Effect.flatMap(TrustedIssuers, (issuers) => issuers.find(input.realm.id, iss))
+    if (Option.isNone(trusted)) return yield* reject("untrusted_issuer")
+    const keys = trusted.value.keys
+    if (keys._tag === "JwksUri") return yield* reject("jwks_uri_unsupported")
+    // RFC 7523 §3 item 9: the JWT MUST be digitally signed; RFC 7515 §5.2: by a key of the issuer the JWT names
+    const verified = yield* Jwt.verify(input.assertion, keys.jwks, { algorithms: assertionAlgs, issuer: iss }).pipe(
+      Effect.mapError((e) => new JwtBearerRejected({ reason: verifyReason(e.reason) }))
+    )
+    const { aud, exp, iat, jti, sub } = verified.payload
+    // RFC 7523 §3 item 3: aud identifies the authorization server: its issuer or its token endpoint. One value only
+    // (CONTRACT §5 "aud = ..."; as for client assertions): an assertion for several audiences could be spent at each.
+    const audiences = typeof aud === "string" ? [aud] : Array.isArray(aud) ? aud : []
+    if (audiences.length !== 1 || ![input.issuer, `${input.issuer}/token`].includes(audiences[0]!)) return yield* reject("audience")
+    // RFC 7523 §3 item 4: exp MUST be present, and the JWT rejected once it has passed (jose checked it if present)
+    if (typeof exp !== "number") return yield* reject("exp_missing")
+    const now = yield* Jwt.nowSeconds
+    if (exp <= now) return yield* reject("expired")
+    // CONTRACT §5: iat is needed to know the lifetime; one far in the future would stretch it past the bound
+    if (typeof iat !== "number") return yield* reject("iat_missing")
+    if (iat > now + clockSkewSeconds) return yield* reject("iat_future")
+    // CONTRACT §5: exp - iat at most 5 minutes, which also bounds how long the jti is remembered (RFC 7523 §3 item 7)
+    if (exp - iat > maxLifetimeSeconds) return yield* reject("lifetime")
+    // RFC 7523 §3 item 7: the server may refuse a jti it has seen; Tessera requires one (CONTRACT §5)
+    if (typeof jti !== "string" || jti === "") return yield* reject("jti_missing")
+    // RFC 7523 §3 item 2: sub MUST be present; CONTRACT §5: a user of this realm, or the client's own client_id
+    if (typeof sub !== "string" || sub === "") return yield* reject("unknown_subject")
+    let subject: Subject
+    if (sub === input.client.clientId) {
+      subject = { _tag: "Client", sub }
+    } else {
+      const user = yield* Effect.flatMap(Users, (users) => users.find(input.realm.id, sub))
+      if (Option.isNone(user)) return yield* reject("unknown_subject")
+      subject = { _tag: "Person", sub: user.value.sub }
+    }
+    return { iss, subject, jti, exp }
+  })
+
+/**
+ * The token's audience and scope (CONTRACT §5 "Audience"), both by the client's rules (`resources`, registered
+ * `scope`), as nobody consented at Tessera: the trusted issuer vouches for the person, the client's registration
+ * bounds what it may hold.
+ * - The client itself: as for client credentials (`Audience.forClient`); `openid` is refused (nobody to identify).
+ * - A person, without `resource` and with `openid` asked: a userinfo token, `aud` = the issuer, scope cut to the
+ *   OpenID scopes the client may have; `offline_access` is dropped, as this grant issues no refresh token.
+ * - A person otherwise: as for the client; the OpenID scopes are left out, as a resource does not understand them.
+ * A step-up scope is refused for both: nobody authenticated afresh.
+ */
+export const choose = (input: {
+  readonly subject: Subject["_tag"]
+  readonly issuer: string
+  readonly requestedResource: string | undefined
+  readonly clientResources: ReadonlyArray<string> | undefined
+  readonly clientScopes: ReadonlyArray<string> | undefined
+  readonly requestedScopes: ReadonlyArray<string> | undefined
+  readonly resources: ReadonlyArray<Resource>
+}): Either.Either<Audience.Choice, Audience.TargetRejected | Audience.ScopeRejected | JwtBearerScopeRejected> => {
+  const asked = input.requestedScopes
+  const forClient = (requestedScopes: ReadonlyArray<string> | undefined) =>
+    Either.mapLeft(
+      Audience.forClient({ ...input, requestedScopes }),
+      (e): Audience.TargetRejected | Audience.ScopeRejected | JwtBearerScopeRejected =>
+        e._tag === "ScopeRejected" && (e.reason === "openid" || e.reason === "step_up") ? new JwtBearerScopeRejected({ reason: e.reason }) : e
+    )
+  if (input.subject === "Client") return forClient(asked)
+  if (asked?.includes("openid") && input.requestedResource === undefined) {
+    const scope = asked.filter((s) =>
+      Audience.oidcScopes.includes(s) && s !== "offline_access" && (input.clientScopes === undefined || input.clientScopes.includes(s)))
+    if (!scope.includes("openid")) return Either.left(new Audience.ScopeRejected({ reason: "none_left" }))
+    return Either.right({ audience: input.issuer, scope })
+  }
+  return forClient(asked?.filter((s) => !Audience.oidcScopes.includes(s)))
+}
+
+export const handle = Effect.fn("JwtBearerGrant.handle")(function*(cmd: Command) {
+  const { iss, subject, jti, exp } = yield* verify(cmd)
+  const choice = yield* choose({
+    subject: subject._tag,
+    issuer: cmd.issuer,
+    requestedResource: cmd.resource,
+    clientResources: cmd.client.metadata.resources,
+    clientScopes: cmd.client.metadata.scope?.split(" "),
+    requestedScopes: cmd.scope,
+    resources: yield* Effect.flatMap(Resources, (r) => r.list(cmd.realm.id))
+  })
+  // RFC 7523 §3 item 7: spent only now, once the request is otherwise good; compare-and-set, so of two racing
+  // requests with one assertion exactly one gets a token
+  const fresh = yield* Effect.flatMap(JtiCache, (seen) => seen.remember(cmd.realm.id, iss, jti, DateTime.unsafeMake(exp * 1000)))
+  if (!fresh) return yield* reject("replayed")
+  const policy = yield* Tokens.TokenPolicy
+  // RFC 9068 §2.2: sub is the person, or the client itself. No auth_time or acr: the person did not authenticate at
+  // Tessera, and the assertion's word on when they did elsewhere is not a claim Tessera can vouch for.
+  const access = yield* Tokens.accessToken({
+    realmId: cmd.realm.id,
+    issuer: cmd.issuer,
+    sub: subject.sub,
+    audience: choice.audience,
+    clientId: cmd.client.clientId,
+    scope: choice.scope
+  }, policy.lifetimes.accessToken)
+  // No grant to link the token to (AccessTokens.record): it stays active until `exp` unless revoked by its jti.
+  // No refresh token (RFC 7523 §2.1 leaves it to the server: a new assertion is the way to a new token), no ID token.
+  const event = yield* Audit.make(cmd.realm, {
+    ...TokenSet.audited(cmd.context),
+    type: "token.issued",
+    actor: TokenSet.actorOf(cmd.client),
+    subject: subject.sub,
+    clientId: cmd.client.clientId,
+    grantType,
+    resource: choice.audience,
+    scope: choice.scope.join(" "),
+    result: "success",
+    // who vouched for the subject: the assertion's verified issuer
+    reason: `assertion issuer: ${iss}`
+  })
+  yield* Effect.flatMap(Audit.Audit, (audit) => audit.append(event))
+  return { accessToken: access.token, expiresIn: access.expiresIn, scope: choice.scope } satisfies TokenSet.TokenSet
+})

@@ -1,0 +1,100 @@
+import { describe, expect, it } from "@effect/vitest"
+import { DateTime, Either } from "effect"
+import { Audience, Delegation } from "@tessera/domain"
+import type { Resource } from "@tessera/domain"
+
+const issuer = "https://tessera.test/realms/r"
+const api = "https://api.example/"
+const vault = "https://vault.example/"
+const now = 1_000_000
+
+const resource = (uri: string, scopes: ReadonlyArray<string>, stepUpScopes: ReadonlyArray<string> = []): Resource.Resource =>
+  ({ realmId: "r", uri, scopes, stepUpScopes, createdAt: DateTime.unsafeMake(0) })
+const resources = [resource(api, ["read", "write"]), resource(vault, ["list", "unseal"], ["unseal"])]
+
+const agent: Delegation.Agent = { clientId: "agent", principalType: "agent", resources: [api, vault] }
+/** A person's token issued to the agent by the code grant a minute ago. */
+const person: Delegation.Subject = { sub: "ada", client_id: "agent", scope: ["read", "write", "list", "unseal"], auth_time: now - 60 }
+
+type Row = readonly [
+  name: string,
+  input: {
+    readonly agent?: Partial<Delegation.Agent>
+    readonly subject?: Partial<Delegation.Subject>
+    readonly resource?: string
+    readonly scope?: ReadonlyArray<string>
+  },
+  expected: Either.Either<Delegation.Decision, Delegation.Refusal>
+]
+
+const granted = (decision: Partial<Delegation.Decision>) =>
+  Either.right({ act: { sub: "agent" }, audience: api, scope: ["read", "write"], stepUp: false, ...decision })
+
+const table: ReadonlyArray<Row> = [
+  ["a person's token issued to the agent: its scope, cut to the resource", { resource: api }, granted({})],
+  ["without resource, the agent's only resource", { agent: { resources: [api] } }, granted({})],
+  ["a narrower scope", { resource: api, scope: ["read"] }, granted({ scope: ["read"] })],
+  ["a scope the resource does not know is cut", { resource: api, scope: ["read", "list"] }, granted({ scope: ["read"] })],
+  ["nested act: the earlier chain under the agent",
+    { resource: api, subject: { act: { sub: "first", act: { sub: "zeroth" } } } },
+    granted({ act: { sub: "agent", act: { sub: "first", act: { sub: "zeroth" } } } })],
+  ["may_act naming the agent: another client's token", { resource: api, subject: { client_id: "app", may_act: { sub: "agent" } } }, granted({})],
+  ["may_act naming the agent with this issuer", { resource: api, subject: { client_id: "app", may_act: { sub: "agent", iss: issuer } } }, granted({})],
+  ["may_act naming the agent lets even a token without a person through",
+    { resource: api, subject: { client_id: "app", auth_time: undefined, may_act: { sub: "agent" } } }, granted({})],
+  ["not an agent", { agent: { principalType: "app" }, resource: api }, Either.left(new Delegation.AgentRejected({ reason: "not_agent" }))],
+  ["another client's token", { resource: api, subject: { client_id: "app" } }, Either.left(new Delegation.SubjectRejected({ reason: "other_client" }))],
+  ["may_act naming someone else", { resource: api, subject: { client_id: "app", may_act: { sub: "other" } } },
+    Either.left(new Delegation.SubjectRejected({ reason: "other_client" }))],
+  ["may_act with another issuer", { resource: api, subject: { client_id: "app", may_act: { sub: "agent", iss: "https://elsewhere" } } },
+    Either.left(new Delegation.SubjectRejected({ reason: "other_client" }))],
+  ["may_act that is no object", { resource: api, subject: { client_id: "app", may_act: "agent" } },
+    Either.left(new Delegation.SubjectRejected({ reason: "other_client" }))],
+  ["the agent's own client credentials token (no person)", { resource: api, subject: { sub: "agent", auth_time: undefined } },
+    Either.left(new Delegation.SubjectRejected({ reason: "no_person" }))],
+  ["an unknown resource", { resource: "https://unknown.example/" }, Either.left(new Audience.TargetRejected({ reason: "unknown_resource" }))],
+  ["a resource not allowed to the agent", { agent: { resources: [vault] }, resource: api },
+    Either.left(new Audience.TargetRejected({ reason: "not_allowed" }))],
+  ["a resource the agent may have, none listed", { agent: { resources: undefined }, resource: api }, granted({})],
+  ["without resource and not exactly one", {}, Either.left(new Audience.TargetRejected({ reason: "ambiguous" }))],
+  ["a scope wider than the subject's", { resource: api, subject: { scope: ["read"] }, scope: ["read", "write"] },
+    Either.left(new Audience.ScopeRejected({ reason: "not_granted" }))],
+  ["nothing of the subject's scope for the resource", { resource: api, subject: { scope: ["list"] } },
+    Either.left(new Audience.ScopeRejected({ reason: "none_left" }))],
+  ["a step-up scope on a fresh authentication", { resource: vault, scope: ["unseal"] },
+    granted({ audience: vault, scope: ["unseal"], stepUp: true })],
+  ["a step-up scope exactly 5 minutes after authentication", { resource: vault, subject: { auth_time: now - 300 }, scope: ["unseal"] },
+    granted({ audience: vault, scope: ["unseal"], stepUp: true })],
+  ["a step-up scope asked on an old authentication", { resource: vault, subject: { auth_time: now - 301 }, scope: ["list", "unseal"] },
+    Either.left(new Delegation.FreshAuthenticationRequired({ reason: "stale" }))],
+  ["a step-up scope asked with no authentication at all",
+    { resource: vault, subject: { auth_time: undefined, client_id: "app", may_act: { sub: "agent" } }, scope: ["unseal"] },
+    Either.left(new Delegation.FreshAuthenticationRequired({ reason: "no_authentication" }))],
+  ["the default scope on an old authentication leaves the step-up scope out", { resource: vault, subject: { auth_time: now - 600 } },
+    granted({ audience: vault, scope: ["list"] })],
+  ["the default scope on a fresh authentication keeps it", { resource: vault }, granted({ audience: vault, scope: ["list", "unseal"], stepUp: true })],
+  ["a default of step-up scopes only, on an old authentication", { resource: vault, subject: { auth_time: now - 600, scope: ["unseal"] } },
+    Either.left(new Delegation.FreshAuthenticationRequired({ reason: "stale" }))]
+]
+
+describe("Delegation.decide (CONTRACT §5 \"Token exchange\")", () => {
+  for (const [name, input, expected] of table) {
+    it(name, () => {
+      const decision = Delegation.decide({
+        agent: { ...agent, ...input.agent },
+        subject: { ...person, ...input.subject },
+        issuer,
+        now,
+        requestedResource: input.resource,
+        requestedScopes: input.scope,
+        resources
+      })
+      expect(decision).toStrictEqual(expected)
+    })
+  }
+
+  it("RFC 8693 §4.1: the act chain nests the earlier one", () => {
+    expect(Delegation.actChain("b", undefined)).toStrictEqual({ sub: "b" })
+    expect(Delegation.actChain("c", { sub: "b" })).toStrictEqual({ sub: "c", act: { sub: "b" } })
+  })
+})

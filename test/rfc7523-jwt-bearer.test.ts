@@ -1,0 +1,291 @@
+import { expect, layer } from "@effect/vitest"
+import { Clock, Effect } from "effect"
+import * as Jose from "jose"
+import { admin, get } from "./support/Http.js"
+import * as TestLive from "./support/TestLive.js"
+import { accessTokenLifetime, auditOf, authOf, clientKey, noStore, nowSeconds, post, registerClient, userAgent, verify, world } from "./support/TokenFixtures.js"
+import type { ClientKey, RegisteredClient, World } from "./support/TokenFixtures.js"
+
+type Wire = { status: number; headers: Record<string, string>; json: unknown }
+
+const jwtBearer = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+
+/** A trusted issuer of the realm (CONTRACT §3) with an ES256 key registered inline as `jwks`. */
+const trustedIssuer = (w: World, issuer = `https://idp.example/${w.name}`) =>
+  Effect.gen(function*() {
+    const key = yield* clientKey
+    const res = yield* admin.post(`/admin/realms/${w.name}/trusted-issuers`, { issuer, jwks: { keys: [key.publicJwk] } })
+    if (res.status !== 201) return yield* Effect.dieMessage(`trusted issuer: ${res.status} ${res.text}`)
+    return { issuer, key }
+  })
+
+type Idp = Effect.Effect.Success<ReturnType<typeof trustedIssuer>>
+
+/** RFC 7523 §3: an assertion at the Clock's time, for the realm's issuer; every claim can be overridden (undefined removes it). */
+const assertionOf = (w: World, idp: { readonly issuer: string; readonly key: ClientKey }, sub: string, claims: Record<string, unknown> = {}) =>
+  Effect.gen(function*() {
+    const now = Math.floor((yield* Clock.currentTimeMillis) / 1000)
+    const payload = Object.fromEntries(
+      Object.entries({ iss: idp.issuer, sub, aud: w.issuer, iat: now, exp: now + 60, jti: crypto.randomUUID(), ...claims })
+        .filter(([, value]) => value !== undefined)
+    )
+    return yield* Effect.promise(() =>
+      new Jose.SignJWT(payload).setProtectedHeader({ alg: "ES256", kid: idp.key.kid, typ: "JWT" }).sign(idp.key.privateKey)
+    )
+  })
+
+/** A confidential client registered for the JWT-bearer grant (no redirect URIs, no response types). */
+const bearerClient = (w: World, metadata: Record<string, unknown> = {}) =>
+  registerClient(w, { grant_types: [jwtBearer], redirect_uris: [], response_types: [], ...metadata })
+
+/** RFC 7523 §2.1: the token request. */
+const jwtBearerRequest = (
+  w: World,
+  client: RegisteredClient,
+  assertion: string | undefined,
+  params: { readonly scope?: string; readonly resource?: string } = {}
+) =>
+  post(w, "token", authOf(client), [
+    ["grant_type", jwtBearer],
+    ...(assertion !== undefined ? [["assertion", assertion] as const] : []),
+    ...(params.scope !== undefined ? [["scope", params.scope] as const] : []),
+    ...(params.resource !== undefined ? [["resource", params.resource] as const] : [])
+  ])
+
+/** RFC 6749 §5.1: 200, no-store, no-cache; an access token and its scope, never a refresh token nor an ID token. */
+const expectTokens = (res: Wire, scope: string) => {
+  expect(res.status).toBe(200)
+  expect(res.headers["content-type"]).toBe("application/json")
+  expect(res.headers["cache-control"]).toBe(noStore["cache-control"])
+  expect(res.headers["pragma"]).toBe(noStore.pragma)
+  expect(res.json).toEqual({ access_token: expect.any(String), token_type: "Bearer", expires_in: accessTokenLifetime, scope })
+  return (res.json as { access_token: string }).access_token
+}
+
+/** RFC 6749 §5.2: a 400 error with the no-store headers and no challenge. */
+const expectError = (res: Wire, body: unknown) => {
+  expect(res.status).toBe(400)
+  expect(res.headers["content-type"]).toBe("application/json")
+  expect(res.headers["cache-control"]).toBe("no-store")
+  expect(res.headers["pragma"]).toBe("no-cache")
+  expect(res.headers["www-authenticate"]).toBeUndefined()
+  expect(res.json).toEqual(body)
+}
+
+/** RFC 9068 §2: the whole claim set; no auth_time nor acr: nobody authenticated at Tessera. */
+const expectAccessToken = (w: World, token: string, sub: string, clientId: string, aud: string, scope: string) =>
+  Effect.gen(function*() {
+    const now = yield* nowSeconds
+    const { payload, protectedHeader } = yield* verify(w, token, { typ: "at+jwt", audience: aud, algorithms: ["ES256"] })
+    expect(protectedHeader).toEqual({ alg: "ES256", typ: "at+jwt", kid: expect.any(String) })
+    expect(payload).toEqual({
+      iss: w.issuer, sub, aud, client_id: clientId, scope, jti: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/), iat: now, exp: now + accessTokenLifetime
+    })
+  })
+
+const invalidGrant = (description: string) => ({ error: "invalid_grant", error_description: description })
+/** Before the signature verifies, one answer: the endpoint does not tell which issuers are trusted. */
+const notTrusted = invalidGrant("the assertion is not a JWT signed by a trusted issuer of the realm")
+
+/** A realm, a trusted issuer and a client for the grant. */
+const setup = Effect.gen(function*() {
+  const w = yield* world
+  const idp = yield* trustedIssuer(w)
+  const client = yield* bearerClient(w)
+  return { w, idp, client }
+})
+
+const base64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url")
+
+layer(TestLive.TestLive)("RFC 7523 §2.1 and §3: the JWT-bearer grant", (it) => {
+  it.effect("§2.1: an assertion for a person: a token for that person and the client's resource; audited with the issuer", () =>
+    Effect.gen(function*() {
+      const { w, idp, client } = yield* setup
+      const res = yield* jwtBearerRequest(w, client, yield* assertionOf(w, idp, w.sub), { scope: "read" })
+      yield* expectAccessToken(w, expectTokens(res, "read"), w.sub, client.client_id, w.resource, "read")
+      // §3 item 3: the token endpoint is as good an audience as the issuer; no scope asked: the resource's scopes
+      const viaEndpoint = yield* jwtBearerRequest(w, client, yield* assertionOf(w, idp, w.sub, { aud: `${w.issuer}/token` }))
+      yield* expectAccessToken(w, expectTokens(viaEndpoint, "read write"), w.sub, client.client_id, w.resource, "read write")
+      const events = yield* auditOf(w, "token.issued")
+      expect(events).toEqual(["read write", "read"].map((scope) => ({
+        id: expect.any(String), at: expect.any(String), realm: w.name, type: "token.issued",
+        actor: { type: "client", id: client.client_id }, subject: w.sub, client_id: client.client_id,
+        grant_type: jwtBearer, resource: w.resource, scope, result: "success",
+        reason: `assertion issuer: ${idp.issuer}`, ip: "127.0.0.1", user_agent: userAgent
+      })))
+    }))
+
+  it.effect("CONTRACT §5: a person with openid and no resource: a userinfo token (aud = issuer) that userinfo accepts", () =>
+    Effect.gen(function*() {
+      const { w, idp, client } = yield* setup
+      const res = yield* jwtBearerRequest(w, client, yield* assertionOf(w, idp, w.sub), { scope: "openid profile offline_access" })
+      // offline_access is dropped: this grant issues no refresh token
+      const token = expectTokens(res, "openid profile")
+      yield* expectAccessToken(w, token, w.sub, client.client_id, w.issuer, "openid profile")
+      const info = yield* get(`/realms/${w.name}/userinfo`, { headers: { authorization: `Bearer ${token}` } })
+      expect(info.status).toBe(200)
+      expect(info.json).toMatchObject({ sub: w.sub, preferred_username: w.username })
+    }))
+
+  it.effect("CONTRACT §5: sub = the client's own client_id: a token for the client itself, as with client credentials", () =>
+    Effect.gen(function*() {
+      const { w, idp, client } = yield* setup
+      const res = yield* jwtBearerRequest(w, client, yield* assertionOf(w, idp, client.client_id), { resource: w.resource, scope: "write" })
+      yield* expectAccessToken(w, expectTokens(res, "write"), client.client_id, client.client_id, w.resource, "write")
+      const [issued] = yield* auditOf(w, "token.issued")
+      expect(issued).toMatchObject({ subject: client.client_id, grant_type: jwtBearer, reason: `assertion issuer: ${idp.issuer}` })
+      // nobody to identify: openid is refused
+      expectError(
+        yield* jwtBearerRequest(w, client, yield* assertionOf(w, idp, client.client_id), { scope: "openid" }),
+        { error: "invalid_scope", error_description: "'openid' needs a person: the assertion's subject is the client itself" }
+      )
+    }))
+
+  it.effect("§3: an untrusted issuer, a bad signature, a key of another issuer: one invalid_grant", () =>
+    Effect.gen(function*() {
+      const { w, idp, client } = yield* setup
+      const stranger = { issuer: "https://stranger.example", key: yield* clientKey }
+      expectError(yield* jwtBearerRequest(w, client, yield* assertionOf(w, stranger, w.sub)), notTrusted)
+      // the trusted issuer's name, someone else's key
+      expectError(yield* jwtBearerRequest(w, client, yield* assertionOf(w, { issuer: idp.issuer, key: stranger.key }, w.sub)), notTrusted)
+      // a tampered payload under a good signature
+      const [header, , signature] = (yield* assertionOf(w, idp, w.sub)).split(".")
+      const tampered = `${header}.${base64url({ iss: idp.issuer, sub: w.sub, aud: w.issuer, exp: 9999999999 })}.${signature}`
+      expectError(yield* jwtBearerRequest(w, client, tampered), notTrusted)
+      // alg none (RFC 7518 §3.6): an asymmetric signature is required
+      const now = yield* nowSeconds
+      const unsigned = `${base64url({ alg: "none" })}.${base64url({ iss: idp.issuer, sub: w.sub, aud: w.issuer, iat: now, exp: now + 60, jti: "x" })}.c2ln`
+      expectError(yield* jwtBearerRequest(w, client, unsigned), notTrusted)
+      // an issuer of another realm is no issuer of this one
+      const other = yield* world
+      const elsewhere = yield* trustedIssuer(other, "https://elsewhere.example")
+      expectError(yield* jwtBearerRequest(w, client, yield* assertionOf(w, elsewhere, w.sub)), notTrusted)
+      expect(yield* auditOf(w, "token.issued")).toEqual([])
+    }))
+
+  it.effect("§3 item 3: aud must be the realm's issuer or token endpoint, one value", () =>
+    Effect.gen(function*() {
+      const { w, idp, client } = yield* setup
+      const wrong = invalidGrant("the assertion's 'aud' must be the issuer or the token endpoint")
+      for (const aud of [`${w.issuer}/introspect`, "https://tessera.test/realms/other", [w.issuer, "https://rp.example"], undefined]) {
+        expectError(yield* jwtBearerRequest(w, client, yield* assertionOf(w, idp, w.sub, { aud })), wrong)
+      }
+    }))
+
+  it.effect("§3 item 4, CONTRACT §5: exp required and in the future, iat required, at most 5 minutes of lifetime", () =>
+    Effect.gen(function*() {
+      const { w, idp, client } = yield* setup
+      const now = yield* nowSeconds
+      expectError(
+        yield* jwtBearerRequest(w, client, yield* assertionOf(w, idp, w.sub, { iat: now - 120, exp: now - 10 })),
+        invalidGrant("the assertion has expired")
+      )
+      expectError(
+        yield* jwtBearerRequest(w, client, yield* assertionOf(w, idp, w.sub, { exp: undefined })),
+        invalidGrant("the assertion must have 'exp'")
+      )
+      expectError(
+        yield* jwtBearerRequest(w, client, yield* assertionOf(w, idp, w.sub, { iat: undefined })),
+        invalidGrant("the assertion must have 'iat'")
+      )
+      const tooLong = invalidGrant("the assertion must not be valid for more than 300 seconds ('exp' - 'iat')")
+      expectError(yield* jwtBearerRequest(w, client, yield* assertionOf(w, idp, w.sub, { iat: now, exp: now + 301 })), tooLong)
+      expectError(yield* jwtBearerRequest(w, client, yield* assertionOf(w, idp, w.sub, { iat: now - 200, exp: now + 101 })), tooLong)
+      expectError(
+        yield* jwtBearerRequest(w, client, yield* assertionOf(w, idp, w.sub, { iat: now + 600, exp: now + 660 })),
+        invalidGrant("the assertion's 'iat' is in the future")
+      )
+      // exactly 5 minutes is fine
+      expectTokens(yield* jwtBearerRequest(w, client, yield* assertionOf(w, idp, w.sub, { iat: now, exp: now + 300 })), "read write")
+    }))
+
+  it.effect("§3 item 7: jti required; a jti seen before is refused, even for another client", () =>
+    Effect.gen(function*() {
+      const { w, idp, client } = yield* setup
+      expectError(
+        yield* jwtBearerRequest(w, client, yield* assertionOf(w, idp, w.sub, { jti: undefined })),
+        invalidGrant("the assertion must have 'jti'")
+      )
+      const assertion = yield* assertionOf(w, idp, w.sub)
+      expectTokens(yield* jwtBearerRequest(w, client, assertion), "read write")
+      const replayed = invalidGrant("the assertion was already used ('jti' seen before)")
+      expectError(yield* jwtBearerRequest(w, client, assertion), replayed)
+      const another = yield* bearerClient(w)
+      expectError(yield* jwtBearerRequest(w, another, assertion), replayed)
+      // a new assertion reusing the jti
+      const jti = "once-only"
+      expectTokens(yield* jwtBearerRequest(w, client, yield* assertionOf(w, idp, w.sub, { jti })), "read write")
+      expectError(yield* jwtBearerRequest(w, client, yield* assertionOf(w, idp, w.sub, { jti })), replayed)
+      expect(yield* auditOf(w, "token.issued")).toHaveLength(2)
+    }))
+
+  it.effect("a refused request does not spend the assertion: invalid_target, then the same assertion succeeds", () =>
+    Effect.gen(function*() {
+      const { w, idp, client } = yield* setup
+      const assertion = yield* assertionOf(w, idp, w.sub)
+      expectError(
+        yield* jwtBearerRequest(w, client, assertion, { resource: w.otherResource }),
+        { error: "invalid_target", error_description: "the resource is unknown or not allowed to the client" }
+      )
+      expectTokens(yield* jwtBearerRequest(w, client, assertion), "read write")
+    }))
+
+  it.effect("CONTRACT §5: sub neither a user of the realm nor the client: invalid_grant, the value never echoed", () =>
+    Effect.gen(function*() {
+      const { w, idp, client } = yield* setup
+      const unknown = invalidGrant("the assertion's 'sub' is neither a user of the realm nor the client")
+      const other = yield* world
+      const otherClient = yield* bearerClient(w)
+      // a stranger, a user of another realm, another client of this realm, no sub at all
+      for (const sub of ["<script>alert(1)</script>", other.sub, otherClient.client_id, undefined]) {
+        const res = yield* jwtBearerRequest(w, client, yield* assertionOf(w, idp, w.sub, { sub }))
+        expectError(res, unknown)
+      }
+    }))
+
+  it.effect("RFC 6749 §5.2: a client without the grant type is unauthorized_client", () =>
+    Effect.gen(function*() {
+      const { w, idp } = yield* setup
+      const machine = yield* registerClient(w, { grant_types: ["client_credentials"], redirect_uris: [], response_types: [] })
+      expectError(yield* jwtBearerRequest(w, machine, yield* assertionOf(w, idp, w.sub)), {
+        error: "unauthorized_client", error_description: `the client may not use the '${jwtBearer}' grant`
+      })
+    }))
+
+  it.effect("CONTRACT §5: the client authenticates as registered (a wrong secret is invalid_client)", () =>
+    Effect.gen(function*() {
+      const { w, idp, client } = yield* setup
+      const res = yield* post(w, "token", { basic: [client.client_id, "wrong"] }, { grant_type: jwtBearer, assertion: yield* assertionOf(w, idp, w.sub) })
+      expect(res.status).toBe(401)
+      expect(res.json).toEqual({ error: "invalid_client", error_description: "client authentication failed" })
+    }))
+
+  it.effect("a trusted issuer registered with jwks_uri: invalid_grant, not supported yet (no outbound fetcher)", () =>
+    Effect.gen(function*() {
+      const w = yield* world
+      const client = yield* bearerClient(w)
+      const issuer = "https://remote-idp.example"
+      const registered = yield* admin.post(`/admin/realms/${w.name}/trusted-issuers`, { issuer, jwks_uri: `${issuer}/jwks` })
+      expect(registered.status).toBe(201)
+      const res = yield* jwtBearerRequest(w, client, yield* assertionOf(w, { issuer, key: yield* clientKey }, w.sub))
+      expectError(res, invalidGrant(
+        "assertions from trusted issuers registered with a 'jwks_uri' are not supported yet; register the issuer's keys as 'jwks'"
+      ))
+    }))
+
+  it.effect("malformed assertions: not JWS compact syntax is invalid_request; compact but not a JWT is invalid_grant", () =>
+    Effect.gen(function*() {
+      const { w, client } = yield* setup
+      // RFC 6749 §5.2: a missing or malformed parameter is invalid_request
+      expectError(yield* jwtBearerRequest(w, client, undefined), { error: "invalid_request", error_description: "'assertion' is required" })
+      const syntax = { error: "invalid_request", error_description: "'assertion' must be a JWT in JWS compact serialization" }
+      for (const assertion of ["not-a-jwt", "a.b", "a.b.c.d.e", "a..c"]) expectError(yield* jwtBearerRequest(w, client, assertion), syntax)
+      // RFC 7523 §3.1: the parameter is well-formed but the JWT is not valid: invalid_grant
+      expectError(yield* jwtBearerRequest(w, client, "aaaa.bbbb.cccc"), notTrusted)
+      expectError(yield* jwtBearerRequest(w, client, `${base64url({ alg: "ES256" })}.${base64url([1, 2])}.c2ln`), notTrusted)
+      expectError(yield* jwtBearerRequest(w, client, `${base64url({ alg: "ES256" })}.${base64url({ sub: w.sub })}.c2ln`), notTrusted)
+      // a gigantic assertion: the form's value limit
+      const huge = `${"a".repeat(5000)}.b.c`
+      expectError(yield* jwtBearerRequest(w, client, huge), { error: "invalid_request", error_description: "'assertion' is too long" })
+    }))
+})
