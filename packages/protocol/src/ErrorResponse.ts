@@ -1,4 +1,4 @@
-/** The one wire shape of every error (RFC 6749 §5.2, RFC 6750 §3.1, RFC 7591 §3.2.2, CONTRACT §3). */
+/** The one wire shape of every error (RFC 6749 §5.2, RFC 6750 §3.1, RFC 7591 §3.2.2, RFC 9470 §3, CONTRACT §3). */
 import * as HttpServerRespondable from "@effect/platform/HttpServerRespondable"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Effect, Schema } from "effect"
@@ -20,6 +20,8 @@ export const ErrorCode = Schema.Literal(
   "insufficient_scope",
   // RFC 8707 §2
   "invalid_target",
+  // RFC 9470 §3
+  "insufficient_user_authentication",
   // OIDC Core §3.1.2.6 (request objects, §6, are not supported)
   "request_not_supported",
   "request_uri_not_supported",
@@ -39,6 +41,7 @@ const defaultStatus = (error: ErrorCode): number => {
   switch (error) {
     case "invalid_client":
     case "invalid_token":
+    case "insufficient_user_authentication":
       return 401
     case "insufficient_scope":
     case "access_denied":
