@@ -46,13 +46,13 @@ const tokenExchange = (w: Pick<World, "name">, auth: Auth, subjectToken: string,
   post(w, "token", auth, { grant_type: grantType, subject_token: subjectToken, subject_token_type: accessTokenType, ...extra })
 
 /** RFC 8693 §2.2.1: 200, no-store; the access token, issued_token_type, Bearer, and never a refresh token. */
-const expectExchanged = (res: Wire, scope: string) => {
+const expectExchanged = (res: Wire, scope: string, expiresIn: number = accessTokenLifetime) => {
   expect(res.status).toBe(200)
   expect(res.headers["content-type"]).toBe("application/json")
   expect(res.headers["cache-control"]).toBe(noStore["cache-control"])
   expect(res.headers["pragma"]).toBe(noStore.pragma)
   expect(res.json).toEqual({
-    access_token: expect.any(String), issued_token_type: accessTokenType, token_type: "Bearer", expires_in: accessTokenLifetime, scope
+    access_token: expect.any(String), issued_token_type: accessTokenType, token_type: "Bearer", expires_in: expiresIn, scope
   })
   return (res.json as { access_token: string }).access_token
 }
@@ -309,7 +309,8 @@ it.effect("CONTRACT §5 step-up: a step-up scope on a fresh authentication is gr
   Effect.gen(function*() {
     const { agent, subject, vault, w } = yield* vaultSetup
     yield* TestClock.adjust(Duration.minutes(5))
-    const token = expectExchanged(yield* tokenExchange(w, authOf(agent), subject.access_token, { scope: "unseal" }), "unseal")
+    // the delegated token ends when the person's token does (issued 5 minutes ago for 15)
+    const token = expectExchanged(yield* tokenExchange(w, authOf(agent), subject.access_token, { scope: "unseal" }), "unseal", 600)
     const { payload } = yield* verify(w, token)
     expect(payload).toMatchObject({ aud: vault, scope: "unseal", act: { sub: agent.client_id } })
     expect(payload.auth_time).toBe((yield* nowSeconds) - 300)
@@ -327,7 +328,18 @@ it.effect("CONTRACT §5 step-up: after 5 minutes a step-up scope is invalid_scop
     yield* TestClock.adjust(Duration.sum(Duration.minutes(5), Duration.seconds(1)))
     expectError(yield* tokenExchange(w, authOf(agent), subject.access_token, { scope: "unseal" }), freshAuthenticationRequired)
     expectError(yield* tokenExchange(w, authOf(agent), subject.access_token, { scope: "list unseal" }), freshAuthenticationRequired)
-    expectExchanged(yield* tokenExchange(w, authOf(agent), subject.access_token), "list")
+    expectExchanged(yield* tokenExchange(w, authOf(agent), subject.access_token), "list", 599)
+  }).pipe(Effect.provide(TestLive.make())))
+
+it.effect("ADR 0011: an exchanged token never outlives the subject token (exp capped, expires_in what is left)", () =>
+  Effect.gen(function*() {
+    const w = yield* world
+    const agent = yield* agentClient(w)
+    const subject = yield* personToken(w, agent)
+    yield* TestClock.adjust(Duration.minutes(14))
+    const token = expectExchanged(yield* tokenExchange(w, authOf(agent), subject.access_token), "read write", 60)
+    const subjectExp = (yield* verify(w, subject.access_token)).payload.exp
+    expect((yield* verify(w, token)).payload.exp).toBe(subjectExp)
   }).pipe(Effect.provide(TestLive.make())))
 
 it.effect("CONTRACT §5: an expired subject token is invalid_grant", () =>

@@ -2,7 +2,7 @@
  * The token exchange grant (RFC 8693, CONTRACT §5 "Token exchange", DESIGN "Agents"): an agent presents a person's
  * access token of this realm and gets one for a resource, with `sub` the person and `act` the agent.
  */
-import { DateTime, Effect, Option } from "effect"
+import { DateTime, Duration, Effect, Option } from "effect"
 import { AccessTokens } from "../AccessTokens.js"
 import * as Audit from "../Audit.js"
 import type { Client } from "../Client.js"
@@ -48,6 +48,7 @@ export const handle = Effect.fn("TokenExchangeGrant.handle")(function*(cmd: Comm
     if (actor.value.client_id !== agentId) return yield* new Delegation.ActorRejected({ reason: "other_client" })
   }
   const claims = subject.value
+  const now = yield* Jwt.nowSeconds
   const decision = yield* Delegation.decide({
     agent: { clientId: agentId, principalType: cmd.client.metadata.principalType, resources: cmd.client.metadata.resources },
     subject: {
@@ -59,12 +60,13 @@ export const handle = Effect.fn("TokenExchangeGrant.handle")(function*(cmd: Comm
       ...(claims.may_act !== undefined ? { may_act: claims.may_act } : {})
     },
     issuer: cmd.issuer,
-    now: yield* Jwt.nowSeconds,
+    now,
     requestedResource: cmd.resource,
     requestedScopes: cmd.scope,
     resources: yield* Effect.flatMap(Resources, (r) => r.list(cmd.realm.id))
   })
   const policy = yield* Tokens.TokenPolicy
+  // a delegated token never outlives the person's token it was exchanged for (ADR 0011)
   // RFC 8693 §4.1: sub stays the person's, act names the agent (and the chain before it); auth_time and acr are the
   // person's authentication, kept as they were
   const access = yield* Tokens.accessToken({
@@ -77,7 +79,7 @@ export const handle = Effect.fn("TokenExchangeGrant.handle")(function*(cmd: Comm
     ...(claims.auth_time !== undefined ? { authTime: claims.auth_time } : {}),
     ...(claims.acr !== undefined ? { acr: claims.acr } : {}),
     act: { ...decision.act }
-  }, policy.lifetimes.accessToken)
+  }, Duration.min(policy.lifetimes.accessToken, Duration.seconds(claims.exp - now)))
   // RFC 7009 §2.1: revoking the person's grant reaches the exchanged token too, as it reaches the subject token
   const tokens = yield* AccessTokens
   const link = yield* tokens.find(cmd.realm.id, claims.jti)
