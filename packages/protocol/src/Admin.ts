@@ -131,11 +131,14 @@ const Rfc3339 = field(
   "must be an RFC 3339 date-time"
 )
 
+/** A filter value: printable text (no control characters, which no stored field holds). */
+const FilterText = field(Schema.String.pipe(Schema.pattern(/^[^\p{Cc}]{1,1024}$/u)), "must be 1 to 1024 characters without control characters")
+
 export const AuditQuery = Schema.Struct({
-  type: Schema.optional(Schema.String),
-  subject: Schema.optional(Schema.String),
-  actor: Schema.optional(Schema.String),
-  client_id: Schema.optional(Schema.String),
+  type: Schema.optional(FilterText),
+  subject: Schema.optional(FilterText),
+  actor: Schema.optional(FilterText),
+  client_id: Schema.optional(FilterText),
   since: Schema.optional(Rfc3339),
   until: Schema.optional(Rfc3339),
   limit: Schema.optional(field(Schema.NumberFromString.pipe(Schema.int(), Schema.positive()), "must be a positive integer")),

@@ -5,11 +5,17 @@ import * as ErrorResponse from "./ErrorResponse.js"
 /** Parses a JSON body; anything but a JSON object is `invalid_request`. */
 export const parseJsonObject = (text: string): Either.Either<Record<string, unknown>, ErrorResponse.ErrorResponse> => {
   let value: unknown
+  let hasNul = false
   try {
-    value = JSON.parse(text)
+    // a NUL in any string fits no field and no store (PostgreSQL text and jsonb refuse it)
+    value = JSON.parse(text, (_key, v: unknown) => {
+      if (typeof v === "string" && v.includes("\u0000")) hasNul = true
+      return v
+    })
   } catch {
     return Either.left(ErrorResponse.invalidRequest("the body is not valid JSON"))
   }
+  if (hasNul) return Either.left(ErrorResponse.invalidRequest("the body must not contain NUL characters"))
   return typeof value === "object" && value !== null && !Array.isArray(value)
     ? Either.right(value as Record<string, unknown>)
     : Either.left(ErrorResponse.invalidRequest("the body must be a JSON object"))

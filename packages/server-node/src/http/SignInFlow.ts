@@ -96,7 +96,8 @@ export const verifiedInteraction = (realm: Realm.Realm, params: Form.Params) =>
 /** The interaction named `id`, if it exists and has not expired. */
 export const liveInteraction = (realm: Realm.Realm, id: string | undefined) =>
   Effect.gen(function*() {
-    if (id === undefined) return yield* unknownInteraction()
+    // interaction ids are ours (random base64url): anything else is unknown without asking the store
+    if (id === undefined || !/^[A-Za-z0-9_-]{1,64}$/.test(id)) return yield* unknownInteraction()
     const found = yield* Effect.flatMap(Interactions.Interactions, (i) => i.find(realm.id, id))
     if (Option.isNone(found)) return yield* unknownInteraction()
     if (!Interactions.isLive(found.value, yield* DateTime.now)) return yield* expiredInteraction()
@@ -115,7 +116,10 @@ export const sessionOf = (realm: Realm.Realm, interaction: Interactions.Interact
 /** The client of a stored request; it may have been removed meanwhile. */
 export const clientOf = (realm: Realm.Realm, clientId: string) =>
   Effect.gen(function*() {
-    const found = yield* Effect.flatMap(Clients.Clients, (c) => c.find(realm.id, clientId))
+    // RFC 6749 A.1: client-id = *VSCHAR; anything else names no client, and never reaches the store
+    const found = /^[\x20-\x7E]{1,255}$/.test(clientId)
+      ? yield* Effect.flatMap(Clients.Clients, (c) => c.find(realm.id, clientId))
+      : Option.none()
     if (Option.isNone(found)) return yield* refuse("The application is not registered with this realm.", "invalid_client")
     return found.value
   })
