@@ -1,4 +1,5 @@
 /** @tessera/protocol: the wire formats, usable on their own by any resource server. */
+export * as AccessToken from "./AccessToken.js"
 export * as Admin from "./Admin.js"
 export * as AdminApi from "./AdminApi.js"
 export * as AuthorizationRequest from "./AuthorizationRequest.js"
