@@ -1,0 +1,286 @@
+/**
+ * Token benchmark (issue 5, "Benchmark"): the client credentials grant with `resource` (an ES256 RFC 9068 JWT access
+ * token), the JWKS and the discovery document, on Tessera over PostgreSQL, Tessera over PGlite, and oidc-provider 9
+ * configured the same way (bench/peer.ts). Every server is a child process on loopback; autocannon runs here.
+ *
+ *   npm run bench                                      PGlite and oidc-provider; Postgres skipped, and why
+ *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npm run bench
+ *                                                      all three (a scratch database on that server, dropped after)
+ *   BENCH_SECONDS=10 BENCH_WARMUP_SECONDS=3 BENCH_CONNECTIONS=20   the defaults (use e.g. 3 and 1 for a quick run)
+ *   BENCH_SERVERS=postgres,pglite,oidc-provider        which servers to run (default: all)
+ *   BENCH_CPU_PROF=<dir>                               every child writes a V8 CPU profile (node --cpu-prof) there
+ *
+ * Per row: requests/s, latency p50 and p99 (ms), errors (connection errors and timeouts) and non-2xx answers (both
+ * must be 0), the server process's CPU per request (utime + stime from /proc/<pid>/stat over the measured window
+ * only), and for Postgres the CPU of the database's backends per request (every pid pg_stat_activity lists for the
+ * scratch database, from /proc). Then the ratios Tessera ÷ oidc-provider of CPU per request, which hold up on a noisy
+ * machine far better than requests/s do.
+ */
+import * as Fs from "node:fs/promises"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import * as Jose from "jose"
+import * as Children from "./children.js"
+import * as Load from "./load.js"
+import * as Postgres from "./postgres.js"
+
+const settings: Load.Settings = {
+  connections: Number(process.env["BENCH_CONNECTIONS"] ?? 20),
+  seconds: Number(process.env["BENCH_SECONDS"] ?? 10),
+  warmupSeconds: Number(process.env["BENCH_WARMUP_SECONDS"] ?? 3)
+}
+const servers = (process.env["BENCH_SERVERS"] ?? "postgres,pglite,oidc-provider").split(",").map((s) => s.trim())
+
+// What both servers are configured with: one resource, its two scopes, a confidential client asking for both.
+const resource = "https://api.bench.example/"
+const scope = "read write"
+const accessTokenSeconds = 900 // Tessera's default access-token lifetime
+const adminToken = "bench-owner-token-0123456789abcdefghijklmnopqrstuvwxyz"
+const realm = "bench"
+
+type Endpoint = "token" | "jwks" | "discovery"
+const endpoints: ReadonlyArray<Endpoint> = ["token", "jwks", "discovery"]
+
+interface Target {
+  readonly server: string
+  readonly child: Children.Child
+  readonly issuer: string
+  readonly requests: Record<Endpoint, Load.Request>
+  readonly database?: Postgres.Scratch
+  /** After the token run: how the server shows that every token was recorded (Tessera's audit chain). */
+  readonly audited?: () => Promise<string>
+}
+
+interface Result {
+  readonly server: string
+  readonly endpoint: Endpoint
+  readonly row: Load.Row
+}
+
+const basic = (id: string, secret: string) =>
+  `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString("base64")}`
+
+const tokenBody = new URLSearchParams({ grant_type: "client_credentials", resource, scope }).toString()
+
+const requestsFor = (tokenUrl: string, jwksUrl: string, discoveryUrl: string, authorization: string): Record<Endpoint, Load.Request> => ({
+  token: {
+    url: tokenUrl,
+    method: "POST",
+    headers: { authorization, "content-type": "application/x-www-form-urlencoded" },
+    body: tokenBody
+  },
+  jwks: { url: jwksUrl, method: "GET" },
+  discovery: { url: discoveryUrl, method: "GET" }
+})
+
+// --- the servers ---
+
+const adminCall = async (base: string, path: string, body: unknown) => {
+  const res = await fetch(`${base}${path}`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" },
+    body: JSON.stringify(body)
+  })
+  if (res.status !== 201) throw new Error(`${path}: ${res.status} ${await res.text()}`)
+  return res.json() as Promise<Record<string, string>>
+}
+
+const tessera = async (server: string, database: Postgres.Scratch | undefined, cleanup: Array<() => Promise<void>>): Promise<Target> => {
+  const port = await Children.freePort()
+  const dataDir = await Fs.mkdtemp(Path.join(Os.tmpdir(), "tessera-bench-"))
+  cleanup.push(() => Fs.rm(dataDir, { recursive: true, force: true }))
+  const base = `http://127.0.0.1:${port}`
+  const child = await Children.start(server, Path.join(Children.repoRoot, "packages/server-node/src/main.ts"), {
+    TESSERA_PORT: String(port),
+    TESSERA_HOST: "127.0.0.1",
+    TESSERA_PUBLIC_URL: base,
+    TESSERA_DATA_DIR: dataDir,
+    TESSERA_ADMIN_TOKEN: adminToken,
+    ...(database !== undefined ? { DATABASE_URL: database.url } : {})
+  }, "tessera listening on")
+  cleanup.push(() => Children.stop(child))
+  await adminCall(base, "/admin/realms", { name: realm })
+  await adminCall(base, `/admin/realms/${realm}/resources`, { uri: resource, scopes: scope.split(" ") })
+  const client = await adminCall(base, `/admin/realms/${realm}/clients`, {
+    grant_types: ["client_credentials"],
+    redirect_uris: [],
+    response_types: [],
+    token_endpoint_auth_method: "client_secret_basic",
+    scope,
+    resources: [resource]
+  })
+  const issuer = `${base}/realms/${realm}`
+  const metadata = await (await fetch(`${issuer}/.well-known/openid-configuration`)).json() as Record<string, string>
+  return {
+    server,
+    child,
+    issuer,
+    requests: requestsFor(metadata["token_endpoint"]!, metadata["jwks_uri"]!, `${issuer}/.well-known/openid-configuration`,
+      basic(client["client_id"]!, client["client_secret"]!)),
+    ...(database !== undefined ? { database } : {}),
+    audited: async () => {
+      const res = await fetch(`${base}/admin/realms/${realm}/audit/verify`, { headers: { authorization: `Bearer ${adminToken}` } })
+      const verdict = await res.json() as { ok: boolean; events?: number; first_broken?: string }
+      if (!verdict.ok) throw new Error(`${server}: the audit chain is broken at ${verdict.first_broken}`)
+      return `audit chain verified: ${verdict.events} events`
+    }
+  }
+}
+
+const peer = async (cleanup: Array<() => Promise<void>>): Promise<Target> => {
+  const port = await Children.freePort()
+  const clientId = "bench-client"
+  const clientSecret = "bench-secret-0123456789abcdefghijklmnopqrstuvwxyz"
+  const child = await Children.start("oidc-provider", Path.join(Children.repoRoot, "bench/peer.ts"), {
+    BENCH_PEER: JSON.stringify({ port, clientId, clientSecret, resource, scope, accessTokenSeconds })
+  }, "peer listening on")
+  cleanup.push(() => Children.stop(child))
+  const issuer = `http://127.0.0.1:${port}`
+  const metadata = await (await fetch(`${issuer}/.well-known/openid-configuration`)).json() as Record<string, string>
+  return {
+    server: "oidc-provider",
+    child,
+    issuer,
+    requests: requestsFor(metadata["token_endpoint"]!, metadata["jwks_uri"]!, `${issuer}/.well-known/openid-configuration`,
+      basic(clientId, clientSecret))
+  }
+}
+
+/**
+ * Before any load: one token from the server, verified against its JWKS, must be the same kind of token on every
+ * server (ES256, typ at+jwt, aud the resource, the scope asked, 15 minutes), so the rows compare like with like.
+ */
+const checkEquivalent = async (target: Target) => {
+  const token = target.requests.token
+  const res = await fetch(token.url, { method: "POST", headers: token.headers!, body: token.body! })
+  const body = await res.json() as Record<string, unknown>
+  if (res.status !== 200 || typeof body["access_token"] !== "string") throw new Error(`${target.server}: token request ${res.status} ${JSON.stringify(body)}`)
+  const jwks = Jose.createLocalJWKSet(await (await fetch(target.requests.jwks.url)).json() as Jose.JSONWebKeySet)
+  const { payload, protectedHeader } = await Jose.jwtVerify(body["access_token"], jwks, {
+    issuer: target.issuer, audience: resource, typ: "at+jwt", algorithms: ["ES256"]
+  })
+  const same = body["token_type"] === "Bearer" && body["expires_in"] === accessTokenSeconds && body["scope"] === scope &&
+    payload.scope === scope && payload.exp! - payload.iat! === accessTokenSeconds && typeof payload.jti === "string" &&
+    typeof payload["client_id"] === "string" && payload.sub === payload["client_id"]
+  if (!same) throw new Error(`${target.server}: not the expected token: ${JSON.stringify({ body, protectedHeader, payload })}`)
+  return `${protectedHeader.alg} ${protectedHeader.typ}; claims ${Object.keys(payload).sort().join(" ")}`
+}
+
+// --- report ---
+
+const table = (rows: ReadonlyArray<ReadonlyArray<string>>) => {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)))
+  const line = (row: ReadonlyArray<string>) => row.map((cell, i) => (i < 2 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join("  ")
+  return [line(rows[0]!), widths.map((w) => "-".repeat(w)).join("  "), ...rows.slice(1).map(line)].join("\n")
+}
+
+const report = (results: ReadonlyArray<Result>) =>
+  table([
+    ["server", "endpoint", "req/s", "p50 ms", "p99 ms", "errors", "non-2xx", "server CPU µs/req", "DB CPU µs/req"],
+    ...results.map(({ server, endpoint, row }) => [
+      server,
+      endpoint,
+      row.perSecond.toFixed(0),
+      row.p50.toFixed(2),
+      row.p99.toFixed(2),
+      String(row.errors),
+      String(row.non2xx),
+      row.serverCpu.toFixed(0),
+      row.dbCpu === undefined ? "" : `${row.dbCpu.perRequest.toFixed(0)} (${row.dbCpu.backends} backends)`
+    ])
+  ])
+
+const targets = { token: 0.6, jwks: 0.4, discovery: 0.4 } as const
+const p99Target = 20
+
+const ratios = (results: ReadonlyArray<Result>) => {
+  const find = (server: string, endpoint: Endpoint) => results.find((r) => r.server === server && r.endpoint === endpoint)?.row
+  const lines: Array<string> = []
+  for (const endpoint of endpoints) {
+    const peerRow = find("oidc-provider", endpoint)
+    if (peerRow === undefined) continue
+    for (const server of ["tessera/postgres", "tessera/pglite"]) {
+      const row = find(server, endpoint)
+      if (row === undefined) continue
+      const ratio = row.serverCpu / peerRow.serverCpu
+      let verdict = ""
+      if (server === "tessera/postgres") {
+        const met = ratio <= targets[endpoint] && (endpoint !== "token" || row.p99 < p99Target)
+        verdict = `  target <= ${targets[endpoint]}x${endpoint === "token" ? ` and p99 < ${p99Target} ms` : ""}: ${met ? "met" : "NOT met"}`
+      }
+      lines.push(`${endpoint.padEnd(9)} ${server.padEnd(16)} ÷ oidc-provider, server CPU per request: ${ratio.toFixed(2)}x${verdict}`)
+      if (row.dbCpu !== undefined && endpoint === "token") {
+        lines.push(`${"".padEnd(9)} ${server.padEnd(16)} ÷ oidc-provider, server + database CPU:       ${((row.serverCpu + row.dbCpu.perRequest) / peerRow.serverCpu).toFixed(2)}x`)
+      }
+    }
+  }
+  return lines.join("\n")
+}
+
+const load = () => Os.loadavg().map((l) => l.toFixed(2)).join(" ")
+
+const main = async () => {
+  console.log(
+    `Token benchmark: node ${process.version}, ${Os.cpus().length} CPUs, load average ${load()}\n` +
+      `autocannon, ${settings.connections} connections, ${settings.warmupSeconds} s warm-up then ${settings.seconds} s measured per row.\n` +
+      `token = client_credentials with resource and scope, client_secret_basic, ES256 JWT access token (RFC 9068).\n`
+  )
+  const cleanup: Array<() => Promise<void>> = []
+  const results: Array<Result> = []
+  let failed = false
+  try {
+    const plan: Array<() => Promise<Target | undefined>> = []
+    if (servers.includes("postgres")) {
+      plan.push(async () => {
+        const url = process.env["DATABASE_URL"]
+        if (url === undefined || url === "") {
+          console.log("tessera/postgres: skipped, DATABASE_URL is not set (e.g. DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres)\n")
+          return undefined
+        }
+        let database: Postgres.Scratch
+        try {
+          database = await Postgres.scratch(url)
+        } catch (cause) {
+          console.log(`tessera/postgres: skipped, PostgreSQL at DATABASE_URL is not reachable: ${(cause as Error).message}\n`)
+          return undefined
+        }
+        cleanup.push(database.drop)
+        console.log(`tessera/postgres: PostgreSQL ${database.version}, scratch database ${database.name}, ${database.durability}`)
+        return tessera("tessera/postgres", database, cleanup)
+      })
+    }
+    if (servers.includes("pglite")) plan.push(() => tessera("tessera/pglite", undefined, cleanup))
+    if (servers.includes("oidc-provider")) plan.push(() => peer(cleanup))
+    for (const next of plan) {
+      const target = await next()
+      if (target === undefined) continue
+      console.log(`${target.server}: pid ${target.child.pid}; token: ${await checkEquivalent(target)}`)
+      for (const endpoint of endpoints) {
+        const row = await Load.measure(target.requests[endpoint], settings, target.child.pid, target.database)
+        results.push({ server: target.server, endpoint, row })
+        if (row.errors > 0 || row.non2xx > 0) failed = true
+        console.log(`  ${endpoint}: ${row.requests} requests, ${row.perSecond.toFixed(0)}/s, server CPU ${row.serverCpu.toFixed(0)} µs/req`)
+        if (endpoint === "token" && target.audited !== undefined) console.log(`  ${await target.audited()}`)
+      }
+      await Children.stop(target.child)
+      console.log()
+    }
+  } finally {
+    for (const step of cleanup.reverse()) await step().catch(() => undefined)
+  }
+  console.log(`${report(results)}\n`)
+  console.log(`${ratios(results)}\n`)
+  console.log(
+    `Load average at the end: ${load()} (a loaded machine shifts req/s and latency; the CPU ratios hold up better).\n` +
+      "Server CPU: the child's utime + stime (all its threads) over the measured window only, per completed request;\n" +
+      "for PGlite that includes the embedded database. DB CPU: the Postgres backends of the scratch database (not the\n" +
+      "WAL writer or checkpointer). Tessera writes and chains a token.issued audit event in the token's transaction;\n" +
+      "oidc-provider stores nothing for a JWT access token."
+  )
+  if (failed) {
+    console.log("\nFAILED: some requests errored or answered non-2xx.")
+    process.exitCode = 1
+  }
+}
+
+await main()
