@@ -4,7 +4,8 @@ import * as HttpServer from "@effect/platform/HttpServer"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Layer, Option, Redacted } from "effect"
-import { RefreshFamily, SigningKey } from "@tessera/domain"
+import { Fetcher, RefreshFamily, SigningKey } from "@tessera/domain"
+import * as FetcherNode from "@tessera/server-node/FetcherNode"
 import * as AppConfig from "@tessera/server-node/AppConfig"
 import * as Live from "@tessera/server-node/Live"
 
@@ -25,13 +26,19 @@ export const config: AppConfig.AppConfigShape = {
   refreshPolicy: RefreshFamily.defaultPolicy
 }
 
-/** A fresh world: new in-memory stores, a new server on a loopback port, and an `HttpClient` aimed at it. */
-export const make = (overrides: Partial<AppConfig.AppConfigShape> = {}) => {
+/**
+ * A fresh world: new in-memory stores, a new server on a loopback port, and an `HttpClient` aimed at it. Outbound
+ * HTTP goes to the memory Fetcher, whose table (`Fetcher.MemoryFetcher`) a test fills and counts; `fetcher: "node"`
+ * uses the real one instead (for documents a test serves itself on loopback).
+ */
+export const make = (overrides: Partial<AppConfig.AppConfigShape> = {}, options: { readonly fetcher?: "memory" | "node" } = {}) => {
   const server = Http.createServer()
   // loopback only: NodeHttpServer.layerTest would listen on every interface
   const Server = NodeHttpServer.layer(() => server, { port: 0, host: "127.0.0.1" })
   const Client = HttpServer.layerTestClient.pipe(Layer.provide(NodeHttpClient.layerUndici), Layer.provideMerge(Server))
-  return Live.app(server, Live.MemoryPorts).pipe(
+  const Table = Fetcher.layerMemoryTable
+  const Outbound = options.fetcher === "node" ? FetcherNode.layer : Fetcher.layerFromTable.pipe(Layer.provide(Table))
+  return Live.app(server, Layer.merge(Live.MemoryPorts, Table), Outbound).pipe(
     Layer.provideMerge(Client),
     Layer.provideMerge(AppConfig.layer({ ...config, ...overrides }))
   )

@@ -6,11 +6,12 @@ import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Console, Duration, Effect, Layer, Option } from "effect"
 import * as Sql from "@tessera/sql"
 import {
-  Audit, Clients, Entropy, JobLock, Keys, MemoryDb, Realms, Resources, SignIn, SigningKeys, Tokens, TrustedIssuers, Users
+  Audit, Clients, Entropy, Fetcher, JobLock, Keys, MemoryDb, Realms, Resources, SignIn, SigningKeys, Tokens, TrustedIssuers, Users
 } from "@tessera/domain"
 import { AccessTokens, JtiCache } from "@tessera/domain"
 import { Interactions, LoginThrottle } from "@tessera/domain"
 import { AppConfig } from "./AppConfig.js"
+import * as FetcherNode from "./FetcherNode.js"
 import * as AdminRoute from "./http/AdminRoute.js"
 import * as AuthorizeRoute from "./http/AuthorizeRoute.js"
 import * as ConsentRoute from "./http/ConsentRoute.js"
@@ -55,14 +56,17 @@ export const StoreLive = Layer.unwrapEffect(Effect.map(AppConfig, (config) =>
 
 const KeyPolicyLive = Layer.unwrapEffect(Effect.map(AppConfig, (config) => SigningKeys.layerPolicy(config.keyPolicy)))
 
-/** Services every route may use, built from configuration. */
-export const Services = Layer.mergeAll(
+/** Services every route may use, built from configuration; `fetcher` is the outbound HTTP (tests pass the memory one). */
+export const services = (fetcher: Layer.Layer<Fetcher.Fetcher>) => Layer.mergeAll(
   Entropy.layer,
+  fetcher,
   PasswordHasherArgon2.layer(),
   Secrets.layerKek,
   KeyPolicyLive,
   Layer.unwrapEffect(Effect.map(AppConfig, (config) => Tokens.layerPolicy({ refresh: config.refreshPolicy })))
 ).pipe(Layer.provideMerge(Secrets.layer))
+
+export const Services = services(FetcherNode.layer)
 
 export const Routes = Layer.mergeAll(
   DiscoveryRoute.Routes,
@@ -121,11 +125,14 @@ const serveOn = (server: Http.Server) =>
 type Ports = Layer.Layer.Success<typeof MemoryPorts> extends infer A ? Exclude<A, MemoryDb.MemoryDb> : never
 
 /**
- * Everything but the listening address and the store: tests provide a loopback server, configuration and the
- * in-memory ports; `main` the real server and `StoreLive`.
+ * Everything but the listening address and the store: tests provide a loopback server, configuration, the
+ * in-memory ports and (optionally) the memory Fetcher; `main` the real server, `StoreLive` and the Node Fetcher.
  */
-export const app = <P, E, R>(server: Http.Server, ports: Layer.Layer<P, E, R> & ([Ports] extends [P] ? unknown : never)) =>
-  serveOn(server).pipe(Layer.provideMerge(Services), Layer.provideMerge(ports))
+export const app = <P, E, R>(
+  server: Http.Server,
+  ports: Layer.Layer<P, E, R> & ([Ports] extends [P] ? unknown : never),
+  fetcher: Layer.Layer<Fetcher.Fetcher> = FetcherNode.layer
+) => serveOn(server).pipe(Layer.provideMerge(services(fetcher)), Layer.provideMerge(ports))
 
 /** Tessera on the configured host and port. */
 export const HttpLive = Layer.unwrapEffect(Effect.gen(function*() {
