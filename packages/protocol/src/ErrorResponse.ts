@@ -22,6 +22,9 @@ export const ErrorCode = Schema.Literal(
   "invalid_target",
   // RFC 9470 §3
   "insufficient_user_authentication",
+  // RFC 9449 §5, §7.1 and §8, §9
+  "invalid_dpop_proof",
+  "use_dpop_nonce",
   // OIDC Core §3.1.2.6 (request objects, §6, are not supported)
   "request_not_supported",
   "request_uri_not_supported",
@@ -60,14 +63,15 @@ const defaultStatus = (error: ErrorCode): number => {
 }
 
 /**
- * An error response that renders itself: status, `Cache-Control: no-store` (RFC 6749 §5.1), and on a 401
- * the `WWW-Authenticate` challenge (RFC 6750 §3).
+ * An error response that renders itself: status, `Cache-Control: no-store` (RFC 6749 §5.1), on a 401 the
+ * `WWW-Authenticate` challenge (RFC 6750 §3), and any further headers it names (RFC 9449 §8: `DPoP-Nonce`).
  */
 export class ErrorResponse extends Schema.TaggedError<ErrorResponse>()("ErrorResponse", {
   error: ErrorCode,
   error_description: Schema.optional(Schema.String),
   status: Schema.optional(Schema.Number),
-  wwwAuthenticate: Schema.optional(Schema.String)
+  wwwAuthenticate: Schema.optional(Schema.String),
+  headers: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.String }))
 }) {
   get httpStatus(): number {
     return this.status ?? defaultStatus(this.error)
@@ -87,6 +91,7 @@ export class ErrorResponse extends Schema.TaggedError<ErrorResponse>()("ErrorRes
         "cache-control": "no-store",
         pragma: "no-cache",
         ...(challenge !== undefined ? { "www-authenticate": challenge } : {}),
+        ...this.headers,
         ...extraHeaders
       }
     })

@@ -1,4 +1,5 @@
 /** A resource server's step-up check and its `insufficient_user_authentication` challenge (RFC 9470). */
+import { param } from "./Challenge.js"
 import * as ErrorResponse from "./ErrorResponse.js"
 
 /** The access token's claims about the authentication event (RFC 9470 §6.1, RFC 9068 §2.2.1). */
@@ -67,16 +68,6 @@ export const check = (claims: Claims, requirement: Requirement, nowSeconds: numb
     ...(maxAge !== undefined ? { maxAge } : {}),
     ...(acrRequired ? { acrValues } : {})
   }
-}
-
-// RFC 9110 §5.5: a field value is VCHAR, obs-text (%x80-FF), SP and HTAB; control characters (HTAB included) and
-// code points above U+00FF (Node refuses them in a header) are refused
-const unsafe = /[^\x20-\x7E\x80-\xFF]|[\x7F-\x9F]/
-
-/** RFC 9110 §11.2 / §5.6.4: `name="value"` with `"` and `\` backslash-escaped; throws on an unsafe character. */
-const param = (name: string, value: string): string => {
-  if (unsafe.test(value)) throw new TypeError(`StepUp.challenge: ${name} holds a character not allowed in a header`)
-  return `${name}="${value.replace(/["\\]/g, "\\$&")}"`
 }
 
 /**
