@@ -1,0 +1,292 @@
+/**
+ * An MCP server as an OAuth protected resource (MCP authorization 2025-11-25; RFC 9728; RFC 6750 §3; RFC 9068 §4):
+ * its metadata document and where it is served, the 401 and 403 challenges, and the decision for each request to
+ * the MCP endpoint. Transport-neutral: `Handler` (fetch and Node) and `McpAuth` (Effect) put it on the wire.
+ */
+import { Data, Duration, Effect } from "effect"
+import { AccessToken, ErrorResponse } from "@tessera/protocol"
+import * as KeySet from "./KeySet.js"
+
+export interface Options {
+  /**
+   * The MCP endpoint's URL as clients know it (e.g. `https://mcp.example.com/mcp`): the resource indicator tokens
+   * must be for, and the `resource` of the metadata, byte for byte (RFC 9728 §3.3).
+   */
+  readonly resource: string
+  /** The authorization server's issuer identifier: the Tessera realm issuer (`https://tessera.example/realms/R`). */
+  readonly issuer: string
+  /**
+   * The scopes for ordinary use: `scopes_supported` in the metadata and `scope` in the 401 challenge. Step-up scopes
+   * stay out of it: clients ask for them when a 403 names them (MCP "Scope Selection Strategy").
+   */
+  readonly scopes?: ReadonlyArray<string> | undefined
+  /** Scopes every request to the MCP endpoint needs (403 `insufficient_scope` otherwise). */
+  readonly requiredScopes?: ReadonlyArray<string> | undefined
+  /** Scopes a `tools/call` of a tool needs, by tool name (403 `insufficient_scope` otherwise). */
+  readonly toolScopes?: Readonly<Record<string, ReadonlyArray<string>>> | undefined
+  /** RFC 9728 §2 `resource_name`: a human-readable name. */
+  readonly resourceName?: string | undefined
+  /** The issuer's JWK Set URL; absent, read from its RFC 8414 metadata. */
+  readonly jwksUri?: string | undefined
+  /** The `fetch` used to get the issuer's keys (default: the global one). */
+  readonly fetch?: typeof globalThis.fetch | undefined
+  /** How long the key set is used before it is fetched again (default 10 minutes). */
+  readonly jwksMaxAge?: Duration.DurationInput | undefined
+  /** The least time between two key fetches caused by an unknown `kid` (default 30 seconds). */
+  readonly jwksCooldown?: Duration.DurationInput | undefined
+}
+
+/** The validated token: its claims, never the token itself, so it cannot be forwarded upstream (MCP "Token Passthrough"). */
+export interface Authorized {
+  readonly claims: AccessToken.Claims
+}
+
+/** A configured protected resource. */
+export interface ProtectedResource {
+  readonly options: Options
+  /** The MCP endpoint's path on this server (the resource URL's path). */
+  readonly endpointPath: string
+  /** The RFC 9728 §3.1 well-known paths: path-inserted first, then the root form. */
+  readonly metadataPaths: ReadonlyArray<string>
+  /** The absolute URL of the metadata, as the 401 names it (RFC 9728 §5.1). */
+  readonly metadataUrl: string
+  readonly metadata: Record<string, unknown>
+  readonly keys: KeySet.KeySet
+}
+
+/** A bad configuration: a programming error of the server author, reported at start. */
+export class InvalidOptions extends Data.TaggedError("InvalidOptions")<{ readonly message: string }> {}
+
+const wellKnown = "/.well-known/oauth-protected-resource"
+
+// RFC 6749 §3.3: scope-token = 1*NQCHAR
+const scopeToken = /^[\x21\x23-\x5B\x5D-\x7E]+$/
+
+const check = (options: Options): string | undefined => {
+  let url: URL
+  try {
+    url = new URL(options.resource)
+  } catch {
+    return "resource must be an absolute URL"
+  }
+  // RFC 9728 §1.2: the resource identifier is an https URL (http for loopback development) without query or fragment
+  if (url.protocol !== "https:" && url.protocol !== "http:") return "resource must be an https (or http) URL"
+  if (url.search !== "" || url.hash !== "" || options.resource.includes("#") || options.resource.includes("?")) {
+    return "resource must have no query or fragment"
+  }
+  try {
+    new URL(options.issuer)
+  } catch {
+    return "issuer must be an absolute URL"
+  }
+  const scopes = [
+    ...(options.scopes ?? []),
+    ...(options.requiredScopes ?? []),
+    ...Object.values(options.toolScopes ?? {}).flat()
+  ]
+  if (!scopes.every((s) => scopeToken.test(s))) return "scopes must be RFC 6749 scope tokens"
+  return undefined
+}
+
+/** RFC 9728 §3.1: the well-known suffix goes between the host and the path; a path of just "/" is no path. */
+export const metadataPathsOf = (resource: string): ReadonlyArray<string> => {
+  const path = new URL(resource).pathname
+  return path === "/" || path === "" ? [wellKnown] : [`${wellKnown}${path}`, wellKnown]
+}
+
+/** RFC 9728 §2: the metadata document, without zero-valued members (§3.2). */
+export const metadataOf = (options: Options) => {
+  const scopes = options.scopes ?? []
+  return {
+    resource: options.resource,
+    // MCP "Authorization Server Location": exactly one, the realm issuer (clients use the first one only)
+    authorization_servers: [options.issuer],
+    ...(scopes.length > 0 ? { scopes_supported: scopes } : {}),
+    // MCP "Token Requirements": the Authorization header only, never the query string or the body
+    bearer_methods_supported: ["header"],
+    ...(options.resourceName !== undefined && options.resourceName !== "" ? { resource_name: options.resourceName } : {})
+  }
+}
+
+/** Validates the options and prepares the key cache; nothing is fetched yet. */
+export const make = (options: Options): Effect.Effect<ProtectedResource, InvalidOptions> =>
+  Effect.gen(function*() {
+    const problem = check(options)
+    if (problem !== undefined) return yield* new InvalidOptions({ message: `@tessera/mcp: ${problem}` })
+    const url = new URL(options.resource)
+    const paths = metadataPathsOf(options.resource)
+    const keys = yield* KeySet.make({
+      issuer: options.issuer,
+      jwksUri: options.jwksUri,
+      fetch: options.fetch ?? globalThis.fetch,
+      maxAge: Duration.decode(options.jwksMaxAge ?? "10 minutes"),
+      cooldown: Duration.decode(options.jwksCooldown ?? "30 seconds"),
+      timeout: Duration.seconds(5)
+    })
+    return {
+      options,
+      endpointPath: url.pathname,
+      metadataPaths: paths,
+      metadataUrl: `${url.origin}${paths[0]}`,
+      metadata: metadataOf(options),
+      keys
+    }
+  })
+
+// ---------------------------------------------------------------------------------------------------------------
+// Challenges
+// ---------------------------------------------------------------------------------------------------------------
+
+/** RFC 9110 §11.2: an auth-param with a quoted-string value. */
+const param = (name: string, value: string) => `${name}="${value.replace(/["\\]/g, "\\$&")}"`
+
+/**
+ * RFC 6750 §3 and RFC 9728 §5.1: `Bearer resource_metadata="<absolute URL>", scope="<ordinary scopes>"`; with
+ * `error="invalid_token"` first when a token was presented (RFC 6750 §3.1: none when the request had no token).
+ */
+export const unauthorized = (resource: ProtectedResource, presented: boolean, description?: string) => {
+  const scopes = resource.options.scopes ?? []
+  const params = [
+    ...(presented ? [param("error", "invalid_token")] : []),
+    ...(presented && description !== undefined ? [param("error_description", description)] : []),
+    param("resource_metadata", resource.metadataUrl),
+    ...(scopes.length > 0 ? [param("scope", scopes.join(" "))] : [])
+  ]
+  return new ErrorResponse.ErrorResponse({
+    error: "invalid_token",
+    error_description: description ?? "an access token is required",
+    status: 401,
+    wwwAuthenticate: `Bearer ${params.join(", ")}`
+  })
+}
+
+/**
+ * MCP "Runtime Insufficient Scope Errors" and RFC 6750 §3.1: 403 `insufficient_scope` whose `scope` holds the scopes
+ * the token already has and then those missing, so a client asking for exactly that keeps what it had (CONTRACT §6).
+ */
+export const insufficientScope = (resource: ProtectedResource, granted: ReadonlyArray<string>, missing: ReadonlyArray<string>) =>
+  new ErrorResponse.ErrorResponse({
+    error: "insufficient_scope",
+    error_description: `this request needs the scope ${missing.join(" ")}`,
+    status: 403,
+    wwwAuthenticate: `Bearer ${
+      [
+        param("error", "insufficient_scope"),
+        param("scope", [...granted, ...missing.filter((s) => !granted.includes(s))].join(" ")),
+        param("resource_metadata", resource.metadataUrl)
+      ].join(", ")
+    }`
+  })
+
+/** The issuer's keys could not be fetched: the token cannot be judged either way, so the client should retry. */
+export const keysUnavailable = ErrorResponse.make("temporarily_unavailable", "the authorization server's keys are unavailable", 503)
+
+// ---------------------------------------------------------------------------------------------------------------
+// The decision
+// ---------------------------------------------------------------------------------------------------------------
+
+/** RFC 6750 §2.1 (RFC 9110 §11.1: the scheme is case-insensitive) and RFC 9449 §7.1: the scheme and the token. */
+const credentials = (authorization: string | undefined) => {
+  const match = /^(Bearer|DPoP) +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(authorization ?? "")
+  return match === null ? undefined : { scheme: match[1]!.toLowerCase(), token: match[2]! }
+}
+
+/** The tools a JSON-RPC message (or batch) calls: `tools/call` requests' `params.name`. */
+export const calledTools = (body: unknown): ReadonlyArray<string> => {
+  const messages = Array.isArray(body) ? body : [body]
+  const names: Array<string> = []
+  for (const message of messages) {
+    if (typeof message !== "object" || message === null) continue
+    const m = message as { method?: unknown; params?: { name?: unknown } }
+    if (m.method === "tools/call" && typeof m.params?.name === "string") names.push(m.params.name)
+  }
+  return names
+}
+
+/** The scopes a request needs: the always-required ones and those of every tool it calls. */
+export const neededScopes = (resource: ProtectedResource, body: unknown): ReadonlyArray<string> => {
+  const tools = resource.options.toolScopes ?? {}
+  const needed = [...(resource.options.requiredScopes ?? [])]
+  for (const name of calledTools(body)) {
+    for (const scope of Object.hasOwn(tools, name) ? tools[name]! : []) if (!needed.includes(scope)) needed.push(scope)
+  }
+  return needed
+}
+
+/**
+ * Authenticates a request to the MCP endpoint by its `Authorization` header alone (MCP "Token Handling"; RFC 9068
+ * §4; RFC 6750 §3.1): no token → 401 without an error code; a token that does not verify for this resource and
+ * issuer → 401 `invalid_token`; a DPoP-bound token (`cnf`) → 401 (RFC 9449 §7.1: never as a bearer token; DPoP
+ * proofs are not checked here yet, so the `DPoP` scheme is refused too); the issuer's keys unreachable → 503.
+ * Otherwise the verified claims.
+ */
+export const authenticate = (resource: ProtectedResource, authorization: string | undefined): Effect.Effect<Authorized, ErrorResponse.ErrorResponse> =>
+  Effect.gen(function*() {
+    const presented = credentials(authorization)
+    if (presented === undefined) {
+      // another scheme is no token (RFC 6750 §3.1: no error code); a garbled bearer one is an invalid token
+      const garbled = /^(bearer|dpop)(\s|$)/i.test(authorization ?? "")
+      return yield* unauthorized(resource, garbled, garbled ? "the Authorization header is malformed" : undefined)
+    }
+    if (presented.scheme === "dpop") {
+      return yield* unauthorized(resource, true, "DPoP-bound tokens are not accepted by this resource yet")
+    }
+    // not even a JWS: refused before anything is fetched
+    const header = AccessToken.header(presented.token)
+    if (header === undefined) return yield* unauthorized(resource, true, "the access token is not valid for this resource")
+    const jwks = yield* resource.keys.forKid(header.kid).pipe(
+      Effect.tapError((e) => Effect.logWarning("issuer keys unavailable", e.reason)),
+      Effect.mapError(() => keysUnavailable)
+    )
+    const claims = yield* AccessToken.verifyAccessToken(presented.token, {
+      issuer: resource.options.issuer,
+      audience: resource.options.resource,
+      jwks
+    }).pipe(
+      Effect.tapError((e) => Effect.logDebug("access token refused", e.reason)),
+      Effect.mapError(() => unauthorized(resource, true, "the access token is not valid for this resource"))
+    )
+    // RFC 9449 §7.1: a DPoP-bound token presented as a bearer token is refused
+    if (claims.cnf !== undefined) return yield* unauthorized(resource, true, "a DPoP-bound token must be presented with a DPoP proof")
+    return { claims }
+  })
+
+/** 403 `insufficient_scope` when the token lacks a scope the request (its JSON-RPC `body`) needs. */
+export const checkScopes = (resource: ProtectedResource, authorized: Authorized, body: unknown): Effect.Effect<void, ErrorResponse.ErrorResponse> => {
+  const granted = authorized.claims.scope
+  const missing = neededScopes(resource, body).filter((s) => !granted.includes(s))
+  return missing.length > 0 ? Effect.fail(insufficientScope(resource, granted, missing)) : Effect.void
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// CORS (browser-based MCP clients)
+// ---------------------------------------------------------------------------------------------------------------
+
+/** Headers on every answer of the MCP endpoint and the metadata: readable cross-origin, challenge included. */
+export const corsHeaders: Readonly<Record<string, string>> = {
+  "access-control-allow-origin": "*",
+  // the Fetch standard hides other response headers from scripts: the SDK must read the challenge and the session
+  "access-control-expose-headers": "WWW-Authenticate, Mcp-Session-Id, Mcp-Protocol-Version"
+}
+
+/** The answer to a preflight: no authentication needed (a preflight never carries credentials). */
+export const preflightHeaders: Readonly<Record<string, string>> = {
+  "access-control-allow-origin": "*",
+  "access-control-allow-methods": "GET, POST, DELETE, OPTIONS",
+  "access-control-allow-headers": "Authorization, Content-Type, Accept, DPoP, Mcp-Session-Id, MCP-Protocol-Version, Last-Event-ID",
+  "access-control-max-age": "86400"
+}
+
+/** The claims as the MCP SDK's `AuthInfo`, without the token: `token` is empty, the claims are in `extra.claims`. */
+export const authInfo = (resource: ProtectedResource, authorized: Authorized) => ({
+  token: "",
+  clientId: authorized.claims.client_id,
+  scopes: [...authorized.claims.scope],
+  expiresAt: authorized.claims.exp,
+  resource: new URL(resource.options.resource),
+  extra: { claims: authorized.claims }
+})
+
+/** The claims of a request, in a tool handler of the MCP SDK (from `extra.authInfo`). */
+export const claimsOf = (extra: { readonly authInfo?: { readonly extra?: Record<string, unknown> } | undefined }) =>
+  extra.authInfo?.extra?.["claims"] as AccessToken.Claims | undefined
