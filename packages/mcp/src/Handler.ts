@@ -88,10 +88,10 @@ const parseBody = (text: string): Either.Either<unknown, Answer> => {
 /** Authenticates, then reads the body (only then: an anonymous caller cannot make us read it) and checks scopes. */
 const authorizeRequest = async (
   resource: ProtectedResource.ProtectedResource,
-  authorization: string | undefined,
+  credentials: ProtectedResource.Credentials,
   readBody: () => Promise<Either.Either<string, Answer>>
 ): Promise<Either.Either<Context, Answer>> => {
-  const authenticated = await run(ProtectedResource.authenticate(resource, authorization))
+  const authenticated = await run(ProtectedResource.authenticate(resource, credentials))
   if (Either.isLeft(authenticated)) return Either.left(fromError(authenticated.left))
   const text = await readBody()
   if (Either.isLeft(text)) return Either.left(text.left)
@@ -141,7 +141,12 @@ export const fetchHandler = (
   return async (request) => {
     const step = route(resource, request.method, new URL(request.url).pathname)
     if (step._tag === "Answer") return toResponse(step.answer)
-    const context = await authorizeRequest(resource, request.headers.get("authorization") ?? undefined, async () => {
+    const credentials = {
+      authorization: request.headers.get("authorization") ?? undefined,
+      dpop: request.headers.get("dpop") ?? undefined,
+      method: request.method
+    }
+    const context = await authorizeRequest(resource, credentials, async () => {
       if (Number(request.headers.get("content-length") ?? "0") > max) return Either.left(tooLarge(max))
       if (request.body === null) return Either.right("")
       return readLimited(request.body as unknown as AsyncIterable<Uint8Array>, max)
@@ -195,7 +200,13 @@ export const nodeHandler = <Req extends NodeRequest, Res extends NodeResponse>(
       const step = route(resource, req.method ?? "GET", pathname)
       if (step._tag === "Answer") return write(res, step.answer)
       const authorization = req.headers["authorization"]
-      const context = await authorizeRequest(resource, typeof authorization === "string" ? authorization : undefined, async () => {
+      const dpop = req.headers["dpop"]
+      const credentials = {
+        authorization: typeof authorization === "string" ? authorization : undefined,
+        dpop: typeof dpop === "string" || Array.isArray(dpop) ? dpop as string | ReadonlyArray<string> : undefined,
+        method: req.method ?? "GET"
+      }
+      const context = await authorizeRequest(resource, credentials, async () => {
         if (Number(req.headers["content-length"] ?? "0") > max) return Either.left(tooLarge(max))
         return readLimited(bytes(req), max)
       })

@@ -66,7 +66,11 @@ export const middleware = HttpLayerRouter.middleware<{ provides: Authorized }>()
     return (httpEffect) =>
       Effect.gen(function*() {
         const request = yield* HttpServerRequest.HttpServerRequest
-        const authorized = yield* ProtectedResource.authenticate(resource, request.headers["authorization"])
+        const authorized = yield* ProtectedResource.authenticate(resource, {
+          authorization: request.headers["authorization"],
+          dpop: request.headers["dpop"],
+          method: request.method
+        })
         yield* ProtectedResource.checkScopes(resource, authorized, yield* body)
         return yield* Effect.provideService(httpEffect, Authorized, authorized)
       }).pipe(

@@ -3,8 +3,8 @@
  * its metadata document and where it is served, the 401 and 403 challenges, and the decision for each request to
  * the MCP endpoint. Transport-neutral: `Handler` (fetch and Node) and `McpAuth` (Effect) put it on the wire.
  */
-import { Data, Duration, Effect } from "effect"
-import { AccessToken, ErrorResponse } from "@tessera/protocol"
+import { Clock, Data, Duration, Effect } from "effect"
+import { AccessToken, Dpop, ErrorResponse } from "@tessera/protocol"
 import * as KeySet from "./KeySet.js"
 
 export interface Options {
@@ -52,6 +52,8 @@ export interface ProtectedResource {
   readonly metadataUrl: string
   readonly metadata: Record<string, unknown>
   readonly keys: KeySet.KeySet
+  /** RFC 9449 §11.1: remembers a DPoP proof's `jti` until it expires; false when it was seen before. */
+  readonly seenProofs: (proof: Dpop.Proof) => Effect.Effect<boolean>
 }
 
 /** A bad configuration: a programming error of the server author, reported at start. */
@@ -104,8 +106,29 @@ export const metadataOf = (options: Options) => {
     ...(scopes.length > 0 ? { scopes_supported: scopes } : {}),
     // MCP "Token Requirements": the Authorization header only, never the query string or the body
     bearer_methods_supported: ["header"],
+    // RFC 9728 §2: DPoP-bound tokens are accepted with a proof by one of these
+    dpop_signing_alg_values_supported: Dpop.algorithms,
     ...(options.resourceName !== undefined && options.resourceName !== "" ? { resource_name: options.resourceName } : {})
   }
+}
+
+/** Most proofs remembered at once; past it the oldest are forgotten first (they are about to expire anyway). */
+const maxRememberedProofs = 100_000
+
+/** RFC 9449 §11.1: the `jti`s of accepted proofs, each until its proof could no longer be accepted. */
+const replayCache = () => {
+  const seen = new Map<string, number>()
+  return (proof: Dpop.Proof): Effect.Effect<boolean> => Effect.map(Clock.currentTimeMillis, (ms) => {
+    const nowSeconds = ms / 1000
+    const key = `${proof.htu} ${proof.jti}`
+    const until = seen.get(key)
+    if (until !== undefined && until >= nowSeconds) return false
+    if (seen.size >= maxRememberedProofs) {
+      for (const [k, expiresAt] of seen) if (expiresAt < nowSeconds || seen.size >= maxRememberedProofs) seen.delete(k)
+    }
+    seen.set(key, proof.expiresAt)
+    return true
+  })
 }
 
 /** Validates the options and prepares the key cache; nothing is fetched yet. */
@@ -129,7 +152,8 @@ export const make = (options: Options): Effect.Effect<ProtectedResource, Invalid
       metadataPaths: paths,
       metadataUrl: `${url.origin}${paths[0]}`,
       metadata: metadataOf(options),
-      keys
+      keys,
+      seenProofs: replayCache()
     }
   })
 
@@ -185,12 +209,6 @@ export const keysUnavailable = ErrorResponse.make("temporarily_unavailable", "th
 // The decision
 // ---------------------------------------------------------------------------------------------------------------
 
-/** RFC 6750 §2.1 (RFC 9110 §11.1: the scheme is case-insensitive) and RFC 9449 §7.1: the scheme and the token. */
-const credentials = (authorization: string | undefined) => {
-  const match = /^(Bearer|DPoP) +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(authorization ?? "")
-  return match === null ? undefined : { scheme: match[1]!.toLowerCase(), token: match[2]! }
-}
-
 /** The tools a JSON-RPC message (or batch) calls: `tools/call` requests' `params.name`. */
 export const calledTools = (body: unknown): ReadonlyArray<string> => {
   const messages = Array.isArray(body) ? body : [body]
@@ -213,23 +231,29 @@ export const neededScopes = (resource: ProtectedResource, body: unknown): Readon
   return needed
 }
 
+/** What authentication reads of a request to the MCP endpoint. */
+export interface Credentials {
+  /** The `Authorization` header. */
+  readonly authorization: string | undefined
+  /** The `DPoP` header(s) (RFC 9449 §4.1). */
+  readonly dpop: string | ReadonlyArray<string> | undefined
+  /** The HTTP method, which a DPoP proof's `htm` must match. */
+  readonly method: string
+}
+
 /**
- * Authenticates a request to the MCP endpoint by its `Authorization` header alone (MCP "Token Handling"; RFC 9068
- * §4; RFC 6750 §3.1): no token → 401 without an error code; a token that does not verify for this resource and
- * issuer → 401 `invalid_token`; a DPoP-bound token (`cnf`) → 401 (RFC 9449 §7.1: never as a bearer token; DPoP
- * proofs are not checked here yet, so the `DPoP` scheme is refused too); the issuer's keys unreachable → 503.
- * Otherwise the verified claims.
+ * Authenticates a request to the MCP endpoint by its headers alone (MCP "Token Handling"; RFC 9068 §4; RFC 6750
+ * §3.1; RFC 9449 §7): no token → 401 without an error code; a token that does not verify for this resource and
+ * issuer → 401 `invalid_token`; a DPoP-bound token without a valid proof of its key, or presented as a bearer token
+ * → 401 (RFC 9449 §7.1, §7.2); the issuer's keys unreachable → 503. Otherwise the verified claims.
  */
-export const authenticate = (resource: ProtectedResource, authorization: string | undefined): Effect.Effect<Authorized, ErrorResponse.ErrorResponse> =>
+export const authenticate = (resource: ProtectedResource, request: Credentials): Effect.Effect<Authorized, ErrorResponse.ErrorResponse> =>
   Effect.gen(function*() {
-    const presented = credentials(authorization)
+    const presented = request.authorization === undefined ? undefined : Dpop.credentials(request.authorization.trim())
     if (presented === undefined) {
       // another scheme is no token (RFC 6750 §3.1: no error code); a garbled bearer one is an invalid token
-      const garbled = /^(bearer|dpop)(\s|$)/i.test(authorization ?? "")
+      const garbled = /^(bearer|dpop)(\s|$)/i.test(request.authorization ?? "")
       return yield* unauthorized(resource, garbled, garbled ? "the Authorization header is malformed" : undefined)
-    }
-    if (presented.scheme === "dpop") {
-      return yield* unauthorized(resource, true, "DPoP-bound tokens are not accepted by this resource yet")
     }
     // not even a JWS: refused before anything is fetched
     const header = AccessToken.header(presented.token)
@@ -246,8 +270,16 @@ export const authenticate = (resource: ProtectedResource, authorization: string 
       Effect.tapError((e) => Effect.logDebug("access token refused", e.reason)),
       Effect.mapError(() => unauthorized(resource, true, "the access token is not valid for this resource"))
     )
-    // RFC 9449 §7.1: a DPoP-bound token presented as a bearer token is refused
-    if (claims.cnf !== undefined) return yield* unauthorized(resource, true, "a DPoP-bound token must be presented with a DPoP proof")
+    // RFC 9449 §7.1, §7.2: a bound token needs the DPoP scheme and a proof of its key (htu: the URL clients use)
+    yield* Dpop.verifyPresentation({
+      credentials: presented,
+      claims,
+      proof: request.dpop,
+      method: request.method,
+      uri: resource.options.resource,
+      now: Math.floor((yield* Clock.currentTimeMillis) / 1000),
+      unique: resource.seenProofs
+    }).pipe(Effect.mapError((rejection) => Dpop.resourceError(rejection)))
     return { claims }
   })
 

@@ -6,7 +6,9 @@
 import * as Http from "node:http"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Handler } from "@tessera/mcp"
+import { Dpop } from "@tessera/protocol"
 import type { AccessToken } from "@tessera/protocol"
+import * as DpopProofs from "../../protocol/test/support/DpopProofs.js"
 import { issuer, makeIssuer, resource } from "./support/Issuer.js"
 
 const metadataUrl = "https://mcp.example.com/.well-known/oauth-protected-resource/mcp"
@@ -76,7 +78,8 @@ describe("RFC 9728 §3: protected resource metadata", () => {
     resource,
     authorization_servers: [issuer],
     scopes_supported: ["mcp:tools"],
-    bearer_methods_supported: ["header"]
+    bearer_methods_supported: ["header"],
+    dpop_signing_alg_values_supported: Dpop.algorithms
   }
   for (const path of ["/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-protected-resource"]) {
     it(`§3.1: served at ${path}, resource byte-identical, exactly one authorization server, no step-up scope`, async () => {
@@ -91,7 +94,12 @@ describe("RFC 9728 §3: protected resource metadata", () => {
   it("§3.2: no zero-valued member (no scopes configured: no scopes_supported)", async () => {
     const bare = Handler.fetchHandler({ resource: "https://h.example/", issuer, fetch: as.fetch }, async () => new Response())
     const res = await bare(new Request("https://h.example/.well-known/oauth-protected-resource"))
-    expect(await res.json()).toStrictEqual({ resource: "https://h.example/", authorization_servers: [issuer], bearer_methods_supported: ["header"] })
+    expect(await res.json()).toStrictEqual({
+      resource: "https://h.example/",
+      authorization_servers: [issuer],
+      bearer_methods_supported: ["header"],
+      dpop_signing_alg_values_supported: Dpop.algorithms
+    })
     // an origin-only resource has only the root form (§3.1: the terminating slash is removed)
     expect((await bare(new Request("https://h.example/.well-known/oauth-protected-resource/"))).status).toBe(404)
   })
@@ -166,14 +174,51 @@ describe("RFC 6750 §3 and MCP 2025-11-25 \"Token Handling\": the 401", () => {
     })
   }
 
-  it("RFC 9449 §7.1: a DPoP-bound token presented as a bearer token is refused", async () => {
-    expect(await wire(await call("whoami", await as.sign({ cnf: { jkt: "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I" } }))))
-      .toStrictEqual(invalidToken("a DPoP-bound token must be presented with a DPoP proof"))
+  const algs = `algs="${Dpop.algorithms.join(" ")}"`
+  it("RFC 9449 §7.2: a DPoP-bound token presented as a bearer token is refused", async () => {
+    const k = await DpopProofs.key()
+    const description = "the access token is DPoP-bound: present it with the DPoP scheme and a DPoP proof"
+    expect(await wire(await call("whoami", await as.sign({ cnf: { jkt: k.jkt } })))).toStrictEqual({
+      status: 401,
+      headers: {
+        "content-type": "application/json",
+        "cache-control": "no-store",
+        "www-authenticate": `Bearer error="invalid_token", error_description="${description}", DPoP ${algs}`,
+        ...cors
+      },
+      body: JSON.stringify({ error: "invalid_token", error_description: description })
+    })
   })
 
-  it("RFC 9449 §7.1: the DPoP scheme is refused while proofs are not checked", async () => {
-    const res = await call("whoami", undefined, { authorization: `DPoP ${await as.sign()}` })
-    expect(await wire(res)).toStrictEqual(invalidToken("DPoP-bound tokens are not accepted by this resource yet"))
+  it("RFC 9449 §7.1: a DPoP-bound token with a proof of its key is accepted once; the proof replayed is refused", async () => {
+    const k = await DpopProofs.key()
+    const token = await as.sign({ cnf: { jkt: k.jkt } })
+    const proof = await DpopProofs.proof(k, { htm: "POST", htu: resource, iat: Math.floor(Date.now() / 1000), accessToken: token })
+    const first = await call("whoami", undefined, { authorization: `DPoP ${token}`, dpop: proof })
+    expect(first.status).toBe(200)
+    const again = await call("whoami", undefined, { authorization: `DPoP ${token}`, dpop: proof })
+    expect({ status: again.status, challenge: again.headers.get("www-authenticate") }).toStrictEqual({
+      status: 401,
+      challenge: `DPoP error="invalid_dpop_proof", error_description="the DPoP proof was already used ('jti' seen before)", ${algs}`
+    })
+  })
+
+  it("RFC 9449 §7.1: a proof of another key, or for another URL, is refused", async () => {
+    const k = await DpopProofs.key()
+    const other = await DpopProofs.key()
+    const token = await as.sign({ cnf: { jkt: k.jkt } })
+    const now = Math.floor(Date.now() / 1000)
+    const wrongKey = await call("whoami", undefined, {
+      authorization: `DPoP ${token}`,
+      dpop: await DpopProofs.proof(other, { htm: "POST", htu: resource, iat: now, accessToken: token })
+    })
+    expect(wrongKey.headers.get("www-authenticate")).toBe(`DPoP error="invalid_token", error_description="Invalid DPoP key binding", ${algs}`)
+    const wrongUrl = await call("whoami", undefined, {
+      authorization: `DPoP ${token}`,
+      dpop: await DpopProofs.proof(k, { htm: "POST", htu: "https://mcp.example.com/other", iat: now, accessToken: token })
+    })
+    expect(wrongUrl.status).toBe(401)
+    expect(wrongUrl.headers.get("www-authenticate")).toContain(`error="invalid_dpop_proof"`)
   })
 })
 
@@ -287,6 +332,6 @@ describe("the Node handler form", () => {
     const big = await fetch(`${base}/mcp`, { method: "POST", headers: { authorization: `Bearer ${token}` }, body: JSON.stringify({ a: "x".repeat(100) }) })
     expect({ status: big.status, body: await big.json() }).toStrictEqual({ status: 413, body: { error: "invalid_request", error_description: "the body is larger than 64 bytes" } })
     const prm = await fetch(`${base}/.well-known/oauth-protected-resource/mcp`)
-    expect(await prm.json()).toStrictEqual({ resource: "http://127.0.0.1/mcp", authorization_servers: [issuer], scopes_supported: ["mcp:tools"], bearer_methods_supported: ["header"] })
+    expect(await prm.json()).toMatchObject({ resource: "http://127.0.0.1/mcp", authorization_servers: [issuer], scopes_supported: ["mcp:tools"] })
   })
 })

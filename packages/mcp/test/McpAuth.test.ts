@@ -4,6 +4,7 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Either, Layer, TestClock } from "effect"
 import { KeySet, McpAuth } from "@tessera/mcp"
+import { Dpop } from "@tessera/protocol"
 import { afterAll, beforeAll } from "vitest"
 import { issuer, makeIssuer, resource } from "./support/Issuer.js"
 
@@ -38,7 +39,13 @@ describe("McpAuth.layerHttpRouter / middleware (RFC 9728, RFC 6750 §3)", () => 
     expect({ status: res.status, cors: res.headers.get("access-control-allow-origin"), body: await res.json() }).toStrictEqual({
       status: 200,
       cors: "*",
-      body: { resource, authorization_servers: [issuer], scopes_supported: ["mcp:tools"], bearer_methods_supported: ["header"] }
+      body: {
+        resource,
+        authorization_servers: [issuer],
+        scopes_supported: ["mcp:tools"],
+        bearer_methods_supported: ["header"],
+        dpop_signing_alg_values_supported: Dpop.algorithms
+      }
     })
   })
 
