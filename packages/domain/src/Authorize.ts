@@ -177,6 +177,25 @@ export const grantConsent = Effect.fn("Authorize.grantConsent")(function*(input:
   yield* consents.save(Consent.merge(Option.getOrUndefined(earlier), next), event)
 })
 
+/** The `consent.denied` event of a person refusing a request (written alone, or with the change it causes). */
+export const consentDenied = (input: {
+  readonly realm: Realm
+  readonly session: Session
+  readonly request: Pick<Request, "clientId" | "scopes" | "resources">
+  readonly context: RequestContext
+}) =>
+  Audit.make(input.realm, {
+    type: "consent.denied",
+    actor: { type: "user", id: input.session.sub },
+    subject: input.session.sub,
+    clientId: input.request.clientId,
+    ...(input.request.resources.length > 0 ? { resource: input.request.resources.join(" ") } : {}),
+    scope: input.request.scopes.join(" "),
+    result: "failure",
+    reason: "the person denied the request",
+    ...audited(input.context)
+  })
+
 /** Records that the person refused (`consent.denied`). */
 export const denyConsent = Effect.fn("Authorize.denyConsent")(function*(input: {
   readonly realm: Realm
@@ -184,20 +203,40 @@ export const denyConsent = Effect.fn("Authorize.denyConsent")(function*(input: {
   readonly request: Request
   readonly context: RequestContext
 }) {
-  const { realm, session, request } = input
   const audit = yield* Audit.Audit
-  yield* audit.append(yield* Audit.make(realm, {
-    type: "consent.denied",
-    actor: { type: "user", id: session.sub },
-    subject: session.sub,
-    clientId: request.clientId,
-    ...(request.resources.length > 0 ? { resource: request.resources.join(" ") } : {}),
-    scope: request.scopes.join(" "),
-    result: "failure",
-    reason: "the person denied the request",
-    ...audited(input.context)
-  }))
+  yield* audit.append(yield* consentDenied(input))
 })
+
+/**
+ * A person's grant to a client (code and device grants): it carries the session's authentication (`auth_time`,
+ * `acr`, `amr`, `sid`) and, for OpenID requests, the nonce; every token of the sign-in stems from it.
+ */
+export const grantFor = (input: {
+  readonly realm: Realm
+  readonly session: Session
+  readonly clientId: string
+  readonly scopes: ReadonlyArray<string>
+  readonly resources: ReadonlyArray<string>
+  readonly nonce?: string | undefined
+}) =>
+  Effect.gen(function*() {
+    const { realm, session } = input
+    const grant: Grant = {
+      realmId: realm.id,
+      grantId: yield* Entropy.uuid,
+      clientId: input.clientId,
+      sub: session.sub,
+      scopes: input.scopes,
+      resources: input.resources,
+      authTime: session.authTime,
+      acr: session.acr,
+      amr: session.amr,
+      sid: session.sid,
+      ...(input.nonce !== undefined ? { nonce: input.nonce } : {}),
+      createdAt: yield* DateTime.now
+    }
+    return grant
+  })
 
 /**
  * The grant and its authorization code (OAuth 2.1 §4.1.2): the grant carries the session's authentication
@@ -213,20 +252,9 @@ export const issueCode = Effect.fn("Authorize.issueCode")(function*(input: {
   const codes = yield* Codes
   const { realm, session, request } = input
   const now = yield* DateTime.now
-  const grant: Grant = {
-    realmId: realm.id,
-    grantId: yield* Entropy.uuid,
-    clientId: request.clientId,
-    sub: session.sub,
-    scopes: request.scopes,
-    resources: request.resources,
-    authTime: session.authTime,
-    acr: session.acr,
-    amr: session.amr,
-    sid: session.sid,
-    ...(request.nonce !== undefined ? { nonce: request.nonce } : {}),
-    createdAt: now
-  }
+  const grant = yield* grantFor({
+    realm, session, clientId: request.clientId, scopes: request.scopes, resources: request.resources, nonce: request.nonce
+  })
   yield* grants.insert(grant, undefined)
   const code = yield* Entropy.token(32)
   yield* codes.insert(yield* Hash.sha256(code), AuthorizationCode.AuthorizationCode.Issued({

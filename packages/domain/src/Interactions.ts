@@ -36,6 +36,18 @@ export interface Request {
   readonly loginHint?: string
   /** CONTRACT §5 "Step-up": a step-up scope was asked, so the person signs in again whatever the session says. */
   readonly stepUp: boolean
+  /**
+   * Set when the person is approving a device (RFC 8628 §3.3) rather than a client's redirect: the decision goes to
+   * the device authorization, and the redirect fields (`redirectUri`, `codeChallenge`, `state`) are empty and unused.
+   */
+  readonly device?: DeviceRef
+}
+
+/** The device authorization an interaction decides: its device-code hash, and the user code the person confirms. */
+export interface DeviceRef {
+  readonly deviceCodeHash: string
+  /** Normalized (`UserCode.normalize`). */
+  readonly userCode: string
 }
 
 export interface Interaction {

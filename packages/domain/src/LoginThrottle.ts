@@ -73,25 +73,30 @@ export const combine = (a: Verdict, b: Verdict): Verdict =>
 
 const k = MemoryDb.key
 
+/** The memory store's verdict for `keys` of a realm: the stricter over every key (any throttle on `loginFailures`). */
+export const checkIn = (state: MemoryDb.State, realmId: string, keys: ReadonlyArray<readonly [string, Limit]>, now: DateTime.Utc) =>
+  keys.reduce<Verdict>((verdict, [key, limit]) => {
+    const failures = Option.getOrElse(HashMap.get(state.loginFailures, k(realmId, key)), () => [])
+    return combine(verdict, verdictOf(failures, limit, DateTime.toEpochMillis(now)))
+  }, Verdict.Allowed())
+
+/** The memory store's failures after one more against each of `keys` at `now`. */
+export const recordIn = (state: MemoryDb.State, realmId: string, keys: ReadonlyArray<readonly [string, Limit]>, now: DateTime.Utc): MemoryDb.State => {
+  const at = DateTime.toEpochMillis(now)
+  let loginFailures = state.loginFailures
+  for (const [key, limit] of keys) {
+    const earlier = Option.getOrElse(HashMap.get(loginFailures, k(realmId, key)), () => [])
+    // only the newest `failures` inside the window can ever matter: the list stays bounded
+    loginFailures = HashMap.set(loginFailures, k(realmId, key), [...inWindow(earlier, limit, at), at].slice(-limit.failures))
+  }
+  return { ...state, loginFailures }
+}
+
 export const layerMemoryWith = (policy: Policy) =>
   Layer.effect(LoginThrottle, Effect.map(MemoryDb.MemoryDb, (db) => LoginThrottle.of({
-    check: (attempt, now) =>
-      MemoryDb.read(db, (state) =>
-        keysOf(attempt, policy).reduce<Verdict>((verdict, [key, limit]) => {
-          const failures = Option.getOrElse(HashMap.get(state.loginFailures, k(attempt.realmId, key)), () => [])
-          return combine(verdict, verdictOf(failures, limit, DateTime.toEpochMillis(now)))
-        }, Verdict.Allowed())),
+    check: (attempt, now) => MemoryDb.read(db, (state) => checkIn(state, attempt.realmId, keysOf(attempt, policy), now)),
     recordFailure: (attempt, now) =>
-      MemoryDb.write(db, (state) => {
-        const at = DateTime.toEpochMillis(now)
-        let loginFailures = state.loginFailures
-        for (const [key, limit] of keysOf(attempt, policy)) {
-          const earlier = Option.getOrElse(HashMap.get(loginFailures, k(attempt.realmId, key)), () => [])
-          // only the newest `failures` inside the window can ever matter: the list stays bounded
-          loginFailures = HashMap.set(loginFailures, k(attempt.realmId, key), [...inWindow(earlier, limit, at), at].slice(-limit.failures))
-        }
-        return Effect.succeed([undefined, { ...state, loginFailures }] as const)
-      }),
+      MemoryDb.write(db, (state) => Effect.succeed([undefined, recordIn(state, attempt.realmId, keysOf(attempt, policy), now)] as const)),
     reset: (realmId, username) =>
       MemoryDb.write(db, (state) =>
         Effect.succeed([undefined, {

@@ -8,6 +8,7 @@ import type { AuditEvent, Stored } from "./AuditEvent.js"
 import type { AuthorizationCode } from "./AuthorizationCode.js"
 import type { Client } from "./Client.js"
 import type { Consent } from "./Consent.js"
+import type { DeviceAuthorization } from "./DeviceAuthorization.js"
 import type { Grant } from "./Grant.js"
 import type { Interaction } from "./Interactions.js"
 import type { RefreshFamily } from "./RefreshFamily.js"
@@ -42,6 +43,9 @@ export interface State {
   readonly interactions: HashMap.HashMap<string, Interaction>
   /** Failed sign-ins per throttle key: epoch milliseconds, oldest first (LoginThrottle). */
   readonly loginFailures: HashMap.HashMap<string, ReadonlyArray<number>>
+  /** RFC 8628 device authorizations by device-code hash, and the device-code hash of each user code. */
+  readonly deviceAuthorizations: HashMap.HashMap<string, DeviceAuthorization>
+  readonly deviceUserCodes: HashMap.HashMap<string, string>
 }
 
 export const empty: State = {
@@ -62,7 +66,9 @@ export const empty: State = {
   refreshFamilies: HashMap.empty(),
   refreshTokens: HashMap.empty(),
   interactions: HashMap.empty(),
-  loginFailures: HashMap.empty()
+  loginFailures: HashMap.empty(),
+  deviceAuthorizations: HashMap.empty(),
+  deviceUserCodes: HashMap.empty()
 }
 
 export interface Db {

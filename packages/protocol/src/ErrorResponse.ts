@@ -25,6 +25,10 @@ export const ErrorCode = Schema.Literal(
   // RFC 9449 §5, §7.1 and §8, §9
   "invalid_dpop_proof",
   "use_dpop_nonce",
+  // RFC 8628 §3.5
+  "authorization_pending",
+  "slow_down",
+  "expired_token",
   // OIDC Core §3.1.2.6 (request objects, §6, are not supported)
   "request_not_supported",
   "request_uri_not_supported",

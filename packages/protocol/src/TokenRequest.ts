@@ -67,13 +67,26 @@ export class TokenExchange extends Schema.Class<TokenExchange>("TokenRequest/Tok
   resource
 }) {}
 
+/** RFC 8628 §3.4: the device authorization grant type. */
+export const deviceCodeGrantType = "urn:ietf:params:oauth:grant-type:device_code"
+
+/** RFC 8628 §3.4: the device polls with the device code it was given (RFC 8707 §2: `resource` picks the audience). */
+export class DeviceCode extends Schema.Class<DeviceCode>("TokenRequest/DeviceCode")({
+  grant_type: Schema.Literal(deviceCodeGrantType),
+  device_code: Schema.String,
+  resource
+}) {}
+
 /** A checked token request, one variant per grant; dispatch with `Match` on `grant_type`. */
-export type TokenRequest = AuthorizationCode | RefreshToken | ClientCredentials | JwtBearer | TokenExchange
+export type TokenRequest = AuthorizationCode | RefreshToken | ClientCredentials | JwtBearer | TokenExchange | DeviceCode
 /** The union as a schema, e.g. to encode a request in a test client. */
-export const TokenRequest = Schema.Union(AuthorizationCode, RefreshToken, ClientCredentials, JwtBearer, TokenExchange)
+export const TokenRequest = Schema.Union(AuthorizationCode, RefreshToken, ClientCredentials, JwtBearer, TokenExchange, DeviceCode)
 
 /** The grant types this module reads; any other `grant_type` is `unsupported_grant_type`. */
-export const grantTypes = ["authorization_code", "refresh_token", "client_credentials", "urn:ietf:params:oauth:grant-type:jwt-bearer", tokenExchangeGrantType] as const
+export const grantTypes = [
+  "authorization_code", "refresh_token", "client_credentials", "urn:ietf:params:oauth:grant-type:jwt-bearer", tokenExchangeGrantType,
+  deviceCodeGrantType
+] as const
 export type GrantType = (typeof grantTypes)[number]
 
 type Result<A> = Either.Either<A, ErrorResponse.ErrorResponse>
@@ -84,7 +97,8 @@ const vsChars = (name: string) => (value: string): Result<string> =>
   // RFC 6749 Appendix A.11 and A.17: code = 1*VSCHAR, refresh-token = 1*VSCHAR
   Syntax.isVsChars(value) ? Either.right(value) : Either.left(invalid(`'${name}' must contain only printable ASCII characters`))
 
-const scopeOf = (params: Form.Params): Result<ReadonlyArray<string> | undefined> =>
+/** RFC 6749 §3.3: `scope`, split and de-duplicated (a malformed one is invalid_scope); undefined when absent. */
+export const scopeOf = (params: Form.Params): Result<ReadonlyArray<string> | undefined> =>
   Either.flatMap(Form.single(params, "scope"), (value) => {
     if (value === undefined) return Either.right(undefined)
     const tokens = value.split(" ")
@@ -94,7 +108,8 @@ const scopeOf = (params: Form.Params): Result<ReadonlyArray<string> | undefined>
       : Either.left(ErrorResponse.make("invalid_scope", "'scope' must be scope tokens separated by single spaces"))
   })
 
-const resourceOf = (params: Form.Params, name: "resource" | "audience" = "resource"): Result<ReadonlyArray<string>> =>
+/** RFC 8707 §2: every `resource`, de-duplicated in order (one that is not an absolute URI is invalid_target). */
+export const resourceOf = (params: Form.Params, name: "resource" | "audience" = "resource"): Result<ReadonlyArray<string>> =>
   Either.flatMap(Form.all(params, name), (uris) =>
     // RFC 8707 §2: the value MUST be an absolute URI without a fragment, else invalid_target
     uris.every(RedirectUri.isAbsoluteWithoutFragment)
@@ -198,6 +213,13 @@ const grants: { readonly [G in GrantType]: (params: Form.Params) => Result<Token
         ...(scope !== undefined ? { scope } : {}),
         resource: fromResource.length > 0 ? fromResource : fromAudience
       })
+    }),
+  [deviceCodeGrantType]: (params) =>
+    Either.gen(function*() {
+      // RFC 8628 §3.4: device_code REQUIRED, as the device authorization response gave it (RFC 6749 A.11 VSCHAR)
+      const device_code = yield* Either.flatMap(Form.required(params, "device_code"), vsChars("device_code"))
+      const resource = yield* resourceOf(params)
+      return new DeviceCode({ grant_type: deviceCodeGrantType, device_code, resource })
     })
 }
 

@@ -241,11 +241,36 @@ describe("RFC 6749 §3.2: the form itself", () => {
       refresh_token: (r) => `refresh ${r.refresh_token}`,
       client_credentials: () => "client",
       "urn:ietf:params:oauth:grant-type:jwt-bearer": (r) => `jwt-bearer ${r.assertion}`,
-      "urn:ietf:params:oauth:grant-type:token-exchange": (r) => `exchange ${r.subject_token}`
+      "urn:ietf:params:oauth:grant-type:token-exchange": (r) => `exchange ${r.subject_token}`,
+      "urn:ietf:params:oauth:grant-type:device_code": (r) => `device ${r.device_code}`
     }))
     expect(grant(right(parse(code)))).toBe("code SplxlOBeZQQYbYS6WxSbIA")
     expect(grant(right(parse(refresh)))).toBe("refresh tGzv3JOkF0XG5Qx2TlKWIA")
     expect(grant(right(parse({ grant_type: "client_credentials" })))).toBe("client")
     expect(grant(right(parse({ grant_type: "urn:ietf:params:oauth:grant-type:jwt-bearer", assertion: "a.b.c" })))).toBe("jwt-bearer a.b.c")
+    expect(grant(right(parse({ grant_type: deviceCode, device_code: "GmRhmhcxhwAzkoEqiMEg_DnyEysNkuNhszIySk9eS" }))))
+      .toBe("device GmRhmhcxhwAzkoEqiMEg_DnyEysNkuNhszIySk9eS")
+  })
+})
+
+const deviceCode = "urn:ietf:params:oauth:grant-type:device_code"
+
+describe("RFC 8628 §3.4: the device access token request", () => {
+  it("§3.4's example: grant_type and device_code (client_id is client authentication's)", () => {
+    expect(right(parse({ grant_type: deviceCode, device_code: "GmRhmhcxhwAzkoEqiMEg_DnyEysNkuNhszIySk9eS", client_id: "1406020730" })))
+      .toStrictEqual(new TokenRequest.DeviceCode({ grant_type: deviceCode, device_code: "GmRhmhcxhwAzkoEqiMEg_DnyEysNkuNhszIySk9eS", resource: [] }))
+  })
+
+  it("RFC 8707 §2: resource may be given to pick the token's audience", () => {
+    expect(right(parse({ grant_type: deviceCode, device_code: "d", resource: ["https://api.example/", "https://api.example/"] })))
+      .toStrictEqual(new TokenRequest.DeviceCode({ grant_type: deviceCode, device_code: "d", resource: ["https://api.example/"] }))
+  })
+
+  it("device_code is required, once, printable ASCII", () => {
+    const invalid = (error_description: string) => ({ error: "invalid_request", error_description })
+    expectError(left(parse({ grant_type: deviceCode })), 400, invalid("'device_code' is required"))
+    expectError(left(parse({ grant_type: deviceCode, device_code: "" })), 400, invalid("'device_code' is required"))
+    expectError(left(parse({ grant_type: deviceCode, device_code: ["a", "b"] })), 400, invalid("'device_code' must not be provided twice"))
+    expectError(left(parse({ grant_type: deviceCode, device_code: "caf\u00e9" })), 400, invalid("'device_code' must contain only printable ASCII characters"))
   })
 })

@@ -9,7 +9,7 @@ import {
   Audit, Clients, Entropy, Fetcher, JobLock, Keys, MemoryDb, Realms, Resources, SignIn, SigningKeys, Tokens, TrustedIssuers, Users
 } from "@tessera/domain"
 import { AccessTokens, JtiCache } from "@tessera/domain"
-import { Interactions, LoginThrottle } from "@tessera/domain"
+import { DeviceAuthorizations, Interactions, LoginThrottle, UserCodeThrottle } from "@tessera/domain"
 import { AppConfig } from "./AppConfig.js"
 import * as FetcherNode from "./FetcherNode.js"
 import * as AdminRoute from "./http/AdminRoute.js"
@@ -40,7 +40,9 @@ export const MemoryPorts = Layer.mergeAll(
   JtiCache.layerMemory,
   Interactions.layerMemory,
   LoginThrottle.layerMemory,
-  SignIn.layerMemory
+  SignIn.layerMemory,
+  DeviceAuthorizations.layerMemory,
+  UserCodeThrottle.layerMemory
 ).pipe(Layer.provideMerge(MemoryDb.layer))
 
 /**

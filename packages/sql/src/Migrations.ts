@@ -4,13 +4,15 @@ import m00001 from "./migrations/00001_schema.js"
 import m00002 from "./migrations/00002_sign_in.js"
 import m00003 from "./migrations/00003_sign_in_state.js"
 import m00004 from "./migrations/00004_code_redirect_given.js"
+import m00005 from "./migrations/00005_device_authorizations.js"
 
 /** Migrator runs only ids above the highest applied: a new migration always takes the next number. */
 export const loader = Migrator.fromRecord({
   "00001_schema": m00001,
   "00002_sign_in": m00002,
   "00003_sign_in_state": m00003,
-  "00004_code_redirect_given": m00004
+  "00004_code_redirect_given": m00004,
+  "00005_device_authorizations": m00005
 })
 
 export const run = Migrator.make({})({ loader, table: "tessera_migrations" })

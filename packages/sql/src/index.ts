@@ -1,6 +1,7 @@
 /** @tessera/sql: the domain's store ports on Postgres (and PGlite), with row-level security per realm. */
 import { Layer } from "effect"
 import * as PgAudit from "./PgAudit.js"
+import * as PgDeviceAuthorizations from "./PgDeviceAuthorizations.js"
 import * as PgJobLock from "./PgJobLock.js"
 import * as PgKeys from "./PgKeys.js"
 import * as PgRealms from "./PgRealms.js"
@@ -22,7 +23,8 @@ export const ports = Layer.mergeAll(
   PgTables.layerResources,
   PgTables.layerTrustedIssuers,
   PgSignIn.layer,
-  PgSignInState.layer
+  PgSignInState.layer,
+  PgDeviceAuthorizations.layer
 )
 
 /** The advisory-lock `JobLock`, for a real Postgres shared by many nodes. */

@@ -2,6 +2,7 @@ import { Layer } from "effect"
 import { JobLock } from "@tessera/domain"
 import { Database, ports } from "@tessera/sql"
 import * as PortContract from "../../domain/test/PortContract.js"
+import * as DeviceAuthorizationsContract from "../../domain/test/DeviceAuthorizationsContract.js"
 import * as InteractionsContract from "../../domain/test/InteractionsContract.js"
 import * as SignInContract from "../../domain/test/SignInContract.js"
 import * as TokenStateContract from "../../domain/test/TokenStateContract.js"
@@ -13,3 +14,4 @@ PortContract.suite("PGlite", Pglite)
 SignInContract.suite("PGlite", Pglite)
 InteractionsContract.suite("PGlite", Pglite)
 TokenStateContract.suite("PGlite", Pglite)
+DeviceAuthorizationsContract.suite("PGlite", Pglite)

@@ -1,7 +1,8 @@
 /**
  * The store's guarantees proven in SQL (issue 3, "Tests"), the same on PGlite and on PostgreSQL: realm isolation
  * by row-level security as `tessera_app` on every realm-scoped table (the directory and admin tables of migration
- * 00001, the sign-in tables of 00002 and the short-lived sign-in state of 00003), atomic compare-and-set and
+ * 00001, the sign-in tables of 00002, the short-lived sign-in state of 00003 and the device authorizations of 00005),
+ * atomic compare-and-set and
  * single use, audit events that commit or roll back with their change, an append-only audit table, a hash chain that
  * names an edited row, and sign-in secrets kept only as hashes.
  */
@@ -11,8 +12,9 @@ import type { SqlError } from "@effect/sql/SqlError"
 import { Cause, Clock, Context, DateTime, Deferred, Duration, Effect, Exit, Fiber, Option } from "effect"
 import type { Layer } from "effect"
 import {
-  AccessTokens, Audit, AuditChain, AuditEvent, AuthorizationCode, Clients, Entropy, Hash, Interactions, JtiCache, Keys, LoginThrottle,
-  Realms, RefreshFamily, Resources, Session, SignIn, Tokens, TrustedIssuers, Users
+  AccessTokens, Audit, AuditChain, AuditEvent, AuthorizationCode, Clients, DeviceAuthorization, DeviceAuthorizations, Entropy, Hash,
+  Interactions, JtiCache, Keys, LoginThrottle, Realms, RefreshFamily, Resources, Session, SignIn, Tokens, TrustedIssuers, UserCodeThrottle,
+  Users
 } from "@tessera/domain"
 import type { Client, Consent, Grant, Realm } from "@tessera/domain"
 import { Sql } from "@tessera/sql"
@@ -31,6 +33,7 @@ export type Ports =
   | Realms.Realms | Clients.Clients | Users.Users | Resources.Resources | TrustedIssuers.TrustedIssuers | Keys.Keys
   | Audit.Audit | SignIn.Codes | SignIn.Grants | SignIn.Sessions | SignIn.Consents | SignIn.RefreshTokens
   | Interactions.Interactions | LoginThrottle.LoginThrottle | AccessTokens.AccessTokens | JtiCache.JtiCache
+  | DeviceAuthorizations.DeviceAuthorizations | UserCodeThrottle.UserCodeThrottle
 
 export interface Backend {
   readonly name: string
@@ -100,6 +103,14 @@ export const interactionOf = (realm: Realm.Realm, id: string, csrfHash: string):
   realmId: realm.id, id, request: requestOf, csrfHash, createdAt: at, expiresAt: DateTime.addDuration(at, Interactions.lifetime)
 })
 
+/** The device authorization of a populated realm: client c1 asking for `openid read` at https://api.example, pending. */
+export const deviceOf = (realm: Realm.Realm, deviceCodeHash: string) =>
+  DeviceAuthorization.DeviceAuthorization.Pending({
+    realmId: realm.id, deviceCodeHash, userCode: "BCDFGHJK", clientId: "c1", scopes: ["openid", "read"], resources: ["https://api.example"],
+    stepUp: false, interval: DeviceAuthorization.initialInterval, createdAt: at, expiresAt: DateTime.addDuration(at, DeviceAuthorization.lifetime),
+    version: 1
+  })
+
 /** The failed sign-in of a populated realm: it counts against the username ("user:alice") and the address, a row each. */
 export const attemptOf = (realm: Realm.Realm): LoginThrottle.Attempt => ({ realmId: realm.id, username: "Alice", ip: "192.0.2.1" })
 
@@ -116,6 +127,8 @@ export interface Populated {
   /** The interaction's CSRF token, which the forms carry and the interaction keeps as its hash. */
   readonly csrf: string
   readonly interaction: Interactions.Interaction
+  /** The device code of the realm's device authorization (kept as its hash, found by its user code). */
+  readonly deviceCode: string
   readonly accessJti: string
   readonly assertionJti: string
   /** The JWTs' `exp`, 15 minutes from when `populated` ran (the ports read the live clock against it). */
@@ -169,12 +182,15 @@ export const populated = Effect.gen(function*() {
   const interaction = interactionOf(realm, yield* randomId, yield* Hash.sha256(csrf))
   yield* Effect.flatMap(Interactions.Interactions, (interactions) => interactions.create(interaction))
   yield* Effect.flatMap(LoginThrottle.LoginThrottle, (throttle) => throttle.recordFailure(attemptOf(realm), at))
+  const deviceCode = yield* secret
+  yield* Effect.flatMap(DeviceAuthorizations.DeviceAuthorizations, (devices) =>
+    Effect.flatMap(Hash.sha256(deviceCode), (hash) => devices.insert(deviceOf(realm, hash))))
   const state = { accessJti: yield* randomId, assertionJti: crypto.randomUUID(), expiresAt: yield* jwtExpiry }
   yield* Effect.flatMap(AccessTokens.AccessTokens, (tokens) => tokens.record(realm.id, state.accessJti, "g1", state.expiresAt))
   yield* Effect.flatMap(JtiCache.JtiCache, (jtis) => jtis.remember(realm.id, "c1", state.assertionJti, state.expiresAt)).pipe(
     Effect.filterOrDieMessage((fresh) => fresh, "a fresh jti was refused as a replay")
   )
-  return { realm, ...secrets, csrf, interaction, ...state } satisfies Populated
+  return { realm, ...secrets, csrf, interaction, deviceCode, ...state } satisfies Populated
 })
 
 /**
@@ -186,6 +202,9 @@ export const expectState = (p: Populated) =>
   Effect.gen(function*() {
     const { realm } = p
     expect(yield* Effect.flatMap(Interactions.Interactions, (i) => i.find(realm.id, p.interaction.id))).toEqual(Option.some(p.interaction))
+    const deviceHash = yield* Hash.sha256(p.deviceCode)
+    expect(yield* Effect.flatMap(DeviceAuthorizations.DeviceAuthorizations, (d) => d.findByUserCode(realm.id, "BCDFGHJK")))
+      .toEqual(Option.some(deviceOf(realm, deviceHash)))
     expect(yield* Effect.flatMap(AccessTokens.AccessTokens, (t) => t.find(realm.id, p.accessJti)))
       .toEqual(Option.some({ grantId: "g1", revoked: false, expiresAt: p.expiresAt }))
     expect(yield* Effect.flatMap(JtiCache.JtiCache, (j) => j.remember(realm.id, "c1", p.assertionJti, p.expiresAt))).toBe(false)
@@ -210,8 +229,12 @@ export const signInTables = ["grants", "codes", "sessions", "consents", "refresh
 /** The short-lived sign-in state tables of migration 00003. */
 export const stateTables = ["interactions", "login_failures", "access_tokens", "seen_jtis"] as const
 
+/** The device authorizations of migration 00005 (RFC 8628). */
+export const deviceTables = ["device_authorizations"] as const
+
 export const tables = [
-  "realms", "clients", "users", "resources", "trusted_issuers", "key_rings", "audit_heads", "audit_events", ...signInTables, ...stateTables
+  "realms", "clients", "users", "resources", "trusted_issuers", "key_rings", "audit_heads", "audit_events", ...signInTables, ...stateTables,
+  ...deviceTables
 ] as const
 
 /** What `visibleRealms` shows pinned to a populated realm: one row per table, its 9 events and its 2 login failures. */
@@ -219,7 +242,8 @@ const only = (id: string): Record<(typeof tables)[number], ReadonlyArray<string>
   realms: [id], clients: [id], users: [id], resources: [id], trusted_issuers: [id], key_rings: [id], audit_heads: [id],
   audit_events: [id, id, id, id, id, id, id, id, id],
   grants: [id], codes: [id], sessions: [id], consents: [id], refresh_families: [id], refresh_tokens: [id],
-  interactions: [id], login_failures: [id, id], access_tokens: [id], seen_jtis: [id]
+  interactions: [id], login_failures: [id, id], access_tokens: [id], seen_jtis: [id],
+  device_authorizations: [id]
 })
 
 /** Which realm each visible row of every table belongs to, as raw `SELECT *` sees it after `setup`. */
@@ -308,7 +332,14 @@ const foreignRows = (b: string): ReadonlyArray<readonly [string, string, Readonl
   ],
   ["login_failures", "INSERT INTO login_failures (realm_id, key, at) VALUES ($1, 'user:alice', now())", [b]],
   ["access_tokens", "INSERT INTO access_tokens (realm_id, jti, grant_id, revoked, expires_at) VALUES ($1, 'evil', 'g1', true, now())", [b]],
-  ["seen_jtis", "INSERT INTO seen_jtis (realm_id, issuer, jti, expires_at) VALUES ($1, 'c1', 'evil', now() + interval '1 hour')", [b]]
+  ["seen_jtis", "INSERT INTO seen_jtis (realm_id, issuer, jti, expires_at) VALUES ($1, 'c1', 'evil', now() + interval '1 hour')", [b]],
+  [
+    "device_authorizations",
+    `INSERT INTO device_authorizations (realm_id, device_code_hash, user_code, client_id, scopes, resources, step_up, status,
+       interval_seconds, version, created_at, expires_at)
+     VALUES ($1, 'evil', 'ZZZZZZZZ', 'c1', '{}', '{}', false, 'pending', 5, 1, now(), now() + interval '10 minutes')`,
+    [b]
+  ]
 ]
 
 /** A port's failure: its tag and the message of the SQL error under it (a success fails the test). */
@@ -373,7 +404,7 @@ export const suite = (backend: Backend) =>
           expect(yield* sqlFailure(asApp(a.id, text, params))).toEqual(rlsViolation(table))
         }
         // moving A's row into B is a write of a B row too
-        for (const table of ["clients", ...signInTables, ...stateTables]) {
+        for (const table of ["clients", ...signInTables, ...stateTables, ...deviceTables]) {
           expect(yield* sqlFailure(asApp(a.id, `UPDATE ${table} SET realm_id = $1 WHERE realm_id = $2`, [b.id, a.id]))).toEqual(rlsViolation(table))
         }
         // B's rows are invisible to A's UPDATE and DELETE: nothing is touched
@@ -389,14 +420,15 @@ export const suite = (backend: Backend) =>
           "UPDATE interactions SET sid = 'stolen' WHERE realm_id = $1 RETURNING id",
           "UPDATE login_failures SET at = at - interval '1 day' WHERE realm_id = $1 RETURNING key",
           "UPDATE access_tokens SET grant_id = NULL WHERE realm_id = $1 RETURNING jti",
-          "UPDATE seen_jtis SET expires_at = now() - interval '1 day' WHERE realm_id = $1 RETURNING jti"
+          "UPDATE seen_jtis SET expires_at = now() - interval '1 day' WHERE realm_id = $1 RETURNING jti",
+          "UPDATE device_authorizations SET status = 'denied', sub = 'mallory' WHERE realm_id = $1 RETURNING device_code_hash"
         ]
         for (const text of steal) expect(yield* asApp(a.id, text, [b.id])).toEqual([])
-        for (const table of [...signInTables, ...stateTables]) {
+        for (const table of [...signInTables, ...stateTables, ...deviceTables]) {
           expect(yield* asApp(a.id, `DELETE FROM ${table} WHERE realm_id = $1 RETURNING realm_id`, [b.id])).toEqual([])
         }
         // a DELETE with no WHERE at all reaches A's rows alone (its two login failures, one row of every other table)
-        for (const table of ["key_rings", ...signInTables, ...stateTables] as const) {
+        for (const table of ["key_rings", ...signInTables, ...stateTables, ...deviceTables] as const) {
           expect(yield* asApp(a.id, `DELETE FROM ${table} RETURNING realm_id`)).toEqual(only(a.id)[table].map((realm_id) => ({ realm_id })))
         }
         // every row of B is still there, unchanged as its ports read it
@@ -560,12 +592,12 @@ export const suite = (backend: Backend) =>
         expect(yield* verify(realm)).toEqual({ ok: true, events: 2 })
       }))
 
-    it.effect("atomic audit: a refused duplicate (client, user, realm name, session, cookie, grant, code, refresh family or token, interaction, replayed jti) leaves no event, no chain and no row", () =>
+    it.effect("atomic audit: a refused duplicate (client, user, realm name, session, cookie, grant, code, refresh family or token, interaction, replayed jti, device or user code) leaves no event, no chain and no row", () =>
       Effect.gen(function*() {
         const clients = yield* Clients.Clients
         const users = yield* Users.Users
         const realms = yield* Realms.Realms
-        const { realm, code, refreshToken, cookie, interaction, accessJti, assertionJti, expiresAt } = yield* populated
+        const { realm, code, refreshToken, cookie, interaction, deviceCode, accessJti, assertionJti, expiresAt } = yield* populated
         expect(yield* Effect.exit(clients.insert(client(realm, "c1"), event(realm, "client.created")))).toEqual(
           Exit.fail(expect.objectContaining({ _tag: "AlreadyExists", entity: "client" }))
         )
@@ -598,6 +630,15 @@ export const suite = (backend: Backend) =>
         const interactions = yield* Interactions.Interactions
         expect(yield* storeFailure(interactions.create({ ...interaction, csrfHash: "another csrf hash" }))).toEqual(duplicate("interactions_pkey"))
         expect(yield* interactions.find(realm.id, interaction.id)).toEqual(Option.some(interaction))
+        // a device code taken is a StoreError; a user code taken is the port's UserCodeTaken (the caller draws another)
+        const devices = yield* DeviceAuthorizations.DeviceAuthorizations
+        const deviceHash = yield* Hash.sha256(deviceCode)
+        expect(yield* storeFailure(devices.insert({ ...deviceOf(realm, deviceHash), userCode: "CDFGHJKL" })))
+          .toEqual(duplicate("device_authorizations_pkey"))
+        expect(yield* Effect.exit(devices.insert(deviceOf(realm, "another device code hash")))).toEqual(
+          Exit.fail(expect.objectContaining({ _tag: "UserCodeTaken" }))
+        )
+        expect(yield* devices.findByUserCode(realm.id, "CDFGHJKL")).toEqual(Option.none())
         // a replayed jti is refused without a row; the same access token recorded again stays one row
         expect(yield* Effect.flatMap(JtiCache.JtiCache, (jtis) => jtis.remember(realm.id, "c1", assertionJti, expiresAt))).toBe(false)
         yield* Effect.flatMap(AccessTokens.AccessTokens, (tokens) => tokens.record(realm.id, accessJti, "g1", expiresAt))
@@ -658,10 +699,10 @@ export const suite = (backend: Backend) =>
         expect(yield* verify(b)).toEqual({ ok: false, firstBroken: inB(4).id })
       }))
 
-    it.effect("secrets at rest: a code is stored only by its hash, a refresh token, a session cookie and an interaction's CSRF token likewise: no column holds one in clear", () =>
+    it.effect("secrets at rest: a code is stored only by its hash, a refresh token, a session cookie, an interaction's CSRF token and a device code likewise: no column holds one in clear", () =>
       Effect.gen(function*() {
         const owner = yield* Owner
-        const { realm, code, refreshToken, cookie, csrf, interaction, accessJti, assertionJti, expiresAt: jwtExp } = yield* populated
+        const { realm, code, refreshToken, cookie, csrf, interaction, deviceCode, accessJti, assertionJti, expiresAt: jwtExp } = yield* populated
         const [codeHash, tokenHash, cookieHash, csrfHash] = yield* Effect.all([code, refreshToken, cookie, csrf].map(Hash.sha256))
         // every row of the realm in every table, as the owner reads it from the tables themselves
         const stored = yield* Effect.forEach(tables, (table) =>
@@ -714,6 +755,16 @@ export const suite = (backend: Backend) =>
         expect(holding(tokenHash!)).toEqual(["refresh_families.current_hash", "refresh_tokens.token_hash"])
         expect(holding(cookieHash!)).toEqual(["sessions.cookie_hash"])
         expect(holding(csrfHash!)).toEqual(["interactions.csrf_hash"])
+        // RFC 8628: the device code likewise, beside the user code a person types (which the verification page looks up)
+        const deviceHash = yield* Hash.sha256(deviceCode)
+        expect(rowsOf("device_authorizations")).toEqual([{
+          realm_id: realm.id, device_code_hash: deviceHash, user_code: "BCDFGHJK", client_id: "c1", scopes: ["openid", "read"],
+          resources: ["https://api.example"], step_up: false, status: "pending", interval_seconds: 5, last_polled_at: null, sub: null,
+          grant_id: null, version: 1, created_at: new Date(DateTime.toEpochMillis(at)),
+          expires_at: new Date(DateTime.toEpochMillis(DateTime.addDuration(at, DeviceAuthorization.lifetime)))
+        }])
+        expect(holding(deviceCode)).toEqual([])
+        expect(holding(deviceHash)).toEqual(["device_authorizations.device_code_hash"])
         // and the ports look them up by the hash alone: the clear value finds nothing
         const sessions = yield* SignIn.Sessions
         expect(yield* sessions.findByCookie(realm.id, cookie)).toEqual(Option.none())
@@ -724,6 +775,9 @@ export const suite = (backend: Backend) =>
         const codes = yield* SignIn.Codes
         expect(yield* codes.consume(realm.id, code)).toEqual(Option.none())
         expect(yield* codes.consume(realm.id, codeHash!)).toEqual(Option.some(codeOf(realm)))
+        const devices = yield* DeviceAuthorizations.DeviceAuthorizations
+        expect(yield* devices.find(realm.id, deviceCode)).toEqual(Option.none())
+        expect(yield* devices.find(realm.id, deviceHash)).toEqual(Option.some(deviceOf(realm, deviceHash)))
         // the interaction hands back the hash alone: the forms' token is checked against it, never read from the store
         expect(yield* Effect.flatMap(Interactions.Interactions, (i) => i.find(realm.id, interaction.id)))
           .toEqual(Option.some(interactionOf(realm, interaction.id, csrfHash!)))

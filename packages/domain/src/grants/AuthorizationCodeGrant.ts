@@ -1,14 +1,12 @@
 /** The authorization code grant at the token endpoint (RFC 6749 §4.1.3, OAuth 2.1 §4.1.3, OIDC Core §3.1.3). */
 import { DateTime, Effect, Either, Option } from "effect"
-import * as Audience from "../Audience.js"
 import * as Audit from "../Audit.js"
 import * as AuthorizationCode from "../AuthorizationCode.js"
 import type { Client } from "../Client.js"
 import * as Hash from "../Hash.js"
 import * as Pkce from "../Pkce.js"
 import type { Realm } from "../Realm.js"
-import { Resources } from "../Resources.js"
-import { Codes, Grants, Sessions } from "../SignIn.js"
+import { Codes, Grants } from "../SignIn.js"
 import * as TokenSet from "./TokenSet.js"
 
 export const grantType = "authorization_code"
@@ -58,17 +56,5 @@ export const handle = Effect.fn("AuthorizationCodeGrant.handle")(function*(cmd: 
   if (Option.isNone(grant) || grant.value.revokedAt !== undefined) {
     return yield* new AuthorizationCode.CodeRejected({ reason: "unknown" })
   }
-  const choice = yield* Audience.choose({
-    issuer: cmd.issuer,
-    requestedResource: cmd.resource,
-    grantedResources: grant.value.resources,
-    clientResources: cmd.client.metadata.resources,
-    grantedScopes: grant.value.scopes,
-    requestedScopes: undefined,
-    resources: yield* Effect.flatMap(Resources, (r) => r.list(cmd.realm.id))
-  })
-  const issued = yield* TokenSet.issue({ ...cmd, grant: grant.value, choice, grantType })
-  const set = yield* TokenSet.startFamily({ realm: cmd.realm, client: cmd.client, grant: grant.value, set: issued.set, event: issued.event })
-  if (grant.value.sid !== undefined) yield* Effect.flatMap(Sessions, (s) => s.addClient(cmd.realm.id, grant.value.sid!, cmd.client.clientId))
-  return set
+  return yield* TokenSet.fromGrant({ ...cmd, grant: grant.value, grantType })
 })

@@ -1,7 +1,7 @@
 /** What a token response holds, and issuing it: access token, ID token for OpenID requests, refresh token when allowed. */
 import { DateTime, Effect, Option } from "effect"
 import { AccessTokens } from "../AccessTokens.js"
-import type * as Audience from "../Audience.js"
+import * as Audience from "../Audience.js"
 import * as Audit from "../Audit.js"
 import type { AuditEvent } from "../AuditEvent.js"
 import type { Client } from "../Client.js"
@@ -11,7 +11,8 @@ import type { Grant } from "../Grant.js"
 import * as Hash from "../Hash.js"
 import type { Realm } from "../Realm.js"
 import * as RefreshFamily from "../RefreshFamily.js"
-import { RefreshTokens } from "../SignIn.js"
+import { Resources } from "../Resources.js"
+import { RefreshTokens, Sessions } from "../SignIn.js"
 import * as Tokens from "../Tokens.js"
 import { Users } from "../Users.js"
 
@@ -48,6 +49,12 @@ export const mayRefresh = (client: Client, scopes: ReadonlyArray<string>) =>
   client.metadata.grantTypes.includes("refresh_token") &&
   (!scopes.includes("openid") || scopes.includes("offline_access") || Client_.isConfidential(client.metadata))
 
+/**
+ * Grants where a person signed in to a page of ours: OpenID requests get an ID token (OIDC Core §3.1.3.3; the device
+ * grant, RFC 8628, ends at the same token response).
+ */
+export const personGrantTypes: ReadonlyArray<string> = ["authorization_code", "urn:ietf:params:oauth:grant-type:device_code"]
+
 /** OIDC Core §5.4: claims released by scope. */
 const claimsByScope = (scopes: ReadonlyArray<string>, user: { readonly name?: string; readonly email?: string; readonly username: string }) => ({
   ...(scopes.includes("profile") ? { preferred_username: user.username, ...(user.name !== undefined ? { name: user.name } : {}) } : {}),
@@ -80,7 +87,7 @@ export const issue = (input: {
     yield* Effect.flatMap(AccessTokens, (tokens) =>
       tokens.record(input.realm.id, access.claims.jti, input.grant.grantId, DateTime.unsafeMake(access.claims.exp * 1000)))
     let idToken: string | undefined
-    if (input.grant.scopes.includes("openid") && input.grantType === "authorization_code") {
+    if (input.grant.scopes.includes("openid") && personGrantTypes.includes(input.grantType)) {
       const user = yield* Effect.flatMap(Users, (users) => users.find(input.realm.id, input.grant.sub))
       idToken = yield* Tokens.idToken({
         realmId: input.realm.id,
@@ -145,4 +152,35 @@ export const startFamily = (input: {
     })
     yield* Effect.flatMap(RefreshTokens, (refreshes) => refreshes.create(family, family.currentHash, input.event))
     return { ...input.set, refreshToken }
+  })
+
+/**
+ * The first token set of a person's grant (code and device grants): audience and scope per CONTRACT §5 (`resource`
+ * picks one the grant covers), the set issued and audited, its refresh family started, and the client remembered in
+ * the person's session (front-channel logout tells it).
+ */
+export const fromGrant = (input: {
+  readonly realm: Realm
+  readonly issuer: string
+  readonly client: Client
+  readonly grant: Grant
+  readonly resource: string | undefined
+  readonly grantType: string
+  readonly context: RequestContext
+}) =>
+  Effect.gen(function*() {
+    const { grant } = input
+    const choice = yield* Audience.choose({
+      issuer: input.issuer,
+      requestedResource: input.resource,
+      grantedResources: grant.resources,
+      clientResources: input.client.metadata.resources,
+      grantedScopes: grant.scopes,
+      requestedScopes: undefined,
+      resources: yield* Effect.flatMap(Resources, (r) => r.list(input.realm.id))
+    })
+    const issued = yield* issue({ ...input, choice })
+    const set = yield* startFamily({ realm: input.realm, client: input.client, grant, set: issued.set, event: issued.event })
+    if (grant.sid !== undefined) yield* Effect.flatMap(Sessions, (s) => s.addClient(input.realm.id, grant.sid!, input.client.clientId))
+    return set
   })

@@ -1,9 +1,14 @@
-/** The token endpoint (RFC 6749 §3.2, §4.1.3, §4.4, §5, §6; OAuth 2.1 §3.2; RFC 8707 §2): code, refresh and client credentials. */
+/**
+ * The token endpoint (RFC 6749 §3.2, §4.1.3, §4.4, §5, §6; OAuth 2.1 §3.2; RFC 8707 §2; RFC 8628 §3.4-3.5): code,
+ * refresh, client credentials, JWT-bearer, token exchange and device code.
+ */
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import { Effect, Match } from "effect"
 import { AuthorizationCodeGrant, ClientCredentialsGrant, RefreshTokenGrant } from "@tessera/domain"
 import { JwtBearerGrant } from "@tessera/domain"
 import { TokenExchangeGrant } from "@tessera/domain"
+import { DeviceCodeGrant } from "@tessera/domain"
+import type { DeviceAuthorization } from "@tessera/domain"
 import type { Delegation } from "@tessera/domain"
 import type { Audience, AuthorizationCode, Client, Realm, RefreshFamily, TokenSet } from "@tessera/domain"
 import { ErrorResponse, TokenRequest } from "@tessera/protocol"
@@ -27,6 +32,8 @@ type Refusal =
   | RefreshFamily.RefreshRejected
   | Audience.TargetRejected
   | Audience.ScopeRejected
+  | DeviceAuthorization.DeviceCodeRejected
+  | DeviceAuthorization.AuthorizationPending
 
 /** The one mapping to RFC 6749 §5.2 errors; a grant's `reason` goes to the log, never the wire. */
 const toErrorResponse = (issuer: string) =>
@@ -43,8 +50,23 @@ const toErrorResponse = (issuer: string) =>
     JwtBearerRejected: ({ reason }) => ErrorResponse.make("invalid_grant", jwtBearerDescription[reason]),
     JwtBearerScopeRejected: ({ reason }) => ErrorResponse.make("invalid_scope", jwtBearerScopeDescription[reason]),
     TargetRejected: ({ reason }) => ErrorResponse.make("invalid_target", targetDescription[reason]),
-    ScopeRejected: ({ reason }) => ErrorResponse.make("invalid_scope", scopeDescription[reason])
+    ScopeRejected: ({ reason }) => ErrorResponse.make("invalid_scope", scopeDescription[reason]),
+    DeviceCodeRejected: ({ reason }) => deviceCodeError[reason](),
+    // RFC 8628 §3.5: still pending; slow_down also tells the device the interval is now 5 seconds longer
+    AuthorizationPending: ({ slowDown, interval }) =>
+      slowDown
+        ? ErrorResponse.make("slow_down", `polling too fast: wait at least ${interval} seconds between requests`)
+        : ErrorResponse.make("authorization_pending", "the person has not yet approved the request")
   }))
+
+/** RFC 8628 §3.5 and RFC 6749 §5.2: every token endpoint error is 400 (access_denied's default 403 is for redirects). */
+const deviceCodeError: Record<DeviceAuthorization.DeviceCodeRejected["reason"], () => ErrorResponse.ErrorResponse> = {
+  unknown: () => ErrorResponse.make("invalid_grant"),
+  replayed: () => ErrorResponse.make("invalid_grant"),
+  client_mismatch: () => ErrorResponse.make("invalid_grant"),
+  expired: () => ErrorResponse.make("expired_token", "the device code has expired: start again"),
+  denied: () => ErrorResponse.make("access_denied", "the person denied the request", 400)
+}
 
 const targetDescription: Record<Audience.TargetRejected["reason"], string> = {
   ambiguous: "'resource' is required: the client is not registered for exactly one resource",
@@ -128,6 +150,8 @@ const dispatch = (request: TokenRequest.TokenRequest, ctx: Context) =>
     Match.when({ grant_type: TokenExchangeGrant.grantType }, (r) =>
       Effect.flatMap(oneResource(r.resource), (resource) =>
         TokenExchangeGrant.handle({ ...ctx, subjectToken: r.subject_token, actorToken: r.actor_token, scope: r.scope, resource }))),
+    Match.when({ grant_type: DeviceCodeGrant.grantType }, (r) =>
+      Effect.flatMap(oneResource(r.resource), (resource) => DeviceCodeGrant.handle({ ...ctx, deviceCode: r.device_code, resource }))),
     Match.exhaustive
   )
 
@@ -161,7 +185,8 @@ const token = handle(Effect.gen(function*() {
     const set = yield* dispatch(request, { realm, issuer, client, context: yield* ClientAuth.requestContext })
     return tokenResponse(set)
   }).pipe(
-    Effect.tapError((e) => isRefusal(e) ? Effect.logInfo("token request refused", e._tag, e.reason) : Effect.void),
+    // a device polling while the person decides is the normal case, not a refusal worth a log line
+    Effect.tapError((e) => isRefusal(e) && "reason" in e ? Effect.logInfo("token request refused", e._tag, e.reason) : Effect.void),
     Effect.catchIf(isRefusal, (e) => Effect.fail(toErrorResponse(issuer)(e)))
   )
 }))

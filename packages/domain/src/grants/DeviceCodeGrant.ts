@@ -1,0 +1,47 @@
+/** The device authorization grant at the token endpoint (RFC 8628 §3.4-3.5): polling, and the tokens once approved. */
+import { DateTime, Effect, Option } from "effect"
+import type { Client } from "../Client.js"
+import * as DeviceAuthorization from "../DeviceAuthorization.js"
+import * as DeviceFlow from "../DeviceFlow.js"
+import * as Hash from "../Hash.js"
+import type { Realm } from "../Realm.js"
+import { Grants } from "../SignIn.js"
+import * as TokenSet from "./TokenSet.js"
+
+/** RFC 8628 §3.4: the grant type. */
+export const grantType = "urn:ietf:params:oauth:grant-type:device_code"
+
+export interface Command {
+  readonly realm: Realm
+  readonly issuer: string
+  readonly client: Client
+  readonly deviceCode: string
+  /** RFC 8707 §2: which of the approved resources the access token is for (CONTRACT §5 without it). */
+  readonly resource: string | undefined
+  readonly context: TokenSet.RequestContext
+}
+
+const unknown = () => new DeviceAuthorization.DeviceCodeRejected({ reason: "unknown" })
+
+/**
+ * One poll (RFC 8628 §3.4): the transition is written first (the poll's time, a grown interval, or Redeemed), so of two
+ * racing polls of an approved code exactly one redeems it and gets the tokens; the other is told invalid_grant.
+ */
+export const handle = Effect.fn("DeviceCodeGrant.handle")(function*(cmd: Command) {
+  const now = yield* DateTime.now
+  const { before, next } = yield* DeviceFlow.transition(
+    cmd.realm.id,
+    yield* Hash.sha256(cmd.deviceCode),
+    unknown,
+    (device) => DeviceAuthorization.poll(device, cmd.client.clientId, now),
+    undefined
+  )
+  const outcome = DeviceAuthorization.outcomeOf(before, next)
+  // RFC 8628 §3.5: authorization_pending, or slow_down with the interval now 5 s longer
+  if (outcome !== "redeem" || next._tag !== "Redeemed") {
+    return yield* new DeviceAuthorization.AuthorizationPending({ slowDown: outcome === "slow_down", interval: next.interval })
+  }
+  const grant = yield* Effect.flatMap(Grants, (grants) => grants.find(cmd.realm.id, next.grantId))
+  if (Option.isNone(grant) || grant.value.revokedAt !== undefined) return yield* unknown()
+  return yield* TokenSet.fromGrant({ ...cmd, grant: grant.value, grantType })
+})
