@@ -1,5 +1,6 @@
 import { expect, layer, it as itWorld } from "@effect/vitest"
-import { Effect, TestClock } from "effect"
+import { Effect, Option, TestClock } from "effect"
+import { Fetcher } from "@tessera/domain"
 import { request } from "./support/Http.js"
 import * as TestLive from "./support/TestLive.js"
 import {
@@ -119,13 +120,51 @@ layer(TestLive.TestLive)("RFC 6749 §2.3 and RFC 7523 §2.2: client authenticati
       }
     }))
 
-  it.effect("private_key_jwt with a registered jwks_uri is refused for now, saying so", () =>
+  it.effect("RFC 7523 §2.2 private_key_jwt with a jwks_uri: the keys are fetched (public addresses only) and cached", () =>
     Effect.gen(function*() {
       const w = yield* world
       const key = yield* clientKey
-      const client = yield* registerClient(w, { token_endpoint_auth_method: "private_key_jwt", jwks_uri: "https://app.example/jwks.json" })
+      const jwksUri = `https://app.example/${w.name}/jwks.json`
+      const table = yield* Fetcher.MemoryFetcher
+      yield* table.set(jwksUri, Fetcher.json({ keys: [key.publicJwk] }, { "cache-control": "max-age=600" }))
+      const client = yield* registerClient(w, { token_endpoint_auth_method: "private_key_jwt", jwks_uri: jwksUri })
+      for (let i = 0; i < 3; i++) {
+        const signed = yield* assertion(key, client.client_id, w.issuer)
+        expectTokens(yield* exchange(w, { assertion: signed }, yield* codeFor(w, client.client_id)), resourceTokens("read"))
+      }
+      expect(yield* table.calls(jwksUri)).toBe(1)
+      expect(Option.map(yield* table.lastOptions(jwksUri), (o) => o.addresses)).toEqual(Option.some("public"))
+      // a key the set does not hold still fails as a signature
+      const stranger = yield* clientKey
+      expectInvalidClient(
+        yield* exchange(w, { assertion: yield* assertion({ ...stranger, kid: key.kid }, client.client_id, w.issuer) }, yield* codeFor(w, client.client_id)),
+        w,
+        "the client assertion's signature does not verify with the client's registered keys"
+      )
+    }))
+
+  it.effect("private_key_jwt with an unreachable or bad jwks_uri is 401 invalid_client, never a 500; not cached", () =>
+    Effect.gen(function*() {
+      const w = yield* world
+      const key = yield* clientKey
+      const jwksUri = `https://app.example/${w.name}/jwks.json`
+      const table = yield* Fetcher.MemoryFetcher
+      const client = yield* registerClient(w, { token_endpoint_auth_method: "private_key_jwt", jwks_uri: jwksUri })
+      const failures: ReadonlyArray<Fetcher.Canned> = [
+        { _tag: "Failure", reason: "network" },
+        { _tag: "Failure", reason: "address_refused" },
+        { _tag: "Response", status: 404, body: "" },
+        { _tag: "Response", status: 200, body: "[1, 2, 3]" }
+      ]
+      for (const failure of failures) {
+        yield* table.set(jwksUri, failure)
+        const res = yield* exchange(w, { assertion: yield* assertion(key, client.client_id, w.issuer) }, yield* codeFor(w, client.client_id))
+        expectInvalidClient(res, w, "the client's keys could not be fetched from its 'jwks_uri'")
+      }
+      yield* table.set(jwksUri, Fetcher.json({ keys: [key.publicJwk] }))
       const res = yield* exchange(w, { assertion: yield* assertion(key, client.client_id, w.issuer) }, yield* codeFor(w, client.client_id))
-      expectInvalidClient(res, w, "private_key_jwt with a 'jwks_uri' is not supported yet; register the client's keys as 'jwks'")
+      expectTokens(res, resourceTokens("read"))
+      expect(yield* table.calls(jwksUri)).toBe(failures.length + 1)
     }))
 
   it.effect("§5.2: a wrong secret, or an unknown client, is 401 invalid_client with the Basic challenge, alike", () =>
@@ -181,6 +220,37 @@ layer(TestLive.TestLive)("RFC 6749 §2.3 and RFC 7523 §2.2: client authenticati
       expectError(both, { error: "invalid_request", error_description: "the client must use only one authentication method" })
     }))
 })
+
+itWorld.effect("RFC 7523 §2.2 private_key_jwt with a jwks_uri: the client's rotated key is found through its new kid, refetched at most once a minute", () =>
+  Effect.gen(function*() {
+    const w = yield* world
+    const old = yield* clientKey
+    const next = yield* clientKey
+    const jwksUri = `https://app.example/${w.name}/jwks.json`
+    const table = yield* Fetcher.MemoryFetcher
+    yield* table.set(jwksUri, Fetcher.json({ keys: [old.publicJwk] }, { "cache-control": "max-age=86400" }))
+    const client = yield* registerClient(w, { token_endpoint_auth_method: "private_key_jwt", jwks_uri: jwksUri })
+    const codeFor = () => issueCode(w, { clientId: client.client_id, scopes: ["read"], resources: [w.resource] })
+    expectTokens(yield* exchange(w, { assertion: yield* assertion(old, client.client_id, w.issuer) }, yield* codeFor()), resourceTokens("read"))
+    yield* table.set(jwksUri, Fetcher.json({ keys: [next.publicJwk] }, { "cache-control": "max-age=86400" }))
+    yield* TestClock.adjust("30 seconds")
+    expectInvalidClient(
+      yield* exchange(w, { assertion: yield* assertion(next, client.client_id, w.issuer) }, yield* codeFor()),
+      w,
+      "the client assertion's signature does not verify with the client's registered keys"
+    )
+    expect(yield* table.calls(jwksUri)).toBe(1)
+    yield* TestClock.adjust("30 seconds")
+    expectTokens(yield* exchange(w, { assertion: yield* assertion(next, client.client_id, w.issuer) }, yield* codeFor()), resourceTokens("read"))
+    expect(yield* table.calls(jwksUri)).toBe(2)
+    // the retired key is gone from the new set
+    expectInvalidClient(
+      yield* exchange(w, { assertion: yield* assertion(old, client.client_id, w.issuer) }, yield* codeFor()),
+      w,
+      "the client assertion's signature does not verify with the client's registered keys"
+    )
+    expect(yield* table.calls(jwksUri)).toBe(2)
+  }).pipe(Effect.provide(TestLive.make())))
 
 layer(TestLive.TestLive)("RFC 6749 §4.1.3 and OIDC Core §3.1.3: the authorization code grant", (it) => {
   it.effect("OIDC Core §3.1.3.3: access, ID and refresh tokens; the ID token has at_hash, nonce, sid; audited with ip and user agent", () =>

@@ -1,5 +1,6 @@
-import { expect, layer } from "@effect/vitest"
-import { Clock, Effect } from "effect"
+import { expect, it as itWorld, layer } from "@effect/vitest"
+import { Clock, Effect, Option, TestClock } from "effect"
+import { Fetcher, RemoteJwks } from "@tessera/domain"
 import * as Jose from "jose"
 import { admin, get } from "./support/Http.js"
 import * as TestLive from "./support/TestLive.js"
@@ -19,7 +20,23 @@ const trustedIssuer = (w: World, issuer = `https://idp.example/${w.name}`) =>
     return { issuer, key }
   })
 
-type Idp = Effect.Effect.Success<ReturnType<typeof trustedIssuer>>
+/**
+ * A trusted issuer registered with a `jwks_uri` (CONTRACT §3), its key set served by the memory Fetcher with
+ * `max-age=3600`; `publish` replaces the served set (the issuer rotating its keys).
+ */
+const remoteIssuer = (w: World) =>
+  Effect.gen(function*() {
+    const key = yield* clientKey
+    const issuer = `https://remote-idp.example/${w.name}`
+    const jwksUri = `${issuer}/.well-known/jwks.json`
+    const table = yield* Fetcher.MemoryFetcher
+    const publish = (keys: ReadonlyArray<ClientKey>) =>
+      table.set(jwksUri, Fetcher.json({ keys: keys.map((k) => k.publicJwk) }, { "cache-control": "max-age=3600" }))
+    yield* publish([key])
+    const res = yield* admin.post(`/admin/realms/${w.name}/trusted-issuers`, { issuer, jwks_uri: jwksUri })
+    if (res.status !== 201) return yield* Effect.dieMessage(`trusted issuer: ${res.status} ${res.text}`)
+    return { issuer, key, jwksUri, publish, fetches: table.calls(jwksUri), table }
+  })
 
 /** RFC 7523 §3: an assertion at the Clock's time, for the realm's issuer; every claim can be overridden (undefined removes it). */
 const assertionOf = (w: World, idp: { readonly issuer: string; readonly key: ClientKey }, sub: string, claims: Record<string, unknown> = {}) =>
@@ -96,6 +113,12 @@ const setup = Effect.gen(function*() {
 })
 
 const base64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url")
+
+const keysUnavailable = invalidGrant("the trusted issuer's keys could not be fetched from its 'jwks_uri'")
+
+/** An assertion signed with `key` but naming another kid in its header. */
+const withKid = (w: World, idp: { readonly issuer: string; readonly key: ClientKey }, kid: string) =>
+  assertionOf(w, { issuer: idp.issuer, key: { ...idp.key, kid } }, w.sub)
 
 layer(TestLive.TestLive)("RFC 7523 §2.1 and §3: the JWT-bearer grant", (it) => {
   it.effect("§2.1: an assertion for a person: a token for that person and the client's resource; audited with the issuer", () =>
@@ -260,19 +283,6 @@ layer(TestLive.TestLive)("RFC 7523 §2.1 and §3: the JWT-bearer grant", (it) =>
       expect(res.json).toEqual({ error: "invalid_client", error_description: "client authentication failed" })
     }))
 
-  it.effect("a trusted issuer registered with jwks_uri: invalid_grant, not supported yet (no outbound fetcher)", () =>
-    Effect.gen(function*() {
-      const w = yield* world
-      const client = yield* bearerClient(w)
-      const issuer = "https://remote-idp.example"
-      const registered = yield* admin.post(`/admin/realms/${w.name}/trusted-issuers`, { issuer, jwks_uri: `${issuer}/jwks` })
-      expect(registered.status).toBe(201)
-      const res = yield* jwtBearerRequest(w, client, yield* assertionOf(w, { issuer, key: yield* clientKey }, w.sub))
-      expectError(res, invalidGrant(
-        "assertions from trusted issuers registered with a 'jwks_uri' are not supported yet; register the issuer's keys as 'jwks'"
-      ))
-    }))
-
   it.effect("malformed assertions: not JWS compact syntax is invalid_request; compact but not a JWT is invalid_grant", () =>
     Effect.gen(function*() {
       const { w, client } = yield* setup
@@ -288,4 +298,92 @@ layer(TestLive.TestLive)("RFC 7523 §2.1 and §3: the JWT-bearer grant", (it) =>
       const huge = `${"a".repeat(5000)}.b.c`
       expectError(yield* jwtBearerRequest(w, client, huge), { error: "invalid_request", error_description: "'assertion' is too long" })
     }))
+
+  it.effect("§3 item 9 with jwks_uri: the issuer's keys are fetched through the Fetcher (https, public addresses, 64 KiB, 3 s) and cached", () =>
+    Effect.gen(function*() {
+      const w = yield* world
+      const client = yield* bearerClient(w)
+      const idp = yield* remoteIssuer(w)
+      const res = yield* jwtBearerRequest(w, client, yield* assertionOf(w, idp, w.sub), { scope: "read" })
+      yield* expectAccessToken(w, expectTokens(res, "read"), w.sub, client.client_id, w.resource, "read")
+      expectTokens(yield* jwtBearerRequest(w, client, yield* assertionOf(w, idp, w.sub)), "read write")
+      expect(yield* idp.fetches).toBe(1)
+      // ADR 0012: a jwks_uri the admin API registered may resolve to public addresses only
+      expect(yield* idp.table.lastOptions(idp.jwksUri)).toEqual(Option.some({
+        timeout: RemoteJwks.timeout, maxBytes: 64 * 1024, addresses: "public", accept: "application/jwk-set+json, application/json"
+      }))
+      const events = yield* auditOf(w, "token.issued")
+      expect(events.map((e) => [e.reason, e.subject])).toEqual([[`assertion issuer: ${idp.issuer}`, w.sub], [`assertion issuer: ${idp.issuer}`, w.sub]])
+    }))
+
+  it.effect("jwks_uri unreachable or not a JWK Set: invalid_grant, never a 500; the failure is not cached", () =>
+    Effect.gen(function*() {
+      const w = yield* world
+      const client = yield* bearerClient(w)
+      const idp = yield* remoteIssuer(w)
+      const failures: ReadonlyArray<Fetcher.Canned> = [
+        { _tag: "Failure", reason: "network" },
+        { _tag: "Failure", reason: "timeout" },
+        { _tag: "Failure", reason: "address_refused" },
+        { _tag: "Response", status: 500, body: "oops" },
+        { _tag: "Response", status: 302, headers: { location: "https://elsewhere.example/jwks" }, body: "" },
+        { _tag: "Response", status: 200, body: "x".repeat(64 * 1024 + 1) },
+        { _tag: "Response", status: 200, body: "<html>not json</html>" },
+        Fetcher.json({ no: "keys" })
+      ]
+      for (const failure of failures) {
+        yield* idp.table.set(idp.jwksUri, failure)
+        expectError(yield* jwtBearerRequest(w, client, yield* assertionOf(w, idp, w.sub)), keysUnavailable)
+      }
+      expect(yield* idp.fetches).toBe(failures.length)
+      expect(yield* auditOf(w, "token.issued")).toEqual([])
+      // the issuer is back: the next request fetches and succeeds
+      yield* idp.publish([idp.key])
+      expectTokens(yield* jwtBearerRequest(w, client, yield* assertionOf(w, idp, w.sub)), "read write")
+      expect(yield* idp.fetches).toBe(failures.length + 1)
+    }))
 })
+
+itWorld.effect("RFC 7523 §3 item 9 with jwks_uri: key rotation at the issuer is picked up through the unknown kid (refetch at most once a minute)", () =>
+  Effect.gen(function*() {
+    const w = yield* world
+    const client = yield* bearerClient(w)
+    const idp = yield* remoteIssuer(w)
+    expectTokens(yield* jwtBearerRequest(w, client, yield* assertionOf(w, idp, w.sub)), "read write")
+    // the issuer rotates: a new key beside the old one
+    const next = yield* clientKey
+    yield* idp.publish([idp.key, next])
+    const rotated = { issuer: idp.issuer, key: next }
+    // within a minute of the last fetch, the unknown kid is not fetched for: the signature does not verify
+    yield* TestClock.adjust("59 seconds")
+    expectError(yield* jwtBearerRequest(w, client, yield* assertionOf(w, rotated, w.sub)), notTrusted)
+    expect(yield* idp.fetches).toBe(1)
+    yield* TestClock.adjust("1 second")
+    expectTokens(yield* jwtBearerRequest(w, client, yield* assertionOf(w, rotated, w.sub)), "read write")
+    expect(yield* idp.fetches).toBe(2)
+    // both keys now verify from the cache
+    expectTokens(yield* jwtBearerRequest(w, client, yield* assertionOf(w, idp, w.sub)), "read write")
+    expectTokens(yield* jwtBearerRequest(w, client, yield* assertionOf(w, rotated, w.sub)), "read write")
+    expect(yield* idp.fetches).toBe(2)
+  }).pipe(Effect.provide(TestLive.make())))
+
+itWorld.effect("RFC 7523 §3 item 9 with jwks_uri: a flood of assertions with unknown kids makes at most one fetch per minute", () =>
+  Effect.gen(function*() {
+    const w = yield* world
+    const client = yield* bearerClient(w)
+    const idp = yield* remoteIssuer(w)
+    expectTokens(yield* jwtBearerRequest(w, client, yield* assertionOf(w, idp, w.sub)), "read write")
+    for (let minute = 1; minute <= 3; minute++) {
+      yield* TestClock.adjust("61 seconds")
+      const responses = yield* Effect.forEach(
+        Array.from({ length: 20 }, (_, i) => `forged-${minute}-${i}`),
+        (kid) => Effect.flatMap(withKid(w, idp, kid), (a) => jwtBearerRequest(w, client, a)),
+        { concurrency: 5 }
+      )
+      for (const res of responses) expectError(res, notTrusted)
+      expect(yield* idp.fetches).toBe(1 + minute)
+    }
+    // the real key still works throughout, from the cache
+    expectTokens(yield* jwtBearerRequest(w, client, yield* assertionOf(w, idp, w.sub)), "read write")
+    expect(yield* idp.fetches).toBe(4)
+  }).pipe(Effect.provide(TestLive.make())))

@@ -148,6 +148,8 @@ export class MemoryFetcher extends Context.Tag("@tessera/domain/MemoryFetcher")<
   readonly remove: (url: string) => Effect.Effect<void>
   /** How many times `get` was called with this URL (whatever it answered). */
   readonly calls: (url: string) => Effect.Effect<number>
+  /** The options of the last `get` of this URL. */
+  readonly lastOptions: (url: string) => Effect.Effect<Option.Option<Options>>
   readonly get: (url: string, options: Options) => Effect.Effect<Response, FetchError>
 }>() {}
 
@@ -161,13 +163,16 @@ export const layerMemoryTable = Layer.effect(
   Effect.gen(function*() {
     const table = yield* Ref.make(HashMap.empty<string, Canned>())
     const counts = yield* Ref.make(HashMap.empty<string, number>())
+    const lastOptions = yield* Ref.make(HashMap.empty<string, Options>())
     return MemoryFetcher.of({
       set: (url, answer) => Ref.update(table, HashMap.set(url, answer)),
       remove: (url) => Ref.update(table, HashMap.remove(url)),
       calls: (url) => Effect.map(Ref.get(counts), (m) => Option.getOrElse(HashMap.get(m, url), () => 0)),
+      lastOptions: (url) => Effect.map(Ref.get(lastOptions), HashMap.get(url)),
       get: (url, options) =>
         Effect.gen(function*() {
           yield* Ref.update(counts, (m) => HashMap.set(m, url, Option.getOrElse(HashMap.get(m, url), () => 0) + 1))
+          yield* Ref.update(lastOptions, HashMap.set(url, options))
           const parsed = parseUrl(url, options)
           if (!parsed.ok) return yield* parsed.error
           const answer = HashMap.get(yield* Ref.get(table), url)

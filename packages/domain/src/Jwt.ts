@@ -40,3 +40,13 @@ export const unverifiedClaims = (token: string): Jose.JWTPayload | undefined => 
     return undefined
   }
 }
+
+/** The `kid` of a JWS's protected header before any check (RFC 7515 §4.1.4), to pick or refetch keys; untrusted. */
+export const unverifiedKid = (token: string): string | undefined => {
+  try {
+    const kid = Jose.decodeProtectedHeader(token).kid
+    return typeof kid === "string" ? kid : undefined
+  } catch {
+    return undefined
+  }
+}

@@ -19,6 +19,8 @@ describe("Fetcher.layerMemory (canned answers)", () => {
       expect(yield* table.calls("https://a.example/doc")).toBe(1)
       expect(yield* table.calls("https://a.example/other")).toBe(1)
       expect(yield* table.calls("https://a.example/never")).toBe(0)
+      expect(yield* table.lastOptions("https://a.example/doc")).toEqual(Option.some(options))
+      expect(yield* table.lastOptions("https://a.example/never")).toEqual(Option.none())
     }).pipe(Effect.provide(Fetcher.layerMemory)))
 
   it.effect("applies the port's rules: 3xx redirect, non-200 status, body over the cap, scheme and URL checks", () =>

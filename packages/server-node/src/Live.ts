@@ -6,7 +6,7 @@ import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Console, Duration, Effect, Layer, Option } from "effect"
 import * as Sql from "@tessera/sql"
 import {
-  Audit, Clients, Entropy, Fetcher, JobLock, Keys, MemoryDb, Realms, Resources, SignIn, SigningKeys, Tokens, TrustedIssuers, Users
+  Audit, Clients, Entropy, Fetcher, JobLock, RemoteJwks, Keys, MemoryDb, Realms, Resources, SignIn, SigningKeys, Tokens, TrustedIssuers, Users
 } from "@tessera/domain"
 import { AccessTokens, JtiCache } from "@tessera/domain"
 import { DeviceAuthorizations, Interactions, LoginThrottle, UserCodeThrottle } from "@tessera/domain"
@@ -61,7 +61,7 @@ const KeyPolicyLive = Layer.unwrapEffect(Effect.map(AppConfig, (config) => Signi
 /** Services every route may use, built from configuration; `fetcher` is the outbound HTTP (tests pass the memory one). */
 export const services = (fetcher: Layer.Layer<Fetcher.Fetcher>) => Layer.mergeAll(
   Entropy.layer,
-  fetcher,
+  RemoteJwks.layer.pipe(Layer.provideMerge(fetcher)),
   PasswordHasherArgon2.layer(),
   Secrets.layerKek,
   KeyPolicyLive,

@@ -12,7 +12,7 @@ import type { Realm } from "../Realm.js"
 import type { Resource } from "../Resource.js"
 import { Resources } from "../Resources.js"
 import * as Tokens from "../Tokens.js"
-import { TrustedIssuers } from "../TrustedIssuers.js"
+import * as TrustedJwt from "../TrustedJwt.js"
 import { Users } from "../Users.js"
 import * as TokenSet from "./TokenSet.js"
 
@@ -25,21 +25,13 @@ export const maxLifetimeSeconds = 300
 export const clockSkewSeconds = 60
 
 /** RFC 7518 §3.1: asymmetric JWS algorithms only (never `none`, never HMAC: a trusted issuer publishes public keys). */
-export const assertionAlgs = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "Ed25519"]
+export const assertionAlgs = TrustedJwt.algorithms
 
 /** RFC 7523 §3.1: the assertion is not valid, invalid_grant; the reason is for the log, never the wire. */
 export class JwtBearerRejected extends Data.TaggedError("JwtBearerRejected")<{
   readonly reason:
-    /** Not a decodable JWT (RFC 7519 §7.2), or no `iss` to look up. */
-    | "malformed"
-    /** `iss` is no trusted issuer of the realm. */
-    | "untrusted_issuer"
-    /** The trusted issuer publishes a `jwks_uri`: fetching it needs the outbound Fetcher port, not built yet. */
-    | "jwks_uri_unsupported"
-    /** No key of the issuer verifies the signature, or the algorithm is not an asymmetric one. */
-    | "signature"
-    /** Verified, but jose refused a claim (e.g. `nbf` in the future, a non-numeric `iat`). */
-    | "invalid"
+    /** The signature and the issuer (`TrustedJwt`): malformed, untrusted_issuer, jwks_unavailable, signature, invalid. */
+    | TrustedJwt.TrustedJwtRejected["reason"]
     | "audience"
     | "exp_missing"
     | "expired"
@@ -74,26 +66,6 @@ export interface Command {
 
 const reject = (reason: JwtBearerRejected["reason"]) => Effect.fail(new JwtBearerRejected({ reason }))
 
-/** jose's error codes for an assertion that does not verify. */
-const verifyReason = (code: string): JwtBearerRejected["reason"] => {
-  switch (code) {
-    case "ERR_JWT_EXPIRED":
-      return "expired"
-    case "ERR_JWS_SIGNATURE_VERIFICATION_FAILED":
-    case "ERR_JWKS_NO_MATCHING_KEY":
-    case "ERR_JWKS_MULTIPLE_MATCHING_KEYS":
-    case "ERR_JOSE_ALG_NOT_ALLOWED":
-    case "ERR_JOSE_NOT_SUPPORTED":
-    case "ERR_JWKS_INVALID":
-      return "signature"
-    case "ERR_JWT_INVALID":
-    case "ERR_JWS_INVALID":
-      return "malformed"
-    default:
-      return "invalid"
-  }
-}
-
 /** Whose token it is: a person of the realm, or the client itself (RFC 7523 §3 item 2). */
 export type Subject = { readonly _tag: "Person"; readonly sub: string } | { readonly _tag: "Client"; readonly sub: string }
 
@@ -103,20 +75,11 @@ export type Subject = { readonly _tag: "Person"; readonly sub: string } | { read
  */
 export const verify = (input: { readonly realm: Realm; readonly issuer: string; readonly client: Client; readonly assertion: string }) =>
   Effect.gen(function*() {
-    const unverified = Jwt.unverifiedClaims(input.assertion)
-    if (unverified === undefined) return yield* reject("malformed")
-    const iss = unverified.iss
-    // RFC 7523 §3 item 1: iss MUST be present; it names whose keys verify the JWT
-    if (typeof iss !== "string" || iss === "") return yield* reject("malformed")
-    const trusted = yield* Effect.flatMap(TrustedIssuers, (issuers) => issuers.find(input.realm.id, iss))
-    if (Option.isNone(trusted)) return yield* reject("untrusted_issuer")
-    const keys = trusted.value.keys
-    if (keys._tag === "JwksUri") return yield* reject("jwks_uri_unsupported")
-    // RFC 7523 §3 item 9: the JWT MUST be digitally signed; RFC 7515 §5.2: by a key of the issuer the JWT names
-    const verified = yield* Jwt.verify(input.assertion, keys.jwks, { algorithms: assertionAlgs, issuer: iss }).pipe(
-      Effect.mapError((e) => new JwtBearerRejected({ reason: verifyReason(e.reason) }))
+    // RFC 7523 §3 items 1 and 9: iss a trusted issuer of the realm, whose keys verify the signature
+    const { iss, payload } = yield* TrustedJwt.verify(input.realm, input.assertion).pipe(
+      Effect.catchTag("TrustedJwtRejected", (e) => reject(e.reason))
     )
-    const { aud, exp, iat, jti, sub } = verified.payload
+    const { aud, exp, iat, jti, sub } = payload
     // RFC 7523 §3 item 3: aud identifies the authorization server: its issuer or its token endpoint. One value only
     // (CONTRACT §5 "aud = ..."; as for client assertions): an assertion for several audiences could be spent at each.
     const audiences = typeof aud === "string" ? [aud] : Array.isArray(aud) ? aud : []

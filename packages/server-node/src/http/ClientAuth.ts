@@ -4,7 +4,7 @@
  */
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import { Data, DateTime, Effect, Option, Redacted } from "effect"
-import { Clients, Hash, JtiCache, Jwt } from "@tessera/domain"
+import { Clients, Hash, JtiCache, Jwt, RemoteJwks } from "@tessera/domain"
 import type { Client, Realm, TokenSet } from "@tessera/domain"
 import { ClientAuthentication } from "@tessera/protocol"
 import type { Form } from "@tessera/protocol"
@@ -48,7 +48,7 @@ export type Reason =
   | "wrong_secret"
   | "method_mismatch"
   | "none_not_allowed"
-  | "jwks_uri_unsupported"
+  | "jwks_unavailable"
   | "assertion_invalid"
   | "assertion_signature"
   | "assertion_expired"
@@ -79,8 +79,8 @@ const description = (e: ClientAuthFailed): string => {
       return `the client must authenticate with its registered method (${e.registered})`
     case "none_not_allowed":
       return "client authentication is required"
-    case "jwks_uri_unsupported":
-      return "private_key_jwt with a 'jwks_uri' is not supported yet; register the client's keys as 'jwks'"
+    case "jwks_unavailable":
+      return "the client's keys could not be fetched from its 'jwks_uri'"
     case "assertion_invalid":
       return "the client assertion is malformed or not yet valid"
     case "assertion_signature":
@@ -124,14 +124,20 @@ const assertionReason = (code: string): Reason => {
 }
 
 /**
- * RFC 7523 §3: verifies a client assertion with the client's registered `jwks`: `iss` = `sub` = client_id, `aud` the
+ * RFC 7523 §3: verifies a client assertion with the client's registered keys (`jwks`, or its `jwks_uri` through
+ * RemoteJwks, RFC 7591 §2): `iss` = `sub` = client_id, `aud` the
  * issuer or the token endpoint, `exp` in the future, at most 5 minutes of validity, and a `jti` never seen before.
  */
 const verifyAssertion = (realm: Realm.Realm, issuer: string, client: Client.Client, assertion: string) =>
   Effect.gen(function*() {
-    const jwks = client.metadata.jwks
-    // fetching a jwks_uri needs the outbound Fetcher port (DESIGN), which does not exist yet
-    if (jwks === undefined) return yield* fail(client.metadata.jwksUri !== undefined ? "jwks_uri_unsupported" : "assertion_signature")
+    const { jwks: inline, jwksUri } = client.metadata
+    // RFC 7591 §2: the keys are inline or at the jwks_uri (never both); a jwks_uri client's rotation is picked up by
+    // the kid the assertion names (RemoteJwks refetches, bounded)
+    const jwks = inline ?? (jwksUri === undefined ? undefined : yield* RemoteJwks.keys(jwksUri, {
+      addresses: RemoteJwks.adminRegisteredAddresses,
+      kid: Jwt.unverifiedKid(assertion)
+    }).pipe(Effect.mapError(() => new ClientAuthFailed({ reason: "jwks_unavailable" }))))
+    if (jwks === undefined) return yield* fail("assertion_signature")
     const verified = yield* Jwt.verify(assertion, jwks as unknown as Parameters<typeof Jwt.verify>[1], { algorithms: assertionAlgs }).pipe(
       Effect.mapError((e) => new ClientAuthFailed({ reason: assertionReason(e.reason) }))
     )

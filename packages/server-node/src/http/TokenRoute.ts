@@ -94,7 +94,7 @@ const jwtBearerDescription: Record<JwtBearerGrant.JwtBearerRejected["reason"], s
   malformed: unverifiedAssertion,
   untrusted_issuer: unverifiedAssertion,
   signature: unverifiedAssertion,
-  jwks_uri_unsupported: "assertions from trusted issuers registered with a 'jwks_uri' are not supported yet; register the issuer's keys as 'jwks'",
+  jwks_unavailable: "the trusted issuer's keys could not be fetched from its 'jwks_uri'",
   invalid: "the assertion is not valid",
   audience: "the assertion's 'aud' must be the issuer or the token endpoint",
   exp_missing: "the assertion must have 'exp'",
