@@ -265,14 +265,27 @@ layer(TestLive.TestLive)("RFC 8693: token exchange", (it) => {
       })
     }))
 
-  it.effect("§2.2.2: invalid_request for an unsupported subject_token_type or requested_token_type", () =>
+  it.effect("§2.2.2: invalid_request for an unsupported subject_token_type, actor_token_type or requested_token_type", () =>
     Effect.gen(function*() {
       const w = yield* world
       const agent = yield* agentClient(w)
       const subject = yield* personToken(w, agent)
+      // §3: jwt is supported (trusted issuers' JWTs, rfc8693-jwt-subject-token.test.ts); these are not
+      for (const type of ["urn:ietf:params:oauth:token-type:id_token", "urn:ietf:params:oauth:token-type:saml2", "urn:ietf:params:oauth:token-type:refresh_token", "jwt"]) {
+        expectError(
+          yield* tokenExchange(w, authOf(agent), subject.access_token, { subject_token_type: type }),
+          { error: "invalid_request", error_description: "unsupported subject_token_type" }
+        )
+      }
       expectError(
-        yield* tokenExchange(w, authOf(agent), subject.access_token, { subject_token_type: "urn:ietf:params:oauth:token-type:jwt" }),
-        { error: "invalid_request", error_description: "unsupported subject_token_type" }
+        yield* tokenExchange(w, authOf(agent), subject.access_token, {
+          actor_token: subject.access_token, actor_token_type: "urn:ietf:params:oauth:token-type:jwt"
+        }),
+        { error: "invalid_request", error_description: "unsupported actor_token_type" }
+      )
+      expectError(
+        yield* tokenExchange(w, authOf(agent), subject.access_token, { requested_token_type: "urn:ietf:params:oauth:token-type:jwt" }),
+        { error: "invalid_request", error_description: "unsupported requested_token_type" }
       )
       expectError(
         yield* tokenExchange(w, authOf(agent), subject.access_token, { requested_token_type: "urn:ietf:params:oauth:token-type:refresh_token" }),

@@ -13,7 +13,10 @@ export const freshAuthenticationSeconds = 300
 /** RFC 6749 §5.2 unauthorized_client: token exchange is for agent clients (`principal_type: "agent"`) only. */
 export class AgentRejected extends Data.TaggedError("AgentRejected")<{ readonly reason: "not_agent" }> {}
 
-/** CONTRACT §5 invalid_grant: the subject token is no active access token of this realm, or not this agent's to use. */
+/**
+ * CONTRACT §5 invalid_grant: the subject token is no active access token of this realm (nor a valid JWT of a trusted
+ * issuer, ADR 0013), or not this agent's to use.
+ */
 export class SubjectRejected extends Data.TaggedError("SubjectRejected")<{
   readonly reason:
     /** Not an access token of this realm: forged, another realm's, expired, revoked, or garbage. */
@@ -22,6 +25,20 @@ export class SubjectRejected extends Data.TaggedError("SubjectRejected")<{
     | "other_client"
     /** Issued to this agent, but without a person's authorization (no `auth_time`: client credentials). */
     | "no_person"
+    /** A trusted issuer's JWT whose `may_act` does not name this agent (ADR 0013: the only way it is delegable). */
+    | "no_may_act"
+    /** `jwt` subject token: not a JWT a trusted issuer of the realm signed (malformed, unknown `iss`, signature, alg). */
+    | "jwt_unverified"
+    /** `jwt` subject token: the trusted issuer's `jwks_uri` could not be fetched. */
+    | "jwt_keys_unavailable"
+    /** `jwt` subject token: verified, but jose refused a claim (e.g. `nbf` in the future). */
+    | "jwt_invalid"
+    /** `jwt` subject token: `aud` is not the realm's issuer or token endpoint (one value). */
+    | "jwt_audience"
+    /** `jwt` subject token: no `exp`, or it has passed. */
+    | "jwt_expired"
+    /** `jwt` subject token: `sub` is no user of the realm. */
+    | "unknown_subject"
 }> {}
 
 /** RFC 8693 §2.1: an `actor_token` that is no active access token of this realm issued to the agent: invalid_grant. */
@@ -35,7 +52,10 @@ export class FreshAuthenticationRequired extends Data.TaggedError("FreshAuthenti
 /** The verified subject token's claims the policy reads (RFC 9068 §2.2, RFC 8693 §4.1 and §4.4). */
 export interface Subject {
   readonly sub: string
-  readonly client_id: string
+  /** The client it was issued to; none for a trusted issuer's JWT (another server's clients are not ours). */
+  readonly client_id: string | undefined
+  /** Set when the subject token is a trusted issuer's JWT (its `iss`), not an access token of this realm. */
+  readonly trustedIssuer?: string | undefined
   readonly scope: ReadonlyArray<string>
   /** Present when a person authenticated for it (code or device grant, or an exchange of such a token). */
   readonly auth_time?: number | undefined
@@ -83,9 +103,11 @@ export const mayActFor = (mayAct: unknown, agentId: string, issuer: string) =>
 /**
  * CONTRACT §5: the subject token is delegable to the agent when it was issued to that agent by a person's
  * authorization (it has `auth_time`; a client credentials token has none), or its `may_act` names the agent.
+ * A trusted issuer's JWT only by its `may_act` (ADR 0013): its `client_id` and `auth_time` speak of another server.
  */
 export const delegable = (subject: Subject, agentId: string, issuer: string): Either.Either<void, SubjectRejected> => {
   if (mayActFor(subject.may_act, agentId, issuer)) return Either.void
+  if (subject.trustedIssuer !== undefined) return Either.left(new SubjectRejected({ reason: "no_may_act" }))
   if (subject.client_id !== agentId) return Either.left(new SubjectRejected({ reason: "other_client" }))
   if (subject.auth_time === undefined) return Either.left(new SubjectRejected({ reason: "no_person" }))
   return Either.void

@@ -16,6 +16,11 @@ const agent: Delegation.Agent = { clientId: "agent", principalType: "agent", res
 /** A person's token issued to the agent by the code grant a minute ago. */
 const person: Delegation.Subject = { sub: "ada", client_id: "agent", scope: ["read", "write", "list", "unseal"], auth_time: now - 60 }
 
+/** A trusted issuer's JWT as the grant passes it: no client_id nor auth_time of ours. */
+function trusted(claims: Partial<Delegation.Subject>): Partial<Delegation.Subject> {
+  return { client_id: undefined, auth_time: undefined, trustedIssuer: "https://idp.example", ...claims }
+}
+
 type Row = readonly [
   name: string,
   input: {
@@ -74,7 +79,20 @@ const table: ReadonlyArray<Row> = [
     granted({ audience: vault, scope: ["list"] })],
   ["the default scope on a fresh authentication keeps it", { resource: vault }, granted({ audience: vault, scope: ["list", "unseal"], stepUp: true })],
   ["a default of step-up scopes only, on an old authentication", { resource: vault, subject: { auth_time: now - 600, scope: ["unseal"] } },
-    Either.left(new Delegation.FreshAuthenticationRequired({ reason: "stale" }))]
+    Either.left(new Delegation.FreshAuthenticationRequired({ reason: "stale" }))],
+  // ADR 0013: a trusted issuer's JWT is delegable by its may_act only
+  ["a trusted issuer's JWT whose may_act names the agent", { resource: api, subject: trusted({ may_act: { sub: "agent" } }) }, granted({})],
+  ["a trusted issuer's JWT whose may_act names the agent under this realm's issuer",
+    { resource: api, subject: trusted({ may_act: { sub: "agent", iss: issuer } }) }, granted({})],
+  ["a trusted issuer's JWT without may_act", { resource: api, subject: trusted({}) },
+    Either.left(new Delegation.SubjectRejected({ reason: "no_may_act" }))],
+  ["a trusted issuer's JWT naming the agent as client_id (another server's client), with auth_time: still no",
+    { resource: api, subject: trusted({ client_id: "agent", auth_time: now }) }, Either.left(new Delegation.SubjectRejected({ reason: "no_may_act" }))],
+  ["a trusted issuer's JWT whose may_act names the agent under the trusted issuer", { resource: api, subject: trusted({ may_act: { sub: "agent", iss: "https://idp.example" } }) },
+    Either.left(new Delegation.SubjectRejected({ reason: "no_may_act" }))],
+  ["a trusted issuer's JWT never carries a step-up scope (no authentication at Tessera)",
+    { resource: vault, subject: trusted({ may_act: { sub: "agent" } }), scope: ["unseal"] },
+    Either.left(new Delegation.FreshAuthenticationRequired({ reason: "no_authentication" }))]
 ]
 
 describe("Delegation.decide (CONTRACT §5 \"Token exchange\")", () => {

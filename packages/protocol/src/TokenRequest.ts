@@ -49,8 +49,11 @@ export class JwtBearer extends Schema.Class<JwtBearer>("TokenRequest/JwtBearer")
 /** RFC 8693 §2.1: the token exchange grant type. */
 export const tokenExchangeGrantType = "urn:ietf:params:oauth:grant-type:token-exchange"
 
-/** RFC 8693 §3: the one token type Tessera exchanges and issues (an access token of this realm). */
+/** RFC 8693 §3: the token type Tessera issues, and takes as actor token (an access token of this realm). */
 export const accessTokenType = "urn:ietf:params:oauth:token-type:access_token"
+
+/** RFC 8693 §3: a JWT; as a subject token, one signed by a trusted issuer of the realm (ADR 0013). */
+export const jwtTokenType = "urn:ietf:params:oauth:token-type:jwt"
 
 /**
  * RFC 8693 §2.1: a token for a resource, acting for the subject token's `sub`. `audience` is read like `resource`
@@ -59,7 +62,7 @@ export const accessTokenType = "urn:ietf:params:oauth:token-type:access_token"
 export class TokenExchange extends Schema.Class<TokenExchange>("TokenRequest/TokenExchange")({
   grant_type: Schema.Literal(tokenExchangeGrantType),
   subject_token: Schema.String,
-  subject_token_type: Schema.Literal(accessTokenType),
+  subject_token_type: Schema.Literal(accessTokenType, jwtTokenType),
   actor_token: Schema.optional(Schema.String),
   actor_token_type: Schema.optional(Schema.Literal(accessTokenType)),
   requested_token_type: Schema.optional(Schema.Literal(accessTokenType)),
@@ -119,6 +122,10 @@ export const resourceOf = (params: Form.Params, name: "resource" | "audience" = 
 /** RFC 8693 §3: a token type URI; Tessera reads and issues access tokens only (§2.2.2: invalid_request otherwise). */
 const tokenType = (name: string) => (value: string): Result<typeof accessTokenType> =>
   value === accessTokenType ? Either.right(accessTokenType) : Either.left(invalid(`unsupported ${name}`))
+
+/** RFC 8693 §2.1, §3: a subject token is an access token of this realm or a trusted issuer's JWT. */
+const subjectTokenType = (value: string): Result<typeof accessTokenType | typeof jwtTokenType> =>
+  value === jwtTokenType ? Either.right(jwtTokenType) : tokenType("subject_token_type")(value)
 
 const grants: { readonly [G in GrantType]: (params: Form.Params) => Result<TokenRequest> } = {
   authorization_code: (params) =>
@@ -181,7 +188,7 @@ const grants: { readonly [G in GrantType]: (params: Form.Params) => Result<Token
     Either.gen(function*() {
       // RFC 8693 §2.1: subject_token and subject_token_type REQUIRED
       const subject_token = yield* Either.flatMap(Form.required(params, "subject_token"), vsChars("subject_token"))
-      const subject_token_type = yield* Either.flatMap(Form.required(params, "subject_token_type"), tokenType("subject_token_type"))
+      const subject_token_type = yield* Either.flatMap(Form.required(params, "subject_token_type"), subjectTokenType)
       // RFC 8693 §2.1: actor_token OPTIONAL; actor_token_type REQUIRED with it and MUST NOT be sent without it
       const actor_token = yield* Either.flatMap(Form.single(params, "actor_token"), (token) =>
         token === undefined ? Either.right(undefined) : vsChars("actor_token")(token))

@@ -1,6 +1,7 @@
 /**
  * The token exchange grant (RFC 8693, CONTRACT §5 "Token exchange", DESIGN "Agents"): an agent presents a person's
- * access token of this realm and gets one for a resource, with `sub` the person and `act` the agent.
+ * access token of this realm (or a JWT a trusted issuer of the realm signed for them, ADR 0013) and gets one for a
+ * resource, with `sub` the person and `act` the agent.
  */
 import { DateTime, Duration, Effect, Option } from "effect"
 import { AccessTokens } from "../AccessTokens.js"
@@ -12,6 +13,8 @@ import * as Jwt from "../Jwt.js"
 import type { Realm } from "../Realm.js"
 import { Resources } from "../Resources.js"
 import * as Tokens from "../Tokens.js"
+import * as TrustedJwt from "../TrustedJwt.js"
+import { Users } from "../Users.js"
 import * as TokenSet from "./TokenSet.js"
 
 export const grantType = "urn:ietf:params:oauth:grant-type:token-exchange"
@@ -19,13 +22,17 @@ export const grantType = "urn:ietf:params:oauth:grant-type:token-exchange"
 /** RFC 8693 §3: the token type Tessera takes as subject and actor token, and issues. */
 export const accessTokenType = "urn:ietf:params:oauth:token-type:access_token"
 
+/** RFC 8693 §3: a JWT; as a subject token, one signed by a trusted issuer of the realm (ADR 0013). */
+export const jwtTokenType = "urn:ietf:params:oauth:token-type:jwt"
+
 export interface Command {
   readonly realm: Realm
   readonly issuer: string
   /** The authenticated client, registered for this grant type (the endpoint checks `grant_types`). */
   readonly client: Client
-  /** An access token of this realm (the protocol checked `subject_token_type`). */
+  /** An access token of this realm, or a trusted issuer's JWT, as `subjectTokenType` says (the protocol checked it). */
   readonly subjectToken: string
+  readonly subjectTokenType: typeof accessTokenType | typeof jwtTokenType
   /** RFC 8693 §2.1: when given, an access token of this realm issued to the agent itself. */
   readonly actorToken: string | undefined
   readonly scope: ReadonlyArray<string> | undefined
@@ -35,30 +42,101 @@ export interface Command {
 
 const scopeOf = (scope: string) => scope === "" ? [] : scope.split(" ")
 
+/** The verified subject token: what the policy reads, and what the new token and its audit event carry over. */
+interface VerifiedSubject {
+  readonly subject: Delegation.Subject
+  readonly exp: number
+  readonly acr?: string | undefined
+  /** The subject access token's `jti`, to tie the new token to the person's grant (none for a trusted issuer's JWT). */
+  readonly jti?: string | undefined
+}
+
+/** CONTRACT §5: signed by the realm (ES256, its JWKS), typ at+jwt, its issuer, not expired, not revoked. */
+const realmSubject = (cmd: Command) =>
+  Effect.gen(function*() {
+    const active = yield* Introspection.activeAccessToken(cmd.realm, cmd.issuer, cmd.subjectToken)
+    if (Option.isNone(active)) return yield* new Delegation.SubjectRejected({ reason: "invalid" })
+    const claims = active.value
+    return {
+      subject: {
+        sub: claims.sub,
+        client_id: claims.client_id,
+        scope: scopeOf(claims.scope),
+        auth_time: claims.auth_time,
+        ...(claims.act !== undefined ? { act: claims.act } : {}),
+        ...(claims.may_act !== undefined ? { may_act: claims.may_act } : {})
+      },
+      exp: claims.exp,
+      acr: claims.acr,
+      jti: claims.jti
+    } satisfies VerifiedSubject
+  })
+
+const subjectRejected = (reason: Delegation.SubjectRejected["reason"]) => Effect.fail(new Delegation.SubjectRejected({ reason }))
+
+/**
+ * RFC 8693 §3 `urn:ietf:params:oauth:token-type:jwt` (ADR 0013): a JWT a trusted issuer of the realm signed (its
+ * registered `jwks` or `jwks_uri`, an asymmetric algorithm), `aud` the realm's issuer or token endpoint, `exp` in the
+ * future, `sub` a user of the realm. Its `scope` (RFC 8693 §4.2) bounds the new token's; its `auth_time` and `acr` are
+ * not carried over: they tell of an authentication elsewhere, which Tessera cannot vouch for (as for JWT-bearer).
+ */
+const trustedSubject = (cmd: Command) =>
+  Effect.gen(function*() {
+    const { iss, payload } = yield* TrustedJwt.verify(cmd.realm, cmd.subjectToken).pipe(
+      Effect.catchTag("TrustedJwtRejected", ({ reason }) => {
+        switch (reason) {
+          case "jwks_unavailable":
+            return subjectRejected("jwt_keys_unavailable")
+          case "expired":
+            return subjectRejected("jwt_expired")
+          case "invalid":
+            return subjectRejected("jwt_invalid")
+          default:
+            return subjectRejected("jwt_unverified")
+        }
+      })
+    )
+    const { aud, exp, sub, scope } = payload
+    // RFC 7519 §4.1.3: the token is meant for this realm: its issuer or token endpoint, one value only (as for
+    // JWT-bearer assertions: a JWT for several audiences could be spent at each)
+    const audiences = typeof aud === "string" ? [aud] : Array.isArray(aud) ? aud : []
+    if (audiences.length !== 1 || ![cmd.issuer, `${cmd.issuer}/token`].includes(audiences[0]!)) return yield* subjectRejected("jwt_audience")
+    // RFC 7519 §4.1.4: exp required here (jose checked it when present), so the new token's lifetime can be capped
+    const now = yield* Jwt.nowSeconds
+    if (typeof exp !== "number" || exp <= now) return yield* subjectRejected("jwt_expired")
+    // CONTRACT §5: the new token's sub is a person of this realm
+    if (typeof sub !== "string" || sub === "") return yield* subjectRejected("unknown_subject")
+    const user = yield* Effect.flatMap(Users, (users) => users.find(cmd.realm.id, sub))
+    if (Option.isNone(user)) return yield* subjectRejected("unknown_subject")
+    return {
+      subject: {
+        sub: user.value.sub,
+        client_id: undefined,
+        trustedIssuer: iss,
+        // RFC 8693 §4.2: space-delimited; anything else grants nothing
+        scope: typeof scope === "string" ? scopeOf(scope) : [],
+        ...(payload["act"] !== undefined ? { act: payload["act"] } : {}),
+        ...(payload["may_act"] !== undefined ? { may_act: payload["may_act"] } : {})
+      },
+      exp
+    } satisfies VerifiedSubject
+  })
+
 export const handle = Effect.fn("TokenExchangeGrant.handle")(function*(cmd: Command) {
   const agentId = cmd.client.clientId
   // CONTRACT §5: unauthorized_client before any token is looked at
   if (cmd.client.metadata.principalType !== "agent") return yield* new Delegation.AgentRejected({ reason: "not_agent" })
-  // CONTRACT §5: signed by the realm (ES256, its JWKS), typ at+jwt, its issuer, not expired, not revoked
-  const subject = yield* Introspection.activeAccessToken(cmd.realm, cmd.issuer, cmd.subjectToken)
-  if (Option.isNone(subject)) return yield* new Delegation.SubjectRejected({ reason: "invalid" })
+  const verified: VerifiedSubject = cmd.subjectTokenType === jwtTokenType ? yield* trustedSubject(cmd) : yield* realmSubject(cmd)
   if (cmd.actorToken !== undefined) {
     const actor = yield* Introspection.activeAccessToken(cmd.realm, cmd.issuer, cmd.actorToken)
     if (Option.isNone(actor)) return yield* new Delegation.ActorRejected({ reason: "invalid" })
     if (actor.value.client_id !== agentId) return yield* new Delegation.ActorRejected({ reason: "other_client" })
   }
-  const claims = subject.value
+  const { subject } = verified
   const now = yield* Jwt.nowSeconds
   const decision = yield* Delegation.decide({
     agent: { clientId: agentId, principalType: cmd.client.metadata.principalType, resources: cmd.client.metadata.resources },
-    subject: {
-      sub: claims.sub,
-      client_id: claims.client_id,
-      scope: scopeOf(claims.scope),
-      auth_time: claims.auth_time,
-      ...(claims.act !== undefined ? { act: claims.act } : {}),
-      ...(claims.may_act !== undefined ? { may_act: claims.may_act } : {})
-    },
+    subject,
     issuer: cmd.issuer,
     now,
     requestedResource: cmd.resource,
@@ -72,33 +150,37 @@ export const handle = Effect.fn("TokenExchangeGrant.handle")(function*(cmd: Comm
   const access = yield* Tokens.accessToken({
     realmId: cmd.realm.id,
     issuer: cmd.issuer,
-    sub: claims.sub,
+    sub: subject.sub,
     audience: decision.audience,
     clientId: agentId,
     scope: decision.scope,
-    ...(claims.auth_time !== undefined ? { authTime: claims.auth_time } : {}),
-    ...(claims.acr !== undefined ? { acr: claims.acr } : {}),
+    ...(subject.auth_time !== undefined ? { authTime: subject.auth_time } : {}),
+    ...(verified.acr !== undefined ? { acr: verified.acr } : {}),
     act: { ...decision.act }
-  }, Duration.min(policy.lifetimes.accessToken, Duration.seconds(claims.exp - now)))
+  }, Duration.min(policy.lifetimes.accessToken, Duration.seconds(verified.exp - now)))
   // RFC 7009 §2.1: revoking the person's grant reaches the exchanged token too, as it reaches the subject token
-  const tokens = yield* AccessTokens
-  const link = yield* tokens.find(cmd.realm.id, claims.jti)
-  if (Option.isSome(link) && link.value.grantId !== undefined) {
-    yield* tokens.record(cmd.realm.id, access.claims.jti, link.value.grantId, DateTime.unsafeMake(access.claims.exp * 1000))
+  if (verified.jti !== undefined) {
+    const tokens = yield* AccessTokens
+    const link = yield* tokens.find(cmd.realm.id, verified.jti)
+    if (Option.isSome(link) && link.value.grantId !== undefined) {
+      yield* tokens.record(cmd.realm.id, access.claims.jti, link.value.grantId, DateTime.unsafeMake(access.claims.exp * 1000))
+    }
   }
   // DESIGN "Agents": the agent is the actor, the person the subject; a step-up scope granted says so
   const event = yield* Audit.make(cmd.realm, {
     ...TokenSet.audited(cmd.context),
     type: "token.exchanged",
     actor: TokenSet.actorOf(cmd.client),
-    subject: claims.sub,
+    subject: subject.sub,
     clientId: agentId,
     grantType,
     resource: decision.audience,
     scope: decision.scope.join(" "),
     act: decision.act,
     result: "success",
-    ...(decision.stepUp ? { reason: "step-up scope granted: the person authenticated within the last 5 minutes" } : {})
+    ...(decision.stepUp ? { reason: "step-up scope granted: the person authenticated within the last 5 minutes" } : {}),
+    // who vouched for the person: the subject JWT's verified issuer (never with a step-up: no auth_time is taken)
+    ...(subject.trustedIssuer !== undefined ? { reason: `subject token issuer: ${subject.trustedIssuer}` } : {})
   })
   yield* Effect.flatMap(Audit.Audit, (audit) => audit.append(event))
   // RFC 8693 §2.2.1: issued_token_type; no refresh token (the agent exchanges again)

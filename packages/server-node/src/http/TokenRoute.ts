@@ -116,7 +116,15 @@ const jwtBearerScopeDescription: Record<JwtBearerGrant.JwtBearerScopeRejected["r
 const subjectDescription: Record<Delegation.SubjectRejected["reason"], string> = {
   invalid: "'subject_token' is not an active access token of this realm",
   other_client: "'subject_token' may not be delegated to this client",
-  no_person: "'subject_token' may not be delegated to this client"
+  no_person: "'subject_token' may not be delegated to this client",
+  no_may_act: "'subject_token' may not be delegated to this client",
+  // ADR 0013, as for JWT-bearer assertions: one text until the signature verifies, so trusted issuers are not told
+  jwt_unverified: "'subject_token' is not a JWT signed by a trusted issuer of the realm",
+  jwt_keys_unavailable: "the trusted issuer's keys could not be fetched from its 'jwks_uri'",
+  jwt_invalid: "'subject_token' is not valid",
+  jwt_audience: "the 'subject_token''s 'aud' must be the issuer or the token endpoint",
+  jwt_expired: "'subject_token' has expired or has no 'exp'",
+  unknown_subject: "the 'subject_token''s 'sub' is not a user of the realm"
 }
 
 const isRefusal = (e: { readonly _tag: string }): e is Refusal => e._tag !== "ErrorResponse" && e._tag !== "StoreError"
@@ -149,7 +157,9 @@ const dispatch = (request: TokenRequest.TokenRequest, ctx: Context) =>
       Effect.flatMap(oneResource(r.resource), (resource) => JwtBearerGrant.handle({ ...ctx, assertion: r.assertion, scope: r.scope, resource }))),
     Match.when({ grant_type: TokenExchangeGrant.grantType }, (r) =>
       Effect.flatMap(oneResource(r.resource), (resource) =>
-        TokenExchangeGrant.handle({ ...ctx, subjectToken: r.subject_token, actorToken: r.actor_token, scope: r.scope, resource }))),
+        TokenExchangeGrant.handle({
+          ...ctx, subjectToken: r.subject_token, subjectTokenType: r.subject_token_type, actorToken: r.actor_token, scope: r.scope, resource
+        }))),
     Match.when({ grant_type: DeviceCodeGrant.grantType }, (r) =>
       Effect.flatMap(oneResource(r.resource), (resource) => DeviceCodeGrant.handle({ ...ctx, deviceCode: r.device_code, resource }))),
     Match.exhaustive
