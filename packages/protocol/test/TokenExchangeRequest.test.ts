@@ -4,6 +4,7 @@ import { expectError, left, right } from "./support/Expect.js"
 
 const grant = "urn:ietf:params:oauth:grant-type:token-exchange"
 const accessToken = "urn:ietf:params:oauth:token-type:access_token"
+const jwt = "urn:ietf:params:oauth:token-type:jwt"
 const api = "https://api.example/x"
 
 const parse = (pairs: ReadonlyArray<readonly [string, string]>) =>
@@ -25,6 +26,15 @@ describe("RFC 8693 §2.1: the token exchange request", () => {
     }))
   })
 
+  it("§3: a jwt subject token (a trusted issuer's, ADR 0013) is taken; as actor or requested type it is not", () => {
+    expect(right(parse([["grant_type", grant], ["subject_token", "a.b.c"], ["subject_token_type", jwt]]))).toStrictEqual(
+      new TokenRequest.TokenExchange({ grant_type: grant, subject_token: "a.b.c", subject_token_type: jwt, resource: [] })
+    )
+    const invalid = (description: string) => ({ error: "invalid_request", error_description: description })
+    expectError(left(parse([...base, ["requested_token_type", jwt]])), 400, invalid("unsupported requested_token_type"))
+    expectError(left(parse([...base, ["actor_token", "d.e.f"], ["actor_token_type", jwt]])), 400, invalid("unsupported actor_token_type"))
+  })
+
   it("`audience` is read as `resource`; both at once is invalid_request", () => {
     expect(right(parse([...base, ["audience", api]])).resource).toStrictEqual([api])
     expectError(left(parse([...base, ["audience", api], ["resource", api]])), 400, {
@@ -39,7 +49,7 @@ describe("RFC 8693 §2.1: the token exchange request", () => {
     const invalid = (description: string) => ({ error: "invalid_request", error_description: description })
     expectError(left(parse([["grant_type", grant], ["subject_token_type", accessToken]])), 400, invalid("'subject_token' is required"))
     expectError(left(parse([["grant_type", grant], ["subject_token", "a.b.c"]])), 400, invalid("'subject_token_type' is required"))
-    for (const type of ["urn:ietf:params:oauth:token-type:jwt", "urn:ietf:params:oauth:token-type:refresh_token", "x"]) {
+    for (const type of ["urn:ietf:params:oauth:token-type:id_token", "urn:ietf:params:oauth:token-type:refresh_token", "x"]) {
       expectError(left(parse([["grant_type", grant], ["subject_token", "a.b.c"], ["subject_token_type", type]])), 400,
         invalid("unsupported subject_token_type"))
       expectError(left(parse([...base, ["requested_token_type", type]])), 400, invalid("unsupported requested_token_type"))
