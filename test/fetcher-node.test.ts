@@ -9,6 +9,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either } from "effect"
 import { Fetcher } from "@tessera/domain"
 import * as FetcherNode from "@tessera/server-node/FetcherNode"
+import * as FetcherContract from "../packages/domain/test/FetcherContract.js"
 
 interface Served {
   readonly origin: string
@@ -61,6 +62,29 @@ const options: Fetcher.Options = { timeout: "2 seconds", maxBytes: 1024, address
 
 const failure = (effect: Effect.Effect<Fetcher.Response, Fetcher.FetchError>) =>
   Effect.map(Effect.either(effect), (e) => Either.isLeft(e) ? { reason: e.left.reason, status: e.left.status } : { ok: e.right.status })
+
+FetcherContract.suite("node:http on loopback", Effect.gen(function*() {
+  const answers = new Map<string, FetcherContract.Answer>()
+  const s = yield* serve((req, res) => {
+    const answer = answers.get(req.url ?? "")
+    if (answer === undefined) {
+      res.writeHead(404)
+      return res.end()
+    }
+    setTimeout(() => {
+      res.writeHead(answer.status, answer.headers)
+      res.end(answer.body)
+    }, answer.delay ?? 0)
+  })
+  return {
+    fetcher: FetcherNode.make(),
+    serve: (path, answer) => Effect.sync(() => {
+      answers.set(path, answer)
+      return `${s.origin}${path}`
+    }),
+    options: { addresses: "public_or_loopback", allowHttp: true }
+  } satisfies FetcherContract.Harness
+}))
 
 describe("Fetcher on node:http (outbound GET)", () => {
   const fetcher = FetcherNode.make()

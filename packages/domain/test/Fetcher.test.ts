@@ -1,7 +1,27 @@
 /** The Fetcher port's memory layer (canned answers with the port's rules) and its Cache-Control reading. */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either, Fiber, Option, TestClock } from "effect"
+import { Context, Effect, Either, Fiber, Layer, Option, TestClock } from "effect"
 import { Fetcher } from "@tessera/domain"
+import * as FetcherContract from "./FetcherContract.js"
+
+FetcherContract.suite("memory", Effect.gen(function*() {
+  const context = yield* Layer.build(Fetcher.layerMemory)
+  const table = Context.get(context, Fetcher.MemoryFetcher)
+  return {
+    fetcher: Context.get(context, Fetcher.Fetcher),
+    serve: (path, answer) => {
+      const url = `https://contract.example${path}`
+      return Effect.as(table.set(url, {
+        _tag: "Response",
+        status: answer.status,
+        body: answer.body,
+        ...(answer.headers !== undefined ? { headers: answer.headers } : {}),
+        ...(answer.delay !== undefined ? { delay: `${answer.delay} millis` as const } : {})
+      }), url)
+    },
+    options: { addresses: "public" }
+  } satisfies FetcherContract.Harness
+}))
 
 const options: Fetcher.Options = { timeout: "3 seconds", maxBytes: 16, addresses: "public" }
 
