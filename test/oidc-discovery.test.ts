@@ -21,7 +21,7 @@ layer(TestLive)("OIDC Discovery 1.0 §4 and RFC 8414 §3: the three metadata URL
         response_modes_supported: ["query", "form_post"],
         grant_types_supported: [
           "authorization_code", "refresh_token", "client_credentials", "urn:ietf:params:oauth:grant-type:jwt-bearer",
-          "urn:ietf:params:oauth:grant-type:token-exchange"
+          "urn:ietf:params:oauth:grant-type:token-exchange", "urn:ietf:params:oauth:grant-type:device_code"
         ],
         code_challenge_methods_supported: ["S256"],
         subject_types_supported: ["public"],
@@ -45,6 +45,7 @@ layer(TestLive)("OIDC Discovery 1.0 §4 and RFC 8414 §3: the three metadata URL
         revocation_endpoint: `${publicUrl}/realms/${realm.name}/revoke`,
         revocation_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
         revocation_endpoint_auth_signing_alg_values_supported: assertionAlgs,
+        device_authorization_endpoint: `${publicUrl}/realms/${realm.name}/device_authorization`,
         userinfo_endpoint: `${publicUrl}/realms/${realm.name}/userinfo`,
         end_session_endpoint: `${publicUrl}/realms/${realm.name}/logout`,
         frontchannel_logout_supported: true,

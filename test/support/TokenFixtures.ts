@@ -174,10 +174,10 @@ export const authOf = (client: RegisteredClient): Auth => {
 export const basicHeader = (id: string, secret: string) =>
   `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString("base64")}`
 
-/** POSTs a form to one of the realm's client-authenticating endpoints (`token`, `introspect`, `revoke`). */
+/** POSTs a form to one of the realm's client-authenticating endpoints (`token`, `introspect`, `revoke`, `device_authorization`). */
 export const post = (
   w: Pick<World, "name">,
-  endpoint: "token" | "introspect" | "revoke",
+  endpoint: "token" | "introspect" | "revoke" | "device_authorization",
   auth: Auth,
   params: Record<string, string> | ReadonlyArray<readonly [string, string]>,
   options: { readonly contentType?: string } = {}

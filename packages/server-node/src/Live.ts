@@ -15,6 +15,8 @@ import * as FetcherNode from "./FetcherNode.js"
 import * as AdminRoute from "./http/AdminRoute.js"
 import * as AuthorizeRoute from "./http/AuthorizeRoute.js"
 import * as ConsentRoute from "./http/ConsentRoute.js"
+import * as DeviceAuthorizationRoute from "./http/DeviceAuthorizationRoute.js"
+import * as DeviceVerificationRoute from "./http/DeviceVerificationRoute.js"
 import * as DiscoveryRoute from "./http/DiscoveryRoute.js"
 import * as IntrospectionRoute from "./http/IntrospectionRoute.js"
 import * as LoginRoute from "./http/LoginRoute.js"
@@ -80,6 +82,8 @@ export const Routes = Layer.mergeAll(
   AuthorizeRoute.Routes,
   LoginRoute.Routes,
   ConsentRoute.Routes,
+  DeviceAuthorizationRoute.Routes,
+  DeviceVerificationRoute.Routes,
   LogoutRoute.Routes,
   NotFoundRoute.Routes
 )

@@ -2,6 +2,7 @@
 import { DateTime, Effect, Option } from "effect"
 import type { Client } from "../Client.js"
 import * as DeviceAuthorization from "../DeviceAuthorization.js"
+import { DeviceAuthorizations } from "../DeviceAuthorizations.js"
 import * as DeviceFlow from "../DeviceFlow.js"
 import * as Hash from "../Hash.js"
 import type { Realm } from "../Realm.js"
@@ -29,9 +30,17 @@ const unknown = () => new DeviceAuthorization.DeviceCodeRejected({ reason: "unkn
  */
 export const handle = Effect.fn("DeviceCodeGrant.handle")(function*(cmd: Command) {
   const now = yield* DateTime.now
+  const deviceCodeHash = yield* Hash.sha256(cmd.deviceCode)
+  // RFC 8707 §2: an audience the approved grant cannot give is refused before the code is spent, so the device may
+  // ask again with another `resource`
+  const current = Option.getOrUndefined(yield* Effect.flatMap(DeviceAuthorizations, (store) => store.find(cmd.realm.id, deviceCodeHash)))
+  if (current?._tag === "Approved" && current.clientId === cmd.client.clientId) {
+    const approved = yield* Effect.flatMap(Grants, (grants) => grants.find(cmd.realm.id, current.grantId))
+    if (Option.isSome(approved)) yield* TokenSet.choiceFor({ ...cmd, grant: approved.value })
+  }
   const { before, next } = yield* DeviceFlow.transition(
     cmd.realm.id,
-    yield* Hash.sha256(cmd.deviceCode),
+    deviceCodeHash,
     unknown,
     (device) => DeviceAuthorization.poll(device, cmd.client.clientId, now),
     undefined

@@ -154,6 +154,25 @@ export const startFamily = (input: {
     return { ...input.set, refreshToken }
   })
 
+/** CONTRACT §5: the audience and scope of a person's grant's token, `resource` picking one the grant covers. */
+export const choiceFor = (input: {
+  readonly realm: Realm
+  readonly issuer: string
+  readonly client: Client
+  readonly grant: Grant
+  readonly resource: string | undefined
+}) =>
+  Effect.flatMap(Effect.flatMap(Resources, (r) => r.list(input.realm.id)), (resources) =>
+    Audience.choose({
+      issuer: input.issuer,
+      requestedResource: input.resource,
+      grantedResources: input.grant.resources,
+      clientResources: input.client.metadata.resources,
+      grantedScopes: input.grant.scopes,
+      requestedScopes: undefined,
+      resources
+    }))
+
 /**
  * The first token set of a person's grant (code and device grants): audience and scope per CONTRACT §5 (`resource`
  * picks one the grant covers), the set issued and audited, its refresh family started, and the client remembered in
@@ -170,15 +189,7 @@ export const fromGrant = (input: {
 }) =>
   Effect.gen(function*() {
     const { grant } = input
-    const choice = yield* Audience.choose({
-      issuer: input.issuer,
-      requestedResource: input.resource,
-      grantedResources: grant.resources,
-      clientResources: input.client.metadata.resources,
-      grantedScopes: grant.scopes,
-      requestedScopes: undefined,
-      resources: yield* Effect.flatMap(Resources, (r) => r.list(input.realm.id))
-    })
+    const choice = yield* choiceFor(input)
     const issued = yield* issue({ ...input, choice })
     const set = yield* startFamily({ realm: input.realm, client: input.client, grant, set: issued.set, event: issued.event })
     if (grant.sid !== undefined) yield* Effect.flatMap(Sessions, (s) => s.addClient(input.realm.id, grant.sid!, input.client.clientId))

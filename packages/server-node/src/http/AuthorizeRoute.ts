@@ -6,7 +6,7 @@
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import { DateTime, Effect, Either, Match, Option } from "effect"
-import { Audience, Authorize, Entropy, Hash, Interactions, Resources, Session, SignIn, Users } from "@tessera/domain"
+import { Audience, Authorize, Interactions, Resources, Session, SignIn, Users } from "@tessera/domain"
 import type { Client, Realm } from "@tessera/domain"
 import { AuthorizationRequest, ErrorResponse } from "@tessera/protocol"
 import * as AuthorizationResponse from "./AuthorizationResponse.js"
@@ -16,8 +16,11 @@ import * as SignInFlow from "./SignInFlow.js"
 
 type Refusal = Authorize.ClientNotAllowed | Audience.TargetRejected | Audience.ScopeRejected
 
-/** The one mapping from the domain's refusals to what goes back to the client (OAuth 2.1 §4.1.2.1, RFC 8707 §2). */
-const toErrorResponse = Match.type<Refusal>().pipe(
+/**
+ * The one mapping from the domain's refusals to what goes back to the client (OAuth 2.1 §4.1.2.1, RFC 8707 §2); the
+ * device authorization endpoint checks scopes and resources alike (RFC 8628 §3.1) and answers the same.
+ */
+export const toErrorResponse = Match.type<Refusal>().pipe(
   Match.tagsExhaustive({
     ClientNotAllowed: () => ErrorResponse.make("unauthorized_client", "the client is not registered for the authorization code grant"),
     TargetRejected: ({ reason }) =>
@@ -105,7 +108,7 @@ const authorize = (method: "GET" | "POST") =>
       }
 
       const now = yield* DateTime.now
-      const session = yield* currentSession(realm)
+      const session = yield* SignInFlow.currentSession(realm)
       const none = params.prompt.includes("none")
       const login = Authorize.needsLogin(session, request, now)
       // OIDC Core §3.1.2.6: prompt=none cannot show a page
@@ -118,7 +121,7 @@ const authorize = (method: "GET" | "POST") =>
         if (none) return yield* back(ErrorResponse.make("consent_required", "the person must consent to this request"))
       }
 
-      const forms = yield* begin(realm, issuer, client, request, login ? undefined : Option.getOrUndefined(session)?.sid)
+      const forms = yield* SignInFlow.begin(realm, issuer, client, request, login ? undefined : Option.getOrUndefined(session)?.sid)
       const cookie = SignInCookies.setInteraction(realm.name, forms.interactionId, forms.csrf)
       if (!login && Option.isSome(session)) return yield* Effect.flatMap(SignInFlow.consentPage(forms, session.value), cookie)
       // someone is signed in but must confirm it's them (prompt=login, max_age, acr_values, a step-up scope)
@@ -129,33 +132,6 @@ const authorize = (method: "GET" | "POST") =>
         : undefined)
       return yield* cookie(SignInFlow.loginPage(forms, { username, stepUp }))
     }))
-
-/** The session of the browser's cookie, if the cookie names one of this realm. */
-const currentSession = (realm: Realm.Realm) =>
-  Effect.gen(function*() {
-    const cookie = SignInCookies.readSession(yield* HttpServerRequest.HttpServerRequest, realm.name)
-    if (cookie === undefined) return Option.none()
-    return yield* Effect.flatMap(SignIn.Sessions, (s) => Effect.flatMap(Hash.sha256(cookie), (hash) => s.findByCookie(realm.id, hash)))
-  })
-
-/** Stores the pending request with a fresh id (128 bits) and CSRF token (256 bits, kept only as its SHA-256). */
-const begin = (realm: Realm.Realm, issuer: string, client: Client.Client, request: Interactions.Request, sid: string | undefined) =>
-  Effect.gen(function*() {
-    const id = yield* Entropy.token(16)
-    const csrf = yield* Entropy.token(32)
-    const now = yield* DateTime.now
-    const interaction: Interactions.Interaction = {
-      realmId: realm.id,
-      id,
-      request,
-      csrfHash: yield* Hash.sha256(csrf),
-      ...(sid !== undefined ? { sid } : {}),
-      createdAt: now,
-      expiresAt: DateTime.addDuration(now, Interactions.lifetime)
-    }
-    yield* Effect.flatMap(Interactions.Interactions, (i) => i.create(interaction))
-    return { realm, issuer, client, interactionId: id, csrf, request } satisfies SignInFlow.Forms
-  })
 
 export const Routes = HttpLayerRouter.addAll([
   HttpLayerRouter.route("GET", "/realms/:realm/authorize", authorize("GET")),

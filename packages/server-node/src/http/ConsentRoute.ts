@@ -1,13 +1,16 @@
 /**
  * The consent form (CONTRACT §4, OAuth 2.1 §4.1.2 and §4.1.2.1): GET `{issuer}/consent?interaction=<id>` shows it
  * after the login form; its POST with `decision=allow` remembers the consent and sends the code, `decision=deny`
- * sends `access_denied`. The interaction is used once: a replayed form is the error page.
+ * sends `access_denied`. The interaction is used once: a replayed form is the error page. For a device (RFC 8628 §3.3)
+ * the decision goes to its device authorization instead, and the page says it is done.
  */
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import { Effect, Option } from "effect"
-import { Authorize, Hash, Interactions } from "@tessera/domain"
+import { Authorize, DeviceFlow, Hash, Interactions } from "@tessera/domain"
+import type { Client, DeviceAuthorization, Realm, Session } from "@tessera/domain"
 import { ErrorResponse, Form } from "@tessera/protocol"
+import * as DevicePage from "../pages/DevicePage.js"
 import * as AuthorizationResponse from "./AuthorizationResponse.js"
 import * as FormBody from "./FormBody.js"
 import { fromEither } from "./Respond.js"
@@ -29,6 +32,10 @@ const consent = SignInFlow.pageRoute((realm, issuer) =>
     const request = consumed.value.request
     const client = yield* SignInFlow.clientOf(realm, request.clientId)
     const context = yield* SignInFlow.requestContext
+    if (request.device !== undefined) {
+      const response = yield* decideDevice({ realm, client, session, request, device: request.device, allow: decision === "allow", context })
+      return yield* SignInCookies.clearInteraction(realm.name, interaction.id)(response)
+    }
     const response = decision === "allow"
       ? yield* Authorize.grantConsent({ realm, session, request, context }).pipe(
         Effect.zipRight(SignInFlow.finish(realm, issuer, client, request, session))
@@ -43,6 +50,37 @@ const consent = SignInFlow.pageRoute((realm, issuer) =>
       )
     return yield* SignInCookies.clearInteraction(realm.name, interaction.id)(response)
   }))
+
+/**
+ * RFC 8628 §3.3: the person's decision on a device. Approval is written with `device.approved` (and the consent
+ * remembered as at authorize); denial with `consent.denied`. A code that expired or was decided meanwhile is the
+ * error page.
+ */
+const decideDevice = (input: {
+  readonly realm: Realm.Realm
+  readonly client: Client.Client
+  readonly session: Session.Session
+  readonly request: Interactions.Request
+  readonly device: Interactions.DeviceRef
+  readonly allow: boolean
+  readonly context: Authorize.RequestContext
+}) => {
+  const { realm, session, request, context } = input
+  const decision = { realm, session, deviceCodeHash: input.device.deviceCodeHash, context }
+  return (input.allow
+    ? DeviceFlow.approve(decision).pipe(Effect.zipRight(Authorize.grantConsent({ realm, session, request, context })))
+    : DeviceFlow.deny(decision)).pipe(
+      Effect.as(DevicePage.done({
+        realmDisplayName: realm.displayName ?? realm.name,
+        clientName: SignInFlow.clientName(input.client),
+        approved: input.allow
+      })),
+      Effect.catchTag("UserCodeRejected", (e: DeviceAuthorization.UserCodeRejected) =>
+        e.reason === "expired"
+          ? SignInFlow.refuse("This code has expired. Start again on your device.", "expired_token")
+          : SignInFlow.refuse("This code was already used. Start again on your device."))
+    )
+}
 
 /**
  * GET `{issuer}/consent?interaction=<id>`: the consent form after a successful login (POST/redirect/GET). Only the

@@ -7,6 +7,7 @@ import { ServerMetadata } from "@tessera/protocol"
 import { AppConfig } from "../AppConfig.js"
 import * as AuthorizeRoute from "./AuthorizeRoute.js"
 import * as ClientAuth from "./ClientAuth.js"
+import * as DeviceAuthorizationRoute from "./DeviceAuthorizationRoute.js"
 import * as Issuer from "./Issuer.js"
 import * as LogoutRoute from "./LogoutRoute.js"
 import { handle } from "./Respond.js"
@@ -28,7 +29,7 @@ const preflight = Effect.succeed(HttpServerResponse.empty({
 /** Grant types that work today: later grants add themselves here as they are built. */
 export const grantTypesSupported: ReadonlyArray<string> = [
   "authorization_code", "refresh_token", "client_credentials", "urn:ietf:params:oauth:grant-type:jwt-bearer",
-  "urn:ietf:params:oauth:grant-type:token-exchange"
+  "urn:ietf:params:oauth:grant-type:token-exchange", "urn:ietf:params:oauth:grant-type:device_code"
 ]
 
 const metadata = handle(Effect.gen(function*() {
@@ -39,6 +40,8 @@ const metadata = handle(Effect.gen(function*() {
     ...(yield* AuthorizeRoute.metadata(realm, issuer)),
     // RFC 8414 §2: the token, introspection and revocation endpoints, and how clients authenticate at each
     ...ClientAuth.metadata(issuer),
+    // RFC 8628 §4: the device authorization endpoint
+    ...DeviceAuthorizationRoute.metadata(issuer),
     // OIDC Discovery §3: the UserInfo endpoint
     userinfo_endpoint: `${issuer}/userinfo`,
     // OIDC RP-Initiated Logout §2.1, Front-Channel Logout §3

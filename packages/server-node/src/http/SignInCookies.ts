@@ -1,7 +1,8 @@
 /**
  * The cookies of signing in (issue 4 item 3): the session cookie and one short-lived cookie per pending
- * interaction that binds its forms to the browser that started it (login CSRF, RFC 9700 §4.4.1.8). Both are
- * `HttpOnly`, `SameSite=Lax`, `Secure` when the public URL is https, and scoped to the realm's path.
+ * interaction that binds its forms to the browser that started it (login CSRF, RFC 9700 §4.4.1.8), and the one that
+ * binds the device verification form (RFC 8628 §3.3) likewise. All are `HttpOnly`, `SameSite=Lax`, `Secure` when the
+ * public URL is https, and scoped to the realm's path.
  */
 import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
@@ -25,11 +26,20 @@ const options = (realmName: string, maxAge: Duration.Duration) =>
     maxAge
   }))
 
+/** The device verification form's CSRF token (double submit: the form's `csrf` must equal it). */
+export const deviceName = "tessera_device"
+
 export const readSession = (request: HttpServerRequest.HttpServerRequest, realmName: string): string | undefined =>
   request.cookies[sessionName(realmName)]
 
 export const readInteraction = (request: HttpServerRequest.HttpServerRequest, id: string): string | undefined =>
   request.cookies[interactionName(id)]
+
+export const readDevice = (request: HttpServerRequest.HttpServerRequest): string | undefined => request.cookies[deviceName]
+
+/** Binds the device verification form to this browser for as long as an interaction would live. */
+export const setDevice = (realmName: string, csrf: string) => (response: HttpServerResponse.HttpServerResponse) =>
+  Effect.map(options(realmName, Interactions.lifetime), (o) => HttpServerResponse.unsafeSetCookie(response, deviceName, csrf, o))
 
 export const setSession = (realmName: string, value: string) => (response: HttpServerResponse.HttpServerResponse) =>
   Effect.map(options(realmName, Session.lifetime), (o) => HttpServerResponse.unsafeSetCookie(response, sessionName(realmName), value, o))

@@ -5,7 +5,7 @@
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Cause, DateTime, Effect, Either, Option } from "effect"
-import { Authorize, Clients, Hash, Interactions, SignIn, Users } from "@tessera/domain"
+import { Authorize, Clients, Entropy, Hash, Interactions, SignIn, UserCode, Users } from "@tessera/domain"
 import type { Client, Realm, Session, StoreError } from "@tessera/domain"
 import { ErrorResponse, Form } from "@tessera/protocol"
 import * as ConsentPage from "../pages/ConsentPage.js"
@@ -157,8 +157,8 @@ export const loginPage = (forms: Forms, options: {
     error: options.error,
     stepUp: options.stepUp,
     action: `${forms.issuer}/login`,
-    // consent may already be given: a successful login then redirects straight to the client
-    redirectUri: forms.request.redirectUri
+    // consent may already be given: a successful login then redirects straight to the client (never for a device)
+    redirectUri: forms.request.device !== undefined ? undefined : forms.request.redirectUri
   })
 
 /** The consent form, posting to `{issuer}/consent`. */
@@ -168,6 +168,7 @@ export const consentPage = (forms: Forms, session: Session.Session) =>
     return ConsentPage.consent({
       clientName: clientName(forms.client),
       redirectUri: forms.request.redirectUri,
+      device: forms.request.device !== undefined ? { userCode: UserCode.format(forms.request.device.userCode) } : undefined,
       scopes: forms.request.scopes.map((name) => ({ name })),
       resources: forms.request.resources,
       csrf: forms.csrf,
@@ -195,7 +196,8 @@ export const consentUrl = (issuer: string, interactionId: string) =>
 export const afterLogin = (forms: Forms, session: Session.Session) =>
   Effect.gen(function*() {
     const consent = yield* Effect.flatMap(SignIn.Consents, (c) => c.find(forms.realm.id, session.sub, forms.client.clientId))
-    if (Authorize.needsConsent(consent, forms.request)) {
+    // RFC 8628 §5.4: a device is never approved without the person confirming its code on the consent page
+    if (forms.request.device !== undefined || Authorize.needsConsent(consent, forms.request)) {
       return HttpServerResponse.empty({
         status: 303,
         headers: { location: consentUrl(forms.issuer, forms.interactionId), "cache-control": "no-store" }
@@ -205,4 +207,31 @@ export const afterLogin = (forms: Forms, session: Session.Session) =>
     if (Option.isNone(consumed)) return yield* unknownInteraction()
     const response = yield* finish(forms.realm, forms.issuer, forms.client, forms.request, session)
     return yield* SignInCookies.clearInteraction(forms.realm.name, forms.interactionId)(response)
+  })
+
+/** The session of the browser's cookie, if the cookie names one of this realm. */
+export const currentSession = (realm: Realm.Realm) =>
+  Effect.gen(function*() {
+    const cookie = SignInCookies.readSession(yield* HttpServerRequest.HttpServerRequest, realm.name)
+    if (cookie === undefined) return Option.none()
+    return yield* Effect.flatMap(SignIn.Sessions, (s) => Effect.flatMap(Hash.sha256(cookie), (hash) => s.findByCookie(realm.id, hash)))
+  })
+
+/** Stores the pending request with a fresh id (128 bits) and CSRF token (256 bits, kept only as its SHA-256). */
+export const begin = (realm: Realm.Realm, issuer: string, client: Client.Client, request: Interactions.Request, sid: string | undefined) =>
+  Effect.gen(function*() {
+    const id = yield* Entropy.token(16)
+    const csrf = yield* Entropy.token(32)
+    const now = yield* DateTime.now
+    const interaction: Interactions.Interaction = {
+      realmId: realm.id,
+      id,
+      request,
+      csrfHash: yield* Hash.sha256(csrf),
+      ...(sid !== undefined ? { sid } : {}),
+      createdAt: now,
+      expiresAt: DateTime.addDuration(now, Interactions.lifetime)
+    }
+    yield* Effect.flatMap(Interactions.Interactions, (i) => i.create(interaction))
+    return { realm, issuer, client, interactionId: id, csrf, request } satisfies Forms
   })

@@ -1,7 +1,8 @@
 /**
  * The consent form (CONTRACT §4): `<form method="post">` with `<button name="decision" value="allow">` and
  * `value="deny"`, plus the hidden `csrf` and `interaction`. It names the client, the host it returns to, the
- * scopes and the resources (issue 4, "Pages"), and says so when the client is an agent.
+ * scopes and the resources (issue 4, "Pages"), and says so when the client is an agent. For a device (RFC 8628 §3.3)
+ * it shows the user code to compare with the device's screen instead of a host to return to (§5.4).
  */
 import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { html } from "./Html.js"
@@ -21,6 +22,11 @@ export interface Input {
    * check against the policy of the page whose form was submitted.
    */
   readonly redirectUri: string
+  /**
+   * Set when a device is asking (RFC 8628 §3.3): its user code, formatted, which the person checks against the one
+   * their device shows (§5.4); there is no redirect, and `redirectUri` is ignored.
+   */
+  readonly device?: { readonly userCode: string } | undefined
   readonly scopes: ReadonlyArray<Scope>
   readonly resources: ReadonlyArray<string>
   readonly csrf: string
@@ -53,7 +59,10 @@ ${input.realmDisplayName !== undefined ? html`<p class="realm">${input.realmDisp
 <h1 class="wrap">${input.clientName}${agent ? html`<span class="badge">Agent</span>` : undefined} wants access to your account</h1>
 ${agent ? html`<p class="notice">This client is an automated agent. It will act on your behalf with the access below, without you present.</p>` : undefined}
 ${input.username !== undefined ? html`<p class="muted wrap">Signed in as <strong>${input.username}</strong></p>` : undefined}
-<p class="wrap">After you decide, you will return to <strong>${Page.displayHost(input.redirectUri)}</strong>.</p>
+${input.device !== undefined
+    ? html`<p class="wrap">Check that your device shows this code: <strong><code id="user-code">${input.device.userCode}</code></strong>.
+If it does not, deny: someone else may be trying to get access to your account.</p>`
+    : html`<p class="wrap">After you decide, you will return to <strong>${Page.displayHost(input.redirectUri)}</strong>.</p>`}
 ${scopes.length > 0 ? html`<h2>It asks to</h2>
 <ul class="list" id="scopes">${scopes}</ul>` : undefined}
 ${resources.length > 0 ? html`<h2>On these services</h2>
@@ -67,5 +76,5 @@ ${resources.length > 0 ? html`<h2>On these services</h2>
 </div>
 </form>
 </div>`
-  return Page.render({ title: `Allow ${input.clientName}?`, body, formTargets: [input.redirectUri] })
+  return Page.render({ title: `Allow ${input.clientName}?`, body, formTargets: input.device !== undefined ? [] : [input.redirectUri] })
 }
