@@ -5,6 +5,7 @@ import { Effect } from "effect"
 import { createHash } from "node:crypto"
 import { ErrorResponse } from "@tessera/protocol"
 import * as ConsentPage from "@tessera/server-node/pages/ConsentPage"
+import * as DevicePage from "@tessera/server-node/pages/DevicePage"
 import * as ErrorPage from "@tessera/server-node/pages/ErrorPage"
 import * as FormPostPage from "@tessera/server-node/pages/FormPostPage"
 import * as Html from "@tessera/server-node/pages/Html"
@@ -435,6 +436,76 @@ describe("ConsentPage (CONTRACT §4)", () => {
     }))
 })
 
+describe("DevicePage and the device consent page (CONTRACT §4, RFC 8628 §3.3, §5.4)", () => {
+  const deviceInput: DevicePage.Input = { realmDisplayName: "Acme", csrf: "csrf-123", action: "https://tessera.test/realms/acme/device" }
+
+  it.effect("the code form: post, the hidden csrf and the user_code input; no form target but Tessera", () =>
+    Effect.gen(function*() {
+      const res = yield* wire(DevicePage.enter(deviceInput))
+      expect(res.status).toBe(200)
+      expect(pick(res.headers)).toEqual(securityHeaders(baseCsp()))
+      const [form] = formsOf(res.text)
+      expect(attrOf(form!.form, "method")).toBe("post")
+      expect(attrOf(form!.form, "action")).toBe("https://tessera.test/realms/acme/device")
+      expect(fieldSummary(form!)).toEqual([
+        ["input", "hidden", "csrf", "csrf-123"],
+        ["input", "text", "user_code", ""],
+        ["button", "submit", undefined, undefined]
+      ])
+      expect(parse(res.text).text).toContain("Enter the code your device shows.")
+    }))
+
+  it.effect("filled in from verification_uri_complete: the code in the field and a note to compare it; still a form to submit", () =>
+    Effect.gen(function*() {
+      const res = yield* wire(DevicePage.enter({ ...deviceInput, userCode: "WDJB-MJHT", prefilled: true }))
+      expect(fieldSummary(formsOf(res.text)[0]!)[1]).toEqual(["input", "text", "user_code", "WDJB-MJHT"])
+      expect(parse(res.text).text).toContain("Check that this is the code your device shows, then continue.")
+    }))
+
+  it.effect("a wrong code is 400, throttling 429 with Retry-After in whole seconds, an expired form 400", () =>
+    Effect.gen(function*() {
+      const wrong = yield* wire(DevicePage.enter({ ...deviceInput, error: DevicePage.invalidCode }))
+      expect(wrong.status).toBe(400)
+      expect(pick(wrong.headers)).toEqual(securityHeaders(baseCsp()))
+      expect(parse(wrong.text).text).toContain("That code is not valid.")
+      const throttled = yield* wire(DevicePage.enter({ ...deviceInput, error: DevicePage.throttled(12.1) }))
+      expect(throttled.status).toBe(429)
+      expect(pick(throttled.headers)).toEqual({ ...securityHeaders(baseCsp()), "retry-after": "13" })
+      expect(parse(throttled.text).text).toContain("Too many attempts; try again in 13 seconds.")
+      const expired = yield* wire(DevicePage.enter({ ...deviceInput, error: DevicePage.formExpired }))
+      expect(expired.status).toBe(400)
+      expect(parse(expired.text).text).toContain("The form has expired. Enter the code again.")
+    }))
+
+  it.effect("every field escaped: the typed code, the realm, the token, the action; the done page likewise", () =>
+    Effect.gen(function*() {
+      const res = yield* wire(DevicePage.enter({ realmDisplayName: tick, csrf: single, action: breakout, userCode: xss, error: DevicePage.invalidCode }))
+      expectInert(res.text, hostile)
+      const [form] = formsOf(res.text)
+      expect(attrOf(form!.form, "action")).toBe(breakout)
+      expect(fieldSummary(form!).slice(0, 2)).toEqual([["input", "hidden", "csrf", single], ["input", "text", "user_code", xss]])
+      for (const approved of [true, false]) {
+        const done = yield* wire(DevicePage.done({ realmDisplayName: tick, clientName: xss, approved }))
+        expect(done.status).toBe(200)
+        expect(pick(done.headers)).toEqual(securityHeaders(baseCsp()))
+        expectInert(done.text, hostile)
+        expect(formsOf(done.text)).toEqual([])
+        expect(parse(done.text).text).toContain(approved ? "Device connected" : "Access denied")
+      }
+    }))
+
+  it.effect("the consent page for a device shows the code to compare, names no host to return to, and allows no form target", () =>
+    Effect.gen(function*() {
+      const res = yield* wire(ConsentPage.consent({ ...consentInput, redirectUri: "", device: { userCode: "WDJB-MJHT" } }))
+      expect(pick(res.headers)).toEqual(securityHeaders(baseCsp()))
+      const { text } = parse(res.text)
+      expect(text).toContain("Check that your device shows this code: WDJB-MJHT.")
+      expect(text).not.toContain("you will return to")
+      expect(text).toContain("https://mcp.example/mcp")
+      expect(fieldSummary(formsOf(res.text)[0]!).slice(2)).toEqual([["button", "submit", "decision", "allow"], ["button", "submit", "decision", "deny"]])
+    }))
+})
+
 describe("ErrorPage (OAuth 2.1 §4.1.2.1: errors that must not redirect)", () => {
   it.effect("the status, the error code, the description; no form", () =>
     Effect.gen(function*() {
@@ -590,7 +661,9 @@ describe("LogoutPage (OIDC RP-Initiated Logout 1.0, Front-Channel Logout 1.0)", 
       ConsentPage.consent(consentInput),
       ErrorPage.errorPage({ error: "server_error", description: "x", status: 500 }),
       FormPostPage.formPost({ redirectUri: "https://a.example/cb", params: {} }),
-      LogoutPage.logout({ csrf: "c" })
+      LogoutPage.logout({ csrf: "c" }),
+      DevicePage.enter({ realmDisplayName: "Acme", csrf: "c", action: "https://tessera.test/realms/acme/device" }),
+      DevicePage.done({ realmDisplayName: "Acme", clientName: "TV", approved: true })
     ]) {
       expect(r.headers["content-security-policy"]).not.toMatch(/frame-src/)
     }

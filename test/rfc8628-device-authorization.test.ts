@@ -522,6 +522,30 @@ layer(TestLive.TestLive)("RFC 8628 §3.3-3.5: the person at the verification pag
       expect(yield* auditOf(w, "token.issued")).toHaveLength(1)
     }))
 
+  it.effect("CONTRACT §5 token exchange: an agent the person authorized by the device grant may exchange that token; no act on the device token", () =>
+    Effect.gen(function*() {
+      const w = yield* world
+      const exchangeGrant = "urn:ietf:params:oauth:grant-type:token-exchange"
+      const agent = yield* deviceClient(w, {
+        principal_type: "agent", token_endpoint_auth_method: "client_secret_basic", grant_types: [deviceGrant, exchangeGrant]
+      })
+      const started = yield* begin(w, authOf(agent), { scope: "read write" })
+      const { consent } = yield* decide(w, makeBrowser(), started.user_code)
+      // the consent page says the client is an agent
+      expect(consent.text).toContain("This client is an automated agent.")
+      const subject = (yield* poll(w, authOf(agent), started.device_code)).json as { access_token: string }
+      expect((yield* verify(w, subject.access_token)).payload.act).toBeUndefined()
+      const exchanged = yield* post(w, "token", authOf(agent), {
+        grant_type: exchangeGrant, subject_token: subject.access_token, subject_token_type: "urn:ietf:params:oauth:token-type:access_token",
+        resource: w.resource, scope: "read"
+      })
+      expect(exchanged.status).toBe(200)
+      const { payload } = yield* verify(w, (exchanged.json as { access_token: string }).access_token, { audience: w.resource })
+      expect(payload).toMatchObject({ sub: w.sub, client_id: agent.client_id, scope: "read", act: { sub: agent.client_id } })
+      const [issued] = yield* auditOf(w, "token.issued")
+      expect(issued).toMatchObject({ actor: { type: "agent", id: agent.client_id }, grant_type: deviceGrant })
+    }))
+
   it.effect("OIDC: openid gives an ID token and a userinfo token (aud the issuer); a public client gets no refresh token without offline_access", () =>
     Effect.gen(function*() {
       const w = yield* world

@@ -52,7 +52,8 @@ const submit = SignInFlow.pageRoute((realm, issuer) =>
     const csrf = yield* SignInFlow.field(params, "csrf")
     const cookie = SignInCookies.readDevice(yield* HttpServerRequest.HttpServerRequest)
     const typed = (yield* SignInFlow.field(params, "user_code")) ?? ""
-    const echo = typed.length <= 32 ? typed : undefined
+    // what was typed goes back into the field to be corrected: printable ASCII of a code's length only
+    const echo = /^[\x20-\x7E]{0,32}$/.test(typed) ? typed : undefined
     // the form must come from this browser's own page (login CSRF, RFC 9700 §4.4.1.8)
     if (csrf === undefined || cookie === undefined || !Hash.constantTimeEqual(csrf, cookie)) {
       return yield* freshEntryForm(realm, issuer, { userCode: echo, error: DevicePage.formExpired })
