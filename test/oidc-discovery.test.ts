@@ -26,6 +26,7 @@ layer(TestLive)("OIDC Discovery 1.0 §4 and RFC 8414 §3: the three metadata URL
         code_challenge_methods_supported: ["S256"],
         subject_types_supported: ["public"],
         id_token_signing_alg_values_supported: ["RS256"],
+        dpop_signing_alg_values_supported: ["ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "EdDSA", "Ed25519"],
         authorization_endpoint: `${publicUrl}/realms/${realm.name}/authorize`,
         scopes_supported: ["openid", "profile", "email", "offline_access"],
         authorization_response_iss_parameter_supported: true,

@@ -1,8 +1,12 @@
 import { expect, layer } from "@effect/vitest"
 import { Duration, Effect } from "effect"
 import { Provisioning, Tokens } from "@tessera/domain"
+import { Dpop } from "@tessera/protocol"
 import { admin, createRealm, request } from "./support/Http.js"
 import { TestLive, publicUrl } from "./support/TestLive.js"
+
+/** RFC 9449 §7.2: the DPoP challenge offered beside the Bearer one. */
+const dpop = (issuer: string) => `DPoP realm="${issuer}", algs="${Dpop.algorithms.join(" ")}"`
 
 /** A realm with a person, and an access token for them minted the way the token endpoint mints it. */
 const fixture = (scope: ReadonlyArray<string>, audience?: string, lifetime = Duration.minutes(15)) =>
@@ -45,7 +49,8 @@ layer(TestLive)("OIDC Core §5.3 UserInfo", (it) => {
       const realm = yield* createRealm()
       const res = yield* request("GET", `/realms/${realm.name}/userinfo`)
       expect(res.status).toBe(401)
-      expect(res.headers["www-authenticate"]).toBe(`Bearer realm="${publicUrl}/realms/${realm.name}"`)
+      const issuer = `${publicUrl}/realms/${realm.name}`
+      expect(res.headers["www-authenticate"]).toBe(`Bearer realm="${issuer}", ${dpop(issuer)}`)
       expect(res.json).toEqual({ error: "invalid_token", error_description: "an access token is required" })
     }))
 
@@ -60,7 +65,7 @@ layer(TestLive)("OIDC Core §5.3 UserInfo", (it) => {
       ] as const) {
         const res = yield* request("GET", `/realms/${realm}/userinfo`, { headers: { authorization: `Bearer ${token}` } })
         expect(res.status).toBe(401)
-        expect(res.headers["www-authenticate"]).toBe(`Bearer realm="${issuer}", error="invalid_token"`)
+        expect(res.headers["www-authenticate"]).toBe(`Bearer realm="${issuer}", error="invalid_token", ${dpop(issuer)}`)
         expect(res.json).toEqual({ error: "invalid_token", error_description: "the access token is invalid, expired, or not for this endpoint" })
       }
     }))
@@ -79,7 +84,7 @@ layer(TestLive)("OIDC Core §5.3 UserInfo", (it) => {
       const { realm, issuer, token } = yield* fixture(["profile"])
       const res = yield* request("GET", `/realms/${realm.name}/userinfo`, { headers: { authorization: `Bearer ${token}` } })
       expect(res.status).toBe(403)
-      expect(res.headers["www-authenticate"]).toBe(`Bearer realm="${issuer}", error="insufficient_scope"`)
+      expect(res.headers["www-authenticate"]).toBe(`Bearer realm="${issuer}", error="insufficient_scope", ${dpop(issuer)}`)
       expect(res.json).toEqual({ error: "insufficient_scope", error_description: "the access token lacks the openid scope" })
     }))
 
@@ -88,7 +93,7 @@ layer(TestLive)("OIDC Core §5.3 UserInfo", (it) => {
       const { realm, issuer, token } = yield* fixture(["openid"])
       const query = yield* request("GET", `/realms/${realm.name}/userinfo?access_token=${token}`)
       expect(query.status).toBe(400)
-      expect(query.headers["www-authenticate"]).toBe(`Bearer realm="${issuer}", error="invalid_request"`)
+      expect(query.headers["www-authenticate"]).toBe(`Bearer realm="${issuer}", error="invalid_request", ${dpop(issuer)}`)
       expect(query.json).toEqual({ error: "invalid_request", error_description: "the access token must not be sent in the query" })
       const both = yield* request("POST", `/realms/${realm.name}/userinfo`, {
         headers: { authorization: `Bearer ${token}` }, body: `access_token=${token}`, contentType: "application/x-www-form-urlencoded"

@@ -23,7 +23,8 @@ export const config: AppConfig.AppConfigShape = {
   adminToken: Option.some(Redacted.make(adminToken)),
   kek: Option.some(Redacted.make("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8")),
   keyPolicy: SigningKey.defaultPolicy,
-  refreshPolicy: RefreshFamily.defaultPolicy
+  refreshPolicy: RefreshFamily.defaultPolicy,
+  dpopNonceRequired: false
 }
 
 /**

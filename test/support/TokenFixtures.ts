@@ -98,6 +98,8 @@ export interface GrantInput {
   readonly sid?: string
   /** Whether the authorization request included `redirect_uri` (default: it did). */
   readonly redirectUriGiven?: boolean
+  /** RFC 9449 §10: the `dpop_jkt` the authorization request bound the code to. */
+  readonly dpopJkt?: string
 }
 
 export interface IssuedCode {
@@ -139,6 +141,7 @@ export const issueCode = (w: World, input: GrantInput) =>
           redirectUri,
           redirectUriGiven: input.redirectUriGiven ?? true,
           codeChallenge: challenge,
+          ...(input.dpopJkt !== undefined ? { dpopJkt: input.dpopJkt } : {}),
           expiresAt: DateTime.addDuration(now, AuthorizationCode.lifetime)
         }))))
     return { code, verifier, grantId } satisfies IssuedCode
@@ -180,10 +183,10 @@ export const post = (
   endpoint: "token" | "introspect" | "revoke" | "device_authorization",
   auth: Auth,
   params: Record<string, string> | ReadonlyArray<readonly [string, string]>,
-  options: { readonly contentType?: string } = {}
+  options: { readonly contentType?: string; readonly headers?: Record<string, string> } = {}
 ) => {
   const pairs: Array<readonly [string, string]> = Array.isArray(params) ? [...params] : Object.entries(params)
-  const headers: Record<string, string> = { "user-agent": userAgent }
+  const headers: Record<string, string> = { "user-agent": userAgent, ...options.headers }
   if ("basic" in auth) headers["authorization"] = basicHeader(...auth.basic)
   if ("post" in auth) pairs.push(["client_id", auth.post[0]], ["client_secret", auth.post[1]])
   if ("none" in auth) pairs.push(["client_id", auth.none])
@@ -198,15 +201,15 @@ export const post = (
   })
 }
 
-/** Exchanges a code (RFC 6749 §4.1.3). */
-export const exchange = (w: World, auth: Auth, code: IssuedCode, extra: Record<string, string> = {}) =>
+/** Exchanges a code (RFC 6749 §4.1.3); `headers` e.g. a DPoP proof (RFC 9449 §5). */
+export const exchange = (w: World, auth: Auth, code: IssuedCode, extra: Record<string, string> = {}, headers: Record<string, string> = {}) =>
   post(w, "token", auth, {
     grant_type: "authorization_code", code: code.code, redirect_uri: redirectUri, code_verifier: code.verifier, ...extra
-  })
+  }, { headers })
 
-/** Refreshes (RFC 6749 §6). */
-export const refresh = (w: World, auth: Auth, refreshToken: string, extra: Record<string, string> = {}) =>
-  post(w, "token", auth, { grant_type: "refresh_token", refresh_token: refreshToken, ...extra })
+/** Refreshes (RFC 6749 §6); `headers` e.g. a DPoP proof (RFC 9449 §5). */
+export const refresh = (w: World, auth: Auth, refreshToken: string, extra: Record<string, string> = {}, headers: Record<string, string> = {}) =>
+  post(w, "token", auth, { grant_type: "refresh_token", refresh_token: refreshToken, ...extra }, { headers })
 
 export const introspect = (w: Pick<World, "name">, auth: Auth, token: string, extra: Record<string, string> = {}) =>
   post(w, "introspect", auth, { token, ...extra })

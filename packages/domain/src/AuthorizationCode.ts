@@ -14,6 +14,8 @@ export type AuthorizationCode = Data.TaggedEnum<{
     /** Whether the authorization request included `redirect_uri` (OAuth 2.1 §4.1.3: then the token request must too). */
     readonly redirectUriGiven: boolean
     readonly codeChallenge: string
+    /** RFC 9449 §10: the `dpop_jkt` of the authorization request: the token request must prove that key. */
+    readonly dpopJkt?: string
     readonly expiresAt: DateTime.Utc
   }
   Redeemed: { readonly realmId: string; readonly clientId: string; readonly grantId: string }
@@ -21,7 +23,7 @@ export type AuthorizationCode = Data.TaggedEnum<{
 export const AuthorizationCode = Data.taggedEnum<AuthorizationCode>()
 
 export class CodeRejected extends Data.TaggedError("CodeRejected")<{
-  readonly reason: "unknown" | "expired" | "replayed" | "client_mismatch" | "redirect_uri_mismatch" | "pkce_mismatch"
+  readonly reason: "unknown" | "expired" | "replayed" | "client_mismatch" | "redirect_uri_mismatch" | "pkce_mismatch" | "dpop_mismatch"
   /** On replay, the grant whose tokens must be revoked (RFC 6749 §4.1.2). */
   readonly grantId?: string
 }> {}
@@ -32,6 +34,8 @@ export interface RedeemInput {
   readonly redirectUri: string | undefined
   /** Whether the presented code_verifier hashes to the stored challenge (computed by the caller, `Pkce.verify`). */
   readonly pkceMatches: boolean
+  /** RFC 7638 thumbprint of the key the token request's DPoP proof proved, if it had one. */
+  readonly dpopJkt: string | undefined
 }
 
 /** Pure: what redeeming `code` now means. The store makes the Issued -> Redeemed step atomic. */
@@ -49,6 +53,8 @@ export const redeem = (code: AuthorizationCode, input: RedeemInput, now: DateTim
       if (!redirectOk) return Either.left(new CodeRejected({ reason: "redirect_uri_mismatch" }))
       // RFC 7636 §4.6: the verifier must match the challenge
       if (!input.pkceMatches) return Either.left(new CodeRejected({ reason: "pkce_mismatch" }))
+      // RFC 9449 §10: a code bound by dpop_jkt needs a proof of that very key; if they do not match, MUST reject
+      if (c.dpopJkt !== undefined && input.dpopJkt !== c.dpopJkt) return Either.left(new CodeRejected({ reason: "dpop_mismatch" }))
       return Either.right(AuthorizationCode.Redeemed({ realmId: c.realmId, clientId: c.clientId, grantId: c.grantId }))
     }
   })

@@ -264,6 +264,7 @@ export const issueCode = Effect.fn("Authorize.issueCode")(function*(input: {
     redirectUri: request.redirectUri,
     redirectUriGiven: request.redirectUriGiven,
     codeChallenge: request.codeChallenge,
+    ...(request.dpopJkt !== undefined ? { dpopJkt: request.dpopJkt } : {}),
     expiresAt: DateTime.addDuration(now, AuthorizationCode.lifetime)
   }))
   return code

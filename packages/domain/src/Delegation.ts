@@ -39,10 +39,15 @@ export class SubjectRejected extends Data.TaggedError("SubjectRejected")<{
     | "jwt_expired"
     /** `jwt` subject token: `sub` is no user of the realm. */
     | "unknown_subject"
+    /** DPoP-bound (RFC 9449 §6.1), and the request proved no key, or not the one it is bound to (ADR 0018). */
+    | "dpop_mismatch"
 }> {}
 
 /** RFC 8693 §2.1: an `actor_token` that is no active access token of this realm issued to the agent: invalid_grant. */
-export class ActorRejected extends Data.TaggedError("ActorRejected")<{ readonly reason: "invalid" | "other_client" }> {}
+export class ActorRejected extends Data.TaggedError("ActorRejected")<{
+  /** `dpop_mismatch`: the actor token is DPoP-bound and the request did not prove its key (ADR 0018). */
+  readonly reason: "invalid" | "other_client" | "dpop_mismatch"
+}> {}
 
 /** CONTRACT §5 invalid_scope: a step-up scope, and the person did not authenticate within the last 5 minutes. */
 export class FreshAuthenticationRequired extends Data.TaggedError("FreshAuthenticationRequired")<{

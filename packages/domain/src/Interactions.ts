@@ -27,6 +27,8 @@ export interface Request {
   readonly nonce?: string
   /** RFC 7636: the S256 challenge. */
   readonly codeChallenge: string
+  /** RFC 9449 §10: the JWK thumbprint the code is bound to (`dpop_jkt`). */
+  readonly dpopJkt?: string
   readonly responseMode: "query" | "form_post"
   /** OIDC Core §3.1.2.1: `none`, `login`, `consent`, `select_account`. */
   readonly prompt: ReadonlyArray<string>

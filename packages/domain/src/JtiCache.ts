@@ -1,6 +1,7 @@
 /**
- * JWT IDs already used (RFC 7523 §3, RFC 7519 §4.1.7): a `jti` is accepted once per issuer and realm for as long as
- * its JWT could still be valid (client assertions for `private_key_jwt`, later the JWT-bearer grant's assertions).
+ * JWT IDs already used (RFC 7523 §3, RFC 7519 §4.1.7, RFC 9449 §11.1): a `jti` is accepted once per issuer and realm
+ * for as long as its JWT could still be valid: client assertions for `private_key_jwt` and the JWT-bearer grant's
+ * assertions (keyed by their issuer), and DPoP proofs (keyed by `dpopIssuer` of the URI they are for).
  */
 import { Clock, Context, DateTime, Effect, HashMap, Layer, Ref } from "effect"
 import type { StoreError } from "./StoreError.js"
@@ -13,6 +14,9 @@ export class JtiCache extends Context.Tag("@tessera/domain/JtiCache")<JtiCache, 
    */
   readonly remember: (realmId: string, issuer: string, jti: string, expiresAt: DateTime.Utc) => Effect.Effect<boolean, StoreError>
 }>() {}
+
+/** RFC 9449 §11.1: DPoP proofs' jtis are remembered "in the context of the target URI", apart from any issuer's. */
+export const dpopIssuer = (htu: string) => `dpop ${htu}`
 
 /** An unambiguous key: realm, issuer and jti may hold any character. */
 const keyOf = (realmId: string, issuer: string, jti: string) => JSON.stringify([realmId, issuer, jti])

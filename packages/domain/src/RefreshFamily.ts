@@ -25,17 +25,29 @@ export type RefreshFamily = Data.TaggedEnum<{
     readonly currentHash: string
     readonly createdAt: DateTime.Utc
     readonly lastUsedAt: DateTime.Utc
+    /** RFC 9449 §5: a public client's family is bound to the DPoP key it proved; every use must prove it again. */
+    readonly dpopJkt?: string
   }
   Revoked: { readonly familyId: string; readonly realmId: string; readonly clientId: string; readonly grantId: string; readonly reason: string }
 }>
 export const RefreshFamily = Data.taggedEnum<RefreshFamily>()
 
 export class RefreshRejected extends Data.TaggedError("RefreshRejected")<{
-  readonly reason: "unknown" | "expired" | "revoked" | "reused" | "client_mismatch"
+  readonly reason: "unknown" | "expired" | "revoked" | "reused" | "client_mismatch" | "dpop_mismatch"
   /** Set on reuse: the family to revoke and audit as `refresh.reuse_detected`. */
   readonly familyId?: string
   readonly grantId?: string
 }> {}
+
+/** Who presents a refresh token, and the DPoP key they proved. */
+export interface Presented {
+  readonly generation: number
+  readonly clientId: string
+  /** RFC 7638 thumbprint of the key the request's DPoP proof proved, if it had one. */
+  readonly dpopJkt: string | undefined
+  /** RFC 9449 §5: a public client's refresh token is bound to the key it proves; a confidential client's is not. */
+  readonly publicClient: boolean
+}
 
 /**
  * Pure: presenting the token of `generation` (looked up by its hash) to `family` at `now` by `clientId`.
@@ -43,7 +55,7 @@ export class RefreshRejected extends Data.TaggedError("RefreshRejected")<{
  */
 export const rotate = (
   family: RefreshFamily,
-  presented: { readonly generation: number; readonly clientId: string },
+  presented: Presented,
   nextHash: string,
   now: DateTime.Utc,
   policy: Policy
@@ -62,7 +74,17 @@ export const rotate = (
       if (DateTime.lessThanOrEqualTo(idleEnd, now) || DateTime.lessThanOrEqualTo(absoluteEnd, now)) {
         return Either.left(new RefreshRejected({ reason: "expired" }))
       }
-      return Either.right(RefreshFamily.Active({ ...f, generation: f.generation + 1, currentHash: nextHash, lastUsedAt: now }))
+      // RFC 9449 §5: the binding MUST be validated: a proof of the same key, each time the token is used
+      if (f.dpopJkt !== undefined && presented.dpopJkt !== f.dpopJkt) return Either.left(new RefreshRejected({ reason: "dpop_mismatch" }))
+      // RFC 9449 §5: a refresh token issued to a public client that presents a proof MUST be bound to its key
+      const dpopJkt = f.dpopJkt ?? (presented.publicClient ? presented.dpopJkt : undefined)
+      return Either.right(RefreshFamily.Active({
+        ...f,
+        generation: f.generation + 1,
+        currentHash: nextHash,
+        lastUsedAt: now,
+        ...(dpopJkt !== undefined ? { dpopJkt } : {})
+      }))
     }
   })
 

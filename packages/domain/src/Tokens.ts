@@ -1,5 +1,5 @@
 /** Issuing the signed tokens: RFC 9068 JWT access tokens (ES256) and OIDC Core §2 ID tokens (RS256). */
-import { Context, Duration, Effect, Layer } from "effect"
+import { Context, Duration, Effect, Layer, Option } from "effect"
 import * as Base64Url from "./Base64Url.js"
 import * as Entropy from "./Entropy.js"
 import * as Hash from "./Hash.js"
@@ -26,13 +26,31 @@ export interface AccessTokenInput {
   readonly authTime?: number
   readonly acr?: string
   readonly act?: Record<string, unknown>
+  /** RFC 9449 §6.1: the key the token is bound to; `DpopKey` when left out. */
   readonly jkt?: string
 }
 
-/** RFC 9068 §2.2: iss, exp, aud, sub, client_id, iat, jti, plus scope, auth_time, acr; typ at+jwt (§2.1). */
+/**
+ * RFC 9449 §5: the RFC 7638 thumbprint of the key the current token request proved with a valid DPoP proof. The
+ * token endpoint sets it around the grant; every access token minted under it is bound to that key (`cnf.jkt`,
+ * §6.1), whichever grant mints it.
+ */
+export class DpopKey extends Context.Reference<DpopKey>()("@tessera/domain/Tokens/DpopKey", {
+  defaultValue: () => Option.none<string>()
+}) {}
+
+/** RFC 9449 §6.1: the key a verified token's `cnf` binds it to, if it is DPoP-bound. */
+export const boundKey = (cnf: unknown): string | undefined =>
+  typeof cnf === "object" && cnf !== null && typeof (cnf as { jkt?: unknown }).jkt === "string" ? (cnf as { jkt: string }).jkt : undefined
+
+/**
+ * RFC 9068 §2.2: iss, exp, aud, sub, client_id, iat, jti, plus scope, auth_time, acr; typ at+jwt (§2.1); RFC 9449
+ * §6.1 cnf.jkt when the request proved a DPoP key.
+ */
 export const accessToken = (input: AccessTokenInput, lifetime: Duration.Duration) =>
   Effect.gen(function*() {
     const iat = yield* Jwt.nowSeconds
+    const jkt = input.jkt ?? Option.getOrUndefined(yield* DpopKey)
     const exp = iat + Duration.toSeconds(lifetime)
     const claims = {
       iss: input.issuer,
@@ -46,7 +64,7 @@ export const accessToken = (input: AccessTokenInput, lifetime: Duration.Duration
       ...(input.authTime !== undefined ? { auth_time: input.authTime } : {}),
       ...(input.acr !== undefined ? { acr: input.acr } : {}),
       ...(input.act !== undefined ? { act: input.act } : {}),
-      ...(input.jkt !== undefined ? { cnf: { jkt: input.jkt } } : {})
+      ...(jkt !== undefined ? { cnf: { jkt } } : {})
     }
     const token = yield* Jwt.sign(claims, yield* SigningKeys.signer(input.realmId, "ES256"), "at+jwt")
     return { token, claims, expiresIn: Duration.toSeconds(lifetime) }

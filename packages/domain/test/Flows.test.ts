@@ -27,7 +27,7 @@ const issuedWith = (redirectUriGiven: boolean) => AuthorizationCode.Authorizatio
   expiresAt: DateTime.addDuration(t0, AuthorizationCode.lifetime)
 })
 const issued = issuedWith(true)
-const good = { clientId: "c", redirectUri: "https://app.example/cb", pkceMatches: true }
+const good = { clientId: "c", redirectUri: "https://app.example/cb", pkceMatches: true, dpopJkt: undefined }
 
 describe("RFC 6749 §4.1.2 / OAuth 2.1 §4.1.3: redeeming an authorization code (pure)", () => {
   it.each([
@@ -52,6 +52,20 @@ describe("RFC 6749 §4.1.2 / OAuth 2.1 §4.1.3: redeeming an authorization code 
     ["not given at authorize, another at token", false, "https://app.example/other", "redirect_uri_mismatch"]
   ] as const)("redirect_uri %s: %s", (_, redirectUriGiven, redirectUri, expected) => {
     const result = AuthorizationCode.redeem(issuedWith(redirectUriGiven), { ...good, redirectUri }, t0)
+    expect(Either.match(result, { onLeft: (e) => e.reason, onRight: () => "ok" })).toBe(expected)
+  })
+
+  // RFC 9449 §10: a code bound by dpop_jkt needs a proof of that key; an unbound code takes any proof or none
+  const jkt = "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+  const bound = AuthorizationCode.AuthorizationCode.Issued({ ...issued, dpopJkt: jkt })
+  it.each([
+    ["bound, a proof of that key", bound, jkt, "ok"],
+    ["bound, a proof of another key", bound, "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I", "dpop_mismatch"],
+    ["bound, no proof", bound, undefined, "dpop_mismatch"],
+    ["unbound, a proof", issued, jkt, "ok"],
+    ["unbound, no proof", issued, undefined, "ok"]
+  ] as const)("RFC 9449 §10: dpop_jkt %s: %s", (_, code, dpopJkt, expected) => {
+    const result = AuthorizationCode.redeem(code, { ...good, dpopJkt }, t0)
     expect(Either.match(result, { onLeft: (e) => e.reason, onRight: () => "ok" })).toBe(expected)
   })
 
@@ -140,20 +154,21 @@ describe("RFC 6749 §4.4 / CONTRACT §5 Audience: the client credentials grant's
 
 describe("OAuth 2.1 §4.3.1 / RFC 9700 §4.14.2: refresh token rotation (pure)", () => {
   const policy = RefreshFamily.defaultPolicy
+  const by: RefreshFamily.Presented = { generation: 1, clientId: "c", dpopJkt: undefined, publicClient: false }
   const family = RefreshFamily.RefreshFamily.Active({
     familyId: "f", realmId: "r", clientId: "c", grantId: "g", generation: 1, currentHash: "h1", createdAt: t0, lastUsedAt: t0
   })
 
   it("the current generation rotates to the next, with a new hash and a fresh idle window", () => {
     const later = DateTime.add(t0, { days: 1 })
-    const next = Either.getOrThrow(RefreshFamily.rotate(family, { generation: 1, clientId: "c" }, "h2", later, policy))
+    const next = Either.getOrThrow(RefreshFamily.rotate(family, { ...by, generation: 1 }, "h2", later, policy))
     expect(next).toEqual(RefreshFamily.RefreshFamily.Active({ ...family, generation: 2, currentHash: "h2", lastUsedAt: later }))
   })
 
   it.each([
-    ["an earlier generation: reuse, naming the family", { generation: 0, clientId: "c" }, t0, "reused"],
-    ["another client", { generation: 1, clientId: "d" }, t0, "client_mismatch"],
-    ["after the idle lifetime", { generation: 1, clientId: "c" }, DateTime.addDuration(t0, policy.idleLifetime), "expired"]
+    ["an earlier generation: reuse, naming the family", { ...by, generation: 0 }, t0, "reused"],
+    ["another client", { ...by, clientId: "d" }, t0, "client_mismatch"],
+    ["after the idle lifetime", by, DateTime.addDuration(t0, policy.idleLifetime), "expired"]
   ] as const)("%s", (_, presented, at, reason) => {
     const result = RefreshFamily.rotate(family, presented, "h2", at, policy)
     expect(Either.isLeft(result) && result.left.reason).toBe(reason)
@@ -164,17 +179,37 @@ describe("OAuth 2.1 §4.3.1 / RFC 9700 §4.14.2: refresh token rotation (pure)",
     let at = t0
     for (let day = 1; day < 30; day++) {
       at = DateTime.add(t0, { days: day })
-      current = Either.getOrThrow(RefreshFamily.rotate(current, { generation: day, clientId: "c" }, `h${day + 1}`, at, policy))
+      current = Either.getOrThrow(RefreshFamily.rotate(current, { ...by, generation: day }, `h${day + 1}`, at, policy))
     }
     const end = DateTime.addDuration(t0, policy.absoluteLifetime)
-    const result = RefreshFamily.rotate(current, { generation: 30, clientId: "c" }, "h31", end, policy)
+    const result = RefreshFamily.rotate(current, { ...by, generation: 30 }, "h31", end, policy)
     expect(Either.isLeft(result) && result.left.reason).toBe("expired")
   })
 
   it("a revoked family refuses every generation", () => {
     const revoked = RefreshFamily.RefreshFamily.Revoked({ familyId: "f", realmId: "r", clientId: "c", grantId: "g", reason: "reuse" })
-    const result = RefreshFamily.rotate(revoked, { generation: 1, clientId: "c" }, "h2", t0, policy)
+    const result = RefreshFamily.rotate(revoked, by, "h2", t0, policy)
     expect(Either.isLeft(result) && result.left.reason).toBe("revoked")
+  })
+
+  // RFC 9449 §5: a public client's refresh token is bound to the key it proves, and every use must prove that key;
+  // a confidential client's is never bound
+  const key1 = "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+  const key2 = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"
+  const boundFamily = RefreshFamily.RefreshFamily.Active({ ...family, dpopJkt: key1 })
+  it.each([
+    ["bound, a proof of the same key: rotates, still bound", boundFamily, { ...by, dpopJkt: key1, publicClient: true }, key1],
+    ["bound, a proof of another key", boundFamily, { ...by, dpopJkt: key2, publicClient: true }, "dpop_mismatch"],
+    ["bound, no proof", boundFamily, { ...by, publicClient: true }, "dpop_mismatch"],
+    ["unbound, a public client's proof: bound from now on", family, { ...by, dpopJkt: key2, publicClient: true }, key2],
+    ["unbound, a confidential client's proof: stays unbound", family, { ...by, dpopJkt: key2 }, "unbound"],
+    ["unbound, no proof: stays unbound", family, by, "unbound"]
+  ] as const)("RFC 9449 §5: %s", (_, start, presented, expected) => {
+    const result = RefreshFamily.rotate(start, presented, "h2", t0, policy)
+    expect(Either.match(result, {
+      onLeft: (e) => e.reason,
+      onRight: (next) => next._tag === "Active" ? next.dpopJkt ?? "unbound" : "revoked"
+    })).toBe(expected)
   })
 })
 

@@ -125,4 +125,38 @@ export const suite = (name: string, ports: Layer.Layer<SignInPorts, unknown>) =>
         )
         expect(yield* refresh.find(realm.id, "c")).toEqual(Option.none())
       }))
+
+    it.effect("RFC 9449 §10 and §5: a code keeps its dpop_jkt; a family keeps its key through rotation, and gains one", () =>
+      Effect.gen(function*() {
+        const codes = yield* SignIn.Codes
+        const refresh = yield* SignIn.RefreshTokens
+        const grants = yield* SignIn.Grants
+        const realm = yield* newRealm
+        yield* grants.insert(grantOf(realm, "g4"), undefined)
+        const jkt = "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+        const code = AuthorizationCode.AuthorizationCode.Issued({
+          realmId: realm.id, clientId: "c1", grantId: "g4", redirectUri: "https://app.example/cb", redirectUriGiven: true,
+          codeChallenge: "x", dpopJkt: jkt, expiresAt: DateTime.add(at, { seconds: 60 })
+        })
+        yield* codes.insert("hash-dpop", code)
+        expect(Option.getOrThrow(yield* codes.consume(realm.id, "hash-dpop"))).toEqual(code)
+        const bound = RefreshFamily.RefreshFamily.Active({
+          familyId: "f4", realmId: realm.id, clientId: "c1", grantId: "g4", generation: 1, currentHash: "d1", createdAt: at, lastUsedAt: at,
+          dpopJkt: jkt
+        })
+        yield* refresh.create(bound, "d1", undefined)
+        expect(Option.getOrThrow(yield* refresh.find(realm.id, "d1"))).toEqual({ family: bound, generation: 1 })
+        const next = RefreshFamily.RefreshFamily.Active({ ...bound, generation: 2, currentHash: "d2" })
+        yield* refresh.rotate(next, 1, undefined)
+        expect(Option.getOrThrow(yield* refresh.find(realm.id, "d2"))).toEqual({ family: next, generation: 2 })
+        // an unbound family bound on its next use
+        const unbound = RefreshFamily.RefreshFamily.Active({
+          familyId: "f5", realmId: realm.id, clientId: "c1", grantId: "g4", generation: 1, currentHash: "e1", createdAt: at, lastUsedAt: at
+        })
+        yield* refresh.create(unbound, "e1", undefined)
+        expect(Option.getOrThrow(yield* refresh.find(realm.id, "e1"))).toEqual({ family: unbound, generation: 1 })
+        const boundNow = RefreshFamily.RefreshFamily.Active({ ...unbound, generation: 2, currentHash: "e2", dpopJkt: jkt })
+        yield* refresh.rotate(boundNow, 1, undefined)
+        expect(Option.getOrThrow(yield* refresh.find(realm.id, "e2"))).toEqual({ family: boundNow, generation: 2 })
+      }))
   })

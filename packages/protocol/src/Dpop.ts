@@ -5,15 +5,16 @@
  */
 import { Data, Effect } from "effect"
 import * as Jose from "jose"
+import * as AccessToken from "./AccessToken.js"
 import * as Challenge from "./Challenge.js"
 import * as ErrorResponse from "./ErrorResponse.js"
 import * as Jwks from "./Jwks.js"
 
 /**
- * RFC 9449 §4.2 and §11.6: the asymmetric JWS algorithms (RFC 7518 §3.1, RFC 8037 §3.1) accepted for proofs, in the
- * order they are advertised; never `none`, never a MAC.
+ * RFC 9449 §4.2 and §11.6: the asymmetric JWS algorithms (RFC 7518 §3.1, RFC 8037 §3.1) accepted for proofs, the
+ * same as for access tokens; never `none`, never a MAC.
  */
-export const algorithms: ReadonlyArray<string> = ["ES256", "ES384", "ES512", "PS256", "PS384", "PS512", "RS256", "RS384", "RS512", "EdDSA", "Ed25519"]
+export const algorithms: ReadonlyArray<string> = AccessToken.algorithms
 
 /** The acceptance window of a proof's `iat` (RFC 9449 §11.1), in seconds (ADR 0017). */
 export interface Window {
@@ -265,8 +266,8 @@ export const credentials = (header: string): Credentials | undefined => {
 }
 
 /** The key a verified access token is bound to (RFC 9449 §6.1 `cnf.jkt`), if it is DPoP-bound. */
-export const boundKey = (claims: { readonly cnf?: unknown }): string | undefined => {
-  const cnf = claims.cnf
+export const boundKey = (claims: object): string | undefined => {
+  const cnf = (claims as { readonly cnf?: unknown }).cnf
   return isObject(cnf) && typeof cnf["jkt"] === "string" ? cnf["jkt"] : undefined
 }
 
@@ -290,8 +291,8 @@ export const bindingDescriptions: Record<BindingRejected["reason"], string> = {
 /** The request of a protected resource, for `verifyPresentation`. */
 export interface Presentation<E = never, R = never> extends Omit<Expected<E, R>, "accessToken"> {
   readonly credentials: Credentials
-  /** The claims of the access token, already verified (signature, issuer, audience, expiry). */
-  readonly claims: { readonly cnf?: unknown }
+  /** The claims of the access token, already verified (signature, issuer, audience, expiry); its `cnf` is read. */
+  readonly claims: object
   /** The request's `DPoP` header, as `verify` takes it. */
   readonly proof: string | ReadonlyArray<string> | undefined
 }

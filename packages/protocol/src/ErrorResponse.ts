@@ -113,5 +113,15 @@ export const make = (error: ErrorCode, error_description?: string, status?: numb
     ...(status !== undefined ? { status } : {})
   })
 
+/** The same error answered with more headers (RFC 9449 §8, §9: `DPoP-Nonce`). */
+export const withHeaders = (error: ErrorResponse, headers: Readonly<Record<string, string>>): ErrorResponse =>
+  Object.keys(headers).length === 0 ? error : new ErrorResponse({
+    error: error.error,
+    ...(error.error_description !== undefined ? { error_description: error.error_description } : {}),
+    ...(error.status !== undefined ? { status: error.status } : {}),
+    ...(error.wwwAuthenticate !== undefined ? { wwwAuthenticate: error.wwwAuthenticate } : {}),
+    headers: { ...error.headers, ...headers }
+  })
+
 /** RFC 6749 §5.2: invalid_request, with fixed text naming the parameter. */
 export const invalidRequest = (description: string) => make("invalid_request", description)

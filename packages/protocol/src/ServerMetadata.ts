@@ -1,4 +1,5 @@
 /** Authorization server metadata: RFC 8414 §2 and OpenID Connect Discovery 1.0 §3, one document for both. */
+import * as Dpop from "./Dpop.js"
 
 export interface Input {
   readonly issuer: string
@@ -19,7 +20,9 @@ export const make = (input: Input) => ({
   code_challenge_methods_supported: ["S256"],
   // OIDC Discovery §3: REQUIRED; RS256 per OIDC Core §15.1
   subject_types_supported: ["public"],
-  id_token_signing_alg_values_supported: ["RS256"]
+  id_token_signing_alg_values_supported: ["RS256"],
+  // RFC 9449 §5.1: DPoP is supported, with these proof algorithms
+  dpop_signing_alg_values_supported: Dpop.algorithms
 })
 
 export type ServerMetadata = ReturnType<typeof make>

@@ -16,6 +16,8 @@ export interface AppConfigShape {
   readonly keyPolicy: SigningKey.Policy
   /** Refresh-token family lifetimes (sliding and absolute). */
   readonly refreshPolicy: RefreshFamily.Policy
+  /** RFC 9449 §8, §9: DPoP proofs must carry a server nonce (`TESSERA_DPOP_NONCE_REQUIRED`, ADR 0017). */
+  readonly dpopNonceRequired: boolean
 }
 
 export class AppConfig extends Context.Tag("@tessera/server-node/AppConfig")<AppConfig, AppConfigShape>() {}
@@ -109,7 +111,8 @@ export const config = Effect.gen(function*() {
     adminToken: yield* adminToken,
     kek: yield* kek,
     keyPolicy,
-    refreshPolicy
+    refreshPolicy,
+    dpopNonceRequired: yield* flag("TESSERA_DPOP_NONCE_REQUIRED")
   } satisfies AppConfigShape
 })
 

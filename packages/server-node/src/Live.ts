@@ -10,6 +10,7 @@ import {
 } from "@tessera/domain"
 import { AccessTokens, JtiCache } from "@tessera/domain"
 import { DeviceAuthorizations, Interactions, LoginThrottle, UserCodeThrottle } from "@tessera/domain"
+import { DpopNonces } from "@tessera/domain"
 import { AppConfig } from "./AppConfig.js"
 import * as FetcherNode from "./FetcherNode.js"
 import * as AdminRoute from "./http/AdminRoute.js"
@@ -67,7 +68,10 @@ export const services = (fetcher: Layer.Layer<Fetcher.Fetcher>) => Layer.mergeAl
   PasswordHasherArgon2.layer(),
   Secrets.layerKek,
   KeyPolicyLive,
-  Layer.unwrapEffect(Effect.map(AppConfig, (config) => Tokens.layerPolicy({ refresh: config.refreshPolicy })))
+  Layer.unwrapEffect(Effect.map(AppConfig, (config) => Tokens.layerPolicy({ refresh: config.refreshPolicy }))),
+  // ADR 0017: stateless nonces keyed from the KEK, so every node that shares it accepts every node's nonces
+  Layer.unwrapEffect(Effect.map(Effect.all([AppConfig, Secrets.Secrets]), ([config, secrets]) =>
+    DpopNonces.layer({ secret: secrets.kek, required: config.dpopNonceRequired })))
 ).pipe(Layer.provideMerge(Secrets.layer))
 
 export const Services = services(FetcherNode.layer)

@@ -18,6 +18,7 @@ const CodeRow = Schema.Struct({
   redirect_uri: Schema.String,
   redirect_uri_given: Schema.Boolean,
   code_challenge: Schema.String,
+  dpop_jkt: Schema.NullOr(Schema.String),
   expires_at: Schema.DateFromSelf,
   redeemed: Schema.Boolean
 })
@@ -31,6 +32,7 @@ const toCode = (row: typeof CodeRow.Type): AuthorizationCode.AuthorizationCode =
       redirectUri: row.redirect_uri,
       redirectUriGiven: row.redirect_uri_given,
       codeChallenge: row.code_challenge,
+      ...(row.dpop_jkt !== null ? { dpopJkt: row.dpop_jkt } : {}),
       expiresAt: utc(row.expires_at)
     })
 
@@ -48,6 +50,7 @@ export const layerCodes = Layer.effect(SignIn.Codes, Effect.gen(function*() {
         redirect_uri: code.redirectUri,
         redirect_uri_given: code.redirectUriGiven,
         code_challenge: code.codeChallenge,
+        dpop_jkt: code.dpopJkt ?? null,
         expires_at: toDate(code.expiresAt)
       })}`.pipe(Effect.asVoid, withRealm(code.realmId), run)
     },
@@ -55,7 +58,7 @@ export const layerCodes = Layer.effect(SignIn.Codes, Effect.gen(function*() {
     consume: (realmId, hash) =>
       Effect.gen(function*() {
         const rows = yield* Effect.flatMap(
-          sql`SELECT realm_id, client_id, grant_id, redirect_uri, redirect_uri_given, code_challenge, expires_at, redeemed
+          sql`SELECT realm_id, client_id, grant_id, redirect_uri, redirect_uri_given, code_challenge, dpop_jkt, expires_at, redeemed
               FROM codes WHERE realm_id = ${realmId} AND code_hash = ${hash} FOR UPDATE`,
           decode(CodeRow)
         )
@@ -266,6 +269,7 @@ const FamilyRow = Schema.Struct({
   created_at: Schema.DateFromSelf,
   last_used_at: Schema.DateFromSelf,
   revoked_reason: Schema.NullOr(Schema.String),
+  dpop_jkt: Schema.NullOr(Schema.String),
   presented_generation: Schema.Number
 })
 const toFamily = (row: typeof FamilyRow.Type): RefreshFamily.RefreshFamily =>
@@ -285,7 +289,8 @@ const toFamily = (row: typeof FamilyRow.Type): RefreshFamily.RefreshFamily =>
       generation: row.generation,
       currentHash: row.current_hash,
       createdAt: utc(row.created_at),
-      lastUsedAt: utc(row.last_used_at)
+      lastUsedAt: utc(row.last_used_at),
+      ...(row.dpop_jkt !== null ? { dpopJkt: row.dpop_jkt } : {})
     })
 
 export const layerRefreshTokens = Layer.effect(SignIn.RefreshTokens, Effect.gen(function*() {
@@ -302,7 +307,8 @@ export const layerRefreshTokens = Layer.effect(SignIn.RefreshTokens, Effect.gen(
           generation: family.generation,
           current_hash: family.currentHash,
           created_at: toDate(family.createdAt),
-          last_used_at: toDate(family.lastUsedAt)
+          last_used_at: toDate(family.lastUsedAt),
+          dpop_jkt: family.dpopJkt ?? null
         })}`
         yield* sql`INSERT INTO refresh_tokens ${sql.insert({
           realm_id: family.realmId,
@@ -328,7 +334,8 @@ export const layerRefreshTokens = Layer.effect(SignIn.RefreshTokens, Effect.gen(
     rotate: (next, expectedGeneration, event) =>
       Effect.gen(function*() {
         const updated = yield* sql`UPDATE refresh_families
-          SET generation = ${next.generation}, current_hash = ${next.currentHash}, last_used_at = ${toDate(next.lastUsedAt)}
+          SET generation = ${next.generation}, current_hash = ${next.currentHash}, last_used_at = ${toDate(next.lastUsedAt)},
+            dpop_jkt = ${next.dpopJkt ?? null}
           WHERE realm_id = ${next.realmId} AND family_id = ${next.familyId}
             AND generation = ${expectedGeneration} AND revoked_reason IS NULL
           RETURNING family_id`

@@ -154,17 +154,27 @@ export const layerAccessTokens = Layer.effect(AccessTokens.AccessTokens, Effect.
   })
 }))
 
+/** How many expired jtis one `remember` drops: more than one, so the table shrinks after a burst. */
+const purgeBatch = 16
+
 export const layerJtiCache = Layer.effect(JtiCache.JtiCache, Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const run = on(sql)
   return JtiCache.JtiCache.of({
-    // one statement: a new jti is inserted, an expired one replaced; a live one is a replay (no row returned)
     remember: (realmId, issuer, jti, expiresAt) =>
-      Effect.flatMap(DateTime.now, (now) =>
-        sql`INSERT INTO seen_jtis ${sql.insert({ realm_id: realmId, issuer, jti, expires_at: toDate(expiresAt) })}
+      Effect.gen(function*() {
+        const now = toDate(yield* DateTime.now)
+        // every DPoP proof leaves a row (RFC 9449 §11.1): each call drops a few expired ones, skipping rows another
+        // transaction holds, so the table stays the size of the live window without a sweeper or lock waits
+        yield* sql`DELETE FROM seen_jtis WHERE ctid IN (
+            SELECT ctid FROM seen_jtis WHERE realm_id = ${realmId} AND expires_at <= ${now}
+            LIMIT ${purgeBatch} FOR UPDATE SKIP LOCKED)`
+        // one statement: a new jti is inserted, an expired one replaced; a live one is a replay (no row returned)
+        const rows = yield* sql`INSERT INTO seen_jtis ${sql.insert({ realm_id: realmId, issuer, jti, expires_at: toDate(expiresAt) })}
             ON CONFLICT (realm_id, issuer, jti) DO UPDATE SET expires_at = EXCLUDED.expires_at
-            WHERE seen_jtis.expires_at <= ${toDate(now)} RETURNING jti`
-      ).pipe(Effect.map((rows) => rows.length === 1), withRealm(realmId), run)
+            WHERE seen_jtis.expires_at <= ${now} RETURNING jti`
+        return rows.length === 1
+      }).pipe(withRealm(realmId), run)
   })
 }))
 

@@ -7,6 +7,7 @@ import * as Hash from "../Hash.js"
 import * as Pkce from "../Pkce.js"
 import type { Realm } from "../Realm.js"
 import { Codes, Grants } from "../SignIn.js"
+import * as Tokens from "../Tokens.js"
 import * as TokenSet from "./TokenSet.js"
 
 export const grantType = "authorization_code"
@@ -33,7 +34,8 @@ export const handle = Effect.fn("AuthorizationCodeGrant.handle")(function*(cmd: 
   const redeemed = AuthorizationCode.redeem(stored.value, {
     clientId: cmd.client.clientId,
     redirectUri: cmd.redirectUri,
-    pkceMatches: yield* Pkce.verify(cmd.codeVerifier, challenge)
+    pkceMatches: yield* Pkce.verify(cmd.codeVerifier, challenge),
+    dpopJkt: Option.getOrUndefined(yield* Tokens.DpopKey)
   }, now)
   if (Either.isLeft(redeemed)) {
     const rejected = redeemed.left

@@ -3,6 +3,7 @@ import { DateTime, Effect, Either, Option } from "effect"
 import * as Audience from "../Audience.js"
 import * as Audit from "../Audit.js"
 import type { Client } from "../Client.js"
+import * as Client_ from "../Client.js"
 import * as Hash from "../Hash.js"
 import type { Realm } from "../Realm.js"
 import * as RefreshFamily from "../RefreshFamily.js"
@@ -33,7 +34,12 @@ export const handle = Effect.fn("RefreshTokenGrant.handle")(function*(cmd: Comma
   const nextHash = yield* Hash.sha256(nextToken)
   const rotated = RefreshFamily.rotate(
     presented.value.family,
-    { generation: presented.value.generation, clientId: cmd.client.clientId },
+    {
+      generation: presented.value.generation,
+      clientId: cmd.client.clientId,
+      dpopJkt: Option.getOrUndefined(yield* Tokens.DpopKey),
+      publicClient: !Client_.isConfidential(cmd.client.metadata)
+    },
     nextHash,
     now,
     policy.refresh

@@ -49,6 +49,8 @@ interface VerifiedSubject {
   readonly acr?: string | undefined
   /** The subject access token's `jti`, to tie the new token to the person's grant (none for a trusted issuer's JWT). */
   readonly jti?: string | undefined
+  /** RFC 9449 §6.1: the key the subject access token is bound to, if it is DPoP-bound. */
+  readonly jkt?: string | undefined
 }
 
 /** CONTRACT §5: signed by the realm (ES256, its JWKS), typ at+jwt, its issuer, not expired, not revoked. */
@@ -68,7 +70,8 @@ const realmSubject = (cmd: Command) =>
       },
       exp: claims.exp,
       acr: claims.acr,
-      jti: claims.jti
+      jti: claims.jti,
+      jkt: Tokens.boundKey(claims.cnf)
     } satisfies VerifiedSubject
   })
 
@@ -127,10 +130,20 @@ export const handle = Effect.fn("TokenExchangeGrant.handle")(function*(cmd: Comm
   // CONTRACT §5: unauthorized_client before any token is looked at
   if (cmd.client.metadata.principalType !== "agent") return yield* new Delegation.AgentRejected({ reason: "not_agent" })
   const verified: VerifiedSubject = cmd.subjectTokenType === jwtTokenType ? yield* trustedSubject(cmd) : yield* realmSubject(cmd)
+  // ADR 0018 (RFC 9449 §5, §6.1): the request's proven key, which the exchanged token will be bound to
+  const proven = Option.getOrUndefined(yield* Tokens.DpopKey)
   if (cmd.actorToken !== undefined) {
     const actor = yield* Introspection.activeAccessToken(cmd.realm, cmd.issuer, cmd.actorToken)
     if (Option.isNone(actor)) return yield* new Delegation.ActorRejected({ reason: "invalid" })
     if (actor.value.client_id !== agentId) return yield* new Delegation.ActorRejected({ reason: "other_client" })
+    // ADR 0018: a DPoP-bound actor token is the agent's only with a proof of its key
+    const actorKey = Tokens.boundKey(actor.value.cnf)
+    if (actorKey !== undefined && actorKey !== proven) return yield* new Delegation.ActorRejected({ reason: "dpop_mismatch" })
+  }
+  // ADR 0018: a sender-constrained subject token never yields a bearer token: the exchange must prove a key, and the
+  // very key the subject token is bound to when it was issued to this agent (a stolen one cannot be exchanged)
+  if (verified.jkt !== undefined && (proven === undefined || (verified.subject.client_id === agentId && proven !== verified.jkt))) {
+    return yield* new Delegation.SubjectRejected({ reason: "dpop_mismatch" })
   }
   const { subject } = verified
   const now = yield* Jwt.nowSeconds

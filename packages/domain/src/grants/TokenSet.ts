@@ -139,6 +139,8 @@ export const startFamily = (input: {
       return input.set
     }
     const refreshToken = yield* Tokens.refreshToken
+    // RFC 9449 §5: a public client's refresh token is bound to the DPoP key it proved; a confidential client's is not
+    const dpopJkt = Client_.isConfidential(input.client.metadata) ? undefined : Option.getOrUndefined(yield* Tokens.DpopKey)
     const family = RefreshFamily.RefreshFamily.Active({
       familyId: yield* Entropy.uuid,
       realmId: input.realm.id,
@@ -148,7 +150,8 @@ export const startFamily = (input: {
       currentHash: yield* Hash.sha256(refreshToken),
       // RefreshFamily.Policy: the absolute lifetime runs from the person's authorization
       createdAt: input.grant.createdAt,
-      lastUsedAt: yield* DateTime.now
+      lastUsedAt: yield* DateTime.now,
+      ...(dpopJkt !== undefined ? { dpopJkt } : {})
     })
     yield* Effect.flatMap(RefreshTokens, (refreshes) => refreshes.create(family, family.currentHash, input.event))
     return { ...input.set, refreshToken }

@@ -99,6 +99,8 @@ const authorize = (method: "GET" | "POST") =>
         ...(params.state !== undefined ? { state: params.state } : {}),
         ...(params.nonce !== undefined ? { nonce: params.nonce } : {}),
         codeChallenge: params.codeChallenge,
+        // RFC 9449 §10: the code will be bound to this key
+        ...(params.dpopJkt !== undefined ? { dpopJkt: params.dpopJkt } : {}),
         responseMode: params.responseMode,
         prompt: params.prompt,
         ...(params.maxAge !== undefined ? { maxAge: params.maxAge } : {}),

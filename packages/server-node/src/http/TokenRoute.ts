@@ -1,19 +1,21 @@
 /**
  * The token endpoint (RFC 6749 §3.2, §4.1.3, §4.4, §5, §6; OAuth 2.1 §3.2; RFC 8707 §2; RFC 8628 §3.4-3.5): code,
- * refresh, client credentials, JWT-bearer, token exchange and device code.
+ * refresh, client credentials, JWT-bearer, token exchange and device code; DPoP-bound tokens for every grant (RFC 9449 §5).
  */
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
-import { Effect, Match } from "effect"
+import { Effect, Match, Option } from "effect"
 import { AuthorizationCodeGrant, ClientCredentialsGrant, RefreshTokenGrant } from "@tessera/domain"
 import { JwtBearerGrant } from "@tessera/domain"
 import { TokenExchangeGrant } from "@tessera/domain"
 import { DeviceCodeGrant } from "@tessera/domain"
 import type { DeviceAuthorization } from "@tessera/domain"
+import { Tokens } from "@tessera/domain"
 import type { Delegation } from "@tessera/domain"
 import type { Audience, AuthorizationCode, Client, Realm, RefreshFamily, TokenSet } from "@tessera/domain"
-import { ErrorResponse, TokenRequest } from "@tessera/protocol"
+import { Dpop, ErrorResponse, TokenRequest } from "@tessera/protocol"
 import * as ClientAuth from "./ClientAuth.js"
 import { grantTypesSupported } from "./DiscoveryRoute.js"
+import * as DpopProof from "./DpopProof.js"
 import * as FormBody from "./FormBody.js"
 import * as Issuer from "./Issuer.js"
 import { fromEither, handle, json } from "./Respond.js"
@@ -39,12 +41,15 @@ type Refusal =
 const toErrorResponse = (issuer: string) =>
   Match.type<Refusal>().pipe(Match.tagsExhaustive({
     ClientAuthFailed: ClientAuth.invalidClient(issuer),
-    CodeRejected: () => ErrorResponse.make("invalid_grant"),
+    CodeRejected: ({ reason }) =>
+      reason === "dpop_mismatch" ? ErrorResponse.make("invalid_grant", dpopBound("authorization code")) : ErrorResponse.make("invalid_grant"),
     ClientRejected: () => ErrorResponse.make("unauthorized_client", "the client credentials grant is for confidential clients only"),
-    RefreshRejected: () => ErrorResponse.make("invalid_grant"),
+    RefreshRejected: ({ reason }) =>
+      reason === "dpop_mismatch" ? ErrorResponse.make("invalid_grant", dpopBound("refresh token")) : ErrorResponse.make("invalid_grant"),
     AgentRejected: () => ErrorResponse.make("unauthorized_client", "token exchange is for agent clients only"),
     SubjectRejected: ({ reason }) => ErrorResponse.make("invalid_grant", subjectDescription[reason]),
-    ActorRejected: () => ErrorResponse.make("invalid_grant", "'actor_token' is not an active access token of this client"),
+    ActorRejected: ({ reason }) =>
+      ErrorResponse.make("invalid_grant", reason === "dpop_mismatch" ? dpopBound("'actor_token'") : "'actor_token' is not an active access token of this client"),
     FreshAuthenticationRequired: () =>
       ErrorResponse.make("invalid_scope", "fresh authentication required: a requested scope is a step-up scope of the resource"),
     JwtBearerRejected: ({ reason }) => ErrorResponse.make("invalid_grant", jwtBearerDescription[reason]),
@@ -67,6 +72,9 @@ const deviceCodeError: Record<DeviceAuthorization.DeviceCodeRejected["reason"], 
   expired: () => ErrorResponse.make("expired_token", "the device code has expired: start again"),
   denied: () => ErrorResponse.make("access_denied", "the person denied the request", 400)
 }
+
+/** RFC 9449 §5, §10: the grant is bound to a DPoP key the request did not prove (ADR 0018: invalid_grant). */
+const dpopBound = (what: string) => `the ${what} is bound to a DPoP key: send a DPoP proof of that key`
 
 const targetDescription: Record<Audience.TargetRejected["reason"], string> = {
   ambiguous: "'resource' is required: the client is not registered for exactly one resource",
@@ -124,7 +132,8 @@ const subjectDescription: Record<Delegation.SubjectRejected["reason"], string> =
   jwt_invalid: "'subject_token' is not valid",
   jwt_audience: "the 'subject_token''s 'aud' must be the issuer or the token endpoint",
   jwt_expired: "'subject_token' has expired or has no 'exp'",
-  unknown_subject: "the 'subject_token''s 'sub' is not a user of the realm"
+  unknown_subject: "the 'subject_token''s 'sub' is not a user of the realm",
+  dpop_mismatch: dpopBound("'subject_token'")
 }
 
 const isRefusal = (e: { readonly _tag: string }): e is Refusal => e._tag !== "ErrorResponse" && e._tag !== "StoreError"
@@ -167,18 +176,21 @@ const dispatch = (request: TokenRequest.TokenRequest, ctx: Context) =>
 
 const unsupportedGrantType = ErrorResponse.make("unsupported_grant_type", "'grant_type' is not supported")
 
-/** RFC 6749 §5.1: the token response; never cached. */
-const tokenResponse = (set: TokenSet.TokenSet) =>
+/**
+ * RFC 6749 §5.1: the token response; never cached. RFC 9449 §5: `token_type` DPoP when the access token is bound to
+ * the request's proof, with the realm's next nonce when it requires nonces (§8.2).
+ */
+const tokenResponse = (set: TokenSet.TokenSet, proof: Dpop.Proof | undefined, nonceHeader: Record<string, string>) =>
   json({
     access_token: set.accessToken,
-    token_type: "Bearer",
+    token_type: proof !== undefined ? "DPoP" : "Bearer",
     expires_in: set.expiresIn,
     ...(set.scope.length > 0 ? { scope: set.scope.join(" ") } : {}),
     ...(set.idToken !== undefined ? { id_token: set.idToken } : {}),
     ...(set.refreshToken !== undefined ? { refresh_token: set.refreshToken } : {}),
     // RFC 8693 §2.2.1
     ...(set.issuedTokenType !== undefined ? { issued_token_type: set.issuedTokenType } : {})
-  }, 200, { pragma: "no-cache" })
+  }, 200, { pragma: "no-cache", ...nonceHeader })
 
 const token = handle(Effect.gen(function*() {
   const realm = yield* Issuer.realmParam(Issuer.unknownRealm)
@@ -186,14 +198,28 @@ const token = handle(Effect.gen(function*() {
   const params = yield* FormBody.params
   const request = yield* fromEither(TokenRequest.decode(params))
   if (!grantTypesSupported.includes(request.grant_type)) return yield* unsupportedGrantType
+  // RFC 9449 §8: with nonces required, every answer to a DPoP request carries the current one
+  const nonceHeader = (yield* DpopProof.header) !== undefined ? yield* DpopProof.nonceHeader(realm) : {}
+  const dpopError = (rejection: Dpop.ProofRejected) =>
+    Effect.logInfo("token request refused", "ProofRejected", rejection.reason).pipe(
+      Effect.zipRight(Effect.fail(ErrorResponse.withHeaders(Dpop.tokenEndpointError(rejection), nonceHeader)))
+    )
+  // RFC 9449 §4.3, §5: a DPoP header must hold a valid proof (invalid_dpop_proof, or use_dpop_nonce, §8); checked
+  // before the client authenticates, so that a nonce challenge spends no client assertion
+  const proof = yield* DpopProof.ofRequest(realm, `${issuer}/token`).pipe(Effect.catchTag("ProofRejected", dpopError))
   return yield* Effect.gen(function*() {
     const client = yield* ClientAuth.fromRequest({ realm, issuer, params, allowNone: true })
     // RFC 6749 §5.2: unauthorized_client when the client may not use this grant type
     if (!client.metadata.grantTypes.includes(request.grant_type)) {
       return yield* ErrorResponse.make("unauthorized_client", `the client may not use the '${request.grant_type}' grant`)
     }
-    const set = yield* dispatch(request, { realm, issuer, client, context: yield* ClientAuth.requestContext })
-    return tokenResponse(set)
+    // RFC 9449 §5.2: a client registered with dpop_bound_access_tokens MUST be refused a token request without DPoP
+    if (proof === undefined && client.metadata.dpopBoundAccessTokens) return yield* dpopError(new Dpop.ProofRejected({ reason: "missing" }))
+    // RFC 9449 §5: every access token the grant mints is bound to the proof's key (Tokens.DpopKey)
+    const set = yield* dispatch(request, { realm, issuer, client, context: yield* ClientAuth.requestContext }).pipe(
+      Effect.provideService(Tokens.DpopKey, Option.fromNullable(proof?.jkt))
+    )
+    return tokenResponse(set, proof, nonceHeader)
   }).pipe(
     // a device polling while the person decides is the normal case, not a refusal worth a log line
     Effect.tapError((e) => isRefusal(e) && "reason" in e ? Effect.logInfo("token request refused", e._tag, e.reason) : Effect.void),
