@@ -543,6 +543,28 @@ export const suite = (backend: Backend) =>
         expect(yield* trail(realm)).toEqual(["realm.created"])
       }))
 
+    it.effect("replay (RFC 9449 §11.1): every DPoP proof leaves a row, and remembering drops expired ones: the table stays the live window", () =>
+      Effect.gen(function*() {
+        const jtis = yield* JtiCache.JtiCache
+        const realm = yield* newRealm
+        const issuer = JtiCache.dpopIssuer("https://as.example/realms/r/token")
+        const count = Effect.map(asApp(realm.id, "SELECT count(*)::int AS n FROM seen_jtis"), (rows) => rows[0]!["n"])
+        const now = yield* DateTime.now
+        // 40 proofs whose window has closed
+        for (let i = 0; i < 40; i++) {
+          yield* asApp(realm.id, "INSERT INTO seen_jtis (realm_id, issuer, jti, expires_at) VALUES ($1, $2, $3, now() - interval '1 minute') RETURNING jti", [
+            realm.id, issuer, `old-${i}`
+          ])
+        }
+        expect(yield* count).toBe(40)
+        // each new proof drops up to 16 expired rows: three proofs later only the three live ones are left
+        for (let i = 0; i < 3; i++) expect(yield* jtis.remember(realm.id, issuer, `new-${i}`, DateTime.add(now, { minutes: 1 }))).toBe(true)
+        expect(yield* count).toBe(3)
+        // a purged jti was expired anyway: it is accepted again, and a live one still is not
+        expect(yield* jtis.remember(realm.id, issuer, "old-0", DateTime.add(now, { minutes: 1 }))).toBe(true)
+        expect(yield* jtis.remember(realm.id, issuer, "new-0", DateTime.add(now, { minutes: 1 }))).toBe(false)
+      }))
+
     it.effect("atomic audit: an event the transaction cannot write (another realm's) takes the client row down with it", () =>
       Effect.gen(function*() {
         const clients = yield* Clients.Clients
@@ -720,12 +742,14 @@ export const suite = (backend: Backend) =>
         const expiresAt = new Date(DateTime.toEpochMillis(DateTime.addDuration(at, AuthorizationCode.lifetime)))
         expect(rowsOf("codes")).toEqual([{
           realm_id: realm.id, code_hash: codeHash, client_id: "c1", grant_id: "g1", redirect_uri: "https://app.example/cb",
-          redirect_uri_given: true, code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", expires_at: expiresAt, redeemed: false
+          redirect_uri_given: true, code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", dpop_jkt: null, expires_at: expiresAt,
+          redeemed: false
         }])
         expect(rowsOf("refresh_tokens")).toEqual([{ realm_id: realm.id, token_hash: tokenHash, family_id: "f1", generation: 1 }])
         expect(rowsOf("refresh_families")).toEqual([{
           realm_id: realm.id, family_id: "f1", client_id: "c1", grant_id: "g1", generation: 1, current_hash: tokenHash,
-          created_at: new Date(DateTime.toEpochMillis(at)), last_used_at: new Date(DateTime.toEpochMillis(at)), revoked_reason: null
+          created_at: new Date(DateTime.toEpochMillis(at)), last_used_at: new Date(DateTime.toEpochMillis(at)), revoked_reason: null,
+          dpop_jkt: null
         }])
         expect(rowsOf("sessions")).toEqual([{
           realm_id: realm.id, sid: "sid1", cookie_hash: cookieHash, sub: "s1", auth_time: new Date(DateTime.toEpochMillis(at)),
