@@ -50,7 +50,8 @@ layer(TestLive)("OIDC Discovery 1.0 §4 and RFC 8414 §3: the three metadata URL
         userinfo_endpoint: `${publicUrl}/realms/${realm.name}/userinfo`,
         end_session_endpoint: `${publicUrl}/realms/${realm.name}/logout`,
         frontchannel_logout_supported: true,
-        frontchannel_logout_session_supported: true
+        frontchannel_logout_session_supported: true,
+        client_id_metadata_document_supported: true
       })
     }))
 

@@ -30,15 +30,23 @@ export const config: AppConfig.AppConfigShape = {
 /**
  * A fresh world: new in-memory stores, a new server on a loopback port, and an `HttpClient` aimed at it. Outbound
  * HTTP goes to the memory Fetcher, whose table (`Fetcher.MemoryFetcher`) a test fills and counts; `fetcher: "node"`
- * uses the real one instead (for documents a test serves itself on loopback).
+ * uses the real one instead (for documents a test serves itself on loopback), or pass any Fetcher layer (e.g. the
+ * Node one over a fake DNS resolver).
  */
-export const make = (overrides: Partial<AppConfig.AppConfigShape> = {}, options: { readonly fetcher?: "memory" | "node" } = {}) => {
+export const make = (
+  overrides: Partial<AppConfig.AppConfigShape> = {},
+  options: { readonly fetcher?: "memory" | "node" | Layer.Layer<Fetcher.Fetcher> } = {}
+) => {
   const server = Http.createServer()
   // loopback only: NodeHttpServer.layerTest would listen on every interface
   const Server = NodeHttpServer.layer(() => server, { port: 0, host: "127.0.0.1" })
   const Client = HttpServer.layerTestClient.pipe(Layer.provide(NodeHttpClient.layerUndici), Layer.provideMerge(Server))
   const Table = Fetcher.layerMemoryTable
-  const Outbound = options.fetcher === "node" ? FetcherNode.layer : Fetcher.layerFromTable.pipe(Layer.provide(Table))
+  const Outbound = options.fetcher === "node"
+    ? FetcherNode.layer
+    : options.fetcher === undefined || options.fetcher === "memory"
+    ? Fetcher.layerFromTable.pipe(Layer.provide(Table))
+    : options.fetcher
   return Live.app(server, Layer.merge(Live.MemoryPorts, Table), Outbound).pipe(
     Layer.provideMerge(Client),
     Layer.provideMerge(AppConfig.layer({ ...config, ...overrides }))

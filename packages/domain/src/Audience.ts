@@ -1,6 +1,6 @@
 /** Choosing a token's audience and scope (CONTRACT §5 "Audience", RFC 8707 §2). */
 import { Data, Either } from "effect"
-import type { Resource } from "./Resource.js"
+import { type Resource, sameUri } from "./Resource.js"
 
 /** RFC 8707 §2: invalid_target. */
 export class TargetRejected extends Data.TaggedError("TargetRejected")<{
@@ -42,8 +42,10 @@ export const choose = (input: {
   if (!asked.every((s) => input.grantedScopes.includes(s))) return Either.left(new ScopeRejected({ reason: "not_granted" }))
   let audience: string
   if (input.requestedResource !== undefined) {
-    if (!input.grantedResources.includes(input.requestedResource)) return Either.left(new TargetRejected({ reason: "not_granted" }))
-    audience = input.requestedResource
+    // the registered spelling, which the grant holds, becomes the audience (a client may vary case or a slash)
+    const granted = input.grantedResources.find((uri) => sameUri(uri, input.requestedResource!))
+    if (granted === undefined) return Either.left(new TargetRejected({ reason: "not_granted" }))
+    audience = granted
   } else if (asked.includes("openid")) {
     audience = input.issuer
   } else if (input.clientResources?.length === 1) {
@@ -87,7 +89,7 @@ export const forClient = (input: {
   if (input.requestedScopes?.includes("openid")) return Either.left(new ScopeRejected({ reason: "openid" }))
   let uri: string
   if (input.requestedResource !== undefined) {
-    uri = input.requestedResource
+    uri = input.resources.find((r) => sameUri(r.uri, input.requestedResource!))?.uri ?? input.requestedResource
     if (input.clientResources !== undefined && !input.clientResources.includes(uri)) {
       // an unknown resource outside the allow-list reads the same as a known one: the reason is for the log
       return Either.left(new TargetRejected({ reason: input.resources.some((r) => r.uri === uri) ? "not_allowed" : "unknown_resource" }))

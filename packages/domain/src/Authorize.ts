@@ -15,7 +15,7 @@ import { audited, type RequestContext } from "./grants/TokenSet.js"
 import * as Hash from "./Hash.js"
 import type { Request } from "./Interactions.js"
 import type { Realm } from "./Realm.js"
-import type { Resource } from "./Resource.js"
+import { type Resource, sameUri } from "./Resource.js"
 import type { Session } from "./Session.js"
 import { Codes, Consents, Grants } from "./SignIn.js"
 
@@ -94,7 +94,7 @@ export const access = (input: {
   const allowed = input.realmResources.filter((r) => listed === undefined || listed.includes(r.uri))
   const requested: Array<Resource> = []
   for (const uri of input.requestedResources) {
-    const resource = input.realmResources.find((r) => r.uri === uri)
+    const resource = input.realmResources.find((r) => sameUri(r.uri, uri))
     if (resource === undefined) return Either.left(new TargetRejected({ reason: "unknown_resource" }))
     if (!allowed.includes(resource)) return Either.left(new TargetRejected({ reason: "not_allowed" }))
     requested.push(resource)

@@ -5,6 +5,7 @@ import * as AuditEvent from "./AuditEvent.js"
 import * as Client from "./Client.js"
 import { Clients } from "./Clients.js"
 import * as Entropy from "./Entropy.js"
+import { audited, type RequestContext } from "./grants/TokenSet.js"
 import * as Hash from "./Hash.js"
 import { PasswordHasher } from "./PasswordHasher.js"
 import * as Realm from "./Realm.js"
@@ -85,7 +86,15 @@ export interface Registered {
   readonly secret: Option.Option<string>
 }
 
-export const registerClient = (realmName: string, metadata: Client.Metadata) =>
+/**
+ * Who registered a client, for its `client.created` event: the owner (admin API), or the client itself through
+ * dynamic registration (RFC 7591 §3), with where the request came from.
+ */
+export type Registrar =
+  | { readonly _tag: "Owner" }
+  | { readonly _tag: "Dynamic"; readonly context: RequestContext }
+
+export const registerClient = (realmName: string, metadata: Client.Metadata, registrar: Registrar = { _tag: "Owner" }) =>
   Effect.gen(function*() {
     const realm = yield* findRealm(realmName)
     // Tessera's `resources`: each must be a resource registered in this realm
@@ -100,7 +109,16 @@ export const registerClient = (realmName: string, metadata: Client.Metadata) =>
       ? Option.some(yield* Entropy.token(32))
       : Option.none()
     const secretHash = yield* Option.match(secret, { onNone: () => Effect.succeed(undefined), onSome: Hash.sha256 })
-    const event = yield* Audit.make(realm, { type: "client.created", actor: AuditEvent.owner, clientId, result: "success" })
+    const event = yield* Audit.make(realm, registrar._tag === "Owner"
+      ? { type: "client.created", actor: AuditEvent.owner, clientId, result: "success" }
+      : {
+        type: "client.created",
+        actor: { type: "client", id: clientId },
+        clientId,
+        result: "success",
+        reason: "dynamic client registration (RFC 7591)",
+        ...audited(registrar.context)
+      })
     const client: Client.Client = {
       realmId: realm.id,
       clientId,

@@ -12,6 +12,7 @@ import { AccessTokens, JtiCache } from "@tessera/domain"
 import { DeviceAuthorizations, Interactions, LoginThrottle, UserCodeThrottle } from "@tessera/domain"
 import { DpopNonces } from "@tessera/domain"
 import { AppConfig } from "./AppConfig.js"
+import { ClientDocuments } from "./ClientDocuments.js"
 import * as FetcherNode from "./FetcherNode.js"
 import * as AdminRoute from "./http/AdminRoute.js"
 import * as AuthorizeRoute from "./http/AuthorizeRoute.js"
@@ -23,6 +24,7 @@ import * as IntrospectionRoute from "./http/IntrospectionRoute.js"
 import * as LoginRoute from "./http/LoginRoute.js"
 import * as LogoutRoute from "./http/LogoutRoute.js"
 import * as NotFoundRoute from "./http/NotFoundRoute.js"
+import * as RegistrationRoute from "./http/RegistrationRoute.js"
 import * as RevocationRoute from "./http/RevocationRoute.js"
 import * as TokenRoute from "./http/TokenRoute.js"
 import * as UserinfoRoute from "./http/UserinfoRoute.js"
@@ -65,6 +67,7 @@ const KeyPolicyLive = Layer.unwrapEffect(Effect.map(AppConfig, (config) => Signi
 export const services = (fetcher: Layer.Layer<Fetcher.Fetcher>) => Layer.mergeAll(
   Entropy.layer,
   RemoteJwks.layer.pipe(Layer.provideMerge(fetcher)),
+  ClientDocuments.Default.pipe(Layer.provide(fetcher)),
   PasswordHasherArgon2.layer(),
   Secrets.layerKek,
   KeyPolicyLive,
@@ -83,6 +86,7 @@ export const Routes = Layer.mergeAll(
   TokenRoute.Routes,
   IntrospectionRoute.Routes,
   RevocationRoute.Routes,
+  RegistrationRoute.Routes,
   AuthorizeRoute.Routes,
   LoginRoute.Routes,
   ConsentRoute.Routes,

@@ -4,10 +4,11 @@
  */
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import { Data, DateTime, Effect, Option, Redacted } from "effect"
-import { Clients, Hash, JtiCache, Jwt, RemoteJwks } from "@tessera/domain"
+import { Hash, JtiCache, Jwt, RemoteJwks } from "@tessera/domain"
 import type { Client, Realm, TokenSet } from "@tessera/domain"
 import { ClientAuthentication } from "@tessera/protocol"
 import type { Form } from "@tessera/protocol"
+import * as ClientLookup from "./ClientLookup.js"
 import { fromEither } from "./Respond.js"
 
 /** The endpoints where clients authenticate, under the realm's issuer. */
@@ -179,7 +180,8 @@ export interface Input {
 export const authenticate = Effect.fn("ClientAuth.authenticate")(function*(input: Input) {
   const presented = input.credentials
   if (presented._tag === "None" && !input.allowNone) return yield* fail("none_not_allowed")
-  const found = yield* Effect.flatMap(Clients.Clients, (clients) => clients.find(input.realm.id, presented.clientId))
+  // a registered client, or the one a client ID metadata document names (MCP "Client ID Metadata Documents")
+  const found = yield* ClientLookup.find(input.realm, presented.clientId)
   if (Option.isNone(found)) {
     // hash anyway: an unknown client id takes as long as a wrong secret
     if (presented._tag === "Basic" || presented._tag === "Post") yield* Hash.sha256(Redacted.value(presented.clientSecret))

@@ -10,6 +10,7 @@ import * as ClientAuth from "./ClientAuth.js"
 import * as DeviceAuthorizationRoute from "./DeviceAuthorizationRoute.js"
 import * as Issuer from "./Issuer.js"
 import * as LogoutRoute from "./LogoutRoute.js"
+import * as RegistrationRoute from "./RegistrationRoute.js"
 import { handle } from "./Respond.js"
 
 /** Public documents any origin may read (browser-based MCP clients fetch them cross-origin). */
@@ -45,7 +46,10 @@ const metadata = handle(Effect.gen(function*() {
     // OIDC Discovery §3: the UserInfo endpoint
     userinfo_endpoint: `${issuer}/userinfo`,
     // OIDC RP-Initiated Logout §2.1, Front-Channel Logout §3
-    ...LogoutRoute.metadata(issuer)
+    ...LogoutRoute.metadata(issuer),
+    // draft-ietf-oauth-client-id-metadata-document-00 "Authorization Server Metadata"; RFC 7591 when the realm allows
+    client_id_metadata_document_supported: true,
+    ...RegistrationRoute.metadata(realm, issuer)
   }
   return HttpServerResponse.unsafeJson(document, {
     headers: { ...cors, "cache-control": "public, max-age=300" }

@@ -14,9 +14,10 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { createHmac } from "node:crypto"
 import { DateTime, Duration, Effect, Option } from "effect"
-import { Audit, Authorize, Clients, Hash, Jwt, SignIn, SigningKeys, TokenSet, Users } from "@tessera/domain"
+import { Audit, Authorize, Hash, Jwt, SignIn, SigningKeys, TokenSet, Users } from "@tessera/domain"
 import type { Client, Realm, Session } from "@tessera/domain"
 import { ErrorResponse, Form } from "@tessera/protocol"
+import * as ClientLookup from "./ClientLookup.js"
 import * as LogoutPage from "../pages/LogoutPage.js"
 import { withQuery } from "./AuthorizationResponse.js"
 import * as FormBody from "./FormBody.js"
@@ -193,8 +194,7 @@ const signedOutPage = (realm: Realm.Realm, target: Target, frontChannel: Readonl
  */
 const frontChannelUrls = (realm: Realm.Realm, issuer: string, session: Session.Session) =>
   Effect.gen(function*() {
-    const clients = yield* Clients.Clients
-    const found = yield* Effect.forEach(session.clientIds, (id) => clients.find(realm.id, id))
+    const found = yield* Effect.forEach(session.clientIds, (id) => ClientLookup.find(realm, id))
     const urls: Array<string> = []
     for (const client of found) {
       const uri = Option.getOrUndefined(client)?.metadata.frontchannelLogoutUri
@@ -268,7 +268,7 @@ const confirm = SignInFlow.pageRoute((realm, issuer) =>
 
     // the client may have been removed, or its redirect URIs changed, since the form was shown
     const client = carried.clientId !== undefined
-      ? yield* Effect.flatMap(Clients.Clients, (c) => c.find(realm.id, carried.clientId!))
+      ? yield* ClientLookup.find(realm, carried.clientId)
       : Option.none()
     const target: Target = Option.match(client, {
       onNone: () => ({}),

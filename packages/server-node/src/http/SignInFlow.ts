@@ -5,13 +5,14 @@
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Cause, DateTime, Effect, Either, Option } from "effect"
-import { Authorize, Clients, Entropy, Hash, Interactions, SignIn, UserCode, Users } from "@tessera/domain"
+import { Authorize, Entropy, Hash, Interactions, SignIn, UserCode, Users } from "@tessera/domain"
 import type { Client, Realm, Session, StoreError } from "@tessera/domain"
-import { ErrorResponse, Form } from "@tessera/protocol"
+import { ClientIdMetadataDocument, ErrorResponse, Form } from "@tessera/protocol"
 import * as ConsentPage from "../pages/ConsentPage.js"
 import * as ErrorPage from "../pages/ErrorPage.js"
 import * as LoginPage from "../pages/LoginPage.js"
 import * as AuthorizationResponse from "./AuthorizationResponse.js"
+import * as ClientLookup from "./ClientLookup.js"
 import * as Issuer from "./Issuer.js"
 import { handle } from "./Respond.js"
 import * as SignInCookies from "./SignInCookies.js"
@@ -118,7 +119,11 @@ export const clientOf = (realm: Realm.Realm, clientId: string) =>
   Effect.gen(function*() {
     // RFC 6749 A.1: client-id = *VSCHAR; anything else names no client, and never reaches the store
     const found = /^[\x20-\x7E]{1,255}$/.test(clientId)
-      ? yield* Effect.flatMap(Clients.Clients, (c) => c.find(realm.id, clientId))
+      ? yield* ClientLookup.resolve(realm, clientId).pipe(
+        // MCP "Client ID Metadata Documents": an unusable document is an error page, never a redirect
+        Effect.catchTag("DocumentRejected", (e) =>
+          refuse(`The application's client ID metadata document cannot be used: ${e.detail}.`, "invalid_client"))
+      )
       : Option.none()
     if (Option.isNone(found)) return yield* refuse("The application is not registered with this realm.", "invalid_client")
     return found.value
@@ -176,7 +181,8 @@ export const consentPage = (forms: Forms, session: Session.Session) =>
       principalType: forms.client.metadata.principalType,
       realmDisplayName: forms.realm.displayName ?? forms.realm.name,
       username: Option.getOrUndefined(user)?.username,
-      action: `${forms.issuer}/consent`
+      action: `${forms.issuer}/consent`,
+      ...(ClientIdMetadataDocument.isDocumentUrl(forms.client.clientId) ? { documentHost: new URL(forms.client.clientId).host } : {})
     })
   })
 

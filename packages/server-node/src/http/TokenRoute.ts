@@ -14,6 +14,7 @@ import type { Delegation } from "@tessera/domain"
 import type { Audience, AuthorizationCode, Client, Realm, RefreshFamily, TokenSet } from "@tessera/domain"
 import { Dpop, ErrorResponse, TokenRequest } from "@tessera/protocol"
 import * as ClientAuth from "./ClientAuth.js"
+import * as Cors from "./Cors.js"
 import { grantTypesSupported } from "./DiscoveryRoute.js"
 import * as DpopProof from "./DpopProof.js"
 import * as FormBody from "./FormBody.js"
@@ -227,4 +228,8 @@ const token = handle(Effect.gen(function*() {
   )
 }))
 
-export const Routes = HttpLayerRouter.addAll([HttpLayerRouter.route("POST", "/realms/:realm/token", token)])
+export const Routes = HttpLayerRouter.addAll([
+  // MCP 2025-11-25: browser-based clients exchange codes cross-origin
+  HttpLayerRouter.route("POST", "/realms/:realm/token", Cors.open(token)),
+  HttpLayerRouter.route("OPTIONS", "/realms/:realm/token", Cors.preflight("POST"))
+])

@@ -2,9 +2,12 @@
  * The consent form (CONTRACT §4): `<form method="post">` with `<button name="decision" value="allow">` and
  * `value="deny"`, plus the hidden `csrf` and `interaction`. It names the client, the host it returns to, the
  * scopes and the resources (issue 4, "Pages"), and says so when the client is an agent. For a device (RFC 8628 §3.3)
- * it shows the user code to compare with the device's screen instead of a host to return to (§5.4).
+ * it shows the user code to compare with the device's screen instead of a host to return to (§5.4). For a client ID
+ * metadata document it names the document's host, and it warns when the redirect is a loopback one (MCP 2025-11-25
+ * "Localhost Redirect URI Risks").
  */
 import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import { RedirectUri } from "@tessera/protocol"
 import { html } from "./Html.js"
 import * as Page from "./Page.js"
 
@@ -37,6 +40,11 @@ export interface Input {
   readonly username?: string | undefined
   /** Where the form posts; absent, it posts back to the page's own URL. */
   readonly action?: string | undefined
+  /**
+   * For a client named by a client ID metadata document: the host that serves it, so the person sees who vouches for
+   * the name (draft-ietf-oauth-client-id-metadata-document-00 "OAuth Phishing Attacks").
+   */
+  readonly documentHost?: string | undefined
 }
 
 /** Plain-language defaults for the scopes OpenID Connect defines (OIDC Core §5.4, §11). */
@@ -59,10 +67,12 @@ ${input.realmDisplayName !== undefined ? html`<p class="realm">${input.realmDisp
 <h1 class="wrap">${input.clientName}${agent ? html`<span class="badge">Agent</span>` : undefined} wants access to your account</h1>
 ${agent ? html`<p class="notice">This client is an automated agent. It will act on your behalf with the access below, without you present.</p>` : undefined}
 ${input.username !== undefined ? html`<p class="muted wrap">Signed in as <strong>${input.username}</strong></p>` : undefined}
+${input.documentHost !== undefined ? html`<p class="wrap" id="client-document">This application describes itself in a document published by <strong>${input.documentHost}</strong>.</p>` : undefined}
 ${input.device !== undefined
     ? html`<p class="wrap">Check that your device shows this code: <strong><code id="user-code">${input.device.userCode}</code></strong>.
 If it does not, deny: someone else may be trying to get access to your account.</p>`
-    : html`<p class="wrap">After you decide, you will return to <strong>${Page.displayHost(input.redirectUri)}</strong>.</p>`}
+    : html`<p class="wrap">After you decide, you will return to <strong>${Page.displayHost(input.redirectUri)}</strong>.</p>
+${RedirectUri.isLoopback(input.redirectUri) ? html`<p class="notice" id="loopback-warning">That address is on this device. Allow only if you started this sign-in from an application on this computer: any program running here could receive the access.</p>` : undefined}`}
 ${scopes.length > 0 ? html`<h2>It asks to</h2>
 <ul class="list" id="scopes">${scopes}</ul>` : undefined}
 ${resources.length > 0 ? html`<h2>On these services</h2>

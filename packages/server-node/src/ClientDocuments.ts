@@ -1,0 +1,117 @@
+/**
+ * Clients named by a client ID metadata document (draft-ietf-oauth-client-id-metadata-document; MCP 2025-11-25
+ * "Client ID Metadata Documents"; ADR 0019): the document fetched through the `Fetcher` port (200 only, no
+ * redirects, 5 KB, a short timeout, only public addresses — loopback too with `TESSERA_DEV_INSECURE_CIMD=1`),
+ * validated, and cached as its HTTP caching allows, at most 24 hours; a failure is never cached.
+ */
+import { Clock, Data, DateTime, Duration, Effect, Either, Option } from "effect"
+import { Fetcher } from "@tessera/domain"
+import type { Client, Realm } from "@tessera/domain"
+import { ClientIdMetadataDocument } from "@tessera/protocol"
+import { AppConfig } from "./AppConfig.js"
+import * as RateLimit from "./RateLimit.js"
+
+/** Why a document URL names no usable client; `detail` is a fixed text for the error page and the log. */
+export class DocumentRejected extends Data.TaggedError("DocumentRejected")<{
+  readonly reason: "url" | "fetch" | "invalid" | "rate_limited"
+  readonly detail: string
+}> {}
+
+/** SEP-991 / draft -00 "Metadata Caching": at most 24 hours, whatever the response says. */
+export const maxCache = Duration.hours(24)
+/** Without caching headers, a document is reused for 5 minutes. */
+export const defaultCache = Duration.minutes(5)
+/** draft -01: a short timeout for the whole fetch. */
+export const fetchTimeout = Duration.seconds(5)
+/** At most this many fetches per document host and minute, per node (ADR 0019). */
+export const fetchesPerHost: RateLimit.Limit = { limit: 30, window: Duration.minutes(1) }
+/** The most documents kept; past it the oldest is dropped. */
+const maxEntries = 1_000
+
+interface Entry {
+  readonly metadata: Client.Metadata
+  readonly fetchedAt: number
+  readonly expiresAt: number
+}
+
+const fetchDetail: Record<Fetcher.FetchFailure, string> = {
+  timeout: "the document did not arrive in time",
+  too_large: `the document is larger than ${ClientIdMetadataDocument.maxDocumentBytes} bytes`,
+  redirect: "the document URL answered with a redirect (redirects are not followed)",
+  status: "the document URL did not answer 200",
+  address_refused: "the document's host resolves to an address Tessera does not fetch from",
+  network: "the document could not be fetched",
+  invalid_url: "the document URL is not an https URL"
+}
+
+export class ClientDocuments extends Effect.Service<ClientDocuments>()("@tessera/server-node/ClientDocuments", {
+  effect: Effect.gen(function*() {
+    const config = yield* AppConfig
+    const fetcher = yield* Fetcher.Fetcher
+    const cache = new Map<string, Entry>()
+    const limit = RateLimit.make(fetchesPerHost)
+    const urlOptions = { allowLoopbackHttp: config.devInsecureCimd }
+    const fetchOptions: Fetcher.Options = {
+      timeout: fetchTimeout,
+      maxBytes: ClientIdMetadataDocument.maxDocumentBytes,
+      // draft -01 "Security Considerations": never an internal address (DNS rebinding checked by the Fetcher)
+      addresses: config.devInsecureCimd ? "public_or_loopback" : "public",
+      allowHttp: config.devInsecureCimd
+    }
+
+    const fetchDocument = (url: string) =>
+      Effect.gen(function*() {
+        const host = new URL(url).host.toLowerCase()
+        if ((yield* limit.take(host)) !== undefined) {
+          return yield* new DocumentRejected({ reason: "rate_limited", detail: "too many documents were fetched from this host; try again in a minute" })
+        }
+        const response = yield* fetcher.get(url, fetchOptions).pipe(
+          Effect.tapError((e) => Effect.logInfo("client metadata document not fetched", url, e.reason, e.detail ?? "")),
+          Effect.mapError((e) => new DocumentRejected({ reason: "fetch", detail: fetchDetail[e.reason] }))
+        )
+        let body: unknown
+        try {
+          body = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(response.body))
+        } catch {
+          return yield* new DocumentRejected({ reason: "invalid", detail: "the document is not JSON" })
+        }
+        const metadata = ClientIdMetadataDocument.validate(url, body)
+        if (Either.isLeft(metadata)) {
+          yield* Effect.logInfo("client metadata document refused", url, metadata.left)
+          return yield* new DocumentRejected({ reason: "invalid", detail: metadata.left })
+        }
+        const now = yield* Clock.currentTimeMillis
+        const seconds = Fetcher.freshForSeconds(response.headers, {
+          min: 0,
+          max: Duration.toSeconds(maxCache),
+          fallback: Duration.toSeconds(defaultCache)
+        })
+        const entry: Entry = { metadata: metadata.right, fetchedAt: now, expiresAt: now + seconds * 1000 }
+        if (seconds > 0) {
+          cache.delete(url)
+          const oldest = cache.keys().next()
+          if (cache.size >= maxEntries && oldest.done !== true) cache.delete(oldest.value)
+          cache.set(url, entry)
+        }
+        return entry
+      })
+
+    /** The client a document URL names, for `realm`: from the cache while fresh, else fetched. */
+    const resolve = (realm: Realm.Realm, clientId: string) =>
+      Effect.gen(function*() {
+        const problem = ClientIdMetadataDocument.urlProblem(clientId, urlOptions)
+        if (problem !== undefined) return yield* new DocumentRejected({ reason: "url", detail: `the client_id URL ${problem}` })
+        const now = yield* Clock.currentTimeMillis
+        const cached = Option.fromNullable(cache.get(clientId)).pipe(Option.filter((e) => e.expiresAt > now))
+        const entry = Option.isSome(cached) ? cached.value : yield* fetchDocument(clientId)
+        return {
+          realmId: realm.id,
+          clientId,
+          metadata: entry.metadata,
+          createdAt: DateTime.unsafeMake(entry.fetchedAt)
+        } satisfies Client.Client
+      })
+
+    return { resolve }
+  })
+}) {}
