@@ -86,3 +86,31 @@ export const stopProcess = (child: ChildProcess, graceMs = 15_000) =>
     })
     child.kill("SIGTERM")
   })
+
+/**
+ * Starts the example MCP server (`npm run mcp:example`, CONTRACT §6) for `issuer` on a free loopback port and
+ * resolves with its `/mcp` URL once it prints `mcp example listening on <url>`.
+ */
+export const startMcpExample = async (issuer: string, extraArgs: ReadonlyArray<string> = []) => {
+  const child = spawn(process.execPath, ["--import", "tsx", Path.join(repoRoot, "packages/mcp/example/main.ts"), "--issuer", issuer, "--port", "0", ...extraArgs], {
+    cwd: repoRoot,
+    stdio: ["ignore", "pipe", "pipe"]
+  })
+  children.add(child)
+  let err = ""
+  child.stderr!.on("data", (chunk) => (err += chunk))
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = ""
+    const timer = setTimeout(() => reject(new Error(`no ready line\n${out}\n${err}`)), 60_000)
+    child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
+      out += chunk
+      const ready = /mcp example listening on (\S+)/.exec(out)
+      if (ready !== null) {
+        clearTimeout(timer)
+        resolve(ready[1]!)
+      }
+    })
+    child.on("exit", (code) => reject(new Error(`exited ${code}\n${out}\n${err}`)))
+  })
+  return { url, child }
+}
