@@ -8,6 +8,7 @@
  *                                                      all three (a scratch database on that server, dropped after)
  *   BENCH_SECONDS=10 BENCH_WARMUP_SECONDS=3 BENCH_CONNECTIONS=20   the defaults (use e.g. 3 and 1 for a quick run)
  *   BENCH_SERVERS=postgres,pglite,oidc-provider        which servers to run (default: all)
+ *   BENCH_ENDPOINTS=token,jwks,discovery               which endpoints to load (default: all)
  *   BENCH_CPU_PROF=<dir>                               every child writes a V8 CPU profile (node --cpu-prof) there
  *
  * Per row: requests/s, latency p50 and p99 (ms), errors (connection errors and timeouts) and non-2xx answers (both
@@ -39,7 +40,8 @@ const adminToken = "bench-owner-token-0123456789abcdefghijklmnopqrstuvwxyz"
 const realm = "bench"
 
 type Endpoint = "token" | "jwks" | "discovery"
-const endpoints: ReadonlyArray<Endpoint> = ["token", "jwks", "discovery"]
+const endpoints = (process.env["BENCH_ENDPOINTS"] ?? "token,jwks,discovery").split(",").map((s) => s.trim())
+  .filter((e): e is Endpoint => e === "token" || e === "jwks" || e === "discovery")
 
 interface Target {
   readonly server: string
