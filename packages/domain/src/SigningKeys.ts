@@ -8,6 +8,7 @@ import { Kek } from "./Kek.js"
 import { JobLock } from "./JobLock.js"
 import { Keys } from "./Keys.js"
 import type { Realm } from "./Realm.js"
+import { ReadCache } from "./ReadCache.js"
 import { Realms } from "./Realms.js"
 import * as SigningKey from "./SigningKey.js"
 
@@ -103,16 +104,26 @@ export const list = (realmId: string) =>
     return SigningKey.published(ring, yield* now)
   })
 
-/** The active key for `alg`, opened for signing. */
+/**
+ * The active key for `alg`, opened for signing. Opened keys are kept in the `ReadCache` when there is one, under
+ * their sealed bytes: a key once opened is the same key for as long as those bytes are its.
+ */
 export const signer = (realmId: string, alg: SigningKey.Alg) =>
   Effect.gen(function*() {
-    const kek = yield* Kek
     const ring = yield* ringOf(realmId)
     const active = ring.keys.find((key) => key.alg === alg && key.status === "active")
     if (active === undefined) return yield* Effect.dieMessage(`realm ${realmId} has no active ${alg} key`)
-    const jwk = JSON.parse(decoder.decode(yield* kek.open(active.sealedPrivateJwk, sealContext(realmId, active.kid))))
-    const key = yield* Effect.promise(() => Jose.importJWK(jwk, alg))
-    return { kid: active.kid, alg, key }
+    const open = Effect.gen(function*() {
+      const kek = yield* Kek
+      const jwk = JSON.parse(decoder.decode(yield* kek.open(active.sealedPrivateJwk, sealContext(realmId, active.kid))))
+      const key = yield* Effect.promise(() => Jose.importJWK(jwk, alg))
+      return { kid: active.kid, alg, key }
+    })
+    const cache = yield* Effect.serviceOption(ReadCache)
+    return yield* Option.match(cache, {
+      onNone: () => open,
+      onSome: (c) => c.get(realmId, `signer:${active.kid}:${active.sealedPrivateJwk.iv}:${active.sealedPrivateJwk.ciphertext}`, open)
+    })
   })
 
 /** The scheduler's job name: one node rotates at a time (`JobLock`). */

@@ -8,7 +8,7 @@ import * as Sql from "@tessera/sql"
 import {
   Audit, Clients, Entropy, Fetcher, JobLock, RemoteJwks, Keys, MemoryDb, Realms, Resources, SignIn, SigningKeys, Tokens, TrustedIssuers, Users
 } from "@tessera/domain"
-import { AccessTokens, JtiCache } from "@tessera/domain"
+import { AccessTokens, JtiCache, ReadCache } from "@tessera/domain"
 import { DeviceAuthorizations, Interactions, LoginThrottle, UserCodeThrottle } from "@tessera/domain"
 import { DpopNonces } from "@tessera/domain"
 import { AppConfig } from "./AppConfig.js"
@@ -146,7 +146,11 @@ export const app = <P, E, R>(
   server: Http.Server,
   ports: Layer.Layer<P, E, R> & ([Ports] extends [P] ? unknown : never),
   fetcher: Layer.Layer<Fetcher.Fetcher> = FetcherNode.layer
-) => serveOn(server).pipe(Layer.provideMerge(services(fetcher)), Layer.provideMerge(ports))
+) => serveOn(server).pipe(Layer.provideMerge(services(fetcher)), Layer.provideMerge(cached(ports)))
+
+/** The ports with the hot path's reads kept in memory for a moment (ReadCache, ADR 0015). */
+const cached = <P, E, R>(ports: Layer.Layer<P, E, R>) =>
+  ReadCache.layerPorts.pipe(Layer.provideMerge(ReadCache.layer), Layer.provideMerge(ports))
 
 /** Tessera on the configured host and port. */
 export const HttpLive = Layer.unwrapEffect(Effect.gen(function*() {

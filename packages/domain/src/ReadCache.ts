@@ -1,0 +1,123 @@
+/**
+ * The hot path's reads of rarely written realm data (a realm by name, its clients, resources and key ring), kept in
+ * memory for at most `ttl` (ADR 0015). Every write through this process's ports forgets the realm's values at once;
+ * a write by another node sharing the database is seen within `ttl`.
+ */
+import { Clock, Context, Duration, Effect, Layer, Option } from "effect"
+import { Clients } from "./Clients.js"
+import { Keys } from "./Keys.js"
+import { Realms } from "./Realms.js"
+import { Resources } from "./Resources.js"
+
+/** How stale a value read here may be when another node changed it (ADR 0015). */
+export const ttl = Duration.seconds(1)
+
+/** Past this many values the whole cache is dropped: unbounded input (client ids) must not grow memory. */
+export const maxEntries = 10_000
+
+/** The scope of realm names: a realm's own scope is its id. */
+export const directory = "directory"
+
+export class ReadCache extends Context.Tag("@tessera/domain/ReadCache")<ReadCache, {
+  /**
+   * `load`'s value for `key` in `scope` (a realm id, or `directory`), from memory while fresh. Only values `keep`
+   * accepts are kept (a miss is read again next time). A load that overlapped an invalidation of its scope is not kept.
+   */
+  readonly get: <A, E, R>(
+    scope: string,
+    key: string,
+    load: Effect.Effect<A, E, R>,
+    keep?: (value: A) => boolean
+  ) => Effect.Effect<A, E, R>
+  /** Forgets every value of `scope`. */
+  readonly invalidate: (scope: string) => Effect.Effect<void>
+}>() {}
+
+interface Scope {
+  generation: number
+  readonly values: Map<string, { readonly value: unknown; readonly until: number }>
+}
+
+export const make = (options: { readonly ttl: Duration.DurationInput; readonly maxEntries: number }) =>
+  Effect.sync(() => {
+    const ttlMillis = Duration.toMillis(options.ttl)
+    const scopes = new Map<string, Scope>()
+    let size = 0
+    const scopeOf = (name: string) => {
+      let scope = scopes.get(name)
+      if (scope === undefined) {
+        scope = { generation: 0, values: new Map() }
+        scopes.set(name, scope)
+      }
+      return scope
+    }
+    return ReadCache.of({
+      get: <A, E, R>(name: string, key: string, load: Effect.Effect<A, E, R>, keep: (value: A) => boolean = () => true) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) => {
+          const scope = scopeOf(name)
+          const hit = scope.values.get(key)
+          if (hit !== undefined && hit.until > now) return Effect.succeed(hit.value as A)
+          const generation = scope.generation
+          return Effect.tap(load, (value) =>
+            Effect.sync(() => {
+              if (scope.generation !== generation || scopes.get(name) !== scope || !keep(value)) return
+              if (size >= options.maxEntries) {
+                for (const s of scopes.values()) s.generation++
+                scopes.clear()
+                size = 0
+                return
+              }
+              if (!scope.values.has(key)) size++
+              scope.values.set(key, { value, until: now + ttlMillis })
+            }))
+        }),
+      invalidate: (name) =>
+        Effect.sync(() => {
+          const scope = scopes.get(name)
+          if (scope === undefined) return
+          scope.generation++
+          size -= scope.values.size
+          scope.values.clear()
+        })
+    })
+  })
+
+export const layer = Layer.effect(ReadCache, make({ ttl, maxEntries }))
+
+/**
+ * The four ports with their reads through the cache and their writes forgetting what they change (after the write,
+ * whether it succeeded or not: a lost compare-and-set means the cached ring is stale). Provide it over the store.
+ */
+export const layerPorts = Layer.effectContext(Effect.gen(function*() {
+  const cache = yield* ReadCache
+  const realms = yield* Realms
+  const clients = yield* Clients
+  const resources = yield* Resources
+  const keys = yield* Keys
+  const forget = (realmId: string) => cache.invalidate(realmId)
+  // a realm's settings are read by name: its write forgets the names too
+  const forgetRealm = (realmId: string) => Effect.zipRight(cache.invalidate(directory), forget(realmId))
+  return Context.make(Realms, Realms.of({
+    ...realms,
+    create: (realm, ring, event) => realms.create(realm, ring, event).pipe(Effect.ensuring(forgetRealm(realm.id))),
+    findByName: (name) => cache.get(directory, name, realms.findByName(name), Option.isSome),
+    update: (realm, event) => realms.update(realm, event).pipe(Effect.ensuring(forgetRealm(realm.id)))
+  })).pipe(
+    Context.add(Clients, Clients.of({
+      ...clients,
+      insert: (client, event) => clients.insert(client, event).pipe(Effect.ensuring(forget(client.realmId))),
+      find: (realmId, clientId) => cache.get(realmId, `client:${clientId}`, clients.find(realmId, clientId), Option.isSome)
+    })),
+    Context.add(Resources, Resources.of({
+      ...resources,
+      insert: (resource, event) => resources.insert(resource, event).pipe(Effect.ensuring(forget(resource.realmId))),
+      find: (realmId, uri) => cache.get(realmId, `resource:${uri}`, resources.find(realmId, uri), Option.isSome),
+      list: (realmId) => cache.get(realmId, "resources", resources.list(realmId))
+    })),
+    Context.add(Keys, Keys.of({
+      ring: (realmId) => cache.get(realmId, "ring", keys.ring(realmId), Option.isSome),
+      replace: (realmId, expectedVersion, ring, event) =>
+        keys.replace(realmId, expectedVersion, ring, event).pipe(Effect.ensuring(forget(realmId)))
+    }))
+  )
+}))
