@@ -72,7 +72,7 @@ export const get = (url: string, options: Options) => Effect.flatMap(Fetcher, (f
  * The URL checks every layer applies before anything goes out: absolute, `https:` (or `http:` when allowed), no
  * credentials (RFC 9110 §4.2.4: userinfo is deprecated and would be sent to whoever answers).
  */
-export const parseUrl = (url: string, options: Pick<Options, "allowHttp">): Either<URL> => {
+export const parseUrl = (url: string, options: Pick<Options, "allowHttp">): Parsed => {
   let parsed: URL
   try {
     parsed = new URL(url)
@@ -88,7 +88,7 @@ export const parseUrl = (url: string, options: Pick<Options, "allowHttp">): Eith
   return { ok: true, value: parsed }
 }
 
-type Either<A> = { readonly ok: true; readonly value: A } | { readonly ok: false; readonly error: FetchError }
+export type Parsed = { readonly ok: true; readonly value: URL } | { readonly ok: false; readonly error: FetchError }
 
 /**
  * What a response says about how long it may be reused (RFC 9111 §5.2.2): `no-store` and `no-cache` mean not at all
