@@ -46,6 +46,8 @@ layer(NoncesRequired)("RFC 9449 §8: authorization server-provided nonce", (it) 
       expect(retry.headers["cache-control"]).toBe("no-store")
       expect(retry.headers["pragma"]).toBe("no-cache")
       expect(retry.headers["dpop-nonce"]).toBe(nonce)
+      // §8: a browser-based client can read the nonce (CORS)
+      expect(retry.headers["access-control-expose-headers"]).toBe("DPoP-Nonce, WWW-Authenticate")
       expect(retry.json).toEqual({ access_token: expect.any(String), token_type: "DPoP", expires_in: accessTokenLifetime, scope: "read write" })
     }))
 

@@ -7,7 +7,11 @@
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Effect } from "effect"
 
-export const headers: Readonly<Record<string, string>> = { "access-control-allow-origin": "*" }
+export const headers: Readonly<Record<string, string>> = {
+  "access-control-allow-origin": "*",
+  // RFC 9449 §7.1, §8: a browser-based client reads the nonce and the challenge only if they are exposed
+  "access-control-expose-headers": "DPoP-Nonce, WWW-Authenticate"
+}
 
 /** The preflight: the methods given, MCP's and OAuth's request headers, cached a day. */
 export const preflight = (methods: string) =>
