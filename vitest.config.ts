@@ -1,9 +1,40 @@
 import { defineConfig } from "vitest/config"
 
+/**
+ * The HTTP grant conformance suites and the agent story: they run on every store (`TESSERA_TEST_STORE`, read by
+ * test/support/TestLive.ts). A new suite whose name matches joins all three projects by itself.
+ */
+const grantSuites = [
+  "test/rfc6749-*.test.ts",
+  "test/rfc7009-*.test.ts",
+  "test/rfc7523-*.test.ts",
+  "test/rfc7662-*.test.ts",
+  "test/rfc8628-*.test.ts",
+  "test/rfc8693-*.test.ts",
+  "test/rfc8707-*.test.ts",
+  "test/rfc9449-*.test.ts",
+  "test/e2e-agent-*.test.ts"
+]
+
+/**
+ * PostgreSQL when `DATABASE_URL` is set; under CI=true also without it, so that the project runs and fails
+ * (test/support/Postgres.ts) rather than quietly leaving the grant suites untested on PostgreSQL.
+ */
+const postgres = process.env["DATABASE_URL"] !== undefined || process.env["CI"] === "true"
+
+const onStore = (store: "memory" | "pglite" | "postgres", include: Array<string>) => ({
+  extends: true as const,
+  test: { name: store, include, env: { TESSERA_TEST_STORE: store } }
+})
+
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts", "packages/*/test/**/*.test.ts"],
     testTimeout: 30_000,
-    hookTimeout: 60_000
+    hookTimeout: 60_000,
+    projects: [
+      onStore("memory", ["test/**/*.test.ts", "packages/*/test/**/*.test.ts"]),
+      onStore("pglite", grantSuites),
+      ...(postgres ? [onStore("postgres", grantSuites)] : [])
+    ]
   }
 })

@@ -2,11 +2,11 @@ import { expect, layer } from "@effect/vitest"
 import { Chunk, DateTime, Effect, HashMap, Ref } from "effect"
 import { Audit, AuditEvent, MemoryDb, Provisioning } from "@tessera/domain"
 import { admin, createRealm, type WireResponse } from "./support/Http.js"
-import { TestLive } from "./support/TestLive.js"
+import { TestMemory } from "./support/TestLive.js"
 
 const auditOf = (realm: string, query = "") => admin.get(`/admin/realms/${realm}/audit${query}`)
 
-layer(TestLive)("CONTRACT §7: the audit trail", (it) => {
+layer(TestMemory)("CONTRACT §7: the audit trail", (it) => {
   it.effect("each owner change is recorded with the contract's event shape, newest first", () =>
     Effect.gen(function*() {
       const realm = yield* createRealm()

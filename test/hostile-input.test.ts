@@ -3,26 +3,12 @@
  * PostgreSQL text or jsonb value, so it must be refused as a 4xx before it reaches the store, never turn into a
  * store failure (503). Found by fuzzing the running server.
  */
-import * as Http from "node:http"
-import * as HttpServer from "@effect/platform/HttpServer"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { expect, layer } from "@effect/vitest"
-import { Effect, Layer } from "effect"
-import { JobLock } from "@tessera/domain"
-import * as AppConfig from "@tessera/server-node/AppConfig"
-import * as Live from "@tessera/server-node/Live"
-import { Database, ports } from "@tessera/sql"
+import { Effect } from "effect"
 import { admin, createRealm, request } from "./support/Http.js"
 import * as TestLive from "./support/TestLive.js"
 
-const OnPglite = Layer.suspend(() => {
-  const server = Http.createServer()
-  const Server = NodeHttpServer.layer(() => server, { port: 0, host: "127.0.0.1" })
-  const Client = HttpServer.layerTestClient.pipe(Layer.provide(NodeHttpClient.layerUndici), Layer.provideMerge(Server))
-  const Store = Layer.mergeAll(ports, JobLock.layerMemory).pipe(Layer.provide(Database.layerPglite(undefined)))
-  return Live.app(server, Store).pipe(Layer.provideMerge(Client), Layer.provideMerge(AppConfig.layer(TestLive.config)))
-})
+const OnPglite = TestLive.make({}, { store: "pglite" })
 
 layer(OnPglite, { timeout: 60_000 })("RFC 6749 Appendix A: a NUL in any input is invalid_request, on the SQL store", (it) => {
   it.effect("in a query parameter read from the store (the consent page's interaction)", () =>

@@ -15,7 +15,7 @@ import {
 } from "./support/Browser.js"
 import type { Browser, Response, Setup } from "./support/Browser.js"
 import { admin, request } from "./support/Http.js"
-import { config, make, TestLive } from "./support/TestLive.js"
+import { config, makeMemory, TestMemory } from "./support/TestLive.js"
 
 const expectErrorPage = (res: Response, status: number, error: string, description: string) => {
   expect(res.status).toBe(status)
@@ -44,7 +44,7 @@ const login = (browser: Browser, page: Response, username: string, password: str
 
 const allow = (browser: Browser, page: Response) => browser.submit(onlyForm(page.text), {}, ["decision", "allow"])
 
-layer(TestLive)("OAuth 2.1 §4.1 / OIDC Core §3.1.2: authorize, sign in, consent, code", (it) => {
+layer(TestMemory)("OAuth 2.1 §4.1 / OIDC Core §3.1.2: authorize, sign in, consent, code", (it) => {
   it.effect("the whole flow: login form, consent page, 302 with code, state and iss; the code is stored bound", () =>
     Effect.gen(function*() {
       const s = yield* setup()
@@ -296,7 +296,7 @@ layer(TestLive)("OAuth 2.1 §4.1 / OIDC Core §3.1.2: authorize, sign in, consen
     }))
 })
 
-layer(TestLive)("Login: wrong passwords, throttling, audit", (it) => {
+layer(TestMemory)("Login: wrong passwords, throttling, audit", (it) => {
   it.effect("a wrong password shows the login form again (400) with the message; login.failed has ip and user agent", () =>
     Effect.gen(function*() {
       const s = yield* setup()
@@ -377,9 +377,9 @@ it.effect("throttling per address: 20 failures across usernames from one address
     const fresh = yield* browser.get(authorizePath(s, pkce().challenge))
     const consent = yield* login(browser, fresh, s.username, s.password)
     expect(consent.status).toBe(303)
-  }).pipe(Effect.provide(make())), 60_000)
+  }).pipe(Effect.provide(makeMemory())), 60_000)
 
-layer(TestLive)("CSRF and replay: the forms are bound to their interaction and browser, and used once", (it) => {
+layer(TestMemory)("CSRF and replay: the forms are bound to their interaction and browser, and used once", (it) => {
   it.effect("a login POST without csrf, with a wrong one, or from another browser: 400 error page", () =>
     Effect.gen(function*() {
       const s = yield* setup()
@@ -480,7 +480,7 @@ const pageTags = new Set([
   "form", "input", "label", "button"
 ])
 
-layer(TestLive)("Escaping: scripts in every field are never reflected unescaped", (it) => {
+layer(TestMemory)("Escaping: scripts in every field are never reflected unescaped", (it) => {
   it.effect("client name, state, nonce, login_hint, username: the pages hold no markup from input", () =>
     Effect.gen(function*() {
       const evil = "\"'><script>alert(1)</script><img src=x onerror=alert(2)>"
@@ -516,7 +516,7 @@ it.effect("an interaction expires after 10 minutes: its forms are refused", () =
     yield* TestClock.adjust("10 minutes")
     expectErrorPage(yield* login(browser, page, s.username, s.password), 400, "invalid_request",
       "This sign-in request has expired. Return to the application and start again.")
-  }).pipe(Effect.provide(make())))
+  }).pipe(Effect.provide(makeMemory())))
 
 it.effect("the cookies are not Secure when the public URL is plain http (development)", () =>
   Effect.gen(function*() {
@@ -527,7 +527,7 @@ it.effect("the cookies are not Secure when the public URL is plain http (develop
     const signedIn = yield* login(browser, page, s.username, s.password)
     expect(signedIn.rawSetCookies[0]).toMatch(new RegExp(`^tessera_session_${s.realm}=[A-Za-z0-9_-]{43}; Max-Age=43200; Path=/realms/${s.realm}; HttpOnly; SameSite=Lax$`))
     expect(signedIn.headers["location"]).toMatch(/^http:\/\/localhost:8080\/realms\//)
-  }).pipe(Effect.provide(make({ publicUrl: "http://localhost:8080" }))))
+  }).pipe(Effect.provide(makeMemory({ publicUrl: "http://localhost:8080" }))))
 
 it.effect("max_age: an authentication older than max_age signs in again", () =>
   Effect.gen(function*() {
@@ -539,7 +539,7 @@ it.effect("max_age: an authentication older than max_age signs in again", () =>
     const page = yield* browser.get(authorizePath(s, pkce().challenge, { max_age: "60" }))
     expect(page.status).toBe(200)
     expect(onlyForm(page.text).action).toBe(`${s.issuer}/login`)
-  }).pipe(Effect.provide(make())))
+  }).pipe(Effect.provide(makeMemory())))
 
 it.effect("an expired session (12 h) no longer counts: prompt=none is login_required", () =>
   Effect.gen(function*() {
@@ -549,7 +549,7 @@ it.effect("an expired session (12 h) no longer counts: prompt=none is login_requ
     yield* TestClock.adjust("12 hours")
     const silent = yield* browser.get(authorizePath(s, pkce().challenge, { prompt: "none" }))
     expect(redirectParams(silent.headers["location"]).params[0]).toEqual(["error", "login_required"])
-  }).pipe(Effect.provide(make())))
+  }).pipe(Effect.provide(makeMemory())))
 
 // ---------------------------------------------------------------------------------------------------------------
 // Constant time: one argon2id verification whether or not the username exists

@@ -1,13 +1,24 @@
-/** The whole app as `Live.app` builds it, on in-memory ports, a loopback server on a random port, and fixed config. */
+/**
+ * The whole app as `Live.app` builds it, on a chosen store, a loopback server on a random port, and fixed config.
+ *
+ * The store is `TESSERA_TEST_STORE` (the vitest projects set it): `memory` (the default: fresh in-memory ports per
+ * world), `pglite` or `postgres` (`DATABASE_URL`). A SQL store is one database per test file, opened on first use
+ * and closed after the file's last test; its worlds share it and keep apart by unique realm names, as many
+ * Tessera nodes share one database.
+ */
 import * as Http from "node:http"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import { Layer, Option, Redacted } from "effect"
-import { Fetcher, RefreshFamily, SigningKey } from "@tessera/domain"
-import * as FetcherNode from "@tessera/server-node/FetcherNode"
+import type { SqlClient } from "@effect/sql"
+import { Context, Effect, Exit, Layer, Option, Redacted, Scope } from "effect"
+import { afterAll } from "vitest"
+import { Fetcher, JobLock, RefreshFamily, SigningKey } from "@tessera/domain"
 import * as AppConfig from "@tessera/server-node/AppConfig"
+import * as FetcherNode from "@tessera/server-node/FetcherNode"
 import * as Live from "@tessera/server-node/Live"
+import * as Sql from "@tessera/sql"
+import { requirePostgres } from "./Postgres.js"
 
 export const adminToken = "test-owner-token-0123456789abcdefghijklmnop"
 
@@ -27,30 +38,112 @@ export const config: AppConfig.AppConfigShape = {
   dpopNonceRequired: false
 }
 
-/**
- * A fresh world: new in-memory stores, a new server on a loopback port, and an `HttpClient` aimed at it. Outbound
- * HTTP goes to the memory Fetcher, whose table (`Fetcher.MemoryFetcher`) a test fills and counts; `fetcher: "node"`
- * uses the real one instead (for documents a test serves itself on loopback), or pass any Fetcher layer (e.g. the
- * Node one over a fake DNS resolver).
- */
-export const make = (
-  overrides: Partial<AppConfig.AppConfigShape> = {},
-  options: { readonly fetcher?: "memory" | "node" | Layer.Layer<Fetcher.Fetcher> } = {}
-) => {
+export type Store = "memory" | "pglite" | "postgres"
+
+const stores: ReadonlyArray<Store> = ["memory", "pglite", "postgres"]
+
+const parseStore = (value: string | undefined): Store => {
+  if (value === undefined || value === "") return "memory"
+  if ((stores as ReadonlyArray<string>).includes(value)) return value as Store
+  throw new Error(`TESSERA_TEST_STORE must be one of ${stores.join(", ")}, not '${value}'`)
+}
+
+/** The store this run's suites use. */
+export const store: Store = parseStore(process.env["TESSERA_TEST_STORE"])
+
+interface Shared {
+  readonly scope: Scope.CloseableScope
+  readonly context: Promise<Context.Context<SqlClient.SqlClient>>
+}
+
+const shared = new Map<"pglite" | "postgres", Shared>()
+
+/** This file's database: PGlite in memory, or the `DATABASE_URL` PostgreSQL (under CI=true it must be set). */
+const openDatabase = (kind: "pglite" | "postgres"): Shared => {
+  const existing = shared.get(kind)
+  if (existing !== undefined) return existing
+  const scope = Effect.runSync(Scope.make())
+  const database = Layer.suspend(() =>
+    kind === "pglite" ? Sql.Database.layerPglite(undefined) : Sql.Database.layerPostgres(Redacted.make(requirePostgres()))
+  )
+  const context = Effect.runPromise(Layer.buildWithScope(database, scope).pipe(
+    Effect.catchAllDefect((defect) => Effect.fail(defect)),
+    Effect.mapError((cause) => new Error(`the ${kind} test database would not open: ${String(cause)}`))
+  ))
+  // a failed open is reported by every world that needs it; never as an unhandled rejection
+  context.catch(() => undefined)
+  const opened = { scope, context }
+  shared.set(kind, opened)
+  return opened
+}
+
+afterAll(async () => {
+  for (const { scope } of shared.values()) await Effect.runPromise(Scope.close(scope, Exit.void))
+  shared.clear()
+})
+
+/** Every store port, whichever store is behind them (the in-memory ports also offer `MemoryDb`). */
+type Ports = Layer.Layer.Success<typeof Sql.ports> | JobLock.JobLock
+
+/** The store ports on `kind`: fresh in-memory ones, or the SQL ports over this file's shared database. */
+export const portsOf = (kind: Store): Layer.Layer<Ports, Error> => {
+  if (kind === "memory") return Live.MemoryPorts
+  const database = Layer.effectContext(Effect.tryPromise({
+    try: () => openDatabase(kind).context,
+    catch: (error) => error as Error
+  }))
+  // as Live.StoreLive: advisory locks on PostgreSQL (many nodes), an in-process lock on the embedded store
+  return Layer.mergeAll(Sql.ports, kind === "postgres" ? Sql.jobLock : JobLock.layerMemory).pipe(Layer.provide(database))
+}
+
+export interface Options {
+  /** The store (default: this run's `store`). */
+  readonly store?: Store
+  /**
+   * Outbound HTTP: the memory Fetcher (default), the real one for documents a test serves itself on loopback, or any
+   * Fetcher layer (e.g. the Node one over a fake DNS resolver).
+   */
+  readonly fetcher?: "memory" | "node" | Layer.Layer<Fetcher.Fetcher>
+}
+
+/** A loopback server on a random port, the `HttpClient` aimed at it and the configuration, around `app`. */
+const frame = (overrides: Partial<AppConfig.AppConfigShape>) => {
   const server = Http.createServer()
   // loopback only: NodeHttpServer.layerTest would listen on every interface
   const Server = NodeHttpServer.layer(() => server, { port: 0, host: "127.0.0.1" })
   const Client = HttpServer.layerTestClient.pipe(Layer.provide(NodeHttpClient.layerUndici), Layer.provideMerge(Server))
-  const Table = Fetcher.layerMemoryTable
-  const Outbound = options.fetcher === "node"
+  return {
+    server,
+    around: <A, E, R>(app: Layer.Layer<A, E, R>) =>
+      app.pipe(Layer.provideMerge(Client), Layer.provideMerge(AppConfig.layer({ ...config, ...overrides })))
+  }
+}
+
+/** The memory Fetcher over its table (`Fetcher.MemoryFetcher`, in the world for tests to fill), or another one. */
+const outbound = (options: Options) =>
+  options.fetcher === "node"
     ? FetcherNode.layer
     : options.fetcher === undefined || options.fetcher === "memory"
-    ? Fetcher.layerFromTable.pipe(Layer.provide(Table))
+    ? Fetcher.layerFromTable.pipe(Layer.provide(Fetcher.layerMemoryTable))
     : options.fetcher
-  return Live.app(server, Layer.merge(Live.MemoryPorts, Table), Outbound).pipe(
-    Layer.provideMerge(Client),
-    Layer.provideMerge(AppConfig.layer({ ...config, ...overrides }))
-  )
+
+/**
+ * A fresh world: a new server on a loopback port, an `HttpClient` aimed at it, and the store (new in-memory stores,
+ * or the file's shared SQL database). Outbound HTTP goes to the memory Fetcher, whose table
+ * (`Fetcher.MemoryFetcher`) a test fills and counts, unless `options.fetcher` is `"node"`.
+ */
+export const make = (overrides: Partial<AppConfig.AppConfigShape> = {}, options: Options = {}) => {
+  const { around, server } = frame(overrides)
+  return around(Live.app(server, Layer.merge(portsOf(options.store ?? store), Fetcher.layerMemoryTable), outbound(options)))
+}
+
+/** A fresh world on in-memory stores whatever the run's store, with `MemoryDb` for tests that look inside. */
+export const makeMemory = (overrides: Partial<AppConfig.AppConfigShape> = {}, options: Omit<Options, "store"> = {}) => {
+  const { around, server } = frame(overrides)
+  return around(Live.app(server, Layer.merge(Live.MemoryPorts, Fetcher.layerMemoryTable), outbound(options)))
 }
 
 export const TestLive = make()
+
+/** `makeMemory()`, for `layer(...)`. */
+export const TestMemory = makeMemory()
