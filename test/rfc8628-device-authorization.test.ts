@@ -9,6 +9,7 @@ import { DeviceAuthorizations, Hash, Provisioning } from "@tessera/domain"
 import { fieldsOf, followSeeOther, makeBrowser, onlyForm, pathOf } from "./support/Browser.js"
 import type { Browser, Response } from "./support/Browser.js"
 import { admin, get } from "./support/Http.js"
+import * as Dpop from "./support/DpopFixtures.js"
 import * as TestLive from "./support/TestLive.js"
 import {
   accessTokenLifetime, auditOf, authOf, nowSeconds, post, refresh, registerClient, userAgent, verify, world
@@ -339,6 +340,27 @@ layer(TestLive.TestLive)("RFC 8628 §3.3-3.5: the person at the verification pag
       expect(Option.getOrThrow(yield* stored(w, started.device_code))._tag).toBe("Pending")
       expectPage(yield* browser.submit(onlyForm(consent.text), {}, ["decision", "allow"]), 200)
       expect(Option.getOrThrow(yield* stored(w, started.device_code))._tag).toBe("Approved")
+    }))
+
+  it.effect("RFC 9449 §5: polled with a DPoP proof, the device gets a DPoP-bound token and a refresh token bound to its key", () =>
+    Effect.gen(function*() {
+      const w = yield* world
+      const client = yield* deviceClient(w)
+      const started = yield* begin(w, authOf(client), { scope: "read" })
+      yield* decide(w, makeBrowser(), started.user_code)
+      const k = yield* Dpop.key()
+      const res = yield* post(w, "token", authOf(client), { grant_type: deviceGrant, device_code: started.device_code }, {
+        headers: Dpop.dpop(yield* Dpop.proof(w, k, "token"))
+      })
+      expectTokens(res, { access_token: expect.any(String), token_type: "DPoP", expires_in: accessTokenLifetime, scope: "read", refresh_token: expect.any(String) })
+      const { payload } = yield* verify(w, (res.json as { access_token: string }).access_token, { typ: "at+jwt" })
+      expect(payload["cnf"]).toEqual({ jkt: k.jkt })
+      // a public client: the refresh token needs a proof of that key
+      const refreshToken = (res.json as { refresh_token: string }).refresh_token
+      expectError(yield* refresh(w, authOf(client), refreshToken), {
+        error: "invalid_grant", error_description: "the refresh token is bound to a DPoP key: send a DPoP proof of that key"
+      })
+      expect((yield* refresh(w, authOf(client), refreshToken, {}, Dpop.dpop(yield* Dpop.proof(w, k, "token")))).status).toBe(200)
     }))
 
   it.effect("a signed-in person goes straight to the consent page, and must still allow (no auto-approval)", () =>
