@@ -566,7 +566,7 @@ layer(TestLive.TestLive)("RFC 8414 §2: the metadata lists the token, introspect
         revocation_endpoint: `${w.issuer}/revoke`,
         grant_types_supported: [
           "authorization_code", "refresh_token", "client_credentials", "urn:ietf:params:oauth:grant-type:jwt-bearer",
-          "urn:ietf:params:oauth:grant-type:token-exchange"
+          "urn:ietf:params:oauth:grant-type:token-exchange", "urn:ietf:params:oauth:grant-type:device_code"
         ],
         token_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
         introspection_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post", "private_key_jwt"],
