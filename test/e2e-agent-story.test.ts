@@ -73,10 +73,15 @@ const transport = {
 
 /**
  * RFC 6749 §5.1 and §5.2: every header of a token endpoint answer (no challenge: the client authenticated; CORS open,
- * as browser-based MCP clients call it).
+ * as browser-based MCP clients call it, with the DPoP headers readable, RFC 9449 §7.1 and §8).
  */
 const tokenHeaders = {
-  ...transport, "content-type": "application/json", "cache-control": "no-store", pragma: "no-cache", "access-control-allow-origin": "*"
+  ...transport,
+  "content-type": "application/json",
+  "cache-control": "no-store",
+  pragma: "no-cache",
+  "access-control-allow-origin": "*",
+  "access-control-expose-headers": "DPoP-Nonce, WWW-Authenticate"
 }
 
 const promise = <A>(f: () => Promise<A>) => Effect.promise(f)
