@@ -2,8 +2,17 @@
 declare module "autocannon" {
   import type { EventEmitter } from "node:events"
 
+  /** One request of a sequence; `setupRequest` rebuilds it before every send (autocannon 9 `requests` option). */
+  export interface RequestOptions {
+    readonly method?: string
+    readonly headers?: Record<string, string>
+    readonly body?: string
+    readonly setupRequest?: (request: RequestOptions, context: Record<string, unknown>) => RequestOptions
+  }
+
   export interface Options {
     readonly url: string
+    readonly requests?: ReadonlyArray<RequestOptions>
     readonly connections?: number
     readonly duration?: number
     readonly method?: string

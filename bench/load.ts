@@ -17,6 +17,12 @@ export interface Request {
   readonly method: "GET" | "POST"
   readonly headers?: Record<string, string>
   readonly body?: string
+  /**
+   * Headers that must differ on every request (a DPoP proof, RFC 9449 §11.1): called before each run, warm-up and
+   * measured alike, so the values are made outside the measured window; it answers the supplier autocannon calls for
+   * every request it sends, and how many it was asked for once the run is over.
+   */
+  readonly fresh?: (seconds: number) => Promise<{ readonly next: () => Record<string, string>; readonly shortfall: () => number }>
 }
 
 export interface Row {
@@ -37,8 +43,9 @@ export interface Row {
 const percentile = (sorted: Float64Array, p: number) =>
   sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!
 
-const run = (request: Request, connections: number, seconds: number) =>
-  new Promise<{ result: Result; latencies: Float64Array }>((resolve, reject) => {
+const run = async (request: Request, connections: number, seconds: number) => {
+  const fresh = await request.fresh?.(seconds)
+  const measured = await new Promise<{ result: Result; latencies: Float64Array }>((resolve, reject) => {
     const latencies: Array<number> = []
     const instance = autocannon({
       url: request.url,
@@ -46,10 +53,24 @@ const run = (request: Request, connections: number, seconds: number) =>
       connections,
       duration: seconds,
       ...(request.headers !== undefined ? { headers: request.headers } : {}),
-      ...(request.body !== undefined ? { body: request.body } : {})
+      ...(request.body !== undefined ? { body: request.body } : {}),
+      // one request, rebuilt before every send with its fresh headers
+      ...(fresh !== undefined
+        ? {
+          requests: [{
+            method: request.method,
+            ...(request.body !== undefined ? { body: request.body } : {}),
+            setupRequest: (built) => ({ ...built, headers: { ...request.headers, ...fresh.next() } })
+          }]
+        }
+        : {})
     }, (error, result) => (error ? reject(error) : resolve({ result, latencies: Float64Array.from(latencies).sort() })))
     instance.on("response", (_client, _status, _bytes, responseTime) => void latencies.push(responseTime))
   })
+  const shortfall = fresh?.shortfall() ?? 0
+  if (shortfall > 0) throw new Error(`${shortfall} requests found no fresh headers left: make more (BENCH_DPOP_PROOFS_PER_SECOND)`)
+  return measured
+}
 
 export const measure = async (
   request: Request,

@@ -5,7 +5,8 @@
  * Equivalent to Tessera's realm: one confidential client (client_secret_basic) allowed the client credentials grant
  * and scope `read write`; resource indicators (RFC 8707) with one resource whose tokens are RFC 9068 JWTs signed
  * ES256 (typ at+jwt), 15 minutes like Tessera's; the JWKS holds two ES256 and two RS256 keys as Tessera's does
- * (active and next of each). In-memory adapter (a JWT access token is not stored at all by oidc-provider).
+ * (active and next of each). In-memory adapter (a JWT access token is not stored at all by oidc-provider). DPoP
+ * (RFC 9449) on, without nonces, as Tessera's default: its proof `jti`s go to the in-memory replay detection.
  */
 import * as Crypto from "node:crypto"
 import * as Http from "node:http"
@@ -46,6 +47,7 @@ const provider = new Provider(issuer, {
   features: {
     devInteractions: { enabled: false },
     clientCredentials: { enabled: true },
+    dPoP: { enabled: true },
     resourceIndicators: {
       enabled: true,
       defaultResource: () => undefined,

@@ -8,8 +8,13 @@
  *                                                      all three (a scratch database on that server, dropped after)
  *   BENCH_SECONDS=10 BENCH_WARMUP_SECONDS=3 BENCH_CONNECTIONS=20   the defaults (use e.g. 3 and 1 for a quick run)
  *   BENCH_SERVERS=postgres,pglite,oidc-provider        which servers to run (default: all)
- *   BENCH_ENDPOINTS=token,jwks,discovery               which endpoints to load (default: all)
+ *   BENCH_ENDPOINTS=token,token-dpop,jwks,discovery    which endpoints to load (default: all)
+ *   BENCH_DPOP_PROOFS_PER_SECOND=1500                  DPoP proofs signed ahead of each token-dpop run, per second of it
  *   BENCH_CPU_PROF=<dir>                               every child writes a V8 CPU profile (node --cpu-prof) there
+ *
+ * token-dpop is the same token request with a DPoP proof (RFC 9449 §5): the load generator signs one fresh proof per
+ * request ahead of each run (ES256, `jti`, `htm`, `htu`, `iat`), so the run measures what checking a proof costs the
+ * server (signature, thumbprint, replay cache) and nothing of making one; its token is DPoP-bound (`cnf.jkt`).
  *
  * Per row: requests/s, latency p50 and p99 (ms), errors (connection errors and timeouts) and non-2xx answers (both
  * must be 0), the server process's CPU per request (utime + stime from /proc/<pid>/stat over the measured window
@@ -39,15 +44,61 @@ const accessTokenSeconds = 900 // Tessera's default access-token lifetime
 const adminToken = "bench-owner-token-0123456789abcdefghijklmnopqrstuvwxyz"
 const realm = "bench"
 
-type Endpoint = "token" | "jwks" | "discovery"
-const endpoints = (process.env["BENCH_ENDPOINTS"] ?? "token,jwks,discovery").split(",").map((s) => s.trim())
-  .filter((e): e is Endpoint => e === "token" || e === "jwks" || e === "discovery")
+type Endpoint = "token" | "token-dpop" | "jwks" | "discovery"
+const endpoints = (process.env["BENCH_ENDPOINTS"] ?? "token,token-dpop,jwks,discovery").split(",").map((s) => s.trim())
+  .filter((e): e is Endpoint => e === "token" || e === "token-dpop" || e === "jwks" || e === "discovery")
+
+const proofsPerSecond = Number(process.env["BENCH_DPOP_PROOFS_PER_SECOND"] ?? 1500)
+
+/** RFC 9449 §4.2: the load generator's DPoP key. */
+interface ProofKey {
+  readonly privateKey: CryptoKey
+  readonly publicJwk: Jose.JWK
+  readonly jkt: string
+}
+
+const proofKey = async (): Promise<ProofKey> => {
+  const pair = await Jose.generateKeyPair("ES256", { extractable: true })
+  const publicJwk = await Jose.exportJWK(pair.publicKey)
+  return { privateKey: pair.privateKey, publicJwk, jkt: await Jose.calculateJwkThumbprint(publicJwk) }
+}
+
+/** RFC 9449 §4.2: one proof for a POST to `htu`, made now. */
+const signProof = (key: ProofKey, htu: string) =>
+  new Jose.SignJWT({ jti: crypto.randomUUID(), htm: "POST", htu, iat: Math.floor(Date.now() / 1000) })
+    .setProtectedHeader({ typ: "dpop+jwt", alg: "ES256", jwk: key.publicJwk })
+    .sign(key.privateKey)
+
+/**
+ * Proofs for one run, signed before it starts: enough for `proofsPerSecond` over its seconds, each used once (Tessera
+ * remembers every `jti`, RFC 9449 §11.1). A proof is good for 60 s after its `iat` (ADR 0017), so a run must end by then.
+ */
+const proofPool = (key: ProofKey, htu: string) => async (seconds: number) => {
+  if (seconds > 45) throw new Error("token-dpop: runs longer than 45 s would outlive their proofs' 60-second window")
+  const proofs: Array<string> = []
+  const count = Math.ceil(proofsPerSecond * seconds) + 2 * settings.connections
+  while (proofs.length < count) {
+    proofs.push(...await Promise.all(Array.from({ length: Math.min(256, count - proofs.length) }, () => signProof(key, htu))))
+  }
+  let used = 0
+  let shortfall = 0
+  return {
+    next: () => {
+      if (used < proofs.length) return { dpop: proofs[used++]! }
+      shortfall++
+      return { dpop: proofs[proofs.length - 1]! }
+    },
+    shortfall: () => shortfall
+  }
+}
 
 interface Target {
   readonly server: string
   readonly child: Children.Child
   readonly issuer: string
   readonly requests: Record<Endpoint, Load.Request>
+  /** The load generator's DPoP key for this server's token-dpop rows. */
+  readonly key: ProofKey
   readonly database?: Postgres.Scratch
   /** After the token run: how the server shows that every token was recorded (Tessera's audit chain). */
   readonly audited?: () => Promise<string>
@@ -64,12 +115,25 @@ const basic = (id: string, secret: string) =>
 
 const tokenBody = new URLSearchParams({ grant_type: "client_credentials", resource, scope }).toString()
 
-const requestsFor = (tokenUrl: string, jwksUrl: string, discoveryUrl: string, authorization: string): Record<Endpoint, Load.Request> => ({
+const requestsFor = (
+  tokenUrl: string,
+  jwksUrl: string,
+  discoveryUrl: string,
+  authorization: string,
+  key: ProofKey
+): Record<Endpoint, Load.Request> => ({
   token: {
     url: tokenUrl,
     method: "POST",
     headers: { authorization, "content-type": "application/x-www-form-urlencoded" },
     body: tokenBody
+  },
+  "token-dpop": {
+    url: tokenUrl,
+    method: "POST",
+    headers: { authorization, "content-type": "application/x-www-form-urlencoded" },
+    body: tokenBody,
+    fresh: proofPool(key, tokenUrl)
   },
   jwks: { url: jwksUrl, method: "GET" },
   discovery: { url: discoveryUrl, method: "GET" }
@@ -113,12 +177,14 @@ const tessera = async (server: string, database: Postgres.Scratch | undefined, c
   })
   const issuer = `${base}/realms/${realm}`
   const metadata = await (await fetch(`${issuer}/.well-known/openid-configuration`)).json() as Record<string, string>
+  const key = await proofKey()
   return {
     server,
     child,
     issuer,
+    key,
     requests: requestsFor(metadata["token_endpoint"]!, metadata["jwks_uri"]!, `${issuer}/.well-known/openid-configuration`,
-      basic(client["client_id"]!, client["client_secret"]!)),
+      basic(client["client_id"]!, client["client_secret"]!), key),
     ...(database !== undefined ? { database } : {}),
     audited: async () => {
       const res = await fetch(`${base}/admin/realms/${realm}/audit/verify`, { headers: { authorization: `Bearer ${adminToken}` } })
@@ -139,31 +205,36 @@ const peer = async (cleanup: Array<() => Promise<void>>): Promise<Target> => {
   cleanup.push(() => Children.stop(child))
   const issuer = `http://127.0.0.1:${port}`
   const metadata = await (await fetch(`${issuer}/.well-known/openid-configuration`)).json() as Record<string, string>
+  const key = await proofKey()
   return {
     server: "oidc-provider",
     child,
     issuer,
+    key,
     requests: requestsFor(metadata["token_endpoint"]!, metadata["jwks_uri"]!, `${issuer}/.well-known/openid-configuration`,
-      basic(clientId, clientSecret))
+      basic(clientId, clientSecret), key)
   }
 }
 
 /**
  * Before any load: one token from the server, verified against its JWKS, must be the same kind of token on every
- * server (ES256, typ at+jwt, aud the resource, the scope asked, 15 minutes), so the rows compare like with like.
+ * server (ES256, typ at+jwt, aud the resource, the scope asked, 15 minutes), so the rows compare like with like; with
+ * a DPoP proof, a DPoP token bound to the load generator's key (RFC 9449 §5, §6.1).
  */
-const checkEquivalent = async (target: Target) => {
+const checkEquivalent = async (target: Target, withProof = false) => {
   const token = target.requests.token
-  const res = await fetch(token.url, { method: "POST", headers: token.headers!, body: token.body! })
+  const proof = withProof ? { dpop: await signProof(target.key, token.url) } : {}
+  const res = await fetch(token.url, { method: "POST", headers: { ...token.headers!, ...proof }, body: token.body! })
   const body = await res.json() as Record<string, unknown>
   if (res.status !== 200 || typeof body["access_token"] !== "string") throw new Error(`${target.server}: token request ${res.status} ${JSON.stringify(body)}`)
   const jwks = Jose.createLocalJWKSet(await (await fetch(target.requests.jwks.url)).json() as Jose.JSONWebKeySet)
   const { payload, protectedHeader } = await Jose.jwtVerify(body["access_token"], jwks, {
     issuer: target.issuer, audience: resource, typ: "at+jwt", algorithms: ["ES256"]
   })
-  const same = body["token_type"] === "Bearer" && body["expires_in"] === accessTokenSeconds && body["scope"] === scope &&
+  const bound = (payload["cnf"] as { jkt?: string } | undefined)?.jkt
+  const same = body["token_type"] === (withProof ? "DPoP" : "Bearer") && body["expires_in"] === accessTokenSeconds && body["scope"] === scope &&
     payload.scope === scope && payload.exp! - payload.iat! === accessTokenSeconds && typeof payload.jti === "string" &&
-    typeof payload["client_id"] === "string" && payload.sub === payload["client_id"]
+    typeof payload["client_id"] === "string" && payload.sub === payload["client_id"] && bound === (withProof ? target.key.jkt : undefined)
   if (!same) throw new Error(`${target.server}: not the expected token: ${JSON.stringify({ body, protectedHeader, payload })}`)
   return `${protectedHeader.alg} ${protectedHeader.typ}; claims ${Object.keys(payload).sort().join(" ")}`
 }
@@ -192,7 +263,36 @@ const report = (results: ReadonlyArray<Result>) =>
     ])
   ])
 
-const targets = { token: 0.6, jwks: 0.4, discovery: 0.4 } as const
+const targets: Partial<Record<Endpoint, number>> = { token: 0.6, jwks: 0.4, discovery: 0.4 }
+
+/**
+ * What checking one proof's signature costs on this machine, for comparison with the DPoP rows: import the proof's
+ * `jwk` and verify its ES256 signature, as packages/protocol's `Dpop.verify` does (jose, WebCrypto), averaged.
+ */
+const verificationMicros = async () => {
+  const key = await proofKey()
+  const proofs = await Promise.all(Array.from({ length: 400 }, () => signProof(key, "https://bench.example/token")))
+  for (const proof of proofs.slice(0, 50)) await Jose.compactVerify(proof, Jose.EmbeddedJWK)
+  const started = performance.now()
+  for (const proof of proofs) await Jose.compactVerify(proof, Jose.EmbeddedJWK)
+  return ((performance.now() - started) * 1000) / proofs.length
+}
+
+/** RFC 9449: what a proof adds to the bearer token request, server (and database) CPU per request. */
+const dpopCost = (results: ReadonlyArray<Result>, verification: number) => {
+  const lines: Array<string> = []
+  for (const server of ["tessera/postgres", "tessera/pglite", "oidc-provider"]) {
+    const bearer = results.find((r) => r.server === server && r.endpoint === "token")?.row
+    const dpop = results.find((r) => r.server === server && r.endpoint === "token-dpop")?.row
+    if (bearer === undefined || dpop === undefined) continue
+    const extra = dpop.serverCpu - bearer.serverCpu
+    const dbExtra = dpop.dbCpu !== undefined && bearer.dbCpu !== undefined ? dpop.dbCpu.perRequest - bearer.dbCpu.perRequest : undefined
+    const db = dbExtra === undefined ? "" : `; database ${dbExtra >= 0 ? "+" : ""}${dbExtra.toFixed(0)} µs`
+    lines.push(`token-dpop ${server.padEnd(16)} server CPU per request ${dpop.serverCpu.toFixed(0)} µs vs bearer ${bearer.serverCpu.toFixed(0)} µs: ` +
+      `${extra >= 0 ? "+" : ""}${extra.toFixed(0)} µs (${(extra / verification).toFixed(1)} proof verifications)${db}`)
+  }
+  return lines.length === 0 ? "" : `${lines.join("\n")}\n(one proof verification, jwk import + ES256 verify, in this process: ${verification.toFixed(0)} µs)`
+}
 const p99Target = 20
 
 const ratios = (results: ReadonlyArray<Result>) => {
@@ -206,12 +306,13 @@ const ratios = (results: ReadonlyArray<Result>) => {
       if (row === undefined) continue
       const ratio = row.serverCpu / peerRow.serverCpu
       let verdict = ""
-      if (server === "tessera/postgres") {
-        const met = ratio <= targets[endpoint] && (endpoint !== "token" || row.p99 < p99Target)
-        verdict = `  target <= ${targets[endpoint]}x${endpoint === "token" ? ` and p99 < ${p99Target} ms` : ""}: ${met ? "met" : "NOT met"}`
+      const target = targets[endpoint]
+      if (server === "tessera/postgres" && target !== undefined) {
+        const met = ratio <= target && (endpoint !== "token" || row.p99 < p99Target)
+        verdict = `  target <= ${target}x${endpoint === "token" ? ` and p99 < ${p99Target} ms` : ""}: ${met ? "met" : "NOT met"}`
       }
       lines.push(`${endpoint.padEnd(9)} ${server.padEnd(16)} ÷ oidc-provider, server CPU per request: ${ratio.toFixed(2)}x${verdict}`)
-      if (row.dbCpu !== undefined && endpoint === "token") {
+      if (row.dbCpu !== undefined && (endpoint === "token" || endpoint === "token-dpop")) {
         lines.push(`${"".padEnd(9)} ${server.padEnd(16)} ÷ oidc-provider, server + database CPU:       ${((row.serverCpu + row.dbCpu.perRequest) / peerRow.serverCpu).toFixed(2)}x`)
       }
     }
@@ -225,7 +326,8 @@ const main = async () => {
   console.log(
     `Token benchmark: node ${process.version}, ${Os.cpus().length} CPUs, load average ${load()}\n` +
       `autocannon, ${settings.connections} connections, ${settings.warmupSeconds} s warm-up then ${settings.seconds} s measured per row.\n` +
-      `token = client_credentials with resource and scope, client_secret_basic, ES256 JWT access token (RFC 9068).\n`
+      `token = client_credentials with resource and scope, client_secret_basic, ES256 JWT access token (RFC 9068).\n` +
+      `token-dpop = the same with a DPoP proof (RFC 9449, ES256), one fresh proof per request signed before the run.\n`
   )
   const cleanup: Array<() => Promise<void>> = []
   const results: Array<Result> = []
@@ -257,6 +359,7 @@ const main = async () => {
       const target = await next()
       if (target === undefined) continue
       console.log(`${target.server}: pid ${target.child.pid}; token: ${await checkEquivalent(target)}`)
+      if (endpoints.includes("token-dpop")) console.log(`  token-dpop: ${await checkEquivalent(target, true)}, cnf.jkt the proof's key`)
       for (const endpoint of endpoints) {
         const row = await Load.measure(target.requests[endpoint], settings, target.child.pid, target.database)
         results.push({ server: target.server, endpoint, row })
@@ -272,6 +375,7 @@ const main = async () => {
   }
   console.log(`${report(results)}\n`)
   console.log(`${ratios(results)}\n`)
+  if (endpoints.includes("token-dpop")) console.log(`${dpopCost(results, await verificationMicros())}\n`)
   console.log(
     `Load average at the end: ${load()} (a loaded machine shifts req/s and latency; the CPU ratios hold up better).\n` +
       "Server CPU: the child's utime + stime (all its threads) over the measured window only, per completed request;\n" +
