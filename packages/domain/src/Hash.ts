@@ -1,12 +1,12 @@
 /** SHA-256 for high-entropy secrets at rest (client secrets, codes, refresh tokens, device codes). */
 import { Effect } from "effect"
 import * as Base64Url from "./Base64Url.js"
+import { Crypto } from "./Crypto.js"
 
 const encoder = new TextEncoder()
 
 export const sha256Bytes = (input: string | Uint8Array) =>
-  Effect.promise(() => crypto.subtle.digest("SHA-256", typeof input === "string" ? encoder.encode(input) : new Uint8Array(input)))
-    .pipe(Effect.map((buffer) => new Uint8Array(buffer)))
+  Effect.flatMap(Crypto, (crypto) => crypto.sha256(typeof input === "string" ? encoder.encode(input) : input))
 
 /** base64url(SHA-256(input)): how secrets are stored and looked up. */
 export const sha256 = (input: string | Uint8Array) => Effect.map(sha256Bytes(input), Base64Url.encode)

@@ -1,6 +1,9 @@
 /** jose, wrapped once: times come from Effect's Clock, failures become `TokenInvalid` with jose's reason code. */
 import { Clock, Data, Effect } from "effect"
 import * as Jose from "jose"
+import * as Base64Url from "./Base64Url.js"
+import { Crypto } from "./Crypto.js"
+import type * as SigningKey from "./SigningKey.js"
 
 export class TokenInvalid extends Data.TaggedError("TokenInvalid")<{
   /** jose's error code (`ERR_JWT_EXPIRED`, `ERR_JWS_SIGNATURE_VERIFICATION_FAILED`, ...) or Tessera's reason. */
@@ -10,12 +13,22 @@ export class TokenInvalid extends Data.TaggedError("TokenInvalid")<{
 /** Seconds since the epoch, from the Clock. */
 export const nowSeconds = Effect.map(Clock.currentTimeMillis, (ms) => Math.floor(ms / 1000))
 
-/** Signs `claims` (which carry their own iat/exp) as a compact JWS. */
+const encoder = new TextEncoder()
+const segment = (value: unknown) => Base64Url.encode(encoder.encode(JSON.stringify(value)))
+
+/**
+ * Signs `claims` (which carry their own iat/exp) as a compact JWS (RFC 7515 §7.1): the same bytes jose's `SignJWT`
+ * gives for header `{alg, kid, typ}`, signed with `key` as `Crypto.importSigningKey` opened it.
+ */
 export const sign = (
   claims: Jose.JWTPayload,
-  key: { readonly kid: string; readonly alg: string; readonly key: CryptoKey | Uint8Array | Jose.KeyObject },
+  key: { readonly kid: string; readonly alg: SigningKey.Alg; readonly key: unknown },
   typ: string
-) => Effect.promise(() => new Jose.SignJWT(claims).setProtectedHeader({ alg: key.alg, kid: key.kid, typ }).sign(key.key))
+) =>
+  Effect.flatMap(Crypto, (crypto) => {
+    const input = `${segment({ alg: key.alg, kid: key.kid, typ })}.${segment(claims)}`
+    return Effect.map(crypto.sign(key.key, key.alg, encoder.encode(input)), (signature) => `${input}.${Base64Url.encode(signature)}`)
+  })
 
 /** Verifies a JWT against a JWK Set at the Clock's time. */
 export const verify = (

@@ -4,6 +4,7 @@ import * as Jose from "jose"
 import * as Audit from "./Audit.js"
 import * as AuditEvent from "./AuditEvent.js"
 import { KeyRingChanged } from "./Conflict.js"
+import { Crypto } from "./Crypto.js"
 import { Kek } from "./Kek.js"
 import { JobLock } from "./JobLock.js"
 import { Keys } from "./Keys.js"
@@ -116,7 +117,7 @@ export const signer = (realmId: string, alg: SigningKey.Alg) =>
     const open = Effect.gen(function*() {
       const kek = yield* Kek
       const jwk = JSON.parse(decoder.decode(yield* kek.open(active.sealedPrivateJwk, sealContext(realmId, active.kid))))
-      const key = yield* Effect.promise(() => Jose.importJWK(jwk, alg))
+      const key = yield* Effect.flatMap(Crypto, (crypto) => crypto.importSigningKey(jwk, alg))
       return { kid: active.kid, alg, key }
     })
     const cache = yield* Effect.serviceOption(ReadCache)

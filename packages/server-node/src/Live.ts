@@ -28,6 +28,7 @@ import * as RegistrationRoute from "./http/RegistrationRoute.js"
 import * as RevocationRoute from "./http/RevocationRoute.js"
 import * as TokenRoute from "./http/TokenRoute.js"
 import * as UserinfoRoute from "./http/UserinfoRoute.js"
+import * as NodeCrypto from "./NodeCrypto.js"
 import * as PasswordHasherArgon2 from "./PasswordHasherArgon2.js"
 import * as Secrets from "./Secrets.js"
 
@@ -66,6 +67,7 @@ const KeyPolicyLive = Layer.unwrapEffect(Effect.map(AppConfig, (config) => Signi
 /** Services every route may use, built from configuration; `fetcher` is the outbound HTTP (tests pass the memory one). */
 export const services = (fetcher: Layer.Layer<Fetcher.Fetcher>) => Layer.mergeAll(
   Entropy.layer,
+  NodeCrypto.layer,
   RemoteJwks.layer.pipe(Layer.provideMerge(fetcher)),
   ClientDocuments.Default.pipe(Layer.provide(fetcher)),
   PasswordHasherArgon2.layer(),
