@@ -6,6 +6,7 @@ import m00003 from "./migrations/00003_sign_in_state.js"
 import m00004 from "./migrations/00004_code_redirect_given.js"
 import m00005 from "./migrations/00005_device_authorizations.js"
 import m00006 from "./migrations/00006_dpop.js"
+import m00007 from "./migrations/00007_audit_append.js"
 
 /** Migrator runs only ids above the highest applied: a new migration always takes the next number. */
 export const loader = Migrator.fromRecord({
@@ -14,7 +15,8 @@ export const loader = Migrator.fromRecord({
   "00003_sign_in_state": m00003,
   "00004_code_redirect_given": m00004,
   "00005_device_authorizations": m00005,
-  "00006_dpop": m00006
+  "00006_dpop": m00006,
+  "00007_audit_append": m00007
 })
 
 export const run = Migrator.make({})({ loader, table: "tessera_migrations" })

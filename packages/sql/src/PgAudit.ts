@@ -52,22 +52,16 @@ const toEvent = (row: typeof Row.Type): AuditEvent.AuditEvent => ({
 })
 
 /**
- * Appends an event inside the caller's realm transaction: the chain head is locked FOR UPDATE, so concurrent
- * writers of one realm take turns, and the event commits or rolls back with the change it records.
+ * Appends an event: in the caller's realm transaction (it commits or rolls back with the change it records), or on
+ * its own. One statement (`audit_append`, migration 00007): the realm's chain head is locked FOR UPDATE, so
+ * concurrent writers of one realm take turns; the link's hash is computed by the database from `canonical`.
  */
 export const appendEvent = (event: AuditEvent.AuditEvent) =>
-  Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
-    const [head] = yield* sql<{ seq: string; hash: string }>`
-      SELECT seq, hash FROM audit_heads WHERE realm_id = ${event.realmId} FOR UPDATE`
-    const seq = head === undefined ? 1 : Number(head.seq) + 1
-    const prevHash = head?.hash ?? AuditChain.genesis
-    const hash = yield* AuditChain.link(prevHash, event)
-    yield* sql`INSERT INTO audit_events ${sql.insert({
+  Effect.flatMap(SqlClient.SqlClient, (sql) => {
+    const row = {
       realm_id: event.realmId,
-      seq,
       id: event.id,
-      at: toDate(event.at),
+      at: DateTime.formatIso(event.at),
       realm: event.realm,
       type: event.type,
       actor_type: event.actor.type,
@@ -77,17 +71,13 @@ export const appendEvent = (event: AuditEvent.AuditEvent) =>
       grant_type: event.grantType ?? null,
       resource: event.resource ?? null,
       scope: event.scope ?? null,
-      act: event.act === undefined ? null : JSON.stringify(event.act),
+      act: event.act ?? null,
       result: event.result,
       reason: event.reason ?? null,
       ip: event.ip ?? null,
-      user_agent: event.userAgent ?? null,
-      prev_hash: prevHash,
-      hash
-    })}`
-    yield* head === undefined
-      ? sql`INSERT INTO audit_heads ${sql.insert({ realm_id: event.realmId, seq, hash })}`
-      : sql`UPDATE audit_heads SET seq = ${seq}, hash = ${hash} WHERE realm_id = ${event.realmId}`
+      user_agent: event.userAgent ?? null
+    }
+    return sql`SELECT audit_append(${JSON.stringify(row)}::jsonb, ${AuditChain.canonical(event)})`
   })
 
 /** How many rows `verify` reads at a time. */
@@ -97,7 +87,8 @@ export const layer = Layer.effect(Audit.Audit, Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const run = on(sql)
   return Audit.Audit.of({
-    append: (event) => appendEvent(event).pipe(withRealm(event.realmId), run),
+    // one statement is its own transaction, pinned to the event's realm by the function itself
+    append: (event) => appendEvent(event).pipe(run),
     query: (realmId, filter) =>
       Effect.gen(function*() {
         const clauses = [
