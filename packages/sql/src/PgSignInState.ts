@@ -164,13 +164,16 @@ export const layerJtiCache = Layer.effect(JtiCache.JtiCache, Effect.gen(function
     remember: (realmId, issuer, jti, expiresAt) =>
       Effect.gen(function*() {
         const now = toDate(yield* DateTime.now)
-        // every DPoP proof leaves a row (RFC 9449 §11.1): each call drops a few expired ones, skipping rows another
-        // transaction holds, so the table stays the size of the live window without a sweeper or lock waits
-        yield* sql`DELETE FROM seen_jtis WHERE ctid IN (
-            SELECT ctid FROM seen_jtis WHERE realm_id = ${realmId} AND expires_at <= ${now}
-            LIMIT ${purgeBatch} FOR UPDATE SKIP LOCKED)`
-        // one statement: a new jti is inserted, an expired one replaced; a live one is a replay (no row returned)
-        const rows = yield* sql`INSERT INTO seen_jtis ${sql.insert({ realm_id: realmId, issuer, jti, expires_at: toDate(expiresAt) })}
+        // one statement: a new jti is inserted, an expired one replaced; a live one is a replay (no row returned).
+        // Every DPoP proof leaves a row (RFC 9449 §11.1), so the same statement drops a few expired ones of the realm,
+        // skipping rows another transaction holds (and this jti's own row, which ON CONFLICT deals with): the table
+        // stays the size of the live window without a sweeper or lock waits
+        const rows = yield* sql`WITH purged AS (
+            DELETE FROM seen_jtis WHERE ctid IN (
+              SELECT ctid FROM seen_jtis WHERE realm_id = ${realmId} AND expires_at <= ${now}
+                AND NOT (issuer = ${issuer} AND jti = ${jti})
+              LIMIT ${purgeBatch} FOR UPDATE SKIP LOCKED))
+          INSERT INTO seen_jtis ${sql.insert({ realm_id: realmId, issuer, jti, expires_at: toDate(expiresAt) })}
             ON CONFLICT (realm_id, issuer, jti) DO UPDATE SET expires_at = EXCLUDED.expires_at
             WHERE seen_jtis.expires_at <= ${now} RETURNING jti`
         return rows.length === 1
