@@ -76,6 +76,8 @@ describe("MCP 2025-11-25 authorization with the MCP SDK 1.32 client", () => {
     expect(seen[1]).toMatchObject({ method: "GET", url: prm, status: 200 })
     expect(seen[2]).toMatchObject({ method: "GET", url: `${base}/.well-known/oauth-authorization-server/realms/${realm}`, status: 200 })
     expect(seen.some((s) => s.status >= 500)).toBe(false)
+    // MCP: the SDK follows same-origin redirects only: discovery and tokens never redirect
+    expect(seen.filter((s) => s.status >= 300 && s.status < 400)).toEqual([])
     expect(seen.some((s) => s.url.endsWith("/register"))).toBe(false)
 
     // the authorization request: the document URL as client_id, S256, resource and the challenged scope
