@@ -164,6 +164,28 @@ const isObject = (u: unknown): u is Record<string, unknown> => typeof u === "obj
 // RFC 7515 §4.1.9: typ is a media type, compared case-insensitively, "application/" may be left out
 const isDpopTyp = (typ: unknown) => typeof typ === "string" && ["dpop+jwt", "application/dpop+jwt"].includes(typ.toLowerCase())
 
+/**
+ * Imported proof keys and their thumbprints, by algorithm and the `jwk` exactly as sent. A client signs many proofs
+ * with one key, and importing a JWK costs about twice what verifying a signature does, so the import and the RFC 7638
+ * hash are done once per key: a memo of two pure functions, not state. Bounded; the oldest entry goes first.
+ */
+const imported = new Map<string, { readonly key: CryptoKey; readonly jkt: string }>()
+const importedLimit = 1024
+
+const importProofKey = (alg: string, jwk: Jose.JWK) =>
+  Effect.gen(function*() {
+    const id = `${alg} ${JSON.stringify(jwk)}`
+    const known = imported.get(id)
+    if (known !== undefined) return known
+    const key = yield* Effect.tryPromise({ try: () => Jose.importJWK(jwk, alg), catch: () => "jwk" as const })
+    // a public JWK imports as a public CryptoKey (private members were refused before); anything else does not verify
+    if (key instanceof Uint8Array || key.type !== "public") return yield* Effect.fail("jwk" as const)
+    const entry = { key, jkt: yield* thumbprint(jwk) }
+    if (imported.size >= importedLimit) imported.delete(imported.keys().next().value!)
+    imported.set(id, entry)
+    return entry
+  })
+
 /** What jose's failure to verify means for the proof: the key did not fit, or the signature is wrong. */
 const verifyReason = (e: unknown): Reason => {
   const code = (e as { code?: string }).code
@@ -205,8 +227,9 @@ export const verify = <E = never, R = never>(
     const jwk = protectedHeader.jwk
     if (!isObject(jwk) || typeof Jwks.validatePublic({ keys: [jwk] }) === "string") return yield* reject("jwk")
     // §4.3 item 6: the signature verifies with that key
+    const key = yield* importProofKey(alg, jwk as Jose.JWK).pipe(Effect.catchAll(() => reject("jwk")))
     const verified = yield* Effect.tryPromise({
-      try: () => Jose.compactVerify(value, Jose.EmbeddedJWK, { algorithms: [alg] }),
+      try: () => Jose.compactVerify(value, key.key, { algorithms: [alg] }),
       catch: verifyReason
     }).pipe(Effect.catchAll((reason) => reject(reason)))
     let payload: unknown
@@ -236,7 +259,7 @@ export const verify = <E = never, R = never>(
     const window = expected.window ?? defaultWindow
     if (iat < expected.now - window.maxAge || iat > expected.now + window.maxSkew) return yield* reject("stale")
     const proof: Proof = {
-      jkt: yield* thumbprint(jwk as Jose.JWK),
+      jkt: key.jkt,
       jti,
       htu: normalized,
       iat,
