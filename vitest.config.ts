@@ -6,6 +6,7 @@ import { defineConfig } from "vitest/config"
  */
 const grantSuites = [
   "test/rfc6749-*.test.ts",
+  "test/rfc7591-dynamic-*.test.ts",
   "test/rfc7009-*.test.ts",
   "test/rfc7523-*.test.ts",
   "test/rfc7662-*.test.ts",
@@ -13,7 +14,8 @@ const grantSuites = [
   "test/rfc8693-*.test.ts",
   "test/rfc8707-*.test.ts",
   "test/rfc9449-*.test.ts",
-  "test/e2e-agent-*.test.ts"
+  "test/e2e-agent-*.test.ts",
+  "test/mcp-client-id-*.test.ts"
 ]
 
 /**
