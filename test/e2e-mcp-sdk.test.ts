@@ -10,7 +10,7 @@ import type * as Net from "node:net"
 import * as Jose from "jose"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { callWithStepUp, connect, HeadlessProvider, recordingFetch, type Seen } from "./support/McpClient.js"
-import { adminCall, adminToken, cleanup, startMcpExample, startTessera } from "./support/Process.js"
+import { adminCall, adminToken, cleanup, freePort, startMcpExample, startTessera } from "./support/Process.js"
 
 afterAll(cleanup)
 
@@ -181,4 +181,18 @@ describe("MCP 2025-11-25 authorization with the MCP SDK 1.32 client", () => {
       body: { error: "invalid_token", error_description: "the access token is not valid for this resource" }
     })
   }, 60_000)
+
+  it("CONTRACT §6: --public-url names the server: the ready line, the metadata's resource and the challenge use it", async () => {
+    const port = await freePort()
+    const { url } = await startMcpExample(issuer, { port, publicUrl: "https://mcp.example.test/mcp" })
+    expect(url).toBe("https://mcp.example.test/mcp")
+    const prm = await fetch(`http://127.0.0.1:${port}/.well-known/oauth-protected-resource/mcp`).then((r) => r.json() as Promise<Record<string, unknown>>)
+    expect(prm).toMatchObject({ resource: "https://mcp.example.test/mcp", authorization_servers: [issuer], scopes_supported: ["mcp:tools"] })
+    const res = await fetch(`http://127.0.0.1:${port}/mcp`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" })
+    expect({ status: res.status, challenge: res.headers.get("www-authenticate") }).toEqual({
+      status: 401,
+      challenge: `Bearer resource_metadata="https://mcp.example.test/.well-known/oauth-protected-resource/mcp", scope="mcp:tools"`
+    })
+    await expect(startMcpExample(issuer, { publicUrl: "https://mcp.example.test/other" })).rejects.toThrow("mcp example: --public-url must end in /mcp")
+  }, 120_000)
 })

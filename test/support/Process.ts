@@ -91,8 +91,9 @@ export const stopProcess = (child: ChildProcess, graceMs = 15_000) =>
  * Starts the example MCP server (`npm run mcp:example`, CONTRACT §6) for `issuer` on a free loopback port and
  * resolves with its `/mcp` URL once it prints `mcp example listening on <url>`.
  */
-export const startMcpExample = async (issuer: string, extraArgs: ReadonlyArray<string> = []) => {
-  const child = spawn(process.execPath, ["--import", "tsx", Path.join(repoRoot, "packages/mcp/example/main.ts"), "--issuer", issuer, "--port", "0", ...extraArgs], {
+export const startMcpExample = async (issuer: string, options: { readonly port?: number; readonly publicUrl?: string } = {}) => {
+  const args = ["--issuer", issuer, "--port", String(options.port ?? 0), ...(options.publicUrl !== undefined ? ["--public-url", options.publicUrl] : [])]
+  const child = spawn(process.execPath, ["--import", "tsx", Path.join(repoRoot, "packages/mcp/example/main.ts"), ...args], {
     cwd: repoRoot,
     stdio: ["ignore", "pipe", "pipe"]
   })
