@@ -3,7 +3,7 @@
  * memory for at most `ttl` (ADR 0015). Every write through this process's ports forgets the realm's values at once;
  * a write by another node sharing the database is seen within `ttl`.
  */
-import { Clock, Context, Duration, Effect, Layer, Option } from "effect"
+import { Context, Duration, Effect, Layer, Option } from "effect"
 import { Clients } from "./Clients.js"
 import { Keys } from "./Keys.js"
 import { Realms } from "./Realms.js"
@@ -31,6 +31,11 @@ export class ReadCache extends Context.Tag("@tessera/domain/ReadCache")<ReadCach
   ) => Effect.Effect<A, E, R>
   /** Forgets every value of `scope`. */
   readonly invalidate: (scope: string) => Effect.Effect<void>
+  /**
+   * The fresh value for `key` in `scope`, if there is one, synchronously (for code outside any fiber, such as a
+   * Node request listener), on the same clock as `get`.
+   */
+  readonly peek: (scope: string, key: string) => unknown
 }>() {}
 
 interface Scope {
@@ -39,7 +44,7 @@ interface Scope {
 }
 
 export const make = (options: { readonly ttl: Duration.DurationInput; readonly maxEntries: number }) =>
-  Effect.sync(() => {
+  Effect.map(Effect.clock, (clock) => {
     const ttlMillis = Duration.toMillis(options.ttl)
     const scopes = new Map<string, Scope>()
     let size = 0
@@ -53,7 +58,8 @@ export const make = (options: { readonly ttl: Duration.DurationInput; readonly m
     }
     return ReadCache.of({
       get: <A, E, R>(name: string, key: string, load: Effect.Effect<A, E, R>, keep: (value: A) => boolean = () => true) =>
-        Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        Effect.suspend(() => {
+          const now = clock.unsafeCurrentTimeMillis()
           const scope = scopeOf(name)
           const hit = scope.values.get(key)
           if (hit !== undefined && hit.until > now) return Effect.succeed(hit.value as A)
@@ -71,6 +77,10 @@ export const make = (options: { readonly ttl: Duration.DurationInput; readonly m
               scope.values.set(key, { value, until: now + ttlMillis })
             }))
         }),
+      peek: (name, key) => {
+        const hit = scopes.get(name)?.values.get(key)
+        return hit !== undefined && hit.until > clock.unsafeCurrentTimeMillis() ? hit.value : undefined
+      },
       invalidate: (name) =>
         Effect.sync(() => {
           const scope = scopes.get(name)

@@ -20,6 +20,7 @@ import * as ConsentRoute from "./http/ConsentRoute.js"
 import * as DeviceAuthorizationRoute from "./http/DeviceAuthorizationRoute.js"
 import * as DeviceVerificationRoute from "./http/DeviceVerificationRoute.js"
 import * as DiscoveryRoute from "./http/DiscoveryRoute.js"
+import * as Documents from "./http/Documents.js"
 import * as IntrospectionRoute from "./http/IntrospectionRoute.js"
 import * as LoginRoute from "./http/LoginRoute.js"
 import * as LogoutRoute from "./http/LogoutRoute.js"
@@ -134,7 +135,9 @@ const serveOn = (server: Http.Server) =>
         )
       }))
     ),
-    Layer.merge(Scheduler)
+    Layer.merge(Scheduler),
+    // the JWKS and metadata answered from memory before any route runs (ADR 0015)
+    Layer.merge(Documents.layerServer(server))
   )
 
 /** The ports every route needs. */

@@ -8,6 +8,7 @@ import { AppConfig } from "../AppConfig.js"
 import * as AuthorizeRoute from "./AuthorizeRoute.js"
 import * as ClientAuth from "./ClientAuth.js"
 import * as DeviceAuthorizationRoute from "./DeviceAuthorizationRoute.js"
+import * as Documents from "./Documents.js"
 import * as Issuer from "./Issuer.js"
 import * as LogoutRoute from "./LogoutRoute.js"
 import * as RegistrationRoute from "./RegistrationRoute.js"
@@ -79,9 +80,9 @@ const metadataPaths = [
 
 export const Routes = HttpLayerRouter.addAll([
   ...metadataPaths.flatMap((path) => [
-    HttpLayerRouter.route("GET", path, metadata),
+    HttpLayerRouter.route("GET", path, Documents.cached("metadata", metadata)),
     HttpLayerRouter.route("OPTIONS", path, preflight)
   ]),
-  HttpLayerRouter.route("GET", "/realms/:realm/jwks", jwks),
+  HttpLayerRouter.route("GET", "/realms/:realm/jwks", Documents.cached("jwks", jwks)),
   HttpLayerRouter.route("OPTIONS", "/realms/:realm/jwks", preflight)
 ])

@@ -1,0 +1,90 @@
+/**
+ * The realm's public documents (the JWKS, RFC 7517 §5, and the metadata, RFC 8414 §3 / OIDC Discovery §4) as the
+ * exact response last built, kept in the `ReadCache` (ADR 0015), and answered from there by Node's request event
+ * itself, before any fiber, route or middleware runs: a hit costs about what a bare `node:http` answer costs.
+ * A miss (first request, a write forgot it, `ReadCache.ttl` passed, an unknown realm, anything but these exact GETs)
+ * goes through the route as before, which builds the response and keeps it.
+ */
+import type * as Http from "node:http"
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import { Effect, Layer, Option } from "effect"
+import { ReadCache, Realm, Realms } from "@tessera/domain"
+
+export type Kind = "jwks" | "metadata"
+
+/** A response as platform-node writes it: `writeHead(status, headers)`, then `end(body)`. */
+interface Kept {
+  readonly status: number
+  readonly headers: Readonly<Record<string, string>>
+  readonly body: Uint8Array
+}
+
+const key = (kind: Kind) => `document:${kind}`
+
+/** Only a 200 with its bytes is kept, never an error (a 503 must not outlive the outage). */
+const toKept = (response: HttpServerResponse.HttpServerResponse): Kept | undefined =>
+  response.status === 200 && response.body._tag === "Uint8Array" && Object.keys(response.cookies.cookies).length === 0
+    ? { status: response.status, headers: { ...response.headers }, body: response.body.body }
+    : undefined
+
+const fromKept = (kept: Kept) =>
+  HttpServerResponse.uint8Array(kept.body, { status: kept.status, headers: kept.headers, contentType: kept.headers["content-type"] })
+
+/**
+ * The route's response for the `:realm` of the path, kept per realm. The response must depend only on the realm, its
+ * stored data and the configuration, never on the request (its headers, query or address).
+ */
+export const cached = <E, R>(kind: Kind, route: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
+  Effect.gen(function*() {
+    const name = (yield* HttpRouter.params)["realm"] ?? ""
+    const found = yield* Effect.serviceOption(ReadCache.ReadCache)
+    if (Option.isNone(found)) return yield* route
+    const cache = found.value
+    const realm = Realm.namePattern.test(name) ? yield* Effect.flatMap(Realms.Realms, (r) => r.findByName(name)) : Option.none()
+    if (Option.isNone(realm)) return yield* route
+    const kept = yield* cache.get(realm.value.id, key(kind), Effect.map(route, (response) => toKept(response) ?? response), (v) => !HttpServerResponse.isServerResponse(v))
+    return HttpServerResponse.isServerResponse(kept) ? kept : fromKept(kept)
+  }).pipe(Effect.catchTag("StoreError", () => route))
+
+/** The exact paths (no percent-encoding; any query ignored, as the router ignores it) and what they serve. */
+const paths: ReadonlyArray<readonly [RegExp, Kind]> = [
+  [/^\/realms\/([a-z0-9][a-z0-9-]{0,62})\/jwks$/, "jwks"],
+  [/^\/realms\/([a-z0-9][a-z0-9-]{0,62})\/\.well-known\/openid-configuration$/, "metadata"],
+  [/^\/\.well-known\/(?:oauth-authorization-server|openid-configuration)\/realms\/([a-z0-9][a-z0-9-]{0,62})$/, "metadata"]
+]
+
+/** Answers `request` from the cache if it can, synchronously; false when the route must answer it. */
+export const serveFromMemory = (cache: ReadCache.ReadCache["Type"], request: Http.IncomingMessage, response: Http.ServerResponse) => {
+  if (request.method !== "GET" || request.url === undefined) return false
+  const query = request.url.indexOf("?")
+  const path = query < 0 ? request.url : request.url.slice(0, query)
+  for (const [pattern, kind] of paths) {
+    const match = pattern.exec(path)
+    if (match === null) continue
+    const realm = cache.peek(ReadCache.directory, match[1]!) as Option.Option<Realm.Realm> | undefined
+    if (realm === undefined || Option.isNone(realm)) return false
+    const kept = cache.peek(realm.value.id, key(kind)) as Kept | undefined
+    if (kept === undefined) return false
+    response.writeHead(kept.status, kept.headers)
+    response.end(kept.body)
+    return true
+  }
+  return false
+}
+
+/** Puts `serveFromMemory` in front of every other `request` listener of `server` for as long as the layer lives. */
+export const layerServer = (server: Http.Server) =>
+  Layer.scopedDiscard(Effect.gen(function*() {
+    const cache = yield* ReadCache.ReadCache
+    const emit = server.emit
+    yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        server.emit = function(this: Http.Server, event: string | symbol, ...args: Array<any>) {
+          if (event === "request" && serveFromMemory(cache, args[0], args[1])) return true
+          return Reflect.apply(emit, this, [event, ...args]) as boolean
+        } as typeof server.emit
+      }),
+      () => Effect.sync(() => void (server.emit = emit))
+    )
+  }))
