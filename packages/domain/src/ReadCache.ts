@@ -3,7 +3,7 @@
  * memory for at most `ttl` (ADR 0015). Every write through this process's ports forgets the realm's values at once;
  * a write by another node sharing the database is seen within `ttl`.
  */
-import { Context, Duration, Effect, Layer, Option } from "effect"
+import { Context, Deferred, Duration, Effect, Exit, FiberId, Layer, Option } from "effect"
 import { Clients } from "./Clients.js"
 import { Keys } from "./Keys.js"
 import { Realms } from "./Realms.js"
@@ -22,6 +22,8 @@ export class ReadCache extends Context.Tag("@tessera/domain/ReadCache")<ReadCach
   /**
    * `load`'s value for `key` in `scope` (a realm id, or `directory`), from memory while fresh. Only values `keep`
    * accepts are kept (a miss is read again next time). A load that overlapped an invalidation of its scope is not kept.
+   * Concurrent misses of one key share one load: the first runs it, the others wait for its outcome (and run their
+   * own if it was interrupted). `load` is only run, and so only needs to be built lazily, on a miss.
    */
   readonly get: <A, E, R>(
     scope: string,
@@ -38,9 +40,13 @@ export class ReadCache extends Context.Tag("@tessera/domain/ReadCache")<ReadCach
   readonly peek: (scope: string, key: string) => unknown
 }>() {}
 
+/** A load in flight; `undefined` tells its waiters that it was interrupted, so each loads for itself. */
+type Loading = Deferred.Deferred<Exit.Exit<unknown, unknown> | undefined>
+
 interface Scope {
   generation: number
   readonly values: Map<string, { readonly value: unknown; readonly until: number }>
+  readonly loading: Map<string, Loading>
 }
 
 export const make = (options: { readonly ttl: Duration.DurationInput; readonly maxEntries: number }) =>
@@ -51,32 +57,51 @@ export const make = (options: { readonly ttl: Duration.DurationInput; readonly m
     const scopeOf = (name: string) => {
       let scope = scopes.get(name)
       if (scope === undefined) {
-        scope = { generation: 0, values: new Map() }
+        scope = { generation: 0, values: new Map(), loading: new Map() }
         scopes.set(name, scope)
       }
       return scope
     }
     return ReadCache.of({
-      get: <A, E, R>(name: string, key: string, load: Effect.Effect<A, E, R>, keep: (value: A) => boolean = () => true) =>
-        Effect.suspend(() => {
+      get: function get<A, E, R>(name: string, key: string, load: Effect.Effect<A, E, R>, keep: (value: A) => boolean = () => true): Effect.Effect<A, E, R> {
+        return Effect.suspend(() => {
           const now = clock.unsafeCurrentTimeMillis()
           const scope = scopeOf(name)
           const hit = scope.values.get(key)
           if (hit !== undefined && hit.until > now) return Effect.succeed(hit.value as A)
+          const pending = scope.loading.get(key)
+          if (pending !== undefined) {
+            return Effect.flatMap(Deferred.await(pending), (exit) =>
+              exit === undefined ? get(name, key, load, keep) : (exit as Exit.Exit<A, E>))
+          }
           const generation = scope.generation
-          return Effect.tap(load, (value) =>
+          const loading: Loading = Deferred.unsafeMake(FiberId.none)
+          scope.loading.set(key, loading)
+          const settle = (exit: Exit.Exit<A, E> | undefined) =>
             Effect.sync(() => {
-              if (scope.generation !== generation || scopes.get(name) !== scope || !keep(value)) return
-              if (size >= options.maxEntries) {
-                for (const s of scopes.values()) s.generation++
-                scopes.clear()
-                size = 0
-                return
-              }
-              if (!scope.values.has(key)) size++
-              scope.values.set(key, { value, until: now + ttlMillis })
-            }))
-        }),
+              if (scope.loading.get(key) === loading) scope.loading.delete(key)
+              Deferred.unsafeDone(loading, Exit.succeed(exit))
+            })
+          const store = (value: A) => {
+            if (scope.generation !== generation || scopes.get(name) !== scope || !keep(value)) return
+            if (size >= options.maxEntries) {
+              for (const s of scopes.values()) s.generation++
+              scopes.clear()
+              size = 0
+              return
+            }
+            if (!scope.values.has(key)) size++
+            scope.values.set(key, { value, until: now + ttlMillis })
+          }
+          return Effect.exit(load).pipe(
+            Effect.onInterrupt(() => settle(undefined)),
+            Effect.flatMap((exit) => {
+              if (Exit.isSuccess(exit)) store(exit.value)
+              return Effect.zipRight(settle(exit), exit)
+            })
+          )
+        })
+      },
       peek: (name, key) => {
         const hit = scopes.get(name)?.values.get(key)
         return hit !== undefined && hit.until > clock.unsafeCurrentTimeMillis() ? hit.value : undefined
@@ -88,6 +113,8 @@ export const make = (options: { readonly ttl: Duration.DurationInput; readonly m
           scope.generation++
           size -= scope.values.size
           scope.values.clear()
+          // a load in flight read what the write changed: later misses must not wait for it
+          scope.loading.clear()
         })
     })
   })
@@ -110,22 +137,22 @@ export const layerPorts = Layer.effectContext(Effect.gen(function*() {
   return Context.make(Realms, Realms.of({
     ...realms,
     create: (realm, ring, event) => realms.create(realm, ring, event).pipe(Effect.ensuring(forgetRealm(realm.id))),
-    findByName: (name) => cache.get(directory, name, realms.findByName(name), Option.isSome),
+    findByName: (name) => cache.get(directory, name, Effect.suspend(() => realms.findByName(name)), Option.isSome),
     update: (realm, event) => realms.update(realm, event).pipe(Effect.ensuring(forgetRealm(realm.id)))
   })).pipe(
     Context.add(Clients, Clients.of({
       ...clients,
       insert: (client, event) => clients.insert(client, event).pipe(Effect.ensuring(forget(client.realmId))),
-      find: (realmId, clientId) => cache.get(realmId, `client:${clientId}`, clients.find(realmId, clientId), Option.isSome)
+      find: (realmId, clientId) => cache.get(realmId, `client:${clientId}`, Effect.suspend(() => clients.find(realmId, clientId)), Option.isSome)
     })),
     Context.add(Resources, Resources.of({
       ...resources,
       insert: (resource, event) => resources.insert(resource, event).pipe(Effect.ensuring(forget(resource.realmId))),
-      find: (realmId, uri) => cache.get(realmId, `resource:${uri}`, resources.find(realmId, uri), Option.isSome),
-      list: (realmId) => cache.get(realmId, "resources", resources.list(realmId))
+      find: (realmId, uri) => cache.get(realmId, `resource:${uri}`, Effect.suspend(() => resources.find(realmId, uri)), Option.isSome),
+      list: (realmId) => cache.get(realmId, "resources", Effect.suspend(() => resources.list(realmId)))
     })),
     Context.add(Keys, Keys.of({
-      ring: (realmId) => cache.get(realmId, "ring", keys.ring(realmId), Option.isSome),
+      ring: (realmId) => cache.get(realmId, "ring", Effect.suspend(() => keys.ring(realmId)), Option.isSome),
       replace: (realmId, expectedVersion, ring, event) =>
         keys.replace(realmId, expectedVersion, ring, event).pipe(Effect.ensuring(forget(realmId)))
     }))

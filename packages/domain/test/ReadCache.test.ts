@@ -62,6 +62,60 @@ describe("ReadCache (ADR 0015)", () => {
       expect(yield* Ref.get(loads)).toBe(2)
     }))
 
+  it.effect("concurrent misses of one key share one load, and all get its value", () =>
+    Effect.gen(function*() {
+      const cache = yield* cacheOf()
+      const loads = yield* Ref.make(0)
+      const release = yield* Deferred.make<void>()
+      const slow = Effect.zipRight(Deferred.await(release), counted(loads))
+      const fibers = yield* Effect.forEach([1, 2, 3, 4, 5], () => Effect.fork(cache.get("r", "k", slow)))
+      yield* Effect.yieldNow()
+      yield* Deferred.succeed(release, undefined)
+      expect(yield* Effect.forEach(fibers, Fiber.join)).toEqual(Array.from({ length: 5 }, () => Option.some("v")))
+      expect(yield* Ref.get(loads)).toBe(1)
+    }))
+
+  it.effect("a shared load that fails fails its waiters once; the next miss loads again", () =>
+    Effect.gen(function*() {
+      const cache = yield* cacheOf()
+      const loads = yield* Ref.make(0)
+      const release = yield* Deferred.make<void>()
+      const failing = Deferred.await(release).pipe(Effect.zipRight(Ref.update(loads, (n) => n + 1)), Effect.zipRight(Effect.fail("down" as const)))
+      const fibers = yield* Effect.forEach([1, 2, 3], () => Effect.fork(Effect.flip(cache.get("r", "k", failing))))
+      yield* Effect.yieldNow()
+      yield* Deferred.succeed(release, undefined)
+      expect(yield* Effect.forEach(fibers, Fiber.join)).toEqual(["down", "down", "down"])
+      expect(yield* Ref.get(loads)).toBe(1)
+      expect(yield* cache.get("r", "k", counted(loads))).toEqual(Option.some("v"))
+      expect(yield* Ref.get(loads)).toBe(2)
+    }))
+
+  it.effect("when the fiber running a shared load is interrupted, its waiters load for themselves", () =>
+    Effect.gen(function*() {
+      const cache = yield* cacheOf()
+      const loads = yield* Ref.make(0)
+      const started = yield* Deferred.make<void>()
+      const first = yield* Effect.fork(cache.get("r", "k", Effect.zipRight(Deferred.succeed(started, undefined), Effect.never)))
+      yield* Deferred.await(started)
+      const waiter = yield* Effect.fork(cache.get("r", "k", counted(loads)))
+      yield* Effect.yieldNow()
+      yield* Fiber.interrupt(first)
+      expect(yield* Fiber.join(waiter)).toEqual(Option.some("v"))
+      expect(yield* Ref.get(loads)).toBe(1)
+    }))
+
+  it.effect("a miss after an invalidation does not wait for a load that started before it", () =>
+    Effect.gen(function*() {
+      const cache = yield* cacheOf()
+      const loads = yield* Ref.make(0)
+      const started = yield* Deferred.make<void>()
+      const stale = yield* Effect.fork(cache.get("r", "k", Effect.zipRight(Deferred.succeed(started, undefined), Effect.never)))
+      yield* Deferred.await(started)
+      yield* cache.invalidate("r")
+      expect(yield* cache.get("r", "k", counted(loads, Option.some("fresh")))).toEqual(Option.some("fresh"))
+      yield* Fiber.interrupt(stale)
+    }))
+
   it.effect("past `maxEntries` every value is dropped, so unbounded keys cannot grow memory", () =>
     Effect.gen(function*() {
       const cache = yield* cacheOf({ maxEntries: 2 })

@@ -2,6 +2,7 @@
 import { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
 import { DateTime, Effect, Layer, Option, Schema } from "effect"
+import type { ParseError } from "effect/ParseResult"
 import { Clients, Conflict, Resources, TrustedIssuers, User, Users } from "@tessera/domain"
 import type { AuditEvent, Client, Resource, TrustedIssuer } from "@tessera/domain"
 import { appendEvent } from "./PgAudit.js"
@@ -21,13 +22,24 @@ const insertWithEvent = (
     yield* appendEvent(event)
   }).pipe(withRealm(row.realm_id), on(sql))
 
+/** Each row schema's array decoder, made once (building it per read showed in the token endpoint's profile). */
+const decoders = new WeakMap<Schema.Schema.Any, (rows: unknown) => Effect.Effect<ReadonlyArray<unknown>, ParseError>>()
+const arrayDecoder = <A, I>(schema: Schema.Schema<A, I>) => {
+  let decode = decoders.get(schema)
+  if (decode === undefined) {
+    decode = Schema.decodeUnknown(Schema.Array(schema))
+    decoders.set(schema, decode)
+  }
+  return decode as (rows: unknown) => Effect.Effect<ReadonlyArray<A>, ParseError>
+}
+
 /** Reads rows of one realm through a schema. */
 const select = <A, I>(
   sql: SqlClient.SqlClient,
   realmId: string,
   schema: Schema.Schema<A, I>,
   query: Effect.Effect<ReadonlyArray<unknown>, SqlError>
-) => Effect.flatMap(query, Schema.decodeUnknown(Schema.Array(schema))).pipe(withRealm(realmId), on(sql))
+) => Effect.flatMap(query, arrayDecoder(schema)).pipe(withRealm(realmId), on(sql))
 
 const first = <A>(rows: ReadonlyArray<A>) => Option.fromNullable(rows[0])
 
