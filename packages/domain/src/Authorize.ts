@@ -5,6 +5,7 @@
  */
 import { Data, DateTime, Duration, Effect, Either, Option } from "effect"
 import * as Audit from "./Audit.js"
+import type { Draft } from "./AuditEvent.js"
 import { oidcScopes, ScopeRejected, TargetRejected } from "./Audience.js"
 import * as AuthorizationCode from "./AuthorizationCode.js"
 import type { Client } from "./Client.js"
@@ -155,16 +156,7 @@ export const grantConsent = Effect.fn("Authorize.grantConsent")(function*(input:
 }) {
   const consents = yield* Consents
   const { realm, session, request } = input
-  const event = yield* Audit.make(realm, {
-    type: "consent.granted",
-    actor: { type: "user", id: session.sub },
-    subject: session.sub,
-    clientId: request.clientId,
-    ...(request.resources.length > 0 ? { resource: request.resources.join(" ") } : {}),
-    scope: request.scopes.join(" "),
-    result: "success",
-    ...audited(input.context)
-  })
+  const event = yield* decisionEvent(input, { type: "consent.granted", result: "success" })
   const earlier = yield* consents.find(realm.id, session.sub, request.clientId)
   const next: Consent.Consent = {
     realmId: realm.id,
@@ -177,24 +169,37 @@ export const grantConsent = Effect.fn("Authorize.grantConsent")(function*(input:
   yield* consents.save(Consent.merge(Option.getOrUndefined(earlier), next), event)
 })
 
-/** The `consent.denied` event of a person refusing a request (written alone, or with the change it causes). */
-export const consentDenied = (input: {
+/** A person deciding on a client's request for scopes and resources: at the consent page or the device page. */
+export interface Decision {
   readonly realm: Realm
   readonly session: Session
   readonly request: Pick<Request, "clientId" | "scopes" | "resources">
   readonly context: RequestContext
-}) =>
+}
+
+/**
+ * The audit event of a person's decision (CONTRACT §7): the person is actor and subject, with the client, the
+ * resources (when any) and the scopes they decided on.
+ */
+export const decisionEvent = (
+  input: Decision,
+  outcome: Pick<Draft, "type" | "result" | "reason">
+) =>
   Audit.make(input.realm, {
-    type: "consent.denied",
+    type: outcome.type,
     actor: { type: "user", id: input.session.sub },
     subject: input.session.sub,
     clientId: input.request.clientId,
     ...(input.request.resources.length > 0 ? { resource: input.request.resources.join(" ") } : {}),
     scope: input.request.scopes.join(" "),
-    result: "failure",
-    reason: "the person denied the request",
+    result: outcome.result,
+    ...(outcome.reason !== undefined ? { reason: outcome.reason } : {}),
     ...audited(input.context)
   })
+
+/** The `consent.denied` event of a person refusing a request (written alone, or with the change it causes). */
+export const consentDenied = (input: Decision) =>
+  decisionEvent(input, { type: "consent.denied", result: "failure", reason: "the person denied the request" })
 
 /** Records that the person refused (`consent.denied`). */
 export const denyConsent = Effect.fn("Authorize.denyConsent")(function*(input: {

@@ -3,7 +3,6 @@
  * it by the user code a person types (throttled, §5.1), and the person's approval or denial.
  */
 import { DateTime, Duration, Effect, Either, Option } from "effect"
-import * as Audit from "./Audit.js"
 import type { AuditEvent } from "./AuditEvent.js"
 import type { Access } from "./Authorize.js"
 import * as Authorize from "./Authorize.js"
@@ -11,7 +10,7 @@ import type { Client } from "./Client.js"
 import * as DeviceAuthorization from "./DeviceAuthorization.js"
 import { DeviceAuthorizationChanged, DeviceAuthorizations } from "./DeviceAuthorizations.js"
 import * as Entropy from "./Entropy.js"
-import { audited, type RequestContext } from "./grants/TokenSet.js"
+import type { RequestContext } from "./grants/TokenSet.js"
 import * as Hash from "./Hash.js"
 import type { Realm } from "./Realm.js"
 import type { Session } from "./Session.js"
@@ -146,15 +145,9 @@ export const approve = Effect.fn("DeviceFlow.approve")(function*(input: Decision
     realm, session, clientId: pending.clientId, scopes: pending.scopes, resources: pending.resources
   })
   yield* Effect.flatMap(Grants, (grants) => grants.insert(grant, undefined))
-  const event = yield* Audit.make(realm, {
+  const event = yield* Authorize.decisionEvent({ realm, session, request: pending, context: input.context }, {
     type: "device.approved",
-    actor: { type: "user", id: session.sub },
-    subject: session.sub,
-    clientId: pending.clientId,
-    ...(pending.resources.length > 0 ? { resource: pending.resources.join(" ") } : {}),
-    scope: pending.scopes.join(" "),
-    result: "success",
-    ...audited(input.context)
+    result: "success"
   })
   yield* transition(realm.id, input.deviceCodeHash, unknownCode, (d) =>
     DeviceAuthorization.approve(d, { sub: session.sub, grantId: grant.grantId }, now), event)
