@@ -1,12 +1,10 @@
 /** The client credentials grant (RFC 6749 §4.4, OAuth 2.1 §4.2): a token for the client itself, for one resource. */
 import { Data, Effect } from "effect"
 import * as Audience from "../Audience.js"
-import * as Audit from "../Audit.js"
 import type { Client } from "../Client.js"
 import * as Client_ from "../Client.js"
 import type { Realm } from "../Realm.js"
 import { Resources } from "../Resources.js"
-import * as Tokens from "../Tokens.js"
 import * as TokenSet from "./TokenSet.js"
 
 export const grantType = "client_credentials"
@@ -34,29 +32,15 @@ export const handle = Effect.fn("ClientCredentialsGrant.handle")(function*(cmd: 
     requestedScopes: cmd.scope,
     resources: yield* Effect.flatMap(Resources, (r) => r.list(cmd.realm.id))
   })
-  const policy = yield* Tokens.TokenPolicy
-  // RFC 9068 §2.2: with no resource owner, `sub` is the client's own id; no auth_time or acr, as nobody authenticated
-  const access = yield* Tokens.accessToken({
-    realmId: cmd.realm.id,
+  // RFC 9068 §2.2: with no resource owner, `sub` is the client's own id
+  // RFC 6749 §4.4.3: no refresh token; there is no person, so no ID token
+  return yield* TokenSet.issueClientToken({
+    realm: cmd.realm,
     issuer: cmd.issuer,
+    client: cmd.client,
     sub: cmd.client.clientId,
-    audience: choice.audience,
-    clientId: cmd.client.clientId,
-    scope: choice.scope
-  }, policy.lifetimes.accessToken)
-  // No grant to link the token to (AccessTokens.record): it stays active until `exp` unless revoked by its jti.
-  // RFC 6749 §4.4.3: no refresh token; there is no person, so no ID token.
-  const event = yield* Audit.make(cmd.realm, {
-    ...TokenSet.audited(cmd.context),
-    type: "token.issued",
-    actor: TokenSet.actorOf(cmd.client),
-    subject: cmd.client.clientId,
-    clientId: cmd.client.clientId,
+    choice,
     grantType,
-    resource: choice.audience,
-    scope: choice.scope.join(" "),
-    result: "success"
+    context: cmd.context
   })
-  yield* Effect.flatMap(Audit.Audit, (audit) => audit.append(event))
-  return { accessToken: access.token, expiresIn: access.expiresIn, scope: choice.scope } satisfies TokenSet.TokenSet
 })

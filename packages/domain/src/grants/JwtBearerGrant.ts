@@ -4,14 +4,12 @@
  */
 import { Data, DateTime, Effect, Either, Option } from "effect"
 import * as Audience from "../Audience.js"
-import * as Audit from "../Audit.js"
 import type { Client } from "../Client.js"
 import { JtiCache } from "../JtiCache.js"
 import * as Jwt from "../Jwt.js"
 import type { Realm } from "../Realm.js"
 import type { Resource } from "../Resource.js"
 import { Resources } from "../Resources.js"
-import * as Tokens from "../Tokens.js"
 import * as TrustedJwt from "../TrustedJwt.js"
 import { Users } from "../Users.js"
 import * as TokenSet from "./TokenSet.js"
@@ -159,32 +157,18 @@ export const handle = Effect.fn("JwtBearerGrant.handle")(function*(cmd: Command)
   // requests with one assertion exactly one gets a token
   const fresh = yield* Effect.flatMap(JtiCache, (seen) => seen.remember(cmd.realm.id, iss, jti, DateTime.unsafeMake(exp * 1000)))
   if (!fresh) return yield* reject("replayed")
-  const policy = yield* Tokens.TokenPolicy
   // RFC 9068 §2.2: sub is the person, or the client itself. No auth_time or acr: the person did not authenticate at
   // Tessera, and the assertion's word on when they did elsewhere is not a claim Tessera can vouch for.
-  const access = yield* Tokens.accessToken({
-    realmId: cmd.realm.id,
-    issuer: cmd.issuer,
-    sub: subject.sub,
-    audience: choice.audience,
-    clientId: cmd.client.clientId,
-    scope: choice.scope
-  }, policy.lifetimes.accessToken)
-  // No grant to link the token to (AccessTokens.record): it stays active until `exp` unless revoked by its jti.
   // No refresh token (RFC 7523 §2.1 leaves it to the server: a new assertion is the way to a new token), no ID token.
-  const event = yield* Audit.make(cmd.realm, {
-    ...TokenSet.audited(cmd.context),
-    type: "token.issued",
-    actor: TokenSet.actorOf(cmd.client),
-    subject: subject.sub,
-    clientId: cmd.client.clientId,
+  return yield* TokenSet.issueClientToken({
+    realm: cmd.realm,
+    issuer: cmd.issuer,
+    client: cmd.client,
+    sub: subject.sub,
+    choice,
     grantType,
-    resource: choice.audience,
-    scope: choice.scope.join(" "),
-    result: "success",
+    context: cmd.context,
     // who vouched for the subject: the assertion's verified issuer
     reason: `assertion issuer: ${iss}`
   })
-  yield* Effect.flatMap(Audit.Audit, (audit) => audit.append(event))
-  return { accessToken: access.token, expiresIn: access.expiresIn, scope: choice.scope } satisfies TokenSet.TokenSet
 })

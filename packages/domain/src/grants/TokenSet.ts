@@ -125,6 +125,49 @@ export const issue = (input: {
     }
   })
 
+/**
+ * A token for a client's own request with no grant behind it (client credentials, JWT bearer): the access token for
+ * `sub` with the chosen audience and scope, and its `token.issued` event appended; no refresh token, no ID token.
+ * No grant to link the token to (AccessTokens.record): it stays active until `exp` unless revoked by its jti.
+ * RFC 9068 §2.2: no auth_time or acr, as nobody authenticated at Tessera.
+ */
+export const issueClientToken = (input: {
+  readonly realm: Realm
+  readonly issuer: string
+  readonly client: Client
+  readonly sub: string
+  readonly choice: Audience.Choice
+  readonly grantType: string
+  readonly context: RequestContext
+  /** For the audit trail: why the token was issued to this subject (e.g. who vouched for it). */
+  readonly reason?: string
+}) =>
+  Effect.gen(function*() {
+    const policy = yield* Tokens.TokenPolicy
+    const access = yield* Tokens.accessToken({
+      realmId: input.realm.id,
+      issuer: input.issuer,
+      sub: input.sub,
+      audience: input.choice.audience,
+      clientId: input.client.clientId,
+      scope: input.choice.scope
+    }, policy.lifetimes.accessToken)
+    const event = yield* Audit.make(input.realm, {
+      ...audited(input.context),
+      type: "token.issued",
+      actor: actorOf(input.client),
+      subject: input.sub,
+      clientId: input.client.clientId,
+      grantType: input.grantType,
+      resource: input.choice.audience,
+      scope: input.choice.scope.join(" "),
+      result: "success",
+      ...(input.reason !== undefined ? { reason: input.reason } : {})
+    })
+    yield* Effect.flatMap(Audit.Audit, (audit) => audit.append(event))
+    return { accessToken: access.token, expiresIn: access.expiresIn, scope: input.choice.scope } satisfies TokenSet
+  })
+
 /** Starts a refresh family for a new grant's first token set, written together with the set's audit event. */
 export const startFamily = (input: {
   readonly realm: Realm
