@@ -2,18 +2,17 @@
  * CONTRACT §1 "Running it", observed from outside: the real `main.ts` in its own node process, a fresh data
  * directory and a free loopback port per test. Node is spawned directly (not npm/npx/tsx) so signals reach it.
  */
-import { type ChildProcess, spawn } from "node:child_process"
+import type { ChildProcess } from "node:child_process"
 import * as Fs from "node:fs/promises"
 import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { fileURLToPath } from "node:url"
 import { Effect, Layer } from "effect"
 import { afterAll, describe, expect, it } from "vitest"
 import { Database } from "@tessera/sql"
+import { freePort, inheritedEnv, repoRoot, spawnNode } from "./support/Children.js"
 import { requirePostgres, skipWithoutPostgres } from "./support/Postgres.js"
 
-const repoRoot = fileURLToPath(new URL("..", import.meta.url))
 const mainTs = Path.join(repoRoot, "packages/server-node/src/main.ts")
 
 /** How long a start or an exit may take on a slow, busy machine (not a performance assertion). */
@@ -45,18 +44,6 @@ const freshDataDir = async (): Promise<string> => {
   return dir
 }
 
-/** A port nothing listens on right now: bind port 0 on loopback, read it, close. */
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = Net.createServer()
-    server.unref()
-    server.on("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address() as Net.AddressInfo
-      server.close(() => resolve(address.port))
-    })
-  })
-
 interface Exit {
   readonly code: number | null
   readonly signal: NodeJS.Signals | null
@@ -78,15 +65,7 @@ afterAll(() => {
 })
 
 const run = (env: Record<string, string>): Proc => {
-  const childEnv: NodeJS.ProcessEnv = { ...process.env }
-  for (const name of Object.keys(childEnv)) {
-    if (name.startsWith("TESSERA_") || name === "DATABASE_URL") delete childEnv[name]
-  }
-  const child = spawn(process.execPath, ["--import", "tsx", mainTs], {
-    cwd: repoRoot,
-    env: { ...childEnv, ...env },
-    stdio: ["ignore", "pipe", "pipe"]
-  })
+  const child = spawnNode(mainTs, { env: { ...inheritedEnv(), ...env } })
   live.add(child)
   let out = ""
   let err = ""
