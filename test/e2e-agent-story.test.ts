@@ -14,7 +14,7 @@ import * as oauth from "oauth4webapi"
 import { AccessToken } from "@tessera/protocol"
 import { followSeeOther, makeBrowser, onlyForm, pathOf, redirectParams } from "./support/Browser.js"
 import type { Browser } from "./support/Browser.js"
-import { admin, createRealm } from "./support/Http.js"
+import { admin, createRealm, keptAlive, metadataHeaders, tokenEndpointHeaders } from "./support/Http.js"
 import * as TestLive from "./support/TestLive.js"
 
 const tokenExchange = "urn:ietf:params:oauth:grant-type:token-exchange"
@@ -63,26 +63,8 @@ const wire = Effect.gen(function*() {
   return { customFetch, last }
 })
 
-/** The headers of every answer on a kept-alive connection. */
-const transport = {
-  "content-length": expect.stringMatching(/^\d+$/),
-  date: expect.any(String),
-  connection: "keep-alive",
-  "keep-alive": "timeout=5"
-}
-
-/**
- * RFC 6749 §5.1 and §5.2: every header of a token endpoint answer (no challenge: the client authenticated; CORS open,
- * as browser-based MCP clients call it, with the DPoP headers readable, RFC 9449 §7.1 and §8).
- */
-const tokenHeaders = {
-  ...transport,
-  "content-type": "application/json",
-  "cache-control": "no-store",
-  pragma: "no-cache",
-  "access-control-allow-origin": "*",
-  "access-control-expose-headers": "DPoP-Nonce, WWW-Authenticate"
-}
+/** RFC 6749 §5.1 and §5.2: every header of a token endpoint answer (no challenge: the client authenticated). */
+const tokenHeaders = { ...keptAlive, ...tokenEndpointHeaders }
 
 const promise = <A>(f: () => Promise<A>) => Effect.promise(f)
 
@@ -150,13 +132,17 @@ it.effect("DESIGN \"Agents\": a person authorizes an agent, the agent acts for t
         method: "GET",
         url: `${story.issuer}/.well-known/openid-configuration`,
         status: 200,
-        headers: { ...transport, "content-type": "application/json", "cache-control": "public, max-age=300", "access-control-allow-origin": "*" },
+        headers: { ...keptAlive, ...metadataHeaders },
         body: as
       })
       expect(as.issuer).toBe(story.issuer)
       expect(as.code_challenge_methods_supported).toEqual(["S256"])
       expect(as.grant_types_supported).toContain(tokenExchange)
       expect(as.authorization_response_iss_parameter_supported).toBe(true)
+
+      /** The token endpoint's last answer, whole: status, every header, body. */
+      const expectTokenAnswer = (status: number, body: unknown) =>
+        expect(last(as.token_endpoint)).toEqual({ method: "POST", url: as.token_endpoint, status, headers: tokenHeaders, body })
 
       /** OAuth 2.1 §4.1: code + PKCE (S256) for every API scope; the person signs in (and consents the first time). */
       const authorize = (browser: Browser, firstTime: boolean, extra: Record<string, string> = {}) =>
@@ -189,14 +175,8 @@ it.effect("DESIGN \"Agents\": a person authorizes an agent, the agent acts for t
           )
           const tokens = yield* promise(() => oauth.processAuthorizationCodeResponse(as, story.client, response))
           // RFC 6749 §5.1: the whole token response; no refresh token (the agent may not refresh), no act (CONTRACT §5)
-          expect(last(as.token_endpoint)).toEqual({
-            method: "POST",
-            url: as.token_endpoint,
-            status: 200,
-            headers: tokenHeaders,
-            body: {
-              access_token: tokens.access_token, token_type: "Bearer", expires_in: 900, scope: "notes:read notes:write notes:delete"
-            }
+          expectTokenAnswer(200, {
+            access_token: tokens.access_token, token_type: "Bearer", expires_in: 900, scope: "notes:read notes:write notes:delete"
           })
           return tokens.access_token
         })
@@ -223,14 +203,8 @@ it.effect("DESIGN \"Agents\": a person authorizes an agent, the agent acts for t
         oauth.processGenericTokenEndpointResponse(as, story.client, await exchange(personToken, "notes:read"))
       )
       // RFC 8693 §2.2.1: the whole response
-      expect(last(as.token_endpoint)).toEqual({
-        method: "POST",
-        url: as.token_endpoint,
-        status: 200,
-        headers: tokenHeaders,
-        body: {
-          access_token: narrowed.access_token, issued_token_type: accessTokenType, token_type: "Bearer", expires_in: 900, scope: "notes:read"
-        }
+      expectTokenAnswer(200, {
+        access_token: narrowed.access_token, issued_token_type: accessTokenType, token_type: "Bearer", expires_in: 900, scope: "notes:read"
       })
 
       // the API accepts it for itself and sees who acts for whom (RFC 8693 §4.1)
@@ -256,14 +230,8 @@ it.effect("DESIGN \"Agents\": a person authorizes an agent, the agent acts for t
       )
       expect(refused).toBeInstanceOf(oauth.ResponseBodyError)
       expect((refused as oauth.ResponseBodyError).error).toBe("invalid_scope")
-      expect(last(as.token_endpoint)).toEqual({
-        method: "POST",
-        url: as.token_endpoint,
-        status: 400,
-        headers: tokenHeaders,
-        body: {
-          error: "invalid_scope", error_description: "fresh authentication required: a requested scope is a step-up scope of the resource"
-        }
+      expectTokenAnswer(400, {
+        error: "invalid_scope", error_description: "fresh authentication required: a requested scope is a step-up scope of the resource"
       })
 
       // the person signs in again (OIDC Core §3.1.2.1 prompt=login); four minutes later the exchange is granted
@@ -275,15 +243,9 @@ it.effect("DESIGN \"Agents\": a person authorizes an agent, the agent acts for t
         oauth.processGenericTokenEndpointResponse(as, story.client, await exchange(freshToken, "notes:read notes:delete"))
       )
       // ADR 0011: the delegated token ends with the person's (issued four minutes ago for fifteen)
-      expect(last(as.token_endpoint)).toEqual({
-        method: "POST",
-        url: as.token_endpoint,
-        status: 200,
-        headers: tokenHeaders,
-        body: {
-          access_token: stepUp.access_token, issued_token_type: accessTokenType, token_type: "Bearer", expires_in: 660,
-          scope: "notes:read notes:delete"
-        }
+      expectTokenAnswer(200, {
+        access_token: stepUp.access_token, issued_token_type: accessTokenType, token_type: "Bearer", expires_in: 660,
+        scope: "notes:read notes:delete"
       })
       expect(yield* apiVerifies(stepUp.access_token)).toEqual({
         iss: story.issuer, sub: story.sub, aud: story.api, client_id: story.client.client_id, scope: ["notes:read", "notes:delete"],

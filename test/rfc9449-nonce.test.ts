@@ -6,7 +6,7 @@
 import { expect, it, layer } from "@effect/vitest"
 import { Effect, TestClock } from "effect"
 import { Dpop } from "@tessera/protocol"
-import { request } from "./support/Http.js"
+import { request, tokenEndpointHeaders } from "./support/Http.js"
 import * as TestLive from "./support/TestLive.js"
 import { dpop, expectTokenError, invalidProof, key, proof } from "./support/DpopFixtures.js"
 import type { ProofKey } from "./support/DpopFixtures.js"
@@ -47,7 +47,7 @@ layer(NoncesRequired)("RFC 9449 §8: authorization server-provided nonce", (it) 
       expect(retry.headers["pragma"]).toBe("no-cache")
       expect(retry.headers["dpop-nonce"]).toBe(nonce)
       // §8: a browser-based client can read the nonce (CORS)
-      expect(retry.headers["access-control-expose-headers"]).toBe("DPoP-Nonce, WWW-Authenticate")
+      expect(retry.headers["access-control-expose-headers"]).toBe(tokenEndpointHeaders["access-control-expose-headers"])
       expect(retry.json).toEqual({ access_token: expect.any(String), token_type: "DPoP", expires_in: accessTokenLifetime, scope: "read write" })
     }))
 

@@ -1,6 +1,7 @@
 /** Wire-level helpers: send a request to the app under test and read the whole response. */
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import { expect } from "@effect/vitest"
 import { Effect } from "effect"
 import { adminToken } from "./TestLive.js"
 
@@ -63,3 +64,31 @@ export const createRealm = (name = uniqueName()) =>
     if (res.status !== 201) return yield* Effect.dieMessage(`realm creation failed: ${res.status} ${res.text}`)
     return res.json as { name: string; issuer: string }
   })
+
+/** RFC 6749 §5.1: the headers of every token endpoint answer, success or error: never cached. */
+export const noStore = { "cache-control": "no-store", pragma: "no-cache" }
+
+/** CORS open on what browser-based clients (MCP clients among them) read: metadata, JWKS, the token endpoint. */
+export const corsOpen = { "access-control-allow-origin": "*" }
+
+/**
+ * Every header of a token endpoint answer but the transport's: JSON, never cached, CORS open with the DPoP headers
+ * readable (RFC 9449 §7.1 and §8). No challenge: add `www-authenticate` where a 401 has one.
+ */
+export const tokenEndpointHeaders = {
+  "content-type": "application/json",
+  ...noStore,
+  ...corsOpen,
+  "access-control-expose-headers": "DPoP-Nonce, WWW-Authenticate"
+}
+
+/** Every header of a metadata document answer but the transport's: JSON, cached for five minutes, CORS open. */
+export const metadataHeaders = { "content-type": "application/json", "cache-control": "public, max-age=300", ...corsOpen }
+
+/** The headers Node adds to every answer on a kept-alive connection. */
+export const keptAlive = {
+  "content-length": expect.stringMatching(/^\d+$/),
+  date: expect.any(String),
+  connection: "keep-alive",
+  "keep-alive": "timeout=5"
+}

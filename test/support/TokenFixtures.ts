@@ -7,7 +7,7 @@ import { Clock, DateTime, Duration, Effect } from "effect"
 import * as Jose from "jose"
 import { AuthorizationCode, Base64Url, Hash, Pkce, Provisioning, Session, SignIn } from "@tessera/domain"
 import type { Grant } from "@tessera/domain"
-import { admin, createRealm, get, request } from "./Http.js"
+import { admin, createRealm, get, noStore, request } from "./Http.js"
 
 export const userAgent = "tessera-test/1.0 (token suites)"
 
@@ -232,7 +232,7 @@ export const auditOf = (w: World, type: string) =>
   Effect.map(admin.get(`/admin/realms/${w.name}/audit?type=${type}`), (res) => res.json.events as Array<Record<string, unknown>>)
 
 /** The headers RFC 6749 §5.1 requires on every token response. */
-export const noStore = { "cache-control": "no-store", pragma: "no-cache" }
+export { noStore }
 
 /** Seconds since the epoch, from the Clock. */
 export const nowSeconds = Effect.map(Clock.currentTimeMillis, (ms) => Math.floor(ms / 1000))
