@@ -7,6 +7,7 @@ import m00004 from "./migrations/00004_code_redirect_given.js"
 import m00005 from "./migrations/00005_device_authorizations.js"
 import m00006 from "./migrations/00006_dpop.js"
 import m00007 from "./migrations/00007_audit_append.js"
+import m00008 from "./migrations/00008_audit_append_batch.js"
 
 /** Migrator runs only ids above the highest applied: a new migration always takes the next number. */
 export const loader = Migrator.fromRecord({
@@ -16,7 +17,8 @@ export const loader = Migrator.fromRecord({
   "00004_code_redirect_given": m00004,
   "00005_device_authorizations": m00005,
   "00006_dpop": m00006,
-  "00007_audit_append": m00007
+  "00007_audit_append": m00007,
+  "00008_audit_append_batch": m00008
 })
 
 export const run = Migrator.make({})({ loader, table: "tessera_migrations" })

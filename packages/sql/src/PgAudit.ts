@@ -1,8 +1,12 @@
-/** The audit trail on Postgres: append-only rows, one hash chain per realm, writers serialized on the chain head. */
+/**
+ * The audit trail on Postgres: append-only rows, one hash chain per realm, writers serialized on the chain head;
+ * standalone events are group-committed per realm (ADR 0022).
+ */
 import { SqlClient } from "@effect/sql"
 import { Chunk, DateTime, Effect, Layer, Schema } from "effect"
 import { Audit, AuditChain } from "@tessera/domain"
 import type { AuditEvent } from "@tessera/domain"
+import * as GroupCommit from "./GroupCommit.js"
 import { on, toDate, withRealm } from "./Sql.js"
 
 const Row = Schema.Struct({
@@ -51,44 +55,63 @@ const toEvent = (row: typeof Row.Type): AuditEvent.AuditEvent => ({
   ...optional("userAgent", row.user_agent)
 })
 
+/** The event as an `audit_events` row without its link (`seq`, `prev_hash`, `hash`), which the database adds. */
+const toRow = (event: AuditEvent.AuditEvent) => ({
+  realm_id: event.realmId,
+  id: event.id,
+  at: DateTime.formatIso(event.at),
+  realm: event.realm,
+  type: event.type,
+  actor_type: event.actor.type,
+  actor_id: event.actor.id,
+  subject: event.subject ?? null,
+  client_id: event.clientId ?? null,
+  grant_type: event.grantType ?? null,
+  resource: event.resource ?? null,
+  scope: event.scope ?? null,
+  act: event.act ?? null,
+  result: event.result,
+  reason: event.reason ?? null,
+  ip: event.ip ?? null,
+  user_agent: event.userAgent ?? null
+})
+
 /**
- * Appends an event: in the caller's realm transaction (it commits or rolls back with the change it records), or on
- * its own. One statement (`audit_append`, migration 00007): the realm's chain head is locked FOR UPDATE, so
- * concurrent writers of one realm take turns; the link's hash is computed by the database from `canonical`.
+ * Appends an event in the caller's realm transaction: it commits or rolls back with the change it records. One
+ * statement (`audit_append`, migration 00007): the realm's chain head is locked FOR UPDATE, so concurrent writers
+ * of one realm take turns; the link's hash is computed by the database from `canonical`.
  */
 export const appendEvent = (event: AuditEvent.AuditEvent) =>
-  Effect.flatMap(SqlClient.SqlClient, (sql) => {
-    const row = {
-      realm_id: event.realmId,
-      id: event.id,
-      at: DateTime.formatIso(event.at),
-      realm: event.realm,
-      type: event.type,
-      actor_type: event.actor.type,
-      actor_id: event.actor.id,
-      subject: event.subject ?? null,
-      client_id: event.clientId ?? null,
-      grant_type: event.grantType ?? null,
-      resource: event.resource ?? null,
-      scope: event.scope ?? null,
-      act: event.act ?? null,
-      result: event.result,
-      reason: event.reason ?? null,
-      ip: event.ip ?? null,
-      user_agent: event.userAgent ?? null
-    }
-    return sql`SELECT audit_append(${JSON.stringify(row)}::jsonb, ${AuditChain.canonical(event)})`
-  })
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql`SELECT audit_append(${JSON.stringify(toRow(event))}::jsonb, ${AuditChain.canonical(event)})`)
+
+/**
+ * Appends standalone events of one realm, in order, in one statement and so one transaction (`audit_append_batch`,
+ * migration 00008): the head is locked once and moved once; the function pins the transaction to the realm.
+ */
+export const appendBatch = (events: ReadonlyArray<AuditEvent.AuditEvent>) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql`SELECT audit_append_batch(${JSON.stringify(events.map(toRow))}::jsonb, ${
+      JSON.stringify(events.map(AuditChain.canonical))
+    }::jsonb)`)
+
+/** At most this many standalone events are committed together (ADR 0022). */
+export const maxBatch = 500
 
 /** How many rows `verify` reads at a time. */
 const verifyBatch = 1000
 
-export const layer = Layer.effect(Audit.Audit, Effect.gen(function*() {
+export const layer = Layer.scoped(Audit.Audit, Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const run = on(sql)
+  // ADR 0022: per realm, standalone events arriving while a flush is in flight go together in the next one
+  const group = yield* GroupCommit.make({
+    maxBatch,
+    flush: (_realmId: string, events: ReadonlyArray<AuditEvent.AuditEvent>) => appendBatch(events).pipe(run)
+  })
   return Audit.Audit.of({
-    // one statement is its own transaction, pinned to the event's realm by the function itself
-    append: (event) => appendEvent(event).pipe(run),
+    // answered only after the COMMIT of the statement that holds the event (ADR 0022)
+    append: (event) => group.submit(event.realmId, event),
     query: (realmId, filter) =>
       Effect.gen(function*() {
         const clauses = [
