@@ -15,7 +15,8 @@ const grantSuites = [
   "test/rfc8707-*.test.ts",
   "test/rfc9449-*.test.ts",
   "test/e2e-agent-*.test.ts",
-  "test/mcp-client-id-*.test.ts"
+  "test/mcp-client-id-*.test.ts",
+  "test/token-edge.test.ts"
 ]
 
 /**

@@ -1,21 +1,54 @@
 import { expect, it as itWorld, layer } from "@effect/vitest"
 import { Clock, Effect, Option, TestClock } from "effect"
 import { Fetcher, RemoteJwks } from "@tessera/domain"
+import * as Jose from "jose"
 import { admin, get } from "./support/Http.js"
 import * as TestLive from "./support/TestLive.js"
-import {
-  accessTokenLifetime, auditOf, authOf, clientKey, expectTokenError, expectTokenResponse, invalidGrant, nowSeconds, post, registerClient,
-  remoteIssuer, signJwt, trustedIssuer, userAgent, verify, world
-} from "./support/TokenFixtures.js"
-import type { ClientKey, RegisteredClient, TrustedIssuer, Wire, World } from "./support/TokenFixtures.js"
+import { accessTokenLifetime, auditOf, authOf, clientKey, noStore, nowSeconds, post, registerClient, userAgent, verify, world } from "./support/TokenFixtures.js"
+import type { ClientKey, RegisteredClient, World } from "./support/TokenFixtures.js"
+
+type Wire = { status: number; headers: Record<string, string>; json: unknown }
 
 const jwtBearer = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
+/** A trusted issuer of the realm (CONTRACT §3) with an ES256 key registered inline as `jwks`. */
+const trustedIssuer = (w: World, issuer = `https://idp.example/${w.name}`) =>
+  Effect.gen(function*() {
+    const key = yield* clientKey
+    const res = yield* admin.post(`/admin/realms/${w.name}/trusted-issuers`, { issuer, jwks: { keys: [key.publicJwk] } })
+    if (res.status !== 201) return yield* Effect.dieMessage(`trusted issuer: ${res.status} ${res.text}`)
+    return { issuer, key }
+  })
+
+/**
+ * A trusted issuer registered with a `jwks_uri` (CONTRACT §3), its key set served by the memory Fetcher with
+ * `max-age=3600`; `publish` replaces the served set (the issuer rotating its keys).
+ */
+const remoteIssuer = (w: World) =>
+  Effect.gen(function*() {
+    const key = yield* clientKey
+    const issuer = `https://remote-idp.example/${w.name}`
+    const jwksUri = `${issuer}/.well-known/jwks.json`
+    const table = yield* Fetcher.MemoryFetcher
+    const publish = (keys: ReadonlyArray<ClientKey>) =>
+      table.set(jwksUri, Fetcher.json({ keys: keys.map((k) => k.publicJwk) }, { "cache-control": "max-age=3600" }))
+    yield* publish([key])
+    const res = yield* admin.post(`/admin/realms/${w.name}/trusted-issuers`, { issuer, jwks_uri: jwksUri })
+    if (res.status !== 201) return yield* Effect.dieMessage(`trusted issuer: ${res.status} ${res.text}`)
+    return { issuer, key, jwksUri, publish, fetches: table.calls(jwksUri), table }
+  })
+
 /** RFC 7523 §3: an assertion at the Clock's time, for the realm's issuer; every claim can be overridden (undefined removes it). */
-const assertionOf = (w: World, idp: TrustedIssuer, sub: string, claims: Record<string, unknown> = {}) =>
+const assertionOf = (w: World, idp: { readonly issuer: string; readonly key: ClientKey }, sub: string, claims: Record<string, unknown> = {}) =>
   Effect.gen(function*() {
     const now = Math.floor((yield* Clock.currentTimeMillis) / 1000)
-    return yield* signJwt(idp.key, { iss: idp.issuer, sub, aud: w.issuer, iat: now, exp: now + 60, jti: crypto.randomUUID(), ...claims })
+    const payload = Object.fromEntries(
+      Object.entries({ iss: idp.issuer, sub, aud: w.issuer, iat: now, exp: now + 60, jti: crypto.randomUUID(), ...claims })
+        .filter(([, value]) => value !== undefined)
+    )
+    return yield* Effect.promise(() =>
+      new Jose.SignJWT(payload).setProtectedHeader({ alg: "ES256", kid: idp.key.kid, typ: "JWT" }).sign(idp.key.privateKey)
+    )
   })
 
 /** A confidential client registered for the JWT-bearer grant (no redirect URIs, no response types). */
@@ -38,12 +71,23 @@ const jwtBearerRequest = (
 
 /** RFC 6749 §5.1: 200, no-store, no-cache; an access token and its scope, never a refresh token nor an ID token. */
 const expectTokens = (res: Wire, scope: string) => {
-  expectTokenResponse(res, { access_token: expect.any(String), token_type: "Bearer", expires_in: accessTokenLifetime, scope })
+  expect(res.status).toBe(200)
+  expect(res.headers["content-type"]).toBe("application/json")
+  expect(res.headers["cache-control"]).toBe(noStore["cache-control"])
+  expect(res.headers["pragma"]).toBe(noStore.pragma)
+  expect(res.json).toEqual({ access_token: expect.any(String), token_type: "Bearer", expires_in: accessTokenLifetime, scope })
   return (res.json as { access_token: string }).access_token
 }
 
 /** RFC 6749 §5.2: a 400 error with the no-store headers and no challenge. */
-const expectError = (res: Wire, body: unknown) => expectTokenError(res, body)
+const expectError = (res: Wire, body: unknown) => {
+  expect(res.status).toBe(400)
+  expect(res.headers["content-type"]).toBe("application/json")
+  expect(res.headers["cache-control"]).toBe("no-store")
+  expect(res.headers["pragma"]).toBe("no-cache")
+  expect(res.headers["www-authenticate"]).toBeUndefined()
+  expect(res.json).toEqual(body)
+}
 
 /** RFC 9068 §2: the whole claim set; no auth_time nor acr: nobody authenticated at Tessera. */
 const expectAccessToken = (w: World, token: string, sub: string, clientId: string, aud: string, scope: string) =>
@@ -56,6 +100,7 @@ const expectAccessToken = (w: World, token: string, sub: string, clientId: strin
     })
   })
 
+const invalidGrant = (description: string) => ({ error: "invalid_grant", error_description: description })
 /** Before the signature verifies, one answer: the endpoint does not tell which issuers are trusted. */
 const notTrusted = invalidGrant("the assertion is not a JWT signed by a trusted issuer of the realm")
 

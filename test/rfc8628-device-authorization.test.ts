@@ -6,27 +6,70 @@
 import { expect, it, layer } from "@effect/vitest"
 import { Effect, Option, TestClock } from "effect"
 import { DeviceAuthorizations, Hash, Provisioning } from "@tessera/domain"
-import type { DeviceAuthorizationRequest } from "@tessera/protocol"
 import { fieldsOf, followSeeOther, makeBrowser, onlyForm, pathOf } from "./support/Browser.js"
 import type { Browser, Response } from "./support/Browser.js"
 import { admin, get } from "./support/Http.js"
 import * as Dpop from "./support/DpopFixtures.js"
 import * as TestLive from "./support/TestLive.js"
 import {
-  accessTokenLifetime, auditOf, authOf, beginDevice as begin, deviceAuthorization as authorize, deviceClient, deviceGrant, deviceStarted,
-  expectTokenError, expectTokenResponse, nowSeconds, pollDevice as poll, post, refresh, registerClient, userAgent, verify, world
+  accessTokenLifetime, auditOf, authOf, nowSeconds, post, refresh, registerClient, userAgent, verify, world
 } from "./support/TokenFixtures.js"
-import type { World } from "./support/TokenFixtures.js"
+import type { Auth, World } from "./support/TokenFixtures.js"
 
+const deviceGrant = "urn:ietf:params:oauth:grant-type:device_code"
 const password = "correct horse battery staple"
 
+interface Wire {
+  readonly status: number
+  readonly headers: Readonly<Record<string, string>>
+  readonly json: unknown
+}
+
+interface Started {
+  readonly device_code: string
+  readonly user_code: string
+  readonly verification_uri: string
+  readonly verification_uri_complete: string
+  readonly expires_in: number
+  readonly interval: number
+}
+
+/** A public device client (`none`) with the device and refresh grants, allowed the world's `resource`. */
+const deviceClient = (w: World, metadata: Record<string, unknown> = {}) =>
+  registerClient(w, { client_name: "Living Room TV", grant_types: [deviceGrant, "refresh_token"], token_endpoint_auth_method: "none", ...metadata })
+
+const authorize = (w: World, auth: Auth, params: Record<string, string> | ReadonlyArray<readonly [string, string]> = {}) =>
+  post(w, "device_authorization", auth, params)
+
+/** A device authorization that succeeded. */
+const begin = (w: World, auth: Auth, params: Record<string, string> | ReadonlyArray<readonly [string, string]> = {}) =>
+  Effect.flatMap(authorize(w, auth, params), (res) =>
+    res.status === 200 ? Effect.succeed(res.json as Started) : Effect.dieMessage(`device authorization: ${res.status} ${res.text}`))
+
+const poll = (w: World, auth: Auth, deviceCode: string, extra: Record<string, string> = {}) =>
+  post(w, "token", auth, { grant_type: deviceGrant, device_code: deviceCode, ...extra })
+
 /** RFC 6749 §5.2 and RFC 8628 §3.5: an error body, 400 unless said, never cached, no challenge unless 401. */
-const expectError = expectTokenError
-/** RFC 6749 §5.1: 200, JSON, never cached, and the whole body. */
-const expectTokens = expectTokenResponse
+const expectError = (res: Wire, body: unknown, status = 400) => {
+  expect(res.status).toBe(status)
+  expect(res.headers["content-type"]).toBe("application/json")
+  expect(res.headers["cache-control"]).toBe("no-store")
+  expect(res.headers["pragma"]).toBe("no-cache")
+  if (status !== 401) expect(res.headers["www-authenticate"]).toBeUndefined()
+  expect(res.json).toEqual(body)
+}
 
 const pending = { error: "authorization_pending", error_description: "the person has not yet approved the request" }
 const slowDown = (interval: number) => ({ error: "slow_down", error_description: `polling too fast: wait at least ${interval} seconds between requests` })
+
+/** RFC 6749 §5.1: 200, JSON, never cached, and the whole body. */
+const expectTokens = (res: Wire, body: Record<string, unknown>) => {
+  expect(res.status).toBe(200)
+  expect(res.headers["content-type"]).toBe("application/json")
+  expect(res.headers["cache-control"]).toBe("no-store")
+  expect(res.headers["pragma"]).toBe("no-cache")
+  expect(res.json).toEqual(body)
+}
 
 /** A page: HTML, never cached, never framed. */
 const expectPage = (res: Response, status: number) => {
@@ -79,7 +122,7 @@ layer(TestLive.TestLive)("RFC 8628 §3.1-3.2: the device authorization endpoint"
       expect(res.headers["content-type"]).toBe("application/json")
       expect(res.headers["cache-control"]).toBe("no-store")
       expect(res.headers["pragma"]).toBe("no-cache")
-      const body = res.json as DeviceAuthorizationRequest.DeviceAuthorizationResponse
+      const body = res.json as Started
       expect(body).toEqual({
         device_code: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
         // §6.1: 8 characters of the 20 consonants, shown with a dash
@@ -278,7 +321,9 @@ layer(TestLive.TestLive)("RFC 8628 §3.3-3.5: the person at the verification pag
 
   it.effect("§5.4: verification_uri_complete fills the code in but approves nothing until the person continues and allows", () =>
     Effect.gen(function*() {
-      const { w, client, started } = yield* deviceStarted()
+      const w = yield* world
+      const client = yield* deviceClient(w)
+      const started = yield* begin(w, authOf(client), { scope: "read" })
       const browser = makeBrowser()
       const page = yield* openForm(browser, started.verification_uri_complete)
       expect(page.text).toContain(`value="${started.user_code}"`)
@@ -299,7 +344,9 @@ layer(TestLive.TestLive)("RFC 8628 §3.3-3.5: the person at the verification pag
 
   it.effect("RFC 9449 §5: polled with a DPoP proof, the device gets a DPoP-bound token and a refresh token bound to its key", () =>
     Effect.gen(function*() {
-      const { w, client, started } = yield* deviceStarted()
+      const w = yield* world
+      const client = yield* deviceClient(w)
+      const started = yield* begin(w, authOf(client), { scope: "read" })
       yield* decide(w, makeBrowser(), started.user_code)
       const k = yield* Dpop.key()
       const res = yield* post(w, "token", authOf(client), { grant_type: deviceGrant, device_code: started.device_code }, {
@@ -334,7 +381,9 @@ layer(TestLive.TestLive)("RFC 8628 §3.3-3.5: the person at the verification pag
 
   it.effect("§3.5 access_denied: the person denies; consent.denied is audited; the device is told access_denied, 400", () =>
     Effect.gen(function*() {
-      const { w, client, started } = yield* deviceStarted()
+      const w = yield* world
+      const client = yield* deviceClient(w)
+      const started = yield* begin(w, authOf(client), { scope: "read" })
       const { done } = yield* decide(w, makeBrowser(), started.user_code, "deny")
       expectPage(done, 200)
       expect(done.text).toContain("Access denied")
@@ -352,7 +401,9 @@ layer(TestLive.TestLive)("RFC 8628 §3.3-3.5: the person at the verification pag
 
   it.effect("a code already decided is refused at the form like a wrong one; a replayed consent form is the error page", () =>
     Effect.gen(function*() {
-      const { w, client, started } = yield* deviceStarted()
+      const w = yield* world
+      const client = yield* deviceClient(w)
+      const started = yield* begin(w, authOf(client), { scope: "read" })
       const browser = makeBrowser()
       const { consent } = yield* decide(w, browser, started.user_code)
       const again = yield* browser.submit(onlyForm((yield* openForm(browser, started.verification_uri)).text), { user_code: started.user_code })
@@ -366,7 +417,9 @@ layer(TestLive.TestLive)("RFC 8628 §3.3-3.5: the person at the verification pag
 
   it.effect("a wrong code: the form again with an error, 400, the code echoed for correction; the right one still works", () =>
     Effect.gen(function*() {
-      const { w, client, started } = yield* deviceStarted()
+      const w = yield* world
+      const client = yield* deviceClient(w)
+      const started = yield* begin(w, authOf(client), { scope: "read" })
       const browser = makeBrowser()
       const entry = yield* openForm(browser, started.verification_uri)
       const wrong = started.user_code === "BCDF-GHJK" ? "BCDF-GHJL" : "BCDF-GHJK"
@@ -392,7 +445,9 @@ layer(TestLive.TestLive)("RFC 8628 §3.3-3.5: the person at the verification pag
 
   it.effect("§5.1: after 10 wrong codes from an address in 15 minutes, 429 with Retry-After, even for the right code", () =>
     Effect.gen(function*() {
-      const { w, client, started } = yield* deviceStarted()
+      const w = yield* world
+      const client = yield* deviceClient(w)
+      const started = yield* begin(w, authOf(client), { scope: "read" })
       const browser = makeBrowser()
       const entry = yield* openForm(browser, started.verification_uri)
       const wrong = started.user_code === "BCDF-GHJK" ? "BCDF-GHJL" : "BCDF-GHJK"
@@ -413,7 +468,9 @@ layer(TestLive.TestLive)("RFC 8628 §3.3-3.5: the person at the verification pag
 
   it.effect("CSRF: a code posted without this browser's form token is the form again (400), and nothing is looked up", () =>
     Effect.gen(function*() {
-      const { w, client, started } = yield* deviceStarted()
+      const w = yield* world
+      const client = yield* deviceClient(w)
+      const started = yield* begin(w, authOf(client), { scope: "read" })
       const browser = makeBrowser()
       const res = yield* browser.post(`/realms/${w.name}/device`, [["csrf", "forged"], ["user_code", started.user_code]])
       expectPage(res, 400)
@@ -429,7 +486,9 @@ layer(TestLive.TestLive)("RFC 8628 §3.3-3.5: the person at the verification pag
 
   it.effect("§3.5 slow_down: a poll sooner than the interval (the clock stands still here) adds 5 s each time, persisted", () =>
     Effect.gen(function*() {
-      const { w, client, started } = yield* deviceStarted()
+      const w = yield* world
+      const client = yield* deviceClient(w)
+      const started = yield* begin(w, authOf(client), { scope: "read" })
       expectError(yield* poll(w, authOf(client), started.device_code), pending)
       expectError(yield* poll(w, authOf(client), started.device_code), slowDown(10))
       expectError(yield* poll(w, authOf(client), started.device_code), slowDown(15))
@@ -472,7 +531,9 @@ layer(TestLive.TestLive)("RFC 8628 §3.3-3.5: the person at the verification pag
 
   it.effect("single use: of 20 concurrent polls of an approved code exactly one gets tokens, the rest invalid_grant", () =>
     Effect.gen(function*() {
-      const { w, client, started } = yield* deviceStarted()
+      const w = yield* world
+      const client = yield* deviceClient(w)
+      const started = yield* begin(w, authOf(client), { scope: "read" })
       yield* decide(w, makeBrowser(), started.user_code)
       const results = yield* Effect.all(Array.from({ length: 20 }, () => poll(w, authOf(client), started.device_code)), {
         concurrency: "unbounded"
@@ -583,7 +644,9 @@ it.effect("§3.5 expired_token: after expires_in (600 s) the device is told so, 
 
 it.effect("an approval on a consent page left open past expires_in is the error page, and nothing is approved", () =>
   Effect.gen(function*() {
-    const { w, client, started } = yield* deviceStarted()
+    const w = yield* world
+    const client = yield* deviceClient(w)
+    const started = yield* begin(w, authOf(client), { scope: "read" })
     const browser = makeBrowser()
     const entry = yield* openForm(browser, started.verification_uri)
     const login = yield* browser.submit(onlyForm(entry.text), { user_code: started.user_code })

@@ -3,12 +3,10 @@
  * registered through the admin API, and grants and codes written straight through the sign-in ports (as the
  * authorization endpoint would), then wire helpers for the three endpoints.
  */
-import { expect } from "@effect/vitest"
 import { Clock, DateTime, Duration, Effect } from "effect"
 import * as Jose from "jose"
-import { AuthorizationCode, Base64Url, Fetcher, Hash, Pkce, Provisioning, Session, SignIn } from "@tessera/domain"
+import { AuthorizationCode, Base64Url, Hash, Pkce, Provisioning, Session, SignIn } from "@tessera/domain"
 import type { Grant } from "@tessera/domain"
-import type { DeviceAuthorizationRequest } from "@tessera/protocol"
 import { admin, createRealm, get, noStore, request } from "./Http.js"
 
 export const userAgent = "tessera-test/1.0 (token suites)"
@@ -79,50 +77,17 @@ export const clientKey = Effect.promise(async () => {
 
 export type ClientKey = Effect.Effect.Success<typeof clientKey>
 
-/** A JWT signed with `key` (header `typ: JWT` and its kid); a claim whose value is undefined is left out. */
-export const signJwt = (key: ClientKey, claims: Record<string, unknown>, alg = "ES256") =>
-  Effect.promise(() =>
-    new Jose.SignJWT(Object.fromEntries(Object.entries(claims).filter(([, value]) => value !== undefined)))
-      .setProtectedHeader({ alg, kid: key.kid, typ: "JWT" })
-      .sign(key.privateKey)
-  )
-
 /** RFC 7523 §3: a client assertion at the Clock's time; every claim can be overridden (undefined removes it). */
 export const assertion = (key: ClientKey, clientId: string, aud: string | ReadonlyArray<string>, claims: Record<string, unknown> = {}) =>
   Effect.gen(function*() {
     const now = Math.floor((yield* Clock.currentTimeMillis) / 1000)
-    return yield* signJwt(key, { iss: clientId, sub: clientId, aud, iat: now, exp: now + 60, jti: crypto.randomUUID(), ...claims })
-  })
-
-export interface TrustedIssuer {
-  readonly issuer: string
-  readonly key: ClientKey
-}
-
-/** A trusted issuer of the realm (CONTRACT §3) with an ES256 key registered inline as `jwks`. */
-export const trustedIssuer = (w: World, issuer = `https://idp.example/${w.name}`) =>
-  Effect.gen(function*() {
-    const key = yield* clientKey
-    const res = yield* admin.post(`/admin/realms/${w.name}/trusted-issuers`, { issuer, jwks: { keys: [key.publicJwk] } })
-    if (res.status !== 201) return yield* Effect.dieMessage(`trusted issuer: ${res.status} ${res.text}`)
-    return { issuer, key } satisfies TrustedIssuer
-  })
-
-/**
- * A trusted issuer registered with a `jwks_uri` (CONTRACT §3), its key set served by the memory Fetcher with
- * `headers`; `publish` replaces the served set (the issuer rotating its keys).
- */
-export const remoteIssuer = (w: World, headers: Record<string, string> = { "cache-control": "max-age=3600" }) =>
-  Effect.gen(function*() {
-    const key = yield* clientKey
-    const issuer = `https://remote-idp.example/${w.name}`
-    const jwksUri = `${issuer}/.well-known/jwks.json`
-    const table = yield* Fetcher.MemoryFetcher
-    const publish = (keys: ReadonlyArray<ClientKey>) => table.set(jwksUri, Fetcher.json({ keys: keys.map((k) => k.publicJwk) }, headers))
-    yield* publish([key])
-    const res = yield* admin.post(`/admin/realms/${w.name}/trusted-issuers`, { issuer, jwks_uri: jwksUri })
-    if (res.status !== 201) return yield* Effect.dieMessage(`trusted issuer: ${res.status} ${res.text}`)
-    return { issuer, key, jwksUri, publish, fetches: table.calls(jwksUri), table }
+    const payload = Object.fromEntries(
+      Object.entries({ iss: clientId, sub: clientId, aud, iat: now, exp: now + 60, jti: crypto.randomUUID(), ...claims })
+        .filter(([, value]) => value !== undefined)
+    )
+    return yield* Effect.promise(() =>
+      new Jose.SignJWT(payload).setProtectedHeader({ alg: "ES256", kid: key.kid, typ: "JWT" }).sign(key.privateKey)
+    )
   })
 
 export interface GrantInput {
@@ -269,75 +234,7 @@ export const auditOf = (w: World, type: string) =>
 /** The headers RFC 6749 §5.1 requires on every token response. */
 export { noStore }
 
-export interface Wire {
-  readonly status: number
-  readonly headers: Readonly<Record<string, string>>
-  readonly json: unknown
-}
-
-/** RFC 6749 §5.1: 200, JSON, never cached, and the whole body. */
-export const expectTokenResponse = (res: Wire, body: Record<string, unknown>) => {
-  expect(res.status).toBe(200)
-  expect(res.headers["content-type"]).toBe("application/json")
-  expect(res.headers["cache-control"]).toBe(noStore["cache-control"])
-  expect(res.headers["pragma"]).toBe(noStore.pragma)
-  expect(res.json).toEqual(body)
-}
-
-/** RFC 6749 §5.2: an error body, 400 unless said, JSON, never cached, no challenge unless 401. */
-export const expectTokenError = (res: Wire, body: unknown, status = 400) => {
-  expect(res.status).toBe(status)
-  expect(res.headers["content-type"]).toBe("application/json")
-  expect(res.headers["cache-control"]).toBe(noStore["cache-control"])
-  expect(res.headers["pragma"]).toBe(noStore.pragma)
-  if (status !== 401) expect(res.headers["www-authenticate"]).toBeUndefined()
-  expect(res.json).toEqual(body)
-}
-
-export const invalidGrant = (description: string) => ({ error: "invalid_grant", error_description: description })
-
 /** Seconds since the epoch, from the Clock. */
 export const nowSeconds = Effect.map(Clock.currentTimeMillis, (ms) => Math.floor(ms / 1000))
 
 export const accessTokenLifetime = Duration.toSeconds(Duration.minutes(15))
-
-export const tokenExchangeGrant = "urn:ietf:params:oauth:grant-type:token-exchange"
-export const accessTokenType = "urn:ietf:params:oauth:token-type:access_token"
-
-/** RFC 8693 §2.2.1: 200, no-store; the access token, issued_token_type, Bearer, and never a refresh token. Returns the token. */
-export const expectExchanged = (res: Wire, scope: string, expiresIn: number = accessTokenLifetime) => {
-  expectTokenResponse(res, {
-    access_token: expect.any(String), issued_token_type: accessTokenType, token_type: "Bearer", expires_in: expiresIn, scope
-  })
-  return (res.json as { access_token: string }).access_token
-}
-
-export const deviceGrant = "urn:ietf:params:oauth:grant-type:device_code"
-
-/** A public device client (`none`) with the device and refresh grants, allowed the world's `resource`. */
-export const deviceClient = (w: World, metadata: Record<string, unknown> = {}) =>
-  registerClient(w, { client_name: "Living Room TV", grant_types: [deviceGrant, "refresh_token"], token_endpoint_auth_method: "none", ...metadata })
-
-/** RFC 8628 §3.1: the device authorization request. */
-export const deviceAuthorization = (w: World, auth: Auth, params: Record<string, string> | ReadonlyArray<readonly [string, string]> = {}) =>
-  post(w, "device_authorization", auth, params)
-
-/** RFC 8628 §3.2: a device authorization that succeeded. */
-export const beginDevice = (w: World, auth: Auth, params: Record<string, string> | ReadonlyArray<readonly [string, string]> = {}) =>
-  Effect.flatMap(deviceAuthorization(w, auth, params), (res) =>
-    res.status === 200
-      ? Effect.succeed(res.json as DeviceAuthorizationRequest.DeviceAuthorizationResponse)
-      : Effect.dieMessage(`device authorization: ${res.status} ${res.text}`))
-
-/** RFC 8628 §3.4: the device polls the token endpoint. */
-export const pollDevice = (w: World, auth: Auth, deviceCode: string, extra: Record<string, string> = {}) =>
-  post(w, "token", auth, { grant_type: deviceGrant, device_code: deviceCode, ...extra })
-
-/** A realm, a device client and its started device authorization for `scope`: where most device cases begin. */
-export const deviceStarted = (scope = "read") =>
-  Effect.gen(function*() {
-    const w = yield* world
-    const client = yield* deviceClient(w)
-    const started = yield* beginDevice(w, authOf(client), { scope })
-    return { w, client, started }
-  })

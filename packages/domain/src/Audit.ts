@@ -20,9 +20,12 @@ export class Audit extends Context.Tag("@tessera/domain/Audit")<Audit, {
 export const make = (realm: Pick<Realm, "id" | "name">, draft: Draft) =>
   Effect.gen(function*() {
     const id = yield* Entropy.uuid
-    const at = DateTime.unsafeMake(yield* Clock.currentTimeMillis)
-    return { ...draft, id, at, realmId: realm.id, realm: realm.name } satisfies AuditEvent
+    return complete(realm, draft, id, yield* Clock.currentTimeMillis)
   })
+
+/** `make` with the id and the time given. */
+export const complete = (realm: Pick<Realm, "id" | "name">, draft: Draft, id: string, atMillis: number): AuditEvent =>
+  ({ ...draft, id, at: DateTime.unsafeMake(atMillis), realmId: realm.id, realm: realm.name })
 
 /** Whether an event passes a filter (the memory store's query, and the contract suite's oracle). */
 export const matches = (filter: Filter) => ({ seq, event }: Stored) =>

@@ -26,9 +26,16 @@ export const sign = (
   typ: string
 ) =>
   Effect.flatMap(Crypto, (crypto) => {
-    const input = `${segment({ alg: key.alg, kid: key.kid, typ })}.${segment(claims)}`
-    return Effect.map(crypto.sign(key.key, key.alg, encoder.encode(input)), (signature) => `${input}.${Base64Url.encode(signature)}`)
+    const input = signingInput(claims, key, typ)
+    return Effect.map(crypto.sign(key.key, key.alg, encoder.encode(input)), (signature) => compact(input, signature))
   })
+
+/** RFC 7515 §7.1: the JWS Signing Input, `BASE64URL(header) || '.' || BASE64URL(payload)`, header `{alg, kid, typ}`. */
+export const signingInput = (claims: Jose.JWTPayload, key: { readonly kid: string; readonly alg: SigningKey.Alg }, typ: string) =>
+  `${segment({ alg: key.alg, kid: key.kid, typ })}.${segment(claims)}`
+
+/** RFC 7515 §7.1: the compact serialization of a signing input and its signature. */
+export const compact = (input: string, signature: Uint8Array) => `${input}.${Base64Url.encode(signature)}`
 
 /** Verifies a JWT against a JWK Set at the Clock's time. */
 export const verify = (

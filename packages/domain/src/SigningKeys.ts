@@ -112,7 +112,7 @@ export const list = (realmId: string) =>
 export const signer = (realmId: string, alg: SigningKey.Alg) =>
   Effect.gen(function*() {
     const ring = yield* ringOf(realmId)
-    const active = ring.keys.find((key) => key.alg === alg && key.status === "active")
+    const active = activeKey(ring, alg)
     if (active === undefined) return yield* Effect.dieMessage(`realm ${realmId} has no active ${alg} key`)
     const open = Effect.gen(function*() {
       const kek = yield* Kek
@@ -123,9 +123,16 @@ export const signer = (realmId: string, alg: SigningKey.Alg) =>
     const cache = yield* Effect.serviceOption(ReadCache)
     return yield* Option.match(cache, {
       onNone: () => open,
-      onSome: (c) => c.get(realmId, `signer:${active.kid}:${active.sealedPrivateJwk.iv}:${active.sealedPrivateJwk.ciphertext}`, open)
+      onSome: (c) => c.get(realmId, signerKey(active), open)
     })
   })
+
+/** Where `signer` keeps a key opened in the `ReadCache`: under its sealed bytes. */
+export const signerKey = (key: SigningKey.SigningKey) =>
+  `signer:${key.kid}:${key.sealedPrivateJwk.iv}:${key.sealedPrivateJwk.ciphertext}`
+
+/** The key `signer` signs with for `alg`: the ring's active one. */
+export const activeKey = (ring: SigningKey.Ring, alg: SigningKey.Alg) => ring.keys.find((key) => key.alg === alg && key.status === "active")
 
 /** The scheduler's job name: one node rotates at a time (`JobLock`). */
 export const rotationJob = "tessera:key-rotation"

@@ -49,26 +49,34 @@ export const boundKey = (cnf: unknown): string | undefined =>
  */
 export const accessToken = (input: AccessTokenInput, lifetime: Duration.Duration) =>
   Effect.gen(function*() {
-    const iat = yield* Jwt.nowSeconds
-    const jkt = input.jkt ?? Option.getOrUndefined(yield* DpopKey)
-    const exp = iat + Duration.toSeconds(lifetime)
-    const claims = {
-      iss: input.issuer,
-      sub: input.sub,
-      aud: input.audience,
-      client_id: input.clientId,
-      scope: input.scope.join(" "),
+    const claims = accessTokenClaims(input, {
+      iat: yield* Jwt.nowSeconds,
       jti: yield* Entropy.token(16),
-      iat,
-      exp,
-      ...(input.authTime !== undefined ? { auth_time: input.authTime } : {}),
-      ...(input.acr !== undefined ? { acr: input.acr } : {}),
-      ...(input.act !== undefined ? { act: input.act } : {}),
-      ...(jkt !== undefined ? { cnf: { jkt } } : {})
-    }
+      lifetime,
+      jkt: input.jkt ?? Option.getOrUndefined(yield* DpopKey)
+    })
     const token = yield* Jwt.sign(claims, yield* SigningKeys.signer(input.realmId, "ES256"), "at+jwt")
     return { token, claims, expiresIn: Duration.toSeconds(lifetime) }
   })
+
+/** The claims of `accessToken`, given the time, the `jti` and the bound key (RFC 9068 §2.2, RFC 9449 §6.1). */
+export const accessTokenClaims = (
+  input: Omit<AccessTokenInput, "jkt">,
+  at: { readonly iat: number; readonly jti: string; readonly lifetime: Duration.Duration; readonly jkt: string | undefined }
+) => ({
+  iss: input.issuer,
+  sub: input.sub,
+  aud: input.audience,
+  client_id: input.clientId,
+  scope: input.scope.join(" "),
+  jti: at.jti,
+  iat: at.iat,
+  exp: at.iat + Duration.toSeconds(at.lifetime),
+  ...(input.authTime !== undefined ? { auth_time: input.authTime } : {}),
+  ...(input.acr !== undefined ? { acr: input.acr } : {}),
+  ...(input.act !== undefined ? { act: input.act } : {}),
+  ...(at.jkt !== undefined ? { cnf: { jkt: at.jkt } } : {})
+})
 
 /** OIDC Core §3.1.3.6: at_hash is base64url of the left half of SHA-256 of the access token's ASCII. */
 export const atHash = (accessToken: string) =>

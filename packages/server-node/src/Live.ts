@@ -27,6 +27,7 @@ import * as LogoutRoute from "./http/LogoutRoute.js"
 import * as NotFoundRoute from "./http/NotFoundRoute.js"
 import * as RegistrationRoute from "./http/RegistrationRoute.js"
 import * as RevocationRoute from "./http/RevocationRoute.js"
+import * as TokenEdge from "./http/TokenEdge.js"
 import * as TokenRoute from "./http/TokenRoute.js"
 import * as UserinfoRoute from "./http/UserinfoRoute.js"
 import * as NodeCrypto from "./NodeCrypto.js"
@@ -137,7 +138,9 @@ const serveOn = (server: Http.Server) =>
     ),
     Layer.merge(Scheduler),
     // the JWKS and metadata answered from memory before any route runs (ADR 0015)
-    Layer.merge(Documents.layerServer(server))
+    Layer.merge(Documents.layerServer(server)),
+    // client credentials tokens issued from memory before any route runs (ADR 0023)
+    Layer.merge(TokenEdge.layerServer(server))
   )
 
 /** The ports every route needs. */

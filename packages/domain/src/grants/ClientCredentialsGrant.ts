@@ -1,9 +1,10 @@
 /** The client credentials grant (RFC 6749 §4.4, OAuth 2.1 §4.2): a token for the client itself, for one resource. */
-import { Data, Effect } from "effect"
+import { Data, Effect, Either } from "effect"
 import * as Audience from "../Audience.js"
 import type { Client } from "../Client.js"
 import * as Client_ from "../Client.js"
 import type { Realm } from "../Realm.js"
+import type { Resource } from "../Resource.js"
 import { Resources } from "../Resources.js"
 import * as TokenSet from "./TokenSet.js"
 
@@ -22,25 +23,37 @@ export interface Command {
   readonly context: TokenSet.RequestContext
 }
 
-export const handle = Effect.fn("ClientCredentialsGrant.handle")(function*(cmd: Command) {
+/**
+ * The grant's decision, pure: RFC 6749 §4.4.2 (a confidential client), then the audience and scope of CONTRACT §5
+ * ("Audience") from the realm's `resources`. The token endpoint's edge (server-node TokenEdge) takes the same one.
+ */
+export const choose = (
+  input: Pick<Command, "client" | "scope" | "resource"> & { readonly resources: ReadonlyArray<Resource> }
+): Either.Either<Audience.Choice, ClientRejected | Audience.TargetRejected | Audience.ScopeRejected> =>
   // RFC 6749 §4.4.2: the client MUST authenticate; a public client cannot (registration refuses the pair too)
-  if (!Client_.isConfidential(cmd.client.metadata)) return yield* new ClientRejected({ reason: "public_client" })
-  const choice = yield* Audience.forClient({
-    requestedResource: cmd.resource,
-    clientResources: cmd.client.metadata.resources,
-    clientScopes: cmd.client.metadata.scope?.split(" "),
-    requestedScopes: cmd.scope,
-    resources: yield* Effect.flatMap(Resources, (r) => r.list(cmd.realm.id))
-  })
-  // RFC 9068 §2.2: with no resource owner, `sub` is the client's own id
+  !Client_.isConfidential(input.client.metadata)
+    ? Either.left(new ClientRejected({ reason: "public_client" }))
+    : Audience.forClient({
+      requestedResource: input.resource,
+      clientResources: input.client.metadata.resources,
+      clientScopes: input.client.metadata.scope?.split(" "),
+      requestedScopes: input.scope,
+      resources: input.resources
+    })
+
+/** RFC 9068 §2.2: with no resource owner, `sub` is the client's own id. */
+export const clientToken = (cmd: Omit<Command, "scope" | "resource">, choice: Audience.Choice): TokenSet.ClientToken => ({
+  realm: cmd.realm,
+  issuer: cmd.issuer,
+  client: cmd.client,
+  sub: cmd.client.clientId,
+  choice,
+  grantType,
+  context: cmd.context
+})
+
+export const handle = Effect.fn("ClientCredentialsGrant.handle")(function*(cmd: Command) {
+  const choice = yield* choose({ ...cmd, resources: yield* Effect.flatMap(Resources, (r) => r.list(cmd.realm.id)) })
   // RFC 6749 §4.4.3: no refresh token; there is no person, so no ID token
-  return yield* TokenSet.issueClientToken({
-    realm: cmd.realm,
-    issuer: cmd.issuer,
-    client: cmd.client,
-    sub: cmd.client.clientId,
-    choice,
-    grantType,
-    context: cmd.context
-  })
+  return yield* TokenSet.issueClientToken(clientToken(cmd, choice))
 })

@@ -3,7 +3,7 @@ import { DateTime, Effect, Option } from "effect"
 import { AccessTokens } from "../AccessTokens.js"
 import * as Audience from "../Audience.js"
 import * as Audit from "../Audit.js"
-import type { AuditEvent } from "../AuditEvent.js"
+import type { AuditEvent, Draft } from "../AuditEvent.js"
 import type { Client } from "../Client.js"
 import * as Client_ from "../Client.js"
 import * as Entropy from "../Entropy.js"
@@ -131,7 +131,7 @@ export const issue = (input: {
  * No grant to link the token to (AccessTokens.record): it stays active until `exp` unless revoked by its jti.
  * RFC 9068 §2.2: no auth_time or acr, as nobody authenticated at Tessera.
  */
-export const issueClientToken = (input: {
+export interface ClientToken {
   readonly realm: Realm
   readonly issuer: string
   readonly client: Client
@@ -141,29 +141,37 @@ export const issueClientToken = (input: {
   readonly context: RequestContext
   /** For the audit trail: why the token was issued to this subject (e.g. who vouched for it). */
   readonly reason?: string
-}) =>
+}
+
+/** What `issueClientToken`'s access token says (the token endpoint's edge in server-node mints the same). */
+export const clientTokenInput = (input: ClientToken): Tokens.AccessTokenInput => ({
+  realmId: input.realm.id,
+  issuer: input.issuer,
+  sub: input.sub,
+  audience: input.choice.audience,
+  clientId: input.client.clientId,
+  scope: input.choice.scope
+})
+
+/** `issueClientToken`'s `token.issued` event (CONTRACT §7). */
+export const clientTokenEvent = (input: ClientToken): Draft => ({
+  ...audited(input.context),
+  type: "token.issued",
+  actor: actorOf(input.client),
+  subject: input.sub,
+  clientId: input.client.clientId,
+  grantType: input.grantType,
+  resource: input.choice.audience,
+  scope: input.choice.scope.join(" "),
+  result: "success",
+  ...(input.reason !== undefined ? { reason: input.reason } : {})
+})
+
+export const issueClientToken = (input: ClientToken) =>
   Effect.gen(function*() {
     const policy = yield* Tokens.TokenPolicy
-    const access = yield* Tokens.accessToken({
-      realmId: input.realm.id,
-      issuer: input.issuer,
-      sub: input.sub,
-      audience: input.choice.audience,
-      clientId: input.client.clientId,
-      scope: input.choice.scope
-    }, policy.lifetimes.accessToken)
-    const event = yield* Audit.make(input.realm, {
-      ...audited(input.context),
-      type: "token.issued",
-      actor: actorOf(input.client),
-      subject: input.sub,
-      clientId: input.client.clientId,
-      grantType: input.grantType,
-      resource: input.choice.audience,
-      scope: input.choice.scope.join(" "),
-      result: "success",
-      ...(input.reason !== undefined ? { reason: input.reason } : {})
-    })
+    const access = yield* Tokens.accessToken(clientTokenInput(input), policy.lifetimes.accessToken)
+    const event = yield* Audit.make(input.realm, clientTokenEvent(input))
     yield* Effect.flatMap(Audit.Audit, (audit) => audit.append(event))
     return { accessToken: access.token, expiresIn: access.expiresIn, scope: input.choice.scope } satisfies TokenSet
   })

@@ -196,8 +196,7 @@ export const authenticate = Effect.fn("ClientAuth.authenticate")(function*(input
     case "Basic":
     case "Post": {
       // client secrets are stored as base64url SHA-256: compare digests in constant time
-      const digest = yield* Hash.sha256(Redacted.value(presented.clientSecret))
-      if (client.secretHash === undefined || !Hash.constantTimeEqual(digest, client.secretHash)) return yield* fail("wrong_secret")
+      if (!secretMatches(client, yield* Hash.sha256(Redacted.value(presented.clientSecret)))) return yield* fail("wrong_secret")
       break
     }
     case "Assertion":
@@ -208,6 +207,10 @@ export const authenticate = Effect.fn("ClientAuth.authenticate")(function*(input
   }
   return client
 })
+
+/** Whether `digest`, the base64url SHA-256 of a presented secret, is the client's; compared in constant time. */
+export const secretMatches = (client: Client.Client, digest: string) =>
+  client.secretHash !== undefined && Hash.constantTimeEqual(digest, client.secretHash)
 
 /** Reads the credentials of a request whose form is `params` and authenticates the client. */
 export const fromRequest = (input: Omit<Input, "credentials"> & { readonly params: Form.Params }) =>
@@ -226,10 +229,11 @@ const maxUserAgent = 512
  * Who asked, for the audit trail (CONTRACT §7): the socket's peer address (X-Forwarded-For is not trusted: any client
  * can write it) and the User-Agent, cut to a bounded length.
  */
-export const requestContext = Effect.map(HttpServerRequest.HttpServerRequest, (request): TokenSet.RequestContext => {
-  const userAgent = request.headers["user-agent"]
-  return {
-    ...Option.match(request.remoteAddress, { onNone: () => ({}), onSome: (ip) => ({ ip }) }),
-    ...(userAgent !== undefined && userAgent !== "" ? { userAgent: userAgent.slice(0, maxUserAgent) } : {})
-  }
+export const requestContext = Effect.map(HttpServerRequest.HttpServerRequest, (request) =>
+  contextOf(Option.getOrUndefined(request.remoteAddress), request.headers["user-agent"]))
+
+/** `requestContext` from the peer address and the User-Agent header as Node gives them. */
+export const contextOf = (ip: string | undefined, userAgent: string | undefined): TokenSet.RequestContext => ({
+  ...(ip !== undefined ? { ip } : {}),
+  ...(userAgent !== undefined && userAgent !== "" ? { userAgent: userAgent.slice(0, maxUserAgent) } : {})
 })

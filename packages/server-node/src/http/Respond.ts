@@ -15,12 +15,20 @@ export const json = (body: unknown, status = 200, headers: Record<string, string
 
 export const tooLarge = ErrorResponse.make("invalid_request", `the body is larger than ${maxBodyBytes} bytes`, 413)
 
+/** Bodies an edge in front of the routes read already (TokenEdge), for the route that answers the request after all. */
+const alreadyRead = new WeakMap<Http.IncomingMessage, Uint8Array>()
+
+/** Hands the route a body read before it ran: `readBytes` answers with these bytes. */
+export const keepBody = (message: Http.IncomingMessage, body: Uint8Array) => void alreadyRead.set(message, body)
+
 /**
  * Reads at most `max` bytes of the body. Past the limit it stops reading without destroying the socket, so the
  * 413 still reaches the client (the platform's own limit destroys the stream, and the answer with it).
  */
 export const readBytes = (message: Http.IncomingMessage, max: number = maxBodyBytes) =>
   Effect.async<Uint8Array, ErrorResponse.ErrorResponse>((resume) => {
+    const read = alreadyRead.get(message)
+    if (read !== undefined) return resume(read.length <= max ? Effect.succeed(read) : Effect.fail(tooLarge))
     const chunks: Array<Buffer> = []
     let size = 0
     const cleanup = () => {

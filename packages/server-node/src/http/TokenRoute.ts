@@ -182,16 +182,19 @@ const unsupportedGrantType = ErrorResponse.make("unsupported_grant_type", "'gran
  * the request's proof, with the realm's next nonce when it requires nonces (§8.2).
  */
 const tokenResponse = (set: TokenSet.TokenSet, proof: Dpop.Proof | undefined, nonceHeader: Record<string, string>) =>
-  json({
-    access_token: set.accessToken,
-    token_type: proof !== undefined ? "DPoP" : "Bearer",
-    expires_in: set.expiresIn,
-    ...(set.scope.length > 0 ? { scope: set.scope.join(" ") } : {}),
-    ...(set.idToken !== undefined ? { id_token: set.idToken } : {}),
-    ...(set.refreshToken !== undefined ? { refresh_token: set.refreshToken } : {}),
-    // RFC 8693 §2.2.1
-    ...(set.issuedTokenType !== undefined ? { issued_token_type: set.issuedTokenType } : {})
-  }, 200, { pragma: "no-cache", ...nonceHeader })
+  json(tokenResponseBody(set, proof !== undefined), 200, { pragma: "no-cache", ...nonceHeader })
+
+/** RFC 6749 §5.1: the token response's JSON object (TokenEdge answers the same one). */
+export const tokenResponseBody = (set: TokenSet.TokenSet, dpop: boolean) => ({
+  access_token: set.accessToken,
+  token_type: dpop ? "DPoP" : "Bearer",
+  expires_in: set.expiresIn,
+  ...(set.scope.length > 0 ? { scope: set.scope.join(" ") } : {}),
+  ...(set.idToken !== undefined ? { id_token: set.idToken } : {}),
+  ...(set.refreshToken !== undefined ? { refresh_token: set.refreshToken } : {}),
+  // RFC 8693 §2.2.1
+  ...(set.issuedTokenType !== undefined ? { issued_token_type: set.issuedTokenType } : {})
+})
 
 const token = handle(Effect.gen(function*() {
   const realm = yield* Issuer.realmParam(Issuer.unknownRealm)
