@@ -1,11 +1,12 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as Jose from "jose"
-import { Crypto, Hash, Jwt } from "@tessera/domain"
+import { Base64Url, Crypto, Hash, Jwt } from "@tessera/domain"
 import type { SigningKey } from "@tessera/domain"
-import * as NodeCrypto from "@tessera/server-node/NodeCrypto"
+import * as NodeCrypto from "node:crypto"
+import * as ServerCrypto from "@tessera/server-node/NodeCrypto"
 
-const implementations = [["WebCrypto (the domain's default)", Crypto.webCrypto], ["node:crypto (server-node)", NodeCrypto.crypto]] as const
+const implementations = [["WebCrypto (the domain's default)", Crypto.webCrypto], ["node:crypto (server-node)", ServerCrypto.crypto]] as const
 
 const claims = { iss: "https://tessera.test/realms/r", sub: "ada", aud: "https://api.example/", scope: "read write", name: "Ada Lövelace 🚀", iat: 1, exp: 2 }
 
@@ -17,7 +18,7 @@ describe("Crypto: node:crypto gives what WebCrypto gives", () => {
         expect(digests[0]).toBe(digests[1])
       }
       // the published test vector (FIPS 180-2 appendix B.1)
-      expect(yield* Hash.sha256("abc").pipe(Effect.provideService(Crypto.Crypto, NodeCrypto.crypto))).toBe("ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0")
+      expect(yield* Hash.sha256("abc").pipe(Effect.provideService(Crypto.Crypto, ServerCrypto.crypto))).toBe("ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0")
     }))
 
   for (const alg of ["ES256", "RS256"] satisfies ReadonlyArray<SigningKey.Alg>) {
@@ -40,4 +41,40 @@ describe("Crypto: node:crypto gives what WebCrypto gives", () => {
         }))
     }
   }
+})
+
+describe("RFC 4648 §5: base64url without padding, on Buffer and on the portable code alike", () => {
+  it("every length from 0 to 64 bytes, and text with multi-byte UTF-8", () => {
+    for (let n = 0; n <= 64; n++) {
+      const bytes = NodeCrypto.randomBytes(n)
+      // a view into a larger buffer: only its own bytes are encoded
+      const around = Buffer.concat([Buffer.from([1, 2, 3]), bytes, Buffer.from([4])])
+      const view = new Uint8Array(around.buffer, around.byteOffset + 3, n)
+      expect(Base64Url.encode(bytes)).toBe(Base64Url.encodePortable(bytes))
+      expect(Base64Url.encode(view)).toBe(Base64Url.encodePortable(bytes))
+      expect(Base64Url.encode(bytes)).toBe(Jose.base64url.encode(bytes))
+      expect(Base64Url.decode(Base64Url.encode(bytes))).toEqual(new Uint8Array(bytes))
+    }
+    for (const text of ["", "a", "{\"iss\":\"https://x\"}", "Ada Lovelace ✓ 𝔘 ø", "\u0000\uffff"]) {
+      expect(Base64Url.encodeText(text)).toBe(Base64Url.encodePortable(new TextEncoder().encode(text)))
+    }
+  })
+})
+
+describe("NodeCrypto.randomBytes: CSPRNG bytes drawn from a pool", () => {
+  it("every call gets its own bytes, copies the caller may keep, across refills of the pool", () => {
+    const seen = new Set<string>()
+    const kept: Array<[Uint8Array, string]> = []
+    for (let i = 0; i < 1000; i++) {
+      const bytes = ServerCrypto.randomBytes(16)
+      expect(bytes.length).toBe(16)
+      const hex = Buffer.from(bytes).toString("hex")
+      expect(seen.has(hex)).toBe(false)
+      seen.add(hex)
+      kept.push([bytes, hex])
+    }
+    // 16 000 bytes: the 4 096-byte pool was refilled; what was handed out before did not change
+    for (const [bytes, hex] of kept) expect(Buffer.from(bytes).toString("hex")).toBe(hex)
+    expect(ServerCrypto.randomBytes(5000).length).toBe(5000)
+  })
 })

@@ -14,7 +14,7 @@ export class TokenInvalid extends Data.TaggedError("TokenInvalid")<{
 export const nowSeconds = Effect.map(Clock.currentTimeMillis, (ms) => Math.floor(ms / 1000))
 
 const encoder = new TextEncoder()
-const segment = (value: unknown) => Base64Url.encode(encoder.encode(JSON.stringify(value)))
+const segment = (value: unknown) => Base64Url.encodeText(JSON.stringify(value))
 
 /**
  * Signs `claims` (which carry their own iat/exp) as a compact JWS (RFC 7515 §7.1): the same bytes jose's `SignJWT`

@@ -127,6 +127,9 @@ const tokenType = (name: string) => (value: string): Result<typeof accessTokenTy
 const subjectTokenType = (value: string): Result<typeof accessTokenType | typeof jwtTokenType> =>
   value === jwtTokenType ? Either.right(jwtTokenType) : tokenType("subject_token_type")(value)
 
+/** Every value was checked above: the classes' constructors need not validate it again. */
+const checked = { disableValidation: true } as const
+
 const grants: { readonly [G in GrantType]: (params: Form.Params) => Result<TokenRequest> } = {
   authorization_code: (params) =>
     Either.gen(function*() {
@@ -149,7 +152,7 @@ const grants: { readonly [G in GrantType]: (params: Form.Params) => Result<Token
         ...(redirect_uri !== undefined ? { redirect_uri } : {}),
         code_verifier,
         resource
-      })
+      }, checked)
     }),
   refresh_token: (params) =>
     Either.gen(function*() {
@@ -158,14 +161,14 @@ const grants: { readonly [G in GrantType]: (params: Form.Params) => Result<Token
       // RFC 6749 §6: scope OPTIONAL, no more than originally granted (the domain's check)
       const scope = yield* scopeOf(params)
       const resource = yield* resourceOf(params)
-      return new RefreshToken({ grant_type: "refresh_token", refresh_token, ...(scope !== undefined ? { scope } : {}), resource })
+      return new RefreshToken({ grant_type: "refresh_token", refresh_token, ...(scope !== undefined ? { scope } : {}), resource }, checked)
     }),
   client_credentials: (params) =>
     Either.gen(function*() {
       // RFC 6749 §4.4.2: scope OPTIONAL
       const scope = yield* scopeOf(params)
       const resource = yield* resourceOf(params)
-      return new ClientCredentials({ grant_type: "client_credentials", ...(scope !== undefined ? { scope } : {}), resource })
+      return new ClientCredentials({ grant_type: "client_credentials", ...(scope !== undefined ? { scope } : {}), resource }, checked)
     }),
   "urn:ietf:params:oauth:grant-type:jwt-bearer": (params) =>
     Either.gen(function*() {
@@ -182,7 +185,7 @@ const grants: { readonly [G in GrantType]: (params: Form.Params) => Result<Token
         assertion,
         ...(scope !== undefined ? { scope } : {}),
         resource
-      })
+      }, checked)
     }),
   [tokenExchangeGrantType]: (params) =>
     Either.gen(function*() {
@@ -219,14 +222,14 @@ const grants: { readonly [G in GrantType]: (params: Form.Params) => Result<Token
         ...(requested_token_type !== undefined ? { requested_token_type } : {}),
         ...(scope !== undefined ? { scope } : {}),
         resource: fromResource.length > 0 ? fromResource : fromAudience
-      })
+      }, checked)
     }),
   [deviceCodeGrantType]: (params) =>
     Either.gen(function*() {
       // RFC 8628 §3.4: device_code REQUIRED, as the device authorization response gave it (RFC 6749 A.11 VSCHAR)
       const device_code = yield* Either.flatMap(Form.required(params, "device_code"), vsChars("device_code"))
       const resource = yield* resourceOf(params)
-      return new DeviceCode({ grant_type: deviceCodeGrantType, device_code, resource })
+      return new DeviceCode({ grant_type: deviceCodeGrantType, device_code, resource }, checked)
     })
 }
 

@@ -4,8 +4,21 @@ import { Effect, Layer } from "effect"
 import { Crypto } from "@tessera/domain"
 import type { SigningKey } from "@tessera/domain"
 
-/** `n` bytes from the CSPRNG, as `Entropy.layer` gives them. */
-export const randomBytes = (n: number) => new Uint8Array(NodeCrypto.randomBytes(n))
+/** Random bytes drawn from the CSPRNG a pool at a time (as node:crypto's `randomUUID` does), each byte handed out once. */
+const pool = new Uint8Array(4096)
+let poolOffset = pool.length
+
+/** `n` bytes from the CSPRNG, as `Entropy.layer` gives them (a copy: the caller may keep them). */
+export const randomBytes = (n: number) => {
+  if (n > pool.length) return new Uint8Array(NodeCrypto.randomBytes(n))
+  if (poolOffset + n > pool.length) {
+    NodeCrypto.randomFillSync(pool)
+    poolOffset = 0
+  }
+  const bytes = pool.slice(poolOffset, poolOffset + n)
+  poolOffset += n
+  return bytes
+}
 
 /** A random (version 4) UUID, as `Entropy.layer` gives it. */
 export const randomUUID = () => NodeCrypto.randomUUID()
