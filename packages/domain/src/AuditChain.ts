@@ -1,24 +1,66 @@
 /** The tamper-evident audit trail: each realm's events form a SHA-256 hash chain over their canonical JSON. */
-import { DateTime, Effect } from "effect"
+import { Effect } from "effect"
 import type { AuditEvent } from "./AuditEvent.js"
 import * as Hash from "./Hash.js"
 
 /** The predecessor hash of a realm's first event. */
 export const genesis = "0".repeat(43)
 
-/** JSON with object keys sorted and undefined members dropped, so equal events have equal bytes (cf. RFC 8785). */
+/**
+ * JSON with object keys sorted and undefined members dropped, so equal events have equal bytes (cf. RFC 8785).
+ * Written as loops over `Object.keys(...).sort()` (the default sort compares UTF-16 code units, as `<` does) because
+ * every audit append runs it; test/AuditChain.test.ts holds it to the plain `entries`/`filter`/`sort`/`map` form.
+ */
 export const canonicalJson = (value: unknown): string => {
+  if (typeof value === "string") return quoted(value)
   if (value === null || typeof value !== "object") return JSON.stringify(value)
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`
-  const members = Object.entries(value as Record<string, unknown>)
-    .filter(([, v]) => v !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`)
-  return `{${members.join(",")}}`
+  if (Array.isArray(value)) {
+    // as `Array.prototype.join` does, an element with no JSON (undefined, a function, a hole) leaves its slot empty
+    let out = "["
+    for (let i = 0; i < value.length; i++) {
+      if (i > 0) out += ","
+      const element = canonicalJson(value[i])
+      if (element !== undefined) out += element
+    }
+    return out + "]"
+  }
+  return members(value as Record<string, unknown>, Object.keys(value).sort(), undefined, undefined)
 }
 
-/** The canonical form of an event: every field, the time as RFC 3339 with milliseconds. */
-export const canonical = (event: AuditEvent) => canonicalJson({ ...event, at: DateTime.formatIso(event.at) })
+/** A character `JSON.stringify` escapes: `"`, `\\`, a control character, or a surrogate (escaped if lone). */
+const escaped = /["\\\u0000-\u001f\ud800-\udfff]/
+
+/** `JSON.stringify` of a string, without its cost for the common string that needs no escape. */
+const quoted = (s: string) => (escaped.test(s) ? JSON.stringify(s) : `"${s}"`)
+
+/** `{...}` of `keys` of `record`, skipping undefined members; `at` (if given) stands for the member named `atKey`. */
+const members = (
+  record: Record<string, unknown>,
+  keys: ReadonlyArray<string>,
+  atKey: string | undefined,
+  at: string | undefined
+): string => {
+  let out = "{"
+  let first = true
+  for (const key of keys) {
+    const member = key === atKey ? at : record[key]
+    if (member === undefined) continue
+    if (!first) out += ","
+    first = false
+    out += `${quoted(key)}:${canonicalJson(member)}`
+  }
+  return out + "}"
+}
+
+/**
+ * The canonical form of an event: every field, the time as RFC 3339 with milliseconds (`Date#toISOString` of the
+ * instant, which is what `DateTime.formatIso` returns for it).
+ */
+export const canonical = (event: AuditEvent): string => {
+  const keys = Object.keys(event)
+  if (!Object.hasOwn(event, "at")) keys.push("at")
+  return members(event as unknown as Record<string, unknown>, keys.sort(), "at", new Date(event.at.epochMillis).toISOString())
+}
 
 /** The hash of an event linked to its predecessor's hash. */
 export const link = (prevHash: string, event: AuditEvent) => Hash.sha256(`${prevHash}\n${canonical(event)}`)

@@ -1,0 +1,142 @@
+/**
+ * ADR 0007: an audit link's hash covers `AuditChain.canonical(event)`, so its bytes may never change. The fast
+ * `canonicalJson`/`canonical` are held to the plain form they replaced (kept here as the oracle), over hand-picked
+ * and generated values.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { DateTime } from "effect"
+import { AuditChain } from "@tessera/domain"
+import type { AuditEvent } from "@tessera/domain"
+
+/** The first implementation, verbatim: the reference the fast one must match byte for byte. */
+const oracleJson = (value: unknown): string => {
+  if (value === null || typeof value !== "object") return JSON.stringify(value)
+  if (Array.isArray(value)) return `[${value.map(oracleJson).join(",")}]`
+  const members = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([k, v]) => `${JSON.stringify(k)}:${oracleJson(v)}`)
+  return `{${members.join(",")}}`
+}
+const oracle = (event: AuditEvent.AuditEvent) => oracleJson({ ...event, at: DateTime.formatIso(event.at) })
+
+/** A small deterministic PRNG (mulberry32), so a failure names a reproducible case. */
+const prng = (seed: number) => () => {
+  seed = (seed + 0x6d2b79f5) | 0
+  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
+  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+}
+
+/** Strings that JSON must escape, or that only look as if it must. */
+const awkward = [
+  "", "plain", "quote\"d", "back\\slash", "new\nline", "tab\t", "\u0000nul", "\u001fus", "\u007fdel", "é ü ß",
+  "日本語", "emoji 😀", "lone \ud800 high", "lone \udc00 low", "reversed \udc00\ud800", "\u2028\u2029", "</script>",
+  "a\"b\\c\u0001", "__proto__", "constructor", "10", "2", "-1", "1.5", "Z", "a", "A", "ä", "\u{10ffff}"
+]
+
+const generate = (random: () => number) => {
+  const pick = <A>(list: ReadonlyArray<A>): A => list[Math.floor(random() * list.length)]!
+  const string = () => random() < 0.5 ? pick(awkward) : pick(awkward) + pick(awkward)
+  const value = (depth: number): unknown => {
+    const r = random()
+    if (depth > 3 || r < 0.3) return string()
+    if (r < 0.38) return pick([0, -0, 1, -1.5, 1e21, 2 ** 53, Number.NaN, Number.POSITIVE_INFINITY])
+    if (r < 0.44) return pick([true, false, null, undefined])
+    if (r < 0.7) return Array.from({ length: Math.floor(random() * 4) }, () => value(depth + 1))
+    const out: Record<string, unknown> = {}
+    for (let i = Math.floor(random() * 6); i > 0; i--) out[string()] = value(depth + 1)
+    return out
+  }
+  return value
+}
+
+const eventOf = (random: () => number, value: (depth: number) => unknown): AuditEvent.AuditEvent => {
+  const maybe = <A>(a: A) => (random() < 0.5 ? a : undefined)
+  const text = () => String(value(4))
+  // members present but undefined, as a spread draft carries them at run time: canonical drops them
+  return {
+    id: crypto.randomUUID(),
+    at: DateTime.unsafeMake(Math.floor(random() * 4102444800000)),
+    realmId: crypto.randomUUID(),
+    realm: text(),
+    type: "token.exchanged",
+    actor: { type: "agent", id: text() },
+    subject: maybe(text()),
+    clientId: maybe(text()),
+    grantType: maybe("urn:ietf:params:oauth:grant-type:token-exchange"),
+    resource: maybe(text()),
+    scope: maybe(text()),
+    // RFC 8693 §4.1: a nested delegation chain
+    act: maybe(value(0)),
+    result: random() < 0.5 ? "success" : "failure",
+    reason: maybe(text()),
+    ip: maybe("2001:db8::1"),
+    userAgent: maybe(text())
+  } as AuditEvent.AuditEvent
+}
+
+describe("ADR 0007 canonical(event): the bytes every audit link hashes", () => {
+  it("canonicalJson equals the reference on hand-picked values", () => {
+    const values: ReadonlyArray<unknown> = [
+      null, true, 0, -0, 12.5, Number.NaN, "", ...awkward,
+      [], [1, undefined, null, "x"], [undefined], [[[]]], new Array(3), [() => 1, Symbol("s")],
+      {}, { b: 1, a: 2 }, { z: undefined, y: null }, { "10": 1, "2": 2, "a": 3, "A": 4, "ä": 5, "😀": 6, "\ud800": 7 },
+      { "quo\"te": { "back\\": ["\n", { deep: { deeper: [undefined, { x: undefined }] } }] } },
+      { f: () => 1 }, { date: new Date(0) }, { nested: { act: { sub: "a", act: { sub: "b", act: { sub: "c" } } } } }
+    ]
+    for (const value of values) expect(AuditChain.canonicalJson(value)).toBe(oracleJson(value))
+  })
+
+  it("canonicalJson equals the reference on 2000 generated values", () => {
+    const random = prng(7)
+    const value = generate(random)
+    for (let i = 0; i < 2000; i++) {
+      const v = value(0)
+      expect(AuditChain.canonicalJson(v), JSON.stringify(v)).toBe(oracleJson(v))
+    }
+  })
+
+  it("canonical equals the reference on 2000 generated events (absent fields, nested act, unicode, escapes)", () => {
+    const random = prng(11)
+    const value = generate(random)
+    for (let i = 0; i < 2000; i++) {
+      const event = eventOf(random, value)
+      expect(AuditChain.canonical(event)).toBe(oracle(event))
+    }
+  })
+
+  it("canonical of a token.issued event is exactly these bytes (time as RFC 3339 with milliseconds, UTC)", () => {
+    const event = {
+      id: "0b6f8a44-7c1e-4a53-9a55-0e4a4a1c2f10",
+      at: DateTime.unsafeMake("2026-11-29T12:00:00.5+02:00"),
+      realmId: "2f3c0d6e-1b7a-4c8e-9f00-5d7e6a1b2c3d",
+      realm: "acme",
+      type: "token.issued",
+      actor: { type: "client", id: "svc" },
+      subject: undefined,
+      clientId: "svc",
+      grantType: "client_credentials",
+      resource: "https://api.example.com/",
+      scope: "read write",
+      result: "success"
+    } as unknown as AuditEvent.AuditEvent
+    expect(AuditChain.canonical(event)).toBe(
+      `{"actor":{"id":"svc","type":"client"},"at":"2026-11-29T10:00:00.500Z","clientId":"svc",` +
+        `"grantType":"client_credentials","id":"0b6f8a44-7c1e-4a53-9a55-0e4a4a1c2f10","realm":"acme",` +
+        `"realmId":"2f3c0d6e-1b7a-4c8e-9f00-5d7e6a1b2c3d","resource":"https://api.example.com/","result":"success",` +
+        `"scope":"read write","type":"token.issued"}`
+    )
+    expect(AuditChain.canonical(event)).toBe(oracle(event))
+  })
+
+  it("the time is DateTime.formatIso's, for instants from year 0 to past 9999 and for a zoned time", () => {
+    for (const millis of [-62167219200000, -1, 0, 1, 999, 1764417600123, 253402300799999, 253402300800000, 8.64e15]) {
+      const event = { ...eventOf(prng(millis), generate(prng(1))), at: DateTime.unsafeMake(millis) }
+      expect(AuditChain.canonical(event)).toBe(oracle(event))
+    }
+    const zoned = DateTime.unsafeMakeZoned(1764417600123, { timeZone: "Asia/Kolkata" })
+    const event = { ...eventOf(prng(3), generate(prng(4))), at: zoned as unknown as DateTime.Utc }
+    expect(AuditChain.canonical(event)).toBe(oracle(event))
+  })
+})
