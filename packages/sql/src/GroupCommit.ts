@@ -2,11 +2,15 @@
  * Group commit (ADR 0022): items submitted under one key while that key's flush is running wait and go together, in
  * arrival order, in the next flush; each submitter is answered with its flush's outcome, only once it is known.
  */
-import { Deferred, Effect, Exit, FiberSet } from "effect"
+import { Effect, Exit, FiberSet } from "effect"
 
+/**
+ * A submitter waiting for its flush: `resume` answers it, once (Effect.async ignores any later call, and any call
+ * after the submitter was interrupted).
+ */
 interface Waiter<A, E> {
   readonly item: A
-  readonly done: Deferred.Deferred<void, E>
+  readonly resume: (outcome: Exit.Exit<void, E>) => void
 }
 
 /** A key's lane exists exactly while a flush loop runs for it; `inFlight` is the batch being flushed. */
@@ -42,37 +46,38 @@ export const make = <K, A, E>(options: {
           lanes.delete(key)
           return Effect.void
         }
-        return options.flush(key, batch.map((w) => w.item)).pipe(
+        const items = new Array<A>(batch.length)
+        for (let i = 0; i < batch.length; i++) items[i] = batch[i]!.item
+        return Effect.flatMap(Effect.exit(options.flush(key, items)), (exit) => {
           // a failure or a defect of the flush is every waiter's of this batch, and only theirs
-          Effect.asVoid,
-          Effect.exit,
-          Effect.flatMap((exit) => Effect.forEach(batch, (w) => Deferred.done(w.done, exit), { discard: true })),
-          Effect.zipRight(drain(key, lane))
-        )
+          const outcome: Exit.Exit<void, E> = Exit.isSuccess(exit) ? Exit.void : exit
+          for (const w of batch) w.resume(outcome)
+          return drain(key, lane)
+        })
       })
 
     const submit = (key: K, item: A): Effect.Effect<void, E> =>
-      Effect.flatMap(Deferred.make<void, E>(), (done) =>
-        Effect.zipRight(
-          Effect.sync(() => {
-            const running = lanes.get(key)
-            if (running !== undefined) {
-              running.queue.push({ item, done })
-              return
-            }
-            // no flush for this key: one starts at once, with this item
-            const lane: Lane<A, E> = { queue: [{ item, done }], inFlight: [] }
-            lanes.set(key, lane)
-            const fiber = runFork(drain(key, lane))
-            fiber.addObserver((exit) => {
-              if (Exit.isSuccess(exit)) return
-              // the loop was interrupted (the scope closed): nobody may be left waiting for it
-              if (lanes.get(key) === lane) lanes.delete(key)
-              for (const w of [...lane.inFlight, ...lane.queue.splice(0)]) Deferred.unsafeDone(w.done, Exit.interrupt(fiber.id()))
-            })
-          }),
-          Deferred.await(done)
-        ))
+      // no canceler: an interrupted submitter's item stays queued, and its later `resume` is ignored
+      Effect.async<void, E>((resume) => {
+        const waiter: Waiter<A, E> = { item, resume }
+        const running = lanes.get(key)
+        if (running !== undefined) {
+          running.queue.push(waiter)
+          return
+        }
+        // no flush for this key: one starts at once, with this item
+        const lane: Lane<A, E> = { queue: [waiter], inFlight: [] }
+        lanes.set(key, lane)
+        const fiber = runFork(drain(key, lane))
+        fiber.addObserver((exit) => {
+          if (Exit.isSuccess(exit)) return
+          // the loop was interrupted (the scope closed): nobody may be left waiting for it
+          if (lanes.get(key) === lane) lanes.delete(key)
+          const interrupted = Exit.interrupt(fiber.id())
+          for (const w of lane.inFlight) w.resume(interrupted)
+          for (const w of lane.queue.splice(0)) w.resume(interrupted)
+        })
+      })
 
     return { submit } satisfies GroupCommit<K, A, E>
   })
