@@ -52,14 +52,17 @@ const members = (
   return out + "}"
 }
 
-/**
- * The canonical form of an event: every field, the time as RFC 3339 with milliseconds (`Date#toISOString` of the
- * instant, which is what `DateTime.formatIso` returns for it).
- */
-export const canonical = (event: AuditEvent): string => {
+/** An event's time as the chain writes it: RFC 3339 with milliseconds, UTC (what `DateTime.formatIso` returns). */
+export const time = (event: AuditEvent): string => new Date(event.at.epochMillis).toISOString()
+
+/** The canonical form of an event: every field, the time as `time` writes it. */
+export const canonical = (event: AuditEvent): string => canonicalAt(event, time(event))
+
+/** `canonical` with the event's `time` already made (a store writing it too need not make it twice). */
+export const canonicalAt = (event: AuditEvent, at: string): string => {
   const keys = Object.keys(event)
   if (!Object.hasOwn(event, "at")) keys.push("at")
-  return members(event as unknown as Record<string, unknown>, keys.sort(), "at", new Date(event.at.epochMillis).toISOString())
+  return members(event as unknown as Record<string, unknown>, keys.sort(), "at", at)
 }
 
 /** The hash of an event linked to its predecessor's hash. */

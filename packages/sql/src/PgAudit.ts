@@ -55,25 +55,29 @@ const toEvent = (row: typeof Row.Type): AuditEvent.AuditEvent => ({
   ...optional("userAgent", row.user_agent)
 })
 
-/** The event as an `audit_events` row without its link (`seq`, `prev_hash`, `hash`), which the database adds. */
-const toRow = (event: AuditEvent.AuditEvent) => ({
+/**
+ * The event as an `audit_events` row without its link (`seq`, `prev_hash`, `hash`), which the database adds; `at` is
+ * `AuditChain.time(event)`. An absent field stays undefined, so JSON.stringify leaves it out: `jsonb_populate_record`
+ * over `NULL::audit_events` makes a missing column NULL, as it makes a JSON null.
+ */
+const toRow = (event: AuditEvent.AuditEvent, at: string) => ({
   realm_id: event.realmId,
   id: event.id,
-  at: DateTime.formatIso(event.at),
+  at,
   realm: event.realm,
   type: event.type,
   actor_type: event.actor.type,
   actor_id: event.actor.id,
-  subject: event.subject ?? null,
-  client_id: event.clientId ?? null,
-  grant_type: event.grantType ?? null,
-  resource: event.resource ?? null,
-  scope: event.scope ?? null,
-  act: event.act ?? null,
+  subject: event.subject,
+  client_id: event.clientId,
+  grant_type: event.grantType,
+  resource: event.resource,
+  scope: event.scope,
+  act: event.act,
   result: event.result,
-  reason: event.reason ?? null,
-  ip: event.ip ?? null,
-  user_agent: event.userAgent ?? null
+  reason: event.reason,
+  ip: event.ip,
+  user_agent: event.userAgent
 })
 
 /**
@@ -82,18 +86,27 @@ const toRow = (event: AuditEvent.AuditEvent) => ({
  * of one realm take turns; the link's hash is computed by the database from `canonical`.
  */
 export const appendEvent = (event: AuditEvent.AuditEvent) =>
-  Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    sql`SELECT audit_append(${JSON.stringify(toRow(event))}::jsonb, ${AuditChain.canonical(event)})`)
+  Effect.flatMap(SqlClient.SqlClient, (sql) => {
+    const at = AuditChain.time(event)
+    return sql`SELECT audit_append(${JSON.stringify(toRow(event, at))}::jsonb, ${AuditChain.canonicalAt(event, at)})`
+  })
 
 /**
  * Appends standalone events of one realm, in order, in one statement and so one transaction (`audit_append_batch`,
  * migration 00008): the head is locked once and moved once; the function pins the transaction to the realm.
  */
 export const appendBatch = (events: ReadonlyArray<AuditEvent.AuditEvent>) =>
-  Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    sql`SELECT audit_append_batch(${JSON.stringify(events.map(toRow))}::jsonb, ${
-      JSON.stringify(events.map(AuditChain.canonical))
-    }::jsonb)`)
+  Effect.flatMap(SqlClient.SqlClient, (sql) => {
+    const rows = new Array<ReturnType<typeof toRow>>(events.length)
+    const canonicals = new Array<string>(events.length)
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i]!
+      const at = AuditChain.time(event)
+      rows[i] = toRow(event, at)
+      canonicals[i] = AuditChain.canonicalAt(event, at)
+    }
+    return sql`SELECT audit_append_batch(${JSON.stringify(rows)}::jsonb, ${JSON.stringify(canonicals)}::jsonb)`
+  })
 
 /** At most this many standalone events are committed together (ADR 0022). */
 export const maxBatch = 500

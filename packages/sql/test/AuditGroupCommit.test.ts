@@ -9,6 +9,7 @@ import { DateTime, Deferred, Effect, Exit, Fiber, Layer, Redacted } from "effect
 import { Audit, AuditEvent, JobLock } from "@tessera/domain"
 import type { Realm } from "@tessera/domain"
 import { Database, ports, Sql } from "@tessera/sql"
+import * as PgAudit from "../src/PgAudit.js"
 import { newRealm } from "../../domain/test/PortContract.js"
 import type { Ports } from "../../domain/test/PortContract.js"
 
@@ -63,6 +64,36 @@ const holdHead = (realm: Realm.Realm) =>
  * as `it.effect` runs on the TestClock.
  */
 const settle = Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 100)))
+
+/** The row as PgAudit first built it (absent fields as JSON nulls, the time by DateTime.formatIso): the reference. */
+const referenceRow = (e: AuditEvent.AuditEvent) => ({
+  realm_id: e.realmId,
+  id: e.id,
+  at: DateTime.formatIso(e.at),
+  realm: e.realm,
+  type: e.type,
+  actor_type: e.actor.type,
+  actor_id: e.actor.id,
+  subject: e.subject ?? null,
+  client_id: e.clientId ?? null,
+  grant_type: e.grantType ?? null,
+  resource: e.resource ?? null,
+  scope: e.scope ?? null,
+  act: e.act ?? null,
+  result: e.result,
+  reason: e.reason ?? null,
+  ip: e.ip ?? null,
+  user_agent: e.userAgent ?? null
+})
+
+/** Each column of the stored row and of the reference row as `audit_append` would insert it, link excluded. */
+const storedAndReference = (realm: Realm.Realm, e: AuditEvent.AuditEvent) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql<{ readonly stored: string; readonly reference: string }>`
+      SELECT (to_jsonb(s) - 'seq' - 'prev_hash' - 'hash')::text AS stored,
+             (to_jsonb(jsonb_populate_record(NULL::audit_events, ${JSON.stringify(referenceRow(e))}::jsonb))
+               - 'seq' - 'prev_hash' - 'hash')::text AS reference
+      FROM audit_events s WHERE s.realm_id = ${realm.id} AND s.id = ${e.id}`.pipe(Sql.withRealm(realm.id)))
 
 const suite = (name: string, store: Layer.Layer<Ports | SqlClient.SqlClient, unknown>) =>
   layer(store, { timeout: 60_000 })(`${name}: ADR 0022 group commit of standalone audit events`, (it) => {
@@ -166,6 +197,45 @@ const suite = (name: string, store: Layer.Layer<Ports | SqlClient.SqlClient, unk
         yield* append(later)
         expect((yield* rows(realm)).slice(1).map((r) => r.id)).toEqual([x.id, gone.id, kept.id, later.id])
         expect(yield* audit.verify(realm.id)).toEqual({ ok: true, events: 5 })
+      }))
+
+    it.effect("ADR 0007: a stored row is column for column the reference row, with every field and with none (batch and in-transaction append)", () =>
+      Effect.gen(function*() {
+        const audit = yield* Audit.Audit
+        const realm = yield* newRealm
+        const full = event(realm, {
+          at: DateTime.unsafeMake("2026-11-29T12:00:00.123+05:30"),
+          type: "token.exchanged",
+          actor: { type: "agent", id: "agent \"7\" ü" },
+          subject: "user-1",
+          grantType: "urn:ietf:params:oauth:grant-type:token-exchange",
+          resource: "https://api.example.com/",
+          scope: "read write",
+          act: { sub: "agent-7", act: { sub: "agent-3", n: [1, null, "日本"] } },
+          result: "failure",
+          reason: "invalid_target",
+          ip: "2001:db8::1",
+          userAgent: "curl/8 \u0001"
+        })
+        const bare: AuditEvent.AuditEvent = {
+          id: crypto.randomUUID(),
+          at,
+          realmId: realm.id,
+          realm: realm.name,
+          type: "login.failed",
+          actor: { type: "user", id: "u" },
+          result: "failure"
+        }
+        const inTransaction = { ...bare, id: crypto.randomUUID() }
+        yield* append(full)
+        yield* append(bare)
+        yield* PgAudit.appendEvent(inTransaction).pipe(Sql.withRealm(realm.id))
+        for (const e of [full, bare, inTransaction]) {
+          const [row] = yield* storedAndReference(realm, e)
+          expect(row?.stored).toBeDefined()
+          expect(row?.stored).toBe(row?.reference)
+        }
+        expect(yield* audit.verify(realm.id)).toEqual({ ok: true, events: 4 })
       }))
 
     it.effect("two realms' appends never share a transaction, and both chains verify", () =>
