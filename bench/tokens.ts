@@ -9,7 +9,7 @@
  *   BENCH_SECONDS=10 BENCH_WARMUP_SECONDS=3 BENCH_CONNECTIONS=20   the defaults (use e.g. 3 and 1 for a quick run)
  *   BENCH_SERVERS=postgres,pglite,oidc-provider        which servers to run (default: all)
  *   BENCH_ENDPOINTS=token,token-dpop,jwks,discovery    which endpoints to load (default: all)
- *   BENCH_DPOP_PROOFS_PER_SECOND=1500                  DPoP proofs signed ahead of each token-dpop run, per second of it
+ *   BENCH_DPOP_PROOFS_PER_SECOND=4000                  DPoP proofs signed ahead of each token-dpop run, per second of it
  *   BENCH_CPU_PROF=<dir>                               every child writes a V8 CPU profile (node --cpu-prof) there
  *
  * token-dpop is the same token request with a DPoP proof (RFC 9449 §5): the load generator signs one fresh proof per
@@ -48,7 +48,7 @@ type Endpoint = "token" | "token-dpop" | "jwks" | "discovery"
 const endpoints = (process.env["BENCH_ENDPOINTS"] ?? "token,token-dpop,jwks,discovery").split(",").map((s) => s.trim())
   .filter((e): e is Endpoint => e === "token" || e === "token-dpop" || e === "jwks" || e === "discovery")
 
-const proofsPerSecond = Number(process.env["BENCH_DPOP_PROOFS_PER_SECOND"] ?? 1500)
+const proofsPerSecond = Number(process.env["BENCH_DPOP_PROOFS_PER_SECOND"] ?? 4000)
 
 /** RFC 9449 §4.2: the load generator's DPoP key. */
 interface ProofKey {
