@@ -12,6 +12,8 @@ import { proxyTo } from "../packages/sql/test/support/TcpProxy.js"
 import { admin, createRealm, get, uniqueName } from "./support/Http.js"
 import { requirePostgres, skipWithoutPostgres } from "./support/Postgres.js"
 import * as TestLive from "./support/TestLive.js"
+import { auditOf, authOf, post, registerClient, world as tokenWorld } from "./support/TokenFixtures.js"
+import * as TokenEdge from "@tessera/server-node/http/TokenEdge"
 
 
 class Proxy extends Context.Tag("test/Proxy")<Proxy, { readonly cut: Effect.Effect<void>; readonly restore: Effect.Effect<void> }>() {}
@@ -69,5 +71,39 @@ describe.skipIf(skipWithoutPostgres)("issue 3: PostgreSQL lost while serving", (
       const trail = (yield* admin.get(`/admin/realms/${realm.name}/audit`)).json.events.map((e: { type: string }) => e.type)
       expect(trail).toEqual(["realm.created"])
       expect((yield* admin.get(`/admin/realms/${realm.name}/audit/verify`)).json).toEqual({ ok: true, events: 1 })
+    }).pipe(Effect.provide(Layer.suspend(() => world(requirePostgres())))), 60_000)
+
+  it.live("ADR 0023 / ADR 0004: a token whose audit append fails is never sent; the route answers 503, and tokens resume after", () =>
+    Effect.gen(function*() {
+      const proxy = yield* Proxy
+      const w = yield* tokenWorld
+      const client = yield* registerClient(w, { grant_types: ["client_credentials"], redirect_uris: [], response_types: [] })
+      const token = post(w, "token", authOf(client), [["grant_type", "client_credentials"], ["resource", w.resource]])
+      // the first token fills the ReadCache through the route; the second is the edge's
+      expect((yield* token).status).toBe(200)
+      const before = { ...TokenEdge.counts }
+      expect((yield* token).status).toBe(200)
+      expect(TokenEdge.counts.answered).toBe(before.answered + 1)
+
+      yield* proxy.cut
+      // the edge's values are still in memory: it mints a token, its append fails, and the route answers instead
+      const cut = { ...TokenEdge.counts }
+      const refused = yield* token
+      expect(refused.status).toBe(503)
+      expect(refused.headers["retry-after"]).toBe("1")
+      expect(refused.json).toEqual(unavailable)
+      expect(TokenEdge.counts).toEqual({ answered: cut.answered, toRoute: cut.toRoute + 1 })
+
+      yield* proxy.restore
+      let status = 0
+      for (let i = 0; i < 20 && status !== 200; i++) {
+        status = (yield* token).status
+        if (status !== 200) yield* Effect.sleep("100 millis")
+      }
+      expect(status).toBe(200)
+      // every token answered has its event, and no event is of a token that was not answered
+      const issued = yield* auditOf(w, "token.issued")
+      expect(issued).toHaveLength(3)
+      expect((yield* admin.get(`/admin/realms/${w.name}/audit/verify`)).json).toMatchObject({ ok: true })
     }).pipe(Effect.provide(Layer.suspend(() => world(requirePostgres())))), 60_000)
 })
