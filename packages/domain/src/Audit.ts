@@ -1,5 +1,5 @@
 /** The audit trail port (CONTRACT §7): append-only, queried newest first. */
-import { Chunk, Clock, Context, DateTime, Effect, Layer } from "effect"
+import { Chunk, Clock, Context, DateTime, Effect, Exit, Layer } from "effect"
 import * as AuditChain from "./AuditChain.js"
 import type { AuditEvent, Draft, Filter, Stored } from "./AuditEvent.js"
 import * as Entropy from "./Entropy.js"
@@ -10,6 +10,11 @@ import type { StoreError } from "./StoreError.js"
 export class Audit extends Context.Tag("@tessera/domain/Audit")<Audit, {
   /** Records an event that accompanies no stored change (e.g. a failed login). */
   readonly append: (event: AuditEvent) => Effect.Effect<void, StoreError>
+  /**
+   * `append` for code outside any fiber (a Node request listener: TokenEdge, ADR 0023): `done` is called once, with
+   * the outcome, only after the event is as durable as `append` makes it.
+   */
+  readonly offer: (event: AuditEvent, done: (outcome: Exit.Exit<void, StoreError>) => void) => void
   /** Events matching the filter, newest first. */
   readonly query: (realmId: string, filter: Filter) => Effect.Effect<ReadonlyArray<Stored>, StoreError>
   /** Checks the realm's hash chain from its first event (CONTRACT §3 `audit/verify`). */
@@ -37,18 +42,22 @@ export const matches = (filter: Filter) => ({ seq, event }: Stored) =>
   (filter.since === undefined || DateTime.greaterThanOrEqualTo(event.at, filter.since)) &&
   (filter.until === undefined || DateTime.lessThanOrEqualTo(event.at, filter.until))
 
-export const layerMemory = Layer.effect(Audit, Effect.map(MemoryDb.MemoryDb, (db) => Audit.of({
-  append: (event) =>
-    MemoryDb.write(db, (state) => Effect.map(MemoryDb.appendEvent(state, event), (next) => [undefined, next] as const)),
-  query: (realmId, filter) =>
-    MemoryDb.read(db, (state) => {
-      const trail = MemoryDb.trailOf(state, realmId)
-      const out: Array<Stored> = []
-      for (let i = Chunk.size(trail) - 1; i >= 0 && out.length < filter.limit; i--) {
-        const { seq, event } = Chunk.unsafeGet(trail, i)
-        if (matches(filter)({ seq, event })) out.push({ seq, event })
-      }
-      return out
-    }),
-  verify: (realmId) => Effect.flatMap(MemoryDb.read(db, (state) => MemoryDb.trailOf(state, realmId)), AuditChain.verify)
-})))
+export const layerMemory = Layer.effect(Audit, Effect.map(MemoryDb.MemoryDb, (db) => {
+  const append = (event: AuditEvent) =>
+    MemoryDb.write(db, (state) => Effect.map(MemoryDb.appendEvent(state, event), (next) => [undefined, next] as const))
+  return Audit.of({
+    append,
+    offer: (event, done) => void Effect.runCallback(append(event), { onExit: done }),
+    query: (realmId, filter) =>
+      MemoryDb.read(db, (state) => {
+        const trail = MemoryDb.trailOf(state, realmId)
+        const out: Array<Stored> = []
+        for (let i = Chunk.size(trail) - 1; i >= 0 && out.length < filter.limit; i--) {
+          const { seq, event } = Chunk.unsafeGet(trail, i)
+          if (matches(filter)({ seq, event })) out.push({ seq, event })
+        }
+        return out
+      }),
+    verify: (realmId) => Effect.flatMap(MemoryDb.read(db, (state) => MemoryDb.trailOf(state, realmId)), AuditChain.verify)
+  })
+}))

@@ -22,6 +22,11 @@ interface Lane<A, E> {
 export interface GroupCommit<K, A, E> {
   /** Waits until `item` was flushed; fails as its batch's flush failed. Interrupting the wait leaves the item queued. */
   readonly submit: (key: K, item: A) => Effect.Effect<void, E>
+  /**
+   * `submit` without a fiber, for code outside any (a Node request listener): `done` gets the outcome once, after
+   * the flush that holds `item`.
+   */
+  readonly offer: (key: K, item: A, done: (outcome: Exit.Exit<void, E>) => void) => void
 }
 
 /**
@@ -56,28 +61,30 @@ export const make = <K, A, E>(options: {
         })
       })
 
+    const offer = (key: K, item: A, resume: (outcome: Exit.Exit<void, E>) => void) => {
+      const waiter: Waiter<A, E> = { item, resume }
+      const running = lanes.get(key)
+      if (running !== undefined) {
+        running.queue.push(waiter)
+        return
+      }
+      // no flush for this key: one starts at once, with this item
+      const lane: Lane<A, E> = { queue: [waiter], inFlight: [] }
+      lanes.set(key, lane)
+      const fiber = runFork(drain(key, lane))
+      fiber.addObserver((exit) => {
+        if (Exit.isSuccess(exit)) return
+        // the loop was interrupted (the scope closed): nobody may be left waiting for it
+        if (lanes.get(key) === lane) lanes.delete(key)
+        const interrupted = Exit.interrupt(fiber.id())
+        for (const w of lane.inFlight) w.resume(interrupted)
+        for (const w of lane.queue.splice(0)) w.resume(interrupted)
+      })
+    }
+
     const submit = (key: K, item: A): Effect.Effect<void, E> =>
       // no canceler: an interrupted submitter's item stays queued, and its later `resume` is ignored
-      Effect.async<void, E>((resume) => {
-        const waiter: Waiter<A, E> = { item, resume }
-        const running = lanes.get(key)
-        if (running !== undefined) {
-          running.queue.push(waiter)
-          return
-        }
-        // no flush for this key: one starts at once, with this item
-        const lane: Lane<A, E> = { queue: [waiter], inFlight: [] }
-        lanes.set(key, lane)
-        const fiber = runFork(drain(key, lane))
-        fiber.addObserver((exit) => {
-          if (Exit.isSuccess(exit)) return
-          // the loop was interrupted (the scope closed): nobody may be left waiting for it
-          if (lanes.get(key) === lane) lanes.delete(key)
-          const interrupted = Exit.interrupt(fiber.id())
-          for (const w of lane.inFlight) w.resume(interrupted)
-          for (const w of lane.queue.splice(0)) w.resume(interrupted)
-        })
-      })
+      Effect.async<void, E>((resume) => offer(key, item, resume))
 
-    return { submit } satisfies GroupCommit<K, A, E>
+    return { submit, offer } satisfies GroupCommit<K, A, E>
   })

@@ -125,6 +125,7 @@ export const layer = Layer.scoped(Audit.Audit, Effect.gen(function*() {
   return Audit.Audit.of({
     // answered only after the COMMIT of the statement that holds the event (ADR 0022)
     append: (event) => group.submit(event.realmId, event),
+    offer: (event, done) => group.offer(event.realmId, event, done),
     query: (realmId, filter) =>
       Effect.gen(function*() {
         const clauses = [

@@ -49,6 +49,27 @@ describe("ADR 0022 group commit: batches, outcomes, interruption", () => {
       expect(outcomes).toEqual([Exit.fail("refused"), Exit.fail("refused"), Exit.fail("refused"), Exit.void, Exit.void])
     }))
 
+  it.effect("offer, without a fiber, joins the same batches in arrival order and calls back once with its batch's outcome", () =>
+    Effect.gen(function*() {
+      const { batches, finish, group } = yield* harness
+      const outcomes: Array<[number, Exit.Exit<void, string>]> = []
+      const offer = (item: number) => group.offer("a", item, (outcome) => void outcomes.push([item, outcome]))
+      offer(1)
+      yield* waitFor(() => batches.length === 1)
+      offer(2)
+      const [submitted] = yield* submitAll(group, "a", [3])
+      // the forked submitter reaches the queue when it runs: let it, before the next offer
+      yield* Effect.yieldNow()
+      offer(4)
+      yield* Effect.yieldNow()
+      expect(outcomes).toEqual([])
+      yield* finish(0, Exit.void)
+      yield* finish(1, Exit.fail("refused"))
+      expect(yield* Fiber.await(submitted!)).toEqual(Exit.fail("refused"))
+      expect(batches).toEqual([{ key: "a", items: [1] }, { key: "a", items: [2, 3, 4] }])
+      expect(outcomes).toEqual([[1, Exit.void], [2, Exit.fail("refused")], [4, Exit.fail("refused")]])
+    }))
+
   it.effect("a defect of the flush is every waiter's of its batch", () =>
     Effect.gen(function*() {
       const { finish, group } = yield* harness

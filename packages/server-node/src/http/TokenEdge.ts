@@ -6,12 +6,12 @@
  * It takes the route's own decisions, the same functions `ClientAuth.authenticate`, `TokenRoute` and
  * `ClientCredentialsGrant.handle` take (`secretMatches`, `choose`, `clientToken`, `accessTokenClaims`,
  * `clientTokenEvent`), synchronously and without a fiber; then it appends the `token.issued` event through the audit
- * port and answers only once that append has committed. A refusal, a value not in memory, any other grant or
+ * port (`Audit.offer`, no fiber per token) and answers only once that append has committed. A refusal, a value not in memory, any other grant or
  * authentication method, and a failed append go to `TokenRoute` with the body already read (`Respond.keepBody`):
  * every error answer comes from the route alone.
  */
 import type * as Http from "node:http"
-import { Duration, Effect, Either, Exit, Layer, Option, Redacted, Runtime } from "effect"
+import { Duration, Effect, Either, Exit, Layer, Option, Redacted } from "effect"
 import { Audit, Base64Url, ClientCredentialsGrant, Jwt, ReadCache, SigningKeys, Tokens, TokenSet } from "@tessera/domain"
 import type { Client, Realm, Resource, SigningKey } from "@tessera/domain"
 import { ClientAuthentication, Form, TokenRequest } from "@tessera/protocol"
@@ -124,7 +124,6 @@ export const layerServer = (server: Http.Server) =>
     const config = yield* AppConfig
     const policy = yield* Tokens.TokenPolicy
     const clock = yield* Effect.clock
-    const runCallback = Runtime.runCallback(yield* Effect.runtime<never>())
     const deps = {
       cache,
       issuerOf: (realm: Realm.Realm) => `${config.publicUrl}/realms/${realm.name}`,
@@ -140,17 +139,15 @@ export const layerServer = (server: Http.Server) =>
       }
       // ADR 0004: the token is answered only once the append that records it has committed; a failed append is the
       // route's to answer (it issues afresh and answers the store's failure as it always does)
-      runCallback(audit.append(issued.event), {
-        onExit: (appended) => {
-          if (Exit.isFailure(appended)) {
-            counts.toRoute++
-            return route()
-          }
-          counts.answered++
-          const json = Buffer.from(JSON.stringify(issued.body))
-          response.writeHead(200, headers(json.length))
-          response.end(json)
+      audit.offer(issued.event, (appended) => {
+        if (Exit.isFailure(appended)) {
+          counts.toRoute++
+          return route()
         }
+        counts.answered++
+        const json = Buffer.from(JSON.stringify(issued.body))
+        response.writeHead(200, headers(json.length))
+        response.end(json)
       })
     }
 
