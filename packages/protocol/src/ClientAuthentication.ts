@@ -64,9 +64,14 @@ type Result<A> = Either.Either<A, ErrorResponse.ErrorResponse>
 
 const utf8 = new TextDecoder("utf-8", { fatal: true })
 
-/** Standard base64 (RFC 4648 §4) to UTF-8 text, or undefined. */
+/** Node's Buffer, when the platform has it: it decodes base64 without a string of bytes in between. */
+const NodeBuffer = (globalThis as { Buffer?: typeof Buffer }).Buffer
+
+/** Standard base64 (RFC 4648 §4; padding optional) to UTF-8 text, or undefined; the caller checked the alphabet. */
 const fromBase64 = (b64: string): string | undefined => {
   try {
+    // as atob: a length of 1 modulo 4 (padding aside) is not base64
+    if (NodeBuffer !== undefined) return b64.replace(/=+$/, "").length % 4 === 1 ? undefined : utf8.decode(NodeBuffer.from(b64, "base64"))
     return utf8.decode(Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)))
   } catch {
     return undefined
@@ -75,6 +80,7 @@ const fromBase64 = (b64: string): string | undefined => {
 
 /** RFC 6749 Appendix B: form-url-decoding, strict like `Form`. */
 const formDecode = (s: string): string | undefined => {
+  if (!s.includes("%") && !s.includes("+")) return s
   try {
     return decodeURIComponent(s.replaceAll("+", " "))
   } catch {
@@ -113,6 +119,8 @@ const basic = (header: string, realm: string): Result<{ readonly clientId: strin
 /** The `sub` of a compact JWS's payload, unverified, or undefined. */
 const subjectOf = (jws: string): string | undefined => {
   const payload = jws.split(".")[1]!
+  // RFC 7515 §2: base64url without padding; anything else in the alphabet is not a JWS payload
+  if (!/^[A-Za-z0-9_-]*$/.test(payload)) return undefined
   const text = fromBase64(payload.replaceAll("-", "+").replaceAll("_", "/"))
   if (text === undefined) return undefined
   try {
