@@ -1,6 +1,7 @@
 import { expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import * as TokenEdge from "@tessera/server-node/http/TokenEdge"
+import { tokenEndpointHeaders } from "./support/Http.js"
 import type { WireResponse } from "./support/Http.js"
 import * as TestLive from "./support/TestLive.js"
 import { auditOf, authOf, basicHeader, introspect, post, registerClient, revoke, userAgent, verify, world } from "./support/TokenFixtures.js"
@@ -49,14 +50,7 @@ layer(TestLive.TestLive)("ADR 0023: client credentials tokens answered from memo
       expect(stable(second.value)).toEqual({ ...stable(first.value), json: { ...first.value.json, access_token: expect.any(String) } })
       expect(stable(second.value)).toEqual({
         status: 200,
-        headers: {
-          "cache-control": "no-store",
-          pragma: "no-cache",
-          "access-control-allow-origin": "*",
-          "access-control-expose-headers": "DPoP-Nonce, WWW-Authenticate",
-          "content-type": "application/json",
-          "content-length": String(second.value.text.length)
-        },
+        headers: { ...tokenEndpointHeaders, "content-length": String(second.value.text.length) },
         json: { access_token: expect.any(String), token_type: "Bearer", expires_in: 900, scope: "read" }
       })
       expect(second.value.json.access_token).not.toBe(first.value.json.access_token)
@@ -93,11 +87,7 @@ layer(TestLive.TestLive)("ADR 0023: client credentials tokens answered from memo
       expect(stable(wrongSecret.value)).toEqual({
         status: 401,
         headers: {
-          "cache-control": "no-store",
-          pragma: "no-cache",
-          "access-control-allow-origin": "*",
-          "access-control-expose-headers": "DPoP-Nonce, WWW-Authenticate",
-          "content-type": "application/json",
+          ...tokenEndpointHeaders,
           "content-length": String(wrongSecret.value.text.length),
           "www-authenticate": `Basic realm="${w.issuer}"`
         },
