@@ -6,6 +6,7 @@
 import { expect, it, layer } from "@effect/vitest"
 import { Effect, Option, TestClock } from "effect"
 import { DeviceAuthorizations, Hash, Provisioning } from "@tessera/domain"
+import type { DeviceAuthorizationRequest } from "@tessera/protocol"
 import { fieldsOf, followSeeOther, makeBrowser, onlyForm, pathOf } from "./support/Browser.js"
 import type { Browser, Response } from "./support/Browser.js"
 import { admin, get } from "./support/Http.js"
@@ -25,15 +26,6 @@ interface Wire {
   readonly json: unknown
 }
 
-interface Started {
-  readonly device_code: string
-  readonly user_code: string
-  readonly verification_uri: string
-  readonly verification_uri_complete: string
-  readonly expires_in: number
-  readonly interval: number
-}
-
 /** A public device client (`none`) with the device and refresh grants, allowed the world's `resource`. */
 const deviceClient = (w: World, metadata: Record<string, unknown> = {}) =>
   registerClient(w, { client_name: "Living Room TV", grant_types: [deviceGrant, "refresh_token"], token_endpoint_auth_method: "none", ...metadata })
@@ -44,7 +36,9 @@ const authorize = (w: World, auth: Auth, params: Record<string, string> | Readon
 /** A device authorization that succeeded. */
 const begin = (w: World, auth: Auth, params: Record<string, string> | ReadonlyArray<readonly [string, string]> = {}) =>
   Effect.flatMap(authorize(w, auth, params), (res) =>
-    res.status === 200 ? Effect.succeed(res.json as Started) : Effect.dieMessage(`device authorization: ${res.status} ${res.text}`))
+    res.status === 200
+      ? Effect.succeed(res.json as DeviceAuthorizationRequest.DeviceAuthorizationResponse)
+      : Effect.dieMessage(`device authorization: ${res.status} ${res.text}`))
 
 const poll = (w: World, auth: Auth, deviceCode: string, extra: Record<string, string> = {}) =>
   post(w, "token", auth, { grant_type: deviceGrant, device_code: deviceCode, ...extra })
@@ -122,7 +116,7 @@ layer(TestLive.TestLive)("RFC 8628 §3.1-3.2: the device authorization endpoint"
       expect(res.headers["content-type"]).toBe("application/json")
       expect(res.headers["cache-control"]).toBe("no-store")
       expect(res.headers["pragma"]).toBe("no-cache")
-      const body = res.json as Started
+      const body = res.json as DeviceAuthorizationRequest.DeviceAuthorizationResponse
       expect(body).toEqual({
         device_code: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
         // §6.1: 8 characters of the 20 consonants, shown with a dash
