@@ -1,6 +1,7 @@
 /** The one place that composes layers: ports, services, routes, the key scheduler and the HTTP server. */
 import * as Http from "node:http"
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
+import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Console, Duration, Effect, Layer, Option } from "effect"
@@ -112,6 +113,8 @@ const drainTimeout = Duration.seconds(10)
  */
 const serveOn = (server: Http.Server) =>
   HttpLayerRouter.serve(Routes, { disableLogger: true, disableListenLog: true }).pipe(
+    // ADR 0024: no span per request while no tracer exports spans
+    HttpMiddleware.withTracerDisabledWhen(() => true),
     Layer.flatMap(() =>
       Layer.scopedDiscard(Effect.gen(function*() {
         const address = yield* HttpServer.HttpServer.pipe(Effect.map((s) => s.address))
