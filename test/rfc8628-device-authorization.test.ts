@@ -40,6 +40,16 @@ const begin = (w: World, auth: Auth, params: Record<string, string> | ReadonlyAr
       ? Effect.succeed(res.json as DeviceAuthorizationRequest.DeviceAuthorizationResponse)
       : Effect.dieMessage(`device authorization: ${res.status} ${res.text}`))
 
+/** Where most cases begin: a realm, a device client, and the device authorization it started for `scope`. */
+const deviceStarted = (scope = "read") =>
+  Effect.gen(function*() {
+    const w = yield* world
+    const client = yield* deviceClient(w)
+    const auth = authOf(client)
+    const started = yield* begin(w, auth, { scope })
+    return { w, client, auth, started }
+  })
+
 const poll = (w: World, auth: Auth, deviceCode: string, extra: Record<string, string> = {}) =>
   post(w, "token", auth, { grant_type: deviceGrant, device_code: deviceCode, ...extra })
 
@@ -214,10 +224,7 @@ layer(TestLive.TestLive)("RFC 8628 §3.1-3.2: the device authorization endpoint"
 layer(TestLive.TestLive)("RFC 8628 §3.3-3.5: the person at the verification page, the device at the token endpoint", (it) => {
   it.effect("the whole flow through the pages: code form, login, consent naming client, resources and code; tokens; JWKS; audit", () =>
     Effect.gen(function*() {
-      const w = yield* world
-      const client = yield* deviceClient(w)
-      const auth = authOf(client)
-      const started = yield* begin(w, auth, { scope: "read write" })
+      const { w, client, auth, started } = yield* deviceStarted("read write")
       // §3.4-3.5: before the person decides, the device is told to keep waiting
       expectError(yield* poll(w, auth, started.device_code), pending)
 
@@ -315,9 +322,7 @@ layer(TestLive.TestLive)("RFC 8628 §3.3-3.5: the person at the verification pag
 
   it.effect("§5.4: verification_uri_complete fills the code in but approves nothing until the person continues and allows", () =>
     Effect.gen(function*() {
-      const w = yield* world
-      const client = yield* deviceClient(w)
-      const started = yield* begin(w, authOf(client), { scope: "read" })
+      const { w, client, started } = yield* deviceStarted()
       const browser = makeBrowser()
       const page = yield* openForm(browser, started.verification_uri_complete)
       expect(page.text).toContain(`value="${started.user_code}"`)
@@ -338,9 +343,7 @@ layer(TestLive.TestLive)("RFC 8628 §3.3-3.5: the person at the verification pag
 
   it.effect("RFC 9449 §5: polled with a DPoP proof, the device gets a DPoP-bound token and a refresh token bound to its key", () =>
     Effect.gen(function*() {
-      const w = yield* world
-      const client = yield* deviceClient(w)
-      const started = yield* begin(w, authOf(client), { scope: "read" })
+      const { w, client, started } = yield* deviceStarted()
       yield* decide(w, makeBrowser(), started.user_code)
       const k = yield* Dpop.key()
       const res = yield* post(w, "token", authOf(client), { grant_type: deviceGrant, device_code: started.device_code }, {
@@ -375,9 +378,7 @@ layer(TestLive.TestLive)("RFC 8628 §3.3-3.5: the person at the verification pag
 
   it.effect("§3.5 access_denied: the person denies; consent.denied is audited; the device is told access_denied, 400", () =>
     Effect.gen(function*() {
-      const w = yield* world
-      const client = yield* deviceClient(w)
-      const started = yield* begin(w, authOf(client), { scope: "read" })
+      const { w, client, started } = yield* deviceStarted()
       const { done } = yield* decide(w, makeBrowser(), started.user_code, "deny")
       expectPage(done, 200)
       expect(done.text).toContain("Access denied")
@@ -395,9 +396,7 @@ layer(TestLive.TestLive)("RFC 8628 §3.3-3.5: the person at the verification pag
 
   it.effect("a code already decided is refused at the form like a wrong one; a replayed consent form is the error page", () =>
     Effect.gen(function*() {
-      const w = yield* world
-      const client = yield* deviceClient(w)
-      const started = yield* begin(w, authOf(client), { scope: "read" })
+      const { w, client, started } = yield* deviceStarted()
       const browser = makeBrowser()
       const { consent } = yield* decide(w, browser, started.user_code)
       const again = yield* browser.submit(onlyForm((yield* openForm(browser, started.verification_uri)).text), { user_code: started.user_code })
@@ -411,9 +410,7 @@ layer(TestLive.TestLive)("RFC 8628 §3.3-3.5: the person at the verification pag
 
   it.effect("a wrong code: the form again with an error, 400, the code echoed for correction; the right one still works", () =>
     Effect.gen(function*() {
-      const w = yield* world
-      const client = yield* deviceClient(w)
-      const started = yield* begin(w, authOf(client), { scope: "read" })
+      const { w, client, started } = yield* deviceStarted()
       const browser = makeBrowser()
       const entry = yield* openForm(browser, started.verification_uri)
       const wrong = started.user_code === "BCDF-GHJK" ? "BCDF-GHJL" : "BCDF-GHJK"
@@ -439,9 +436,7 @@ layer(TestLive.TestLive)("RFC 8628 §3.3-3.5: the person at the verification pag
 
   it.effect("§5.1: after 10 wrong codes from an address in 15 minutes, 429 with Retry-After, even for the right code", () =>
     Effect.gen(function*() {
-      const w = yield* world
-      const client = yield* deviceClient(w)
-      const started = yield* begin(w, authOf(client), { scope: "read" })
+      const { w, client, started } = yield* deviceStarted()
       const browser = makeBrowser()
       const entry = yield* openForm(browser, started.verification_uri)
       const wrong = started.user_code === "BCDF-GHJK" ? "BCDF-GHJL" : "BCDF-GHJK"
@@ -462,9 +457,7 @@ layer(TestLive.TestLive)("RFC 8628 §3.3-3.5: the person at the verification pag
 
   it.effect("CSRF: a code posted without this browser's form token is the form again (400), and nothing is looked up", () =>
     Effect.gen(function*() {
-      const w = yield* world
-      const client = yield* deviceClient(w)
-      const started = yield* begin(w, authOf(client), { scope: "read" })
+      const { w, client, started } = yield* deviceStarted()
       const browser = makeBrowser()
       const res = yield* browser.post(`/realms/${w.name}/device`, [["csrf", "forged"], ["user_code", started.user_code]])
       expectPage(res, 400)
@@ -480,9 +473,7 @@ layer(TestLive.TestLive)("RFC 8628 §3.3-3.5: the person at the verification pag
 
   it.effect("§3.5 slow_down: a poll sooner than the interval (the clock stands still here) adds 5 s each time, persisted", () =>
     Effect.gen(function*() {
-      const w = yield* world
-      const client = yield* deviceClient(w)
-      const started = yield* begin(w, authOf(client), { scope: "read" })
+      const { w, client, started } = yield* deviceStarted()
       expectError(yield* poll(w, authOf(client), started.device_code), pending)
       expectError(yield* poll(w, authOf(client), started.device_code), slowDown(10))
       expectError(yield* poll(w, authOf(client), started.device_code), slowDown(15))
@@ -491,10 +482,8 @@ layer(TestLive.TestLive)("RFC 8628 §3.3-3.5: the person at the verification pag
 
   it.effect("§3.5 invalid_grant: an unknown device code, another client's, one already redeemed", () =>
     Effect.gen(function*() {
-      const w = yield* world
-      const client = yield* deviceClient(w)
+      const { w, client, started } = yield* deviceStarted()
       const other = yield* deviceClient(w)
-      const started = yield* begin(w, authOf(client), { scope: "read" })
       expectError(yield* poll(w, authOf(client), "unknown-device-code"), { error: "invalid_grant" })
       expectError(yield* poll(w, authOf(other), started.device_code), { error: "invalid_grant" })
       // another client's poll changed nothing: the right client's first poll is not "too soon"
@@ -525,9 +514,7 @@ layer(TestLive.TestLive)("RFC 8628 §3.3-3.5: the person at the verification pag
 
   it.effect("single use: of 20 concurrent polls of an approved code exactly one gets tokens, the rest invalid_grant", () =>
     Effect.gen(function*() {
-      const w = yield* world
-      const client = yield* deviceClient(w)
-      const started = yield* begin(w, authOf(client), { scope: "read" })
+      const { w, client, started } = yield* deviceStarted()
       yield* decide(w, makeBrowser(), started.user_code)
       const results = yield* Effect.all(Array.from({ length: 20 }, () => poll(w, authOf(client), started.device_code)), {
         concurrency: "unbounded"
@@ -597,10 +584,7 @@ layer(TestLive.TestLive)("RFC 8628 §3.3-3.5: the person at the verification pag
 
 it.effect("§3.5 slow_down counts from the last poll: at the interval the poll is pending again; the grown interval holds", () =>
   Effect.gen(function*() {
-    const w = yield* world
-    const client = yield* deviceClient(w)
-    const auth = authOf(client)
-    const started = yield* begin(w, auth, { scope: "read" })
+    const { w, auth, started } = yield* deviceStarted()
     expectError(yield* poll(w, auth, started.device_code), pending)
     yield* TestClock.adjust("4999 millis")
     expectError(yield* poll(w, auth, started.device_code), slowDown(10))
@@ -616,10 +600,7 @@ it.effect("§3.5 slow_down counts from the last poll: at the interval the poll i
 
 it.effect("§3.5 expired_token: after expires_in (600 s) the device is told so, approved or not, and the code cannot be entered", () =>
   Effect.gen(function*() {
-    const w = yield* world
-    const client = yield* deviceClient(w)
-    const auth = authOf(client)
-    const waiting = yield* begin(w, auth, { scope: "read" })
+    const { w, auth, started: waiting } = yield* deviceStarted()
     const approved = yield* begin(w, auth, { scope: "read" })
     const browser = makeBrowser()
     yield* decide(w, browser, approved.user_code)
@@ -638,9 +619,7 @@ it.effect("§3.5 expired_token: after expires_in (600 s) the device is told so, 
 
 it.effect("an approval on a consent page left open past expires_in is the error page, and nothing is approved", () =>
   Effect.gen(function*() {
-    const w = yield* world
-    const client = yield* deviceClient(w)
-    const started = yield* begin(w, authOf(client), { scope: "read" })
+    const { w, client, started } = yield* deviceStarted()
     const browser = makeBrowser()
     const entry = yield* openForm(browser, started.verification_uri)
     const login = yield* browser.submit(onlyForm(entry.text), { user_code: started.user_code })
