@@ -3,11 +3,13 @@ import { Clock, Effect, Option, TestClock } from "effect"
 import { Fetcher, RemoteJwks } from "@tessera/domain"
 import * as Jose from "jose"
 import { admin, get } from "./support/Http.js"
+import type { WireResponse } from "./support/Http.js"
 import * as TestLive from "./support/TestLive.js"
-import { accessTokenLifetime, auditOf, authOf, clientKey, noStore, nowSeconds, post, registerClient, userAgent, verify, world } from "./support/TokenFixtures.js"
+import {
+  accessTokenLifetime, auditOf, authOf, clientKey, expectTokenError as expectError, expectTokenResponse, invalidGrant, nowSeconds, post,
+  registerClient, userAgent, verify, world
+} from "./support/TokenFixtures.js"
 import type { ClientKey, RegisteredClient, World } from "./support/TokenFixtures.js"
-
-type Wire = { status: number; headers: Record<string, string>; json: unknown }
 
 const jwtBearer = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
@@ -70,23 +72,9 @@ const jwtBearerRequest = (
   ])
 
 /** RFC 6749 §5.1: 200, no-store, no-cache; an access token and its scope, never a refresh token nor an ID token. */
-const expectTokens = (res: Wire, scope: string) => {
-  expect(res.status).toBe(200)
-  expect(res.headers["content-type"]).toBe("application/json")
-  expect(res.headers["cache-control"]).toBe(noStore["cache-control"])
-  expect(res.headers["pragma"]).toBe(noStore.pragma)
-  expect(res.json).toEqual({ access_token: expect.any(String), token_type: "Bearer", expires_in: accessTokenLifetime, scope })
+const expectTokens = (res: WireResponse, scope: string) => {
+  expectTokenResponse(res, { access_token: expect.any(String), token_type: "Bearer", expires_in: accessTokenLifetime, scope })
   return (res.json as { access_token: string }).access_token
-}
-
-/** RFC 6749 §5.2: a 400 error with the no-store headers and no challenge. */
-const expectError = (res: Wire, body: unknown) => {
-  expect(res.status).toBe(400)
-  expect(res.headers["content-type"]).toBe("application/json")
-  expect(res.headers["cache-control"]).toBe("no-store")
-  expect(res.headers["pragma"]).toBe("no-cache")
-  expect(res.headers["www-authenticate"]).toBeUndefined()
-  expect(res.json).toEqual(body)
 }
 
 /** RFC 9068 §2: the whole claim set; no auth_time nor acr: nobody authenticated at Tessera. */
@@ -100,7 +88,6 @@ const expectAccessToken = (w: World, token: string, sub: string, clientId: strin
     })
   })
 
-const invalidGrant = (description: string) => ({ error: "invalid_grant", error_description: description })
 /** Before the signature verifies, one answer: the endpoint does not tell which issuers are trusted. */
 const notTrusted = invalidGrant("the assertion is not a JWT signed by a trusted issuer of the realm")
 

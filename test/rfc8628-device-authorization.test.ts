@@ -13,18 +13,13 @@ import { admin, get } from "./support/Http.js"
 import * as Dpop from "./support/DpopFixtures.js"
 import * as TestLive from "./support/TestLive.js"
 import {
-  accessTokenLifetime, auditOf, authOf, nowSeconds, post, refresh, registerClient, userAgent, verify, world
+  accessTokenLifetime, auditOf, authOf, expectTokenError as expectError, expectTokenResponse as expectTokens, nowSeconds, post, refresh,
+  registerClient, userAgent, verify, world
 } from "./support/TokenFixtures.js"
 import type { Auth, World } from "./support/TokenFixtures.js"
 
 const deviceGrant = "urn:ietf:params:oauth:grant-type:device_code"
 const password = "correct horse battery staple"
-
-interface Wire {
-  readonly status: number
-  readonly headers: Readonly<Record<string, string>>
-  readonly json: unknown
-}
 
 /** A public device client (`none`) with the device and refresh grants, allowed the world's `resource`. */
 const deviceClient = (w: World, metadata: Record<string, unknown> = {}) =>
@@ -53,27 +48,8 @@ const deviceStarted = (scope = "read") =>
 const poll = (w: World, auth: Auth, deviceCode: string, extra: Record<string, string> = {}) =>
   post(w, "token", auth, { grant_type: deviceGrant, device_code: deviceCode, ...extra })
 
-/** RFC 6749 §5.2 and RFC 8628 §3.5: an error body, 400 unless said, never cached, no challenge unless 401. */
-const expectError = (res: Wire, body: unknown, status = 400) => {
-  expect(res.status).toBe(status)
-  expect(res.headers["content-type"]).toBe("application/json")
-  expect(res.headers["cache-control"]).toBe("no-store")
-  expect(res.headers["pragma"]).toBe("no-cache")
-  if (status !== 401) expect(res.headers["www-authenticate"]).toBeUndefined()
-  expect(res.json).toEqual(body)
-}
-
 const pending = { error: "authorization_pending", error_description: "the person has not yet approved the request" }
 const slowDown = (interval: number) => ({ error: "slow_down", error_description: `polling too fast: wait at least ${interval} seconds between requests` })
-
-/** RFC 6749 §5.1: 200, JSON, never cached, and the whole body. */
-const expectTokens = (res: Wire, body: Record<string, unknown>) => {
-  expect(res.status).toBe(200)
-  expect(res.headers["content-type"]).toBe("application/json")
-  expect(res.headers["cache-control"]).toBe("no-store")
-  expect(res.headers["pragma"]).toBe("no-cache")
-  expect(res.json).toEqual(body)
-}
 
 /** A page: HTML, never cached, never framed. */
 const expectPage = (res: Response, status: number) => {

@@ -8,13 +8,12 @@ import * as Jose from "jose"
 import { Fetcher } from "@tessera/domain"
 import { admin } from "./support/Http.js"
 import * as TestLive from "./support/TestLive.js"
-import { accessTokenLifetime, auditOf, authOf, clientKey, noStore, nowSeconds, post, registerClient, userAgent, verify, world } from "./support/TokenFixtures.js"
+import {
+  accessTokenLifetime, accessTokenType, auditOf, authOf, clientKey, expectExchanged, expectTokenError as expectError, invalidGrant, nowSeconds,
+  post, registerClient, tokenExchangeGrant as grantType, userAgent, verify, world
+} from "./support/TokenFixtures.js"
 import type { Auth, ClientKey, RegisteredClient, World } from "./support/TokenFixtures.js"
 
-type Wire = { status: number; headers: Record<string, string>; json: unknown }
-
-const grantType = "urn:ietf:params:oauth:grant-type:token-exchange"
-const accessTokenType = "urn:ietf:params:oauth:token-type:access_token"
 const jwtType = "urn:ietf:params:oauth:token-type:jwt"
 
 const agentClient = (w: World, metadata: Record<string, unknown> = {}) =>
@@ -67,27 +66,6 @@ const subjectJwt = (w: World, idp: Idp, agent: RegisteredClient | undefined, cla
 const tokenExchange = (w: Pick<World, "name">, auth: Auth, subjectToken: string, extra: Record<string, string> = {}) =>
   post(w, "token", auth, { grant_type: grantType, subject_token: subjectToken, subject_token_type: jwtType, ...extra })
 
-const expectExchanged = (res: Wire, scope: string, expiresIn: number = accessTokenLifetime) => {
-  expect(res.status).toBe(200)
-  expect(res.headers["content-type"]).toBe("application/json")
-  expect(res.headers["cache-control"]).toBe(noStore["cache-control"])
-  expect(res.headers["pragma"]).toBe(noStore.pragma)
-  expect(res.json).toEqual({
-    access_token: expect.any(String), issued_token_type: accessTokenType, token_type: "Bearer", expires_in: expiresIn, scope
-  })
-  return (res.json as { access_token: string }).access_token
-}
-
-const expectError = (res: Wire, body: unknown) => {
-  expect(res.status).toBe(400)
-  expect(res.headers["content-type"]).toBe("application/json")
-  expect(res.headers["cache-control"]).toBe("no-store")
-  expect(res.headers["pragma"]).toBe("no-cache")
-  expect(res.headers["www-authenticate"]).toBeUndefined()
-  expect(res.json).toEqual(body)
-}
-
-const invalidGrant = (description: string) => ({ error: "invalid_grant", error_description: description })
 const unverified = invalidGrant("'subject_token' is not a JWT signed by a trusted issuer of the realm")
 const notDelegable = invalidGrant("'subject_token' may not be delegated to this client")
 const expired = invalidGrant("'subject_token' has expired or has no 'exp'")

@@ -4,15 +4,10 @@ import { Jwt, Session, SigningKeys } from "@tessera/domain"
 import { admin } from "./support/Http.js"
 import * as TestLive from "./support/TestLive.js"
 import {
-  accessTokenLifetime, auditOf, authOf, exchange, introspect, issueCode, noStore, nowSeconds, post, registerClient, revoke, userAgent,
-  verify, world
+  accessTokenLifetime, accessTokenType, auditOf, authOf, exchange, expectExchanged, expectTokenError as expectError, introspect, invalidGrant,
+  issueCode, nowSeconds, post, registerClient, revoke, tokenExchangeGrant as grantType, userAgent, verify, world
 } from "./support/TokenFixtures.js"
 import type { Auth, RegisteredClient, World } from "./support/TokenFixtures.js"
-
-type Wire = { status: number; headers: Record<string, string>; json: unknown }
-
-const grantType = "urn:ietf:params:oauth:grant-type:token-exchange"
-const accessTokenType = "urn:ietf:params:oauth:token-type:access_token"
 
 /** DESIGN "Agents": an agent client that people authorize (code grant) and that exchanges their tokens. */
 const agentClient = (w: World, metadata: Record<string, unknown> = {}) =>
@@ -45,28 +40,6 @@ const mint = (w: World, claims: Record<string, unknown>) =>
 const tokenExchange = (w: Pick<World, "name">, auth: Auth, subjectToken: string, extra: Record<string, string> = {}) =>
   post(w, "token", auth, { grant_type: grantType, subject_token: subjectToken, subject_token_type: accessTokenType, ...extra })
 
-/** RFC 8693 §2.2.1: 200, no-store; the access token, issued_token_type, Bearer, and never a refresh token. */
-const expectExchanged = (res: Wire, scope: string, expiresIn: number = accessTokenLifetime) => {
-  expect(res.status).toBe(200)
-  expect(res.headers["content-type"]).toBe("application/json")
-  expect(res.headers["cache-control"]).toBe(noStore["cache-control"])
-  expect(res.headers["pragma"]).toBe(noStore.pragma)
-  expect(res.json).toEqual({
-    access_token: expect.any(String), issued_token_type: accessTokenType, token_type: "Bearer", expires_in: expiresIn, scope
-  })
-  return (res.json as { access_token: string }).access_token
-}
-
-/** RFC 6749 §5.2 (RFC 8693 §2.2.2): a 400 error with the no-store headers and no challenge. */
-const expectError = (res: Wire, body: unknown) => {
-  expect(res.status).toBe(400)
-  expect(res.headers["cache-control"]).toBe("no-store")
-  expect(res.headers["pragma"]).toBe("no-cache")
-  expect(res.headers["www-authenticate"]).toBeUndefined()
-  expect(res.json).toEqual(body)
-}
-
-const invalidGrant = (description: string) => ({ error: "invalid_grant", error_description: description })
 const notActive = invalidGrant("'subject_token' is not an active access token of this realm")
 const notDelegable = invalidGrant("'subject_token' may not be delegated to this client")
 const freshAuthenticationRequired = {

@@ -3,11 +3,13 @@
  * registered through the admin API, and grants and codes written straight through the sign-in ports (as the
  * authorization endpoint would), then wire helpers for the three endpoints.
  */
+import { expect } from "@effect/vitest"
 import { Clock, DateTime, Duration, Effect } from "effect"
 import * as Jose from "jose"
 import { AuthorizationCode, Base64Url, Hash, Pkce, Provisioning, Session, SignIn } from "@tessera/domain"
 import type { Grant } from "@tessera/domain"
 import { admin, createRealm, get, noStore, request } from "./Http.js"
+import type { WireResponse } from "./Http.js"
 
 export const userAgent = "tessera-test/1.0 (token suites)"
 
@@ -234,7 +236,41 @@ export const auditOf = (w: World, type: string) =>
 /** The headers RFC 6749 §5.1 requires on every token response. */
 export { noStore }
 
+/** RFC 6749 §5.1: 200, JSON, never cached, and the whole body. */
+export const expectTokenResponse = (res: WireResponse, body: Record<string, unknown>) => {
+  expect(res.status).toBe(200)
+  expect(res.headers["content-type"]).toBe("application/json")
+  expect(res.headers["cache-control"]).toBe(noStore["cache-control"])
+  expect(res.headers["pragma"]).toBe(noStore.pragma)
+  expect(res.json).toEqual(body)
+}
+
+/** RFC 6749 §5.2: an error body, 400 unless said, JSON, never cached, no challenge unless 401. */
+export const expectTokenError = (res: WireResponse, body: unknown, status = 400) => {
+  expect(res.status).toBe(status)
+  expect(res.headers["content-type"]).toBe("application/json")
+  expect(res.headers["cache-control"]).toBe(noStore["cache-control"])
+  expect(res.headers["pragma"]).toBe(noStore.pragma)
+  if (status !== 401) expect(res.headers["www-authenticate"]).toBeUndefined()
+  expect(res.json).toEqual(body)
+}
+
+/** RFC 6749 §5.2 invalid_grant, with its description. */
+export const invalidGrant = (description: string) => ({ error: "invalid_grant", error_description: description })
+
 /** Seconds since the epoch, from the Clock. */
 export const nowSeconds = Effect.map(Clock.currentTimeMillis, (ms) => Math.floor(ms / 1000))
 
 export const accessTokenLifetime = Duration.toSeconds(Duration.minutes(15))
+
+/** RFC 8693 §2.1: the token exchange grant, and §3 the access token type. */
+export const tokenExchangeGrant = "urn:ietf:params:oauth:grant-type:token-exchange"
+export const accessTokenType = "urn:ietf:params:oauth:token-type:access_token"
+
+/** RFC 8693 §2.2.1: 200, no-store; the access token, issued_token_type, Bearer, and never a refresh token. Returns the token. */
+export const expectExchanged = (res: WireResponse, scope: string, expiresIn: number = accessTokenLifetime) => {
+  expectTokenResponse(res, {
+    access_token: expect.any(String), issued_token_type: accessTokenType, token_type: "Bearer", expires_in: expiresIn, scope
+  })
+  return (res.json as { access_token: string }).access_token
+}
