@@ -1,56 +1,22 @@
 import { expect, it as itWorld, layer } from "@effect/vitest"
 import { Clock, Effect, Option, TestClock } from "effect"
 import { Fetcher, RemoteJwks } from "@tessera/domain"
-import * as Jose from "jose"
 import { admin, get } from "./support/Http.js"
 import type { WireResponse } from "./support/Http.js"
 import * as TestLive from "./support/TestLive.js"
 import {
   accessTokenLifetime, auditOf, authOf, clientKey, expectTokenError as expectError, expectTokenResponse, invalidGrant, nowSeconds, post,
-  registerClient, userAgent, verify, world
+  registerClient, remoteIssuer, signJwt, trustedIssuer, userAgent, verify, world
 } from "./support/TokenFixtures.js"
-import type { ClientKey, RegisteredClient, World } from "./support/TokenFixtures.js"
+import type { ClientKey, RegisteredClient, TrustedIssuer, World } from "./support/TokenFixtures.js"
 
 const jwtBearer = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
-/** A trusted issuer of the realm (CONTRACT §3) with an ES256 key registered inline as `jwks`. */
-const trustedIssuer = (w: World, issuer = `https://idp.example/${w.name}`) =>
-  Effect.gen(function*() {
-    const key = yield* clientKey
-    const res = yield* admin.post(`/admin/realms/${w.name}/trusted-issuers`, { issuer, jwks: { keys: [key.publicJwk] } })
-    if (res.status !== 201) return yield* Effect.dieMessage(`trusted issuer: ${res.status} ${res.text}`)
-    return { issuer, key }
-  })
-
-/**
- * A trusted issuer registered with a `jwks_uri` (CONTRACT §3), its key set served by the memory Fetcher with
- * `max-age=3600`; `publish` replaces the served set (the issuer rotating its keys).
- */
-const remoteIssuer = (w: World) =>
-  Effect.gen(function*() {
-    const key = yield* clientKey
-    const issuer = `https://remote-idp.example/${w.name}`
-    const jwksUri = `${issuer}/.well-known/jwks.json`
-    const table = yield* Fetcher.MemoryFetcher
-    const publish = (keys: ReadonlyArray<ClientKey>) =>
-      table.set(jwksUri, Fetcher.json({ keys: keys.map((k) => k.publicJwk) }, { "cache-control": "max-age=3600" }))
-    yield* publish([key])
-    const res = yield* admin.post(`/admin/realms/${w.name}/trusted-issuers`, { issuer, jwks_uri: jwksUri })
-    if (res.status !== 201) return yield* Effect.dieMessage(`trusted issuer: ${res.status} ${res.text}`)
-    return { issuer, key, jwksUri, publish, fetches: table.calls(jwksUri), table }
-  })
-
 /** RFC 7523 §3: an assertion at the Clock's time, for the realm's issuer; every claim can be overridden (undefined removes it). */
-const assertionOf = (w: World, idp: { readonly issuer: string; readonly key: ClientKey }, sub: string, claims: Record<string, unknown> = {}) =>
+const assertionOf = (w: World, idp: TrustedIssuer, sub: string, claims: Record<string, unknown> = {}) =>
   Effect.gen(function*() {
     const now = Math.floor((yield* Clock.currentTimeMillis) / 1000)
-    const payload = Object.fromEntries(
-      Object.entries({ iss: idp.issuer, sub, aud: w.issuer, iat: now, exp: now + 60, jti: crypto.randomUUID(), ...claims })
-        .filter(([, value]) => value !== undefined)
-    )
-    return yield* Effect.promise(() =>
-      new Jose.SignJWT(payload).setProtectedHeader({ alg: "ES256", kid: idp.key.kid, typ: "JWT" }).sign(idp.key.privateKey)
-    )
+    return yield* signJwt(idp.key, { iss: idp.issuer, sub, aud: w.issuer, iat: now, exp: now + 60, jti: crypto.randomUUID(), ...claims })
   })
 
 /** A confidential client registered for the JWT-bearer grant (no redirect URIs, no response types). */

@@ -5,62 +5,28 @@
 import { expect, it, layer } from "@effect/vitest"
 import { Duration, Effect, TestClock } from "effect"
 import * as Jose from "jose"
-import { Fetcher } from "@tessera/domain"
 import { admin } from "./support/Http.js"
 import * as TestLive from "./support/TestLive.js"
 import {
   accessTokenLifetime, accessTokenType, auditOf, authOf, clientKey, expectExchanged, expectTokenError as expectError, invalidGrant, nowSeconds,
-  post, registerClient, tokenExchangeGrant as grantType, userAgent, verify, world
+  post, registerClient, remoteIssuer, signJwt, tokenExchangeGrant as grantType, trustedIssuer, userAgent, verify, world
 } from "./support/TokenFixtures.js"
-import type { Auth, ClientKey, RegisteredClient, World } from "./support/TokenFixtures.js"
+import type { Auth, RegisteredClient, TrustedIssuer, World } from "./support/TokenFixtures.js"
 
 const jwtType = "urn:ietf:params:oauth:token-type:jwt"
 
 const agentClient = (w: World, metadata: Record<string, unknown> = {}) =>
   registerClient(w, { principal_type: "agent", grant_types: [grantType], redirect_uris: [], response_types: [], ...metadata })
 
-interface Idp {
-  readonly issuer: string
-  readonly key: ClientKey
-}
-
-/** A trusted issuer of the realm (CONTRACT §3) with its key inline (`jwks`). */
-const inlineIssuer = (w: World) =>
-  Effect.gen(function*() {
-    const key = yield* clientKey
-    const issuer = `https://idp.example/${w.name}`
-    const res = yield* admin.post(`/admin/realms/${w.name}/trusted-issuers`, { issuer, jwks: { keys: [key.publicJwk] } })
-    if (res.status !== 201) return yield* Effect.dieMessage(`trusted issuer: ${res.status} ${res.text}`)
-    return { issuer, key } satisfies Idp
-  })
-
-/** A trusted issuer registered with a `jwks_uri`, served by the memory Fetcher. */
-const remoteIssuer = (w: World) =>
-  Effect.gen(function*() {
-    const key = yield* clientKey
-    const issuer = `https://remote-idp.example/${w.name}`
-    const jwksUri = `${issuer}/jwks`
-    const table = yield* Fetcher.MemoryFetcher
-    yield* table.set(jwksUri, Fetcher.json({ keys: [key.publicJwk] }))
-    const res = yield* admin.post(`/admin/realms/${w.name}/trusted-issuers`, { issuer, jwks_uri: jwksUri })
-    if (res.status !== 201) return yield* Effect.dieMessage(`trusted issuer: ${res.status} ${res.text}`)
-    return { issuer, key, jwksUri, table }
-  })
-
 /** The issuer's JWT for the realm's person, at the Clock's time, naming `agent` in `may_act`; undefined removes a claim. */
-const subjectJwt = (w: World, idp: Idp, agent: RegisteredClient | undefined, claims: Record<string, unknown> = {}, alg = "ES256") =>
+const subjectJwt = (w: World, idp: TrustedIssuer, agent: RegisteredClient | undefined, claims: Record<string, unknown> = {}, alg = "ES256") =>
   Effect.gen(function*() {
     const now = yield* nowSeconds
-    const payload = Object.fromEntries(
-      Object.entries({
-        iss: idp.issuer, sub: w.sub, aud: w.issuer, iat: now, exp: now + 3600, scope: "read write",
-        ...(agent !== undefined ? { may_act: { sub: agent.client_id } } : {}),
-        ...claims
-      }).filter(([, value]) => value !== undefined)
-    )
-    return yield* Effect.promise(() =>
-      new Jose.SignJWT(payload).setProtectedHeader({ alg, kid: idp.key.kid, typ: "JWT" }).sign(idp.key.privateKey)
-    )
+    return yield* signJwt(idp.key, {
+      iss: idp.issuer, sub: w.sub, aud: w.issuer, iat: now, exp: now + 3600, scope: "read write",
+      ...(agent !== undefined ? { may_act: { sub: agent.client_id } } : {}),
+      ...claims
+    }, alg)
   })
 
 const tokenExchange = (w: Pick<World, "name">, auth: Auth, subjectToken: string, extra: Record<string, string> = {}) =>
@@ -80,7 +46,7 @@ layer(TestLive.TestLive)("RFC 8693 §3: jwt subject tokens from trusted issuers"
     Effect.gen(function*() {
       const w = yield* world
       const agent = yield* agentClient(w)
-      const idp = yield* inlineIssuer(w)
+      const idp = yield* trustedIssuer(w)
       const res = yield* tokenExchange(w, authOf(agent), yield* subjectJwt(w, idp, agent, { auth_time: (yield* nowSeconds) - 10, acr: "urn:idp:mfa" }), {
         resource: w.resource, scope: "read"
       })
@@ -105,7 +71,7 @@ layer(TestLive.TestLive)("RFC 8693 §3: jwt subject tokens from trusted issuers"
     Effect.gen(function*() {
       const w = yield* world
       const agent = yield* agentClient(w)
-      const idp = yield* inlineIssuer(w)
+      const idp = yield* trustedIssuer(w)
       const jwt = yield* subjectJwt(w, idp, agent, {
         aud: `${w.issuer}/token`, act: { sub: "upstream" }, may_act: { sub: agent.client_id, iss: w.issuer }
       })
@@ -120,12 +86,12 @@ layer(TestLive.TestLive)("RFC 8693 §3: jwt subject tokens from trusted issuers"
     Effect.gen(function*() {
       const w = yield* world
       const agent = yield* agentClient(w)
-      const idp = yield* remoteIssuer(w)
+      const idp = yield* remoteIssuer(w, {})
       expectExchanged(yield* tokenExchange(w, authOf(agent), yield* subjectJwt(w, idp, agent)), "read write")
       expect(yield* idp.table.calls(idp.jwksUri)).toBe(1)
       const other = yield* world
       const otherAgent = yield* agentClient(other)
-      const down = yield* remoteIssuer(other)
+      const down = yield* remoteIssuer(other, {})
       yield* down.table.set(down.jwksUri, { _tag: "Failure", reason: "timeout" })
       expectError(yield* tokenExchange(other, authOf(otherAgent), yield* subjectJwt(other, down, otherAgent)), keysUnavailable)
       expect(yield* auditOf(other, "token.exchanged")).toEqual([])
@@ -135,7 +101,7 @@ layer(TestLive.TestLive)("RFC 8693 §3: jwt subject tokens from trusted issuers"
     Effect.gen(function*() {
       const w = yield* world
       const agent = yield* agentClient(w)
-      const idp = yield* inlineIssuer(w)
+      const idp = yield* trustedIssuer(w)
       expectError(yield* tokenExchange(w, authOf(agent), yield* subjectJwt(w, idp, undefined)), notDelegable)
       // client_id and auth_time of the trusted issuer name its clients and sessions, never Tessera's
       expectError(
@@ -154,7 +120,7 @@ layer(TestLive.TestLive)("RFC 8693 §3: jwt subject tokens from trusted issuers"
     Effect.gen(function*() {
       const w = yield* world
       const agent = yield* agentClient(w)
-      const idp = yield* inlineIssuer(w)
+      const idp = yield* trustedIssuer(w)
       const now = yield* nowSeconds
       expectError(yield* tokenExchange(w, authOf(agent), yield* subjectJwt(w, idp, agent, { iat: now - 600, exp: now - 1 })), expired)
       expectError(yield* tokenExchange(w, authOf(agent), yield* subjectJwt(w, idp, agent, { exp: undefined })), expired)
@@ -175,12 +141,12 @@ layer(TestLive.TestLive)("RFC 8693 §3: jwt subject tokens from trusted issuers"
     Effect.gen(function*() {
       const w = yield* world
       const agent = yield* agentClient(w)
-      const idp = yield* inlineIssuer(w)
+      const idp = yield* trustedIssuer(w)
       const stranger = { issuer: "https://stranger.example", key: yield* clientKey }
       expectError(yield* tokenExchange(w, authOf(agent), yield* subjectJwt(w, stranger, agent)), unverified)
       expectError(yield* tokenExchange(w, authOf(agent), yield* subjectJwt(w, { issuer: idp.issuer, key: stranger.key }, agent)), unverified)
       const other = yield* world
-      const otherIdp = yield* inlineIssuer(other)
+      const otherIdp = yield* trustedIssuer(other)
       expectError(yield* tokenExchange(w, authOf(agent), yield* subjectJwt(w, otherIdp, agent)), unverified)
       // RFC 7518 §3.6 alg none
       const now = yield* nowSeconds
@@ -211,7 +177,7 @@ layer(TestLive.TestLive)("RFC 8693 §3: jwt subject tokens from trusted issuers"
       const vault = `https://vault.example/${w.name}`
       expect((yield* admin.post(`/admin/realms/${w.name}/resources`, { uri: vault, scopes: ["list", "unseal"], step_up_scopes: ["unseal"] })).status).toBe(201)
       const agent = yield* agentClient(w, { resources: [w.resource, vault] })
-      const idp = yield* inlineIssuer(w)
+      const idp = yield* trustedIssuer(w)
       expectError(
         yield* tokenExchange(w, authOf(agent), yield* subjectJwt(w, idp, agent, { scope: "read" }), { resource: w.resource, scope: "read write" }),
         { error: "invalid_scope", error_description: "the scope asks for more than was granted" }
@@ -233,7 +199,7 @@ layer(TestLive.TestLive)("RFC 8693 §3: jwt subject tokens from trusted issuers"
     Effect.gen(function*() {
       const w = yield* world
       const app = yield* registerClient(w, { grant_types: [grantType], redirect_uris: [], response_types: [] })
-      const idp = yield* inlineIssuer(w)
+      const idp = yield* trustedIssuer(w)
       expectError(yield* tokenExchange(w, authOf(app), yield* subjectJwt(w, idp, app)), {
         error: "unauthorized_client", error_description: "token exchange is for agent clients only"
       })
@@ -244,7 +210,7 @@ it.effect("ADR 0011 for jwt subject tokens: the exchanged token never outlives t
   Effect.gen(function*() {
     const w = yield* world
     const agent = yield* agentClient(w)
-    const idp = yield* inlineIssuer(w)
+    const idp = yield* trustedIssuer(w)
     const now = yield* nowSeconds
     const jwt = yield* subjectJwt(w, idp, agent, { exp: now + 300 })
     yield* TestClock.adjust(Duration.seconds(180))

@@ -6,7 +6,7 @@
 import { expect } from "@effect/vitest"
 import { Clock, DateTime, Duration, Effect } from "effect"
 import * as Jose from "jose"
-import { AuthorizationCode, Base64Url, Hash, Pkce, Provisioning, Session, SignIn } from "@tessera/domain"
+import { AuthorizationCode, Base64Url, Fetcher, Hash, Pkce, Provisioning, Session, SignIn } from "@tessera/domain"
 import type { Grant } from "@tessera/domain"
 import { admin, createRealm, get, noStore, request } from "./Http.js"
 import type { WireResponse } from "./Http.js"
@@ -79,17 +79,50 @@ export const clientKey = Effect.promise(async () => {
 
 export type ClientKey = Effect.Effect.Success<typeof clientKey>
 
+/** A JWT signed with `key` (header `typ: JWT` and its kid); a claim whose value is undefined is left out. */
+export const signJwt = (key: ClientKey, claims: Record<string, unknown>, alg = "ES256") =>
+  Effect.promise(() =>
+    new Jose.SignJWT(Object.fromEntries(Object.entries(claims).filter(([, value]) => value !== undefined)))
+      .setProtectedHeader({ alg, kid: key.kid, typ: "JWT" })
+      .sign(key.privateKey)
+  )
+
 /** RFC 7523 §3: a client assertion at the Clock's time; every claim can be overridden (undefined removes it). */
 export const assertion = (key: ClientKey, clientId: string, aud: string | ReadonlyArray<string>, claims: Record<string, unknown> = {}) =>
   Effect.gen(function*() {
     const now = Math.floor((yield* Clock.currentTimeMillis) / 1000)
-    const payload = Object.fromEntries(
-      Object.entries({ iss: clientId, sub: clientId, aud, iat: now, exp: now + 60, jti: crypto.randomUUID(), ...claims })
-        .filter(([, value]) => value !== undefined)
-    )
-    return yield* Effect.promise(() =>
-      new Jose.SignJWT(payload).setProtectedHeader({ alg: "ES256", kid: key.kid, typ: "JWT" }).sign(key.privateKey)
-    )
+    return yield* signJwt(key, { iss: clientId, sub: clientId, aud, iat: now, exp: now + 60, jti: crypto.randomUUID(), ...claims })
+  })
+
+export interface TrustedIssuer {
+  readonly issuer: string
+  readonly key: ClientKey
+}
+
+/** A trusted issuer of the realm (CONTRACT §3) with an ES256 key registered inline as `jwks`. */
+export const trustedIssuer = (w: World, issuer = `https://idp.example/${w.name}`) =>
+  Effect.gen(function*() {
+    const key = yield* clientKey
+    const res = yield* admin.post(`/admin/realms/${w.name}/trusted-issuers`, { issuer, jwks: { keys: [key.publicJwk] } })
+    if (res.status !== 201) return yield* Effect.dieMessage(`trusted issuer: ${res.status} ${res.text}`)
+    return { issuer, key } satisfies TrustedIssuer
+  })
+
+/**
+ * A trusted issuer registered with a `jwks_uri` (CONTRACT §3), its key set served by the memory Fetcher with
+ * `headers`; `publish` replaces the served set (the issuer rotating its keys).
+ */
+export const remoteIssuer = (w: World, headers: Record<string, string> = { "cache-control": "max-age=3600" }) =>
+  Effect.gen(function*() {
+    const key = yield* clientKey
+    const issuer = `https://remote-idp.example/${w.name}`
+    const jwksUri = `${issuer}/.well-known/jwks.json`
+    const table = yield* Fetcher.MemoryFetcher
+    const publish = (keys: ReadonlyArray<ClientKey>) => table.set(jwksUri, Fetcher.json({ keys: keys.map((k) => k.publicJwk) }, headers))
+    yield* publish([key])
+    const res = yield* admin.post(`/admin/realms/${w.name}/trusted-issuers`, { issuer, jwks_uri: jwksUri })
+    if (res.status !== 201) return yield* Effect.dieMessage(`trusted issuer: ${res.status} ${res.text}`)
+    return { issuer, key, jwksUri, publish, fetches: table.calls(jwksUri), table }
   })
 
 export interface GrantInput {
