@@ -7,6 +7,7 @@ import { describe, expect, it, layer } from "@effect/vitest"
 import { Effect, TestClock } from "effect"
 import * as Jose from "jose"
 import { authorizeAndLogin, codeOf, makeBrowser, onlyForm, pkce, setup } from "./support/Browser.js"
+import type { Setup } from "./support/Browser.js"
 import { admin, request } from "./support/Http.js"
 import { make, TestLive } from "./support/TestLive.js"
 
@@ -24,6 +25,30 @@ const register = (realm: string, body: unknown, headers: Record<string, string> 
   request("POST", `/realms/${realm}/register`, { json: body, headers })
 
 const enable = (realm: string, on = true) => admin.patch(`/admin/realms/${realm}`, { dynamic_registration: on })
+
+/**
+ * The person signs in and allows `scope` for `resource` (RFC 8707); the public client redeems the code with its PKCE
+ * verifier (RFC 6749 §4.1.3, RFC 7636 §4.5). Returns the token endpoint's response.
+ */
+const allowAndRedeem = (s: Setup, scope: string, resource: string) =>
+  Effect.gen(function*() {
+    const browser = makeBrowser()
+    const { verifier, challenge } = pkce()
+    const consent = yield* authorizeAndLogin(browser, s, challenge, { scope, resource, nonce: undefined })
+    expect(consent.status).toBe(200)
+    const back = yield* browser.submit(onlyForm(consent.text), {}, ["decision", "allow"])
+    return yield* request("POST", `/realms/${s.realm}/token`, {
+      body: new URLSearchParams({
+        grant_type: "authorization_code",
+        code: codeOf(back),
+        redirect_uri: s.redirectUri,
+        code_verifier: verifier,
+        client_id: s.clientId,
+        resource
+      }).toString(),
+      contentType: "application/x-www-form-urlencoded"
+    })
+  })
 
 layer(TestLive)("RFC 7591 §3: dynamic client registration", (it) => {
   it.effect("CONTRACT §3: off by default: no registration_endpoint, and a registration is 403 access_denied", () =>
@@ -68,26 +93,7 @@ layer(TestLive)("RFC 7591 §3: dynamic client registration", (it) => {
       expect(typeof res.json.client_id_issued_at).toBe("number")
 
       // the scope it registered with does not cap it: a step-up scope can still be asked (MCP "Scope Selection Strategy")
-      const browser = makeBrowser()
-      const { verifier, challenge } = pkce()
-      const consent = yield* authorizeAndLogin(browser, { ...s, clientId, redirectUri: "http://127.0.0.1:40000/callback" }, challenge, {
-        scope: "mcp:tools payments:send",
-        resource: s.resource,
-        nonce: undefined
-      })
-      expect(consent.status).toBe(200)
-      const back = yield* browser.submit(onlyForm(consent.text), {}, ["decision", "allow"])
-      const token = yield* request("POST", `/realms/${s.realm}/token`, {
-        body: new URLSearchParams({
-          grant_type: "authorization_code",
-          code: codeOf(back),
-          redirect_uri: "http://127.0.0.1:40000/callback",
-          code_verifier: verifier,
-          client_id: clientId,
-          resource: s.resource
-        }).toString(),
-        contentType: "application/x-www-form-urlencoded"
-      })
+      const token = yield* allowAndRedeem({ ...s, clientId, redirectUri: "http://127.0.0.1:40000/callback" }, "mcp:tools payments:send", s.resource)
       expect(token.status).toBe(200)
       expect(Jose.decodeJwt(token.json.access_token)["scope"]).toBe("mcp:tools payments:send")
 
@@ -199,22 +205,7 @@ layer(TestLive)("MCP 2025-11-25 \"Canonical Server URI\": resource indicators as
         ["HTTPS://MCP.Example.COM/mcp", "https://mcp.example.com/mcp", "mcp:tools"],
         ["https://origin.example.com/", "https://origin.example.com", "files:read"]
       ] as const) {
-        const browser = makeBrowser()
-        const { verifier, challenge } = pkce()
-        const consent = yield* authorizeAndLogin(browser, s, challenge, { scope, resource: asked, nonce: undefined })
-        expect(consent.status).toBe(200)
-        const back = yield* browser.submit(onlyForm(consent.text), {}, ["decision", "allow"])
-        const token = yield* request("POST", `/realms/${s.realm}/token`, {
-          body: new URLSearchParams({
-            grant_type: "authorization_code",
-            code: codeOf(back),
-            redirect_uri: s.redirectUri,
-            code_verifier: verifier,
-            client_id: s.clientId,
-            resource: asked
-          }).toString(),
-          contentType: "application/x-www-form-urlencoded"
-        })
+        const token = yield* allowAndRedeem(s, scope, asked)
         expect(token.status).toBe(200)
         expect(Jose.decodeJwt(token.json.access_token).aud).toBe(registered)
       }
