@@ -132,7 +132,14 @@ export const layerServer = (server: Http.Server) =>
     }
 
     const answer = (realm: Realm.Realm, body: Uint8Array, request: Http.IncomingMessage, response: Http.ServerResponse, route: () => void) => {
-      const issued = issue(deps, realm, body, request)
+      let issued: ReturnType<typeof issue>
+      try {
+        issued = issue(deps, realm, body, request)
+      } catch {
+        // a defect here would be thrown in a Node event listener and end the process: the route decides again,
+        // and answers and logs a defect as every route does (Respond.handle)
+        issued = undefined
+      }
       if (issued === undefined) {
         counts.toRoute++
         return route()
