@@ -259,7 +259,10 @@ describe.concurrent("CONTRACT §1: running Tessera as a process", () => {
       ["TESSERA_KEY_ROTATION", "5 minutes"],
       ["TESSERA_REFRESH_ABSOLUTE_LIFETIME", "soon"],
       // the sliding lifetime cannot exceed the absolute one (default 30 days)
-      ["TESSERA_REFRESH_IDLE_LIFETIME", "40 days"]
+      ["TESSERA_REFRESH_IDLE_LIFETIME", "40 days"],
+      // CONTRACT §1: addresses and CIDRs only
+      ["TESSERA_TRUSTED_PROXIES", "10.0.0.0/33"],
+      ["TESSERA_TRUSTED_PROXIES", "10.0.0.1, proxy.internal"]
     ]
     for (const [name, value] of cases) {
       it(`${name}=${value}`, { timeout: testTimeoutMs }, async () => {

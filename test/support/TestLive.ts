@@ -35,7 +35,8 @@ export const config: AppConfig.AppConfigShape = {
   kek: Option.some(Redacted.make("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8")),
   keyPolicy: SigningKey.defaultPolicy,
   refreshPolicy: RefreshFamily.defaultPolicy,
-  dpopNonceRequired: false
+  dpopNonceRequired: false,
+  trustedProxies: []
 }
 
 export type Store = "memory" | "pglite" | "postgres"

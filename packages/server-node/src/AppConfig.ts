@@ -1,6 +1,7 @@
 /** Tessera's configuration (CONTRACT §1), read from the environment once, at start. */
 import { Config, ConfigError, Context, Duration, Effect, Either, Layer, Option, Redacted } from "effect"
 import { RefreshFamily, SigningKey } from "@tessera/domain"
+import * as IpAddress from "./IpAddress.js"
 
 export interface AppConfigShape {
   readonly port: number
@@ -18,6 +19,11 @@ export interface AppConfigShape {
   readonly refreshPolicy: RefreshFamily.Policy
   /** RFC 9449 §8, §9: DPoP proofs must carry a server nonce (`TESSERA_DPOP_NONCE_REQUIRED`, ADR 0017). */
   readonly dpopNonceRequired: boolean
+  /**
+   * CONTRACT §1 `TESSERA_TRUSTED_PROXIES`: the proxies whose `Forwarded` / `X-Forwarded-For` name the client
+   * (`http/ClientAddress`); empty (the default): the socket peer is the client.
+   */
+  readonly trustedProxies: ReadonlyArray<IpAddress.Cidr>
 }
 
 export class AppConfig extends Context.Tag("@tessera/server-node/AppConfig")<AppConfig, AppConfigShape>() {}
@@ -90,6 +96,17 @@ const refreshAbsolute = Config.duration("TESSERA_REFRESH_ABSOLUTE_LIFETIME").pip
   Config.withDefault(RefreshFamily.defaultPolicy.absoluteLifetime)
 )
 
+/** CONTRACT §1: comma-separated IPv4/IPv6 addresses and CIDRs; unset or empty trusts no proxy. */
+const trustedProxies = Config.string("TESSERA_TRUSTED_PROXIES").pipe(
+  Config.withDefault(""),
+  Config.mapOrFail((raw) => {
+    const parsed = IpAddress.parseCidrList(raw)
+    return "bad" in parsed
+      ? Either.left(invalid("TESSERA_TRUSTED_PROXIES", `must be comma-separated IP addresses or CIDRs (not '${parsed.bad.slice(0, 64)}')`))
+      : Either.right(parsed.cidrs)
+  })
+)
+
 export const config = Effect.gen(function*() {
   const portNumber = yield* port
   const rotateEvery = yield* keyRotation
@@ -112,7 +129,8 @@ export const config = Effect.gen(function*() {
     kek: yield* kek,
     keyPolicy,
     refreshPolicy,
-    dpopNonceRequired: yield* flag("TESSERA_DPOP_NONCE_REQUIRED")
+    dpopNonceRequired: yield* flag("TESSERA_DPOP_NONCE_REQUIRED"),
+    trustedProxies: yield* trustedProxies
   } satisfies AppConfigShape
 })
 

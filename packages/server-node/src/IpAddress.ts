@@ -140,3 +140,74 @@ export const classify = (address: string): Kind => {
   const value = parseIpv4(text)
   return value === undefined ? "invalid" : classifyIpv4(value)
 }
+
+/**
+ * Any address as IPv6's 8 groups: an IPv4 address as its IPv4-mapped form `::ffff:a.b.c.d` (RFC 4291 §2.5.5.2), so
+ * both families compare in one space. Brackets are allowed around IPv6; undefined for anything else.
+ */
+export const parse = (address: string): ReadonlyArray<number> | undefined => {
+  const text = address.startsWith("[") && address.endsWith("]") ? address.slice(1, -1) : address
+  if (text.includes(":")) return parseIpv6(text)
+  const value = parseIpv4(text)
+  return value === undefined ? undefined : [0, 0, 0, 0, 0, 0xffff, Math.floor(value / 65536), value % 65536]
+}
+
+/**
+ * The canonical text of 8 groups: an IPv4-mapped address as dotted IPv4 (one client, one name, whichever socket
+ * family it arrived on); any other IPv6 in RFC 5952 §4 form (lower case, no leading zeros, the longest run of two or
+ * more zero groups, the first of equals, as `::`).
+ */
+export const format = (groups: ReadonlyArray<number>): string => {
+  if (within(groups, [0, 0, 0, 0, 0, 0xffff], 96)) {
+    const v = embeddedIpv4(groups)
+    return [v >>> 24, (v >>> 16) & 255, (v >>> 8) & 255, v & 255].join(".")
+  }
+  let best = -1
+  let bestLength = 1
+  for (let i = 0; i < 8;) {
+    if (groups[i] !== 0) {
+      i++
+      continue
+    }
+    let j = i
+    while (j < 8 && groups[j] === 0) j++
+    if (j - i > bestLength) [best, bestLength] = [i, j - i]
+    i = j
+  }
+  const hex = (from: number, to: number) => groups.slice(from, to).map((g) => g.toString(16)).join(":")
+  return best < 0 ? hex(0, 8) : `${hex(0, best)}::${hex(best + bestLength, 8)}`
+}
+
+/** An address block: its first address as 8 groups and how many leading bits belong to the block. */
+export interface Cidr {
+  readonly groups: ReadonlyArray<number>
+  readonly bits: number
+}
+
+/** `address` or `address/bits` (IPv4 bits 0-32, IPv6 0-128); an IPv4 block is kept as its IPv4-mapped block. */
+export const parseCidr = (text: string): Cidr | undefined => {
+  const slash = text.indexOf("/")
+  const address = slash < 0 ? text : text.slice(0, slash)
+  const groups = parse(address)
+  if (groups === undefined) return undefined
+  const max = address.includes(":") ? 128 : 32
+  if (slash < 0) return { groups, bits: 128 }
+  const bitsText = text.slice(slash + 1)
+  if (!/^(0|[1-9][0-9]{0,2})$/.test(bitsText) || Number(bitsText) > max) return undefined
+  return { groups, bits: Number(bitsText) + (128 - max) }
+}
+
+/** Whether an address (8 groups, as `parse` gives them) lies in the block. */
+export const inCidr = (groups: ReadonlyArray<number>, cidr: Cidr) => within(groups, cidr.groups, cidr.bits)
+
+/** A comma-separated list of addresses and CIDRs (`TESSERA_TRUSTED_PROXIES`): the blocks, or the first bad entry. */
+export const parseCidrList = (text: string): { readonly cidrs: ReadonlyArray<Cidr> } | { readonly bad: string } => {
+  const cidrs: Array<Cidr> = []
+  for (const entry of text.split(",").map((e) => e.trim())) {
+    if (entry === "") continue
+    const cidr = parseCidr(entry)
+    if (cidr === undefined) return { bad: entry }
+    cidrs.push(cidr)
+  }
+  return { cidrs }
+}

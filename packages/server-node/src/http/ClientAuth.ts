@@ -8,6 +8,7 @@ import { Hash, JtiCache, Jwt, RemoteJwks } from "@tessera/domain"
 import type { Client, Realm, TokenSet } from "@tessera/domain"
 import { ClientAuthentication } from "@tessera/protocol"
 import type { Form } from "@tessera/protocol"
+import * as ClientAddress from "./ClientAddress.js"
 import * as ClientLookup from "./ClientLookup.js"
 import { fromEither } from "./Respond.js"
 
@@ -226,13 +227,15 @@ export const fromRequest = (input: Omit<Input, "credentials"> & { readonly param
 const maxUserAgent = 512
 
 /**
- * Who asked, for the audit trail (CONTRACT §7): the socket's peer address (X-Forwarded-For is not trusted: any client
- * can write it) and the User-Agent, cut to a bounded length.
+ * Who asked, for the audit trail (CONTRACT §7): the client's address (`ClientAddress`: the socket peer, or what
+ * trusted proxies forwarded, CONTRACT §1) and the User-Agent, cut to a bounded length.
  */
-export const requestContext = Effect.map(HttpServerRequest.HttpServerRequest, (request) =>
-  contextOf(Option.getOrUndefined(request.remoteAddress), request.headers["user-agent"]))
+export const requestContext = Effect.map(
+  Effect.all([HttpServerRequest.HttpServerRequest, ClientAddress.current]),
+  ([request, ip]) => contextOf(ip, request.headers["user-agent"])
+)
 
-/** `requestContext` from the peer address and the User-Agent header as Node gives them. */
+/** `requestContext` from the client address and the User-Agent header as Node gives them. */
 export const contextOf = (ip: string | undefined, userAgent: string | undefined): TokenSet.RequestContext => ({
   ...(ip !== undefined ? { ip } : {}),
   ...(userAgent !== undefined && userAgent !== "" ? { userAgent: userAgent.slice(0, maxUserAgent) } : {})

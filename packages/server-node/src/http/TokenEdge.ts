@@ -17,6 +17,7 @@ import type { Client, Realm, Resource, SigningKey } from "@tessera/domain"
 import { ClientAuthentication, Form, TokenRequest } from "@tessera/protocol"
 import { AppConfig } from "../AppConfig.js"
 import * as NodeCrypto from "../NodeCrypto.js"
+import * as ClientAddress from "./ClientAddress.js"
 import * as ClientAuth from "./ClientAuth.js"
 import * as Cors from "./Cors.js"
 import { keepBody, maxBodyBytes } from "./Respond.js"
@@ -58,6 +59,7 @@ const issue = (deps: {
   readonly cache: ReadCache.ReadCache["Type"]
   readonly issuerOf: (realm: Realm.Realm) => string
   readonly lifetime: Duration.Duration
+  readonly trustedProxies: AppConfig["Type"]["trustedProxies"]
   readonly nowMillis: () => number
 }, realm: Realm.Realm, body: Uint8Array, request: Http.IncomingMessage) => {
   const inMemory = <A>(key: string) => deps.cache.peek(realm.id, key) as A | undefined
@@ -92,7 +94,7 @@ const issue = (deps: {
     realm,
     issuer,
     client: client.value,
-    context: ClientAuth.contextOf(request.socket.remoteAddress, request.headers["user-agent"])
+    context: ClientAuth.contextOf(ClientAddress.ofNode(request.socket.remoteAddress, request.headers, deps.trustedProxies), request.headers["user-agent"])
   }, choice.right)
   const now = deps.nowMillis()
   // Entropy.layer's CSPRNG, called directly: a fiber per token costs more than the two calls
@@ -128,6 +130,7 @@ export const layerServer = (server: Http.Server) =>
       cache,
       issuerOf: (realm: Realm.Realm) => `${config.publicUrl}/realms/${realm.name}`,
       lifetime: policy.lifetimes.accessToken,
+      trustedProxies: config.trustedProxies,
       nowMillis: () => clock.unsafeCurrentTimeMillis()
     }
 
