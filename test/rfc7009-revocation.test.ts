@@ -1,7 +1,8 @@
 import { expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import {
-  auditOf, authOf, exchange, introspect, issueCode, refresh, registerClient, revoke, userAgent, world
+  auditOf, authOf, exchange, expectInvalidToken, introspect, issueCode, refresh, registerClient, revoke, userAgent, userinfo,
+  world
 } from "./support/TokenFixtures.js"
 import type { Auth, World } from "./support/TokenFixtures.js"
 import { TestLive } from "./support/TestLive.js"
@@ -62,6 +63,20 @@ layer(TestLive)("RFC 7009 §2.1 and §2.2: revocation", (it) => {
         result: "success", reason: "refresh token revoked by its client: its grant, refresh family and access tokens are revoked",
         ip: "127.0.0.1", user_agent: userAgent
       })])
+    }))
+
+  it.effect("§2.1 / CONTRACT §5 Introspection: a refresh token revoking its grant ends its access tokens at userinfo too", () =>
+    Effect.gen(function*() {
+      const w = yield* world
+      const client = yield* registerClient(w)
+      const code = yield* issueCode(w, { clientId: client.client_id, scopes: ["openid"] })
+      const issued = yield* exchange(w, authOf(client), code)
+      expect(issued.status).toBe(200)
+      const tokens = issued.json as { access_token: string; refresh_token: string }
+      expect((yield* userinfo(w, tokens.access_token)).json).toEqual({ sub: w.sub })
+      expectRevoked(yield* revoke(w, authOf(client), tokens.refresh_token))
+      expectInvalidToken(w, yield* userinfo(w, tokens.access_token))
+      expect((yield* introspect(w, authOf(client), tokens.access_token)).json).toEqual({ active: false })
     }))
 
   it.effect("§2.1: a hint the server does not know, or a wrong one, is only a hint: the token is still revoked", () =>

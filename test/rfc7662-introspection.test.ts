@@ -4,7 +4,8 @@ import { RefreshFamily } from "@tessera/domain"
 import { request } from "./support/Http.js"
 import * as TestLive from "./support/TestLive.js"
 import {
-  assertion, authOf, clientKey, exchange, introspect, issueCode, nowSeconds, refresh, registerClient, world
+  assertion, authOf, clientKey, exchange, expectInvalidToken, introspect, issueCode, nowSeconds, refresh, registerClient,
+  userinfo, world
 } from "./support/TokenFixtures.js"
 import type { World } from "./support/TokenFixtures.js"
 
@@ -146,6 +147,52 @@ layer(TestLive.TestLive)("RFC 7662 §2.1 and §2.2: introspection", (it) => {
       const json = yield* request("POST", `/realms/${w.name}/introspect`, { json: { token: "x" } })
       expect(json.status).toBe(400)
       expect(json.json).toEqual({ error: "invalid_request", error_description: "the body must be application/x-www-form-urlencoded" })
+    }))
+})
+
+/** An OpenID grant's first token set (aud the issuer: a token for userinfo), which userinfo accepts. */
+const openIdTokens = (w: World) =>
+  Effect.gen(function*() {
+    const client = yield* registerClient(w)
+    const code = yield* issueCode(w, { clientId: client.client_id, scopes: ["openid"] })
+    const res = yield* exchange(w, authOf(client), code)
+    expect(res.status).toBe(200)
+    const tokens = res.json as { access_token: string; refresh_token: string }
+    const before = yield* userinfo(w, tokens.access_token)
+    expect(before.status).toBe(200)
+    expect(before.json).toEqual({ sub: w.sub })
+    return { client, code, tokens }
+  })
+
+layer(TestLive.TestLive)("CONTRACT §5 Introspection: a token of a revoked grant is inactive at userinfo and introspection", (it) => {
+  it.effect("RFC 6749 §4.1.2: a replayed code revokes its grant: the first access token is 401 invalid_token at userinfo", () =>
+    Effect.gen(function*() {
+      const w = yield* world
+      const { client, code, tokens } = yield* openIdTokens(w)
+      const replay = yield* exchange(w, authOf(client), code)
+      expect(replay.status).toBe(400)
+      expect(replay.json.error).toBe("invalid_grant")
+      expectInvalidToken(w, yield* userinfo(w, tokens.access_token))
+      expectIntrospection(yield* introspect(w, authOf(client), tokens.access_token), inactive)
+      expectIntrospection(yield* introspect(w, authOf(client), tokens.refresh_token), inactive)
+    }))
+
+  it.effect("RFC 9700 §4.14.2: refresh reuse revokes the family: its access tokens, old and new, are inactive everywhere", () =>
+    Effect.gen(function*() {
+      const w = yield* world
+      const { client, tokens } = yield* openIdTokens(w)
+      const rotated = yield* refresh(w, authOf(client), tokens.refresh_token)
+      expect(rotated.status).toBe(200)
+      const second = rotated.json as { access_token: string; refresh_token: string }
+      expect((yield* userinfo(w, second.access_token)).status).toBe(200)
+      const reused = yield* refresh(w, authOf(client), tokens.refresh_token)
+      expect(reused.status).toBe(400)
+      expect(reused.json).toEqual({ error: "invalid_grant" })
+      for (const access of [tokens.access_token, second.access_token]) {
+        expectInvalidToken(w, yield* userinfo(w, access))
+        expectIntrospection(yield* introspect(w, authOf(client), access), inactive)
+      }
+      expectIntrospection(yield* introspect(w, authOf(client), second.refresh_token), inactive)
     }))
 })
 

@@ -8,6 +8,7 @@ import { Clock, DateTime, Duration, Effect } from "effect"
 import * as Jose from "jose"
 import { AuthorizationCode, Base64Url, Fetcher, Hash, Pkce, Provisioning, Session, SignIn } from "@tessera/domain"
 import type { Grant } from "@tessera/domain"
+import { Dpop } from "@tessera/protocol"
 import { admin, createRealm, get, noStore, request } from "./Http.js"
 import type { WireResponse } from "./Http.js"
 
@@ -251,6 +252,21 @@ export const introspect = (w: Pick<World, "name">, auth: Auth, token: string, ex
 
 export const revoke = (w: Pick<World, "name">, auth: Auth, token: string, extra: Record<string, string> = {}) =>
   post(w, "revoke", auth, { token, ...extra })
+
+/** OIDC Core §5.3.1: GET userinfo with the access token as a bearer token (RFC 6750 §2.1). */
+export const userinfo = (w: Pick<World, "name">, token: string) =>
+  request("GET", `/realms/${w.name}/userinfo`, { headers: { authorization: `Bearer ${token}`, "user-agent": userAgent } })
+
+/** RFC 6750 §3.1: userinfo's answer to a token it does not accept (CONTRACT §5: a revoked grant's token among them). */
+export const expectInvalidToken = (w: Pick<World, "issuer">, res: WireResponse) => {
+  expect(res.status).toBe(401)
+  expect(res.headers["cache-control"]).toBe("no-store")
+  expect(res.headers["content-type"]).toBe("application/json")
+  expect(res.headers["www-authenticate"]).toBe(
+    `Bearer realm="${w.issuer}", error="invalid_token", DPoP realm="${w.issuer}", algs="${Dpop.algorithms.join(" ")}"`
+  )
+  expect(res.json).toEqual({ error: "invalid_token", error_description: "the access token is invalid, expired, or not for this endpoint" })
+}
 
 /** Verifies a token with jose against the realm's published JWKS at the Clock's time. */
 export const verify = (w: World, token: string, options: Jose.JWTVerifyOptions = {}) =>

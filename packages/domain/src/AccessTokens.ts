@@ -5,7 +5,6 @@
 import { Clock, Context, DateTime, Effect, HashMap, Layer, Option, Ref } from "effect"
 import type { AuditEvent } from "./AuditEvent.js"
 import * as MemoryDb from "./MemoryDb.js"
-import { Grants } from "./SignIn.js"
 import type { StoreError } from "./StoreError.js"
 
 export interface Status {
@@ -24,20 +23,23 @@ export class AccessTokens extends Context.Tag("@tessera/domain/AccessTokens")<Ac
   readonly revoke: (realmId: string, jti: string, expiresAt: DateTime.Utc, event: AuditEvent | undefined) => Effect.Effect<void, StoreError>
   /** The token's record, if it has one that has not expired. */
   readonly find: (realmId: string, jti: string) => Effect.Effect<Option.Option<Status>, StoreError>
+  /**
+   * Whether a token that verified is still good, in one read (it is on userinfo's path): not revoked itself, and its
+   * grant (when it has one) present and not revoked. A token without a live record (issued without a grant, and never
+   * revoked) is active: the JWT's signature and `exp` decide.
+   */
+  readonly active: (realmId: string, jti: string) => Effect.Effect<boolean, StoreError>
 }>() {}
 
-/**
- * Whether a token that verified is still good: not revoked itself, and its grant (when it has one) not revoked.
- * A token without a record (issued without a grant, and never revoked) is active: the JWT's signature and `exp` decide.
- */
-export const isActive = (realmId: string, jti: string) =>
-  Effect.gen(function*() {
-    const status = yield* Effect.flatMap(AccessTokens, (tokens) => tokens.find(realmId, jti))
-    if (Option.isNone(status)) return true
-    if (status.value.revoked) return false
-    if (status.value.grantId === undefined) return true
-    const grant = yield* Effect.flatMap(Grants, (grants) => grants.find(realmId, status.value.grantId!))
-    return Option.isSome(grant) && grant.value.revokedAt === undefined
+/** CONTRACT §5 Introspection: a token of a revoked grant, or revoked itself, is inactive (`AccessTokens.active`). */
+export const isActive = (realmId: string, jti: string) => Effect.flatMap(AccessTokens, (tokens) => tokens.active(realmId, jti))
+
+/** The answer of `active` for a token's record, given its grant's (looked up only when the record links one). */
+const activeFrom = (status: Option.Option<Status>, grantRevoked: (grantId: string) => Option.Option<boolean>) =>
+  Option.match(status, {
+    onNone: () => true,
+    onSome: ({ grantId, revoked }) =>
+      !revoked && (grantId === undefined || Option.exists(grantRevoked(grantId), (isRevoked) => !isRevoked))
   })
 
 /**
@@ -56,6 +58,12 @@ export const layerMemory = Layer.effect(AccessTokens, Effect.gen(function*() {
         const key = MemoryDb.key(realmId, jti)
         return HashMap.set(kept, key, f(HashMap.get(kept, key)))
       }))
+  const find = (realmId: string, jti: string) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Effect.map(Ref.get(table), (rows) =>
+        HashMap.get(rows, MemoryDb.key(realmId, jti)).pipe(
+          Option.filter((status) => DateTime.toEpochMillis(status.expiresAt) > now)
+        )))
   return AccessTokens.of({
     record: (realmId, jti, grantId, expiresAt) =>
       upsert(realmId, jti, (before) => ({ grantId, revoked: Option.exists(before, (status) => status.revoked), expiresAt })),
@@ -70,11 +78,11 @@ export const layerMemory = Layer.effect(AccessTokens, Effect.gen(function*() {
             }))
           return [undefined, next] as const
         })),
-    find: (realmId, jti) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        Effect.map(Ref.get(table), (rows) =>
-          HashMap.get(rows, MemoryDb.key(realmId, jti)).pipe(
-            Option.filter((status) => DateTime.toEpochMillis(status.expiresAt) > now)
-          )))
+    find,
+    active: (realmId, jti) =>
+      Effect.flatMap(find(realmId, jti), (status) =>
+        MemoryDb.read(db, (state) =>
+          activeFrom(status, (grantId) =>
+            Option.map(HashMap.get(state.grants, MemoryDb.key(realmId, grantId)), (grant) => grant.revokedAt !== undefined))))
   })
 }))

@@ -79,16 +79,24 @@ const accessClaims = (payload: Jose.JWTPayload): Option.Option<AccessClaims> => 
   })
 }
 
+/** What the one who accepts the token requires beyond it being this realm's and active. */
+export interface Expected {
+  /** RFC 9068 §4: the audience the token must be for (userinfo: the issuer, CONTRACT §5). */
+  readonly audience?: string | undefined
+}
+
 /**
  * An access token of this realm: signed by one of the realm's published ES256 keys (RFC 9068 §4: `typ` at+jwt,
- * `iss` the realm's issuer, not expired at the Clock's time), neither revoked nor from a revoked grant.
+ * `iss` the realm's issuer, not expired at the Clock's time, `aud` as expected), neither revoked nor from a revoked
+ * grant (CONTRACT §5 Introspection).
  */
-const accessToken = (realm: Realm, issuer: string, token: string) =>
+const accessToken = (realm: Realm, issuer: string, token: string, expected: Expected = {}) =>
   Effect.gen(function*() {
     if (!compactJws.test(token)) return Option.none<Inspected>()
     const jwks = yield* SigningKeys.jwks(realm.id)
     const verified = yield* Jwt.verify(token, jwks as Jose.JSONWebKeySet, {
       issuer,
+      ...(expected.audience !== undefined ? { audience: expected.audience } : {}),
       typ: "at+jwt",
       algorithms: ["ES256"],
       requiredClaims: ["sub", "client_id", "exp", "iat", "jti"]
@@ -100,9 +108,13 @@ const accessToken = (realm: Realm, issuer: string, token: string) =>
     return Option.some(Inspected.AccessToken({ claims: claims.value }))
   })
 
-/** The claims of an active access token of this realm (as `inspect` checks it), or none. */
-export const activeAccessToken = (realm: Realm, issuer: string, token: string) =>
-  Effect.map(accessToken(realm, issuer, token), Option.flatMap((inspected) =>
+/**
+ * The one check of a Tessera access token wherever Tessera itself accepts one (userinfo, introspection, the token
+ * exchange's subject and actor tokens): the claims of an active access token of this realm, or none. The DPoP
+ * presentation (RFC 9449 §7) is the HTTP edge's, with these claims.
+ */
+export const activeAccessToken = (realm: Realm, issuer: string, token: string, expected: Expected = {}) =>
+  Effect.map(accessToken(realm, issuer, token, expected), Option.flatMap((inspected) =>
     inspected._tag === "AccessToken" ? Option.some(inspected.claims) : Option.none()))
 
 /** A refresh token of this realm (looked up by its SHA-256): the current one of an active family of a live grant. */

@@ -80,7 +80,7 @@ export const suite = (name: string, ports: Layer.Layer<TokenStatePorts, unknown>
         expect(yield* tokens.find(realm.id, "never-recorded")).toEqual(Option.none())
       }))
 
-    it.effect("AccessTokens.isActive: revoked token, revoked grant, and a token with no record", () =>
+    it.effect("AccessTokens.active (isActive): revoked token, revoked or missing grant, a token with no record, per realm", () =>
       Effect.gen(function*() {
         const tokens = yield* AccessTokens.AccessTokens
         const grants = yield* SignIn.Grants
@@ -100,5 +100,13 @@ export const suite = (name: string, ports: Layer.Layer<TokenStatePorts, unknown>
         expect(yield* AccessTokens.isActive(realm.id, "at-live")).toBe(false)
         yield* tokens.revoke(realm.id, "at-unrecorded", until, undefined)
         expect(yield* AccessTokens.isActive(realm.id, "at-unrecorded")).toBe(false)
+        // per realm: another realm's token of the same jti, and another realm's grant of the same id, are not these
+        const other = yield* newRealm
+        expect(yield* tokens.active(other.id, "at-unrecorded")).toBe(true)
+        yield* tokens.record(other.id, "at-live", "g-live", until)
+        expect(yield* tokens.active(other.id, "at-live")).toBe(false)
+        // a record past its expiry is forgotten (the JWT's exp refuses the token anyway)
+        yield* tokens.revoke(realm.id, "at-expired", yield* aSecondAgo, undefined)
+        expect(yield* tokens.active(realm.id, "at-expired")).toBe(true)
       }))
   })

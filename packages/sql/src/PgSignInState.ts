@@ -150,9 +150,23 @@ export const layerAccessTokens = Layer.effect(AccessTokens.AccessTokens, Effect.
           revoked: row.revoked,
           expiresAt: utc(row.expires_at)
         }))
+      }).pipe(withRealm(realmId), run),
+    // one statement: the token's live record joined to its grant; no record is active (the JWT's exp decides)
+    active: (realmId, jti) =>
+      Effect.gen(function*() {
+        const now = yield* DateTime.now
+        const rows = yield* Effect.flatMap(
+          sql`SELECT NOT a.revoked AND (a.grant_id IS NULL OR (g.grant_id IS NOT NULL AND g.revoked_at IS NULL)) AS active
+              FROM access_tokens a LEFT JOIN grants g ON g.realm_id = a.realm_id AND g.grant_id = a.grant_id
+              WHERE a.realm_id = ${realmId} AND a.jti = ${jti} AND a.expires_at > ${toDate(now)}`,
+          decode(ActiveRow)
+        )
+        return rows[0]?.active ?? true
       }).pipe(withRealm(realmId), run)
   })
 }))
+
+const ActiveRow = Schema.Struct({ active: Schema.Boolean })
 
 /** How many expired jtis one `remember` drops: more than one, so the table shrinks after a burst. */
 const purgeBatch = 16

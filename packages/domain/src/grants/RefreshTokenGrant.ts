@@ -44,9 +44,11 @@ export const handle = Effect.fn("RefreshTokenGrant.handle")(function*(cmd: Comma
     now,
     policy.refresh
   )
-  const reuse = (familyId: string) =>
+  const reuse = (familyId: string, grantId: string) =>
     Effect.gen(function*() {
-      // RFC 9700 §4.14.2: a refresh token used twice means it leaked: the whole family goes
+      // RFC 9700 §4.14.2: a refresh token used twice means it leaked: the whole family goes, and with it (CONTRACT §5
+      // Introspection) the access tokens it produced. A grant has one family, so the grant is revoked: its family,
+      // and every access token linked to it, end in one write with the event
       const event = yield* Audit.make(cmd.realm, {
         ...TokenSet.audited(cmd.context),
         type: "refresh.reuse_detected",
@@ -56,12 +58,14 @@ export const handle = Effect.fn("RefreshTokenGrant.handle")(function*(cmd: Comma
         result: "failure",
         reason: "a rotated refresh token was presented again; the family is revoked"
       })
-      yield* refreshes.revokeFamily(cmd.realm.id, familyId, "reuse detected", event)
+      yield* Effect.flatMap(Grants, (grants) => grants.revoke(cmd.realm.id, grantId, now, event))
       return yield* new RefreshFamily.RefreshRejected({ reason: "reused", familyId })
     })
   if (Either.isLeft(rotated)) {
     const rejected = rotated.left
-    return yield* rejected.reason === "reused" && rejected.familyId !== undefined ? reuse(rejected.familyId) : Effect.fail(rejected)
+    return yield* rejected.reason === "reused" && rejected.familyId !== undefined && rejected.grantId !== undefined
+      ? reuse(rejected.familyId, rejected.grantId)
+      : Effect.fail(rejected)
   }
   const next = rotated.right as Extract<RefreshFamily.RefreshFamily, { _tag: "Active" }>
   const grant = yield* Effect.flatMap(Grants, (grants) => grants.find(cmd.realm.id, next.grantId))
@@ -78,7 +82,7 @@ export const handle = Effect.fn("RefreshTokenGrant.handle")(function*(cmd: Comma
   const issued = yield* TokenSet.issue({ ...cmd, grant: grant.value, choice, grantType })
   // compare-and-set: of two racing uses of one token, the loser is a reuse
   yield* refreshes.rotate(next, presented.value.generation, issued.event).pipe(
-    Effect.catchTag("RefreshChanged", () => reuse(next.familyId))
+    Effect.catchTag("RefreshChanged", () => reuse(next.familyId, next.grantId))
   )
   return { ...issued.set, refreshToken: nextToken }
 })

@@ -5,7 +5,7 @@
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import { Effect, Either, Option } from "effect"
-import { Jwt, SigningKeys, Users } from "@tessera/domain"
+import { Introspection, Users } from "@tessera/domain"
 import { Challenge, Dpop, ErrorResponse, Form } from "@tessera/protocol"
 import * as DpopProof from "./DpopProof.js"
 import * as Issuer from "./Issuer.js"
@@ -85,16 +85,17 @@ const userinfo = handle(Effect.gen(function*() {
   const request = yield* HttpServerRequest.HttpServerRequest
   // RFC 9449 §9: with nonces required, every answer to a DPoP request carries the current one
   const nonceHeader = request.headers["dpop"] !== undefined ? yield* DpopProof.nonceHeader(realm) : {}
-  const jwks = yield* SigningKeys.jwks(realm.id)
-  // CONTRACT §5: userinfo accepts only tokens whose aud is the issuer
-  const verified = yield* Jwt.verify(credentials.token, jwks, { issuer, audience: issuer, typ: "at+jwt", algorithms: ["ES256"] }).pipe(
-    Effect.mapError(() => refuse(issuer, "invalid_token", "the access token is invalid, expired, or not for this endpoint", credentials.scheme))
-  )
+  // CONTRACT §5: userinfo accepts only tokens whose aud is the issuer, and (Introspection) none of a revoked grant
+  const active = yield* Introspection.activeAccessToken(realm, issuer, credentials.token, { audience: issuer })
+  if (Option.isNone(active)) {
+    return yield* refuse(issuer, "invalid_token", "the access token is invalid, expired, or not for this endpoint", credentials.scheme)
+  }
+  const claims = active.value
   // RFC 9449 §7.1, §7.2: a DPoP-bound token needs the DPoP scheme and a proof of its key (with ath); a bound token
   // sent as a bearer token is refused
   yield* Dpop.verifyPresentation({
     credentials,
-    claims: verified.payload,
+    claims,
     proof: request.headers["dpop"],
     method: request.method,
     uri: `${issuer}/userinfo`,
@@ -105,10 +106,10 @@ const userinfo = handle(Effect.gen(function*() {
       BindingRejected: (e) => Effect.fail(ErrorResponse.withHeaders(Dpop.resourceError(e, { realm: issuer }), nonceHeader))
     })
   )
-  const scopes = String(verified.payload["scope"] ?? "").split(" ")
+  const scopes = claims.scope.split(" ")
   // OIDC Core §5.3: the token must carry openid
   if (!scopes.includes("openid")) return yield* refuse(issuer, "insufficient_scope", "the access token lacks the openid scope", credentials.scheme)
-  const sub = String(verified.payload.sub)
+  const sub = claims.sub
   const user = yield* Effect.flatMap(Users.Users, (users) => users.find(realm.id, sub))
   if (Option.isNone(user)) return yield* refuse(issuer, "invalid_token", "the person no longer exists", credentials.scheme)
   const u = user.value
