@@ -195,6 +195,24 @@ layer(TestLive.TestLive)("RFC 8693 §3: jwt subject tokens from trusted issuers"
       expectExchanged(yield* tokenExchange(w, authOf(agent), stepUp, { resource: vault }), "list")
     }))
 
+  it.effect("ADR 0025: no consent record here: only the resources the realm's admin registered for the agent; none registered is invalid_target", () =>
+    Effect.gen(function*() {
+      const w = yield* world
+      const idp = yield* trustedIssuer(w)
+      const unknownOrNotAllowed = { error: "invalid_target", error_description: "the resource is unknown or not allowed to the client" }
+      // registered without `resources` (every resource by default): nothing to exchange for
+      const every = yield* agentClient(w, { resources: undefined })
+      for (const resource of [w.resource, w.otherResource]) {
+        expectError(yield* tokenExchange(w, authOf(every), yield* subjectJwt(w, idp, every, { scope: "read admin" }), { resource }), unknownOrNotAllowed)
+      }
+      // registered with `resources`: those, and only those
+      const registered = yield* agentClient(w, { resources: [w.resource] })
+      const jwt = yield* subjectJwt(w, idp, registered, { scope: "read admin" })
+      expectExchanged(yield* tokenExchange(w, authOf(registered), jwt, { resource: w.resource }), "read")
+      expectError(yield* tokenExchange(w, authOf(registered), jwt, { resource: w.otherResource }), unknownOrNotAllowed)
+      expect((yield* auditOf(w, "token.exchanged")).map((e) => e["client_id"])).toEqual([registered.client_id])
+    }))
+
   it.effect("§5.2: a client that is not an agent is unauthorized_client", () =>
     Effect.gen(function*() {
       const w = yield* world

@@ -1,6 +1,6 @@
 import { expect, it, layer } from "@effect/vitest"
-import { Duration, Effect, TestClock } from "effect"
-import { Jwt, Session, SigningKeys } from "@tessera/domain"
+import { DateTime, Duration, Effect, TestClock } from "effect"
+import { AccessTokens, Jwt, Session, SigningKeys } from "@tessera/domain"
 import { admin } from "./support/Http.js"
 import * as TestLive from "./support/TestLive.js"
 import {
@@ -35,6 +35,24 @@ const mint = (w: World, claims: Record<string, unknown>) =>
       "at+jwt"
     )
   })
+
+/** A third resource that understands the same scopes as the world's `resource` (`read`, `write`): a resource B. */
+const sameScopesResource = (w: World) =>
+  Effect.gen(function*() {
+    const uri = `https://files.example/${w.name}`
+    const res = yield* admin.post(`/admin/realms/${w.name}/resources`, { uri, scopes: ["read", "write"] })
+    expect(res.status).toBe(201)
+    return uri
+  })
+
+/** Links a minted token to a grant, as the code grant does for the tokens it issues (RFC 7009 §2.1). */
+const linkToGrant = (w: World, token: string, grantId: string) =>
+  Effect.gen(function*() {
+    const { payload } = yield* verify(w, token)
+    yield* Effect.flatMap(AccessTokens.AccessTokens, (tokens) => tokens.record(w.realmId, payload.jti!, grantId, DateTime.unsafeMake(payload.exp! * 1000)))
+  })
+
+const unknownOrNotAllowed = { error: "invalid_target", error_description: "the resource is unknown or not allowed to the client" }
 
 /** RFC 8693 §2.1: the token exchange request. */
 const tokenExchange = (w: Pick<World, "name">, auth: Auth, subjectToken: string, extra: Record<string, string> = {}) =>
@@ -205,7 +223,6 @@ layer(TestLive.TestLive)("RFC 8693: token exchange", (it) => {
       const w = yield* world
       const agent = yield* agentClient(w)
       const subject = yield* personToken(w, agent)
-      const unknownOrNotAllowed = { error: "invalid_target", error_description: "the resource is unknown or not allowed to the client" }
       expectError(yield* tokenExchange(w, authOf(agent), subject.access_token, { resource: "https://unknown.example/api" }), unknownOrNotAllowed)
       expectError(yield* tokenExchange(w, authOf(agent), subject.access_token, { resource: w.otherResource }), unknownOrNotAllowed)
       const every = yield* agentClient(w, { resources: undefined })
@@ -223,6 +240,65 @@ layer(TestLive.TestLive)("RFC 8693: token exchange", (it) => {
         yield* tokenExchange(w, authOf(agent), subject.access_token, { resource: w.resource, audience: w.resource }),
         { error: "invalid_request", error_description: "'resource' and 'audience' must not both be given" }
       )
+    }))
+
+  it.effect("CONTRACT §5 attack: consent for A, exchange for B: invalid_target for an agent registered without `resources` or with A only", () =>
+    Effect.gen(function*() {
+      const w = yield* world
+      const b = yield* sameScopesResource(w)
+      for (const resources of [undefined, [w.resource]]) {
+        const agent = yield* agentClient(w, { resources })
+        const subject = yield* personToken(w, agent)
+        expectError(yield* tokenExchange(w, authOf(agent), subject.access_token, { resource: b }), unknownOrNotAllowed)
+        // the granted resource still is
+        const token = expectExchanged(yield* tokenExchange(w, authOf(agent), subject.access_token, { resource: w.resource }), "read write")
+        expect((yield* verify(w, token)).payload.aud).toBe(w.resource)
+        // nor does exchanging the exchanged token reach B; it keeps reaching what the person granted
+        expectError(yield* tokenExchange(w, authOf(agent), token, { resource: b }), unknownOrNotAllowed)
+        expectExchanged(yield* tokenExchange(w, authOf(agent), token, { resource: w.resource, scope: "read" }), "read")
+      }
+      // refusals are not audited as exchanges; the four successes are
+      expect((yield* auditOf(w, "token.exchanged")).map((e) => e["resource"])).toEqual([w.resource, w.resource, w.resource, w.resource])
+    }))
+
+  it.effect("CONTRACT §5: a resource the realm's admin registered in the agent's `resources` is reachable without the person's grant", () =>
+    Effect.gen(function*() {
+      const w = yield* world
+      const b = yield* sameScopesResource(w)
+      const agent = yield* agentClient(w, { resources: [w.resource, b] })
+      const subject = yield* personToken(w, agent)
+      const token = expectExchanged(yield* tokenExchange(w, authOf(agent), subject.access_token, { resource: b, scope: "read" }), "read")
+      yield* expectClaims(w, token, {
+        sub: w.sub, aud: b, client_id: agent.client_id, scope: "read",
+        auth_time: (yield* verify(w, subject.access_token)).payload.auth_time, acr: Session.passwordAcr, act: { sub: agent.client_id }
+      })
+      // its scheme and host spelled in capitals, it is the registered resource (RFC 3986 §6.2.2.1)
+      const respelled = b.replace("https://files.example/", "HTTPS://FILES.EXAMPLE/")
+      expect((yield* verify(w, expectExchanged(yield* tokenExchange(w, authOf(agent), subject.access_token, { resource: respelled }), "read write"))).payload.aud)
+        .toBe(b)
+    }))
+
+  it.effect("ADR 0025 may_act: another client's token reaches its own aud and the agent's registered resources, never its grant's other resources", () =>
+    Effect.gen(function*() {
+      const w = yield* world
+      const b = yield* sameScopesResource(w)
+      // the person consented to A and B for the app; the app's token for A names the agent in may_act
+      const app = yield* registerClient(w, { resources: undefined })
+      const code = yield* issueCode(w, { clientId: app.client_id, scopes: ["read", "write"], resources: [w.resource, b] })
+      expect((yield* exchange(w, authOf(app), code, { resource: w.resource })).status).toBe(200)
+      const every = yield* agentClient(w, { resources: undefined })
+      const named = yield* mint(w, { sub: w.sub, client_id: app.client_id, auth_time: yield* nowSeconds, may_act: { sub: every.client_id } })
+      expectExchanged(yield* tokenExchange(w, authOf(every), named, { resource: w.resource }), "read write")
+      expectError(yield* tokenExchange(w, authOf(every), named, { resource: b }), unknownOrNotAllowed)
+      // a grant-linked token of the app (as the code grant records it) with may_act: the app's grant still does not count
+      const linked = yield* mint(w, { sub: w.sub, client_id: app.client_id, auth_time: yield* nowSeconds, may_act: { sub: every.client_id } })
+      yield* linkToGrant(w, linked, code.grantId)
+      expectError(yield* tokenExchange(w, authOf(every), linked, { resource: b }), unknownOrNotAllowed)
+      // what the admin registered for the agent does
+      const registered = yield* agentClient(w, { resources: [b] })
+      const forRegistered = yield* mint(w, { sub: w.sub, client_id: app.client_id, may_act: { sub: registered.client_id } })
+      expectExchanged(yield* tokenExchange(w, authOf(registered), forRegistered, { resource: b }), "read write")
+      expectExchanged(yield* tokenExchange(w, authOf(registered), forRegistered, { resource: w.resource }), "read write")
     }))
 
   it.effect("§5.2: invalid_scope for a scope wider than the subject token's, or none left for the resource", () =>

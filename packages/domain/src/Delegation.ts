@@ -5,10 +5,8 @@
  */
 import { Data, Either } from "effect"
 import * as Audience from "./Audience.js"
-import type { Resource } from "./Resource.js"
-
-/** CONTRACT §5: a step-up scope goes through exchange only when the person authenticated this recently. */
-export const freshAuthenticationSeconds = 300
+import { type Resource, sameUri } from "./Resource.js"
+import * as StepUp from "./StepUp.js"
 
 /** RFC 6749 §5.2 unauthorized_client: token exchange is for agent clients (`principal_type: "agent"`) only. */
 export class AgentRejected extends Data.TaggedError("AgentRejected")<{ readonly reason: "not_agent" }> {}
@@ -68,9 +66,23 @@ export interface Subject {
   readonly act?: unknown
   /** RFC 8693 §4.4: who may act for the subject. */
   readonly may_act?: unknown
+  /** The subject access token's own `aud` (a token of this realm; none for a trusted issuer's JWT). */
+  readonly aud?: ReadonlyArray<string> | undefined
+  /** The person's authorization the subject token stems from (its `jti`'s grant), when it has one. */
+  readonly grant?: GrantBehind | undefined
 }
 
-/** The client asking: its id, whether it is an agent, and its `resources` allow-list (absent: every resource). */
+/** ADR 0025: of the grant behind a subject token, whom the person authorized and for which resources. */
+export interface GrantBehind {
+  readonly clientId: string
+  /** RFC 8707: the resources the person consented to. */
+  readonly resources: ReadonlyArray<string>
+}
+
+/**
+ * The client asking: its id, whether it is an agent, and the `resources` the realm's admin registered for it (absent:
+ * none registered explicitly; for exchange the "every resource" default counts for nothing, CONTRACT §5).
+ */
 export interface Agent {
   readonly clientId: string
   readonly principalType: "app" | "agent"
@@ -122,15 +134,43 @@ export const delegable = (subject: Subject, agentId: string, issuer: string): Ei
 export const actChain = (agentId: string, previous: unknown): Act =>
   previous === undefined ? { sub: agentId } : { sub: agentId, act: previous }
 
-/** CONTRACT §5: the person authenticated within the last 5 minutes (`now` and `auth_time` in epoch seconds). */
-export const isFresh = (authTime: number | undefined, now: number) =>
-  authTime !== undefined && now - authTime <= freshAuthenticationSeconds
+/**
+ * ADR 0025: the resources the person granted that an exchange by `agentId` may reach (CONTRACT §5 "Token exchange"):
+ * - the subject token's own `aud`: the new token reaches nothing the subject token does not already (scope within
+ *   its scope, `exp` no later), and it is all a `may_act` hands over: the token, not the grant behind it;
+ * - the resources of the grant behind the subject token, when the person gave that grant to this agent (a grant to
+ *   another client is a consent to that client, which `may_act` does not extend);
+ * - nothing for a trusted issuer's JWT: no consent was recorded in this realm (ADR 0013), its `aud` is the realm.
+ */
+export const personGranted = (subject: Subject, agentId: string): ReadonlyArray<string> => [
+  ...(subject.trustedIssuer === undefined ? subject.aud ?? [] : []),
+  ...(subject.grant !== undefined && subject.grant.clientId === agentId ? subject.grant.resources : [])
+]
+
+/**
+ * CONTRACT §5: the target of an exchange is a resource of the realm the person granted (`personGranted`) or the
+ * realm's admin registered in the agent's `resources`; an agent registered without `resources` has only the first.
+ * Both unknown and not allowed are the one invalid_target, so the answer does not tell which resources exist.
+ */
+export const target = (
+  agent: Agent,
+  subject: Subject,
+  requested: string,
+  resources: ReadonlyArray<Resource>
+): Either.Either<Resource, Audience.TargetRejected> => {
+  // RFC 3986 §6.2.2: the registered spelling, which grants and the agent's registration hold, becomes the audience
+  const resource = resources.find((r) => sameUri(r.uri, requested))
+  if (resource === undefined) return Either.left(new Audience.TargetRejected({ reason: "unknown_resource" }))
+  const reachable = [...(agent.resources ?? []), ...personGranted(subject, agent.clientId)]
+  if (!reachable.some((uri) => sameUri(resource.uri, uri))) return Either.left(new Audience.TargetRejected({ reason: "not_allowed" }))
+  return Either.right(resource)
+}
 
 /**
  * The whole policy (CONTRACT §5 "Token exchange"):
  * - The client must be an agent (`AgentRejected`), and the subject token delegable to it (`delegable`).
- * - Audience: `resource` when given, registered in the realm and allowed by the agent's `resources`; without it, the
- *   agent's only resource when it lists exactly one; else invalid_target (RFC 8707 §2).
+ * - Audience: `resource` when given, else the agent's only registered resource when it lists exactly one (RFC 8707
+ *   §2, `ambiguous`); a resource of the realm the person granted or the admin registered for the agent (`target`).
  * - Scope: asked, no wider than the subject token's (`not_granted`); not asked, the subject token's; either way cut to
  *   what the resource understands, and nothing left is `none_left`.
  * - A step-up scope of the resource only when the person authenticated within the last 5 minutes: asked for, it is
@@ -151,27 +191,18 @@ export const decide = (input: {
     const { agent, subject } = input
     if (agent.principalType !== "agent") return yield* Either.left(new AgentRejected({ reason: "not_agent" }))
     yield* delegable(subject, agent.clientId, input.issuer)
-    let uri: string
-    if (input.requestedResource !== undefined) {
-      uri = input.requestedResource
-      if (agent.resources !== undefined && !agent.resources.includes(uri)) {
-        const known = input.resources.some((r) => r.uri === uri)
-        return yield* Either.left(new Audience.TargetRejected({ reason: known ? "not_allowed" : "unknown_resource" }))
-      }
-    } else if (agent.resources?.length === 1) {
-      uri = agent.resources[0]!
-    } else {
+    // RFC 8707 §2: without `resource`, the agent's only registered resource (CONTRACT §5 "Audience")
+    if (input.requestedResource === undefined && agent.resources?.length !== 1) {
       return yield* Either.left(new Audience.TargetRejected({ reason: "ambiguous" }))
     }
-    const resource = input.resources.find((r) => r.uri === uri)
-    if (resource === undefined) return yield* Either.left(new Audience.TargetRejected({ reason: "unknown_resource" }))
+    const resource = yield* target(agent, subject, input.requestedResource ?? agent.resources![0]!, input.resources)
     const asked = input.requestedScopes
     if (asked !== undefined && !asked.every((s) => subject.scope.includes(s))) {
       return yield* Either.left(new Audience.ScopeRejected({ reason: "not_granted" }))
     }
     const understood = (asked ?? subject.scope).filter((s) => resource.scopes.includes(s))
     const stepUps = understood.filter((s) => resource.stepUpScopes.includes(s))
-    const fresh = isFresh(subject.auth_time, input.now)
+    const fresh = StepUp.isFresh(subject.auth_time, input.now)
     const freshRequired = () =>
       new FreshAuthenticationRequired({ reason: subject.auth_time === undefined ? "no_authentication" : "stale" })
     let scope = understood

@@ -12,6 +12,7 @@ import * as Introspection from "../Introspection.js"
 import * as Jwt from "../Jwt.js"
 import type { Realm } from "../Realm.js"
 import { Resources } from "../Resources.js"
+import { Grants } from "../SignIn.js"
 import * as Tokens from "../Tokens.js"
 import * as TrustedJwt from "../TrustedJwt.js"
 import { Users } from "../Users.js"
@@ -47,8 +48,8 @@ interface VerifiedSubject {
   readonly subject: Delegation.Subject
   readonly exp: number
   readonly acr?: string | undefined
-  /** The subject access token's `jti`, to tie the new token to the person's grant (none for a trusted issuer's JWT). */
-  readonly jti?: string | undefined
+  /** The grant the subject access token stems from, to tie the new token to it (none for a trusted issuer's JWT). */
+  readonly grantId?: string | undefined
   /** RFC 9449 §6.1: the key the subject access token is bound to, if it is DPoP-bound. */
   readonly jkt?: string | undefined
 }
@@ -59,20 +60,36 @@ const realmSubject = (cmd: Command) =>
     const active = yield* Introspection.activeAccessToken(cmd.realm, cmd.issuer, cmd.subjectToken)
     if (Option.isNone(active)) return yield* new Delegation.SubjectRejected({ reason: "invalid" })
     const claims = active.value
+    const grant = yield* grantBehind(cmd.realm.id, claims.jti)
     return {
       subject: {
         sub: claims.sub,
         client_id: claims.client_id,
         scope: scopeOf(claims.scope),
         auth_time: claims.auth_time,
+        aud: typeof claims.aud === "string" ? [claims.aud] : claims.aud,
+        ...(grant !== undefined ? { grant: { clientId: grant.clientId, resources: grant.resources } } : {}),
         ...(claims.act !== undefined ? { act: claims.act } : {}),
         ...(claims.may_act !== undefined ? { may_act: claims.may_act } : {})
       },
       exp: claims.exp,
       acr: claims.acr,
-      jti: claims.jti,
+      grantId: grant?.grantId,
       jkt: Tokens.boundKey(claims.cnf)
     } satisfies VerifiedSubject
+  })
+
+/**
+ * ADR 0025: the person's authorization behind an access token of this realm, through the grant link the code, device
+ * and refresh grants (and exchange, passing it on) record by `jti` (RFC 7009 §2.1). A token without one (a client's
+ * own, or one minted without a grant) has none; an active token's linked grant exists and is not revoked.
+ */
+const grantBehind = (realmId: string, jti: string) =>
+  Effect.gen(function*() {
+    const link = yield* Effect.flatMap(AccessTokens, (tokens) => tokens.find(realmId, jti))
+    if (Option.isNone(link) || link.value.grantId === undefined) return undefined
+    const grant = yield* Effect.flatMap(Grants, (grants) => grants.find(realmId, link.value.grantId!))
+    return Option.getOrUndefined(grant)
   })
 
 const subjectRejected = (reason: Delegation.SubjectRejected["reason"]) => Effect.fail(new Delegation.SubjectRejected({ reason }))
@@ -172,12 +189,9 @@ export const handle = Effect.fn("TokenExchangeGrant.handle")(function*(cmd: Comm
     act: { ...decision.act }
   }, Duration.min(policy.lifetimes.accessToken, Duration.seconds(verified.exp - now)))
   // RFC 7009 §2.1: revoking the person's grant reaches the exchanged token too, as it reaches the subject token
-  if (verified.jti !== undefined) {
-    const tokens = yield* AccessTokens
-    const link = yield* tokens.find(cmd.realm.id, verified.jti)
-    if (Option.isSome(link) && link.value.grantId !== undefined) {
-      yield* tokens.record(cmd.realm.id, access.claims.jti, link.value.grantId, DateTime.unsafeMake(access.claims.exp * 1000))
-    }
+  if (verified.grantId !== undefined) {
+    yield* Effect.flatMap(AccessTokens, (tokens) =>
+      tokens.record(cmd.realm.id, access.claims.jti, verified.grantId!, DateTime.unsafeMake(access.claims.exp * 1000)))
   }
   // DESIGN "Agents": the agent is the actor, the person the subject; a step-up scope granted says so
   const event = yield* Audit.make(cmd.realm, {
