@@ -15,6 +15,7 @@ import {
 } from "./support/Browser.js"
 import type { Setup } from "./support/Browser.js"
 import { admin, request, uniqueName } from "./support/Http.js"
+import * as OpenRedirector from "./support/OpenRedirector.js"
 import { make, TestLive } from "./support/TestLive.js"
 
 const resource = "https://mcp.example.com/mcp"
@@ -197,6 +198,13 @@ layer(TestLive)("draft-ietf-oauth-client-id-metadata-document: a URL as client_i
       expect(page.status).toBe(400)
       expect(page.headers["location"]).toBeUndefined()
       expect(decodeEntities(page.text)).toContain("The application's return address (redirect_uri) is not registered for it.")
+    }))
+
+  it.effect("RFC 9700 §4.11.2, CONTRACT §4: the document's redirect URI is not redirected to before a person of the realm approved it", () =>
+    Effect.gen(function*() {
+      const url = documentUrl()
+      yield* serveDocument(url, Fetcher.json(documentFor(url)))
+      yield* OpenRedirector.attack(yield* world(url, "https://client.example/cb"), { scope: "mcp:tools", resource, nonce: undefined })
     }))
 
   it.effect("draft -00 \"Metadata Caching\": a failure is never cached (the next request fetches again)", () =>

@@ -1,25 +1,11 @@
 import { expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import {
-  authorizeAndLogin, authorizePath, codeOf, fieldsOf, followSeeOther, formsOf, makeBrowser, onlyForm, pathOf, pkce, redirectParams, setup, signIn
+  authorizeAndLogin, authorizePath, codeOf, expectErrorPage, fieldsOf, followSeeOther, formsOf, makeBrowser, onlyForm, pathOf, pkce, redirectParams, setup, signIn
 } from "./support/Browser.js"
 import type { Response, Setup } from "./support/Browser.js"
 import { get, request } from "./support/Http.js"
 import { TestLive } from "./support/TestLive.js"
-
-/** The error page (OAuth 2.1 §4.1.2.1: never a redirect): HTML, the security headers, the code and fixed text. */
-const expectErrorPage = (res: Response, status: number, error: string, description: string) => {
-  expect(res.status).toBe(status)
-  expect(res.headers["location"]).toBeUndefined()
-  expect(res.headers["content-type"]).toBe("text/html; charset=utf-8")
-  expect(res.headers["cache-control"]).toBe("no-store")
-  expect(res.headers["x-frame-options"]).toBe("DENY")
-  expect(res.headers["content-security-policy"]).toContain("frame-ancestors 'none'")
-  expect(res.headers["content-security-policy"]).toContain("form-action 'self';")
-  expect(res.text).toContain(`<code>${error}</code>`)
-  expect(res.text).toContain(`<p class="wrap">${description.replaceAll("'", "&#39;")}</p>`)
-  expect(res.text).not.toContain("<script")
-}
 
 /** A redirect to the client with exactly these parameters (RFC 9207: `iss` always last). */
 const expectRedirect = (res: Response, to: string, params: ReadonlyArray<readonly [string, string]>) => {

@@ -9,6 +9,7 @@ import * as Jose from "jose"
 import { authorizeAndLogin, codeOf, makeBrowser, onlyForm, pkce, setup } from "./support/Browser.js"
 import type { Setup } from "./support/Browser.js"
 import { admin, request } from "./support/Http.js"
+import * as OpenRedirector from "./support/OpenRedirector.js"
 import { make, TestLive } from "./support/TestLive.js"
 
 /** What the MCP SDK 1.32 registers (`provider.clientMetadata` plus the challenged scope). */
@@ -172,6 +173,20 @@ layer(TestLive)("RFC 7591 §3: dynamic client registration", (it) => {
       const token = yield* request("POST", `/realms/${s.realm}/token`, { body: "grant_type=nope", contentType: "application/x-www-form-urlencoded" })
       expect(token.status).toBe(400)
       expect(token.headers["access-control-allow-origin"]).toBe("*")
+    }))
+})
+
+layer(TestLive)("RFC 9700 §4.11.2: a dynamically registered client is not redirected to before a person approved it", (it) => {
+  it.effect("CONTRACT §4: prompt=none, a bad request and a refusal are the error page; after a person's consent, redirects", () =>
+    Effect.gen(function*() {
+      const s = yield* setup()
+      yield* enable(s.realm)
+      const registered = yield* register(s.realm, sdkMetadata)
+      expect(registered.status).toBe(201)
+      yield* OpenRedirector.attack(
+        { ...s, clientId: registered.json.client_id, redirectUri: sdkMetadata.redirect_uris[0]! },
+        { scope: "mcp:tools", resource: s.resource, nonce: undefined }
+      )
     }))
 })
 

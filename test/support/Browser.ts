@@ -5,6 +5,7 @@
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as Cookies from "@effect/platform/Cookies"
+import { expect } from "@effect/vitest"
 import { Duration, Effect } from "effect"
 import { createHash, randomBytes } from "node:crypto"
 import { admin, createRealm, uniqueName } from "./Http.js"
@@ -249,3 +250,17 @@ export const signIn = (browser: Browser, s: Setup, challenge: string, changes: P
 
 /** The code of a query-mode redirect. */
 export const codeOf = (response: Response) => new URL(response.headers["location"]!).searchParams.get("code")!
+
+/** The error page (OAuth 2.1 §4.1.2.1: never a redirect): HTML, the security headers, the code and fixed text. */
+export const expectErrorPage = (res: Response, status: number, error: string, description: string) => {
+  expect(res.status).toBe(status)
+  expect(res.headers["location"]).toBeUndefined()
+  expect(res.headers["content-type"]).toBe("text/html; charset=utf-8")
+  expect(res.headers["cache-control"]).toBe("no-store")
+  expect(res.headers["x-frame-options"]).toBe("DENY")
+  expect(res.headers["content-security-policy"]).toContain("frame-ancestors 'none'")
+  expect(res.headers["content-security-policy"]).toContain("form-action 'self';")
+  expect(res.text).toContain(`<code>${error}</code>`)
+  expect(res.text).toContain(`<p class="wrap">${description.replaceAll("'", "&#39;")}</p>`)
+  expect(res.text).not.toContain("<script")
+}

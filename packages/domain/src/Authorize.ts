@@ -62,6 +62,24 @@ export const redirectUriFor = (client: Client, requested: string | undefined): E
     : Either.left(new RedirectUriRejected({ reason: "not_registered" }))
 }
 
+/**
+ * Whether the client's redirect URIs are only its own word: a client ID metadata document client (its `client_id`
+ * is the document's URL; Tessera's own ids never start with `http`, CONTRACT §6) or a dynamically registered one
+ * (RFC 7591). A client the realm's owner registered is vouched for by the owner.
+ */
+export const isSelfRegistered = (client: Client) => client.dynamic === true || /^https?:\/\//i.test(client.clientId)
+
+/**
+ * RFC 9700 §4.11.2 (CONTRACT §4, ADR 0026): whether an answer may go to the client's redirect URI without a person
+ * having just decided (an error, `prompt=none`): always for an owner-registered client; for a self-registered one
+ * only once a person of the realm has consented to it, else the person sees an error page rather than being sent
+ * to a URI nobody here has vouched for.
+ */
+export const redirectsUnattended = (client: Client) =>
+  isSelfRegistered(client)
+    ? Effect.flatMap(Consents, (consents) => consents.approved(client.realmId, client.clientId))
+    : Effect.succeed(true)
+
 /** OAuth 2.1 §4.1: the client must be registered for the code grant and the `code` response type. */
 export const checkClient = (client: Client): Either.Either<void, ClientNotAllowed> =>
   client.metadata.grantTypes.includes("authorization_code") && client.metadata.responseTypes.includes("code")

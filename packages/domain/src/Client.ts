@@ -38,6 +38,11 @@ export interface Client {
   /** base64url(SHA-256(secret)); absent for public clients (`token_endpoint_auth_method: none`). */
   readonly secretHash?: string
   readonly metadata: Metadata
+  /**
+   * Registered by anyone through RFC 7591 dynamic registration rather than by the realm's owner: like a client ID
+   * metadata document client, its redirect URIs are its own word (RFC 9700 §4.11.2, `Authorize.redirectsUnattended`).
+   */
+  readonly dynamic?: boolean
   readonly createdAt: DateTime.Utc
 }
 

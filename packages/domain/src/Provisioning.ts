@@ -124,6 +124,7 @@ export const registerClient = (realmName: string, metadata: Client.Metadata, reg
       clientId,
       ...(secretHash !== undefined ? { secretHash } : {}),
       metadata,
+      ...(registrar._tag === "Dynamic" ? { dynamic: true } : {}),
       createdAt: event.at
     }
     yield* Effect.flatMap(Clients, (clients) => clients.insert(client, event))

@@ -38,6 +38,8 @@ export class Sessions extends Context.Tag("@tessera/domain/Sessions")<Sessions, 
 
 export class Consents extends Context.Tag("@tessera/domain/Consents")<Consents, {
   readonly find: (realmId: string, sub: string, clientId: string) => Effect.Effect<Option.Option<Consent>, StoreError>
+  /** RFC 9700 §4.11.2: whether any person of the realm has consented to the client (one indexed row at most). */
+  readonly approved: (realmId: string, clientId: string) => Effect.Effect<boolean, StoreError>
   readonly save: (consent: Consent, event: AuditEvent) => Effect.Effect<void, StoreError>
 }>() {}
 
@@ -135,6 +137,8 @@ const consentKey = (realmId: string, sub: string, clientId: string) => k(realmId
 
 export const layerConsentsMemory = Layer.effect(Consents, Effect.map(MemoryDb.MemoryDb, (db) => Consents.of({
   find: (realmId, sub, clientId) => MemoryDb.read(db, (state) => HashMap.get(state.consents, consentKey(realmId, sub, clientId))),
+  approved: (realmId, clientId) =>
+    MemoryDb.read(db, (state) => HashMap.some(state.consents, (c) => c.realmId === realmId && c.clientId === clientId)),
   save: (consent, event) =>
     MemoryDb.write(db, (state) =>
       Effect.map(MemoryDb.appendEvent({

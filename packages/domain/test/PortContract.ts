@@ -94,6 +94,10 @@ export const suite = (name: string, ports: Layer.Layer<Ports, unknown>) =>
         // the same client id in another realm is another client
         yield* clients.insert({ ...client, realmId: b.id }, yield* event(b, "client.created"))
         expect(yield* clients.list(b.id)).toHaveLength(1)
+        // RFC 7591: a dynamically registered client is found as one (RFC 9700 §4.11.2)
+        const registered: Client.Client = { realmId: a.id, clientId: "c2", metadata, dynamic: true, createdAt: at }
+        yield* clients.insert(registered, yield* event(a, "client.created", { clientId: "c2" }))
+        expect(Option.getOrThrow(yield* clients.find(a.id, "c2"))).toEqual(registered)
       }))
 
     it.effect("Users: usernames are unique per realm regardless of case; find by sub and by username", () =>

@@ -101,6 +101,20 @@ export const suite = (name: string, ports: Layer.Layer<SignInPorts, unknown>) =>
         expect(yield* consents.find(realm.id, "u1", "c2")).toEqual(Option.none())
       }))
 
+    it.effect("Consents: RFC 9700 §4.11.2 approved once any person of the realm consented to the client", () =>
+      Effect.gen(function*() {
+        const consents = yield* SignIn.Consents
+        const realm = yield* newRealm
+        const other = yield* newRealm
+        expect(yield* consents.approved(realm.id, "c9")).toBe(false)
+        const consent = { realmId: realm.id, sub: "u2", clientId: "c9", scopes: ["openid"], resources: [], grantedAt: at }
+        yield* consents.save(consent, yield* event(realm, "consent.granted"))
+        expect(yield* consents.approved(realm.id, "c9")).toBe(true)
+        // another client, and the same client id in another realm, are not approved by it
+        expect(yield* consents.approved(realm.id, "c8")).toBe(false)
+        expect(yield* consents.approved(other.id, "c9")).toBe(false)
+      }))
+
     it.effect("RefreshTokens: rotation is compare-and-set; old tokens still name their generation; revocation sticks", () =>
       Effect.gen(function*() {
         const refresh = yield* SignIn.RefreshTokens

@@ -242,6 +242,16 @@ export const layerConsents = Layer.effect(SignIn.Consents, Effect.gen(function*(
         withRealm(realmId),
         run
       ),
+    // RFC 9700 §4.11.2: one row of the consents_client index answers it
+    approved: (realmId, clientId) =>
+      Effect.flatMap(
+        sql`SELECT EXISTS (SELECT 1 FROM consents WHERE realm_id = ${realmId} AND client_id = ${clientId}) AS approved`,
+        decode(Schema.Struct({ approved: Schema.Boolean }))
+      ).pipe(
+        Effect.map((rows) => rows[0]?.approved === true),
+        withRealm(realmId),
+        run
+      ),
     save: (consent, event) =>
       Effect.gen(function*() {
         const row = {

@@ -50,6 +50,7 @@ const ClientRow = Schema.Struct({
   client_id: Schema.String,
   secret_hash: Schema.NullOr(Schema.String),
   metadata: Schema.Unknown,
+  dynamic: Schema.Boolean,
   created_at: Schema.DateFromSelf
 })
 const toClient = (row: typeof ClientRow.Type): Client.Client => ({
@@ -57,6 +58,7 @@ const toClient = (row: typeof ClientRow.Type): Client.Client => ({
   clientId: row.client_id,
   ...(row.secret_hash !== null ? { secretHash: row.secret_hash } : {}),
   metadata: row.metadata as Client.Metadata,
+  ...(row.dynamic ? { dynamic: true } : {}),
   createdAt: at(row.created_at)
 })
 
@@ -69,6 +71,7 @@ export const layerClients = Layer.effect(Clients.Clients, Effect.gen(function*()
         client_id: client.clientId,
         secret_hash: client.secretHash ?? null,
         metadata: JSON.stringify(client.metadata),
+        dynamic: client.dynamic === true,
         created_at: toDate(client.createdAt)
       }, event),
     find: (realmId, clientId) =>

@@ -3,7 +3,11 @@
  * a 302 with the parameters in the query (`response_mode=query`), or the Form Post Response Mode page.
  */
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import { Effect } from "effect"
+import { Authorize } from "@tessera/domain"
+import type { Client } from "@tessera/domain"
 import type { ErrorResponse } from "@tessera/protocol"
+import * as ErrorPage from "../pages/ErrorPage.js"
 import * as FormPostPage from "../pages/FormPostPage.js"
 
 export interface Target {
@@ -47,3 +51,21 @@ export const code = (target: Target, issuer: string, value: string) =>
 /** OAuth 2.1 §4.1.2.1: `error`, `error_description`, `state`, and `iss` (RFC 9207 §2). */
 export const error = (target: Target, issuer: string, e: ErrorResponse.ErrorResponse) =>
   deliver(target, [["error", e.error], ["error_description", e.error_description], ["state", target.state], ["iss", issuer]])
+
+/**
+ * An error for the client (a refused request, `prompt=none`, a person's refusal): to its redirect URI when that may
+ * be used without a person having approved the client (`Authorize.redirectsUnattended`); else, RFC 9700 §4.11.2
+ * (CONTRACT §4, ADR 0026), the error page (400, naming the error) and no redirect, so that Tessera's origin never
+ * forwards a person to a URI that only a self-registered client vouches for.
+ */
+export const errorToClient = (client: Client.Client, target: Target, issuer: string, e: ErrorResponse.ErrorResponse) =>
+  Effect.map(Authorize.redirectsUnattended(client), (unattended) => unattended ? error(target, issuer, e) : notRedirected(e))
+
+/** RFC 9700 §4.11.2: the error page for a client whose redirect URI nobody of the realm has vouched for yet. */
+export const notRedirected = (e: ErrorResponse.ErrorResponse) =>
+  ErrorPage.errorPage({
+    error: e.error,
+    description: e.error_description ?? "The request is not valid.",
+    status: 400,
+    note: "You were not sent back to the application: nobody in this realm has approved it yet."
+  })

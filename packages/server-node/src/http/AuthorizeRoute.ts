@@ -64,7 +64,8 @@ const authorize = (method: "GET" | "POST") =>
         if (failure._tag === "Page") return yield* failure.error
         // OAuth 2.1 §4.1.2.1: only to a redirect URI that is registered for a known client
         const { client, redirectUri } = yield* clientAndRedirect(realm, failure.clientId, failure.redirectUri)
-        return AuthorizationResponse.error(
+        return yield* AuthorizationResponse.errorToClient(
+          client,
           { redirectUri, responseMode: failure.responseMode, state: failure.state, clientName: SignInFlow.clientName(client) },
           issuer,
           failure.error
@@ -78,7 +79,7 @@ const authorize = (method: "GET" | "POST") =>
         state: params.state,
         clientName: SignInFlow.clientName(client)
       }
-      const back = (e: ErrorResponse.ErrorResponse) => Effect.succeed(AuthorizationResponse.error(to, issuer, e))
+      const back = (e: ErrorResponse.ErrorResponse) => AuthorizationResponse.errorToClient(client, to, issuer, e)
 
       const checked = Authorize.checkClient(client)
       if (Either.isLeft(checked)) return yield* back(toErrorResponse(checked.left))

@@ -41,8 +41,10 @@ const consent = SignInFlow.pageRoute((realm, issuer) =>
         Effect.zipRight(SignInFlow.finish(realm, issuer, client, request, session))
       )
       : yield* Authorize.denyConsent({ realm, session, request, context }).pipe(
-        // OAuth 2.1 §4.1.2.1: access_denied, "the resource owner ... denied the request"
-        Effect.as(AuthorizationResponse.error(
+        // OAuth 2.1 §4.1.2.1: access_denied, "the resource owner ... denied the request"; RFC 9700 §4.11.2 (attack
+        // 2): a person who refused a client nobody here has approved is not sent to it regardless (ADR 0026)
+        Effect.zipRight(AuthorizationResponse.errorToClient(
+          client,
           SignInFlow.target(client, request),
           issuer,
           ErrorResponse.make("access_denied", "the person denied the request")

@@ -13,6 +13,8 @@ export interface Input {
   /** Fixed text naming what is wrong ("the redirect_uri is not registered for this client"), never request input. */
   readonly description: string
   readonly status: number
+  /** Fixed text said after the description (why the person is not sent anywhere, RFC 9700 §4.11.2). */
+  readonly note?: string | undefined
 }
 
 const headings: Partial<Record<ErrorResponse.ErrorCode, string>> = {
@@ -29,7 +31,8 @@ export const errorPage = (input: Input): HttpServerResponse.HttpServerResponse =
   const body = html`<div class="card">
 <h1>${heading}</h1>
 <p class="wrap">${input.description}</p>
-<p class="muted">Error code: <code>${input.error}</code></p>
+${input.note !== undefined ? html`<p>${input.note}</p>
+` : ""}<p class="muted">Error code: <code>${input.error}</code></p>
 <p class="muted">You can close this page and return to the application you came from.</p>
 </div>`
   return Page.render({ title: heading, body, status: input.status })
