@@ -221,7 +221,8 @@ layer(TestLive.TestLive)("RFC 6749 §4.4: the client credentials grant", (it) =>
     Effect.gen(function*() {
       const w = yield* world
       const client = yield* machine(w)
-      const api = yield* machine(w, { resources: undefined })
+      // CONTRACT §5 Introspection: a resource server that lists the token's audience explicitly
+      const api = yield* machine(w, { resources: [w.resource] })
       const token = expectTokens(yield* clientCredentials(w, authOf(client), { scope: "read" }), "read")
       const claims = yield* expectAccessToken(w, token, client.client_id, w.resource, "read")
       const active = yield* introspect(w, authOf(api), token)

@@ -101,6 +101,39 @@ layer(TestLive.TestLive)("RFC 7662 §2.1 and §2.2: introspection", (it) => {
       expectIntrospection(yield* introspect(b, authOf(bClient), tokens.refresh_token, { token_type_hint: "refresh_token" }), inactive)
     }))
 
+  it.effect("CONTRACT §5 Introspection / RFC 7662 §4: only the token's client, or a resource server it is for, learns it is active", () =>
+    Effect.gen(function*() {
+      const w = yield* world
+      const { client, tokens } = yield* tokensFor(w)
+      const now = yield* nowSeconds
+      // a resource server whose registration lists the token's audience explicitly: the whole answer, access token only
+      const api = yield* registerClient(w, { grant_types: ["client_credentials"], redirect_uris: [], response_types: [], resources: [w.resource] })
+      expectIntrospection(yield* introspect(w, authOf(api), tokens.access_token), expect.objectContaining({
+        active: true, sub: w.sub, aud: w.resource, client_id: client.client_id, scope: "read write", exp: now + 900
+      }))
+      // refresh tokens: only the client they were issued to
+      expectIntrospection(yield* introspect(w, authOf(api), tokens.refresh_token), inactive)
+      const others = [
+        // another client of the realm, for another resource
+        yield* registerClient(w, { resources: [w.otherResource] }),
+        // the "every resource" default does not count
+        yield* registerClient(w, { resources: undefined }),
+        yield* registerClient(w, { grant_types: ["client_credentials"], redirect_uris: [], response_types: [], resources: undefined })
+      ]
+      for (const other of others) {
+        for (const token of [tokens.access_token, tokens.refresh_token]) {
+          for (const hint of [{}, { token_type_hint: "access_token" }, { token_type_hint: "refresh_token" }]) {
+            const res = yield* introspect(w, authOf(other), token, hint)
+            expectIntrospection(res, inactive)
+            expect(res.text).toBe("{\"active\":false}")
+          }
+        }
+      }
+      // the token's own client still sees both
+      expectIntrospection(yield* introspect(w, authOf(client), tokens.access_token), expect.objectContaining({ active: true }))
+      expectIntrospection(yield* introspect(w, authOf(client), tokens.refresh_token), expect.objectContaining({ active: true }))
+    }))
+
   it.effect("§2.1: a private_key_jwt client authenticates with an assertion", () =>
     Effect.gen(function*() {
       const w = yield* world

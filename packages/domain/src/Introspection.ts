@@ -5,6 +5,7 @@
 import { Data, DateTime, Effect, Option } from "effect"
 import type * as Jose from "jose"
 import * as AccessTokens from "./AccessTokens.js"
+import type { Client } from "./Client.js"
 import * as Hash from "./Hash.js"
 import * as Jwt from "./Jwt.js"
 import type { Realm } from "./Realm.js"
@@ -50,6 +51,22 @@ export const Inspected = Data.taggedEnum<Inspected>()
 /** The client the token was issued to. */
 export const clientIdOf = (inspected: Inspected) =>
   Inspected.$match(inspected, { AccessToken: ({ claims }) => claims.client_id, RefreshToken: ({ clientId }) => clientId })
+
+/**
+ * CONTRACT §5 Introspection (RFC 7662 §4: the server decides who may learn what): whether the authenticated `client`
+ * may learn that the token is active. A token issued to it, or an access token whose audience is a resource its
+ * registration lists explicitly in `resources` (a resource server's client; the "every resource" default, no
+ * `resources`, does not count). A refresh token only to the client it was issued to.
+ */
+export const visibleTo = (inspected: Inspected, client: Client) =>
+  clientIdOf(inspected) === client.clientId ||
+  Inspected.$match(inspected, {
+    AccessToken: ({ claims }) => {
+      const listed = client.metadata.resources ?? []
+      return (typeof claims.aud === "string" ? [claims.aud] : claims.aud).some((aud) => listed.includes(aud))
+    },
+    RefreshToken: () => false
+  })
 
 /** RFC 7662 §2.1 / RFC 7009 §2.1: `token_type_hint` values; any other value is no hint. */
 export type Hint = "access_token" | "refresh_token"

@@ -1,6 +1,7 @@
 /**
- * Token introspection (RFC 7662): to an authenticated client, what an active token of this realm holds; for anything
- * else, another realm's token included, only `{"active": false}` (§2.2), so nothing leaks across realms (CONTRACT §5).
+ * Token introspection (RFC 7662): to an authenticated client, what an active token of this realm issued to it, or for
+ * a resource it serves, holds; for anything else, another client's or another realm's token included, only
+ * `{"active": false}` (§2.2), so nothing leaks across clients or realms (CONTRACT §5).
  */
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import { Effect, Either, Match, Option } from "effect"
@@ -64,9 +65,10 @@ const introspect = handle(Effect.gen(function*() {
   const params = yield* FormBody.params
   return yield* Effect.gen(function*() {
     // RFC 7662 §2.1: the endpoint MUST require authorization; Tessera requires a client that authenticates
-    yield* ClientAuth.fromRequest({ realm, issuer, params, allowNone: false })
+    const client = yield* ClientAuth.fromRequest({ realm, issuer, params, allowNone: false })
     const { token, hint } = yield* tokenParams(params)
-    const found = yield* Introspection.inspect({ realm, issuer, token, hint })
+    // CONTRACT §5 Introspection: another client's token is, to this client, only {"active": false}
+    const found = Option.filter(yield* Introspection.inspect({ realm, issuer, token, hint }), (t) => Introspection.visibleTo(t, client))
     return json(Option.match(found, { onNone: () => inactive, onSome: view }), 200, { pragma: "no-cache" })
   }).pipe(
     Effect.tapErrorTag("ClientAuthFailed", (e) => Effect.logInfo("introspection refused", e.reason)),
