@@ -48,9 +48,8 @@ export class ActorRejected extends Data.TaggedError("ActorRejected")<{
 }> {}
 
 /** CONTRACT §5 invalid_scope: a step-up scope, and the person did not authenticate within the last 5 minutes. */
-export class FreshAuthenticationRequired extends Data.TaggedError("FreshAuthenticationRequired")<{
-  readonly reason: "stale" | "no_authentication"
-}> {}
+export const FreshAuthenticationRequired = StepUp.FreshAuthenticationRequired
+export type FreshAuthenticationRequired = StepUp.FreshAuthenticationRequired
 
 /** The verified subject token's claims the policy reads (RFC 9068 §2.2, RFC 8693 §4.1 and §4.4). */
 export interface Subject {

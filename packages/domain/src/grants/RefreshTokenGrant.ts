@@ -9,6 +9,7 @@ import type { Realm } from "../Realm.js"
 import * as RefreshFamily from "../RefreshFamily.js"
 import { Resources } from "../Resources.js"
 import { Grants, RefreshTokens } from "../SignIn.js"
+import * as StepUp from "../StepUp.js"
 import * as Tokens from "../Tokens.js"
 import * as TokenSet from "./TokenSet.js"
 
@@ -70,15 +71,25 @@ export const handle = Effect.fn("RefreshTokenGrant.handle")(function*(cmd: Comma
   const next = rotated.right as Extract<RefreshFamily.RefreshFamily, { _tag: "Active" }>
   const grant = yield* Effect.flatMap(Grants, (grants) => grants.find(cmd.realm.id, next.grantId))
   if (Option.isNone(grant) || grant.value.revokedAt !== undefined) return yield* new RefreshFamily.RefreshRejected({ reason: "revoked" })
-  const choice = yield* Audience.choose({
+  const resources = yield* Effect.flatMap(Resources, (r) => r.list(cmd.realm.id))
+  const chosen = yield* Audience.choose({
     issuer: cmd.issuer,
     requestedResource: cmd.resource,
     grantedResources: grant.value.resources,
     clientResources: cmd.client.metadata.resources,
     grantedScopes: grant.value.scopes,
     requestedScopes: cmd.scope,
-    resources: yield* Effect.flatMap(Resources, (r) => r.list(cmd.realm.id))
+    resources
   })
+  // CONTRACT §5 "Step-up": a step-up scope outlives its login by 5 minutes, not by the family's 30 days; refused
+  // before anything is written, so the presented refresh token stays the current one
+  const scope = yield* StepUp.withoutStale(
+    chosen.scope,
+    resources.find((r) => r.uri === chosen.audience),
+    Math.floor(DateTime.toEpochMillis(grant.value.authTime) / 1000),
+    Math.floor(DateTime.toEpochMillis(now) / 1000)
+  )
+  const choice = { ...chosen, scope }
   const issued = yield* TokenSet.issue({ ...cmd, grant: grant.value, choice, grantType })
   // compare-and-set: of two racing uses of one token, the loser is a reuse
   yield* refreshes.rotate(next, presented.value.generation, issued.event).pipe(
