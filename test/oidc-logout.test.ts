@@ -11,7 +11,7 @@ import {
 } from "./support/Browser.js"
 import type { Browser, Response, Setup } from "./support/Browser.js"
 import { admin, request } from "./support/Http.js"
-import { make, TestLive } from "./support/TestLive.js"
+import { make, publicUrl, TestLive } from "./support/TestLive.js"
 
 const app = "https://app.example.com"
 const bye = `${app}/bye`
@@ -179,7 +179,7 @@ layer(TestLive)("OIDC RP-Initiated Logout 1.0 §2-§3 and Front-Channel Logout 1
       expect(done.rawSetCookies).toEqual([clearedCookie(w)])
       expectSignedOut(done, [expectedFrame(w, sid)], [`${bye}?state=st-1`])
       expect(done.text).toContain("<iframe src=\"https://app.example.com/fcl?tenant=1&amp;iss=")
-      expect(done.text).toContain("Return to Example App")
+      expect(done.text).toContain("Return to app.example.com")
       const frame = new URL(framesOf(done.text)[0]!)
       expect([...frame.searchParams]).toEqual([["tenant", "1"], ["iss", w.issuer], ["sid", sid]])
 
@@ -277,6 +277,32 @@ layer(TestLive)("OIDC RP-Initiated Logout 1.0 §2-§3 and Front-Channel Logout 1
       expect((yield* auditOf(w, "logout.succeeded"))[0]!["client_id"]).toBeUndefined()
     }))
 
+  it.effect("Front-Channel Logout §3 (issue 12): each iframe sandboxed, no referrer; the link names the redirect's host, never the client's self-chosen name", () =>
+    Effect.gen(function*() {
+      const { w, browser, idToken, sid } = yield* signedInToBoth
+      const page = yield* browser.get(logoutPath(w, { id_token_hint: idToken, post_logout_redirect_uri: bye, state: "st-1" }))
+      const done = yield* browser.submit(onlyForm(page.text))
+      expectPage(done, 200, csp("'self'", app))
+      const src = expectedFrame(w, sid).replaceAll("&", "&amp;")
+      expect([...done.text.matchAll(/<iframe\b[^>]*>/g)].map((m) => m[0])).toEqual([
+        `<iframe src="${src}" title="Signing out of an application" sandbox="allow-scripts allow-same-origin" referrerpolicy="no-referrer" hidden>`
+      ])
+      expect(done.text).toContain(`<p><a class="button" href="${bye}?state=st-1">Return to app.example.com</a></p>`)
+      expect(done.text).not.toContain("Example App")
+    }))
+
+  it.effect("Front-Channel Logout §3 (issue 12): a front-channel logout URI on Tessera's own origin is never framed", () =>
+    Effect.gen(function*() {
+      const s = yield* setup({ client: { redirect_uris: [`${publicUrl}/cb`], frontchannel_logout_uri: `${publicUrl}/healthz` } })
+      const browser = makeBrowser()
+      const { challenge, verifier } = pkce()
+      yield* redeem(s, s.clientId, s.redirectUri, codeOf(yield* signIn(browser, s, challenge)), verifier)
+      const page = yield* browser.get(logoutPath(s, { client_id: s.clientId }))
+      const done = yield* browser.submit(onlyForm(page.text))
+      expectPage(done, 200, csp("'self'"))
+      expectSignedOut(done, [], [])
+    }))
+
   it.effect("no session: a clean signed-out page straight away (with the link when the redirect is valid), nothing set", () =>
     Effect.gen(function*() {
       const { w, idToken } = yield* signedInToBoth
@@ -285,7 +311,7 @@ layer(TestLive)("OIDC RP-Initiated Logout 1.0 §2-§3 and Front-Channel Logout 1
       expectPage(withLink, 200, csp("'self'"))
       expect(withLink.rawSetCookies).toEqual([])
       expectSignedOut(withLink, [], [`${bye}?state=st-2`])
-      expect(withLink.text).toContain("Return to Example App")
+      expect(withLink.text).toContain("Return to app.example.com")
       const bare = yield* stranger.get(logoutPath(w, {}))
       expectPage(bare, 200, csp("'self'"))
       expect(bare.rawSetCookies).toEqual([])

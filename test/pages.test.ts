@@ -630,7 +630,7 @@ describe("LogoutPage (OIDC RP-Initiated Logout 1.0, Front-Channel Logout 1.0)", 
       ]
       const res = yield* wire(LogoutPage.signedOut({
         frontChannel: urls,
-        continueTo: { uri: "https://app.example/bye?state=s&x=1", clientName: xss }
+        continueTo: "https://app.example/bye?state=s&x=1"
       }))
       expect(res.status).toBe(200)
       expect(pick(res.headers)).toEqual(
@@ -641,7 +641,10 @@ describe("LogoutPage (OIDC RP-Initiated Logout 1.0, Front-Channel Logout 1.0)", 
       expect(tags.filter((t) => t.name === "a" && !t.closing).map((t) => attrOf(t, "href"))).toEqual([
         "https://app.example/bye?state=s&x=1"
       ])
-      expect(text).toContain(`Return to ${xss}`)
+      // the link names the redirect's host, not the client's self-chosen name (issue 12)
+      expect(text).toContain("Return to app.example")
+      expect(tags.filter((t) => t.name === "iframe" && !t.closing).map((t) => [attrOf(t, "sandbox"), attrOf(t, "referrerpolicy")]))
+        .toEqual(urls.slice(0, 3).map(() => ["allow-scripts allow-same-origin", "no-referrer"]))
       expect(text).toContain("You are signed out")
       expectInert(res.text, hostile)
       expect(res.text).not.toContain("javascript:")
@@ -650,7 +653,7 @@ describe("LogoutPage (OIDC RP-Initiated Logout 1.0, Front-Channel Logout 1.0)", 
 
   it.effect("signed out without clients: no frame-src, and an unsafe continue link is dropped", () =>
     Effect.gen(function*() {
-      const res = yield* wire(LogoutPage.signedOut({ frontChannel: [], continueTo: { uri: "javascript:alert(1)" } }))
+      const res = yield* wire(LogoutPage.signedOut({ frontChannel: [], continueTo: "javascript:alert(1)" }))
       expect(res.headers["content-security-policy"]).toBe(baseCsp())
       expect(parse(res.text).tags.some((t) => t.name === "a" || t.name === "iframe")).toBe(false)
     }))

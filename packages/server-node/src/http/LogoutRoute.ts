@@ -181,10 +181,16 @@ const signedOutPage = (realm: Realm.Realm, target: Target, frontChannel: Readonl
   LogoutPage.signedOut({
     realmDisplayName: realm.displayName ?? realm.name,
     frontChannel,
-    continueTo: target.redirectUri !== undefined
-      ? { uri: continueUri({ ...target, redirectUri: target.redirectUri }), clientName: target.client !== undefined ? SignInFlow.clientName(target.client) : undefined }
-      : undefined
+    continueTo: target.redirectUri !== undefined ? continueUri({ ...target, redirectUri: target.redirectUri }) : undefined
   })
+
+const sameOrigin = (uri: string, issuer: string) => {
+  try {
+    return new URL(uri).origin === new URL(issuer).origin
+  } catch {
+    return false
+  }
+}
 
 /**
  * Front-Channel Logout §2-§3: one iframe per client that got tokens in the session and registered a
@@ -198,7 +204,8 @@ const frontChannelUrls = (realm: Realm.Realm, issuer: string, session: Session.S
     const urls: Array<string> = []
     for (const client of found) {
       const uri = Option.getOrUndefined(client)?.metadata.frontchannelLogoutUri
-      if (uri === undefined) continue
+      // Tessera's own origin is never framed: a same-origin frame with scripts could lift its sandbox (ADR 0026)
+      if (uri === undefined || sameOrigin(uri, issuer)) continue
       const url = withQuery(uri, [["iss", issuer], ["sid", session.sid]])
       if (!urls.includes(url)) urls.push(url)
     }

@@ -52,22 +52,32 @@ export interface SignedOutInput {
   readonly realmDisplayName?: string | undefined
   /** Front-channel logout URLs, each with `iss` and `sid` already added; only http(s) URLs are framed. */
   readonly frontChannel: ReadonlyArray<string>
-  /** The validated `post_logout_redirect_uri` (with `state`), offered as a link; no script redirects. */
-  readonly continueTo?: { readonly uri: string; readonly clientName?: string | undefined } | undefined
+  /**
+   * The validated `post_logout_redirect_uri` (with `state`), offered as a link named by its host (what the person
+   * can check), never by the client's self-chosen `client_name`; no script redirects.
+   */
+  readonly continueTo?: string | undefined
 }
+
+/**
+ * Front-Channel Logout §3 frames a client's page inside Tessera's (ADR 0026): `sandbox` keeps only what a client's
+ * logout page needs to clear its own state, scripts and its own origin (its cookies and storage); it may not
+ * navigate the top page, open pop-ups, submit forms, show dialogs or download. `no-referrer`: the page's URL (and
+ * with it the realm) is not sent along.
+ */
+const frame = (uri: string) =>
+  html`<iframe src="${uri}" title="Signing out of an application" sandbox="allow-scripts allow-same-origin" referrerpolicy="no-referrer" hidden></iframe>`
 
 /** "You are signed out", with the hidden front-channel iframes and an optional link back to the client. */
 export const signedOut = (input: SignedOutInput): HttpServerResponse.HttpServerResponse => {
   const frames = input.frontChannel.filter((uri) => Page.isSafeTarget(uri, "frame"))
-  const next = input.continueTo !== undefined && Page.isSafeTarget(input.continueTo.uri) ? input.continueTo : undefined
+  const next = input.continueTo !== undefined && Page.isSafeTarget(input.continueTo) ? input.continueTo : undefined
   const body = html`<div class="card">
 ${input.realmDisplayName !== undefined ? html`<p class="realm">${input.realmDisplayName}</p>` : undefined}
 <h1>You are signed out</h1>
 <p>You can close this page.</p>
-${next !== undefined
-    ? html`<p><a class="button" href="${next.uri}">${next.clientName !== undefined ? html`Return to ${next.clientName}` : "Continue"}</a></p>`
-    : undefined}
-${frames.map((uri) => html`<iframe src="${uri}" title="Signing out of an application" hidden></iframe>`)}
+${next !== undefined ? html`<p><a class="button" href="${next}">Return to ${Page.displayHost(next)}</a></p>` : undefined}
+${frames.map(frame)}
 </div>`
   return Page.render({ title: "Signed out", body, frames })
 }
