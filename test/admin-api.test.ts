@@ -1,4 +1,3 @@
-import * as Net from "node:net"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpServer from "@effect/platform/HttpServer"
 import { expect, layer } from "@effect/vitest"
@@ -6,6 +5,7 @@ import { Effect, Option } from "effect"
 import { Clients, Provisioning, Realms, Resources, TrustedIssuers, Users } from "@tessera/domain"
 import type { WireResponse } from "./support/Http.js"
 import { admin, createRealm, get, request, uniqueName } from "./support/Http.js"
+import * as Streamed from "./support/Streamed.js"
 import { adminToken, publicUrl, TestLive } from "./support/TestLive.js"
 
 const owner = { authorization: `Bearer ${adminToken}` }
@@ -45,58 +45,15 @@ const realmId = (name: string) => Effect.map(Provisioning.findRealm(name), (real
 const postRaw = (path: string, body: string, contentType = "application/json") =>
   request("POST", path, { headers: owner, body, contentType })
 
-/**
- * A JSON body sent chunked, without Content-Length, over a raw socket: the server may answer and close before the
- * whole body is written, which an HTTP client library reports as a transport error rather than the response.
- */
+/** A JSON body sent chunked, without Content-Length, with the owner's token (test/support/Streamed.ts). */
 const postChunked = (path: string, chunks: ReadonlyArray<string>) =>
   Effect.gen(function*() {
-    const server = yield* HttpServer.HttpServer
-    const address = server.address
+    const address = (yield* HttpServer.HttpServer).address
     if (address._tag !== "TcpAddress") return yield* Effect.dieMessage("not a TCP server")
-    const raw = yield* Effect.async<string>((resume) => {
-      const socket = Net.connect(address.port, "127.0.0.1")
-      let received = ""
-      socket.setEncoding("latin1")
-      socket.on("data", (data: string) => {
-        received += data
-      })
-      socket.on("error", () => {}) // EPIPE / ECONNRESET once the server has answered and closed
-      socket.on("close", () => resume(Effect.succeed(received)))
-      socket.write(
-        `POST ${path} HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: ${owner.authorization}\r\n` +
-          "content-type: application/json\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n"
-      )
-      for (const chunk of chunks) socket.write(`${Buffer.byteLength(chunk).toString(16)}\r\n${chunk}\r\n`)
-      socket.write("0\r\n\r\n") // not end(): a half-closed socket makes Node drop the response
-    })
-    const [head = "", text = ""] = raw.split("\r\n\r\n", 2)
-    const [statusLine = "", ...headerLines] = head.split("\r\n")
-    const headers = Object.fromEntries(headerLines.map((line) => {
-      const i = line.indexOf(":")
-      return [line.slice(0, i).trim().toLowerCase(), line.slice(i + 1).trim()]
-    }))
-    const body = headers["transfer-encoding"] === "chunked" ? dechunk(text) : text
-    let json: unknown
-    try {
-      json = JSON.parse(body)
-    } catch {
-      json = undefined
-    }
-    return { status: Number(statusLine.split(" ")[1]), headers, text: body, json } satisfies WireResponse
+    return yield* Effect.promise(() =>
+      Streamed.send({ port: address.port, method: "POST", path, headers: { ...owner, "content-type": "application/json" }, chunks })
+    )
   })
-
-const dechunk = (text: string) => {
-  let out = ""
-  let rest = text
-  for (;;) {
-    const i = rest.indexOf("\r\n")
-    const size = parseInt(rest.slice(0, i), 16)
-    if (!(size > 0)) return out
-    out += rest.slice(i + 2, i + 2 + size)
-    rest = rest.slice(i + 2 + size + 2)
-  }
-}
 
 layer(TestLive)("CONTRACT §3 and RFC 6750 §3: the owner's bearer token", (it) => {
   const challenge = `Bearer realm="tessera-admin", error="invalid_token"`

@@ -27,6 +27,7 @@ import * as LoginRoute from "./http/LoginRoute.js"
 import * as LogoutRoute from "./http/LogoutRoute.js"
 import * as NotFoundRoute from "./http/NotFoundRoute.js"
 import * as RegistrationRoute from "./http/RegistrationRoute.js"
+import * as Respond from "./http/Respond.js"
 import * as RevocationRoute from "./http/RevocationRoute.js"
 import * as TokenEdge from "./http/TokenEdge.js"
 import * as TokenRoute from "./http/TokenRoute.js"
@@ -112,7 +113,8 @@ const drainTimeout = Duration.seconds(10)
  * accepting, in-flight requests finish (up to `drainTimeout`), and only then are handlers torn down.
  */
 const serveOn = (server: Http.Server) =>
-  HttpLayerRouter.serve(Routes, { disableLogger: true, disableListenLog: true }).pipe(
+  // CONTRACT §2: the platform's own body readers bounded too, for every request (Respond.boundedBodies)
+  HttpLayerRouter.serve(Routes, { disableLogger: true, disableListenLog: true, middleware: Respond.boundedBodies }).pipe(
     // ADR 0024: no span per request while no tracer exports spans
     HttpMiddleware.withTracerDisabledWhen(() => true),
     Layer.flatMap(() =>
@@ -163,9 +165,20 @@ export const app = <P, E, R>(
 const cached = <P, E, R>(ports: Layer.Layer<P, E, R>) =>
   ReadCache.layerPorts.pipe(Layer.provideMerge(ReadCache.layer), Layer.provideMerge(ports))
 
+/**
+ * ADR 0029: how long a connection may take to send what no request needs long for, so that connections trickling
+ * headers or a body (slowloris) are closed: the headers within 10 s, the whole request (at most 64 KiB of body,
+ * CONTRACT §2) within 30 s, checked every second (Node's defaults: 60 s, 300 s, checked every 30 s).
+ */
+export const serverOptions: Http.ServerOptions = {
+  headersTimeout: 10_000,
+  requestTimeout: 30_000,
+  connectionsCheckingInterval: 1_000
+}
+
 /** Tessera on the configured host and port. */
 export const HttpLive = Layer.unwrapEffect(Effect.gen(function*() {
   const config = yield* AppConfig
-  const server = Http.createServer()
+  const server = Http.createServer(serverOptions)
   return app(server, StoreLive).pipe(Layer.provide(NodeHttpServer.layer(() => server, { port: config.port, host: config.host })))
 }))

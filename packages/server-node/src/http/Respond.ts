@@ -1,13 +1,15 @@
 /** Shared edges of every route: JSON answers, bounded JSON bodies, and the last-resort `server_error`. */
+import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
+import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import type * as Http from "node:http"
-import { Cause, Effect, Either } from "effect"
+import { Cause, Effect, Either, Option } from "effect"
 import { StoreError } from "@tessera/domain"
 import { Body, ErrorResponse } from "@tessera/protocol"
 
-/** The largest request body any endpoint reads; larger is 413 before a byte is parsed. */
+/** CONTRACT §2: the largest request body any endpoint reads; larger is 413, decided while reading. */
 export const maxBodyBytes = 64 * 1024
 
 export const json = (body: unknown, status = 200, headers: Record<string, string> = {}) =>
@@ -15,57 +17,107 @@ export const json = (body: unknown, status = 200, headers: Record<string, string
 
 export const tooLarge = ErrorResponse.make("invalid_request", `the body is larger than ${maxBodyBytes} bytes`, 413)
 
-/** Bodies an edge in front of the routes read already (TokenEdge), for the route that answers the request after all. */
-const alreadyRead = new WeakMap<Http.IncomingMessage, Uint8Array>()
+/** How long the rest of a refused body is discarded before its connection is closed (ADR 0029, as nginx's lingering_timeout). */
+export const lingerMillis = 5_000
 
-/** Hands the route a body read before it ran: `readBytes` answers with these bytes. */
-export const keepBody = (message: Http.IncomingMessage, body: Uint8Array) => void alreadyRead.set(message, body)
+/** What `collect` read: the whole body, or why not. */
+export type Collected =
+  | { readonly _tag: "Read"; readonly body: Uint8Array }
+  | { readonly _tag: "TooLarge" }
+  | { readonly _tag: "Broken" }
+
+/** Bodies an edge in front of the routes read already (TokenEdge), for the route that answers the request after all. */
+const alreadyRead = new WeakMap<Http.IncomingMessage, Collected>()
+
+/** Hands the route a body read before it ran: `readBytes` answers with what was read. */
+export const keepBody = (message: Http.IncomingMessage, collected: Collected) => void alreadyRead.set(message, collected)
 
 /**
- * Reads at most `max` bytes of the body. Past the limit it stops reading without destroying the socket, so the
- * 413 still reaches the client (the platform's own limit destroys the stream, and the answer with it).
+ * The one body reader of the server (every route through `readBytes`, the edges in front of the router directly): at
+ * most `max` bytes, chunked or not. A declared `Content-Length` over `max` is refused before a byte is read; past `max`
+ * while reading, nothing more is kept. Either way the rest is discarded as it comes, and a connection whose request
+ * has not ended `lingerMillis` later is closed. Returns the function that stops listening.
  */
-export const readBytes = (message: Http.IncomingMessage, max: number = maxBodyBytes) =>
-  Effect.async<Uint8Array, ErrorResponse.ErrorResponse>((resume) => {
-    const read = alreadyRead.get(message)
-    if (read !== undefined) return resume(read.length <= max ? Effect.succeed(read) : Effect.fail(tooLarge))
-    const chunks: Array<Buffer> = []
-    let size = 0
-    const cleanup = () => {
-      message.off("data", onData)
-      message.off("end", onEnd)
-      message.off("error", onError)
-    }
-    const onData = (chunk: Buffer) => {
-      size += chunk.length
-      if (size <= max) return void chunks.push(chunk)
-      cleanup()
-      // drain what is still coming so the connection can carry the answer
-      message.resume()
-      resume(Effect.fail(tooLarge))
-    }
-    const onEnd = () => {
-      cleanup()
-      resume(Effect.succeed(new Uint8Array(Buffer.concat(chunks))))
-    }
-    const onError = () => {
-      cleanup()
-      resume(Effect.fail(ErrorResponse.invalidRequest("the body could not be read")))
-    }
-    message.on("data", onData)
-    message.on("end", onEnd)
-    message.on("error", onError)
-    return Effect.sync(cleanup)
-  })
+export const collect = (
+  message: Http.IncomingMessage,
+  max: number,
+  done: (collected: Collected) => void
+): () => void => {
+  const refuse = () => {
+    // CONTRACT §2: the rest is never kept: it is discarded as it comes (so the answer reaches a client still sending,
+    // where closing at once would reset the connection under it), for at most `lingerMillis` (ADR 0029)
+    message.resume()
+    const linger = setTimeout(() => message.complete || message.socket.destroy(), lingerMillis).unref()
+    message.once("end", () => clearTimeout(linger))
+    message.once("close", () => clearTimeout(linger))
+    done({ _tag: "TooLarge" })
+  }
+  const declared = Number(message.headers["content-length"] ?? "0")
+  if (declared > max) {
+    refuse()
+    return () => undefined
+  }
+  const chunks: Array<Buffer> = []
+  let size = 0
+  const cleanup = () => {
+    message.off("data", onData)
+    message.off("end", onEnd)
+    message.off("error", onError)
+  }
+  const onData = (chunk: Buffer) => {
+    size += chunk.length
+    if (size <= max) return void chunks.push(chunk)
+    cleanup()
+    chunks.length = 0
+    refuse()
+  }
+  const onEnd = () => {
+    cleanup()
+    done({ _tag: "Read", body: new Uint8Array(Buffer.concat(chunks)) })
+  }
+  const onError = () => {
+    cleanup()
+    done({ _tag: "Broken" })
+  }
+  message.on("data", onData)
+  message.on("end", onEnd)
+  message.on("error", onError)
+  return cleanup
+}
+
+/** The request's body, at most `max` bytes (`collect`); larger is `tooLarge`. */
+export const readBytes = (max: number = maxBodyBytes) =>
+  Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+    Effect.async<Uint8Array, ErrorResponse.ErrorResponse>((resume) => {
+      const message = NodeHttpServerRequest.toIncomingMessage(request)
+      const answer = (collected: Collected) => {
+        switch (collected._tag) {
+          case "Read":
+            return resume(collected.body.length <= max ? Effect.succeed(collected.body) : Effect.fail(tooLarge))
+          case "TooLarge":
+            return resume(Effect.fail(tooLarge))
+          case "Broken":
+            return resume(Effect.fail(ErrorResponse.invalidRequest("the body could not be read")))
+        }
+      }
+      const read = alreadyRead.get(message)
+      if (read !== undefined) return answer(read)
+      return Effect.sync(collect(message, max, answer))
+    }))
+
+/**
+ * The platform's own body readers (its `text`, `json`, `urlParamsBody`, `arrayBuffer`) bounded for every request
+ * of the server: past `maxBodyBytes` they fail (and destroy the connection) instead of buffering. Routes read bodies
+ * through `readBytes` only; this is the backstop should one ever call them.
+ */
+export const boundedBodies = HttpMiddleware.make((app) => HttpIncomingMessage.withMaxBodySize(app, Option.some(maxBodyBytes)))
 
 /** The request's JSON object body: `application/json`, at most `maxBodyBytes`, an object. */
 export const jsonBody = Effect.gen(function*() {
   const request = yield* HttpServerRequest.HttpServerRequest
   const type = (request.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase()
   if (type !== "application/json") return yield* ErrorResponse.invalidRequest("the body must be application/json")
-  const length = Number(request.headers["content-length"] ?? "0")
-  if (length > maxBodyBytes) return yield* tooLarge
-  const text = new TextDecoder().decode(yield* readBytes(NodeHttpServerRequest.toIncomingMessage(request)))
+  const text = new TextDecoder().decode(yield* readBytes())
   return yield* Either.match(Body.parseJsonObject(text), { onLeft: Effect.fail, onRight: Effect.succeed })
 })
 

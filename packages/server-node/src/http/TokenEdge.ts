@@ -20,7 +20,7 @@ import * as NodeCrypto from "../NodeCrypto.js"
 import * as ClientAddress from "./ClientAddress.js"
 import * as ClientAuth from "./ClientAuth.js"
 import * as Cors from "./Cors.js"
-import { keepBody, maxBodyBytes } from "./Respond.js"
+import { collect, keepBody, maxBodyBytes } from "./Respond.js"
 import { tokenResponseBody } from "./TokenRoute.js"
 
 /** `/realms/<name>/token` exactly (CONTRACT §2), no query: anything else is the router's. */
@@ -164,16 +164,14 @@ export const layerServer = (server: Http.Server) =>
     const serve = (request: Http.IncomingMessage, response: Http.ServerResponse, route: () => void) => {
       const realm = candidate(cache, request)
       if (realm === undefined) return false
-      const chunks: Array<Buffer> = []
-      request.on("data", (chunk: Buffer) => void chunks.push(chunk))
-      // the client went away mid-body: there is nobody to answer
-      request.on("error", () => request.destroy())
-      request.on("end", () => {
-        const body = new Uint8Array(Buffer.concat(chunks))
-        answer(realm, body, request, response, () => {
-          keepBody(request, body)
+      collect(request, maxBodyBytes, (collected) => {
+        const toRoute = () => {
+          keepBody(request, collected)
           route()
-        })
+        }
+        // a body that could not be read (or, CONTRACT §2, over the limit after all) is the route's to answer
+        if (collected._tag !== "Read") return toRoute()
+        answer(realm, collected.body, request, response, toRoute)
       })
       return true
     }

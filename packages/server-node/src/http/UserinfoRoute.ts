@@ -8,8 +8,9 @@ import { Effect, Either, Option } from "effect"
 import { Introspection, Users } from "@tessera/domain"
 import { Challenge, Dpop, ErrorResponse, Form } from "@tessera/protocol"
 import * as DpopProof from "./DpopProof.js"
+import * as FormBody from "./FormBody.js"
 import * as Issuer from "./Issuer.js"
-import { handle, json, maxBodyBytes } from "./Respond.js"
+import { handle, json } from "./Respond.js"
 
 /**
  * RFC 6750 §3 and RFC 9449 §7.2: both schemes are offered; the one the client used carries the error, and an error
@@ -45,13 +46,7 @@ const presentedCredentials = (issuer: string) =>
     let fromBody: string | undefined
     const type = (request.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase()
     if (request.method === "POST" && type === "application/x-www-form-urlencoded") {
-      if (Number(request.headers["content-length"] ?? "0") > maxBodyBytes) {
-        return yield* refuse(issuer, "invalid_request", `the body is larger than ${maxBodyBytes} bytes`)
-      }
-      const params = yield* Either.match(Form.parse(yield* Effect.orElseSucceed(request.text, () => "")), {
-        onLeft: Effect.fail,
-        onRight: Effect.succeed
-      })
+      const params = yield* FormBody.read
       fromBody = yield* Either.match(Form.single(params, "access_token"), { onLeft: Effect.fail, onRight: Effect.succeed })
     }
     if (header !== undefined && fromBody !== undefined) {
