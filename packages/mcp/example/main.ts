@@ -2,7 +2,8 @@
  * The example MCP server of CONTRACT §6, and the template for a real one: Streamable HTTP at `/mcp` (stateless),
  * fronted by Tessera through `@tessera/mcp`, with two tools:
  * - `whoami`: the JSON `{"sub", "client_id", "scope", "act"}` of the caller's token (`act` only when it has one);
- * - `transfer` `{"to": string, "amount": number}`: needs `payments:send`, a step-up scope (403 until the token has it).
+ * - `transfer` `{"to": string, "amount": number}`: needs `payments:send`, a step-up scope (403 until the token has it),
+ *   and a login at most 5 minutes old (RFC 9470: 401 `insufficient_user_authentication` with `max_age` otherwise).
  *
  *   npm run mcp:example -- --issuer https://tessera.example/realms/acme --port 3001 [--public-url https://mcp.example/mcp]
  *
@@ -20,6 +21,8 @@ import { Handler, ProtectedResource } from "@tessera/mcp"
 /** The scope every request needs, and the step-up scope of `transfer` (register both on the resource in Tessera). */
 const toolsScope = "mcp:tools"
 const sendScope = "payments:send"
+/** RFC 9470 §3 `max_age` of `transfer`: Tessera's step-up window (CONTRACT §5), so a refreshed token cannot send. */
+const sendMaxAuthAge = 300
 
 const fail = (message: string): never => {
   console.error(`mcp example: ${message}`)
@@ -104,6 +107,7 @@ http.listen(port, "127.0.0.1", () => {
       scopes: [toolsScope],
       requiredScopes: [toolsScope],
       toolScopes: { transfer: [sendScope] },
+      toolMaxAuthAge: { transfer: sendMaxAuthAge },
       resourceName: "Tessera MCP example"
     }, async (req, res, context) => {
       const server = mcpServer()

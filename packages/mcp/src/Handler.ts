@@ -85,7 +85,10 @@ const parseBody = (text: string): Either.Either<unknown, Answer> => {
   }
 }
 
-/** Authenticates, then reads the body (only then: an anonymous caller cannot make us read it) and checks scopes. */
+/**
+ * Authenticates, then reads the body (only then: an anonymous caller cannot make us read it) and checks what the
+ * called tools need: scopes, then the authentication's age.
+ */
 const authorizeRequest = async (
   resource: ProtectedResource.ProtectedResource,
   credentials: ProtectedResource.Credentials,
@@ -97,7 +100,7 @@ const authorizeRequest = async (
   if (Either.isLeft(text)) return Either.left(text.left)
   const parsed = parseBody(text.right)
   if (Either.isLeft(parsed)) return Either.left(parsed.left)
-  const scoped = await run(ProtectedResource.checkScopes(resource, authenticated.right, parsed.right))
+  const scoped = await run(ProtectedResource.checkRequirements(resource, authenticated.right, parsed.right))
   if (Either.isLeft(scoped)) return Either.left(fromError(scoped.left))
   return Either.right({
     claims: authenticated.right.claims,

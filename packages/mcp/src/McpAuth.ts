@@ -47,7 +47,7 @@ export const Routes = HttpLayerRouter.use((router) =>
 /** The metadata routes with the protected resource built from `options`. */
 export const layerHttpRouter = (options: ProtectedResource.Options) => Routes.pipe(Layer.provide(layer(options)))
 
-/** The request's JSON body, for the scope check: only POSTs carry JSON-RPC messages. */
+/** The request's JSON body, for the scope and authentication-age checks: only POSTs carry JSON-RPC messages. */
 const body = Effect.gen(function*() {
   const request = yield* HttpServerRequest.HttpServerRequest
   if (request.method !== "POST") return undefined
@@ -71,7 +71,7 @@ export const middleware = HttpLayerRouter.middleware<{ provides: Authorized }>()
           dpop: request.headers["dpop"],
           method: request.method
         })
-        yield* ProtectedResource.checkScopes(resource, authorized, yield* body)
+        yield* ProtectedResource.checkRequirements(resource, authorized, yield* body)
         return yield* Effect.provideService(httpEffect, Authorized, authorized)
       }).pipe(
         Effect.catchTag("ErrorResponse", (e) => Effect.succeed(e.toResponse())),

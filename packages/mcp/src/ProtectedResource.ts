@@ -4,7 +4,7 @@
  * the MCP endpoint. Transport-neutral: `Handler` (fetch and Node) and `McpAuth` (Effect) put it on the wire.
  */
 import { Clock, Data, Duration, Effect } from "effect"
-import { AccessToken, Dpop, ErrorResponse } from "@tessera/protocol"
+import { AccessToken, Dpop, ErrorResponse, StepUp } from "@tessera/protocol"
 import * as KeySet from "./KeySet.js"
 
 export interface Options {
@@ -24,6 +24,17 @@ export interface Options {
   readonly requiredScopes?: ReadonlyArray<string> | undefined
   /** Scopes a `tools/call` of a tool needs, by tool name (403 `insufficient_scope` otherwise). */
   readonly toolScopes?: Readonly<Record<string, ReadonlyArray<string>>> | undefined
+  /**
+   * The most seconds since the person authenticated (the token's `auth_time`) that a `tools/call` of a tool accepts,
+   * by tool name (RFC 9470 §3), e.g. `{ transfer: 300 }`: a token whose `auth_time` is older, or absent (a client's own
+   * token, or an authentication the issuer did not vouch for), gets 401 with `WWW-Authenticate: Bearer
+   * error="insufficient_user_authentication", error_description="A different authentication level is required",
+   * max_age="<seconds>", resource_metadata="<metadata URL>"` (`StepUp.errorResponse` of `@tessera/protocol`),
+   * and the client asks the authorization server for a new login with that `max_age` (OIDC Core §3.1.2.1). Checked
+   * after the scopes: a token missing a step-up scope gets the 403 first (one new login answers both). A request
+   * calling several such tools needs the smallest age. Non-negative integers.
+   */
+  readonly toolMaxAuthAge?: Readonly<Record<string, number>> | undefined
   /** RFC 9728 §2 `resource_name`: a human-readable name. */
   readonly resourceName?: string | undefined
   /** The issuer's JWK Set URL; absent, read from its RFC 8414 metadata. */
@@ -87,6 +98,10 @@ const check = (options: Options): string | undefined => {
     ...Object.values(options.toolScopes ?? {}).flat()
   ]
   if (!scopes.every((s) => scopeToken.test(s))) return "scopes must be RFC 6749 scope tokens"
+  // RFC 9470 §3: max_age is in seconds, as OIDC Core's max_age (a non-negative integer)
+  if (!Object.values(options.toolMaxAuthAge ?? {}).every((age) => Number.isSafeInteger(age) && age >= 0)) {
+    return "toolMaxAuthAge values must be non-negative integers (seconds)"
+  }
   return undefined
 }
 
@@ -231,6 +246,13 @@ export const neededScopes = (resource: ProtectedResource, body: unknown): Readon
   return needed
 }
 
+/** RFC 9470 §3: the smallest `toolMaxAuthAge` of the tools a request calls, or undefined when none has one. */
+export const neededAuthAge = (resource: ProtectedResource, body: unknown): number | undefined => {
+  const ages = resource.options.toolMaxAuthAge ?? {}
+  const needed = calledTools(body).filter((name) => Object.hasOwn(ages, name)).map((name) => ages[name]!)
+  return needed.length > 0 ? Math.min(...needed) : undefined
+}
+
 /** What authentication reads of a request to the MCP endpoint. */
 export interface Credentials {
   /** The `Authorization` header. */
@@ -289,6 +311,25 @@ export const checkScopes = (resource: ProtectedResource, authorized: Authorized,
   const missing = neededScopes(resource, body).filter((s) => !granted.includes(s))
   return missing.length > 0 ? Effect.fail(insufficientScope(resource, granted, missing)) : Effect.void
 }
+
+/**
+ * RFC 9470 §3: 401 `insufficient_user_authentication` when a tool the request calls has a `toolMaxAuthAge` and the
+ * token's `auth_time` is older than it (at the Clock's time) or absent.
+ */
+export const checkAuthAge = (resource: ProtectedResource, authorized: Authorized, body: unknown): Effect.Effect<void, ErrorResponse.ErrorResponse> =>
+  Effect.gen(function*() {
+    const maxAge = neededAuthAge(resource, body)
+    if (maxAge === undefined) return
+    const result = StepUp.check(authorized.claims, { maxAge }, Math.floor((yield* Clock.currentTimeMillis) / 1000))
+    if (result._tag === "Insufficient") return yield* StepUp.errorResponse(result, { resourceMetadata: resource.metadataUrl })
+  })
+
+/**
+ * What a request (its JSON-RPC `body`) needs of an authenticated token, in order: the scopes (403,
+ * `checkScopes`), then a recent enough authentication (401, `checkAuthAge`).
+ */
+export const checkRequirements = (resource: ProtectedResource, authorized: Authorized, body: unknown) =>
+  Effect.zipRight(checkScopes(resource, authorized, body), checkAuthAge(resource, authorized, body))
 
 // ---------------------------------------------------------------------------------------------------------------
 // CORS (browser-based MCP clients)

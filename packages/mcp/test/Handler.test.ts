@@ -29,6 +29,7 @@ beforeAll(async () => {
     scopes: ["mcp:tools"],
     requiredScopes: ["mcp:tools"],
     toolScopes: { transfer: ["payments:send"] },
+    toolMaxAuthAge: { transfer: 300 },
     fetch: as.fetch,
     jwksCooldown: "200 millis"
   }, async (_request, context) => {
@@ -36,6 +37,8 @@ beforeAll(async () => {
     return Response.json({ jsonrpc: "2.0", id: 1, result: { ok: true } })
   })
 })
+
+const nowSeconds = () => Math.floor(Date.now() / 1000)
 
 const headersOf = (response: Response) => {
   const headers: Record<string, string> = {}
@@ -256,9 +259,63 @@ describe("MCP 2025-11-25 \"Runtime Insufficient Scope Errors\": the 403", () => 
   })
 })
 
+describe("RFC 9470 §3: a tool's maximum authentication age (toolMaxAuthAge), the 401", () => {
+  const tooOld = {
+    status: 401,
+    headers: {
+      "content-type": "application/json",
+      "cache-control": "no-store",
+      "www-authenticate":
+        `Bearer error="insufficient_user_authentication", error_description="A different authentication level is required", max_age="300", resource_metadata="${metadataUrl}"`,
+      ...cors
+    },
+    body: JSON.stringify({ error: "insufficient_user_authentication", error_description: "A different authentication level is required" })
+  }
+  const stepUp = "mcp:tools payments:send"
+
+  it("transfer (300 s) with a login 4 minutes old passes; 6 minutes old, or no auth_time at all, is the 401 with max_age", async () => {
+    const before = seen.length
+    expect((await call("transfer", await as.sign({ scope: stepUp, auth_time: nowSeconds() - 240 }))).status).toBe(200)
+    expect(seen.length).toBe(before + 1)
+    expect(await wire(await call("transfer", await as.sign({ scope: stepUp, auth_time: nowSeconds() - 360 })))).toStrictEqual(tooOld)
+    expect(await wire(await call("transfer", await as.sign({ scope: stepUp })))).toStrictEqual(tooOld)
+    // refused before the server's handler ran
+    expect(seen.length).toBe(before + 1)
+  })
+
+  it("the scope is checked first: without payments:send an old login is the 403 (one step-up login answers both)", async () => {
+    const res = await call("transfer", await as.sign({ scope: "mcp:tools", auth_time: nowSeconds() - 3600 }))
+    expect({ status: res.status, challenge: res.headers.get("www-authenticate") }).toStrictEqual({
+      status: 403,
+      challenge: `Bearer error="insufficient_scope", scope="mcp:tools payments:send", resource_metadata="${metadataUrl}"`
+    })
+  })
+
+  it("a tool without a maximum age takes any login; a batch calling transfer needs its age", async () => {
+    const old = await as.sign({ scope: stepUp, auth_time: nowSeconds() - 3600 })
+    expect((await call("whoami", old)).status).toBe(200)
+    const batch = await handle(new Request(resource, {
+      method: "POST",
+      headers: { authorization: `Bearer ${old}`, "content-type": "application/json" },
+      body: JSON.stringify([
+        { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami" } },
+        { jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "transfer" } }
+      ])
+    }))
+    expect(await wire(batch)).toStrictEqual(tooOld)
+  })
+
+  it("a maximum age that is not a non-negative integer is refused at once", () => {
+    for (const age of [-1, 1.5, Number.NaN]) {
+      expect(() => Handler.fetchHandler({ resource, issuer, toolMaxAuthAge: { transfer: age } }, async () => new Response()))
+        .toThrow("@tessera/mcp: toolMaxAuthAge values must be non-negative integers (seconds)")
+    }
+  })
+})
+
 describe("MCP \"Token Passthrough\": the handler gets the claims, never the token", () => {
   it("the verified claims (act included), AuthInfo without the token, the parsed body; CORS on the answer", async () => {
-    const token = await as.sign({ scope: "mcp:tools payments:send", act: { sub: "agent-7" } })
+    const token = await as.sign({ scope: "mcp:tools payments:send", act: { sub: "agent-7" }, auth_time: nowSeconds() - 60 })
     seen.length = 0
     const res = await call("transfer", token)
     expect(res.status).toBe(200)

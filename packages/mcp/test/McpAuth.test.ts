@@ -19,7 +19,7 @@ beforeAll(async () => {
   })).pipe(Layer.provide(McpAuth.middleware))
   web = HttpLayerRouter.toWebHandler(
     Layer.mergeAll(Mcp, McpAuth.Routes).pipe(
-      Layer.provide(McpAuth.layer({ resource, issuer, scopes: ["mcp:tools"], toolScopes: { transfer: ["payments:send"] }, fetch: as.fetch }))
+      Layer.provide(McpAuth.layer({ resource, issuer, scopes: ["mcp:tools"], toolScopes: { transfer: ["payments:send"] }, toolMaxAuthAge: { transfer: 300 }, fetch: as.fetch }))
     ),
     { disableLogger: true }
   )
@@ -73,6 +73,24 @@ describe("McpAuth.layerHttpRouter / middleware (RFC 9728, RFC 6750 §3)", () => 
       status: 403,
       challenge: `Bearer error="insufficient_scope", scope="mcp:tools payments:send", resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp"`
     })
+  })
+})
+
+describe("McpAuth.middleware: RFC 9470 §3 toolMaxAuthAge", () => {
+  it("transfer with payments:send and a login 6 minutes old is 401 insufficient_user_authentication with max_age; 4 minutes old passes", async () => {
+    const now = Math.floor(Date.now() / 1000)
+    const transfer = { jsonrpc: "2.0", id: 3, method: "tools/call", params: { name: "transfer" } }
+    const stale = await post(transfer, await as.sign({ scope: "mcp:tools payments:send", auth_time: now - 360 }))
+    expect({ status: stale.status, challenge: stale.headers.get("www-authenticate"), cors: stale.headers.get("access-control-allow-origin"), body: await stale.json() })
+      .toStrictEqual({
+        status: 401,
+        challenge: `Bearer error="insufficient_user_authentication", error_description="A different authentication level is required", max_age="300", ` +
+          `resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp"`,
+        cors: "*",
+        body: { error: "insufficient_user_authentication", error_description: "A different authentication level is required" }
+      })
+    const fresh = await post(transfer, await as.sign({ scope: "mcp:tools payments:send", auth_time: now - 240 }))
+    expect({ status: fresh.status, body: await fresh.json() }).toStrictEqual({ status: 200, body: { sub: "person-1", scope: ["mcp:tools", "payments:send"] } })
   })
 })
 
