@@ -12,12 +12,16 @@ import type { World } from "./support/TokenFixtures.js"
 const basicChallenge = (w: World) => `Basic realm="${w.issuer}"`
 
 /** RFC 6749 §5.2: a 401 invalid_client with the Basic challenge, the whole wire response. */
-const expectInvalidClient = (res: { status: number; headers: Record<string, string>; json: unknown }, w: World, description: string) => {
+/**
+ * RFC 6749 §5.2: 401 invalid_client and the Basic challenge. `_reason` names the failure the case exercises, which
+ * only the log says: every client authentication failure answers the same (test/rfc6749-client-authentication.test.ts).
+ */
+const expectInvalidClient = (res: { status: number; headers: Record<string, string>; json: unknown }, w: World, _reason: string) => {
   expect(res.status).toBe(401)
   expect(res.headers["www-authenticate"]).toBe(basicChallenge(w))
   expect(res.headers["cache-control"]).toBe("no-store")
   expect(res.headers["pragma"]).toBe("no-cache")
-  expect(res.json).toEqual({ error: "invalid_client", error_description: description })
+  expect(res.json).toEqual({ error: "invalid_client", error_description: "client authentication failed" })
 }
 
 /** A 400 (or other) error with the no-store headers and no challenge. */

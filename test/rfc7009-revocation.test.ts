@@ -123,7 +123,7 @@ layer(TestLive)("RFC 7009 §2.1 and §2.2: revocation", (it) => {
       expect(anonymous.status).toBe(401)
       expect(anonymous.headers["www-authenticate"]).toBe(`Basic realm="${w.issuer}"`)
       expect(anonymous.headers["cache-control"]).toBe("no-store")
-      expect(anonymous.json).toEqual({ error: "invalid_client", error_description: "client authentication is required" })
+      expect(anonymous.json).toEqual({ error: "invalid_client", error_description: "client authentication failed" })
       const wrong = yield* revoke(w, { basic: [client.client_id, "wrong"] }, tokens.refresh_token)
       expect(wrong.status).toBe(401)
       expect(wrong.json).toEqual({ error: "invalid_client", error_description: "client authentication failed" })

@@ -138,13 +138,12 @@ layer(TestLive.TestLive)("RFC 8628 §3.1-3.2: the device authorization endpoint"
       expectError(wrong, { error: "invalid_client", error_description: "client authentication failed" }, 401)
       expect(wrong.headers["www-authenticate"]).toBe(challenge)
       const none = yield* authorize(w, { none: client.client_id }, { scope: "read" })
-      expectError(none, {
-        error: "invalid_client", error_description: "the client must authenticate with its registered method (client_secret_basic)"
-      }, 401)
+      // RFC 6749 §5.2: one answer for every client authentication failure (rfc6749-client-authentication.test.ts)
+      expectError(none, { error: "invalid_client", error_description: "client authentication failed" }, 401)
       const unknown = yield* authorize(w, { none: "no-such-client" }, { scope: "read" })
       expectError(unknown, { error: "invalid_client", error_description: "client authentication failed" }, 401)
       const nothing = yield* authorize(w, { nothing: true }, { scope: "read" })
-      expectError(nothing, { error: "invalid_client", error_description: "client authentication is required" }, 401)
+      expectError(nothing, { error: "invalid_client", error_description: "client authentication failed" }, 401)
     }))
 
   it.effect("RFC 6749 §5.2: a client not registered for the device grant is unauthorized_client", () =>
@@ -485,7 +484,7 @@ layer(TestLive.TestLive)("RFC 8628 §3.3-3.5: the person at the verification pag
       expectError(yield* poll(w, authOf(codeOnly), started.device_code), {
         error: "unauthorized_client", error_description: `the client may not use the '${deviceGrant}' grant`
       })
-      expectError(yield* poll(w, { nothing: true }, started.device_code), { error: "invalid_client", error_description: "client authentication is required" }, 401)
+      expectError(yield* poll(w, { nothing: true }, started.device_code), { error: "invalid_client", error_description: "client authentication failed" }, 401)
     }))
 
   it.effect("single use: of 20 concurrent polls of an approved code exactly one gets tokens, the rest invalid_grant", () =>

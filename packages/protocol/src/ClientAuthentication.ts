@@ -50,7 +50,9 @@ export const challenge = (realm: string) => `Basic realm="${realm.replace(/[\\"]
 /**
  * RFC 6749 §5.2: `invalid_client` with 401 and a Basic challenge. The status is a MUST when the client tried the
  * Authorization header and a MAY otherwise; Tessera always answers 401 so every refusal names the scheme it accepts.
- * Use it too when the domain rejects the credentials.
+ * Use it too when the domain rejects the credentials. `description` says what was wrong, for a log: an authorization
+ * server that answers it on the wire tells a prober which client ids exist and how they authenticate, so Tessera
+ * answers every client authentication failure with one description (server-node `ClientAuth.invalidClient`).
  */
 export const invalidClient = (realm: string, description?: string) =>
   new ErrorResponse.ErrorResponse({

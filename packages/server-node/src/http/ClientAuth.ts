@@ -3,14 +3,13 @@
  * RFC 7523 §2.2 and §3 (`private_key_jwt`), OIDC Core §9, and `none` for public clients (RFC 6749 §2.1).
  */
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
-import { Data, DateTime, Effect, Option, Redacted } from "effect"
+import { Data, DateTime, Effect, Either, Option, Redacted } from "effect"
 import { Hash, JtiCache, Jwt, RemoteJwks } from "@tessera/domain"
 import type { Client, Realm, TokenSet } from "@tessera/domain"
 import { ClientAuthentication } from "@tessera/protocol"
 import type { Form } from "@tessera/protocol"
 import * as ClientAddress from "./ClientAddress.js"
 import * as ClientLookup from "./ClientLookup.js"
-import { fromEither } from "./Respond.js"
 
 /** The endpoints where clients authenticate, under the realm's issuer. */
 export const endpoints = (issuer: string) => ({
@@ -46,6 +45,7 @@ export const metadata = (issuer: string) => {
 export const maxAssertionLifetimeSeconds = 300
 
 export type Reason =
+  | "credentials_malformed"
   | "unknown_client"
   | "wrong_secret"
   | "method_mismatch"
@@ -61,51 +61,25 @@ export type Reason =
   | "assertion_lifetime"
   | "assertion_replayed"
 
-/** The client did not prove who it is (RFC 6749 §5.2 invalid_client). */
+/** The client did not prove who it is (RFC 6749 §5.2 invalid_client). `reason` and the rest are for the log only. */
 export class ClientAuthFailed extends Data.TaggedError("ClientAuthFailed")<{
   readonly reason: Reason
   /** On `method_mismatch`, the method the client registered. */
   readonly registered?: Client.AuthMethod
+  /** On `credentials_malformed`, what was wrong with them. */
+  readonly detail?: string
 }> {}
 
-/**
- * The `error_description`. Unknown client and wrong secret read the same, so the answer does not tell which client
- * ids exist; the assertion reasons come only after its signature verified.
- */
-const description = (e: ClientAuthFailed): string => {
-  switch (e.reason) {
-    case "unknown_client":
-    case "wrong_secret":
-      return "client authentication failed"
-    case "method_mismatch":
-      return `the client must authenticate with its registered method (${e.registered})`
-    case "none_not_allowed":
-      return "client authentication is required"
-    case "jwks_unavailable":
-      return "the client's keys could not be fetched from its 'jwks_uri'"
-    case "assertion_invalid":
-      return "the client assertion is malformed or not yet valid"
-    case "assertion_signature":
-      return "the client assertion's signature does not verify with the client's registered keys"
-    case "assertion_expired":
-      return "the client assertion has expired"
-    case "assertion_subject":
-      return "the client assertion's 'iss' and 'sub' must be the client_id"
-    case "assertion_audience":
-      return "the client assertion's 'aud' must be the issuer or the token endpoint"
-    case "assertion_exp_missing":
-      return "the client assertion must have 'exp'"
-    case "assertion_jti_missing":
-      return "the client assertion must have 'jti'"
-    case "assertion_lifetime":
-      return `the client assertion must not be valid for more than ${maxAssertionLifetimeSeconds} seconds`
-    case "assertion_replayed":
-      return "the client assertion was already used ('jti' seen before)"
-  }
-}
+/** The one `error_description` of every client authentication failure. */
+export const failed = "client authentication failed"
 
-/** RFC 6749 §5.2: 401 invalid_client with the Basic challenge (`ClientAuthentication.invalidClient`). */
-export const invalidClient = (issuer: string) => (e: ClientAuthFailed) => ClientAuthentication.invalidClient(issuer, description(e))
+/**
+ * RFC 6749 §5.2: 401 invalid_client with the Basic challenge (`ClientAuthentication.invalidClient`). One answer, the
+ * same status, bytes and headers, whatever failed: an unknown client, a wrong secret, another method than the one
+ * registered, a bad assertion or malformed credentials all read alike, so the answer says neither that a client
+ * exists nor how it authenticates (ADR 0028). The reason goes to the log.
+ */
+export const invalidClient = (issuer: string) => (_failure: ClientAuthFailed) => ClientAuthentication.invalidClient(issuer, failed)
 
 const fail = (reason: Reason) => Effect.fail(new ClientAuthFailed({ reason }))
 
@@ -217,9 +191,13 @@ export const secretMatches = (client: Client.Client, digest: string) =>
 export const fromRequest = (input: Omit<Input, "credentials"> & { readonly params: Form.Params }) =>
   Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
-    const credentials = yield* fromEither(
-      ClientAuthentication.extract({ authorization: request.headers["authorization"], params: input.params }, input.issuer)
-    )
+    const extracted = ClientAuthentication.extract({ authorization: request.headers["authorization"], params: input.params }, input.issuer)
+    // credentials that are not credentials fail as every other client authentication does (invalidClient); a
+    // malformed request (a repeated parameter, two methods at once) stays invalid_request
+    const credentials = yield* Either.mapLeft(extracted, (refused) =>
+      refused.error === "invalid_client"
+        ? new ClientAuthFailed({ reason: "credentials_malformed", detail: refused.error_description ?? "" })
+        : refused)
     return yield* authenticate({ ...input, credentials })
   })
 

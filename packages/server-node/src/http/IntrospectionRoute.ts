@@ -71,7 +71,7 @@ const introspect = handle(Effect.gen(function*() {
     const found = Option.filter(yield* Introspection.inspect({ realm, issuer, token, hint }), (t) => Introspection.visibleTo(t, client))
     return json(Option.match(found, { onNone: () => inactive, onSome: view }), 200, { pragma: "no-cache" })
   }).pipe(
-    Effect.tapErrorTag("ClientAuthFailed", (e) => Effect.logInfo("introspection refused", e.reason)),
+    Effect.tapErrorTag("ClientAuthFailed", (e) => Effect.logInfo("introspection refused", e.reason, e.detail ?? e.registered ?? "")),
     Effect.catchTag("ClientAuthFailed", (e) => Effect.fail(toErrorResponse(issuer)(e)))
   )
 }))

@@ -31,7 +31,7 @@ const revoke = handle(Effect.gen(function*() {
     yield* Effect.logDebug("revocation", outcome)
     return revoked
   }).pipe(
-    Effect.tapErrorTag("ClientAuthFailed", (e) => Effect.logInfo("revocation refused", e.reason)),
+    Effect.tapErrorTag("ClientAuthFailed", (e) => Effect.logInfo("revocation refused", e.reason, e.detail ?? e.registered ?? "")),
     Effect.catchTag("ClientAuthFailed", (e) => Effect.fail(toErrorResponse(issuer)(e)))
   )
 }))
