@@ -112,7 +112,7 @@ const issueTwice = (w: World, headers: Record<string, string>) =>
   })
 
 // the test client connects over loopback: the socket peer is 127.0.0.1
-layer(TestLive.make({ trustedProxies: trusted("127.0.0.1, ::1") }))("CONTRACT §1, §7: behind a trusted proxy", (it) => {
+layer(TestLive.make({ trustedProxies: TestLive.loopbackProxies }))("CONTRACT §1, §7: behind a trusted proxy", (it) => {
   it.effect("the audit ip is the client the proxy's X-Forwarded-For names (route and edge alike)", () =>
     Effect.gen(function*() {
       const w = yield* world

@@ -409,18 +409,18 @@ layer(TestLive.TestLive)("RFC 8628 §3.3-3.5: the person at the verification pag
       expect(onlyForm(login.text).action).toBe(`${w.issuer}/login`)
     }))
 
-  it.effect("§5.1: after 10 wrong codes from an address in 15 minutes, 429 with Retry-After, even for the right code", () =>
+  it.effect("§5.1, ADR 0027: after 5 wrong codes from an address, 429 with Retry-After, even for the right code", () =>
     Effect.gen(function*() {
       const { w, client, started } = yield* deviceStarted()
       const browser = makeBrowser()
       const entry = yield* openForm(browser, started.verification_uri)
       const wrong = started.user_code === "BCDF-GHJK" ? "BCDF-GHJL" : "BCDF-GHJK"
-      for (let i = 0; i < 10; i++) expectPage(yield* browser.submit(onlyForm(entry.text), { user_code: wrong }), 400)
+      for (let i = 0; i < 5; i++) expectPage(yield* browser.submit(onlyForm(entry.text), { user_code: wrong }), 400)
       const throttled = yield* browser.submit(onlyForm(entry.text), { user_code: started.user_code })
       expectPage(throttled, 429)
-      // the clock stands still in this suite: the oldest failure leaves the window in 15 minutes
-      expect(throttled.headers["retry-after"]).toBe("900")
-      expect(throttled.text).toContain("Too many attempts; try again in 900 seconds.")
+      // the clock stands still in this suite: past the burst of 5, the next code waits 1 s after the last wrong one
+      expect(throttled.headers["retry-after"]).toBe("1")
+      expect(throttled.text).toContain("Too many attempts; try again in 1 second.")
       expect(Option.getOrThrow(yield* stored(w, started.device_code))._tag).toBe("Pending")
       // another realm is not affected
       const other = yield* world
@@ -662,3 +662,40 @@ it.effect("the stored realm: the device code's realm is where the code is looked
     expectError(yield* poll(b, authOf(clientB), started.device_code), { error: "invalid_grant" })
     expect((yield* Provisioning.findRealm(a.name)).id).toBe(a.realmId)
   }).pipe(Effect.provide(TestLive.make())))
+
+// issue 12 item 6, ADR 0027: the test client is the trusted proxy (loopback) and names each client in X-Forwarded-For
+const behindProxy = TestLive.make({ trustedProxies: TestLive.loopbackProxies })
+const from = (address: string) => makeBrowser({ headers: { "x-forwarded-for": address } })
+
+layer(behindProxy)("§5.1, ADR 0027: user codes are throttled per client address, never per realm", (it) => {
+  it.effect("100 wrong user codes, one from each of 100 addresses, do not stop the 101st address entering its right code", () =>
+    Effect.gen(function*() {
+      const { started, w } = yield* deviceStarted()
+      const wrong = started.user_code === "BCDF-GHJK" ? "BCDF-GHJL" : "BCDF-GHJK"
+      for (let i = 0; i < 100; i++) {
+        const browser = from(`198.51.100.${i}`)
+        const entry = yield* openForm(browser, started.verification_uri)
+        expectPage(yield* browser.submit(onlyForm(entry.text), { user_code: wrong }), 400)
+      }
+      const person = from("203.0.113.5")
+      const login = yield* person.submit(onlyForm((yield* openForm(person, started.verification_uri)).text), { user_code: started.user_code })
+      expectPage(login, 200)
+      expect(onlyForm(login.text).action).toBe(`${w.issuer}/login`)
+    }), 120_000)
+
+  it.effect("100 wrong user codes from one address: that address waits (429), another address of the realm goes on", () =>
+    Effect.gen(function*() {
+      const { started } = yield* deviceStarted()
+      const wrong = started.user_code === "BCDF-GHJK" ? "BCDF-GHJL" : "BCDF-GHJK"
+      const guesser = from("198.51.100.77")
+      const entry = yield* openForm(guesser, started.verification_uri)
+      const statuses: Array<number> = []
+      for (let i = 0; i < 100; i++) statuses.push((yield* guesser.submit(onlyForm(entry.text), { user_code: wrong })).status)
+      expect(statuses).toEqual([...Array(5).fill(400), ...Array(95).fill(429)])
+      const throttled = yield* guesser.submit(onlyForm(entry.text), { user_code: started.user_code })
+      expectPage(throttled, 429)
+      expect(throttled.headers["retry-after"]).toBe("1")
+      const person = from("203.0.113.5")
+      expectPage(yield* person.submit(onlyForm((yield* openForm(person, started.verification_uri)).text), { user_code: started.user_code }), 200)
+    }), 120_000)
+})

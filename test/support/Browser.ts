@@ -37,7 +37,11 @@ export const pathOf = (url: string) => {
   return `${u.pathname}${u.search}`
 }
 
-export const makeBrowser = (options: { readonly userAgent?: string } = {}) => {
+export const makeBrowser = (options: {
+  readonly userAgent?: string
+  /** Headers sent with every request (e.g. `x-forwarded-for`, as a trusted proxy would add it). */
+  readonly headers?: Readonly<Record<string, string>>
+} = {}) => {
   const jar = new Map<string, Stored>()
   const send = (method: "GET" | "POST", path: string, body?: string, contentType = "application/x-www-form-urlencoded") =>
     Effect.gen(function*() {
@@ -49,6 +53,7 @@ export const makeBrowser = (options: { readonly userAgent?: string } = {}) => {
         .join("; ")
       let req = HttpClientRequest.make(method)(path).pipe(
         HttpClientRequest.setHeaders({
+          ...options.headers,
           ...(cookie !== "" ? { cookie } : {}),
           "user-agent": options.userAgent ?? "tessera-test-browser/1.0"
         })

@@ -16,6 +16,7 @@ import { afterAll } from "vitest"
 import { Fetcher, JobLock, RefreshFamily, SigningKey } from "@tessera/domain"
 import * as AppConfig from "@tessera/server-node/AppConfig"
 import * as FetcherNode from "@tessera/server-node/FetcherNode"
+import * as IpAddress from "@tessera/server-node/IpAddress"
 import * as Live from "@tessera/server-node/Live"
 import * as Sql from "@tessera/sql"
 import { requirePostgres } from "./Postgres.js"
@@ -38,6 +39,12 @@ export const config: AppConfig.AppConfigShape = {
   dpopNonceRequired: false,
   trustedProxies: []
 }
+
+/**
+ * `trustedProxies` naming the test client itself, which connects over loopback: a test's `X-Forwarded-For` then names
+ * the client address (CONTRACT §1), so one world can hold many clients.
+ */
+export const loopbackProxies: AppConfig.AppConfigShape["trustedProxies"] = [IpAddress.parseCidr("127.0.0.1")!, IpAddress.parseCidr("::1")!]
 
 export type Store = "memory" | "pglite" | "postgres"
 

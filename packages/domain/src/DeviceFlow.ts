@@ -72,12 +72,13 @@ export const start = Effect.fn("DeviceFlow.start")(function*(input: { readonly r
 
 /**
  * The Pending request a person's typed code names in this realm (RFC 8628 §3.3), if they may still decide on it.
- * Every refusal counts against the realm and the address; past the limit no code is looked up (§5.1).
+ * §5.1: each code is reserved against the address before it is looked up (a refusal keeps the reservation as a
+ * failure, a right code takes it back); while the address must wait, no code is looked up (ADR 0027).
  */
 export const find = Effect.fn("DeviceFlow.find")(function*(input: { readonly realm: Realm; readonly typed: string; readonly ip: string | undefined }) {
   const throttle = yield* UserCodeThrottle
   const now = yield* DateTime.now
-  const verdict = yield* throttle.check(input.realm.id, input.ip, now)
+  const verdict = yield* throttle.reserve(input.realm.id, input.ip, now)
   if (verdict._tag === "Throttled") {
     return yield* new DeviceAuthorization.UserCodeRejected({ reason: "throttled", retryAfterSeconds: verdict.retryAfterSeconds })
   }
@@ -88,10 +89,8 @@ export const find = Effect.fn("DeviceFlow.find")(function*(input: { readonly rea
       onNone: () => Either.left(new DeviceAuthorization.UserCodeRejected({ reason: "unknown" })),
       onSome: (device) => DeviceAuthorization.decidable(device, now)
     })
-  if (Either.isLeft(found)) {
-    yield* throttle.recordFailure(input.realm.id, input.ip, now)
-    return yield* found.left
-  }
+  if (Either.isLeft(found)) return yield* found.left
+  yield* throttle.release(input.realm.id, input.ip, now)
   return found.right
 })
 

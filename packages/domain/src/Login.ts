@@ -1,5 +1,5 @@
 /**
- * Password sign-in (issue 4 items 2-3): throttled per user and per address, argon2id verified in constant time for
+ * Password sign-in (issue 4 items 2-3): throttled per user and per address (a progressive delay, ADR 0027), argon2id verified in constant time for
  * unknown users too, audited either way, and a new session on success (OIDC Core §2 auth_time, acr, amr).
  */
 import { Data, DateTime, Effect, Option } from "effect"
@@ -65,7 +65,9 @@ export const authenticate = Effect.fn("Login.authenticate")(function*(cmd: Comma
       return yield* new LoginRejected({ reason, ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}) })
     })
 
-  const verdict = yield* throttle.check(attempt, now)
+  // issue 12 item 5: the attempt is reserved (counted as a failure) atomically before the password is verified, so
+  // concurrent guesses cannot all pass one check; a throttled attempt never reaches argon2 (ADR 0027)
+  const verdict = yield* throttle.reserve(attempt, now)
   if (verdict._tag === "Throttled") return yield* failed("throttled", undefined, verdict.retryAfterSeconds)
 
   const user = yield* Effect.flatMap(Users, (users) => users.findByUsername(cmd.realm.id, cmd.username))
@@ -73,10 +75,9 @@ export const authenticate = Effect.fn("Login.authenticate")(function*(cmd: Comma
   const hash = Option.match(user, { onNone: () => dummyHash, onSome: (u) => u.passwordHash })
   const matches = yield* Effect.flatMap(PasswordHasher, (hasher) => hasher.verify(hash, cmd.password))
   if (Option.isNone(user) || !matches) {
-    yield* throttle.recordFailure(attempt, now)
     return yield* failed(Option.isNone(user) ? "unknown_user" : "wrong_password", Option.getOrUndefined(user)?.sub)
   }
-  yield* throttle.reset(cmd.realm.id, cmd.username)
+  yield* throttle.succeeded(attempt, now)
 
   const cookie = yield* Entropy.token(32)
   const event = yield* Audit.make(cmd.realm, {

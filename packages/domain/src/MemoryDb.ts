@@ -41,8 +41,8 @@ export interface State {
   readonly refreshFamilies: HashMap.HashMap<string, RefreshFamily>
   readonly refreshTokens: HashMap.HashMap<string, { readonly familyId: string; readonly generation: number }>
   readonly interactions: HashMap.HashMap<string, Interaction>
-  /** Failed sign-ins per throttle key: epoch milliseconds, oldest first (LoginThrottle). */
-  readonly loginFailures: HashMap.HashMap<string, ReadonlyArray<number>>
+  /** Failures per throttle key and when the last was counted, epoch ms (LoginThrottle, UserCodeThrottle). */
+  readonly loginFailures: HashMap.HashMap<string, { readonly failures: number; readonly last: number }>
   /** RFC 8628 device authorizations by device-code hash, and the device-code hash of each user code. */
   readonly deviceAuthorizations: HashMap.HashMap<string, DeviceAuthorization>
   readonly deviceUserCodes: HashMap.HashMap<string, string>

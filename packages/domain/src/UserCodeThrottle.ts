@@ -1,7 +1,8 @@
 /**
- * Throttling user-code guessing on the verification page (RFC 8628 §5.1: "the authorization server SHOULD apply
- * rate limiting"): a sliding window of wrong codes per realm and per client address, kept beside the sign-in
- * failures of `LoginThrottle` (same store, keys of their own).
+ * Slowing down user-code guessing on the verification page (RFC 8628 §5.1: "the authorization server SHOULD apply
+ * rate limiting"; issue 12 item 6, ADR 0027): `LoginThrottle`'s progressive delay per client address, each code
+ * reserved atomically before it is looked up, kept beside the sign-in counts (same store, keys of their own). There
+ * is no realm-wide key: wrong codes from one address never slow anyone else down.
  */
 import { Context, Duration, Effect, Layer } from "effect"
 import type { DateTime } from "effect"
@@ -10,39 +11,33 @@ import * as MemoryDb from "./MemoryDb.js"
 import type { StoreError } from "./StoreError.js"
 
 export interface Policy {
-  /** Wrong codes a realm takes from everyone together: bounds a distributed guesser. */
-  readonly perRealm: LoginThrottle.Limit
-  /** Wrong codes one address may enter. */
-  readonly perAddress: LoginThrottle.Limit
+  /** Wrong codes one address may enter before each one doubles its wait. */
+  readonly perAddress: LoginThrottle.Backoff
 }
 
 /**
- * 10 wrong codes per address and 100 per realm in 15 minutes (ADR 0014): at 100 live codes in a realm, a guesser
- * using every attempt the realm allows hits one with probability 100 / 20^8 per try, about 4e-5 a day.
+ * ADR 0027: 5 codes per address at once, then 1 s doubling to 15 minutes, forgotten after a quiet day. An address
+ * past its burst gets about 96 guesses a day; each hits one of 100 live codes with probability 100 / 20^8 (4e-9).
  */
 export const defaultPolicy: Policy = {
-  perRealm: { failures: 100, window: Duration.minutes(15) },
-  perAddress: { failures: 10, window: Duration.minutes(15) }
+  perAddress: { burst: 5, base: Duration.seconds(1), cap: Duration.minutes(15), forgetAfter: Duration.hours(24) }
 }
 
-/** The keys a wrong code counts against, with their limits (prefixed apart from `LoginThrottle`'s). */
-export const keysOf = (ip: string | undefined, policy: Policy): ReadonlyArray<readonly [key: string, limit: LoginThrottle.Limit]> => [
-  ["device:realm", policy.perRealm],
-  ...(ip !== undefined ? [[`device:ip:${ip}`, policy.perAddress] as const] : [])
-]
+/** The key a code from `ip` counts against (prefixed apart from `LoginThrottle`'s); all unknown addresses share one. */
+export const keysOf = (ip: string | undefined, policy: Policy): LoginThrottle.Keys => [[`device:ip:${ip ?? ""}`, policy.perAddress]]
 
 export class UserCodeThrottle extends Context.Tag("@tessera/domain/UserCodeThrottle")<UserCodeThrottle, {
-  /** Whether a code from `ip` may be checked now. */
-  readonly check: (realmId: string, ip: string | undefined, now: DateTime.Utc) => Effect.Effect<LoginThrottle.Verdict, StoreError>
-  /** Counts a wrong code against the realm and the address. */
-  readonly recordFailure: (realmId: string, ip: string | undefined, now: DateTime.Utc) => Effect.Effect<void, StoreError>
+  /** Atomically: whether a code from `ip` may be checked now, and if so one failure counted before it is looked up. */
+  readonly reserve: (realmId: string, ip: string | undefined, now: DateTime.Utc) => Effect.Effect<LoginThrottle.Verdict, StoreError>
+  /** The reserved code was right: the reservation is taken back. */
+  readonly release: (realmId: string, ip: string | undefined, now: DateTime.Utc) => Effect.Effect<void, StoreError>
 }>() {}
 
 export const layerMemoryWith = (policy: Policy) =>
   Layer.effect(UserCodeThrottle, Effect.map(MemoryDb.MemoryDb, (db) => UserCodeThrottle.of({
-    check: (realmId, ip, now) => MemoryDb.read(db, (state) => LoginThrottle.checkIn(state, realmId, keysOf(ip, policy), now)),
-    recordFailure: (realmId, ip, now) =>
-      MemoryDb.write(db, (state) => Effect.succeed([undefined, LoginThrottle.recordIn(state, realmId, keysOf(ip, policy), now)] as const))
+    reserve: (realmId, ip, now) => MemoryDb.write(db, (state) => Effect.succeed(LoginThrottle.reserveIn(state, realmId, keysOf(ip, policy), now))),
+    release: (realmId, ip, now) =>
+      MemoryDb.write(db, (state) => Effect.succeed([undefined, LoginThrottle.releaseIn(state, realmId, keysOf(ip, policy), now)] as const))
   })))
 
 export const layerMemory = layerMemoryWith(defaultPolicy)

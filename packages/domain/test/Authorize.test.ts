@@ -156,25 +156,48 @@ describe("OIDC Core §3.1.2.1: when the person signs in again", () => {
   })
 })
 
-describe("LoginThrottle: the sliding window, pure", () => {
-  const limit = { failures: 3, window: Duration.seconds(60) }
-  const cases: ReadonlyArray<readonly [string, ReadonlyArray<number>, number, LoginThrottle.Verdict]> = [
-    ["no failures", [], 0, LoginThrottle.Verdict.Allowed()],
-    ["below the limit", [0, 1000], 2000, LoginThrottle.Verdict.Allowed()],
-    ["at the limit", [0, 1000, 2000], 2000, LoginThrottle.Verdict.Throttled({ retryAfterSeconds: 58 })],
-    ["more than the limit: the third newest decides", [0, 500, 1000, 2000], 2000, LoginThrottle.Verdict.Throttled({ retryAfterSeconds: 59 })],
-    ["the oldest left the window", [0, 1000, 2000], 60_000, LoginThrottle.Verdict.Allowed()],
-    ["less than a second left is still 1 s", [0, 1000, 2000], 59_999, LoginThrottle.Verdict.Throttled({ retryAfterSeconds: 1 })]
+describe("LoginThrottle: the progressive delay, pure (ADR 0027)", () => {
+  const b: LoginThrottle.Backoff = { burst: 3, base: Duration.seconds(1), cap: Duration.minutes(15), forgetAfter: Duration.hours(24) }
+  it("no wait within the burst, then 1 s doubling per failure up to the 15-minute cap", () => {
+    expect(Array.from({ length: 16 }, (_, n) => LoginThrottle.waitAfter(n, b) / 1000)).toEqual([
+      0, 0, 0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 900, 900, 900
+    ])
+    expect(LoginThrottle.waitAfter(10_000, b)).toBe(900_000)
+  })
+  const t = (n: number) => LoginThrottle.Verdict.Throttled({ retryAfterSeconds: n })
+  const allowed = LoginThrottle.Verdict.Allowed()
+  const day = 24 * 3600_000
+  const cases: ReadonlyArray<readonly [string, LoginThrottle.Count | undefined, number, LoginThrottle.Verdict]> = [
+    ["no failures", undefined, 0, allowed],
+    ["within the burst", { failures: 2, last: 1000 }, 1000, allowed],
+    ["the burst used: 1 s after the last failure", { failures: 3, last: 1000 }, 1000, t(1)],
+    ["the wait over", { failures: 3, last: 1000 }, 2000, allowed],
+    ["each failure doubles it", { failures: 5, last: 1000 }, 1000, t(4)],
+    ["less than a second left is still 1 s", { failures: 5, last: 1000 }, 4999, t(1)],
+    ["the cap", { failures: 40, last: 0 }, 0, t(900)],
+    ["quiet for a day: forgotten", { failures: 40, last: 0 }, day, allowed],
+    ["not quite a day: still counted (the wait itself is long over)", { failures: 40, last: 0 }, day - 1, allowed],
+    ["a reservation counted at the cap keeps the cap", { failures: 41, last: day - 1 }, day - 1, t(900)]
   ]
-  for (const [name, failures, now, expected] of cases) {
+  for (const [name, count, now, expected] of cases) {
     it(name, () => {
-      expect(LoginThrottle.verdictOf(failures, limit, now)).toEqual(expected)
+      expect(LoginThrottle.verdictOf(count, b, now)).toEqual(expected)
     })
   }
+  it("a count forgotten after a day starts over at one failure", () => {
+    expect(LoginThrottle.counted({ failures: 40, last: 0 }, b, day)).toEqual({ failures: 1, last: day })
+    expect(LoginThrottle.counted({ failures: 4, last: 0 }, b, 1)).toEqual({ failures: 5, last: 1 })
+    expect(LoginThrottle.released({ failures: 4, last: 7 }, b, 9)).toEqual({ failures: 3, last: 7 })
+    expect(LoginThrottle.released(undefined, b, 9)).toEqual({ failures: 0, last: 9 })
+  })
+  it("a reservation is all or nothing: the stricter key decides and nothing is counted when throttled", () => {
+    const keys: LoginThrottle.Keys = [["a", b], ["b", { ...b, burst: 1 }]]
+    expect(LoginThrottle.reservation([undefined, { failures: 1, last: 0 }], keys, 0)).toEqual({ verdict: t(1), next: undefined })
+    expect(LoginThrottle.reservation([undefined, undefined], keys, 0))
+      .toEqual({ verdict: allowed, next: [{ failures: 1, last: 0 }, { failures: 1, last: 0 }] })
+  })
 
   it("the stricter of two verdicts wins", () => {
-    const allowed = LoginThrottle.Verdict.Allowed()
-    const t = (n: number) => LoginThrottle.Verdict.Throttled({ retryAfterSeconds: n })
     expect(LoginThrottle.combine(allowed, allowed)).toEqual(allowed)
     expect(LoginThrottle.combine(allowed, t(5))).toEqual(t(5))
     expect(LoginThrottle.combine(t(9), t(5))).toEqual(t(9))

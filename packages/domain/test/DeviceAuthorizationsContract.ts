@@ -162,34 +162,39 @@ export const suite = (name: string, ports: Layer.Layer<DevicePorts, unknown>) =>
         expect(yield* store.findByUserCode(realm.id, "KLMNPQRS")).toEqual(Option.some(fresh))
       }))
 
-    it.effect("UserCodeThrottle: 10 wrong codes per address in 15 minutes; other addresses and realms are not affected", () =>
+    it.effect("UserCodeThrottle, issue 12 items 5-6: 20 concurrent codes from one address admit exactly 5; other addresses and realms go on", () =>
       Effect.gen(function*() {
         const throttle = yield* UserCodeThrottle.UserCodeThrottle
         const realm = yield* newRealm
-        for (let i = 0; i < 10; i++) {
-          expect(yield* throttle.check(realm.id, "192.0.2.1", later(`${i} minutes`))).toEqual(LoginThrottle.Verdict.Allowed())
-          yield* throttle.recordFailure(realm.id, "192.0.2.1", later(`${i} minutes`))
-        }
-        // the oldest (minute 0) leaves the window at minute 15
-        expect(yield* throttle.check(realm.id, "192.0.2.1", later("10 minutes")))
-          .toEqual(LoginThrottle.Verdict.Throttled({ retryAfterSeconds: 300 }))
-        expect(yield* throttle.check(realm.id, "192.0.2.1", later("15 minutes"))).toEqual(LoginThrottle.Verdict.Allowed())
-        expect(yield* throttle.check(realm.id, "192.0.2.2", later("10 minutes"))).toEqual(LoginThrottle.Verdict.Allowed())
+        const verdicts = yield* Effect.all(Array.from({ length: 20 }, () => throttle.reserve(realm.id, "192.0.2.1", at)), { concurrency: "unbounded" })
+        expect(verdicts.filter((v) => v._tag === "Allowed")).toHaveLength(5)
+        expect(verdicts.filter((v) => v._tag === "Throttled")).toEqual(Array(15).fill(LoginThrottle.Verdict.Throttled({ retryAfterSeconds: 1 })))
+        // no realm-wide count: 100 addresses each entering a wrong code do not slow the 101st down
+        for (let i = 0; i < 100; i++) expect(yield* throttle.reserve(realm.id, `198.51.100.${i}`, at)).toEqual(LoginThrottle.Verdict.Allowed())
+        expect(yield* throttle.reserve(realm.id, "192.0.2.2", at)).toEqual(LoginThrottle.Verdict.Allowed())
         const other = yield* newRealm
-        expect(yield* throttle.check(other.id, "192.0.2.1", later("10 minutes"))).toEqual(LoginThrottle.Verdict.Allowed())
+        expect(yield* throttle.reserve(other.id, "192.0.2.1", at)).toEqual(LoginThrottle.Verdict.Allowed())
         // sign-in failures and user-code failures count apart: the same address may still sign in
-        expect(yield* Effect.flatMap(LoginThrottle.LoginThrottle, (t) => t.check({ realmId: realm.id, username: "ada", ip: "192.0.2.1" }, later("10 minutes"))))
+        expect(yield* Effect.flatMap(LoginThrottle.LoginThrottle, (t) => t.reserve({ realmId: realm.id, username: "ada", ip: "192.0.2.1" }, at)))
           .toEqual(LoginThrottle.Verdict.Allowed())
       }))
 
-    it.effect("UserCodeThrottle: 100 wrong codes per realm from any addresses, then every address waits", () =>
+    it.effect("UserCodeThrottle, ADR 0027: past 5 codes each wrong one doubles the address's wait; a right code takes its reservation back", () =>
       Effect.gen(function*() {
         const throttle = yield* UserCodeThrottle.UserCodeThrottle
         const realm = yield* newRealm
-        for (let i = 0; i < 100; i++) yield* throttle.recordFailure(realm.id, `198.51.100.${i}`, at)
-        expect(yield* throttle.check(realm.id, "203.0.113.9", at)).toEqual(LoginThrottle.Verdict.Throttled({ retryAfterSeconds: 900 }))
-        expect(yield* throttle.check(realm.id, undefined, at)).toEqual(LoginThrottle.Verdict.Throttled({ retryAfterSeconds: 900 }))
-        const other = yield* newRealm
-        expect(yield* throttle.check(other.id, "203.0.113.9", at)).toEqual(LoginThrottle.Verdict.Allowed())
+        for (let i = 0; i < 5; i++) expect(yield* throttle.reserve(realm.id, "192.0.2.1", at)).toEqual(LoginThrottle.Verdict.Allowed())
+        expect(yield* throttle.reserve(realm.id, "192.0.2.1", at)).toEqual(LoginThrottle.Verdict.Throttled({ retryAfterSeconds: 1 }))
+        expect(yield* throttle.reserve(realm.id, "192.0.2.1", later("1 second"))).toEqual(LoginThrottle.Verdict.Allowed())
+        expect(yield* throttle.reserve(realm.id, "192.0.2.1", later("1 second"))).toEqual(LoginThrottle.Verdict.Throttled({ retryAfterSeconds: 2 }))
+        // the sixth was a right code: back to five, 1 s after the last
+        yield* throttle.release(realm.id, "192.0.2.1", later("1 second"))
+        expect(yield* throttle.reserve(realm.id, "192.0.2.1", later("1 second"))).toEqual(LoginThrottle.Verdict.Throttled({ retryAfterSeconds: 1 }))
+        expect(yield* throttle.reserve(realm.id, "192.0.2.1", later("2 seconds"))).toEqual(LoginThrottle.Verdict.Allowed())
+        // without an address, all unknown addresses share one count
+        for (let i = 0; i < 5; i++) yield* throttle.reserve(realm.id, undefined, at)
+        expect(yield* throttle.reserve(realm.id, undefined, at)).toEqual(LoginThrottle.Verdict.Throttled({ retryAfterSeconds: 1 }))
+        // a quiet day and it is forgotten
+        expect(yield* throttle.reserve(realm.id, "192.0.2.1", later("26 hours"))).toEqual(LoginThrottle.Verdict.Allowed())
       }))
   })

@@ -13,6 +13,8 @@ export type FlowPorts = Ports | Interactions.Interactions | LoginThrottle.LoginT
 
 const at = DateTime.unsafeMake("2026-11-29T12:00:00Z")
 
+const throttled = (retryAfterSeconds: number) => LoginThrottle.Verdict.Throttled({ retryAfterSeconds })
+
 const interactionOf = (realm: Realm.Realm, id: string, changes: Partial<Interactions.Request> = {}): Interactions.Interaction => ({
   realmId: realm.id,
   id,
@@ -89,42 +91,85 @@ export const suite = (name: string, ports: Layer.Layer<FlowPorts, unknown>) =>
         expect(Option.isSome(yield* interactions.find(realm.id, "i-old"))).toBe(true)
       }))
 
-    it.effect("LoginThrottle: 5 failures per username in 15 minutes, then retry after the oldest leaves the window", () =>
+    it.effect("LoginThrottle, issue 12 item 5: 20 concurrent reservations for one username and address admit exactly the burst of 5", () =>
       Effect.gen(function*() {
         const throttle = yield* LoginThrottle.LoginThrottle
         const realm = yield* newRealm
         const attempt = { realmId: realm.id, username: "Ada", ip: "192.0.2.1" }
-        const minute = (n: number) => DateTime.addDuration(at, Duration.minutes(n))
-        for (let i = 0; i < 5; i++) {
-          expect(yield* throttle.check(attempt, minute(i))).toEqual(LoginThrottle.Verdict.Allowed())
-          yield* throttle.recordFailure(attempt, minute(i))
-        }
-        // the oldest failure (minute 0) leaves the window at minute 15
-        expect(yield* throttle.check(attempt, minute(5))).toEqual(LoginThrottle.Verdict.Throttled({ retryAfterSeconds: 600 }))
+        const verdicts = yield* Effect.all(Array.from({ length: 20 }, () => throttle.reserve(attempt, at)), { concurrency: "unbounded" })
+        expect(verdicts.filter((v) => v._tag === "Allowed")).toHaveLength(5)
+        expect(verdicts.filter((v) => v._tag === "Throttled")).toEqual(Array(15).fill(throttled(1)))
         // usernames compare as User.usernameKey
-        expect(yield* throttle.check({ ...attempt, username: "ADA", ip: "198.51.100.7" }, minute(5)))
-          .toEqual(LoginThrottle.Verdict.Throttled({ retryAfterSeconds: 600 }))
-        expect(yield* throttle.check(attempt, minute(15))).toEqual(LoginThrottle.Verdict.Allowed())
-        // another username from the same address, and the same username in another realm, are not affected
-        expect(yield* throttle.check({ ...attempt, username: "grace" }, minute(5))).toEqual(LoginThrottle.Verdict.Allowed())
+        expect(yield* throttle.reserve({ ...attempt, username: "ADA" }, at)).toEqual(throttled(1))
+        // the same username from another address: its own count, and 5 of the username's 10 from unknown addresses
+        expect(yield* throttle.reserve({ ...attempt, ip: "192.0.2.2" }, at)).toEqual(LoginThrottle.Verdict.Allowed())
+        // another username from the address, and the username in another realm, are not affected
+        expect(yield* throttle.reserve({ ...attempt, username: "grace" }, at)).toEqual(LoginThrottle.Verdict.Allowed())
         const other = yield* newRealm
-        expect(yield* throttle.check({ ...attempt, realmId: other.id }, minute(5))).toEqual(LoginThrottle.Verdict.Allowed())
-        // a success clears the username's count
-        yield* throttle.reset(realm.id, "ada")
-        expect(yield* throttle.check(attempt, minute(5))).toEqual(LoginThrottle.Verdict.Allowed())
+        expect(yield* throttle.reserve({ ...attempt, realmId: other.id }, at)).toEqual(LoginThrottle.Verdict.Allowed())
       }))
 
-    it.effect("LoginThrottle: 20 failures per address across usernames; reset does not clear the address", () =>
+    it.effect("LoginThrottle, ADR 0027: past the burst each failure doubles the wait (1 s, 2 s, 4 s ... 15 min); a success clears it", () =>
       Effect.gen(function*() {
         const throttle = yield* LoginThrottle.LoginThrottle
         const realm = yield* newRealm
-        for (let i = 0; i < 20; i++) yield* throttle.recordFailure({ realmId: realm.id, username: `u${i}`, ip: "203.0.113.9" }, at)
+        const attempt = { realmId: realm.id, username: "ada", ip: "192.0.2.1" }
+        let now = at
+        for (let i = 0; i < 5; i++) expect(yield* throttle.reserve(attempt, now)).toEqual(LoginThrottle.Verdict.Allowed())
+        const waits: Array<number> = []
+        for (let i = 0; i < 12; i++) {
+          const verdict = yield* throttle.reserve(attempt, now)
+          if (verdict._tag === "Allowed") return yield* Effect.dieMessage(`attempt ${i} was not throttled`)
+          waits.push(verdict.retryAfterSeconds)
+          // a throttled attempt counts nothing: the wait is what it was
+          expect(yield* throttle.reserve(attempt, DateTime.addDuration(now, Duration.millis(1)))).toEqual(throttled(verdict.retryAfterSeconds))
+          now = DateTime.addDuration(now, Duration.seconds(verdict.retryAfterSeconds))
+          expect(yield* throttle.reserve(attempt, now)).toEqual(LoginThrottle.Verdict.Allowed())
+        }
+        expect(waits).toEqual([1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 900, 900])
+        // the person signs in: their failures from this address are forgiven
+        yield* throttle.succeeded(attempt, now)
+        for (let i = 0; i < 5; i++) expect(yield* throttle.reserve(attempt, now)).toEqual(LoginThrottle.Verdict.Allowed())
+        expect(yield* throttle.reserve(attempt, now)).toEqual(throttled(1))
+        // a day without failures and the count is forgotten
+        expect(yield* throttle.reserve(attempt, DateTime.addDuration(now, Duration.hours(24)))).toEqual(LoginThrottle.Verdict.Allowed())
+      }))
+
+    it.effect("LoginThrottle, ADR 0027: guesses from many addresses slow the username down, never from an address it signed in from", () =>
+      Effect.gen(function*() {
+        const throttle = yield* LoginThrottle.LoginThrottle
+        const realm = yield* newRealm
+        const from = (ip: string) => ({ realmId: realm.id, username: "ada", ip })
+        // the person signs in from home
+        expect(yield* throttle.reserve(from("203.0.113.1"), at)).toEqual(LoginThrottle.Verdict.Allowed())
+        yield* throttle.succeeded(from("203.0.113.1"), at)
+        // 10 guesses from 10 addresses: the username's burst from unknown addresses
+        for (let i = 0; i < 10; i++) expect(yield* throttle.reserve(from(`198.51.100.${i}`), at)).toEqual(LoginThrottle.Verdict.Allowed())
+        expect(yield* throttle.reserve(from("198.51.100.200"), at)).toEqual(throttled(1))
+        // home is exempt: the guesser cannot slow the person down there
+        expect(yield* throttle.reserve(from("203.0.113.1"), at)).toEqual(LoginThrottle.Verdict.Allowed())
+        yield* throttle.succeeded(from("203.0.113.1"), at)
+        // and the success there takes back only its own reservation: the guessers still wait
+        expect(yield* throttle.reserve(from("198.51.100.201"), at)).toEqual(throttled(1))
+        // an address stays known for 30 days after its last sign-in
+        const later = DateTime.addDuration(at, Duration.days(30))
+        for (let i = 0; i < 10; i++) yield* throttle.reserve(from(`192.0.2.${i}`), later)
+        expect(yield* throttle.reserve(from("203.0.113.1"), later)).toEqual(throttled(1))
+      }))
+
+    it.effect("LoginThrottle, ADR 0027: 30 attempts per address across usernames, then the address waits; a success does not clear it", () =>
+      Effect.gen(function*() {
+        const throttle = yield* LoginThrottle.LoginThrottle
+        const realm = yield* newRealm
+        for (let i = 0; i < 30; i++) {
+          expect(yield* throttle.reserve({ realmId: realm.id, username: `u${i}`, ip: "203.0.113.9" }, at)).toEqual(LoginThrottle.Verdict.Allowed())
+        }
         const fresh = { realmId: realm.id, username: "someone-else", ip: "203.0.113.9" }
-        expect(yield* throttle.check(fresh, at)).toEqual(LoginThrottle.Verdict.Throttled({ retryAfterSeconds: 900 }))
-        yield* throttle.reset(realm.id, "u0")
-        expect(yield* throttle.check(fresh, at)).toEqual(LoginThrottle.Verdict.Throttled({ retryAfterSeconds: 900 }))
-        expect(yield* throttle.check({ ...fresh, ip: "203.0.113.10" }, at)).toEqual(LoginThrottle.Verdict.Allowed())
-        // without an address only the username counts
-        expect(yield* throttle.check({ realmId: realm.id, username: "someone-else" }, at)).toEqual(LoginThrottle.Verdict.Allowed())
+        expect(yield* throttle.reserve(fresh, at)).toEqual(throttled(1))
+        yield* throttle.succeeded({ realmId: realm.id, username: "u0", ip: "203.0.113.9" }, at)
+        // the success took back its own reservation only: 29 + this one
+        expect(yield* throttle.reserve(fresh, at)).toEqual(LoginThrottle.Verdict.Allowed())
+        expect(yield* throttle.reserve(fresh, at)).toEqual(throttled(1))
+        expect(yield* throttle.reserve({ ...fresh, ip: "203.0.113.10" }, at)).toEqual(LoginThrottle.Verdict.Allowed())
       }))
   })

@@ -9,6 +9,7 @@ import m00006 from "./migrations/00006_dpop.js"
 import m00007 from "./migrations/00007_audit_append.js"
 import m00008 from "./migrations/00008_audit_append_batch.js"
 import m00009 from "./migrations/00009_self_registered_clients.js"
+import m00010 from "./migrations/00010_throttles.js"
 
 /** Migrator runs only ids above the highest applied: a new migration always takes the next number. */
 export const loader = Migrator.fromRecord({
@@ -20,7 +21,8 @@ export const loader = Migrator.fromRecord({
   "00006_dpop": m00006,
   "00007_audit_append": m00007,
   "00008_audit_append_batch": m00008,
-  "00009_self_registered_clients": m00009
+  "00009_self_registered_clients": m00009,
+  "00010_throttles": m00010
 })
 
 export const run = Migrator.make({})({ loader, table: "tessera_migrations" })

@@ -1,12 +1,11 @@
 /**
  * RFC 8628 device authorizations on Postgres (migration 00005): each transition one compare-and-set UPDATE on
- * `version` with its audit event in the same realm transaction; and the user-code throttle on `login_failures`.
+ * `version` with its audit event in the same realm transaction (the user-code throttle is PgThrottles').
  */
 import { SqlClient } from "@effect/sql"
 import { DateTime, Effect, Layer, Option, Schema } from "effect"
-import { DeviceAuthorization, DeviceAuthorizations, UserCodeThrottle } from "@tessera/domain"
+import { DeviceAuthorization, DeviceAuthorizations } from "@tessera/domain"
 import { appendEvent } from "./PgAudit.js"
-import { failureLog } from "./PgSignInState.js"
 import { on, toDate, withRealm } from "./Sql.js"
 
 const Strings = Schema.Array(Schema.String)
@@ -119,14 +118,5 @@ export const layerDeviceAuthorizations = Layer.effect(DeviceAuthorizations.Devic
   })
 }))
 
-export const layerUserCodeThrottleWith = (policy: UserCodeThrottle.Policy) =>
-  Layer.effect(UserCodeThrottle.UserCodeThrottle, Effect.map(SqlClient.SqlClient, (sql) => {
-    const log = failureLog(sql)
-    return UserCodeThrottle.UserCodeThrottle.of({
-      check: (realmId, ip, now) => log.check(realmId, UserCodeThrottle.keysOf(ip, policy), now),
-      recordFailure: (realmId, ip, now) => log.record(realmId, UserCodeThrottle.keysOf(ip, policy), now)
-    })
-  }))
-
-/** Both device stores on the `SqlClient` in context. */
-export const layer = Layer.mergeAll(layerDeviceAuthorizations, layerUserCodeThrottleWith(UserCodeThrottle.defaultPolicy))
+/** The device store on the `SqlClient` in context (its throttle: PgThrottles). */
+export const layer = layerDeviceAuthorizations

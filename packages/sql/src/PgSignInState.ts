@@ -1,7 +1,7 @@
-/** Short-lived sign-in state on Postgres: interactions (consumed once), login failures, access-token status, used jtis. */
+/** Short-lived sign-in state on Postgres: interactions (consumed once), access-token status, used jtis (throttles: PgThrottles). */
 import { SqlClient } from "@effect/sql"
 import { DateTime, Effect, Layer, Option, Schema } from "effect"
-import { AccessTokens, Interactions, JtiCache, LoginThrottle } from "@tessera/domain"
+import { AccessTokens, Interactions, JtiCache } from "@tessera/domain"
 import { appendEvent } from "./PgAudit.js"
 import { on, toDate, withRealm } from "./Sql.js"
 
@@ -63,60 +63,6 @@ export const layerInteractions = Layer.effect(Interactions.Interactions, Effect.
       )
   })
 }))
-
-/**
- * Failures counted per key in `login_failures` (any throttle: `LoginThrottle`'s sign-ins, `UserCodeThrottle`'s user
- * codes): the stricter verdict over `keys`, and one more failure against each, in one realm transaction.
- */
-export const failureLog = (sql: SqlClient.SqlClient) => {
-  const run = on(sql)
-  const failuresOf = (realmId: string, key: string, limit: LoginThrottle.Limit, now: DateTime.Utc) =>
-    Effect.map(
-      sql<{ at: Date }>`SELECT at FROM login_failures WHERE realm_id = ${realmId} AND key = ${key}
-        AND at > ${toDate(DateTime.subtractDuration(now, limit.window))} ORDER BY at`,
-      (rows) => rows.map((row) => row.at.getTime())
-    )
-  type Keys = ReadonlyArray<readonly [string, LoginThrottle.Limit]>
-  return {
-    check: (realmId: string, keys: Keys, now: DateTime.Utc) =>
-      Effect.gen(function*() {
-        let verdict: LoginThrottle.Verdict = LoginThrottle.Verdict.Allowed()
-        for (const [key, limit] of keys) {
-          const failures = yield* failuresOf(realmId, key, limit, now)
-          verdict = LoginThrottle.combine(verdict, LoginThrottle.verdictOf(failures, limit, DateTime.toEpochMillis(now)))
-        }
-        return verdict
-      }).pipe(withRealm(realmId), run),
-    record: (realmId: string, keys: Keys, now: DateTime.Utc) =>
-      Effect.gen(function*() {
-        for (const [key, limit] of keys) {
-          // rows outside the window can never matter again
-          yield* sql`DELETE FROM login_failures WHERE realm_id = ${realmId} AND key = ${key}
-            AND at <= ${toDate(DateTime.subtractDuration(now, limit.window))}`
-          yield* sql`INSERT INTO login_failures ${sql.insert({ realm_id: realmId, key, at: toDate(now) })}`
-        }
-      }).pipe(withRealm(realmId), run)
-  }
-}
-
-export const layerLoginThrottleWith = (policy: LoginThrottle.Policy) =>
-  Layer.effect(LoginThrottle.LoginThrottle, Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
-    const run = on(sql)
-    const log = failureLog(sql)
-    return LoginThrottle.LoginThrottle.of({
-      check: (attempt, now) => log.check(attempt.realmId, LoginThrottle.keysOf(attempt, policy), now),
-      recordFailure: (attempt, now) => log.record(attempt.realmId, LoginThrottle.keysOf(attempt, policy), now),
-      reset: (realmId, username) => {
-        const [userKey] = LoginThrottle.keysOf({ realmId, username }, policy)
-        return sql`DELETE FROM login_failures WHERE realm_id = ${realmId} AND key = ${userKey![0]}`.pipe(
-          Effect.asVoid,
-          withRealm(realmId),
-          run
-        )
-      }
-    })
-  }))
 
 const AccessTokenRow = Schema.Struct({
   grant_id: Schema.NullOr(Schema.String),
@@ -198,7 +144,6 @@ export const layerJtiCache = Layer.effect(JtiCache.JtiCache, Effect.gen(function
 /** Every short-lived sign-in store on the `SqlClient` in context. */
 export const layer = Layer.mergeAll(
   layerInteractions,
-  layerLoginThrottleWith(LoginThrottle.defaultPolicy),
   layerAccessTokens,
   layerJtiCache
 )

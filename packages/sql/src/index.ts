@@ -8,6 +8,7 @@ import * as PgRealms from "./PgRealms.js"
 import * as PgSignIn from "./PgSignIn.js"
 import * as PgSignInState from "./PgSignInState.js"
 import * as PgTables from "./PgTables.js"
+import * as PgThrottles from "./PgThrottles.js"
 
 export * as Database from "./Database.js"
 export * as Migrations from "./Migrations.js"
@@ -24,7 +25,8 @@ export const ports = Layer.mergeAll(
   PgTables.layerTrustedIssuers,
   PgSignIn.layer,
   PgSignInState.layer,
-  PgDeviceAuthorizations.layer
+  PgDeviceAuthorizations.layer,
+  PgThrottles.layer
 )
 
 /** The advisory-lock `JobLock`, for a real Postgres shared by many nodes. */

@@ -1,7 +1,8 @@
 /**
  * The store's guarantees proven in SQL (issue 3, "Tests"), the same on PGlite and on PostgreSQL: realm isolation
  * by row-level security as `tessera_app` on every realm-scoped table (the directory and admin tables of migration
- * 00001, the sign-in tables of 00002, the short-lived sign-in state of 00003 and the device authorizations of 00005),
+ * 00001, the sign-in tables of 00002, the short-lived sign-in state of 00003, the device authorizations of 00005 and
+ * the throttles of 00010),
  * atomic compare-and-set and
  * single use, audit events that commit or roll back with their change, an append-only audit table, a hash chain that
  * names an edited row, and sign-in secrets kept only as hashes.
@@ -150,7 +151,7 @@ export const populatedTrail = [
 ] as const
 
 /**
- * A realm with a row in every realm-scoped table (two in login_failures: one per username, one per address), all
+ * A realm with a row in every realm-scoped table (three in throttles: username and address, username, address), all
  * written through the ports: 9 audit events (the code's port and the short-lived state's ports take none). The code,
  * refresh token, session cookie and CSRF token are fresh random secrets, handed to the ports hashed.
  */
@@ -181,7 +182,9 @@ export const populated = Effect.gen(function*() {
   const csrf = yield* secret
   const interaction = interactionOf(realm, yield* randomId, yield* Hash.sha256(csrf))
   yield* Effect.flatMap(Interactions.Interactions, (interactions) => interactions.create(interaction))
-  yield* Effect.flatMap(LoginThrottle.LoginThrottle, (throttle) => throttle.recordFailure(attemptOf(realm), at))
+  yield* Effect.flatMap(LoginThrottle.LoginThrottle, (throttle) => throttle.reserve(attemptOf(realm), at)).pipe(
+    Effect.filterOrDieMessage((v) => v._tag === "Allowed", "a first sign-in attempt was throttled")
+  )
   const deviceCode = yield* secret
   yield* Effect.flatMap(DeviceAuthorizations.DeviceAuthorizations, (devices) =>
     Effect.flatMap(Hash.sha256(deviceCode), (hash) => devices.insert(deviceOf(realm, hash))))
@@ -195,8 +198,8 @@ export const populated = Effect.gen(function*() {
 
 /**
  * A populated realm's short-lived state, as its ports read it: the interaction, the access token's grant link, the
- * assertion's jti still remembered (so a replay is refused), and the failed sign-in still counted (four more failures
- * of the username reach the limit of five). Writes four login failures.
+ * assertion's jti still remembered (so a replay is refused), and the reserved sign-in attempt still counted (four more
+ * reach the burst of five per username and address). Reserves four attempts.
  */
 export const expectState = (p: Populated) =>
   Effect.gen(function*() {
@@ -209,9 +212,8 @@ export const expectState = (p: Populated) =>
       .toEqual(Option.some({ grantId: "g1", revoked: false, expiresAt: p.expiresAt }))
     expect(yield* Effect.flatMap(JtiCache.JtiCache, (j) => j.remember(realm.id, "c1", p.assertionJti, p.expiresAt))).toBe(false)
     const throttle = yield* LoginThrottle.LoginThrottle
-    expect(yield* throttle.check(attemptOf(realm), at)).toEqual(LoginThrottle.Verdict.Allowed())
-    for (let i = 0; i < 4; i++) yield* throttle.recordFailure(attemptOf(realm), at)
-    expect(yield* throttle.check(attemptOf(realm), at)).toEqual(LoginThrottle.Verdict.Throttled({ retryAfterSeconds: 900 }))
+    for (let i = 0; i < 4; i++) expect(yield* throttle.reserve(attemptOf(realm), at)).toEqual(LoginThrottle.Verdict.Allowed())
+    expect(yield* throttle.reserve(attemptOf(realm), at)).toEqual(LoginThrottle.Verdict.Throttled({ retryAfterSeconds: 1 }))
   })
 
 /** `populated`'s realm alone. */
@@ -227,23 +229,26 @@ export const verify = (realm: Realm.Realm) => Effect.flatMap(Audit.Audit, (audit
 export const signInTables = ["grants", "codes", "sessions", "consents", "refresh_families", "refresh_tokens"] as const
 
 /** The short-lived sign-in state tables of migration 00003. */
-export const stateTables = ["interactions", "login_failures", "access_tokens", "seen_jtis"] as const
+export const stateTables = ["interactions", "access_tokens", "seen_jtis"] as const
 
 /** The device authorizations of migration 00005 (RFC 8628). */
 export const deviceTables = ["device_authorizations"] as const
 
+/** The throttles of migration 00010 (ADR 0027). */
+export const throttleTables = ["throttles"] as const
+
 export const tables = [
   "realms", "clients", "users", "resources", "trusted_issuers", "key_rings", "audit_heads", "audit_events", ...signInTables, ...stateTables,
-  ...deviceTables
+  ...deviceTables, ...throttleTables
 ] as const
 
-/** What `visibleRealms` shows pinned to a populated realm: one row per table, its 9 events and its 2 login failures. */
+/** What `visibleRealms` shows pinned to a populated realm: one row per table, its 9 events and its 3 throttle keys. */
 const only = (id: string): Record<(typeof tables)[number], ReadonlyArray<string>> => ({
   realms: [id], clients: [id], users: [id], resources: [id], trusted_issuers: [id], key_rings: [id], audit_heads: [id],
   audit_events: [id, id, id, id, id, id, id, id, id],
   grants: [id], codes: [id], sessions: [id], consents: [id], refresh_families: [id], refresh_tokens: [id],
-  interactions: [id], login_failures: [id, id], access_tokens: [id], seen_jtis: [id],
-  device_authorizations: [id]
+  interactions: [id], access_tokens: [id], seen_jtis: [id],
+  device_authorizations: [id], throttles: [id, id, id]
 })
 
 /** Which realm each visible row of every table belongs to, as raw `SELECT *` sees it after `setup`. */
@@ -330,7 +335,6 @@ const foreignRows = (b: string): ReadonlyArray<readonly [string, string, Readonl
      VALUES ($1, 'evil', '{}', 'evil', 'sid1', now(), now() + interval '10 minutes')`,
     [b]
   ],
-  ["login_failures", "INSERT INTO login_failures (realm_id, key, at) VALUES ($1, 'user:alice', now())", [b]],
   ["access_tokens", "INSERT INTO access_tokens (realm_id, jti, grant_id, revoked, expires_at) VALUES ($1, 'evil', 'g1', true, now())", [b]],
   ["seen_jtis", "INSERT INTO seen_jtis (realm_id, issuer, jti, expires_at) VALUES ($1, 'c1', 'evil', now() + interval '1 hour')", [b]],
   [
@@ -339,7 +343,8 @@ const foreignRows = (b: string): ReadonlyArray<readonly [string, string, Readonl
        interval_seconds, version, created_at, expires_at)
      VALUES ($1, 'evil', 'ZZZZZZZZ', 'c1', '{}', '{}', false, 'pending', 5, 1, now(), now() + interval '10 minutes')`,
     [b]
-  ]
+  ],
+  ["throttles", "INSERT INTO throttles (realm_id, key, failures, last_at, expires_at) VALUES ($1, 'user:alice', 99, now(), now() + interval '1 day')", [b]]
 ]
 
 /** A port's failure: its tag and the message of the SQL error under it (a success fails the test). */
@@ -404,7 +409,7 @@ export const suite = (backend: Backend) =>
           expect(yield* sqlFailure(asApp(a.id, text, params))).toEqual(rlsViolation(table))
         }
         // moving A's row into B is a write of a B row too
-        for (const table of ["clients", ...signInTables, ...stateTables, ...deviceTables]) {
+        for (const table of ["clients", ...signInTables, ...stateTables, ...deviceTables, ...throttleTables]) {
           expect(yield* sqlFailure(asApp(a.id, `UPDATE ${table} SET realm_id = $1 WHERE realm_id = $2`, [b.id, a.id]))).toEqual(rlsViolation(table))
         }
         // B's rows are invisible to A's UPDATE and DELETE: nothing is touched
@@ -418,17 +423,17 @@ export const suite = (backend: Backend) =>
           "UPDATE refresh_families SET current_hash = 'stolen' WHERE realm_id = $1 RETURNING family_id",
           "UPDATE refresh_tokens SET generation = 99 WHERE realm_id = $1 RETURNING token_hash",
           "UPDATE interactions SET sid = 'stolen' WHERE realm_id = $1 RETURNING id",
-          "UPDATE login_failures SET at = at - interval '1 day' WHERE realm_id = $1 RETURNING key",
           "UPDATE access_tokens SET grant_id = NULL WHERE realm_id = $1 RETURNING jti",
           "UPDATE seen_jtis SET expires_at = now() - interval '1 day' WHERE realm_id = $1 RETURNING jti",
-          "UPDATE device_authorizations SET status = 'denied', sub = 'mallory' WHERE realm_id = $1 RETURNING device_code_hash"
+          "UPDATE device_authorizations SET status = 'denied', sub = 'mallory' WHERE realm_id = $1 RETURNING device_code_hash",
+          "UPDATE throttles SET failures = 0 WHERE realm_id = $1 RETURNING key"
         ]
         for (const text of steal) expect(yield* asApp(a.id, text, [b.id])).toEqual([])
-        for (const table of [...signInTables, ...stateTables, ...deviceTables]) {
+        for (const table of [...signInTables, ...stateTables, ...deviceTables, ...throttleTables]) {
           expect(yield* asApp(a.id, `DELETE FROM ${table} WHERE realm_id = $1 RETURNING realm_id`, [b.id])).toEqual([])
         }
-        // a DELETE with no WHERE at all reaches A's rows alone (its two login failures, one row of every other table)
-        for (const table of ["key_rings", ...signInTables, ...stateTables, ...deviceTables] as const) {
+        // a DELETE with no WHERE at all reaches A's rows alone (its three throttle keys, one row of every other table)
+        for (const table of ["key_rings", ...signInTables, ...stateTables, ...deviceTables, ...throttleTables] as const) {
           expect(yield* asApp(a.id, `DELETE FROM ${table} RETURNING realm_id`)).toEqual(only(a.id)[table].map((realm_id) => ({ realm_id })))
         }
         // every row of B is still there, unchanged as its ports read it
@@ -762,10 +767,12 @@ export const suite = (backend: Backend) =>
         }])
         expect(interaction.csrfHash).toBe(csrfHash)
         // the short-lived state holds no secret, but its rows are exactly what the ports were given
-        const failures = [...rowsOf("login_failures")].sort((x, y) => String(x["key"]).localeCompare(String(y["key"])))
-        expect(failures).toEqual([
-          { realm_id: realm.id, key: "ip:192.0.2.1", at: new Date(DateTime.toEpochMillis(at)) },
-          { realm_id: realm.id, key: "user:alice", at: new Date(DateTime.toEpochMillis(at)) }
+        const throttles = [...rowsOf("throttles")].sort((x, y) => String(x["key"]).localeCompare(String(y["key"])))
+        const reserved = { realm_id: realm.id, failures: 1, last_at: new Date(DateTime.toEpochMillis(at)), expires_at: new Date(DateTime.toEpochMillis(at) + 24 * 3600_000) }
+        expect(throttles).toEqual([
+          { ...reserved, key: "ip:192.0.2.1" },
+          { ...reserved, key: "user-ip:alice 192.0.2.1" },
+          { ...reserved, key: "user:alice" }
         ])
         const exp = new Date(DateTime.toEpochMillis(jwtExp))
         expect(rowsOf("access_tokens")).toEqual([{ realm_id: realm.id, jti: accessJti, grant_id: "g1", revoked: false, expires_at: exp }])
