@@ -10,8 +10,8 @@ import { StepUp } from "@tessera/domain"
 import { admin } from "./support/Http.js"
 import * as TestLive from "./support/TestLive.js"
 import {
-  accessTokenLifetime, auditOf, authOf, exchange, expectTokenError, expectTokenResponse, issueCode, nowSeconds, refresh, registerClient,
-  verify, world
+  auditOf, authOf, exchange, expectTokenError, expectTokenResponse, issueCode, nowSeconds, refresh, registerClient, resourceTokens, verify,
+  world
 } from "./support/TokenFixtures.js"
 import type { World } from "./support/TokenFixtures.js"
 
@@ -28,18 +28,9 @@ const stepUpGrant = (scopes: ReadonlyArray<string>) =>
     const loginAt = yield* nowSeconds
     const code = yield* issueCode(w, { clientId: client.client_id, scopes, resources: [payments] })
     const first = yield* exchange(w, authOf(client), code)
-    expectTokenResponse(first, tokens(scopes.join(" ")))
+    expectTokenResponse(first, resourceTokens(scopes.join(" ")))
     return { w, payments, client, loginAt, refreshToken: (first.json as { refresh_token: string }).refresh_token }
   })
-
-/** RFC 6749 §5.1: the whole body of a refresh's token response (§6: a new refresh token each time). */
-const tokens = (scope: string) => ({
-  access_token: expect.any(String),
-  token_type: "Bearer",
-  expires_in: accessTokenLifetime,
-  scope,
-  refresh_token: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/)
-})
 
 /** The refreshed access token's claims: its scope, and auth_time still the step-up login's. */
 const expectAccessToken = (w: World, res: { json: unknown }, audience: string, scope: string, authTime: number) =>
@@ -58,15 +49,15 @@ it.effect("CONTRACT §5 Step-up: a refresh 4 minutes after the step-up login kee
     expect(StepUp.freshAuthenticationSeconds).toBe(300)
     yield* TestClock.adjust(Duration.minutes(4))
     const kept = yield* refresh(w, authOf(client), refreshToken)
-    expectTokenResponse(kept, tokens("mcp:tools payments:send"))
+    expectTokenResponse(kept, resourceTokens("mcp:tools payments:send"))
     yield* expectAccessToken(w, kept, payments, "mcp:tools payments:send", loginAt)
     yield* TestClock.adjust(Duration.minutes(2))
     const dropped = yield* refresh(w, authOf(client), (kept.json as { refresh_token: string }).refresh_token)
-    expectTokenResponse(dropped, tokens("mcp:tools"))
+    expectTokenResponse(dropped, resourceTokens("mcp:tools"))
     yield* expectAccessToken(w, dropped, payments, "mcp:tools", loginAt)
     // asked for by name, it is left out all the same (RFC 6749 §3.3: the response's scope says what was issued)
     const asked = yield* refresh(w, authOf(client), (dropped.json as { refresh_token: string }).refresh_token, { scope: "mcp:tools payments:send" })
-    expectTokenResponse(asked, tokens("mcp:tools"))
+    expectTokenResponse(asked, resourceTokens("mcp:tools"))
     yield* expectAccessToken(w, asked, payments, "mcp:tools", loginAt)
     // the grant still holds it: the trail says what each refresh issued
     const events = yield* auditOf(w, "token.refreshed")
@@ -77,7 +68,7 @@ it.effect("CONTRACT §5 Step-up: exactly 5 minutes after the login still keeps i
   Effect.gen(function*() {
     const { client, refreshToken, w } = yield* stepUpGrant(["mcp:tools", "payments:send"])
     yield* TestClock.adjust(Duration.minutes(5))
-    expectTokenResponse(yield* refresh(w, authOf(client), refreshToken), tokens("mcp:tools payments:send"))
+    expectTokenResponse(yield* refresh(w, authOf(client), refreshToken), resourceTokens("mcp:tools payments:send"))
   }).pipe(Effect.provide(TestLive.make())))
 
 it.effect("CONTRACT §5 Step-up: a grant of step-up scopes only: after 5 minutes a refresh is invalid_scope, and nothing is rotated", () =>
@@ -85,7 +76,7 @@ it.effect("CONTRACT §5 Step-up: a grant of step-up scopes only: after 5 minutes
     const { client, refreshToken, w } = yield* stepUpGrant(["payments:send"])
     yield* TestClock.adjust(Duration.minutes(1))
     const kept = yield* refresh(w, authOf(client), refreshToken)
-    expectTokenResponse(kept, tokens("payments:send"))
+    expectTokenResponse(kept, resourceTokens("payments:send"))
     const current = (kept.json as { refresh_token: string }).refresh_token
     yield* TestClock.adjust(Duration.minutes(5))
     expectTokenError(yield* refresh(w, authOf(client), current), freshAuthenticationRequired)

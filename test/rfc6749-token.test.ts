@@ -5,7 +5,7 @@ import { request } from "./support/Http.js"
 import * as TestLive from "./support/TestLive.js"
 import {
   accessTokenLifetime, assertion, auditOf, authOf, clientKey, exchange, form, introspect, issueCode, noStore, nowSeconds, post,
-  redirectUri, refresh, registerClient, userAgent, verify, world
+  redirectUri, refresh, registerClient, resourceTokens, userAgent, verify, world
 } from "./support/TokenFixtures.js"
 import type { World } from "./support/TokenFixtures.js"
 
@@ -42,14 +42,6 @@ const expectTokens = (res: { status: number; headers: Record<string, string>; js
   expect(res.json).toEqual(body)
 }
 
-/** A resource-scoped token response (no openid): access token for the resource, rotation token. */
-const resourceTokens = (scope: string) => ({
-  access_token: expect.any(String),
-  token_type: "Bearer",
-  expires_in: accessTokenLifetime,
-  scope,
-  refresh_token: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/)
-})
 
 layer(TestLive.TestLive)("RFC 6749 §2.3 and RFC 7523 §2.2: client authentication at the token endpoint", (it) => {
   const codeFor = (w: World, clientId: string) => issueCode(w, { clientId, scopes: ["read"], resources: [w.resource] })

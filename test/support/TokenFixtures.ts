@@ -294,6 +294,15 @@ export const expectTokenResponse = (res: WireResponse, body: Record<string, unkn
   expect(res.json).toEqual(body)
 }
 
+/** A resource-scoped token response's body (no openid): access token for the resource, rotation token. */
+export const resourceTokens = (scope: string) => ({
+  access_token: expect.any(String),
+  token_type: "Bearer",
+  expires_in: accessTokenLifetime,
+  scope,
+  refresh_token: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/)
+})
+
 /** RFC 6749 §5.2: an error body, 400 unless said, JSON, never cached, no challenge unless 401. */
 export const expectTokenError = (res: WireResponse, body: unknown, status = 400) => {
   expect(res.status).toBe(status)

@@ -65,6 +65,17 @@ const call = (tool: string, token?: string, headers: Record<string, string> = {}
     body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: tool, arguments: {} } })
   }))
 
+/** A JSON-RPC batch calling `whoami` and `transfer`: judged by both tools' requirements. */
+const callBoth = (token: string) =>
+  handle(new Request(resource, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: JSON.stringify([
+      { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami" } },
+      { jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "transfer" } }
+    ])
+  }))
+
 const invalidToken = (description: string) => ({
   status: 401,
   headers: {
@@ -246,15 +257,7 @@ describe("MCP 2025-11-25 \"Runtime Insufficient Scope Errors\": the 403", () => 
   })
 
   it("a batch is judged by every tool it calls", async () => {
-    const token = await as.sign({ scope: "mcp:tools" })
-    const res = await handle(new Request(resource, {
-      method: "POST",
-      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-      body: JSON.stringify([
-        { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami" } },
-        { jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "transfer" } }
-      ])
-    }))
+    const res = await callBoth(await as.sign({ scope: "mcp:tools" }))
     expect(res.status).toBe(403)
   })
 })
@@ -294,15 +297,7 @@ describe("RFC 9470 §3: a tool's maximum authentication age (toolMaxAuthAge), th
   it("a tool without a maximum age takes any login; a batch calling transfer needs its age", async () => {
     const old = await as.sign({ scope: stepUp, auth_time: nowSeconds() - 3600 })
     expect((await call("whoami", old)).status).toBe(200)
-    const batch = await handle(new Request(resource, {
-      method: "POST",
-      headers: { authorization: `Bearer ${old}`, "content-type": "application/json" },
-      body: JSON.stringify([
-        { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami" } },
-        { jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "transfer" } }
-      ])
-    }))
-    expect(await wire(batch)).toStrictEqual(tooOld)
+    expect(await wire(await callBoth(old))).toStrictEqual(tooOld)
   })
 
   it("a maximum age that is not a non-negative integer is refused at once", () => {
