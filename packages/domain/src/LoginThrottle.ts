@@ -114,7 +114,18 @@ export const expiresAt = (count: Count, b: Backoff) => count.last + Duration.toM
 
 export type Keys = ReadonlyArray<readonly [key: string, backoff: Backoff]>
 
-const user = (attempt: Attempt) => usernameKey(attempt.username)
+/** What a username can hold (CONTRACT §3 users: 1-255 characters, no spaces or controls), as the store can hold it. */
+const possibleUsername = /^[^\s\p{Cc}\p{Cs}]{0,255}$/u
+
+/**
+ * The username as a key: its `User.usernameKey`; text no username can be (too long, controls such as U+0000, unpaired
+ * surrogates) shares one key of its own, which no username can take (it has a space) and any store can hold
+ * (CONTRACT §2: text that cannot be stored is a failed login, never a 5xx).
+ */
+const user = (attempt: Attempt) => {
+  const key = usernameKey(attempt.username)
+  return possibleUsername.test(attempt.username) && key.length <= 1024 ? key : " impossible"
+}
 
 /** The key that says `ip` is an address the username has signed in from (a count whose `last` is that sign-in). */
 export const knownKey = (attempt: Attempt) => attempt.ip === undefined ? undefined : `known:${user(attempt)} ${attempt.ip}`

@@ -157,6 +157,20 @@ export const suite = (name: string, ports: Layer.Layer<FlowPorts, unknown>) =>
         expect(yield* throttle.reserve(from("203.0.113.1"), later)).toEqual(throttled(1))
       }))
 
+    it.effect("LoginThrottle, CONTRACT §2: a username no store can hold (U+0000, an unpaired surrogate, 64 KiB) is throttled under one key of its own", () =>
+      Effect.gen(function*() {
+        const throttle = yield* LoginThrottle.LoginThrottle
+        const realm = yield* newRealm
+        const impossible = ["ada\u0000", "\uD800ada", "a".repeat(65_536), "a b"]
+        for (let i = 0; i < 5; i++) {
+          expect(yield* throttle.reserve({ realmId: realm.id, username: impossible[i % 4]!, ip: "192.0.2.1" }, at)).toEqual(LoginThrottle.Verdict.Allowed())
+        }
+        expect(yield* throttle.reserve({ realmId: realm.id, username: "\u0000", ip: "192.0.2.1" }, at)).toEqual(throttled(1))
+        yield* throttle.succeeded({ realmId: realm.id, username: "\u0000", ip: "192.0.2.1" }, at)
+        // the real username is its own key
+        expect(yield* throttle.reserve({ realmId: realm.id, username: "ada", ip: "192.0.2.1" }, at)).toEqual(LoginThrottle.Verdict.Allowed())
+      }))
+
     it.effect("LoginThrottle, ADR 0027: 30 attempts per address across usernames, then the address waits; a success does not clear it", () =>
       Effect.gen(function*() {
         const throttle = yield* LoginThrottle.LoginThrottle
