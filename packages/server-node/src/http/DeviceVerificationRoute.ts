@@ -1,7 +1,8 @@
 /**
  * The device verification page, GET and POST `{issuer}/device` (CONTRACT §4, RFC 8628 §3.3): the person enters the
  * user code (filled in from `verification_uri_complete`, never submitted for them, §5.4), then signs in and consents
- * with the sign-in flow's own forms. Wrong codes are throttled per realm and per address (§5.1) and logged.
+ * with the sign-in flow's own forms. Wrong codes are throttled per client address, never per realm (§5.1, ADR 0027),
+ * and logged.
  */
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
