@@ -10,8 +10,8 @@ import { StepUp } from "@tessera/domain"
 import { admin } from "./support/Http.js"
 import * as TestLive from "./support/TestLive.js"
 import {
-  auditOf, authOf, exchange, expectTokenError, expectTokenResponse, issueCode, nowSeconds, refresh, registerClient, resourceTokens, verify,
-  world
+  auditOf, authOf, exchange, expectTokenError, expectTokenResponse, issueCode, nowSeconds, refresh, registerClient, resourceTokens, userAgent,
+  verify, world
 } from "./support/TokenFixtures.js"
 import type { World } from "./support/TokenFixtures.js"
 
@@ -59,9 +59,19 @@ it.effect("CONTRACT §5 Step-up: a refresh 4 minutes after the step-up login kee
     const asked = yield* refresh(w, authOf(client), (dropped.json as { refresh_token: string }).refresh_token, { scope: "mcp:tools payments:send" })
     expectTokenResponse(asked, resourceTokens("mcp:tools"))
     yield* expectAccessToken(w, asked, payments, "mcp:tools", loginAt)
-    // the grant still holds it: the trail says what each refresh issued
-    const events = yield* auditOf(w, "token.refreshed")
-    expect(events.map((e) => e["scope"])).toEqual(["mcp:tools", "mcp:tools", "mcp:tools payments:send"])
+    // the grant still holds it: the trail says what each refresh issued, and why the scope is narrower
+    const [latest, second, first] = yield* auditOf(w, "token.refreshed")
+    const refreshed = {
+      id: expect.any(String), at: expect.any(String), realm: w.name, type: "token.refreshed", actor: { type: "client", id: client.client_id },
+      subject: w.sub, client_id: client.client_id, grant_type: "refresh_token", resource: payments, result: "success", ip: "127.0.0.1",
+      user_agent: userAgent
+    }
+    const leftOut = "step-up scope left out: the login is older than 300 seconds"
+    expect([first, second, latest]).toEqual([
+      { ...refreshed, scope: "mcp:tools payments:send" },
+      { ...refreshed, scope: "mcp:tools", reason: leftOut },
+      { ...refreshed, scope: "mcp:tools", reason: leftOut }
+    ])
   }).pipe(Effect.provide(TestLive.make())))
 
 it.effect("CONTRACT §5 Step-up: exactly 5 minutes after the login still keeps it", () =>

@@ -90,7 +90,10 @@ export const handle = Effect.fn("RefreshTokenGrant.handle")(function*(cmd: Comma
     Math.floor(DateTime.toEpochMillis(now) / 1000)
   )
   const choice = { ...chosen, scope }
-  const issued = yield* TokenSet.issue({ ...cmd, grant: grant.value, choice, grantType })
+  const reason = scope.length < chosen.scope.length
+    ? `step-up scope left out: the login is older than ${StepUp.freshAuthenticationSeconds} seconds`
+    : undefined
+  const issued = yield* TokenSet.issue({ ...cmd, grant: grant.value, choice, grantType, reason })
   // compare-and-set: of two racing uses of one token, the loser is a reuse
   yield* refreshes.rotate(next, presented.value.generation, issued.event).pipe(
     Effect.catchTag("RefreshChanged", () => reuse(next.familyId, next.grantId))

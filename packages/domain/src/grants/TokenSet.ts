@@ -69,6 +69,8 @@ export const issue = (input: {
   readonly choice: Audience.Choice
   readonly grantType: string
   readonly context: RequestContext
+  /** For the audit trail: why the set differs from what the grant holds (e.g. a step-up scope left out). */
+  readonly reason?: string | undefined
 }) =>
   Effect.gen(function*() {
     const policy = yield* Tokens.TokenPolicy
@@ -112,7 +114,8 @@ export const issue = (input: {
       grantType: input.grantType,
       resource: input.choice.audience,
       scope: input.choice.scope.join(" "),
-      result: "success"
+      result: "success",
+      ...(input.reason !== undefined ? { reason: input.reason } : {})
     })
     return {
       set: {
