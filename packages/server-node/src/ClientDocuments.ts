@@ -2,7 +2,9 @@
  * Clients named by a client ID metadata document (draft-ietf-oauth-client-id-metadata-document; MCP 2025-11-25
  * "Client ID Metadata Documents"; ADR 0019): the document fetched through the `Fetcher` port (200 only, no
  * redirects, 5 KB, a short timeout, only public addresses — loopback too with `TESSERA_DEV_INSECURE_CIMD=1`),
- * validated, and cached as its HTTP caching allows, at most 24 hours; a failure is never cached.
+ * validated, and cached as its HTTP caching allows, at most 24 hours; a failure is never cached. The cache drops the
+ * least recently used document first, and fetches are budgeted per host separately for documents that validated
+ * before and for the rest, so an attacker's URLs can neither evict nor starve a client in use (ADR 0028).
  */
 import { Clock, Data, DateTime, Duration, Effect, Either, Option } from "effect"
 import { Fetcher } from "@tessera/domain"
@@ -23,10 +25,46 @@ export const maxCache = Duration.hours(24)
 export const defaultCache = Duration.minutes(5)
 /** draft -01: a short timeout for the whole fetch. */
 export const fetchTimeout = Duration.seconds(5)
-/** At most this many fetches per document host and minute, per node (ADR 0019). */
+/**
+ * At most this many failed fetches per document host and minute, per node, of URLs that never served a valid document
+ * (ADR 0019's budget, for failures only since ADR 0028): a first fetch takes from it, and gives it back when the
+ * document validates.
+ */
 export const fetchesPerHost: RateLimit.Limit = { limit: 30, window: Duration.minutes(1) }
-/** The most documents kept; past it the oldest is dropped. */
-const maxEntries = 1_000
+/**
+ * Refetches of documents that validated before (`proven`), per host and minute, per node: a budget of their own, so a
+ * burst of failing paths on a host does not stop its good documents from being refreshed (ADR 0028).
+ */
+export const refetchesPerHost: RateLimit.Limit = { limit: 30, window: Duration.minutes(1) }
+/** The most documents kept; past it the least recently used is dropped (ADR 0028). */
+export const maxEntries = 1_000
+/**
+ * The most URLs remembered as having served a valid document: their refetches draw on `refetchesPerHost`. Outlives a
+ * document's eviction from the cache, so an attacker filling the cache costs a client one refetch, not its budget.
+ */
+export const maxProven = 10_000
+
+/** A map that forgets its least recently used key past `max` (a JavaScript Map iterates in insertion order). */
+const lru = <V>(max: number) => {
+  const map = new Map<string, V>()
+  return {
+    /** The value, now the most recently used. */
+    get: (key: string): V | undefined => {
+      const value = map.get(key)
+      if (value !== undefined) {
+        map.delete(key)
+        map.set(key, value)
+      }
+      return value
+    },
+    has: (key: string) => map.has(key),
+    set: (key: string, value: V) => {
+      map.delete(key)
+      map.set(key, value)
+      if (map.size > max) map.delete(map.keys().next().value!)
+    }
+  }
+}
 
 interface Entry {
   readonly metadata: Client.Metadata
@@ -48,8 +86,10 @@ export class ClientDocuments extends Effect.Service<ClientDocuments>()("@tessera
   effect: Effect.gen(function*() {
     const config = yield* AppConfig
     const fetcher = yield* Fetcher.Fetcher
-    const cache = new Map<string, Entry>()
-    const limit = RateLimit.make(fetchesPerHost)
+    const cache = lru<Entry>(maxEntries)
+    const proven = lru<true>(maxProven)
+    const unproven = RateLimit.make(fetchesPerHost)
+    const refetches = RateLimit.make(refetchesPerHost)
     const urlOptions = { allowLoopbackHttp: config.devInsecureCimd }
     const fetchOptions: Fetcher.Options = {
       timeout: fetchTimeout,
@@ -62,7 +102,11 @@ export class ClientDocuments extends Effect.Service<ClientDocuments>()("@tessera
     const fetchDocument = (url: string) =>
       Effect.gen(function*() {
         const host = new URL(url).host.toLowerCase()
-        if ((yield* limit.take(host)) !== undefined) {
+        // ADR 0028: a URL that served a valid document before draws on its host's refetch budget, anything else on
+        // the budget that failures use up
+        const known = proven.has(url)
+        const budget = known ? refetches : unproven
+        if ((yield* budget.take(host)) !== undefined) {
           return yield* new DocumentRejected({ reason: "rate_limited", detail: "too many documents were fetched from this host; try again in a minute" })
         }
         const response = yield* fetcher.get(url, fetchOptions).pipe(
@@ -87,12 +131,11 @@ export class ClientDocuments extends Effect.Service<ClientDocuments>()("@tessera
           fallback: Duration.toSeconds(defaultCache)
         })
         const entry: Entry = { metadata: metadata.right, fetchedAt: now, expiresAt: now + seconds * 1000 }
-        if (seconds > 0) {
-          cache.delete(url)
-          const oldest = cache.keys().next()
-          if (cache.size >= maxEntries && oldest.done !== true) cache.delete(oldest.value)
-          cache.set(url, entry)
-        }
+        // a first fetch that validated was no failure: it gives back what it took, and the URL's refetches have their
+        // own budget from now on
+        if (!known) yield* unproven.refund(host)
+        proven.set(url, true)
+        if (seconds > 0) cache.set(url, entry)
         return entry
       })
 
@@ -102,6 +145,7 @@ export class ClientDocuments extends Effect.Service<ClientDocuments>()("@tessera
         const problem = ClientIdMetadataDocument.urlProblem(clientId, urlOptions)
         if (problem !== undefined) return yield* new DocumentRejected({ reason: "url", detail: `the client_id URL ${problem}` })
         const now = yield* Clock.currentTimeMillis
+        // a lookup makes the document the most recently used, fresh or not
         const cached = Option.fromNullable(cache.get(clientId)).pipe(Option.filter((e) => e.expiresAt > now))
         const entry = Option.isSome(cached) ? cached.value : yield* fetchDocument(clientId)
         return {

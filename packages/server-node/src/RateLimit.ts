@@ -12,6 +12,8 @@ export interface Limit {
 export interface RateLimit {
   /** Counts one event for `key`: `undefined` when allowed, else the seconds until the window ends. */
   readonly take: (key: string) => Effect.Effect<number | undefined>
+  /** Gives back one event `take` counted for `key` in the current window (it turned out not to be what is limited). */
+  readonly refund: (key: string) => Effect.Effect<void>
 }
 
 /** The most keys remembered; past it, finished windows are forgotten first, then the oldest. */
@@ -35,6 +37,11 @@ export const make = (limit: Limit): RateLimit => {
         if (current.count >= limit.limit) return Math.max(1, Math.ceil((current.start + windowMs - now) / 1000))
         current.count++
         return undefined
+      }),
+    refund: (key) =>
+      Effect.map(Clock.currentTimeMillis, (now) => {
+        const current = windows.get(key)
+        if (current !== undefined && now - current.start < windowMs && current.count > 0) current.count--
       })
   }
 }
