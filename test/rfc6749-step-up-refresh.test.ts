@@ -39,6 +39,12 @@ const expectAccessToken = (w: World, res: { json: unknown }, audience: string, s
     expect(payload).toMatchObject({ aud: audience, scope, auth_time: authTime })
   })
 
+/**
+ * Every test here has its own world; on a SQL store the first one also opens the file's database (PGlite: every
+ * migration), which on a busy machine takes most of vitest's 30 s: the hook timeout's minute instead.
+ */
+const openingTimeout = 60_000
+
 const freshAuthenticationRequired = {
   error: "invalid_scope", error_description: "fresh authentication required: a requested scope is a step-up scope of the resource"
 }
@@ -72,14 +78,14 @@ it.effect("CONTRACT §5 Step-up: a refresh 4 minutes after the step-up login kee
       { ...refreshed, scope: "mcp:tools", reason: leftOut },
       { ...refreshed, scope: "mcp:tools", reason: leftOut }
     ])
-  }).pipe(Effect.provide(TestLive.make())))
+  }).pipe(Effect.provide(TestLive.make())), openingTimeout)
 
 it.effect("CONTRACT §5 Step-up: exactly 5 minutes after the login still keeps it", () =>
   Effect.gen(function*() {
     const { client, refreshToken, w } = yield* stepUpGrant(["mcp:tools", "payments:send"])
     yield* TestClock.adjust(Duration.minutes(5))
     expectTokenResponse(yield* refresh(w, authOf(client), refreshToken), resourceTokens("mcp:tools payments:send"))
-  }).pipe(Effect.provide(TestLive.make())))
+  }).pipe(Effect.provide(TestLive.make())), openingTimeout)
 
 it.effect("CONTRACT §5 Step-up: a grant of step-up scopes only: after 5 minutes a refresh is invalid_scope, and nothing is rotated", () =>
   Effect.gen(function*() {
@@ -94,4 +100,4 @@ it.effect("CONTRACT §5 Step-up: a grant of step-up scopes only: after 5 minutes
     expectTokenError(yield* refresh(w, authOf(client), current), freshAuthenticationRequired)
     expect(yield* auditOf(w, "refresh.reuse_detected")).toEqual([])
     expect((yield* auditOf(w, "token.refreshed")).length).toBe(1)
-  }).pipe(Effect.provide(TestLive.make())))
+  }).pipe(Effect.provide(TestLive.make())), openingTimeout)
