@@ -1,11 +1,13 @@
-import { expect, layer } from "@effect/vitest"
-import { Effect } from "effect"
+import { describe, expect, it, layer } from "@effect/vitest"
+import { Duration, Effect, Layer, TestClock } from "effect"
+import * as AuthorizeRoute from "@tessera/server-node/http/AuthorizeRoute"
+import * as IpAddress from "@tessera/server-node/IpAddress"
 import {
   authorizeAndLogin, authorizePath, codeOf, expectErrorPage, fieldsOf, followSeeOther, formsOf, makeBrowser, onlyForm, pathOf, pkce, redirectParams, setup, signIn
 } from "./support/Browser.js"
 import type { Response, Setup } from "./support/Browser.js"
 import { get, request } from "./support/Http.js"
-import { TestLive } from "./support/TestLive.js"
+import { make, TestLive } from "./support/TestLive.js"
 
 /** A redirect to the client with exactly these parameters (RFC 9207: `iss` always last). */
 const expectRedirect = (res: Response, to: string, params: ReadonlyArray<readonly [string, string]>) => {
@@ -341,4 +343,72 @@ layer(TestLive)("OIDC Core §3.1.2.1: the request may be a POST form", (it) => {
       expect(done.status).toBe(302)
       expect(codeOf(done)).toMatch(/^[A-Za-z0-9_-]{43}$/)
     }))
+})
+
+// ---------------------------------------------------------------------------------------------------------------
+// ADR 0026: the endpoint's bounds (issue 12 item 10)
+// ---------------------------------------------------------------------------------------------------------------
+
+// the test client connects over loopback: behind it, X-Forwarded-For names the client
+const loopbackProxy = (() => {
+  const parsed = IpAddress.parseCidrList("127.0.0.1, ::1")
+  if ("bad" in parsed) throw new Error(parsed.bad)
+  return parsed.cidrs
+})()
+
+/** A world whose /authorize has these limits (the defaults where not given), behind a trusted loopback proxy. */
+const bounded = (limits: Partial<AuthorizeRoute.Limits> = {}) =>
+  make({ trustedProxies: loopbackProxy }).pipe(
+    Layer.provide(Layer.succeed(AuthorizeRoute.AuthorizeLimits, { ...AuthorizeRoute.AuthorizeLimits.defaultValue(), ...limits }))
+  )
+
+const from = (s: Setup, address: string, changes: Parameters<typeof authorizePath>[2] = {}) =>
+  Effect.map(request("GET", authorizePath(s, pkce().challenge, changes), { headers: { "x-forwarded-for": address } }), asResponse)
+
+describe("ADR 0026: /authorize is bounded", () => {
+  it.effect("120 requests a minute per client address and realm; the 121st is the 429 page with Retry-After; another address, another realm, a minute later are not", () =>
+    Effect.gen(function*() {
+      const s = yield* setup()
+      for (let i = 0; i < 120; i++) expect((yield* from(s, "198.51.100.7")).status).toBe(200)
+      const throttled = yield* from(s, "198.51.100.7")
+      expectErrorPage(throttled, 429, "temporarily_unavailable", "Too many sign-in requests from your network. Try again in a moment.")
+      expect(throttled.headers["retry-after"]).toBe("60")
+      expect((yield* from(s, "198.51.100.8")).status).toBe(200)
+      expect((yield* from(yield* setup(), "198.51.100.7")).status).toBe(200)
+      yield* TestClock.adjust("61 seconds")
+      expect((yield* from(s, "198.51.100.7")).status).toBe(200)
+    }).pipe(Effect.provide(bounded())))
+
+  it.effect("an IPv6 client counts as its /64", () =>
+    Effect.gen(function*() {
+      const s = yield* setup()
+      expect((yield* from(s, "2001:db8:1:2::1")).status).toBe(200)
+      expect((yield* from(s, "2001:db8:1:2:aaaa::2")).status).toBe(200)
+      expect((yield* from(s, "2001:db8:1:2:ffff:ffff:ffff:ffff")).status).toBe(429)
+      expect((yield* from(s, "2001:db8:1:3::1")).status).toBe(200)
+    }).pipe(Effect.provide(bounded({ perAddress: { limit: 2, window: Duration.minutes(1) } }))))
+
+  it.effect("a realm starts at most so many interactions per lifetime: past it the 503 page with Retry-After; answers that store none still work", () =>
+    Effect.gen(function*() {
+      const s = yield* setup()
+      expect((yield* from(s, "198.51.100.1")).status).toBe(200)
+      expect((yield* from(s, "198.51.100.2")).status).toBe(200)
+      const full = yield* from(s, "198.51.100.3")
+      expectErrorPage(full, 503, "temporarily_unavailable", "Too many sign-ins are under way in this realm. Try again in a moment.")
+      expect(full.headers["retry-after"]).toBe("600")
+      // prompt=none stores nothing: still answered (RFC 6749 §4.1.2.1 redirect for this owner-registered client)
+      expectRedirect(yield* from(s, "198.51.100.3", { prompt: "none" }), s.redirectUri, clientError(s, "login_required", "the person must sign in"))
+      expect((yield* from(yield* setup(), "198.51.100.3")).status).toBe(200)
+      yield* TestClock.adjust("601 seconds")
+      expect((yield* from(s, "198.51.100.3")).status).toBe(200)
+    }).pipe(Effect.provide(bounded({ interactionsPerRealm: { limit: 2, window: Duration.minutes(10) } }))))
+
+  it.effect("the stored request is at most 8 KiB: state, nonce and login_hint together past it are invalid_request", () =>
+    Effect.gen(function*() {
+      const s = yield* setup()
+      const state = "s".repeat(3800)
+      expect((yield* authorize(s, { state, nonce: "n".repeat(3800) })).status).toBe(200)
+      const res = yield* authorize(s, { state, nonce: "n".repeat(3800), login_hint: "h".repeat(700) })
+      expectRedirect(res, s.redirectUri, clientError(s, "invalid_request", "the authorization request is too large", state))
+    }).pipe(Effect.provide(bounded())))
 })

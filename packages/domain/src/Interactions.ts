@@ -9,6 +9,21 @@ import type { StoreError } from "./StoreError.js"
 /** How long a person has to sign in and decide: past it the forms are refused and the client must start again. */
 export const lifetime = Duration.minutes(10)
 
+/**
+ * The most a stored request may weigh, as UTF-8 JSON (ADR 0026): its free-text fields (`state`, `nonce`,
+ * `login_hint`, each up to 4096 characters on the wire) together; scopes, resources and the redirect URI are already
+ * the client's and the realm's registered values.
+ */
+export const maxRequestBytes = 8192
+
+/** How many expired interactions of the realm one `create` removes at most (ADR 0026): oldest first, by index. */
+export const sweepBatch = 100
+
+const utf8 = new TextEncoder()
+
+/** The stored size of a request (what `maxRequestBytes` bounds). */
+export const requestBytes = (request: Request) => utf8.encode(JSON.stringify(request)).length
+
 /** The authorization request once checked against the client and the realm: every field is plain data. */
 export interface Request {
   readonly clientId: string
@@ -69,6 +84,10 @@ export interface Interaction {
 export const isLive = (interaction: Interaction, now: DateTime.Utc) => DateTime.lessThan(now, interaction.expiresAt)
 
 export class Interactions extends Context.Tag("@tessera/domain/Interactions")<Interactions, {
+  /**
+   * Stores the interaction, first removing at most `sweepBatch` of the realm's interactions that expired by its
+   * `createdAt` (oldest first): abandoned sign-ins do not pile up, and no request pays for more than a batch.
+   */
   readonly create: (interaction: Interaction) => Effect.Effect<void, StoreError>
   /** The interaction, expired or not (the caller checks `isLive`); none once consumed. */
   readonly find: (realmId: string, id: string) => Effect.Effect<Option.Option<Interaction>, StoreError>
@@ -83,9 +102,12 @@ const k = MemoryDb.key
 export const layerMemory = Layer.effect(Interactions, Effect.map(MemoryDb.MemoryDb, (db) => Interactions.of({
   create: (interaction) =>
     MemoryDb.write(db, (state) => {
-      // expired interactions are dropped as new ones arrive, so abandoned sign-ins do not pile up
-      const live = HashMap.filter(state.interactions, (i) => isLive(i, interaction.createdAt))
-      const interactions = HashMap.set(live, k(interaction.realmId, interaction.id), interaction)
+      const expired = Array.from(HashMap.values(state.interactions))
+        .filter((i) => i.realmId === interaction.realmId && !isLive(i, interaction.createdAt))
+        .sort((a, b) => DateTime.toEpochMillis(a.expiresAt) - DateTime.toEpochMillis(b.expiresAt))
+        .slice(0, sweepBatch)
+      const swept = expired.reduce((map, i) => HashMap.remove(map, k(i.realmId, i.id)), state.interactions)
+      const interactions = HashMap.set(swept, k(interaction.realmId, interaction.id), interaction)
       return Effect.succeed([undefined, { ...state, interactions }] as const)
     }),
   find: (realmId, id) => MemoryDb.read(db, (state) => HashMap.get(state.interactions, k(realmId, id))),

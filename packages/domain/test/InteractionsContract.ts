@@ -91,6 +91,31 @@ export const suite = (name: string, ports: Layer.Layer<FlowPorts, unknown>) =>
         expect(Option.isSome(yield* interactions.find(realm.id, "i-old"))).toBe(true)
       }))
 
+    it.effect("Interactions: ADR 0026 a create sweeps at most a batch of the realm's expired interactions, oldest first", () =>
+      Effect.gen(function*() {
+        const interactions = yield* Interactions.Interactions
+        const realm = yield* newRealm
+        const other = yield* newRealm
+        const second = (n: number) => DateTime.addDuration(at, Duration.seconds(n))
+        const startedAt = (base: Interactions.Interaction, created: DateTime.Utc): Interactions.Interaction =>
+          ({ ...base, createdAt: created, expiresAt: DateTime.addDuration(created, Interactions.lifetime) })
+        const count = Interactions.sweepBatch + 5
+        for (let i = 0; i < count; i++) yield* interactions.create(startedAt(interactionOf(realm, `old-${i}`), second(i)))
+        yield* interactions.create(startedAt(interactionOf(other, "other-old"), at))
+        const later = DateTime.addDuration(at, Duration.minutes(30))
+        yield* interactions.create(startedAt(interactionOf(realm, "new-1"), later))
+        const left = yield* Effect.forEach(Array.from({ length: count }, (_, i) => `old-${i}`), (id) =>
+          Effect.map(interactions.find(realm.id, id), Option.isSome))
+        // the oldest sweepBatch went; the 5 youngest wait for the next create; another realm's are not touched
+        expect(left).toEqual([...Array.from({ length: Interactions.sweepBatch }, () => false), true, true, true, true, true])
+        expect(Option.isSome(yield* interactions.find(other.id, "other-old"))).toBe(true)
+        expect(Option.isSome(yield* interactions.find(realm.id, "new-1"))).toBe(true)
+        yield* interactions.create(startedAt(interactionOf(realm, "new-2"), later))
+        expect(Option.isSome(yield* interactions.find(realm.id, `old-${count - 1}`))).toBe(false)
+        // live ones are never swept
+        expect(Option.isSome(yield* interactions.find(realm.id, "new-1"))).toBe(true)
+      }))
+
     it.effect("LoginThrottle, issue 12 item 5: 20 concurrent reservations for one username and address admit exactly the burst of 5", () =>
       Effect.gen(function*() {
         const throttle = yield* LoginThrottle.LoginThrottle

@@ -34,8 +34,13 @@ export const layerInteractions = Layer.effect(Interactions.Interactions, Effect.
   return Interactions.Interactions.of({
     create: (interaction) =>
       Effect.gen(function*() {
-        // expired interactions are dropped as new ones arrive, so abandoned sign-ins do not pile up
-        yield* sql`DELETE FROM interactions WHERE realm_id = ${interaction.realmId} AND expires_at <= ${toDate(interaction.createdAt)}`
+        // at most a batch of the oldest expired ones, found by the interactions_expiry index (ADR 0026); SKIP LOCKED:
+        // concurrent creates sweep different rows instead of waiting for each other. ARRAY(...) runs the batch once
+        // (an initplan): as `id IN (...)` the planner may rescan the LIMIT per row and delete every expired row.
+        yield* sql`DELETE FROM interactions WHERE realm_id = ${interaction.realmId}
+          AND expires_at <= ${toDate(interaction.createdAt)} AND id = ANY(ARRAY(
+          SELECT id FROM interactions WHERE realm_id = ${interaction.realmId} AND expires_at <= ${toDate(interaction.createdAt)}
+          ORDER BY expires_at LIMIT ${Interactions.sweepBatch} FOR UPDATE SKIP LOCKED))`
         yield* sql`INSERT INTO interactions ${sql.insert({
           realm_id: interaction.realmId,
           id: interaction.id,

@@ -199,7 +199,8 @@ if (url !== undefined) {
           { migration_id: 4, name: "code_redirect_given" }, { migration_id: 5, name: "device_authorizations" },
           { migration_id: 6, name: "dpop" }, { migration_id: 7, name: "audit_append" },
           { migration_id: 8, name: "audit_append_batch" }, { migration_id: 9, name: "self_registered_clients" },
-          { migration_id: 10, name: "throttles" }
+          { migration_id: 10, name: "throttles" },
+          { migration_id: 11, name: "interaction_expiry" }
         ])
       }))
   })

@@ -5,14 +5,51 @@
  */
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
-import { DateTime, Effect, Either, Match, Option } from "effect"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import { Context, DateTime, Duration, Effect, Either, Match, Option } from "effect"
 import { Audience, Authorize, Interactions, Resources, Session, SignIn, Users } from "@tessera/domain"
 import type { Client, Realm } from "@tessera/domain"
 import { AuthorizationRequest, ErrorResponse } from "@tessera/protocol"
+import * as IpAddress from "../IpAddress.js"
+import * as ErrorPage from "../pages/ErrorPage.js"
+import * as RateLimit from "../RateLimit.js"
 import * as AuthorizationResponse from "./AuthorizationResponse.js"
+import * as ClientAddress from "./ClientAddress.js"
 import * as FormBody from "./FormBody.js"
 import * as SignInCookies from "./SignInCookies.js"
 import * as SignInFlow from "./SignInFlow.js"
+
+/**
+ * The endpoint's bounds, per node and in memory (ADR 0026): requests per client address and realm in a minute, and
+ * interactions a realm may start per interaction lifetime (so at most that many are live on this node).
+ */
+export interface Limits {
+  readonly perAddress: RateLimit.Limit
+  readonly interactionsPerRealm: RateLimit.Limit
+}
+
+export class AuthorizeLimits extends Context.Reference<AuthorizeLimits>()("@tessera/server-node/AuthorizeRoute/Limits", {
+  defaultValue: (): Limits => ({
+    perAddress: { limit: 120, window: Duration.minutes(1) },
+    interactionsPerRealm: { limit: 50_000, window: Interactions.lifetime }
+  })
+}) {}
+
+/** What the limits count against: an IPv4 address, or an IPv6 address's /64 (one host's usual allocation). */
+const addressKey = (address: string | undefined) => {
+  const groups = address === undefined ? undefined : IpAddress.parse(address)
+  if (groups === undefined) return address ?? ""
+  const mapped = groups.slice(0, 6).join() === "0,0,0,0,0,65535"
+  return mapped ? IpAddress.format(groups) : `${IpAddress.format([...groups.slice(0, 4), 0, 0, 0, 0])}/64`
+}
+
+/** The error page with `Retry-After` in whole seconds (RFC 9110 §10.2.3). */
+const wait = (seconds: number, status: 429 | 503, description: string) =>
+  HttpServerResponse.setHeader(
+    ErrorPage.errorPage({ error: "temporarily_unavailable", description, status }),
+    "retry-after",
+    String(seconds)
+  )
 
 type Refusal = Authorize.ClientNotAllowed | Audience.TargetRejected | Audience.ScopeRejected
 
@@ -53,9 +90,12 @@ const input = (method: "GET" | "POST") =>
     })
     : Effect.map(FormBody.params, AuthorizationRequest.decode)
 
-const authorize = (method: "GET" | "POST") =>
+const authorize = (method: "GET" | "POST", limits: { readonly address: RateLimit.RateLimit; readonly realm: RateLimit.RateLimit }) =>
   SignInFlow.pageRoute((realm, issuer) =>
     Effect.gen(function*() {
+      // ADR 0026: before anything is read or stored
+      const address = yield* limits.address.take(`${realm.id} ${addressKey(yield* ClientAddress.current)}`)
+      if (address !== undefined) return wait(address, 429, "Too many sign-in requests from your network. Try again in a moment.")
       const parsed = yield* input(method).pipe(
         Effect.catchTag("ErrorResponse", (error) => Effect.succeed(Either.left(AuthorizationRequest.Failure.Page({ error }))))
       )
@@ -109,6 +149,10 @@ const authorize = (method: "GET" | "POST") =>
         ...(params.loginHint !== undefined ? { loginHint: params.loginHint } : {}),
         stepUp: access.right.stepUp
       }
+      // ADR 0026: what would be kept between the pages is bounded
+      if (Interactions.requestBytes(request) > Interactions.maxRequestBytes) {
+        return yield* back(ErrorResponse.make("invalid_request", "the authorization request is too large"))
+      }
 
       const now = yield* DateTime.now
       const session = yield* SignInFlow.currentSession(realm)
@@ -124,6 +168,9 @@ const authorize = (method: "GET" | "POST") =>
         if (none) return yield* back(ErrorResponse.make("consent_required", "the person must consent to this request"))
       }
 
+      // ADR 0026: a flood of abandoned sign-ins cannot grow the realm's interactions without bound
+      const full = yield* limits.realm.take(realm.id)
+      if (full !== undefined) return wait(full, 503, "Too many sign-ins are under way in this realm. Try again in a moment.")
       const forms = yield* SignInFlow.begin(realm, issuer, client, request, login ? undefined : Option.getOrUndefined(session)?.sid)
       const cookie = SignInCookies.setInteraction(realm.name, forms.interactionId, forms.csrf)
       if (!login && Option.isSome(session)) return yield* Effect.flatMap(SignInFlow.consentPage(forms, session.value), cookie)
@@ -136,10 +183,14 @@ const authorize = (method: "GET" | "POST") =>
       return yield* cookie(SignInFlow.loginPage(forms, { username, stepUp }))
     }))
 
-export const Routes = HttpLayerRouter.addAll([
-  HttpLayerRouter.route("GET", "/realms/:realm/authorize", authorize("GET")),
-  HttpLayerRouter.route("POST", "/realms/:realm/authorize", authorize("POST"))
-])
+export const Routes = HttpLayerRouter.use((router) =>
+  Effect.gen(function*() {
+    const configured = yield* AuthorizeLimits
+    const limits = { address: RateLimit.make(configured.perAddress), realm: RateLimit.make(configured.interactionsPerRealm) }
+    yield* router.add("GET", "/realms/:realm/authorize", authorize("GET", limits))
+    yield* router.add("POST", "/realms/:realm/authorize", authorize("POST", limits))
+  })
+)
 
 /**
  * What the metadata says about this endpoint (RFC 8414 §2, OIDC Discovery §3, RFC 9207 §3): only what works here.
