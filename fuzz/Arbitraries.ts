@@ -458,7 +458,10 @@ const registration = fc.tuple(fc.subarray([...ClientMetadata.grantTypes], { minL
   }))
 
 const admin = fc.oneof(
-  Arbitrary.make(Admin.CreateRealm).map((value): JsonTemplate => ({ route: "/admin/realms", method: "POST", path: ["/admin/realms"], value: { ...value }, auth: true })),
+  // a new realm costs its signing keys (an RSA key pair): a valid one now and then, mostly a broken one
+  fc.tuple(Arbitrary.make(Admin.CreateRealm), hostile).map(([value, broken]): JsonTemplate => ({
+    route: "/admin/realms", method: "POST", path: ["/admin/realms"], value: { name: broken.length % 8 === 0 ? value.name : `${value.name}${broken}` }, auth: true
+  })),
   fc.tuple(Arbitrary.make(Admin.PatchRealm), realm("scratch")).map(([value, r]): JsonTemplate => ({ route: "/admin/realms/:realm", method: "PATCH", path: ["/admin/realms/", r], value: { ...value }, auth: true })),
   fc.tuple(Arbitrary.make(Admin.CreateUser), realm("scratch")).map(([value, r]): JsonTemplate => ({ route: "/admin/realms/:realm/users", method: "POST", path: ["/admin/realms/", r, "/users"], value: { ...value }, auth: true })),
   // CreateResource's and CreateTrustedIssuer's URI filters have no arbitrary (rejection sampling would never end):
@@ -473,7 +476,7 @@ const admin = fc.oneof(
     value: { issuer: `https://idp${n}.invalid`, jwks: { keys: [{ kty: "EC", crv: "P-256", x: "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", y: "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0" }] } } satisfies typeof Admin.CreateTrustedIssuer.Encoded
   })),
   fc.tuple(registration, realm("scratch")).map(([t, r]): JsonTemplate => ({ ...t, route: "/admin/realms/:realm/clients", path: ["/admin/realms/", r, "/clients"], auth: true })),
-  fc.tuple(fc.constantFrom("/audit", "/audit/verify", "/keys", "/keys/rotate", ""), realm("scratch"), fc.option(fc.tuple(fc.constantFrom("cursor", "limit", "type", "since"), hostile)))
+  fc.tuple(fc.constantFrom("/audit", "/audit/verify", "/keys", "/audit", "/audit/verify", "/keys", "/keys/rotate", ""), realm("scratch"), fc.option(fc.tuple(fc.constantFrom("cursor", "limit", "type", "since"), hostile)))
     .map(([tail, r, q]): JsonTemplate => ({
       route: `/admin/realms/:realm${tail}`, method: tail === "/keys/rotate" ? "POST" : "GET", auth: true,
       path: ["/admin/realms/", r, tail, ...(q !== null ? [`?${q[0]}=${q[1]}`] : [])]

@@ -64,6 +64,8 @@ export interface Report {
   readonly requests: number
   readonly seconds: number
   readonly perEndpoint: Record<string, number>
+  /** Total milliseconds to the answer, per endpoint (the mean is printed beside the count). */
+  readonly msPerEndpoint: Record<string, number>
   readonly statuses: Record<string, number>
   /** Requests with no answer that were not failures (over the body limit: the server may close before reading all). */
   readonly noAnswer: Record<string, number>
@@ -113,6 +115,7 @@ export const run = async (target: Target, fixture: Fixture, options: Options): P
   const agent = new Http.Agent({ keepAlive: true, maxSockets: options.concurrency })
   const timeoutMs = options.timeoutMs ?? 30_000
   const perEndpoint: Record<string, number> = {}
+  const msPerEndpoint: Record<string, number> = {}
   const statuses: Record<string, number> = {}
   const noAnswer: Record<string, number> = {}
   const failures: Array<Failure> = []
@@ -164,6 +167,7 @@ export const run = async (target: Target, fixture: Fixture, options: Options): P
       const { r, outcome, from } = await exchange(request)
       count++
       perEndpoint[request.endpoint] = (perEndpoint[request.endpoint] ?? 0) + 1
+      msPerEndpoint[request.endpoint] = (msPerEndpoint[request.endpoint] ?? 0) + (outcome._tag === "Answer" ? outcome.answer.ms : outcome.ms)
       if (outcome._tag === "Answer") statuses[outcome.answer.status] = (statuses[outcome.answer.status] ?? 0) + 1
       const why = verdict(target, r, outcome)
       if (why !== undefined) {
@@ -229,6 +233,7 @@ export const run = async (target: Target, fixture: Fixture, options: Options): P
       requests: count,
       seconds,
       perEndpoint,
+      msPerEndpoint,
       statuses,
       noAnswer,
       failures,
@@ -256,7 +261,8 @@ export const format = (report: Report): string => {
   lines.push(`5xx: ${fives}`)
   lines.push("per endpoint:")
   for (const [endpoint, n] of Object.entries(report.perEndpoint).sort(([a], [b]) => a.localeCompare(b))) {
-    lines.push(`  ${String(n).padStart(7)}  ${endpoint}${report.noAnswer[endpoint] !== undefined ? ` (${report.noAnswer[endpoint]} closed before answering, over the body limit)` : ""}`)
+    const mean = (report.msPerEndpoint[endpoint] ?? 0) / n
+    lines.push(`  ${String(n).padStart(7)}  ${mean.toFixed(0).padStart(5)} ms  ${endpoint}${report.noAnswer[endpoint] !== undefined ? ` (${report.noAnswer[endpoint]} closed before answering, over the body limit)` : ""}`)
   }
   lines.push(`RSS: ${report.rss.afterSetUpMib} MiB after set-up, peak ${report.rss.peakMib} MiB (bound ${report.rss.boundMib} MiB, ${report.rss.samples} samples)`)
   lines.push(`process: ${report.exited ?? "alive"}`)

@@ -167,8 +167,10 @@ export const send = (agent: Http.Agent | undefined, base: URL, r: Rendered, time
     req.on("timeout", () => {
       req.destroy(new Error(`no answer within ${timeoutMs} ms`))
     })
+    let socket: object | undefined
+    req.on("socket", (s) => (socket = s))
     req.on("error", (error) => {
-      const previous = req.reusedSocket && req.socket !== null ? carried.get(req.socket) : undefined
+      const previous = req.reusedSocket ? (socket !== undefined ? carried.get(socket) : undefined) ?? "(not recorded)" : undefined
       finish({ _tag: "NoAnswer", error: error.message, ms: performance.now() - started, ...(previous !== undefined ? { previous } : {}) })
     })
     if (r.body !== undefined) {
