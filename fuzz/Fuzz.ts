@@ -67,7 +67,7 @@ export interface Report {
   /** Total milliseconds to the answer, per endpoint (the mean is printed beside the count). */
   readonly msPerEndpoint: Record<string, number>
   readonly statuses: Record<string, number>
-  /** Requests with no answer that were not failures (over the body limit: the server may close before reading all). */
+  /** Requests with no answer that were not failures (over the body or header limit: the server may close before reading all). */
   readonly noAnswer: Record<string, number>
   readonly failures: ReadonlyArray<Failure>
   readonly rss: { readonly afterSetUpMib: number; readonly peakMib: number; readonly boundMib: number; readonly samples: number }
@@ -98,8 +98,14 @@ const describe = (outcome: Outcome) =>
     ? `${outcome.answer.status} ${printable(outcome.answer.body)}`
     : `no answer after ${Math.round(outcome.ms)} ms: ${outcome.error}${outcome.previous !== undefined ? ` (a kept-alive connection; it carried before: ${outcome.previous})` : ""}`
 
-/** Over the 64 KiB limit: the server may answer 413 and close without reading the rest (CONTRACT §2). */
-const oversized = (r: Rendered) => r.body !== undefined && r.body.length > 65_536
+/**
+ * Over a limit the server enforces by closing the connection: a body over 64 KiB (413, the rest not read, CONTRACT §2),
+ * or a request line and headers over Node's 16 KiB (`maxHeaderSize`: 431 and the connection closed). The client may
+ * see the reset before it reads the answer.
+ */
+const oversized = (r: Rendered) =>
+  (r.body !== undefined && r.body.length > 65_536) ||
+  r.path.length + r.headers.reduce((n, [name, value]) => n + name.length + value.length + 4, 0) > 16 * 1024 - 512
 
 /** Why a request failed, or undefined when it did not. */
 const verdict = (target: Target, r: Rendered, outcome: Outcome): string | undefined => {
@@ -262,7 +268,7 @@ export const format = (report: Report): string => {
   lines.push("per endpoint:")
   for (const [endpoint, n] of Object.entries(report.perEndpoint).sort(([a], [b]) => a.localeCompare(b))) {
     const mean = (report.msPerEndpoint[endpoint] ?? 0) / n
-    lines.push(`  ${String(n).padStart(7)}  ${mean.toFixed(0).padStart(5)} ms  ${endpoint}${report.noAnswer[endpoint] !== undefined ? ` (${report.noAnswer[endpoint]} closed before answering, over the body limit)` : ""}`)
+    lines.push(`  ${String(n).padStart(7)}  ${mean.toFixed(0).padStart(5)} ms  ${endpoint}${report.noAnswer[endpoint] !== undefined ? ` (${report.noAnswer[endpoint]} closed before answering, over the body or header limit)` : ""}`)
   }
   lines.push(`RSS: ${report.rss.afterSetUpMib} MiB after set-up, peak ${report.rss.peakMib} MiB (bound ${report.rss.boundMib} MiB, ${report.rss.samples} samples)`)
   lines.push(`process: ${report.exited ?? "alive"}`)
