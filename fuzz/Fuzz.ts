@@ -160,7 +160,11 @@ export const run = async (target: Target, fixture: Fixture, options: Options): P
     // on a fresh connection; counted, and the first error kept for the report
     if (first._tag === "NoAnswer" && first.previous !== undefined && target.exited() === undefined) {
       staleRetries.push(`${first.error}; before: ${first.previous}`)
-      return { r, outcome: await send(undefined, base, r, timeoutMs), from }
+      const again = await send(undefined, base, r, timeoutMs)
+      const outcome: Outcome = again._tag === "NoAnswer"
+        ? { ...again, error: `${again.error} on a new connection, after ${first.error} on a kept-alive one that carried before: ${first.previous}` }
+        : again
+      return { r, outcome, from }
     }
     return { r, outcome: first, from }
   }
@@ -187,7 +191,7 @@ export const run = async (target: Target, fixture: Fixture, options: Options): P
       if (options.progress !== undefined && Date.now() - lastProgress > 10_000) {
         lastProgress = Date.now()
         const s = (Date.now() - started) / 1000
-        options.progress(`${count} requests in ${s.toFixed(0)} s (${(count / s).toFixed(0)}/s), ${failures.length} failing, RSS ${mib(target.rssKib() ?? 0)} MiB`)
+        options.progress(`${count} requests in ${s.toFixed(0)} s (${(count / s).toFixed(0)}/s), ${failures.length} failing, RSS ${mib(target.rssKib() ?? 0)} MiB, ${target.openFiles()} open files`)
       }
       return true
     })

@@ -24,6 +24,8 @@ export interface Target {
   readonly store: "pglite" | "postgres"
   /** Log lines that arrived in [from, to] (ms since the epoch), at most `max`. */
   readonly logsBetween: (from: number, to: number, max?: number) => ReadonlyArray<LogLine>
+  /** Open file descriptors of the process now (/proc/<pid>/fd); undefined once it is gone. */
+  readonly openFiles: () => number | undefined
   /** Resident set size now, in KiB (VmRSS of /proc/<pid>/status); undefined once the process is gone. */
   readonly rssKib: () => number | undefined
   /** The exit code or signal, once the process has exited (a crash during the run). */
@@ -87,6 +89,13 @@ export const start = async (options: { readonly databaseUrl?: string | undefined
     store: options.databaseUrl !== undefined ? "postgres" : "pglite",
     logsBetween: (from, to, max = 20) => lines.filter((l) => l.at >= from && l.at <= to).slice(0, max),
     rssKib: () => rssOf(child.pid!),
+    openFiles: () => {
+      try {
+        return Fs.readdirSync(`/proc/${child.pid}/fd`).length
+      } catch {
+        return undefined
+      }
+    },
     exited: () => exit,
     stop: async () => {
       await stop(child, 15_000)
