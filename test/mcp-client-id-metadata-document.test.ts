@@ -152,6 +152,8 @@ layer(TestLive)("draft-ietf-oauth-client-id-metadata-document: a URL as client_i
     ["MCP: redirect_uris is required", (url) => Fetcher.json(documentFor(url, { redirect_uris: [] })), "the document must have 'redirect_uris'"],
     ["RFC 7591 §2: a redirect URI with a fragment", (url) => Fetcher.json(documentFor(url, { redirect_uris: ["https://client.example/cb#x"] })), "the document's metadata is not valid: redirect_uris[0] must not contain a fragment"],
     ["grant types beyond the code flow", (url) => Fetcher.json(documentFor(url, { grant_types: ["client_credentials"] })), "the document's 'grant_types' may hold only 'authorization_code' and 'refresh_token'"],
+    ["CONTRACT §2: a NUL in the document's client_name (no store holds it)", (url) => Fetcher.json(documentFor(url, { client_name: "a\u0000b" })), "the document must not contain NUL characters or unpaired surrogates"],
+    ["CONTRACT §2: a lone surrogate in the document's client_name", (url) => Fetcher.json(documentFor(url, { client_name: "a\ud800b" })), "the document must not contain NUL characters or unpaired surrogates"],
     ["a document that is not JSON", () => ({ _tag: "Response", status: 200, body: "<html>" }), "the document is not JSON"],
     ["draft -01: a redirect is not followed", () => ({ _tag: "Response", status: 302, headers: { location: "https://elsewhere.example/doc" }, body: "" }), "the document URL answered with a redirect (redirects are not followed)"],
     ["draft -01: 200 only", () => ({ _tag: "Response", status: 404, body: "{}" }), "the document URL did not answer 200"],

@@ -37,7 +37,25 @@ export const signingInput = (claims: Jose.JWTPayload, key: { readonly kid: strin
 /** RFC 7515 §7.1: the compact serialization of a signing input and its signature. */
 export const compact = (input: string, signature: Uint8Array) => `${input}.${Base64Url.encode(signature)}`
 
-/** Verifies a JWT against a JWK Set at the Clock's time. */
+// U+0000 (PostgreSQL's text and jsonb refuse it) or a lone surrogate (no UTF-8 encodes one): the rule of the protocol's
+// `Syntax.isStorable`, which the domain may not import
+const unstorable = /\u0000|\p{Cs}/u
+
+/**
+ * CONTRACT §2: whether every string of a JWT's claims (keys included) can be stored as it is. A JWT anyone signed
+ * (a DPoP proof, a client assertion, a trusted issuer's assertion) brings claims Tessera stores (`jti`) or looks up
+ * (`iss`, `sub`): one that cannot be stored does not decode, so it is refused as a malformed JWT, never a store failure.
+ */
+export const storableClaims = (value: unknown): boolean => {
+  if (typeof value === "string") return !unstorable.test(value)
+  if (Array.isArray(value)) return value.every(storableClaims)
+  if (typeof value === "object" && value !== null) {
+    return Object.entries(value).every(([key, v]) => !unstorable.test(key) && storableClaims(v))
+  }
+  return true
+}
+
+/** Verifies a JWT against a JWK Set at the Clock's time; claims that cannot be stored (`storableClaims`) fail it. */
 export const verify = (
   token: string,
   jwks: { readonly keys: ReadonlyArray<Readonly<Record<string, unknown>>> },
@@ -47,15 +65,16 @@ export const verify = (
     Effect.tryPromise({
       try: () => Jose.jwtVerify(token, Jose.createLocalJWKSet(jwks as Jose.JSONWebKeySet), { ...options, currentDate: new Date(ms) }),
       catch: (e) => new TokenInvalid({ reason: (e as { code?: string }).code ?? "ERR_JWT_INVALID" })
-    }))
+    }).pipe(Effect.filterOrFail((verified) => storableClaims(verified.payload), () => new TokenInvalid({ reason: "ERR_JWT_INVALID" }))))
 
 /**
  * A JWT's claims before any check, to learn which keys verify it (its `iss`); nothing read here may be trusted until
- * `verify` succeeds. Undefined when the JWT does not decode (RFC 7519 §7.2).
+ * `verify` succeeds. Undefined when the JWT does not decode (RFC 7519 §7.2), or its claims cannot be stored.
  */
 export const unverifiedClaims = (token: string): Jose.JWTPayload | undefined => {
   try {
-    return Jose.decodeJwt(token)
+    const claims = Jose.decodeJwt(token)
+    return storableClaims(claims) ? claims : undefined
   } catch {
     return undefined
   }
@@ -65,7 +84,7 @@ export const unverifiedClaims = (token: string): Jose.JWTPayload | undefined => 
 export const unverifiedKid = (token: string): string | undefined => {
   try {
     const kid = Jose.decodeProtectedHeader(token).kid
-    return typeof kid === "string" ? kid : undefined
+    return typeof kid === "string" && storableClaims(kid) ? kid : undefined
   } catch {
     return undefined
   }

@@ -1,21 +1,19 @@
 /** Decoding request bodies into schemas, with RFC 6749-style fixed error text that names the field. */
 import { Either, ParseResult, Schema } from "effect"
 import * as ErrorResponse from "./ErrorResponse.js"
+import * as Syntax from "./Syntax.js"
 
 /** Parses a JSON body; anything but a JSON object is `invalid_request`. */
 export const parseJsonObject = (text: string): Either.Either<Record<string, unknown>, ErrorResponse.ErrorResponse> => {
   let value: unknown
-  let hasNul = false
   try {
-    // a NUL in any string fits no field and no store (PostgreSQL text and jsonb refuse it)
-    value = JSON.parse(text, (_key, v: unknown) => {
-      if (typeof v === "string" && v.includes("\u0000")) hasNul = true
-      return v
-    })
+    value = JSON.parse(text)
   } catch {
     return Either.left(ErrorResponse.invalidRequest("the body is not valid JSON"))
   }
-  if (hasNul) return Either.left(ErrorResponse.invalidRequest("the body must not contain NUL characters"))
+  // CONTRACT §2: a NUL or a lone surrogate (a `\ud800` escape) in any string or key fits no field and no store
+  // (PostgreSQL text and jsonb refuse them)
+  if (!Syntax.isStorableJson(value)) return Either.left(ErrorResponse.invalidRequest("the body must not contain NUL characters or unpaired surrogates"))
   return typeof value === "object" && value !== null && !Array.isArray(value)
     ? Either.right(value as Record<string, unknown>)
     : Either.left(ErrorResponse.invalidRequest("the body must be a JSON object"))

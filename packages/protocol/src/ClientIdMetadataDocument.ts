@@ -5,6 +5,7 @@
 import { Either } from "effect"
 import * as ClientMetadata from "./ClientMetadata.js"
 import * as RedirectUri from "./RedirectUri.js"
+import * as Syntax from "./Syntax.js"
 
 /** Longer `client_id`s are refused: every client id Tessera stores or compares fits in 255 characters (ADR 0019). */
 export const maxUrlLength = 255
@@ -75,6 +76,8 @@ const ownerOnly = ["principal_type", "resources"]
  */
 export const validate = (clientId: string, body: unknown): Either.Either<ClientMetadata.ClientMetadata, string> => {
   if (typeof body !== "object" || body === null || Array.isArray(body)) return Either.left("the document must be a JSON object")
+  // CONTRACT §2: a document anyone may publish; a NUL or lone surrogate in any of its strings fits no store
+  if (!Syntax.isStorableJson(body)) return Either.left("the document must not contain NUL characters or unpaired surrogates")
   const doc = body as Record<string, unknown>
   // draft -00: the client_id property MUST match the URL of the document, by simple string comparison
   if (doc["client_id"] !== clientId) return Either.left("the document's 'client_id' must be its own URL")

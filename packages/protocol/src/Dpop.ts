@@ -9,6 +9,7 @@ import * as AccessToken from "./AccessToken.js"
 import * as Challenge from "./Challenge.js"
 import * as ErrorResponse from "./ErrorResponse.js"
 import * as Jwks from "./Jwks.js"
+import * as Syntax from "./Syntax.js"
 
 /**
  * RFC 9449 §4.2 and §11.6: the asymmetric JWS algorithms (RFC 7518 §3.1, RFC 8037 §3.1) accepted for proofs, the
@@ -238,7 +239,8 @@ export const verify = <E = never, R = never>(
     } catch {
       return yield* reject("malformed")
     }
-    if (!isObject(payload)) return yield* reject("malformed")
+    // CONTRACT §2: the jti is stored (the replay cache): a claim no store can hold makes the proof malformed
+    if (!isObject(payload) || !Syntax.isStorableJson(payload)) return yield* reject("malformed")
     // §4.2, §4.3 item 3: jti, htm, htu, iat are required; §11.1: an unnecessarily large jti is refused
     const { jti, htm, htu, iat, nonce } = payload
     if (typeof jti !== "string" || jti.length === 0 || jti.length > maxJtiLength) return yield* reject("jti")

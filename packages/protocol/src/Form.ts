@@ -1,6 +1,7 @@
 /** `application/x-www-form-urlencoded` parameters (RFC 6749 §3.1 and Appendix B, WHATWG URL §5), decoded strictly. */
 import { Either } from "effect"
 import * as ErrorResponse from "./ErrorResponse.js"
+import * as Syntax from "./Syntax.js"
 
 /** How much one request may carry. */
 export interface Limits {
@@ -15,15 +16,17 @@ export const defaultLimits: Limits = { maxValueLength: 4096, maxParams: 100 }
 
 /**
  * Decoded parameters in request order. A value longer than the cap is left out of `pairs` and its name kept in
- * `tooLong`: reading that name fails, while an unrecognized parameter stays ignored (RFC 6749 §3.1).
+ * `tooLong`; a value no store can hold (CONTRACT §2: a NUL, `Syntax.isStorable`) likewise in `unstorable`: reading
+ * that name fails, while an unrecognized parameter stays ignored (RFC 6749 §3.1).
  */
 export interface Params {
   readonly pairs: ReadonlyArray<readonly [name: string, value: string]>
   readonly tooLong: ReadonlySet<string>
+  readonly unstorable: ReadonlySet<string>
 }
 
 /** An empty parameter set. */
-export const empty: Params = { pairs: [], tooLong: new Set() }
+export const empty: Params = { pairs: [], tooLong: new Set(), unstorable: new Set() }
 
 const notForm = () => ErrorResponse.invalidRequest("the request is not valid form encoding")
 
@@ -50,6 +53,7 @@ export const parse = (input: string, limits: Partial<Limits> = {}): Either.Eithe
   if (loneSurrogate.test(input)) return Either.left(notForm())
   const pairs: Array<readonly [string, string]> = []
   const tooLong = new Set<string>()
+  const unstorable = new Set<string>()
   let count = 0
   for (let start = 0; start <= input.length;) {
     // WHATWG URL §5.1: split on "&", skipping empty sequences
@@ -65,9 +69,10 @@ export const parse = (input: string, limits: Partial<Limits> = {}): Either.Eithe
     const value = decodeComponent(eq === -1 ? "" : sequence.slice(eq + 1))
     if (name === undefined || value === undefined) return Either.left(notForm())
     if (value.length > maxValueLength) tooLong.add(name)
+    else if (!Syntax.isStorable(value)) unstorable.add(name)
     else pairs.push([name, value])
   }
-  return Either.right({ pairs, tooLong })
+  return Either.right({ pairs, tooLong, unstorable })
 }
 
 /** Parses a URL's query (`url.search`, with or without its leading `?`) like a form body. */
@@ -89,12 +94,23 @@ export const parseBytes = (body: Uint8Array, limits: Partial<Limits> = {}): Eith
 
 const tooLong = (name: string) => ErrorResponse.invalidRequest(`'${name}' is too long`)
 
+/** CONTRACT §2: text that cannot be stored is bad input, never the store's failure. */
+const notStorable = (name: string) => ErrorResponse.invalidRequest(`'${name}' must not contain NUL characters`)
+
+/** Why reading `name` fails before its value is looked at: over-long, or not storable. */
+const refused = (params: Params, name: string) =>
+  params.tooLong.has(name) ? tooLong(name) : params.unstorable.has(name) ? notStorable(name) : undefined
+
+/** Whether `name` was sent with a value no store can hold (a form that must treat it as a wrong answer asks). */
+export const isUnstorable = (params: Params, name: string) => params.unstorable.has(name)
+
 /**
  * The one value of `name`, or undefined when absent. A repeated parameter is `invalid_request`
  * ("'<name>' must not be provided twice"); an over-long one "'<name>' is too long".
  */
 export const single = (params: Params, name: string): Either.Either<string | undefined, ErrorResponse.ErrorResponse> => {
-  if (params.tooLong.has(name)) return Either.left(tooLong(name))
+  const refusal = refused(params, name)
+  if (refusal !== undefined) return Either.left(refusal)
   let found: string | undefined
   for (const [n, value] of params.pairs) {
     // RFC 6749 §3.1: parameters sent without a value MUST be treated as if they were omitted
@@ -112,8 +128,10 @@ export const required = (params: Params, name: string): Either.Either<string, Er
     value === undefined ? Either.left(ErrorResponse.invalidRequest(`'${name}' is required`)) : Either.right(value))
 
 /** Every non-empty value of a parameter that may repeat (RFC 8707 §2: `resource`), in request order. */
-export const all = (params: Params, name: string): Either.Either<ReadonlyArray<string>, ErrorResponse.ErrorResponse> =>
-  params.tooLong.has(name)
-    ? Either.left(tooLong(name))
-    // RFC 6749 §3.1: parameters sent without a value MUST be treated as if they were omitted
+export const all = (params: Params, name: string): Either.Either<ReadonlyArray<string>, ErrorResponse.ErrorResponse> => {
+  const refusal = refused(params, name)
+  // RFC 6749 §3.1: parameters sent without a value MUST be treated as if they were omitted
+  return refusal !== undefined
+    ? Either.left(refusal)
     : Either.right(params.pairs.filter(([n, value]) => n === name && value !== "").map(([, value]) => value))
+}

@@ -32,3 +32,20 @@ const compactJws = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/
 
 /** RFC 7515 §7.1: a signed JWT in compact serialization, three non-empty base64url parts (signature unchecked). */
 export const isCompactJws = (s: string) => compactJws.test(s)
+
+// U+0000, which PostgreSQL's text and jsonb refuse, or a lone surrogate, which no UTF-8 can encode (a JS string alone
+// can hold one: from a JSON `\ud800` escape; jsonb refuses it, text would silently hold U+FFFD instead)
+const unstorable = /\u0000|\p{Cs}/u
+
+/** CONTRACT §2: whether a store can hold the text as it is (no U+0000, no lone surrogate). */
+export const isStorable = (s: string) => !unstorable.test(s)
+
+/** CONTRACT §2: whether every string in a JSON value, object keys included, is `isStorable`. */
+export const isStorableJson = (value: unknown): boolean => {
+  if (typeof value === "string") return isStorable(value)
+  if (Array.isArray(value)) return value.every(isStorableJson)
+  if (typeof value === "object" && value !== null) {
+    return Object.entries(value).every(([key, v]) => isStorable(key) && isStorableJson(v))
+  }
+  return true
+}

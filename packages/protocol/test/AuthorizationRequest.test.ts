@@ -132,7 +132,7 @@ describe("OAuth 2.1 §4.1.2.1: bad client_id or redirect_uri shows the error pag
     ["client_id missing", query({ client_id: undefined }), "'client_id' is required"],
     ["client_id empty", query({ client_id: "" }), "'client_id' is required"],
     ["client_id repeated", query({ client_id: ["a", "b"] }), "'client_id' must not be provided twice"],
-    ["client_id with a NUL byte", query({ client_id: "s6Bh\u0000dRkqt3" }), "'client_id' must contain only printable ASCII characters"],
+    ["client_id with a NUL byte", query({ client_id: "s6Bh\u0000dRkqt3" }), "'client_id' must not contain NUL characters"],
     ["client_id with a line break", query({ client_id: "a\r\nb" }), "'client_id' must contain only printable ASCII characters"],
     ["client_id not ASCII", query({ client_id: "clïent" }), "'client_id' must contain only printable ASCII characters"],
     ["client_id too long", query({ client_id: "c".repeat(4097) }), "'client_id' is too long"],
@@ -190,7 +190,7 @@ describe("OAuth 2.1 §4.1.2.1: other errors go back to the redirect URI with sta
     ["scope with a double quote", { scope: "openid a\"b" }, "invalid_scope", "'scope' must be scope tokens separated by single spaces"],
     ["scope with a backslash", { scope: "openid a\\b" }, "invalid_scope", "'scope' must be scope tokens separated by single spaces"],
     ["scope with a line break", { scope: "openid\nprofile" }, "invalid_scope", "'scope' must be scope tokens separated by single spaces"],
-    ["scope with a NUL byte", { scope: "openid pro\u0000file" }, "invalid_scope", "'scope' must be scope tokens separated by single spaces"],
+    ["scope with a NUL byte", { scope: "openid pro\u0000file" }, "invalid_request", "'scope' must not contain NUL characters"],
     ["scope not ASCII", { scope: "openid prüfen" }, "invalid_scope", "'scope' must be scope tokens separated by single spaces"],
     ["scope repeated", { scope: ["openid", "profile"] }, "invalid_request", "'scope' must not be provided twice"],
     // RFC 7636 §4.3 and §4.2, OAuth 2.1 §4.1.1
@@ -224,7 +224,7 @@ describe("OAuth 2.1 §4.1.2.1: other errors go back to the redirect URI with sta
     ["max_age with a sign", { max_age: "+5" }, "invalid_request", "'max_age' must be a non-negative integer of at most 10 digits"],
     ["max_age of 11 digits", { max_age: "12345678901" }, "invalid_request", "'max_age' must be a non-negative integer of at most 10 digits"],
     // free text and the rest
-    ["nonce with a NUL byte", { nonce: "n\u0000n" }, "invalid_request", "'nonce' must not contain control characters"],
+    ["nonce with a NUL byte", { nonce: "n\u0000n" }, "invalid_request", "'nonce' must not contain NUL characters"],
     ["nonce repeated", { nonce: ["a", "b"] }, "invalid_request", "'nonce' must not be provided twice"],
     ["nonce too long", { nonce: "n".repeat(4097) }, "invalid_request", "'nonce' is too long"],
     ["login_hint with a line break", { login_hint: "jane\r\nSet-Cookie: x" }, "invalid_request", "'login_hint' must not contain control characters"],
@@ -261,7 +261,7 @@ describe("OAuth 2.1 §4.1.2.1: other errors go back to the redirect URI with sta
   it("a repeated, malformed or over-long state is not echoed", () => {
     const cases: ReadonlyArray<readonly [Params, string]> = [
       [{ state: ["a", "b"] }, "'state' must not be provided twice"],
-      [{ state: "a\u0000b" }, "'state' must contain only printable ASCII characters"],
+      [{ state: "a\u0000b" }, "'state' must not contain NUL characters"],
       [{ state: "é" }, "'state' must contain only printable ASCII characters"],
       [{ state: "s".repeat(4097) }, "'state' is too long"]
     ]

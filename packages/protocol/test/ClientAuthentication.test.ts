@@ -132,7 +132,7 @@ describe("RFC 6749 §2.3.1: client_secret_post", () => {
     ["client_id missing", { client_secret: "s" }, "'client_id' is required"],
     ["§3.1: client_secret repeated", { client_id: "c", client_secret: ["s", "t"] }, "'client_secret' must not be provided twice"],
     ["§3.1: client_id repeated", { client_id: ["c", "c"], client_secret: "s" }, "'client_id' must not be provided twice"],
-    ["A.2: client_secret with a NUL byte", { client_id: "c", client_secret: "s\u0000" }, "'client_secret' must contain only printable ASCII characters"],
+    ["A.2: client_secret with a NUL byte", { client_id: "c", client_secret: "s\u0000" }, "'client_secret' must not contain NUL characters"],
     ["A.1: client_id with markup and a line break", { client_id: "<script>\n", client_secret: "s" }, "'client_id' must contain only printable ASCII characters"],
     ["client_secret too long", { client_id: "c", client_secret: "s".repeat(4097) }, "'client_secret' is too long"]
   ]

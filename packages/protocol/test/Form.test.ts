@@ -20,7 +20,8 @@ describe("RFC 6749 Appendix B: application/x-www-form-urlencoded decoding", () =
     ["empty sequences are skipped", "&&a=1&&&b=2&", [["a", "1"], ["b", "2"]]],
     ["an empty body has no parameters", "", []],
     ["markup decodes verbatim (escaping is the renderer's job)", "s=%3Cscript%3E", [["s", "<script>"]]],
-    ["a NUL byte decodes verbatim (each parameter judges its own syntax)", "s=a%00b", [["s", "a\u0000b"]]]
+    // CONTRACT §2: no store can hold a NUL; the value is kept out, and reading its name fails (below)
+    ["a NUL byte is kept out of the pairs", "s=a%00b", []]
   ]
   for (const [name, input, expected] of cases) {
     it(`${name}: ${JSON.stringify(input)}`, () => {
@@ -159,9 +160,20 @@ describe("RFC 6749 §3.1: single, required and all", () => {
   })
 
   it("hostile values come back verbatim from single, and names never appear in errors", () => {
-    for (const value of hostile.filter((v) => v.length <= 4096)) {
+    for (const value of hostile.filter((v) => v.length <= 4096 && !v.includes("\u0000"))) {
       const p = params(`v=${encodeURIComponent(value)}`)
       expect(right(Form.single(p, "v"))).toBe(value)
     }
+  })
+
+  it("CONTRACT §2: a value holding a NUL is invalid_request when read (single, required, all); unread, it is ignored", () => {
+    const p = params("v=a%00b&w=1")
+    const refusal = { error: "invalid_request", error_description: "'v' must not contain NUL characters" }
+    expectError(left(Form.single(p, "v")), 400, refusal)
+    expectError(left(Form.required(p, "v")), 400, refusal)
+    expectError(left(Form.all(p, "v")), 400, refusal)
+    expect(Form.isUnstorable(p, "v")).toBe(true)
+    expect(Form.isUnstorable(p, "w")).toBe(false)
+    expect(right(Form.single(p, "w"))).toBe("1")
   })
 })

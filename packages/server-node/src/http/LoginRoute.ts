@@ -6,6 +6,7 @@
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import { Effect } from "effect"
 import { Interactions, Login } from "@tessera/domain"
+import { Form } from "@tessera/protocol"
 import * as LoginPage from "../pages/LoginPage.js"
 import * as FormBody from "./FormBody.js"
 import * as SignInCookies from "./SignInCookies.js"
@@ -17,9 +18,11 @@ const login = SignInFlow.pageRoute((realm, issuer) =>
     const { interaction, csrf } = yield* SignInFlow.verifiedInteraction(realm, params)
     const client = yield* SignInFlow.clientOf(realm, interaction.request.clientId)
     const forms: SignInFlow.Forms = { realm, issuer, client, interactionId: interaction.id, csrf, request: interaction.request }
-    // a missing field is a failed attempt like any other: throttled, verified against the dummy hash, audited
-    const username = (yield* SignInFlow.field(params, "username")) ?? ""
-    const password = (yield* SignInFlow.field(params, "password")) ?? ""
+    // a missing field is a failed attempt like any other: throttled, verified against the dummy hash, audited; so is
+    // text no store can hold (CONTRACT §2: a NUL), which can be no one's username or password
+    const credential = (name: string) => Form.isUnstorable(params, name) ? Effect.succeed(undefined) : SignInFlow.field(params, name)
+    const username = (yield* credential("username")) ?? ""
+    const password = (yield* credential("password")) ?? ""
     const context = yield* SignInFlow.requestContext
 
     return yield* Login.authenticate({
