@@ -30,6 +30,8 @@ const deviceAuthorization = handle(Effect.gen(function*() {
   const request = yield* fromEither(DeviceAuthorizationRequest.decode(params))
   // RFC 8628 §3.1: client authentication as at the token endpoint (RFC 6749 §3.2.1); a public client sends client_id
   const client = yield* ClientAuth.fromRequest({ realm, issuer, params, allowNone: true }).pipe(
+    // the reason goes to the log only: every client authentication failure answers the same (ADR 0028)
+    Effect.tapErrorTag("ClientAuthFailed", (e) => Effect.logInfo("device authorization refused", e.reason, e.detail ?? e.registered ?? "")),
     Effect.catchTag("ClientAuthFailed", (e) => Effect.fail(ClientAuth.invalidClient(issuer)(e)))
   )
   // RFC 6749 §5.2 unauthorized_client: the client is not registered for the device grant
