@@ -8,7 +8,9 @@ import * as Net from "node:net"
 import * as HttpServer from "@effect/platform/HttpServer"
 import { expect, layer } from "@effect/vitest"
 import { Clock, Effect } from "effect"
+import { Provisioning, Users } from "@tessera/domain"
 import { Dpop } from "@tessera/protocol"
+import * as Respond from "@tessera/server-node/http/Respond"
 import { makeBrowser, onlyForm, pkce, authorizePath, setup } from "./support/Browser.js"
 import * as DpopFixtures from "./support/DpopFixtures.js"
 import { admin, createRealm, request } from "./support/Http.js"
@@ -208,5 +210,19 @@ layer(OnPglite, { timeout: 60_000 })("CONTRACT §2: text that cannot be stored i
       const events = (yield* admin.get(`/admin/realms/${w.name}/audit`)).json.events as Array<Record<string, unknown>>
       expect(events.find((e) => e["type"] === "token.issued")?.["user_agent"]).toBe("\u0080\u00e9\u00ff")
       expect((yield* admin.get(`/admin/realms/${w.name}/audit/verify`)).json.ok).toBe(true)
+    }))
+
+  it.effect("defence in depth: text that reaches the store after all is the route's 400, not the 503 of an outage", () =>
+    Effect.gen(function*() {
+      const realm = yield* Provisioning.findRealm((yield* createRealm()).name)
+      // a lookup no route makes with such text any more (the boundaries above refuse it): PostgreSQL refuses the NUL
+      const response = yield* Respond.handle(
+        Effect.flatMap(Users.Users, (users) => users.find(realm.id, "a\u0000b")).pipe(Effect.as(Respond.json({})))
+      )
+      expect(response.status).toBe(400)
+      expect(response.headers["content-type"]).toBe("application/json")
+      expect(response.headers["cache-control"]).toBe("no-store")
+      const body = response.body._tag === "Uint8Array" ? JSON.parse(new TextDecoder().decode(response.body.body)) : undefined
+      expect(body).toEqual({ error: "invalid_request", error_description: "the request holds text that cannot be stored" })
     }))
 })

@@ -121,6 +121,23 @@ export const jsonBody = Effect.gen(function*() {
   return yield* Either.match(Body.parseJsonObject(text), { onLeft: Effect.fail, onRight: Effect.succeed })
 })
 
+/** The answer to request text the store could not hold (CONTRACT §2: the endpoint's 400, never a 5xx). */
+export const unstorableText = ErrorResponse.invalidRequest("the request holds text that cannot be stored")
+
+// PostgreSQL's SQLSTATE 22021 character_not_in_repertoire (a NUL in text) and 22P05 untranslatable_character (a
+// `\u0000` escape in jsonb): the store refused the text itself, whatever the statement
+const refusedTextCodes: ReadonlySet<unknown> = new Set(["22021", "22P05"])
+
+/** Whether a store failure is the store refusing request text (its cause chain holds one of `refusedTextCodes`). */
+export const refusedText = (e: StoreError.StoreError) => {
+  let cause: unknown = e
+  for (let depth = 0; depth < 8 && typeof cause === "object" && cause !== null; depth++) {
+    if (refusedTextCodes.has((cause as { code?: unknown }).code)) return true
+    cause = (cause as { cause?: unknown }).cause
+  }
+  return false
+}
+
 /**
  * Runs a handler whose expected failures are already `ErrorResponse`s (or the store failing); a defect is logged with its cause and
  * answered `server_error` without a description (nothing internal reaches the wire).
@@ -130,11 +147,17 @@ export const handle = <R>(
 ) =>
   handler.pipe(
     Effect.catchTag("ErrorResponse", (e) => Effect.succeed(e.toResponse())),
-    // the store is unreachable: RFC 6749 §4.1.2.1 temporarily_unavailable, and the client may retry
     Effect.catchTag("StoreError", (e) =>
-      Effect.logError("store unavailable", e.cause).pipe(
-        Effect.as(ErrorResponse.make("temporarily_unavailable", undefined, 503).toResponse({ "retry-after": "1" }))
-      )),
+      refusedText(e)
+        // CONTRACT §2, defence in depth: text a parsing boundary should have refused reached the store, which
+        // refused it: bad input, not an outage (logged as the boundary's miss)
+        ? Effect.logError("the store refused request text (a parsing boundary missed it)", e.cause).pipe(
+          Effect.as(unstorableText.toResponse())
+        )
+        // the store is unreachable: RFC 6749 §4.1.2.1 temporarily_unavailable, and the client may retry
+        : Effect.logError("store unavailable", e.cause).pipe(
+          Effect.as(ErrorResponse.make("temporarily_unavailable", undefined, 503).toResponse({ "retry-after": "1" }))
+        )),
     Effect.catchAllCause((cause) =>
       Cause.isInterruptedOnly(cause)
         ? Effect.failCause(cause)
