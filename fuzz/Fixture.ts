@@ -31,6 +31,10 @@ export interface Fixture {
   readonly close: () => void
 }
 
+/** The client address the fixture's requests claim (RFC 5737 TEST-NET-2), believed from loopback (Target.ts). */
+export const fixtureAddress = "198.51.100.7"
+const via = { "x-forwarded-for": fixtureAddress }
+
 const s256 = (verifier: string) => createHash("sha256").update(verifier).digest("base64url")
 const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString("base64")}`
 
@@ -39,7 +43,7 @@ const browser = () => {
   const jar = new Map<string, string>()
   const go = async (url: string, init: RequestInit = {}) => {
     const cookie = Array.from(jar, ([k, v]) => `${k}=${v}`).join("; ")
-    const res = await fetch(url, { ...init, redirect: "manual", headers: { ...(init.headers as Record<string, string>), cookie } })
+    const res = await fetch(url, { ...init, redirect: "manual", headers: { ...(init.headers as Record<string, string>), ...via, cookie } })
     for (const line of res.headers.getSetCookie()) {
       const [pair] = line.split(";")
       const eq = pair!.indexOf("=")
@@ -56,7 +60,7 @@ export const setUp = async (base: string, runId: string): Promise<Fixture> => {
   const call = async (method: string, path: string, body?: unknown, expected = 201) => {
     const res = await fetch(`${base}${path}`, {
       method,
-      headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" },
+      headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json", ...via },
       ...(body !== undefined ? { body: JSON.stringify(body) } : {})
     })
     const text = await res.text()
@@ -146,7 +150,7 @@ export const setUp = async (base: string, runId: string): Promise<Fixture> => {
   const token = async (authorization: string, params: Record<string, string>) => {
     const res = await fetch(`${issuer}/token`, {
       method: "POST",
-      headers: { authorization, "content-type": "application/x-www-form-urlencoded" },
+      headers: { authorization, "content-type": "application/x-www-form-urlencoded", ...via },
       body: new URLSearchParams(params)
     })
     const body = await res.json() as Record<string, string>
@@ -183,7 +187,7 @@ export const setUp = async (base: string, runId: string): Promise<Fixture> => {
     values.set("cc_token", (await token(values.get("basic_cc")!, { grant_type: "client_credentials", scope: "read", resource }))["access_token"]!)
     const device = await fetch(`${issuer}/device_authorization`, {
       method: "POST",
-      headers: { "content-type": "application/x-www-form-urlencoded" },
+      headers: { "content-type": "application/x-www-form-urlencoded", ...via },
       body: new URLSearchParams({ client_id: pub["client_id"], scope: "openid" })
     })
     const started = await device.json() as Record<string, string>

@@ -74,6 +74,8 @@ export interface Report {
   readonly exited?: string
   readonly audit: Record<string, unknown>
   readonly refreshErrors: ReadonlyArray<string>
+  /** Answers whose headers exceed 16 KiB, which Node's HTTP client (and many proxies) refuse to read: endpoint, size, request. */
+  readonly bigHeaders: ReadonlyArray<{ readonly endpoint: string; readonly status: number; readonly headerBytes: number; readonly request: Printed }>
   /** Requests sent again on a new connection because the kept-alive one they went out on was closed, with why. */
   readonly staleRetries: ReadonlyArray<string>
   readonly ok: boolean
@@ -127,6 +129,7 @@ export const run = async (target: Target, fixture: Fixture, options: Options): P
   const failures: Array<Failure> = []
   const refreshErrors: Array<string> = []
   const staleRetries: Array<string> = []
+  const bigHeaders: Array<Report["bigHeaders"][number]> = []
   let count = 0
 
   const rssAfterSetUp = target.rssKib() ?? 0
@@ -178,7 +181,12 @@ export const run = async (target: Target, fixture: Fixture, options: Options): P
       count++
       perEndpoint[request.endpoint] = (perEndpoint[request.endpoint] ?? 0) + 1
       msPerEndpoint[request.endpoint] = (msPerEndpoint[request.endpoint] ?? 0) + (outcome._tag === "Answer" ? outcome.answer.ms : outcome.ms)
-      if (outcome._tag === "Answer") statuses[outcome.answer.status] = (statuses[outcome.answer.status] ?? 0) + 1
+      if (outcome._tag === "Answer") {
+        statuses[outcome.answer.status] = (statuses[outcome.answer.status] ?? 0) + 1
+        if (outcome.answer.headerBytes > 16 * 1024) {
+          bigHeaders.push({ endpoint: request.endpoint, status: outcome.answer.status, headerBytes: outcome.answer.headerBytes, request: print(request, r) })
+        }
+      }
       const why = verdict(target, r, outcome)
       if (why !== undefined) {
         failures.push({
@@ -252,6 +260,7 @@ export const run = async (target: Target, fixture: Fixture, options: Options): P
       audit,
       refreshErrors,
       staleRetries,
+      bigHeaders,
       ok: failures.length === 0 && exited === undefined && peak <= boundKib && auditOk
     }
   } finally {
@@ -277,6 +286,13 @@ export const format = (report: Report): string => {
   lines.push(`RSS: ${report.rss.afterSetUpMib} MiB after set-up, peak ${report.rss.peakMib} MiB (bound ${report.rss.boundMib} MiB, ${report.rss.samples} samples)`)
   lines.push(`process: ${report.exited ?? "alive"}`)
   lines.push(`audit/verify: ${JSON.stringify(report.audit)}`)
+  if (report.bigHeaders.length > 0) {
+    const by: Record<string, number> = {}
+    for (const b of report.bigHeaders) by[`${b.endpoint} -> ${b.status}`] = (by[`${b.endpoint} -> ${b.status}`] ?? 0) + 1
+    lines.push(`answers with headers over 16 KiB (Node's client limit): ${report.bigHeaders.length}: ${JSON.stringify(by)}`)
+    const first = report.bigHeaders[0]!
+    lines.push(`  e.g. ${first.headerBytes} bytes for ${JSON.stringify(first.request)}`)
+  }
   if (report.staleRetries.length > 0) {
     lines.push(`sent again on a new connection (the kept-alive one was closed): ${report.staleRetries.length}, e.g.`)
     for (const retry of report.staleRetries.slice(0, 3)) lines.push(`  ${printable(retry)}`)

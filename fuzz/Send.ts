@@ -23,6 +23,8 @@ export interface Rendered {
 
 export interface Answer {
   readonly status: number
+  /** The size of the status line and header lines, in bytes (as names and values, plus their separators). */
+  readonly headerBytes: number
   readonly headers: Http.IncomingHttpHeaders
   readonly body: string
   readonly ms: number
@@ -145,7 +147,9 @@ export const send = (agent: Http.Agent | undefined, base: URL, r: Rendered, time
     }
     let req: Http.ClientRequest
     try {
-      req = Http.request({ agent: agent ?? false, host: base.hostname, port: base.port, method: r.method, path: r.path, headers, timeout: timeoutMs })
+      // headers of an answer are read up to 1 MiB (Node's default is 16 KiB) so that an answer with oversized headers
+      // is still seen, and reported (Fuzz.ts `bigHeaders`) rather than lost as a parse error
+      req = Http.request({ maxHeaderSize: 1 << 20, agent: agent ?? false, host: base.hostname, port: base.port, method: r.method, path: r.path, headers, timeout: timeoutMs })
     } catch (error) {
       return finish({ _tag: "NoAnswer", error: `not sent: ${String(error)}`, ms: 0 })
     }
@@ -160,7 +164,10 @@ export const send = (agent: Http.Agent | undefined, base: URL, r: Rendered, time
       res.on("end", () =>
         finish({
           _tag: "Answer",
-          answer: { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8"), ms: performance.now() - started }
+          answer: {
+            status: res.statusCode ?? 0,
+            headerBytes: res.rawHeaders.reduce((n, part) => n + Buffer.byteLength(part, "latin1") + 2, 0),
+            headers: res.headers, body: Buffer.concat(chunks).toString("utf8"), ms: performance.now() - started }
         }))
       res.on("error", (error) => finish({ _tag: "NoAnswer", error: `response: ${error.message}`, ms: performance.now() - started }))
     })

@@ -57,6 +57,10 @@ export const start = async (options: { readonly databaseUrl?: string | undefined
       TESSERA_PUBLIC_URL: base,
       TESSERA_DATA_DIR: dataDir,
       TESSERA_ADMIN_TOKEN: adminToken,
+      // the fixture's own requests come "through" loopback from another address (Fixture.fixtureAddress), so that
+      // the rate limits the fuzzed requests run into do not starve the fixture; fuzzed Forwarded / X-Forwarded-For
+      // headers are then parsed too (CONTRACT §1)
+      TESSERA_TRUSTED_PROXIES: "127.0.0.1",
       ...(options.databaseUrl !== undefined ? { DATABASE_URL: options.databaseUrl } : {})
     }
   })
