@@ -76,7 +76,7 @@ export interface Report {
   readonly refreshErrors: ReadonlyArray<string>
   /** Answers whose headers exceed 16 KiB, which Node's HTTP client (and many proxies) refuse to read: endpoint, size, request. */
   readonly bigHeaders: ReadonlyArray<{ readonly endpoint: string; readonly status: number; readonly headerBytes: number; readonly request: Printed }>
-  /** Requests sent again on a new connection because the kept-alive one they went out on was closed, with why. */
+  /** Requests sent again on a new connection because the one they went out on was closed without an answer, with why. */
   readonly staleRetries: ReadonlyArray<string>
   readonly ok: boolean
 }
@@ -159,13 +159,13 @@ export const run = async (target: Target, fixture: Fixture, options: Options): P
     const r = await render(request, fixture, target.base)
     const from = Date.now()
     const first = await send(agent, base, r, timeoutMs)
-    // a kept-alive connection the server had closed (RFC 9112 §9.3.1: a client retries on a new connection): once more,
-    // on a fresh connection; counted, and the first error kept for the report
-    if (first._tag === "NoAnswer" && first.previous !== undefined && target.exited() === undefined) {
-      staleRetries.push(`${first.error}; before: ${first.previous}`)
+    // no answer on a connection (a kept-alive one the server had closed, RFC 9112 §9.3.1, or rarely a new one): once
+    // more, on a new connection; counted and listed with the first error, a failure only if that gets no answer either
+    if (first._tag === "NoAnswer" && !first.error.startsWith("not sent") && !oversized(r) && target.exited() === undefined) {
+      staleRetries.push(`${first.error}; ${first.previous !== undefined ? `a kept-alive connection; before: ${first.previous}` : "a new connection"}`)
       const again = await send(undefined, base, r, timeoutMs)
       const outcome: Outcome = again._tag === "NoAnswer"
-        ? { ...again, error: `${again.error} on a new connection, after ${first.error} on a kept-alive one that carried before: ${first.previous}` }
+        ? { ...again, error: `${again.error} on a new connection, after ${first.error} on ${first.previous !== undefined ? `a kept-alive one that carried before: ${first.previous}` : "a new one"}` }
         : again
       return { r, outcome, from }
     }
@@ -294,8 +294,9 @@ export const format = (report: Report): string => {
     lines.push(`  e.g. ${first.headerBytes} bytes for ${JSON.stringify(first.request)}`)
   }
   if (report.staleRetries.length > 0) {
-    lines.push(`sent again on a new connection (the kept-alive one was closed): ${report.staleRetries.length}, e.g.`)
-    for (const retry of report.staleRetries.slice(0, 3)) lines.push(`  ${printable(retry)}`)
+    const fresh = report.staleRetries.filter((retry) => retry.endsWith("a new connection"))
+    lines.push(`sent again on a new connection (no answer on the first): ${report.staleRetries.length}, of which ${fresh.length} had gone out on a new connection, e.g.`)
+    for (const retry of [...report.staleRetries.slice(0, 3), ...fresh.slice(0, 3)]) lines.push(`  ${printable(retry)}`)
   }
   if (report.refreshErrors.length > 0) lines.push(`fixture refreshes that failed: ${report.refreshErrors.length} (first: ${report.refreshErrors[0]})`)
   lines.push(`failures: ${report.failures.length}`)
