@@ -86,7 +86,7 @@ const hostileJson: fc.Arbitrary<unknown> = fc.oneof(
   { weight: 1, arbitrary: fc.constantFrom(null, true, false, 0, -1, 1e308, [], {}, [null], { "__proto__": { x: 1 } }) },
   { weight: 1, arbitrary: fc.array(hostile, { maxLength: 3 }) },
   { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 3 }) },
-  { weight: 1, arbitrary: fc.nat({ max: 2000 }).map((depth) => JSON.parse("[".repeat(depth) + "]".repeat(depth))) }
+  { weight: 1, arbitrary: fc.integer({ min: 1, max: 2000 }).map((depth) => JSON.parse("[".repeat(depth) + "]".repeat(depth))) }
 )
 
 const corruption: fc.Arbitrary<Corruption> = fc.oneof(
