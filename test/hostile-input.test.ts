@@ -11,6 +11,7 @@ import { Clock, Effect } from "effect"
 import { Provisioning, Users } from "@tessera/domain"
 import { Dpop } from "@tessera/protocol"
 import * as Respond from "@tessera/server-node/http/Respond"
+import * as SignInFlow from "@tessera/server-node/http/SignInFlow"
 import { makeBrowser, onlyForm, pkce, authorizePath, setup } from "./support/Browser.js"
 import * as DpopFixtures from "./support/DpopFixtures.js"
 import { admin, createRealm, request } from "./support/Http.js"
@@ -224,5 +225,19 @@ layer(OnPglite, { timeout: 60_000 })("CONTRACT §2: text that cannot be stored i
       expect(response.headers["cache-control"]).toBe("no-store")
       const body = response.body._tag === "Uint8Array" ? JSON.parse(new TextDecoder().decode(response.body.body)) : undefined
       expect(body).toEqual({ error: "invalid_request", error_description: "the request holds text that cannot be stored" })
+    }))
+
+  it.effect("defence in depth on the pages (login, consent, device): the error page's 400, not the 503 of an outage", () =>
+    Effect.gen(function*() {
+      const realm = yield* Provisioning.findRealm((yield* createRealm()).name)
+      const refused = yield* Effect.flip(Effect.flatMap(Users.Users, (users) => users.find(realm.id, "a\u0000b")))
+      const response = yield* SignInFlow.storeFailurePage(refused)
+      expect(response.status).toBe(400)
+      expect(response.headers["content-type"]).toBe("text/html; charset=utf-8")
+      expect(response.headers["cache-control"]).toBe("no-store")
+      expect(response.headers["retry-after"]).toBeUndefined()
+      const html = response.body._tag === "Uint8Array" ? new TextDecoder().decode(response.body.body) : ""
+      expect(html).toContain("<p class=\"wrap\">The request holds text that cannot be stored.</p>")
+      expect(html).toContain("<code>invalid_request</code>")
     }))
 })

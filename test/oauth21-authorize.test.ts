@@ -235,6 +235,17 @@ layer(TestLive)("OAuth 2.1 §4.1.2.1 and RFC 9207: other errors go back to the c
       expectRedirect(yield* authorize(open, { scope: "openid admin:everything" }), open.redirectUri, clientError(open, "invalid_scope", description))
     }))
 
+  it.effect("issue 12 (found by the fuzzer): an error whose echoed state would make a Location over 8 KiB is the error page, not a redirect", () =>
+    Effect.gen(function*() {
+      const s = yield* setup({ client: { scope: "openid profile" } })
+      // RFC 6749 A.5: state = 1*VSCHAR; 4096 '%' are 12 KiB once percent-encoded
+      const res = yield* authorize(s, { scope: "openid email", state: "%".repeat(4096) })
+      expectErrorPage(res, 400, "invalid_request", "The request is too long to be sent on by redirect.")
+      // a state that fits is echoed as always
+      expectRedirect(yield* authorize(s, { scope: "openid email", state: "%".repeat(2000) }), s.redirectUri,
+        clientError(s, "invalid_scope", "a requested scope is not allowed to this client or its resources", "%".repeat(2000)))
+    }))
+
   it.effect("a client without the authorization_code grant: unauthorized_client", () =>
     Effect.gen(function*() {
       const s = yield* setup({ client: { grant_types: ["client_credentials"], token_endpoint_auth_method: "client_secret_basic" } })

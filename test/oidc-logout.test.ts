@@ -343,6 +343,15 @@ layer(TestLive)("OIDC RP-Initiated Logout 1.0 §2-§3 and Front-Channel Logout 1
       expect(onlyForm(followed.text).action).toBe(onlyForm(page.text).action)
       expect(yield* showsLogin(browser, w)).toBe(false)
     }))
+
+  it.effect("issue 12 (found by the fuzzer): a POST whose echo would be a Location over 8 KiB is the error page, never a redirect no proxy passes", () =>
+    Effect.gen(function*() {
+      const { w, idToken } = yield* signedInToBoth
+      // 2000 characters of state, each 4 bytes of UTF-8: 24 KB once percent-encoded (RP-Initiated Logout §2 sets no syntax)
+      const fields = [["id_token_hint", idToken], ["post_logout_redirect_uri", bye], ["state", "\u{1D54F}".repeat(2000)]] as const
+      const crossSite = yield* makeBrowser().post(`/realms/${w.realm}/logout`, fields)
+      expectErrorPage(crossSite, 400, "invalid_request", "The request is too long to be sent on by redirect.")
+    }))
 })
 
 layer(TestLive)("OIDC RP-Initiated Logout 1.0 §4: id_token_hint and client_id validation", (it) => {

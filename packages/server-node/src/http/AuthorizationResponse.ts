@@ -25,6 +25,24 @@ export interface Target {
 export const withQuery = (uri: string, params: ReadonlyArray<readonly [string, string]>) =>
   `${uri}${uri.includes("?") ? (uri.endsWith("?") || uri.endsWith("&") ? "" : "&") : "?"}${new URLSearchParams(params.map(([n, v]) => [n, v])).toString()}`
 
+/**
+ * The longest `Location` Tessera sends: 8 KiB, what common reverse proxies pass (nginx's default header buffers) and
+ * what browsers follow. A form of up to 64 KiB echoed into a URL (percent-encoding triples non-ASCII bytes) would
+ * make a redirect nobody can follow (issue 12, found by the fuzzer).
+ */
+export const maxLocationLength = 8192
+
+/** The page instead of a redirect whose `Location` would be longer than `maxLocationLength`. */
+export const tooLongToRedirect = () =>
+  ErrorPage.errorPage({ error: "invalid_request", description: "The request is too long to be sent on by redirect.", status: 400 })
+
+/** A redirect to `location` with `status`, never cached nor leaking a Referer; the error page when it is too long. */
+export const redirect = (location: string, status: 302 | 303) =>
+  location.length > maxLocationLength ? tooLongToRedirect() : HttpServerResponse.empty({
+    status,
+    headers: { location, "cache-control": "no-store", "referrer-policy": "no-referrer" }
+  })
+
 const deliver = (target: Target, params: ReadonlyArray<readonly [string, string | undefined]>) => {
   const present = params.filter((p): p is readonly [string, string] => p[1] !== undefined)
   if (target.responseMode === "form_post") {
@@ -34,14 +52,7 @@ const deliver = (target: Target, params: ReadonlyArray<readonly [string, string 
       clientName: target.clientName
     })
   }
-  return HttpServerResponse.empty({
-    status: 302,
-    headers: {
-      location: withQuery(target.redirectUri, present),
-      "cache-control": "no-store",
-      "referrer-policy": "no-referrer"
-    }
-  })
+  return redirect(withQuery(target.redirectUri, present), 302)
 }
 
 /** OAuth 2.1 §4.1.2: `code`, `state` when the request had one, and `iss` (RFC 9207 §2). */

@@ -11,7 +11,6 @@
  */
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
-import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { createHmac } from "node:crypto"
 import { DateTime, Duration, Effect, Option } from "effect"
 import { Audit, Authorize, Hash, Jwt, SignIn, SigningKeys, TokenSet, Users } from "@tessera/domain"
@@ -19,7 +18,7 @@ import type { Client, Realm, Session } from "@tessera/domain"
 import { ErrorResponse, Form } from "@tessera/protocol"
 import * as ClientLookup from "./ClientLookup.js"
 import * as LogoutPage from "../pages/LogoutPage.js"
-import { withQuery } from "./AuthorizationResponse.js"
+import { redirect, withQuery } from "./AuthorizationResponse.js"
 import * as FormBody from "./FormBody.js"
 import { fromEither } from "./Respond.js"
 import * as SignInCookies from "./SignInCookies.js"
@@ -171,11 +170,7 @@ const confirmAction = (issuer: string, carried: Carried) => {
 const continueUri = (target: Target & { readonly redirectUri: string }) =>
   target.state !== undefined ? withQuery(target.redirectUri, [["state", target.state]]) : target.redirectUri
 
-const seeOther = (location: string) =>
-  HttpServerResponse.empty({
-    status: 303,
-    headers: { location, "cache-control": "no-store", "referrer-policy": "no-referrer" }
-  })
+const seeOther = (location: string) => redirect(location, 303)
 
 const signedOutPage = (realm: Realm.Realm, target: Target, frontChannel: ReadonlyArray<string>) =>
   LogoutPage.signedOut({

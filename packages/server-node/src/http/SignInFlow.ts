@@ -16,7 +16,7 @@ import * as AuthorizationResponse from "./AuthorizationResponse.js"
 import * as ClientAuth from "./ClientAuth.js"
 import * as ClientLookup from "./ClientLookup.js"
 import * as Issuer from "./Issuer.js"
-import { handle } from "./Respond.js"
+import { handle, refusedText } from "./Respond.js"
 import * as SignInCookies from "./SignInCookies.js"
 
 /** Where the request came from, for the audit trail and the throttles (the client address, CONTRACT §1). */
@@ -45,6 +45,19 @@ const unavailable = ErrorPage.errorPage({
 })
 
 /**
+ * The page for a store failure: an outage is 503 with `Retry-After`; the store refusing request text (CONTRACT §2,
+ * defence in depth, as `Respond.handle`) is bad input, a 400, logged as the parsing boundary's miss.
+ */
+export const storeFailurePage = (e: StoreError.StoreError) =>
+  refusedText(e)
+    ? Effect.logError("the store refused request text (a parsing boundary missed it)", e.cause).pipe(
+      Effect.as(ErrorPage.errorPage({ error: "invalid_request", description: "The request holds text that cannot be stored.", status: 400 }))
+    )
+    : Effect.logError("store unavailable", e.cause).pipe(
+      Effect.as(HttpServerResponse.setHeader(unavailable, "retry-after", "1"))
+    )
+
+/**
  * A person-facing endpoint of realm `:realm`: an unknown realm is the contract's 404 JSON (CONTRACT §2); everything
  * else that goes wrong is the error page (a store outage 503, a defect 500 without detail, its cause logged).
  */
@@ -56,10 +69,7 @@ export const pageRoute = <R>(
     const issuer = yield* Issuer.of(realm.name)
     return yield* body(realm, issuer).pipe(
       Effect.catchTag("ErrorResponse", (e) => Effect.succeed(ErrorPage.fromErrorResponse(e))),
-      Effect.catchTag("StoreError", (e) =>
-        Effect.logError("store unavailable", e.cause).pipe(
-          Effect.as(HttpServerResponse.setHeader(unavailable, "retry-after", "1"))
-        )),
+      Effect.catchTag("StoreError", storeFailurePage),
       Effect.catchAllCause((cause) =>
         Cause.isInterruptedOnly(cause)
           ? Effect.failCause(cause)
