@@ -40,7 +40,8 @@ export const ErrorCode = Schema.Literal(
   "invalid_client_metadata",
   // CONTRACT §3 (admin API)
   "not_found",
-  "conflict"
+  "conflict",
+  "precondition_failed"
 )
 export type ErrorCode = typeof ErrorCode.Type
 
@@ -57,6 +58,8 @@ const defaultStatus = (error: ErrorCode): number => {
       return 404
     case "conflict":
       return 409
+    case "precondition_failed":
+      return 412
     case "server_error":
       return 500
     case "temporarily_unavailable":

@@ -1,14 +1,17 @@
 /** @tessera/sql: the domain's store ports on Postgres (and PGlite), with row-level security per realm. */
 import { Layer } from "effect"
 import * as PgAudit from "./PgAudit.js"
+import * as PgClients from "./PgClients.js"
 import * as PgDeviceAuthorizations from "./PgDeviceAuthorizations.js"
 import * as PgJobLock from "./PgJobLock.js"
 import * as PgKeys from "./PgKeys.js"
 import * as PgRealms from "./PgRealms.js"
+import * as PgResources from "./PgResources.js"
 import * as PgSignIn from "./PgSignIn.js"
 import * as PgSignInState from "./PgSignInState.js"
-import * as PgTables from "./PgTables.js"
 import * as PgThrottles from "./PgThrottles.js"
+import * as PgTrustedIssuers from "./PgTrustedIssuers.js"
+import * as PgUsers from "./PgUsers.js"
 
 export * as Database from "./Database.js"
 export * as Migrations from "./Migrations.js"
@@ -19,10 +22,10 @@ export const ports = Layer.mergeAll(
   PgRealms.layer,
   PgKeys.layer,
   PgAudit.layer,
-  PgTables.layerClients,
-  PgTables.layerUsers,
-  PgTables.layerResources,
-  PgTables.layerTrustedIssuers,
+  PgClients.layerClients,
+  PgUsers.layerUsers,
+  PgResources.layerResources,
+  PgTrustedIssuers.layerTrustedIssuers,
   PgSignIn.layer,
   PgSignInState.layer,
   PgDeviceAuthorizations.layer,

@@ -1,0 +1,85 @@
+/** CONTRACT §3 audit: the realm's trail, queried and verified. */
+import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import { DateTime, Effect } from "effect"
+import { Audit, Base64Url } from "@tessera/domain"
+import type { AuditEvent } from "@tessera/domain"
+import { Admin, Body, ErrorResponse } from "@tessera/protocol"
+import { fromEither, json } from "../Respond.js"
+import { admin, iso, realmParam } from "./Auth.js"
+
+/** Audit cursors are opaque to clients: the position of the last event of the page. */
+const encodeCursor = (seq: number) => Base64Url.encode(new TextEncoder().encode(`seq:${seq}`))
+const decodeCursor = (cursor: string) => {
+  let text: string
+  try {
+    text = new TextDecoder().decode(Base64Url.decode(cursor))
+  } catch {
+    return undefined
+  }
+  const match = /^seq:([1-9][0-9]{0,15})$/.exec(text)
+  return match === null ? undefined : Number(match[1])
+}
+
+const eventView = (e: AuditEvent.AuditEvent) => ({
+  id: e.id,
+  at: iso(e.at),
+  realm: e.realm,
+  type: e.type,
+  actor: e.actor,
+  ...(e.subject !== undefined ? { subject: e.subject } : {}),
+  ...(e.clientId !== undefined ? { client_id: e.clientId } : {}),
+  ...(e.grantType !== undefined ? { grant_type: e.grantType } : {}),
+  ...(e.resource !== undefined ? { resource: e.resource } : {}),
+  ...(e.scope !== undefined ? { scope: e.scope } : {}),
+  ...(e.act !== undefined ? { act: e.act } : {}),
+  result: e.result,
+  ...(e.reason !== undefined ? { reason: e.reason } : {}),
+  ...(e.ip !== undefined ? { ip: e.ip } : {}),
+  ...(e.userAgent !== undefined ? { user_agent: e.userAgent } : {})
+})
+
+const audit = admin(Effect.gen(function*() {
+  const realm = yield* realmParam
+  const request = yield* HttpServerRequest.HttpServerRequest
+  const params = new URL(request.url, "http://localhost").searchParams
+  for (const key of new Set(params.keys())) {
+    if (params.getAll(key).length > 1) return yield* ErrorResponse.invalidRequest(`'${key}' must not be given twice`)
+  }
+  const query = yield* fromEither(Body.decode(Admin.AuditQuery)(Object.fromEntries(params)))
+  const before = query.cursor === undefined ? undefined : decodeCursor(query.cursor)
+  if (query.cursor !== undefined && before === undefined) {
+    return yield* ErrorResponse.invalidRequest("'cursor' must be a cursor from an earlier page")
+  }
+  const limit = Math.min(query.limit ?? Admin.defaultAuditLimit, Admin.maxAuditLimit)
+  const found = yield* Effect.flatMap(Audit.Audit, (trail) =>
+    trail.query(realm.id, {
+      ...(query.type !== undefined ? { type: query.type } : {}),
+      ...(query.subject !== undefined ? { subject: query.subject } : {}),
+      ...(query.actor !== undefined ? { actor: query.actor } : {}),
+      ...(query.client_id !== undefined ? { clientId: query.client_id } : {}),
+      ...(query.since !== undefined ? { since: DateTime.unsafeMake(query.since) } : {}),
+      ...(query.until !== undefined ? { until: DateTime.unsafeMake(query.until) } : {}),
+      ...(before !== undefined ? { before } : {}),
+      // one more than asked tells whether another page exists
+      limit: limit + 1
+    }))
+  const page = found.slice(0, limit)
+  const last = page[page.length - 1]
+  return json({
+    events: page.map((stored) => eventView(stored.event)),
+    next_cursor: found.length > limit && last !== undefined ? encodeCursor(last.seq) : null
+  })
+}))
+
+/** CONTRACT §3: checks the realm's audit hash chain from its first event. */
+const verifyAudit = admin(Effect.gen(function*() {
+  const realm = yield* realmParam
+  const verdict = yield* Effect.flatMap(Audit.Audit, (trail) => trail.verify(realm.id))
+  return json(verdict.ok ? { ok: true, events: verdict.events } : { ok: false, first_broken: verdict.firstBroken })
+}))
+
+export const routes = [
+  HttpLayerRouter.route("GET", "/admin/realms/:realm/audit", audit),
+  HttpLayerRouter.route("GET", "/admin/realms/:realm/audit/verify", verifyAudit)
+] as const

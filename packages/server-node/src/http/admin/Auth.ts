@@ -1,0 +1,79 @@
+/** Who may call the admin API (CONTRACT §3), and the one mapping from what the domain refuses to the contract's errors. */
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import { DateTime, Effect, Match } from "effect"
+import type { Schema } from "effect"
+import { Hash } from "@tessera/domain"
+import type { Conflict, Provisioning, StoreError } from "@tessera/domain"
+import { Body, ErrorResponse } from "@tessera/protocol"
+import * as Issuer from "../Issuer.js"
+import { fromEither, handle, jsonBody } from "../Respond.js"
+import { Secrets } from "../../Secrets.js"
+
+/** RFC 6750 §3.1: a missing or wrong owner token. */
+const unauthorized = new ErrorResponse.ErrorResponse({
+  error: "invalid_token",
+  error_description: "the admin API needs the owner's bearer token",
+  wwwAuthenticate: `Bearer realm="tessera-admin", error="invalid_token"`
+})
+
+/** The owner's token, compared in constant time through its SHA-256 (equal lengths, no early exit). */
+export const requireOwner = Effect.gen(function*() {
+  const request = yield* HttpServerRequest.HttpServerRequest
+  // RFC 9110 §11.1: the scheme is case-insensitive; RFC 6750 §2.1: b64token after one or more spaces
+  const match = /^bearer +([A-Za-z0-9\-._~+/]+=*)$/i.exec(request.headers["authorization"] ?? "")
+  if (match === null) return yield* unauthorized
+  const secrets = yield* Secrets
+  if (!Hash.constantTimeEqual(yield* Hash.sha256(match[1]!), secrets.adminTokenHash)) return yield* unauthorized
+})
+
+export const realmNotFound = ErrorResponse.make("not_found", "unknown realm")
+
+/** What the domain can refuse an admin call. */
+export type Refusal =
+  | Provisioning.RealmNotFound
+  | Conflict.AlreadyExists
+  | Conflict.NotFound
+  | Conflict.Stale
+  | Conflict.KeyRingChanged
+  | Provisioning.ClientMetadataRejected
+
+const entityName = (entity: Conflict.Entity) => entity.replace("_", " ")
+
+export const toErrorResponse = Match.type<Refusal>().pipe(
+  Match.tagsExhaustive({
+    KeyRingChanged: () => ErrorResponse.make("conflict", "the keys changed meanwhile; try again"),
+    RealmNotFound: () => realmNotFound,
+    AlreadyExists: ({ entity }) => ErrorResponse.make("conflict", `the ${entityName(entity)} already exists`),
+    NotFound: ({ entity }) => ErrorResponse.make("not_found", `unknown ${entityName(entity)}`),
+    // RFC 9110 §13.1.1: the If-Match (or the version read just before) no longer names the current representation
+    Stale: ({ entity }) => ErrorResponse.make("precondition_failed", `the ${entityName(entity)} changed since it was read`),
+    ClientMetadataRejected: ({ detail }) => ErrorResponse.make("invalid_client_metadata", detail)
+  })
+)
+
+const isRefusal = (e: { readonly _tag: string }): e is Refusal => e._tag !== "ErrorResponse" && e._tag !== "StoreError"
+
+/** An admin call: authenticate first, then run; domain refusals become contract errors. */
+export const admin = <R>(
+  handler: Effect.Effect<
+    HttpServerResponse.HttpServerResponse,
+    ErrorResponse.ErrorResponse | Refusal | StoreError.StoreError,
+    R
+  >
+) =>
+  handle(requireOwner.pipe(
+    Effect.zipRight(handler),
+    Effect.catchIf(isRefusal, (e) => Effect.fail(toErrorResponse(e)))
+  ))
+
+/** The JSON body decoded with `schema` (CONTRACT §2: bounded; CONTRACT §3: 400 `invalid_request` when malformed). */
+export const decodeBody = <A, I>(schema: Schema.Schema<A, I>) =>
+  Effect.flatMap(jsonBody, (body) => fromEither(Body.decode(schema)(body)))
+
+/** The realm named in the path (404 `not_found` when there is none). */
+export const realmParam = Issuer.realmParam(realmNotFound)
+
+export const realmName = Effect.map(realmParam, (realm) => realm.name)
+
+export const iso = (at: DateTime.Utc) => DateTime.formatIso(at)
