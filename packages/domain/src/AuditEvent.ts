@@ -1,7 +1,7 @@
 /** The audit trail's event (CONTRACT §7): a product output, written with the change it records. */
 import type { DateTime } from "effect"
 
-export type ActorType = "user" | "client" | "agent" | "owner"
+export type ActorType = "user" | "client" | "agent" | "owner" | "tenant_admin"
 
 export interface Actor {
   readonly type: ActorType
@@ -15,6 +15,14 @@ export type EventType =
   | "token.issued" | "token.exchanged" | "token.refreshed" | "token.revoked"
   | "refresh.reuse_detected" | "stepup.succeeded" | "device.approved"
   | "logout.succeeded"
+  // CONTRACT §7: every admin change has its own type, naming the fields changed (in `reason`), never a secret
+  | "realm.deleted"
+  | "user.updated" | "user.disabled" | "user.deleted" | "user.password_set"
+  | "client.updated" | "client.deleted" | "client.secret_rotated"
+  | "resource.updated" | "resource.deleted"
+  | "trusted_issuer.updated" | "trusted_issuer.deleted"
+  | "session.revoked" | "grant.revoked" | "delegation.revoked"
+  | "invitation.created" | "invitation.accepted" | "invitation.revoked"
 
 export interface AuditEvent {
   readonly id: string

@@ -21,11 +21,23 @@ export class Codes extends Context.Tag("@tessera/domain/Codes")<Codes, {
   readonly consume: (realmId: string, hash: string) => Effect.Effect<Option.Option<AuthorizationCode>, StoreError>
 }>() {}
 
+/** Which grants a bulk revocation reaches: every grant of the realm that has these (CONTRACT §3). */
+export interface GrantMatch {
+  readonly sub?: string
+  readonly clientId?: string
+}
+
+const matches = (grant: Grant, realmId: string, match: GrantMatch) =>
+  grant.realmId === realmId && (match.sub === undefined || grant.sub === match.sub) &&
+  (match.clientId === undefined || grant.clientId === match.clientId)
+
 export class Grants extends Context.Tag("@tessera/domain/Grants")<Grants, {
   readonly insert: (grant: Grant, event: AuditEvent | undefined) => Effect.Effect<void, StoreError>
   readonly find: (realmId: string, grantId: string) => Effect.Effect<Option.Option<Grant>, StoreError>
   /** Revokes the grant and every refresh family it produced, with the event that says why. */
   readonly revoke: (realmId: string, grantId: string, at: DateTime.Utc, event: AuditEvent | undefined) => Effect.Effect<void, StoreError>
+  /** Revokes every live grant that matches and their refresh families, with one event; answers how many. */
+  readonly revokeWhere: (realmId: string, match: GrantMatch, at: DateTime.Utc, event: AuditEvent | undefined) => Effect.Effect<number, StoreError>
 }>() {}
 
 export class Sessions extends Context.Tag("@tessera/domain/Sessions")<Sessions, {
@@ -86,6 +98,34 @@ const revokeFamiliesOf = (state: MemoryDb.State, realmId: string, grantId: strin
       : family)
 })
 
+/**
+ * Inside a `MemoryDb.write`: revokes every live grant that matches and the refresh families it produced (their access
+ * tokens go inactive through `AccessTokens`' grant links). For a port that cuts a person or client off in the same
+ * write as its own change.
+ */
+export const revokeGrantsIn = (state: MemoryDb.State, realmId: string, match: GrantMatch, at: DateTime.Utc) => {
+  let next = state
+  let revoked = 0
+  for (const grant of HashMap.values(state.grants)) {
+    if (!matches(grant, realmId, match) || grant.revokedAt !== undefined) continue
+    revoked++
+    next = revokeFamiliesOf(
+      { ...next, grants: HashMap.set(next.grants, k(realmId, grant.grantId), { ...grant, revokedAt: at }) },
+      realmId,
+      grant.grantId,
+      "grant revoked"
+    )
+  }
+  return [next, revoked] as const
+}
+
+/** Inside a `MemoryDb.write`: ends every live session of `sub`, and answers them as they were (front-channel logout). */
+export const endSessionsIn = (state: MemoryDb.State, realmId: string, sub: string, at: DateTime.Utc) => {
+  const ended = Array.from(HashMap.values(state.sessions)).filter((s) => s.realmId === realmId && s.sub === sub && s.endedAt === undefined)
+  const sessions = ended.reduce((rows, s) => HashMap.set(rows, k(realmId, s.sid), { ...s, endedAt: at }), state.sessions)
+  return [{ ...state, sessions }, ended] as const
+}
+
 export const layerGrantsMemory = Layer.effect(Grants, Effect.map(MemoryDb.MemoryDb, (db) => Grants.of({
   insert: (grant, event) =>
     MemoryDb.write(db, (state) =>
@@ -102,6 +142,11 @@ export const layerGrantsMemory = Layer.effect(Grants, Effect.map(MemoryDb.Memory
         "grant revoked"
       )
       return Effect.map(MemoryDb.withEvent(next, event), done)
+    }),
+  revokeWhere: (realmId, match, at, event) =>
+    MemoryDb.write(db, (state) => {
+      const [next, revoked] = revokeGrantsIn(state, realmId, match, at)
+      return Effect.map(MemoryDb.withEvent(next, event), (withEvent) => [revoked, withEvent] as const)
     })
 })))
 

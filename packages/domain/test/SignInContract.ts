@@ -69,6 +69,35 @@ export const suite = (name: string, ports: Layer.Layer<SignInPorts, unknown>) =>
         expect(yield* grants.find(other.id, "g2")).toEqual(Option.none())
       }))
 
+    it.effect("Grants: revokeWhere reaches every live grant of a person, of a client, or of both, in its realm only", () =>
+      Effect.gen(function*() {
+        const grants = yield* SignIn.Grants
+        const refresh = yield* SignIn.RefreshTokens
+        const realm = yield* newRealm
+        const other = yield* newRealm
+        const rows = [
+          { ...grantOf(realm, "w1"), sub: "alice", clientId: "app" },
+          { ...grantOf(realm, "w2"), sub: "alice", clientId: "agent" },
+          { ...grantOf(realm, "w3"), sub: "bob", clientId: "agent" },
+          { ...grantOf(other, "w1"), sub: "alice", clientId: "app" }
+        ]
+        for (const grant of rows) yield* grants.insert(grant, undefined)
+        yield* refresh.create(RefreshFamily.RefreshFamily.Active({
+          familyId: "fw2", realmId: realm.id, clientId: "agent", grantId: "w2", generation: 1, currentHash: "rtw2", createdAt: at, lastUsedAt: at
+        }), "rtw2", undefined)
+        const revokedAt = (realmId: string, grantId: string) =>
+          Effect.map(grants.find(realmId, grantId), (g) => Option.getOrThrow(g).revokedAt)
+        expect(yield* grants.revokeWhere(realm.id, { sub: "alice", clientId: "agent" }, at, yield* event(realm, "delegation.revoked"))).toBe(1)
+        expect(yield* revokedAt(realm.id, "w2")).toEqual(at)
+        expect(Option.getOrThrow(yield* refresh.find(realm.id, "rtw2")).family._tag).toBe("Revoked")
+        expect(yield* revokedAt(realm.id, "w1")).toBeUndefined()
+        expect(yield* grants.revokeWhere(realm.id, { clientId: "agent" }, at, undefined)).toBe(1)
+        expect(yield* revokedAt(realm.id, "w3")).toEqual(at)
+        expect(yield* grants.revokeWhere(realm.id, { sub: "alice" }, at, undefined)).toBe(1)
+        expect(yield* revokedAt(realm.id, "w1")).toEqual(at)
+        expect(yield* revokedAt(other.id, "w1")).toBeUndefined()
+      }))
+
     it.effect("Sessions: created with login.succeeded, found by cookie hash, clients added once, ended", () =>
       Effect.gen(function*() {
         const sessions = yield* SignIn.Sessions

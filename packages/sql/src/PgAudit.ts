@@ -16,7 +16,7 @@ const Row = Schema.Struct({
   at: Schema.DateFromSelf,
   realm: Schema.String,
   type: Schema.String,
-  actor_type: Schema.Literal("user", "client", "agent", "owner"),
+  actor_type: Schema.Literal("user", "client", "agent", "owner", "tenant_admin"),
   actor_id: Schema.String,
   subject: Schema.NullOr(Schema.String),
   client_id: Schema.NullOr(Schema.String),

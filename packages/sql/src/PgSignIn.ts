@@ -101,6 +101,31 @@ const toGrant = (row: typeof GrantRow.Type): Grant.Grant => ({
   ...(row.revoked_at !== null ? { revokedAt: utc(row.revoked_at) } : {})
 })
 
+/**
+ * Inside a realm transaction: revokes every live grant that matches and their refresh families (their access tokens go
+ * inactive through `access_tokens`' grant links); answers how many. For a port that cuts a person or client off in the
+ * transaction of its own change.
+ */
+export const revokeGrantsWhere = (sql: SqlClient.SqlClient, realmId: string, match: SignIn.GrantMatch, at: DateTime.Utc) =>
+  Effect.gen(function*() {
+    const revoked = yield* sql<{ readonly grant_id: string }>`UPDATE grants SET revoked_at = ${toDate(at)}
+      WHERE realm_id = ${realmId} AND revoked_at IS NULL
+        AND (${match.sub ?? null}::text IS NULL OR sub = ${match.sub ?? null})
+        AND (${match.clientId ?? null}::text IS NULL OR client_id = ${match.clientId ?? null})
+      RETURNING grant_id`
+    if (revoked.length === 0) return 0
+    yield* sql`UPDATE refresh_families SET revoked_reason = 'grant revoked'
+      WHERE realm_id = ${realmId} AND grant_id IN ${sql.in(revoked.map((r) => r.grant_id))} AND revoked_reason IS NULL`
+    return revoked.length
+  })
+
+/** Inside a realm transaction: ends every live session of `sub`, and answers them as they were (front-channel logout). */
+export const endSessionsOf = (sql: SqlClient.SqlClient, realmId: string, sub: string, at: DateTime.Utc) =>
+  Effect.flatMap(
+    sql`UPDATE sessions SET ended_at = ${toDate(at)} WHERE realm_id = ${realmId} AND sub = ${sub} AND ended_at IS NULL RETURNING *`,
+    decode(SessionRow)
+  ).pipe(Effect.map((rows) => rows.map(toSession)))
+
 export const layerGrants = Layer.effect(SignIn.Grants, Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const run = on(sql)
@@ -138,6 +163,12 @@ export const layerGrants = Layer.effect(SignIn.Grants, Effect.gen(function*() {
         yield* sql`UPDATE refresh_families SET revoked_reason = 'grant revoked'
           WHERE realm_id = ${realmId} AND grant_id = ${grantId} AND revoked_reason IS NULL`
         yield* maybeEvent(event)
+      }).pipe(withRealm(realmId), run),
+    revokeWhere: (realmId, match, at, event) =>
+      Effect.gen(function*() {
+        const revoked = yield* revokeGrantsWhere(sql, realmId, match, at)
+        yield* maybeEvent(event)
+        return revoked
       }).pipe(withRealm(realmId), run)
   })
 }))

@@ -10,7 +10,7 @@ export const AuditEventView = Schema.Struct({
   at: Schema.String,
   realm: Schema.String,
   type: Schema.String,
-  actor: Schema.Struct({ type: Schema.Literal("user", "client", "agent", "owner"), id: Schema.String }),
+  actor: Schema.Struct({ type: Schema.Literal("user", "client", "agent", "owner", "tenant_admin"), id: Schema.String }),
   subject: Schema.optional(Schema.String),
   client_id: Schema.optional(Schema.String),
   grant_type: Schema.optional(Schema.String),

@@ -7,14 +7,12 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import { Effect } from "effect"
 import type { Schema } from "effect"
 import { Base64Url } from "@tessera/domain"
+import type { Page } from "@tessera/domain"
 import { Admin, Body, ErrorResponse } from "@tessera/protocol"
 import { fromEither } from "../Respond.js"
 
-/** Which rows a store answers: the first `limit + 1` whose sort key is greater than `after`. */
-export interface Window {
-  readonly limit: number
-  readonly after?: string
-}
+/** Which rows a store answers: the first `limit + 1` whose sort key is greater than `after` (domain `Page`). */
+export type Window = Page.Window
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder("utf-8", { fatal: true })
@@ -63,10 +61,3 @@ export const page = <T>(rows: ReadonlyArray<T>, window: Window, keyOf: (row: T) 
     ...(rows.length > window.limit && last !== undefined ? { next_cursor: encodeCursor(keyOf(last)) } : {})
   }
 }
-
-/** Applies a window to rows already in memory, sorted by `keyOf` (the memory stores' `list`). */
-export const slice = <T>(rows: ReadonlyArray<T>, window: Window, keyOf: (row: T) => string) =>
-  rows
-    .filter((row) => window.after === undefined || keyOf(row) > window.after)
-    .sort((a, b) => (keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : 0))
-    .slice(0, window.limit + 1)
