@@ -12,7 +12,7 @@ import { PasswordHasher } from "./PasswordHasher.js"
 import type { Realm } from "./Realm.js"
 import * as Session from "./Session.js"
 import { Sessions } from "./SignIn.js"
-import type { User } from "./User.js"
+import * as User from "./User.js"
 import { Users } from "./Users.js"
 
 /**
@@ -23,7 +23,7 @@ export const dummyHash = "$argon2id$v=19$m=19456,t=2,p=1$UvBk8yTxVinuX91XSMcuQA$
 
 /** `reason` is for the audit trail and the page's choice of message; the page never says which one it was. */
 export class LoginRejected extends Data.TaggedError("LoginRejected")<{
-  readonly reason: "unknown_user" | "wrong_password" | "throttled"
+  readonly reason: "unknown_user" | "wrong_password" | "throttled" | "disabled"
   /** Set when `throttled`. */
   readonly retryAfterSeconds?: number
 }> {}
@@ -40,7 +40,7 @@ export interface Command {
 }
 
 export interface Success {
-  readonly user: User
+  readonly user: User.User
   readonly session: Session.Session
   /** The cookie's secret value (32 random bytes, base64url): only its SHA-256 is stored. */
   readonly cookie: string
@@ -77,6 +77,9 @@ export const authenticate = Effect.fn("Login.authenticate")(function*(cmd: Comma
   if (Option.isNone(user) || !matches) {
     return yield* failed(Option.isNone(user) ? "unknown_user" : "wrong_password", Option.getOrUndefined(user)?.sub)
   }
+  // CONTRACT §3: a disabled person cannot sign in; the attempt stays counted (the throttle's reservation is kept), and
+  // only the right password learns it, in the trail: the page says what it says for a wrong password
+  if (!User.canSignIn(user.value)) return yield* failed("disabled", user.value.sub)
   yield* throttle.succeeded(attempt, now)
 
   const cookie = yield* Entropy.token(32)
@@ -93,6 +96,7 @@ export const authenticate = Effect.fn("Login.authenticate")(function*(cmd: Comma
     sid: yield* Entropy.token(16),
     cookieHash: yield* Hash.sha256(cookie),
     sub: user.value.sub,
+    createdAt: now,
     authTime: now,
     acr: Session.passwordAcr,
     amr: Session.passwordAmr,

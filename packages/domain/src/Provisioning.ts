@@ -15,6 +15,7 @@ import { Resources } from "./Resources.js"
 import * as SigningKeys from "./SigningKeys.js"
 import type { TrustedIssuer } from "./TrustedIssuer.js"
 import { TrustedIssuers } from "./TrustedIssuers.js"
+import type * as User from "./User.js"
 import { Users } from "./Users.js"
 
 export class RealmNotFound extends Data.TaggedError("RealmNotFound")<{ readonly name: string }> {}
@@ -59,6 +60,7 @@ export interface NewUser {
   readonly password: string
   readonly email?: string | undefined
   readonly name?: string | undefined
+  readonly roles?: ReadonlyArray<User.Role> | undefined
 }
 
 export const createUser = (realmName: string, input: NewUser) =>
@@ -67,13 +69,16 @@ export const createUser = (realmName: string, input: NewUser) =>
     const passwordHash = yield* Effect.flatMap(PasswordHasher, (h) => h.hash(input.password))
     const sub = yield* Entropy.uuid
     const event = yield* Audit.make(realm, { type: "user.created", actor: AuditEvent.owner, subject: sub, result: "success" })
-    const user = {
+    const user: User.User = {
       realmId: realm.id,
       sub,
       username: input.username,
       passwordHash,
       ...(input.email !== undefined ? { email: input.email } : {}),
       ...(input.name !== undefined ? { name: input.name } : {}),
+      roles: input.roles ?? [],
+      disabled: false,
+      version: 1,
       createdAt: event.at
     }
     yield* Effect.flatMap(Users, (users) => users.insert(user, event))

@@ -12,6 +12,8 @@ export interface Session {
   /** SHA-256 of the cookie's secret value: the cookie is looked up by it, never stored in clear. */
   readonly cookieHash: string
   readonly sub: string
+  /** When the session began (the admin API lists it; a later sign-in makes a new session, never moves this). */
+  readonly createdAt: DateTime.Utc
   readonly authTime: DateTime.Utc
   readonly acr: string
   readonly amr: ReadonlyArray<string>

@@ -5,9 +5,11 @@
 import { Context, Data, DateTime, Effect, HashMap, Layer, Option } from "effect"
 import { AuthorizationCode } from "./AuthorizationCode.js"
 import type { AuditEvent } from "./AuditEvent.js"
+import { NotFound } from "./Conflict.js"
 import type { Consent } from "./Consent.js"
 import type { Grant } from "./Grant.js"
 import * as MemoryDb from "./MemoryDb.js"
+import * as Page from "./Page.js"
 import { RefreshFamily } from "./RefreshFamily.js"
 import type { Session } from "./Session.js"
 import type { StoreError } from "./StoreError.js"
@@ -38,7 +40,29 @@ export class Grants extends Context.Tag("@tessera/domain/Grants")<Grants, {
   readonly revoke: (realmId: string, grantId: string, at: DateTime.Utc, event: AuditEvent | undefined) => Effect.Effect<void, StoreError>
   /** Revokes every live grant that matches and their refresh families, with one event; answers how many. */
   readonly revokeWhere: (realmId: string, match: GrantMatch, at: DateTime.Utc, event: AuditEvent | undefined) => Effect.Effect<number, StoreError>
+  /** CONTRACT §3: the person's live (unrevoked) grants in the order of `grantSortKey`, a window of them. */
+  readonly listLive: (realmId: string, sub: string, window: Page.Window) => Effect.Effect<ReadonlyArray<Grant>, StoreError>
+  /**
+   * CONTRACT §3 (ADR 0031): revokes a live grant of `sub` and its refresh families, and withdraws the person's consent
+   * to that client so that the next authorization asks again, with the event; `NotFound` when `sub` has no such live
+   * grant. Answers the grant as it was.
+   */
+  readonly withdraw: (realmId: string, sub: string, grantId: string, at: DateTime.Utc, event: AuditEvent) => Effect.Effect<Grant, NotFound | StoreError>
 }>() {}
+
+/** The admin API's order of a person's grants and sessions: oldest first (ISO time, then the id; unique per row). */
+export const grantSortKey = (grant: Grant) => `${DateTime.formatIso(grant.createdAt)} ${grant.grantId}`
+export const sessionSortKey = (session: Session) => `${DateTime.formatIso(session.createdAt)} ${session.sid}`
+
+/** A sort key read back (from a cursor): its time and id, or none when it is not one. */
+export const parseSortKey = (key: string): Option.Option<readonly [DateTime.Utc, string]> => {
+  const space = key.indexOf(" ")
+  if (space === -1) return Option.none()
+  return Option.map(DateTime.make(key.slice(0, space)), (at) => [DateTime.toUtc(at), key.slice(space + 1)] as const)
+}
+
+/** Whether a session can still be used: not ended, not expired. */
+const isLive = (session: Session, now: DateTime.Utc) => session.endedAt === undefined && DateTime.lessThan(now, session.expiresAt)
 
 export class Sessions extends Context.Tag("@tessera/domain/Sessions")<Sessions, {
   readonly create: (session: Session, event: AuditEvent) => Effect.Effect<void, StoreError>
@@ -46,6 +70,13 @@ export class Sessions extends Context.Tag("@tessera/domain/Sessions")<Sessions, 
   readonly find: (realmId: string, sid: string) => Effect.Effect<Option.Option<Session>, StoreError>
   readonly addClient: (realmId: string, sid: string, clientId: string) => Effect.Effect<void, StoreError>
   readonly end: (realmId: string, sid: string, at: DateTime.Utc, event: AuditEvent | undefined) => Effect.Effect<void, StoreError>
+  /** CONTRACT §3: the person's live sessions (not ended, not expired at `now`) in the order of `sessionSortKey`, a window of them. */
+  readonly listLive: (realmId: string, sub: string, now: DateTime.Utc, window: Page.Window) => Effect.Effect<ReadonlyArray<Session>, StoreError>
+  /**
+   * CONTRACT §3 (ADR 0031): ends a live session of `sub` and revokes the grants made in it (with their refresh
+   * families), with the event; `NotFound` when `sub` has no such live session. Answers the session as it was.
+   */
+  readonly revoke: (realmId: string, sub: string, sid: string, at: DateTime.Utc, event: AuditEvent) => Effect.Effect<Session, NotFound | StoreError>
 }>() {}
 
 export class Consents extends Context.Tag("@tessera/domain/Consents")<Consents, {
@@ -147,6 +178,26 @@ export const layerGrantsMemory = Layer.effect(Grants, Effect.map(MemoryDb.Memory
     MemoryDb.write(db, (state) => {
       const [next, revoked] = revokeGrantsIn(state, realmId, match, at)
       return Effect.map(MemoryDb.withEvent(next, event), (withEvent) => [revoked, withEvent] as const)
+    }),
+  listLive: (realmId, sub, window) =>
+    MemoryDb.read(db, (state) =>
+      Page.slice(
+        Array.from(HashMap.values(state.grants)).filter((g) => g.realmId === realmId && g.sub === sub && g.revokedAt === undefined),
+        window,
+        grantSortKey
+      )),
+  withdraw: (realmId, sub, grantId, at, event) =>
+    MemoryDb.write(db, (state) => {
+      const grant = Option.filter(HashMap.get(state.grants, k(realmId, grantId)), (g) => g.sub === sub && g.revokedAt === undefined)
+      if (Option.isNone(grant)) return Effect.fail(new NotFound({ entity: "grant" }))
+      const revoked = revokeFamiliesOf(
+        { ...state, grants: HashMap.set(state.grants, k(realmId, grantId), { ...grant.value, revokedAt: at }) },
+        realmId,
+        grantId,
+        "grant revoked"
+      )
+      const next = { ...revoked, consents: HashMap.remove(revoked.consents, consentKey(realmId, sub, grant.value.clientId)) }
+      return Effect.map(MemoryDb.appendEvent(next, event), (written) => [grant.value, written] as const)
     })
 })))
 
@@ -174,7 +225,30 @@ export const layerSessionsMemory = Layer.effect(Sessions, Effect.map(MemoryDb.Me
     find: (realmId, sid) => MemoryDb.read(db, (state) => HashMap.get(state.sessions, k(realmId, sid))),
     addClient: (realmId, sid, clientId) =>
       update(realmId, sid, (s) => s.clientIds.includes(clientId) ? s : { ...s, clientIds: [...s.clientIds, clientId] }),
-    end: (realmId, sid, at, event) => update(realmId, sid, (s) => s.endedAt !== undefined ? s : { ...s, endedAt: at }, event)
+    end: (realmId, sid, at, event) => update(realmId, sid, (s) => s.endedAt !== undefined ? s : { ...s, endedAt: at }, event),
+    listLive: (realmId, sub, now, window) =>
+      MemoryDb.read(db, (state) =>
+        Page.slice(
+          Array.from(HashMap.values(state.sessions)).filter((s) => s.realmId === realmId && s.sub === sub && isLive(s, now)),
+          window,
+          sessionSortKey
+        )),
+    revoke: (realmId, sub, sid, at, event) =>
+      MemoryDb.write(db, (state) => {
+        const session = Option.filter(HashMap.get(state.sessions, k(realmId, sid)), (s) => s.sub === sub && isLive(s, at))
+        if (Option.isNone(session)) return Effect.fail(new NotFound({ entity: "session" }))
+        let next: MemoryDb.State = { ...state, sessions: HashMap.set(state.sessions, k(realmId, sid), { ...session.value, endedAt: at }) }
+        for (const grant of HashMap.values(state.grants)) {
+          if (grant.realmId !== realmId || grant.sub !== sub || grant.sid !== sid || grant.revokedAt !== undefined) continue
+          next = revokeFamiliesOf(
+            { ...next, grants: HashMap.set(next.grants, k(realmId, grant.grantId), { ...grant, revokedAt: at }) },
+            realmId,
+            grant.grantId,
+            "session revoked"
+          )
+        }
+        return Effect.map(MemoryDb.appendEvent(next, event), (written) => [session.value, written] as const)
+      })
   })
 }))
 

@@ -1,6 +1,13 @@
 /** A person who signs in to a realm. */
 import type { DateTime } from "effect"
 
+/**
+ * What a person may do beyond signing in (CONTRACT §3, §4): `admin` may get the realm's `tessera:admin` resource;
+ * `member` is the plain person an invitation names (ADR 0031).
+ */
+export const roles = ["admin", "member"] as const
+export type Role = (typeof roles)[number]
+
 export interface User {
   readonly realmId: string
   readonly sub: string
@@ -9,8 +16,26 @@ export interface User {
   readonly passwordHash: string
   readonly email?: string
   readonly name?: string
+  /** A set: each role at most once, in the order given. */
+  readonly roles: ReadonlyArray<Role>
+  /** A disabled person cannot sign in, and nothing they signed in to before still counts (CONTRACT §3). */
+  readonly disabled: boolean
+  /** 1 at creation, +1 per change: the admin API's ETag and compare-and-set (CONTRACT §3). */
+  readonly version: number
   readonly createdAt: DateTime.Utc
 }
 
 /** Usernames are unique per realm without regard to case or Unicode normal form. */
 export const usernameKey = (username: string) => username.normalize("NFC").toLowerCase()
+
+/** The admin API's search matches emails as it matches usernames: without regard to case or normal form. */
+export const emailKey = (email: string) => email.normalize("NFC").toLowerCase()
+
+/** CONTRACT §3 user search: `q` is a prefix of the username or the email, compared as `usernameKey` compares. */
+export const matches = (user: User, prefix: string) => {
+  const key = usernameKey(prefix)
+  return usernameKey(user.username).startsWith(key) || (user.email !== undefined && emailKey(user.email).startsWith(key))
+}
+
+/** Whether the person may use what they signed in to (a session, a consent page, a device approval). */
+export const canSignIn = (user: User) => !user.disabled

@@ -117,7 +117,7 @@ describe("RFC 8707 §2 / RFC 6749 §3.3: which scopes and resources a request ma
 
 describe("OIDC Core §3.1.2.1: when the person signs in again", () => {
   const session: Session.Session = {
-    realmId: "r1", sid: "s1", cookieHash: "h", sub: "u1", authTime: at, acr: Session.passwordAcr, amr: ["pwd"],
+    realmId: "r1", sid: "s1", cookieHash: "h", sub: "u1", createdAt: at, authTime: at, acr: Session.passwordAcr, amr: ["pwd"],
     expiresAt: DateTime.addDuration(at, Session.lifetime), clientIds: []
   }
   const request: Interactions.Request = {

@@ -105,7 +105,7 @@ export const suite = (name: string, ports: Layer.Layer<Ports, unknown>) =>
         const users = yield* Users.Users
         const a = yield* newRealm
         const b = yield* newRealm
-        const user = { realmId: a.id, sub: "s1", username: "Alice", passwordHash: "$argon2id$x", createdAt: at }
+        const user = { realmId: a.id, sub: "s1", username: "Alice", passwordHash: "$argon2id$x", roles: [], disabled: false, version: 1, createdAt: at } as const
         yield* users.insert(user, yield* event(a, "user.created"))
         expect(Option.getOrThrow(yield* users.find(a.id, "s1"))).toEqual(user)
         expect(Option.getOrThrow(yield* users.findByUsername(a.id, "alice"))).toEqual(user)

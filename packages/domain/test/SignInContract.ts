@@ -103,7 +103,7 @@ export const suite = (name: string, ports: Layer.Layer<SignInPorts, unknown>) =>
         const sessions = yield* SignIn.Sessions
         const realm = yield* newRealm
         const session = {
-          realmId: realm.id, sid: "sid-1", cookieHash: "cookie-1", sub: "u1", authTime: at, acr: "urn:tessera:acr:password",
+          realmId: realm.id, sid: "sid-1", cookieHash: "cookie-1", sub: "u1", createdAt: at, authTime: at, acr: "urn:tessera:acr:password",
           amr: ["pwd"], expiresAt: DateTime.add(at, { hours: 12 }), clientIds: []
         }
         yield* sessions.create(session, yield* event(realm, "login.succeeded"))

@@ -1,7 +1,7 @@
 /** The sign-in stores on Postgres: single-use codes under row locks, refresh rotation by compare-and-set. */
 import { SqlClient } from "@effect/sql"
 import { DateTime, Effect, Layer, Option, Schema } from "effect"
-import { AuthorizationCode, RefreshFamily, SignIn } from "@tessera/domain"
+import { AuthorizationCode, Conflict, RefreshFamily, SignIn } from "@tessera/domain"
 import type { AuditEvent, Consent, Grant, Session } from "@tessera/domain"
 import { appendEvent } from "./PgAudit.js"
 import { on, toDate, withRealm } from "./Sql.js"
@@ -169,6 +169,34 @@ export const layerGrants = Layer.effect(SignIn.Grants, Effect.gen(function*() {
         const revoked = yield* revokeGrantsWhere(sql, realmId, match, at)
         yield* maybeEvent(event)
         return revoked
+      }).pipe(withRealm(realmId), run),
+    // grants_by_sub answers the window in order
+    listLive: (realmId, sub, window) => {
+      const after = window.after === undefined ? Option.none() : SignIn.parseSortKey(window.after)
+      // a cursor that names no position (only a forged one does) is past every row
+      if (window.after !== undefined && Option.isNone(after)) return Effect.succeed([])
+      return Effect.flatMap(
+        sql`SELECT * FROM grants WHERE realm_id = ${realmId} AND sub = ${sub} AND revoked_at IS NULL
+          ${Option.isSome(after) ? sql`AND (created_at, grant_id COLLATE "C") > (${toDate(after.value[0])}::timestamptz, ${after.value[1]}::text)` : sql``}
+          ORDER BY created_at, grant_id COLLATE "C" LIMIT ${window.limit + 1}`,
+        decode(GrantRow)
+      ).pipe(Effect.map((rows) => rows.map(toGrant)), withRealm(realmId), run)
+    },
+    withdraw: (realmId, sub, grantId, at, event) =>
+      Effect.gen(function*() {
+        const rows = yield* Effect.flatMap(
+          sql`UPDATE grants SET revoked_at = ${toDate(at)}
+            WHERE realm_id = ${realmId} AND grant_id = ${grantId} AND sub = ${sub} AND revoked_at IS NULL RETURNING *`,
+          decode(GrantRow)
+        )
+        const row = rows[0]
+        if (row === undefined) return yield* new Conflict.NotFound({ entity: "grant" })
+        yield* sql`UPDATE refresh_families SET revoked_reason = 'grant revoked'
+          WHERE realm_id = ${realmId} AND grant_id = ${grantId} AND revoked_reason IS NULL`
+        // ADR 0031: the next authorization of this client asks the person again
+        yield* sql`DELETE FROM consents WHERE realm_id = ${realmId} AND sub = ${sub} AND client_id = ${row.client_id}`
+        yield* appendEvent(event)
+        return toGrant({ ...row, revoked_at: null })
       }).pipe(withRealm(realmId), run)
   })
 }))
@@ -178,6 +206,7 @@ const SessionRow = Schema.Struct({
   sid: Schema.String,
   cookie_hash: Schema.String,
   sub: Schema.String,
+  created_at: Schema.DateFromSelf,
   auth_time: Schema.DateFromSelf,
   acr: Schema.String,
   amr: Strings,
@@ -190,6 +219,7 @@ const toSession = (row: typeof SessionRow.Type): Session.Session => ({
   sid: row.sid,
   cookieHash: row.cookie_hash,
   sub: row.sub,
+  createdAt: utc(row.created_at),
   authTime: utc(row.auth_time),
   acr: row.acr,
   amr: row.amr,
@@ -215,6 +245,7 @@ export const layerSessions = Layer.effect(SignIn.Sessions, Effect.gen(function*(
           sid: session.sid,
           cookie_hash: session.cookieHash,
           sub: session.sub,
+          created_at: toDate(session.createdAt),
           auth_time: toDate(session.authTime),
           acr: session.acr,
           amr: session.amr as Array<string>,
@@ -238,6 +269,38 @@ export const layerSessions = Layer.effect(SignIn.Sessions, Effect.gen(function*(
       Effect.gen(function*() {
         yield* sql`UPDATE sessions SET ended_at = COALESCE(ended_at, ${toDate(at)}) WHERE realm_id = ${realmId} AND sid = ${sid}`
         yield* maybeEvent(event)
+      }).pipe(withRealm(realmId), run),
+    // sessions_by_sub answers the window in order
+    listLive: (realmId, sub, now, window) => {
+      const after = window.after === undefined ? Option.none() : SignIn.parseSortKey(window.after)
+      // a cursor that names no position (only a forged one does) is past every row
+      if (window.after !== undefined && Option.isNone(after)) return Effect.succeed([])
+      return Effect.flatMap(
+        sql`SELECT * FROM sessions WHERE realm_id = ${realmId} AND sub = ${sub} AND ended_at IS NULL AND expires_at > ${toDate(now)}
+          ${Option.isSome(after) ? sql`AND (created_at, sid COLLATE "C") > (${toDate(after.value[0])}::timestamptz, ${after.value[1]}::text)` : sql``}
+          ORDER BY created_at, sid COLLATE "C" LIMIT ${window.limit + 1}`,
+        decode(SessionRow)
+      ).pipe(Effect.map((rows) => rows.map(toSession)), withRealm(realmId), run)
+    },
+    revoke: (realmId, sub, sid, at, event) =>
+      Effect.gen(function*() {
+        const rows = yield* Effect.flatMap(
+          sql`UPDATE sessions SET ended_at = ${toDate(at)}
+            WHERE realm_id = ${realmId} AND sid = ${sid} AND sub = ${sub} AND ended_at IS NULL AND expires_at > ${toDate(at)}
+            RETURNING *`,
+          decode(SessionRow)
+        )
+        const row = rows[0]
+        if (row === undefined) return yield* new Conflict.NotFound({ entity: "session" })
+        // ADR 0031: the grants made in the session go with it
+        const revoked = yield* sql<{ readonly grant_id: string }>`UPDATE grants SET revoked_at = ${toDate(at)}
+          WHERE realm_id = ${realmId} AND sub = ${sub} AND sid = ${sid} AND revoked_at IS NULL RETURNING grant_id`
+        if (revoked.length > 0) {
+          yield* sql`UPDATE refresh_families SET revoked_reason = 'session revoked'
+            WHERE realm_id = ${realmId} AND grant_id IN ${sql.in(revoked.map((r) => r.grant_id))} AND revoked_reason IS NULL`
+        }
+        yield* appendEvent(event)
+        return toSession({ ...row, ended_at: null })
       }).pipe(withRealm(realmId), run)
   })
 }))

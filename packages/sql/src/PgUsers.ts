@@ -1,9 +1,11 @@
-/** Users on Postgres: realm-scoped rows written with their audit event. */
+/** Users on Postgres: realm-scoped rows written with their audit event; changes by compare-and-set on `version`. */
 import { SqlClient } from "@effect/sql"
 import { Effect, Layer, Option, Schema } from "effect"
-import { User, Users } from "@tessera/domain"
+import { Conflict, User, Users } from "@tessera/domain"
+import { appendEvent } from "./PgAudit.js"
 import { at, first, insertWithEvent, select } from "./PgRows.js"
-import { toDate } from "./Sql.js"
+import { endSessionsOf, revokeGrantsWhere } from "./PgSignIn.js"
+import { on, toDate, withRealm } from "./Sql.js"
 
 const UserRow = Schema.Struct({
   realm_id: Schema.String,
@@ -12,6 +14,9 @@ const UserRow = Schema.Struct({
   password_hash: Schema.String,
   email: Schema.NullOr(Schema.String),
   name: Schema.NullOr(Schema.String),
+  roles: Schema.Array(Schema.Literal(...User.roles)),
+  disabled: Schema.Boolean,
+  version: Schema.Number,
   created_at: Schema.DateFromSelf
 })
 const toUser = (row: typeof UserRow.Type): User.User => ({
@@ -21,12 +26,45 @@ const toUser = (row: typeof UserRow.Type): User.User => ({
   passwordHash: row.password_hash,
   ...(row.email !== null ? { email: row.email } : {}),
   ...(row.name !== null ? { name: row.name } : {}),
+  roles: row.roles,
+  disabled: row.disabled,
+  version: row.version,
   createdAt: at(row.created_at)
 })
-const userColumns = "realm_id, sub, username, password_hash, email, name, created_at"
+const userColumns = "realm_id, sub, username, password_hash, email, name, roles, disabled, version, created_at"
+
+/**
+ * The first string after every string that starts with `prefix`, in code point order (`COLLATE "C"`): its last code
+ * point plus one (skipping the surrogates); none when that is past U+10FFFF.
+ */
+const prefixEnd = (prefix: string): string | undefined => {
+  const points = Array.from(prefix)
+  const last = points.pop()?.codePointAt(0)
+  if (last === undefined || last >= 0x10FFFF) return undefined
+  return points.join("") + String.fromCodePoint(last + 1 === 0xD800 ? 0xE000 : last + 1)
+}
 
 export const layerUsers = Layer.effect(Users.Users, Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
+  const run = on(sql)
+  const users = (realmId: string, query: Effect.Effect<ReadonlyArray<unknown>, import("@effect/sql/SqlError").SqlError>) =>
+    Effect.map(select(sql, realmId, UserRow, query), (rows) => rows.map(toUser))
+
+  /** A username-key or email-key prefix as an index range, checked exactly by `starts_with`. */
+  const startsWith = (column: "username_key" | "email_key", prefix: string) => {
+    const end = prefixEnd(prefix)
+    return sql`(${sql(column)} COLLATE "C" >= ${prefix} ${end !== undefined ? sql`AND ${sql(column)} COLLATE "C" < ${end}` : sql``}
+      AND starts_with(${sql(column)}, ${prefix}))`
+  }
+
+  /** Inside the realm transaction: the row is at `expectedVersion`, or it is `NotFound` / `Stale`. */
+  const refused = (realmId: string, sub: string) =>
+    Effect.flatMap(
+      sql`SELECT 1 FROM users WHERE realm_id = ${realmId} AND sub = ${sub}`,
+      (rows): Effect.Effect<never, Conflict.NotFound | Conflict.Stale> =>
+        Effect.fail(rows.length === 0 ? new Conflict.NotFound({ entity: "user" }) : new Conflict.Stale({ entity: "user" }))
+    )
+
   return Users.Users.of({
     insert: (user, event) =>
       insertWithEvent(sql, "users", "user", {
@@ -36,7 +74,11 @@ export const layerUsers = Layer.effect(Users.Users, Effect.gen(function*() {
         username_key: User.usernameKey(user.username),
         password_hash: user.passwordHash,
         email: user.email ?? null,
+        email_key: user.email !== undefined ? User.emailKey(user.email) : null,
         name: user.name ?? null,
+        roles: user.roles as Array<string>,
+        disabled: user.disabled,
+        version: user.version,
         created_at: toDate(user.createdAt)
       }, event),
     find: (realmId, sub) =>
@@ -48,6 +90,49 @@ export const layerUsers = Layer.effect(Users.Users, Effect.gen(function*() {
         realmId,
         UserRow,
         sql`SELECT ${sql.unsafe(userColumns)} FROM users WHERE realm_id = ${realmId} AND username_key = ${User.usernameKey(username)}`
-      ).pipe(Effect.map((rows) => Option.map(first(rows), toUser)))
+      ).pipe(Effect.map((rows) => Option.map(first(rows), toUser))),
+    // users_by_username_key orders the page; with a prefix, users_by_email_key and it answer the two ranges
+    list: (realmId, prefix, window) => {
+      const key = prefix === undefined ? undefined : User.usernameKey(prefix)
+      return users(
+        realmId,
+        sql`SELECT ${sql.unsafe(userColumns)} FROM users WHERE realm_id = ${realmId}
+          ${window.after !== undefined ? sql`AND username_key COLLATE "C" > ${window.after}` : sql``}
+          ${key !== undefined ? sql`AND (${startsWith("username_key", key)} OR ${startsWith("email_key", key)})` : sql``}
+          ORDER BY username_key COLLATE "C" LIMIT ${window.limit + 1}`
+      )
+    },
+    update: (user, expectedVersion, cutOff, now, event) =>
+      Effect.gen(function*() {
+        const updated = yield* sql`UPDATE users SET
+            password_hash = ${user.passwordHash},
+            email = ${user.email ?? null},
+            email_key = ${user.email !== undefined ? User.emailKey(user.email) : null},
+            name = ${user.name ?? null},
+            roles = ${user.roles as Array<string>},
+            disabled = ${user.disabled},
+            version = ${user.version}
+          WHERE realm_id = ${user.realmId} AND sub = ${user.sub} AND version = ${expectedVersion}
+          RETURNING sub`
+        if (updated.length === 0) return yield* refused(user.realmId, user.sub)
+        // CONTRACT §3: cut off in the transaction of the change and its event
+        const ended = cutOff ? yield* cutOffOf(sql, user.realmId, user.sub, now) : []
+        yield* appendEvent(event)
+        return ended
+      }).pipe(withRealm(user.realmId), run),
+    remove: (realmId, sub, expectedVersion, now, event) =>
+      Effect.gen(function*() {
+        const deleted = yield* sql`DELETE FROM users WHERE realm_id = ${realmId} AND sub = ${sub} AND version = ${expectedVersion}
+          RETURNING sub`
+        if (deleted.length === 0) return yield* refused(realmId, sub)
+        yield* sql`DELETE FROM consents WHERE realm_id = ${realmId} AND sub = ${sub}`
+        const ended = yield* cutOffOf(sql, realmId, sub, now)
+        yield* appendEvent(event)
+        return ended
+      }).pipe(withRealm(realmId), run)
   })
 }))
+
+/** Inside a realm transaction: revokes the person's grants and ends their sessions (answered, for front-channel logout). */
+const cutOffOf = (sql: SqlClient.SqlClient, realmId: string, sub: string, now: import("effect").DateTime.Utc) =>
+  Effect.zipRight(revokeGrantsWhere(sql, realmId, { sub }, now), endSessionsOf(sql, realmId, sub, now))

@@ -80,7 +80,7 @@ export const codeOf = (realm: Realm.Realm) =>
   })
 
 export const sessionOf = (realm: Realm.Realm, cookieHash: string): Session.Session => ({
-  realmId: realm.id, sid: "sid1", cookieHash, sub: "s1", authTime: at, acr: Session.passwordAcr, amr: Session.passwordAmr,
+  realmId: realm.id, sid: "sid1", cookieHash, sub: "s1", createdAt: at, authTime: at, acr: Session.passwordAcr, amr: Session.passwordAmr,
   expiresAt: DateTime.addDuration(at, Session.lifetime), clientIds: []
 })
 
@@ -159,7 +159,7 @@ export const populated = Effect.gen(function*() {
   const realm = yield* newRealm
   yield* Effect.flatMap(Clients.Clients, (clients) => clients.insert(client(realm, "c1"), event(realm, "client.created")))
   yield* Effect.flatMap(Users.Users, (users) =>
-    users.insert({ realmId: realm.id, sub: "s1", username: "alice", passwordHash: "$argon2id$x", createdAt: at }, event(realm, "user.created")))
+    users.insert({ realmId: realm.id, sub: "s1", username: "alice", passwordHash: "$argon2id$x", roles: [], disabled: false, version: 1, createdAt: at }, event(realm, "user.created")))
   yield* Effect.flatMap(Resources.Resources, (resources) =>
     resources.insert({ realmId: realm.id, uri: "https://api.example", scopes: ["read"], stepUpScopes: [], createdAt: at }, event(realm, "resource.created")))
   yield* Effect.flatMap(TrustedIssuers.TrustedIssuers, (issuers) =>
@@ -628,7 +628,7 @@ export const suite = (backend: Backend) =>
         expect(yield* Effect.exit(clients.insert(client(realm, "c1"), event(realm, "client.created")))).toEqual(
           Exit.fail(expect.objectContaining({ _tag: "AlreadyExists", entity: "client" }))
         )
-        const alice = { realmId: realm.id, sub: "s2", username: "ALICE", passwordHash: "$argon2id$x", createdAt: at }
+        const alice = { realmId: realm.id, sub: "s2", username: "ALICE", passwordHash: "$argon2id$x", roles: [], disabled: false, version: 1, createdAt: at } as const
         expect(yield* Effect.exit(users.insert(alice, event(realm, "user.created")))).toEqual(
           Exit.fail(expect.objectContaining({ _tag: "AlreadyExists", entity: "user" }))
         )
@@ -757,7 +757,8 @@ export const suite = (backend: Backend) =>
           dpop_jkt: null
         }])
         expect(rowsOf("sessions")).toEqual([{
-          realm_id: realm.id, sid: "sid1", cookie_hash: cookieHash, sub: "s1", auth_time: new Date(DateTime.toEpochMillis(at)),
+          realm_id: realm.id, sid: "sid1", cookie_hash: cookieHash, sub: "s1", created_at: new Date(DateTime.toEpochMillis(at)),
+          auth_time: new Date(DateTime.toEpochMillis(at)),
           acr: Session.passwordAcr, amr: ["pwd"], expires_at: new Date(DateTime.toEpochMillis(DateTime.addDuration(at, Session.lifetime))),
           client_ids: [], ended_at: null
         }])

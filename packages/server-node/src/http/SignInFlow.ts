@@ -5,7 +5,7 @@
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Cause, DateTime, Effect, Either, Option } from "effect"
-import { Authorize, Entropy, Hash, Interactions, SignIn, UserCode, Users } from "@tessera/domain"
+import { Authorize, Entropy, Hash, Interactions, SignIn, User, UserCode, Users } from "@tessera/domain"
 import type { Client, Realm, Session, StoreError } from "@tessera/domain"
 import { ClientIdMetadataDocument, ErrorResponse, Form } from "@tessera/protocol"
 import * as ConsentPage from "../pages/ConsentPage.js"
@@ -120,8 +120,20 @@ export const sessionOf = (realm: Realm.Realm, interaction: Interactions.Interact
     if (interaction.sid === undefined) return yield* noSession()
     const session = yield* Effect.flatMap(SignIn.Sessions, (s) => s.find(realm.id, interaction.sid!))
     if (Option.isNone(session) || !Authorize.isActive(session.value, yield* DateTime.now)) return yield* noSession()
+    // CONTRACT §3: nothing a disabled or deleted person signed in to counts (ADR 0031)
+    if (!(yield* personCanSignIn(realm, session.value))) return yield* noSession()
     return session.value
   })
+
+/**
+ * Whether the session's person still exists and is not disabled. Disabling and deleting end the person's sessions in
+ * their own transaction; this also refuses a session a sign-in made while that transaction committed (ADR 0031).
+ */
+const personCanSignIn = (realm: Realm.Realm, session: Session.Session) =>
+  Effect.map(
+    Effect.flatMap(Users.Users, (u) => u.find(realm.id, session.sub)),
+    Option.match({ onNone: () => false, onSome: User.canSignIn })
+  )
 
 /** The client of a stored request; it may have been removed meanwhile. */
 export const clientOf = (realm: Realm.Realm, clientId: string) =>
@@ -229,7 +241,10 @@ export const currentSession = (realm: Realm.Realm) =>
   Effect.gen(function*() {
     const cookie = SignInCookies.readSession(yield* HttpServerRequest.HttpServerRequest, realm.name)
     if (cookie === undefined) return Option.none()
-    return yield* Effect.flatMap(SignIn.Sessions, (s) => Effect.flatMap(Hash.sha256(cookie), (hash) => s.findByCookie(realm.id, hash)))
+    const session = yield* Effect.flatMap(SignIn.Sessions, (s) => Effect.flatMap(Hash.sha256(cookie), (hash) => s.findByCookie(realm.id, hash)))
+    // CONTRACT §3: the cookie of a disabled or deleted person no longer counts (ADR 0031)
+    if (Option.isSome(session) && !(yield* personCanSignIn(realm, session.value))) return Option.none<Session.Session>()
+    return session
   })
 
 /** Stores the pending request with a fresh id (128 bits) and CSRF token (256 bits, kept only as its SHA-256). */
