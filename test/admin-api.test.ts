@@ -815,12 +815,17 @@ layer(TestLive)("CONTRACT §3 unknown realms, unknown paths and the OpenAPI docu
         )
       ).sort()
       expect(operations).toEqual([
+        "DELETE /admin/realms/{realm}/clients/{client_id}",
         "GET /admin/realms/{realm}/audit",
         "GET /admin/realms/{realm}/audit/verify",
+        "GET /admin/realms/{realm}/clients",
+        "GET /admin/realms/{realm}/clients/{client_id}",
         "GET /admin/realms/{realm}/keys",
         "PATCH /admin/realms/{realm}",
+        "PATCH /admin/realms/{realm}/clients/{client_id}",
         "POST /admin/realms",
         "POST /admin/realms/{realm}/clients",
+        "POST /admin/realms/{realm}/clients/{client_id}/secret",
         "POST /admin/realms/{realm}/keys/rotate",
         "POST /admin/realms/{realm}/resources",
         "POST /admin/realms/{realm}/trusted-issuers",

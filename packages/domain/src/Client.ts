@@ -1,5 +1,5 @@
 /** A registered OAuth client (RFC 7591 metadata plus Tessera's `principal_type` and `resources`). */
-import type { DateTime } from "effect"
+import { DateTime } from "effect"
 
 export type GrantType =
   | "authorization_code"
@@ -37,6 +37,12 @@ export interface Client {
   readonly clientId: string
   /** base64url(SHA-256(secret)); absent for public clients (`token_endpoint_auth_method: none`). */
   readonly secretHash?: string
+  /**
+   * After a rotation with an overlap window (CONTRACT §3 `previous_valid_for`): the secret it replaced, as
+   * base64url(SHA-256), accepted until `previousSecretExpiresAt` (ADR 0032).
+   */
+  readonly previousSecretHash?: string
+  readonly previousSecretExpiresAt?: DateTime.Utc
   readonly metadata: Metadata
   /**
    * Registered by anyone through RFC 7591 dynamic registration rather than by the realm's owner: like a client ID
@@ -44,10 +50,32 @@ export interface Client {
    */
   readonly dynamic?: boolean
   readonly createdAt: DateTime.Utc
+  /**
+   * 1 at registration, +1 per change (metadata or secret): a change applies only while the row is still at the version
+   * it read (CONTRACT §3 `If-Match`). Absent on a client that is no row (a client ID metadata document's).
+   */
+  readonly version?: number
 }
+
+/** The row's version (`version`, 1 when a client was built without one). */
+export const versionOf = (client: Client) => client.version ?? 1
 
 export const isConfidential = (metadata: Metadata) => metadata.tokenEndpointAuthMethod !== "none"
 
 /** Client secrets are shown once and only hashed at rest; these methods need one. */
 export const usesSecret = (metadata: Metadata) =>
   metadata.tokenEndpointAuthMethod === "client_secret_basic" || metadata.tokenEndpointAuthMethod === "client_secret_post"
+
+/**
+ * The secret hashes a presented secret may match at `nowMillis`: the current one, and the one a rotation replaced while
+ * its overlap window lasts (CONTRACT §3: "the old secret works until then"; ADR 0032).
+ */
+export const acceptedSecretHashes = (client: Client, nowMillis: number): ReadonlyArray<string> => {
+  const hashes: Array<string> = []
+  if (client.secretHash !== undefined) hashes.push(client.secretHash)
+  if (
+    client.previousSecretHash !== undefined && client.previousSecretExpiresAt !== undefined &&
+    nowMillis < DateTime.toEpochMillis(client.previousSecretExpiresAt)
+  ) hashes.push(client.previousSecretHash)
+  return hashes
+}

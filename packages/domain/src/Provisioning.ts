@@ -22,7 +22,8 @@ export class RealmNotFound extends Data.TaggedError("RealmNotFound")<{ readonly 
 
 /** Client metadata that is well-formed but does not fit this realm. */
 export class ClientMetadataRejected extends Data.TaggedError("ClientMetadataRejected")<{
-  readonly reason: "resource_unknown"
+  /** `auth_method_change`: an update between secret-based and other authentication methods (ADR 0032). */
+  readonly reason: "resource_unknown" | "auth_method_change"
   readonly detail: string
 }> {}
 
@@ -85,6 +86,14 @@ export const createUser = (realmName: string, input: NewUser) =>
     return user
   })
 
+/** Tessera's `resources`: each must be a resource registered in this realm (at registration and at every update). */
+export const checkResources = (realm: Pick<Realm.Realm, "id">, metadata: Client.Metadata) =>
+  Effect.forEach(metadata.resources ?? [], (uri) =>
+    Effect.flatMap(Resources, (resources) => resources.find(realm.id, uri)).pipe(
+      Effect.filterOrFail(Option.isSome, () =>
+        new ClientMetadataRejected({ reason: "resource_unknown", detail: `resource '${uri}' is not registered in this realm` }))
+    ), { discard: true })
+
 /** A registered client and, for secret-based methods, its secret: shown once, stored only as SHA-256. */
 export interface Registered {
   readonly client: Client.Client
@@ -102,13 +111,7 @@ export type Registrar =
 export const registerClient = (realmName: string, metadata: Client.Metadata, registrar: Registrar = { _tag: "Owner" }) =>
   Effect.gen(function*() {
     const realm = yield* findRealm(realmName)
-    // Tessera's `resources`: each must be a resource registered in this realm
-    for (const uri of metadata.resources ?? []) {
-      const known = yield* Effect.flatMap(Resources, (resources) => resources.find(realm.id, uri))
-      if (Option.isNone(known)) {
-        return yield* new ClientMetadataRejected({ reason: "resource_unknown", detail: `resource '${uri}' is not registered in this realm` })
-      }
-    }
+    yield* checkResources(realm, metadata)
     const clientId = yield* Entropy.token(16)
     const secret = Client.usesSecret(metadata)
       ? Option.some(yield* Entropy.token(32))
@@ -130,7 +133,8 @@ export const registerClient = (realmName: string, metadata: Client.Metadata, reg
       ...(secretHash !== undefined ? { secretHash } : {}),
       metadata,
       ...(registrar._tag === "Dynamic" ? { dynamic: true } : {}),
-      createdAt: event.at
+      createdAt: event.at,
+      version: 1
     }
     yield* Effect.flatMap(Clients, (clients) => clients.insert(client, event))
     return { client, secret } satisfies Registered

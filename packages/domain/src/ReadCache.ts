@@ -143,6 +143,10 @@ export const layerPorts = Layer.effectContext(Effect.gen(function*() {
     Context.add(Clients, Clients.of({
       ...clients,
       insert: (client, event) => clients.insert(client, event).pipe(Effect.ensuring(forget(client.realmId))),
+      update: (client, expectedVersion, event) =>
+        clients.update(client, expectedVersion, event).pipe(Effect.ensuring(forget(client.realmId))),
+      remove: (realmId, clientId, expectedVersion, at, event) =>
+        clients.remove(realmId, clientId, expectedVersion, at, event).pipe(Effect.ensuring(forget(realmId))),
       find: (realmId, clientId) => cache.get(realmId, `client:${clientId}`, Effect.suspend(() => clients.find(realmId, clientId)), Option.isSome)
     })),
     Context.add(Resources, Resources.of({

@@ -82,7 +82,7 @@ export const suite = (name: string, ports: Layer.Layer<Ports, unknown>) =>
         const clients = yield* Clients.Clients
         const a = yield* newRealm
         const b = yield* newRealm
-        const client: Client.Client = { realmId: a.id, clientId: "c1", secretHash: "h", metadata, createdAt: at }
+        const client: Client.Client = { realmId: a.id, clientId: "c1", secretHash: "h", metadata, createdAt: at, version: 1 }
         yield* clients.insert(client, yield* event(a, "client.created", { clientId: "c1" }))
         expect(Option.getOrThrow(yield* clients.find(a.id, "c1"))).toEqual(client)
         expect(yield* clients.list(a.id)).toEqual([client])
@@ -95,7 +95,7 @@ export const suite = (name: string, ports: Layer.Layer<Ports, unknown>) =>
         yield* clients.insert({ ...client, realmId: b.id }, yield* event(b, "client.created"))
         expect(yield* clients.list(b.id)).toHaveLength(1)
         // RFC 7591: a dynamically registered client is found as one (RFC 9700 §4.11.2)
-        const registered: Client.Client = { realmId: a.id, clientId: "c2", metadata, dynamic: true, createdAt: at }
+        const registered: Client.Client = { realmId: a.id, clientId: "c2", metadata, dynamic: true, createdAt: at, version: 1 }
         yield* clients.insert(registered, yield* event(a, "client.created", { clientId: "c2" }))
         expect(Option.getOrThrow(yield* clients.find(a.id, "c2"))).toEqual(registered)
       }))

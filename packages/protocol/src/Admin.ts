@@ -1,6 +1,6 @@
 /** The admin API's request and response bodies (CONTRACT §3), one module per noun under `admin/`. */
 export * from "./admin/Audit.js"
-export { ClientMetadataBody, ClientRegistered } from "./admin/Clients.js"
+export { ClientItem, ClientList, ClientMetadataBody, ClientPatch, ClientRegistered, ClientsQuery, RotateSecret, SecretRotated } from "./admin/Clients.js"
 export * from "./admin/Fields.js"
 export * from "./admin/Keys.js"
 export * from "./admin/Listing.js"

@@ -200,7 +200,9 @@ if (url !== undefined) {
           { migration_id: 6, name: "dpop" }, { migration_id: 7, name: "audit_append" },
           { migration_id: 8, name: "audit_append_batch" }, { migration_id: 9, name: "self_registered_clients" },
           { migration_id: 10, name: "throttles" },
-          { migration_id: 11, name: "interaction_expiry" }
+          { migration_id: 11, name: "interaction_expiry" },
+          { migration_id: 13, name: "user_lifecycle" },
+          { migration_id: 14, name: "client_lifecycle" }
         ])
       }))
   })

@@ -64,7 +64,7 @@ export const metadata: Client.Metadata = {
 }
 
 export const client = (realm: Realm.Realm, clientId: string): Client.Client => ({
-  realmId: realm.id, clientId, secretHash: "h", metadata, createdAt: at
+  realmId: realm.id, clientId, secretHash: "h", metadata, createdAt: at, version: 1
 })
 
 /** The sign-in rows of a populated realm: client c1's grant g1 for user s1, in session sid1, with its code and family f1. */

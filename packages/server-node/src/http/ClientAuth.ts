@@ -3,9 +3,9 @@
  * RFC 7523 §2.2 and §3 (`private_key_jwt`), OIDC Core §9, and `none` for public clients (RFC 6749 §2.1).
  */
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
-import { Data, DateTime, Effect, Either, Option, Redacted } from "effect"
-import { Hash, JtiCache, Jwt, RemoteJwks } from "@tessera/domain"
-import type { Client, Realm, TokenSet } from "@tessera/domain"
+import { Clock, Data, DateTime, Effect, Either, Option, Redacted } from "effect"
+import { Client, Hash, JtiCache, Jwt, RemoteJwks } from "@tessera/domain"
+import type { Realm, TokenSet } from "@tessera/domain"
 import { ClientAuthentication } from "@tessera/protocol"
 import type { Form } from "@tessera/protocol"
 import * as ClientAddress from "./ClientAddress.js"
@@ -170,8 +170,10 @@ export const authenticate = Effect.fn("ClientAuth.authenticate")(function*(input
   switch (presented._tag) {
     case "Basic":
     case "Post": {
-      // client secrets are stored as base64url SHA-256: compare digests in constant time
-      if (!secretMatches(client, yield* Hash.sha256(Redacted.value(presented.clientSecret)))) return yield* fail("wrong_secret")
+      // client secrets are stored as base64url SHA-256: compare digests in constant time; the previous secret only
+      // within its overlap window, by the Clock (CONTRACT §3 secret rotation, ADR 0032)
+      const digest = yield* Hash.sha256(Redacted.value(presented.clientSecret))
+      if (!secretMatches(client, digest, yield* Clock.currentTimeMillis)) return yield* fail("wrong_secret")
       break
     }
     case "Assertion":
@@ -183,9 +185,13 @@ export const authenticate = Effect.fn("ClientAuth.authenticate")(function*(input
   return client
 })
 
-/** Whether `digest`, the base64url SHA-256 of a presented secret, is the client's; compared in constant time. */
-export const secretMatches = (client: Client.Client, digest: string) =>
-  client.secretHash !== undefined && Hash.constantTimeEqual(digest, client.secretHash)
+/**
+ * Whether `digest`, the base64url SHA-256 of a presented secret, is the client's at `nowMillis`: its current secret, or
+ * the one a rotation replaced while its overlap window lasts (`Client.acceptedSecretHashes`). Each accepted hash is
+ * compared in constant time, all of them every time.
+ */
+export const secretMatches = (client: Client.Client, digest: string, nowMillis: number) =>
+  Client.acceptedSecretHashes(client, nowMillis).reduce((found, hash) => Hash.constantTimeEqual(digest, hash) || found, false)
 
 /** Reads the credentials of a request whose form is `params` and authenticates the client. */
 export const fromRequest = (input: Omit<Input, "credentials"> & { readonly params: Form.Params }) =>

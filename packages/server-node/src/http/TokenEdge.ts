@@ -78,7 +78,8 @@ const issue = (deps: {
   const metadata = client.value.metadata
   // as ClientAuth.authenticate: the registered method (RFC 7591 §2), then the secret's SHA-256 in constant time
   if (ClientAuthentication.authMethod(presented) !== metadata.tokenEndpointAuthMethod) return undefined
-  if (!ClientAuth.secretMatches(client.value, Base64Url.encode(NodeCrypto.sha256(Redacted.value(presented.clientSecret))))) return undefined
+  const digest = Base64Url.encode(NodeCrypto.sha256(Redacted.value(presented.clientSecret)))
+  if (!ClientAuth.secretMatches(client.value, digest, deps.nowMillis())) return undefined
   // as TokenRoute: registered for the grant (RFC 6749 §5.2), and a DPoP-bound client must send a proof (RFC 9449 §5.2)
   if (!metadata.grantTypes.includes(ClientCredentialsGrant.grantType) || metadata.dpopBoundAccessTokens) return undefined
   const resources = inMemory<ReadonlyArray<Resource.Resource>>("resources")
