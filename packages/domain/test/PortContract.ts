@@ -100,6 +100,47 @@ export const suite = (name: string, ports: Layer.Layer<Ports, unknown>) =>
         expect(Option.getOrThrow(yield* clients.find(a.id, "c2"))).toEqual(registered)
       }))
 
+    it.effect("Clients: pages in client_id order; update and remove only at the version read, with their events, in their realm", () =>
+      Effect.gen(function*() {
+        const clients = yield* Clients.Clients
+        const a = yield* newRealm
+        const b = yield* newRealm
+        const ids = ["c-B", "c-a", "c_1", "c-A"]
+        for (const clientId of ids) {
+          yield* clients.insert({ realmId: a.id, clientId, metadata, createdAt: at, version: 1 }, yield* event(a, "client.created"))
+        }
+        yield* clients.insert({ realmId: b.id, clientId: "c-a", metadata, createdAt: at, version: 1 }, yield* event(b, "client.created"))
+        // code-unit order (Clients.sortKey), whatever the database's collation
+        const sorted = [...ids].sort()
+        expect((yield* clients.page(a.id, { limit: 2 })).map((c) => c.clientId)).toEqual(sorted.slice(0, 3))
+        expect((yield* clients.page(a.id, { limit: 2, after: sorted[1]! })).map((c) => c.clientId)).toEqual(sorted.slice(2))
+        expect((yield* clients.page(b.id, { limit: 10 })).map((c) => c.clientId)).toEqual(["c-a"])
+
+        const before = Option.getOrThrow(yield* clients.find(a.id, "c-a"))
+        const next: Client.Client = {
+          ...before, metadata: { ...metadata, clientName: "renamed" }, secretHash: "h2", previousSecretHash: "h1",
+          previousSecretExpiresAt: DateTime.addDuration(at, "1 hour"), version: 2
+        }
+        yield* clients.update(next, 1, yield* event(a, "client.updated"))
+        expect(Option.getOrThrow(yield* clients.find(a.id, "c-a"))).toEqual(next)
+        const stale = yield* Effect.exit(clients.update({ ...next, version: 2 }, 1, yield* event(a, "client.updated")))
+        expect(stale).toEqual(Exit.fail(expect.objectContaining({ _tag: "Stale", entity: "client" })))
+        const absent = yield* Effect.exit(clients.update({ ...next, clientId: "absent" }, 1, yield* event(a, "client.updated")))
+        expect(absent).toEqual(Exit.fail(expect.objectContaining({ _tag: "NotFound", entity: "client" })))
+        // the other realm's client of the same id is untouched
+        expect(Option.getOrThrow(yield* clients.find(b.id, "c-a")).version).toBe(1)
+
+        const staleRemove = yield* Effect.exit(clients.remove(a.id, "c-a", 1, at, yield* event(a, "client.deleted")))
+        expect(staleRemove).toEqual(Exit.fail(expect.objectContaining({ _tag: "Stale", entity: "client" })))
+        yield* clients.remove(a.id, "c-a", 2, at, yield* event(a, "client.deleted"))
+        expect(Option.isNone(yield* clients.find(a.id, "c-a"))).toBe(true)
+        const gone = yield* Effect.exit(clients.remove(a.id, "c-a", 2, at, yield* event(a, "client.deleted")))
+        expect(gone).toEqual(Exit.fail(expect.objectContaining({ _tag: "NotFound", entity: "client" })))
+        expect(Option.isSome(yield* clients.find(b.id, "c-a"))).toBe(true)
+        expect(yield* trail(a)).toEqual(["client.deleted", "client.updated", ...ids.map(() => "client.created"), "realm.created"])
+        expect(yield* trail(b)).toEqual(["client.created", "realm.created"])
+      }))
+
     it.effect("Users: usernames are unique per realm regardless of case; find by sub and by username", () =>
       Effect.gen(function*() {
         const users = yield* Users.Users
