@@ -7,8 +7,7 @@ import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { DateTime, Duration, Effect, Option } from "effect"
-import { AuditEvent, ClientAdmin, Clients, Provisioning } from "@tessera/domain"
-import type { Client } from "@tessera/domain"
+import { AuditEvent, Client, ClientAdmin, Clients, Provisioning } from "@tessera/domain"
 import { Admin, ClientMetadata, ErrorResponse, Syntax } from "@tessera/protocol"
 import { fromEither, json, jsonBody } from "../Respond.js"
 import { admin, decodeBody, realmName } from "./Auth.js"
@@ -23,7 +22,7 @@ const itemOf = (client: Client.Client) => ({
   ...(client.previousSecretExpiresAt !== undefined ? { previous_secret_expires_at: epochSeconds(client.previousSecretExpiresAt) } : {})
 })
 
-const tagOf = (client: Client.Client) => ETag.of(client.clientId, client.version ?? 1)
+const tagOf = (client: Client.Client) => ETag.of(client.clientId, Client.versionOf(client))
 
 const unknownClient = ErrorResponse.make("not_found", "unknown client")
 
