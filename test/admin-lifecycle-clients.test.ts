@@ -10,7 +10,7 @@ import { admin, request } from "./support/Http.js"
 import type { WireResponse } from "./support/Http.js"
 import * as TestLive from "./support/TestLive.js"
 import {
-  authOf, exchange, introspect, issueCode, nowSeconds, post, redirectUri, refresh, registerClient, world
+  authOf, exchange, expectInvalidToken, introspect, issueCode, nowSeconds, post, redirectUri, refresh, registerClient, userinfo, world
 } from "./support/TokenFixtures.js"
 import type { Auth, RegisteredClient, World } from "./support/TokenFixtures.js"
 
@@ -244,6 +244,10 @@ layer(TestLive.TestLive)("CONTRACT §3 clients: list, read, update, delete, rota
         Effect.flatMap(Audit.make(realm, { type: "consent.granted", actor: { type: "user", id: w.sub }, clientId: client.client_id, result: "success" }),
           (event) => consents.save({ realmId: w.realmId, sub: w.sub, clientId: client.client_id, scopes: ["read"], resources: [w.resource], grantedAt: event.at }, event)))
       expect((yield* introspect(w, authOf(server), tokens.access_token)).json.active).toBe(true)
+      // an OpenID grant: its access token is for userinfo (CONTRACT §5)
+      const signIn = yield* issueCode(w, { clientId: client.client_id, scopes: ["openid"], nonce: "n" })
+      const forUserinfo = (yield* exchange(w, authOf(client), signIn)).json.access_token as string
+      expect((yield* userinfo(w, forUserinfo)).status).toBe(200)
 
       const path = itemPath(w, client.client_id)
       const res = yield* del(path, (yield* admin.get(path)).headers["etag"])
@@ -260,6 +264,7 @@ layer(TestLive.TestLive)("CONTRACT §3 clients: list, read, update, delete, rota
       expectInvalidClient(w, yield* introspect(w, authOf(client), tokens.access_token))
       // the grant is revoked in the store: its access token introspects inactive, its refresh token is dead
       expect((yield* introspect(w, authOf(server), tokens.access_token)).json).toEqual({ active: false })
+      expectInvalidToken(w, yield* userinfo(w, forUserinfo))
       const grant = yield* Effect.flatMap(SignIn.Grants, (grants) => grants.find(w.realmId, code.grantId))
       expect(Option.getOrThrow(grant).revokedAt).toEqual(expect.anything())
       expect(Option.isNone(yield* Effect.flatMap(SignIn.Consents, (consents) => consents.find(w.realmId, w.sub, client.client_id)))).toBe(true)
