@@ -816,20 +816,29 @@ layer(TestLive)("CONTRACT §3 unknown realms, unknown paths and the OpenAPI docu
       ).sort()
       expect(operations).toEqual([
         "DELETE /admin/realms/{realm}/clients/{client_id}",
+        "DELETE /admin/realms/{realm}/users/{sub}",
+        "DELETE /admin/realms/{realm}/users/{sub}/grants/{grant_id}",
+        "DELETE /admin/realms/{realm}/users/{sub}/sessions/{sid}",
         "GET /admin/realms/{realm}/audit",
         "GET /admin/realms/{realm}/audit/verify",
         "GET /admin/realms/{realm}/clients",
         "GET /admin/realms/{realm}/clients/{client_id}",
         "GET /admin/realms/{realm}/keys",
+        "GET /admin/realms/{realm}/users",
+        "GET /admin/realms/{realm}/users/{sub}",
+        "GET /admin/realms/{realm}/users/{sub}/grants",
+        "GET /admin/realms/{realm}/users/{sub}/sessions",
         "PATCH /admin/realms/{realm}",
         "PATCH /admin/realms/{realm}/clients/{client_id}",
+        "PATCH /admin/realms/{realm}/users/{sub}",
         "POST /admin/realms",
         "POST /admin/realms/{realm}/clients",
         "POST /admin/realms/{realm}/clients/{client_id}/secret",
         "POST /admin/realms/{realm}/keys/rotate",
         "POST /admin/realms/{realm}/resources",
         "POST /admin/realms/{realm}/trusted-issuers",
-        "POST /admin/realms/{realm}/users"
+        "POST /admin/realms/{realm}/users",
+        "PUT /admin/realms/{realm}/users/{sub}/password"
       ])
     }))
 })

@@ -85,6 +85,9 @@ const openDatabase = (kind: "pglite" | "postgres"): Shared => {
   return opened
 }
 
+/** This file's SQL database, for suites that look at rows themselves (realm-scoped reads go through `Sql.withRealm`). */
+export const database = (kind: "pglite" | "postgres") => Effect.promise(() => openDatabase(kind).context)
+
 afterAll(async () => {
   for (const { scope } of shared.values()) await Effect.runPromise(Scope.close(scope, Exit.void))
   shared.clear()
