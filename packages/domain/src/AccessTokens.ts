@@ -4,8 +4,24 @@
  */
 import { Clock, Context, DateTime, Effect, HashMap, Layer, Option, Ref } from "effect"
 import type { AuditEvent } from "./AuditEvent.js"
+import * as Delegations from "./Delegations.js"
 import * as MemoryDb from "./MemoryDb.js"
 import type { StoreError } from "./StoreError.js"
+
+/** What `active` reads of a verified token (RFC 9068 §2.2). */
+export interface Presented {
+  readonly jti: string
+  readonly sub: string
+  readonly clientId: string
+  /** `iat`, epoch seconds. */
+  readonly issuedAt: number
+}
+
+/** draft-ietf-oauth-client-id-metadata-document: a client named by its document's URL is fetched, never registered. */
+export const isDocumentClient = (clientId: string) => /^https?:\/\//i.test(clientId)
+
+/** RFC 9068 §2.2: a `sub` equal to `client_id` is the client itself (client credentials); any other names a person. */
+export const isPerson = (token: Pick<Presented, "sub" | "clientId">) => token.sub !== token.clientId
 
 export interface Status {
   /** The grant the token was issued from; revoking the grant makes the token inactive. */
@@ -24,15 +40,21 @@ export class AccessTokens extends Context.Tag("@tessera/domain/AccessTokens")<Ac
   /** The token's record, if it has one that has not expired. */
   readonly find: (realmId: string, jti: string) => Effect.Effect<Option.Option<Status>, StoreError>
   /**
-   * Whether a token that verified is still good, in one read (it is on userinfo's path): not revoked itself, and its
-   * grant (when it has one) present and not revoked. A token without a live record (issued without a grant, and never
-   * revoked) is active: the JWT's signature and `exp` decide.
+   * Whether a token that verified is still good (CONTRACT §5 Introspection, ADR 0034), in one read (it is on userinfo's
+   * path): not revoked itself; its grant (when it has one) present and not revoked; its client still registered (a
+   * client ID metadata document URL is never stored, so never deleted); its person (a `sub` other than the client's
+   * own) still a user of the realm; and not issued at or before a revocation of its client's delegation from that
+   * person. A token without a live record (issued without a grant, and never revoked) is otherwise decided by the
+   * JWT's signature and `exp`.
    */
-  readonly active: (realmId: string, jti: string) => Effect.Effect<boolean, StoreError>
+  readonly active: (realmId: string, token: Presented) => Effect.Effect<boolean, StoreError>
 }>() {}
 
-/** CONTRACT §5 Introspection: a token of a revoked grant, or revoked itself, is inactive (`AccessTokens.active`). */
-export const isActive = (realmId: string, jti: string) => Effect.flatMap(AccessTokens, (tokens) => tokens.active(realmId, jti))
+/**
+ * CONTRACT §5 Introspection: a token revoked itself, of a revoked grant or delegation, of a deleted client or person,
+ * is inactive (`AccessTokens.active`).
+ */
+export const isActive = (realmId: string, token: Presented) => Effect.flatMap(AccessTokens, (tokens) => tokens.active(realmId, token))
 
 /** The answer of `active` for a token's record, given its grant's (looked up only when the record links one). */
 const activeFrom = (status: Option.Option<Status>, grantRevoked: (grantId: string) => Option.Option<boolean>) =>
@@ -79,10 +101,16 @@ export const layerMemory = Layer.effect(AccessTokens, Effect.gen(function*() {
           return [undefined, next] as const
         })),
     find,
-    active: (realmId, jti) =>
-      Effect.flatMap(find(realmId, jti), (status) =>
+    active: (realmId, token) =>
+      Effect.flatMap(find(realmId, token.jti), (status) =>
         MemoryDb.read(db, (state) =>
           activeFrom(status, (grantId) =>
-            Option.map(HashMap.get(state.grants, MemoryDb.key(realmId, grantId)), (grant) => grant.revokedAt !== undefined))))
+            Option.map(HashMap.get(state.grants, MemoryDb.key(realmId, grantId)), (grant) => grant.revokedAt !== undefined)) &&
+          (isDocumentClient(token.clientId) || HashMap.has(state.clients, MemoryDb.key(realmId, token.clientId))) &&
+          (!isPerson(token) || HashMap.has(state.users, MemoryDb.key(realmId, token.sub))) &&
+          !Delegations.revokedFor(
+            Option.getOrUndefined(HashMap.get(state.delegations, Delegations.memoryKey(realmId, token.clientId, token.sub))),
+            token.issuedAt
+          )))
   })
 }))

@@ -39,6 +39,8 @@ export class SubjectRejected extends Data.TaggedError("SubjectRejected")<{
     | "unknown_subject"
     /** DPoP-bound (RFC 9449 §6.1), and the request proved no key, or not the one it is bound to (ADR 0018). */
     | "dpop_mismatch"
+    /** Issued at or before the admin revoked this agent's delegation from the person (ADR 0034). */
+    | "revoked"
 }> {}
 
 /** RFC 8693 §2.1: an `actor_token` that is no active access token of this realm issued to the agent: invalid_grant. */

@@ -104,8 +104,8 @@ export interface Expected {
 
 /**
  * An access token of this realm: signed by one of the realm's published ES256 keys (RFC 9068 §4: `typ` at+jwt,
- * `iss` the realm's issuer, not expired at the Clock's time, `aud` as expected), neither revoked nor from a revoked
- * grant (CONTRACT §5 Introspection).
+ * `iss` the realm's issuer, not expired at the Clock's time, `aud` as expected), and still active (CONTRACT §5
+ * Introspection, `AccessTokens.active`): not revoked, nor of a revoked grant or delegation, a deleted client or person.
  */
 const accessToken = (realm: Realm, issuer: string, token: string, expected: Expected = {}) =>
   Effect.gen(function*() {
@@ -121,7 +121,8 @@ const accessToken = (realm: Realm, issuer: string, token: string, expected: Expe
     if (Option.isNone(verified)) return Option.none<Inspected>()
     const claims = accessClaims(verified.value.payload)
     if (Option.isNone(claims)) return Option.none<Inspected>()
-    if (!(yield* AccessTokens.isActive(realm.id, claims.value.jti))) return Option.none<Inspected>()
+    const { jti, sub, client_id, iat } = claims.value
+    if (!(yield* AccessTokens.isActive(realm.id, { jti, sub, clientId: client_id, issuedAt: iat }))) return Option.none<Inspected>()
     return Option.some(Inspected.AccessToken({ claims: claims.value }))
   })
 

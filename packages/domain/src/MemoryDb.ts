@@ -8,6 +8,7 @@ import type { AuditEvent, Stored } from "./AuditEvent.js"
 import type { AuthorizationCode } from "./AuthorizationCode.js"
 import type { Client } from "./Client.js"
 import type { Consent } from "./Consent.js"
+import type { Row as DelegationRow } from "./Delegations.js"
 import type { DeviceAuthorization } from "./DeviceAuthorization.js"
 import type { Grant } from "./Grant.js"
 import type { Interaction } from "./Interactions.js"
@@ -46,6 +47,8 @@ export interface State {
   /** RFC 8628 device authorizations by device-code hash, and the device-code hash of each user code. */
   readonly deviceAuthorizations: HashMap.HashMap<string, DeviceAuthorization>
   readonly deviceUserCodes: HashMap.HashMap<string, string>
+  /** What each agent's token exchanges for each person left, and its revocation (Delegations, ADR 0034). */
+  readonly delegations: HashMap.HashMap<string, DelegationRow>
 }
 
 export const empty: State = {
@@ -68,7 +71,8 @@ export const empty: State = {
   interactions: HashMap.empty(),
   loginFailures: HashMap.empty(),
   deviceAuthorizations: HashMap.empty(),
-  deviceUserCodes: HashMap.empty()
+  deviceUserCodes: HashMap.empty(),
+  delegations: HashMap.empty()
 }
 
 export interface Db {

@@ -6,11 +6,33 @@
 import { expect, layer } from "@effect/vitest"
 import { Clock, DateTime, Effect, Option } from "effect"
 import type { Layer } from "effect"
-import { AccessTokens, Audit, Entropy, JtiCache, SignIn } from "@tessera/domain"
-import type { AuditEvent, Realm } from "@tessera/domain"
+import { AccessTokens, Audit, AuditEvent, Clients, Delegation, Delegations, Entropy, JtiCache, SignIn, Users } from "@tessera/domain"
+import type { Client, Realm, User } from "@tessera/domain"
 import { newRealm, type Ports } from "./PortContract.js"
 
-export type TokenStatePorts = Ports | JtiCache.JtiCache | AccessTokens.AccessTokens | SignIn.Grants
+export type TokenStatePorts = Ports | JtiCache.JtiCache | AccessTokens.AccessTokens | SignIn.Grants | Delegations.Delegations
+
+const documentClient = "https://app.example/client.json"
+
+const event = (realm: Realm.Realm, type: AuditEvent.EventType) =>
+  Effect.map(id, (eventId): AuditEvent.AuditEvent => ({
+    id: eventId, at: DateTime.unsafeMake("2026-11-29T12:00:00Z"), realmId: realm.id, realm: realm.name, type,
+    actor: AuditEvent.owner, result: "success"
+  }))
+
+const agent = (realm: Realm.Realm): Client.Client => ({
+  realmId: realm.id,
+  clientId: "agent-1",
+  metadata: {
+    redirectUris: ["https://app.example/cb"], postLogoutRedirectUris: [], grantTypes: ["authorization_code"], responseTypes: ["code"],
+    tokenEndpointAuthMethod: "none", frontchannelLogoutSessionRequired: false, dpopBoundAccessTokens: false, principalType: "agent"
+  },
+  createdAt: DateTime.unsafeMake("2026-11-29T12:00:00Z")
+})
+
+const person = (realm: Realm.Realm): User.User => ({
+  realmId: realm.id, sub: "u1", username: "ada", passwordHash: "$argon2id$x", createdAt: DateTime.unsafeMake("2026-11-29T12:00:00Z")
+})
 
 const id = Entropy.uuid.pipe(Effect.provide(Entropy.layer))
 const now = Effect.map(Clock.currentTimeMillis, (ms) => DateTime.unsafeMake(ms))
@@ -90,23 +112,64 @@ export const suite = (name: string, ports: Layer.Layer<TokenStatePorts, unknown>
           realmId: realm.id, grantId: "g-live", clientId: "c1", sub: "u1", scopes: ["read"], resources: [],
           authTime: at, acr: "urn:tessera:acr:password", amr: ["pwd"], createdAt: at
         }, undefined)
+        // a client ID metadata document's own token: no client row to look for, no person
+        const own = (jti: string): AccessTokens.Presented => ({ jti, sub: documentClient, clientId: documentClient, issuedAt: 0 })
         const until = yield* inAMinute
         yield* tokens.record(realm.id, "at-live", "g-live", until)
-        expect(yield* AccessTokens.isActive(realm.id, "at-live")).toBe(true)
-        expect(yield* AccessTokens.isActive(realm.id, "at-unrecorded")).toBe(true)
+        expect(yield* AccessTokens.isActive(realm.id, own("at-live"))).toBe(true)
+        expect(yield* AccessTokens.isActive(realm.id, own("at-unrecorded"))).toBe(true)
         yield* tokens.record(realm.id, "at-missing-grant", "g-none", until)
-        expect(yield* AccessTokens.isActive(realm.id, "at-missing-grant")).toBe(false)
+        expect(yield* AccessTokens.isActive(realm.id, own("at-missing-grant"))).toBe(false)
         yield* grants.revoke(realm.id, "g-live", at, undefined)
-        expect(yield* AccessTokens.isActive(realm.id, "at-live")).toBe(false)
+        expect(yield* AccessTokens.isActive(realm.id, own("at-live"))).toBe(false)
         yield* tokens.revoke(realm.id, "at-unrecorded", until, undefined)
-        expect(yield* AccessTokens.isActive(realm.id, "at-unrecorded")).toBe(false)
+        expect(yield* AccessTokens.isActive(realm.id, own("at-unrecorded"))).toBe(false)
         // per realm: another realm's token of the same jti, and another realm's grant of the same id, are not these
         const other = yield* newRealm
-        expect(yield* tokens.active(other.id, "at-unrecorded")).toBe(true)
+        expect(yield* tokens.active(other.id, own("at-unrecorded"))).toBe(true)
         yield* tokens.record(other.id, "at-live", "g-live", until)
-        expect(yield* tokens.active(other.id, "at-live")).toBe(false)
+        expect(yield* tokens.active(other.id, own("at-live"))).toBe(false)
         // a record past its expiry is forgotten (the JWT's exp refuses the token anyway)
         yield* tokens.revoke(realm.id, "at-expired", yield* aSecondAgo, undefined)
-        expect(yield* tokens.active(realm.id, "at-expired")).toBe(true)
+        expect(yield* tokens.active(realm.id, own("at-expired"))).toBe(true)
+      }))
+
+    it.effect("AccessTokens.active: the client must be registered, the person a user, the delegation not revoked since iat", () =>
+      Effect.gen(function*() {
+        const tokens = yield* AccessTokens.AccessTokens
+        const realm = yield* newRealm
+        const other = yield* newRealm
+        yield* Effect.flatMap(Clients.Clients, (clients) => Effect.flatMap(event(realm, "client.created"), (e) => clients.insert(agent(realm), e)))
+        yield* Effect.flatMap(Users.Users, (users) => Effect.flatMap(event(realm, "user.created"), (e) => users.insert(person(realm), e)))
+        const now = yield* Clock.currentTimeMillis
+        const iat = Math.floor(now / 1000)
+        const forPerson: AccessTokens.Presented = { jti: "at-p", sub: "u1", clientId: "agent-1", issuedAt: iat }
+        const clientOwn: AccessTokens.Presented = { jti: "at-c", sub: "agent-1", clientId: "agent-1", issuedAt: iat }
+        expect(yield* tokens.active(realm.id, forPerson)).toBe(true)
+        expect(yield* tokens.active(realm.id, clientOwn)).toBe(true)
+        // another realm has neither the client nor the person
+        expect(yield* tokens.active(other.id, forPerson)).toBe(false)
+        expect(yield* tokens.active(other.id, clientOwn)).toBe(false)
+        expect(yield* tokens.active(realm.id, { ...forPerson, sub: "nobody" })).toBe(false)
+        expect(yield* tokens.active(realm.id, { ...forPerson, clientId: "deleted-client" })).toBe(false)
+        // a revocation of the delegation reaches the agent's tokens for that person issued until then (whole seconds)
+        const delegations = yield* Delegations.Delegations
+        const use = { realmId: realm.id, clientId: "agent-1", sub: "u1", resource: "https://api.example", scopes: ["read"], subjectIssuedAt: iat }
+        yield* delegations.exchanged({ ...use, at: DateTime.unsafeMake(now) }, yield* event(realm, "token.exchanged"))
+        yield* delegations.revoke(realm.id, "agent-1", "u1", DateTime.unsafeMake(now), yield* event(realm, "delegation.revoked"))
+        expect(yield* tokens.active(realm.id, forPerson)).toBe(false)
+        expect(yield* tokens.active(realm.id, clientOwn)).toBe(true)
+        expect(yield* tokens.active(realm.id, { ...forPerson, issuedAt: iat + 1 })).toBe(true)
+        // a subject token issued by then is not exchanged again; a newer one starts the delegation again
+        const refused = yield* Effect.flip(delegations.exchanged({ ...use, at: DateTime.unsafeMake(now) }, yield* event(realm, "token.exchanged")))
+        expect(refused).toEqual(new Delegation.SubjectRejected({ reason: "revoked" }))
+        yield* delegations.exchanged({ ...use, subjectIssuedAt: iat + 1, at: DateTime.unsafeMake(now + 1000) }, yield* event(realm, "token.exchanged"))
+        expect(yield* delegations.list(realm.id, { limit: 10 })).toEqual([{
+          clientId: "agent-1",
+          delegations: [{ sub: "u1", resources: ["https://api.example"], scopes: ["read"], firstAt: DateTime.unsafeMake(now + 1000), lastAt: DateTime.unsafeMake(now + 1000) }]
+        }])
+        expect(yield* tokens.active(realm.id, forPerson)).toBe(false)
+        const trail = yield* Effect.flatMap(Audit.Audit, (audit) => audit.query(realm.id, { limit: 10 }))
+        expect(trail.map((stored) => stored.event.type)).toEqual(["token.exchanged", "delegation.revoked", "token.exchanged", "user.created", "client.created", "realm.created"])
       }))
   })

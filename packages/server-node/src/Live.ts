@@ -12,6 +12,7 @@ import {
 import { AccessTokens, JtiCache, ReadCache } from "@tessera/domain"
 import { DeviceAuthorizations, Interactions, LoginThrottle, UserCodeThrottle } from "@tessera/domain"
 import { DpopNonces } from "@tessera/domain"
+import { Delegations } from "@tessera/domain"
 import { AppConfig } from "./AppConfig.js"
 import { ClientDocuments } from "./ClientDocuments.js"
 import * as FetcherNode from "./FetcherNode.js"
@@ -52,7 +53,8 @@ export const MemoryPorts = Layer.mergeAll(
   LoginThrottle.layerMemory,
   SignIn.layerMemory,
   DeviceAuthorizations.layerMemory,
-  UserCodeThrottle.layerMemory
+  UserCodeThrottle.layerMemory,
+  Delegations.layerMemory
 ).pipe(Layer.provideMerge(MemoryDb.layer))
 
 /**

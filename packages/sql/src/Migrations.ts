@@ -13,6 +13,7 @@ import m00010 from "./migrations/00010_throttles.js"
 import m00011 from "./migrations/00011_interaction_expiry.js"
 import m00013 from "./migrations/00013_user_lifecycle.js"
 import m00014 from "./migrations/00014_client_lifecycle.js"
+import m00016 from "./migrations/00016_delegations.js"
 
 /** Migrator runs only ids above the highest applied: a new migration always takes the next number. */
 export const loader = Migrator.fromRecord({
@@ -28,7 +29,8 @@ export const loader = Migrator.fromRecord({
   "00010_throttles": m00010,
   "00011_interaction_expiry": m00011,
   "00013_user_lifecycle": m00013,
-  "00014_client_lifecycle": m00014
+  "00014_client_lifecycle": m00014,
+  "00016_delegations": m00016
 })
 
 export const run = Migrator.make({})({ loader, table: "tessera_migrations" })

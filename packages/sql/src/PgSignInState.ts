@@ -102,14 +102,25 @@ export const layerAccessTokens = Layer.effect(AccessTokens.AccessTokens, Effect.
           expiresAt: utc(row.expires_at)
         }))
       }).pipe(withRealm(realmId), run),
-    // one statement: the token's live record joined to its grant; no record is active (the JWT's exp decides)
-    active: (realmId, jti) =>
+    // one statement, each part one primary-key probe (ADR 0034): the token's live record joined to its grant (no
+    // record: the JWT's exp decides), its client still registered, its person still a user, and no revocation of the
+    // client's delegation from the person at or after its iat
+    active: (realmId, token) =>
       Effect.gen(function*() {
         const now = yield* DateTime.now
+        const client = AccessTokens.isDocumentClient(token.clientId)
+          ? sql`true`
+          : sql`EXISTS (SELECT 1 FROM clients c WHERE c.realm_id = ${realmId} AND c.client_id = ${token.clientId})`
+        const person = AccessTokens.isPerson(token)
+          ? sql`EXISTS (SELECT 1 FROM users u WHERE u.realm_id = ${realmId} AND u.sub = ${token.sub})`
+          : sql`true`
         const rows = yield* Effect.flatMap(
-          sql`SELECT NOT a.revoked AND (a.grant_id IS NULL OR (g.grant_id IS NOT NULL AND g.revoked_at IS NULL)) AS active
-              FROM access_tokens a LEFT JOIN grants g ON g.realm_id = a.realm_id AND g.grant_id = a.grant_id
-              WHERE a.realm_id = ${realmId} AND a.jti = ${jti} AND a.expires_at > ${toDate(now)}`,
+          sql`SELECT COALESCE((SELECT NOT a.revoked AND (a.grant_id IS NULL OR (g.grant_id IS NOT NULL AND g.revoked_at IS NULL))
+                FROM access_tokens a LEFT JOIN grants g ON g.realm_id = a.realm_id AND g.grant_id = a.grant_id
+                WHERE a.realm_id = ${realmId} AND a.jti = ${token.jti} AND a.expires_at > ${toDate(now)}), true)
+              AND ${client} AND ${person}
+              AND NOT EXISTS (SELECT 1 FROM delegations d WHERE d.realm_id = ${realmId} AND d.client_id = ${token.clientId}
+                AND d.sub = ${token.sub} AND d.not_before >= ${new Date(token.issuedAt * 1000)}) AS active`,
           decode(ActiveRow)
         )
         return rows[0]?.active ?? true

@@ -2,6 +2,7 @@
 import { Layer } from "effect"
 import * as PgAudit from "./PgAudit.js"
 import * as PgClients from "./PgClients.js"
+import * as PgDelegations from "./PgDelegations.js"
 import * as PgDeviceAuthorizations from "./PgDeviceAuthorizations.js"
 import * as PgJobLock from "./PgJobLock.js"
 import * as PgKeys from "./PgKeys.js"
@@ -29,7 +30,8 @@ export const ports = Layer.mergeAll(
   PgSignIn.layer,
   PgSignInState.layer,
   PgDeviceAuthorizations.layer,
-  PgThrottles.layer
+  PgThrottles.layer,
+  PgDelegations.layer
 )
 
 /** The advisory-lock `JobLock`, for a real Postgres shared by many nodes. */

@@ -8,6 +8,7 @@ import { AccessTokens } from "../AccessTokens.js"
 import * as Audit from "../Audit.js"
 import type { Client } from "../Client.js"
 import * as Delegation from "../Delegation.js"
+import { Delegations } from "../Delegations.js"
 import * as Introspection from "../Introspection.js"
 import * as Jwt from "../Jwt.js"
 import type { Realm } from "../Realm.js"
@@ -47,6 +48,8 @@ const scopeOf = (scope: string) => scope === "" ? [] : scope.split(" ")
 interface VerifiedSubject {
   readonly subject: Delegation.Subject
   readonly exp: number
+  /** When the subject token was issued (`iat`, epoch seconds), if it says: a revoked delegation refuses older ones. */
+  readonly iat: number | undefined
   readonly acr?: string | undefined
   /** The grant the subject access token stems from, to tie the new token to it (none for a trusted issuer's JWT). */
   readonly grantId?: string | undefined
@@ -73,6 +76,7 @@ const realmSubject = (cmd: Command) =>
         ...(claims.may_act !== undefined ? { may_act: claims.may_act } : {})
       },
       exp: claims.exp,
+      iat: claims.iat,
       acr: claims.acr,
       grantId: grant?.grantId,
       jkt: Tokens.boundKey(claims.cnf)
@@ -116,7 +120,7 @@ const trustedSubject = (cmd: Command) =>
         }
       })
     )
-    const { aud, exp, sub, scope } = payload
+    const { aud, exp, iat, sub, scope } = payload
     // RFC 7519 §4.1.3: the token is meant for this realm: its issuer or token endpoint, one value only (as for
     // JWT-bearer assertions: a JWT for several audiences could be spent at each)
     const audiences = typeof aud === "string" ? [aud] : Array.isArray(aud) ? aud : []
@@ -138,7 +142,8 @@ const trustedSubject = (cmd: Command) =>
         ...(payload["act"] !== undefined ? { act: payload["act"] } : {}),
         ...(payload["may_act"] !== undefined ? { may_act: payload["may_act"] } : {})
       },
-      exp
+      exp,
+      iat: typeof iat === "number" ? iat : undefined
     } satisfies VerifiedSubject
   })
 
@@ -209,7 +214,18 @@ export const handle = Effect.fn("TokenExchangeGrant.handle")(function*(cmd: Comm
     // who vouched for the person: the subject JWT's verified issuer (never with a step-up: no auth_time is taken)
     ...(subject.trustedIssuer !== undefined ? { reason: `subject token issuer: ${subject.trustedIssuer}` } : {})
   })
-  yield* Effect.flatMap(Audit.Audit, (audit) => audit.append(event))
+  // ADR 0034: the agent's delegation from the person, written with the event; refused when the admin revoked it after
+  // the subject token was issued (the person's new consent, a newer subject token, starts it again)
+  yield* Effect.flatMap(Delegations, (delegations) =>
+    delegations.exchanged({
+      realmId: cmd.realm.id,
+      clientId: agentId,
+      sub: subject.sub,
+      resource: decision.audience,
+      scopes: decision.scope,
+      at: event.at,
+      subjectIssuedAt: verified.iat
+    }, event))
   // RFC 8693 §2.2.1: issued_token_type; no refresh token (the agent exchanges again)
   return {
     accessToken: access.token,

@@ -127,6 +127,8 @@ const subjectDescription: Record<Delegation.SubjectRejected["reason"], string> =
   other_client: "'subject_token' may not be delegated to this client",
   no_person: "'subject_token' may not be delegated to this client",
   no_may_act: "'subject_token' may not be delegated to this client",
+  // ADR 0034: the person's delegation to this agent was revoked after the subject token was issued
+  revoked: "'subject_token' may not be delegated to this client",
   // ADR 0013, as for JWT-bearer assertions: one text until the signature verifies, so trusted issuers are not told
   jwt_unverified: "'subject_token' is not a JWT signed by a trusted issuer of the realm",
   jwt_keys_unavailable: "the trusted issuer's keys could not be fetched from its 'jwks_uri'",
