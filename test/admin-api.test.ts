@@ -815,10 +815,12 @@ layer(TestLive)("CONTRACT §3 unknown realms, unknown paths and the OpenAPI docu
         )
       ).sort()
       expect(operations).toEqual([
+        "DELETE /admin/realms/{realm}/agents/{client_id}/delegations/{sub}",
         "DELETE /admin/realms/{realm}/clients/{client_id}",
         "DELETE /admin/realms/{realm}/users/{sub}",
         "DELETE /admin/realms/{realm}/users/{sub}/grants/{grant_id}",
         "DELETE /admin/realms/{realm}/users/{sub}/sessions/{sid}",
+        "GET /admin/realms/{realm}/agents",
         "GET /admin/realms/{realm}/audit",
         "GET /admin/realms/{realm}/audit/verify",
         "GET /admin/realms/{realm}/clients",

@@ -17,8 +17,12 @@ const fixture = (scope: ReadonlyArray<string>, audience?: string, lifetime = Dur
     })).json as { sub: string }
     const { id } = yield* Provisioning.findRealm(realm.name)
     const issuer = `${publicUrl}/realms/${realm.name}`
+    // CONTRACT §5 Introspection (ADR 0034): a token of a client that is not registered is inactive, so a real one
+    const client = (yield* admin.post(`/admin/realms/${realm.name}/clients`, { redirect_uris: ["https://app.example/cb"] })).json as {
+      client_id: string
+    }
     const { token } = yield* Tokens.accessToken({
-      realmId: id, issuer, sub: user.sub, audience: audience ?? issuer, clientId: "c1", scope
+      realmId: id, issuer, sub: user.sub, audience: audience ?? issuer, clientId: client.client_id, scope
     }, lifetime)
     return { realm, issuer, sub: user.sub, token }
   })

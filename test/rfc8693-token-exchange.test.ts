@@ -133,11 +133,13 @@ layer(TestLive.TestLive)("RFC 8693: token exchange", (it) => {
     Effect.gen(function*() {
       const w = yield* world
       const agent = yield* agentClient(w)
-      const named = yield* mint(w, { sub: w.sub, client_id: "some-app", may_act: { sub: agent.client_id } })
+      // CONTRACT §5 Introspection (ADR 0034): a token of a client that is not registered is inactive, so a real one
+      const app = yield* registerClient(w)
+      const named = yield* mint(w, { sub: w.sub, client_id: app.client_id, may_act: { sub: agent.client_id } })
       const token = expectExchanged(yield* tokenExchange(w, authOf(agent), named), "read write")
       // no auth_time or acr in, none out
       yield* expectClaims(w, token, { sub: w.sub, aud: w.resource, client_id: agent.client_id, scope: "read write", act: { sub: agent.client_id } })
-      const other = yield* mint(w, { sub: w.sub, client_id: "some-app", auth_time: yield* nowSeconds, may_act: { sub: "another-agent" } })
+      const other = yield* mint(w, { sub: w.sub, client_id: app.client_id, auth_time: yield* nowSeconds, may_act: { sub: "another-agent" } })
       expectError(yield* tokenExchange(w, authOf(agent), other), notDelegable)
     }))
 

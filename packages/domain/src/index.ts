@@ -1,5 +1,6 @@
 /** @tessera/domain: the authorization server's logic and the ports it needs. */
 export * as AccessTokens from "./AccessTokens.js"
+export * as AgentsAdmin from "./AgentsAdmin.js"
 export * as Audience from "./Audience.js"
 export * as Audit from "./Audit.js"
 export * as AuditChain from "./AuditChain.js"

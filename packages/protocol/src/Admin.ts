@@ -1,4 +1,5 @@
 /** The admin API's request and response bodies (CONTRACT §3), one module per noun under `admin/`. */
+export { AgentList, AgentsQuery, AgentView, DelegationView } from "./admin/Agents.js"
 export * from "./admin/Audit.js"
 export { ClientItem, ClientList, ClientMetadataBody, ClientPatch, ClientRegistered, ClientsQuery, RotateSecret, SecretRotated } from "./admin/Clients.js"
 export * from "./admin/Fields.js"

@@ -5,6 +5,7 @@
  */
 import * as HttpApi from "@effect/platform/HttpApi"
 import * as OpenApi from "@effect/platform/OpenApi"
+import * as Agents from "./admin/Agents.js"
 import * as Audit from "./admin/Audit.js"
 import * as Clients from "./admin/Clients.js"
 import * as Keys from "./admin/Keys.js"
@@ -19,6 +20,7 @@ export const Api = HttpApi.make("tessera-admin")
   .add(Clients.ClientsApi)
   .add(Resources.ResourcesApi)
   .add(TrustedIssuers.TrustedIssuersApi)
+  .add(Agents.AgentsApi)
   .add(Keys.KeysApi)
   .add(Audit.AuditApi)
   .annotateContext(OpenApi.annotations({

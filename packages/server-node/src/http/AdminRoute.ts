@@ -2,6 +2,7 @@
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import { Effect } from "effect"
 import { AdminApi } from "@tessera/protocol"
+import * as AgentRoutes from "./admin/AgentRoutes.js"
 import * as AuditRoutes from "./admin/AuditRoutes.js"
 import * as ClientRoutes from "./admin/ClientRoutes.js"
 import * as KeyRoutes from "./admin/KeyRoutes.js"
@@ -21,6 +22,7 @@ export const Routes = HttpLayerRouter.addAll([
   ...ClientRoutes.routes,
   ...ResourceRoutes.routes,
   ...TrustedIssuerRoutes.routes,
+  ...AgentRoutes.routes,
   ...AuditRoutes.routes,
   ...KeyRoutes.routes
 ])
