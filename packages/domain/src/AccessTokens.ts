@@ -43,7 +43,7 @@ export class AccessTokens extends Context.Tag("@tessera/domain/AccessTokens")<Ac
    * Whether a token that verified is still good (CONTRACT §5 Introspection, ADR 0034), in one read (it is on userinfo's
    * path): not revoked itself; its grant (when it has one) present and not revoked; its client still registered (a
    * client ID metadata document URL is never stored, so never deleted); its person (a `sub` other than the client's
-   * own) still a user of the realm; and not issued at or before a revocation of its client's delegation from that
+   * own) still a user of the realm, and not disabled; and not issued at or before a revocation of its client's delegation from that
    * person. A token without a live record (issued without a grant, and never revoked) is otherwise decided by the
    * JWT's signature and `exp`.
    */
@@ -107,7 +107,7 @@ export const layerMemory = Layer.effect(AccessTokens, Effect.gen(function*() {
           activeFrom(status, (grantId) =>
             Option.map(HashMap.get(state.grants, MemoryDb.key(realmId, grantId)), (grant) => grant.revokedAt !== undefined)) &&
           (isDocumentClient(token.clientId) || HashMap.has(state.clients, MemoryDb.key(realmId, token.clientId))) &&
-          (!isPerson(token) || HashMap.has(state.users, MemoryDb.key(realmId, token.sub))) &&
+          (!isPerson(token) || Option.exists(HashMap.get(state.users, MemoryDb.key(realmId, token.sub)), (user) => !user.disabled)) &&
           !Delegations.revokedFor(
             Option.getOrUndefined(HashMap.get(state.delegations, Delegations.memoryKey(realmId, token.clientId, token.sub))),
             token.issuedAt

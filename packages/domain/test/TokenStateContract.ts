@@ -30,8 +30,9 @@ const agent = (realm: Realm.Realm): Client.Client => ({
   createdAt: DateTime.unsafeMake("2026-11-29T12:00:00Z")
 })
 
-const person = (realm: Realm.Realm): User.User => ({
-  realmId: realm.id, sub: "u1", username: "ada", passwordHash: "$argon2id$x", createdAt: DateTime.unsafeMake("2026-11-29T12:00:00Z")
+const person = (realm: Realm.Realm, sub = "u1", disabled = false): User.User => ({
+  realmId: realm.id, sub, username: sub, passwordHash: "$argon2id$x", roles: [], disabled, version: 1,
+  createdAt: DateTime.unsafeMake("2026-11-29T12:00:00Z")
 })
 
 const id = Entropy.uuid.pipe(Effect.provide(Entropy.layer))
@@ -151,6 +152,9 @@ export const suite = (name: string, ports: Layer.Layer<TokenStatePorts, unknown>
         expect(yield* tokens.active(other.id, forPerson)).toBe(false)
         expect(yield* tokens.active(other.id, clientOwn)).toBe(false)
         expect(yield* tokens.active(realm.id, { ...forPerson, sub: "nobody" })).toBe(false)
+        // a disabled person's tokens are inactive (CONTRACT §3)
+        yield* Effect.flatMap(Users.Users, (users) => Effect.flatMap(event(realm, "user.created"), (e) => users.insert(person(realm, "u2", true), e)))
+        expect(yield* tokens.active(realm.id, { ...forPerson, sub: "u2" })).toBe(false)
         expect(yield* tokens.active(realm.id, { ...forPerson, clientId: "deleted-client" })).toBe(false)
         // a revocation of the delegation reaches the agent's tokens for that person issued until then (whole seconds)
         const delegations = yield* Delegations.Delegations
@@ -170,6 +174,6 @@ export const suite = (name: string, ports: Layer.Layer<TokenStatePorts, unknown>
         }])
         expect(yield* tokens.active(realm.id, forPerson)).toBe(false)
         const trail = yield* Effect.flatMap(Audit.Audit, (audit) => audit.query(realm.id, { limit: 10 }))
-        expect(trail.map((stored) => stored.event.type)).toEqual(["token.exchanged", "delegation.revoked", "token.exchanged", "user.created", "client.created", "realm.created"])
+        expect(trail.map((stored) => stored.event.type)).toEqual(["token.exchanged", "delegation.revoked", "token.exchanged", "user.created", "user.created", "client.created", "realm.created"])
       }))
   })

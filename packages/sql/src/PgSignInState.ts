@@ -103,7 +103,7 @@ export const layerAccessTokens = Layer.effect(AccessTokens.AccessTokens, Effect.
         }))
       }).pipe(withRealm(realmId), run),
     // one statement, each part one primary-key probe (ADR 0034): the token's live record joined to its grant (no
-    // record: the JWT's exp decides), its client still registered, its person still a user, and no revocation of the
+    // record: the JWT's exp decides), its client still registered, its person still a user and not disabled, and no revocation of the
     // client's delegation from the person at or after its iat
     active: (realmId, token) =>
       Effect.gen(function*() {
@@ -112,7 +112,7 @@ export const layerAccessTokens = Layer.effect(AccessTokens.AccessTokens, Effect.
           ? sql`true`
           : sql`EXISTS (SELECT 1 FROM clients c WHERE c.realm_id = ${realmId} AND c.client_id = ${token.clientId})`
         const person = AccessTokens.isPerson(token)
-          ? sql`EXISTS (SELECT 1 FROM users u WHERE u.realm_id = ${realmId} AND u.sub = ${token.sub})`
+          ? sql`EXISTS (SELECT 1 FROM users u WHERE u.realm_id = ${realmId} AND u.sub = ${token.sub} AND NOT u.disabled)`
           : sql`true`
         const rows = yield* Effect.flatMap(
           sql`SELECT COALESCE((SELECT NOT a.revoked AND (a.grant_id IS NULL OR (g.grant_id IS NOT NULL AND g.revoked_at IS NULL))
