@@ -272,15 +272,24 @@ layer(TestLive.TestLive)("CONTRACT §3 clients: list, read, update, delete, rota
       expect(Option.isNone(yield* Effect.flatMap(Clients.Clients, (clients) => clients.find(w.realmId, client.client_id)))).toBe(true)
     }))
 
-  it.effect("§3: a deleted client's client credentials stop at once, at the token edge too (the cache forgets it)", () =>
+  it.effect("§3: a deleted client's client credentials stop at once, at the token edge too (the cache forgets it), and its tokens introspect inactive", () =>
     Effect.gen(function*() {
       const w = yield* world
+      const server = yield* machine(w, { resources: [w.resource] })
       for (const method of basicAndPost) {
         const client = yield* machine(w, { token_endpoint_auth_method: method })
         // twice: the second is answered from the cache (ADR 0023)
-        for (let i = 0; i < 2; i++) expect((yield* clientToken(w, authOf(client))).status).toBe(200)
+        const issued: Array<string> = []
+        for (let i = 0; i < 2; i++) {
+          const res = yield* clientToken(w, authOf(client))
+          expect(res.status).toBe(200)
+          issued.push(res.json.access_token)
+        }
+        for (const token of issued) expect((yield* introspect(w, authOf(server), token)).json.active).toBe(true)
         expect((yield* del(itemPath(w, client.client_id))).status).toBe(204)
         expectInvalidClient(w, yield* clientToken(w, authOf(client)))
+        // CONTRACT §5: its tokens, issued without a grant, introspect inactive once their client is gone
+        for (const token of issued) expect((yield* introspect(w, authOf(server), token)).json).toEqual({ active: false })
       }
       // a public client: naming itself is no longer enough
       const spa = yield* registerClient(w, { token_endpoint_auth_method: "none" })

@@ -202,7 +202,8 @@ if (url !== undefined) {
           { migration_id: 10, name: "throttles" },
           { migration_id: 11, name: "interaction_expiry" },
           { migration_id: 13, name: "user_lifecycle" },
-          { migration_id: 14, name: "client_lifecycle" }
+          { migration_id: 14, name: "client_lifecycle" },
+          { migration_id: 16, name: "delegations" }
         ])
       }))
   })
