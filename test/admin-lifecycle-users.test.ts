@@ -8,9 +8,10 @@ import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
 import { SqlClient } from "@effect/sql"
 import { expect, layer } from "@effect/vitest"
-import { DateTime, Effect, Option } from "effect"
-import { Provisioning, SignIn, Users } from "@tessera/domain"
+import { Clock, DateTime, Effect, Option } from "effect"
+import { Audit, Hash, Provisioning, Session, SignIn, Users } from "@tessera/domain"
 import { Sql } from "@tessera/sql"
+import * as PgUsers from "@tessera/sql/PgUsers"
 import { authorizeAndLogin, authorizePath, codeOf, makeBrowser, onlyForm, pkce, setup } from "./support/Browser.js"
 import type { Browser, Setup } from "./support/Browser.js"
 import type { WireResponse } from "./support/Http.js"
@@ -18,6 +19,9 @@ import { createRealm, request, uniqueName } from "./support/Http.js"
 import { adminToken, database, make, store, TestLive } from "./support/TestLive.js"
 import { expectInvalidToken, introspect, post, userinfo } from "./support/TokenFixtures.js"
 import type { Auth } from "./support/TokenFixtures.js"
+import * as Fixtures from "./support/TokenFixtures.js"
+
+const jwtBearer = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
 const owner = { authorization: `Bearer ${adminToken}` }
 type Method = "GET" | "POST" | "PATCH" | "PUT" | "DELETE"
@@ -423,6 +427,70 @@ layer(TestLive)("CONTRACT §3 users: revocation that takes effect", (it) => {
       yield* expectRevoked(p, working)
     }))
 
+  it.effect("disabling between consent and token request: the code is refused; between login and consent: no code", () =>
+    Effect.gen(function*() {
+      const p = yield* world()
+      // signed in, on the consent page, then disabled: allowing gives no code
+      const other = makeBrowser()
+      const page = yield* authorizeAndLogin(other, p, pkce().challenge)
+      expect(page.status).toBe(200)
+      expect((yield* call("PATCH", userPath(p.realm, p.sub), { disabled: true })).status).toBe(200)
+      const allowed = yield* other.submit(onlyForm(page.text), {}, ["decision", "allow"])
+      expect(allowed.headers["location"] ?? "").not.toContain("code=")
+      expect(allowed.status).toBeGreaterThanOrEqual(400)
+
+      // a code issued before disabling: its grant is revoked with the others, so the code buys nothing
+      expect((yield* call("PATCH", userPath(p.realm, p.sub), { disabled: false })).status).toBe(200)
+      const browser = makeBrowser()
+      const { challenge, verifier } = pkce()
+      const consent = yield* authorizeAndLogin(browser, p, challenge)
+      const done = yield* browser.submit(onlyForm(consent.text), {}, ["decision", "allow"])
+      expect((yield* call("PATCH", userPath(p.realm, p.sub), { disabled: true })).status).toBe(200)
+      const refused = yield* post({ name: p.realm }, "token", p.auth, {
+        grant_type: "authorization_code", code: codeOf(done), redirect_uri: p.redirectUri, code_verifier: verifier
+      })
+      expect(refused.status).toBe(400)
+      expect(refused.json.error).toBe("invalid_grant")
+      expectJson(yield* grantsOf(p), 200, { grants: [] })
+    }))
+
+  it.effect("RFC 7523: a trusted issuer's assertion for a disabled person is refused (invalid_grant)", () =>
+    Effect.gen(function*() {
+      const w = yield* Fixtures.world
+      const idp = yield* Fixtures.trustedIssuer(w)
+      const client = yield* Fixtures.registerClient(w, { grant_types: [jwtBearer], redirect_uris: [], response_types: [] })
+      const request = Effect.gen(function*() {
+        const now = Math.floor((yield* Clock.currentTimeMillis) / 1000)
+        const assertion = yield* Fixtures.signJwt(idp.key, { iss: idp.issuer, sub: w.sub, aud: w.issuer, iat: now, exp: now + 60, jti: crypto.randomUUID() })
+        return yield* post(w, "token", Fixtures.authOf(client), { grant_type: jwtBearer, assertion, scope: "read" })
+      })
+      expect((yield* request).status).toBe(200)
+      expect((yield* call("PATCH", userPath(w.name, w.sub), { disabled: true })).status).toBe(200)
+      const refused = yield* request
+      expect(refused.status).toBe(400)
+      expect(refused.json.error).toBe("invalid_grant")
+    }))
+
+  it.effect("a session that a sign-in made while disabling committed does not count: the browser is asked to sign in", () =>
+    Effect.gen(function*() {
+      const p = yield* world()
+      expect((yield* call("PATCH", userPath(p.realm, p.sub), { disabled: true })).status).toBe(200)
+      // the race's outcome, written through the port: a live session of the disabled person, and its cookie
+      const realm = yield* Provisioning.findRealm(p.realm)
+      const cookie = `raced-${crypto.randomUUID()}`
+      const now = yield* DateTime.now
+      const event = yield* Audit.make(realm, { type: "login.succeeded", actor: { type: "user", id: p.sub }, subject: p.sub, result: "success" })
+      yield* Effect.flatMap(SignIn.Sessions, (sessions) =>
+        Effect.flatMap(Hash.sha256(cookie), (cookieHash) =>
+          sessions.create({
+            realmId: realm.id, sid: crypto.randomUUID(), cookieHash, sub: p.sub, createdAt: now, authTime: now,
+            acr: Session.passwordAcr, amr: Session.passwordAmr, expiresAt: DateTime.addDuration(now, Session.lifetime), clientIds: []
+          }, event)))
+      const browser = makeBrowser()
+      browser.jar.set(`tessera_session_${p.realm}`, { value: cookie, path: `/realms/${p.realm}` })
+      yield* expectLoginAgain(p, browser)
+    }))
+
   it.effect("deleting: the person's tokens stop working and their sessions and consents go", () =>
     Effect.gen(function*() {
       const p = yield* world()
@@ -577,6 +645,45 @@ const rowsOf = (p: Person) =>
       }
     }).pipe(Sql.withRealm(id), Effect.provide(context), Effect.orDie)
   })
+
+// the planner's choice is a property of PostgreSQL (and PGlite), not of the memory store
+if (store !== "memory") {
+  layer(TestLive)("ADR 0031: the user list is answered by index", (it) => {
+    it.effect("EXPLAIN: the page by users_by_username_key; a prefix by index ranges on the username and email keys", () =>
+      Effect.gen(function*() {
+        const { name } = yield* createRealm()
+        const { id } = yield* Provisioning.findRealm(name)
+        const context = yield* database(store as "pglite" | "postgres")
+        const plans = yield* Effect.gen(function*() {
+          const sql = yield* SqlClient.SqlClient
+          // without sequential scans: what the indexes can answer
+          yield* sql.unsafe("SET LOCAL enable_seqscan = off")
+          const explain = (prefix: string | undefined, after?: string) =>
+            Effect.map(
+              sql<{ readonly "QUERY PLAN": string }>`EXPLAIN ${PgUsers.listStatement(sql, id, prefix, { limit: 50, ...(after !== undefined ? { after } : {}) })}`,
+              (rows) => rows.map((row) => row["QUERY PLAN"]).join("\n")
+            )
+          const page = yield* explain(undefined)
+          const next = yield* explain(undefined, "bob")
+          // a realm of many people, so that a prefix is selective (rolled back with the transaction)
+          yield* sql`INSERT INTO users (realm_id, sub, username, username_key, password_hash, email, email_key, created_at)
+            SELECT ${id}, 'bulk-' || n, 'user' || n, 'user' || n, 'x', 'user' || n || '@example.com', 'user' || n || '@example.com', now()
+            FROM generate_series(1, 5000) AS n`
+          const prefix = yield* explain("Al")
+          return yield* Effect.fail({ plans: { page, next, prefix } })
+        }).pipe(Sql.withRealm(id), Effect.provide(context), Effect.flip,
+          // the transaction ends in a failure carrying the plans, so the people it added are rolled back
+          Effect.flatMap((e) => ("plans" in e ? Effect.succeed(e.plans) : Effect.die(e))))
+        expect(plans.page).toContain("users_by_username_key")
+        expect(plans.next).toContain("users_by_username_key")
+        // each prefix range by an index on the key: users_by_username_key, or the unique index where the database's
+        // default collation is "C" already (PGlite)
+        expect(plans.prefix).toMatch(/Index Scan on users_(by_username_key|realm_id_username_key_key)\b/)
+        expect(plans.prefix).toMatch(/Index Scan on users_by_email_key\b/)
+        for (const plan of Object.values(plans)) expect(plan).not.toContain("Seq Scan")
+      }))
+  })
+}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Front-channel logout from the admin API, to a real HTTP listener (ADR 0031)

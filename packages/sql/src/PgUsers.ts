@@ -2,6 +2,7 @@
 import { SqlClient } from "@effect/sql"
 import { Effect, Layer, Option, Schema } from "effect"
 import { Conflict, User, Users } from "@tessera/domain"
+import type { Page } from "@tessera/domain"
 import { appendEvent } from "./PgAudit.js"
 import { at, first, insertWithEvent, select } from "./PgRows.js"
 import { endSessionsOf, revokeGrantsWhere } from "./PgSignIn.js"
@@ -44,18 +45,30 @@ const prefixEnd = (prefix: string): string | undefined => {
   return points.join("") + String.fromCodePoint(last + 1 === 0xD800 ? 0xE000 : last + 1)
 }
 
+/** A username-key or email-key prefix as an index range, checked exactly by `starts_with`. */
+const startsWith = (sql: SqlClient.SqlClient, column: "username_key" | "email_key", prefix: string) => {
+  const end = prefixEnd(prefix)
+  return sql`(${sql(column)} COLLATE "C" >= ${prefix} ${end !== undefined ? sql`AND ${sql(column)} COLLATE "C" < ${end}` : sql``}
+    AND starts_with(${sql(column)}, ${prefix}))`
+}
+
+/**
+ * CONTRACT §3 user list (ADR 0031): users_by_username_key orders the page; with a prefix, users_by_email_key and it
+ * answer the two ranges. Exported for the test that asks the planner which indexes it uses.
+ */
+export const listStatement = (sql: SqlClient.SqlClient, realmId: string, prefix: string | undefined, window: Page.Window) => {
+  const key = prefix === undefined ? undefined : User.usernameKey(prefix)
+  return sql`SELECT ${sql.unsafe(userColumns)} FROM users WHERE realm_id = ${realmId}
+    ${window.after !== undefined ? sql`AND username_key COLLATE "C" > ${window.after}` : sql``}
+    ${key !== undefined ? sql`AND (${startsWith(sql, "username_key", key)} OR ${startsWith(sql, "email_key", key)})` : sql``}
+    ORDER BY username_key COLLATE "C" LIMIT ${window.limit + 1}`
+}
+
 export const layerUsers = Layer.effect(Users.Users, Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const run = on(sql)
   const users = (realmId: string, query: Effect.Effect<ReadonlyArray<unknown>, import("@effect/sql/SqlError").SqlError>) =>
     Effect.map(select(sql, realmId, UserRow, query), (rows) => rows.map(toUser))
-
-  /** A username-key or email-key prefix as an index range, checked exactly by `starts_with`. */
-  const startsWith = (column: "username_key" | "email_key", prefix: string) => {
-    const end = prefixEnd(prefix)
-    return sql`(${sql(column)} COLLATE "C" >= ${prefix} ${end !== undefined ? sql`AND ${sql(column)} COLLATE "C" < ${end}` : sql``}
-      AND starts_with(${sql(column)}, ${prefix}))`
-  }
 
   /** Inside the realm transaction: the row is at `expectedVersion`, or it is `NotFound` / `Stale`. */
   const refused = (realmId: string, sub: string) =>
@@ -91,17 +104,7 @@ export const layerUsers = Layer.effect(Users.Users, Effect.gen(function*() {
         UserRow,
         sql`SELECT ${sql.unsafe(userColumns)} FROM users WHERE realm_id = ${realmId} AND username_key = ${User.usernameKey(username)}`
       ).pipe(Effect.map((rows) => Option.map(first(rows), toUser))),
-    // users_by_username_key orders the page; with a prefix, users_by_email_key and it answer the two ranges
-    list: (realmId, prefix, window) => {
-      const key = prefix === undefined ? undefined : User.usernameKey(prefix)
-      return users(
-        realmId,
-        sql`SELECT ${sql.unsafe(userColumns)} FROM users WHERE realm_id = ${realmId}
-          ${window.after !== undefined ? sql`AND username_key COLLATE "C" > ${window.after}` : sql``}
-          ${key !== undefined ? sql`AND (${startsWith("username_key", key)} OR ${startsWith("email_key", key)})` : sql``}
-          ORDER BY username_key COLLATE "C" LIMIT ${window.limit + 1}`
-      )
-    },
+    list: (realmId, prefix, window) => users(realmId, listStatement(sql, realmId, prefix, window)),
     update: (user, expectedVersion, cutOff, now, event) =>
       Effect.gen(function*() {
         const updated = yield* sql`UPDATE users SET

@@ -11,6 +11,7 @@ import type { Realm } from "../Realm.js"
 import type { Resource } from "../Resource.js"
 import { Resources } from "../Resources.js"
 import * as TrustedJwt from "../TrustedJwt.js"
+import * as User from "../User.js"
 import { Users } from "../Users.js"
 import * as TokenSet from "./TokenSet.js"
 
@@ -100,7 +101,8 @@ export const verify = (input: { readonly realm: Realm; readonly issuer: string; 
       subject = { _tag: "Client", sub }
     } else {
       const user = yield* Effect.flatMap(Users, (users) => users.find(input.realm.id, sub))
-      if (Option.isNone(user)) return yield* reject("unknown_subject")
+      // CONTRACT §3 (ADR 0031): a disabled person is signed in by no one, a trusted issuer included
+      if (Option.isNone(user) || !User.canSignIn(user.value)) return yield* reject("unknown_subject")
       subject = { _tag: "Person", sub: user.value.sub }
     }
     return { iss, subject, jti, exp }
