@@ -62,7 +62,7 @@ const createRealms = Effect.gen(function*() {
   for (let i = 0; i < realmCount; i++) {
     const at = nowUtc()
     const realm: Realm.Realm = {
-      id: crypto.randomUUID(), name: `bench-${i}-${process.pid}`, dynamicRegistration: false, createdAt: at
+      id: crypto.randomUUID(), name: `bench-${i}-${process.pid}`, dynamicRegistration: false, createdAt: at, version: 1
     }
     const ring: SigningKey.Ring = {
       version: 1,

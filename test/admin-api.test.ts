@@ -676,7 +676,8 @@ layer(TestLive)("CONTRACT §3 audit and keys", (it) => {
         actor: { type: "owner", id: "owner" },
         result: "success"
       })
-      expect(res.json).toEqual({ events: [event("realm.updated"), event("realm.created")], next_cursor: null })
+      // CONTRACT §7: an admin change's event names the fields it changed
+      expect(res.json).toEqual({ events: [{ ...event("realm.updated"), reason: "changed: display_name" }, event("realm.created")], next_cursor: null })
     }))
 
   it.effect("§3: audit pages follow next_cursor", () =>
@@ -796,7 +797,7 @@ layer(TestLive)("CONTRACT §3 unknown realms, unknown paths and the OpenAPI docu
 
   it.effect("§3: an unknown admin path is 404 JSON", () =>
     Effect.gen(function*() {
-      for (const res of [yield* admin.get("/admin/nope"), yield* admin.get("/admin/realms"), yield* admin.post("/admin/realms/x/y/z", {})]) {
+      for (const res of [yield* admin.get("/admin/nope"), yield* admin.get("/admin/audits"), yield* admin.post("/admin/realms/x/y/z", {})]) {
         expectError(res, 404, "not_found", "nothing is served at this path")
       }
     }))
@@ -815,11 +816,16 @@ layer(TestLive)("CONTRACT §3 unknown realms, unknown paths and the OpenAPI docu
         )
       ).sort()
       expect(operations).toEqual([
+        "DELETE /admin/realms/{realm}",
         "DELETE /admin/realms/{realm}/agents/{client_id}/delegations/{sub}",
         "DELETE /admin/realms/{realm}/clients/{client_id}",
         "DELETE /admin/realms/{realm}/users/{sub}",
         "DELETE /admin/realms/{realm}/users/{sub}/grants/{grant_id}",
         "DELETE /admin/realms/{realm}/users/{sub}/sessions/{sid}",
+        "GET /admin/audit",
+        "GET /admin/audit/verify",
+        "GET /admin/realms",
+        "GET /admin/realms/{realm}",
         "GET /admin/realms/{realm}/agents",
         "GET /admin/realms/{realm}/audit",
         "GET /admin/realms/{realm}/audit/verify",

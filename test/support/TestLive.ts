@@ -10,7 +10,7 @@ import * as Http from "node:http"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import type { SqlClient } from "@effect/sql"
+import { SqlClient } from "@effect/sql"
 import { Context, Effect, Exit, Layer, Option, Redacted, Scope } from "effect"
 import { afterAll } from "vitest"
 import { Fetcher, JobLock, RefreshFamily, SigningKey } from "@tessera/domain"
@@ -92,6 +92,13 @@ afterAll(async () => {
   for (const { scope } of shared.values()) await Effect.runPromise(Scope.close(scope, Exit.void))
   shared.clear()
 })
+
+/**
+ * This file's SQL database (`pglite` or `postgres`) as the application sees it: the `tessera_app` role, bound by
+ * row-level security (pin a realm with `Sql.Sql.withRealm`), for tests that check rows in the database itself.
+ */
+export const sqlOf = (kind: "pglite" | "postgres") =>
+  Effect.map(Effect.promise(() => openDatabase(kind).context), Context.get(SqlClient.SqlClient))
 
 /** Every store port, whichever store is behind them (the in-memory ports also offer `MemoryDb`). */
 type Ports = Layer.Layer.Success<typeof Sql.ports> | JobLock.JobLock

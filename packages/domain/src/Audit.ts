@@ -21,6 +21,18 @@ export class Audit extends Context.Tag("@tessera/domain/Audit")<Audit, {
   readonly verify: (realmId: string) => Effect.Effect<AuditChain.Verdict, StoreError>
 }>() {}
 
+/**
+ * The owner trail (CONTRACT §3 `GET /admin/audit`): realm creation and deletion and tenant invitations, in a hash
+ * chain of its own that belongs to no realm, so it outlives every realm it names (ADR 0030). Its events carry this
+ * trail id as `realmId`; their `realm` is the name of the realm they are about and their `subject` its id.
+ * No realm has this id (realm ids are random UUIDs).
+ */
+export const ownerTrail = "00000000-0000-0000-0000-000000000000"
+
+/** An owner-trail event about `realm` (its name in `realm`, its id in `subject`). */
+export const makeOwner = (realm: Pick<Realm, "id" | "name">, draft: Omit<Draft, "subject">) =>
+  make({ id: ownerTrail, name: realm.name }, { ...draft, subject: realm.id })
+
 /** Completes a draft with its id, time and realm. */
 export const make = (realm: Pick<Realm, "id" | "name">, draft: Draft) =>
   Effect.gen(function*() {

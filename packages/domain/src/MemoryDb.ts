@@ -150,3 +150,26 @@ export const realmTable = <K extends Table>(
       read(db, (state) => Array.from(HashMap.values(rowsOf(state))).filter((row) => row.realmId === realmId))
   }
 }
+
+/**
+ * Every row of realm `realmId`, in every table, dropped (inside a `write`): a table's rows are keyed by the realm id
+ * itself (realms, key rings, the realm's audit trail) or by `key(realmId, ...)`, and the name index points at it. Works
+ * over the state's fields as they are, so a table added later goes too. Answers how many rows each table lost (an audit
+ * trail counts its events), the tables that lost none left out.
+ */
+export const dropRealm = (state: State, realmId: string): readonly [Readonly<Record<string, number>>, State] => {
+  const prefix = `${realmId}\u0000`
+  const counts: Record<string, number> = {}
+  const next: Record<string, HashMap.HashMap<string, unknown>> = {}
+  for (const [table, rows] of Object.entries(state) as Array<[string, HashMap.HashMap<string, unknown>]>) {
+    let dropped = 0
+    const kept = HashMap.filter(rows, (value, id) => {
+      const ofRealm = id === realmId || id.startsWith(prefix) || (table === "realmIdsByName" && value === realmId)
+      if (ofRealm) dropped += Chunk.isChunk(value) ? Chunk.size(value) : 1
+      return !ofRealm
+    })
+    next[table] = kept
+    if (dropped > 0) counts[table] = dropped
+  }
+  return [counts, next as unknown as State]
+}

@@ -40,19 +40,12 @@ export const findRealm = (name: string) =>
 export const createRealm = (name: string) =>
   Effect.gen(function*() {
     const realms = yield* Realms
-    const realm: Realm.Realm = { id: yield* Entropy.uuid, name, dynamicRegistration: false, createdAt: yield* now }
+    const realm: Realm.Realm = { id: yield* Entropy.uuid, name, dynamicRegistration: false, createdAt: yield* now, version: 1 }
     const ring = yield* SigningKeys.initialRing(realm.id)
+    // ADR 0030: in the realm's own trail (which begins with it) and in the owner trail (which outlives the realm)
     const event = yield* Audit.make(realm, { type: "realm.created", actor: AuditEvent.owner, result: "success" })
-    yield* realms.create(realm, ring, event)
-    return realm
-  })
-
-export const updateRealm = (name: string, change: Realm.SettingsPatch) =>
-  Effect.gen(function*() {
-    const realms = yield* Realms
-    const realm = Realm.patch(yield* findRealm(name), change)
-    const event = yield* Audit.make(realm, { type: "realm.updated", actor: AuditEvent.owner, result: "success" })
-    yield* realms.update(realm, event)
+    const ownerEvent = yield* Audit.makeOwner(realm, { type: "realm.created", actor: AuditEvent.owner, result: "success" })
+    yield* realms.create(realm, ring, event, ownerEvent)
     return realm
   })
 

@@ -136,9 +136,14 @@ export const layerPorts = Layer.effectContext(Effect.gen(function*() {
   const forgetRealm = (realmId: string) => Effect.zipRight(cache.invalidate(directory), forget(realmId))
   return Context.make(Realms, Realms.of({
     ...realms,
-    create: (realm, ring, event) => realms.create(realm, ring, event).pipe(Effect.ensuring(forgetRealm(realm.id))),
+    create: (realm, ring, event, ownerEvent) =>
+      realms.create(realm, ring, event, ownerEvent).pipe(Effect.ensuring(forgetRealm(realm.id))),
     findByName: (name) => cache.get(directory, name, Effect.suspend(() => realms.findByName(name)), Option.isSome),
-    update: (realm, event) => realms.update(realm, event).pipe(Effect.ensuring(forgetRealm(realm.id)))
+    update: (realm, expectedVersion, event) =>
+      realms.update(realm, expectedVersion, event).pipe(Effect.ensuring(forgetRealm(realm.id))),
+    // ADR 0030: the deleted realm's issuer is 404 on this node at once (its name, and everything cached of it, forgotten)
+    delete: (realm, expectedVersion, describe) =>
+      realms.delete(realm, expectedVersion, describe).pipe(Effect.ensuring(forgetRealm(realm.id)))
   })).pipe(
     Context.add(Clients, Clients.of({
       ...clients,

@@ -10,6 +10,8 @@ export interface Realm {
   readonly displayName?: string
   readonly dynamicRegistration: boolean
   readonly createdAt: DateTime.Utc
+  /** 1 at creation, +1 per change of the settings (CONTRACT §3: the ETag names it; PATCH and DELETE compare-and-set on it). */
+  readonly version: number
 }
 
 export interface SettingsPatch {
@@ -22,3 +24,11 @@ export const patch = (realm: Realm, change: SettingsPatch): Realm => ({
   ...(change.displayName !== undefined ? { displayName: change.displayName } : {}),
   ...(change.dynamicRegistration !== undefined ? { dynamicRegistration: change.dynamicRegistration } : {})
 })
+
+/** The wire names of the settings a patch would change (given and different from the realm's), in a fixed order. */
+export const changedFields = (realm: Realm, change: SettingsPatch): ReadonlyArray<"display_name" | "dynamic_registration"> => [
+  ...(change.displayName !== undefined && change.displayName !== realm.displayName ? ["display_name" as const] : []),
+  ...(change.dynamicRegistration !== undefined && change.dynamicRegistration !== realm.dynamicRegistration
+    ? ["dynamic_registration" as const]
+    : [])
+]

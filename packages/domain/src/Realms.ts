@@ -1,34 +1,83 @@
-/** The realms port: a realm is created together with its first key ring and its `realm.created` event. */
+/**
+ * The realms port: a realm is created together with its first key ring and its `realm.created` events (in its own
+ * trail and in the owner trail); its settings change by compare-and-set on `version`; deleting it drops every row of
+ * the realm together with its `realm.deleted` event in the owner trail (ADR 0030).
+ */
 import { Context, Effect, HashMap, Layer, Option } from "effect"
 import type { AuditEvent } from "./AuditEvent.js"
-import { AlreadyExists } from "./Conflict.js"
+import { AlreadyExists, NotFound, Stale } from "./Conflict.js"
 import * as MemoryDb from "./MemoryDb.js"
+import * as Page from "./Page.js"
 import type { Realm } from "./Realm.js"
 import type { Ring } from "./SigningKey.js"
 import type { StoreError } from "./StoreError.js"
 
+/** How many rows each table lost when a realm was deleted (tables that lost none are left out). */
+export type Deleted = Readonly<Record<string, number>>
+
 export class Realms extends Context.Tag("@tessera/domain/Realms")<Realms, {
-  readonly create: (realm: Realm, ring: Ring, event: AuditEvent) => Effect.Effect<void, AlreadyExists | StoreError>
+  /** Creates the realm with its ring, its event and (when given) the owner trail's event, or nothing at all. */
+  readonly create: (realm: Realm, ring: Ring, event: AuditEvent, ownerEvent?: AuditEvent) => Effect.Effect<void, AlreadyExists | StoreError>
   readonly findByName: (name: string) => Effect.Effect<Option.Option<Realm>, StoreError>
+  /** Every realm (the key scheduler's walk). */
   readonly list: Effect.Effect<ReadonlyArray<Realm>, StoreError>
-  readonly update: (realm: Realm, event: AuditEvent) => Effect.Effect<void, StoreError>
+  /** A page of realms in name order (CONTRACT §3 lists): at most `limit + 1` with a name after `window.after`. */
+  readonly page: (window: Page.Window) => Effect.Effect<ReadonlyArray<Realm>, StoreError>
+  /**
+   * Stores `realm` (its `version` already the next one) if the stored realm is still at `expectedVersion`, with its
+   * event; `Stale` when it moved on, `NotFound` when it is gone.
+   */
+  readonly update: (realm: Realm, expectedVersion: number, event: AuditEvent) => Effect.Effect<void, NotFound | Stale | StoreError>
+  /**
+   * Deletes every row of the realm if it is still at `expectedVersion`, and appends the event `describe` makes of what
+   * was deleted (to the owner trail), all at once or not at all.
+   */
+  readonly delete: (
+    realm: Realm,
+    expectedVersion: number,
+    describe: (deleted: Deleted) => AuditEvent
+  ) => Effect.Effect<Deleted, NotFound | Stale | StoreError>
 }>() {}
 
+const byName = (realm: Realm) => realm.name
+
+/** The realm stored under `id` in a state, if it is at `expectedVersion`. */
+const current = (state: MemoryDb.State, id: string, expectedVersion: number): Effect.Effect<Realm, NotFound | Stale> =>
+  Option.match(HashMap.get(state.realms, id), {
+    onNone: () => Effect.fail(new NotFound({ entity: "realm" })),
+    onSome: (stored) => stored.version === expectedVersion ? Effect.succeed(stored) : Effect.fail(new Stale({ entity: "realm" }))
+  })
+
 export const layerMemory = Layer.effect(Realms, Effect.map(MemoryDb.MemoryDb, (db) => Realms.of({
-  create: (realm, ring, event) =>
+  create: (realm, ring, event, ownerEvent) =>
     MemoryDb.write(db, (state) =>
       HashMap.has(state.realmIdsByName, realm.name)
         ? Effect.fail(new AlreadyExists({ entity: "realm" }))
-        : Effect.map(MemoryDb.appendEvent({
-          ...state,
-          realms: HashMap.set(state.realms, realm.id, realm),
-          realmIdsByName: HashMap.set(state.realmIdsByName, realm.name, realm.id),
-          keyRings: HashMap.set(state.keyRings, realm.id, ring)
-        }, event), (next) => [undefined, next] as const)),
+        : Effect.map(
+          Effect.flatMap(MemoryDb.appendEvent({
+            ...state,
+            realms: HashMap.set(state.realms, realm.id, realm),
+            realmIdsByName: HashMap.set(state.realmIdsByName, realm.name, realm.id),
+            keyRings: HashMap.set(state.keyRings, realm.id, ring)
+          }, event), (next) => MemoryDb.withEvent(next, ownerEvent)),
+          (next) => [undefined, next] as const
+        )),
   findByName: (name) =>
     MemoryDb.read(db, (state) => HashMap.get(state.realmIdsByName, name).pipe(Option.flatMap((id) => HashMap.get(state.realms, id)))),
   list: MemoryDb.read(db, (state) => Array.from(HashMap.values(state.realms))),
-  update: (realm, event) =>
+  page: (window) => MemoryDb.read(db, (state) => Page.slice(HashMap.values(state.realms), window, byName)),
+  update: (realm, expectedVersion, event) =>
     MemoryDb.write(db, (state) =>
-      Effect.map(MemoryDb.appendEvent({ ...state, realms: HashMap.set(state.realms, realm.id, realm) }, event), (next) => [undefined, next] as const))
+      current(state, realm.id, expectedVersion).pipe(
+        Effect.zipRight(MemoryDb.appendEvent({ ...state, realms: HashMap.set(state.realms, realm.id, realm) }, event)),
+        Effect.map((next) => [undefined, next] as const)
+      )),
+  delete: (realm, expectedVersion, describe) =>
+    MemoryDb.write(db, (state) =>
+      current(state, realm.id, expectedVersion).pipe(
+        Effect.flatMap(() => {
+          const [deleted, next] = MemoryDb.dropRealm(state, realm.id)
+          return Effect.map(MemoryDb.appendEvent(next, describe(deleted)), (after) => [deleted, after] as const)
+        })
+      ))
 })))

@@ -33,7 +33,7 @@ const event = (realm: Realm.Realm, type: AuditEvent.EventType, extra: Partial<Au
 /** A fresh realm, created through the port with its ring and event. */
 export const newRealm = Effect.gen(function*() {
   const id = yield* Entropy.uuid.pipe(Effect.provide(Entropy.layer))
-  const realm: Realm.Realm = { id, name: `r-${id.slice(0, 8)}`, dynamicRegistration: false, createdAt: at }
+  const realm: Realm.Realm = { id, name: `r-${id.slice(0, 8)}`, dynamicRegistration: false, createdAt: at, version: 1 }
   const created = yield* event(realm, "realm.created")
   yield* Effect.flatMap(Realms.Realms, (realms) => realms.create(realm, ring, created))
   return realm
@@ -71,8 +71,8 @@ export const suite = (name: string, ports: Layer.Layer<Ports, unknown>) =>
       Effect.gen(function*() {
         const realms = yield* Realms.Realms
         const realm = yield* newRealm
-        const updated = { ...realm, displayName: "Acme", dynamicRegistration: true }
-        yield* realms.update(updated, yield* event(realm, "realm.updated"))
+        const updated = { ...realm, displayName: "Acme", dynamicRegistration: true, version: 2 }
+        yield* realms.update(updated, 1, yield* event(realm, "realm.updated"))
         expect(Option.getOrThrow(yield* realms.findByName(realm.name))).toEqual(updated)
         expect(yield* trail(realm)).toEqual(["realm.updated", "realm.created"])
       }))

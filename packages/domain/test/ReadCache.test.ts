@@ -155,7 +155,7 @@ const node = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
 
 const newRealm = Effect.gen(function*() {
   const id = yield* Entropy.uuid
-  const realm: Realm.Realm = { id, name: `r-${id.slice(0, 8)}`, dynamicRegistration: false, createdAt: at }
+  const realm: Realm.Realm = { id, name: `r-${id.slice(0, 8)}`, dynamicRegistration: false, createdAt: at, version: 1 }
   yield* Effect.flatMap(Realms.Realms, (realms) => Effect.flatMap(event(realm, "realm.created"), (e) => realms.create(realm, ring(1, "1"), e)))
   return realm
 })
@@ -176,7 +176,7 @@ describe("ReadCache.layerPorts: the ports through the cache", () => {
       yield* keys.replace(realm.id, 1, ring(2, "2"), Option.none())
       expect(Option.map(yield* keys.ring(realm.id), (r) => r.version)).toEqual(Option.some(2))
       expect(Option.map(yield* realms.findByName(realm.name), (r) => r.dynamicRegistration)).toEqual(Option.some(false))
-      yield* realms.update({ ...realm, dynamicRegistration: true }, yield* event(realm, "realm.updated"))
+      yield* realms.update({ ...realm, dynamicRegistration: true, version: 2 }, 1, yield* event(realm, "realm.updated"))
       expect(Option.map(yield* realms.findByName(realm.name), (r) => r.dynamicRegistration)).toEqual(Option.some(true))
     })).pipe(Effect.provide(Layer.merge(Store, Entropy.layer))))
 

@@ -11,6 +11,7 @@ import m00008 from "./migrations/00008_audit_append_batch.js"
 import m00009 from "./migrations/00009_self_registered_clients.js"
 import m00010 from "./migrations/00010_throttles.js"
 import m00011 from "./migrations/00011_interaction_expiry.js"
+import m00012 from "./migrations/00012_realm_lifecycle.js"
 import m00013 from "./migrations/00013_user_lifecycle.js"
 import m00014 from "./migrations/00014_client_lifecycle.js"
 import m00016 from "./migrations/00016_delegations.js"
@@ -28,6 +29,7 @@ export const loader = Migrator.fromRecord({
   "00009_self_registered_clients": m00009,
   "00010_throttles": m00010,
   "00011_interaction_expiry": m00011,
+  "00012_realm_lifecycle": m00012,
   "00013_user_lifecycle": m00013,
   "00014_client_lifecycle": m00014,
   "00016_delegations": m00016

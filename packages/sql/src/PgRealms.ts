@@ -1,7 +1,11 @@
-/** Realms on Postgres: a realm row, its first key ring and its audit chain are created in one transaction. */
+/**
+ * Realms on Postgres: a realm row, its first key ring and its audit events are created in one transaction; settings
+ * change by compare-and-set on `version`; a realm is deleted whole by `realm_delete` (migration 00012, ADR 0030) in the
+ * transaction that writes `realm.deleted` to the owner trail.
+ */
 import { SqlClient } from "@effect/sql"
 import { DateTime, Effect, Layer, Option, Schema } from "effect"
-import { Conflict, Realms } from "@tessera/domain"
+import { Audit, Conflict, Realms } from "@tessera/domain"
 import type { Realm } from "@tessera/domain"
 import { appendEvent } from "./PgAudit.js"
 import * as PgKeys from "./PgKeys.js"
@@ -12,23 +16,43 @@ const Row = Schema.Struct({
   name: Schema.String,
   display_name: Schema.NullOr(Schema.String),
   dynamic_registration: Schema.Boolean,
-  created_at: Schema.DateFromSelf
+  created_at: Schema.DateFromSelf,
+  version: Schema.Number
 })
 const decodeRows = Schema.decodeUnknown(Schema.Array(Row))
+
+const Version = Schema.Struct({ version: Schema.Number })
+const decodeVersions = Schema.decodeUnknown(Schema.Array(Version))
+
+const Counts = Schema.Struct({ realm_delete: Schema.Record({ key: Schema.String, value: Schema.Number }) })
+const decodeCounts = Schema.decodeUnknown(Schema.Array(Counts))
 
 const toRealm = (row: typeof Row.Type): Realm.Realm => ({
   id: row.id,
   name: row.name,
   ...(row.display_name !== null ? { displayName: row.display_name } : {}),
   dynamicRegistration: row.dynamic_registration,
-  createdAt: DateTime.unsafeMake(row.created_at)
+  createdAt: DateTime.unsafeMake(row.created_at),
+  version: row.version
 })
 
 export const layer = Layer.effect(Realms.Realms, Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const run = on(sql)
+  /** The owner trail's anchor row (migration 00012) is no realm: never found, never listed. */
+  const realmsOnly = sql`id <> ${Audit.ownerTrail}`
+  /**
+   * The realm's version, locked FOR UPDATE for the rest of the transaction (rows being inserted for the realm wait
+   * for it, as they take KEY SHARE through their foreign key): `NotFound` without it, `Stale` when it moved on.
+   */
+  const lockAt = (realmId: string, expectedVersion: number) =>
+    Effect.gen(function*() {
+      const [row] = yield* decodeVersions(yield* sql`SELECT version FROM realms WHERE id = ${realmId} FOR UPDATE`)
+      if (row === undefined) return yield* new Conflict.NotFound({ entity: "realm" })
+      if (row.version !== expectedVersion) return yield* new Conflict.Stale({ entity: "realm" })
+    })
   return Realms.Realms.of({
-    create: (realm, ring, event) =>
+    create: (realm, ring, event, ownerEvent) =>
       Effect.gen(function*() {
         // the name is unique across realms even where RLS hides the other row
         const inserted = yield* sql`
@@ -37,28 +61,50 @@ export const layer = Layer.effect(Realms.Realms, Effect.gen(function*() {
             name: realm.name,
             display_name: realm.displayName ?? null,
             dynamic_registration: realm.dynamicRegistration,
-            created_at: toDate(realm.createdAt)
+            created_at: toDate(realm.createdAt),
+            version: realm.version
           })} ON CONFLICT DO NOTHING RETURNING id`
         if (inserted.length === 0) return yield* new Conflict.AlreadyExists({ entity: "realm" })
         yield* sql`INSERT INTO key_rings ${sql.insert({ realm_id: realm.id, ...PgKeys.encodeRing(ring) })}`
         yield* appendEvent(event)
+        if (ownerEvent !== undefined) yield* appendToOwnerTrail(ownerEvent)
       }).pipe(withRealm(realm.id), run),
     findByName: (name) =>
-      Effect.flatMap(sql`SELECT * FROM realms WHERE name = ${name}`, decodeRows).pipe(
+      Effect.flatMap(sql`SELECT * FROM realms WHERE name = ${name} AND ${realmsOnly}`, decodeRows).pipe(
         Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), toRealm)),
         withDirectory,
         run
       ),
-    list: Effect.flatMap(sql`SELECT * FROM realms ORDER BY created_at, name`, decodeRows).pipe(
+    list: Effect.flatMap(sql`SELECT * FROM realms WHERE ${realmsOnly} ORDER BY created_at, name`, decodeRows).pipe(
       Effect.map((rows) => rows.map(toRealm)),
       withDirectory,
       run
     ),
-    update: (realm, event) =>
+    page: (window) =>
+      Effect.flatMap(
+        sql`SELECT * FROM realms WHERE ${realmsOnly} ${window.after !== undefined ? sql`AND name > ${window.after}` : sql``}
+          ORDER BY name LIMIT ${window.limit + 1}`,
+        decodeRows
+      ).pipe(Effect.map((rows) => rows.map(toRealm)), withDirectory, run),
+    update: (realm, expectedVersion, event) =>
       Effect.gen(function*() {
+        yield* lockAt(realm.id, expectedVersion)
         yield* sql`UPDATE realms SET display_name = ${realm.displayName ?? null},
-          dynamic_registration = ${realm.dynamicRegistration} WHERE id = ${realm.id}`
+          dynamic_registration = ${realm.dynamicRegistration}, version = ${realm.version} WHERE id = ${realm.id}`
         yield* appendEvent(event)
+      }).pipe(withRealm(realm.id), run),
+    delete: (realm, expectedVersion, describe) =>
+      Effect.gen(function*() {
+        yield* lockAt(realm.id, expectedVersion)
+        const [row] = yield* decodeCounts(yield* sql`SELECT realm_delete(${realm.id})`)
+        const deleted = row!.realm_delete
+        yield* appendToOwnerTrail(describe(deleted))
+        return deleted
       }).pipe(withRealm(realm.id), run)
   })
 }))
+
+/** Appends an owner-trail event inside the current realm transaction: the transaction is pinned to the owner trail for it. */
+const appendToOwnerTrail = (event: Parameters<typeof appendEvent>[0]) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql`SELECT set_config('app.realm_id', ${Audit.ownerTrail}, true)`.pipe(Effect.zipRight(appendEvent(event))))

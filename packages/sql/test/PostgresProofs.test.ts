@@ -201,6 +201,7 @@ if (url !== undefined) {
           { migration_id: 8, name: "audit_append_batch" }, { migration_id: 9, name: "self_registered_clients" },
           { migration_id: 10, name: "throttles" },
           { migration_id: 11, name: "interaction_expiry" },
+          { migration_id: 12, name: "realm_lifecycle" },
           { migration_id: 13, name: "user_lifecycle" },
           { migration_id: 14, name: "client_lifecycle" },
           { migration_id: 16, name: "delegations" }

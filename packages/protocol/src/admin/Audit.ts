@@ -61,6 +61,9 @@ export const AuditVerdict = Schema.Union(
 export const AuditApi = HttpApiGroup.make("audit")
   .add(HttpApiEndpoint.get("audit")`/admin/realms/${realm}/audit`.setUrlParams(AuditQuery).addSuccess(AuditPage))
   .add(HttpApiEndpoint.get("verifyAudit")`/admin/realms/${realm}/audit/verify`.addSuccess(AuditVerdict))
+  // the owner trail (ADR 0030): realm creation and deletion, tenant invitations; it outlives the realms it names
+  .add(HttpApiEndpoint.get("ownerAudit", "/admin/audit").setUrlParams(AuditQuery).addSuccess(AuditPage))
+  .add(HttpApiEndpoint.get("verifyOwnerAudit", "/admin/audit/verify").addSuccess(AuditVerdict))
   .addError(ErrorBody(400))
   .addError(ErrorBody(401))
   .addError(ErrorBody(404))

@@ -1,4 +1,4 @@
-/** CONTRACT §3 audit: the realm's trail, queried and verified. */
+/** CONTRACT §3 audit: a realm's trail and the owner trail (ADR 0030), queried and verified the same way. */
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import { DateTime, Effect } from "effect"
@@ -39,8 +39,9 @@ const eventView = (e: AuditEvent.AuditEvent) => ({
   ...(e.userAgent !== undefined ? { user_agent: e.userAgent } : {})
 })
 
-const audit = admin(Effect.gen(function*() {
-  const realm = yield* realmParam
+/** The trail named by `trailOf` (a realm's id, or the owner trail's), queried newest first. */
+const query = <E, R>(trailOf: Effect.Effect<string, E, R>) => Effect.gen(function*() {
+  const trailId = yield* trailOf
   const request = yield* HttpServerRequest.HttpServerRequest
   const params = new URL(request.url, "http://localhost").searchParams
   for (const key of new Set(params.keys())) {
@@ -53,7 +54,7 @@ const audit = admin(Effect.gen(function*() {
   }
   const limit = Math.min(query.limit ?? Admin.defaultAuditLimit, Admin.maxAuditLimit)
   const found = yield* Effect.flatMap(Audit.Audit, (trail) =>
-    trail.query(realm.id, {
+    trail.query(trailId, {
       ...(query.type !== undefined ? { type: query.type } : {}),
       ...(query.subject !== undefined ? { subject: query.subject } : {}),
       ...(query.actor !== undefined ? { actor: query.actor } : {}),
@@ -70,16 +71,22 @@ const audit = admin(Effect.gen(function*() {
     events: page.map((stored) => eventView(stored.event)),
     next_cursor: found.length > limit && last !== undefined ? encodeCursor(last.seq) : null
   })
-}))
+})
 
-/** CONTRACT §3: checks the realm's audit hash chain from its first event. */
-const verifyAudit = admin(Effect.gen(function*() {
-  const realm = yield* realmParam
-  const verdict = yield* Effect.flatMap(Audit.Audit, (trail) => trail.verify(realm.id))
+/** CONTRACT §3: checks a trail's hash chain from its first event. */
+const verify = <E, R>(trailOf: Effect.Effect<string, E, R>) => Effect.gen(function*() {
+  const trailId = yield* trailOf
+  const verdict = yield* Effect.flatMap(Audit.Audit, (trail) => trail.verify(trailId))
   return json(verdict.ok ? { ok: true, events: verdict.events } : { ok: false, first_broken: verdict.firstBroken })
-}))
+})
+
+const realmTrail = Effect.map(realmParam, (realm) => realm.id)
+const ownerTrail = Effect.succeed(Audit.ownerTrail)
 
 export const routes = [
-  HttpLayerRouter.route("GET", "/admin/realms/:realm/audit", audit),
-  HttpLayerRouter.route("GET", "/admin/realms/:realm/audit/verify", verifyAudit)
+  HttpLayerRouter.route("GET", "/admin/realms/:realm/audit", admin(query(realmTrail))),
+  HttpLayerRouter.route("GET", "/admin/realms/:realm/audit/verify", admin(verify(realmTrail))),
+  // ADR 0030: the owner's own trail (owner only): realm creation and deletion, tenant invitations
+  HttpLayerRouter.route("GET", "/admin/audit", admin(query(ownerTrail))),
+  HttpLayerRouter.route("GET", "/admin/audit/verify", admin(verify(ownerTrail)))
 ] as const

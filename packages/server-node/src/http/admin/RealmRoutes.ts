@@ -1,11 +1,28 @@
-/** CONTRACT §3 realms: create and change a realm's settings. */
+/** CONTRACT §3 realms: create, list, read, change and delete (ADR 0030). */
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Effect } from "effect"
-import { Provisioning } from "@tessera/domain"
-import { Admin } from "@tessera/protocol"
+import { AuditEvent, Provisioning, RealmAdmin } from "@tessera/domain"
+import type { Realm } from "@tessera/domain"
+import { Admin, ErrorResponse } from "@tessera/protocol"
 import * as Issuer from "../Issuer.js"
 import { json } from "../Respond.js"
-import { admin, decodeBody, realmName } from "./Auth.js"
+import { admin, decodeBody, realmParam } from "./Auth.js"
+import * as ETag from "./ETag.js"
+import * as Listing from "./Listing.js"
+
+/** CONTRACT §3: the realm's settings. */
+const settings = (realm: Realm.Realm) =>
+  Effect.map(Issuer.of(realm.name), (issuer) => ({
+    name: realm.name,
+    issuer,
+    ...(realm.displayName !== undefined ? { display_name: realm.displayName } : {}),
+    dynamic_registration: realm.dynamicRegistration
+  }))
+
+/** A new realm of a deleted one's name has another id, so an old tag never matches it. */
+const tagOf = (realm: Realm.Realm) => ETag.of(realm.id, realm.version)
 
 const createRealm = admin(Effect.gen(function*() {
   const { name } = yield* decodeBody(Admin.CreateRealm)
@@ -13,22 +30,50 @@ const createRealm = admin(Effect.gen(function*() {
   return json({ name: realm.name, issuer: yield* Issuer.of(realm.name) }, 201)
 }))
 
+const listRealms = admin(Effect.gen(function*() {
+  const { window } = yield* Listing.query(Admin.ListQuery)
+  const { items, ...next } = Listing.page(yield* RealmAdmin.list(window), window, RealmAdmin.sortKey)
+  return json({ realms: yield* Effect.forEach(items, settings), ...next })
+}))
+
+const getRealm = admin(Effect.gen(function*() {
+  const realm = yield* realmParam
+  return json(yield* settings(realm), 200, ETag.header(tagOf(realm)))
+}))
+
 const patchRealm = admin(Effect.gen(function*() {
-  const name = yield* realmName
+  const realm = yield* realmParam
   const change = yield* decodeBody(Admin.PatchRealm)
-  const realm = yield* Provisioning.updateRealm(name, {
+  yield* ETag.precondition(tagOf(realm))
+  const updated = yield* RealmAdmin.update(realm, {
     ...(change.display_name !== undefined ? { displayName: change.display_name } : {}),
     ...(change.dynamic_registration !== undefined ? { dynamicRegistration: change.dynamic_registration } : {})
+  }, AuditEvent.owner)
+  return json(yield* settings(updated), 200, ETag.header(tagOf(updated)))
+}))
+
+/** CONTRACT §3: `?confirm=R`, exactly once and naming the realm, or nothing is deleted. */
+const confirmed = (realm: Realm.Realm) =>
+  Effect.gen(function*() {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const given = new URL(request.url, "http://localhost").searchParams.getAll("confirm")
+    if (given.length !== 1 || given[0] !== realm.name) {
+      return yield* ErrorResponse.invalidRequest("'confirm' must be given once, equal to the realm's name")
+    }
   })
-  return json({
-    name: realm.name,
-    issuer: yield* Issuer.of(realm.name),
-    ...(realm.displayName !== undefined ? { display_name: realm.displayName } : {}),
-    dynamic_registration: realm.dynamicRegistration
-  })
+
+const deleteRealm = admin(Effect.gen(function*() {
+  const realm = yield* realmParam
+  yield* confirmed(realm)
+  yield* ETag.precondition(tagOf(realm))
+  yield* RealmAdmin.remove(realm, AuditEvent.owner)
+  return HttpServerResponse.empty({ status: 204, headers: { "cache-control": "no-store" } })
 }))
 
 export const routes = [
   HttpLayerRouter.route("POST", "/admin/realms", createRealm),
-  HttpLayerRouter.route("PATCH", "/admin/realms/:realm", patchRealm)
+  HttpLayerRouter.route("GET", "/admin/realms", listRealms),
+  HttpLayerRouter.route("GET", "/admin/realms/:realm", getRealm),
+  HttpLayerRouter.route("PATCH", "/admin/realms/:realm", patchRealm),
+  HttpLayerRouter.route("DELETE", "/admin/realms/:realm", deleteRealm)
 ] as const
