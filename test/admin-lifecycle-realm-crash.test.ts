@@ -75,8 +75,8 @@ const fill = async (pool: Pg.Pool, realmId: string) => {
          SELECT $1, 'grant-' || i, 'client-1', 'sub-' || i, '{read}', '{}', now(), '1', '{pwd}', now() FROM generate_series(1, ${n}) i`,
       `INSERT INTO codes (realm_id, code_hash, client_id, grant_id, redirect_uri, code_challenge, expires_at)
          SELECT $1, 'code-' || i, 'client-1', 'grant-' || i, 'https://app.example/cb', 'c', now() FROM generate_series(1, 1000) i`,
-      `INSERT INTO sessions (realm_id, sid, cookie_hash, sub, auth_time, acr, amr, expires_at, client_ids)
-         SELECT $1, 'sid-' || i, 'cookie-' || i, 'sub-' || i, now(), '1', '{pwd}', now() + interval '1 day', '{client-1}'
+      `INSERT INTO sessions (realm_id, sid, cookie_hash, sub, auth_time, acr, amr, expires_at, client_ids, created_at)
+         SELECT $1, 'sid-' || i, 'cookie-' || i, 'sub-' || i, now(), '1', '{pwd}', now() + interval '1 day', '{client-1}', now()
          FROM generate_series(1, ${n}) i`,
       `INSERT INTO consents (realm_id, sub, client_id, scopes, resources, granted_at)
          SELECT $1, 'sub-' || i, 'client-1', '{read}', '{}', now() FROM generate_series(1, ${n}) i`,
