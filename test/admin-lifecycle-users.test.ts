@@ -12,7 +12,7 @@ import { Clock, DateTime, Effect, Option } from "effect"
 import { Audit, Hash, Provisioning, Session, SignIn, Users } from "@tessera/domain"
 import { Sql } from "@tessera/sql"
 import * as PgUsers from "@tessera/sql/PgUsers"
-import { authorizeAndLogin, authorizePath, codeOf, makeBrowser, onlyForm, pkce, setup } from "./support/Browser.js"
+import { authorizeAndLogin, authorizePath, codeOf, makeBrowser, onlyForm, pathOf, pkce, setup } from "./support/Browser.js"
 import type { Browser, Setup } from "./support/Browser.js"
 import type { WireResponse } from "./support/Http.js"
 import { createRealm, request, uniqueName } from "./support/Http.js"
@@ -22,6 +22,7 @@ import type { Auth } from "./support/TokenFixtures.js"
 import * as Fixtures from "./support/TokenFixtures.js"
 
 const jwtBearer = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+const deviceGrant = "urn:ietf:params:oauth:grant-type:device_code"
 
 const owner = { authorization: `Bearer ${adminToken}` }
 type Method = "GET" | "POST" | "PATCH" | "PUT" | "DELETE"
@@ -489,6 +490,46 @@ layer(TestLive)("CONTRACT §3 users: revocation that takes effect", (it) => {
       const browser = makeBrowser()
       browser.jar.set(`tessera_session_${p.realm}`, { value: cookie, path: `/realms/${p.realm}` })
       yield* expectLoginAgain(p, browser)
+    }))
+
+  it.effect("RFC 8628: a device approved before disabling gets no tokens; a person disabled on the device consent page approves nothing", () =>
+    Effect.gen(function*() {
+      const w = yield* Fixtures.world
+      const client = yield* Fixtures.registerClient(w, {
+        client_name: "Living Room TV", grant_types: [deviceGrant, "refresh_token"], token_endpoint_auth_method: "none"
+      })
+      const auth = Fixtures.authOf(client)
+      const start = Effect.map(post(w, "device_authorization", auth, { scope: "read" }), (res) => res.json as { device_code: string; user_code: string })
+      const poll = (deviceCode: string) => post(w, "token", auth, { grant_type: deviceGrant, device_code: deviceCode })
+      /** The verification page, the login form, the consent page (§3.3). */
+      const toConsent = (browser: Browser, userCode: string) =>
+        Effect.gen(function*() {
+          const entry = yield* browser.get(`/realms/${w.name}/device`)
+          const afterCode = yield* browser.submit(onlyForm(entry.text), { user_code: userCode })
+          const login = yield* browser.submit(onlyForm(afterCode.text), { username: w.username, password: "correct horse battery staple" })
+          const consent = yield* browser.get(pathOf(login.headers["location"]!))
+          expect(consent.status).toBe(200)
+          return consent
+        })
+
+      // approved, then disabled before the device polls: the approval's grant is revoked with the others
+      const first = yield* start
+      const browser = makeBrowser()
+      const consent = yield* toConsent(browser, first.user_code)
+      const approved = yield* browser.submit(onlyForm(consent.text), {}, ["decision", "allow"])
+      expect(approved.status).toBe(200)
+      expect((yield* auditOf(w.name, "device.approved"))).toHaveLength(1)
+      expect((yield* call("PATCH", userPath(w.name, w.sub), { disabled: true })).status).toBe(200)
+      expectJson(yield* poll(first.device_code), 400, { error: "invalid_grant" })
+
+      // on the consent page when the disabling commits: allowing approves nothing
+      expect((yield* call("PATCH", userPath(w.name, w.sub), { disabled: false })).status).toBe(200)
+      const second = yield* start
+      const secondBrowser = makeBrowser()
+      const page = yield* toConsent(secondBrowser, second.user_code)
+      expect((yield* call("PATCH", userPath(w.name, w.sub), { disabled: true })).status).toBe(200)
+      expect((yield* secondBrowser.submit(onlyForm(page.text), {}, ["decision", "allow"])).status).toBeGreaterThanOrEqual(400)
+      expectJson(yield* poll(second.device_code), 400, { error: "authorization_pending", error_description: "the person has not yet approved the request" })
     }))
 
   it.effect("deleting: the person's tokens stop working and their sessions and consents go", () =>
