@@ -95,7 +95,9 @@ const fill = async (pool: Pg.Pool, realmId: string) => {
          SELECT $1, 'device-' || i, 'UC' || i, 'client-1', '{read}', '{}', false, 'pending', 5, 1, now(), now() + interval '10 minutes'
          FROM generate_series(1, 1000) i`,
       `INSERT INTO throttles (realm_id, key, failures, last_at, expires_at)
-         SELECT $1, 'ip:' || i, 1, now(), now() + interval '1 hour' FROM generate_series(1, 1000) i`
+         SELECT $1, 'ip:' || i, 1, now(), now() + interval '1 hour' FROM generate_series(1, 1000) i`,
+      `INSERT INTO delegations (realm_id, client_id, sub, resources, scopes, first_at, last_at)
+         SELECT $1, 'client-1', 'sub-' || i, '{}', '{read}', now(), now() FROM generate_series(1, 1000) i`
     ]
     for (const statement of statements) await client.query(statement, [realmId])
     await client.query("COMMIT")
@@ -144,6 +146,8 @@ describe("CONTRACT §3, ADR 0030: a realm deletion killed mid-way leaves the rea
       const before = await countRows(pool, realmId)
       expect(before["users"]).toBe(bulk + 1)
       expect(before["audit_events"]).toBe(2)
+      // every realm-scoped table holds rows of the realm, so "as before" and "nothing left" say something about each
+      expect(Object.entries(before).filter(([, n]) => n === 0)).toEqual([])
       const trailBefore = (await getJson(first.base, `/admin/realms/${name}/audit/verify`)).json
       expect(trailBefore).toEqual({ ok: true, events: 2 })
 
