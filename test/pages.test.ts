@@ -178,7 +178,7 @@ const consentInput: ConsentPage.Input = {
   clientName: "Example App",
   redirectUri: "https://app.example:8443/callback?x=1&y=2",
   scopes: [{ name: "openid" }, { name: "mcp:tools", description: "Use the tools" }],
-  resources: ["https://mcp.example/mcp"],
+  resources: [{ uri: "https://mcp.example/mcp" }],
   csrf: "csrf-123",
   interaction: "int-456",
   principalType: "app"
@@ -404,7 +404,7 @@ describe("ConsentPage (CONTRACT §4)", () => {
         clientName: xss,
         redirectUri: "https://app.example/cb?q=%22%3E",
         scopes: [{ name: breakout, description: single }, { name: tick }],
-        resources: [xss, breakout],
+        resources: [{ uri: xss, displayName: breakout }, { uri: breakout }],
         csrf: single,
         interaction: breakout,
         principalType: "agent",

@@ -10,7 +10,7 @@ import * as Hash from "./Hash.js"
 import { PasswordHasher } from "./PasswordHasher.js"
 import * as Realm from "./Realm.js"
 import { Realms } from "./Realms.js"
-import type { Resource } from "./Resource.js"
+import * as Resource from "./Resource.js"
 import { Resources } from "./Resources.js"
 import * as SigningKeys from "./SigningKeys.js"
 import type { TrustedIssuer } from "./TrustedIssuer.js"
@@ -133,28 +133,57 @@ export const registerClient = (realmName: string, metadata: Client.Metadata, reg
     return { client, secret } satisfies Registered
   })
 
+/** A resource's settings that do not stand (CONTRACT §3: 400 `invalid_request` with `detail`). */
+export class ResourceRejected extends Data.TaggedError("ResourceRejected")<{ readonly detail: string }> {}
+
 export const registerResource = (
   realmName: string,
-  input: { readonly uri: string; readonly scopes: ReadonlyArray<string>; readonly stepUpScopes: ReadonlyArray<string> }
+  input: { readonly uri: string } & Resource.Settings,
+  actor: AuditEvent.Actor = AuditEvent.owner
 ) =>
   Effect.gen(function*() {
+    const invalid = Resource.invalidSettings(input)
+    if (invalid !== undefined) return yield* new ResourceRejected({ detail: invalid })
     const realm = yield* findRealm(realmName)
-    const event = yield* Audit.make(realm, { type: "resource.created", actor: AuditEvent.owner, resource: input.uri, result: "success" })
-    const resource: Resource = { realmId: realm.id, ...input, createdAt: event.at }
+    const event = yield* Audit.make(realm, { type: "resource.created", actor, resource: input.uri, result: "success" })
+    const resource: Resource.Resource = {
+      realmId: realm.id,
+      id: yield* Entropy.uuid,
+      version: 1,
+      uri: input.uri,
+      scopes: input.scopes,
+      stepUpScopes: input.stepUpScopes,
+      ...(input.displayName !== undefined ? { displayName: input.displayName } : {}),
+      ...(input.scopeDescriptions !== undefined && Object.keys(input.scopeDescriptions).length > 0
+        ? { scopeDescriptions: input.scopeDescriptions }
+        : {}),
+      createdAt: event.at
+    }
     yield* Effect.flatMap(Resources, (resources) => resources.insert(resource, event))
     return resource
   })
 
-export const registerTrustedIssuer = (realmName: string, input: Pick<TrustedIssuer, "issuer" | "keys">) =>
+export const registerTrustedIssuer = (
+  realmName: string,
+  input: Pick<TrustedIssuer, "issuer" | "keys"> & {
+    readonly idJag?: boolean | undefined
+    readonly provisionUsers?: boolean | undefined
+  },
+  actor: AuditEvent.Actor = AuditEvent.owner
+) =>
   Effect.gen(function*() {
     const realm = yield* findRealm(realmName)
-    const event = yield* Audit.make(realm, {
-      type: "trusted_issuer.created",
-      actor: AuditEvent.owner,
-      subject: input.issuer,
-      result: "success"
-    })
-    const trusted: TrustedIssuer = { realmId: realm.id, ...input, createdAt: event.at }
+    const event = yield* Audit.make(realm, { type: "trusted_issuer.created", actor, subject: input.issuer, result: "success" })
+    const trusted: TrustedIssuer = {
+      realmId: realm.id,
+      id: yield* Entropy.uuid,
+      version: 1,
+      issuer: input.issuer,
+      keys: input.keys,
+      idJag: input.idJag ?? false,
+      provisionUsers: input.provisionUsers ?? false,
+      createdAt: event.at
+    }
     yield* Effect.flatMap(TrustedIssuers, (issuers) => issuers.insert(trusted, event))
     return trusted
   })

@@ -157,6 +157,11 @@ export const layerPorts = Layer.effectContext(Effect.gen(function*() {
     Context.add(Resources, Resources.of({
       ...resources,
       insert: (resource, event) => resources.insert(resource, event).pipe(Effect.ensuring(forget(resource.realmId))),
+      update: (next, expectedVersion, event) =>
+        resources.update(next, expectedVersion, event).pipe(Effect.ensuring(forget(next.realmId))),
+      // a deletion revokes grants too, which nothing here caches; the realm's resources are forgotten
+      remove: (resource, expectedVersion, at, event) =>
+        resources.remove(resource, expectedVersion, at, event).pipe(Effect.ensuring(forget(resource.realmId))),
       find: (realmId, uri) => cache.get(realmId, `resource:${uri}`, Effect.suspend(() => resources.find(realmId, uri)), Option.isSome),
       list: (realmId) => cache.get(realmId, "resources", Effect.suspend(() => resources.list(realmId)))
     })),

@@ -47,9 +47,16 @@ export interface Request {
 export class RemoteJwks extends Context.Tag("@tessera/domain/RemoteJwks")<RemoteJwks, {
   /** The key set at `url`, from the cache when fresh and holding `kid`, else fetched (see the module comment). */
   readonly keys: (url: string, request: Request) => Effect.Effect<JwkSet, JwksUnavailable>
+  /**
+   * Drops what this process holds for `url` (under every address policy): the next use fetches it again. For an
+   * issuer deleted or re-keyed through the admin API, whose keys must not be trusted from the cache (ADR 0033).
+   */
+  readonly forget: (url: string) => Effect.Effect<void>
 }>() {}
 
 export const keys = (url: string, request: Request) => Effect.flatMap(RemoteJwks, (remote) => remote.keys(url, request))
+
+export const forget = (url: string) => Effect.flatMap(RemoteJwks, (remote) => remote.forget(url))
 
 /** Asymmetric public keys only (RFC 7517 §4.1 `kty`; no private members, RFC 7518 §6): an HMAC secret or a private key
  * published at a URL is no key Tessera verifies with. */
@@ -129,6 +136,7 @@ export const layer = Layer.effect(
       })
 
     return RemoteJwks.of({
+      forget: (url) => Ref.update(cache, HashMap.filter((_, key) => key.slice(key.indexOf(" ") + 1) !== url)),
       keys: (url, request) =>
         Effect.gen(function*() {
           // a set fetched under one address policy says nothing about what another policy may reach

@@ -3,12 +3,44 @@ import type { DateTime } from "effect"
 
 export interface Resource {
   readonly realmId: string
+  /** The admin API's name for the row (CONTRACT §3); `uri` is its identity toward clients, and never changes (ADR 0033). */
+  readonly id: string
+  /** 1 at creation, +1 per change: the admin API's ETag and compare-and-set. */
+  readonly version: number
   readonly uri: string
   readonly scopes: ReadonlyArray<string>
   /** Scopes that need a fresh human authentication (RFC 9470); a subset of `scopes`. */
   readonly stepUpScopes: ReadonlyArray<string>
+  /** What the consent page calls the resource instead of its URI. */
+  readonly displayName?: string | undefined
+  /** What the consent page says each scope allows, by scope (each a scope of `scopes`); absent means none. */
+  readonly scopeDescriptions?: Readonly<Record<string, string>> | undefined
   readonly createdAt: DateTime.Utc
 }
+
+/** The settings an administrator writes: everything but the identity (realm, id, uri), the version and the time. */
+export interface Settings {
+  readonly scopes: ReadonlyArray<string>
+  readonly stepUpScopes: ReadonlyArray<string>
+  readonly displayName?: string | undefined
+  readonly scopeDescriptions?: Readonly<Record<string, string>> | undefined
+}
+
+/**
+ * Why settings cannot stand (the admin API's 400): a step-up scope or a described scope the resource does not have.
+ * Checked on the whole result, so a change of `scopes` alone cannot leave a step-up scope or description behind.
+ */
+export const invalidSettings = (settings: Settings): string | undefined => {
+  // CONTRACT §3: step_up_scopes is a subset of scopes
+  if (!settings.stepUpScopes.every((scope) => settings.scopes.includes(scope))) return "'step_up_scopes' must be a subset of 'scopes'"
+  const described = Object.keys(settings.scopeDescriptions ?? {})
+  if (!described.every((scope) => settings.scopes.includes(scope))) return "'scope_descriptions' must describe only scopes of 'scopes'"
+  return undefined
+}
+
+/** The description of `scope` the resource gives, if any (never an inherited property of the record). */
+export const describe = (resource: Resource, scope: string): string | undefined =>
+  resource.scopeDescriptions !== undefined && Object.hasOwn(resource.scopeDescriptions, scope) ? resource.scopeDescriptions[scope] : undefined
 
 // RFC 3986 §3: scheme "://" authority, then the rest (path, query)
 const parts = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)(.*)$/s

@@ -150,6 +150,35 @@ export const revokeGrantsIn = (state: MemoryDb.State, realmId: string, match: Gr
   return [next, revoked] as const
 }
 
+/**
+ * Inside a `MemoryDb.write`: revokes every live grant of the realm that names the resource `uri` and their refresh
+ * families (a deleted resource, ADR 0033); answers the new state and how many.
+ */
+export const revokeGrantsNamingIn = (state: MemoryDb.State, realmId: string, uri: string, at: DateTime.Utc) => {
+  let next = state
+  let revoked = 0
+  for (const grant of HashMap.values(state.grants)) {
+    if (grant.realmId !== realmId || grant.revokedAt !== undefined || !grant.resources.includes(uri)) continue
+    revoked++
+    next = revokeFamiliesOf(
+      { ...next, grants: HashMap.set(next.grants, k(realmId, grant.grantId), { ...grant, revokedAt: at }) },
+      realmId,
+      grant.grantId,
+      "grant revoked"
+    )
+  }
+  return [next, revoked] as const
+}
+
+/** Inside a `MemoryDb.write`: the resource `uri` leaves every remembered consent of the realm (ADR 0033). */
+export const forgetResourceConsentsIn = (state: MemoryDb.State, realmId: string, uri: string): MemoryDb.State => ({
+  ...state,
+  consents: HashMap.map(state.consents, (consent) =>
+    consent.realmId === realmId && consent.resources.includes(uri)
+      ? { ...consent, resources: consent.resources.filter((r) => r !== uri) }
+      : consent)
+})
+
 /** Inside a `MemoryDb.write`: ends every live session of `sub`, and answers them as they were (front-channel logout). */
 export const endSessionsIn = (state: MemoryDb.State, realmId: string, sub: string, at: DateTime.Utc) => {
   const ended = Array.from(HashMap.values(state.sessions)).filter((s) => s.realmId === realmId && s.sub === sub && s.endedAt === undefined)

@@ -23,7 +23,7 @@ const clientWith = (metadata: Partial<Client.Metadata> = {}): Client.Client => (
 })
 
 const resource = (uri: string, scopes: ReadonlyArray<string>, stepUpScopes: ReadonlyArray<string> = []): Resource.Resource =>
-  ({ realmId: "r1", uri, scopes, stepUpScopes, createdAt: at })
+  ({ realmId: "r1", id: uri, version: 1, uri, scopes, stepUpScopes, createdAt: at })
 
 describe("OAuth 2.1 §4.1.1 / RFC 8252 §7.3: redirect URI matching", () => {
   const cases: ReadonlyArray<readonly [string, string, boolean]> = [

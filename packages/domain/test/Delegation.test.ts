@@ -9,7 +9,7 @@ const vault = "https://vault.example/"
 const now = 1_000_000
 
 const resource = (uri: string, scopes: ReadonlyArray<string>, stepUpScopes: ReadonlyArray<string> = []): Resource.Resource =>
-  ({ realmId: "r", uri, scopes, stepUpScopes, createdAt: DateTime.unsafeMake(0) })
+  ({ realmId: "r", id: uri, version: 1, uri, scopes, stepUpScopes, createdAt: DateTime.unsafeMake(0) })
 const resources = [resource(api, ["read", "write"]), resource(vault, ["list", "unseal"], ["unseal"])]
 
 const agent: Delegation.Agent = { clientId: "agent", principalType: "agent", resources: [api, vault] }

@@ -80,7 +80,7 @@ describe("CONTRACT §5 Audience / RFC 8707 §2: choosing a token's audience (pur
   const issuer = "https://id.example/realms/r"
   const api = "https://api.example"
   const other = "https://other.example"
-  const resources = [api, other].map((uri) => ({ realmId: "r", uri, scopes: ["read"], stepUpScopes: [], createdAt: t0 }))
+  const resources = [api, other].map((uri) => ({ realmId: "r", id: uri, version: 1, uri, scopes: ["read"], stepUpScopes: [], createdAt: t0 }))
   const base = {
     issuer, requestedResource: undefined, grantedResources: [api], grantedScopes: ["read"], requestedScopes: undefined,
     clientResources: undefined, resources
@@ -106,8 +106,8 @@ describe("RFC 6749 §4.4 / CONTRACT §5 Audience: the client credentials grant's
   const api = "https://api.example"
   const vault = "https://vault.example"
   const resources = [
-    { realmId: "r", uri: api, scopes: ["read", "write"], stepUpScopes: [], createdAt: t0 },
-    { realmId: "r", uri: vault, scopes: ["list", "unseal"], stepUpScopes: ["unseal"], createdAt: t0 }
+    { realmId: "r", id: api, version: 1, uri: api, scopes: ["read", "write"], stepUpScopes: [], createdAt: t0 },
+    { realmId: "r", id: vault, version: 1, uri: vault, scopes: ["list", "unseal"], stepUpScopes: ["unseal"], createdAt: t0 }
   ]
   const base = { requestedResource: undefined, clientResources: [api], clientScopes: undefined, requestedScopes: undefined, resources }
 

@@ -7,8 +7,8 @@ const api = "https://api.example"
 const vault = "https://vault.example"
 const createdAt = DateTime.unsafeMake("2026-01-01T00:00:00Z")
 const resources = [
-  { realmId: "r", uri: api, scopes: ["read", "write"], stepUpScopes: [], createdAt },
-  { realmId: "r", uri: vault, scopes: ["list", "unseal"], stepUpScopes: ["unseal"], createdAt }
+  { realmId: "r", id: api, version: 1, uri: api, scopes: ["read", "write"], stepUpScopes: [], createdAt },
+  { realmId: "r", id: vault, version: 1, uri: vault, scopes: ["list", "unseal"], stepUpScopes: ["unseal"], createdAt }
 ]
 
 type Input = Parameters<typeof JwtBearerGrant.choose>[0]

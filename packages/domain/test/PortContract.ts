@@ -164,14 +164,23 @@ export const suite = (name: string, ports: Layer.Layer<Ports, unknown>) =>
         const issuers = yield* TrustedIssuers.TrustedIssuers
         const a = yield* newRealm
         const b = yield* newRealm
-        const resource = { realmId: a.id, uri: "https://api.example", scopes: ["read", "pay"], stepUpScopes: ["pay"], createdAt: at }
+        const resource = { realmId: a.id, id: "00000000-0000-4000-8000-000000000001", version: 1, uri: "https://api.example", scopes: ["read", "pay"], stepUpScopes: ["pay"], createdAt: at }
         yield* resources.insert(resource, yield* event(a, "resource.created"))
         expect(Option.getOrThrow(yield* resources.find(a.id, resource.uri))).toEqual(resource)
         expect(yield* resources.list(b.id)).toEqual([])
         expect(yield* Effect.exit(resources.insert(resource, yield* event(a, "resource.created")))).toEqual(
           Exit.fail(expect.objectContaining({ _tag: "AlreadyExists", entity: "resource" }))
         )
-        const trusted = { realmId: a.id, issuer: "https://idp.example", keys: { _tag: "JwksUri" as const, jwksUri: "https://idp.example/jwks" }, createdAt: at }
+        const trusted = {
+          realmId: a.id,
+          id: "00000000-0000-4000-8000-000000000002",
+          version: 1,
+          issuer: "https://idp.example",
+          keys: { _tag: "JwksUri" as const, jwksUri: "https://idp.example/jwks" },
+          idJag: false,
+          provisionUsers: false,
+          createdAt: at
+        }
         yield* issuers.insert(trusted, yield* event(a, "trusted_issuer.created"))
         expect(Option.getOrThrow(yield* issuers.find(a.id, trusted.issuer))).toEqual(trusted)
         expect(Option.isNone(yield* issuers.find(b.id, trusted.issuer))).toBe(true)

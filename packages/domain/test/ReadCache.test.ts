@@ -160,7 +160,7 @@ const newRealm = Effect.gen(function*() {
   return realm
 })
 
-const resource = (realm: Realm.Realm, uri: string) => ({ realmId: realm.id, uri, scopes: ["read"], stepUpScopes: [], createdAt: at })
+const resource = (realm: Realm.Realm, uri: string) => ({ realmId: realm.id, id: uri, version: 1, uri, scopes: ["read"], stepUpScopes: [], createdAt: at })
 
 describe("ReadCache.layerPorts: the ports through the cache", () => {
   it.effect("a write through this node's ports is seen by its next read at once (resources, key ring, realm settings)", () =>

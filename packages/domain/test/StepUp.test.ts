@@ -4,7 +4,7 @@ import { StepUp } from "@tessera/domain"
 import type { Resource } from "@tessera/domain"
 
 const payments: Resource.Resource = {
-  realmId: "r", uri: "https://payments.example/mcp", scopes: ["mcp:tools", "payments:send"], stepUpScopes: ["payments:send"],
+  realmId: "r", id: "https://payments.example/mcp", version: 1, uri: "https://payments.example/mcp", scopes: ["mcp:tools", "payments:send"], stepUpScopes: ["payments:send"],
   createdAt: DateTime.unsafeMake(0)
 }
 const now = 1_000_000

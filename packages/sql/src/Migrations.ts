@@ -14,6 +14,7 @@ import m00011 from "./migrations/00011_interaction_expiry.js"
 import m00012 from "./migrations/00012_realm_lifecycle.js"
 import m00013 from "./migrations/00013_user_lifecycle.js"
 import m00014 from "./migrations/00014_client_lifecycle.js"
+import m00015 from "./migrations/00015_resource_and_issuer_ids.js"
 import m00016 from "./migrations/00016_delegations.js"
 
 /** Migrator runs only ids above the highest applied: a new migration always takes the next number. */
@@ -32,6 +33,7 @@ export const loader = Migrator.fromRecord({
   "00012_realm_lifecycle": m00012,
   "00013_user_lifecycle": m00013,
   "00014_client_lifecycle": m00014,
+  "00015_resource_and_issuer_ids": m00015,
   "00016_delegations": m00016
 })
 

@@ -119,6 +119,25 @@ export const revokeGrantsWhere = (sql: SqlClient.SqlClient, realmId: string, mat
     return revoked.length
   })
 
+/**
+ * Inside a realm transaction: revokes every live grant that names the resource `uri` and their refresh families (a
+ * deleted resource, ADR 0033); answers how many.
+ */
+export const revokeGrantsNaming = (sql: SqlClient.SqlClient, realmId: string, uri: string, at: DateTime.Utc) =>
+  Effect.gen(function*() {
+    const revoked = yield* sql<{ readonly grant_id: string }>`UPDATE grants SET revoked_at = ${toDate(at)}
+      WHERE realm_id = ${realmId} AND revoked_at IS NULL AND ${uri} = ANY (resources)
+      RETURNING grant_id`
+    if (revoked.length === 0) return 0
+    yield* sql`UPDATE refresh_families SET revoked_reason = 'grant revoked'
+      WHERE realm_id = ${realmId} AND grant_id IN ${sql.in(revoked.map((r) => r.grant_id))} AND revoked_reason IS NULL`
+    return revoked.length
+  })
+
+/** Inside a realm transaction: the resource `uri` leaves every remembered consent of the realm (ADR 0033). */
+export const forgetResourceConsents = (sql: SqlClient.SqlClient, realmId: string, uri: string) =>
+  sql`UPDATE consents SET resources = array_remove(resources, ${uri}) WHERE realm_id = ${realmId} AND ${uri} = ANY (resources)`
+
 /** Inside a realm transaction: ends every live session of `sub`, and answers them as they were (front-channel logout). */
 export const endSessionsOf = (sql: SqlClient.SqlClient, realmId: string, sub: string, at: DateTime.Utc) =>
   Effect.flatMap(

@@ -161,10 +161,19 @@ export const populated = Effect.gen(function*() {
   yield* Effect.flatMap(Users.Users, (users) =>
     users.insert({ realmId: realm.id, sub: "s1", username: "alice", passwordHash: "$argon2id$x", roles: [], disabled: false, version: 1, createdAt: at }, event(realm, "user.created")))
   yield* Effect.flatMap(Resources.Resources, (resources) =>
-    resources.insert({ realmId: realm.id, uri: "https://api.example", scopes: ["read"], stepUpScopes: [], createdAt: at }, event(realm, "resource.created")))
+    resources.insert({ realmId: realm.id, id: "00000000-0000-4000-8000-000000000001", version: 1, uri: "https://api.example", scopes: ["read"], stepUpScopes: [], createdAt: at }, event(realm, "resource.created")))
   yield* Effect.flatMap(TrustedIssuers.TrustedIssuers, (issuers) =>
     issuers.insert(
-      { realmId: realm.id, issuer: "https://idp.example", keys: { _tag: "JwksUri", jwksUri: "https://idp.example/jwks" }, createdAt: at },
+      {
+        realmId: realm.id,
+        id: "00000000-0000-4000-8000-000000000002",
+        version: 1,
+        issuer: "https://idp.example",
+        keys: { _tag: "JwksUri", jwksUri: "https://idp.example/jwks" },
+        idJag: false,
+        provisionUsers: false,
+        createdAt: at
+      },
       event(realm, "trusted_issuer.created")
     ))
   const secrets = { code: yield* secret, refreshToken: yield* secret, cookie: yield* secret }

@@ -5,7 +5,7 @@
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Cause, DateTime, Effect, Either, Option } from "effect"
-import { Authorize, Entropy, Hash, Interactions, SignIn, User, UserCode, Users } from "@tessera/domain"
+import { Authorize, Entropy, Hash, Interactions, Resources, SignIn, User, UserCode, Users } from "@tessera/domain"
 import type { Client, Realm, Session, StoreError } from "@tessera/domain"
 import { ClientIdMetadataDocument, ErrorResponse, Form } from "@tessera/protocol"
 import * as ConsentPage from "../pages/ConsentPage.js"
@@ -191,12 +191,13 @@ export const loginPage = (forms: Forms, options: {
 export const consentPage = (forms: Forms, session: Session.Session) =>
   Effect.gen(function*() {
     const user = yield* Effect.flatMap(Users.Users, (u) => u.find(forms.realm.id, session.sub))
+    const registered = yield* Effect.flatMap(Resources.Resources, (r) => r.list(forms.realm.id))
+    const described = ConsentPage.terms(registered, forms.request)
     return ConsentPage.consent({
       clientName: clientName(forms.client),
       redirectUri: forms.request.redirectUri,
       device: forms.request.device !== undefined ? { userCode: UserCode.format(forms.request.device.userCode) } : undefined,
-      scopes: forms.request.scopes.map((name) => ({ name })),
-      resources: forms.request.resources,
+      ...described,
       csrf: forms.csrf,
       interaction: forms.interactionId,
       principalType: forms.client.metadata.principalType,

@@ -1,20 +1,28 @@
 /**
  * The consent form (CONTRACT §4): `<form method="post">` with `<button name="decision" value="allow">` and
  * `value="deny"`, plus the hidden `csrf` and `interaction`. It names the client, the host it returns to, the
- * scopes and the resources (issue 4, "Pages"), and says so when the client is an agent. For a device (RFC 8628 §3.3)
+ * scopes and the resources (issue 4, "Pages"; by the display names and scope descriptions their administrator gave,
+ * CONTRACT §3, every one HTML-escaped), and says so when the client is an agent. For a device (RFC 8628 §3.3)
  * it shows the user code to compare with the device's screen instead of a host to return to (§5.4). For a client ID
  * metadata document it names the document's host, and it warns when the redirect is a loopback one (MCP 2025-11-25
  * "Localhost Redirect URI Risks").
  */
 import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import { Resource as Registered } from "@tessera/domain"
 import { RedirectUri } from "@tessera/protocol"
 import { html } from "./Html.js"
 import * as Page from "./Page.js"
 
 export interface Scope {
   readonly name: string
-  /** Shown under the name; standard OIDC scopes have a default. */
+  /** Shown beside the name: what the resource's administrator wrote; standard OIDC scopes have a default. */
   readonly description?: string | undefined
+}
+
+/** A resource (RFC 8707) the grant will be for: its URI, and the name its administrator gave it (CONTRACT §3). */
+export interface Resource {
+  readonly uri: string
+  readonly displayName?: string | undefined
 }
 
 export interface Input {
@@ -31,7 +39,7 @@ export interface Input {
    */
   readonly device?: { readonly userCode: string } | undefined
   readonly scopes: ReadonlyArray<Scope>
-  readonly resources: ReadonlyArray<string>
+  readonly resources: ReadonlyArray<Resource>
   readonly csrf: string
   readonly interaction: string
   readonly principalType: "app" | "agent"
@@ -55,13 +63,36 @@ export const standardScopes: Readonly<Record<string, string>> = {
   offline_access: "Keep access while you are away (until you revoke it)"
 }
 
+/**
+ * The scopes and resources of a request as the page shows them: each resource with its display name, each scope with
+ * the description the first of the request's resources that describes it gives (a resource that gives none, or a
+ * resource no longer registered, leaves the bare strings).
+ */
+export const terms = (
+  registered: ReadonlyArray<Registered.Resource>,
+  request: { readonly scopes: ReadonlyArray<string>; readonly resources: ReadonlyArray<string> }
+): Pick<Input, "scopes" | "resources"> => {
+  const named = request.resources.map((uri) => ({ uri, resource: registered.find((r) => r.uri === uri) }))
+  return {
+    resources: named.map(({ resource, uri }) => ({ uri, displayName: resource?.displayName })),
+    scopes: request.scopes.map((name) => ({
+      name,
+      description: named.map(({ resource }) => (resource === undefined ? undefined : Registered.describe(resource, name)))
+        .find((d) => d !== undefined)
+    }))
+  }
+}
+
 export const consent = (input: Input): HttpServerResponse.HttpServerResponse => {
   const agent = input.principalType === "agent"
   const scopes = input.scopes.map((scope) => {
     const description = scope.description ?? (Object.hasOwn(standardScopes, scope.name) ? standardScopes[scope.name] : undefined)
     return html`<li><code>${scope.name}</code>${description !== undefined ? html`<span>${description}</span>` : undefined}</li>`
   })
-  const resources = input.resources.map((uri) => html`<li><code>${uri}</code></li>`)
+  // the name when the administrator gave one, with the URI under it (what a token's audience will say)
+  const resources = input.resources.map(({ displayName, uri }) =>
+    displayName !== undefined ? html`<li><strong>${displayName}</strong><span><code>${uri}</code></span></li>` : html`<li><code>${uri}</code></li>`
+  )
   const body = html`<div class="card">
 ${input.realmDisplayName !== undefined ? html`<p class="realm">${input.realmDisplayName}</p>` : undefined}
 <h1 class="wrap">${input.clientName}${agent ? html`<span class="badge">Agent</span>` : undefined} wants access to your account</h1>

@@ -1,22 +1,106 @@
-/** CONTRACT §3 resources: RFC 8707 resource indicators and their scopes. */
+/** CONTRACT §3 resources: RFC 8707 resource indicators, their scopes and how the consent page names them. */
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Effect } from "effect"
-import { Provisioning } from "@tessera/domain"
+import { Provisioning, ResourceAdmin } from "@tessera/domain"
+import { Resources } from "@tessera/domain"
+import type { Resource } from "@tessera/domain"
 import { Admin, ErrorResponse } from "@tessera/protocol"
 import { json } from "../Respond.js"
-import { admin, decodeBody, realmName } from "./Auth.js"
+import { admin, decodeBody, iso, realmName, realmParam } from "./Auth.js"
+import * as ETag from "./ETag.js"
+import * as Listing from "./Listing.js"
 
-const createResource = admin(Effect.gen(function*() {
+const item = (resource: Resource.Resource): typeof Admin.ResourceItem.Type => ({
+  id: resource.id,
+  uri: resource.uri,
+  scopes: resource.scopes,
+  step_up_scopes: resource.stepUpScopes,
+  ...(resource.displayName !== undefined ? { display_name: resource.displayName } : {}),
+  scope_descriptions: resource.scopeDescriptions ?? {},
+  created_at: iso(resource.createdAt)
+})
+
+const tag = (resource: Resource.Resource) => ETag.of(resource.id, resource.version)
+
+/** Settings that do not stand (CONTRACT §3: 400). */
+const rejected = <A, E, R>(effect: Effect.Effect<A, E | Provisioning.ResourceRejected, R>) =>
+  Effect.catchIf(
+    effect,
+    (e): e is Provisioning.ResourceRejected => e instanceof Provisioning.ResourceRejected,
+    ({ detail }) => Effect.fail(ErrorResponse.invalidRequest(detail))
+  )
+
+/** ADR 0033: a client's registration that lists the resource would otherwise name nothing (or, emptied, everything). */
+const inUse = <A, E, R>(effect: Effect.Effect<A, E | Resources.ResourceInUse, R>) =>
+  Effect.catchIf(
+    effect,
+    (e): e is Resources.ResourceInUse => e instanceof Resources.ResourceInUse,
+    ({ clientIds }) =>
+      Effect.fail(ErrorResponse.make("conflict", `clients list this resource in 'resources' (${clientIds.join(", ")}); remove it from them first`))
+  )
+
+const createResource = admin(rejected(Effect.gen(function*() {
   const name = yield* realmName
   const input = yield* decodeBody(Admin.CreateResource)
-  const stepUpScopes = input.step_up_scopes ?? []
-  if (!stepUpScopes.every((scope) => input.scopes.includes(scope))) {
-    return yield* ErrorResponse.invalidRequest("'step_up_scopes' must be a subset of 'scopes'")
-  }
-  const resource = yield* Provisioning.registerResource(name, { uri: input.uri, scopes: input.scopes, stepUpScopes })
-  return json({ uri: resource.uri, scopes: resource.scopes, step_up_scopes: resource.stepUpScopes }, 201)
+  const resource = yield* Provisioning.registerResource(name, {
+    uri: input.uri,
+    scopes: input.scopes,
+    stepUpScopes: input.step_up_scopes ?? [],
+    displayName: input.display_name,
+    scopeDescriptions: input.scope_descriptions
+  })
+  return json(item(resource), 201, ETag.header(tag(resource)))
+})))
+
+const listResources = admin(Effect.gen(function*() {
+  const realm = yield* realmParam
+  const { window } = yield* Listing.query(Admin.ListQuery)
+  const { items, ...next } = Listing.page(yield* ResourceAdmin.list(realm, window), window, (r) => r.id)
+  return json({ resources: items.map(item), ...next })
 }))
 
+/** The realm in the path and the resource `{id}` names in it (404 `not_found` when it has none such). */
+const current = Effect.gen(function*() {
+  const realm = yield* realmParam
+  const id = (yield* HttpRouter.params)["id"] ?? ""
+  return { realm, resource: yield* ResourceAdmin.read(realm, id) }
+})
+
+const getResource = admin(Effect.gen(function*() {
+  const { resource } = yield* current
+  return json(item(resource), 200, ETag.header(tag(resource)))
+}))
+
+const patchResource = admin(rejected(Effect.gen(function*() {
+  const { realm, resource } = yield* current
+  yield* ETag.precondition(tag(resource))
+  const input = yield* decodeBody(Admin.PatchResource)
+  // ADR 0033: a resource indicator is an identity; tokens, grants and consents name it
+  if (input.uri !== undefined && input.uri !== resource.uri) {
+    return yield* ErrorResponse.invalidRequest("'uri' cannot be changed: register a new resource and delete this one")
+  }
+  const updated = yield* ResourceAdmin.update(realm, resource, {
+    scopes: input.scopes,
+    stepUpScopes: input.step_up_scopes,
+    displayName: input.display_name,
+    scopeDescriptions: input.scope_descriptions
+  })
+  return json(item(updated), 200, ETag.header(tag(updated)))
+})))
+
+const deleteResource = admin(inUse(Effect.gen(function*() {
+  const { realm, resource } = yield* current
+  yield* ETag.precondition(tag(resource))
+  yield* ResourceAdmin.remove(realm, resource)
+  return HttpServerResponse.empty({ status: 204, headers: { "cache-control": "no-store" } })
+})))
+
 export const routes = [
-  HttpLayerRouter.route("POST", "/admin/realms/:realm/resources", createResource)
+  HttpLayerRouter.route("POST", "/admin/realms/:realm/resources", createResource),
+  HttpLayerRouter.route("GET", "/admin/realms/:realm/resources", listResources),
+  HttpLayerRouter.route("GET", "/admin/realms/:realm/resources/:id", getResource),
+  HttpLayerRouter.route("PATCH", "/admin/realms/:realm/resources/:id", patchResource),
+  HttpLayerRouter.route("DELETE", "/admin/realms/:realm/resources/:id", deleteResource)
 ] as const
