@@ -25,6 +25,8 @@ const expectError = (res: WireResponse, status: number, error: string, error_des
 
 const unknownRealm = { error: "not_found", error_description: "unknown realm" }
 
+const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
+
 const ecPublicJwk = {
   kty: "EC",
   crv: "P-256",
@@ -422,7 +424,14 @@ layer(TestLive)("CONTRACT §3 POST /admin/realms/R/resources (RFC 8707)", (it) =
         step_up_scopes: ["write"]
       })
       expectJson(res, 201)
-      expect(res.json).toEqual({ uri: "https://api.example/mcp", scopes: ["read", "write"], step_up_scopes: ["write"] })
+      expect(res.json).toEqual({
+        id: expect.stringMatching(uuid),
+        uri: "https://api.example/mcp",
+        scopes: ["read", "write"],
+        step_up_scopes: ["write"],
+        scope_descriptions: {},
+        created_at: expect.any(String)
+      })
       expect(yield* auditTypes(realm.name)).toEqual(["resource.created", "realm.created"])
     }))
 
@@ -431,7 +440,14 @@ layer(TestLive)("CONTRACT §3 POST /admin/realms/R/resources (RFC 8707)", (it) =
       const realm = yield* createRealm()
       const res = yield* admin.post(`/admin/realms/${realm.name}/resources`, { uri: "urn:example:api", scopes: ["read"] })
       expectJson(res, 201)
-      expect(res.json).toEqual({ uri: "urn:example:api", scopes: ["read"], step_up_scopes: [] })
+      expect(res.json).toEqual({
+        id: expect.stringMatching(uuid),
+        uri: "urn:example:api",
+        scopes: ["read"],
+        step_up_scopes: [],
+        scope_descriptions: {},
+        created_at: expect.any(String)
+      })
     }))
 
   it.effect("§3: a duplicate uri is 409 conflict and writes nothing", () =>
@@ -513,7 +529,7 @@ layer(TestLive)("CONTRACT §3 POST /admin/realms/R/trusted-issuers (RFC 7523)", 
       const body = { issuer: "https://idp.example", jwks: { keys: [ecPublicJwk] } }
       const res = yield* admin.post(`/admin/realms/${realm.name}/trusted-issuers`, body)
       expectJson(res, 201)
-      expect(res.json).toEqual(body)
+      expect(res.json).toEqual({ id: expect.stringMatching(uuid), ...body, id_jag: false, provision_users: false, created_at: expect.any(String) })
       expect(yield* auditTypes(realm.name)).toEqual(["trusted_issuer.created", "realm.created"])
     }))
 
@@ -523,7 +539,7 @@ layer(TestLive)("CONTRACT §3 POST /admin/realms/R/trusted-issuers (RFC 7523)", 
       const body = { issuer: "https://idp.example/tenant", jwks_uri: "https://idp.example/tenant/jwks" }
       const res = yield* admin.post(`/admin/realms/${realm.name}/trusted-issuers`, body)
       expectJson(res, 201)
-      expect(res.json).toEqual(body)
+      expect(res.json).toEqual({ id: expect.stringMatching(uuid), ...body, id_jag: false, provision_users: false, created_at: expect.any(String) })
     }))
 
   it.effect("§3: a duplicate issuer is 409 conflict and writes nothing", () =>
@@ -819,6 +835,8 @@ layer(TestLive)("CONTRACT §3 unknown realms, unknown paths and the OpenAPI docu
         "DELETE /admin/realms/{realm}",
         "DELETE /admin/realms/{realm}/agents/{client_id}/delegations/{sub}",
         "DELETE /admin/realms/{realm}/clients/{client_id}",
+        "DELETE /admin/realms/{realm}/resources/{id}",
+        "DELETE /admin/realms/{realm}/trusted-issuers/{id}",
         "DELETE /admin/realms/{realm}/users/{sub}",
         "DELETE /admin/realms/{realm}/users/{sub}/grants/{grant_id}",
         "DELETE /admin/realms/{realm}/users/{sub}/sessions/{sid}",
@@ -832,12 +850,18 @@ layer(TestLive)("CONTRACT §3 unknown realms, unknown paths and the OpenAPI docu
         "GET /admin/realms/{realm}/clients",
         "GET /admin/realms/{realm}/clients/{client_id}",
         "GET /admin/realms/{realm}/keys",
+        "GET /admin/realms/{realm}/resources",
+        "GET /admin/realms/{realm}/resources/{id}",
+        "GET /admin/realms/{realm}/trusted-issuers",
+        "GET /admin/realms/{realm}/trusted-issuers/{id}",
         "GET /admin/realms/{realm}/users",
         "GET /admin/realms/{realm}/users/{sub}",
         "GET /admin/realms/{realm}/users/{sub}/grants",
         "GET /admin/realms/{realm}/users/{sub}/sessions",
         "PATCH /admin/realms/{realm}",
         "PATCH /admin/realms/{realm}/clients/{client_id}",
+        "PATCH /admin/realms/{realm}/resources/{id}",
+        "PATCH /admin/realms/{realm}/trusted-issuers/{id}",
         "PATCH /admin/realms/{realm}/users/{sub}",
         "POST /admin/realms",
         "POST /admin/realms/{realm}/clients",
