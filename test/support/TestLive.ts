@@ -165,3 +165,12 @@ export const TestLive = make()
 
 /** `makeMemory()`, for `layer(...)`. */
 export const TestMemory = makeMemory()
+
+/**
+ * The SqlClient of this file's database on a SQL store, for tests that look at rows directly (realm isolation
+ * checked in the database); `Option.none()` on memory.
+ */
+export const sqlClient = (kind: Store = store) =>
+  kind === "memory"
+    ? Effect.succeed(Option.none<SqlClient.SqlClient>())
+    : Effect.map(Effect.promise(() => openDatabase(kind).context), (context) => Option.some(Context.unsafeGet(context, SqlClient.SqlClient)))

@@ -17,9 +17,17 @@ export const ScopeDescription = field(
   "must be a string of 1 to 300 characters without control characters"
 )
 
+/**
+ * A key `__proto__` (an own property after JSON.parse) would be dropped, not refused, by decoding into a record: it is
+ * refused here, as a description of a scope no resource can usefully have.
+ */
+const withoutProtoKey = Schema.Unknown.pipe(
+  Schema.filter((value) => typeof value !== "object" || value === null || !Object.hasOwn(value, "__proto__"))
+)
+
 /** `{scope: text}`; which scopes may be described is the resource's `scopes` (checked on the whole resource). */
 export const ScopeDescriptions = field(
-  Schema.Record({ key: Schema.String, value: ScopeDescription }),
+  Schema.compose(withoutProtoKey, Schema.Record({ key: Schema.String, value: ScopeDescription }), { strict: false }),
   "must be an object of scope descriptions, each a string of 1 to 300 characters without control characters"
 )
 
