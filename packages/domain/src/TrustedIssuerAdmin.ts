@@ -29,7 +29,15 @@ export const read = (realm: Realm, id: string) =>
 
 const keyField = (keys: TrustedIssuer.Keys) => (keys._tag === "Jwks" ? "jwks" : "jwks_uri")
 
-const sameKeys = (a: TrustedIssuer.Keys, b: TrustedIssuer.Keys) => JSON.stringify(a) === JSON.stringify(b)
+/** JSON with every object's members in name order: a store (jsonb) may give them back in another order. */
+const canonical = (value: unknown): unknown =>
+  Array.isArray(value)
+    ? value.map(canonical)
+    : typeof value === "object" && value !== null
+    ? Object.fromEntries(Object.keys(value).sort().map((key) => [key, canonical((value as Record<string, unknown>)[key])]))
+    : value
+
+const sameKeys = (a: TrustedIssuer.Keys, b: TrustedIssuer.Keys) => JSON.stringify(canonical(a)) === JSON.stringify(canonical(b))
 
 /** Drops the cached keys of a `jwks_uri` the issuer no longer uses (or, deleted, never will). */
 const forgetOld = (before: TrustedIssuer.TrustedIssuer, after: TrustedIssuer.TrustedIssuer | undefined) => {
