@@ -5,8 +5,9 @@ import { field } from "../Body.js"
 export const maxLimit = 200
 export const defaultLimit = 50
 
+/** A decimal integer written plainly (no sign, exponent, radix prefix, spaces or fraction), 1 to `maxLimit`. */
 export const Limit = field(
-  Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, maxLimit)),
+  Schema.String.pipe(Schema.pattern(/^[1-9][0-9]{0,2}$/), Schema.compose(Schema.NumberFromString), Schema.between(1, maxLimit)),
   `must be an integer from 1 to ${maxLimit}`
 )
 

@@ -102,7 +102,11 @@ export const readBytes = (max: number = maxBodyBytes) =>
       }
       const read = alreadyRead.get(message)
       if (read !== undefined) return answer(read)
-      return Effect.sync(collect(message, max, answer))
+      // kept for the request: a handler run again (a lost compare-and-set retried, admin/Auth.ts) reads it again
+      return Effect.sync(collect(message, max, (collected) => {
+        keepBody(message, collected)
+        answer(collected)
+      }))
     }))
 
 /**

@@ -54,18 +54,36 @@ export const toErrorResponse = Match.type<Refusal>().pipe(
 
 const isRefusal = (e: { readonly _tag: string }): e is Refusal => e._tag !== "ErrorResponse" && e._tag !== "StoreError"
 
+type AdminError = ErrorResponse.ErrorResponse | Refusal | StoreError.StoreError
+
 /** An admin call: authenticate first, then run; domain refusals become contract errors. */
-export const admin = <R>(
-  handler: Effect.Effect<
-    HttpServerResponse.HttpServerResponse,
-    ErrorResponse.ErrorResponse | Refusal | StoreError.StoreError,
-    R
-  >
-) =>
+export const admin = <R>(handler: Effect.Effect<HttpServerResponse.HttpServerResponse, AdminError, R>) =>
   handle(requireOwner.pipe(
-    Effect.zipRight(handler),
+    Effect.zipRight(retriedWithoutPrecondition(handler)),
     Effect.catchIf(isRefusal, (e) => Effect.fail(toErrorResponse(e)))
   ))
+
+/** How often a change that lost its compare-and-set is run again on a fresh read when the caller set no precondition. */
+const staleRetries = 3
+
+const changedMeanwhile = (entity: Conflict.Entity) =>
+  ErrorResponse.make("conflict", `the ${entityName(entity)} kept changing meanwhile; try again`)
+
+/**
+ * RFC 9110 §13.1.1: 412 answers a precondition the caller set. Without `If-Match` there is none: a change that lost
+ * its compare-and-set to a concurrent one read a version that is gone, and it is run again on a fresh read (it wrote
+ * nothing); still losing after `staleRetries`, it is 409 `conflict`.
+ */
+const retriedWithoutPrecondition = <R>(
+  handler: Effect.Effect<HttpServerResponse.HttpServerResponse, AdminError, R>
+): Effect.Effect<HttpServerResponse.HttpServerResponse, AdminError, R | HttpServerRequest.HttpServerRequest> =>
+  Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+    request.headers["if-match"] !== undefined
+      ? handler
+      : handler.pipe(
+        Effect.retry({ while: (e: AdminError) => e._tag === "Stale", times: staleRetries }),
+        Effect.catchTag("Stale", (e) => Effect.fail(changedMeanwhile(e.entity)))
+      ))
 
 /** The JSON body decoded with `schema` (CONTRACT §2: bounded; CONTRACT §3: 400 `invalid_request` when malformed). */
 export const decodeBody = <A, I>(schema: Schema.Schema<A, I>) =>

@@ -59,7 +59,7 @@ const listClients = admin(Effect.gen(function*() {
 
 const getClient = admin(Effect.gen(function*() {
   const { client } = yield* clientParam
-  return json(itemOf(client), 200, ETag.header(tagOf(client)))
+  return yield* ETag.answer(itemOf(client), tagOf(client))
 }))
 
 /** The fields a PATCH may not carry: the secret has its own call. */

@@ -9,6 +9,7 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import { Effect } from "effect"
 import { Base64Url } from "@tessera/domain"
 import { ErrorResponse } from "@tessera/protocol"
+import { json } from "../Respond.js"
 
 /** RFC 9110 §8.8.3: a strong entity tag; opaque, and different for a deleted row's namesake created later. */
 export const of = (id: string, version: number) =>
@@ -31,3 +32,9 @@ export const precondition = (current: string) =>
 
 /** The header that carries an item's tag. */
 export const header = (tag: string) => ({ etag: tag })
+
+/**
+ * A single item's GET answer: RFC 9110 §13.1.1 ("an origin server that receives an If-Match header field MUST evaluate
+ * the condition") first, then 200 with the item and its tag.
+ */
+export const answer = (body: unknown, tag: string) => Effect.as(precondition(tag), json(body, 200, header(tag)))

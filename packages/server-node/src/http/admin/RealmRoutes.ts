@@ -38,7 +38,7 @@ const listRealms = admin(Effect.gen(function*() {
 
 const getRealm = admin(Effect.gen(function*() {
   const realm = yield* realmParam
-  return json(yield* settings(realm), 200, ETag.header(tagOf(realm)))
+  return yield* ETag.answer(yield* settings(realm), tagOf(realm))
 }))
 
 const patchRealm = admin(Effect.gen(function*() {

@@ -120,7 +120,7 @@ const listUsers = admin(Effect.gen(function*() {
 
 const getUser = admin(Effect.gen(function*() {
   const { user } = yield* realmAndUser
-  return json(userItem(user), 200, ETag.header(tagOf(user)))
+  return yield* ETag.answer(userItem(user), tagOf(user))
 }))
 
 const patchUser = admin(Effect.gen(function*() {
