@@ -5,12 +5,12 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Duration, Effect, Option } from "effect"
 import { AuditEvent, Conflict, Fetcher, Provisioning, SignIn, UserAdmin, Users } from "@tessera/domain"
 import type { Grant, Realm, Session, User } from "@tessera/domain"
-import { Admin } from "@tessera/protocol"
+import { Admin, Body, ErrorResponse } from "@tessera/protocol"
 import { AppConfig } from "../../AppConfig.js"
 import { withQuery } from "../AuthorizationResponse.js"
 import * as ClientLookup from "../ClientLookup.js"
 import * as Issuer from "../Issuer.js"
-import { json } from "../Respond.js"
+import { fromEither, json, jsonBody } from "../Respond.js"
 import { admin, decodeBody, iso, realmParam } from "./Auth.js"
 import * as ETag from "./ETag.js"
 import * as Listing from "./Listing.js"
@@ -123,9 +123,21 @@ const getUser = admin(Effect.gen(function*() {
   return yield* ETag.answer(userItem(user), tagOf(user))
 }))
 
+/** What PATCH refuses: a password has its own call (which ends sessions); a username and a sub are identities. */
+const unchangeable = {
+  password: "'password' is set with PUT .../password",
+  username: "'username' cannot be changed",
+  sub: "'sub' cannot be changed"
+}
+
 const patchUser = admin(Effect.gen(function*() {
   const { realm, user } = yield* realmAndUser
-  const change = yield* decodeBody(Admin.UpdateUser)
+  const body = yield* jsonBody
+  // a field PATCH cannot change is refused, not ignored: an operator must not believe a password was reset
+  for (const [field, why] of Object.entries(unchangeable)) {
+    if (field in body) return yield* ErrorResponse.invalidRequest(why)
+  }
+  const change = yield* fromEither(Body.decode(Admin.UpdateUser)(body))
   yield* ETag.precondition(tagOf(user))
   const changed = yield* UserAdmin.update(realm, user, change, AuditEvent.owner)
   yield* frontChannelLogout(realm, changed.ended)
