@@ -16,6 +16,7 @@ import { Resources } from "../Resources.js"
 import { Grants } from "../SignIn.js"
 import * as Tokens from "../Tokens.js"
 import * as TrustedJwt from "../TrustedJwt.js"
+import * as User from "../User.js"
 import { Users } from "../Users.js"
 import * as TokenSet from "./TokenSet.js"
 
@@ -131,7 +132,8 @@ const trustedSubject = (cmd: Command) =>
     // CONTRACT §5: the new token's sub is a person of this realm
     if (typeof sub !== "string" || sub === "") return yield* subjectRejected("unknown_subject")
     const user = yield* Effect.flatMap(Users, (users) => users.find(cmd.realm.id, sub))
-    if (Option.isNone(user)) return yield* subjectRejected("unknown_subject")
+    // CONTRACT §3: a disabled person is cut off from every grant, this one included
+    if (Option.isNone(user) || !User.canSignIn(user.value)) return yield* subjectRejected("unknown_subject")
     return {
       subject: {
         sub: user.value.sub,
