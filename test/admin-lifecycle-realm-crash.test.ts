@@ -67,10 +67,10 @@ const fill = async (pool: Pg.Pool, realmId: string) => {
          SELECT $1, 'sub-' || i, 'user' || i, 'user' || i, 'x', now() FROM generate_series(1, ${n}) i`,
       `INSERT INTO clients (realm_id, client_id, secret_hash, metadata, created_at)
          SELECT $1, 'client-' || i, NULL, '{"redirectUris":[]}'::jsonb, now() FROM generate_series(1, 100) i`,
-      `INSERT INTO resources (realm_id, uri, scopes, step_up_scopes, created_at)
-         SELECT $1, 'https://api.example/' || i, '{read}', '{}', now() FROM generate_series(1, 100) i`,
-      `INSERT INTO trusted_issuers (realm_id, issuer, keys, created_at)
-         SELECT $1, 'https://idp.example/' || i, '{"jwks":{"keys":[]}}'::jsonb, now() FROM generate_series(1, 10) i`,
+      `INSERT INTO resources (realm_id, id, uri, scopes, step_up_scopes, created_at)
+         SELECT $1, gen_random_uuid(), 'https://api.example/' || i, '{read}', '{}', now() FROM generate_series(1, 100) i`,
+      `INSERT INTO trusted_issuers (realm_id, id, issuer, keys, created_at)
+         SELECT $1, gen_random_uuid(), 'https://idp.example/' || i, '{"jwks":{"keys":[]}}'::jsonb, now() FROM generate_series(1, 10) i`,
       `INSERT INTO grants (realm_id, grant_id, client_id, sub, scopes, resources, auth_time, acr, amr, created_at)
          SELECT $1, 'grant-' || i, 'client-1', 'sub-' || i, '{read}', '{}', now(), '1', '{pwd}', now() FROM generate_series(1, ${n}) i`,
       `INSERT INTO codes (realm_id, code_hash, client_id, grant_id, redirect_uri, code_challenge, expires_at)
