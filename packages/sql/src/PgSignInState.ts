@@ -102,9 +102,12 @@ export const layerAccessTokens = Layer.effect(AccessTokens.AccessTokens, Effect.
           expiresAt: utc(row.expires_at)
         }))
       }).pipe(withRealm(realmId), run),
-    // one statement, each part one primary-key probe (ADR 0034): the token's live record joined to its grant (no
-    // record: the JWT's exp decides), its client still registered, its person still a user and not disabled, and no revocation of the
-    // client's delegation from the person at or after its iat
+    // one statement (ADR 0034). A token linked to a grant of its own client and person is decided by the record and
+    // the grant, as before (userinfo's tokens: one join of two primary-key probes): deleting the client, disabling or
+    // deleting the person and revoking the delegation all revoke that grant in their own write. Any other token (no
+    // record, or no grant: client credentials, JWT-bearer, exchanges of may_act or trusted issuers' tokens) also needs
+    // its client still registered, its person still a user and not disabled, and no revocation of the client's
+    // delegation from the person at or after its iat: three more primary-key probes, run only for it (CASE)
     active: (realmId, token) =>
       Effect.gen(function*() {
         const now = yield* DateTime.now
@@ -115,12 +118,16 @@ export const layerAccessTokens = Layer.effect(AccessTokens.AccessTokens, Effect.
           ? sql`EXISTS (SELECT 1 FROM users u WHERE u.realm_id = ${realmId} AND u.sub = ${token.sub} AND NOT u.disabled)`
           : sql`true`
         const rows = yield* Effect.flatMap(
-          sql`SELECT COALESCE((SELECT NOT a.revoked AND (a.grant_id IS NULL OR (g.grant_id IS NOT NULL AND g.revoked_at IS NULL))
-                FROM access_tokens a LEFT JOIN grants g ON g.realm_id = a.realm_id AND g.grant_id = a.grant_id
-                WHERE a.realm_id = ${realmId} AND a.jti = ${token.jti} AND a.expires_at > ${toDate(now)}), true)
-              AND ${client} AND ${person}
-              AND NOT EXISTS (SELECT 1 FROM delegations d WHERE d.realm_id = ${realmId} AND d.client_id = ${token.clientId}
-                AND d.sub = ${token.sub} AND d.not_before >= ${new Date(token.issuedAt * 1000)}) AS active`,
+          sql`SELECT CASE WHEN g.client_id = ${token.clientId} AND g.sub = ${token.sub}
+                THEN NOT a.revoked AND g.revoked_at IS NULL
+                ELSE COALESCE(NOT a.revoked AND (a.grant_id IS NULL OR (g.grant_id IS NOT NULL AND g.revoked_at IS NULL)), true)
+                  AND ${client} AND ${person}
+                  AND NOT EXISTS (SELECT 1 FROM delegations d WHERE d.realm_id = ${realmId} AND d.client_id = ${token.clientId}
+                    AND d.sub = ${token.sub} AND d.not_before >= ${new Date(token.issuedAt * 1000)})
+              END AS active
+              FROM (SELECT 1) AS presented
+              LEFT JOIN access_tokens a ON a.realm_id = ${realmId} AND a.jti = ${token.jti} AND a.expires_at > ${toDate(now)}
+              LEFT JOIN grants g ON g.realm_id = a.realm_id AND g.grant_id = a.grant_id`,
           decode(ActiveRow)
         )
         return rows[0]?.active ?? true
