@@ -6,6 +6,7 @@ import { Clock, Context, DateTime, Effect, HashMap, Layer, Option, Ref } from "e
 import type { AuditEvent } from "./AuditEvent.js"
 import * as Delegations from "./Delegations.js"
 import * as MemoryDb from "./MemoryDb.js"
+import * as User from "./User.js"
 import type { StoreError } from "./StoreError.js"
 
 /** What `active` reads of a verified token (RFC 9068 §2.2). */
@@ -107,7 +108,7 @@ export const layerMemory = Layer.effect(AccessTokens, Effect.gen(function*() {
           activeFrom(status, (grantId) =>
             Option.map(HashMap.get(state.grants, MemoryDb.key(realmId, grantId)), (grant) => grant.revokedAt !== undefined)) &&
           (isDocumentClient(token.clientId) || HashMap.has(state.clients, MemoryDb.key(realmId, token.clientId))) &&
-          (!isPerson(token) || Option.exists(HashMap.get(state.users, MemoryDb.key(realmId, token.sub)), (user) => !user.disabled)) &&
+          (!isPerson(token) || Option.exists(HashMap.get(state.users, MemoryDb.key(realmId, token.sub)), (user) => User.acceptsTokenIssuedAt(user, token.issuedAt))) &&
           !Delegations.revokedFor(
             Option.getOrUndefined(HashMap.get(state.delegations, Delegations.memoryKey(realmId, token.clientId, token.sub))),
             token.issuedAt

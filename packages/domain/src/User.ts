@@ -20,6 +20,11 @@ export interface User {
   readonly roles: ReadonlyArray<Role>
   /** A disabled person cannot sign in, and nothing they signed in to before still counts (CONTRACT §3). */
   readonly disabled: boolean
+  /**
+   * Tokens issued at or before this time are inactive (CONTRACT §3): set when the person is disabled or gets a new
+   * password, so that enabling them again does not revive a grant-less token (JWT-bearer, exchanges) issued before.
+   */
+  readonly tokensNotBefore?: DateTime.Utc
   /** 1 at creation, +1 per change: the admin API's ETag and compare-and-set (CONTRACT §3). */
   readonly version: number
   readonly createdAt: DateTime.Utc
@@ -39,3 +44,7 @@ export const matches = (user: User, prefix: string) => {
 
 /** Whether the person may use what they signed in to (a session, a consent page, a device approval). */
 export const canSignIn = (user: User) => !user.disabled
+
+/** Whether a token of this person issued at `issuedAt` (epoch seconds) still counts (`tokensNotBefore`). */
+export const acceptsTokenIssuedAt = (user: User, issuedAt: number) =>
+  !user.disabled && (user.tokensNotBefore === undefined || issuedAt * 1000 > user.tokensNotBefore.epochMillis)

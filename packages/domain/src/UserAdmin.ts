@@ -87,8 +87,10 @@ export const update = (realm: Realm, user: User.User, change: Change, actor: Aud
       result: "success",
       reason: changedReason(fields)
     })
-    const ended = yield* Effect.flatMap(Users, (users) => users.update(next, user.version, disabling, event.at, event))
-    return { user: next, ended } satisfies Changed
+    // a disabled person's earlier tokens stay dead when they are enabled again
+    const stored: User.User = disabling ? { ...next, tokensNotBefore: event.at } : next
+    const ended = yield* Effect.flatMap(Users, (users) => users.update(stored, user.version, disabling, event.at, event))
+    return { user: stored, ended } satisfies Changed
   })
 
 /** PUT password: a new argon2id hash (never in the event), and the person cut off everywhere (CONTRACT §3). */
@@ -103,8 +105,10 @@ export const setPassword = (realm: Realm, user: User.User, password: string, act
       result: "success",
       reason: "changed: password; sessions ended, grants revoked"
     })
-    const ended = yield* Effect.flatMap(Users, (users) => users.update(next, user.version, true, event.at, event))
-    return { user: next, ended } satisfies Changed
+    // every token issued before the new password is dead, grant-less ones (JWT-bearer, exchanges) included
+    const stored: User.User = { ...next, tokensNotBefore: event.at }
+    const ended = yield* Effect.flatMap(Users, (users) => users.update(stored, user.version, true, event.at, event))
+    return { user: stored, ended } satisfies Changed
   })
 
 /** DELETE: the user goes, with their sessions, grants, refresh tokens and consents (CONTRACT §3). */

@@ -115,7 +115,8 @@ export const layerAccessTokens = Layer.effect(AccessTokens.AccessTokens, Effect.
           ? sql`true`
           : sql`EXISTS (SELECT 1 FROM clients c WHERE c.realm_id = ${realmId} AND c.client_id = ${token.clientId})`
         const person = AccessTokens.isPerson(token)
-          ? sql`EXISTS (SELECT 1 FROM users u WHERE u.realm_id = ${realmId} AND u.sub = ${token.sub} AND NOT u.disabled)`
+          ? sql`EXISTS (SELECT 1 FROM users u WHERE u.realm_id = ${realmId} AND u.sub = ${token.sub} AND NOT u.disabled
+              AND (u.tokens_not_before IS NULL OR u.tokens_not_before < ${new Date(token.issuedAt * 1000)}))`
           : sql`true`
         const rows = yield* Effect.flatMap(
           sql`SELECT CASE WHEN g.client_id = ${token.clientId} AND g.sub = ${token.sub}

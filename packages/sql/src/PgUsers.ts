@@ -18,6 +18,7 @@ const UserRow = Schema.Struct({
   roles: Schema.Array(Schema.Literal(...User.roles)),
   disabled: Schema.Boolean,
   version: Schema.Number,
+  tokens_not_before: Schema.NullOr(Schema.DateFromSelf),
   created_at: Schema.DateFromSelf
 })
 const toUser = (row: typeof UserRow.Type): User.User => ({
@@ -30,9 +31,10 @@ const toUser = (row: typeof UserRow.Type): User.User => ({
   roles: row.roles,
   disabled: row.disabled,
   version: row.version,
+  ...(row.tokens_not_before !== null ? { tokensNotBefore: at(row.tokens_not_before) } : {}),
   createdAt: at(row.created_at)
 })
-const userColumns = "realm_id, sub, username, password_hash, email, name, roles, disabled, version, created_at"
+const userColumns = "realm_id, sub, username, password_hash, email, name, roles, disabled, version, tokens_not_before, created_at"
 
 /**
  * The first string after every string that starts with `prefix`, in code point order (`COLLATE "C"`): its last code
@@ -114,7 +116,8 @@ export const layerUsers = Layer.effect(Users.Users, Effect.gen(function*() {
             name = ${user.name ?? null},
             roles = ${user.roles as Array<string>},
             disabled = ${user.disabled},
-            version = ${user.version}
+            version = ${user.version},
+            tokens_not_before = ${user.tokensNotBefore !== undefined ? toDate(user.tokensNotBefore) : null}
           WHERE realm_id = ${user.realmId} AND sub = ${user.sub} AND version = ${expectedVersion}
           RETURNING sub`
         if (updated.length === 0) return yield* refused(user.realmId, user.sub)
