@@ -104,14 +104,22 @@ export const layerMemory = Layer.effect(AccessTokens, Effect.gen(function*() {
     find,
     active: (realmId, token) =>
       Effect.flatMap(find(realmId, token.jti), (status) =>
-        MemoryDb.read(db, (state) =>
-          activeFrom(status, (grantId) =>
+        MemoryDb.read(db, (state) => {
+          const grant = Option.flatMap(status, ({ grantId }) =>
+            grantId === undefined ? Option.none() : HashMap.get(state.grants, MemoryDb.key(realmId, grantId)))
+          // as on Postgres (ADR 0034): a token linked to a grant of its own client and person is decided by its record
+          // and that grant (every cut-off revokes the grant in its own write)
+          if (Option.isSome(status) && Option.isSome(grant) && grant.value.clientId === token.clientId && grant.value.sub === token.sub) {
+            return !status.value.revoked && grant.value.revokedAt === undefined
+          }
+          return activeFrom(status, (grantId) =>
             Option.map(HashMap.get(state.grants, MemoryDb.key(realmId, grantId)), (grant) => grant.revokedAt !== undefined)) &&
           (isDocumentClient(token.clientId) || HashMap.has(state.clients, MemoryDb.key(realmId, token.clientId))) &&
           (!isPerson(token) || Option.exists(HashMap.get(state.users, MemoryDb.key(realmId, token.sub)), (user) => User.acceptsTokenIssuedAt(user, token.issuedAt))) &&
           !Delegations.revokedFor(
             Option.getOrUndefined(HashMap.get(state.delegations, Delegations.memoryKey(realmId, token.clientId, token.sub))),
             token.issuedAt
-          )))
+          )
+        }))
   })
 }))

@@ -1,7 +1,7 @@
 /** Who may call the admin API (CONTRACT §3), and the one mapping from what the domain refuses to the contract's errors. */
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import { DateTime, Effect, Match } from "effect"
+import { DateTime, Effect, Match, Schedule } from "effect"
 import type { Schema } from "effect"
 import { Hash } from "@tessera/domain"
 import type { Conflict, Provisioning, StoreError } from "@tessera/domain"
@@ -64,7 +64,7 @@ export const admin = <R>(handler: Effect.Effect<HttpServerResponse.HttpServerRes
   ))
 
 /** How often a change that lost its compare-and-set is run again on a fresh read when the caller set no precondition. */
-const staleRetries = 3
+const staleRetries = 16
 
 const changedMeanwhile = (entity: Conflict.Entity) =>
   ErrorResponse.make("conflict", `the ${entityName(entity)} kept changing meanwhile; try again`)
@@ -72,7 +72,7 @@ const changedMeanwhile = (entity: Conflict.Entity) =>
 /**
  * RFC 9110 §13.1.1: 412 answers a precondition the caller set. Without `If-Match` there is none: a change that lost
  * its compare-and-set to a concurrent one read a version that is gone, and it is run again on a fresh read (it wrote
- * nothing); still losing after `staleRetries`, it is 409 `conflict`.
+ * nothing); still losing after `staleRetries` rounds, it is 409 `conflict`.
  */
 const retriedWithoutPrecondition = <R>(
   handler: Effect.Effect<HttpServerResponse.HttpServerResponse, AdminError, R>
@@ -81,7 +81,12 @@ const retriedWithoutPrecondition = <R>(
     request.headers["if-match"] !== undefined
       ? handler
       : handler.pipe(
-        Effect.retry({ while: (e: AdminError) => e._tag === "Stale", times: staleRetries }),
+        Effect.retry({
+          while: (e: AdminError) => e._tag === "Stale",
+          // each round of racing writers has one winner: n writers settle within n - 1 rounds
+          // (at once: no sleep, which a test's clock would hold)
+          schedule: Schedule.recurs(staleRetries)
+        }),
         Effect.catchTag("Stale", (e) => Effect.fail(changedMeanwhile(e.entity)))
       ))
 
