@@ -443,7 +443,19 @@ layer(TestLive.TestLive)("issue 13 attacks: secrets, refusals and the trail", (i
     Effect.gen(function*() {
       const w = yield* world
       const client = yield* registerClient(w)
-      for (const path of [userPath(w, w.sub), clientPath(w, client.client_id)]) {
+      const resources = (yield* call("GET", `/admin/realms/${w.name}/resources`)).json.resources as Array<{ id: string }>
+      const issuer = yield* call("POST", `/admin/realms/${w.name}/trusted-issuers`, {
+        issuer: "https://idp.attacks.example", jwks_uri: "https://idp.attacks.example/jwks"
+      })
+      expect(issuer.status).toBe(201)
+      const paths = [
+        userPath(w, w.sub),
+        clientPath(w, client.client_id),
+        `/admin/realms/${w.name}`,
+        `/admin/realms/${w.name}/resources/${resources[0]!.id}`,
+        `/admin/realms/${w.name}/trusted-issuers/${issuer.json.id as string}`
+      ]
+      for (const path of paths) {
         const current = (yield* call("GET", path)).headers["etag"]!
         expect((yield* call("GET", path, undefined, { "if-match": current })).status).toBe(200)
         expectError(yield* call("GET", path, undefined, { "if-match": "\"stale\"" }), 412, "precondition_failed", expect.any(String))

@@ -70,7 +70,7 @@ const current = Effect.gen(function*() {
 
 const getResource = admin(Effect.gen(function*() {
   const { resource } = yield* current
-  return json(item(resource), 200, ETag.header(tag(resource)))
+  return yield* ETag.answer(item(resource), tag(resource))
 }))
 
 const patchResource = admin(rejected(Effect.gen(function*() {

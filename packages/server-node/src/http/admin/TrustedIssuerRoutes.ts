@@ -67,7 +67,7 @@ const current = Effect.gen(function*() {
 
 const getTrustedIssuer = admin(Effect.gen(function*() {
   const { trusted } = yield* current
-  return json(item(trusted), 200, ETag.header(tag(trusted)))
+  return yield* ETag.answer(item(trusted), tag(trusted))
 }))
 
 const patchTrustedIssuer = admin(Effect.gen(function*() {
