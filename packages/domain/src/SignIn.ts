@@ -134,11 +134,15 @@ const revokeFamiliesOf = (state: MemoryDb.State, realmId: string, grantId: strin
  * tokens go inactive through `AccessTokens`' grant links). For a port that cuts a person or client off in the same
  * write as its own change.
  */
-export const revokeGrantsIn = (state: MemoryDb.State, realmId: string, match: GrantMatch, at: DateTime.Utc) => {
+export const revokeGrantsIn = (state: MemoryDb.State, realmId: string, match: GrantMatch, at: DateTime.Utc) =>
+  revokeGrantsThatIn(state, realmId, (grant) => matches(grant, realmId, match), at)
+
+/** Revokes every live grant of the realm that `which` picks, and their refresh families; answers how many. */
+const revokeGrantsThatIn = (state: MemoryDb.State, realmId: string, which: (grant: Grant) => boolean, at: DateTime.Utc) => {
   let next = state
   let revoked = 0
   for (const grant of HashMap.values(state.grants)) {
-    if (!matches(grant, realmId, match) || grant.revokedAt !== undefined) continue
+    if (grant.realmId !== realmId || grant.revokedAt !== undefined || !which(grant)) continue
     revoked++
     next = revokeFamiliesOf(
       { ...next, grants: HashMap.set(next.grants, k(realmId, grant.grantId), { ...grant, revokedAt: at }) },
@@ -154,21 +158,8 @@ export const revokeGrantsIn = (state: MemoryDb.State, realmId: string, match: Gr
  * Inside a `MemoryDb.write`: revokes every live grant of the realm that names the resource `uri` and their refresh
  * families (a deleted resource, ADR 0033); answers the new state and how many.
  */
-export const revokeGrantsNamingIn = (state: MemoryDb.State, realmId: string, uri: string, at: DateTime.Utc) => {
-  let next = state
-  let revoked = 0
-  for (const grant of HashMap.values(state.grants)) {
-    if (grant.realmId !== realmId || grant.revokedAt !== undefined || !grant.resources.includes(uri)) continue
-    revoked++
-    next = revokeFamiliesOf(
-      { ...next, grants: HashMap.set(next.grants, k(realmId, grant.grantId), { ...grant, revokedAt: at }) },
-      realmId,
-      grant.grantId,
-      "grant revoked"
-    )
-  }
-  return [next, revoked] as const
-}
+export const revokeGrantsNamingIn = (state: MemoryDb.State, realmId: string, uri: string, at: DateTime.Utc) =>
+  revokeGrantsThatIn(state, realmId, (grant) => grant.resources.includes(uri), at)
 
 /** Inside a `MemoryDb.write`: the resource `uri` leaves every remembered consent of the realm (ADR 0033). */
 export const forgetResourceConsentsIn = (state: MemoryDb.State, realmId: string, uri: string): MemoryDb.State => ({
