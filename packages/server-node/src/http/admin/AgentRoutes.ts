@@ -7,7 +7,7 @@ import { AgentsAdmin, Conflict } from "@tessera/domain"
 import type { Delegations } from "@tessera/domain"
 import { Admin } from "@tessera/protocol"
 import { json } from "../Respond.js"
-import { admin, iso, realmName } from "./Auth.js"
+import { admin, destructive, iso, realmName } from "./Auth.js"
 import * as Listing from "./Listing.js"
 
 const agentView = (agent: Delegations.Agent): typeof Admin.AgentView.Encoded => ({
@@ -32,7 +32,7 @@ const listAgents = admin(Effect.gen(function*() {
 /** Ids Tessera makes are printable ASCII; anything else names nothing here (and never reaches the store). */
 const id = /^[\x21-\x7e]{1,512}$/
 
-const revokeDelegation = admin(Effect.gen(function*() {
+const revokeDelegation = destructive(Effect.gen(function*() {
   const name = yield* realmName
   const params = yield* HttpRouter.params
   const clientId = params["client_id"] ?? ""

@@ -6,7 +6,7 @@ import { Audit, Base64Url } from "@tessera/domain"
 import type { AuditEvent } from "@tessera/domain"
 import { Admin, Body, ErrorResponse } from "@tessera/protocol"
 import { fromEither, json } from "../Respond.js"
-import { admin, iso, realmParam } from "./Auth.js"
+import { admin, iso, ownerOnly, realmParam } from "./Auth.js"
 
 /** Audit cursors are opaque to clients: the position of the last event of the page. */
 const encodeCursor = (seq: number) => Base64Url.encode(new TextEncoder().encode(`seq:${seq}`))
@@ -87,6 +87,6 @@ export const routes = [
   HttpLayerRouter.route("GET", "/admin/realms/:realm/audit", admin(query(realmTrail))),
   HttpLayerRouter.route("GET", "/admin/realms/:realm/audit/verify", admin(verify(realmTrail))),
   // ADR 0030: the owner's own trail (owner only): realm creation and deletion, tenant invitations
-  HttpLayerRouter.route("GET", "/admin/audit", admin(query(ownerTrail))),
-  HttpLayerRouter.route("GET", "/admin/audit/verify", admin(verify(ownerTrail)))
+  HttpLayerRouter.route("GET", "/admin/audit", ownerOnly(query(ownerTrail))),
+  HttpLayerRouter.route("GET", "/admin/audit/verify", ownerOnly(verify(ownerTrail)))
 ] as const

@@ -9,6 +9,7 @@ import { Body, ErrorResponse } from "@tessera/protocol"
 import * as Issuer from "../Issuer.js"
 import { fromEither, handle, jsonBody } from "../Respond.js"
 import { Secrets } from "../../Secrets.js"
+import * as Caller from "./Caller.js"
 
 /** RFC 6750 §3.1: a missing or wrong owner token. */
 const unauthorized = new ErrorResponse.ErrorResponse({
@@ -56,12 +57,31 @@ const isRefusal = (e: { readonly _tag: string }): e is Refusal => e._tag !== "Er
 
 type AdminError = ErrorResponse.ErrorResponse | Refusal | StoreError.StoreError
 
-/** An admin call: authenticate first, then run; domain refusals become contract errors. */
-export const admin = <R>(handler: Effect.Effect<HttpServerResponse.HttpServerResponse, AdminError, R>) =>
-  handle(requireOwner.pipe(
-    Effect.zipRight(retriedWithoutPrecondition(handler)),
+/**
+ * Which callers an admin call admits (CONTRACT §3): `realm` calls (`/admin/realms/R/**`) the owner and R's tenant
+ * admins; `owner` calls only the owner (a tenant admin gets 403 `insufficient_scope`); `destructive` calls are realm
+ * calls that need the realm's step-up scope when its admin resource declares one (realm-level deletes, key rotation).
+ */
+export type Access = "realm" | "owner" | "destructive"
+
+/** Who is calling, or the contract's refusal (401 without a credential this call admits). */
+const authenticate = (_access: Access) => Effect.as(requireOwner, Caller.owner)
+
+const call = <R>(access: Access, handler: Effect.Effect<HttpServerResponse.HttpServerResponse, AdminError, R>) =>
+  handle(authenticate(access).pipe(
+    Effect.flatMap((caller) => Effect.provideService(retriedWithoutPrecondition(handler), Caller.AdminCaller, caller)),
     Effect.catchIf(isRefusal, (e) => Effect.fail(toErrorResponse(e)))
   ))
+
+/** An admin call on one realm: authenticate first, then run; domain refusals become contract errors. */
+export const admin = <R>(handler: Effect.Effect<HttpServerResponse.HttpServerResponse, AdminError, R>) => call("realm", handler)
+
+/** An owner-only call (CONTRACT §3, marked "(owner)"). */
+export const ownerOnly = <R>(handler: Effect.Effect<HttpServerResponse.HttpServerResponse, AdminError, R>) => call("owner", handler)
+
+/** A destructive realm call: a delete under the realm, or key rotation (the realm may demand a step-up scope). */
+export const destructive = <R>(handler: Effect.Effect<HttpServerResponse.HttpServerResponse, AdminError, R>) =>
+  call("destructive", handler)
 
 /** How often a change that lost its compare-and-set is run again on a fresh read when the caller set no precondition. */
 const staleRetries = 16

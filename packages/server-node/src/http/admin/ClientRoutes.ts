@@ -7,10 +7,11 @@ import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { DateTime, Duration, Effect, Option } from "effect"
-import { AuditEvent, Client, ClientAdmin, Clients, Provisioning } from "@tessera/domain"
+import { Client, ClientAdmin, Clients, Provisioning } from "@tessera/domain"
 import { Admin, ClientMetadata, ErrorResponse, Syntax } from "@tessera/protocol"
 import { fromEither, json, jsonBody } from "../Respond.js"
-import { admin, decodeBody, realmName } from "./Auth.js"
+import { admin, decodeBody, destructive, realmName } from "./Auth.js"
+import * as Caller from "./Caller.js"
 import * as ETag from "./ETag.js"
 import * as Listing from "./Listing.js"
 
@@ -78,14 +79,14 @@ const patchClient = admin(Effect.gen(function*() {
   const { client_id: _id, client_id_issued_at: _issued, ...current } = itemOf(client)
   const merged = Object.fromEntries(Object.entries({ ...current, ...body }).filter(([, value]) => value !== null))
   const metadata = yield* fromEither(ClientMetadata.validate(merged))
-  const updated = yield* ClientAdmin.update(name, client, metadata, AuditEvent.owner)
+  const updated = yield* ClientAdmin.update(name, client, metadata, yield* Caller.actor)
   return json(itemOf(updated), 200, ETag.header(tagOf(updated)))
 }))
 
-const deleteClient = admin(Effect.gen(function*() {
+const deleteClient = destructive(Effect.gen(function*() {
   const { name, client } = yield* clientParam
   yield* ETag.precondition(tagOf(client))
-  yield* ClientAdmin.remove(name, client, AuditEvent.owner)
+  yield* ClientAdmin.remove(name, client, yield* Caller.actor)
   return HttpServerResponse.empty({ status: 204, headers: { "cache-control": "no-store" } })
 }))
 
@@ -97,7 +98,7 @@ const rotateSecret = admin(Effect.gen(function*() {
   const { name, client } = yield* clientParam
   yield* ETag.precondition(tagOf(client))
   const input = yield* decodeBody(Admin.RotateSecret)
-  const rotated = yield* ClientAdmin.rotateSecret(name, client, Duration.seconds(input.previous_valid_for ?? 0), AuditEvent.owner).pipe(
+  const rotated = yield* ClientAdmin.rotateSecret(name, client, Duration.seconds(input.previous_valid_for ?? 0), yield* Caller.actor).pipe(
     Effect.catchTag("SecretNotUsed", () => Effect.fail(secretNotUsed))
   )
   // epoch seconds, as RFC 7591 §3.2.1's client_secret_expires_at

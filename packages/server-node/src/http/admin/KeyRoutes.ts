@@ -1,10 +1,11 @@
 /** CONTRACT §3 keys: the realm's signing keys and their rotation. */
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import { Effect } from "effect"
-import { AuditEvent, SigningKeys } from "@tessera/domain"
+import { SigningKeys } from "@tessera/domain"
 import type { SigningKey } from "@tessera/domain"
 import { json } from "../Respond.js"
-import { admin, iso, realmParam } from "./Auth.js"
+import { admin, destructive, iso, realmParam } from "./Auth.js"
+import * as Caller from "./Caller.js"
 
 const keyView = (key: SigningKey.SigningKey) => ({
   kid: key.kid,
@@ -20,9 +21,9 @@ const keys = admin(Effect.gen(function*() {
   return json({ keys: (yield* SigningKeys.list(realm.id)).map(keyView) })
 }))
 
-const rotateKeys = admin(Effect.gen(function*() {
+const rotateKeys = destructive(Effect.gen(function*() {
   const realm = yield* realmParam
-  yield* SigningKeys.rotate(realm, AuditEvent.owner, "requested by the owner")
+  yield* SigningKeys.rotate(realm, yield* Caller.actor, "requested by the owner")
   return json({ keys: (yield* SigningKeys.list(realm.id)).map(keyView) })
 }))
 

@@ -3,12 +3,13 @@ import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Effect } from "effect"
-import { AuditEvent, Provisioning, RealmAdmin } from "@tessera/domain"
+import { Provisioning, RealmAdmin } from "@tessera/domain"
 import type { Realm } from "@tessera/domain"
 import { Admin, ErrorResponse } from "@tessera/protocol"
 import * as Issuer from "../Issuer.js"
 import { json } from "../Respond.js"
-import { admin, decodeBody, realmParam } from "./Auth.js"
+import { admin, decodeBody, ownerOnly, realmParam } from "./Auth.js"
+import * as Caller from "./Caller.js"
 import * as ETag from "./ETag.js"
 import * as Listing from "./Listing.js"
 
@@ -24,13 +25,13 @@ const settings = (realm: Realm.Realm) =>
 /** A new realm of a deleted one's name has another id, so an old tag never matches it. */
 const tagOf = (realm: Realm.Realm) => ETag.of(realm.id, realm.version)
 
-const createRealm = admin(Effect.gen(function*() {
+const createRealm = ownerOnly(Effect.gen(function*() {
   const { name } = yield* decodeBody(Admin.CreateRealm)
   const realm = yield* Provisioning.createRealm(name)
   return json({ name: realm.name, issuer: yield* Issuer.of(realm.name) }, 201)
 }))
 
-const listRealms = admin(Effect.gen(function*() {
+const listRealms = ownerOnly(Effect.gen(function*() {
   const { window } = yield* Listing.query(Admin.ListQuery)
   const { items, ...next } = Listing.page(yield* RealmAdmin.list(window), window, RealmAdmin.sortKey)
   return json({ realms: yield* Effect.forEach(items, settings), ...next })
@@ -48,7 +49,7 @@ const patchRealm = admin(Effect.gen(function*() {
   const updated = yield* RealmAdmin.update(realm, {
     ...(change.display_name !== undefined ? { displayName: change.display_name } : {}),
     ...(change.dynamic_registration !== undefined ? { dynamicRegistration: change.dynamic_registration } : {})
-  }, AuditEvent.owner)
+  }, yield* Caller.actor)
   return json(yield* settings(updated), 200, ETag.header(tagOf(updated)))
 }))
 
@@ -62,11 +63,11 @@ const confirmed = (realm: Realm.Realm) =>
     }
   })
 
-const deleteRealm = admin(Effect.gen(function*() {
+const deleteRealm = ownerOnly(Effect.gen(function*() {
   const realm = yield* realmParam
   yield* confirmed(realm)
   yield* ETag.precondition(tagOf(realm))
-  yield* RealmAdmin.remove(realm, AuditEvent.owner)
+  yield* RealmAdmin.remove(realm, yield* Caller.actor)
   return HttpServerResponse.empty({ status: 204, headers: { "cache-control": "no-store" } })
 }))
 

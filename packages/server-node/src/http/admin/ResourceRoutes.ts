@@ -8,7 +8,7 @@ import { Resources } from "@tessera/domain"
 import type { Resource } from "@tessera/domain"
 import { Admin, ErrorResponse } from "@tessera/protocol"
 import { json } from "../Respond.js"
-import { admin, decodeBody, iso, realmName, realmParam } from "./Auth.js"
+import { admin, decodeBody, destructive, iso, realmName, realmParam } from "./Auth.js"
 import * as ETag from "./ETag.js"
 import * as Listing from "./Listing.js"
 
@@ -90,7 +90,7 @@ const patchResource = admin(rejected(Effect.gen(function*() {
   return json(item(updated), 200, ETag.header(tag(updated)))
 })))
 
-const deleteResource = admin(inUse(Effect.gen(function*() {
+const deleteResource = destructive(inUse(Effect.gen(function*() {
   const { realm, resource } = yield* current
   yield* ETag.precondition(tag(resource))
   yield* ResourceAdmin.remove(realm, resource)

@@ -7,7 +7,7 @@ import { Provisioning, TrustedIssuerAdmin } from "@tessera/domain"
 import type { TrustedIssuer } from "@tessera/domain"
 import { Admin, ErrorResponse, Jwks } from "@tessera/protocol"
 import { json } from "../Respond.js"
-import { admin, decodeBody, iso, realmName, realmParam } from "./Auth.js"
+import { admin, decodeBody, destructive, iso, realmName, realmParam } from "./Auth.js"
 import * as ETag from "./ETag.js"
 import * as Listing from "./Listing.js"
 
@@ -86,7 +86,7 @@ const patchTrustedIssuer = admin(Effect.gen(function*() {
   return json(item(updated), 200, ETag.header(tag(updated)))
 }))
 
-const deleteTrustedIssuer = admin(Effect.gen(function*() {
+const deleteTrustedIssuer = destructive(Effect.gen(function*() {
   const { realm, trusted } = yield* current
   yield* ETag.precondition(tag(trusted))
   yield* TrustedIssuerAdmin.remove(realm, trusted)

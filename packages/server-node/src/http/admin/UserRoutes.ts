@@ -3,7 +3,7 @@ import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Duration, Effect, Option } from "effect"
-import { AuditEvent, Conflict, Fetcher, Provisioning, SignIn, UserAdmin, Users } from "@tessera/domain"
+import { Conflict, Fetcher, Provisioning, SignIn, UserAdmin, Users } from "@tessera/domain"
 import type { Grant, Realm, Session, User } from "@tessera/domain"
 import { Admin, Body, ErrorResponse } from "@tessera/protocol"
 import { AppConfig } from "../../AppConfig.js"
@@ -11,7 +11,8 @@ import { withQuery } from "../AuthorizationResponse.js"
 import * as ClientLookup from "../ClientLookup.js"
 import * as Issuer from "../Issuer.js"
 import { fromEither, json, jsonBody } from "../Respond.js"
-import { admin, decodeBody, iso, realmParam } from "./Auth.js"
+import { admin, decodeBody, destructive, iso, realmParam } from "./Auth.js"
+import * as Caller from "./Caller.js"
 import * as ETag from "./ETag.js"
 import * as Listing from "./Listing.js"
 
@@ -139,15 +140,15 @@ const patchUser = admin(Effect.gen(function*() {
   }
   const change = yield* fromEither(Body.decode(Admin.UpdateUser)(body))
   yield* ETag.precondition(tagOf(user))
-  const changed = yield* UserAdmin.update(realm, user, change, AuditEvent.owner)
+  const changed = yield* UserAdmin.update(realm, user, change, yield* Caller.actor)
   yield* frontChannelLogout(realm, changed.ended)
   return json(userItem(changed.user), 200, ETag.header(tagOf(changed.user)))
 }))
 
-const deleteUser = admin(Effect.gen(function*() {
+const deleteUser = destructive(Effect.gen(function*() {
   const { realm, user } = yield* realmAndUser
   yield* ETag.precondition(tagOf(user))
-  const ended = yield* UserAdmin.remove(realm, user, AuditEvent.owner)
+  const ended = yield* UserAdmin.remove(realm, user, yield* Caller.actor)
   yield* frontChannelLogout(realm, ended)
   return noContent
 }))
@@ -156,7 +157,7 @@ const setPassword = admin(Effect.gen(function*() {
   const { realm, user } = yield* realmAndUser
   const { password } = yield* decodeBody(Admin.SetPassword)
   yield* ETag.precondition(tagOf(user))
-  const changed = yield* UserAdmin.setPassword(realm, user, password, AuditEvent.owner)
+  const changed = yield* UserAdmin.setPassword(realm, user, password, yield* Caller.actor)
   yield* frontChannelLogout(realm, changed.ended)
   return noContent
 }))
@@ -170,10 +171,10 @@ const listSessions = admin(Effect.gen(function*() {
   return json({ sessions: items.map(sessionItem), ...next })
 }))
 
-const endSession = admin(Effect.gen(function*() {
+const endSession = destructive(Effect.gen(function*() {
   const realm = yield* realmParam
   const sub = yield* pathId("sub", "user")
-  const session = yield* UserAdmin.endSession(realm, sub, yield* pathId("sid", "session"), AuditEvent.owner)
+  const session = yield* UserAdmin.endSession(realm, sub, yield* pathId("sid", "session"), yield* Caller.actor)
   yield* frontChannelLogout(realm, [session])
   return noContent
 }))
@@ -187,10 +188,10 @@ const listGrants = admin(Effect.gen(function*() {
   return json({ grants: items.map(grantItem), ...next })
 }))
 
-const revokeGrant = admin(Effect.gen(function*() {
+const revokeGrant = destructive(Effect.gen(function*() {
   const realm = yield* realmParam
   const sub = yield* pathId("sub", "user")
-  yield* UserAdmin.revokeGrant(realm, sub, yield* pathId("grant_id", "grant"), AuditEvent.owner)
+  yield* UserAdmin.revokeGrant(realm, sub, yield* pathId("grant_id", "grant"), yield* Caller.actor)
   return noContent
 }))
 
