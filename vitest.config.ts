@@ -17,7 +17,8 @@ const grantSuites = [
   "test/e2e-agent-*.test.ts",
   "test/mcp-client-id-*.test.ts",
   "test/token-edge.test.ts",
-  "test/admin-lifecycle-*.test.ts"
+  "test/admin-lifecycle-*.test.ts",
+  "test/tenancy-*.test.ts"
 ]
 
 /**
