@@ -23,7 +23,7 @@ export const list = (realmName: string, window: Page.Window) =>
  * or not, issued until now (they introspect inactive). `NotFound` for a client that is not an agent of the realm, or
  * a person without a live delegation to it.
  */
-export const revokeDelegation = (realmName: string, clientId: string, sub: string, actor: AuditEvent.Actor = AuditEvent.owner) =>
+export const revokeDelegation = (realmName: string, clientId: string, sub: string, actor: AuditEvent.Actor) =>
   Effect.gen(function*() {
     const realm = yield* findRealm(realmName)
     const event = yield* Audit.make(realm, { type: "delegation.revoked", actor, subject: sub, clientId, result: "success" })

@@ -57,12 +57,13 @@ export interface NewUser {
   readonly roles?: ReadonlyArray<User.Role> | undefined
 }
 
-export const createUser = (realmName: string, input: NewUser) =>
+/** CONTRACT §7: `actor` is whoever called the admin API (the owner, a tenant admin, an automation client). */
+export const createUser = (realmName: string, input: NewUser, actor: AuditEvent.Actor) =>
   Effect.gen(function*() {
     const realm = yield* findRealm(realmName)
     const passwordHash = yield* Effect.flatMap(PasswordHasher, (h) => h.hash(input.password))
     const sub = yield* Entropy.uuid
-    const event = yield* Audit.make(realm, { type: "user.created", actor: AuditEvent.owner, subject: sub, result: "success" })
+    const event = yield* Audit.make(realm, { type: "user.created", actor, subject: sub, result: "success" })
     const user: User.User = {
       realmId: realm.id,
       sub,
@@ -94,14 +95,15 @@ export interface Registered {
 }
 
 /**
- * Who registered a client, for its `client.created` event: the owner (admin API), or the client itself through
- * dynamic registration (RFC 7591 §3), with where the request came from.
+ * Who registered a client, for its `client.created` event: the admin API's caller (CONTRACT §7: the owner, a tenant
+ * admin or an automation client), or the client itself through dynamic registration (RFC 7591 §3), with where the
+ * request came from.
  */
 export type Registrar =
-  | { readonly _tag: "Owner" }
+  | { readonly _tag: "Admin"; readonly actor: AuditEvent.Actor }
   | { readonly _tag: "Dynamic"; readonly context: RequestContext }
 
-export const registerClient = (realmName: string, metadata: Client.Metadata, registrar: Registrar = { _tag: "Owner" }) =>
+export const registerClient = (realmName: string, metadata: Client.Metadata, registrar: Registrar) =>
   Effect.gen(function*() {
     const realm = yield* findRealm(realmName)
     yield* checkResources(realm, metadata)
@@ -110,8 +112,8 @@ export const registerClient = (realmName: string, metadata: Client.Metadata, reg
       ? Option.some(yield* Entropy.token(32))
       : Option.none()
     const secretHash = yield* Option.match(secret, { onNone: () => Effect.succeed(undefined), onSome: Hash.sha256 })
-    const event = yield* Audit.make(realm, registrar._tag === "Owner"
-      ? { type: "client.created", actor: AuditEvent.owner, clientId, result: "success" }
+    const event = yield* Audit.make(realm, registrar._tag === "Admin"
+      ? { type: "client.created", actor: registrar.actor, clientId, result: "success" }
       : {
         type: "client.created",
         actor: { type: "client", id: clientId },
@@ -139,7 +141,7 @@ export class ResourceRejected extends Data.TaggedError("ResourceRejected")<{ rea
 export const registerResource = (
   realmName: string,
   input: { readonly uri: string } & Resource.Settings,
-  actor: AuditEvent.Actor = AuditEvent.owner
+  actor: AuditEvent.Actor
 ) =>
   Effect.gen(function*() {
     const invalid = Resource.invalidSettings(input)
@@ -169,7 +171,7 @@ export const registerTrustedIssuer = (
     readonly idJag?: boolean | undefined
     readonly provisionUsers?: boolean | undefined
   },
-  actor: AuditEvent.Actor = AuditEvent.owner
+  actor: AuditEvent.Actor
 ) =>
   Effect.gen(function*() {
     const realm = yield* findRealm(realmName)
@@ -188,5 +190,9 @@ export const registerTrustedIssuer = (
     return trusted
   })
 
-export const rotateKeys = (realmName: string) =>
-  Effect.flatMap(findRealm(realmName), (realm) => SigningKeys.rotate(realm, AuditEvent.owner, "requested by the owner"))
+export const rotateKeys = (realmName: string, actor: AuditEvent.Actor) =>
+  Effect.flatMap(findRealm(realmName), (realm) => SigningKeys.rotate(realm, actor, rotationReason(actor)))
+
+/** Why a rotation ran, for its `key.rotated` event: who asked for it through the admin API. */
+export const rotationReason = (actor: AuditEvent.Actor) =>
+  actor.type === "owner" ? "requested by the owner" : actor.type === "tenant_admin" ? "requested by a tenant admin" : "requested by an automation client"

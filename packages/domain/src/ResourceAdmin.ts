@@ -61,7 +61,7 @@ export const apply = (current: Resource.Resource, change: Change) => {
  * Applies `change` to `current` (read at `current.version`, which the caller's If-Match matched): the result must
  * still hold (step-up scopes and described scopes among `scopes`); a change that changes nothing writes nothing.
  */
-export const update = (realm: Realm, current: Resource.Resource, change: Change, actor: AuditEvent.Actor = AuditEvent.owner) =>
+export const update = (realm: Realm, current: Resource.Resource, change: Change, actor: AuditEvent.Actor) =>
   Effect.gen(function*() {
     const { changed, next } = apply(current, change)
     const invalid = Resource.invalidSettings(next)
@@ -80,7 +80,7 @@ export const update = (realm: Realm, current: Resource.Resource, change: Change,
   })
 
 /** Deletes `current` (read at `current.version`); see ADR 0033 for what goes with it. */
-export const remove = (realm: Realm, current: Resource.Resource, actor: AuditEvent.Actor = AuditEvent.owner) =>
+export const remove = (realm: Realm, current: Resource.Resource, actor: AuditEvent.Actor) =>
   Effect.gen(function*() {
     const now = yield* Clock.currentTimeMillis
     const id = yield* Audit.make(realm, { type: "resource.deleted", actor, resource: current.uri, result: "success" })

@@ -50,7 +50,7 @@ export const update = (
   realm: Realm,
   current: TrustedIssuer.TrustedIssuer,
   change: Change,
-  actor: AuditEvent.Actor = AuditEvent.owner
+  actor: AuditEvent.Actor
 ) =>
   Effect.gen(function*() {
     const next: TrustedIssuer.TrustedIssuer = {
@@ -79,7 +79,7 @@ export const update = (
   })
 
 /** Deletes `current` (read at `current.version`): its assertions are refused from then on. */
-export const remove = (realm: Realm, current: TrustedIssuer.TrustedIssuer, actor: AuditEvent.Actor = AuditEvent.owner) =>
+export const remove = (realm: Realm, current: TrustedIssuer.TrustedIssuer, actor: AuditEvent.Actor) =>
   Effect.gen(function*() {
     const event = yield* Audit.make(realm, { type: "trusted_issuer.deleted", actor, subject: current.issuer, result: "success" })
     yield* Effect.flatMap(TrustedIssuers, (issuers) => issuers.remove(current, current.version, event))

@@ -8,6 +8,7 @@ import type { Delegations } from "@tessera/domain"
 import { Admin } from "@tessera/protocol"
 import { json } from "../Respond.js"
 import { admin, destructive, iso, realmName } from "./Auth.js"
+import * as Caller from "./Caller.js"
 import * as Listing from "./Listing.js"
 
 const agentView = (agent: Delegations.Agent): typeof Admin.AgentView.Encoded => ({
@@ -38,7 +39,7 @@ const revokeDelegation = destructive(Effect.gen(function*() {
   const clientId = params["client_id"] ?? ""
   const sub = params["sub"] ?? ""
   if (!id.test(clientId) || !id.test(sub)) return yield* new Conflict.NotFound({ entity: "delegation" })
-  yield* AgentsAdmin.revokeDelegation(name, clientId, sub)
+  yield* AgentsAdmin.revokeDelegation(name, clientId, sub, yield* Caller.actor)
   return HttpServerResponse.empty({ status: 204, headers: { "cache-control": "no-store" } })
 }))
 

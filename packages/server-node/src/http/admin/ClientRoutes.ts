@@ -41,7 +41,7 @@ const clientParam = Effect.gen(function*() {
 const createClient = admin(Effect.gen(function*() {
   const name = yield* realmName
   const metadata = yield* fromEither(ClientMetadata.validate(yield* jsonBody))
-  const { client, secret } = yield* Provisioning.registerClient(name, metadata)
+  const { client, secret } = yield* Provisioning.registerClient(name, metadata, { _tag: "Admin", actor: yield* Caller.actor })
   return json(ClientMetadata.toResponse({
     clientId: client.clientId,
     ...(Option.isSome(secret) ? { clientSecret: secret.value } : {}),

@@ -1,7 +1,7 @@
 /** CONTRACT §3 keys: the realm's signing keys and their rotation. */
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import { Effect } from "effect"
-import { SigningKeys } from "@tessera/domain"
+import { Provisioning, SigningKeys } from "@tessera/domain"
 import type { SigningKey } from "@tessera/domain"
 import { json } from "../Respond.js"
 import { admin, destructive, iso, realmParam } from "./Auth.js"
@@ -23,7 +23,8 @@ const keys = admin(Effect.gen(function*() {
 
 const rotateKeys = destructive(Effect.gen(function*() {
   const realm = yield* realmParam
-  yield* SigningKeys.rotate(realm, yield* Caller.actor, "requested by the owner")
+  const actor = yield* Caller.actor
+  yield* SigningKeys.rotate(realm, actor, Provisioning.rotationReason(actor))
   return json({ keys: (yield* SigningKeys.list(realm.id)).map(keyView) })
 }))
 

@@ -9,6 +9,7 @@ import type { Resource } from "@tessera/domain"
 import { Admin, ErrorResponse } from "@tessera/protocol"
 import { json } from "../Respond.js"
 import { admin, decodeBody, destructive, iso, realmName, realmParam } from "./Auth.js"
+import * as Caller from "./Caller.js"
 import * as ETag from "./ETag.js"
 import * as Listing from "./Listing.js"
 
@@ -50,7 +51,7 @@ const createResource = admin(rejected(Effect.gen(function*() {
     stepUpScopes: input.step_up_scopes ?? [],
     displayName: input.display_name,
     scopeDescriptions: input.scope_descriptions
-  })
+  }, yield* Caller.actor)
   return json(item(resource), 201, ETag.header(tag(resource)))
 })))
 
@@ -86,14 +87,14 @@ const patchResource = admin(rejected(Effect.gen(function*() {
     stepUpScopes: input.step_up_scopes,
     displayName: input.display_name,
     scopeDescriptions: input.scope_descriptions
-  })
+  }, yield* Caller.actor)
   return json(item(updated), 200, ETag.header(tag(updated)))
 })))
 
 const deleteResource = destructive(inUse(Effect.gen(function*() {
   const { realm, resource } = yield* current
   yield* ETag.precondition(tag(resource))
-  yield* ResourceAdmin.remove(realm, resource)
+  yield* ResourceAdmin.remove(realm, resource, yield* Caller.actor)
   return HttpServerResponse.empty({ status: 204, headers: { "cache-control": "no-store" } })
 })))
 

@@ -8,6 +8,7 @@ import type { TrustedIssuer } from "@tessera/domain"
 import { Admin, ErrorResponse, Jwks } from "@tessera/protocol"
 import { json } from "../Respond.js"
 import { admin, decodeBody, destructive, iso, realmName, realmParam } from "./Auth.js"
+import * as Caller from "./Caller.js"
 import * as ETag from "./ETag.js"
 import * as Listing from "./Listing.js"
 
@@ -47,7 +48,7 @@ const createTrustedIssuer = admin(Effect.gen(function*() {
     keys,
     idJag: input.id_jag,
     provisionUsers: input.provision_users
-  })
+  }, yield* Caller.actor)
   return json(item(trusted), 201, ETag.header(tag(trusted)))
 }))
 
@@ -82,14 +83,14 @@ const patchTrustedIssuer = admin(Effect.gen(function*() {
     keys: yield* keysOf(input),
     idJag: input.id_jag,
     provisionUsers: input.provision_users
-  })
+  }, yield* Caller.actor)
   return json(item(updated), 200, ETag.header(tag(updated)))
 }))
 
 const deleteTrustedIssuer = destructive(Effect.gen(function*() {
   const { realm, trusted } = yield* current
   yield* ETag.precondition(tag(trusted))
-  yield* TrustedIssuerAdmin.remove(realm, trusted)
+  yield* TrustedIssuerAdmin.remove(realm, trusted, yield* Caller.actor)
   return HttpServerResponse.empty({ status: 204, headers: { "cache-control": "no-store" } })
 }))
 

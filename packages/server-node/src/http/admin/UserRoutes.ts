@@ -107,7 +107,7 @@ const noContent = HttpServerResponse.empty({ status: 204, headers: { "cache-cont
 const createUser = admin(Effect.gen(function*() {
   const realm = yield* realmParam
   const input = yield* decodeBody(Admin.CreateUser)
-  const user = yield* Provisioning.createUser(realm.name, input)
+  const user = yield* Provisioning.createUser(realm.name, input, yield* Caller.actor)
   return json({ sub: user.sub, username: user.username }, 201)
 }))
 
