@@ -178,6 +178,7 @@ const expectRefused = async (env: Record<string, string>, variable: RegExp) => {
     expect(lines).toHaveLength(1)
     expect(lines[0]).toMatch(variable)
     expect(proc.stdout()).not.toContain("tessera listening on")
+    return lines[0]!
   } finally {
     kill(proc)
   }
@@ -247,7 +248,7 @@ describe.concurrent("CONTRACT §1: running Tessera as a process", () => {
   })
 
   describe.concurrent("a bad configuration value stops the start with one line naming the variable", () => {
-    const cases: ReadonlyArray<readonly [string, string]> = [
+    const cases: ReadonlyArray<readonly [string, string, Record<string, string>?]> = [
       ["TESSERA_PORT", "abc"],
       ["TESSERA_PORT", "70000"],
       ["TESSERA_PUBLIC_URL", "ftp://x"],
@@ -262,12 +263,19 @@ describe.concurrent("CONTRACT §1: running Tessera as a process", () => {
       ["TESSERA_REFRESH_IDLE_LIFETIME", "40 days"],
       // CONTRACT §1: addresses and CIDRs only
       ["TESSERA_TRUSTED_PROXIES", "10.0.0.0/33"],
-      ["TESSERA_TRUSTED_PROXIES", "10.0.0.1, proxy.internal"]
+      ["TESSERA_TRUSTED_PROXIES", "10.0.0.1, proxy.internal"],
+      // CONTRACT §1: both or neither, an smtp:// or smtps:// URL, one sender address (ADR 0038)
+      ["TESSERA_SMTP_URL", "", { TESSERA_MAIL_FROM: "tessera@example.com" }],
+      ["TESSERA_SMTP_URL", "https://u:hunter2-secret@relay.example", { TESSERA_MAIL_FROM: "tessera@example.com" }],
+      ["TESSERA_MAIL_FROM", "a@example.com, b@example.com", { TESSERA_SMTP_URL: "smtp://relay.example" }]
     ]
-    for (const [name, value] of cases) {
-      it(`${name}=${value}`, { timeout: testTimeoutMs }, async () => {
+    for (const [name, value, others] of cases) {
+      it(`${name}=${value}${others === undefined ? "" : ` (with ${Object.keys(others).join(", ")})`}`, { timeout: testTimeoutMs }, async () => {
         const port = await freePort()
-        await expectRefused({ TESSERA_PORT: String(port), [name]: value }, new RegExp(`\\b${name}\\b`))
+        // the line begins with the variable it refuses, and never repeats a credential
+        const line = await expectRefused({ TESSERA_PORT: String(port), ...others, [name]: value }, new RegExp(`\\b${name}\\b`))
+        if (others !== undefined) expect(line).toMatch(new RegExp(`^tessera: bad configuration: ${name}: `))
+        expect(line).not.toContain("secret")
       })
     }
 

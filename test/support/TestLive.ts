@@ -37,7 +37,8 @@ export const config: AppConfig.AppConfigShape = {
   keyPolicy: SigningKey.defaultPolicy,
   refreshPolicy: RefreshFamily.defaultPolicy,
   dpopNonceRequired: false,
-  trustedProxies: []
+  trustedProxies: [],
+  mail: Option.none()
 }
 
 /**

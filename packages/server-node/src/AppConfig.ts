@@ -2,6 +2,19 @@
 import { Config, ConfigError, Context, Duration, Effect, Either, Layer, Option, Redacted } from "effect"
 import { RefreshFamily, SigningKey } from "@tessera/domain"
 import * as IpAddress from "./IpAddress.js"
+import * as MailAddress from "./MailAddress.js"
+
+/** CONTRACT §1 `TESSERA_SMTP_URL` and `TESSERA_MAIL_FROM`, parsed and checked at start (ADR 0038). */
+export interface MailSettings {
+  /** `smtps://`: TLS from the first byte (RFC 8314 §3.3); `smtp://`: plain, upgraded by STARTTLS when offered. */
+  readonly secure: boolean
+  readonly host: string
+  readonly port: number
+  /** The URL's user name and password, percent-decoded; none when the URL carries no credentials. */
+  readonly auth: Option.Option<{ readonly user: string; readonly pass: Redacted.Redacted }>
+  /** The sender (RFC 5322 §3.6.2 `From`, one mailbox), and the envelope sender (its address). */
+  readonly from: MailAddress.Mailbox
+}
 
 export interface AppConfigShape {
   readonly port: number
@@ -24,6 +37,8 @@ export interface AppConfigShape {
    * (`http/ClientAddress`); empty (the default): the socket peer is the client.
    */
   readonly trustedProxies: ReadonlyArray<IpAddress.Cidr>
+  /** CONTRACT §1: invitation mail over SMTP; none (the default): invitations are only returned by the API. */
+  readonly mail: Option.Option<MailSettings>
 }
 
 export class AppConfig extends Context.Tag("@tessera/server-node/AppConfig")<AppConfig, AppConfigShape>() {}
@@ -107,6 +122,74 @@ const trustedProxies = Config.string("TESSERA_TRUSTED_PROXIES").pipe(
   })
 )
 
+/** The default ports: submission (RFC 6409 §3.1) for `smtp://`, implicit TLS submission (RFC 8314 §7.3) for `smtps://`. */
+const defaultSmtpPort = { "smtp:": 587, "smtps:": 465 } as const
+
+/** A host name or an IP address (IPv6 in brackets): nothing a URL parser of a non-special scheme lets through besides. */
+const smtpHost = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])$/
+
+const decodeCredential = (raw: string): string | undefined => {
+  try {
+    return decodeURIComponent(raw)
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * CONTRACT §1 `TESSERA_SMTP_URL`: `smtp://` or `smtps://`, credentials in the URL (percent-decoded), nothing after the
+ * port. The refusals never repeat the value: it may hold a password.
+ */
+export const parseSmtpUrl = (raw: string): Either.Either<Omit<MailSettings, "from">, string> => {
+  let url: URL
+  try {
+    url = new URL(raw)
+  } catch {
+    return Either.left("must be an absolute smtp:// or smtps:// URL")
+  }
+  if (url.protocol !== "smtp:" && url.protocol !== "smtps:") return Either.left("must be an smtp:// or smtps:// URL")
+  if (url.hostname === "" || !smtpHost.test(url.hostname)) return Either.left("must name a host (a DNS name or an IP address)")
+  if ((url.pathname !== "" && url.pathname !== "/") || url.search !== "" || url.hash !== "" || raw.includes("#") || raw.includes("?")) {
+    return Either.left("must not have a path, query or fragment")
+  }
+  const port = url.port === "" ? defaultSmtpPort[url.protocol] : Number(url.port)
+  if (!Number.isInteger(port) || port < 1 || port > 65535) return Either.left("must have a port from 1 to 65535")
+  if (url.username === "" && url.password === "") {
+    return Either.right({ secure: url.protocol === "smtps:", host: url.hostname, port, auth: Option.none() })
+  }
+  const user = decodeCredential(url.username)
+  const pass = decodeCredential(url.password)
+  if (user === undefined || pass === undefined) return Either.left("has credentials that are not valid percent-encoding")
+  if (user === "" || pass === "") return Either.left("must carry both a user name and a password, or neither")
+  // RFC 4616 §2: PLAIN carries them NUL-separated; a control character is never part of a real credential
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(user + pass)) return Either.left("has credentials with control characters")
+  return Either.right({
+    secure: url.protocol === "smtps:",
+    host: url.hostname,
+    port,
+    auth: Option.some({ user, pass: Redacted.make(pass) })
+  })
+}
+
+/** Unset and empty are the same: mail off. */
+const optionalString = (name: string) =>
+  Config.string(name).pipe(Config.withDefault(""), Config.map((v) => (v === "" ? Option.none<string>() : Option.some(v))))
+
+/** CONTRACT §1: `TESSERA_SMTP_URL` and `TESSERA_MAIL_FROM`, both or neither. */
+const mail = Effect.gen(function*() {
+  const smtpUrl = yield* optionalString("TESSERA_SMTP_URL")
+  const mailFrom = yield* optionalString("TESSERA_MAIL_FROM")
+  if (Option.isNone(smtpUrl) && Option.isNone(mailFrom)) return Option.none<MailSettings>()
+  if (Option.isNone(smtpUrl)) return yield* Effect.fail(invalid("TESSERA_SMTP_URL", "must be set when TESSERA_MAIL_FROM is"))
+  if (Option.isNone(mailFrom)) return yield* Effect.fail(invalid("TESSERA_MAIL_FROM", "must be set when TESSERA_SMTP_URL is"))
+  const server = parseSmtpUrl(smtpUrl.value)
+  if (Either.isLeft(server)) return yield* Effect.fail(invalid("TESSERA_SMTP_URL", server.left))
+  const from = MailAddress.parseMailbox(mailFrom.value)
+  if (Either.isLeft(from)) return yield* Effect.fail(invalid("TESSERA_MAIL_FROM", from.left))
+  return Option.some<MailSettings>({ ...server.right, from: from.right })
+})
+
 export const config = Effect.gen(function*() {
   const portNumber = yield* port
   const rotateEvery = yield* keyRotation
@@ -130,7 +213,8 @@ export const config = Effect.gen(function*() {
     keyPolicy,
     refreshPolicy,
     dpopNonceRequired: yield* flag("TESSERA_DPOP_NONCE_REQUIRED"),
-    trustedProxies: yield* trustedProxies
+    trustedProxies: yield* trustedProxies,
+    mail: yield* mail
   } satisfies AppConfigShape
 })
 

@@ -13,6 +13,7 @@ import { AccessTokens, JtiCache, ReadCache } from "@tessera/domain"
 import { DeviceAuthorizations, Interactions, LoginThrottle, UserCodeThrottle } from "@tessera/domain"
 import { DpopNonces } from "@tessera/domain"
 import { Delegations } from "@tessera/domain"
+import { Mailer } from "@tessera/domain"
 import { AppConfig } from "./AppConfig.js"
 import { ClientDocuments } from "./ClientDocuments.js"
 import * as FetcherNode from "./FetcherNode.js"
@@ -33,6 +34,7 @@ import * as RevocationRoute from "./http/RevocationRoute.js"
 import * as TokenEdge from "./http/TokenEdge.js"
 import * as TokenRoute from "./http/TokenRoute.js"
 import * as UserinfoRoute from "./http/UserinfoRoute.js"
+import * as MailerSmtp from "./MailerSmtp.js"
 import * as NodeCrypto from "./NodeCrypto.js"
 import * as PasswordHasherArgon2 from "./PasswordHasherArgon2.js"
 import * as Secrets from "./Secrets.js"
@@ -70,9 +72,17 @@ export const StoreLive = Layer.unwrapEffect(Effect.map(AppConfig, (config) =>
 
 const KeyPolicyLive = Layer.unwrapEffect(Effect.map(AppConfig, (config) => SigningKeys.layerPolicy(config.keyPolicy)))
 
-/** Services every route may use, built from configuration; `fetcher` is the outbound HTTP (tests pass the memory one). */
-export const services = (fetcher: Layer.Layer<Fetcher.Fetcher>) => Layer.mergeAll(
+/** CONTRACT §1: invitation mail over SMTP when `TESSERA_SMTP_URL` and `TESSERA_MAIL_FROM` are set; else none. */
+const MailerLive = Layer.unwrapEffect(Effect.map(AppConfig, (config) =>
+  Option.match(config.mail, { onNone: () => Mailer.layerNone, onSome: MailerSmtp.layer })))
+
+/**
+ * Services every route may use, built from configuration; `fetcher` is the outbound HTTP (tests pass the memory one),
+ * `mailer` the outgoing mail (by default from configuration: SMTP, or `Mailer.layerNone`; tests may pass a fake).
+ */
+export const services = (fetcher: Layer.Layer<Fetcher.Fetcher>, mailer: Layer.Layer<Mailer.Mailer, never, AppConfig> = MailerLive) => Layer.mergeAll(
   Entropy.layer,
+  mailer,
   NodeCrypto.layer,
   RemoteJwks.layer.pipe(Layer.provideMerge(fetcher)),
   ClientDocuments.Default.pipe(Layer.provide(fetcher)),
@@ -160,8 +170,9 @@ type Ports = Layer.Layer.Success<typeof MemoryPorts> extends infer A ? Exclude<A
 export const app = <P, E, R>(
   server: Http.Server,
   ports: Layer.Layer<P, E, R> & ([Ports] extends [P] ? unknown : never),
-  fetcher: Layer.Layer<Fetcher.Fetcher> = FetcherNode.layer
-) => serveOn(server).pipe(Layer.provideMerge(services(fetcher)), Layer.provideMerge(cached(ports)))
+  fetcher: Layer.Layer<Fetcher.Fetcher> = FetcherNode.layer,
+  mailer: Layer.Layer<Mailer.Mailer, never, AppConfig> = MailerLive
+) => serveOn(server).pipe(Layer.provideMerge(services(fetcher, mailer)), Layer.provideMerge(cached(ports)))
 
 /** The ports with the hot path's reads kept in memory for a moment (ReadCache, ADR 0015). */
 const cached = <P, E, R>(ports: Layer.Layer<P, E, R>) =>
