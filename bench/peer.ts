@@ -7,6 +7,12 @@
  * ES256 (typ at+jwt), 15 minutes like Tessera's; the JWKS holds two ES256 and two RS256 keys as Tessera's does
  * (active and next of each). In-memory adapter (a JWT access token is not stored at all by oidc-provider). DPoP
  * (RFC 9449) on, without nonces, as Tessera's default: its proof `jti`s go to the in-memory replay detection.
+ *
+ * Introspection (RFC 7662) on, for the `introspect` row. oidc-provider refuses to introspect a JWT access token
+ * ("Structured JWT Tokens cannot be introspected via the introspection_endpoint", lib/shared/reject_structured_tokens.js),
+ * so a second client, `opaqueClientId`, otherwise the same, gets its tokens for the same resource in oidc-provider's
+ * opaque format (same audience, scope and lifetime, stored in the in-memory adapter): that is the token it can answer
+ * `active: true` for. Like Tessera (CONTRACT §5 Introspection), it shows a token only to the client it was issued to.
  */
 import * as Crypto from "node:crypto"
 import * as Http from "node:http"
@@ -16,6 +22,8 @@ interface PeerConfig {
   readonly port: number
   readonly clientId: string
   readonly clientSecret: string
+  /** The client whose tokens are opaque (for introspection); same secret, grant and scope as `clientId`. */
+  readonly opaqueClientId: string
   readonly resource: string
   readonly scope: string
   readonly accessTokenSeconds: number
@@ -31,16 +39,18 @@ const privateJwk = (alg: "ES256" | "RS256", index: number) => {
   return { ...pair.privateKey.export({ format: "jwk" }), kid: `${alg.toLowerCase()}-${index}`, alg, use: "sig" }
 }
 
+const client = (clientId: string) => ({
+  client_id: clientId,
+  client_secret: config.clientSecret,
+  grant_types: ["client_credentials"],
+  response_types: [],
+  redirect_uris: [],
+  token_endpoint_auth_method: "client_secret_basic",
+  scope: config.scope
+})
+
 const provider = new Provider(issuer, {
-  clients: [{
-    client_id: config.clientId,
-    client_secret: config.clientSecret,
-    grant_types: ["client_credentials"],
-    response_types: [],
-    redirect_uris: [],
-    token_endpoint_auth_method: "client_secret_basic",
-    scope: config.scope
-  }],
+  clients: [client(config.clientId), client(config.opaqueClientId)],
   jwks: { keys: [privateJwk("ES256", 1), privateJwk("ES256", 2), privateJwk("RS256", 1), privateJwk("RS256", 2)] },
   scopes: config.scope.split(" "),
   cookies: { keys: [Crypto.randomBytes(32).toString("base64url")] },
@@ -48,18 +58,24 @@ const provider = new Provider(issuer, {
     devInteractions: { enabled: false },
     clientCredentials: { enabled: true },
     dPoP: { enabled: true },
+    introspection: {
+      enabled: true,
+      // RFC 7662 §2.1: the caller is authorized to see only its own tokens, as Tessera's rule for this row
+      allowedPolicy: (_ctx: unknown, caller: { clientId: string }, token: { clientId: string }) => caller.clientId === token.clientId
+    },
     resourceIndicators: {
       enabled: true,
       defaultResource: () => undefined,
       useGrantedResource: () => true,
-      getResourceServerInfo: (_ctx: unknown, indicator: string) => {
+      getResourceServerInfo: (_ctx: unknown, indicator: string, client: { clientId: string }) => {
         if (indicator !== config.resource) throw new errors.InvalidTarget()
         return {
           scope: config.scope,
           audience: config.resource,
           accessTokenTTL: config.accessTokenSeconds,
-          accessTokenFormat: "jwt",
-          jwt: { sign: { alg: "ES256" } }
+          ...(client.clientId === config.opaqueClientId
+            ? { accessTokenFormat: "opaque" }
+            : { accessTokenFormat: "jwt", jwt: { sign: { alg: "ES256" } } })
         }
       }
     }

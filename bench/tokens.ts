@@ -8,13 +8,31 @@
  *                                                      all three (a scratch database on that server, dropped after)
  *   BENCH_SECONDS=10 BENCH_WARMUP_SECONDS=3 BENCH_CONNECTIONS=20   the defaults (use e.g. 3 and 1 for a quick run)
  *   BENCH_SERVERS=postgres,pglite,oidc-provider        which servers to run (default: all)
- *   BENCH_ENDPOINTS=token,token-dpop,jwks,discovery    which endpoints to load (default: all)
+ *   BENCH_ENDPOINTS=token,token-dpop,jwks,discovery    which endpoints to load (default: these four; introspect and
+ *                                                      exchange run when named, e.g. BENCH_ENDPOINTS=token,introspect,exchange)
  *   BENCH_DPOP_PROOFS_PER_SECOND=4000                  DPoP proofs signed ahead of each token-dpop run, per second of it
  *   BENCH_CPU_PROF=<dir>                               every child writes a V8 CPU profile (node --cpu-prof) there
  *
  * token-dpop is the same token request with a DPoP proof (RFC 9449 §5): the load generator signs one fresh proof per
  * request ahead of each run (ES256, `jti`, `htm`, `htu`, `iat`), so the run measures what checking a proof costs the
  * server (signature, thumbprint, replay cache) and nothing of making one; its token is DPoP-bound (`cnf.jkt`).
+ *
+ * introspect is RFC 7662 introspection of a client-credentials access token (made once before the run) by the client it
+ * was issued to (client_secret_basic): on Tessera AccessTokens.active reads the token's record and, the token having no
+ * grant of its own, probes its client, person and delegations too (issue 13). oidc-provider refuses to introspect JWT
+ * access tokens, so its row introspects the same kind of token in its opaque format (bench/peer.ts says how).
+ * exchange is RFC 8693 token exchange by an agent client of a person's access token (code grant, signed in through
+ * the login and consent pages before the run) for one to the bench resource: Tessera only, oidc-provider does not do
+ * RFC 8693 out of the box. Each exchange upserts the agent's delegation and writes a token.exchanged audit event.
+ * bench/fixtures.ts makes both and checks one answer of each before the run. They are not in the default set: the two
+ * add five rows (over a minute at the default 13 s a row).
+ *
+ *   BENCH_COMPARE=<checkout>                           compare two checkouts of the server instead (bench/compare.sh):
+ *                                                      A = that checkout, B = this one, run interleaved A B A B A B
+ *                                                      (BENCH_COMPARE_ROUNDS, default 3) on each Tessera server of
+ *                                                      BENCH_SERVERS, with the rows of BENCH_ENDPOINTS driven by this
+ *                                                      file; per row and round the server CPU per request of A and B and
+ *                                                      B/A, then the median B/A; the load average at each run's start and end
  *
  * Per row: requests/s, latency p50 and p99 (ms), errors (connection errors and timeouts) and non-2xx answers (both
  * must be 0), the server process's CPU per request (utime + stime from /proc/<pid>/stat over the measured window
@@ -25,8 +43,10 @@
 import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import { execFileSync } from "node:child_process"
 import * as Jose from "jose"
 import * as Children from "./children.js"
+import * as Fixtures from "./fixtures.js"
 import * as Load from "./load.js"
 import * as Postgres from "./postgres.js"
 
@@ -44,9 +64,13 @@ const accessTokenSeconds = 900 // Tessera's default access-token lifetime
 const adminToken = "bench-owner-token-0123456789abcdefghijklmnopqrstuvwxyz"
 const realm = "bench"
 
-type Endpoint = "token" | "token-dpop" | "jwks" | "discovery"
+type Fixed = "token" | "token-dpop" | "jwks" | "discovery"
+/** Rows whose request presents a token made before the run (bench/fixtures.ts). */
+type Prepared = "introspect" | "exchange"
+type Endpoint = Fixed | Prepared
+const known: ReadonlyArray<Endpoint> = ["token", "token-dpop", "jwks", "discovery", "introspect", "exchange"]
 const endpoints = (process.env["BENCH_ENDPOINTS"] ?? "token,token-dpop,jwks,discovery").split(",").map((s) => s.trim())
-  .filter((e): e is Endpoint => e === "token" || e === "token-dpop" || e === "jwks" || e === "discovery")
+  .filter((e): e is Endpoint => (known as ReadonlyArray<string>).includes(e))
 
 const proofsPerSecond = Number(process.env["BENCH_DPOP_PROOFS_PER_SECOND"] ?? 4000)
 
@@ -96,7 +120,9 @@ interface Target {
   readonly server: string
   readonly child: Children.Child
   readonly issuer: string
-  readonly requests: Record<Endpoint, Load.Request>
+  readonly requests: Record<Fixed, Load.Request>
+  /** The request of an introspect or exchange row, made and checked now; or why this server has no such row. */
+  readonly prepare: (endpoint: Prepared) => Promise<{ readonly request: Load.Request; readonly expiresAt: number; readonly checked: string } | string>
   /** The load generator's DPoP key for this server's token-dpop rows. */
   readonly key: ProofKey
   readonly database?: Postgres.Scratch
@@ -110,8 +136,7 @@ interface Result {
   readonly row: Load.Row
 }
 
-const basic = (id: string, secret: string) =>
-  `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString("base64")}`
+const { basic } = Fixtures
 
 const tokenBody = new URLSearchParams({ grant_type: "client_credentials", resource, scope }).toString()
 
@@ -121,7 +146,7 @@ const requestsFor = (
   discoveryUrl: string,
   authorization: string,
   key: ProofKey
-): Record<Endpoint, Load.Request> => ({
+): Record<Fixed, Load.Request> => ({
   token: {
     url: tokenUrl,
     method: "POST",
@@ -141,7 +166,7 @@ const requestsFor = (
 
 // --- the servers ---
 
-const adminCall = async (base: string, path: string, body: unknown) => {
+const adminCall = async (base: string, path: string, body: unknown): Promise<Record<string, string>> => {
   const res = await fetch(`${base}${path}`, {
     method: "POST",
     headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" },
@@ -151,19 +176,37 @@ const adminCall = async (base: string, path: string, body: unknown) => {
   return res.json() as Promise<Record<string, string>>
 }
 
-const tessera = async (server: string, database: Postgres.Scratch | undefined, cleanup: Array<() => Promise<void>>): Promise<Target> => {
+/** Request and expiry of a fixture (bench/fixtures.ts) as a row's request. */
+const prepared = async (made: Promise<{ fixture: Fixtures.Fixture; checked: string }>) => {
+  const { fixture, checked } = await made
+  const request: Load.Request = {
+    url: fixture.url,
+    method: "POST",
+    headers: { authorization: fixture.authorization, "content-type": "application/x-www-form-urlencoded" },
+    body: fixture.body
+  }
+  return { request, expiresAt: fixture.expiresAt, checked }
+}
+
+/** Tessera from `root` (this checkout unless a comparison names another), over `database` or else PGlite. */
+const tessera = async (
+  server: string,
+  database: Postgres.Scratch | undefined,
+  cleanup: Array<() => Promise<void>>,
+  root = Children.repoRoot
+): Promise<Target> => {
   const port = await Children.freePort()
   const dataDir = await Fs.mkdtemp(Path.join(Os.tmpdir(), "tessera-bench-"))
   cleanup.push(() => Fs.rm(dataDir, { recursive: true, force: true }))
   const base = `http://127.0.0.1:${port}`
-  const child = await Children.start(server, Path.join(Children.repoRoot, "packages/server-node/src/main.ts"), {
+  const child = await Children.start(server, Path.join(root, "packages/server-node/src/main.ts"), {
     TESSERA_PORT: String(port),
     TESSERA_HOST: "127.0.0.1",
     TESSERA_PUBLIC_URL: base,
     TESSERA_DATA_DIR: dataDir,
     TESSERA_ADMIN_TOKEN: adminToken,
     ...(database !== undefined ? { DATABASE_URL: database.url } : {})
-  }, "tessera listening on")
+  }, "tessera listening on", root)
   cleanup.push(() => Children.stop(child))
   await adminCall(base, "/admin/realms", { name: realm })
   await adminCall(base, `/admin/realms/${realm}/resources`, { uri: resource, scopes: scope.split(" ") })
@@ -178,13 +221,22 @@ const tessera = async (server: string, database: Postgres.Scratch | undefined, c
   const issuer = `${base}/realms/${realm}`
   const metadata = await (await fetch(`${issuer}/.well-known/openid-configuration`)).json() as Record<string, string>
   const key = await proofKey()
+  const authorization = basic(client["client_id"]!, client["client_secret"]!)
   return {
     server,
     child,
     issuer,
     key,
-    requests: requestsFor(metadata["token_endpoint"]!, metadata["jwks_uri"]!, `${issuer}/.well-known/openid-configuration`,
-      basic(client["client_id"]!, client["client_secret"]!), key),
+    requests: requestsFor(metadata["token_endpoint"]!, metadata["jwks_uri"]!, `${issuer}/.well-known/openid-configuration`, authorization, key),
+    prepare: (endpoint) =>
+      endpoint === "introspect"
+        ? prepared(Fixtures.introspect({
+          server, tokenUrl: metadata["token_endpoint"]!, introspectionUrl: metadata["introspection_endpoint"]!, clientId: client["client_id"]!,
+          authorization, tokenBody, resource, scope, lifetime: accessTokenSeconds
+        }))
+        : prepared(Fixtures.exchange({
+          server, base, issuer, realm, metadata, resource, scope, adminCall: (path, body) => adminCall(base, path, body)
+        })),
     ...(database !== undefined ? { database } : {}),
     audited: async () => {
       const res = await fetch(`${base}/admin/realms/${realm}/audit/verify`, { headers: { authorization: `Bearer ${adminToken}` } })
@@ -198,9 +250,10 @@ const tessera = async (server: string, database: Postgres.Scratch | undefined, c
 const peer = async (cleanup: Array<() => Promise<void>>): Promise<Target> => {
   const port = await Children.freePort()
   const clientId = "bench-client"
+  const opaqueClientId = "bench-client-opaque"
   const clientSecret = "bench-secret-0123456789abcdefghijklmnopqrstuvwxyz"
   const child = await Children.start("oidc-provider", Path.join(Children.repoRoot, "bench/peer.ts"), {
-    BENCH_PEER: JSON.stringify({ port, clientId, clientSecret, resource, scope, accessTokenSeconds })
+    BENCH_PEER: JSON.stringify({ port, clientId, opaqueClientId, clientSecret, resource, scope, accessTokenSeconds })
   }, "peer listening on")
   cleanup.push(() => Children.stop(child))
   const issuer = `http://127.0.0.1:${port}`
@@ -212,7 +265,15 @@ const peer = async (cleanup: Array<() => Promise<void>>): Promise<Target> => {
     issuer,
     key,
     requests: requestsFor(metadata["token_endpoint"]!, metadata["jwks_uri"]!, `${issuer}/.well-known/openid-configuration`,
-      basic(clientId, clientSecret), key)
+      basic(clientId, clientSecret), key),
+    prepare: async (endpoint) =>
+      endpoint === "introspect"
+        ? prepared(Fixtures.introspect({
+          server: "oidc-provider", tokenUrl: metadata["token_endpoint"]!, introspectionUrl: metadata["introspection_endpoint"]!,
+          clientId: opaqueClientId, authorization: basic(opaqueClientId, clientSecret), tokenBody, resource, scope,
+          lifetime: accessTokenSeconds
+        }))
+        : "oidc-provider does not do RFC 8693 token exchange out of the box: no row"
   }
 }
 
@@ -313,23 +374,82 @@ const ratios = (results: ReadonlyArray<Result>) => {
         verdict = `  target <= ${target}x: ${said(ratio <= target)}` +
           (endpoint === "token" ? `; p99 ${row.p99.toFixed(2)} ms, target < ${p99Target} ms: ${said(row.p99 < p99Target)}` : "")
       }
-      lines.push(`${endpoint.padEnd(9)} ${server.padEnd(16)} ÷ oidc-provider, server CPU per request: ${ratio.toFixed(2)}x${verdict}`)
-      if (row.dbCpu !== undefined && (endpoint === "token" || endpoint === "token-dpop")) {
-        lines.push(`${"".padEnd(9)} ${server.padEnd(16)} ÷ oidc-provider, server + database CPU:       ${((row.serverCpu + row.dbCpu.perRequest) / peerRow.serverCpu).toFixed(2)}x`)
+      lines.push(`${endpoint.padEnd(10)} ${server.padEnd(16)} ÷ oidc-provider, server CPU per request: ${ratio.toFixed(2)}x${verdict}`)
+      if (row.dbCpu !== undefined && (endpoint === "token" || endpoint === "token-dpop" || endpoint === "introspect")) {
+        lines.push(`${"".padEnd(10)} ${server.padEnd(16)} ÷ oidc-provider, server + database CPU:       ${((row.serverCpu + row.dbCpu.perRequest) / peerRow.serverCpu).toFixed(2)}x`)
       }
     }
   }
+  if (endpoints.includes("introspect") && find("oidc-provider", "introspect") !== undefined) {
+    lines.push("introspect: oidc-provider's token is opaque (it refuses to introspect JWTs), looked up in its in-memory adapter; Tessera's is its JWT.")
+  }
+  if (endpoints.includes("exchange")) lines.push("exchange:  no ratio, oidc-provider does not do RFC 8693 token exchange out of the box.")
   return lines.join("\n")
 }
 
+/** A row counts only if every request was answered 2xx and some were (a short window can hold none of a slow row). */
+const clean = (row: Load.Row) => row.errors === 0 && row.non2xx === 0 && row.requests > 0
+
 const load = () => Os.loadavg().map((l) => l.toFixed(2)).join(" ")
+
+/**
+ * One server's rows: its token checked first (and with a proof for token-dpop), the introspect and exchange requests
+ * made and checked, then every row of `endpoints` measured in order. Logs as it goes; the rows by endpoint.
+ */
+const runTarget = async (target: Target, log: (line: string) => void) => {
+  log(`${target.server}: pid ${target.child.pid}; token: ${await checkEquivalent(target)}`)
+  if (endpoints.includes("token-dpop")) log(`  token-dpop: ${await checkEquivalent(target, true)}, cnf.jkt the proof's key`)
+  const requests: Partial<Record<Endpoint, { readonly request: Load.Request; readonly expiresAt?: number }>> = {}
+  for (const endpoint of endpoints) {
+    if (endpoint !== "introspect" && endpoint !== "exchange") {
+      requests[endpoint] = { request: target.requests[endpoint] }
+      continue
+    }
+    const made = await target.prepare(endpoint)
+    if (typeof made === "string") {
+      log(`  ${endpoint}: ${made}`)
+      continue
+    }
+    requests[endpoint] = made
+    log(`  ${endpoint}: ${made.checked}`)
+  }
+  const rows: Array<{ endpoint: Endpoint; row: Load.Row }> = []
+  for (const endpoint of endpoints) {
+    const planned = requests[endpoint]
+    if (planned === undefined) continue
+    // what the row presents must outlive it (a 15-minute token and runs of a few minutes: only very long settings fail)
+    const ends = Date.now() / 1000 + settings.warmupSeconds + settings.seconds + 5
+    if (planned.expiresAt !== undefined && planned.expiresAt < ends) {
+      throw new Error(`${target.server} ${endpoint}: its token expires before the row would end: shorten BENCH_SECONDS or the rows before it`)
+    }
+    const row = await Load.measure(planned.request, settings, target.child.pid, target.database)
+    rows.push({ endpoint, row })
+    const db = row.dbCpu === undefined ? "" : `, DB CPU ${row.dbCpu.perRequest.toFixed(0)} µs/req`
+    log(`  ${endpoint}: ${row.requests} requests, ${row.perSecond.toFixed(0)}/s, non-2xx ${row.non2xx}, errors ${row.errors}, server CPU ${row.serverCpu.toFixed(0)} µs/req${db}`)
+    if (endpoint === "token" && target.audited !== undefined) log(`  ${await target.audited()}`)
+  }
+  return rows
+}
+
+/** The scratch database for a tessera/postgres run, or why there is none (then the run is skipped). */
+const postgresDatabase = async (): Promise<Postgres.Scratch | string> => {
+  const url = process.env["DATABASE_URL"]
+  if (url === undefined || url === "") return "skipped, DATABASE_URL is not set (e.g. DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres)"
+  try {
+    return await Postgres.scratch(url)
+  } catch (cause) {
+    return `skipped, PostgreSQL at DATABASE_URL is not reachable: ${(cause as Error).message}`
+  }
+}
 
 const main = async () => {
   console.log(
     `Token benchmark: node ${process.version}, ${Os.cpus().length} CPUs, load average ${load()}\n` +
       `autocannon, ${settings.connections} connections, ${settings.warmupSeconds} s warm-up then ${settings.seconds} s measured per row.\n` +
       `token = client_credentials with resource and scope, client_secret_basic, ES256 JWT access token (RFC 9068).\n` +
-      `token-dpop = the same with a DPoP proof (RFC 9449, ES256), one fresh proof per request signed before the run.\n`
+      `token-dpop = the same with a DPoP proof (RFC 9449, ES256), one fresh proof per request signed before the run.\n` +
+      (endpoints.includes("introspect") ? "introspect = RFC 7662 introspection of a client-credentials access token by its client (client_secret_basic).\n" : "") +
+      (endpoints.includes("exchange") ? "exchange = RFC 8693 exchange of a person's access token (code grant) by an agent client, for the bench resource.\n" : "")
   )
   const cleanup: Array<() => Promise<void>> = []
   const results: Array<Result> = []
@@ -338,16 +458,9 @@ const main = async () => {
     const plan: Array<() => Promise<Target | undefined>> = []
     if (servers.includes("postgres")) {
       plan.push(async () => {
-        const url = process.env["DATABASE_URL"]
-        if (url === undefined || url === "") {
-          console.log("tessera/postgres: skipped, DATABASE_URL is not set (e.g. DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres)\n")
-          return undefined
-        }
-        let database: Postgres.Scratch
-        try {
-          database = await Postgres.scratch(url)
-        } catch (cause) {
-          console.log(`tessera/postgres: skipped, PostgreSQL at DATABASE_URL is not reachable: ${(cause as Error).message}\n`)
+        const database = await postgresDatabase()
+        if (typeof database === "string") {
+          console.log(`tessera/postgres: ${database}\n`)
           return undefined
         }
         cleanup.push(database.drop)
@@ -360,14 +473,9 @@ const main = async () => {
     for (const next of plan) {
       const target = await next()
       if (target === undefined) continue
-      console.log(`${target.server}: pid ${target.child.pid}; token: ${await checkEquivalent(target)}`)
-      if (endpoints.includes("token-dpop")) console.log(`  token-dpop: ${await checkEquivalent(target, true)}, cnf.jkt the proof's key`)
-      for (const endpoint of endpoints) {
-        const row = await Load.measure(target.requests[endpoint], settings, target.child.pid, target.database)
+      for (const { endpoint, row } of await runTarget(target, console.log)) {
         results.push({ server: target.server, endpoint, row })
-        if (row.errors > 0 || row.non2xx > 0) failed = true
-        console.log(`  ${endpoint}: ${row.requests} requests, ${row.perSecond.toFixed(0)}/s, server CPU ${row.serverCpu.toFixed(0)} µs/req`)
-        if (endpoint === "token" && target.audited !== undefined) console.log(`  ${await target.audited()}`)
+        if (!clean(row)) failed = true
       }
       await Children.stop(target.child)
       console.log()
@@ -386,9 +494,140 @@ const main = async () => {
       "oidc-provider stores nothing for a JWT access token."
   )
   if (failed) {
-    console.log("\nFAILED: some requests errored or answered non-2xx.")
+    console.log("\nFAILED: some requests errored or answered non-2xx, or a row completed none (lengthen BENCH_SECONDS).")
     process.exitCode = 1
   }
 }
 
-await main()
+// --- BENCH_COMPARE: two checkouts of the server, interleaved ---
+
+const median = (values: ReadonlyArray<number>) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
+}
+
+/** The commit a checkout is at, for the report: short hash and subject. */
+const commitOf = (root: string) => {
+  try {
+    return execFileSync("git", ["-C", root, "log", "-1", "--format=%h %s"], { encoding: "utf8" }).trim().slice(0, 100)
+  } catch {
+    return "(not a git checkout)"
+  }
+}
+
+interface Run {
+  readonly store: string
+  readonly round: number
+  readonly label: "A" | "B"
+  readonly rows: ReadonlyArray<{ endpoint: Endpoint; row: Load.Row }>
+}
+
+const compare = async (other: string) => {
+  const checkouts = [
+    { label: "A" as const, root: Path.resolve(other) },
+    { label: "B" as const, root: Path.resolve(Children.repoRoot) }
+  ]
+  for (const { root } of checkouts) {
+    try {
+      await Fs.access(Path.join(root, "packages/server-node/src/main.ts"))
+      await Fs.access(Path.join(root, "node_modules/tsx"))
+    } catch {
+      throw new Error(`BENCH_COMPARE: ${root} is not a checkout of Tessera with its node_modules (git worktree add <dir> <commit> && cd <dir> && npm ci)`)
+    }
+  }
+  const rounds = Number(process.env["BENCH_COMPARE_ROUNDS"] ?? 3)
+  const stores = servers.filter((s) => s === "postgres" || s === "pglite")
+  const rowNames = endpoints
+  console.log(
+    `Comparison: node ${process.version}, ${Os.cpus().length} CPUs, load average ${load()}\n` +
+      `A = ${checkouts[0]!.root}: ${commitOf(checkouts[0]!.root)}\n` +
+      `B = ${checkouts[1]!.root}: ${commitOf(checkouts[1]!.root)}\n` +
+      `rows ${rowNames.join(", ")} (this file drives both); ${rounds} rounds A B per server (${stores.map((s) => `tessera/${s}`).join(", ")}), ` +
+      `a fresh server and database per run; autocannon, ${settings.connections} connections, ` +
+      `${settings.warmupSeconds} s warm-up then ${settings.seconds} s measured per row.` +
+      (servers.includes("oidc-provider") ? "\n(oidc-provider is not part of a comparison: left out.)" : "") + "\n"
+  )
+  const runs: Array<Run> = []
+  let failed = false
+  for (const store of stores) {
+    const server = `tessera/${store}`
+    if (store === "postgres" && (process.env["DATABASE_URL"] ?? "") === "") {
+      console.log(`${server}: skipped, DATABASE_URL is not set (e.g. DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres)\n`)
+      continue
+    }
+    for (let round = 1; round <= rounds; round++) {
+      for (const { label, root } of checkouts) {
+        const cleanup: Array<() => Promise<void>> = []
+        const loadStart = load()
+        try {
+          let database: Postgres.Scratch | undefined
+          if (store === "postgres") {
+            const made = await postgresDatabase()
+            if (typeof made === "string") throw new Error(`${server}: ${made}`)
+            database = made
+            cleanup.push(made.drop)
+          }
+          console.log(`round ${round} ${label} ${server}: load average at the start ${loadStart}`)
+          const target = await tessera(server, database, cleanup, root)
+          // the server under test runs in the checkout it stands for (its working directory, tsx and packages)
+          const cwd = await Fs.readlink(`/proc/${target.child.pid}/cwd`)
+          if (Path.resolve(cwd) !== Path.resolve(root)) throw new Error(`${server} ${label}: the server runs in ${cwd}, not ${root}`)
+          console.log(`  ${label}: ${server} pid ${target.child.pid} runs in ${cwd}`)
+          const rows = await runTarget(target, (line) => console.log(`  ${line}`))
+          for (const { row } of rows) if (!clean(row)) failed = true
+          runs.push({ store: server, round, label, rows })
+          await Children.stop(target.child)
+        } finally {
+          for (const step of cleanup.reverse()) await step().catch(() => undefined)
+        }
+        console.log(`round ${round} ${label} ${server}: load average at the end ${load()}\n`)
+      }
+    }
+  }
+
+  const cell = (n: number | undefined, digits = 0) => (n === undefined ? "" : n.toFixed(digits))
+  const rowOf = (store: string, round: number, label: "A" | "B", endpoint: Endpoint) =>
+    runs.find((r) => r.store === store && r.round === round && r.label === label)?.rows.find((r) => r.endpoint === endpoint)?.row
+  const lines: Array<Array<string>> = [["server", "endpoint", "round", "A CPU µs/req", "B CPU µs/req", "B/A", "A +DB µs/req", "B +DB µs/req", "B/A +DB"]]
+  const medians: Array<string> = []
+  for (const store of [...new Set(runs.map((r) => r.store))]) {
+    for (const endpoint of rowNames) {
+      const ratios: Array<number> = []
+      const withDb: Array<number> = []
+      for (let round = 1; round <= rounds; round++) {
+        const a = rowOf(store, round, "A", endpoint)
+        const b = rowOf(store, round, "B", endpoint)
+        if (a === undefined && b === undefined) continue
+        const ratio = a !== undefined && b !== undefined ? b.serverCpu / a.serverCpu : undefined
+        const total = (r: Load.Row | undefined) => (r?.dbCpu === undefined ? undefined : r.serverCpu + r.dbCpu.perRequest)
+        const ta = total(a)
+        const tb = total(b)
+        const ratioDb = ta !== undefined && tb !== undefined ? tb / ta : undefined
+        if (ratio !== undefined) ratios.push(ratio)
+        if (ratioDb !== undefined) withDb.push(ratioDb)
+        lines.push([store, endpoint, String(round), cell(a?.serverCpu), cell(b?.serverCpu), cell(ratio, 2), cell(ta), cell(tb), cell(ratioDb, 2)])
+      }
+      if (ratios.length > 0) {
+        medians.push(`${store.padEnd(16)} ${endpoint.padEnd(10)} median B/A server CPU per request ${median(ratios).toFixed(2)}x` +
+          ` (rounds: ${ratios.map((r) => r.toFixed(2)).join(", ")})` +
+          (withDb.length > 0 ? `; server + database ${median(withDb).toFixed(2)}x (${withDb.map((r) => r.toFixed(2)).join(", ")})` : ""))
+      }
+    }
+  }
+  console.log(`${table(lines)}\n`)
+  console.log(`${medians.join("\n")}\n`)
+  console.log(
+    `Load average at the end: ${load()}. B/A above 1: B (this checkout) spends more CPU per request than A.\n` +
+      "Server CPU: the child's utime + stime over the measured window, per request (for PGlite the embedded database\n" +
+      "included); +DB adds the Postgres backends of the run's scratch database."
+  )
+  if (failed) {
+    console.log("\nFAILED: some requests errored or answered non-2xx, or a row completed none (lengthen BENCH_SECONDS).")
+    process.exitCode = 1
+  }
+}
+
+const other = process.env["BENCH_COMPARE"]
+if (other !== undefined && other !== "") await compare(other)
+else await main()
