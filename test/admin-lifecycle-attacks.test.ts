@@ -42,8 +42,8 @@ const trail = (w: Pick<World, "name">) =>
       const res = yield* call("GET", `/admin/realms/${w.name}/audit?limit=200${cursor !== undefined ? `&cursor=${cursor}` : ""}`)
       if (res.status !== 200) return yield* Effect.dieMessage(`audit: ${res.status} ${res.text}`)
       events.push(...(res.json.events as Array<Record<string, unknown>>))
-      // the audit list answers next_cursor null on its last page (left as it was by issue 13)
-      cursor = res.json.next_cursor ?? undefined
+      // CONTRACT §3 lists: next_cursor absent on the last page
+      cursor = res.json.next_cursor
       if (cursor === undefined) break
     }
     return events

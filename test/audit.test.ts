@@ -23,8 +23,7 @@ layer(TestMemory)("CONTRACT §7: the audit trail", (it) => {
           { ...base, type: "client.created", client_id: client.client_id },
           { ...base, type: "user.created", subject: user.sub },
           { ...base, type: "realm.created" }
-        ],
-        next_cursor: null
+        ]
       })
       expect(new Set(res.json.events.map((e: { id: string }) => e.id)).size).toBe(4)
     }))
@@ -74,45 +73,63 @@ layer(TestMemory)("CONTRACT §7: the audit trail", (it) => {
         yield* Effect.flatMap(Audit.make({ id, name: realm.name }, { type: "login.failed", actor: { type: "user", id: `u${i}` }, result: "failure" }), audit.append)
       }
       const seen: Array<string> = []
-      let cursor: string | null = null
+      let cursor: string | undefined = undefined
       let pages = 0
       do {
-        const res: WireResponse = yield* auditOf(realm.name, `?limit=5${cursor === null ? "" : `&cursor=${cursor}`}`)
+        const res: WireResponse = yield* auditOf(realm.name, `?limit=5${cursor === undefined ? "" : `&cursor=${cursor}`}`)
         expect(res.status).toBe(200)
         seen.push(...res.json.events.map((e: { actor: { id: string }; type: string }) => e.type === "realm.created" ? "realm" : e.actor.id))
+        // CONTRACT §3 lists: next_cursor absent on the last page
         cursor = res.json.next_cursor
         pages++
-      } while (cursor !== null)
+      } while (cursor !== undefined)
       expect(pages).toBe(3)
       expect(seen).toEqual(["u10", "u9", "u8", "u7", "u6", "u5", "u4", "u3", "u2", "u1", "u0", "realm"])
     }))
 
-  it.effect("limit is capped at 1000", () =>
+  it.effect("CONTRACT §3 lists: limit 1-200, default 50; next_cursor on every page but the last, absent there", () =>
     Effect.gen(function*() {
       const realm = yield* createRealm()
       const { id } = yield* Provisioning.findRealm(realm.name)
       const audit = yield* Audit.Audit
-      for (let i = 0; i < 1005; i++) {
-        yield* Effect.flatMap(Audit.make({ id, name: realm.name }, { type: "login.failed", actor: { type: "user", id: "u" }, result: "failure" }), audit.append)
+      // realm.created and 205 more: 206 events
+      for (let i = 0; i < 205; i++) {
+        yield* Effect.flatMap(Audit.make({ id, name: realm.name }, { type: "login.failed", actor: { type: "user", id: `u${i}` }, result: "failure" }), audit.append)
       }
-      const res = yield* auditOf(realm.name, "?limit=5000")
-      expect(res.status).toBe(200)
-      expect(res.json.events).toHaveLength(1000)
-      expect(res.json.next_cursor).toEqual(expect.any(String))
-      const rest = yield* auditOf(realm.name, `?limit=5000&cursor=${res.json.next_cursor}`)
-      expect(rest.json.events).toHaveLength(6)
-      expect(rest.json.next_cursor).toBeNull()
-      // the default page is 100
-      expect((yield* auditOf(realm.name)).json.events).toHaveLength(100)
+      const actors = (res: WireResponse) => res.json.events.map((e: { actor: { id: string }; type: string }) => e.type === "realm.created" ? "realm" : e.actor.id)
+      const newest = (from: number, n: number) => Array.from({ length: n }, (_, i) => `u${from - i}`)
+      const expectPage = (res: WireResponse, keys: Array<string>, ids: Array<string>) => {
+        expect(res.status).toBe(200)
+        expect(res.headers["cache-control"]).toBe("no-store")
+        expect(Object.keys(res.json)).toEqual(keys)
+        expect(actors(res)).toEqual(ids)
+      }
+      // the default page is 50
+      const first = yield* auditOf(realm.name)
+      expectPage(first, ["events", "next_cursor"], newest(204, 50))
+      expect(first.json.next_cursor).toMatch(/^[A-Za-z0-9_-]+$/)
+      // 200 at most
+      const big = yield* auditOf(realm.name, `?limit=200&cursor=${first.json.next_cursor}`)
+      expectPage(big, ["events"], [...newest(154, 155), "realm"])
+      const whole = yield* auditOf(realm.name, "?limit=200")
+      expectPage(whole, ["events", "next_cursor"], newest(204, 200))
+      const rest = yield* auditOf(realm.name, `?limit=200&cursor=${whole.json.next_cursor}`)
+      expectPage(rest, ["events"], [...newest(4, 5), "realm"])
+      // a page that ends exactly at the last event is the last page
+      const exact = yield* auditOf(realm.name, `?limit=6&cursor=${whole.json.next_cursor}`)
+      expect(exact.json).toEqual(rest.json)
     }))
 
   it.effect("bad query parameters are 400 invalid_request naming the parameter", () =>
     Effect.gen(function*() {
       const realm = yield* createRealm()
       const cases: Array<[string, string]> = [
-        ["?limit=0", "'limit' must be a positive integer"],
-        ["?limit=abc", "'limit' must be a positive integer"],
-        ["?limit=1.5", "'limit' must be a positive integer"],
+        // CONTRACT §3 lists: limit 1-200, with every list's text
+        ["?limit=0", "'limit' must be an integer from 1 to 200"],
+        ["?limit=201", "'limit' must be an integer from 1 to 200"],
+        ["?limit=5000", "'limit' must be an integer from 1 to 200"],
+        ["?limit=abc", "'limit' must be an integer from 1 to 200"],
+        ["?limit=1.5", "'limit' must be an integer from 1 to 200"],
         ["?since=yesterday", "'since' must be an RFC 3339 date-time"],
         ["?until=2030-13-45T00:00:00Z", "'until' must be an RFC 3339 date-time"],
         ["?cursor=not*a*cursor", "'cursor' must be a cursor from an earlier page"],

@@ -263,8 +263,7 @@ it.effect("DESIGN \"Agents\": a person authorizes an agent, the agent acts for t
           events: [0, 1].map(() => ({
             ...event, type: "login.succeeded", actor: { type: "user", id: story.sub }, subject: story.sub,
             client_id: story.client.client_id, ip: "127.0.0.1", user_agent: personUserAgent
-          })),
-          next_cursor: null
+          }))
         }
       })
       const exchanged = { ...event, type: "token.exchanged", actor: { type: "agent", id: story.client.client_id }, subject: story.sub,
@@ -276,8 +275,7 @@ it.effect("DESIGN \"Agents\": a person authorizes an agent, the agent acts for t
           events: [
             { ...exchanged, scope: "notes:read notes:delete", reason: "step-up scope granted: the person authenticated within the last 5 minutes" },
             { ...exchanged, scope: "notes:read" }
-          ],
-          next_cursor: null
+          ]
         }
       })
   }).pipe(Effect.provide(TestLive.make())), 120_000)

@@ -4,6 +4,7 @@ import { field } from "../Body.js"
 import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import { ErrorBody, Owner, realm } from "./Endpoints.js"
+import { Limit, page } from "./Listing.js"
 
 export const AuditEventView = Schema.Struct({
   id: Schema.String,
@@ -23,11 +24,8 @@ export const AuditEventView = Schema.Struct({
   user_agent: Schema.optional(Schema.String)
 })
 
-export const AuditPage = Schema.Struct({ events: Schema.Array(AuditEventView), next_cursor: Schema.NullOr(Schema.String) })
-
-/** The largest page of audit events one call returns. */
-export const maxAuditLimit = 1000
-export const defaultAuditLimit = 100
+/** CONTRACT §3 lists: `next_cursor` only when another page exists. */
+export const AuditPage = page("events", AuditEventView)
 
 const Rfc3339 = field(
   Schema.String.pipe(
@@ -47,7 +45,8 @@ export const AuditQuery = Schema.Struct({
   client_id: Schema.optional(FilterText),
   since: Schema.optional(Rfc3339),
   until: Schema.optional(Rfc3339),
-  limit: Schema.optional(field(Schema.NumberFromString.pipe(Schema.int(), Schema.positive()), "must be a positive integer")),
+  // CONTRACT §3 lists: limit 1-200, default 50, parsed as every other list's
+  limit: Schema.optional(Limit),
   cursor: Schema.optional(field(Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9_-]{1,64}$/)), "must be a cursor from an earlier page"))
 })
 

@@ -52,7 +52,8 @@ const query = <E, R>(trailOf: Effect.Effect<string, E, R>) => Effect.gen(functio
   if (query.cursor !== undefined && before === undefined) {
     return yield* ErrorResponse.invalidRequest("'cursor' must be a cursor from an earlier page")
   }
-  const limit = Math.min(query.limit ?? Admin.defaultAuditLimit, Admin.maxAuditLimit)
+  // CONTRACT §3 lists: limit 1-200 (the schema refuses others), default 50
+  const limit = query.limit ?? Admin.defaultLimit
   const found = yield* Effect.flatMap(Audit.Audit, (trail) =>
     trail.query(trailId, {
       ...(query.type !== undefined ? { type: query.type } : {}),
@@ -69,7 +70,8 @@ const query = <E, R>(trailOf: Effect.Effect<string, E, R>) => Effect.gen(functio
   const last = page[page.length - 1]
   return json({
     events: page.map((stored) => eventView(stored.event)),
-    next_cursor: found.length > limit && last !== undefined ? encodeCursor(last.seq) : null
+    // CONTRACT §3 lists: next_cursor absent on the last page
+    ...(found.length > limit && last !== undefined ? { next_cursor: encodeCursor(last.seq) } : {})
   })
 })
 
