@@ -156,7 +156,8 @@ describe("the SMTP transport (RFC 5321, RFC 5322), against a real SMTP server", 
       const before = sink.received.length
       const exit = yield* Effect.exit(sendWith(yield* settingsFor(sink.url), { to: "nobody@members.example", subject: "s", text: "t" }))
       expect(exit).toEqual(Exit.fail(new Mailer.MailFailed({
-        reason: "EENVELOPE: Can't send mail - all recipients were rejected: 550 <nobody@members.example>: mailbox unavailable"
+        // the relay's words, the mailbox reduced to its domain (the reason is audited: ADR 0037, 0038)
+        reason: "EENVELOPE: Can't send mail - all recipients were rejected: 550 <[recipient]@members.example>: mailbox unavailable"
       })))
       expect(sink.received.length).toBe(before)
     }))
@@ -177,6 +178,8 @@ describe("the SMTP transport (RFC 5321, RFC 5322), against a real SMTP server", 
     const error = Object.assign(new Error(`Invalid login: 535 bad ${smtpPass} / ${plain} / ${login}\r\n next`), { code: "EAUTH" })
     expect(MailerSmtp.reasonOf(error, secrets)).toBe("EAUTH: Invalid login: 535 bad [redacted] / [redacted] / [redacted] next")
     expect(MailerSmtp.reasonOf("x".repeat(400), [])).toHaveLength(300)
+    expect(MailerSmtp.reasonOf(new Error("550 <Zoe.X+1@Members.example> unknown; zoe.x+1@members.example"), [], "zoe.x+1@members.example"))
+      .toBe("ERROR: 550 <[recipient]@members.example> unknown; [recipient]@members.example")
   })
 
   it.effect("a recipient that is not one address is refused before any connection", () =>

@@ -111,6 +111,18 @@ export const startSmtpSink = async (options: SinkOptions) => {
         }
         wait()
       }),
+    /** Resolves with the first message whose envelope is to `address`, once it has arrived; rejects after `timeoutMs`. */
+    messageTo: (address: string, timeoutMs = 15_000) =>
+      new Promise<Received>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no message to ${address} within ${timeoutMs} ms`)), timeoutMs)
+        const wait = () => {
+          const found = received.find((r) => r.envelope.to.includes(address))
+          if (found === undefined) return void waiting.push(wait)
+          clearTimeout(timer)
+          resolve(found)
+        }
+        wait()
+      }),
     close: () => new Promise<void>((resolve) => server.close(() => resolve()))
   }
 }

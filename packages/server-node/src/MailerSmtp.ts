@@ -45,13 +45,26 @@ const secretForms = (auth: MailSettings["auth"]): ReadonlyArray<string> =>
     }
   })
 
-/** The transport's reason: its code and message on one line, without a credential in any form. */
-export const reasonOf = (error: unknown, secrets: ReadonlyArray<string>): string => {
+/** `reason` with every mention of `address` reduced to its domain (relays quote the mailbox they refuse). */
+const withoutLocalPart = (reason: string, address: string): string => {
+  const at = address.lastIndexOf("@")
+  if (at < 1) return reason
+  const escaped = address.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+  return reason.replace(new RegExp(escaped, "gi"), `[recipient]${address.slice(at)}`)
+}
+
+/**
+ * The transport's reason: its code and message on one line, without a credential in any form, and without the
+ * recipient's mailbox: the reason goes to the audit trail, whose invitation events name the email's domain at most
+ * (ADR 0037).
+ */
+export const reasonOf = (error: unknown, secrets: ReadonlyArray<string>, recipient = ""): string => {
   const e = (typeof error === "object" && error !== null ? error : {}) as { readonly code?: unknown; readonly message?: unknown }
   const code = typeof e.code === "string" ? e.code : "ERROR"
   const message = typeof e.message === "string" ? e.message : String(error)
   let reason = `${code}: ${message}`.replace(/\s+/g, " ").trim()
   for (const secret of secrets) if (secret !== "") reason = reason.replaceAll(secret, "[redacted]")
+  reason = withoutLocalPart(reason, recipient)
   return reason.length > maxReason ? `${reason.slice(0, maxReason - 1)}…` : reason
 }
 
@@ -114,7 +127,7 @@ export const layer = (settings: MailSettings) =>
                 disableUrlAccess: true,
                 signal
               }),
-            catch: (error) => new Mailer.MailFailed({ reason: reasonOf(error, secrets) })
+            catch: (error) => new Mailer.MailFailed({ reason: reasonOf(error, secrets, message.to) })
           }).pipe(
             Effect.timeoutFail({
               duration: timeouts.send,
