@@ -60,7 +60,7 @@ const postChunked = (path: string, chunks: ReadonlyArray<string>) =>
 layer(TestLive)("CONTRACT §3 and RFC 6750 §3: the owner's bearer token", (it) => {
   const challenge = `Bearer realm="tessera-admin", error="invalid_token"`
   const expectUnauthorized = (res: WireResponse) => {
-    expectError(res, 401, "invalid_token", "the admin API needs the owner's bearer token")
+    expectError(res, 401, "invalid_token", "the admin API needs the owner's token or a tenant admin's access token")
     expect(res.headers["www-authenticate"]).toBe(challenge)
   }
 

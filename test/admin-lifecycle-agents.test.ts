@@ -158,7 +158,7 @@ layer(TestLive.TestLive)("CONTRACT §3 agents: the list", (it) => {
       expectJson(yield* admin.get(`/admin/realms/no-such-realm-${w.name}/agents`), 404, { error: "not_found", error_description: "unknown realm" })
       const unauthorized = yield* get(path)
       expect(unauthorized.status).toBe(401)
-      expect(unauthorized.json).toEqual({ error: "invalid_token", error_description: "the admin API needs the owner's bearer token" })
+      expect(unauthorized.json).toEqual({ error: "invalid_token", error_description: "the admin API needs the owner's token or a tenant admin's access token" })
     }))
 
   it.effect("the OpenAPI document lists both operations with their answers", () =>

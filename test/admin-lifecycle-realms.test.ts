@@ -589,7 +589,7 @@ layer(TestLive)("CONTRACT §3: the realm calls are the owner's", (it) => {
         for (const call of calls) {
           const res = yield* call
           expectJson(res, 401)
-          expect(res.json).toEqual({ error: "invalid_token", error_description: "the admin API needs the owner's bearer token" })
+          expect(res.json).toEqual({ error: "invalid_token", error_description: "the admin API needs the owner's token or a tenant admin's access token" })
           expect(res.headers["www-authenticate"]).toBe(`Bearer realm="tessera-admin", error="invalid_token"`)
         }
       }

@@ -6,6 +6,7 @@ import { Clock, Context, DateTime, Effect, HashMap, Layer, Option, Ref } from "e
 import type { AuditEvent } from "./AuditEvent.js"
 import * as Delegations from "./Delegations.js"
 import * as MemoryDb from "./MemoryDb.js"
+import * as RealmPin from "./RealmPin.js"
 import * as User from "./User.js"
 import type { StoreError } from "./StoreError.js"
 
@@ -74,19 +75,20 @@ export const layerMemory = Layer.effect(AccessTokens, Effect.gen(function*() {
   const table = yield* Ref.make(HashMap.empty<string, Status>())
   const live = (now: number) => (rows: HashMap.HashMap<string, Status>) =>
     HashMap.filter(rows, (status) => DateTime.toEpochMillis(status.expiresAt) > now)
+  // issue 14: this table lives beside MemoryDb, so it checks the realm pin itself
   const upsert = (realmId: string, jti: string, f: (before: Option.Option<Status>) => Status) =>
-    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+    Effect.zipRight(RealmPin.check(realmId), Effect.flatMap(Clock.currentTimeMillis, (now) =>
       Ref.update(table, (rows) => {
         const kept = live(now)(rows)
         const key = MemoryDb.key(realmId, jti)
         return HashMap.set(kept, key, f(HashMap.get(kept, key)))
-      }))
+      })))
   const find = (realmId: string, jti: string) =>
-    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+    Effect.zipRight(RealmPin.check(realmId), Effect.flatMap(Clock.currentTimeMillis, (now) =>
       Effect.map(Ref.get(table), (rows) =>
         HashMap.get(rows, MemoryDb.key(realmId, jti)).pipe(
           Option.filter((status) => DateTime.toEpochMillis(status.expiresAt) > now)
-        )))
+        ))))
   return AccessTokens.of({
     record: (realmId, jti, grantId, expiresAt) =>
       upsert(realmId, jti, (before) => ({ grantId, revoked: Option.exists(before, (status) => status.revoked), expiresAt })),

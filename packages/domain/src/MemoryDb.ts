@@ -2,7 +2,7 @@
  * The in-memory database behind every `layerMemory`: one state holding every table, changed only under one
  * lock, so that a change and its audit event land together or not at all, as a Postgres transaction makes them.
  */
-import { Chunk, Context, Effect, HashMap, Layer, Option, Ref } from "effect"
+import { Chunk, Context, Effect, Equal, HashMap, Layer, Option, Ref, Utils } from "effect"
 import * as AuditChain from "./AuditChain.js"
 import type { AuditEvent, Stored } from "./AuditEvent.js"
 import type { AuthorizationCode } from "./AuthorizationCode.js"
@@ -16,6 +16,7 @@ import type { RefreshFamily } from "./RefreshFamily.js"
 import type { Session } from "./Session.js"
 import { AlreadyExists } from "./Conflict.js"
 import type { Realm } from "./Realm.js"
+import * as RealmPin from "./RealmPin.js"
 import type { Resource } from "./Resource.js"
 import type { Ring } from "./SigningKey.js"
 import type { TrustedIssuer } from "./TrustedIssuer.js"
@@ -90,16 +91,78 @@ export const layer = Layer.effect(MemoryDb, Effect.gen(function*() {
 /** Realm-scoped key: every memory table is keyed by realm first, as every Postgres key leads with realm_id. */
 export const key = (realmId: string, id: string) => `${realmId}\u0000${id}`
 
-/** Reads the state. */
-export const read = <A>(db: Db, f: (state: State) => A) => Effect.map(Ref.get(db.state), f)
+/**
+ * Whether the row `id` of `table` is realm `realmId`'s: keyed by the realm id itself (realms, key rings, the realm's
+ * audit trail) or by `key(realmId, ...)`, or the name index entry pointing at it (as `dropRealm` reads them).
+ */
+const isOfRealm = (table: string, id: string, value: unknown, realmId: string) =>
+  id === realmId || id.startsWith(`${realmId}\u0000`) || (table === "realmIdsByName" && value === realmId)
+
+type Tables = Record<string, HashMap.HashMap<string, unknown>>
+
+/** The state restricted to realm `realmId`'s rows (`keep`), or to every other realm's (`!keep`). */
+const restricted = (state: State, realmId: string, keep: boolean): State => {
+  const next: Tables = {}
+  for (const [table, rows] of Object.entries(state as unknown as Tables)) {
+    next[table] = HashMap.filter(rows, (value, id) => isOfRealm(table, id, value, realmId) === keep)
+  }
+  return next as unknown as State
+}
+
+/** Whether every row of `state` is realm `realmId`'s. */
+const onlyOf = (state: State, realmId: string) =>
+  Object.entries(state as unknown as Tables).every(([table, rows]) =>
+    HashMap.every(rows, (value, id) => isOfRealm(table, id, value, realmId)))
+
+/** `kept` (no row of the pinned realm) with the pinned realm's rows as a write left them (`mine`). */
+const merged = (kept: State, mine: State): State => {
+  const next: Tables = {}
+  const theirs = kept as unknown as Tables
+  for (const [table, rows] of Object.entries(mine as unknown as Tables)) next[table] = HashMap.union(theirs[table]!, rows)
+  return next as unknown as State
+}
+
+/** Issue 14: the same answer from the pinned realm's rows alone as from the whole state (structurally). */
+const sameAnswer = (a: unknown, b: unknown) => Utils.structuralRegion(() => Equal.equals(a, b))
+
+const violated = (pinned: string) => new RealmPin.RealmPinViolated({ pinned, requested: undefined })
+
+/**
+ * Reads the state. Issue 14: in a fiber pinned to a realm (`RealmPin`), `f` sees that realm's rows only, and a read
+ * whose answer would have differed on the whole state reached for another realm: it dies (`RealmPinViolated`), as
+ * `withRealm` refuses such a transaction on Postgres. The realm directory is the pinned realm alone either way, as
+ * `withDirectory` makes it on Postgres: another realm's name finds nothing, as a realm that does not exist.
+ */
+export const read = <A>(db: Db, f: (state: State) => A) =>
+  Effect.flatMap(Effect.zip(Ref.get(db.state), RealmPin.get), ([state, pin]) => {
+    if (Option.isNone(pin)) return Effect.succeed(f(state))
+    const view = restricted(state, pin.value, true)
+    const seen = f(view)
+    const whole = { ...state, realms: view.realms, realmIdsByName: view.realmIdsByName }
+    return sameAnswer(seen, f(whole)) ? Effect.succeed(seen) : Effect.die(violated(pin.value))
+  })
 
 /**
  * A write: `f` sees the state and either refuses (nothing changes) or gives the new state. Interruption
- * between the decision and the write cannot happen: the state is replaced in one step at the end.
+ * between the decision and the write cannot happen: the state is replaced in one step at the end. Issue 14: in a
+ * pinned fiber `f` sees the pinned realm's rows only, and a new state holding a row of any other realm (or of the
+ * owner trail) is refused, a defect, with nothing written.
  */
 export const write = <A, E>(db: Db, f: (state: State) => Effect.Effect<readonly [A, State], E>) =>
   db.lock.withPermits(1)(
-    Effect.flatMap(Ref.get(db.state), f).pipe(Effect.tap(([, next]) => Ref.set(db.state, next)), Effect.map(([a]) => a))
+    Effect.flatMap(Effect.zip(Ref.get(db.state), RealmPin.get), ([state, pin]) => {
+      if (Option.isNone(pin)) {
+        return f(state).pipe(Effect.tap(([, next]) => Ref.set(db.state, next)), Effect.map(([a]) => a))
+      }
+      const realmId = pin.value
+      return f(restricted(state, realmId, true)).pipe(
+        Effect.flatMap(([a, next]) =>
+          onlyOf(next, realmId)
+            ? Effect.as(Ref.set(db.state, merged(restricted(state, realmId, false), next)), a)
+            : Effect.die(violated(realmId))
+        )
+      )
+    })
   )
 
 /** The realm's trail so far. */

@@ -6,6 +6,7 @@
 import { Context, Deferred, Duration, Effect, Exit, FiberId, Layer, Option } from "effect"
 import { Clients } from "./Clients.js"
 import { Keys } from "./Keys.js"
+import * as RealmPin from "./RealmPin.js"
 import { Realms } from "./Realms.js"
 import { Resources } from "./Resources.js"
 
@@ -62,45 +63,55 @@ export const make = (options: { readonly ttl: Duration.DurationInput; readonly m
       }
       return scope
     }
+    const cached = function cached<A, E, R>(name: string, key: string, load: Effect.Effect<A, E, R>, keep: (value: A) => boolean): Effect.Effect<A, E, R> {
+      return Effect.suspend(() => {
+        const now = clock.unsafeCurrentTimeMillis()
+        const scope = scopeOf(name)
+        const hit = scope.values.get(key)
+        if (hit !== undefined && hit.until > now) return Effect.succeed(hit.value as A)
+        const pending = scope.loading.get(key)
+        if (pending !== undefined) {
+          return Effect.flatMap(Deferred.await(pending), (exit) =>
+            exit === undefined ? cached(name, key, load, keep) : (exit as Exit.Exit<A, E>))
+        }
+        const generation = scope.generation
+        const loading: Loading = Deferred.unsafeMake(FiberId.none)
+        scope.loading.set(key, loading)
+        const settle = (exit: Exit.Exit<A, E> | undefined) =>
+          Effect.sync(() => {
+            if (scope.loading.get(key) === loading) scope.loading.delete(key)
+            Deferred.unsafeDone(loading, Exit.succeed(exit))
+          })
+        const store = (value: A) => {
+          if (scope.generation !== generation || scopes.get(name) !== scope || !keep(value)) return
+          if (size >= options.maxEntries) {
+            for (const s of scopes.values()) s.generation++
+            scopes.clear()
+            size = 0
+            return
+          }
+          if (!scope.values.has(key)) size++
+          scope.values.set(key, { value, until: now + ttlMillis })
+        }
+        return Effect.exit(load).pipe(
+          Effect.onInterrupt(() => settle(undefined)),
+          Effect.flatMap((exit) => {
+            if (Exit.isSuccess(exit)) store(exit.value)
+            return Effect.zipRight(settle(exit), exit)
+          })
+        )
+      })
+    }
     return ReadCache.of({
       get: function get<A, E, R>(name: string, key: string, load: Effect.Effect<A, E, R>, keep: (value: A) => boolean = () => true): Effect.Effect<A, E, R> {
-        return Effect.suspend(() => {
-          const now = clock.unsafeCurrentTimeMillis()
-          const scope = scopeOf(name)
-          const hit = scope.values.get(key)
-          if (hit !== undefined && hit.until > now) return Effect.succeed(hit.value as A)
-          const pending = scope.loading.get(key)
-          if (pending !== undefined) {
-            return Effect.flatMap(Deferred.await(pending), (exit) =>
-              exit === undefined ? get(name, key, load, keep) : (exit as Exit.Exit<A, E>))
-          }
-          const generation = scope.generation
-          const loading: Loading = Deferred.unsafeMake(FiberId.none)
-          scope.loading.set(key, loading)
-          const settle = (exit: Exit.Exit<A, E> | undefined) =>
-            Effect.sync(() => {
-              if (scope.loading.get(key) === loading) scope.loading.delete(key)
-              Deferred.unsafeDone(loading, Exit.succeed(exit))
-            })
-          const store = (value: A) => {
-            if (scope.generation !== generation || scopes.get(name) !== scope || !keep(value)) return
-            if (size >= options.maxEntries) {
-              for (const s of scopes.values()) s.generation++
-              scopes.clear()
-              size = 0
-              return
-            }
-            if (!scope.values.has(key)) size++
-            scope.values.set(key, { value, until: now + ttlMillis })
-          }
-          return Effect.exit(load).pipe(
-            Effect.onInterrupt(() => settle(undefined)),
-            Effect.flatMap((exit) => {
-              if (Exit.isSuccess(exit)) store(exit.value)
-              return Effect.zipRight(settle(exit), exit)
-            })
-          )
-        })
+        // issue 14: a fiber pinned to a realm gets nothing from the cache the store would refuse it: another realm's
+        // scope is the pin's defect; the directory is read from the store, where it is the pinned realm alone
+        return Effect.flatMap(RealmPin.get, (pin) =>
+          Option.isNone(pin)
+            ? cached(name, key, load, keep)
+            : name === directory
+            ? load
+            : Effect.zipRight(RealmPin.check(name), cached(name, key, load, keep)))
       },
       peek: (name, key) => {
         const hit = scopes.get(name)?.values.get(key)

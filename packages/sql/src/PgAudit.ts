@@ -4,7 +4,7 @@
  */
 import { SqlClient } from "@effect/sql"
 import { Chunk, DateTime, Effect, Layer, Schema } from "effect"
-import { Audit, AuditChain } from "@tessera/domain"
+import { Audit, AuditChain, RealmPin } from "@tessera/domain"
 import type { AuditEvent } from "@tessera/domain"
 import * as GroupCommit from "./GroupCommit.js"
 import { on, toDate, withRealm } from "./Sql.js"
@@ -124,7 +124,8 @@ export const layer = Layer.scoped(Audit.Audit, Effect.gen(function*() {
   })
   return Audit.Audit.of({
     // answered only after the COMMIT of the statement that holds the event (ADR 0022)
-    append: (event) => group.submit(event.realmId, event),
+    // issue 14: a fiber pinned to another realm appends nothing (the flush runs in the layer's own fibers)
+    append: (event) => Effect.zipRight(RealmPin.check(event.realmId), group.submit(event.realmId, event)),
     offer: (event, done) => group.offer(event.realmId, event, done),
     query: (realmId, filter) =>
       Effect.gen(function*() {

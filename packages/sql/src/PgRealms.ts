@@ -5,7 +5,7 @@
  */
 import { SqlClient } from "@effect/sql"
 import { DateTime, Effect, Layer, Option, Schema } from "effect"
-import { Audit, Conflict, Realms } from "@tessera/domain"
+import { Audit, Conflict, RealmPin, Realms } from "@tessera/domain"
 import type { Realm } from "@tessera/domain"
 import { appendEvent } from "./PgAudit.js"
 import * as PgKeys from "./PgKeys.js"
@@ -106,5 +106,9 @@ export const layer = Layer.effect(Realms.Realms, Effect.gen(function*() {
 
 /** Appends an owner-trail event inside the current realm transaction: the transaction is pinned to the owner trail for it. */
 const appendToOwnerTrail = (event: Parameters<typeof appendEvent>[0]) =>
-  Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    sql`SELECT set_config('app.realm_id', ${Audit.ownerTrail}, true)`.pipe(Effect.zipRight(appendEvent(event))))
+  // issue 14: a pinned fiber (a tenant admin's request) never reaches the owner trail
+  Effect.zipRight(
+    RealmPin.checkUnpinned,
+    Effect.flatMap(SqlClient.SqlClient, (sql) =>
+      sql`SELECT set_config('app.realm_id', ${Audit.ownerTrail}, true)`.pipe(Effect.zipRight(appendEvent(event))))
+  )

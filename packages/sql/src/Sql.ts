@@ -2,7 +2,7 @@
 import { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Effect, Option, Predicate } from "effect"
-import { StoreError } from "@tessera/domain"
+import { RealmPin, StoreError } from "@tessera/domain"
 
 /**
  * `sql.withTransaction`, with a failed COMMIT or ROLLBACK as the `SqlError` it is: @effect/sql turns those into
@@ -15,16 +15,31 @@ const transaction = <A, E, R>(sql: SqlClient.SqlClient, effect: Effect.Effect<A,
 
 /**
  * Runs `effect` in a transaction pinned to `realmId`: `set_config(..., true)` is transaction-local, so a pooled
- * connection never carries a realm into the next transaction (SET LOCAL takes no parameters).
+ * connection never carries a realm into the next transaction (SET LOCAL takes no parameters). Issue 14: inside a
+ * fiber pinned to another realm (a tenant admin's request, `RealmPin`) the transaction is refused before it starts, a
+ * defect: the owner trail's realm id is another realm too.
  */
 export const withRealm = (realmId: string) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    transaction(sql, sql`SELECT set_config('app.realm_id', ${realmId}, true)`.pipe(Effect.zipRight(effect))))
+  Effect.zipRight(
+    RealmPin.check(realmId),
+    Effect.flatMap(SqlClient.SqlClient, (sql) =>
+      transaction(sql, sql`SELECT set_config('app.realm_id', ${realmId}, true)`.pipe(Effect.zipRight(effect))))
+  )
 
-/** Runs `effect` in a transaction that may read the realm directory (names to ids), and nothing realm-scoped. */
+/**
+ * Runs `effect` in a transaction that may read the realm directory (names to ids), and nothing realm-scoped. Issue 14:
+ * in a pinned fiber the directory is the pinned realm's row alone (the `realms` policy without `app.directory`), so
+ * another realm's name finds nothing, exactly as a realm that does not exist.
+ */
 export const withDirectory = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    transaction(sql, sql`SELECT set_config('app.directory', 'on', true)`.pipe(Effect.zipRight(effect))))
+  Effect.flatMap(RealmPin.get, (pin) =>
+    Effect.flatMap(SqlClient.SqlClient, (sql) =>
+      transaction(
+        sql,
+        (Option.isSome(pin)
+          ? sql`SELECT set_config('app.realm_id', ${pin.value}, true)`
+          : sql`SELECT set_config('app.directory', 'on', true)`).pipe(Effect.zipRight(effect))
+      )))
 
 /** SQL and decoding failures become `StoreError` at the port; domain failures pass through. */
 export const orStoreError = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
