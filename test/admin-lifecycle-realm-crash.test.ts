@@ -97,7 +97,11 @@ const fill = async (pool: Pg.Pool, realmId: string) => {
       `INSERT INTO throttles (realm_id, key, failures, last_at, expires_at)
          SELECT $1, 'ip:' || i, 1, now(), now() + interval '1 hour' FROM generate_series(1, 1000) i`,
       `INSERT INTO delegations (realm_id, client_id, sub, resources, scopes, first_at, last_at)
-         SELECT $1, 'client-1', 'sub-' || i, '{}', '{read}', now(), now() FROM generate_series(1, 1000) i`
+         SELECT $1, 'client-1', 'sub-' || i, '{}', '{read}', now(), now() FROM generate_series(1, 1000) i`,
+      `INSERT INTO invitations (realm_id, id, secret_hash, role, state, expires_at, created_at, created_by_type, created_by_id,
+           version, sort_key)
+         SELECT $1, 'invitation-' || i, $1 || '-secret-' || i, 'member', 'pending', now() + interval '7 days', now(), 'owner', 'owner',
+           1, lpad(i::text, 15, '0') FROM generate_series(1, 1000) i`
     ]
     for (const statement of statements) await client.query(statement, [realmId])
     await client.query("COMMIT")

@@ -13,7 +13,7 @@ import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { SqlClient } from "@effect/sql"
 import { Context, Effect, Exit, Layer, Option, Redacted, Scope } from "effect"
 import { afterAll } from "vitest"
-import { Fetcher, JobLock, RefreshFamily, SigningKey } from "@tessera/domain"
+import { Fetcher, JobLock, Mailer, RefreshFamily, SigningKey } from "@tessera/domain"
 import * as AppConfig from "@tessera/server-node/AppConfig"
 import * as FetcherNode from "@tessera/server-node/FetcherNode"
 import * as IpAddress from "@tessera/server-node/IpAddress"
@@ -123,6 +123,8 @@ export interface Options {
    * Fetcher layer (e.g. the Node one over a fake DNS resolver).
    */
   readonly fetcher?: "memory" | "node" | Layer.Layer<Fetcher.Fetcher>
+  /** Outgoing mail (default: from the configuration, SMTP or none), e.g. a fake that records or fails. */
+  readonly mailer?: Layer.Layer<Mailer.Mailer>
 }
 
 /** A loopback server on a random port, the `HttpClient` aimed at it and the configuration, around `app`. */
@@ -153,13 +155,13 @@ const outbound = (options: Options) =>
  */
 export const make = (overrides: Partial<AppConfig.AppConfigShape> = {}, options: Options = {}) => {
   const { around, server } = frame(overrides)
-  return around(Live.app(server, Layer.merge(portsOf(options.store ?? store), Fetcher.layerMemoryTable), outbound(options)))
+  return around(Live.app(server, Layer.merge(portsOf(options.store ?? store), Fetcher.layerMemoryTable), outbound(options), options.mailer))
 }
 
 /** A fresh world on in-memory stores whatever the run's store, with `MemoryDb` for tests that look inside. */
 export const makeMemory = (overrides: Partial<AppConfig.AppConfigShape> = {}, options: Omit<Options, "store"> = {}) => {
   const { around, server } = frame(overrides)
-  return around(Live.app(server, Layer.merge(Live.MemoryPorts, Fetcher.layerMemoryTable), outbound(options)))
+  return around(Live.app(server, Layer.merge(Live.MemoryPorts, Fetcher.layerMemoryTable), outbound(options), options.mailer))
 }
 
 export const TestLive = make()

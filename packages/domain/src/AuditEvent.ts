@@ -23,6 +23,8 @@ export type EventType =
   | "trusted_issuer.updated" | "trusted_issuer.deleted"
   | "session.revoked" | "grant.revoked" | "delegation.revoked"
   | "invitation.created" | "invitation.accepted" | "invitation.revoked"
+  // issue 14: a mail that could not be sent (the invitation stands; `reason` is the transport's, never a secret)
+  | "invitation.mail_failed"
 
 export interface AuditEvent {
   readonly id: string

@@ -12,6 +12,7 @@ import type { Row as DelegationRow } from "./Delegations.js"
 import type { DeviceAuthorization } from "./DeviceAuthorization.js"
 import type { Grant } from "./Grant.js"
 import type { Interaction } from "./Interactions.js"
+import type { Invitation } from "./Invitation.js"
 import type { RefreshFamily } from "./RefreshFamily.js"
 import type { Session } from "./Session.js"
 import { AlreadyExists } from "./Conflict.js"
@@ -50,6 +51,8 @@ export interface State {
   readonly deviceUserCodes: HashMap.HashMap<string, string>
   /** What each agent's token exchanges for each person left, and its revocation (Delegations, ADR 0034). */
   readonly delegations: HashMap.HashMap<string, DelegationRow>
+  /** CONTRACT §3 invitations by `key(realmId, id)` (Invitations, ADR 0037). */
+  readonly invitations: HashMap.HashMap<string, Invitation>
 }
 
 export const empty: State = {
@@ -73,7 +76,8 @@ export const empty: State = {
   loginFailures: HashMap.empty(),
   deviceAuthorizations: HashMap.empty(),
   deviceUserCodes: HashMap.empty(),
-  delegations: HashMap.empty()
+  delegations: HashMap.empty(),
+  invitations: HashMap.empty()
 }
 
 export interface Db {

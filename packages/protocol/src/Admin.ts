@@ -3,6 +3,7 @@ export { AgentList, AgentsQuery, AgentView, DelegationView } from "./admin/Agent
 export * from "./admin/Audit.js"
 export { ClientItem, ClientList, ClientMetadataBody, ClientPatch, ClientRegistered, ClientsQuery, RotateSecret, SecretRotated } from "./admin/Clients.js"
 export * from "./admin/Fields.js"
+export * from "./admin/Invitations.js"
 export * from "./admin/Keys.js"
 export * from "./admin/Listing.js"
 export * from "./admin/Realms.js"

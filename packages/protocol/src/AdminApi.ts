@@ -8,6 +8,7 @@ import * as OpenApi from "@effect/platform/OpenApi"
 import * as Agents from "./admin/Agents.js"
 import * as Audit from "./admin/Audit.js"
 import * as Clients from "./admin/Clients.js"
+import * as Invitations from "./admin/Invitations.js"
 import * as Keys from "./admin/Keys.js"
 import * as Realms from "./admin/Realms.js"
 import * as Resources from "./admin/Resources.js"
@@ -21,11 +22,12 @@ export const Api = HttpApi.make("tessera-admin")
   .add(Resources.ResourcesApi)
   .add(TrustedIssuers.TrustedIssuersApi)
   .add(Agents.AgentsApi)
+  .add(Invitations.InvitationsApi)
   .add(Keys.KeysApi)
   .add(Audit.AuditApi)
   .annotateContext(OpenApi.annotations({
     title: "Tessera admin API",
-    description: "Realms, users, clients, resources, trusted issuers, agents, keys and the audit trail (CONTRACT §3)."
+    description: "Realms, users, clients, resources, trusted issuers, agents, invitations, keys and the audit trail (CONTRACT §3)."
   }))
 
 const decodeErrorRef = "#/components/schemas/HttpApiDecodeError"

@@ -12,7 +12,7 @@ import {
 import { AccessTokens, JtiCache, ReadCache } from "@tessera/domain"
 import { DeviceAuthorizations, Interactions, LoginThrottle, UserCodeThrottle } from "@tessera/domain"
 import { DpopNonces } from "@tessera/domain"
-import { Delegations } from "@tessera/domain"
+import { Delegations, Invitations } from "@tessera/domain"
 import { Mailer } from "@tessera/domain"
 import { AppConfig } from "./AppConfig.js"
 import { ClientDocuments } from "./ClientDocuments.js"
@@ -56,7 +56,8 @@ export const MemoryPorts = Layer.mergeAll(
   SignIn.layerMemory,
   DeviceAuthorizations.layerMemory,
   UserCodeThrottle.layerMemory,
-  Delegations.layerMemory
+  Delegations.layerMemory,
+  Invitations.layerMemory
 ).pipe(Layer.provideMerge(MemoryDb.layer))
 
 /**

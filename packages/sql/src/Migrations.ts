@@ -17,6 +17,7 @@ import m00014 from "./migrations/00014_client_lifecycle.js"
 import m00015 from "./migrations/00015_resource_and_issuer_ids.js"
 import m00016 from "./migrations/00016_delegations.js"
 import m00017 from "./migrations/00017_user_tokens_not_before.js"
+import m00018 from "./migrations/00018_invitations.js"
 
 /** Migrator runs only ids above the highest applied: a new migration always takes the next number. */
 export const loader = Migrator.fromRecord({
@@ -36,7 +37,8 @@ export const loader = Migrator.fromRecord({
   "00014_client_lifecycle": m00014,
   "00015_resource_and_issuer_ids": m00015,
   "00016_delegations": m00016,
-  "00017_user_tokens_not_before": m00017
+  "00017_user_tokens_not_before": m00017,
+  "00018_invitations": m00018
 })
 
 export const run = Migrator.make({})({ loader, table: "tessera_migrations" })

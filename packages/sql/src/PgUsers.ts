@@ -66,6 +66,22 @@ export const listStatement = (sql: SqlClient.SqlClient, realmId: string, prefix:
     ORDER BY username_key COLLATE "C" LIMIT ${window.limit + 1}`
 }
 
+/** A new user's row (also inserted by an invitation's acceptance, PgInvitations). */
+export const rowOf = (user: User.User) => ({
+  realm_id: user.realmId,
+  sub: user.sub,
+  username: user.username,
+  username_key: User.usernameKey(user.username),
+  password_hash: user.passwordHash,
+  email: user.email ?? null,
+  email_key: user.email !== undefined ? User.emailKey(user.email) : null,
+  name: user.name ?? null,
+  roles: user.roles as Array<string>,
+  disabled: user.disabled,
+  version: user.version,
+  created_at: toDate(user.createdAt)
+})
+
 export const layerUsers = Layer.effect(Users.Users, Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const run = on(sql)
@@ -81,21 +97,7 @@ export const layerUsers = Layer.effect(Users.Users, Effect.gen(function*() {
     )
 
   return Users.Users.of({
-    insert: (user, event) =>
-      insertWithEvent(sql, "users", "user", {
-        realm_id: user.realmId,
-        sub: user.sub,
-        username: user.username,
-        username_key: User.usernameKey(user.username),
-        password_hash: user.passwordHash,
-        email: user.email ?? null,
-        email_key: user.email !== undefined ? User.emailKey(user.email) : null,
-        name: user.name ?? null,
-        roles: user.roles as Array<string>,
-        disabled: user.disabled,
-        version: user.version,
-        created_at: toDate(user.createdAt)
-      }, event),
+    insert: (user, event) => insertWithEvent(sql, "users", "user", rowOf(user), event),
     find: (realmId, sub) =>
       select(sql, realmId, UserRow, sql`SELECT ${sql.unsafe(userColumns)} FROM users WHERE realm_id = ${realmId} AND sub = ${sub}`)
         .pipe(Effect.map((rows) => Option.map(first(rows), toUser))),

@@ -4,6 +4,7 @@ import * as PgAudit from "./PgAudit.js"
 import * as PgClients from "./PgClients.js"
 import * as PgDelegations from "./PgDelegations.js"
 import * as PgDeviceAuthorizations from "./PgDeviceAuthorizations.js"
+import * as PgInvitations from "./PgInvitations.js"
 import * as PgJobLock from "./PgJobLock.js"
 import * as PgKeys from "./PgKeys.js"
 import * as PgRealms from "./PgRealms.js"
@@ -31,7 +32,8 @@ export const ports = Layer.mergeAll(
   PgSignInState.layer,
   PgDeviceAuthorizations.layer,
   PgThrottles.layer,
-  PgDelegations.layer
+  PgDelegations.layer,
+  PgInvitations.layer
 )
 
 /** The advisory-lock `JobLock`, for a real Postgres shared by many nodes. */

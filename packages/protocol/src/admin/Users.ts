@@ -19,13 +19,15 @@ export const Roles = field(
 // NIST SP 800-63B §5.1.1.2: at least 8 characters; a cap keeps hashing bounded
 export const Password = field(Schema.String.pipe(Schema.minLength(8), Schema.maxLength(1024)), "must be a string of 8 to 1024 characters")
 
-const EmailAddress = Schema.String.pipe(Schema.pattern(/^[^\s@]+@[^\s@]+$/), Schema.maxLength(320))
+export const EmailAddress = Schema.String.pipe(Schema.pattern(/^[^\s@]+@[^\s@]+$/), Schema.maxLength(320))
+
+export const Username = field(
+  Schema.String.pipe(Schema.minLength(1), Schema.maxLength(255), Schema.pattern(noControlOrSpace)),
+  "must be 1 to 255 characters without spaces or control characters"
+)
 
 export const CreateUser = Schema.Struct({
-  username: field(
-    Schema.String.pipe(Schema.minLength(1), Schema.maxLength(255), Schema.pattern(noControlOrSpace)),
-    "must be 1 to 255 characters without spaces or control characters"
-  ),
+  username: Username,
   password: Password,
   email: Schema.optional(field(EmailAddress, "must be an email address")),
   name: Schema.optional(DisplayName),

@@ -5,6 +5,7 @@ import { AdminApi } from "@tessera/protocol"
 import * as AgentRoutes from "./admin/AgentRoutes.js"
 import * as AuditRoutes from "./admin/AuditRoutes.js"
 import * as ClientRoutes from "./admin/ClientRoutes.js"
+import * as InvitationRoutes from "./admin/InvitationRoutes.js"
 import * as KeyRoutes from "./admin/KeyRoutes.js"
 import * as RealmRoutes from "./admin/RealmRoutes.js"
 import * as ResourceRoutes from "./admin/ResourceRoutes.js"
@@ -23,6 +24,7 @@ export const Routes = HttpLayerRouter.addAll([
   ...ResourceRoutes.routes,
   ...TrustedIssuerRoutes.routes,
   ...AgentRoutes.routes,
+  ...InvitationRoutes.routes,
   ...AuditRoutes.routes,
   ...KeyRoutes.routes
 ])

@@ -1,0 +1,137 @@
+/**
+ * Invitations on Postgres (CONTRACT §3, §4; ADR 0037): realm-scoped rows read through a schema; each transition an
+ * UPDATE that applies only over the version it was computed from, in one transaction with its events and, on
+ * acceptance, the new user (a taken username rolls all of it back).
+ */
+import { SqlClient } from "@effect/sql"
+import type { SqlError } from "@effect/sql/SqlError"
+import { Effect, Layer, Schema } from "effect"
+import { Conflict, Invitation, Invitations, User } from "@tessera/domain"
+import type { AuditEvent } from "@tessera/domain"
+import { appendEvent } from "./PgAudit.js"
+import { at, first, select } from "./PgRows.js"
+import { rowOf as userRowOf } from "./PgUsers.js"
+import { on, toDate, withRealm } from "./Sql.js"
+
+const InvitationRow = Schema.Struct({
+  realm_id: Schema.String,
+  id: Schema.String,
+  secret_hash: Schema.String,
+  role: Schema.Literal(...User.roles),
+  email: Schema.NullOr(Schema.String),
+  state: Schema.Literal("pending", "accepted", "revoked"),
+  sub: Schema.NullOr(Schema.String),
+  accepted_at: Schema.NullOr(Schema.DateFromSelf),
+  revoked_at: Schema.NullOr(Schema.DateFromSelf),
+  expires_at: Schema.DateFromSelf,
+  created_at: Schema.DateFromSelf,
+  created_by_type: Schema.Literal("user", "client", "agent", "owner", "tenant_admin"),
+  created_by_id: Schema.String,
+  version: Schema.Number
+})
+const columns = "realm_id, id, secret_hash, role, email, state, sub, accepted_at, revoked_at, expires_at, created_at, " +
+  "created_by_type, created_by_id, version"
+
+const toInvitation = (row: typeof InvitationRow.Type): Invitation.Invitation => {
+  const common = {
+    realmId: row.realm_id,
+    id: row.id,
+    secretHash: row.secret_hash,
+    role: row.role,
+    ...(row.email !== null ? { email: row.email } : {}),
+    expiresAt: at(row.expires_at),
+    createdAt: at(row.created_at),
+    createdBy: { type: row.created_by_type, id: row.created_by_id },
+    version: row.version
+  }
+  // the table's CHECKs hold sub/accepted_at to 'accepted' and revoked_at to 'revoked'
+  if (row.state === "accepted") {
+    return Invitation.Invitation.Accepted({ ...common, sub: row.sub!, acceptedAt: at(row.accepted_at!) })
+  }
+  if (row.state === "revoked") return Invitation.Invitation.Revoked({ ...common, revokedAt: at(row.revoked_at!) })
+  return Invitation.Invitation.Pending(common)
+}
+
+const stateOf = (invitation: Invitation.Invitation) =>
+  Invitation.Invitation.$match(invitation, {
+    Pending: () => ({ state: "pending", sub: null, accepted_at: null, revoked_at: null }),
+    Accepted: (i) => ({ state: "accepted", sub: i.sub, accepted_at: toDate(i.acceptedAt), revoked_at: null }),
+    Revoked: (i) => ({ state: "revoked", sub: null, accepted_at: null, revoked_at: toDate(i.revokedAt) })
+  })
+
+/**
+ * Appends an event inside the current realm transaction, to the trail it names: an owner-trail event pins the
+ * transaction to the owner trail for it (as PgRealms does), then back to the realm.
+ */
+const appendTo = (sql: SqlClient.SqlClient, realmId: string, event: AuditEvent.AuditEvent) =>
+  event.realmId === realmId
+    ? appendEvent(event)
+    : sql`SELECT set_config('app.realm_id', ${event.realmId}, true)`.pipe(
+      Effect.zipRight(appendEvent(event)),
+      Effect.zipRight(sql`SELECT set_config('app.realm_id', ${realmId}, true)`)
+    )
+
+export const layer = Layer.effect(Invitations.Invitations, Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const run = on(sql)
+  const invitations = (realmId: string, query: Effect.Effect<ReadonlyArray<unknown>, SqlError>) =>
+    Effect.map(select(sql, realmId, InvitationRow, query), (rows) => rows.map(toInvitation))
+
+  return Invitations.Invitations.of({
+    insert: (invitation, event) =>
+      Effect.gen(function*() {
+        yield* sql`INSERT INTO invitations ${sql.insert({
+          realm_id: invitation.realmId,
+          id: invitation.id,
+          secret_hash: invitation.secretHash,
+          role: invitation.role,
+          email: invitation.email ?? null,
+          ...stateOf(invitation),
+          expires_at: toDate(invitation.expiresAt),
+          created_at: toDate(invitation.createdAt),
+          created_by_type: invitation.createdBy.type,
+          created_by_id: invitation.createdBy.id,
+          version: invitation.version,
+          sort_key: Invitation.sortKey(invitation)
+        })}`
+        yield* appendTo(sql, invitation.realmId, event)
+      }).pipe(withRealm(invitation.realmId), run),
+    find: (realmId, id) =>
+      invitations(realmId, sql`SELECT ${sql.unsafe(columns)} FROM invitations WHERE realm_id = ${realmId} AND id = ${id}`)
+        .pipe(Effect.map(first)),
+    // looked up by the secret's SHA-256 through its unique index (ADR 0037), as codes and refresh tokens are
+    findBySecret: (realmId, secretHash) =>
+      invitations(
+        realmId,
+        sql`SELECT ${sql.unsafe(columns)} FROM invitations WHERE realm_id = ${realmId} AND secret_hash = ${secretHash}`
+      ).pipe(Effect.map(first)),
+    list: (realmId, window) =>
+      invitations(realmId, sql`SELECT ${sql.unsafe(columns)} FROM invitations WHERE realm_id = ${realmId}
+        ${window.after !== undefined ? sql`AND sort_key COLLATE "C" > ${window.after}` : sql``}
+        ORDER BY sort_key COLLATE "C" LIMIT ${window.limit + 1}`),
+    transition: (next, expectedVersion, events, user) =>
+      Effect.gen(function*() {
+        const state = stateOf(next)
+        // CONTRACT §4: acceptance only over a pending invitation whose time is not up, whatever the version says
+        const stillOpen = next._tag === "Accepted"
+          ? sql`AND state = 'pending' AND expires_at > ${toDate(next.acceptedAt)}`
+          : sql``
+        const updated = yield* sql`UPDATE invitations SET state = ${state.state}, sub = ${state.sub},
+            accepted_at = ${state.accepted_at}, revoked_at = ${state.revoked_at}, version = ${next.version}
+          WHERE realm_id = ${next.realmId} AND id = ${next.id} AND version = ${expectedVersion} ${stillOpen}
+          RETURNING id`
+        if (updated.length === 0) {
+          const exists = yield* sql`SELECT 1 FROM invitations WHERE realm_id = ${next.realmId} AND id = ${next.id}`
+          return yield* (exists.length === 0
+            ? Effect.fail(new Conflict.NotFound({ entity: "invitation" }))
+            : Effect.fail(new Conflict.Stale({ entity: "invitation" })))
+        }
+        if (user !== undefined) {
+          // usernames are unique per realm (users' UNIQUE (realm_id, username_key)): a taken one undoes the update
+          const inserted = yield* sql`INSERT INTO users ${sql.insert(userRowOf(user))} ON CONFLICT DO NOTHING RETURNING sub`
+          if (inserted.length === 0) return yield* new Conflict.AlreadyExists({ entity: "user" })
+        }
+        for (const event of events) yield* appendTo(sql, next.realmId, event)
+      }).pipe(withRealm(next.realmId), run)
+  })
+}))
