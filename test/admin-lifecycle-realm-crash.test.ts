@@ -100,7 +100,7 @@ const fill = async (pool: Pg.Pool, realmId: string) => {
          SELECT $1, 'client-1', 'sub-' || i, '{}', '{read}', now(), now() FROM generate_series(1, 1000) i`,
       `INSERT INTO invitations (realm_id, id, secret_hash, role, state, expires_at, created_at, created_by_type, created_by_id,
            version, sort_key)
-         SELECT $1, 'invitation-' || i, $1 || '-secret-' || i, 'member', 'pending', now() + interval '7 days', now(), 'owner', 'owner',
+         SELECT $1, 'invitation-' || i, 'secret-' || gen_random_uuid(), 'member', 'pending', now() + interval '7 days', now(), 'owner', 'owner',
            1, lpad(i::text, 15, '0') FROM generate_series(1, 1000) i`
     ]
     for (const statement of statements) await client.query(statement, [realmId])

@@ -8,10 +8,12 @@
 import { expect, layer } from "@effect/vitest"
 import { it } from "@effect/vitest"
 import { Effect, HashMap, Layer, Option, Ref, TestClock } from "effect"
-import { Audit, Hash, InvitationAdmin, Mailer, MemoryDb, Provisioning } from "@tessera/domain"
+import { Audit, Hash, InvitationAdmin, Mailer, MemoryDb, Provisioning, Users } from "@tessera/domain"
 import type { Realm } from "@tessera/domain"
 import { SqlClient } from "@effect/sql"
 import { Sql } from "@tessera/sql"
+import { authorizeAndLogin, makeBrowser, onlyForm, pkce, setup } from "./support/Browser.js"
+import type { Browser, Response as PageResponse } from "./support/Browser.js"
 import type { WireResponse } from "./support/Http.js"
 import { createRealm, request } from "./support/Http.js"
 import { adminToken, make, publicUrl, sqlClient, TestLive } from "./support/TestLive.js"
@@ -47,7 +49,7 @@ const etag = expect.stringMatching(/^"[A-Za-z0-9_-]{22}"$/)
 const urlOf = (realm: string) => expect.stringMatching(new RegExp(`^${publicUrl}/realms/${realm}/invitations/[A-Za-z0-9_-]{43}$`))
 const secretOf = (url: string) => url.slice(url.lastIndexOf("/") + 1)
 /** The page's path on the test server (the URL names the public origin). */
-export const pathOf = (url: string) => url.slice(publicUrl.length)
+const pathOf = (url: string) => url.slice(publicUrl.length)
 
 const invite = (realm: string, body: Record<string, unknown> = { role: "member" }) =>
   Effect.gen(function*() {
@@ -433,3 +435,290 @@ it.effect("issue 14: a mail failure never loses the invitation: 201 with the URL
       }])
       expect(yield* allEvents(realm)).not.toContain(secretOf(res.json.url))
     })))
+
+// ---------------------------------------------------------------------------------------------------------------
+// CONTRACT §4: the invitation page
+// ---------------------------------------------------------------------------------------------------------------
+
+/** Every page's security headers (pages/Page.ts), and CONTRACT §4's `no-store` and `no-referrer`. */
+const expectPage = (res: PageResponse, status: number) => {
+  expect(res.status).toBe(status)
+  expect(res.headers["content-type"]).toBe("text/html; charset=utf-8")
+  expect(res.headers["cache-control"]).toBe("no-store")
+  expect(res.headers["referrer-policy"]).toBe("no-referrer")
+  expect(res.headers["x-frame-options"]).toBe("DENY")
+  expect(res.headers["content-security-policy"]).toContain("form-action 'self'")
+  expect(res.text).not.toContain("<script")
+}
+
+/** The invitation form: method post, no action (it posts back to its own URL), csrf, username, password, name. */
+const expectForm = (res: PageResponse, status: number, error?: string) => {
+  expectPage(res, status)
+  const form = onlyForm(res.text)
+  expect({ method: form.method, action: form.action, hidden: Object.keys(form.hidden) }).toEqual({ method: "post", action: "", hidden: ["csrf"] })
+  expect(form.controls.map(([tag, a]) => [tag, a["type"], a["name"]])).toEqual([
+    ["input", "hidden", "csrf"],
+    ["input", "text", "username"],
+    ["input", "password", "password"],
+    ["input", "text", "name"],
+    ["button", "submit", undefined]
+  ])
+  if (error === undefined) expect(res.text).not.toContain(`class="error"`)
+  else expect(res.text).toContain(`<p class="error" id="invitation-error" role="alert">${error.replaceAll("'", "&#39;")}</p>`)
+  return form
+}
+
+const gone = {
+  accepted: "This invitation has already been used",
+  revoked: "This invitation was withdrawn",
+  expired: "This invitation has expired"
+} as const
+
+const expectGone = (res: PageResponse, reason: keyof typeof gone) => {
+  expectPage(res, 410)
+  expect(res.text).toContain(`<h1>${gone[reason]}</h1>`)
+  expect(res.text).not.toContain("<form")
+}
+
+const expectUnknown = (res: PageResponse) => {
+  expectPage(res, 404)
+  expect(res.text).toContain("<h1>Invitation not found</h1>")
+  expect(res.text).not.toContain("<form")
+}
+
+const password = "correct horse battery staple"
+
+/** Opens the invitation's page in `browser` and answers the form's CSRF token. */
+const open = (browser: Browser, url: string) =>
+  Effect.gen(function*() {
+    const page = yield* browser.get(pathOf(url))
+    expectForm(page, 200)
+    return onlyForm(page.text).hidden["csrf"]!
+  })
+
+/** Posts the form (with the page's CSRF token) and whatever fields are given. */
+const submit = (browser: Browser, url: string, csrf: string, fields: ReadonlyArray<readonly [string, string]>) =>
+  browser.post(pathOf(url), [["csrf", csrf], ...fields])
+
+const statusOf = (realm: string, id: string) =>
+  Effect.map(listOf(realm), (res) => (res.json.invitations as Array<{ id: string; status: string }>).find((i) => i.id === id)?.status)
+
+const usersOf = (realm: string) =>
+  Effect.map(call("GET", `/admin/realms/${realm}/users`), (res) => res.json.users as Array<Record<string, unknown>>)
+
+layer(TestLive)("CONTRACT §4 the invitation page", (it) => {
+  it.effect("§4: the URL opens the form; accepting creates the user with the invitation's role and email, once; a used URL is 410", () =>
+    Effect.gen(function*() {
+      const { name } = yield* createRealm()
+      const made = yield* invite(name, { role: "admin", email: "ada@example.com" })
+      const browser = makeBrowser()
+      const page = yield* browser.get(pathOf(made.url))
+      const form = expectForm(page, 200)
+      expect(page.text).toContain(`You are invited to ${name} as an admin.`)
+      // the CSRF cookie: only on this realm's invitation pages, HttpOnly, SameSite=Lax, Secure (https public URL)
+      expect(page.rawSetCookies).toEqual([
+        `tessera_invitation=${form.hidden["csrf"]}; Max-Age=3600; Path=/realms/${name}/invitations; HttpOnly; Secure; SameSite=Lax`
+      ])
+      const res = yield* submit(browser, made.url, form.hidden["csrf"]!, [["username", "ada"], ["password", password], ["name", "Ada Lovelace"]])
+      expectPage(res, 200)
+      expect(res.text).toContain("<h1>Your account is ready</h1>")
+      expect(res.text).toContain("<strong>ada</strong>")
+      expect(res.text).not.toContain("<a ")
+      expect(res.text).not.toContain(secretOf(made.url))
+      expect(yield* usersOf(name)).toEqual([{
+        sub: uuid, username: "ada", email: "ada@example.com", name: "Ada Lovelace", roles: ["admin"], disabled: false, created_at: iso
+      }])
+      expect(yield* statusOf(name, made.id)).toBe("accepted")
+      // CONTRACT §4: once
+      expectGone(yield* browser.get(pathOf(made.url)), "accepted")
+      expectGone(yield* submit(browser, made.url, form.hidden["csrf"]!, [["username", "ada2"], ["password", password]]), "accepted")
+      expectGone(yield* makeBrowser().get(pathOf(made.url)), "accepted")
+      expect((yield* usersOf(name)).length).toBe(1)
+      // revoking what was accepted is 409 (ADR 0037)
+      expectError(yield* call("DELETE", `${invitationsOf(name)}/${made.id}`), 409, "conflict", "the invitation is already accepted")
+    }))
+
+  it.effect("§4, §7: a member's invitation makes a user with no roles; invitation.accepted and user.created name the person, never the secret", () =>
+    Effect.gen(function*() {
+      const { name } = yield* createRealm()
+      const realm = yield* findRealm(name)
+      const made = yield* invite(name, { role: "member" })
+      const browser = makeBrowser()
+      const csrf = yield* open(browser, made.url)
+      // a name field left blank is sent empty, as browsers do: no name
+      expectPage(yield* submit(browser, made.url, csrf, [["username", "Bob"], ["password", password], ["name", ""]]), 200)
+      const [user] = yield* usersOf(name)
+      expect(user).toEqual({ sub: uuid, username: "Bob", roles: [], disabled: false, created_at: iso })
+      const sub = user!["sub"] as string
+      const actor = { type: "user", id: sub }
+      expect(yield* eventsOf(name, "type=user.created")).toEqual([{
+        id: uuid, at: iso, realm: name, type: "user.created", actor, subject: sub, result: "success",
+        reason: `accepted invitation ${made.id}; role: member`
+      }])
+      // the owner made the invitation: its acceptance is in the owner trail with its creation
+      expect((yield* eventsOf(undefined, `subject=${realm.id}`)).filter((e) => (e["type"] as string).startsWith("invitation."))).toEqual([
+        { id: uuid, at: iso, realm: name, type: "invitation.accepted", actor, subject: realm.id, result: "success",
+          reason: `invitation ${made.id}; role: member` },
+        { ...ownerEvent, realm: name, subject: realm.id, type: "invitation.created", reason: `invitation ${made.id}; role: member` }
+      ])
+      const everything = yield* allEvents(realm)
+      expect(everything).not.toContain(secretOf(made.url))
+      expect(everything).not.toContain(password)
+      expectJson(yield* call("GET", `/admin/realms/${name}/audit/verify`), 200, { ok: true, events: expect.any(Number) })
+    }))
+
+  it.effect("§4: the accepted person signs in through the authorization code flow with what they chose", () =>
+    Effect.gen(function*() {
+      const s = yield* setup()
+      const made = yield* invite(s.realm, { role: "member", email: "carol@example.com" })
+      const browser = makeBrowser()
+      const csrf = yield* open(browser, made.url)
+      expectPage(yield* submit(browser, made.url, csrf, [["username", "carol"], ["password", "a new password of carol"]]), 200)
+      const consent = yield* authorizeAndLogin(makeBrowser(), { ...s, username: "carol", password: "a new password of carol" }, pkce().challenge)
+      expectPage(consent, 200)
+      expect(onlyForm(consent.text).controls.filter(([tag]) => tag === "button").map(([, a]) => a["value"])).toEqual(["allow", "deny"])
+    }))
+
+  it.effect("§4: a revoked invitation is 410 on GET and POST, and makes no user; an unknown or malformed secret is 404", () =>
+    Effect.gen(function*() {
+      const { name } = yield* createRealm()
+      const made = yield* invite(name, { role: "admin" })
+      const browser = makeBrowser()
+      const csrf = yield* open(browser, made.url)
+      expectNoContent(yield* call("DELETE", `${invitationsOf(name)}/${made.id}`))
+      expectGone(yield* browser.get(pathOf(made.url)), "revoked")
+      expectGone(yield* submit(browser, made.url, csrf, [["username", "mallory"], ["password", password]]), "revoked")
+      expect(yield* usersOf(name)).toEqual([])
+      const base = pathOf(made.url).slice(0, pathOf(made.url).lastIndexOf("/") + 1)
+      for (const secret of ["A".repeat(43), "short", secretOf(made.url).slice(0, 42), `${secretOf(made.url)}A`, "%00".repeat(3)]) {
+        expectUnknown(yield* browser.get(`${base}${secret}`))
+        expectUnknown(yield* browser.post(`${base}${secret}`, [["csrf", csrf], ["username", "x"], ["password", password]]))
+      }
+      // the secret of one realm names nothing in another
+      const other = yield* createRealm()
+      const live = yield* invite(name, { role: "member" })
+      expectUnknown(yield* browser.get(`/realms/${other.name}/invitations/${secretOf(live.url)}`))
+      expect(yield* statusOf(name, live.id)).toBe("pending")
+      // CONTRACT §2: an unknown realm is the JSON 404
+      const noRealm = yield* browser.get(`/realms/no-such-realm-here/invitations/${secretOf(live.url)}`)
+      expect({ status: noRealm.status, json: JSON.parse(noRealm.text) }).toEqual({
+        status: 404, json: { error: "invalid_request", error_description: "unknown realm" }
+      })
+    }))
+
+  it.effect("§4, §2: bad input is the form again with a message (400), nothing written, the invitation still pending", () =>
+    Effect.gen(function*() {
+      const { name } = yield* createRealm()
+      const made = yield* invite(name, { role: "admin", email: "dora@example.com" })
+      const browser = makeBrowser()
+      const csrf = yield* open(browser, made.url)
+      const usernameRule = "'username' must be 1 to 255 characters without spaces or control characters"
+      const cases: Array<[ReadonlyArray<readonly [string, string]>, string]> = [
+        [[["password", password]], "'username' is required"],
+        [[["username", ""], ["password", password]], "'username' is required"],
+        [[["username", "dora"]], "'password' is required"],
+        [[["username", "dora"], ["password", "short"]], "'password' must be a string of 8 to 1024 characters"],
+        [[["username", "dora"], ["password", "p".repeat(1025)]], "'password' must be a string of 8 to 1024 characters"],
+        [[["username", "d".repeat(256)], ["password", password]], usernameRule],
+        [[["username", "two words"], ["password", password]], usernameRule],
+        [[["username", "tab\there"], ["password", password]], usernameRule],
+        [[["username", "nul\u0000"], ["password", password]], "'username' must not contain NUL characters"],
+        [[["username", "dora"], ["password", `${password}\u0000`]], "'password' must not contain NUL characters"],
+        [[["username", "dora"], ["username", "dora2"], ["password", password]], "'username' must not be provided twice"],
+        [[["username", "dora"], ["password", password], ["name", "n".repeat(201)]], "'name' must be a string of 1 to 200 characters"]
+      ]
+      for (const [fields, message] of cases) {
+        const res = yield* submit(browser, made.url, csrf, fields)
+        // the same token again: this browser's cookie still holds it
+        expect(expectForm(res, 400, message).hidden["csrf"]).toBe(csrf)
+        expect(res.text).not.toContain(password)
+      }
+      // a body that is not a form: broken UTF-8, broken percent-encoding, another content type
+      // (the form comes back with a fresh token: the one posted could not be read)
+      let token = csrf
+      for (const [body, type] of [
+        [`csrf=${csrf}&username=%C3%28&password=${password}`, "application/x-www-form-urlencoded"],
+        [`csrf=${csrf}&username=%ZZ&password=${password}`, "application/x-www-form-urlencoded"],
+        [JSON.stringify({ csrf, username: "dora", password }), "application/json"]
+      ] as const) {
+        token = expectForm(yield* browser.post(pathOf(made.url), body, type), 400, "The form could not be read.").hidden["csrf"]!
+      }
+      // CONTRACT §2: larger than 64 KiB is 413
+      token = expectForm(yield* browser.post(pathOf(made.url), `csrf=${token}&username=dora&password=${"p".repeat(70 * 1024)}`), 413,
+        "The form was too large.").hidden["csrf"]!
+      expect(yield* usersOf(name)).toEqual([])
+      expect(yield* statusOf(name, made.id)).toBe("pending")
+      // and the invitation still works
+      expectPage(yield* submit(browser, made.url, token, [["username", "dora"], ["password", password]]), 200)
+      expect((yield* usersOf(name)).map((u) => u["username"])).toEqual(["dora"])
+    }))
+
+  it.effect("§4: a taken username (without regard to case) is the form again, 409 (ADR 0037), the invitation still pending", () =>
+    Effect.gen(function*() {
+      const { name } = yield* createRealm()
+      expect((yield* call("POST", `/admin/realms/${name}/users`, { username: "Eve", password })).status).toBe(201)
+      const made = yield* invite(name, { role: "member" })
+      const browser = makeBrowser()
+      const csrf = yield* open(browser, made.url)
+      const res = yield* submit(browser, made.url, csrf, [["username", "eve"], ["password", password], ["name", "Eve Two"]])
+      const form = expectForm(res, 409, "That username is taken. Choose another.")
+      // what was typed is shown again (never the password)
+      expect(form.controls.find(([, a]) => a["name"] === "username")![1]["value"]).toBe("eve")
+      expect(form.controls.find(([, a]) => a["name"] === "name")![1]["value"]).toBe("Eve Two")
+      expect(yield* statusOf(name, made.id)).toBe("pending")
+      expect((yield* usersOf(name)).map((u) => u["username"])).toEqual(["Eve"])
+      expect(form.hidden["csrf"]).toBe(csrf)
+      expectPage(yield* submit(browser, made.url, csrf, [["username", "eve2"], ["password", password]]), 200)
+    }))
+
+  it.effect("§4, RFC 9700 §4.4.1.8: a POST without the page's CSRF token and cookie is the form again, 400, nothing written", () =>
+    Effect.gen(function*() {
+      const { name } = yield* createRealm()
+      const made = yield* invite(name, { role: "admin" })
+      const browser = makeBrowser()
+      const csrf = yield* open(browser, made.url)
+      const expired = "The form has expired. Submit it again."
+      // another browser (no cookie) with the token; this browser without the token; with a wrong one
+      expectForm(yield* submit(makeBrowser(), made.url, csrf, [["username", "x"], ["password", password]]), 400, expired)
+      expectForm(yield* browser.post(pathOf(made.url), [["username", "x"], ["password", password]]), 400, expired)
+      expectForm(yield* submit(browser, made.url, `${csrf.slice(1)}A`, [["username", "x"], ["password", password]]), 400, expired)
+      expect(yield* usersOf(name)).toEqual([])
+      expect(yield* statusOf(name, made.id)).toBe("pending")
+    }))
+
+  it.effect("§4: ten racing acceptances make exactly one user; the other nine see 410", () =>
+    Effect.gen(function*() {
+      const { name } = yield* createRealm()
+      const realm = yield* findRealm(name)
+      const made = yield* invite(name, { role: "member" })
+      const browsers = Array.from({ length: 10 }, () => makeBrowser())
+      const tokens = yield* Effect.forEach(browsers, (b) => open(b, made.url))
+      const answers = yield* Effect.all(
+        browsers.map((b, i) => submit(b, made.url, tokens[i]!, [["username", `racer${i}`], ["password", password]])),
+        { concurrency: "unbounded" }
+      )
+      const statuses = answers.map((a) => a.status).sort()
+      expect(statuses).toEqual([200, 410, 410, 410, 410, 410, 410, 410, 410, 410])
+      for (const a of answers.filter((a) => a.status === 410)) expectGone(a, "accepted")
+      const users = yield* usersOf(name)
+      expect(users.length).toBe(1)
+      const winner = answers.findIndex((a) => a.status === 200)
+      expect(users[0]!["username"]).toBe(`racer${winner}`)
+      expect(yield* Effect.flatMap(Users.Users, (u) => u.findByUsername(realm.id, `racer${winner}`)).pipe(Effect.map(Option.isSome))).toBe(true)
+      expect((yield* eventsOf(name, "type=user.created")).length).toBe(1)
+      expect((yield* eventsOf(undefined, `type=invitation.accepted&subject=${realm.id}`)).length).toBe(1)
+    }))
+})
+
+it.effect("§4: an expired invitation is 410 on GET and POST, and makes no user", () =>
+  Effect.gen(function*() {
+    const { name } = yield* createRealm()
+    const made = yield* invite(name, { role: "member", expires_in: 3600 })
+    const browser = makeBrowser()
+    const csrf = yield* open(browser, made.url)
+    yield* TestClock.adjust("1 hour")
+    expectGone(yield* browser.get(pathOf(made.url)), "expired")
+    expectGone(yield* submit(browser, made.url, csrf, [["username", "late"], ["password", password]]), "expired")
+    expect(yield* usersOf(name)).toEqual([])
+    expect(yield* statusOf(name, made.id)).toBe("expired")
+  }).pipe(Effect.provide(TestLive)))

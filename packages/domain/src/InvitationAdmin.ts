@@ -153,6 +153,12 @@ export const findBySecret = (realm: Realm, secret: string) =>
     return found.value
   })
 
+/** CONTRACT §4: why the invitation at epoch millisecond `now` cannot be accepted (its page's 410), or undefined. */
+export const usable = (invitation: Invitation.Invitation, now: number) => {
+  const refused = Invitation.accept(invitation, "", DateTime.unsafeMake(now))
+  return refused._tag === "Left" ? refused.left.reason : undefined
+}
+
 /** What the person chooses on the invitation page (CONTRACT §4), already checked by the protocol's rules. */
 export interface Acceptance {
   readonly username: string

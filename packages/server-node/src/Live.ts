@@ -25,6 +25,7 @@ import * as DeviceVerificationRoute from "./http/DeviceVerificationRoute.js"
 import * as DiscoveryRoute from "./http/DiscoveryRoute.js"
 import * as Documents from "./http/Documents.js"
 import * as IntrospectionRoute from "./http/IntrospectionRoute.js"
+import * as InvitationRoute from "./http/InvitationRoute.js"
 import * as LoginRoute from "./http/LoginRoute.js"
 import * as LogoutRoute from "./http/LogoutRoute.js"
 import * as NotFoundRoute from "./http/NotFoundRoute.js"
@@ -111,6 +112,7 @@ export const Routes = Layer.mergeAll(
   ConsentRoute.Routes,
   DeviceAuthorizationRoute.Routes,
   DeviceVerificationRoute.Routes,
+  InvitationRoute.Routes,
   LogoutRoute.Routes,
   NotFoundRoute.Routes
 )
