@@ -4,12 +4,14 @@
  * with the URL's credentials; messages parsed with `mailparser`), and invitations mailed through the admin API.
  */
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-import { ConfigProvider, DateTime, Duration, Effect, Either, Exit, Option, Redacted, TestClock } from "effect"
+import { ConfigProvider, DateTime, Duration, Effect, Either, Exit, Logger, Option, Redacted, TestClock } from "effect"
 import * as Net from "node:net"
 import { Mailer } from "@tessera/domain"
 import * as AppConfig from "@tessera/server-node/AppConfig"
 import * as MailAddress from "@tessera/server-node/MailAddress"
 import * as MailerSmtp from "@tessera/server-node/MailerSmtp"
+import { fieldsOf, onlyForm, pathOf } from "./support/Browser.js"
+import { admin, createRealm, get, uniqueName } from "./support/Http.js"
 import { startSmtpSink, type SmtpSink } from "./support/SmtpSink.js"
 import * as TestLive from "./support/TestLive.js"
 
@@ -274,6 +276,121 @@ describe("the server's Mailer comes from its configuration", () => {
       expect(configured).toBe(false)
       expect(sink.connections()).toBe(connections)
     }))
+})
+
+/** The one http(s) link in a mail's text. */
+const linkOf = (text: string | undefined) => {
+  const links = (text ?? "").match(/https?:\/\/\S+/g) ?? []
+  expect(links, text).toHaveLength(1)
+  return links[0]!
+}
+
+/** Every log line the server writes while `effect` runs (message and annotations), for "nothing secret is logged". */
+const capturingLogs = <A, E, R>(effect: (lines: ReadonlyArray<string>) => Effect.Effect<A, E, R>) => {
+  const lines: Array<string> = []
+  const capture = Logger.make(({ annotations, cause, logLevel, message }) => {
+    lines.push(`${logLevel.label} ${JSON.stringify(message)} ${JSON.stringify(Object.fromEntries(annotations))} ${String(cause)}`)
+  })
+  return effect(lines).pipe(Effect.provide(Logger.add(capture)))
+}
+
+describe("CONTRACT §3: an invitation with an email is mailed when SMTP is configured", () => {
+  let sink: SmtpSink
+  let settings: AppConfig.MailSettings
+  beforeAll(async () => {
+    sink = await startSmtpSink({ user: smtpUser, pass: smtpPass, rejectRecipients: ["refused@members.example"] })
+    settings = await Effect.runPromise(settingsFor(sink.url))
+  })
+  afterAll(() => sink.close())
+
+  /** The owner trail's events of `realm`, oldest first. */
+  const ownerTrailOf = (realm: string) =>
+    Effect.map(admin.get("/admin/audit?limit=200"), (res) => (res.json.events as Array<any>).filter((e) => e.realm === realm).reverse())
+
+  it.effect("the mail arrives; its one link is the API's url, and following it opens the invitation page", () =>
+    Effect.gen(function*() {
+      const realm = yield* createRealm()
+      const email = `${uniqueName("zoe")}@admins.example`
+      const res = yield* admin.post(`/admin/realms/${realm.name}/invitations`, { email, role: "admin" })
+      expect(res.status, res.text).toBe(201)
+      expect(res.json).toEqual({ id: expect.any(String), url: expect.any(String), role: "admin", email, expires_at: expect.any(String) })
+      const mail = yield* Effect.promise(() => sink.messageTo(email))
+      expect(mail.envelope).toEqual({ from: from.address, to: [email] })
+      expect(mail.parsed.from?.value).toEqual([from])
+      expect(mail.parsed.to).toMatchObject({ value: [{ name: "", address: email }] })
+      expect(mail.parsed.subject).toContain(realm.name)
+      expect(mail.parsed.headers.get("content-type")).toEqual({ value: "text/plain", params: { charset: "utf-8" } })
+      const link = linkOf(mail.parsed.text)
+      expect(link).toBe(res.json.url)
+      // CONTRACT §4: the link opens the invitation page, a form posting username and password
+      const page = yield* get(pathOf(link))
+      expect(page.status, page.text).toBe(200)
+      expect(page.headers["content-type"]).toBe("text/html; charset=utf-8")
+      expect(page.headers["cache-control"]).toBe("no-store")
+      const form = onlyForm(page.text)
+      expect(form.method).toBe("post")
+      expect(fieldsOf(form).map(([, , name]) => name)).toEqual(expect.arrayContaining(["username", "password"]))
+      // nothing went wrong with the mail
+      expect((yield* ownerTrailOf(realm.name)).map((e) => e.type)).not.toContain("invitation.mail_failed")
+    }).pipe(Effect.provide(TestLive.make({ mail: Option.some(settings) }))))
+
+  it.effect("no email: nothing is mailed (no connection to the relay)", () =>
+    Effect.gen(function*() {
+      const realm = yield* createRealm()
+      const connections = sink.connections()
+      const res = yield* admin.post(`/admin/realms/${realm.name}/invitations`, { role: "member" })
+      expect(res.status, res.text).toBe(201)
+      expect(res.json).toEqual({ id: expect.any(String), url: expect.any(String), role: "member", expires_at: expect.any(String) })
+      expect(sink.connections()).toBe(connections)
+    }).pipe(Effect.provide(TestLive.make({ mail: Option.some(settings) }))))
+
+  /**
+   * The invitation survives a mail that fails: 201 with its URL, the invitation pending and its page open, the failure
+   * audited with the relay's reason (the owner's invitation: the owner trail), one log line, and no log line with the
+   * invitation's secret or the relay's password.
+   */
+  const survives = (to: string, mailSettings: () => AppConfig.MailSettings, reason: (s: AppConfig.MailSettings) => string) =>
+    capturingLogs((lines) =>
+      Effect.gen(function*() {
+        const realm = yield* createRealm()
+        const res = yield* admin.post(`/admin/realms/${realm.name}/invitations`, { email: to, role: "admin" })
+        expect(res.status, res.text).toBe(201)
+        expect(res.json).toEqual({ id: expect.any(String), url: expect.any(String), role: "admin", email: to, expires_at: expect.any(String) })
+        const failed = (yield* ownerTrailOf(realm.name)).filter((e) => e.type === "invitation.mail_failed")
+        expect(failed).toEqual([expect.objectContaining({
+          type: "invitation.mail_failed",
+          realm: realm.name,
+          actor: { type: "owner", id: "owner" },
+          result: "failure",
+          reason: expect.stringContaining(reason(mailSettings()))
+        })])
+        const listed = yield* admin.get(`/admin/realms/${realm.name}/invitations`)
+        expect(listed.json.invitations).toEqual([{ id: res.json.id, role: "admin", email: to, status: "pending", expires_at: res.json.expires_at }])
+        expect((yield* get(pathOf(res.json.url))).status).toBe(200)
+        const secret = new URL(res.json.url).pathname.split("/").pop()!
+        expect(secret.length).toBeGreaterThanOrEqual(43)
+        // the failure is logged (so the capture works) ...
+        expect(lines.filter((line) => line.includes("invitation mail failed"))).toHaveLength(1)
+        // ... and no line holds the secret, the URL or the relay's password
+        for (const line of lines) {
+          expect(line).not.toContain(secret)
+          expect(line).not.toContain(smtpPass)
+          expect(line).not.toContain(encodeURIComponent(smtpPass))
+        }
+        // nor does any event of the trail
+        expect(JSON.stringify(failed)).not.toContain(secret)
+      }).pipe(Effect.provide(TestLive.make({ mail: Option.some(mailSettings()) }))))
+
+  it.effect("the relay refuses the recipient (550): 201 with the URL, invitation.mail_failed audited, nothing secret logged", () =>
+    survives("refused@members.example", () => settings, () => "550 <[recipient]@members.example>: mailbox unavailable"))
+
+  let down: AppConfig.MailSettings
+  beforeAll(async () => {
+    down = await Effect.runPromise(settingsFor(`smtp://${encodeURIComponent(smtpUser)}:${encodeURIComponent(smtpPass)}@127.0.0.1:${await closedPort()}`))
+  })
+
+  it.effect("the relay is down: 201 with the URL, invitation.mail_failed audited, nothing secret logged", () =>
+    survives("zoe@admins.example", () => down, (s) => `ESOCKET: connect ECONNREFUSED 127.0.0.1:${s.port}`))
 })
 
 /** A loopback port nothing listens on. */
