@@ -4,7 +4,7 @@ import { expect, layer } from "@effect/vitest"
 import { Effect, Option } from "effect"
 import { Clients, Provisioning, Realms, Resources, TrustedIssuers, Users } from "@tessera/domain"
 import type { WireResponse } from "./support/Http.js"
-import { admin, createRealm, get, request, uniqueName } from "./support/Http.js"
+import { admin, bornEvents, createRealm, get, request, uniqueName } from "./support/Http.js"
 import * as Streamed from "./support/Streamed.js"
 import { adminToken, publicUrl, TestLive } from "./support/TestLive.js"
 
@@ -121,7 +121,7 @@ layer(TestLive)("CONTRACT §3 and RFC 6750 §3: the owner's bearer token", (it) 
       ]
       for (const call of calls) expectUnauthorized(yield* call)
       // nothing changed: the trail holds only the realm's creation
-      expect(yield* auditTypes(realm.name)).toEqual(["realm.created"])
+      expect(yield* auditTypes(realm.name)).toEqual([...bornEvents])
     }))
 
   it.effect("RFC 9110 §11.1: the scheme name is case-insensitive ('bearer')", () =>
@@ -138,7 +138,7 @@ layer(TestLive)("CONTRACT §3 POST /admin/realms", (it) => {
       const res = yield* admin.post("/admin/realms", { name })
       expectJson(res, 201)
       expect(res.json).toEqual({ name, issuer: `${publicUrl}/realms/${name}` })
-      expect(yield* auditTypes(name)).toEqual(["realm.created"])
+      expect(yield* auditTypes(name)).toEqual([...bornEvents])
     }))
 
   it.effect("§2: the longest realm name (63 characters) and digits-first names are accepted", () =>
@@ -158,7 +158,7 @@ layer(TestLive)("CONTRACT §3 POST /admin/realms", (it) => {
       const before = yield* Effect.flatMap(Realms.Realms, (realms) => realms.findByName(realm.name))
       const res = yield* admin.post("/admin/realms", { name: realm.name })
       expectError(res, 409, "conflict", "the realm already exists")
-      expect(yield* auditTypes(realm.name)).toEqual(["realm.created"])
+      expect(yield* auditTypes(realm.name)).toEqual([...bornEvents])
       const all = yield* Effect.flatMap(Realms.Realms, (realms) => realms.list)
       expect(all.filter((r) => r.name === realm.name)).toEqual([Option.getOrThrow(before)])
     }))
@@ -268,7 +268,7 @@ layer(TestLive)("CONTRACT §3 request bodies: JSON in, 4xx JSON out", (it) => {
           "the body must be application/json"
         )
       }
-      expect(yield* auditTypes(realm.name)).toEqual(["realm.created"])
+      expect(yield* auditTypes(realm.name)).toEqual([...bornEvents])
     }))
 })
 
@@ -292,7 +292,7 @@ layer(TestLive)("CONTRACT §3 PATCH /admin/realms/R", (it) => {
       expect(second.json).toEqual({ name: realm.name, issuer: realm.issuer, display_name: "Acme Corp", dynamic_registration: true })
       const third = yield* admin.patch(`/admin/realms/${realm.name}`, { display_name: "Acme", dynamic_registration: false })
       expect(third.json).toEqual({ name: realm.name, issuer: realm.issuer, display_name: "Acme", dynamic_registration: false })
-      expect(yield* auditTypes(realm.name)).toEqual(["realm.updated", "realm.updated", "realm.updated", "realm.created"])
+      expect(yield* auditTypes(realm.name)).toEqual(["realm.updated", "realm.updated", "realm.updated", ...bornEvents])
     }))
 
   it.effect("§3: an unknown realm is 404 not_found", () =>
@@ -322,7 +322,7 @@ layer(TestLive)("CONTRACT §3 PATCH /admin/realms/R", (it) => {
         "invalid_request",
         "'display_name' must be a string of 1 to 200 characters"
       )
-      expect(yield* auditTypes(realm.name)).toEqual(["realm.created"])
+      expect(yield* auditTypes(realm.name)).toEqual([...bornEvents])
       expect((yield* admin.patch(`/admin/realms/${realm.name}`, {})).json.dynamic_registration).toBe(false)
     }))
 })
@@ -340,7 +340,7 @@ layer(TestLive)("CONTRACT §3 POST /admin/realms/R/users", (it) => {
       expectJson(res, 201)
       expect(res.json).toEqual({ sub: expect.any(String), username: "alice" })
       expect(res.json.sub).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
-      expect(yield* auditTypes(realm.name)).toEqual(["user.created", "realm.created"])
+      expect(yield* auditTypes(realm.name)).toEqual(["user.created", ...bornEvents])
       // the password is stored only as an argon2id hash
       const stored = Option.getOrThrow(
         yield* Effect.flatMap(Users.Users, (users) => Effect.flatMap(realmId(realm.name), (id) => users.find(id, res.json.sub)))
@@ -366,7 +366,7 @@ layer(TestLive)("CONTRACT §3 POST /admin/realms/R/users", (it) => {
         "conflict",
         "the user already exists"
       )
-      expect(yield* auditTypes(realm.name)).toEqual(["user.created", "realm.created"])
+      expect(yield* auditTypes(realm.name)).toEqual(["user.created", ...bornEvents])
       const found = yield* Effect.flatMap(Users.Users, (users) =>
         Effect.flatMap(realmId(realm.name), (id) => users.findByUsername(id, "ALICE")))
       expect(Option.map(found, (u) => u.sub)).toEqual(Option.some(first.json.sub))
@@ -409,7 +409,7 @@ layer(TestLive)("CONTRACT §3 POST /admin/realms/R/users", (it) => {
       Effect.gen(function*() {
         const realm = yield* createRealm()
         expectError(yield* admin.post(`/admin/realms/${realm.name}/users`, body), 400, "invalid_request", description)
-        expect(yield* auditTypes(realm.name)).toEqual(["realm.created"])
+        expect(yield* auditTypes(realm.name)).toEqual([...bornEvents])
       }))
   }
 })
@@ -432,7 +432,7 @@ layer(TestLive)("CONTRACT §3 POST /admin/realms/R/resources (RFC 8707)", (it) =
         scope_descriptions: {},
         created_at: expect.any(String)
       })
-      expect(yield* auditTypes(realm.name)).toEqual(["resource.created", "realm.created"])
+      expect(yield* auditTypes(realm.name)).toEqual(["resource.created", ...bornEvents])
     }))
 
   it.effect("§3: step_up_scopes defaults to none", () =>
@@ -460,9 +460,12 @@ layer(TestLive)("CONTRACT §3 POST /admin/realms/R/resources (RFC 8707)", (it) =
         "conflict",
         "the resource already exists"
       )
-      expect(yield* auditTypes(realm.name)).toEqual(["resource.created", "realm.created"])
+      expect(yield* auditTypes(realm.name)).toEqual(["resource.created", ...bornEvents])
       const rows = yield* Effect.flatMap(Resources.Resources, (resources) => Effect.flatMap(realmId(realm.name), resources.list))
-      expect(rows.map((r) => [r.uri, r.scopes])).toEqual([["https://api.example/", ["read"]]])
+      expect(rows.map((r) => [r.uri, r.scopes]).sort()).toEqual([
+        ["https://api.example/", ["read"]],
+        [`${publicUrl}/admin/realms/${realm.name}`, ["tessera:admin"]]
+      ])
     }))
 
   const refusals: ReadonlyArray<readonly [string, unknown, string]> = [
@@ -517,7 +520,7 @@ layer(TestLive)("CONTRACT §3 POST /admin/realms/R/resources (RFC 8707)", (it) =
       Effect.gen(function*() {
         const realm = yield* createRealm()
         expectError(yield* admin.post(`/admin/realms/${realm.name}/resources`, body), 400, "invalid_request", description)
-        expect(yield* auditTypes(realm.name)).toEqual(["realm.created"])
+        expect(yield* auditTypes(realm.name)).toEqual([...bornEvents])
       }))
   }
 })
@@ -530,7 +533,7 @@ layer(TestLive)("CONTRACT §3 POST /admin/realms/R/trusted-issuers (RFC 7523)", 
       const res = yield* admin.post(`/admin/realms/${realm.name}/trusted-issuers`, body)
       expectJson(res, 201)
       expect(res.json).toEqual({ id: expect.stringMatching(uuid), ...body, id_jag: false, provision_users: false, created_at: expect.any(String) })
-      expect(yield* auditTypes(realm.name)).toEqual(["trusted_issuer.created", "realm.created"])
+      expect(yield* auditTypes(realm.name)).toEqual(["trusted_issuer.created", ...bornEvents])
     }))
 
   it.effect("§3: a trusted issuer with jwks_uri is 201", () =>
@@ -553,7 +556,7 @@ layer(TestLive)("CONTRACT §3 POST /admin/realms/R/trusted-issuers (RFC 7523)", 
         "conflict",
         "the trusted issuer already exists"
       )
-      expect(yield* auditTypes(realm.name)).toEqual(["trusted_issuer.created", "realm.created"])
+      expect(yield* auditTypes(realm.name)).toEqual(["trusted_issuer.created", ...bornEvents])
       const rows = yield* Effect.flatMap(TrustedIssuers.TrustedIssuers, (issuers) => Effect.flatMap(realmId(realm.name), issuers.list))
       expect(rows.map((r) => [r.issuer, r.keys])).toEqual([["https://idp.example", { _tag: "JwksUri", jwksUri: "https://idp.example/jwks" }]])
     }))
@@ -605,7 +608,7 @@ layer(TestLive)("CONTRACT §3 POST /admin/realms/R/trusted-issuers (RFC 7523)", 
       Effect.gen(function*() {
         const realm = yield* createRealm()
         expectError(yield* admin.post(`/admin/realms/${realm.name}/trusted-issuers`, body), 400, "invalid_request", description)
-        expect(yield* auditTypes(realm.name)).toEqual(["realm.created"])
+        expect(yield* auditTypes(realm.name)).toEqual([...bornEvents])
       }))
   }
 })
@@ -619,8 +622,8 @@ layer(TestLive)("CONTRACT §3 POST /admin/realms/R/clients: nothing half-written
         grant_types: ["implicit"]
       })
       expectError(res, 400, "invalid_client_metadata", "the 'implicit' grant is not supported")
-      expect(yield* auditTypes(realm.name)).toEqual(["realm.created"])
-      expect(yield* Effect.flatMap(Clients.Clients, (clients) => Effect.flatMap(realmId(realm.name), clients.list))).toEqual([])
+      expect(yield* auditTypes(realm.name)).toEqual([...bornEvents])
+      expect(yield* Effect.flatMap(Clients.Clients, (clients) => Effect.flatMap(realmId(realm.name), clients.list)).pipe(Effect.map((rows) => rows.map((c) => c.clientId)))).toEqual(["tessera-cli"])
     }))
 
   it.effect("§3: a registration refused by the realm (unknown resource) writes no client and no event", () =>
@@ -631,8 +634,8 @@ layer(TestLive)("CONTRACT §3 POST /admin/realms/R/clients: nothing half-written
         resources: ["https://api.example/mcp"]
       })
       expectError(res, 400, "invalid_client_metadata", "resource 'https://api.example/mcp' is not registered in this realm")
-      expect(yield* auditTypes(realm.name)).toEqual(["realm.created"])
-      expect(yield* Effect.flatMap(Clients.Clients, (clients) => Effect.flatMap(realmId(realm.name), clients.list))).toEqual([])
+      expect(yield* auditTypes(realm.name)).toEqual([...bornEvents])
+      expect(yield* Effect.flatMap(Clients.Clients, (clients) => Effect.flatMap(realmId(realm.name), clients.list)).pipe(Effect.map((rows) => rows.map((c) => c.clientId)))).toEqual(["tessera-cli"])
     }))
 
   it.effect("§3: a registration writes one client and its client.created event", () =>
@@ -651,10 +654,19 @@ layer(TestLive)("CONTRACT §3 POST /admin/realms/R/clients: nothing half-written
           actor: { type: "owner", id: "owner" },
           client_id: res.json.client_id,
           result: "success"
+        }, {
+          id: expect.any(String),
+          at: expect.any(String),
+          realm: realm.name,
+          type: "client.created",
+          actor: { type: "owner", id: "owner" },
+          client_id: "tessera-cli",
+          result: "success",
+          reason: "built in"
         }]
       })
       const rows = yield* Effect.flatMap(Clients.Clients, (clients) => Effect.flatMap(realmId(realm.name), clients.list))
-      expect(rows.map((c) => c.clientId)).toEqual([res.json.client_id])
+      expect(rows.map((c) => c.clientId).sort()).toEqual(["tessera-cli", res.json.client_id].sort())
     }))
 
   it.effect("§2: a realm never sees another realm's clients", () =>
@@ -668,11 +680,11 @@ layer(TestLive)("CONTRACT §3 POST /admin/realms/R/clients: nothing half-written
       const idA = yield* realmId(a.name)
       const idB = yield* realmId(b.name)
       expect(Option.isNone(yield* clients.find(idB, clientId))).toBe(true)
-      expect(yield* clients.list(idB)).toEqual([])
+      expect((yield* clients.list(idB)).map((c) => c.clientId)).toEqual(["tessera-cli"])
       expect(Option.map(yield* clients.find(idA, clientId), (c) => c.clientId)).toEqual(Option.some(clientId))
-      expect((yield* clients.list(idA)).map((c) => c.clientId)).toEqual([clientId])
+      expect((yield* clients.list(idA)).map((c) => c.clientId).sort()).toEqual(["tessera-cli", clientId].sort())
       // and B's trail does not mention it
-      expect(yield* auditTypes(b.name)).toEqual(["realm.created"])
+      expect(yield* auditTypes(b.name)).toEqual([...bornEvents])
     }))
 })
 
@@ -692,7 +704,15 @@ layer(TestLive)("CONTRACT §3 audit and keys", (it) => {
         result: "success"
       })
       // CONTRACT §7: an admin change's event names the fields it changed
-      expect(res.json).toEqual({ events: [{ ...event("realm.updated"), reason: "changed: display_name" }, event("realm.created")] })
+      expect(res.json).toEqual({
+        events: [
+          { ...event("realm.updated"), reason: "changed: display_name" },
+          // ADR 0035: the realm's built-ins, born with it
+          { ...event("client.created"), client_id: "tessera-cli", reason: "built in" },
+          { ...event("resource.created"), resource: `${publicUrl}/admin/realms/${realm.name}`, reason: "built in" },
+          event("realm.created")
+        ]
+      })
     }))
 
   it.effect("§3: audit pages follow next_cursor", () =>
@@ -705,9 +725,12 @@ layer(TestLive)("CONTRACT §3 audit and keys", (it) => {
       expect(first.json.next_cursor).toEqual(expect.any(String))
       const second = yield* admin.get(`/admin/realms/${realm.name}/audit?limit=1&cursor=${first.json.next_cursor}`)
       expectJson(second, 200)
-      expect(second.json.events.map((e: { type: string }) => e.type)).toEqual(["realm.created"])
+      expect(second.json.events.map((e: { type: string }) => e.type)).toEqual(["client.created"])
+      expect(second.json.next_cursor).toEqual(expect.any(String))
+      const rest = yield* admin.get(`/admin/realms/${realm.name}/audit?limit=2&cursor=${second.json.next_cursor}`)
+      expect(rest.json.events.map((e: { type: string }) => e.type)).toEqual(["resource.created", "realm.created"])
       // CONTRACT §3 lists: next_cursor absent on the last page
-      expect(Object.keys(second.json)).toEqual(["events"])
+      expect(Object.keys(rest.json)).toEqual(["events"])
     }))
 
   it.effect("§3 lists: an audit limit outside 1-200, or not written plainly, is 400 invalid_request as on every list", () =>
@@ -786,7 +809,7 @@ layer(TestLive)("CONTRACT §3 audit and keys", (it) => {
         expect(kid(after, alg, "retired")).toBe(kid(before, alg, "active"))
         expect(before.map((k) => k.kid)).not.toContain(kid(after, alg, "next"))
       }
-      expect(yield* auditTypes(realm.name)).toEqual(["key.rotated", "realm.created"])
+      expect(yield* auditTypes(realm.name)).toEqual(["key.rotated", ...bornEvents])
       expect((yield* admin.get(`/admin/realms/${realm.name}/keys`)).json).toEqual(res.json)
     }))
 
@@ -795,9 +818,9 @@ layer(TestLive)("CONTRACT §3 audit and keys", (it) => {
       const realm = yield* createRealm()
       const res = yield* admin.get(`/admin/realms/${realm.name}/audit/verify`)
       expectJson(res, 200)
-      expect(res.json).toEqual({ ok: true, events: 1 })
+      expect(res.json).toEqual({ ok: true, events: 3 })
       expectJson(yield* admin.patch(`/admin/realms/${realm.name}`, { display_name: "Verified" }), 200)
-      expect((yield* admin.get(`/admin/realms/${realm.name}/audit/verify`)).json).toEqual({ ok: true, events: 2 })
+      expect((yield* admin.get(`/admin/realms/${realm.name}/audit/verify`)).json).toEqual({ ok: true, events: 4 })
     }))
 })
 

@@ -107,7 +107,8 @@ layer(TestLive.TestLive)("CONTRACT §3 clients: list, read, update, delete, rota
         json: { redirect_uris: ["https://self.example/cb"], application_type: "web" }
       })
       expect(selfRegistered.status).toBe(201)
-      const ids = [...registered.map((c) => c.client_id), selfRegistered.json.client_id as string].sort()
+      // ADR 0035: the realm's built-in tessera-cli is a row like the others
+      const ids = [...registered.map((c) => c.client_id), selfRegistered.json.client_id as string, "tessera-cli"].sort()
       const items = yield* Effect.forEach(ids, (id) => Effect.map(admin.get(itemPath(w, id)), (res) => res.json))
       const first = yield* admin.get(`${clientsOf(w)}?limit=3`)
       expectJson(first, 200, { clients: items.slice(0, 3), next_cursor: expect.stringMatching(/^[A-Za-z0-9_-]+$/) })
@@ -116,7 +117,7 @@ layer(TestLive.TestLive)("CONTRACT §3 clients: list, read, update, delete, rota
       expectJson(yield* admin.get(clientsOf(w)), 200, { clients: items })
       // another realm's list holds none of them
       const other = yield* world
-      expectJson(yield* admin.get(clientsOf(other)), 200, { clients: [] })
+      expect((yield* admin.get(clientsOf(other))).json.clients.map((c: { client_id: string }) => c.client_id)).toEqual(["tessera-cli"])
       expectError(yield* admin.get(`${clientsOf(w)}?limit=0`), 400, "invalid_request", "'limit' must be an integer from 1 to 200")
       expectError(yield* admin.get(`${clientsOf(w)}?cursor=bad!`), 400, "invalid_request", "'cursor' must be a cursor from an earlier page")
       expectError(yield* admin.get(`${clientsOf(w)}?limit=1&limit=2`), 400, "invalid_request", "'limit' must not be given twice")
@@ -254,7 +255,7 @@ layer(TestLive.TestLive)("CONTRACT §3 clients: list, read, update, delete, rota
       expect({ status: res.status, text: res.text, cache: res.headers["cache-control"] }).toEqual({ status: 204, text: "", cache: "no-store" })
       expectError(yield* admin.get(path), 404, "not_found", "unknown client")
       expectError(yield* del(path), 404, "not_found", "unknown client")
-      expect((yield* admin.get(clientsOf(w))).json.clients.map((c: { client_id: string }) => c.client_id)).toEqual([server.client_id])
+      expect((yield* admin.get(clientsOf(w))).json.clients.map((c: { client_id: string }) => c.client_id).sort()).toEqual([server.client_id, "tessera-cli"].sort())
       expect(yield* events(w, "client.deleted")).toEqual([
         eventShape(w, "client.deleted", client.client_id, "its grants, refresh tokens and consents revoked")
       ])
@@ -334,7 +335,7 @@ layer(TestLive.TestLive)("CONTRACT §3 clients: list, read, update, delete, rota
       const grant = Option.getOrThrow(yield* Effect.flatMap(SignIn.Grants, (grants) => grants.find(b.realmId, code.grantId)))
       expect(grant.revokedAt).toBeUndefined()
       expect((yield* refresh(b, authOf(client), tokens.refresh_token)).status).toBe(200)
-      expect((yield* admin.get(clientsOf(b))).json.clients).toHaveLength(2)
+      expect((yield* admin.get(clientsOf(b))).json.clients).toHaveLength(3)
     }))
 
   it.effect("§3: rotating without previous_valid_for: the new secret works at once and the old one no longer (basic and post)", () =>

@@ -149,11 +149,11 @@ describe("CONTRACT §3, ADR 0030: a realm deletion killed mid-way leaves the rea
       await fill(pool, realmId)
       const before = await countRows(pool, realmId)
       expect(before["users"]).toBe(bulk + 1)
-      expect(before["audit_events"]).toBe(2)
+      expect(before["audit_events"]).toBe(4)
       // every realm-scoped table holds rows of the realm, so "as before" and "nothing left" say something about each
       expect(Object.entries(before).filter(([, n]) => n === 0)).toEqual([])
       const trailBefore = (await getJson(first.base, `/admin/realms/${name}/audit/verify`)).json
-      expect(trailBefore).toEqual({ ok: true, events: 2 })
+      expect(trailBefore).toEqual({ ok: true, events: 4 })
 
       // the DELETE goes out; once PostgreSQL is running realm_delete for it, a moment later, the process dies
       const answer = fetch(`${first.base}/admin/realms/${name}?confirm=${name}`, { method: "DELETE", headers: owner }).then(

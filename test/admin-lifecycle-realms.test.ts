@@ -9,7 +9,7 @@ import { Chunk, Effect, HashMap, Option } from "effect"
 import { MemoryDb, Provisioning } from "@tessera/domain"
 import * as Sql from "@tessera/sql"
 import type { WireResponse } from "./support/Http.js"
-import { admin, createRealm, get, request, uniqueName } from "./support/Http.js"
+import { admin, bornEvents, createRealm, get, request, uniqueName } from "./support/Http.js"
 import { adminToken, publicUrl, sqlOf, store, TestLive } from "./support/TestLive.js"
 import * as B from "./support/Browser.js"
 import * as T from "./support/TokenFixtures.js"
@@ -272,7 +272,7 @@ layer(TestLive)("CONTRACT §3 PATCH /admin/realms/R: If-Match, versions, the eve
       expect((yield* admin.get(`/admin/realms/${realm.name}`)).json.display_name).toBe("One")
       expectJson(yield* patch(realm.name, { display_name: "Two" }, { "if-match": `"nope", ${second}` }), 200)
       expectJson(yield* patch(realm.name, { display_name: "Three" }, { "if-match": "*" }), 200)
-      expect(yield* auditTypes(realm.name)).toEqual(["realm.updated", "realm.updated", "realm.updated", "realm.created"])
+      expect(yield* auditTypes(realm.name)).toEqual(["realm.updated", "realm.updated", "realm.updated", ...bornEvents])
     }))
 
   it.effect("§3: two PATCHes with the same If-Match: one 200, one 412", () =>
@@ -290,7 +290,7 @@ layer(TestLive)("CONTRACT §3 PATCH /admin/realms/R: If-Match, versions, the eve
       const now = yield* admin.get(`/admin/realms/${realm.name}`)
       expect(now.json.display_name).toBe(winner.json.display_name)
       expect(now.headers["etag"]).toBe(winner.headers["etag"])
-      expect(yield* auditTypes(realm.name)).toEqual(["realm.updated", "realm.created"])
+      expect(yield* auditTypes(realm.name)).toEqual(["realm.updated", ...bornEvents])
     }))
 
   it.effect("CONTRACT §7: realm.updated names the fields changed; a patch that changes nothing writes nothing", () =>
@@ -306,6 +306,8 @@ layer(TestLive)("CONTRACT §3 PATCH /admin/realms/R: If-Match, versions, the eve
       expect(events.map((e: { type: string; reason?: string }) => [e.type, e.reason])).toEqual([
         ["realm.updated", "changed: dynamic_registration"],
         ["realm.updated", "changed: display_name, dynamic_registration"],
+        ["client.created", "built in"],
+        ["resource.created", "built in"],
         ["realm.created", undefined]
       ])
     }))
@@ -343,7 +345,7 @@ layer(TestLive)("CONTRACT §3 PATCH /admin/realms/R: If-Match, versions, the eve
         "the body must be application/json"
       )
       expect((yield* admin.get(`/admin/realms/${realm.name}`)).headers["etag"]).toBe(tag)
-      expect(yield* auditTypes(realm.name)).toEqual(["realm.created"])
+      expect(yield* auditTypes(realm.name)).toEqual([...bornEvents])
       // a bad body is refused before If-Match is looked at
       expectError(yield* patch(realm.name, { dynamic_registration: "no" }, { "if-match": "\"stale\"" }), 400, "invalid_request", "'dynamic_registration' must be a boolean")
       const ignored = yield* patch(realm.name, { name: "renamed", issuer: "https://evil.example", version: 99, display_name: "Kept" })
@@ -368,7 +370,7 @@ layer(TestLive)("CONTRACT §3 DELETE /admin/realms/R?confirm=R", (it) => {
       expect(yield* rowsOf(id)).toEqual(before)
       expectJson(yield* admin.get(`/admin/realms/${realm.name}`), 200)
       expectJson(yield* admin.get(`/admin/realms/${other.name}`), 200)
-      expect(yield* auditTypes(realm.name)).toEqual(["realm.created"])
+      expect(yield* auditTypes(realm.name)).toEqual([...bornEvents])
     }))
 
   it.effect("§3: 204 with no body; the realm, its issuer and its trail are 404 at once; realm.deleted is in the owner trail", () =>
@@ -398,7 +400,7 @@ layer(TestLive)("CONTRACT §3 DELETE /admin/realms/R?confirm=R", (it) => {
       const base = { id: expect.any(String), at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/), realm: realm.name, actor: { type: "owner", id: "owner" }, subject: id, result: "success" }
       expect(trail.json).toEqual({
         events: [
-          { ...base, type: "realm.deleted", reason: expect.stringMatching(new RegExp(`^deleted realm ${realm.name} \\(${id}\\); rows deleted: .*\\b(audit|audit_events) 1\\b`)) },
+          { ...base, type: "realm.deleted", reason: expect.stringMatching(new RegExp(`^deleted realm ${realm.name} \\(${id}\\); rows deleted: .*\\b(audit|audit_events) 3\\b`)) },
           { ...base, type: "realm.created" }
         ]
       })
@@ -445,8 +447,8 @@ layer(TestLive)("CONTRACT §3 DELETE /admin/realms/R?confirm=R", (it) => {
       const deleted = (yield* admin.get(`/admin/audit?type=realm.deleted&subject=${w.realmId}`)).json.events
       expect(deleted).toHaveLength(1)
       expect(deleted[0].reason).toMatch(/\busers 1\b/)
-      expect(deleted[0].reason).toMatch(/\bclients 2\b/)
-      expect(deleted[0].reason).toMatch(/\bresources 2\b/)
+      expect(deleted[0].reason).toMatch(/\bclients 3\b/)
+      expect(deleted[0].reason).toMatch(/\bresources 3\b/)
     }))
 
   it.effect("§3: a new realm of the same name starts empty, and the old ETag does not match it", () =>
@@ -466,7 +468,7 @@ layer(TestLive)("CONTRACT §3 DELETE /admin/realms/R?confirm=R", (it) => {
       expect(fresh.json).toEqual({ name: realm.name, issuer: realm.issuer, dynamic_registration: false })
       expectError(yield* patch(realm.name, { display_name: "x" }, { "if-match": oldTag }), 412, staleIfMatch.error, staleIfMatch.error_description)
       expectError(yield* deleteRealm(realm.name, { "if-match": oldTag }), 412, staleIfMatch.error, staleIfMatch.error_description)
-      expect(yield* auditTypes(realm.name)).toEqual(["realm.created"])
+      expect(yield* auditTypes(realm.name)).toEqual([...bornEvents])
       expect((yield* admin.post(`/admin/realms/${realm.name}/users`, { username: "ada", password: "correct horse battery staple" })).status).toBe(201)
       const created = (yield* admin.get(`/admin/audit?type=realm.created&subject=${newId}`)).json.events
       expect(created).toHaveLength(1)
@@ -555,7 +557,7 @@ layer(TestLive)("CONTRACT §3 GET /admin/audit: the owner trail", (it) => {
       expect(second.json.events).toHaveLength(1)
       expect(second.json.events[0].id).not.toBe(first.json.events[0].id)
       // the realm's own trail keeps its realm.created too
-      expect(yield* auditTypes(a.name)).toEqual(["realm.created"])
+      expect(yield* auditTypes(a.name)).toEqual([...bornEvents])
     }))
 
   it.effect("§3: bad queries are 400 invalid_request", () =>

@@ -11,7 +11,7 @@ import { Sql } from "@tessera/sql"
 import { authorizeAndLogin, makeBrowser, pkce, setup as browserSetup } from "./support/Browser.js"
 import type { WireResponse } from "./support/Http.js"
 import { admin, createRealm, get, request } from "./support/Http.js"
-import { adminToken, sqlClient, store, TestLive } from "./support/TestLive.js"
+import { adminToken, publicUrl, sqlClient, store, TestLive } from "./support/TestLive.js"
 import {
   authOf, exchange, introspect, issueCode, refresh, registerClient, world
 } from "./support/TokenFixtures.js"
@@ -82,6 +82,24 @@ const row = (realmId: string, id: string) =>
     return Option.fromNullable(rows[0])
   })
 
+/** A realm's first events (ADR 0035): its creation and its built-ins. */
+const born = (realm: string) => [
+  { type: "client.created", reason: "built in" },
+  { type: "resource.created", resource: `${publicUrl}/admin/realms/${realm}`, reason: "built in" },
+  { type: "realm.created" }
+]
+
+/** The realm's built-in admin resource as listed (ADR 0035). */
+const builtIn = (realm: string) => ({
+  id: expect.stringMatching(uuid),
+  uri: `${publicUrl}/admin/realms/${realm}`,
+  scopes: ["tessera:admin"],
+  step_up_scopes: [],
+  display_name: `Tessera admin API of realm ${realm}`,
+  scope_descriptions: { "tessera:admin": `Administer realm ${realm}: its users, clients, resources, invitations, keys and audit trail` },
+  created_at: expect.stringMatching(iso)
+})
+
 /** The realm's id (the stores' key). */
 const realmId = (name: string) => Effect.map(Provisioning.findRealm(name), (realm) => realm.id)
 
@@ -112,14 +130,15 @@ layer(TestLive)("CONTRACT §3 resources: create, read, list", (it) => {
       expect(read.headers["etag"]).toBe(res.headers["etag"])
       expect(yield* trail(realm.name)).toEqual([
         { type: "resource.created", resource: "https://pay.example/mcp" },
-        { type: "realm.created" }
+        ...born(realm.name)
       ])
     }))
 
   it.effect("§3: lists paginate by limit and cursor; next_cursor is absent on the last page", () =>
     Effect.gen(function*() {
       const realm = yield* createRealm()
-      const created: Array<Item> = []
+      // ADR 0035: the realm's built-in admin resource is listed with the others
+      const created: Array<Item> = [...(yield* admin.get(path(realm.name))).json.resources]
       for (let i = 0; i < 5; i++) created.push((yield* create(realm.name, { uri: `https://api${i}.example/`, scopes: ["read"] })).item)
       const all = [...created].sort((a, b) => (a.id < b.id ? -1 : 1))
       const first = yield* admin.get(`${path(realm.name)}?limit=2`)
@@ -131,7 +150,7 @@ layer(TestLive)("CONTRACT §3 resources: create, read, list", (it) => {
       expectJson(yield* admin.get(path(realm.name)), 200, { resources: all })
       // a realm of its own: nothing of the other realm
       const other = yield* createRealm()
-      expectJson(yield* admin.get(path(other.name)), 200, { resources: [] })
+      expectJson(yield* admin.get(path(other.name)), 200, { resources: [builtIn(other.name)] })
     }))
 
   it.effect("§3: a bad limit, a forged cursor or a repeated parameter is 400 invalid_request", () =>
@@ -157,8 +176,8 @@ layer(TestLive)("CONTRACT §3 resources: create, read, list", (it) => {
       const read = yield* admin.get(path(theirs.name, item.id))
       expectJson(read, 200, item)
       expect(read.headers["etag"]).toBe(theirTag)
-      expect(yield* trail(mine.name)).toEqual([{ type: "realm.created" }])
-      expect(yield* trail(theirs.name)).toEqual([{ type: "resource.created", resource: "https://theirs.example/" }, { type: "realm.created" }])
+      expect(yield* trail(mine.name)).toEqual([...born(mine.name)])
+      expect(yield* trail(theirs.name)).toEqual([{ type: "resource.created", resource: "https://theirs.example/" }, ...born(theirs.name)])
       const stored = yield* row(yield* realmId(theirs.name), item.id)
       // on a SQL store the row is read in the database itself
       expect(Option.isSome(stored)).toBe(store !== "memory")
@@ -242,7 +261,7 @@ layer(TestLive)("CONTRACT §3 PATCH /admin/realms/R/resources/{id}", (it) => {
       const res = yield* patch(path(realm.name, item.id), { uri: payments.uri, display_name: "Payments", scopes: payments.scopes }, tag)
       expectJson(res, 200, item)
       expect(res.headers["etag"]).toBe(tag)
-      expect(yield* trail(realm.name)).toEqual([{ type: "resource.created", resource: payments.uri }, { type: "realm.created" }])
+      expect(yield* trail(realm.name)).toEqual([{ type: "resource.created", resource: payments.uri }, ...born(realm.name)])
     }))
 
   it.effect("ADR 0033: the uri is the resource's identity: another uri is 400 and nothing changes", () =>
@@ -327,7 +346,7 @@ layer(TestLive)("CONTRACT §3 PATCH /admin/realms/R/resources/{id}", (it) => {
         const read = yield* admin.get(path(realm.name, item.id))
         expectJson(read, 200, item)
         expect(read.headers["etag"]).toBe(tag)
-        expect(yield* trail(realm.name)).toEqual([{ type: "resource.created", resource: payments.uri }, { type: "realm.created" }])
+        expect(yield* trail(realm.name)).toEqual([{ type: "resource.created", resource: payments.uri }, ...born(realm.name)])
       }))
   }
 
@@ -352,8 +371,8 @@ layer(TestLive)("CONTRACT §3 PATCH /admin/realms/R/resources/{id}", (it) => {
       Effect.gen(function*() {
         const realm = yield* createRealm()
         expectError(yield* admin.post(path(realm.name), body), 400, "invalid_request", description)
-        expectJson(yield* admin.get(path(realm.name)), 200, { resources: [] })
-        expect(yield* trail(realm.name)).toEqual([{ type: "realm.created" }])
+        expectJson(yield* admin.get(path(realm.name)), 200, { resources: [builtIn(realm.name)] })
+        expect(yield* trail(realm.name)).toEqual([...born(realm.name)])
       }))
   }
 
@@ -369,7 +388,7 @@ layer(TestLive)("CONTRACT §3 PATCH /admin/realms/R/resources/{id}", (it) => {
       const after = yield* Effect.flatMap(Resources.Resources, (r) => r.find(id, payments.uri))
       expect(Option.map(after, (r) => [r.displayName, r.version])).toEqual(Option.some(["Renamed", 2]))
       const listed = yield* Effect.flatMap(Resources.Resources, (r) => r.list(id))
-      expect(listed.map((r) => r.displayName)).toEqual(["Renamed"])
+      expect(listed.filter((r) => r.uri === payments.uri).map((r) => r.displayName)).toEqual(["Renamed"])
     }))
 })
 
@@ -385,7 +404,7 @@ layer(TestLive)("CONTRACT §3 DELETE /admin/realms/R/resources/{id} (ADR 0033)",
       expect({ status: res.status, cache: res.headers["cache-control"], text: res.text }).toEqual({ status: 204, cache: "no-store", text: "" })
       expectError(yield* admin.get(path(realm.name, item.id)), 404, "not_found", "unknown resource")
       expectError(yield* del(path(realm.name, item.id)), 404, "not_found", "unknown resource")
-      expectJson(yield* admin.get(path(realm.name)), 200, { resources: [] })
+      expectJson(yield* admin.get(path(realm.name)), 200, { resources: [builtIn(realm.name)] })
       expect(yield* Effect.flatMap(Resources.Resources, (r) => r.find(id, item.uri))).toEqual(Option.none())
       // a client can no longer list it
       const client = yield* admin.post(`/admin/realms/${realm.name}/clients`, {
@@ -481,7 +500,7 @@ layer(TestLive)("CONTRACT §3 and §4: the consent page names resources and scop
   it.effect("a change of name or descriptions shows on the next consent page; without them, the bare strings", () =>
     Effect.gen(function*() {
       const s = yield* browserSetup({ resources })
-      const listed = ((yield* admin.get(path(s.realm))).json.resources as Array<Item>)[0]!
+      const listed = ((yield* admin.get(path(s.realm))).json.resources as Array<Item>).find((r) => !r.scopes.includes("tessera:admin"))!
       expectJson(
         yield* patch(path(s.realm, listed.id), { display_name: null, scope_descriptions: null }),
         200,
@@ -508,7 +527,7 @@ layer(TestLive)("CONTRACT §3 and §4: the consent page names resources and scop
         state: "s", code_challenge: challenge, code_challenge_method: "S256", resource: s.resource
       }).toString()}`)
       expect(again.status).toBe(302)
-      const listed = ((yield* admin.get(path(s.realm))).json.resources as Array<Item>)[0]!
+      const listed = ((yield* admin.get(path(s.realm))).json.resources as Array<Item>).find((r) => !r.scopes.includes("tessera:admin"))!
       expect((yield* del(path(s.realm, listed.id))).status).toBe(204)
       yield* create(s.realm, resources[0]!)
       const renewed = yield* browser.get(`/realms/${s.realm}/authorize?${new URLSearchParams({

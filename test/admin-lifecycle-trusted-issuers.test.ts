@@ -77,6 +77,9 @@ const trail = (realm: string) =>
       ...(reason !== undefined ? { reason } : {})
     })))
 
+/** A realm's first events (ADR 0035): its creation and its built-ins. */
+const born = [{ type: "client.created", reason: "built in" }, { type: "resource.created", reason: "built in" }, { type: "realm.created" }]
+
 const realmId = (name: string) => Effect.map(Provisioning.findRealm(name), (realm) => realm.id)
 
 /** The row as the database holds it, read in `realmId`'s RLS scope (SQL stores only). */
@@ -135,7 +138,7 @@ layer(TestLive)("CONTRACT §3 trusted issuers: create, read, list", (it) => {
       const read = yield* admin.get(path(realm.name, res.json.id))
       expectJson(read, 200, res.json)
       expect(read.headers["etag"]).toBe(res.headers["etag"])
-      expect(yield* trail(realm.name)).toEqual([{ type: "trusted_issuer.created", subject: "https://idp.example" }, { type: "realm.created" }])
+      expect(yield* trail(realm.name)).toEqual([{ type: "trusted_issuer.created", subject: "https://idp.example" }, ...born])
     }))
 
   it.effect("§3: lists paginate by limit and cursor; next_cursor is absent on the last page", () =>
@@ -169,7 +172,7 @@ layer(TestLive)("CONTRACT §3 trusted issuers: create, read, list", (it) => {
           400, "invalid_request", description
         )
         expectJson(yield* admin.get(path(realm.name)), 200, { trusted_issuers: [] })
-        expect(yield* trail(realm.name)).toEqual([{ type: "realm.created" }])
+        expect(yield* trail(realm.name)).toEqual([...born])
       }))
   }
 
@@ -186,7 +189,7 @@ layer(TestLive)("CONTRACT §3 trusted issuers: create, read, list", (it) => {
       const read = yield* admin.get(path(theirs.name, item.id))
       expectJson(read, 200, item)
       expect(read.headers["etag"]).toBe(theirTag)
-      expect(yield* trail(mine.name)).toEqual([{ type: "realm.created" }])
+      expect(yield* trail(mine.name)).toEqual([...born])
       const stored = yield* row(yield* realmId(theirs.name), item.id)
       // on a SQL store the row is read in the database itself
       expect(Option.isSome(stored)).toBe(store !== "memory")
@@ -240,7 +243,7 @@ layer(TestLive)("CONTRACT §3 PATCH /admin/realms/R/trusted-issuers/{id}", (it) 
       const res = yield* patch(path(realm.name, item.id), { issuer: inline.issuer, jwks: inline.jwks, id_jag: false }, tag)
       expectJson(res, 200, item)
       expect(res.headers["etag"]).toBe(tag)
-      expect(yield* trail(realm.name)).toEqual([{ type: "trusted_issuer.created", subject: inline.issuer }, { type: "realm.created" }])
+      expect(yield* trail(realm.name)).toEqual([{ type: "trusted_issuer.created", subject: inline.issuer }, ...born])
     }))
 
   it.effect("§3: two PATCHes with the same If-Match: one 200, one 412, one event", () =>
@@ -280,7 +283,7 @@ layer(TestLive)("CONTRACT §3 PATCH /admin/realms/R/trusted-issuers/{id}", (it) 
         const read = yield* admin.get(path(realm.name, item.id))
         expectJson(read, 200, item)
         expect(read.headers["etag"]).toBe(tag)
-        expect(yield* trail(realm.name)).toEqual([{ type: "trusted_issuer.created", subject: inline.issuer }, { type: "realm.created" }])
+        expect(yield* trail(realm.name)).toEqual([{ type: "trusted_issuer.created", subject: inline.issuer }, ...born])
       }))
   }
 

@@ -2,7 +2,7 @@ import { expect, layer } from "@effect/vitest"
 import { Chunk, DateTime, Effect, HashMap, Ref } from "effect"
 import { Audit, AuditEvent, MemoryDb, Provisioning } from "@tessera/domain"
 import { admin, createRealm, type WireResponse } from "./support/Http.js"
-import { TestMemory } from "./support/TestLive.js"
+import { publicUrl, TestMemory } from "./support/TestLive.js"
 
 const auditOf = (realm: string, query = "") => admin.get(`/admin/realms/${realm}/audit${query}`)
 
@@ -22,10 +22,13 @@ layer(TestMemory)("CONTRACT §7: the audit trail", (it) => {
           { ...base, type: "key.rotated", reason: expect.stringMatching(/^requested by the owner; active /) },
           { ...base, type: "client.created", client_id: client.client_id },
           { ...base, type: "user.created", subject: user.sub },
+          // ADR 0035: the realm's built-ins, born with it
+          { ...base, type: "client.created", client_id: "tessera-cli", reason: "built in" },
+          { ...base, type: "resource.created", resource: `${publicUrl}/admin/realms/${realm.name}`, reason: "built in" },
           { ...base, type: "realm.created" }
         ]
       })
-      expect(new Set(res.json.events.map((e: { id: string }) => e.id)).size).toBe(4)
+      expect(new Set(res.json.events.map((e: { id: string }) => e.id)).size).toBe(6)
     }))
 
   it.effect("filters: type, subject, actor, client_id, since, until", () =>
@@ -84,7 +87,8 @@ layer(TestMemory)("CONTRACT §7: the audit trail", (it) => {
         pages++
       } while (cursor !== undefined)
       expect(pages).toBe(3)
-      expect(seen).toEqual(["u10", "u9", "u8", "u7", "u6", "u5", "u4", "u3", "u2", "u1", "u0", "realm"])
+      // the built-ins' two events (the owner's) between the realm's creation and the rest (ADR 0035)
+      expect(seen).toEqual(["u10", "u9", "u8", "u7", "u6", "u5", "u4", "u3", "u2", "u1", "u0", "owner", "owner", "realm"])
     }))
 
   it.effect("CONTRACT §3 lists: limit 1-200, default 50; next_cursor on every page but the last, absent there", () =>
@@ -92,7 +96,7 @@ layer(TestMemory)("CONTRACT §7: the audit trail", (it) => {
       const realm = yield* createRealm()
       const { id } = yield* Provisioning.findRealm(realm.name)
       const audit = yield* Audit.Audit
-      // realm.created and 205 more: 206 events
+      // realm.created, its built-ins' two (ADR 0035) and 205 more: 208 events
       for (let i = 0; i < 205; i++) {
         yield* Effect.flatMap(Audit.make({ id, name: realm.name }, { type: "login.failed", actor: { type: "user", id: `u${i}` }, result: "failure" }), audit.append)
       }
@@ -110,13 +114,14 @@ layer(TestMemory)("CONTRACT §7: the audit trail", (it) => {
       expect(first.json.next_cursor).toMatch(/^[A-Za-z0-9_-]+$/)
       // 200 at most
       const big = yield* auditOf(realm.name, `?limit=200&cursor=${first.json.next_cursor}`)
-      expectPage(big, ["events"], [...newest(154, 155), "realm"])
+      // ADR 0035: the built-ins' two events (the owner's) between realm.created and the rest
+      expectPage(big, ["events"], [...newest(154, 155), "owner", "owner", "realm"])
       const whole = yield* auditOf(realm.name, "?limit=200")
       expectPage(whole, ["events", "next_cursor"], newest(204, 200))
       const rest = yield* auditOf(realm.name, `?limit=200&cursor=${whole.json.next_cursor}`)
-      expectPage(rest, ["events"], [...newest(4, 5), "realm"])
+      expectPage(rest, ["events"], [...newest(4, 5), "owner", "owner", "realm"])
       // a page that ends exactly at the last event is the last page
-      const exact = yield* auditOf(realm.name, `?limit=6&cursor=${whole.json.next_cursor}`)
+      const exact = yield* auditOf(realm.name, `?limit=8&cursor=${whole.json.next_cursor}`)
       expect(exact.json).toEqual(rest.json)
     }))
 
@@ -153,7 +158,7 @@ layer(TestMemory)("CONTRACT §7: the audit trail", (it) => {
       const ok = yield* admin.get(`/admin/realms/${realm.name}/audit/verify`)
       expect(ok.status).toBe(200)
       expect(ok.headers["cache-control"]).toBe("no-store")
-      expect(ok.json).toEqual({ ok: true, events: 3 })
+      expect(ok.json).toEqual({ ok: true, events: 5 })
       // tamper with the stored user.created event behind the app's back
       const { id } = yield* Provisioning.findRealm(realm.name)
       const db = yield* MemoryDb.MemoryDb
@@ -175,6 +180,6 @@ layer(TestMemory)("CONTRACT §7: the audit trail", (it) => {
       const b = yield* createRealm()
       yield* admin.post(`/admin/realms/${a.name}/users`, { username: "only-in-a", password: "correct horse" })
       const events = (yield* auditOf(b.name)).json.events
-      expect(events.map((e: { realm: string; type: string }) => [e.realm, e.type])).toEqual([[b.name, "realm.created"]])
+      expect(events.map((e: { realm: string; type: string }) => [e.realm, e.type])).toEqual([[b.name, "client.created"], [b.name, "resource.created"], [b.name, "realm.created"]])
     }))
 })

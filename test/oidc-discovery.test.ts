@@ -28,7 +28,8 @@ layer(TestLive)("OIDC Discovery 1.0 §4 and RFC 8414 §3: the three metadata URL
         id_token_signing_alg_values_supported: ["RS256"],
         dpop_signing_alg_values_supported: ["ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "EdDSA", "Ed25519"],
         authorization_endpoint: `${publicUrl}/realms/${realm.name}/authorize`,
-        scopes_supported: ["openid", "profile", "email", "offline_access"],
+        // RFC 8414 §2: the realm's resources' scopes, its built-in admin resource's among them (ADR 0035)
+        scopes_supported: ["openid", "profile", "email", "offline_access", "tessera:admin"],
         authorization_response_iss_parameter_supported: true,
         prompt_values_supported: ["none", "login", "consent", "select_account"],
         acr_values_supported: ["urn:tessera:acr:password"],

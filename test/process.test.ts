@@ -353,7 +353,7 @@ describe.concurrent("CONTRACT §1: running Tessera as a process", () => {
         const doc = await fetch(`${second.base}/realms/durable/.well-known/openid-configuration`)
         expect(doc.status).toBe(200)
         const verify = await fetch(`${second.base}/admin/realms/durable/audit/verify`, { headers: { authorization: `Bearer ${token}` } })
-        expect(await verify.json()).toEqual({ ok: true, events: 1 })
+        expect(await verify.json()).toEqual({ ok: true, events: 3 })
       } finally {
         await stop(second)
       }

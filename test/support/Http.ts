@@ -92,3 +92,9 @@ export const keptAlive = {
   connection: "keep-alive",
   "keep-alive": "timeout=5"
 }
+
+/**
+ * A realm's trail (newest first) as the owner creates it (ADR 0035): `realm.created`, then its built-in admin resource
+ * and `tessera-cli`.
+ */
+export const bornEvents = ["client.created", "resource.created", "realm.created"] as const

@@ -21,3 +21,55 @@ export const resourceOfIssuer = (issuer: string) => {
 
 /** Whether `uri` is the built-in admin resource of the realm whose issuer is `issuer`. */
 export const isAdminResource = (issuer: string, uri: string) => uri === resourceOfIssuer(issuer)
+
+/** What the consent page calls the built-in resource of realm `realmName`. */
+export const displayName = (realmName: string) => `Tessera admin API of realm ${realmName}`
+
+/** What the consent page says `tessera:admin` allows in realm `realmName`. */
+export const scopeDescription = (realmName: string) =>
+  `Administer realm ${realmName}: its users, clients, resources, invitations, keys and audit trail`
+
+/**
+ * CONTRACT §3: the built-in resource of realm `realmName` as first stored (ADR 0035): `tessera:admin` and no step-up
+ * scope; the realm may later rename it, describe it, and add scopes and step-up scopes, never drop `tessera:admin`.
+ */
+export const resourceSettings = (origin: string, realmName: string) => ({
+  uri: resourceUri(origin, realmName),
+  scopes: [scope],
+  stepUpScopes: [] as ReadonlyArray<string>,
+  displayName: displayName(realmName),
+  scopeDescriptions: { [scope]: scopeDescription(realmName) }
+})
+
+/**
+ * CONTRACT §3: `tessera-cli`'s metadata: a public client (no secret a CLI could keep), the device grant (RFC 8628)
+ * and refresh, no redirect URIs, and the realm's admin resource only.
+ */
+export const cliMetadata = (adminResourceUri: string) => ({
+  redirectUris: [] as ReadonlyArray<string>,
+  postLogoutRedirectUris: [] as ReadonlyArray<string>,
+  grantTypes: ["urn:ietf:params:oauth:grant-type:device_code", "refresh_token"] as const,
+  responseTypes: [] as ReadonlyArray<"code">,
+  tokenEndpointAuthMethod: "none" as const,
+  clientName: "Tessera CLI",
+  frontchannelLogoutSessionRequired: false,
+  dpopBoundAccessTokens: false,
+  principalType: "app" as const,
+  resources: [adminResourceUri]
+})
+
+/**
+ * Whether `resource` is a realm's admin resource: the only resource that may carry `tessera:admin` (ADR 0035:
+ * registering or changing another resource to carry it is refused), so the scope marks it wherever it is stored.
+ */
+export const isAdmin = (resource: { readonly scopes: ReadonlyArray<string> }) => resource.scopes.includes(scope)
+
+/**
+ * Whether `uri` lies under the admin API of `origin` (`{origin}/admin` or below, scheme and host in any case): such a
+ * resource indicator names a realm's built-in admin resource, which no one registers by hand (ADR 0035).
+ */
+export const underAdminApi = (origin: string, uri: string) => {
+  const lower = uri.toLowerCase()
+  const base = `${origin.toLowerCase()}/admin`
+  return lower === base || lower.startsWith(`${base}/`) || lower.startsWith(`${base}?`) || lower.startsWith(`${base}#`)
+}

@@ -1,5 +1,6 @@
 /** What the owner does through the admin API: realms, users, clients, resources, trusted issuers. Each write carries its event. */
 import { Clock, Data, DateTime, Effect, Option } from "effect"
+import * as AdminAccess from "./AdminAccess.js"
 import * as Audit from "./Audit.js"
 import * as AuditEvent from "./AuditEvent.js"
 import * as Client from "./Client.js"
@@ -37,7 +38,11 @@ export const findRealm = (name: string) =>
     }))
   )
 
-export const createRealm = (name: string) =>
+/**
+ * Creates realm `name` under the public origin `origin` (`$TESSERA_PUBLIC_URL`, which names its issuer and its admin
+ * resource), born with its key ring and its built-ins (ADR 0035), all in one write.
+ */
+export const createRealm = (name: string, origin: string) =>
   Effect.gen(function*() {
     const realms = yield* Realms
     const realm: Realm.Realm = { id: yield* Entropy.uuid, name, dynamicRegistration: false, createdAt: yield* now, version: 1 }
@@ -45,8 +50,101 @@ export const createRealm = (name: string) =>
     // ADR 0030: in the realm's own trail (which begins with it) and in the owner trail (which outlives the realm)
     const event = yield* Audit.make(realm, { type: "realm.created", actor: AuditEvent.owner, result: "success" })
     const ownerEvent = yield* Audit.makeOwner(realm, { type: "realm.created", actor: AuditEvent.owner, result: "success" })
-    yield* realms.create(realm, ring, event, ownerEvent)
+    const resource = yield* builtInResource(realm, origin)
+    yield* realms.create(realm, ring, event, ownerEvent, { ...resource, ...(yield* builtInClient(realm, resource.resource.uri)) })
     return realm
+  })
+
+/** CONTRACT §3, ADR 0035: the realm's admin resource as first stored, with its `resource.created` event (the owner's). */
+const builtInResource = (realm: Realm.Realm, origin: string) =>
+  Effect.gen(function*() {
+    const settings = AdminAccess.resourceSettings(origin, realm.name)
+    const resourceEvent = yield* Audit.make(realm, {
+      type: "resource.created",
+      actor: AuditEvent.owner,
+      resource: settings.uri,
+      result: "success",
+      reason: "built in"
+    })
+    const resource: Resource.Resource = { realmId: realm.id, id: yield* Entropy.uuid, version: 1, ...settings, createdAt: resourceEvent.at }
+    return { resource, resourceEvent }
+  })
+
+/** CONTRACT §3, ADR 0035: the realm's `tessera-cli` as first stored, with its `client.created` event (the owner's). */
+const builtInClient = (realm: Realm.Realm, adminResourceUri: string) =>
+  Effect.gen(function*() {
+    const clientEvent = yield* Audit.make(realm, {
+      type: "client.created",
+      actor: AuditEvent.owner,
+      clientId: AdminAccess.cliClientId,
+      result: "success",
+      reason: "built in"
+    })
+    const client: Client.Client = {
+      realmId: realm.id,
+      clientId: AdminAccess.cliClientId,
+      metadata: AdminAccess.cliMetadata(adminResourceUri),
+      createdAt: clientEvent.at,
+      version: 1
+    }
+    return { client, clientEvent }
+  })
+
+/** What the built-ins pass did in one realm (for the start-up log). */
+export interface Ensured {
+  readonly realm: string
+  readonly created: ReadonlyArray<"resource" | "client">
+  readonly updated: ReadonlyArray<"client">
+}
+
+/**
+ * ADR 0035: gives every realm its built-ins where they are missing (realms made before them, or under another public
+ * origin): the admin resource under `origin`, and `tessera-cli` listing it (rewritten, with `client.updated`, when it
+ * lists another). Idempotent, and safe beside another node doing the same: a row another node wrote first, or a
+ * client it rewrote first, is left as it is. Rows are never deleted here.
+ */
+export const ensureBuiltIns = (origin: string) =>
+  Effect.gen(function*() {
+    const realms = yield* Realms
+    const resources = yield* Resources
+    const clients = yield* Clients
+    return yield* Effect.forEach(yield* realms.list, (realm) =>
+      Effect.gen(function*() {
+        const uri = AdminAccess.resourceUri(origin, realm.name)
+        const created: Array<"resource" | "client"> = []
+        const updated: Array<"client"> = []
+        if (Option.isNone(yield* resources.find(realm.id, uri))) {
+          const { resource, resourceEvent } = yield* builtInResource(realm, origin)
+          yield* resources.insert(resource, resourceEvent).pipe(
+            Effect.zipRight(Effect.sync(() => created.push("resource"))),
+            Effect.catchTag("AlreadyExists", () => Effect.void)
+          )
+        }
+        const cli = yield* clients.find(realm.id, AdminAccess.cliClientId)
+        if (Option.isNone(cli)) {
+          const { client, clientEvent } = yield* builtInClient(realm, uri)
+          yield* clients.insert(client, clientEvent).pipe(
+            Effect.zipRight(Effect.sync(() => created.push("client"))),
+            Effect.catchTag("AlreadyExists", () => Effect.void)
+          )
+        } else if (JSON.stringify(cli.value.metadata.resources) !== JSON.stringify([uri])) {
+          // ADR 0035: the public origin changed; tessera-cli follows the admin resource under the new one
+          const version = Client.versionOf(cli.value)
+          const event = yield* Audit.make(realm, {
+            type: "client.updated",
+            actor: AuditEvent.owner,
+            clientId: AdminAccess.cliClientId,
+            result: "success",
+            reason: "changed: resources (built in: the admin resource moved with the public URL)"
+          })
+          const next: Client.Client = { ...cli.value, metadata: { ...cli.value.metadata, resources: [uri] }, version: version + 1 }
+          yield* clients.update(next, version, event).pipe(
+            Effect.zipRight(Effect.sync(() => updated.push("client"))),
+            Effect.catchTags({ Stale: () => Effect.void, NotFound: () => Effect.void })
+          )
+        }
+        return { realm: realm.name, created, updated } satisfies Ensured
+      }))
   })
 
 export interface NewUser {

@@ -147,8 +147,8 @@ export const layerPorts = Layer.effectContext(Effect.gen(function*() {
   const forgetRealm = (realmId: string) => Effect.zipRight(cache.invalidate(directory), forget(realmId))
   return Context.make(Realms, Realms.of({
     ...realms,
-    create: (realm, ring, event, ownerEvent) =>
-      realms.create(realm, ring, event, ownerEvent).pipe(Effect.ensuring(forgetRealm(realm.id))),
+    create: (realm, ring, event, ownerEvent, builtIns) =>
+      realms.create(realm, ring, event, ownerEvent, builtIns).pipe(Effect.ensuring(forgetRealm(realm.id))),
     findByName: (name) => cache.get(directory, name, Effect.suspend(() => realms.findByName(name)), Option.isSome),
     update: (realm, expectedVersion, event) =>
       realms.update(realm, expectedVersion, event).pipe(Effect.ensuring(forgetRealm(realm.id))),

@@ -5,19 +5,38 @@
  */
 import { Context, Effect, HashMap, Layer, Option } from "effect"
 import type { AuditEvent } from "./AuditEvent.js"
+import type { Client } from "./Client.js"
 import { AlreadyExists, NotFound, Stale } from "./Conflict.js"
 import * as MemoryDb from "./MemoryDb.js"
 import * as Page from "./Page.js"
 import type { Realm } from "./Realm.js"
+import type { Resource } from "./Resource.js"
 import type { Ring } from "./SigningKey.js"
 import type { StoreError } from "./StoreError.js"
 
 /** How many rows each table lost when a realm was deleted (tables that lost none are left out). */
 export type Deleted = Readonly<Record<string, number>>
 
+/** The rows every realm is born with (ADR 0035: the admin resource and `tessera-cli`), each with its event. */
+export interface BuiltIns {
+  readonly resource: Resource
+  readonly resourceEvent: AuditEvent
+  readonly client: Client
+  readonly clientEvent: AuditEvent
+}
+
 export class Realms extends Context.Tag("@tessera/domain/Realms")<Realms, {
-  /** Creates the realm with its ring, its event and (when given) the owner trail's event, or nothing at all. */
-  readonly create: (realm: Realm, ring: Ring, event: AuditEvent, ownerEvent?: AuditEvent) => Effect.Effect<void, AlreadyExists | StoreError>
+  /**
+   * Creates the realm with its ring, its event, (when given) the owner trail's event and its built-in rows with their
+   * events, or nothing at all.
+   */
+  readonly create: (
+    realm: Realm,
+    ring: Ring,
+    event: AuditEvent,
+    ownerEvent?: AuditEvent,
+    builtIns?: BuiltIns
+  ) => Effect.Effect<void, AlreadyExists | StoreError>
   readonly findByName: (name: string) => Effect.Effect<Option.Option<Realm>, StoreError>
   /** Every realm (the key scheduler's walk). */
   readonly list: Effect.Effect<ReadonlyArray<Realm>, StoreError>
@@ -49,19 +68,30 @@ const current = (state: MemoryDb.State, id: string, expectedVersion: number): Ef
   })
 
 export const layerMemory = Layer.effect(Realms, Effect.map(MemoryDb.MemoryDb, (db) => Realms.of({
-  create: (realm, ring, event, ownerEvent) =>
+  create: (realm, ring, event, ownerEvent, builtIns) =>
     MemoryDb.write(db, (state) =>
       HashMap.has(state.realmIdsByName, realm.name)
         ? Effect.fail(new AlreadyExists({ entity: "realm" }))
-        : Effect.map(
-          Effect.flatMap(MemoryDb.appendEvent({
+        : Effect.gen(function*() {
+          let next = yield* MemoryDb.appendEvent({
             ...state,
             realms: HashMap.set(state.realms, realm.id, realm),
             realmIdsByName: HashMap.set(state.realmIdsByName, realm.name, realm.id),
             keyRings: HashMap.set(state.keyRings, realm.id, ring)
-          }, event), (next) => MemoryDb.withEvent(next, ownerEvent)),
-          (next) => [undefined, next] as const
-        )),
+          }, event)
+          if (builtIns !== undefined) {
+            const { client, resource } = builtIns
+            next = yield* MemoryDb.appendEvent({
+              ...next,
+              resources: HashMap.set(next.resources, MemoryDb.key(realm.id, resource.uri), resource)
+            }, builtIns.resourceEvent)
+            next = yield* MemoryDb.appendEvent({
+              ...next,
+              clients: HashMap.set(next.clients, MemoryDb.key(realm.id, client.clientId), client)
+            }, builtIns.clientEvent)
+          }
+          return [undefined, yield* MemoryDb.withEvent(next, ownerEvent)] as const
+        })),
   findByName: (name) =>
     MemoryDb.read(db, (state) => HashMap.get(state.realmIdsByName, name).pipe(Option.flatMap((id) => HashMap.get(state.realms, id)))),
   list: MemoryDb.read(db, (state) => Array.from(HashMap.values(state.realms))),

@@ -135,7 +135,7 @@ describe("RFC 6749 §4.4 / CONTRACT §5 Audience: the client credentials grant's
 
   it.effect("a public client is refused (ClientRejected, unauthorized_client at the edge); nothing is issued or audited", () =>
     Effect.gen(function*() {
-      const realm = yield* Provisioning.createRealm(`t-${crypto.randomUUID().slice(0, 8)}`)
+      const realm = yield* Provisioning.createRealm(`t-${crypto.randomUUID().slice(0, 8)}`, "https://tessera.test")
       const client: Client.Client = {
         realmId: realm.id, clientId: "spa", createdAt: t0,
         metadata: {
@@ -222,7 +222,7 @@ const World = Layer.mergeAll(
 describe("RFC 9068 access tokens and OIDC Core §2 ID tokens", () => {
   it.effect("§2.1-2.2: an ES256 at+jwt with the realm's active kid and the contract's claims, verifiable with the JWKS", () =>
     Effect.gen(function*() {
-      const realm = yield* Provisioning.createRealm(`t-${crypto.randomUUID().slice(0, 8)}`)
+      const realm = yield* Provisioning.createRealm(`t-${crypto.randomUUID().slice(0, 8)}`, "https://tessera.test")
       const issuer = `https://tessera.test/realms/${realm.name}`
       const { token, claims, expiresIn } = yield* Tokens.accessToken({
         realmId: realm.id, issuer, sub: "user-1", audience: "https://api.example", clientId: "c1", scope: ["read", "write"],
@@ -245,7 +245,7 @@ describe("RFC 9068 access tokens and OIDC Core §2 ID tokens", () => {
 
   it.effect("OIDC Core §3.1.3.6: an RS256 ID token with at_hash, nonce, azp and sid", () =>
     Effect.gen(function*() {
-      const realm = yield* Provisioning.createRealm(`t-${crypto.randomUUID().slice(0, 8)}`)
+      const realm = yield* Provisioning.createRealm(`t-${crypto.randomUUID().slice(0, 8)}`, "https://tessera.test")
       const issuer = `https://tessera.test/realms/${realm.name}`
       const idToken = yield* Tokens.idToken({
         realmId: realm.id, issuer, sub: "user-1", clientId: "c1", authTime: 1_800_000_000, nonce: "n-0S6_WzA2Mj",

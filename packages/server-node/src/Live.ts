@@ -9,6 +9,7 @@ import * as Sql from "@tessera/sql"
 import {
   Audit, Clients, Entropy, Fetcher, JobLock, RemoteJwks, Keys, MemoryDb, Realms, Resources, SignIn, SigningKeys, Tokens, TrustedIssuers, Users
 } from "@tessera/domain"
+import { Provisioning } from "@tessera/domain"
 import { AccessTokens, JtiCache, ReadCache } from "@tessera/domain"
 import { DeviceAuthorizations, Interactions, LoginThrottle, UserCodeThrottle } from "@tessera/domain"
 import { DpopNonces } from "@tessera/domain"
@@ -117,6 +118,19 @@ export const Routes = Layer.mergeAll(
   NotFoundRoute.Routes
 )
 
+/**
+ * ADR 0035: before the server listens, every realm has its built-in admin resource (under this start's public URL)
+ * and `tessera-cli`; realms made before them, or under another public URL, get them now, with their events.
+ */
+const BuiltIns = Layer.effectDiscard(Effect.gen(function*() {
+  const ensured = yield* Provisioning.ensureBuiltIns((yield* AppConfig).publicUrl)
+  for (const { created, realm, updated } of ensured) {
+    if (created.length > 0 || updated.length > 0) {
+      yield* Effect.logInfo(`realm ${realm}: built-ins ${[...created.map((c) => `${c} created`), ...updated.map((u) => `${u} updated`)].join(", ")}`)
+    }
+  }
+}))
+
 /** Rotates keys on schedule for as long as the server runs. */
 const Scheduler = Layer.scopedDiscard(Effect.forkScoped(SigningKeys.runScheduler))
 
@@ -175,7 +189,7 @@ export const app = <P, E, R>(
   ports: Layer.Layer<P, E, R> & ([Ports] extends [P] ? unknown : never),
   fetcher: Layer.Layer<Fetcher.Fetcher> = FetcherNode.layer,
   mailer: Layer.Layer<Mailer.Mailer, never, AppConfig> = MailerLive
-) => serveOn(server).pipe(Layer.provideMerge(services(fetcher, mailer)), Layer.provideMerge(cached(ports)))
+) => serveOn(server).pipe(Layer.provide(BuiltIns), Layer.provideMerge(services(fetcher, mailer)), Layer.provideMerge(cached(ports)))
 
 /** The ports with the hot path's reads kept in memory for a moment (ReadCache, ADR 0015). */
 const cached = <P, E, R>(ports: Layer.Layer<P, E, R>) =>

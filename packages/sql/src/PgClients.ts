@@ -33,6 +33,17 @@ const toClient = (row: typeof ClientRow.Type): Client.Client => ({
 
 const entity = "client" as const
 
+/** A new client's row as inserted (also by PgRealms, for a realm's built-in client). */
+export const clientRow = (client: Client.Client) => ({
+  realm_id: client.realmId,
+  client_id: client.clientId,
+  secret_hash: client.secretHash ?? null,
+  metadata: JSON.stringify(client.metadata),
+  dynamic: client.dynamic === true,
+  created_at: toDate(client.createdAt),
+  version: client.version ?? 1
+})
+
 export const layerClients = Layer.effect(Clients.Clients, Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const run = on(sql)
@@ -43,16 +54,7 @@ export const layerClients = Layer.effect(Clients.Clients, Effect.gen(function*()
       (rows) => Effect.fail(rows.length === 0 ? new Conflict.NotFound({ entity }) : new Conflict.Stale({ entity }))
     )
   return Clients.Clients.of({
-    insert: (client, event) =>
-      insertWithEvent(sql, "clients", "client", {
-        realm_id: client.realmId,
-        client_id: client.clientId,
-        secret_hash: client.secretHash ?? null,
-        metadata: JSON.stringify(client.metadata),
-        dynamic: client.dynamic === true,
-        created_at: toDate(client.createdAt),
-        version: client.version ?? 1
-      }, event),
+    insert: (client, event) => insertWithEvent(sql, "clients", "client", clientRow(client), event),
     find: (realmId, clientId) =>
       select(sql, realmId, ClientRow, sql`SELECT * FROM clients WHERE realm_id = ${realmId} AND client_id = ${clientId}`)
         .pipe(Effect.map((rows) => Option.map(first(rows), toClient))),

@@ -8,7 +8,9 @@ import { DateTime, Effect, Layer, Option, Schema } from "effect"
 import { Audit, Conflict, RealmPin, Realms } from "@tessera/domain"
 import type { Realm } from "@tessera/domain"
 import { appendEvent } from "./PgAudit.js"
+import { clientRow } from "./PgClients.js"
 import * as PgKeys from "./PgKeys.js"
+import { resourceRow } from "./PgResources.js"
 import { on, toDate, withDirectory, withRealm } from "./Sql.js"
 
 const Row = Schema.Struct({
@@ -52,7 +54,7 @@ export const layer = Layer.effect(Realms.Realms, Effect.gen(function*() {
       if (row.version !== expectedVersion) return yield* new Conflict.Stale({ entity: "realm" })
     })
   return Realms.Realms.of({
-    create: (realm, ring, event, ownerEvent) =>
+    create: (realm, ring, event, ownerEvent, builtIns) =>
       Effect.gen(function*() {
         // the name is unique across realms even where RLS hides the other row
         const inserted = yield* sql`
@@ -67,6 +69,13 @@ export const layer = Layer.effect(Realms.Realms, Effect.gen(function*() {
         if (inserted.length === 0) return yield* new Conflict.AlreadyExists({ entity: "realm" })
         yield* sql`INSERT INTO key_rings ${sql.insert({ realm_id: realm.id, ...PgKeys.encodeRing(ring) })}`
         yield* appendEvent(event)
+        if (builtIns !== undefined) {
+          // ADR 0035: the realm is born with its admin resource and tessera-cli, each row with its event
+          yield* sql`INSERT INTO resources ${sql.insert(resourceRow(builtIns.resource))}`
+          yield* appendEvent(builtIns.resourceEvent)
+          yield* sql`INSERT INTO clients ${sql.insert(clientRow(builtIns.client))}`
+          yield* appendEvent(builtIns.clientEvent)
+        }
         if (ownerEvent !== undefined) yield* appendToOwnerTrail(ownerEvent)
       }).pipe(withRealm(realm.id), run),
     findByName: (name) =>

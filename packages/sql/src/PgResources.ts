@@ -32,6 +32,19 @@ const toResource = (row: typeof ResourceRow.Type): Resource.Resource => ({
   createdAt: at(row.created_at)
 })
 
+/** A new resource's row as inserted (also by PgRealms, for a realm's built-in resource). */
+export const resourceRow = (resource: Resource.Resource) => ({
+  realm_id: resource.realmId,
+  id: resource.id,
+  version: resource.version,
+  uri: resource.uri,
+  scopes: resource.scopes as Array<string>,
+  step_up_scopes: resource.stepUpScopes as Array<string>,
+  display_name: resource.displayName ?? null,
+  scope_descriptions: JSON.stringify(resource.scopeDescriptions ?? {}),
+  created_at: toDate(resource.createdAt)
+})
+
 export const layerResources = Layer.effect(Resources.Resources, Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const many = (realmId: string, query: Effect.Effect<ReadonlyArray<unknown>, SqlError>) =>
@@ -43,18 +56,7 @@ export const layerResources = Layer.effect(Resources.Resources, Effect.gen(funct
       (rows) => Effect.fail(rows.length === 0 ? new Conflict.NotFound({ entity: "resource" }) : new Conflict.Stale({ entity: "resource" }))
     )
   return Resources.Resources.of({
-    insert: (resource, event) =>
-      insertWithEvent(sql, "resources", "resource", {
-        realm_id: resource.realmId,
-        id: resource.id,
-        version: resource.version,
-        uri: resource.uri,
-        scopes: resource.scopes as Array<string>,
-        step_up_scopes: resource.stepUpScopes as Array<string>,
-        display_name: resource.displayName ?? null,
-        scope_descriptions: JSON.stringify(resource.scopeDescriptions ?? {}),
-        created_at: toDate(resource.createdAt)
-      }, event),
+    insert: (resource, event) => insertWithEvent(sql, "resources", "resource", resourceRow(resource), event),
     find: (realmId, uri) =>
       many(realmId, sql`SELECT * FROM resources WHERE realm_id = ${realmId} AND uri = ${uri}`).pipe(Effect.map(first)),
     list: (realmId) => many(realmId, sql`SELECT * FROM resources WHERE realm_id = ${realmId} ORDER BY uri`),

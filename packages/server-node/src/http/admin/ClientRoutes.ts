@@ -7,7 +7,7 @@ import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { DateTime, Duration, Effect, Option } from "effect"
-import { Client, ClientAdmin, Clients, Provisioning } from "@tessera/domain"
+import { AdminAccess, Client, ClientAdmin, Clients, Provisioning } from "@tessera/domain"
 import { Admin, ClientMetadata, ErrorResponse, Syntax } from "@tessera/protocol"
 import { fromEither, json, jsonBody } from "../Respond.js"
 import { admin, decodeBody, destructive, realmName } from "./Auth.js"
@@ -66,8 +66,15 @@ const getClient = admin(Effect.gen(function*() {
 /** The fields a PATCH may not carry: the secret has its own call. */
 const secretFields = ["client_secret", "client_secret_expires_at"]
 
+/** ADR 0035: `tessera-cli` is built in (CONTRACT §3): it is neither changed nor deleted through the API. */
+const notBuiltIn = (client: Client.Client, verb: string) =>
+  client.clientId === AdminAccess.cliClientId
+    ? Effect.fail(ErrorResponse.make("conflict", `'${AdminAccess.cliClientId}' is built in: it cannot be ${verb}`))
+    : Effect.void
+
 const patchClient = admin(Effect.gen(function*() {
   const { name, client } = yield* clientParam
+  yield* notBuiltIn(client, "changed")
   yield* ETag.precondition(tagOf(client))
   const body = yield* jsonBody
   const secretField = secretFields.find((field) => field in body)
@@ -85,6 +92,7 @@ const patchClient = admin(Effect.gen(function*() {
 
 const deleteClient = destructive(Effect.gen(function*() {
   const { name, client } = yield* clientParam
+  yield* notBuiltIn(client, "deleted")
   yield* ETag.precondition(tagOf(client))
   yield* ClientAdmin.remove(name, client, yield* Caller.actor)
   return HttpServerResponse.empty({ status: 204, headers: { "cache-control": "no-store" } })

@@ -6,6 +6,7 @@ import { Effect } from "effect"
 import { Provisioning, RealmAdmin } from "@tessera/domain"
 import type { Realm } from "@tessera/domain"
 import { Admin, ErrorResponse } from "@tessera/protocol"
+import { AppConfig } from "../../AppConfig.js"
 import * as Issuer from "../Issuer.js"
 import { json } from "../Respond.js"
 import { admin, decodeBody, ownerOnly, realmParam } from "./Auth.js"
@@ -27,7 +28,7 @@ const tagOf = (realm: Realm.Realm) => ETag.of(realm.id, realm.version)
 
 const createRealm = ownerOnly(Effect.gen(function*() {
   const { name } = yield* decodeBody(Admin.CreateRealm)
-  const realm = yield* Provisioning.createRealm(name)
+  const realm = yield* Provisioning.createRealm(name, (yield* AppConfig).publicUrl)
   return json({ name: realm.name, issuer: yield* Issuer.of(realm.name) }, 201)
 }))
 

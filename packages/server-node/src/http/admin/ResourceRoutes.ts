@@ -3,10 +3,11 @@ import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Effect } from "effect"
-import { Provisioning, ResourceAdmin } from "@tessera/domain"
+import { AdminAccess, Provisioning, ResourceAdmin } from "@tessera/domain"
 import { Resources } from "@tessera/domain"
 import type { Resource } from "@tessera/domain"
 import { Admin, ErrorResponse } from "@tessera/protocol"
+import { AppConfig } from "../../AppConfig.js"
 import { json } from "../Respond.js"
 import { admin, decodeBody, destructive, iso, realmName, realmParam } from "./Auth.js"
 import * as Caller from "./Caller.js"
@@ -42,9 +43,20 @@ const inUse = <A, E, R>(effect: Effect.Effect<A, E | Resources.ResourceInUse, R>
       Effect.fail(ErrorResponse.make("conflict", `clients list this resource in 'resources' (${clientIds.join(", ")}); remove it from them first`))
   )
 
+/** Whether `resource` is the realm's built-in admin resource under this server's public URL (ADR 0035). */
+const isBuiltIn = (realm: { readonly name: string }, resource: Resource.Resource) =>
+  Effect.map(AppConfig, (config) => resource.uri === AdminAccess.resourceUri(config.publicUrl, realm.name))
+
+const reserved = ErrorResponse.invalidRequest(`'${AdminAccess.scope}' is reserved to the realm's built-in admin resource`)
+
 const createResource = admin(rejected(Effect.gen(function*() {
   const name = yield* realmName
   const input = yield* decodeBody(Admin.CreateResource)
+  // ADR 0035: tessera:admin, and URIs under the admin API, name only the built-in admin resources
+  if (AdminAccess.isAdmin(input)) return yield* reserved
+  if (AdminAccess.underAdminApi((yield* AppConfig).publicUrl, input.uri)) {
+    return yield* ErrorResponse.invalidRequest("'uri' under the admin API names a realm's built-in admin resource; it cannot be registered")
+  }
   const resource = yield* Provisioning.registerResource(name, {
     uri: input.uri,
     scopes: input.scopes,
@@ -82,6 +94,15 @@ const patchResource = admin(rejected(Effect.gen(function*() {
   if (input.uri !== undefined && input.uri !== resource.uri) {
     return yield* ErrorResponse.invalidRequest("'uri' cannot be changed: register a new resource and delete this one")
   }
+  if (input.scopes !== undefined) {
+    const scopes = { scopes: input.scopes }
+    if (yield* isBuiltIn(realm, resource)) {
+      // CONTRACT §3: the built-in resource is what tessera:admin tokens are for; it keeps the scope
+      if (!AdminAccess.isAdmin(scopes)) return yield* ErrorResponse.invalidRequest(`the built-in admin resource keeps '${AdminAccess.scope}' in 'scopes'`)
+    } else if (AdminAccess.isAdmin(scopes) && !AdminAccess.isAdmin(resource)) {
+      return yield* reserved
+    }
+  }
   const updated = yield* ResourceAdmin.update(realm, resource, {
     scopes: input.scopes,
     stepUpScopes: input.step_up_scopes,
@@ -93,6 +114,9 @@ const patchResource = admin(rejected(Effect.gen(function*() {
 
 const deleteResource = destructive(inUse(Effect.gen(function*() {
   const { realm, resource } = yield* current
+  if (yield* isBuiltIn(realm, resource)) {
+    return yield* ErrorResponse.make("conflict", "the realm's admin resource is built in: it cannot be deleted")
+  }
   yield* ETag.precondition(tag(resource))
   yield* ResourceAdmin.remove(realm, resource, yield* Caller.actor)
   return HttpServerResponse.empty({ status: 204, headers: { "cache-control": "no-store" } })
