@@ -212,8 +212,15 @@ layer(TestLive)("CONTRACT §3 the built-in admin resource and tessera-cli", (it)
       const underAdmin = "'uri' under the admin API names a realm's built-in admin resource; it cannot be registered"
       expectError(yield* admin.post(`/admin/realms/${realm.name}/resources`, { uri: "https://api.example/", scopes: ["read", "tessera:admin"] }),
         400, "invalid_request", reserved)
-      for (const uri of [adminUri(other.name), adminUri(realm.name).toUpperCase().replace("/ADMIN/REALMS/", "/admin/realms/"), `${publicUrl}/admin`, `${publicUrl}/admin/x`]) {
+      for (const uri of [adminUri(other.name), `${publicUrl}/admin`, `${publicUrl}/admin/x`, `HTTPS://TESSERA.TEST/admin/realms/${other.name}`]) {
         expectError(yield* admin.post(`/admin/realms/${realm.name}/resources`, { uri, scopes: ["read"] }), 400, "invalid_request", underAdmin)
+      }
+      // its own: it exists already (any case of scheme and host, RFC 3986 §6.2.2.1)
+      for (const uri of [adminUri(realm.name), `HTTPS://TESSERA.TEST/admin/realms/${realm.name}`]) {
+        for (const scopes of [["tessera:admin"], ["read"]]) {
+          expectError(yield* admin.post(`/admin/realms/${realm.name}/resources`, { uri, scopes }), 409, "conflict",
+            "the realm's admin resource is built in: it exists already")
+        }
       }
       const plain = yield* admin.post(`/admin/realms/${realm.name}/resources`, { uri: "https://api.example/", scopes: ["read"] })
       expect(plain.status).toBe(201)

@@ -3,9 +3,8 @@ import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Effect } from "effect"
-import { AdminAccess, Provisioning, ResourceAdmin } from "@tessera/domain"
+import { AdminAccess, Provisioning, Resource, ResourceAdmin } from "@tessera/domain"
 import { Resources } from "@tessera/domain"
-import type { Resource } from "@tessera/domain"
 import { Admin, ErrorResponse } from "@tessera/protocol"
 import { AppConfig } from "../../AppConfig.js"
 import { json } from "../Respond.js"
@@ -53,8 +52,12 @@ const createResource = admin(rejected(Effect.gen(function*() {
   const name = yield* realmName
   const input = yield* decodeBody(Admin.CreateResource)
   // ADR 0035: tessera:admin, and URIs under the admin API, name only the built-in admin resources
+  const origin = (yield* AppConfig).publicUrl
+  if (Resource.sameUri(AdminAccess.resourceUri(origin, name), input.uri)) {
+    return yield* ErrorResponse.make("conflict", "the realm's admin resource is built in: it exists already")
+  }
   if (AdminAccess.isAdmin(input)) return yield* reserved
-  if (AdminAccess.underAdminApi((yield* AppConfig).publicUrl, input.uri)) {
+  if (AdminAccess.underAdminApi(origin, input.uri)) {
     return yield* ErrorResponse.invalidRequest("'uri' under the admin API names a realm's built-in admin resource; it cannot be registered")
   }
   const resource = yield* Provisioning.registerResource(name, {
