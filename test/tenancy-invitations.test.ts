@@ -15,6 +15,7 @@ import { Sql } from "@tessera/sql"
 import { authorizeAndLogin, makeBrowser, onlyForm, pkce, setup } from "./support/Browser.js"
 import type { Browser, Response as PageResponse } from "./support/Browser.js"
 import type { WireResponse } from "./support/Http.js"
+import { authOf, post as postEndpoint, registerClient, world } from "./support/TokenFixtures.js"
 import { createRealm, request } from "./support/Http.js"
 import { adminToken, make, publicUrl, sqlClient, TestLive } from "./support/TestLive.js"
 
@@ -210,9 +211,9 @@ layer(TestLive)("CONTRACT §3 POST /admin/realms/R/invitations", (it) => {
       expectError(yield* listOf("no-such-realm-here"), 404, "not_found", "unknown realm")
       const { name } = yield* createRealm()
       const res = yield* request("POST", invitationsOf(name), { json: { role: "member" } })
-      expectError(res, 401, "invalid_token", "the admin API needs the owner's bearer token")
+      expectError(res, 401, "invalid_token", "the admin API needs the owner's token or a tenant admin's access token")
       const wrong = yield* request("GET", invitationsOf(name), { headers: { authorization: "Bearer wrong" } })
-      expectError(wrong, 401, "invalid_token", "the admin API needs the owner's bearer token")
+      expectError(wrong, 401, "invalid_token", "the admin API needs the owner's token or a tenant admin's access token")
       expectJson(yield* listOf(name), 200, { invitations: [] })
     }))
 })
@@ -722,3 +723,49 @@ it.effect("§4: an expired invitation is 410 on GET and POST, and makes no user"
     expect(yield* usersOf(name)).toEqual([])
     expect(yield* statusOf(name, made.id)).toBe("expired")
   }).pipe(Effect.provide(TestLive)))
+
+// ---------------------------------------------------------------------------------------------------------------
+// A tenant admin's invitations (an automation client with the realm's admin resource, CONTRACT §3)
+// ---------------------------------------------------------------------------------------------------------------
+
+layer(TestLive)("issue 14: a tenant admin invites", (it) => {
+  it.effect("§3, §7: its invitations and revocations land in the realm trail with it as actor, never in the owner trail", () =>
+    Effect.gen(function*() {
+      const w = yield* world
+      const adminResource = `${publicUrl}/admin/realms/${w.name}`
+      const registered = yield* call("POST", `/admin/realms/${w.name}/resources`, { uri: adminResource, scopes: ["tessera:admin"] })
+      expect([201, 409]).toContain(registered.status)
+      const automation = yield* registerClient(w, {
+        grant_types: ["client_credentials"], redirect_uris: [], response_types: [], resources: [adminResource]
+      })
+      const cc = yield* postEndpoint(w, "token", authOf(automation), { grant_type: "client_credentials", scope: "tessera:admin", resource: adminResource })
+      expect(cc.status).toBe(200)
+      const tenant = { authorization: `Bearer ${cc.json.access_token as string}` }
+      const actor = { type: "client", id: automation.client_id }
+      // the owner's invitation (owner trail), then the tenant's own, and the tenant revoking the owner's
+      const byOwner = yield* invite(w.name, { role: "admin", email: "first@acme.example" })
+      const created = yield* request("POST", invitationsOf(w.name), { headers: tenant, json: { role: "member", email: "m@acme.example" } })
+      expectJson(created, 201, { id: uuid, url: urlOf(w.name), role: "member", email: "m@acme.example", expires_at: iso })
+      expectJson(yield* request("GET", invitationsOf(w.name), { headers: tenant }), 200, {
+        invitations: inListOrder([
+          { id: byOwner.id, role: "admin", email: "first@acme.example", status: "pending", expires_at: byOwner.expires_at },
+          { id: created.json.id, role: "member", email: "m@acme.example", status: "pending", expires_at: created.json.expires_at }
+        ])
+      })
+      expectNoContent(yield* request("DELETE", `${invitationsOf(w.name)}/${byOwner.id}`, { headers: tenant }))
+      // the tenant's invitation is accepted on the page: its acceptance goes where its creation went
+      const browser = makeBrowser()
+      const csrf = yield* open(browser, created.json.url)
+      expectPage(yield* submit(browser, created.json.url, csrf, [["username", "member1"], ["password", password]]), 200)
+      const [member] = (yield* usersOf(w.name)).filter((u) => u["username"] === "member1")
+      const base = { id: uuid, at: iso, realm: w.name, result: "success" }
+      expect((yield* eventsOf(w.name, "")).filter((e) => (e["type"] as string).startsWith("invitation."))).toEqual([
+        { ...base, type: "invitation.accepted", actor: { type: "user", id: member!["sub"] }, subject: created.json.id, reason: "role: member, email domain: acme.example" },
+        { ...base, type: "invitation.revoked", actor, subject: byOwner.id, reason: "role: admin, email domain: acme.example" },
+        { ...base, type: "invitation.created", actor, subject: created.json.id, reason: "role: member, email domain: acme.example" }
+      ])
+      expect((yield* eventsOf(undefined, `subject=${w.realmId}`)).filter((e) => (e["type"] as string).startsWith("invitation."))).toEqual([
+        { ...ownerEvent, realm: w.name, subject: w.realmId, type: "invitation.created", reason: `invitation ${byOwner.id}; role: admin, email domain: acme.example` }
+      ])
+    }))
+})

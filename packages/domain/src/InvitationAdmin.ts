@@ -32,16 +32,24 @@ export interface Created {
   readonly mail: "sent" | "failed" | "not_sent"
 }
 
-/** Which trail an invitation's events go to (issue 14): the owner's invitations to the owner trail, others the realm's. */
+/**
+ * Which trail an event goes to (issue 14, ADR 0037): what the owner does (creating, revoking) goes to the owner trail,
+ * what a tenant admin does to the realm's trail with the inviter as actor (a tenant admin's call is pinned to its realm
+ * and never touches the owner trail); what follows an invitation without an admin call (its acceptance, its mail
+ * failing) goes where its creation went.
+ */
 const eventOf = (
   realm: Pick<Realm, "id" | "name">,
-  invitation: Pick<Invitation.Invitation, "id" | "createdBy">,
+  invitation: Pick<Invitation.Invitation, "id">,
+  toOwnerTrail: boolean,
   draft: Omit<AuditEvent.Draft, "subject">
 ) =>
-  invitation.createdBy.type === "owner"
+  toOwnerTrail
     // the owner trail's subject is the realm's id (Audit.makeOwner): the invitation is named in `reason`
     ? Audit.makeOwner(realm, { ...draft, reason: `invitation ${invitation.id}${draft.reason !== undefined ? `; ${draft.reason}` : ""}` })
     : Audit.make(realm, { ...draft, subject: invitation.id })
+
+const byOwner = (actor: AuditEvent.Actor) => actor.type === "owner"
 
 /** The invitation mail (CONTRACT §3: "mailed to `email` when SMTP is configured"): plain text, the realm named. */
 export const message = (realm: Pick<Realm, "name">, invitation: Invitation.Invitation, url: string): Mailer.Message => ({
@@ -75,7 +83,7 @@ const mail = (realm: Realm, invitation: Invitation.Invitation, url: string) =>
           yield* Effect.logWarning("invitation mail failed").pipe(
             Effect.annotateLogs({ realm: realm.name, invitation: invitation.id, reason: e.reason })
           )
-          const event = yield* eventOf(realm, invitation, {
+          const event = yield* eventOf(realm, invitation, byOwner(invitation.createdBy), {
             type: "invitation.mail_failed",
             actor: invitation.createdBy,
             result: "failure",
@@ -95,7 +103,7 @@ export const create = (realm: Realm, input: NewInvitation, actor: AuditEvent.Act
   Effect.gen(function*() {
     const secret = yield* Entropy.token(Invitation.secretBytes)
     const id = yield* Entropy.uuid
-    const event = yield* eventOf(realm, { id, createdBy: actor }, {
+    const event = yield* eventOf(realm, { id }, byOwner(actor), {
       type: "invitation.created",
       actor,
       result: "success",
@@ -132,7 +140,7 @@ export const revoke = (realm: Realm, invitation: Invitation.Invitation, actor: A
   Effect.gen(function*() {
     const now = yield* DateTime.now
     const revoked = yield* Invitation.revoke(invitation, now)
-    const event = yield* eventOf(realm, invitation, {
+    const event = yield* eventOf(realm, invitation, byOwner(actor), {
       type: "invitation.revoked",
       actor,
       result: "success",
@@ -185,7 +193,7 @@ export const accept = (realm: Realm, invitation: Invitation.Invitation, input: A
       result: "success",
       reason: `accepted invitation ${invitation.id}; ${Invitation.describe(invitation)}`
     })
-    const invitationAccepted = yield* eventOf(realm, invitation, {
+    const invitationAccepted = yield* eventOf(realm, invitation, byOwner(invitation.createdBy), {
       type: "invitation.accepted",
       actor,
       result: "success",
