@@ -16,9 +16,17 @@ import {
 import type { Realm } from "@tessera/domain"
 import * as AppConfig from "@tessera/server-node/AppConfig"
 import * as Live from "@tessera/server-node/Live"
+import * as Jose from "jose"
+import { followSeeOther, makeBrowser, onlyForm, pathOf, pkce } from "./support/Browser.js"
+import type { Browser } from "./support/Browser.js"
 import type { WireResponse } from "./support/Http.js"
 import { admin, createRealm, request, uniqueName } from "./support/Http.js"
 import { adminToken, config, publicUrl, TestLive } from "./support/TestLive.js"
+import {
+  accessTokenLifetime, accessTokenType, assertion, authOf, exchange, expectTokenError, expectTokenResponse, introspect, issueCode,
+  post, refresh, registerClient, resourceTokens, tokenExchangeGrant, trustedIssuer, verify, world
+} from "./support/TokenFixtures.js"
+import type { RegisteredClient, World } from "./support/TokenFixtures.js"
 
 const owner = { authorization: `Bearer ${adminToken}` }
 
@@ -302,5 +310,273 @@ layer(TestLive)("ADR 0035 the built-ins pass at start", (it) => {
         const old = listed.find((r) => r.uri === adminUri(realm.name)) as unknown as { id: string }
         expect((yield* del(`/admin/realms/${realm.name}/resources/${old.id}`)).status).toBe(204)
       }).pipe(Effect.provide(anotherNode(ports, moved)))
+    }))
+})
+
+// ---------------------------------------------------------------------------------------------------------------
+// Who may get a token whose audience is the admin resource (CONTRACT §3)
+// ---------------------------------------------------------------------------------------------------------------
+
+const password = "correct horse battery staple"
+const deviceGrant = "urn:ietf:params:oauth:grant-type:device_code"
+const jwtBearerGrant = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+const appRedirect = "https://admin-app.example/cb"
+
+/** RFC 8707 §2 at the token endpoint: the one description for an unknown or disallowed resource. */
+const invalidTarget = { error: "invalid_target", error_description: "the resource is unknown or not allowed to the client" }
+/** ADR 0035: the person's grant no longer carries the admin resource. */
+const notAdminGrant = { error: "invalid_grant", error_description: "only an admin of the realm may have a token for its admin API" }
+/** ADR 0035, RFC 6749 §4.1.2.1: a person who is not an admin asked for the admin resource. */
+const notAdminDescription = "only an admin of the realm may grant access to its admin API"
+
+interface Tenant {
+  readonly w: World
+  readonly adminResource: string
+  /** A public code-flow client whose registration lists the admin resource. */
+  readonly app: RegisteredClient
+  /** A member (no role). */
+  readonly member: { readonly sub: string; readonly username: string }
+}
+
+/** A realm whose person `ada` is an admin, a member `bob`, and an app registered with the admin resource. */
+const tenant = Effect.gen(function*() {
+  const w = yield* world
+  const adminResource = adminUri(w.name)
+  expect((yield* admin.patch(`/admin/realms/${w.name}/users/${w.sub}`, { roles: ["admin"] })).status).toBe(200)
+  const bob = yield* admin.post(`/admin/realms/${w.name}/users`, { username: "bob", password })
+  expect(bob.status).toBe(201)
+  const app = yield* registerClient(w, {
+    redirect_uris: [appRedirect], token_endpoint_auth_method: "none", resources: [adminResource]
+  })
+  return { w, adminResource, app, member: { sub: bob.json.sub as string, username: "bob" } } satisfies Tenant
+})
+
+/** The access token's claims, verified against the realm's JWKS. */
+const claimsOf = (w: World, token: string) => Effect.map(verify(w, token), (verified) => verified.payload as Jose.JWTPayload & Record<string, unknown>)
+
+/** RFC 9068 §2.2: an admin token's claims, whole. */
+const adminClaims = (t: Tenant, sub: string, clientId: string, person: boolean) => ({
+  iss: t.w.issuer,
+  sub,
+  aud: t.adminResource,
+  client_id: clientId,
+  scope: "tessera:admin",
+  jti: expect.any(String),
+  iat: expect.any(Number),
+  exp: expect.any(Number),
+  ...(person ? { auth_time: expect.any(Number), acr: expect.any(String) } : {})
+})
+
+/** Authorize (code + PKCE) in a browser for `username`: the response after the login form (and its 303). */
+const authorizeAs = (browser: Browser, t: Tenant, clientId: string, redirectUri: string, username: string, params: Record<string, string>) =>
+  Effect.gen(function*() {
+    const { challenge, verifier } = pkce()
+    const query = new URLSearchParams({
+      response_type: "code", client_id: clientId, redirect_uri: redirectUri, state: "s-1",
+      code_challenge: challenge, code_challenge_method: "S256", ...params
+    })
+    const page = yield* browser.get(`/realms/${t.w.name}/authorize?${query.toString()}`)
+    if (page.status !== 200) return { response: page, verifier }
+    return { response: yield* followSeeOther(browser, yield* browser.submit(onlyForm(page.text), { username, password })), verifier }
+  })
+
+/** RFC 8628: a device authorization of `clientId`, and its user code entered and signed in for by `username`. */
+const deviceAs = (t: Tenant, auth: Parameters<typeof post>[2], username: string, params: Record<string, string>) =>
+  Effect.gen(function*() {
+    const started = yield* post(t.w, "device_authorization", auth, params)
+    expect(started.status).toBe(200)
+    const browser = makeBrowser({ userAgent: "tessera-test/1.0 (admin tokens)" })
+    const entry = yield* browser.get(pathOf(`${t.w.issuer}/device`))
+    const login = yield* browser.submit(onlyForm(entry.text), { user_code: started.json.user_code })
+    const page = yield* followSeeOther(browser, yield* browser.submit(onlyForm(login.text), { username, password }))
+    return { browser, page, deviceCode: started.json.device_code as string }
+  })
+
+layer(TestLive, { timeout: "120 seconds" })("CONTRACT §3 person grants for the admin resource: role admin, at issue and at every refresh", (it) => {
+  it.effect("RFC 6749 §4.1 + PKCE: an admin consents and gets a token for the admin resource (aud, scope tessera:admin)", () =>
+    Effect.gen(function*() {
+      const t = yield* tenant
+      const browser = makeBrowser({ userAgent: "tessera-test/1.0 (admin tokens)" })
+      const { response: consent, verifier } = yield* authorizeAs(browser, t, t.app.client_id, appRedirect, "ada", {
+        scope: "tessera:admin", resource: t.adminResource
+      })
+      expect(consent.status).toBe(200)
+      // CONTRACT §3: the consent page names the resource as described
+      expect(consent.text).toContain(`Tessera admin API of realm ${t.w.name}`)
+      const back = yield* browser.submit(onlyForm(consent.text), {}, ["decision", "allow"])
+      const code = new URL(back.headers["location"]!).searchParams.get("code")!
+      const res = yield* post(t.w, "token", authOf(t.app), {
+        grant_type: "authorization_code", code, redirect_uri: appRedirect, code_verifier: verifier
+      })
+      expectTokenResponse(res, resourceTokens("tessera:admin"))
+      expect(yield* claimsOf(t.w, res.json.access_token)).toEqual(adminClaims(t, t.w.sub, t.app.client_id, true))
+    }))
+
+  it.effect("ADR 0035: a member who asks for it is sent back with access_denied after signing in; no code, no consent page", () =>
+    Effect.gen(function*() {
+      const t = yield* tenant
+      const browser = makeBrowser({ userAgent: "tessera-test/1.0 (admin tokens)" })
+      const { response } = yield* authorizeAs(browser, t, t.app.client_id, appRedirect, "bob", {
+        scope: "tessera:admin", resource: t.adminResource
+      })
+      expect(response.status).toBe(302)
+      const location = new URL(response.headers["location"]!)
+      expect(`${location.origin}${location.pathname}`).toBe(appRedirect)
+      expect([...location.searchParams.entries()]).toEqual([
+        ["error", "access_denied"], ["error_description", notAdminDescription], ["state", "s-1"], ["iss", t.w.issuer]
+      ])
+      // signed in now, asking again: the same answer straight from the authorization endpoint
+      const again = yield* authorizeAs(browser, t, t.app.client_id, appRedirect, "bob", { scope: "tessera:admin", resource: t.adminResource })
+      expect(again.response.status).toBe(302)
+      expect(new URL(again.response.headers["location"]!).searchParams.get("error")).toBe("access_denied")
+    }))
+
+  it.effect("ADR 0035: a member's code for it (a grant made while they were admin) is invalid_grant at the token endpoint", () =>
+    Effect.gen(function*() {
+      const t = yield* tenant
+      const issued = yield* issueCode(t.w, { clientId: t.app.client_id, scopes: ["tessera:admin"], resources: [t.adminResource] })
+      expect((yield* admin.patch(`/admin/realms/${t.w.name}/users/${t.w.sub}`, { roles: [] })).status).toBe(200)
+      expectTokenError(yield* exchange(t.w, authOf(t.app), issued), notAdminGrant)
+    }))
+
+  it.effect("RFC 6749 §6: refresh after the admin role was removed is invalid_grant; nothing is spent; with the role back it works", () =>
+    Effect.gen(function*() {
+      const t = yield* tenant
+      const issued = yield* issueCode(t.w, { clientId: t.app.client_id, scopes: ["tessera:admin"], resources: [t.adminResource] })
+      const first = yield* exchange(t.w, authOf(t.app), issued)
+      expectTokenResponse(first, resourceTokens("tessera:admin"))
+      const second = yield* refresh(t.w, authOf(t.app), first.json.refresh_token)
+      expectTokenResponse(second, resourceTokens("tessera:admin"))
+      expect((yield* admin.patch(`/admin/realms/${t.w.name}/users/${t.w.sub}`, { roles: ["member"] })).status).toBe(200)
+      expectTokenError(yield* refresh(t.w, authOf(t.app), second.json.refresh_token), notAdminGrant)
+      // refused before anything was written: the refresh token is still the current one (no reuse detected)
+      expect((yield* admin.patch(`/admin/realms/${t.w.name}/users/${t.w.sub}`, { roles: ["admin"] })).status).toBe(200)
+      const third = yield* refresh(t.w, authOf(t.app), second.json.refresh_token)
+      expectTokenResponse(third, resourceTokens("tessera:admin"))
+      expect(yield* claimsOf(t.w, third.json.access_token)).toEqual(adminClaims(t, t.w.sub, t.app.client_id, true))
+    }))
+
+  it.effect("RFC 8628: an admin signs tessera-cli in by device code; the token is for the admin resource", () =>
+    Effect.gen(function*() {
+      const t = yield* tenant
+      const cli = { none: "tessera-cli" }
+      // CONTRACT §5: tessera-cli lists exactly one resource, so `resource` may be left out
+      const { browser, deviceCode, page } = yield* deviceAs(t, cli, "ada", { scope: "tessera:admin" })
+      expect(page.status).toBe(200)
+      const done = yield* browser.submit(onlyForm(page.text), {}, ["decision", "allow"])
+      expect(done.status).toBe(200)
+      const res = yield* post(t.w, "token", cli, { grant_type: deviceGrant, device_code: deviceCode })
+      expectTokenResponse(res, resourceTokens("tessera:admin"))
+      expect(yield* claimsOf(t.w, res.json.access_token)).toEqual(adminClaims(t, t.w.sub, "tessera-cli", true))
+      const refreshed = yield* refresh(t.w, cli, res.json.refresh_token)
+      expectTokenResponse(refreshed, resourceTokens("tessera:admin"))
+    }))
+
+  it.effect("ADR 0035: a member on the device page is refused (403 access_denied); the device is never approved", () =>
+    Effect.gen(function*() {
+      const t = yield* tenant
+      const cli = { none: "tessera-cli" }
+      const { deviceCode, page } = yield* deviceAs(t, cli, "bob", { scope: "tessera:admin" })
+      expect(page.status).toBe(403)
+      expect(page.headers["content-type"]).toBe("text/html; charset=utf-8")
+      expect(page.text).toContain("<code>access_denied</code>")
+      expect(page.text).toContain(notAdminDescription)
+      expect(page.text).not.toContain('value="allow"')
+      expectTokenError(yield* post(t.w, "token", cli, { grant_type: deviceGrant, device_code: deviceCode }), {
+        error: "authorization_pending", error_description: "the person has not yet approved the request"
+      })
+    }))
+})
+
+layer(TestLive, { timeout: "120 seconds" })("CONTRACT §3 clients and the admin resource: only an explicit listing, never exchange or JWT-bearer", (it) => {
+  it.effect("a client registered without `resources` cannot ask for it: authorization, device authorization, client credentials", () =>
+    Effect.gen(function*() {
+      const t = yield* tenant
+      // the authorization endpoint: RFC 8707 §2 invalid_target, to the client, before anyone signs in
+      const web = yield* registerClient(t.w, { redirect_uris: [appRedirect], token_endpoint_auth_method: "none", resources: undefined })
+      const browser = makeBrowser({ userAgent: "tessera-test/1.0 (admin tokens)" })
+      const { response } = yield* authorizeAs(browser, t, web.client_id, appRedirect, "ada", { scope: "tessera:admin", resource: t.adminResource })
+      expect(response.status).toBe(302)
+      expect([...new URL(response.headers["location"]!).searchParams.entries()]).toEqual([
+        ["error", "invalid_target"], ["error_description", expect.any(String)], ["state", "s-1"], ["iss", t.w.issuer]
+      ])
+      // asking only for the scope: no resource of the default carries it, so it is not granted
+      const scopeOnly = yield* authorizeAs(browser, t, web.client_id, appRedirect, "ada", { scope: "tessera:admin" })
+      expect(scopeOnly.response.status).toBe(302)
+      expect(new URL(scopeOnly.response.headers["location"]!).searchParams.get("error")).toBe("invalid_scope")
+      // the device authorization endpoint
+      const device = yield* registerClient(t.w, {
+        grant_types: [deviceGrant], token_endpoint_auth_method: "none", redirect_uris: [], response_types: [], resources: undefined
+      })
+      const started = yield* post(t.w, "device_authorization", authOf(device), { scope: "tessera:admin", resource: t.adminResource })
+      expect({ status: started.status, body: started.json }).toEqual({ status: 400, body: { error: "invalid_target", error_description: expect.any(String) } })
+      // client credentials (the token endpoint and its edge)
+      const machine = yield* registerClient(t.w, { grant_types: ["client_credentials"], redirect_uris: [], response_types: [], resources: undefined })
+      for (const params of [{ resource: t.adminResource }, { resource: t.adminResource, scope: "tessera:admin" }]) {
+        expectTokenError(yield* post(t.w, "token", authOf(machine), { grant_type: "client_credentials", ...params }), invalidTarget)
+      }
+      // a code grant of another resource cannot be turned into one at the token endpoint either
+      const issued = yield* issueCode(t.w, { clientId: web.client_id, scopes: ["read"], resources: [t.w.resource] })
+      expectTokenError(yield* exchange(t.w, authOf(web), issued, { resource: t.adminResource }), {
+        error: "invalid_target", error_description: "the resource was not granted"
+      })
+    }))
+
+  it.effect("client credentials: a confidential client listing it gets a token whose sub is itself (automation)", () =>
+    Effect.gen(function*() {
+      const t = yield* tenant
+      const automation = yield* registerClient(t.w, {
+        grant_types: ["client_credentials"], redirect_uris: [], response_types: [], resources: [t.adminResource]
+      })
+      const res = yield* post(t.w, "token", authOf(automation), { grant_type: "client_credentials" })
+      expectTokenResponse(res, { access_token: expect.any(String), token_type: "Bearer", expires_in: accessTokenLifetime, scope: "tessera:admin" })
+      expect(yield* claimsOf(t.w, res.json.access_token)).toEqual(adminClaims(t, automation.client_id, automation.client_id, false))
+    }))
+
+  it.effect("RFC 8693: an exchange never yields it, even for an agent listing it and an admin's subject token: invalid_target", () =>
+    Effect.gen(function*() {
+      const t = yield* tenant
+      const agent = yield* registerClient(t.w, {
+        principal_type: "agent",
+        grant_types: ["authorization_code", "refresh_token", tokenExchangeGrant],
+        resources: [t.w.resource, t.adminResource]
+      })
+      // the admin's own authorization of the agent, for the admin resource and the API
+      const issued = yield* issueCode(t.w, { clientId: agent.client_id, scopes: ["read", "tessera:admin"], resources: [t.w.resource, t.adminResource] })
+      const subject = yield* exchange(t.w, authOf(agent), issued, { resource: t.w.resource })
+      expect(subject.status).toBe(200)
+      for (const scope of ["tessera:admin", undefined]) {
+        const res = yield* post(t.w, "token", authOf(agent), {
+          grant_type: tokenExchangeGrant, subject_token: subject.json.access_token, subject_token_type: accessTokenType,
+          resource: t.adminResource, ...(scope !== undefined ? { scope } : {})
+        })
+        expectTokenError(res, invalidTarget)
+      }
+    }))
+
+  it.effect("RFC 7523: a JWT-bearer assertion never yields it, for a person or the client itself: invalid_target", () =>
+    Effect.gen(function*() {
+      const t = yield* tenant
+      const idp = yield* trustedIssuer(t.w)
+      const client = yield* registerClient(t.w, { grant_types: [jwtBearerGrant], redirect_uris: [], response_types: [], resources: [t.adminResource] })
+      for (const sub of [t.w.sub, client.client_id]) {
+        const signed = yield* assertion(idp.key, idp.issuer, t.w.issuer, { sub })
+        expectTokenError(yield* post(t.w, "token", authOf(client), {
+          grant_type: jwtBearerGrant, assertion: signed, resource: t.adminResource, scope: "tessera:admin"
+        }), invalidTarget)
+      }
+    }))
+
+  it.effect("RFC 7662 (CONTRACT §5): introspection counts only explicit listings: a default client learns nothing of an admin token", () =>
+    Effect.gen(function*() {
+      const t = yield* tenant
+      const automation = yield* registerClient(t.w, {
+        grant_types: ["client_credentials"], redirect_uris: [], response_types: [], resources: [t.adminResource]
+      })
+      const token = (yield* post(t.w, "token", authOf(automation), { grant_type: "client_credentials" })).json.access_token as string
+      const bystander = yield* registerClient(t.w, { grant_types: ["client_credentials"], redirect_uris: [], response_types: [], resources: undefined })
+      expect((yield* introspect(t.w, authOf(bystander), token)).json).toEqual({ active: false })
+      const listing = yield* registerClient(t.w, { grant_types: ["client_credentials"], redirect_uris: [], response_types: [], resources: [t.adminResource] })
+      expect((yield* introspect(t.w, authOf(listing), token)).json).toMatchObject({ active: true, aud: t.adminResource, scope: "tessera:admin" })
     }))
 })

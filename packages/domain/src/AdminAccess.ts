@@ -1,3 +1,7 @@
+import { Data, Effect, Option } from "effect"
+import { Resources } from "./Resources.js"
+import { Users } from "./Users.js"
+
 /**
  * Tenant admins reach the admin API with their own realm's tokens (CONTRACT §3, DESIGN "Tenancy"): every realm has a
  * built-in resource, `$TESSERA_PUBLIC_URL/admin/realms/R` with scope `tessera:admin`, and a built-in public client
@@ -73,3 +77,31 @@ export const underAdminApi = (origin: string, uri: string) => {
   const base = `${origin.toLowerCase()}/admin`
   return lower === base || lower.startsWith(`${base}/`) || lower.startsWith(`${base}?`) || lower.startsWith(`${base}#`)
 }
+
+/** CONTRACT §3: a token for a realm's admin resource is a person's only while their roles hold `admin`. */
+export class AdminRoleRequired extends Data.TaggedError("AdminRoleRequired")<{}> {}
+
+/** CONTRACT §3: the role a person needs for a token whose audience is the admin resource. */
+export const role = "admin"
+
+/**
+ * Whether person `sub` may be given the resources `uris` (CONTRACT §3): a realm's admin resource only while their
+ * roles hold `admin`; any other resource, anyone. Checked when the grant is made and whenever a token is issued from
+ * it (code, device code, refresh), so a person who lost the role gets no further admin token (ADR 0035).
+ */
+export const personMay = (realmId: string, sub: string, uris: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const resources = yield* Resources
+    let admin = false
+    for (const uri of uris) {
+      const found = yield* resources.find(realmId, uri)
+      if (Option.isSome(found) && isAdmin(found.value)) admin = true
+    }
+    if (!admin) return true
+    const user = yield* Effect.flatMap(Users, (users) => users.find(realmId, sub))
+    return Option.isSome(user) && user.value.roles.includes(role)
+  })
+
+/** `personMay`, failing `AdminRoleRequired` when not. */
+export const requirePerson = (realmId: string, sub: string, uris: ReadonlyArray<string>) =>
+  Effect.filterOrFail(personMay(realmId, sub, uris), (may) => may, () => new AdminRoleRequired())

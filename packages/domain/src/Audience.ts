@@ -1,5 +1,6 @@
 /** Choosing a token's audience and scope (CONTRACT §5 "Audience", RFC 8707 §2). */
 import { Data, Either } from "effect"
+import * as AdminAccess from "./AdminAccess.js"
 import { type Resource, sameUri } from "./Resource.js"
 
 /** RFC 8707 §2: invalid_target. */
@@ -68,7 +69,7 @@ export const choose = (input: {
  * issuer audience and no step-up.
  * - `openid` asked: invalid_scope (`openid`): there is nobody to identify and no userinfo token to give.
  * - With `resource`: registered in the realm (`unknown_resource`) and allowed by the client's `resources`, absent
- *   meaning every resource (`not_allowed`). Without it: the client's only resource when its `resources` lists
+ *   meaning every resource but the realm's admin resource (`not_allowed`, CONTRACT §3). Without it: the client's only resource when its `resources` lists
  *   exactly one (`ambiguous` otherwise); it must still be registered (`unknown_resource`).
  * - Scope asked: a step-up scope of the resource is refused (`step_up`: no person can authenticate afresh); a scope
  *   neither the resource understands nor the client's registered `scope` lists is refused (`unknown`, RFC 6749 §5.2);
@@ -101,6 +102,8 @@ export const forClient = (input: {
   }
   const resource = input.resources.find((r) => r.uri === uri)
   if (resource === undefined) return Either.left(new TargetRejected({ reason: "unknown_resource" }))
+  // CONTRACT §3: only a client whose registration lists the admin resource may have it ("every resource" does not)
+  if (input.clientResources === undefined && AdminAccess.isAdmin(resource)) return Either.left(new TargetRejected({ reason: "not_allowed" }))
   const permitted = (s: string) =>
     resource.scopes.includes(s) && !resource.stepUpScopes.includes(s) && (input.clientScopes === undefined || input.clientScopes.includes(s))
   let scope: ReadonlyArray<string>

@@ -4,6 +4,7 @@
  * issuing the code once they have.
  */
 import { Data, DateTime, Duration, Effect, Either, Option } from "effect"
+import * as AdminAccess from "./AdminAccess.js"
 import * as Audit from "./Audit.js"
 import type { Draft } from "./AuditEvent.js"
 import { oidcScopes, ScopeRejected, TargetRejected } from "./Audience.js"
@@ -96,7 +97,8 @@ export interface Access {
 /**
  * What the request may have (RFC 8707 §2, RFC 6749 §3.3, CONTRACT §5 "Audience"):
  * - each requested resource is registered in the realm (`unknown_resource`) and allowed to the client
- *   (`not_allowed`: its `resources` metadata; absent means every resource of the realm);
+ *   (`not_allowed`: its `resources` metadata; absent means every resource of the realm but its admin resource,
+ *   which only a client listing it may ask for, CONTRACT §3);
  * - without `resource`, the grant is for the client's listed resources, or (when it lists none) for the realm's
  *   resources whose scopes were asked;
  * - each scope is an OpenID Connect scope or a scope of those resources (of every resource allowed to the client
@@ -110,7 +112,8 @@ export const access = (input: {
   readonly requestedResources: ReadonlyArray<string>
 }): Either.Either<Access, TargetRejected | ScopeRejected> => {
   const listed = input.client.metadata.resources
-  const allowed = input.realmResources.filter((r) => listed === undefined || listed.includes(r.uri))
+  // CONTRACT §3: the "every resource" default never includes the admin resource
+  const allowed = input.realmResources.filter((r) => listed === undefined ? !AdminAccess.isAdmin(r) : listed.includes(r.uri))
   const requested: Array<Resource> = []
   for (const uri of input.requestedResources) {
     const resource = input.realmResources.find((r) => sameUri(r.uri, uri))

@@ -3,6 +3,7 @@
  * an assertion that a trusted issuer of the realm signed, for one resource (or the issuer, for a person's userinfo).
  */
 import { Data, DateTime, Effect, Either, Option } from "effect"
+import * as AdminAccess from "../AdminAccess.js"
 import * as Audience from "../Audience.js"
 import type { Client } from "../Client.js"
 import { JtiCache } from "../JtiCache.js"
@@ -153,7 +154,8 @@ export const handle = Effect.fn("JwtBearerGrant.handle")(function*(cmd: Command)
     clientResources: cmd.client.metadata.resources,
     clientScopes: cmd.client.metadata.scope?.split(" "),
     requestedScopes: cmd.scope,
-    resources: yield* Effect.flatMap(Resources, (r) => r.list(cmd.realm.id))
+    // CONTRACT §3, ADR 0035: an assertion never yields the admin resource (nobody signed in here, no role checked)
+    resources: (yield* Effect.flatMap(Resources, (r) => r.list(cmd.realm.id))).filter((r) => !AdminAccess.isAdmin(r))
   })
   // RFC 7523 §3 item 7: spent only now, once the request is otherwise good; compare-and-set, so of two racing
   // requests with one assertion exactly one gets a token

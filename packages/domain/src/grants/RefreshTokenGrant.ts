@@ -1,5 +1,6 @@
 /** The refresh token grant (RFC 6749 §6, OAuth 2.1 §4.3): rotation on every use, reuse revokes the family. */
 import { DateTime, Effect, Either, Option } from "effect"
+import * as AdminAccess from "../AdminAccess.js"
 import * as Audience from "../Audience.js"
 import * as Audit from "../Audit.js"
 import type { Client } from "../Client.js"
@@ -81,6 +82,8 @@ export const handle = Effect.fn("RefreshTokenGrant.handle")(function*(cmd: Comma
     requestedScopes: cmd.scope,
     resources
   })
+  // CONTRACT §3: a refresh for the admin resource needs the role still; refused before anything is written (ADR 0035)
+  yield* AdminAccess.requirePerson(cmd.realm.id, grant.value.sub, [chosen.audience])
   // CONTRACT §5 "Step-up": a step-up scope outlives its login by 5 minutes, not by the family's 30 days; refused
   // before anything is written, so the presented refresh token stays the current one
   const scope = yield* StepUp.withoutStale(

@@ -5,6 +5,7 @@
  */
 import { DateTime, Duration, Effect, Option } from "effect"
 import { AccessTokens } from "../AccessTokens.js"
+import * as AdminAccess from "../AdminAccess.js"
 import * as Audit from "../Audit.js"
 import type { Client } from "../Client.js"
 import * as Delegation from "../Delegation.js"
@@ -178,7 +179,8 @@ export const handle = Effect.fn("TokenExchangeGrant.handle")(function*(cmd: Comm
     now,
     requestedResource: cmd.resource,
     requestedScopes: cmd.scope,
-    resources: yield* Effect.flatMap(Resources, (r) => r.list(cmd.realm.id))
+    // CONTRACT §3, ADR 0035: an exchange never yields the admin resource (an agent is no tenant admin)
+    resources: (yield* Effect.flatMap(Resources, (r) => r.list(cmd.realm.id))).filter((r) => !AdminAccess.isAdmin(r))
   })
   const policy = yield* Tokens.TokenPolicy
   // a delegated token never outlives the person's token it was exchanged for (ADR 0011)

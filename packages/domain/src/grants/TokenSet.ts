@@ -1,6 +1,7 @@
 /** What a token response holds, and issuing it: access token, ID token for OpenID requests, refresh token when allowed. */
 import { DateTime, Effect, Option } from "effect"
 import { AccessTokens } from "../AccessTokens.js"
+import * as AdminAccess from "../AdminAccess.js"
 import * as Audience from "../Audience.js"
 import * as Audit from "../Audit.js"
 import type { AuditEvent, Draft } from "../AuditEvent.js"
@@ -211,7 +212,10 @@ export const startFamily = (input: {
     return { ...input.set, refreshToken }
   })
 
-/** CONTRACT §5: the audience and scope of a person's grant's token, `resource` picking one the grant covers. */
+/**
+ * CONTRACT §5: the audience and scope of a person's grant's token, `resource` picking one the grant covers; CONTRACT
+ * §3: for the admin resource, only while the person's roles still hold `admin`.
+ */
 export const choiceFor = (input: {
   readonly realm: Realm
   readonly issuer: string
@@ -228,7 +232,7 @@ export const choiceFor = (input: {
       grantedScopes: input.grant.scopes,
       requestedScopes: undefined,
       resources
-    }))
+    }).pipe(Effect.tap((choice) => AdminAccess.requirePerson(input.realm.id, input.grant.sub, [choice.audience]))))
 
 /**
  * The first token set of a person's grant (code and device grants): audience and scope per CONTRACT §5 (`resource`

@@ -33,6 +33,9 @@ const consent = SignInFlow.pageRoute((realm, issuer) =>
     const client = yield* SignInFlow.clientOf(realm, request.clientId)
     const context = yield* SignInFlow.requestContext
     if (request.device !== undefined) {
+      // ADR 0035: a device is never approved for someone who may not be given what it asked
+      const refused = decision === "allow" ? yield* SignInFlow.refusedPerson({ realm, issuer, client, request }, session) : Option.none()
+      if (Option.isSome(refused)) return yield* SignInCookies.clearInteraction(realm.name, interaction.id)(refused.value)
       const response = yield* decideDevice({ realm, client, session, request, device: request.device, allow: decision === "allow", context })
       return yield* SignInCookies.clearInteraction(realm.name, interaction.id)(response)
     }

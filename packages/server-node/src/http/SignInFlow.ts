@@ -5,7 +5,7 @@
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Cause, DateTime, Effect, Either, Option } from "effect"
-import { Authorize, Entropy, Hash, Interactions, Resources, SignIn, User, UserCode, Users } from "@tessera/domain"
+import { AdminAccess, Authorize, Entropy, Hash, Interactions, Resources, SignIn, User, UserCode, Users } from "@tessera/domain"
 import type { Client, Realm, Session, StoreError } from "@tessera/domain"
 import { ClientIdMetadataDocument, ErrorResponse, Form } from "@tessera/protocol"
 import * as ConsentPage from "../pages/ConsentPage.js"
@@ -187,9 +187,33 @@ export const loginPage = (forms: Forms, options: {
     redirectUri: forms.request.device !== undefined ? undefined : forms.request.redirectUri
   })
 
-/** The consent form, posting to `{issuer}/consent`. */
+/**
+ * CONTRACT §3, ADR 0035: a person whose roles do not hold `admin` asked for the realm's admin resource. RFC 6749
+ * §4.1.2.1 `access_denied` ("the resource owner or authorization server denied the request"): to the client (as any
+ * refusal after sign-in), or, for a device, on the page.
+ */
+const notAdmin = "only an admin of the realm may grant access to its admin API"
+
+/** The answer to a person who may not be given the request's resources (ADR 0035), if that is so. */
+export const refusedPerson = (
+  forms: Pick<Forms, "realm" | "issuer" | "client" | "request">,
+  session: Session.Session
+) =>
+  Effect.gen(function*() {
+    if (yield* AdminAccess.personMay(forms.realm.id, session.sub, forms.request.resources)) return Option.none()
+    if (forms.request.device !== undefined) {
+      return Option.some(ErrorPage.errorPage({ error: "access_denied", description: notAdmin, status: 403 }))
+    }
+    return Option.some(
+      yield* AuthorizationResponse.errorToClient(forms.client, target(forms.client, forms.request), forms.issuer, ErrorResponse.make("access_denied", notAdmin))
+    )
+  })
+
+/** The consent form, posting to `{issuer}/consent` (never to a person who may not be given what is asked). */
 export const consentPage = (forms: Forms, session: Session.Session) =>
   Effect.gen(function*() {
+    const refused = yield* refusedPerson(forms, session)
+    if (Option.isSome(refused)) return refused.value
     const user = yield* Effect.flatMap(Users.Users, (u) => u.find(forms.realm.id, session.sub))
     const registered = yield* Effect.flatMap(Resources.Resources, (r) => r.list(forms.realm.id))
     const described = ConsentPage.terms(registered, forms.request)
@@ -208,9 +232,17 @@ export const consentPage = (forms: Forms, session: Session.Session) =>
     })
   })
 
-/** Issues the code and sends it to the client (OAuth 2.1 §4.1.2). */
+/**
+ * Issues the code and sends it to the client (OAuth 2.1 §4.1.2), unless the person may not be given what is asked
+ * (ADR 0035: the admin resource to someone not an admin, checked again here as the role may have gone meanwhile).
+ */
 export const finish = (realm: Realm.Realm, issuer: string, client: Client.Client, request: Interactions.Request, session: Session.Session) =>
-  Effect.map(Authorize.issueCode({ realm, session, request }), (code) => AuthorizationResponse.code(target(client, request), issuer, code))
+  Effect.gen(function*() {
+    const refused = yield* refusedPerson({ realm, issuer, client, request }, session)
+    if (Option.isSome(refused)) return refused.value
+    const code = yield* Authorize.issueCode({ realm, session, request })
+    return AuthorizationResponse.code(target(client, request), issuer, code)
+  })
 
 /** Where the consent form of an interaction is shown (GET, so reloading it never re-posts the password). */
 export const consentUrl = (issuer: string, interactionId: string) =>

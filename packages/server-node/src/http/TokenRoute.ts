@@ -10,6 +10,7 @@ import { TokenExchangeGrant } from "@tessera/domain"
 import { DeviceCodeGrant } from "@tessera/domain"
 import type { DeviceAuthorization } from "@tessera/domain"
 import { Tokens } from "@tessera/domain"
+import type { AdminAccess } from "@tessera/domain"
 import type { Delegation } from "@tessera/domain"
 import type { Audience, AuthorizationCode, Client, Realm, RefreshFamily, TokenSet } from "@tessera/domain"
 import { Dpop, ErrorResponse, TokenRequest } from "@tessera/protocol"
@@ -37,6 +38,7 @@ type Refusal =
   | Audience.ScopeRejected
   | DeviceAuthorization.DeviceCodeRejected
   | DeviceAuthorization.AuthorizationPending
+  | AdminAccess.AdminRoleRequired
 
 /** The one mapping to RFC 6749 §5.2 errors; a grant's `reason` goes to the log, never the wire. */
 const toErrorResponse = (issuer: string) =>
@@ -58,6 +60,8 @@ const toErrorResponse = (issuer: string) =>
     TargetRejected: ({ reason }) => ErrorResponse.make("invalid_target", targetDescription[reason]),
     ScopeRejected: ({ reason }) => ErrorResponse.make("invalid_scope", scopeDescription[reason]),
     DeviceCodeRejected: ({ reason }) => deviceCodeError[reason](),
+    // CONTRACT §3, ADR 0035: the person's grant no longer carries the admin resource (RFC 6749 §5.2: invalid_grant)
+    AdminRoleRequired: () => ErrorResponse.make("invalid_grant", "only an admin of the realm may have a token for its admin API"),
     // RFC 8628 §3.5: still pending; slow_down also tells the device the interval is now 5 seconds longer
     AuthorizationPending: ({ slowDown, interval }) =>
       slowDown
