@@ -47,6 +47,15 @@ export default defineConfig({
   test: {
     testTimeout: 30_000,
     hookTimeout: 60_000,
+    /*
+     * One worker process runs many files of a project, keeping the modules they share (effect, the app, the
+     * support modules) instead of importing them again for each file: measured on the 2-core CI machine, this is most
+     * of a file's fixed cost (ADR 0039). Projects still get fresh workers (vitest recycles them between projects, so
+     * TESSERA_TEST_STORE is read afresh), each test file is evaluated anew, and what a file opens for all its tests
+     * is closed after its last one by the setup file below (test/support/FileEnd.ts), as with one process per file.
+     */
+    isolate: false,
+    setupFiles: ["test/support/perFile.ts"],
     projects: [
       onStore("memory", ["test/**/*.test.ts", "packages/*/test/**/*.test.ts"]),
       onStore("pglite", grantSuites),

@@ -12,13 +12,13 @@ import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { SqlClient } from "@effect/sql"
 import { Context, Effect, Exit, Layer, Option, Redacted, Scope } from "effect"
-import { afterAll } from "vitest"
 import { Fetcher, JobLock, Mailer, RefreshFamily, SigningKey } from "@tessera/domain"
 import * as AppConfig from "@tessera/server-node/AppConfig"
 import * as FetcherNode from "@tessera/server-node/FetcherNode"
 import * as IpAddress from "@tessera/server-node/IpAddress"
 import * as Live from "@tessera/server-node/Live"
 import * as Sql from "@tessera/sql"
+import { onFileEnd } from "./FileEnd.js"
 import { requirePostgres } from "./Postgres.js"
 
 export const adminToken = "test-owner-token-0123456789abcdefghijklmnop"
@@ -83,16 +83,17 @@ const openDatabase = (kind: "pglite" | "postgres"): Shared => {
   context.catch(() => undefined)
   const opened = { scope, context }
   shared.set(kind, opened)
+  // closed after this file's last test (one database per file, whether or not modules are shared between files)
+  onFileEnd(async () => {
+    shared.delete(kind)
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+  })
   return opened
 }
 
 /** This file's SQL database, for suites that look at rows themselves (realm-scoped reads go through `Sql.withRealm`). */
 export const database = (kind: "pglite" | "postgres") => Effect.promise(() => openDatabase(kind).context)
 
-afterAll(async () => {
-  for (const { scope } of shared.values()) await Effect.runPromise(Scope.close(scope, Exit.void))
-  shared.clear()
-})
 
 /**
  * This file's SQL database (`pglite` or `postgres`) as the application sees it: the `tessera_app` role, bound by
