@@ -7,7 +7,7 @@
  */
 import { expect, layer } from "@effect/vitest"
 import { Cause, DateTime, Effect, Exit, Option } from "effect"
-import { Audit, AuditEvent, Clients, Hash, Jwt, Provisioning, RealmPin, Session, SignIn, SigningKeys, Users } from "@tessera/domain"
+import { AdminAccess, Audit, AuditEvent, Clients, Hash, Jwt, Provisioning, RealmPin, Session, SignIn, SigningKeys, Users } from "@tessera/domain"
 import { Dpop } from "@tessera/protocol"
 import * as Proofs from "../packages/protocol/test/support/DpopProofs.js"
 import { fieldsOf, followSeeOther, makeBrowser, onlyForm, pathOf } from "./support/Browser.js"
@@ -179,7 +179,7 @@ const aTrustedIssuer = (t: Tenant) =>
     return res.json.id as string
   })
 
-/** Every admin operation of CONTRACT §3 (invitations join when they exist). */
+/** Every admin operation of CONTRACT §3. */
 const operations: ReadonlyArray<Operation> = [
   { name: "POST /admin/realms", access: "owner", ok: 201, prepare: () => fresh("POST", "/admin/realms", { name: uniqueName() }) },
   { name: "GET /admin/realms", access: "owner", ok: 200, prepare: () => fresh("GET", "/admin/realms") },
@@ -275,6 +275,28 @@ const operations: ReadonlyArray<Operation> = [
         const agent = yield* registerClient(t.w, { principal_type: "agent" })
         yield* issueCode({ ...t.w, sub: t.memberSub }, { clientId: agent.client_id, scopes: ["read"], resources: [t.w.resource] })
         return { method: "DELETE" as const, path: `${realmPath(t)}/agents/${agent.client_id}/delegations/${t.memberSub}` }
+      })
+  },
+  {
+    name: "POST invitations", access: "realm", ok: 201,
+    prepare: (t) => fresh("POST", `${realmPath(t)}/invitations`, { role: "member", email: "someone@example.com" })
+  },
+  { name: "GET invitations", access: "realm", ok: 200, prepare: (t) => fresh("GET", `${realmPath(t)}/invitations`) },
+  {
+    // an invitation the owner sent (its events go to the owner trail) and one a tenant admin sent
+    name: "DELETE invitations/{id}", access: "destructive", ok: 204,
+    prepare: (t) =>
+      Effect.map(admin.post(`${realmPath(t)}/invitations`, { role: "admin" }), (res) => {
+        expect(res.status).toBe(201)
+        return { method: "DELETE" as const, path: `${realmPath(t)}/invitations/${res.json.id}` }
+      })
+  },
+  {
+    name: "DELETE invitations/{id} (a tenant admin's)", access: "destructive", ok: 204,
+    prepare: (t) =>
+      Effect.map(call("POST", `${realmPath(t)}/invitations`, bearer(t.adminToken), { role: "member" }), (res) => {
+        expect(res.status).toBe(201)
+        return { method: "DELETE" as const, path: `${realmPath(t)}/invitations/${res.json.id}` }
       })
   },
   { name: "GET audit", access: "realm", ok: 200, prepare: (t) => fresh("GET", `${realmPath(t)}/audit`) },
@@ -420,14 +442,11 @@ layer(TestLive.TestLive, { timeout: "120 seconds" })("CONTRACT §3, RFC 9449 §7
       expectRefusal(yield* call("GET", realmPath(t), bearer(wide)), invalidToken.status, invalidToken.body, invalidToken.challenge)
     }))
 
-  it.effect("CONTRACT §3: a device-flow token from a public device client works against the admin API", () =>
+  it.effect("CONTRACT §3: a device-flow token from the built-in tessera-cli works against the admin API", () =>
     Effect.gen(function*() {
       const t = yield* tenant
       const deviceGrant = "urn:ietf:params:oauth:grant-type:device_code"
-      const cli = yield* registerClient(t.w, {
-        client_name: "Tessera CLI", grant_types: [deviceGrant], token_endpoint_auth_method: "none", redirect_uris: [], response_types: [],
-        resources: [t.adminResource]
-      })
+      const cli = { client_id: AdminAccess.cliClientId }
       const started = yield* post(t.w, "device_authorization", { none: cli.client_id }, { scope: "tessera:admin", resource: t.adminResource })
       expect(started.status).toBe(200)
       // RFC 8628 §3.3: the person enters the code, signs in and allows, through the pages
@@ -563,6 +582,14 @@ layer(TestLive.TestLive, { timeout: "120 seconds" })("issue 14: row-level securi
       expectPinViolation(yield* Effect.exit(pinned(clientsPort.find(s.w.realmId, s.app.client_id))), t.w.realmId)
       expectPinViolation(yield* Effect.exit(pinned(audit.query(s.w.realmId, { limit: 5 }))), t.w.realmId)
       expectPinViolation(yield* Effect.exit(pinned(audit.query(Audit.ownerTrail, { limit: 5 }))), t.w.realmId)
+      // no append to the owner trail (not even about R), nor to S's trail; nothing lands
+      const aboutR = yield* Audit.makeOwner({ id: t.w.realmId, name: t.w.name }, { type: "realm.updated", actor: AuditEvent.owner, result: "success" })
+      const intoS = yield* Audit.make({ id: s.w.realmId, name: s.w.name }, { type: "realm.updated", actor: AuditEvent.owner, result: "success" })
+      expectPinViolation(yield* Effect.exit(pinned(audit.append(aboutR))), t.w.realmId)
+      expectPinViolation(yield* Effect.exit(pinned(audit.append(intoS))), t.w.realmId)
+      const ownerTrail = yield* audit.query(Audit.ownerTrail, { limit: 200 })
+      expect(ownerTrail.some(({ event }) => event.id === aboutR.id)).toBe(false)
+      expect((yield* audit.query(s.w.realmId, { limit: 200 })).some(({ event }) => event.id === intoS.id)).toBe(false)
       // S's realm is unknown by name inside the pin, as a realm that does not exist (its directory is R alone)
       expect(Exit.isFailure(yield* Effect.exit(pinned(Provisioning.findRealm(s.w.name))))).toBe(true)
       expect((yield* pinned(Provisioning.findRealm(t.w.name))).id).toBe(t.w.realmId)
