@@ -283,6 +283,27 @@ layer(TestLive.TestLive, { timeout: "120 seconds" })("RFC 6750 §2.1, RFC 9110 �
 // ---------------------------------------------------------------------------------------------------------------
 
 layer(TestLive.TestLive, { timeout: "120 seconds" })("CONTRACT §3: who may get the admin resource, and escalation inside a realm", (it) => {
+  it.effect("§3: a confidential client on the default (every resource) registration gets no token for the admin resource", () =>
+    Effect.gen(function*() {
+      const t = yield* tenant
+      const c = yield* registerClient(t.w, { grant_types: ["client_credentials"], redirect_uris: [], response_types: [], resources: undefined })
+      const cc = yield* post(t.w, "token", authOf(c), { grant_type: "client_credentials", scope: "tessera:admin", resource: t.adminResource })
+      // ADR 0035: client credentials on the default registration: invalid_target
+      expect({ status: cc.status, body: cc.json }).toEqual({
+        status: 400, body: { error: "invalid_target", error_description: "the resource is unknown or not allowed to the client" }
+      })
+    }))
+
+  it.effect("§3: a member's authorization code for the admin resource is not exchanged for an admin token", () =>
+    Effect.gen(function*() {
+      const t = yield* tenant
+      const res = yield* personToken(t.w, t.memberSub, t.app)
+      // ADR 0035: the role is checked again at the token endpoint: invalid_grant
+      expect({ status: res.status, body: res.json }).toEqual({
+        status: 400, body: { error: "invalid_grant", error_description: "only an admin of the realm may have a token for its admin API" }
+      })
+    }))
+
   it.effect("§3: an automation client cannot be given the step-up scope by client credentials and skip the step-up", () =>
     Effect.gen(function*() {
       const t = yield* tenant
