@@ -496,7 +496,7 @@ layer(TestLive.TestLive, { timeout: "120 seconds" })("CONTRACT §3, §4: invitat
         seen.push({ email, status: res.status, body: res.json })
         const description = email.includes("\u0000")
           ? "the body must not contain NUL characters or unpaired surrogates"
-          : "'email' must be an email address"
+          : "'email' must be one email address that can be mailed (ASCII local@domain)"
         wanted.push({ email, status: 400, body: { error: "invalid_request", error_description: description } })
       }
       expect(seen).toEqual(wanted)

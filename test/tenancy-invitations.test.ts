@@ -179,11 +179,11 @@ layer(TestLive)("CONTRACT §3 POST /admin/realms/R/invitations", (it) => {
         [{ role: "member", expires_in: 3600.5 }, "'expires_in' must be an integer number of seconds from 3600 to 2592000"],
         [{ role: "member", expires_in: "3600" }, "'expires_in' must be an integer number of seconds from 3600 to 2592000"],
         [{ role: "member", expires_in: 1e300 }, "'expires_in' must be an integer number of seconds from 3600 to 2592000"],
-        [{ role: "member", email: "not-an-address" }, "'email' must be an email address"],
-        [{ role: "member", email: "" }, "'email' must be an email address"],
-        [{ role: "member", email: 42 }, "'email' must be an email address"],
-        [{ role: "member", email: `${"a".repeat(320)}@example.com` }, "'email' must be an email address"],
-        [{ role: "member", email: "a b@example.com" }, "'email' must be an email address"],
+        [{ role: "member", email: "not-an-address" }, "'email' must be one email address that can be mailed (ASCII local@domain)"],
+        [{ role: "member", email: "" }, "'email' must be one email address that can be mailed (ASCII local@domain)"],
+        [{ role: "member", email: 42 }, "'email' must be one email address that can be mailed (ASCII local@domain)"],
+        [{ role: "member", email: `${"a".repeat(320)}@example.com` }, "'email' must be one email address that can be mailed (ASCII local@domain)"],
+        [{ role: "member", email: "a b@example.com" }, "'email' must be one email address that can be mailed (ASCII local@domain)"],
         [[], "the body must be a JSON object"],
         ["admin", "the body must be a JSON object"]
       ]

@@ -4,6 +4,7 @@
  * (CR, LF, a comma between two addresses) gets through, so one value is always one mailbox.
  */
 import { Either } from "effect"
+import { EmailAddress } from "@tessera/protocol"
 
 export interface Mailbox {
   /** The display name, unquoted (may be empty, may be any Unicode: the mail library encodes it, RFC 2047). */
@@ -11,26 +12,14 @@ export interface Mailbox {
   readonly address: string
 }
 
-/** RFC 5322 §3.2.3 atext. */
-const atom = "[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
-/** An RFC 1035 §2.3.1 label (letters, digits, inner hyphens). */
-const label = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-const addrSpec = new RegExp(`^${atom}(?:\\.${atom})*@${label}(?:\\.${label})*$`)
-
-/** RFC 5321 §4.5.3.1.1 and §4.5.3.1.3: a local part of at most 64 octets, a path of at most 256 (254 without `<>`). */
-const maxLocalPart = 64
-const maxAddress = 254
-/** A display name longer than this is not a name (and keeps the From header within RFC 5322 §2.1.1's 998). */
-const maxName = 200
-
 // eslint-disable-next-line no-control-regex
 const controls = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/
 
-/** One address, nothing around it: what a recipient must be. */
-export const isAddress = (value: string): boolean => {
-  if (value.length > maxAddress || !addrSpec.test(value)) return false
-  return value.lastIndexOf("@") <= maxLocalPart
-}
+/** One address, nothing around it: what a recipient must be (the rule the admin API checks invitations with). */
+export const isAddress = EmailAddress.isMailable
+
+/** A display name longer than this is not a name (and keeps the From header within RFC 5322 §2.1.1's 998). */
+const maxName = 200
 
 /** A display name, quoted (RFC 5322 §3.2.4, `\` escapes) or not (then no specials that would end it). */
 const parseName = (raw: string): string | undefined => {

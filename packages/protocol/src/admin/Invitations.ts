@@ -7,6 +7,7 @@ import { field } from "../Body.js"
 import { created, ErrorBody, noContent, Owner, realm } from "./Endpoints.js"
 import { DisplayName } from "./Fields.js"
 import { ListQuery, page } from "./Listing.js"
+import { Mailable } from "../EmailAddress.js"
 import { EmailAddress, Password, Role, Username } from "./Users.js"
 
 /** CONTRACT §3 `expires_in`: default 604800 s. */
@@ -17,7 +18,8 @@ export const maxExpiresIn = 2592000
 export const minExpiresIn = 3600
 
 export const CreateInvitation = Schema.Struct({
-  email: Schema.optional(field(EmailAddress, "must be an email address")),
+  // CONTRACT §3: the invitation is "mailed to `email`": an address the mailer can send to, by the mailer's own rule
+  email: Schema.optional(field(Mailable, "must be one email address that can be mailed (ASCII local@domain)")),
   role: field(Role, "must be admin or member"),
   expires_in: Schema.optional(field(
     Schema.Number.pipe(Schema.int(), Schema.between(minExpiresIn, maxExpiresIn)),

@@ -141,8 +141,9 @@ const tenantAdmin = (access: Access, credentials: Dpop.Credentials) =>
     // CONTRACT §3: owner-only calls are 403; another realm, existing or not, is 404 as an unknown realm is to the owner
     if (access === "owner") return yield* withNonce(ownerOnlyCall(scheme))
     if ((yield* HttpRouter.params)["realm"] !== realm.name) return yield* withNonce(realmNotFound)
-    if (access === "destructive") {
-      // CONTRACT §3: a destructive call needs the step-up scope the realm's admin resource declares, if it declares one
+    if (access === "destructive" || (access === "resource-change" && (yield* pathNamesAdminResource(realm.id, resource)))) {
+      // CONTRACT §3: a destructive call needs the step-up scope the realm's admin resource declares, if it declares one;
+      // so does a change of the admin resource itself, or a tenant admin could drop that step-up and then skip it
       const declared = yield* Effect.flatMap(Resources.Resources, (resources) => resources.find(realm.id, resource))
       const stepUp = Option.match(declared, { onNone: () => [], onSome: (r) => r.stepUpScopes })
       if (stepUp.length > 0 && !stepUp.some((s) => scopes.includes(s))) return yield* withNonce(stepUpNeeded(scheme, scopes, stepUp))
@@ -156,6 +157,15 @@ const tenantAdmin = (access: Access, credentials: Dpop.Credentials) =>
       scopes
     }
     return { caller, nonce }
+  })
+
+/** Whether the resource the path names (`:id`) is the realm's admin resource. */
+const pathNamesAdminResource = (realmId: string, adminResource: string) =>
+  Effect.gen(function*() {
+    const id = (yield* HttpRouter.params)["id"]
+    if (id === undefined) return false
+    const named = yield* Effect.flatMap(Resources.Resources, (resources) => resources.findById(realmId, id))
+    return Option.isSome(named) && named.value.uri === adminResource
   })
 
 export const realmNotFound = ErrorResponse.make("not_found", "unknown realm")
@@ -190,9 +200,10 @@ type AdminError = ErrorResponse.ErrorResponse | Refusal | StoreError.StoreError
 /**
  * Which callers an admin call admits (CONTRACT §3): `realm` calls (`/admin/realms/R/**`) the owner and R's tenant
  * admins; `owner` calls only the owner (a tenant admin gets 403 `insufficient_scope`); `destructive` calls are realm
- * calls that need the realm's step-up scope when its admin resource declares one (realm-level deletes, key rotation).
+ * calls that need the realm's step-up scope when its admin resource declares one (realm-level deletes, key rotation);
+ * `resource-change` calls are realm calls that are destructive when the resource they change is the admin resource.
  */
-export type Access = "realm" | "owner" | "destructive"
+export type Access = "realm" | "owner" | "destructive" | "resource-change"
 
 /**
  * Who is calling, or the contract's refusal (CONTRACT §3): the owner's bearer token, or a tenant admin's access token
@@ -234,6 +245,10 @@ export const ownerOnly = <R>(handler: Effect.Effect<HttpServerResponse.HttpServe
 /** A destructive realm call: a delete under the realm, or key rotation (the realm may demand a step-up scope). */
 export const destructive = <R>(handler: Effect.Effect<HttpServerResponse.HttpServerResponse, AdminError, R>) =>
   call("destructive", handler)
+
+/** A change of a resource: destructive when it is the realm's admin resource (its step-up must not be dropped without it). */
+export const resourceChange = <R>(handler: Effect.Effect<HttpServerResponse.HttpServerResponse, AdminError, R>) =>
+  call("resource-change", handler)
 
 /** How often a change that lost its compare-and-set is run again on a fresh read when the caller set no precondition. */
 const staleRetries = 16

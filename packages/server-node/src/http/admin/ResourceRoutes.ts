@@ -8,7 +8,7 @@ import { Resources } from "@tessera/domain"
 import { Admin, ErrorResponse } from "@tessera/protocol"
 import { AppConfig } from "../../AppConfig.js"
 import { json } from "../Respond.js"
-import { admin, decodeBody, destructive, iso, realmName, realmParam } from "./Auth.js"
+import { admin, decodeBody, destructive, iso, realmName, realmParam, resourceChange } from "./Auth.js"
 import * as Caller from "./Caller.js"
 import * as ETag from "./ETag.js"
 import * as Listing from "./Listing.js"
@@ -89,7 +89,7 @@ const getResource = admin(Effect.gen(function*() {
   return yield* ETag.answer(item(resource), tag(resource))
 }))
 
-const patchResource = admin(rejected(Effect.gen(function*() {
+const patchResource = resourceChange(rejected(Effect.gen(function*() {
   const { realm, resource } = yield* current
   yield* ETag.precondition(tag(resource))
   const input = yield* decodeBody(Admin.PatchResource)
