@@ -353,7 +353,17 @@ describe.concurrent("CONTRACT §1: running Tessera as a process", () => {
         const doc = await fetch(`${second.base}/realms/durable/.well-known/openid-configuration`)
         expect(doc.status).toBe(200)
         const verify = await fetch(`${second.base}/admin/realms/durable/audit/verify`, { headers: { authorization: `Bearer ${token}` } })
-        expect(await verify.json()).toEqual({ ok: true, events: 3 })
+        // realm.created and its built-ins; then, as the second start is on another port and so (by default) another
+        // public URL, the admin resource under it and tessera-cli following it (ADR 0035)
+        expect(await verify.json()).toEqual({ ok: true, events: 5 })
+        const trail = await fetch(`${second.base}/admin/realms/durable/audit`, { headers: { authorization: `Bearer ${token}` } })
+        expect(((await trail.json()) as { events: Array<{ type: string; reason?: string }> }).events.map((e) => [e.type, e.reason])).toEqual([
+          ["client.updated", "changed: resources (built in: the admin resource moved with the public URL)"],
+          ["resource.created", "built in"],
+          ["client.created", "built in"],
+          ["resource.created", "built in"],
+          ["realm.created", undefined]
+        ])
       } finally {
         await stop(second)
       }
