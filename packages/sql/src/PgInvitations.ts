@@ -6,7 +6,7 @@
 import { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Effect, Layer, Schema } from "effect"
-import { Conflict, Invitation, Invitations, User } from "@tessera/domain"
+import { Conflict, Invitation, Invitations, RealmPin, User } from "@tessera/domain"
 import type { AuditEvent } from "@tessera/domain"
 import { appendEvent } from "./PgAudit.js"
 import { at, first, select } from "./PgRows.js"
@@ -66,7 +66,9 @@ const stateOf = (invitation: Invitation.Invitation) =>
 const appendTo = (sql: SqlClient.SqlClient, realmId: string, event: AuditEvent.AuditEvent) =>
   event.realmId === realmId
     ? appendEvent(event)
-    : sql`SELECT set_config('app.realm_id', ${event.realmId}, true)`.pipe(
+    // issue 14: a pinned fiber (a tenant admin's call) never switches to another trail, the owner's included
+    : RealmPin.check(event.realmId).pipe(
+      Effect.zipRight(sql`SELECT set_config('app.realm_id', ${event.realmId}, true)`),
       Effect.zipRight(appendEvent(event)),
       Effect.zipRight(sql`SELECT set_config('app.realm_id', ${realmId}, true)`)
     )
