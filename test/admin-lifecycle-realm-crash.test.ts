@@ -140,7 +140,10 @@ describe("CONTRACT §3, ADR 0030: a realm deletion killed mid-way leaves the rea
     const databaseUrl = requirePostgres()
     const pool = new Pg.Pool({ connectionString: databaseUrl, max: 2 })
     try {
-      const first = await startTessera({ DATABASE_URL: databaseUrl })
+      // one deployment, restarted: the same public URL both times (ADR 0035: a start under another URL adds the admin
+      // resource under it, which would change the realm's rows by itself)
+      const deployment = { DATABASE_URL: databaseUrl, TESSERA_PUBLIC_URL: "https://tessera.crash.test" }
+      const first = await startTessera(deployment)
       const name = `crash-${process.pid}-${Date.now().toString(36)}`
       await adminCall(first.base, "/admin/realms", { name })
       await adminCall(first.base, `/admin/realms/${name}/users`, { username: "ada", password: "correct horse battery staple" })
@@ -171,7 +174,7 @@ describe("CONTRACT §3, ADR 0030: a realm deletion killed mid-way leaves the rea
       const tookAtLeastMs = Date.now() - startedAt
       await stopProcess(first.child)
 
-      const second = await startTessera({ DATABASE_URL: databaseUrl })
+      const second = await startTessera(deployment)
       const after = await countRows(pool, realmId)
       const whole = JSON.stringify(after) === JSON.stringify(before)
       const gone = Object.values(after).every((n) => n === 0)
