@@ -839,3 +839,62 @@ it.live("§3, RFC 5321 §4.1.1.3: an email the API accepts reaches the SMTP enve
     expect(outcome.reasons).toEqual(Array(refusedByMailer).fill("the recipient is not one address"))
     expect(outcome.statuses.every((s) => s === 201 || s === 400)).toBe(true)
   }), 60_000)
+
+// ---------------------------------------------------------------------------------------------------------------
+// Found failing by the review, fixed since (641647a): dropping the admin resource's step-up, unmailable addresses
+// ---------------------------------------------------------------------------------------------------------------
+
+layer(TestLive.TestLive, { timeout: "120 seconds" })("escalation inside a realm, and invitation addresses", (it) => {
+  it.effect("§3, §6: a tenant admin cannot remove the step-up the admin resource declares, then skip it", () =>
+    Effect.gen(function*() {
+      const t = yield* tenant
+      const listed = yield* admin.get(`${realmPath(t)}/resources`)
+      const res = listed.json.resources.find((r: { uri: string }) => r.uri === t.adminResource)
+      expect((yield* admin.patch(`${realmPath(t)}/resources/${res.id}`, {
+        scopes: ["tessera:admin", "tessera:admin:step-up"], step_up_scopes: ["tessera:admin:step-up"]
+      })).status).toBe(200)
+      const weakened = yield* call("PATCH", `${realmPath(t)}/resources/${res.id}`, bearer(t.adminToken), { step_up_scopes: [] })
+      const victim = yield* admin.post(`${realmPath(t)}/users`, { username: uniqueName("v"), password })
+      const deleted = yield* call("DELETE", `${realmPath(t)}/users/${victim.json.sub}`, bearer(t.adminToken))
+      const stepUp = {
+        status: 403,
+        body: { error: "insufficient_scope", error_description: "this call needs a fresh login with the scope tessera:admin:step-up" },
+        challenge: `Bearer error="insufficient_scope", scope="tessera:admin tessera:admin:step-up"`
+      }
+      const answer = (res: WireResponse) => ({ status: res.status, body: res.json, challenge: res.headers["www-authenticate"] })
+      expect({ weakened: answer(weakened), deleted: answer(deleted) }).toEqual({ weakened: stepUp, deleted: stepUp })
+    }))
+
+
+  it.effect("§3: an email that is no single address (a@b,c) is 400 invalid_request", () =>
+    Effect.gen(function*() {
+      const t = yield* tenant
+      const res = yield* call("POST", `${realmPath(t)}/invitations`, bearer(t.adminToken), { email: "a@b,c", role: "member" })
+      expect({ status: res.status, body: res.json }).toEqual({
+        status: 400, body: { error: "invalid_request", error_description: "'email' must be one email address that can be mailed (ASCII local@domain)" }
+      })
+    }))
+})
+
+it.live("§3: an internationalized email the API accepts (201) is mailed, or refused by the API with 400", () =>
+  Effect.gen(function*() {
+    const sink = yield* Effect.promise(() => startSmtpSink({ user: "u@relay.example", pass: "relay-pass" }))
+    const settings = yield* mailSettings(`smtp://${encodeURIComponent("u@relay.example")}:relay-pass@127.0.0.1:${sink.port}`)
+    const outcome = yield* Effect.gen(function*() {
+      const realm = yield* admin.post("/admin/realms", { name: uniqueName() })
+      const res = yield* admin.post(`/admin/realms/${realm.json.name}/invitations`, { role: "member", email: "zoë@exämple.com" })
+      const failed = yield* admin.get(`/admin/audit?type=invitation.mail_failed&limit=50`)
+      return {
+        status: res.status,
+        reasons: failed.json.events.filter((e: { realm: string }) => e.realm === realm.json.name).map((e: { reason: string }) => e.reason.replace(/^invitation [0-9a-f-]+; /, ""))
+      }
+    }).pipe(Effect.provide(TestLive.make({ mail: Option.some(settings) })))
+    yield* Effect.sleep(Duration.millis(1000))
+    const envelopes = sink.received.map((r) => r.envelope.to)
+    yield* Effect.promise(() => sink.close())
+    if (outcome.status === 201) {
+      expect({ envelopes, reasons: outcome.reasons }).toEqual({ envelopes: [["zoë@exämple.com"]], reasons: [] })
+    } else {
+      expect(outcome.status).toBe(400)
+    }
+  }), 60_000)
