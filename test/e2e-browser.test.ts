@@ -9,11 +9,11 @@
  * playwright-core never downloads a browser: it runs /usr/bin/chromium (`.ci/run` installs it when missing).
  */
 import { createHash, randomBytes } from "node:crypto"
-import * as Fs from "node:fs"
 import * as Http from "node:http"
 import type * as Net from "node:net"
 import { type Browser, chromium } from "playwright-core"
 import { afterAll, describe, expect, it } from "vitest"
+import { chromiumPath, requireChromium } from "./support/Chromium.js"
 import { adminCall, cleanup, startTessera, stopProcess } from "./support/Process.js"
 
 /** A browser still open when the file ends (a test that timed out while its own `finally` waits): closed here. */
@@ -23,8 +23,6 @@ afterAll(async () => {
   await cleanup()
 })
 
-const chromiumPath = "/usr/bin/chromium"
-const chromiumMissing = `${chromiumPath} is missing: install Debian's Chromium (apt-get install -y chromium), as .ci/run does`
 
 /** Generous: the machine is slow and shared (these are not performance assertions). */
 const stepTimeoutMs = 30_000
@@ -74,12 +72,7 @@ const within = <A>(promise: Promise<A>, ms: number, what: string) =>
 
 describe("sign in with a real browser (Chromium via playwright-core)", () => {
   it("types into the login form, allows consent, lands on the redirect URI; the code exchanges for tokens", { timeout: 120_000 }, async (ctx) => {
-    if (!Fs.existsSync(chromiumPath)) {
-      // CI must run this test: .ci/run installs Chromium, so a missing binary there is a broken machine, not a skip
-      if (process.env["CI"] === "true") throw new Error(`${chromiumMissing} (CI=true: not skipped)`)
-      // skipped only outside CI, on a machine without Debian's Chromium; the reason is the skip note
-      ctx.skip(chromiumMissing)
-    }
+    requireChromium(ctx)
 
     const callbackServer = await startCallbackServer()
     let tessera: Awaited<ReturnType<typeof startTessera>> | undefined

@@ -11,7 +11,6 @@
  * trail and the owner trail show each step with the right actor (§7).
  */
 import { createHash, randomBytes } from "node:crypto"
-import * as Fs from "node:fs"
 import * as Http from "node:http"
 import type * as Net from "node:net"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
@@ -23,10 +22,9 @@ import * as FetcherNode from "@tessera/server-node/FetcherNode"
 import * as Live from "@tessera/server-node/Live"
 import { freePort } from "./support/Children.js"
 import { startSmtpSink } from "./support/SmtpSink.js"
+import { chromiumPath, requireChromium } from "./support/Chromium.js"
 import * as TestLive from "./support/TestLive.js"
 
-const chromiumPath = "/usr/bin/chromium"
-const chromiumMissing = `${chromiumPath} is missing: install Debian's Chromium (apt-get install -y chromium), as .ci/run does`
 
 /** Generous: the machine is slow and shared (these are not performance assertions). */
 const stepTimeoutMs = 30_000
@@ -164,11 +162,7 @@ const acceptInvitation = async (context: BrowserContext, url: string, username: 
 
 describe("issue 14: the tenancy story in a real browser (Chromium via playwright-core), mail over SMTP", () => {
   it("owner invites the admin by mail; the admin signs up, signs in with PKCE, invites a member, disables them; the trails show who did what", { timeout: 240_000 }, async (ctx) => {
-    if (!Fs.existsSync(chromiumPath)) {
-      // CI must run this test (.ci/run installs Chromium): a missing binary there is a broken machine, not a skip
-      if (process.env["CI"] === "true") throw new Error(`${chromiumMissing} (CI=true: not skipped)`)
-      ctx.skip(chromiumMissing)
-    }
+    requireChromium(ctx)
     const sink = await startSmtpSink({ user: smtpUser, pass: smtpPass })
     const callbackServer = await startCallbackServer()
     let tessera: Awaited<ReturnType<typeof startTessera>> | undefined
