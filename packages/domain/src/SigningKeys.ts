@@ -177,12 +177,16 @@ export const scheduleEvery = Duration.hours(1)
 /** After a failed pass (the store unreachable, say), the scheduler tries again this soon. */
 export const retryAfterFailure = Duration.minutes(1)
 
-/** Runs `rotateDue` forever, sleeping until the next change; a failed pass is logged and retried a minute later. */
-export const runScheduler = Effect.gen(function*() {
+/**
+ * Runs `rotateDue` forever, sleeping until the next change; a failed pass is logged and retried a minute later.
+ * `afterPass` runs after every pass that succeeded (CONTRACT §2 `/readyz`: the keys are loaded).
+ */
+export const runSchedulerWith = (afterPass: Effect.Effect<void>) => Effect.gen(function*() {
   const jobs = yield* JobLock
   while (true) {
     const wake = yield* jobs.tryRun(rotationJob, rotateDue).pipe(
       Effect.zipRight(nextChange),
+      Effect.tap(() => afterPass),
       Effect.map(Option.some),
       Effect.catchAllCause((cause) => Effect.logError("key rotation pass failed", cause).pipe(Effect.as(Option.none())))
     )
@@ -194,6 +198,8 @@ export const runScheduler = Effect.gen(function*() {
     yield* Effect.sleep(wait)
   }
 })
+
+export const runScheduler = runSchedulerWith(Effect.void)
 
 const untilDue = (at: DateTime.Utc, due: DateTime.Utc) =>
   Duration.clamp(Duration.millis(DateTime.distance(at, due)), { minimum: Duration.seconds(1), maximum: scheduleEvery })

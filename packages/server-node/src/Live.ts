@@ -15,9 +15,11 @@ import { DeviceAuthorizations, Interactions, LoginThrottle, UserCodeThrottle } f
 import { DpopNonces } from "@tessera/domain"
 import { Delegations, Invitations } from "@tessera/domain"
 import { Mailer } from "@tessera/domain"
+import { StoreHealth } from "@tessera/domain"
 import { AppConfig } from "./AppConfig.js"
 import { ClientDocuments } from "./ClientDocuments.js"
 import * as FetcherNode from "./FetcherNode.js"
+import * as HealthRoute from "./http/HealthRoute.js"
 import * as AdminRoute from "./http/AdminRoute.js"
 import * as AuthorizeRoute from "./http/AuthorizeRoute.js"
 import * as ConsentRoute from "./http/ConsentRoute.js"
@@ -39,6 +41,7 @@ import * as UserinfoRoute from "./http/UserinfoRoute.js"
 import * as MailerSmtp from "./MailerSmtp.js"
 import * as NodeCrypto from "./NodeCrypto.js"
 import * as PasswordHasherArgon2 from "./PasswordHasherArgon2.js"
+import * as Readiness from "./Readiness.js"
 import * as Secrets from "./Secrets.js"
 
 /** The store ports, in memory (the Postgres and PGlite layers replace exactly this). */
@@ -59,7 +62,8 @@ export const MemoryPorts = Layer.mergeAll(
   DeviceAuthorizations.layerMemory,
   UserCodeThrottle.layerMemory,
   Delegations.layerMemory,
-  Invitations.layerMemory
+  Invitations.layerMemory,
+  StoreHealth.layerMemory
 ).pipe(Layer.provideMerge(MemoryDb.layer))
 
 /**
@@ -92,6 +96,7 @@ export const services = (fetcher: Layer.Layer<Fetcher.Fetcher>, mailer: Layer.La
   PasswordHasherArgon2.layer(),
   Secrets.layerKek,
   KeyPolicyLive,
+  Readiness.layer,
   Layer.unwrapEffect(Effect.map(AppConfig, (config) => Tokens.layerPolicy({ refresh: config.refreshPolicy }))),
   // ADR 0017: stateless nonces keyed from the KEK, so every node that shares it accepts every node's nonces
   Layer.unwrapEffect(Effect.map(Effect.all([AppConfig, Secrets.Secrets]), ([config, secrets]) =>
@@ -101,6 +106,7 @@ export const services = (fetcher: Layer.Layer<Fetcher.Fetcher>, mailer: Layer.La
 export const Services = services(FetcherNode.layer)
 
 export const Routes = Layer.mergeAll(
+  HealthRoute.Routes,
   DiscoveryRoute.Routes,
   AdminRoute.Routes,
   UserinfoRoute.Routes,
@@ -131,8 +137,10 @@ const BuiltIns = Layer.effectDiscard(Effect.gen(function*() {
   }
 }))
 
-/** Rotates keys on schedule for as long as the server runs. */
-const Scheduler = Layer.scopedDiscard(Effect.forkScoped(SigningKeys.runScheduler))
+/** Rotates keys on schedule for as long as the server runs; its first pass makes the keys ready (CONTRACT §2 `/readyz`). */
+const Scheduler = Layer.scopedDiscard(
+  Effect.flatMap(Readiness.Readiness, (readiness) => Effect.forkScoped(SigningKeys.runSchedulerWith(readiness.keysLoaded)))
+)
 
 /** How long SIGTERM waits for in-flight requests before closing what is left. */
 const drainTimeout = Duration.seconds(10)

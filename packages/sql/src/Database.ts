@@ -41,6 +41,8 @@ const migrate = (pool: Effect.Effect<Pg.Pool, never, Scope.Scope>) =>
   Effect.scoped(Effect.gen(function*() {
     const client = yield* PgClient.fromPool({ acquire: pool })
     yield* Migrations.run.pipe(Effect.provideService(SqlClient.SqlClient, client))
+    // CONTRACT §2 /readyz: the application role may read which migrations are applied (PgStoreHealth), nothing more
+    yield* client`GRANT SELECT ON ${client(Migrations.table)} TO ${client(appRole)}`
   }))
 
 /** What went wrong, in the driver's words: the innermost cause (a `SqlError`'s own message is generic). */

@@ -1,5 +1,6 @@
 /** Schema migrations, run by the owner role before the application connects (ids strictly increasing). */
 import * as Migrator from "@effect/sql/Migrator"
+import { Effect } from "effect"
 import m00001 from "./migrations/00001_schema.js"
 import m00002 from "./migrations/00002_sign_in.js"
 import m00003 from "./migrations/00003_sign_in_state.js"
@@ -41,4 +42,10 @@ export const loader = Migrator.fromRecord({
   "00018_invitations": m00018
 })
 
-export const run = Migrator.make({})({ loader, table: "tessera_migrations" })
+/** Where the migrator records what it applied (one row per migration id). */
+export const table = "tessera_migrations"
+
+export const run = Migrator.make({})({ loader, table })
+
+/** The highest migration id this code knows: the schema is current when the store has applied it. */
+export const head = loader.pipe(Effect.map((migrations) => migrations.reduce((max, [id]) => Math.max(max, id), 0)), Effect.orDie)

@@ -11,6 +11,7 @@ import * as PgRealms from "./PgRealms.js"
 import * as PgResources from "./PgResources.js"
 import * as PgSignIn from "./PgSignIn.js"
 import * as PgSignInState from "./PgSignInState.js"
+import * as PgStoreHealth from "./PgStoreHealth.js"
 import * as PgThrottles from "./PgThrottles.js"
 import * as PgTrustedIssuers from "./PgTrustedIssuers.js"
 import * as PgUsers from "./PgUsers.js"
@@ -33,7 +34,8 @@ export const ports = Layer.mergeAll(
   PgDeviceAuthorizations.layer,
   PgThrottles.layer,
   PgDelegations.layer,
-  PgInvitations.layer
+  PgInvitations.layer,
+  PgStoreHealth.layer
 )
 
 /** The advisory-lock `JobLock`, for a real Postgres shared by many nodes. */
