@@ -4,7 +4,7 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Effect } from "effect"
 import { ErrorResponse } from "@tessera/protocol"
 
-const notFound = Effect.succeed(
+export const notFound = Effect.succeed(
   ErrorResponse.make("not_found", "nothing is served at this path").toResponse({ "access-control-allow-origin": "*" })
 )
 
