@@ -1,5 +1,83 @@
-/** `tessera login --realm R` and `tessera logout --realm R` (CONTRACT §8). Owned by the login work of issue 15. */
+/**
+ * `tessera login --realm R` and `tessera logout --realm R` (CONTRACT §8): a tenant admin signs the CLI in with the
+ * device flow (RFC 8628) of the realm's built-in `tessera-cli` client, and out again (RFC 7009). ADR 0044.
+ */
 import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import { Clock, Config, Console, Effect, Option, Schema } from "effect"
+import * as AuthServer from "./AuthServer.js"
+import * as DeviceFlow from "./DeviceFlow.js"
+import * as Session from "./Session.js"
+import * as TokenFile from "./TokenFile.js"
 
-/** The login and logout commands, added to `tessera` by main.ts. (Placeholder until the login work lands.) */
-export const commands: ReadonlyArray<Command.Command<string, never, never, unknown>> = []
+/** CONTRACT §8: the server, `TESSERA_URL` (default `http://localhost:8080`). */
+const serverUrl = () => TokenFile.serverKey(process.env["TESSERA_URL"] ?? "http://localhost:8080")
+
+/** CONTRACT §2: a realm's name; anything else is bad usage (exit 2), and never reaches a path or a file name. */
+const RealmName = Schema.String.pipe(Schema.pattern(AuthServer.realmPattern, { message: () => "a realm name is [a-z0-9][a-z0-9-]{0,62}" }))
+
+const realm = Options.text("realm").pipe(
+  Options.withFallbackConfig(Config.string("TESSERA_REALM")),
+  Options.withSchema(RealmName),
+  Options.withDescription("the realm (or TESSERA_REALM)")
+)
+
+/**
+ * CONTRACT §8: a refusal is the error's code and description on stderr and exit status 1. The commands end here
+ * rather than failing, so that `tessera` prints no stack and exits 1 whichever way main.ts reports failures.
+ */
+const reported = <R>(effect: Effect.Effect<void, AuthServer.SessionRefused, R>) =>
+  Effect.catchTag(effect, "SessionRefused", (refusal) =>
+    Effect.zipRight(Console.error(refusal.message), Effect.sync(() => {
+      process.exitCode = 1
+    })))
+
+const login = Command.make("login", { realm }, ({ realm }) =>
+  reported(Effect.gen(function*() {
+    const server = serverUrl()
+    const metadata = yield* AuthServer.discover(server, realm)
+    const resource = AuthServer.adminResource(metadata, realm)
+    const started = yield* DeviceFlow.start(metadata, AuthServer.adminScope, resource)
+    yield* Console.log(DeviceFlow.instructions(started))
+    const tokens = yield* DeviceFlow.poll(metadata, started)
+    const path = Session.fileOf(server, realm)
+    const now = Math.floor((yield* Clock.currentTimeMillis) / 1000)
+    yield* Session.save(path, Session.storedOf(server, realm, metadata, resource, tokens, now))
+    yield* Console.log(`Logged in to realm ${realm} at ${server} as a tenant admin; the session is in ${path}`)
+  }))).pipe(Command.withDescription("sign in as a tenant admin of a realm (device flow in a browser)"))
+
+/**
+ * Deletes the stored session, after revoking its refresh token (RFC 7009 §2.1: with it, Tessera revokes the grant and
+ * its access tokens). The local session goes whatever the server says; a failed revocation is still exit 1, as the
+ * tokens may stay valid on the server.
+ */
+const logout = Command.make("logout", { realm }, ({ realm }) =>
+  reported(Effect.gen(function*() {
+    const server = serverUrl()
+    const path = Session.fileOf(server, realm)
+    const stored = yield* TokenFile.read(path).pipe(Effect.orElseSucceed(() => Option.none<TokenFile.Stored>()))
+    const revoked = yield* Option.match(stored, {
+      onNone: () => Effect.succeed(Option.none<AuthServer.SessionRefused>()),
+      onSome: (s) =>
+        s.revocation_endpoint === undefined || s.refresh_token === undefined
+          ? Effect.succeed(Option.none<AuthServer.SessionRefused>())
+          : AuthServer.postForm(s.revocation_endpoint, { token: s.refresh_token, token_type_hint: "refresh_token" }).pipe(
+            // RFC 7009 §2.2: 200 whether or not the token was still valid
+            Effect.map((answer) => answer.status === 200 ? Option.none() : Option.some(AuthServer.refusalOf(answer, "the revocation"))),
+            Effect.catchAll((refusal) => Effect.succeed(Option.some(refusal)))
+          )
+    })
+    const removed = yield* TokenFile.remove(path).pipe(
+      Effect.mapError((e) => new AuthServer.SessionRefused({ error: "invalid_session", description: e.message }))
+    )
+    yield* Console.log(removed ? `Logged out of realm ${realm} at ${server}` : `Not logged in to realm ${realm} at ${server}`)
+    if (Option.isSome(revoked)) {
+      return yield* new AuthServer.SessionRefused({
+        error: revoked.value.error,
+        description: `the session was deleted here, but the server did not revoke it: ${revoked.value.description}`
+      })
+    }
+  }))).pipe(Command.withDescription("revoke and delete the stored session of a realm"))
+
+/** The login and logout commands, added to `tessera` by main.ts. */
+export const commands = [login, logout] as const

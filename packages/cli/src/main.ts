@@ -5,8 +5,9 @@ import * as NodePath from "@effect/platform-node/NodePath"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
 import { Effect, Layer } from "effect"
+import * as Login from "./Login.js"
 
-const tessera = Command.make("tessera")
+const tessera = Command.make("tessera").pipe(Command.withSubcommands([...Login.commands]))
 
 const cli = Command.run(tessera, { name: "tessera", version: "0.0.0" })
 

@@ -1,0 +1,108 @@
+/**
+ * A realm's authorization server as `tessera login` sees it: its metadata (CONTRACT §2: endpoints are whatever it
+ * says), form posts to its endpoints as the public client `tessera-cli`, and their answers decoded through schemas.
+ * Node's global fetch, no HTTP library: the CLI must start fast.
+ */
+import { Data, Effect, Either, Schema } from "effect"
+
+/** CONTRACT §3: the realm's built-in public client for the CLI (ADR 0035). */
+export const clientId = "tessera-cli"
+
+/** CONTRACT §3: the scope of the realm's admin resource. */
+export const adminScope = "tessera:admin"
+
+/** CONTRACT §2: a realm's name. */
+export const realmPattern = /^[a-z0-9][a-z0-9-]{0,62}$/
+
+/**
+ * A refusal, printed as CONTRACT §8 says (the code and the description on stderr, exit 1): the server's own
+ * `error`/`error_description` when it answered one, else a code of ours (`unreachable`, `server_error`, ...).
+ */
+export class SessionRefused extends Data.TaggedError("SessionRefused")<{ readonly error: string; readonly description: string }> {
+  override get message() {
+    return `${this.error}: ${this.description}`
+  }
+}
+
+/** RFC 8414 §2 / OIDC Discovery: the fields the CLI uses. */
+export const Metadata = Schema.Struct({
+  issuer: Schema.String,
+  token_endpoint: Schema.String,
+  device_authorization_endpoint: Schema.String,
+  revocation_endpoint: Schema.optional(Schema.String)
+})
+export type Metadata = typeof Metadata.Type
+
+/** RFC 6749 §5.1: a successful token response (RFC 8628 §3.5 and §6 both end in one). */
+export const TokenResponse = Schema.Struct({
+  access_token: Schema.String,
+  token_type: Schema.String,
+  expires_in: Schema.Number,
+  refresh_token: Schema.optional(Schema.String),
+  scope: Schema.optional(Schema.String)
+})
+export type TokenResponse = typeof TokenResponse.Type
+
+/** RFC 6749 §5.2: an error response. */
+const ErrorBody = Schema.Struct({ error: Schema.String, error_description: Schema.optional(Schema.String) })
+
+/** An answer: its status and its JSON body (undefined when it had none or it was not JSON). */
+export interface Answer {
+  readonly status: number
+  readonly body: unknown
+}
+
+const send = (url: string, init: RequestInit) =>
+  Effect.tryPromise({
+    try: async (signal) => {
+      const res = await fetch(url, { ...init, signal, redirect: "manual" })
+      const text = await res.text()
+      let body: unknown = undefined
+      try {
+        body = text === "" ? undefined : JSON.parse(text)
+      } catch {
+        body = undefined
+      }
+      return { status: res.status, body } satisfies Answer
+    },
+    catch: (cause) =>
+      new SessionRefused({
+        error: "unreachable",
+        description: `${new URL(url).origin} did not answer: ${(cause as Error & { cause?: Error }).cause?.message ?? (cause as Error).message}`
+      })
+  })
+
+/** A form POST (`application/x-www-form-urlencoded`, RFC 6749 §3.2) as `tessera-cli` (`none`: its `client_id` in the body). */
+export const postForm = (url: string, params: Readonly<Record<string, string>>) =>
+  send(url, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
+    body: new URLSearchParams({ client_id: clientId, ...params }).toString()
+  })
+
+/** The refusal an answer that is not `expected` carries: the server's error and description when it sent them. */
+export const refusalOf = (answer: Answer, what: string) => {
+  const error = Schema.decodeUnknownEither(ErrorBody)(answer.body)
+  return Either.isRight(error)
+    ? new SessionRefused({ error: error.right.error, description: error.right.error_description ?? `${what} was refused (HTTP ${answer.status})` })
+    : new SessionRefused({ error: "server_error", description: `${what}: unexpected answer (HTTP ${answer.status})` })
+}
+
+/** Decodes a 2xx answer's body with `schema`, or fails with the refusal it carries. */
+export const expect = <A, I>(answer: Answer, schema: Schema.Schema<A, I>, what: string) =>
+  answer.status >= 200 && answer.status < 300
+    ? Effect.mapError(
+      Schema.decodeUnknown(schema)(answer.body),
+      () => new SessionRefused({ error: "server_error", description: `${what}: the answer is not what RFC 6749 / RFC 8628 describe` })
+    )
+    : Effect.fail(refusalOf(answer, what))
+
+/** CONTRACT §2: the realm's metadata at `{TESSERA_URL}/realms/R/.well-known/openid-configuration`. */
+export const discover = (baseUrl: string, realm: string) =>
+  Effect.flatMap(
+    send(`${baseUrl.replace(/\/+$/, "")}/realms/${realm}/.well-known/openid-configuration`, { headers: { accept: "application/json" } }),
+    (answer) => expect(answer, Metadata, `the metadata of realm ${realm}`)
+  )
+
+/** CONTRACT §3, RFC 8707: the realm's admin resource, `{issuer origin}/admin/realms/R`. */
+export const adminResource = (metadata: Metadata, realm: string) => `${new URL(metadata.issuer).origin}/admin/realms/${realm}`
