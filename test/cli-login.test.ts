@@ -302,6 +302,44 @@ describe.concurrent("CONTRACT §8 tessera login: RFC 8628 device flow with tesse
     await expect(Fs.readdir(t.xdg)).resolves.toEqual([])
   })
 
+  it("CONTRACT §8 hostile input: a TESSERA_URL that is no URL or where nothing listens, metadata naming another realm's issuer, a session file that is not one: exit 1 or a refusal, never a crash or a token", async () => {
+    const t = await tenant()
+    expect(await tessera(t, ["login", "--realm", t.name], { TESSERA_URL: "not a url" }).done).toEqual({
+      code: 1, stdout: "", stderr: `unreachable: "not a url/realms/${t.name}/.well-known/openid-configuration" did not answer: Invalid URL\n`
+    })
+    const closed = await freePort()
+    expect(await tessera(t, ["login", "--realm", t.name], { TESSERA_URL: `http://127.0.0.1:${closed}` }).done).toEqual({
+      code: 1, stdout: "", stderr: `unreachable: http://127.0.0.1:${closed} did not answer: connect ECONNREFUSED 127.0.0.1:${closed}\n`
+    })
+    // RFC 8414 §3.3: metadata whose issuer is not realm R's is refused before anything is asked of its endpoints
+    const liar = Http.createServer((_req, res) => {
+      res.setHeader("content-type", "application/json")
+      res.end(JSON.stringify({
+        issuer: `${t.server.base}/realms/other`, token_endpoint: `${t.issuer}/token`, device_authorization_endpoint: `${t.issuer}/device_authorization`
+      }))
+    })
+    await new Promise<void>((resolve) => liar.listen(0, "127.0.0.1", resolve))
+    try {
+      const port = (liar.address() as { port: number }).port
+      expect(await tessera(t, ["login", "--realm", t.name], { TESSERA_URL: `http://127.0.0.1:${port}` }).done).toEqual({
+        code: 1, stdout: "", stderr: `server_error: the metadata names the issuer "${t.server.base}/realms/other", not realm ${t.name}'s\n`
+      })
+    } finally {
+      liar.close()
+    }
+    // a session file that is not one (here: a bare token) is refused without quoting it, and left for logout
+    const file = Session.fileOf(t.server.base, t.name, { XDG_CONFIG_HOME: t.xdg })
+    await Fs.mkdir(Path.dirname(file), { recursive: true, mode: 0o700 })
+    await Fs.writeFile(file, JSON.stringify("eyJhbGciOiJFUzI1NiJ9.c2VjcmV0LXBheWxvYWQ.c2lnbmF0dXJl"), { mode: 0o600 })
+    const refused = await tokenAt(file)
+    expect(refused._tag === "Left" && { error: refused.left.error, description: refused.left.description }).toEqual({
+      error: "invalid_session",
+      description: `the stored session cannot be used (${file}: not a session file tessera wrote); run 'tessera logout' and 'tessera login' again`
+    })
+    expect(await tessera(t, ["logout", "--realm", t.name]).done).toEqual({ code: 0, stdout: `Logged out of realm ${t.name} at ${t.server.base}\n`, stderr: "" })
+    await expect(Fs.stat(file)).rejects.toThrow("ENOENT")
+  })
+
   it("RFC 6749 §6, ADR 0044: an expiring token is refreshed once, even by two commands at once (the lock); the file gets the new tokens; the old refresh token no longer works; a refused refresh drops the session", async () => {
     const t = await tenant()
     const { file, stored } = await loggedIn(t)

@@ -52,6 +52,9 @@ export interface Answer {
   readonly body: unknown
 }
 
+/** The origin of `url` for a message, or the text itself when it is no URL (a bad TESSERA_URL). */
+const originOf = (url: string) => URL.canParse(url) ? new URL(url).origin : JSON.stringify(url)
+
 const send = (url: string, init: RequestInit) =>
   Effect.tryPromise({
     try: async (signal) => {
@@ -68,7 +71,7 @@ const send = (url: string, init: RequestInit) =>
     catch: (cause) =>
       new SessionRefused({
         error: "unreachable",
-        description: `${new URL(url).origin} did not answer: ${(cause as Error & { cause?: Error }).cause?.message ?? (cause as Error).message}`
+        description: `${originOf(url)} did not answer: ${(cause as Error & { cause?: Error }).cause?.message ?? (cause as Error).message}`
       })
   })
 
@@ -97,11 +100,18 @@ export const expect = <A, I>(answer: Answer, schema: Schema.Schema<A, I>, what: 
     )
     : Effect.fail(refusalOf(answer, what))
 
-/** CONTRACT §2: the realm's metadata at `{TESSERA_URL}/realms/R/.well-known/openid-configuration`. */
+/**
+ * CONTRACT §2: the realm's metadata at `{TESSERA_URL}/realms/R/.well-known/openid-configuration`. Its issuer must be
+ * realm R's (`{origin}/realms/R`, RFC 8414 §3.3); the origin may differ from TESSERA_URL's (a server reached by an
+ * internal address, whose public URL is another), and the endpoints are the ones it names.
+ */
 export const discover = (baseUrl: string, realm: string) =>
-  Effect.flatMap(
-    send(`${baseUrl.replace(/\/+$/, "")}/realms/${realm}/.well-known/openid-configuration`, { headers: { accept: "application/json" } }),
-    (answer) => expect(answer, Metadata, `the metadata of realm ${realm}`)
+  send(`${baseUrl.replace(/\/+$/, "")}/realms/${realm}/.well-known/openid-configuration`, { headers: { accept: "application/json" } }).pipe(
+    Effect.flatMap((answer) => expect(answer, Metadata, `the metadata of realm ${realm}`)),
+    Effect.filterOrFail(
+      (metadata) => URL.canParse(metadata.issuer) && new URL(metadata.issuer).href === `${new URL(metadata.issuer).origin}/realms/${realm}`,
+      (metadata) => new SessionRefused({ error: "server_error", description: `the metadata names the issuer ${JSON.stringify(metadata.issuer)}, not realm ${realm}'s` })
+    )
   )
 
 /** CONTRACT §3, RFC 8707: the realm's admin resource, `{issuer origin}/admin/realms/R`. */

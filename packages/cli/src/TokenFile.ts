@@ -64,7 +64,9 @@ export const read = (path: string) =>
     Effect.mapError(fail(path)),
     Effect.flatMap(Option.match({
       onNone: () => Effect.succeed(Option.none<Stored>()),
-      onSome: (text) => Effect.mapBoth(decodeStored(text), { onFailure: fail(path), onSuccess: Option.some })
+      // the decoding error is left out: it could quote the file, tokens and all
+      onSome: (text) =>
+        Effect.mapBoth(decodeStored(text), { onFailure: () => fail(path)(new Error("not a session file tessera wrote")), onSuccess: Option.some })
     }))
   )
 
@@ -124,6 +126,7 @@ export const withLock = <A, E, R>(path: string, use: Effect.Effect<A, E, R>) => 
   const acquire = Effect.gen(function*() {
     yield* ensureDirectory(Path.dirname(Path.dirname(path)))
     yield* ensureDirectory(Path.dirname(path))
+    // wall-clock time, as the lock file's mtime is
     const deadline = Date.now() + Duration.toMillis(lockWait)
     while (true) {
       const taken = yield* Effect.tryPromise({
