@@ -267,7 +267,10 @@ describe.concurrent("CONTRACT §1: running Tessera as a process", () => {
       // CONTRACT §1: both or neither, an smtp:// or smtps:// URL, one sender address (ADR 0038)
       ["TESSERA_SMTP_URL", "", { TESSERA_MAIL_FROM: "tessera@example.com" }],
       ["TESSERA_SMTP_URL", "https://u:hunter2-secret@relay.example", { TESSERA_MAIL_FROM: "tessera@example.com" }],
-      ["TESSERA_MAIL_FROM", "a@example.com, b@example.com", { TESSERA_SMTP_URL: "smtp://relay.example" }]
+      ["TESSERA_MAIL_FROM", "a@example.com, b@example.com", { TESSERA_SMTP_URL: "smtp://relay.example" }],
+      // ADR 0042: an Effect duration of at least a minute
+      ["TESSERA_AUDIT_VERIFY_INTERVAL", "30 seconds"],
+      ["TESSERA_AUDIT_VERIFY_INTERVAL", "often"]
     ]
     for (const [name, value, others] of cases) {
       it(`${name}=${value}${others === undefined ? "" : ` (with ${Object.keys(others).join(", ")})`}`, { timeout: testTimeoutMs }, async () => {

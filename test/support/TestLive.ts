@@ -12,7 +12,7 @@ import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { SqlClient } from "@effect/sql"
 import { Context, Effect, Exit, Layer, Option, Redacted, Scope } from "effect"
-import { Fetcher, JobLock, Mailer, RefreshFamily, SigningKey } from "@tessera/domain"
+import { AuditVerification, Fetcher, JobLock, Mailer, RefreshFamily, SigningKey } from "@tessera/domain"
 import * as AppConfig from "@tessera/server-node/AppConfig"
 import * as FetcherNode from "@tessera/server-node/FetcherNode"
 import * as IpAddress from "@tessera/server-node/IpAddress"
@@ -38,7 +38,8 @@ export const config: AppConfig.AppConfigShape = {
   refreshPolicy: RefreshFamily.defaultPolicy,
   dpopNonceRequired: false,
   trustedProxies: [],
-  mail: Option.none()
+  mail: Option.none(),
+  auditVerifyInterval: AuditVerification.defaultInterval
 }
 
 /**

@@ -1,10 +1,11 @@
 /** The audit trail port (CONTRACT §7): append-only, queried newest first. */
-import { Chunk, Clock, Context, DateTime, Effect, Exit, Layer } from "effect"
+import { Chunk, Clock, Context, DateTime, Effect, Exit, Layer, Ref } from "effect"
 import * as AuditChain from "./AuditChain.js"
 import type { AuditEvent, Draft, Filter, Stored } from "./AuditEvent.js"
 import * as Entropy from "./Entropy.js"
 import * as MemoryDb from "./MemoryDb.js"
 import type { Realm } from "./Realm.js"
+import * as RealmPin from "./RealmPin.js"
 import type { StoreError } from "./StoreError.js"
 
 export class Audit extends Context.Tag("@tessera/domain/Audit")<Audit, {
@@ -17,9 +18,17 @@ export class Audit extends Context.Tag("@tessera/domain/Audit")<Audit, {
   readonly offer: (event: AuditEvent, done: (outcome: Exit.Exit<void, StoreError>) => void) => void
   /** Events matching the filter, newest first. */
   readonly query: (realmId: string, filter: Filter) => Effect.Effect<ReadonlyArray<Stored>, StoreError>
-  /** Checks the realm's hash chain from its first event (CONTRACT §3 `audit/verify`). */
+  /**
+   * ADR 0042: at most `limit` links of the trail with `seq` above `after`, oldest first: the trail read by key, one
+   * bounded batch at a time, never by offset and never whole.
+   */
+  readonly links: (realmId: string, after: number, limit: number) => Effect.Effect<ReadonlyArray<AuditChain.StoredLink>, StoreError>
+  /** Checks the realm's hash chain from its first event, streamed in batches (ADR 0007, ADR 0042); no checkpoint. */
   readonly verify: (realmId: string) => Effect.Effect<AuditChain.Verdict, StoreError>
 }>() {}
+
+/** ADR 0042: how many links a verification reads at a time (its memory is one batch, whatever the trail's length). */
+export const verifyBatch = 2000
 
 /**
  * The owner trail (CONTRACT §3 `GET /admin/audit`): realm creation and deletion and tenant invitations, in a hash
@@ -57,6 +66,22 @@ export const matches = (filter: Filter) => ({ seq, event }: Stored) =>
 export const layerMemory = Layer.effect(Audit, Effect.map(MemoryDb.MemoryDb, (db) => {
   const append = (event: AuditEvent) =>
     MemoryDb.write(db, (state) => Effect.map(MemoryDb.appendEvent(state, event), (next) => [undefined, next] as const))
+  // a trail is an immutable Chunk: reading it is taking the current one (the pin checked as MemoryDb.read would)
+  const links = (realmId: string, after: number, limit: number) =>
+    Effect.zipRight(RealmPin.check(realmId), Effect.map(Ref.get(db.state), (state) => {
+      const trail = MemoryDb.trailOf(state, realmId)
+      // the first link above `after`, by binary search over the increasing seq
+      let lo = 0
+      let hi = Chunk.size(trail)
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1
+        if (Chunk.unsafeGet(trail, mid).seq <= after) lo = mid + 1
+        else hi = mid
+      }
+      const out: Array<AuditChain.StoredLink> = []
+      for (let i = lo; i < Chunk.size(trail) && out.length < limit; i++) out.push(Chunk.unsafeGet(trail, i))
+      return out
+    }))
   return Audit.of({
     append,
     offer: (event, done) => void Effect.runCallback(append(event), { onExit: done }),
@@ -70,6 +95,7 @@ export const layerMemory = Layer.effect(Audit, Effect.map(MemoryDb.MemoryDb, (db
         }
         return out
       }),
-    verify: (realmId) => Effect.flatMap(MemoryDb.read(db, (state) => MemoryDb.trailOf(state, realmId)), AuditChain.verify)
+    links,
+    verify: (realmId) => AuditChain.verifyAll((after, limit) => links(realmId, after, limit), verifyBatch)
   })
 }))

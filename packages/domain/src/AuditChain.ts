@@ -75,9 +75,28 @@ export interface Link {
   readonly hash: string
 }
 
+/** A link with its position in the trail: `seq` counts from 1, oldest first. */
+export interface StoredLink extends Link {
+  readonly seq: number
+}
+
 export type Verdict =
   | { readonly ok: true; readonly events: number }
   | { readonly ok: false; readonly firstBroken: string }
+
+/** Where a walk starts: genesis, or a link already known good (a checkpoint, ADR 0042). */
+export interface From {
+  readonly seq: number
+  readonly hash: string
+  /** Events up to and including `seq`. */
+  readonly events: number
+}
+
+export const fromGenesis: From = { seq: 0, hash: genesis, events: 0 }
+
+/** Whether `l` follows a link whose hash is `prev` and hashes to what it stores (ADR 0007). */
+export const holds = (prev: string, l: Link) =>
+  l.prevHash !== prev ? Effect.succeed(false) : Effect.map(link(prev, l.event), (hash) => hash === l.hash)
 
 /** Walks a realm's links oldest first: each must point at its predecessor and hash to what it stores. */
 export const verify = (links: Iterable<Link>) =>
@@ -85,11 +104,54 @@ export const verify = (links: Iterable<Link>) =>
     let prev = genesis
     let count = 0
     for (const l of links) {
-      if (l.prevHash !== prev || (yield* link(prev, l.event)) !== l.hash) {
-        return { ok: false, firstBroken: l.event.id } satisfies Verdict
-      }
+      if (!(yield* holds(prev, l))) return { ok: false, firstBroken: l.event.id } satisfies Verdict
       prev = l.hash
       count++
     }
     return { ok: true, events: count } satisfies Verdict
   })
+
+/** A store's read of the trail by key: at most `limit` links with `seq` above `after`, in `seq` order. */
+export type Read<E, R> = (after: number, limit: number) => Effect.Effect<ReadonlyArray<StoredLink>, E, R>
+
+/** A walk's outcome: intact with its last link (none when nothing was read), or the first link that breaks. */
+export type Walked =
+  | { readonly ok: true; readonly events: number; readonly last: StoredLink | undefined }
+  | { readonly ok: false; readonly firstBroken: string }
+
+/**
+ * ADR 0042: verifies the links after `from`, read `batch` at a time by key (never by offset), so memory holds one batch
+ * whatever the trail's length and each link is read once. `agrees`, if given, is asked once per batch for a test of
+ * each of its links beyond the chain's own (the signed checkpoints among them); a link failing either is the first
+ * broken.
+ */
+export const walk = <E, R, E2 = never, R2 = never>(
+  read: Read<E, R>,
+  from: From,
+  batch: number,
+  agrees?: (links: ReadonlyArray<StoredLink>) => Effect.Effect<(l: StoredLink) => boolean, E2, R2>
+) =>
+  Effect.gen(function*() {
+    let prev = from.hash
+    let after = from.seq
+    let count = from.events
+    let last: StoredLink | undefined = undefined
+    while (true) {
+      const links = yield* read(after, batch)
+      const agreeing = agrees === undefined || links.length === 0 ? undefined : yield* agrees(links)
+      for (const l of links) {
+        if (!(yield* holds(prev, l)) || (agreeing !== undefined && !agreeing(l))) {
+          return { ok: false, firstBroken: l.event.id } satisfies Walked
+        }
+        prev = l.hash
+        after = l.seq
+        count++
+        last = l
+      }
+      if (links.length < batch) return { ok: true, events: count, last } satisfies Walked
+    }
+  })
+
+/** `walk` from genesis, as the contract's verdict (CONTRACT §3 `audit/verify`). */
+export const verifyAll = <E, R>(read: Read<E, R>, batch: number) =>
+  Effect.map(walk(read, fromGenesis, batch), (w): Verdict => (w.ok ? { ok: true, events: w.events } : w))

@@ -5,6 +5,7 @@
 import { Chunk, Context, Effect, Equal, HashMap, Layer, Option, Ref, Utils } from "effect"
 import * as AuditChain from "./AuditChain.js"
 import type { AuditEvent, Stored } from "./AuditEvent.js"
+import type { Checkpoint } from "./AuditCheckpoints.js"
 import type { AuthorizationCode } from "./AuthorizationCode.js"
 import type { Client } from "./Client.js"
 import type { Consent } from "./Consent.js"
@@ -24,7 +25,7 @@ import type { TrustedIssuer } from "./TrustedIssuer.js"
 import type { User } from "./User.js"
 
 /** An audit event with its place in the realm's hash chain. */
-export interface StoredLink extends Stored, AuditChain.Link {}
+export interface StoredLink extends Stored, AuditChain.StoredLink {}
 
 export interface State {
   readonly realms: HashMap.HashMap<string, Realm>
@@ -36,6 +37,8 @@ export interface State {
   readonly trustedIssuers: HashMap.HashMap<string, TrustedIssuer>
   readonly keyRings: HashMap.HashMap<string, Ring>
   readonly audit: HashMap.HashMap<string, Chunk.Chunk<StoredLink>>
+  /** ADR 0042: each trail's signed checkpoints, by trail id, in position order (AuditCheckpoints). */
+  readonly auditCheckpoints: HashMap.HashMap<string, Chunk.Chunk<Checkpoint>>
   readonly codes: HashMap.HashMap<string, AuthorizationCode>
   readonly grants: HashMap.HashMap<string, Grant>
   readonly sessions: HashMap.HashMap<string, Session>
@@ -65,6 +68,7 @@ export const empty: State = {
   trustedIssuers: HashMap.empty(),
   keyRings: HashMap.empty(),
   audit: HashMap.empty(),
+  auditCheckpoints: HashMap.empty(),
   codes: HashMap.empty(),
   grants: HashMap.empty(),
   sessions: HashMap.empty(),

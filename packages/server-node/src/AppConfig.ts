@@ -1,6 +1,6 @@
 /** Tessera's configuration (CONTRACT §1), read from the environment once, at start. */
 import { Config, ConfigError, Context, Duration, Effect, Either, Layer, Option, Redacted } from "effect"
-import { RefreshFamily, SigningKey } from "@tessera/domain"
+import { AuditVerification, RefreshFamily, SigningKey } from "@tessera/domain"
 import * as IpAddress from "./IpAddress.js"
 import * as MailAddress from "./MailAddress.js"
 
@@ -39,6 +39,8 @@ export interface AppConfigShape {
   readonly trustedProxies: ReadonlyArray<IpAddress.Cidr>
   /** CONTRACT §1: invitation mail over SMTP; none (the default): invitations are only returned by the API. */
   readonly mail: Option.Option<MailSettings>
+  /** ADR 0042: how often every audit trail is verified from its checkpoint (`TESSERA_AUDIT_VERIFY_INTERVAL`). */
+  readonly auditVerifyInterval: Duration.Duration
 }
 
 export class AppConfig extends Context.Tag("@tessera/server-node/AppConfig")<AppConfig, AppConfigShape>() {}
@@ -109,6 +111,13 @@ const keyRotation = Config.duration("TESSERA_KEY_ROTATION").pipe(Config.withDefa
 const refreshIdle = Config.duration("TESSERA_REFRESH_IDLE_LIFETIME").pipe(Config.withDefault(RefreshFamily.defaultPolicy.idleLifetime))
 const refreshAbsolute = Config.duration("TESSERA_REFRESH_ABSOLUTE_LIFETIME").pipe(
   Config.withDefault(RefreshFamily.defaultPolicy.absoluteLifetime)
+)
+
+/** ADR 0042: an Effect duration ("1 hour", "15 minutes"), at least a minute: a pass over large trails takes a while. */
+const auditVerifyInterval = Config.duration("TESSERA_AUDIT_VERIFY_INTERVAL").pipe(
+  Config.withDefault(AuditVerification.defaultInterval),
+  check("TESSERA_AUDIT_VERIFY_INTERVAL", "must be a duration of at least 1 minute (e.g. \"1 hour\")", (d: Duration.Duration) =>
+    Duration.greaterThanOrEqualTo(d, Duration.minutes(1)))
 )
 
 /** CONTRACT §1: comma-separated IPv4/IPv6 addresses and CIDRs; unset or empty trusts no proxy. */
@@ -214,7 +223,8 @@ export const config = Effect.gen(function*() {
     refreshPolicy,
     dpopNonceRequired: yield* flag("TESSERA_DPOP_NONCE_REQUIRED"),
     trustedProxies: yield* trustedProxies,
-    mail: yield* mail
+    mail: yield* mail,
+    auditVerifyInterval: yield* auditVerifyInterval
   } satisfies AppConfigShape
 })
 

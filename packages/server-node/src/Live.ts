@@ -7,7 +7,7 @@ import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Console, Duration, Effect, Layer, Option } from "effect"
 import * as Sql from "@tessera/sql"
 import {
-  Audit, Clients, Entropy, Fetcher, JobLock, RemoteJwks, Keys, MemoryDb, Realms, Resources, SignIn, SigningKeys, Tokens, TrustedIssuers, Users
+  Audit, AuditCheckpoints, AuditVerification, CheckpointKey, Clients, Entropy, Fetcher, JobLock, RemoteJwks, Keys, MemoryDb, Realms, Resources, SignIn, SigningKeys, Tokens, TrustedIssuers, Users
 } from "@tessera/domain"
 import { Provisioning } from "@tessera/domain"
 import { AccessTokens, JtiCache, ReadCache } from "@tessera/domain"
@@ -53,6 +53,7 @@ export const MemoryPorts = Layer.mergeAll(
   TrustedIssuers.layerMemory,
   Keys.layerMemory,
   Audit.layerMemory,
+  AuditCheckpoints.layerMemory,
   JobLock.layerMemory,
   AccessTokens.layerMemory,
   JtiCache.layerMemory,
@@ -95,6 +96,8 @@ export const services = (fetcher: Layer.Layer<Fetcher.Fetcher>, mailer: Layer.La
   ClientDocuments.Default.pipe(Layer.provide(fetcher)),
   PasswordHasherArgon2.layer(),
   Secrets.layerKek,
+  // ADR 0042: audit checkpoints signed under a key derived from the KEK (outside the database)
+  Layer.unwrapEffect(Effect.map(Secrets.Secrets, (secrets) => CheckpointKey.layer(secrets.kek))),
   KeyPolicyLive,
   Readiness.layer,
   Layer.unwrapEffect(Effect.map(AppConfig, (config) => Tokens.layerPolicy({ refresh: config.refreshPolicy }))),
@@ -142,6 +145,11 @@ const Scheduler = Layer.scopedDiscard(
   Effect.flatMap(Readiness.Readiness, (readiness) => Effect.forkScoped(SigningKeys.runSchedulerWith(readiness.keysLoaded)))
 )
 
+/** Verifies every audit trail from its checkpoint, on schedule, for as long as the server runs (ADR 0042). */
+const AuditScheduler = Layer.scopedDiscard(
+  Effect.flatMap(AppConfig, (config) => Effect.forkScoped(AuditVerification.runScheduler(config.auditVerifyInterval)))
+)
+
 /** How long SIGTERM waits for in-flight requests before closing what is left. */
 const drainTimeout = Duration.seconds(10)
 
@@ -179,6 +187,7 @@ const serveOn = (server: Http.Server) =>
       }))
     ),
     Layer.merge(Scheduler),
+    Layer.merge(AuditScheduler),
     // the JWKS and metadata answered from memory before any route runs (ADR 0015)
     Layer.merge(Documents.layerServer(server)),
     // client credentials tokens issued from memory before any route runs (ADR 0023)

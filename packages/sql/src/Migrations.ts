@@ -19,6 +19,7 @@ import m00015 from "./migrations/00015_resource_and_issuer_ids.js"
 import m00016 from "./migrations/00016_delegations.js"
 import m00017 from "./migrations/00017_user_tokens_not_before.js"
 import m00018 from "./migrations/00018_invitations.js"
+import m00019 from "./migrations/00019_audit_checkpoints.js"
 
 /** Migrator runs only ids above the highest applied: a new migration always takes the next number. */
 export const loader = Migrator.fromRecord({
@@ -39,7 +40,8 @@ export const loader = Migrator.fromRecord({
   "00015_resource_and_issuer_ids": m00015,
   "00016_delegations": m00016,
   "00017_user_tokens_not_before": m00017,
-  "00018_invitations": m00018
+  "00018_invitations": m00018,
+  "00019_audit_checkpoints": m00019
 })
 
 /** Where the migrator records what it applied (one row per migration id). */

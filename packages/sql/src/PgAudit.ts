@@ -3,7 +3,7 @@
  * standalone events are group-committed per realm (ADR 0022).
  */
 import { SqlClient } from "@effect/sql"
-import { Chunk, DateTime, Effect, Layer, Schema } from "effect"
+import { DateTime, Effect, Layer, Schema } from "effect"
 import { Audit, AuditChain, RealmPin } from "@tessera/domain"
 import type { AuditEvent } from "@tessera/domain"
 import * as GroupCommit from "./GroupCommit.js"
@@ -111,8 +111,6 @@ export const appendBatch = (events: ReadonlyArray<AuditEvent.AuditEvent>) =>
 /** At most this many standalone events are committed together (ADR 0022). */
 export const maxBatch = 500
 
-/** How many rows `verify` reads at a time. */
-const verifyBatch = 1000
 
 export const layer = Layer.scoped(Audit.Audit, Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
@@ -122,6 +120,13 @@ export const layer = Layer.scoped(Audit.Audit, Effect.gen(function*() {
     maxBatch,
     flush: (_realmId: string, events: ReadonlyArray<AuditEvent.AuditEvent>) => appendBatch(events).pipe(run)
   })
+  // ADR 0042: keyset, on the primary key (realm_id, seq): each batch is an index range scan, whatever `after` is
+  const links = (realmId: string, after: number, limit: number) =>
+    Effect.gen(function*() {
+      const rows = yield* decodeRows(yield* sql`
+        SELECT * FROM audit_events WHERE realm_id = ${realmId} AND seq > ${after} ORDER BY seq LIMIT ${limit}`)
+      return rows.map((row): AuditChain.StoredLink => ({ seq: row.seq, event: toEvent(row), prevHash: row.prev_hash, hash: row.hash }))
+    }).pipe(withRealm(realmId), run)
   return Audit.Audit.of({
     // answered only after the COMMIT of the statement that holds the event (ADR 0022)
     // issue 14: a fiber pinned to another realm appends nothing (the flush runs in the layer's own fibers)
@@ -144,21 +149,10 @@ export const layer = Layer.scoped(Audit.Audit, Effect.gen(function*() {
         )
         return rows.map((row) => ({ seq: row.seq, event: toEvent(row) }))
       }).pipe(withRealm(realmId), run),
-    verify: (realmId) =>
-      Effect.gen(function*() {
-        // the chain is walked in batches, oldest first, carrying the last hash across batches
-        let after = 0
-        let links = Chunk.empty<AuditChain.Link>()
-        while (true) {
-          const rows = yield* decodeRows(yield* sql`
-            SELECT * FROM audit_events WHERE realm_id = ${realmId} AND seq > ${after} ORDER BY seq LIMIT ${verifyBatch}`)
-          links = Chunk.appendAll(links, Chunk.fromIterable(rows.map((row) => ({ event: toEvent(row), prevHash: row.prev_hash, hash: row.hash }))))
-          const last = rows[rows.length - 1]
-          if (last === undefined || rows.length < verifyBatch) break
-          after = last.seq
-        }
-        return yield* AuditChain.verify(links)
-      }).pipe(withRealm(realmId), run)
+    links,
+    // ADR 0042: the chain streamed by key in bounded batches, each its own short transaction (no snapshot held for
+    // the whole walk, no row kept past its batch)
+    verify: (realmId) => AuditChain.verifyAll((after, limit) => links(realmId, after, limit), Audit.verifyBatch)
   })
 }))
 

@@ -1,6 +1,7 @@
 /** @tessera/sql: the domain's store ports on Postgres (and PGlite), with row-level security per realm. */
 import { Layer } from "effect"
 import * as PgAudit from "./PgAudit.js"
+import * as PgAuditCheckpoints from "./PgAuditCheckpoints.js"
 import * as PgClients from "./PgClients.js"
 import * as PgDelegations from "./PgDelegations.js"
 import * as PgDeviceAuthorizations from "./PgDeviceAuthorizations.js"
@@ -25,6 +26,7 @@ export const ports = Layer.mergeAll(
   PgRealms.layer,
   PgKeys.layer,
   PgAudit.layer,
+  PgAuditCheckpoints.layer,
   PgClients.layerClients,
   PgUsers.layerUsers,
   PgResources.layerResources,

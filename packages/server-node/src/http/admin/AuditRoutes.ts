@@ -2,7 +2,7 @@
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import { DateTime, Effect } from "effect"
-import { Audit, Base64Url } from "@tessera/domain"
+import { Audit, AuditVerification, Base64Url } from "@tessera/domain"
 import type { AuditEvent } from "@tessera/domain"
 import { Admin, Body, ErrorResponse } from "@tessera/protocol"
 import { fromEither, json } from "../Respond.js"
@@ -75,10 +75,20 @@ const query = <E, R>(trailOf: Effect.Effect<string, E, R>) => Effect.gen(functio
   })
 })
 
-/** CONTRACT §3: checks a trail's hash chain from its first event. */
+/**
+ * CONTRACT §3: checks a trail's hash chain. ADR 0042: from the newest signed checkpoint it can trust, reading only what
+ * is newer (the answer still counts every event), and recording the intact result as a new checkpoint; `full=true`
+ * verifies from the first event again. Either way the answer is the contract's.
+ */
 const verify = <E, R>(trailOf: Effect.Effect<string, E, R>) => Effect.gen(function*() {
   const trailId = yield* trailOf
-  const verdict = yield* Effect.flatMap(Audit.Audit, (trail) => trail.verify(trailId))
+  const request = yield* HttpServerRequest.HttpServerRequest
+  const full = new URL(request.url, "http://localhost").searchParams.getAll("full")
+  if (full.length > 1) return yield* ErrorResponse.invalidRequest("'full' must not be given twice")
+  if (full.length === 1 && full[0] !== "true" && full[0] !== "false") {
+    return yield* ErrorResponse.invalidRequest("'full' must be true or false")
+  }
+  const verdict = yield* AuditVerification.verify(trailId, full[0] === "true" ? "genesis" : "checkpoint")
   return json(verdict.ok ? { ok: true, events: verdict.events } : { ok: false, first_broken: verdict.firstBroken })
 })
 

@@ -1,0 +1,66 @@
+/** ADR 0042's verification contract on PGlite, and on PostgreSQL when `DATABASE_URL` is set (tampering as the tables' owner). */
+import { SqlClient } from "@effect/sql"
+import { Effect, Layer, Redacted } from "effect"
+import { CheckpointKey, JobLock } from "@tessera/domain"
+import { Database, jobLock, ports } from "@tessera/sql"
+import Pg from "pg"
+import * as AuditVerificationContract from "../../domain/test/AuditVerificationContract.js"
+
+/** The owner's statements on the trail (each in its own transaction pinned to the trail's realm). */
+const tamperWith = (run: (realmId: string, text: string, params: ReadonlyArray<unknown>) => Effect.Effect<unknown, unknown>) =>
+  AuditVerificationContract.Tamper.of({
+    update: (realmId, seq, fields) =>
+      run(realmId, `UPDATE audit_events SET subject = coalesce($3, subject), prev_hash = coalesce($4, prev_hash), hash = coalesce($5, hash)
+                     WHERE realm_id = $1 AND seq = $2`, [realmId, seq, fields.subject ?? null, fields.prevHash ?? null, fields.hash ?? null]),
+    remove: (realmId, seq, andAfter = false) =>
+      run(realmId, `DELETE FROM audit_events WHERE realm_id = $1 AND ${andAfter ? "seq >= $2" : "seq = $2"}`, [realmId, seq]),
+    swap: (realmId, a, b) =>
+      run(realmId, `UPDATE audit_events SET seq = CASE seq WHEN $2 THEN -$3 ELSE -$2 END WHERE realm_id = $1 AND seq IN ($2, $3)`, [realmId, a, b]).pipe(
+        Effect.zipRight(run(realmId, `UPDATE audit_events SET seq = -seq WHERE realm_id = $1 AND seq < 0`, [realmId]))
+      )
+  })
+
+const key = CheckpointKey.layer(AuditVerificationContract.testKey)
+
+/** PGlite's one session is the superuser that owns the tables: the owner is one `SET LOCAL ROLE` away. */
+const pgliteTamper = Layer.effect(AuditVerificationContract.Tamper, Effect.map(SqlClient.SqlClient, (sql) =>
+  tamperWith((realmId, text, params) =>
+    sql.withTransaction(
+      sql`SET LOCAL ROLE postgres`.pipe(
+        Effect.zipRight(sql`SELECT set_config('app.realm_id', ${realmId}, true)`),
+        Effect.zipRight(sql.unsafe(text, params))
+      )
+    ))))
+
+AuditVerificationContract.suite(
+  "PGlite",
+  Layer.mergeAll(ports, JobLock.layerMemory, pgliteTamper, key).pipe(Layer.provide(Database.layerPglite(undefined)))
+)
+
+const url = process.env["DATABASE_URL"]
+if (url !== undefined) {
+  /** The connection string's own role (no switch to the application's): the tables' owner. */
+  const ownerTamper = Layer.scoped(AuditVerificationContract.Tamper, Effect.map(
+    Effect.acquireRelease(Effect.sync(() => new Pg.Pool({ connectionString: url, max: 1 })), (pool) => Effect.promise(() => pool.end())),
+    (pool) =>
+      tamperWith((realmId, text, params) =>
+        Effect.tryPromise(async () => {
+          const client = await pool.connect()
+          try {
+            await client.query("BEGIN")
+            await client.query("SELECT set_config('app.realm_id', $1, true)", [realmId])
+            await client.query(text, params as Array<unknown>)
+            await client.query("COMMIT")
+          } catch (e) {
+            await client.query("ROLLBACK").catch(() => undefined)
+            throw e
+          } finally {
+            client.release()
+          }
+        }))
+  ))
+  AuditVerificationContract.suite(
+    "PostgreSQL",
+    Layer.mergeAll(ports, jobLock, ownerTamper, key).pipe(Layer.provide(Database.layerPostgres(Redacted.make(url))))
+  )
+}
