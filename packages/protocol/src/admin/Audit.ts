@@ -50,6 +50,14 @@ export const AuditQuery = Schema.Struct({
   cursor: Schema.optional(field(Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9_-]{1,64}$/)), "must be a cursor from an earlier page"))
 })
 
+/**
+ * CONTRACT §3 `audit/verify`'s query (ADR 0042): by default the trail is verified from its newest signed checkpoint;
+ * `full=true` verifies it from its first event.
+ */
+export const AuditVerifyQuery = Schema.Struct({
+  full: Schema.optional(field(Schema.Literal("true", "false"), "must be true or false"))
+})
+
 /** CONTRACT §3 `audit/verify`. */
 export const AuditVerdict = Schema.Union(
   Schema.Struct({ ok: Schema.Literal(true), events: Schema.Number }),
@@ -59,10 +67,10 @@ export const AuditVerdict = Schema.Union(
 /** The audit operations, for the OpenAPI document. */
 export const AuditApi = HttpApiGroup.make("audit")
   .add(HttpApiEndpoint.get("audit")`/admin/realms/${realm}/audit`.setUrlParams(AuditQuery).addSuccess(AuditPage))
-  .add(HttpApiEndpoint.get("verifyAudit")`/admin/realms/${realm}/audit/verify`.addSuccess(AuditVerdict))
+  .add(HttpApiEndpoint.get("verifyAudit")`/admin/realms/${realm}/audit/verify`.setUrlParams(AuditVerifyQuery).addSuccess(AuditVerdict))
   // the owner trail (ADR 0030): realm creation and deletion, tenant invitations; it outlives the realms it names
   .add(HttpApiEndpoint.get("ownerAudit", "/admin/audit").setUrlParams(AuditQuery).addSuccess(AuditPage))
-  .add(HttpApiEndpoint.get("verifyOwnerAudit", "/admin/audit/verify").addSuccess(AuditVerdict))
+  .add(HttpApiEndpoint.get("verifyOwnerAudit", "/admin/audit/verify").setUrlParams(AuditVerifyQuery).addSuccess(AuditVerdict))
   .addError(ErrorBody(400))
   .addError(ErrorBody(401))
   .addError(ErrorBody(404))

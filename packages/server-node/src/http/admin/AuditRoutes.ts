@@ -82,13 +82,10 @@ const query = <E, R>(trailOf: Effect.Effect<string, E, R>) => Effect.gen(functio
  */
 const verify = <E, R>(trailOf: Effect.Effect<string, E, R>) => Effect.gen(function*() {
   const trailId = yield* trailOf
-  const request = yield* HttpServerRequest.HttpServerRequest
-  const full = new URL(request.url, "http://localhost").searchParams.getAll("full")
-  if (full.length > 1) return yield* ErrorResponse.invalidRequest("'full' must not be given twice")
-  if (full.length === 1 && full[0] !== "true" && full[0] !== "false") {
-    return yield* ErrorResponse.invalidRequest("'full' must be true or false")
-  }
-  const verdict = yield* AuditVerification.verify(trailId, full[0] === "true" ? "genesis" : "checkpoint")
+  const params = new URL((yield* HttpServerRequest.HttpServerRequest).url, "http://localhost").searchParams
+  if (params.getAll("full").length > 1) return yield* ErrorResponse.invalidRequest("'full' must not be given twice")
+  const query = yield* fromEither(Body.decode(Admin.AuditVerifyQuery)({ full: params.get("full") ?? undefined }))
+  const verdict = yield* AuditVerification.verify(trailId, query.full === "true" ? "genesis" : "checkpoint")
   return json(verdict.ok ? { ok: true, events: verdict.events } : { ok: false, first_broken: verdict.firstBroken })
 })
 
