@@ -338,6 +338,17 @@ describe.concurrent("CONTRACT §8 tessera login: RFC 8628 device flow with tesse
     })
     expect(await tessera(t, ["logout", "--realm", t.name]).done).toEqual({ code: 0, stdout: `Logged out of realm ${t.name} at ${t.server.base}\n`, stderr: "" })
     await expect(Fs.stat(file)).rejects.toThrow("ENOENT")
+    // a revocation endpoint that does not answer: the session is deleted here all the same, and the command says so
+    await Fs.writeFile(file, JSON.stringify({
+      server: t.server.base, realm: t.name, issuer: t.issuer, resource: t.resource, token_endpoint: `${t.issuer}/token`,
+      revocation_endpoint: `http://127.0.0.1:${closed}/revoke`, access_token: "at", refresh_token: "rt", expires_at: 0
+    }), { mode: 0o600 })
+    expect(await tessera(t, ["logout", "--realm", t.name]).done).toEqual({
+      code: 1,
+      stdout: `Logged out of realm ${t.name} at ${t.server.base}\n`,
+      stderr: `unreachable: the session was deleted here, but the server did not revoke it: http://127.0.0.1:${closed} did not answer: connect ECONNREFUSED 127.0.0.1:${closed}\n`
+    })
+    await expect(Fs.stat(file)).rejects.toThrow("ENOENT")
   })
 
   it("RFC 6749 §6, ADR 0044: an expiring token is refreshed once, even by two commands at once (the lock); the file gets the new tokens; the old refresh token no longer works; a refused refresh drops the session", async () => {
@@ -372,9 +383,14 @@ describe.concurrent("CONTRACT §8 tessera login: RFC 8628 device flow with tesse
     expect(await tokenAt(file)).toEqual(Either.right(Option.none()))
   })
 
-  it("RFC 7009: tessera logout revokes the refresh token (its grant and access tokens with it) and deletes the session; again: nothing to do", async () => {
+  it("RFC 7009: logging in again revokes the session it replaces; tessera logout revokes the refresh token (its grant and access tokens with it) and deletes the session; again: nothing to do", async () => {
     const t = await tenant()
+    const first = await loggedIn(t)
     const { file, stored } = await loggedIn(t)
+    expect(stored.refresh_token).not.toBe(first.stored.refresh_token)
+    expect(await refreshWith(t, first.stored.refresh_token)).toEqual({ status: 400, json: { error: "invalid_grant" } })
+    expect((await asTenantAdmin(t, first.stored.access_token)).status).toBe(401)
+    expect((await asTenantAdmin(t, stored.access_token)).status).toBe(200)
     expect(await tessera(t, ["logout", "--realm", t.name]).done).toEqual({
       code: 0, stdout: `Logged out of realm ${t.name} at ${t.server.base}\n`, stderr: ""
     })

@@ -41,8 +41,11 @@ const login = Command.make("login", { realm }, ({ realm }) =>
     yield* Console.log(DeviceFlow.instructions(started))
     const tokens = yield* DeviceFlow.poll(metadata, started)
     const path = Session.fileOf(server, realm)
+    const previous = yield* Session.storedAt(path)
     const now = Math.floor((yield* Clock.currentTimeMillis) / 1000)
     yield* Session.save(path, Session.storedOf(server, realm, metadata, resource, tokens, now))
+    // a session it replaces is revoked, not left valid on the server (best effort: the new one is stored either way)
+    if (Option.isSome(previous)) yield* Session.revoke(previous.value)
     yield* Console.log(`Logged in to realm ${realm} at ${server} as a tenant admin; the session is in ${path}`)
   }))).pipe(Command.withDescription("sign in as a tenant admin of a realm (device flow in a browser)"))
 
@@ -55,18 +58,8 @@ const logout = Command.make("logout", { realm }, ({ realm }) =>
   reported(Effect.gen(function*() {
     const server = serverUrl()
     const path = Session.fileOf(server, realm)
-    const stored = yield* TokenFile.read(path).pipe(Effect.orElseSucceed(() => Option.none<TokenFile.Stored>()))
-    const revoked = yield* Option.match(stored, {
-      onNone: () => Effect.succeed(Option.none<AuthServer.SessionRefused>()),
-      onSome: (s) =>
-        s.revocation_endpoint === undefined || s.refresh_token === undefined
-          ? Effect.succeed(Option.none<AuthServer.SessionRefused>())
-          : AuthServer.postForm(s.revocation_endpoint, { token: s.refresh_token, token_type_hint: "refresh_token" }).pipe(
-            // RFC 7009 §2.2: 200 whether or not the token was still valid
-            Effect.map((answer) => answer.status === 200 ? Option.none() : Option.some(AuthServer.refusalOf(answer, "the revocation"))),
-            Effect.catchAll((refusal) => Effect.succeed(Option.some(refusal)))
-          )
-    })
+    const stored = yield* Session.storedAt(path)
+    const revoked = Option.isSome(stored) ? yield* Session.revoke(stored.value) : Option.none<AuthServer.SessionRefused>()
     const removed = yield* TokenFile.remove(path).pipe(
       Effect.mapError((e) => new AuthServer.SessionRefused({ error: "invalid_session", description: e.message }))
     )

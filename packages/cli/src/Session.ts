@@ -87,6 +87,22 @@ const refresh = (path: string, stored: TokenFile.Stored) =>
     return renewed
   })
 
+/**
+ * RFC 7009 §2.1: revokes the session's refresh token at the metadata's revocation endpoint (Tessera revokes its grant
+ * and access tokens with it). None when it is done or there is nothing to revoke; else what went wrong.
+ */
+export const revoke = (stored: TokenFile.Stored) =>
+  stored.revocation_endpoint === undefined || stored.refresh_token === undefined
+    ? Effect.succeed(Option.none<AuthServer.SessionRefused>())
+    : AuthServer.postForm(stored.revocation_endpoint, { token: stored.refresh_token, token_type_hint: "refresh_token" }).pipe(
+      // RFC 7009 §2.2: 200 whether or not the token was still valid
+      Effect.map((answer) => answer.status === 200 ? Option.none() : Option.some(AuthServer.refusalOf(answer, "the revocation"))),
+      Effect.catchAll((refusal) => Effect.succeed(Option.some(refusal)))
+    )
+
+/** The stored session at `path`, or none when there is none or it cannot be read (logout and login replace it). */
+export const storedAt = (path: string) => TokenFile.read(path).pipe(Effect.orElseSucceed(() => Option.none<TokenFile.Stored>()))
+
 /** The session stored at `path`: its access token, refreshed first when it expires within `refreshMargin` seconds. */
 export const tokenAt = (path: string) =>
   Effect.gen(function*() {
