@@ -27,6 +27,9 @@
  * bench/fixtures.ts makes both and checks one answer of each before the run. They are not in the default set: the two
  * add five rows (over a minute at the default 13 s a row).
  *
+ *   BENCH_COMPARE=metrics                              this checkout with metrics off (A) and on (B: TESSERA_METRICS_PORT
+ *                                                      set, /metrics scraped every second during the run), interleaved as
+ *                                                      below: what recording and exporting the metrics cost (ADR 0040)
  *   BENCH_COMPARE=<checkout>                           compare two checkouts of the server instead (bench/compare.sh):
  *                                                      A = that checkout, B = this one, run interleaved A B A B A B
  *                                                      (BENCH_COMPARE_ROUNDS, default 3) on each Tessera server of
@@ -193,7 +196,8 @@ const tessera = async (
   server: string,
   database: Postgres.Scratch | undefined,
   cleanup: Array<() => Promise<void>>,
-  root = Children.repoRoot
+  root = Children.repoRoot,
+  env: Record<string, string> = {}
 ): Promise<Target> => {
   const port = await Children.freePort()
   const dataDir = await Fs.mkdtemp(Path.join(Os.tmpdir(), "tessera-bench-"))
@@ -205,7 +209,8 @@ const tessera = async (
     TESSERA_PUBLIC_URL: base,
     TESSERA_DATA_DIR: dataDir,
     TESSERA_ADMIN_TOKEN: adminToken,
-    ...(database !== undefined ? { DATABASE_URL: database.url } : {})
+    ...(database !== undefined ? { DATABASE_URL: database.url } : {}),
+    ...env
   }, "tessera listening on", root)
   cleanup.push(() => Children.stop(child))
   await adminCall(base, "/admin/realms", { name: realm })
@@ -523,9 +528,30 @@ interface Run {
   readonly rows: ReadonlyArray<{ endpoint: Endpoint; row: Load.Row }>
 }
 
+/**
+ * BENCH_COMPARE=metrics: B listens on a metrics port and is scraped every second while it runs (Prometheus scrapes
+ * every 15 s by default: this is harsher); returns what stops the scraper and says what the scrapes saw.
+ */
+const scraper = (port: number) => {
+  let scrapes = 0
+  let last = ""
+  const timer = setInterval(() => {
+    fetch(`http://127.0.0.1:${port}/metrics`).then((res) => res.text()).then((text) => {
+      scrapes++
+      last = text
+    }, () => undefined)
+  }, 1000)
+  return () => {
+    clearInterval(timer)
+    const issued = last.split("\n").filter((line) => line.startsWith("tessera_tokens_issued_total{")).join("; ")
+    return `${scrapes} scrapes of /metrics, the last ${last.length} bytes: ${issued}`
+  }
+}
+
 const compare = async (other: string) => {
+  const metrics = other === "metrics"
   const checkouts = [
-    { label: "A" as const, root: Path.resolve(other) },
+    { label: "A" as const, root: Path.resolve(metrics ? Children.repoRoot : other) },
     { label: "B" as const, root: Path.resolve(Children.repoRoot) }
   ]
   for (const { root } of checkouts) {
@@ -541,8 +567,8 @@ const compare = async (other: string) => {
   const rowNames = endpoints
   console.log(
     `Comparison: node ${process.version}, ${Os.cpus().length} CPUs, load average ${load()}\n` +
-      `A = ${checkouts[0]!.root}: ${commitOf(checkouts[0]!.root)}\n` +
-      `B = ${checkouts[1]!.root}: ${commitOf(checkouts[1]!.root)}\n` +
+      `A = ${checkouts[0]!.root}: ${commitOf(checkouts[0]!.root)}${metrics ? ", metrics off (TESSERA_METRICS_PORT unset)" : ""}\n` +
+      `B = ${checkouts[1]!.root}: ${commitOf(checkouts[1]!.root)}${metrics ? ", metrics on (TESSERA_METRICS_PORT, scraped every second)" : ""}\n` +
       `rows ${rowNames.join(", ")} (this file drives both); ${rounds} rounds A B per server (${stores.map((s) => `tessera/${s}`).join(", ")}), ` +
       `a fresh server and database per run; autocannon, ${settings.connections} connections, ` +
       `${settings.warmupSeconds} s warm-up then ${settings.seconds} s measured per row.` +
@@ -569,12 +595,15 @@ const compare = async (other: string) => {
             cleanup.push(made.drop)
           }
           console.log(`round ${round} ${label} ${server}: load average at the start ${loadStart}`)
-          const target = await tessera(server, database, cleanup, root)
+          const metricsPort = metrics && label === "B" ? await Children.freePort() : undefined
+          const target = await tessera(server, database, cleanup, root, metricsPort === undefined ? {} : { TESSERA_METRICS_PORT: String(metricsPort) })
+          const scraped = metricsPort === undefined ? undefined : scraper(metricsPort)
           // the server under test runs in the checkout it stands for (its working directory, tsx and packages)
           const cwd = await Fs.readlink(`/proc/${target.child.pid}/cwd`)
           if (Path.resolve(cwd) !== Path.resolve(root)) throw new Error(`${server} ${label}: the server runs in ${cwd}, not ${root}`)
           console.log(`  ${label}: ${server} pid ${target.child.pid} runs in ${cwd}`)
           const rows = await runTarget(target, (line) => console.log(`  ${line}`))
+          if (scraped !== undefined) console.log(`  ${label}: ${scraped()}`)
           for (const { row } of rows) if (!clean(row)) failed = true
           runs.push({ store: server, round, label, rows })
           await Children.stop(target.child)

@@ -270,7 +270,9 @@ describe.concurrent("CONTRACT §1: running Tessera as a process", () => {
       ["TESSERA_MAIL_FROM", "a@example.com, b@example.com", { TESSERA_SMTP_URL: "smtp://relay.example" }],
       // ADR 0042: an Effect duration of at least a minute
       ["TESSERA_AUDIT_VERIFY_INTERVAL", "30 seconds"],
-      ["TESSERA_AUDIT_VERIFY_INTERVAL", "often"]
+      ["TESSERA_AUDIT_VERIFY_INTERVAL", "often"],
+      // CONTRACT §1, §8: a port, and not the public one
+      ["TESSERA_METRICS_PORT", "metrics"]
     ]
     for (const [name, value, others] of cases) {
       it(`${name}=${value}${others === undefined ? "" : ` (with ${Object.keys(others).join(", ")})`}`, { timeout: testTimeoutMs }, async () => {
@@ -281,6 +283,21 @@ describe.concurrent("CONTRACT §1: running Tessera as a process", () => {
         expect(line).not.toContain("secret")
       })
     }
+
+    it("a metrics port already in use", { timeout: testTimeoutMs }, async () => {
+      const blocker = Net.createServer()
+      await new Promise<void>((resolve, reject) => {
+        blocker.on("error", reject)
+        blocker.listen(0, "127.0.0.1", () => resolve())
+      })
+      try {
+        const metricsPort = (blocker.address() as Net.AddressInfo).port
+        const line = await expectRefused({ TESSERA_PORT: String(await freePort()), TESSERA_METRICS_PORT: String(metricsPort) }, /TESSERA_METRICS_PORT/)
+        expect(line).toMatch(/^tessera: cannot listen on TESSERA_METRICS_PORT: .*EADDRINUSE/)
+      } finally {
+        await new Promise((resolve) => blocker.close(resolve))
+      }
+    })
 
     it("a port already in use", { timeout: testTimeoutMs }, async () => {
       const blocker = Net.createServer()

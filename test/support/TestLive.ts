@@ -39,7 +39,8 @@ export const config: AppConfig.AppConfigShape = {
   dpopNonceRequired: false,
   trustedProxies: [],
   mail: Option.none(),
-  auditVerifyInterval: AuditVerification.defaultInterval
+  auditVerifyInterval: AuditVerification.defaultInterval,
+  metricsPort: Option.none()
 }
 
 /**

@@ -4,6 +4,7 @@ import * as AuditChain from "./AuditChain.js"
 import type { AuditEvent, Draft, Filter, Stored } from "./AuditEvent.js"
 import * as Entropy from "./Entropy.js"
 import * as MemoryDb from "./MemoryDb.js"
+import * as Metrics from "./Metrics.js"
 import type { Realm } from "./Realm.js"
 import * as RealmPin from "./RealmPin.js"
 import type { StoreError } from "./StoreError.js"
@@ -65,7 +66,10 @@ export const matches = (filter: Filter) => ({ seq, event }: Stored) =>
 
 export const layerMemory = Layer.effect(Audit, Effect.map(MemoryDb.MemoryDb, (db) => {
   const append = (event: AuditEvent) =>
-    MemoryDb.write(db, (state) => Effect.map(MemoryDb.appendEvent(state, event), (next) => [undefined, next] as const))
+    MemoryDb.write(db, (state) => Effect.map(MemoryDb.appendEvent(state, event), (next) => [undefined, next] as const)).pipe(
+      // CONTRACT §8 `tessera_audit_commit_batch_size`: in memory every event is committed alone
+      Effect.zipRight(Metrics.auditBatchOf(1))
+    )
   // a trail is an immutable Chunk: reading it is taking the current one (the pin checked as MemoryDb.read would)
   const links = (realmId: string, after: number, limit: number) =>
     Effect.zipRight(RealmPin.check(realmId), Effect.map(Ref.get(db.state), (state) => {

@@ -1,9 +1,10 @@
 /**
  * Tessera's operational metrics (CONTRACT §8), as Effect `Metric`s: the code that observes a thing updates its
  * metric here; the exporter (server-node, on `TESSERA_METRICS_PORT`) publishes whatever is recorded. Names are the
- * Prometheus names the contract promises; labels are added with `Metric.tagged` where the value is known.
+ * Prometheus names the contract promises. Labels (ADR 0040) only ever take values from bounded sets: realm names that
+ * exist, grant types and error codes Tessera knows, route patterns, statuses; never a raw path or a client's text.
  */
-import { Metric, MetricBoundaries } from "effect"
+import { Effect, Metric, MetricBoundaries, MetricLabel } from "effect"
 
 /** CONTRACT §8 `tessera_tokens_issued_total{realm,grant_type}`: every token response with an access token. */
 export const tokensIssued = Metric.counter("tessera_tokens_issued_total", {
@@ -45,3 +46,54 @@ export const auditVerifyOk = Metric.gauge("tessera_audit_verify_ok", {
 export const auditVerifyLastRun = Metric.gauge("tessera_audit_verify_last_run_timestamp_seconds", {
   description: "Unix time of the realm's last completed periodic audit verification"
 })
+
+/**
+ * Whether this process records the series above through `record`: only while a metrics listener exports them
+ * (`TESSERA_METRICS_PORT`, ADR 0040), so that a server without one spends nothing on them. Counted, so that listeners
+ * of several worlds in one test process overlap safely.
+ */
+let listeners = 0
+
+/** Records from now until the scope closes (the metrics listener's lifetime). */
+export const recording = Effect.acquireRelease(Effect.sync(() => void listeners++), () => Effect.sync(() => void listeners--))
+
+export const isRecording = () => listeners > 0
+
+/**
+ * `metric` with one label per key, for code outside fibers (the edges in front of the router) as for fibers. Each
+ * label set is built once and kept: Effect finds a series by its label array, so the same array finds it at once.
+ */
+const labelled = <Type, In, Out>(metric: Metric.Metric<Type, In, Out>, ...keys: ReadonlyArray<string>) => {
+  const sets = new Map<string, ReadonlyArray<MetricLabel.MetricLabel>>()
+  return (input: In, ...values: ReadonlyArray<string>): void => {
+    if (listeners === 0) return
+    const id = values.join("\u0000")
+    let labels = sets.get(id)
+    if (labels === undefined) {
+      labels = keys.map((key, i) => MetricLabel.make(key, values[i]!))
+      sets.set(id, labels)
+    }
+    metric.unsafeUpdate(input, labels)
+  }
+}
+
+const tokenIssued = labelled(tokensIssued, "realm", "grant_type")
+const tokenRefused = labelled(tokenRefusals, "realm", "error")
+const httpResponse = labelled(httpRequestDuration, "route", "status")
+const auditBatch = labelled(auditCommitBatchSize)
+
+/** The updates, synchronous: for Node listeners and loops outside any fiber. Each does nothing while not `isRecording`. */
+export const unsafe = {
+  /** A token response with an access token, of a realm that exists, for a grant type Tessera serves. */
+  tokenIssued: (realm: string, grantType: string) => tokenIssued(1, realm, grantType),
+  /** A token endpoint error response of a realm that exists, by its OAuth `error` code. */
+  tokenRefused: (realm: string, error: string) => tokenRefused(1, realm, error),
+  /** An HTTP response: `route` is the pattern that answered (`/realms/:realm/token`), never the request's path. */
+  httpResponse: (route: string, status: number, seconds: number) => httpResponse(seconds, route, String(status)),
+  /** A commit of `events` audit events together. */
+  auditBatch: (events: number) => auditBatch(events)
+}
+
+export const tokenIssuedFor = (realm: string, grantType: string) => Effect.sync(() => unsafe.tokenIssued(realm, grantType))
+export const tokenRefusedFor = (realm: string, error: string) => Effect.sync(() => unsafe.tokenRefused(realm, error))
+export const auditBatchOf = (events: number) => Effect.sync(() => unsafe.auditBatch(events))

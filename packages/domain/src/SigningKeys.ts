@@ -1,11 +1,12 @@
 /** Signing keys per realm (DESIGN "signing key"): generation, sealing, rotation on schedule, and the JWKS. */
-import { Clock, Context, DateTime, Duration, Effect, Either, Layer, Option } from "effect"
+import { Clock, Context, DateTime, Duration, Effect, Either, Layer, Metric, Option } from "effect"
 import * as Jose from "jose"
 import * as Audit from "./Audit.js"
 import * as AuditEvent from "./AuditEvent.js"
 import { KeyRingChanged } from "./Conflict.js"
 import { Crypto } from "./Crypto.js"
 import { Kek } from "./Kek.js"
+import * as Metrics from "./Metrics.js"
 import { JobLock } from "./JobLock.js"
 import { Keys } from "./Keys.js"
 import type { Realm } from "./Realm.js"
@@ -133,6 +134,24 @@ export const signerKey = (key: SigningKey.SigningKey) =>
 
 /** The key `signer` signs with for `alg`: the ring's active one. */
 export const activeKey = (ring: SigningKey.Ring, alg: SigningKey.Alg) => ring.keys.find((key) => key.alg === alg && key.status === "active")
+
+/**
+ * CONTRACT §8 `tessera_signing_key_age_seconds{realm,alg}`: how long each realm's active key has signed, as of now
+ * (run before each scrape). A realm whose ring cannot be read keeps its last value; the failure is the caller's.
+ */
+export const recordAges = Effect.gen(function*() {
+  const realms = yield* Realms
+  for (const realm of yield* realms.list) {
+    const ring = yield* ringOf(realm.id)
+    const at = yield* now
+    for (const alg of SigningKey.algs) {
+      const active = activeKey(ring, alg)
+      if (active === undefined) continue
+      const age = Math.max(0, DateTime.distance(active.activatesAt, at) / 1000)
+      yield* Metric.set(Metrics.signingKeyAge.pipe(Metric.tagged("realm", realm.name), Metric.tagged("alg", alg)), age)
+    }
+  }
+})
 
 /** The scheduler's job name: one node rotates at a time (`JobLock`). */
 export const rotationJob = "tessera:key-rotation"

@@ -41,6 +41,8 @@ export interface AppConfigShape {
   readonly mail: Option.Option<MailSettings>
   /** ADR 0042: how often every audit trail is verified from its checkpoint (`TESSERA_AUDIT_VERIFY_INTERVAL`). */
   readonly auditVerifyInterval: Duration.Duration
+  /** CONTRACT §1 `TESSERA_METRICS_PORT`: Prometheus metrics on a listener of their own; none (the default): no listener. */
+  readonly metricsPort: Option.Option<number>
 }
 
 export class AppConfig extends Context.Tag("@tessera/server-node/AppConfig")<AppConfig, AppConfigShape>() {}
@@ -130,6 +132,19 @@ const trustedProxies = Config.string("TESSERA_TRUSTED_PROXIES").pipe(
       : Either.right(parsed.cidrs)
   })
 )
+
+/** CONTRACT §1, §8: a port like `TESSERA_PORT`, never the same one (the metrics are not for the public port); unset or empty: none. */
+const metricsPort = (publicPort: number) =>
+  Config.string("TESSERA_METRICS_PORT").pipe(
+    Config.withDefault(""),
+    Config.mapOrFail((raw) => {
+      if (raw === "") return Either.right(Option.none<number>())
+      const value = Number(raw)
+      if (!/^[0-9]+$/.test(raw) || value < 1 || value > 65535) return Either.left(invalid("TESSERA_METRICS_PORT", "must be a port number from 1 to 65535"))
+      if (value === publicPort) return Either.left(invalid("TESSERA_METRICS_PORT", "must differ from TESSERA_PORT"))
+      return Either.right(Option.some(value))
+    })
+  )
 
 /** The default ports: submission (RFC 6409 §3.1) for `smtp://`, implicit TLS submission (RFC 8314 §7.3) for `smtps://`. */
 const defaultSmtpPort = { "smtp:": 587, "smtps:": 465 } as const
@@ -224,7 +239,8 @@ export const config = Effect.gen(function*() {
     dpopNonceRequired: yield* flag("TESSERA_DPOP_NONCE_REQUIRED"),
     trustedProxies: yield* trustedProxies,
     mail: yield* mail,
-    auditVerifyInterval: yield* auditVerifyInterval
+    auditVerifyInterval: yield* auditVerifyInterval,
+    metricsPort: yield* metricsPort(portNumber)
   } satisfies AppConfigShape
 })
 

@@ -31,8 +31,10 @@ import * as IntrospectionRoute from "./http/IntrospectionRoute.js"
 import * as InvitationRoute from "./http/InvitationRoute.js"
 import * as LoginRoute from "./http/LoginRoute.js"
 import * as LogoutRoute from "./http/LogoutRoute.js"
+import * as MetricsListener from "./MetricsListener.js"
 import * as NotFoundRoute from "./http/NotFoundRoute.js"
 import * as RegistrationRoute from "./http/RegistrationRoute.js"
+import * as RequestMetrics from "./http/RequestMetrics.js"
 import * as Respond from "./http/Respond.js"
 import * as RevocationRoute from "./http/RevocationRoute.js"
 import * as TokenEdge from "./http/TokenEdge.js"
@@ -125,7 +127,8 @@ export const Routes = Layer.mergeAll(
   InvitationRoute.Routes,
   LogoutRoute.Routes,
   NotFoundRoute.Routes
-)
+  // CONTRACT §8: every route's answers timed by its pattern
+).pipe(Layer.provide(RequestMetrics.layer))
 
 /**
  * ADR 0035: before the server listens, every realm has its built-in admin resource (under this start's public URL)
@@ -191,7 +194,10 @@ const serveOn = (server: Http.Server) =>
     // the JWKS and metadata answered from memory before any route runs (ADR 0015)
     Layer.merge(Documents.layerServer(server)),
     // client credentials tokens issued from memory before any route runs (ADR 0023)
-    Layer.merge(TokenEdge.layerServer(server))
+    Layer.merge(TokenEdge.layerServer(server)),
+    // CONTRACT §8: Prometheus metrics on their own port, when TESSERA_METRICS_PORT is set; listening before the ready
+    // line, so that a port in use stops the start instead of following it
+    Layer.provideMerge(MetricsListener.layer)
   )
 
 /** The ports every route needs. */

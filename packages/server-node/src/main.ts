@@ -12,7 +12,8 @@ const program = Layer.launch(HttpLive.pipe(Layer.provide(AppConfig.layerConfig))
     Console.error(AppConfig.describe(error)).pipe(Effect.zipRight(Effect.sync(() => process.exit(1))))),
   Effect.catchTags({
     DatabaseUnavailable: (error) => stop(`tessera: ${error.message}`),
-    DataDirLocked: (error) => stop(`tessera: ${error.message}`)
+    DataDirLocked: (error) => stop(`tessera: ${error.message}`),
+    MetricsListenError: (error) => stop(`tessera: ${error.message}`)
   }),
   Effect.catchTag("ServeError", (error) =>
     Console.error(`tessera: cannot listen: ${String((error.cause as Error | undefined)?.message ?? error.cause)}`).pipe(

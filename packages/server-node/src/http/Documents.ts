@@ -9,7 +9,7 @@ import type * as Http from "node:http"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Effect, Layer, Option } from "effect"
-import { ReadCache, Realm, Realms } from "@tessera/domain"
+import { Metrics, ReadCache, Realm, Realms } from "@tessera/domain"
 
 export type Kind = "jwks" | "metadata"
 
@@ -47,19 +47,32 @@ export const cached = <E, R>(kind: Kind, route: Effect.Effect<HttpServerResponse
     return HttpServerResponse.isServerResponse(kept) ? kept : fromKept(kept)
   }).pipe(Effect.catchTag("StoreError", () => route))
 
-/** The exact paths (no percent-encoding; any query ignored, as the router ignores it) and what they serve. */
-const paths: ReadonlyArray<readonly [RegExp, Kind]> = [
-  [/^\/realms\/([a-z0-9][a-z0-9-]{0,62})\/jwks$/, "jwks"],
-  [/^\/realms\/([a-z0-9][a-z0-9-]{0,62})\/\.well-known\/openid-configuration$/, "metadata"],
-  [/^\/\.well-known\/(?:oauth-authorization-server|openid-configuration)\/realms\/([a-z0-9][a-z0-9-]{0,62})$/, "metadata"]
+/**
+ * The exact paths (no percent-encoding; any query ignored, as the router ignores it), what they serve, and the route
+ * pattern that serves them in the router (DiscoveryRoute), which names them in `tessera_http_request_duration_seconds`.
+ */
+const paths: ReadonlyArray<readonly [RegExp, Kind, string]> = [
+  [/^\/realms\/([a-z0-9][a-z0-9-]{0,62})\/jwks$/, "jwks", "/realms/:realm/jwks"],
+  [/^\/realms\/([a-z0-9][a-z0-9-]{0,62})\/\.well-known\/openid-configuration$/, "metadata", "/realms/:realm/.well-known/openid-configuration"],
+  [/^\/\.well-known\/oauth-authorization-server\/realms\/([a-z0-9][a-z0-9-]{0,62})$/, "metadata", "/.well-known/oauth-authorization-server/realms/:realm"],
+  [/^\/\.well-known\/openid-configuration\/realms\/([a-z0-9][a-z0-9-]{0,62})$/, "metadata", "/.well-known/openid-configuration/realms/:realm"]
 ]
 
-/** Answers `request` from the cache if it can, synchronously; false when the route must answer it. */
-export const serveFromMemory = (cache: ReadCache.ReadCache["Type"], request: Http.IncomingMessage, response: Http.ServerResponse) => {
+/**
+ * Answers `request` from the cache if it can, synchronously; false when the route must answer it. `startNanos`: when
+ * the request arrived, on `nowNanos`'s clock, for CONTRACT §8's request duration.
+ */
+export const serveFromMemory = (
+  cache: ReadCache.ReadCache["Type"],
+  request: Http.IncomingMessage,
+  response: Http.ServerResponse,
+  nowNanos: () => bigint = () => 0n
+) => {
   if (request.method !== "GET" || request.url === undefined) return false
+  const startNanos = nowNanos()
   const query = request.url.indexOf("?")
   const path = query < 0 ? request.url : request.url.slice(0, query)
-  for (const [pattern, kind] of paths) {
+  for (const [pattern, kind, route] of paths) {
     const match = pattern.exec(path)
     if (match === null) continue
     const realm = cache.peek(ReadCache.directory, match[1]!) as Option.Option<Realm.Realm> | undefined
@@ -68,6 +81,7 @@ export const serveFromMemory = (cache: ReadCache.ReadCache["Type"], request: Htt
     if (kept === undefined) return false
     response.writeHead(kept.status, kept.headers)
     response.end(kept.body)
+    Metrics.unsafe.httpResponse(route, kept.status, Number(nowNanos() - startNanos) / 1e9)
     return true
   }
   return false
@@ -77,11 +91,13 @@ export const serveFromMemory = (cache: ReadCache.ReadCache["Type"], request: Htt
 export const layerServer = (server: Http.Server) =>
   Layer.scopedDiscard(Effect.gen(function*() {
     const cache = yield* ReadCache.ReadCache
+    const clock = yield* Effect.clock
+    const nowNanos = () => clock.unsafeCurrentTimeNanos()
     const emit = server.emit
     yield* Effect.acquireRelease(
       Effect.sync(() => {
         server.emit = function(this: Http.Server, event: string | symbol, ...args: Array<any>) {
-          if (event === "request" && serveFromMemory(cache, args[0], args[1])) return true
+          if (event === "request" && serveFromMemory(cache, args[0], args[1], nowNanos)) return true
           return Reflect.apply(emit, this, [event, ...args]) as boolean
         } as typeof server.emit
       }),

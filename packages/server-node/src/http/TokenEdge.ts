@@ -12,7 +12,7 @@
  */
 import type * as Http from "node:http"
 import { Duration, Effect, Either, Exit, Layer, Option, Redacted } from "effect"
-import { Audit, Base64Url, ClientCredentialsGrant, Jwt, ReadCache, SigningKeys, Tokens, TokenSet } from "@tessera/domain"
+import { Audit, Base64Url, ClientCredentialsGrant, Jwt, Metrics, ReadCache, SigningKeys, Tokens, TokenSet } from "@tessera/domain"
 import type { Client, Realm, Resource, SigningKey } from "@tessera/domain"
 import { ClientAuthentication, Form, TokenRequest } from "@tessera/protocol"
 import { AppConfig } from "../AppConfig.js"
@@ -25,6 +25,9 @@ import { tokenResponseBody } from "./TokenRoute.js"
 
 /** `/realms/<name>/token` exactly (CONTRACT §2), no query: anything else is the router's. */
 const path = /^\/realms\/([a-z0-9][a-z0-9-]{0,62})\/token$/
+
+/** The router's pattern for the same endpoint (TokenRoute), which names it in `tessera_http_request_duration_seconds`. */
+const route = "/realms/:realm/token"
 
 /** What the route's `json` and `Cors.open` give a token response (RFC 6749 §5.1: no-store, no-cache). */
 const headers = (length: number) => ({
@@ -135,7 +138,14 @@ export const layerServer = (server: Http.Server) =>
       nowMillis: () => clock.unsafeCurrentTimeMillis()
     }
 
-    const answer = (realm: Realm.Realm, body: Uint8Array, request: Http.IncomingMessage, response: Http.ServerResponse, route: () => void) => {
+    const answer = (
+      realm: Realm.Realm,
+      body: Uint8Array,
+      request: Http.IncomingMessage,
+      response: Http.ServerResponse,
+      toRoute: () => void,
+      startNanos: bigint
+    ) => {
       let issued: ReturnType<typeof issue>
       try {
         issued = issue(deps, realm, body, request)
@@ -146,33 +156,37 @@ export const layerServer = (server: Http.Server) =>
       }
       if (issued === undefined) {
         counts.toRoute++
-        return route()
+        return toRoute()
       }
       // ADR 0004: the token is answered only once the append that records it has committed; a failed append is the
       // route's to answer (it issues afresh and answers the store's failure as it always does)
       audit.offer(issued.event, (appended) => {
         if (Exit.isFailure(appended)) {
           counts.toRoute++
-          return route()
+          return toRoute()
         }
         counts.answered++
         const json = Buffer.from(JSON.stringify(issued.body))
         response.writeHead(200, headers(json.length))
         response.end(json)
+        // CONTRACT §8, as TokenRoute counts its own answers
+        Metrics.unsafe.tokenIssued(realm.name, ClientCredentialsGrant.grantType)
+        Metrics.unsafe.httpResponse(route, 200, Number(clock.unsafeCurrentTimeNanos() - startNanos) / 1e9)
       })
     }
 
-    const serve = (request: Http.IncomingMessage, response: Http.ServerResponse, route: () => void) => {
+    const serve = (request: Http.IncomingMessage, response: Http.ServerResponse, router: () => void) => {
       const realm = candidate(cache, request)
       if (realm === undefined) return false
+      const startNanos = clock.unsafeCurrentTimeNanos()
       collect(request, maxBodyBytes, (collected) => {
         const toRoute = () => {
           keepBody(request, collected)
-          route()
+          router()
         }
         // a body that could not be read (or, CONTRACT §2, over the limit after all) is the route's to answer
         if (collected._tag !== "Read") return toRoute()
-        answer(realm, collected.body, request, response, toRoute)
+        answer(realm, collected.body, request, response, toRoute, startNanos)
       })
       return true
     }

@@ -3,13 +3,14 @@
  * refresh, client credentials, JWT-bearer, token exchange and device code; DPoP-bound tokens for every grant (RFC 9449 §5).
  */
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
-import { Effect, Match, Option } from "effect"
+import { Cause, Effect, Match, Option } from "effect"
 import { AuthorizationCodeGrant, ClientCredentialsGrant, RefreshTokenGrant } from "@tessera/domain"
 import { JwtBearerGrant } from "@tessera/domain"
 import { TokenExchangeGrant } from "@tessera/domain"
 import { DeviceCodeGrant } from "@tessera/domain"
 import type { DeviceAuthorization } from "@tessera/domain"
-import { Tokens } from "@tessera/domain"
+import { Metrics, Tokens } from "@tessera/domain"
+import type { StoreError } from "@tessera/domain"
 import type { AdminAccess } from "@tessera/domain"
 import type { Delegation } from "@tessera/domain"
 import type { Audience, AuthorizationCode, Client, Realm, RefreshFamily, TokenSet } from "@tessera/domain"
@@ -20,7 +21,7 @@ import { grantTypesSupported } from "./DiscoveryRoute.js"
 import * as DpopProof from "./DpopProof.js"
 import * as FormBody from "./FormBody.js"
 import * as Issuer from "./Issuer.js"
-import { fromEither, handle, json } from "./Respond.js"
+import { fromEither, handle, json, refusedText } from "./Respond.js"
 
 /** What the grants and client authentication can refuse: each has exactly one answer below. */
 type Refusal =
@@ -202,8 +203,22 @@ export const tokenResponseBody = (set: TokenSet.TokenSet, dpop: boolean) => ({
   ...(set.issuedTokenType !== undefined ? { issued_token_type: set.issuedTokenType } : {})
 })
 
-const token = handle(Effect.gen(function*() {
-  const realm = yield* Issuer.realmParam(Issuer.unknownRealm)
+/** The `error` code `handle` answers a failure of the endpoint with; none when the client went away. */
+const answeredError = (cause: Cause.Cause<ErrorResponse.ErrorResponse | StoreError.StoreError>) =>
+  Option.match(Cause.failureOption(cause), {
+    onSome: (e) => e._tag === "ErrorResponse" ? e.error : refusedText(e) ? "invalid_request" : "temporarily_unavailable",
+    onNone: () => Cause.isInterruptedOnly(cause) ? undefined : "server_error"
+  })
+
+/** CONTRACT §8 `tessera_token_refusals_total{realm,error}`: every error answer of a realm that exists. */
+const countRefusals = (realm: Realm.Realm) =>
+<A, R>(answer: Effect.Effect<A, ErrorResponse.ErrorResponse | StoreError.StoreError, R>) =>
+  Effect.tapErrorCause(answer, (cause) => {
+    const error = answeredError(cause)
+    return error === undefined ? Effect.void : Metrics.tokenRefusedFor(realm.name, error)
+  })
+
+const realmToken = (realm: Realm.Realm) => Effect.gen(function*() {
   const issuer = yield* Issuer.of(realm.name)
   const params = yield* FormBody.params
   const request = yield* fromEither(TokenRequest.decode(params))
@@ -229,12 +244,19 @@ const token = handle(Effect.gen(function*() {
     const set = yield* dispatch(request, { realm, issuer, client, context: yield* ClientAuth.requestContext }).pipe(
       Effect.provideService(Tokens.DpopKey, Option.fromNullable(proof?.jkt))
     )
+    // CONTRACT §8 `tessera_tokens_issued_total{realm,grant_type}`
+    yield* Metrics.tokenIssuedFor(realm.name, request.grant_type)
     return tokenResponse(set, proof, nonceHeader)
   }).pipe(
     // a device polling while the person decides is the normal case, not a refusal worth a log line
     Effect.tapError((e) => isRefusal(e) && "reason" in e ? Effect.logInfo("token request refused", e._tag, e.reason) : Effect.void),
     Effect.catchIf(isRefusal, (e) => Effect.fail(toErrorResponse(issuer)(e)))
   )
+})
+
+const token = handle(Effect.gen(function*() {
+  const realm = yield* Issuer.realmParam(Issuer.unknownRealm)
+  return yield* realmToken(realm).pipe(countRefusals(realm))
 }))
 
 export const Routes = HttpLayerRouter.addAll([

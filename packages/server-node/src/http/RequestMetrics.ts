@@ -1,0 +1,28 @@
+/**
+ * CONTRACT §8 `tessera_http_request_duration_seconds{route,status}` for every answer of a route, labelled with the
+ * route's pattern (`/realms/:realm/token`, `*` for the catch-all), never the request's path: a client can reach only
+ * as many series as there are routes and statuses (ADR 0040). The edges in front of the router (Documents,
+ * TokenEdge) record their own answers under the same patterns.
+ */
+import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
+import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import { Cause, Context, Effect, Exit } from "effect"
+import { Metrics } from "@tessera/domain"
+
+const observe = <E>(app: Effect.Effect<HttpServerResponse.HttpServerResponse, E>) =>
+  Effect.contextWithEffect((context: Context.Context<never>) => {
+    if (!Metrics.isRecording()) return app
+    const route = Context.unsafeGet(context, HttpLayerRouter.RouteContext).route.path
+    return Effect.clockWith((clock) => {
+      const start = clock.unsafeCurrentTimeNanos()
+      return Effect.onExit(app, (exit) => {
+        // a request whose client went away was never answered
+        if (Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)) return Effect.void
+        const status = Exit.isSuccess(exit) ? exit.value.status : 500
+        return Effect.sync(() => Metrics.unsafe.httpResponse(route, status, Number(clock.unsafeCurrentTimeNanos() - start) / 1e9))
+      })
+    })
+  })
+
+/** Provided to the routes (Live.Routes): the router wraps each route's handler, inside which the route is known. */
+export const layer = HttpLayerRouter.middleware(observe).layer
