@@ -1,6 +1,7 @@
 /** CONTRACT §1, §8 (issue 15 "Metrics"): Prometheus text on `TESSERA_METRICS_PORT`, the series the contract names, bounded labels. */
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Either, Option } from "effect"
+import { AuditVerification } from "@tessera/domain"
 import * as AppConfig from "@tessera/server-node/AppConfig"
 import * as TokenEdge from "@tessera/server-node/http/TokenEdge"
 import { MetricsListener } from "@tessera/server-node/MetricsListener"
@@ -114,6 +115,19 @@ describe("CONTRACT §8: metrics on TESSERA_METRICS_PORT", () => {
       expect(delta(before, after, sample(`${duration}_count`, { route: "/realms/:realm/jwks", status: "200" }))).toBe(3)
       expect(delta(before, after, sample(`${duration}_count`, { route: "/.well-known/oauth-authorization-server/realms/:realm", status: "200" })))
         .toBe(1)
+    }).pipe(Effect.provide(withMetrics)), 60_000)
+
+  it.live("issue 15: the periodic audit verification's verdict and time, per realm, are published", () =>
+    Effect.gen(function*() {
+      const w = yield* tokenWorld
+      const started = Math.floor(Date.now() / 1000)
+      // one pass of the job the server runs every TESSERA_AUDIT_VERIFY_INTERVAL (ADR 0042)
+      yield* AuditVerification.verifyEveryTrail
+      const after = (yield* scrape).samples
+      expect(after.get(sample("tessera_audit_verify_ok", { realm: w.name }))).toBe(1)
+      const lastRun = after.get(sample("tessera_audit_verify_last_run_timestamp_seconds", { realm: w.name }))!
+      expect(lastRun).toBeGreaterThanOrEqual(started)
+      expect(lastRun).toBeLessThanOrEqual(Math.ceil(Date.now() / 1000))
     }).pipe(Effect.provide(withMetrics)), 60_000)
 
   it.live("an attacker's 1000 distinct paths under /realms/<random>/ add no series, and no label holds their text", () =>
