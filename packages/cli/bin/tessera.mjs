@@ -21,7 +21,8 @@ try {
 }
 let cachedData
 try {
-  cachedData = Fs.readFileSync(cacheFile)
+  // TESSERA_CLI_CODE_CACHE=off: without it (npm run bench:cli measures what it saves)
+  cachedData = process.env.TESSERA_CLI_CODE_CACHE === "off" ? undefined : Fs.readFileSync(cacheFile)
 } catch {
   cachedData = undefined
 }

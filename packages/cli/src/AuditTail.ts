@@ -69,7 +69,7 @@ export const command = () => {
       if (parsed.lines < 0 || parsed.lines > pageSize) return yield* new Usage({ description: "--lines: must be from 0 to 200" })
       if (parsed.interval < 1 || parsed.interval > 3600) return yield* new Usage({ description: "--interval: must be from 1 to 3600 seconds" })
       const base = yield* AdminHttp.baseUrl
-      const credential = yield* Credentials.choose(base, parsed.realm)
+      const credential = yield* Credentials.choose(parsed.realm)
       const path = Option.match(parsed.realm, {
         onNone: () => Effect.succeed(audit.ownerTwin!.path),
         onSome: (realm) => Effect.map(Commands.segment("realm", realm), (segment) => audit.endpoint.path.replace(":realm", segment))

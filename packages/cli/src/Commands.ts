@@ -89,6 +89,9 @@ export const segment = (name: string, value: string) =>
     ? Effect.fail(new Usage({ description: `<${name}> must be an id, not '${Output.safe(value)}'` }))
     : Effect.succeed(encodeURIComponent(value))
 
+/** CONTRACT §2: request bodies are at most 64 KiB. */
+export const maxBody = 64 * 1024
+
 // RFC 9110 §5.5: a field value is visible ASCII, spaces and tabs
 const fieldValue = /^[\x20-\x7e\t]*$/
 
@@ -172,7 +175,11 @@ const run = (
     if (shape.hasBody) {
       const whole = Option.isSome(parsed.body) ? yield* Fields.parseJson(parsed.body.value, "--body") : {}
       if (typeof whole !== "object" || whole === null || Array.isArray(whole)) return yield* new Usage({ description: "--body: must be a JSON object" })
-      request = { ...request, body: JSON.stringify({ ...whole, ...(yield* Fields.given(shape.payloadFields, parsed.fields)) }) }
+      const text = JSON.stringify({ ...whole, ...(yield* Fields.given(shape.payloadFields, parsed.fields)) })
+      // CONTRACT §2: the server refuses a larger body (413) and may close the connection before it is all sent
+      const size = Buffer.byteLength(text)
+      if (size > maxBody) return yield* new Usage({ description: `the body is ${size} bytes; Tessera accepts at most ${maxBody} (64 KiB)` })
+      request = { ...request, body: text }
     }
     if (Option.isSome(parsed.ifMatch)) {
       if (!fieldValue.test(parsed.ifMatch.value)) return yield* new Usage({ description: "--if-match: must be an ETag (visible ASCII)" })
@@ -180,7 +187,7 @@ const run = (
     }
 
     const realm = Option.orElse(parsed.realm, () => (plan.noun === "realms" ? Option.fromNullable(values["realm"]) : Option.none()))
-    const credential = yield* Credentials.choose(base, realm)
+    const credential = yield* Credentials.choose(realm)
     const answer = yield* AdminHttp.send(base, credential.token, request)
     if (parsed.all && shape.list) return yield* printAll(base, credential, request, answer, parsed.json)
     if (answer.status === 204) return

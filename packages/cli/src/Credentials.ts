@@ -6,8 +6,10 @@
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
 import { Config, Effect, Option, Redacted } from "effect"
+import { defaultUrl } from "./AdminHttp.js"
 import { Refused } from "./Failure.js"
 import * as Session from "./Session.js"
+import * as TokenFile from "./TokenFile.js"
 
 export interface Credential {
   readonly kind: "owner" | "tenant"
@@ -47,13 +49,16 @@ const sessionFailure = (cause: unknown) =>
       : `the stored session is unusable: run \`tessera login\` again`
   })
 
+/** The server as `tessera login` keyed its session (Login.ts): `TESSERA_URL` as given, without trailing slashes. */
+const sessionServer = Config.string("TESSERA_URL").pipe(Config.withDefault(defaultUrl), Effect.orDie, Effect.map(TokenFile.serverKey))
+
 /** The credential for a call on `realm` (none for the owner-only calls outside any realm). */
-export const choose = (baseUrl: string, realm: Option.Option<string>) =>
+export const choose = (realm: Option.Option<string>) =>
   Effect.gen(function*() {
     const env = yield* fromEnv
     if (Option.isSome(env)) return { kind: "owner", token: env.value } satisfies Credential
     if (Option.isSome(realm)) {
-      const session = yield* Session.tenantToken(baseUrl, realm.value).pipe(Effect.mapError(sessionFailure))
+      const session = yield* Session.tenantToken(yield* sessionServer, realm.value).pipe(Effect.mapError(sessionFailure))
       if (Option.isSome(session)) return { kind: "tenant", token: Redacted.make(session.value) } satisfies Credential
     }
     const file = yield* fromFile

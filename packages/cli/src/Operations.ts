@@ -59,7 +59,7 @@ export const operations: Record<EndpointName, Operation> = {
   deleteRealm: { noun: "realms", verb: "delete", summary: "Delete a realm and every row of it (owner; --confirm <realm>)" },
 
   createUser: { noun: "users", verb: "create", summary: "Create a user" },
-  listUsers: { noun: "users", verb: "list", summary: "List users (--q: username or email prefix)" },
+  listUsers: { noun: "users", verb: "list", summary: "List users (-q: a username or email prefix)" },
   getUser: { noun: "users", verb: "get", summary: "Show a user" },
   patchUser: { noun: "users", verb: "update", summary: "Change a user's email, name, roles or disabled flag" },
   deleteUser: { noun: "users", verb: "delete", summary: "Delete a user (ends their sessions, revokes their grants)" },

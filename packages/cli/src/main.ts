@@ -19,12 +19,13 @@ const args = process.argv.slice(2)
 // only the noun asked for is built in full (start-up time); shell completion needs every command
 const expand = args.includes("--completions") ? () => true : (noun: string) => args.includes(noun)
 
+type AnyCommand = Command.Command<string, never, any, any>
+
+const subcommands = [...Commands.nounCommands({ audit: () => [AuditTail.command()] }, expand), ...Login.commands] as ReadonlyArray<AnyCommand>
+
 const tessera = Command.make("tessera").pipe(
   Command.withDescription("Administer a running Tessera (TESSERA_URL, default http://localhost:8080)"),
-  Command.withSubcommands([...Commands.nounCommands({ audit: () => [AuditTail.command()] }, expand), ...Login.commands] as [
-    Command.Command<string, never, unknown, unknown>,
-    ...Array<Command.Command<string, never, unknown, unknown>>
-  ])
+  Command.withSubcommands(subcommands as [AnyCommand, ...Array<AnyCommand>])
 )
 
 const cli = Command.run(tessera, { name: "tessera", version: "0.0.0" })
