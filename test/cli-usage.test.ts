@@ -39,7 +39,7 @@ describe("CONTRACT §8 exit status", () => {
     ])
     // @effect/cli's own words, on stderr
     expect([command, option, argument, value].map((result) => [result.code, result.stdout, result.stderr.trim()])).toEqual([
-      [2, "", "Invalid subcommand for tessera - use one of 'realms', 'users', 'clients', 'resources', 'trusted-issuers', 'agents', 'invitations', 'keys', 'audit', 'sessions', 'grants'"],
+      [2, "", "Invalid subcommand for tessera - use one of 'realms', 'users', 'clients', 'resources', 'trusted-issuers', 'agents', 'invitations', 'keys', 'audit', 'sessions', 'grants', 'login', 'logout'"],
       [2, "", "Received unknown argument: '--colour'"],
       [2, "", "Missing argument <sub>"],
       [2, "", "Expected one of the following cases: admin, member"]
