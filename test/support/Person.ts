@@ -42,5 +42,7 @@ export const person = () => {
     const target = new URL(action ?? pageUrl, pageUrl).href
     return follow(base, await go(target, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body }))
   }
-  return { go, follow, submit }
+  /** Every cookie value the browser was given so far (the log and trace tests search for them). */
+  const cookies = () => Array.from(jar.values())
+  return { go, follow, submit, cookies }
 }

@@ -9,6 +9,7 @@ import * as Https from "node:https"
 import { Duration, Effect, Exit, Layer } from "effect"
 import { Fetcher } from "@tessera/domain"
 import * as IpAddress from "./IpAddress.js"
+import * as Traces from "./Traces.js"
 
 export interface Resolved {
   readonly address: string
@@ -136,7 +137,23 @@ export const make = (resolve: Resolve = systemResolve): Fetcher.Fetcher["Type"] 
           request?.destroy()
         })
       })
-    })
+    }).pipe(
+      Effect.tap((response) => Effect.annotateCurrentSpan("http.response.status_code", response.status)),
+      Traces.span("GET", { kind: "client", attributes: spanAttributes(url) })
+    )
 })
+
+/**
+ * ADR 0041: the outbound request's span names the server and path (OpenTelemetry HTTP client conventions), never the
+ * query; the status and failure are in the span's end.
+ */
+const spanAttributes = (url: string): Record<string, string> => {
+  try {
+    const parsed = new URL(url)
+    return { "http.request.method": "GET", "server.address": parsed.hostname, "url.full": `${parsed.origin}${parsed.pathname}` }
+  } catch {
+    return { "http.request.method": "GET" }
+  }
+}
 
 export const layer = Layer.succeed(Fetcher.Fetcher, Fetcher.Fetcher.of(make()))

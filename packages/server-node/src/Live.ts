@@ -4,7 +4,7 @@ import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import { Console, Duration, Effect, Layer, Option } from "effect"
+import { Duration, Effect, Layer, Option } from "effect"
 import * as Sql from "@tessera/sql"
 import {
   Audit, AuditCheckpoints, AuditVerification, CheckpointKey, Clients, Entropy, Fetcher, JobLock, RemoteJwks, Keys, MemoryDb, Realms, Resources, SignIn, SigningKeys, Tokens, TrustedIssuers, Users
@@ -20,6 +20,8 @@ import { AppConfig } from "./AppConfig.js"
 import { ClientDocuments } from "./ClientDocuments.js"
 import * as FetcherNode from "./FetcherNode.js"
 import * as HealthRoute from "./http/HealthRoute.js"
+import * as Logs from "./Logs.js"
+import * as Traces from "./Traces.js"
 import * as AdminRoute from "./http/AdminRoute.js"
 import * as AuthorizeRoute from "./http/AuthorizeRoute.js"
 import * as ConsentRoute from "./http/ConsentRoute.js"
@@ -162,15 +164,16 @@ const drainTimeout = Duration.seconds(10)
  */
 const serveOn = (server: Http.Server) =>
   // CONTRACT §2: the platform's own body readers bounded too, for every request (Respond.boundedBodies)
-  HttpLayerRouter.serve(Routes, { disableLogger: true, disableListenLog: true, middleware: Respond.boundedBodies }).pipe(
-    // ADR 0024: no span per request while no tracer exports spans
+  // ADR 0041: a request's log lines carry its id and realm; its span (only while traces are exported) allowlists attributes
+  HttpLayerRouter.serve(Routes, { disableLogger: true, disableListenLog: true, middleware: (app) => Traces.requestSpan(Logs.requestContext(Respond.boundedBodies(app))) }).pipe(
+    // ADR 0024, 0041: never the platform's request span (it records the query and headers): Traces.requestSpan instead
     HttpMiddleware.withTracerDisabledWhen(() => true),
     Layer.flatMap(() =>
       Layer.scopedDiscard(Effect.gen(function*() {
         const address = yield* HttpServer.HttpServer.pipe(Effect.map((s) => s.address))
         if (address._tag === "TcpAddress") {
           const host = address.hostname.includes(":") ? `[${address.hostname}]` : address.hostname
-          yield* Console.log(`tessera listening on http://${host}:${address.port}`)
+          yield* Logs.announce(`tessera listening on http://${host}:${address.port}`)
         }
         yield* Effect.addFinalizer(() =>
           Effect.async<void>((resume) => {
@@ -187,6 +190,8 @@ const serveOn = (server: Http.Server) =>
             Effect.catchAll(() => Effect.sync(() => server.closeAllConnections()))
           )
         )
+        // ADR 0041: the stop is logged (finalizers run last first: this line comes before the drain)
+        yield* Effect.addFinalizer(() => Effect.logInfo("tessera stopping: in-flight requests finish, new connections are refused"))
       }))
     ),
     Layer.merge(Scheduler),

@@ -22,6 +22,7 @@ import * as DpopProof from "./DpopProof.js"
 import * as FormBody from "./FormBody.js"
 import * as Issuer from "./Issuer.js"
 import { fromEither, handle, json, refusedText } from "./Respond.js"
+import * as Traces from "../Traces.js"
 
 /** What the grants and client authentication can refuse: each has exactly one answer below. */
 type Refusal =
@@ -242,6 +243,10 @@ const realmToken = (realm: Realm.Realm) => Effect.gen(function*() {
     if (proof === undefined && client.metadata.dpopBoundAccessTokens) return yield* dpopError(new Dpop.ProofRejected({ reason: "missing" }))
     // RFC 9449 §5: every access token the grant mints is bound to the proof's key (Tokens.DpopKey)
     const set = yield* dispatch(request, { realm, issuer, client, context: yield* ClientAuth.requestContext }).pipe(
+      // ADR 0041: the grant's span (`token.authorization_code`, `token.token_exchange`, ...), while traces are exported
+      Traces.span(`token.${request.grant_type.slice(request.grant_type.lastIndexOf(":") + 1).replace(/-/g, "_")}`, {
+        attributes: { "tessera.realm": realm.name, "tessera.client_id": client.clientId, "oauth.grant_type": request.grant_type }
+      }),
       Effect.provideService(Tokens.DpopKey, Option.fromNullable(proof?.jkt))
     )
     // CONTRACT §8 `tessera_tokens_issued_total{realm,grant_type}`
