@@ -5,9 +5,6 @@
  * format; nothing is collected between scrapes. The signing keys' ages are computed just before (`recordAges`).
  */
 import * as Http from "node:http"
-import * as OtelMetrics from "@effect/opentelemetry/Metrics"
-import * as OtelResource from "@effect/opentelemetry/Resource"
-import { PrometheusExporter } from "@opentelemetry/exporter-prometheus"
 import { Context, Data, Effect, Layer, Option, Runtime } from "effect"
 import { Metrics, SigningKeys } from "@tessera/domain"
 import { AppConfig } from "./AppConfig.js"
@@ -45,6 +42,10 @@ const close = (server: Http.Server) =>
 
 const listening = (port: number, host: string) =>
   Effect.gen(function*() {
+    // loaded only when metrics are on: a server without them never imports the OpenTelemetry SDK for them
+    const [{ PrometheusExporter }, OtelMetrics, OtelResource] = yield* Effect.promise(() =>
+      Promise.all([import("@opentelemetry/exporter-prometheus"), import("@effect/opentelemetry/Metrics"), import("@effect/opentelemetry/Resource")])
+    )
     const exporter = new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: true })
     const producer = yield* OtelMetrics.makeProducer.pipe(Effect.provide(OtelResource.layer({ serviceName: "tessera" })))
     yield* OtelMetrics.registerProducer(producer, () => exporter)
