@@ -12,6 +12,7 @@ import * as Path from "node:path"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Clock, Effect, Either, Exit, Fiber, Layer, Option, Scope, TestClock, TestContext } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import * as AuthServer from "@tessera/cli/AuthServer"
 import * as DeviceFlow from "@tessera/cli/DeviceFlow"
 import * as Session from "@tessera/cli/Session"
 import { Fetcher } from "@tessera/domain"
@@ -304,22 +305,42 @@ describe.concurrent("CONTRACT §8 tessera login: RFC 8628 device flow with tesse
     await expect(Fs.readdir(t.xdg)).resolves.toEqual([])
   })
 
-  it("CONTRACT §8 hostile input: a TESSERA_URL that is no URL or where nothing listens, metadata naming another realm's issuer, a session file that is not one: exit 1 or a refusal, never a crash or a token", async () => {
+  it("CONTRACT §8 hostile input: a TESSERA_URL that is no URL or where nothing listens; a hostile server (another realm's issuer, endpoints elsewhere, a redirect, terminal escapes, a huge answer); a session file that is not one: exit 1 or a refusal, never a crash, an escape or a token", async () => {
     const t = await tenant()
     const closed = await freePort()
-    // RFC 8414 §3.3: metadata whose issuer is not realm R's is refused before anything is asked of its endpoints
-    const liar = Http.createServer((_req, res) => {
-      res.setHeader("content-type", "application/json")
-      res.end(JSON.stringify({
-        issuer: `${t.server.base}/realms/other`, token_endpoint: `${t.issuer}/token`, device_authorization_endpoint: `${t.issuer}/device_authorization`
-      }))
+    // a hostile server: every realm name a different lie
+    const liar = Http.createServer((req, res) => {
+      const base = `http://127.0.0.1:${(liar.address() as { port: number }).port}`
+      const realm = /^\/realms\/([a-z-]+)\//.exec(req.url ?? "")?.[1] ?? ""
+      const issuer = `${base}/realms/${realm}`
+      const json = (status: number, body: unknown) => {
+        res.writeHead(status, { "content-type": "application/json" })
+        res.end(JSON.stringify(body))
+      }
+      if (req.url?.endsWith("/.well-known/openid-configuration")) {
+        if (realm === "redirects") {
+          res.writeHead(302, { location: `${t.issuer}/.well-known/openid-configuration` })
+          return res.end()
+        }
+        const endpoints = { token_endpoint: `${issuer}/token`, device_authorization_endpoint: `${issuer}/device_authorization` }
+        // RFC 8414 §3.3: an issuer that is not realm R's
+        if (realm === "other-issuer") return json(200, { issuer: `${base}/realms/other`, ...endpoints })
+        // endpoints on another origin: the refresh token would go there
+        if (realm === "other-origin") return json(200, { issuer, ...endpoints, token_endpoint: "https://collector.example/token" })
+        return json(200, { issuer, ...endpoints })
+      }
+      // terminal escape sequences in the error, and an answer too large for memory
+      if (realm === "escapes") return json(400, { error: "invalid_request\u001b[2J", error_description: "\u001b]0;pwned\u0007 see \u009b31mred" })
+      res.writeHead(200, { "content-type": "application/json" })
+      res.end(`{"device_code":"${"x".repeat(2 * 1024 * 1024)}"}`)
     })
     await new Promise<void>((resolve) => liar.listen(0, "127.0.0.1", resolve))
-    const liarPort = (liar.address() as { port: number }).port
-    const [noUrl, nobody, lied] = await Promise.all([
+    const liarUrl = `http://127.0.0.1:${(liar.address() as { port: number }).port}`
+    const realms = ["other-issuer", "other-origin", "redirects", "escapes", "huge"] as const
+    const [noUrl, nobody, ...lies] = await Promise.all([
       tessera(t, ["login", "--realm", t.name], { TESSERA_URL: "not a url" }).done,
       tessera(t, ["login", "--realm", t.name], { TESSERA_URL: `http://127.0.0.1:${closed}` }).done,
-      tessera(t, ["login", "--realm", t.name], { TESSERA_URL: `http://127.0.0.1:${liarPort}` }).done
+      ...realms.map((realm) => tessera(t, ["login", "--realm", realm], { TESSERA_URL: liarUrl }).done)
     ]).finally(() => liar.close())
     expect(noUrl).toEqual({
       code: 1, stdout: "", stderr: `unreachable: "not a url/realms/${t.name}/.well-known/openid-configuration" did not answer: Invalid URL\n`
@@ -327,9 +348,13 @@ describe.concurrent("CONTRACT §8 tessera login: RFC 8628 device flow with tesse
     expect(nobody).toEqual({
       code: 1, stdout: "", stderr: `unreachable: http://127.0.0.1:${closed} did not answer: connect ECONNREFUSED 127.0.0.1:${closed}\n`
     })
-    expect(lied).toEqual({
-      code: 1, stdout: "", stderr: `server_error: the metadata names the issuer "${t.server.base}/realms/other", not realm ${t.name}'s\n`
-    })
+    expect(lies).toEqual([
+      { code: 1, stdout: "", stderr: `server_error: the metadata names the issuer "${liarUrl}/realms/other", not realm other-issuer's\n` },
+      { code: 1, stdout: "", stderr: `server_error: the metadata names endpoints outside the issuer's origin ${liarUrl}\n` },
+      { code: 1, stdout: "", stderr: "server_error: the metadata of realm redirects: unexpected answer (HTTP 302)\n" },
+      { code: 1, stdout: "", stderr: "invalid_request\\u001b[2J: \\u001b]0;pwned\\u0007 see \\u009b31mred\n" },
+      { code: 1, stdout: "", stderr: `server_error: ${liarUrl} answered more than 1048576 bytes\n` }
+    ])
     // a session file that is not one (here: a bare token) is refused without quoting it, and left for logout
     const file = Session.fileOf(t.server.base, t.name, { XDG_CONFIG_HOME: t.xdg })
     await Fs.mkdir(Path.dirname(file), { recursive: true, mode: 0o700 })
@@ -448,6 +473,25 @@ describe("RFC 8628 §3.4-3.5: the CLI's polling, on a test clock", () => {
     expect(Either.getLeft(denied.outcome).pipe(Option.map((e) => e.message))).toEqual(Option.some("access_denied: the person denied the request"))
     const expired = await pollAgainst([{ status: 400, body: { error: "expired_token", error_description: "the device code has expired: start again" } }])
     expect(Either.getLeft(expired.outcome).pipe(Option.map((e) => e.message))).toEqual(Option.some("expired_token: the device code has expired: start again"))
+  })
+
+  it("a server that accepts the connection and never answers: given up after 30 s (unreachable), not a CLI that hangs", async () => {
+    const silent = Http.createServer(() => undefined)
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve))
+    const url = `http://127.0.0.1:${(silent.address() as { port: number }).port}`
+    try {
+      const outcome = await Effect.runPromise(Effect.gen(function*() {
+        const fiber = yield* Effect.fork(Effect.either(AuthServer.discover(url, "acme")))
+        yield* TestClock.adjust("29 seconds")
+        expect(fiber.unsafePoll()).toBeNull()
+        yield* TestClock.adjust("1 second")
+        return yield* Fiber.join(fiber)
+      }).pipe(Effect.provide(TestContext.TestContext)))
+      expect(Either.getLeft(outcome).pipe(Option.map((e) => e.message))).toEqual(Option.some(`unreachable: ${url} did not answer within 30s`))
+    } finally {
+      silent.closeAllConnections()
+      silent.close()
+    }
   })
 
   it("§3.2 expires_in: the CLI stops polling on its own once the code has expired; a 5xx or a body that is no token response is a refusal", async () => {

@@ -3,7 +3,7 @@
  * says), form posts to its endpoints as the public client `tessera-cli`, and their answers decoded through schemas.
  * Node's global fetch, no HTTP library: the CLI must start fast.
  */
-import { Data, Effect, Either, Schema } from "effect"
+import { Data, Duration, Effect, Either, Schema } from "effect"
 
 /** CONTRACT §3: the realm's built-in public client for the CLI (ADR 0035). */
 export const clientId = "tessera-cli"
@@ -20,7 +20,7 @@ export const realmPattern = /^[a-z0-9][a-z0-9-]{0,62}$/
  */
 export class SessionRefused extends Data.TaggedError("SessionRefused")<{ readonly error: string; readonly description: string }> {
   override get message() {
-    return `${this.error}: ${this.description}`
+    return printable(`${this.error}: ${this.description}`)
   }
 }
 
@@ -55,11 +55,45 @@ export interface Answer {
 /** The origin of `url` for a message, or the text itself when it is no URL (a bad TESSERA_URL). */
 const originOf = (url: string) => URL.canParse(url) ? new URL(url).origin : JSON.stringify(url)
 
+/**
+ * Text from the server made safe for a terminal: control characters (C0, DEL, C1: ANSI escape sequences among them)
+ * are written as `\uXXXX` escapes, so an answer cannot move the cursor, rewrite earlier lines or retitle the window.
+ */
+export const printable = (text: string) =>
+  text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
+
+/** An answer larger than this is no answer of an authorization server (Tessera's are a few hundred bytes). */
+const maxAnswer = 1024 * 1024
+
+/** How long the CLI waits for an answer before it gives up on the server. */
+const answerTimeout = Duration.seconds(30)
+
+class AnswerTooLarge extends Error {}
+
+/** The body, read up to `maxAnswer` bytes: a hostile or broken server cannot fill the CLI's memory. */
+const bodyOf = async (res: Response) => {
+  if (res.body === null) return ""
+  const reader = res.body.getReader()
+  const chunks: Array<Uint8Array> = []
+  let size = 0
+  while (true) {
+    const { done, value } = await reader.read()
+    if (done) return Buffer.concat(chunks).toString("utf8")
+    size += value.byteLength
+    if (size > maxAnswer) {
+      await reader.cancel()
+      throw new AnswerTooLarge()
+    }
+    chunks.push(value)
+  }
+}
+
 const send = (url: string, init: RequestInit) =>
   Effect.tryPromise({
     try: async (signal) => {
+      // redirects are not followed: a token or code is never sent on to another URL
       const res = await fetch(url, { ...init, signal, redirect: "manual" })
-      const text = await res.text()
+      const text = await bodyOf(res)
       let body: unknown = undefined
       try {
         body = text === "" ? undefined : JSON.parse(text)
@@ -69,11 +103,16 @@ const send = (url: string, init: RequestInit) =>
       return { status: res.status, body } satisfies Answer
     },
     catch: (cause) =>
-      new SessionRefused({
-        error: "unreachable",
-        description: `${originOf(url)} did not answer: ${(cause as Error & { cause?: Error }).cause?.message ?? (cause as Error).message}`
-      })
-  })
+      cause instanceof AnswerTooLarge
+        ? new SessionRefused({ error: "server_error", description: `${originOf(url)} answered more than ${maxAnswer} bytes` })
+        : new SessionRefused({
+          error: "unreachable",
+          description: `${originOf(url)} did not answer: ${(cause as Error & { cause?: Error }).cause?.message ?? (cause as Error).message}`
+        })
+  }).pipe(Effect.timeoutFail({
+    duration: answerTimeout,
+    onTimeout: () => new SessionRefused({ error: "unreachable", description: `${originOf(url)} did not answer within ${Duration.format(answerTimeout)}` })
+  }))
 
 /** A form POST (`application/x-www-form-urlencoded`, RFC 6749 §3.2) as `tessera-cli` (`none`: its `client_id` in the body). */
 export const postForm = (url: string, params: Readonly<Record<string, string>>) =>
@@ -87,7 +126,10 @@ export const postForm = (url: string, params: Readonly<Record<string, string>>) 
 export const refusalOf = (answer: Answer, what: string) => {
   const error = Schema.decodeUnknownEither(ErrorBody)(answer.body)
   return Either.isRight(error)
-    ? new SessionRefused({ error: error.right.error, description: error.right.error_description ?? `${what} was refused (HTTP ${answer.status})` })
+    ? new SessionRefused({
+      error: printable(error.right.error),
+      description: printable(error.right.error_description ?? `${what} was refused (HTTP ${answer.status})`)
+    })
     : new SessionRefused({ error: "server_error", description: `${what}: unexpected answer (HTTP ${answer.status})` })
 }
 
@@ -110,9 +152,18 @@ export const discover = (baseUrl: string, realm: string) =>
     Effect.flatMap((answer) => expect(answer, Metadata, `the metadata of realm ${realm}`)),
     Effect.filterOrFail(
       (metadata) => URL.canParse(metadata.issuer) && new URL(metadata.issuer).href === `${new URL(metadata.issuer).origin}/realms/${realm}`,
-      (metadata) => new SessionRefused({ error: "server_error", description: `the metadata names the issuer ${JSON.stringify(metadata.issuer)}, not realm ${realm}'s` })
+      (metadata) =>
+        new SessionRefused({ error: "server_error", description: `the metadata names the issuer ${printable(JSON.stringify(metadata.issuer))}, not realm ${realm}'s` })
+    ),
+    // CONTRACT §2: one issuer origin; the refresh token is only ever sent to the issuer's own endpoints
+    Effect.filterOrFail(
+      (metadata) => endpointsOf(metadata).every((url) => URL.canParse(url) && new URL(url).origin === new URL(metadata.issuer).origin),
+      (metadata) => new SessionRefused({ error: "server_error", description: `the metadata names endpoints outside the issuer's origin ${new URL(metadata.issuer).origin}` })
     )
   )
+
+const endpointsOf = (metadata: Metadata) =>
+  [metadata.token_endpoint, metadata.device_authorization_endpoint, ...(metadata.revocation_endpoint !== undefined ? [metadata.revocation_endpoint] : [])]
 
 /** CONTRACT §3, RFC 8707: the realm's admin resource, `{issuer origin}/admin/realms/R`. */
 export const adminResource = (metadata: Metadata, realm: string) => `${new URL(metadata.issuer).origin}/admin/realms/${realm}`

@@ -42,8 +42,8 @@ export const directory = (env: NodeJS.ProcessEnv = process.env) => {
   return Path.join(xdg !== undefined && Path.isAbsolute(xdg) ? xdg : Path.join(Os.homedir(), ".config"), "tessera")
 }
 
-/** The server as the session is keyed: its URL without a trailing slash (`http://localhost:8080`). */
-export const serverKey = (baseUrl: string) => baseUrl.replace(/\/+$/, "")
+/** The server as the session is keyed: its URL as WHATWG URL writes it (host in lower case), no trailing slash. */
+export const serverKey = (baseUrl: string) => (URL.canParse(baseUrl) ? new URL(baseUrl).href : baseUrl).replace(/\/+$/, "")
 
 /**
  * The session file of `realm` at `baseUrl`: the realm's name (already checked against CONTRACT §2's pattern by the
@@ -70,12 +70,16 @@ export const read = (path: string) =>
     }))
   )
 
-/** Creates `dir` and its parents as 0700, and makes `dir` itself 0700 if it was there already (it is ours). */
+/**
+ * Creates `dir` and its parents as 0700, and makes `dir` itself 0700 if it was there already with another mode (it is
+ * ours); a symbolic link there is the user's choice and left alone (chmod would change whatever it points to).
+ */
 const ensureDirectory = (dir: string) =>
   Effect.tryPromise({
     try: async () => {
       await Fs.mkdir(dir, { recursive: true, mode: 0o700 })
-      await Fs.chmod(dir, 0o700)
+      const found = await Fs.lstat(dir)
+      if (found.isDirectory() && (found.mode & 0o777) !== 0o700) await Fs.chmod(dir, 0o700)
     },
     catch: fail(dir)
   })
