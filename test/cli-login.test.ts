@@ -4,7 +4,7 @@
  * is that port (the device flow follows the metadata's URLs), a person approving through the pages (CONTRACT §4),
  * RFC 8628 (device flow), RFC 6749 §6 (refresh, rotation), RFC 7009 (revocation), ADR 0044 (the token file).
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process"
+import { type ChildProcess, spawn } from "node:child_process"
 import * as Fs from "node:fs/promises"
 import * as Http from "node:http"
 import * as Os from "node:os"
@@ -18,11 +18,11 @@ import * as Session from "@tessera/cli/Session"
 import { Fetcher } from "@tessera/domain"
 import * as AppConfig from "@tessera/server-node/AppConfig"
 import * as Live from "@tessera/server-node/Live"
-import { freePort, inheritedEnv, repoRoot } from "./support/Children.js"
+import { freePort, inheritedEnv } from "./support/Children.js"
+import * as Cli from "./support/Cli.js"
 import { person } from "./support/Person.js"
 import { adminToken, config } from "./support/TestLive.js"
 
-const bin = Path.join(repoRoot, "packages/cli/bin/tessera.mjs")
 const password = "correct horse battery staple"
 /** CONTRACT §5 / the server's access token lifetime (15 minutes). */
 const accessTokenLifetime = 900
@@ -73,8 +73,8 @@ let server: Server
 let home: string
 
 beforeAll(async () => {
-  // the tests run the CLI as it is shipped: compiled now, never a stale dist
-  execFileSync(process.execPath, [Path.join(repoRoot, "packages/cli/build.mjs")], { cwd: repoRoot, stdio: "inherit" })
+  // the tests run the CLI as it is shipped: compiled now (once per test process), never a stale dist
+  await Cli.build()
   home = await Fs.mkdtemp(Path.join(Os.tmpdir(), "tessera-cli-login-"))
   server = await startServer()
 }, 120_000)
@@ -119,8 +119,8 @@ const printed: Array<string> = []
 
 /** `tessera <args>` as the tenant's user: its own config directory and HOME, the server in TESSERA_URL. */
 const tessera = (t: Tenant, args: ReadonlyArray<string>, env: Record<string, string> = {}): Run => {
-  const child = spawn(process.execPath, [bin, ...args], {
-    cwd: repoRoot,
+  const child = spawn(process.execPath, [Cli.bin, ...args], {
+    cwd: t.xdg,
     env: { ...inheritedEnv((name) => name === "XDG_CONFIG_HOME"), HOME: t.xdg, XDG_CONFIG_HOME: t.xdg, TESSERA_URL: t.server.base, ...env },
     stdio: ["ignore", "pipe", "pipe"]
   })
@@ -271,7 +271,7 @@ describe.concurrent("CONTRACT §8 tessera login: RFC 8628 device flow with tesse
     expect(result).toEqual({
       code: 1,
       stdout: expect.stringMatching(/^To sign in, .*\nor open .*\nWaiting for approval\.\.\.\n$/),
-      stderr: "access_denied: the person denied the request\n"
+      stderr: "tessera: access_denied: the person denied the request\n"
     })
     await expect(Fs.readdir(Path.join(t.xdg, "tessera", "sessions"))).rejects.toThrow("ENOENT")
   })
@@ -291,16 +291,16 @@ describe.concurrent("CONTRACT §8 tessera login: RFC 8628 device flow with tesse
     expect(result).toEqual({
       code: 1,
       stdout: expect.stringMatching(/^To sign in, .*\nor open .*\nWaiting for approval\.\.\.\n$/),
-      stderr: "expired_token: the device code has expired: start again\n"
+      stderr: "tessera: expired_token: the device code has expired: start again\n"
     })
     await expect(Fs.readdir(Path.join(t.xdg, "tessera"))).rejects.toThrow("ENOENT")
   })
 
   it("CONTRACT §2: an unknown realm is the server's 404 error, exit 1; a malformed realm name is bad usage and never a path", async () => {
     const t = await tenant()
-    expect(await tessera(t, ["login", "--realm", "no-such-realm"]).done).toEqual({ code: 1, stdout: "", stderr: "invalid_request: unknown realm\n" })
+    expect(await tessera(t, ["login", "--realm", "no-such-realm"]).done).toEqual({ code: 1, stdout: "", stderr: "tessera: invalid_request: unknown realm\n" })
     const bad = await tessera(t, ["login", "--realm", "../../etc"]).done
-    expect(bad.code).not.toBe(0)
+    expect(bad.code).toBe(2)
     expect(`${bad.stdout}${bad.stderr}`).toContain("a realm name is [a-z0-9][a-z0-9-]{0,62}")
     await expect(Fs.readdir(t.xdg)).resolves.toEqual([])
   })
@@ -343,17 +343,17 @@ describe.concurrent("CONTRACT §8 tessera login: RFC 8628 device flow with tesse
       ...realms.map((realm) => tessera(t, ["login", "--realm", realm], { TESSERA_URL: liarUrl }).done)
     ]).finally(() => liar.close())
     expect(noUrl).toEqual({
-      code: 1, stdout: "", stderr: `unreachable: "not a url/realms/${t.name}/.well-known/openid-configuration" did not answer: Invalid URL\n`
+      code: 1, stdout: "", stderr: `tessera: unreachable: "not a url/realms/${t.name}/.well-known/openid-configuration" did not answer: Invalid URL\n`
     })
     expect(nobody).toEqual({
-      code: 1, stdout: "", stderr: `unreachable: http://127.0.0.1:${closed} did not answer: connect ECONNREFUSED 127.0.0.1:${closed}\n`
+      code: 1, stdout: "", stderr: `tessera: unreachable: http://127.0.0.1:${closed} did not answer: connect ECONNREFUSED 127.0.0.1:${closed}\n`
     })
     expect(lies).toEqual([
-      { code: 1, stdout: "", stderr: `server_error: the metadata names the issuer "${liarUrl}/realms/other", not realm other-issuer's\n` },
-      { code: 1, stdout: "", stderr: `server_error: the metadata names endpoints outside the issuer's origin ${liarUrl}\n` },
-      { code: 1, stdout: "", stderr: "server_error: the metadata of realm redirects: unexpected answer (HTTP 302)\n" },
-      { code: 1, stdout: "", stderr: "invalid_request\\u001b[2J: \\u001b]0;pwned\\u0007 see \\u009b31mred\n" },
-      { code: 1, stdout: "", stderr: `server_error: ${liarUrl} answered more than 1048576 bytes\n` }
+      { code: 1, stdout: "", stderr: `tessera: server_error: the metadata names the issuer "${liarUrl}/realms/other", not realm other-issuer's\n` },
+      { code: 1, stdout: "", stderr: `tessera: server_error: the metadata names endpoints outside the issuer's origin ${liarUrl}\n` },
+      { code: 1, stdout: "", stderr: "tessera: server_error: the metadata of realm redirects: unexpected answer (HTTP 302)\n" },
+      { code: 1, stdout: "", stderr: "tessera: invalid_request\\u001b[2J: \\u001b]0;pwned\\u0007 see \\u009b31mred\n" },
+      { code: 1, stdout: "", stderr: `tessera: server_error: ${liarUrl} answered more than 1048576 bytes\n` }
     ])
     // a session file that is not one (here: a bare token) is refused without quoting it, and left for logout
     const file = Session.fileOf(t.server.base, t.name, { XDG_CONFIG_HOME: t.xdg })
@@ -374,21 +374,20 @@ describe.concurrent("CONTRACT §8 tessera login: RFC 8628 device flow with tesse
     expect(await tessera(t, ["logout", "--realm", t.name]).done).toEqual({
       code: 1,
       stdout: `Logged out of realm ${t.name} at ${t.server.base}\n`,
-      stderr: `unreachable: the session was deleted here, but the server did not revoke it: http://127.0.0.1:${closed} did not answer: connect ECONNREFUSED 127.0.0.1:${closed}\n`
+      stderr: `tessera: unreachable: the session was deleted here, but the server did not revoke it: http://127.0.0.1:${closed} did not answer: connect ECONNREFUSED 127.0.0.1:${closed}\n`
     })
     await expect(Fs.stat(file)).rejects.toThrow("ENOENT")
   })
 
-  it("RFC 6749 §6, ADR 0044: an expiring token is refreshed once, even by two commands at once (the lock); the file gets the new tokens; the old refresh token no longer works; a refused refresh drops the session", async () => {
+  it("RFC 6749 §6, ADR 0044: an expiring token is refreshed by the next command, once even for two at once (the lock); the file gets the new tokens; the old refresh token no longer works; a refused refresh drops the session: exit 1, log in again", async () => {
     const t = await tenant()
     const { file, stored } = await loggedIn(t)
+    // CONTRACT §8: a command of the realm acts as its tenant admin, through a refresh first
     await forceExpiry(file)
-    // two at once: one refreshes, the other waits for the lock and finds the new token (had both presented the
-    // same refresh token, the second would be reuse and revoke the family, CONTRACT §5)
-    const [a, b] = await Promise.all([Effect.runPromise(Session.tokenAt(file)), Effect.runPromise(Session.tokenAt(file))])
+    const listed = await tessera(t, ["users", "list", "--realm", t.name, "--json"]).done
     const renewed = JSON.parse(await Fs.readFile(file, "utf8"))
-    expect(a).toEqual(Option.some(renewed.access_token))
-    expect(b).toEqual(Option.some(renewed.access_token))
+    expect(listed).toEqual({ code: 0, stdout: `${JSON.stringify((await asTenantAdmin(t, renewed.access_token, `/admin/realms/${t.name}/users`)).json)}\n`, stderr: "" })
+    expect(JSON.parse(listed.stdout).users.map((u: { username: string }) => u.username).sort()).toEqual(["ada", "bob"])
     expect(renewed).toEqual({
       ...stored,
       access_token: expect.stringMatching(/^ey/),
@@ -399,16 +398,29 @@ describe.concurrent("CONTRACT §8 tessera login: RFC 8628 device flow with tesse
     expect(renewed.refresh_token).not.toBe(stored.refresh_token)
     expect(renewed.expires_at).toBeGreaterThan(Math.floor(Date.now() / 1000) + accessTokenLifetime - 30)
     expect(await modeOf(file)).toBe(0o600)
+    // two at once: one refreshes, the other waits for the lock and finds the new token (had both presented the
+    // same refresh token, the second would be reuse and revoke the family, CONTRACT §5)
+    await forceExpiry(file)
+    const [a, b] = await Promise.all([Effect.runPromise(Session.tokenAt(file)), Effect.runPromise(Session.tokenAt(file))])
+    const again = JSON.parse(await Fs.readFile(file, "utf8"))
+    expect(a).toEqual(Option.some(again.access_token))
+    expect(b).toEqual(Option.some(again.access_token))
+    expect(again.refresh_token).not.toBe(renewed.refresh_token)
     expect(await Fs.readdir(Path.dirname(file))).toEqual([Path.basename(file)])
-    expect((await asTenantAdmin(t, renewed.access_token, `/admin/realms/${t.name}/users`)).status).toBe(200)
-    // CONTRACT §5: rotation; presenting the old one is reuse, which revokes the family
+    expect((await asTenantAdmin(t, again.access_token, `/admin/realms/${t.name}/users`)).status).toBe(200)
+    // CONTRACT §5: rotation; presenting an old one is reuse, which revokes the family
     expect(await refreshWith(t, stored.refresh_token)).toEqual({ status: 400, json: { error: "invalid_grant" } })
     // the family is gone: the next refresh is invalid_grant, the session is dropped and the user told to log in again
     await forceExpiry(file)
-    const ended = await tokenAt(file)
-    expect(ended._tag === "Left" && { error: ended.left.error, description: ended.left.description }).toEqual(endedSession(t))
+    expect(await tessera(t, ["users", "list", "--realm", t.name]).done).toEqual({
+      code: 1, stdout: "", stderr: `tessera: ${endedSession(t).error}: ${endedSession(t).description}\n`
+    })
     await expect(Fs.stat(file)).rejects.toThrow("ENOENT")
     expect(await tokenAt(file)).toEqual(Either.right(Option.none()))
+    // the same refusal, as Session.tenantToken's caller sees it
+    await Fs.writeFile(file, JSON.stringify({ ...again, expires_at: 0 }), { mode: 0o600 })
+    const ended = await tokenAt(file)
+    expect(ended._tag === "Left" && { error: ended.left.error, description: ended.left.description }).toEqual(endedSession(t))
   })
 
   it("RFC 7009: logging in again revokes the session it replaces; tessera logout revokes the refresh token (its grant and access tokens with it) and deletes the session; again: nothing to do", async () => {

@@ -4,6 +4,7 @@
  * Node's global fetch, no HTTP library: the CLI must start fast.
  */
 import { Data, Duration, Effect, Either, Schema } from "effect"
+import * as Output from "./Output.js"
 
 /** CONTRACT §3: the realm's built-in public client for the CLI (ADR 0035). */
 export const clientId = "tessera-cli"
@@ -20,7 +21,7 @@ export const realmPattern = /^[a-z0-9][a-z0-9-]{0,62}$/
  */
 export class SessionRefused extends Data.TaggedError("SessionRefused")<{ readonly error: string; readonly description: string }> {
   override get message() {
-    return printable(`${this.error}: ${this.description}`)
+    return Output.safe(`${this.error}: ${this.description}`)
   }
 }
 
@@ -54,13 +55,6 @@ export interface Answer {
 
 /** The origin of `url` for a message, or the text itself when it is no URL (a bad TESSERA_URL). */
 const originOf = (url: string) => URL.canParse(url) ? new URL(url).origin : JSON.stringify(url)
-
-/**
- * Text from the server made safe for a terminal: control characters (C0, DEL, C1: ANSI escape sequences among them)
- * are written as `\uXXXX` escapes, so an answer cannot move the cursor, rewrite earlier lines or retitle the window.
- */
-export const printable = (text: string) =>
-  text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
 
 /** An answer larger than this is no answer of an authorization server (Tessera's are a few hundred bytes). */
 const maxAnswer = 1024 * 1024
@@ -127,8 +121,8 @@ export const refusalOf = (answer: Answer, what: string) => {
   const error = Schema.decodeUnknownEither(ErrorBody)(answer.body)
   return Either.isRight(error)
     ? new SessionRefused({
-      error: printable(error.right.error),
-      description: printable(error.right.error_description ?? `${what} was refused (HTTP ${answer.status})`)
+      error: Output.safe(error.right.error),
+      description: Output.safe(error.right.error_description ?? `${what} was refused (HTTP ${answer.status})`)
     })
     : new SessionRefused({ error: "server_error", description: `${what}: unexpected answer (HTTP ${answer.status})` })
 }
@@ -153,7 +147,7 @@ export const discover = (baseUrl: string, realm: string) =>
     Effect.filterOrFail(
       (metadata) => URL.canParse(metadata.issuer) && new URL(metadata.issuer).href === `${new URL(metadata.issuer).origin}/realms/${realm}`,
       (metadata) =>
-        new SessionRefused({ error: "server_error", description: `the metadata names the issuer ${printable(JSON.stringify(metadata.issuer))}, not realm ${realm}'s` })
+        new SessionRefused({ error: "server_error", description: `the metadata names the issuer ${Output.safe(JSON.stringify(metadata.issuer))}, not realm ${realm}'s` })
     ),
     // CONTRACT §2: one issuer origin; the refresh token is only ever sent to the issuer's own endpoints
     Effect.filterOrFail(

@@ -4,6 +4,7 @@
  */
 import { Clock, Duration, Effect, Schema } from "effect"
 import * as AuthServer from "./AuthServer.js"
+import * as Output from "./Output.js"
 
 export type { Answer } from "./AuthServer.js"
 
@@ -34,8 +35,8 @@ export const start = (metadata: AuthServer.Metadata, scope: string, resource: st
 /** What the person is told (§3.3): where to go and which code to enter; the code alone is not a credential. */
 export const instructions = (started: Started) =>
   [
-    `To sign in, open ${AuthServer.printable(started.verification_uri)} and enter the code ${AuthServer.printable(started.user_code)}`,
-    ...(started.verification_uri_complete !== undefined ? [`or open ${AuthServer.printable(started.verification_uri_complete)}`] : []),
+    `To sign in, open ${Output.safe(started.verification_uri)} and enter the code ${Output.safe(started.user_code)}`,
+    ...(started.verification_uri_complete !== undefined ? [`or open ${Output.safe(started.verification_uri_complete)}`] : []),
     "Waiting for approval..."
   ].join("\n")
 

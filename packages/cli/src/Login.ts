@@ -7,6 +7,7 @@ import * as Options from "@effect/cli/Options"
 import { Clock, Config, Console, Effect, Option, Schema } from "effect"
 import * as AuthServer from "./AuthServer.js"
 import * as DeviceFlow from "./DeviceFlow.js"
+import { Refused } from "./Failure.js"
 import * as Session from "./Session.js"
 import * as TokenFile from "./TokenFile.js"
 
@@ -22,15 +23,9 @@ const realm = Options.text("realm").pipe(
   Options.withDescription("the realm (or TESSERA_REALM)")
 )
 
-/**
- * CONTRACT §8: a refusal is the error's code and description on stderr and exit status 1. The commands end here
- * rather than failing, so that `tessera` prints no stack and exits 1 whichever way main.ts reports failures.
- */
+/** CONTRACT §8: a refusal is exit 1 with the error's code and description on stderr, as main.ts reports `Refused`. */
 const reported = <R>(effect: Effect.Effect<void, AuthServer.SessionRefused, R>) =>
-  Effect.catchTag(effect, "SessionRefused", (refusal) =>
-    Effect.zipRight(Console.error(refusal.message), Effect.sync(() => {
-      process.exitCode = 1
-    })))
+  Effect.mapError(effect, (refusal) => new Refused({ error: refusal.error, description: refusal.description }))
 
 const login = Command.make("login", { realm }, ({ realm }) =>
   reported(Effect.gen(function*() {
