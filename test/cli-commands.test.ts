@@ -13,6 +13,9 @@ import * as Commands from "../packages/cli/src/Commands.js"
 import * as Cli from "./support/Cli.js"
 import { issueCode, registerClient, tokenExchangeGrant, world } from "./support/TokenFixtures.js"
 
+/** Each test runs the CLI several times, each a Node start (about 0.35 s of CPU): room for a loaded machine. */
+const slow = 120_000
+
 let base: string
 let runtime: Awaited<ReturnType<typeof Cli.serve>>["runtime"]
 
@@ -43,7 +46,7 @@ const keyValues = (rows: ReadonlyArray<readonly [string, string]>) => {
   return rows.map(([key, value]) => `${key.padEnd(width)}  ${value}`.trimEnd()).join("\n") + "\n"
 }
 
-describe("CONTRACT §8: every admin API operation is a command", () => {
+describe("CONTRACT §8: every admin API operation is a command", { timeout: slow }, () => {
   it("each endpoint of AdminApi.Api has a noun and verb (a new endpoint without one fails here)", () => {
     const declared: Array<string> = []
     HttpApi.reflect(AdminApi.Api, { onGroup: () => undefined, onEndpoint: ({ endpoint }) => void declared.push(endpoint.name) })
@@ -67,7 +70,7 @@ describe("CONTRACT §8: every admin API operation is a command", () => {
   })
 })
 
-describe("CONTRACT §8 nouns, end to end", () => {
+describe("CONTRACT §8 nouns, end to end", { timeout: slow }, () => {
   it("realms: create, update, get (with its ETag), delete only with --confirm, list", async () => {
     const name = realmName()
     const created = await tessera("realms", "create", "--name", name)

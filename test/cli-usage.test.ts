@@ -11,6 +11,9 @@ import * as Cli from "./support/Cli.js"
 import { freePort } from "./support/Children.js"
 import * as TestLive from "./support/TestLive.js"
 
+/** Each test runs the CLI several times, each a Node start (about 0.35 s of CPU): room for a loaded machine. */
+const slow = 120_000
+
 let base: string
 let realm: string
 
@@ -29,7 +32,7 @@ const refusalOf = (body: { error: string; error_description: string }) => `tesse
 /** No JavaScript stack trace, ever. */
 const noTrace = (result: Cli.Result) => expect(`${result.stdout}${result.stderr}`).not.toMatch(/\n\s+at |Error:|file:\/\//)
 
-describe("CONTRACT §8 exit status", () => {
+describe("CONTRACT §8 exit status", { timeout: slow }, () => {
   it("2 on bad usage: an unknown command, an unknown option, a missing argument, a bad option value", async () => {
     const [command, option, argument, value] = await Promise.all([
       tessera(["frobnicate"]),
@@ -69,7 +72,7 @@ describe("CONTRACT §8 exit status", () => {
   })
 })
 
-describe("CONTRACT §8 credentials", () => {
+describe("CONTRACT §8 credentials", { timeout: slow }, () => {
   it("the owner token from TESSERA_ADMIN_TOKEN; a wrong one is the server's invalid_token", async () => {
     const wrong = await tessera(["realms", "get", realm], { env: { TESSERA_ADMIN_TOKEN: "not-the-owner-token-0123456789abcdefgh" } })
     const answer = await fetch(`${base}/admin/realms/${realm}`, { headers: { authorization: "Bearer not-the-owner-token-0123456789abcdefgh" } })
@@ -102,7 +105,7 @@ describe("CONTRACT §8 credentials", () => {
   })
 })
 
-describe("CONTRACT §8 output", () => {
+describe("CONTRACT §8 output", { timeout: slow }, () => {
   it("--json prints the server's body exactly; --all follows next_cursor across pages", async () => {
     for (const username of ["pat", "quinn", "robin"]) {
       expect((await Cli.api(base, "POST", `/admin/realms/${realm}/users`, { username, password: "correct horse battery" })).status).toBe(201)
@@ -137,7 +140,7 @@ describe("CONTRACT §8 output", () => {
   })
 })
 
-describe("CONTRACT §2 hostile input through the CLI: the server's 4xx or a usage error, never a crash", () => {
+describe("CONTRACT §2 hostile input through the CLI: the server's 4xx or a usage error, never a crash", { timeout: slow }, () => {
   it("newlines and NUL in values are the server's invalid_request", async () => {
     const newline = { username: "eve\nadmin", password: "correct horse battery" }
     const nul = { username: "eve\u0000", password: "correct horse battery" }

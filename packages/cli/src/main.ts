@@ -15,6 +15,12 @@ import { exitRefused, exitUsage, Refused, Usage } from "./Failure.js"
 import * as Login from "./Login.js"
 import * as Output from "./Output.js"
 
+// a reader that went away (`tessera audit tail -f | head -1`) ends the command quietly, as it does for other tools
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code === "EPIPE") process.exit(process.exitCode === undefined ? 0 : Number(process.exitCode))
+  throw error
+})
+
 const args = process.argv.slice(2)
 // only the noun asked for is built in full (start-up time); shell completion needs every command
 const expand = args.includes("--completions") ? () => true : (noun: string) => args.includes(noun)
