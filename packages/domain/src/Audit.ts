@@ -29,7 +29,7 @@ export class Audit extends Context.Tag("@tessera/domain/Audit")<Audit, {
 }>() {}
 
 /** ADR 0042: how many links a verification reads at a time (its memory is one batch, whatever the trail's length). */
-export const verifyBatch = 2000
+export const verifyBatch = 10_000
 
 /**
  * The owner trail (CONTRACT §3 `GET /admin/audit`): realm creation and deletion and tenant invitations, in a hash

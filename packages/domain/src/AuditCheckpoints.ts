@@ -38,8 +38,8 @@ export const isAuthentic = (key: CheckpointKey["Type"], c: Checkpoint) => key.ch
 export class AuditCheckpoints extends Context.Tag("@tessera/domain/AuditCheckpoints")<AuditCheckpoints, {
   /** At most `limit` checkpoints of the trail with `seq` below `before`, newest first. */
   readonly newest: (realmId: string, before: number, limit: number) => Effect.Effect<ReadonlyArray<Checkpoint>, StoreError>
-  /** The trail's checkpoints with `seq` in (`after`, `upTo`], oldest first. */
-  readonly between: (realmId: string, after: number, upTo: number) => Effect.Effect<ReadonlyArray<Checkpoint>, StoreError>
+  /** At most `limit` checkpoints of the trail with `seq` in (`after`, `upTo`], oldest first. */
+  readonly between: (realmId: string, after: number, upTo: number, limit: number) => Effect.Effect<ReadonlyArray<Checkpoint>, StoreError>
   /** Stores a checkpoint; one at a position is kept (the first), a second for the same position is dropped. */
   readonly add: (checkpoint: Checkpoint) => Effect.Effect<void, StoreError>
 }>() {}
@@ -52,8 +52,8 @@ export const layerMemory = Layer.effect(AuditCheckpoints, Effect.map(MemoryDb.Me
   AuditCheckpoints.of({
     newest: (realmId, before, limit) =>
       MemoryDb.read(db, (state) => Chunk.toReadonlyArray(of(state, realmId)).filter((c) => c.seq < before).reverse().slice(0, limit)),
-    between: (realmId, after, upTo) =>
-      MemoryDb.read(db, (state) => Chunk.toReadonlyArray(of(state, realmId)).filter((c) => c.seq > after && c.seq <= upTo)),
+    between: (realmId, after, upTo, limit) =>
+      MemoryDb.read(db, (state) => Chunk.toReadonlyArray(of(state, realmId)).filter((c) => c.seq > after && c.seq <= upTo).slice(0, limit)),
     add: (checkpoint) =>
       Effect.zipRight(RealmPin.check(checkpoint.realmId), MemoryDb.write(db, (state) => {
         const trail = of(state, checkpoint.realmId)

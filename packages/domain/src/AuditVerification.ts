@@ -62,27 +62,37 @@ export const verify = (realmId: string, from: From = "checkpoint") =>
     const start = from === "genesis" ? AuditChain.fromGenesis : yield* trustedStart(realmId)
     const authentic = (found: ReadonlyArray<AuditCheckpoints.Checkpoint>) =>
       Effect.filter(found, (c) => AuditCheckpoints.isAuthentic(key, c))
+    // the signed checkpoints past the start, read a page at a time as the walk reaches them (usually one read in all)
+    let signed: ReadonlyArray<AuditCheckpoints.Checkpoint> = []
+    let readUpTo = start.seq
     const walked = yield* AuditChain.walk(
       (after, limit) => audit.links(realmId, after, limit),
       start,
       batch,
       (links) =>
-        Effect.map(
-          Effect.flatMap(checkpoints.between(realmId, links[0]!.seq - 1, links[links.length - 1]!.seq), authentic),
-          (signed) => {
-            const bySeq = new Map(signed.map((c) => [c.seq, c]))
-            return (l: AuditChain.StoredLink) => {
-              const c = bySeq.get(l.seq)
-              return c === undefined || (c.hash === l.hash && c.eventId === l.event.id)
-            }
+        Effect.gen(function*() {
+          const last = links[links.length - 1]!.seq
+          while (readUpTo < last) {
+            const page = yield* checkpoints.between(realmId, readUpTo, Number.MAX_SAFE_INTEGER, checkpointPage)
+            signed = [...signed.filter((c) => c.seq >= links[0]!.seq), ...(yield* authentic(page))]
+            readUpTo = page.length < checkpointPage ? Number.MAX_SAFE_INTEGER : page[page.length - 1]!.seq
           }
-        )
+          const bySeq = new Map(signed.filter((c) => c.seq >= links[0]!.seq && c.seq <= last).map((c) => [c.seq, c]))
+          return (l: AuditChain.StoredLink) => {
+            const c = bySeq.get(l.seq)
+            return c === undefined || (c.hash === l.hash && c.eventId === l.event.id)
+          }
+        })
     )
     if (!walked.ok) return walked satisfies AuditChain.Verdict
     const end = walked.last?.seq ?? start.seq
     // a signed checkpoint past the end: events it recorded are gone (ADR 0007 could not see a cut-off trail)
-    const [beyond] = yield* authentic(yield* checkpoints.between(realmId, end, Number.MAX_SAFE_INTEGER))
-    if (beyond !== undefined) return { ok: false, firstBroken: beyond.eventId } satisfies AuditChain.Verdict
+    for (let after = end; after < Number.MAX_SAFE_INTEGER;) {
+      const page = yield* checkpoints.between(realmId, after, Number.MAX_SAFE_INTEGER, checkpointPage)
+      const [beyond] = yield* authentic(page)
+      if (beyond !== undefined) return { ok: false, firstBroken: beyond.eventId } satisfies AuditChain.Verdict
+      after = page.length < checkpointPage ? Number.MAX_SAFE_INTEGER : page[page.length - 1]!.seq
+    }
     if (walked.last !== undefined) {
       const at = DateTime.unsafeMake(yield* Clock.currentTimeMillis)
       yield* Effect.flatMap(

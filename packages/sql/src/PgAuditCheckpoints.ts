@@ -35,10 +35,10 @@ export const layer = Layer.effect(AuditCheckpoints.AuditCheckpoints, Effect.gen(
           SELECT * FROM audit_checkpoints WHERE realm_id = ${realmId} AND seq < ${before} ORDER BY seq DESC LIMIT ${limit}`, decodeRows),
         (rows) => rows.map(toCheckpoint)
       ).pipe(withRealm(realmId), run),
-    between: (realmId, after, upTo) =>
+    between: (realmId, after, upTo, limit) =>
       Effect.map(
         Effect.flatMap(sql`
-          SELECT * FROM audit_checkpoints WHERE realm_id = ${realmId} AND seq > ${after} AND seq <= ${upTo} ORDER BY seq`, decodeRows),
+          SELECT * FROM audit_checkpoints WHERE realm_id = ${realmId} AND seq > ${after} AND seq <= ${upTo} ORDER BY seq LIMIT ${limit}`, decodeRows),
         (rows) => rows.map(toCheckpoint)
       ).pipe(withRealm(realmId), run),
     // a second checkpoint of the same position changes nothing: the first stays (the table is insert-only)

@@ -1,0 +1,258 @@
+/**
+ * Audit trail at scale (issue 15, ADR 0042): one realm's trail filled with valid chained events to each size, then
+ * the full verification (from the first event), a verification resumed from its checkpoint after 1 000 new events,
+ * and the audit query of CONTRACT §3 with each of its filters and a cursor page, through the store ports the server
+ * uses (the HTTP route adds only its own decoding and encoding).
+ *
+ *   DATABASE_URL=postgres://... npm run bench:audit       PostgreSQL (a scratch database, dropped afterwards)
+ *   BENCH_STORE=pglite npm run bench:audit                 the embedded PGlite (in memory)
+ *   BENCH_SIZES=100000,1000000,10000000                    the sizes, in increasing order (this is the default)
+ *
+ * The fill writes rows as the tables' owner, in batches of `fillChunk` (INSERT ... SELECT FROM unnest), each link
+ * hashed here exactly as `audit_append` hashes it, and moves the chain head, so the application appends after it.
+ */
+import * as NodeCrypto from "node:crypto"
+import * as Os from "node:os"
+import { performance } from "node:perf_hooks"
+import { SqlClient } from "@effect/sql"
+import { DateTime, Effect, Layer, Logger, LogLevel, Redacted } from "effect"
+import Pg from "pg"
+import { Audit, AuditChain, AuditEvent, AuditVerification, CheckpointKey, Realms } from "@tessera/domain"
+import type { Realm, SigningKey } from "@tessera/domain"
+import * as ServerCrypto from "@tessera/server-node/NodeCrypto"
+import { Database, ports } from "@tessera/sql"
+import { scratch } from "./postgres.js"
+
+const sizes = (process.env["BENCH_SIZES"] ?? "100000,1000000,10000000").split(",").map(Number)
+const store = process.env["BENCH_STORE"] === "pglite" ? "PGlite" : "PostgreSQL"
+const fillChunk = 5000
+const queryRuns = 7
+
+const base = Date.parse("2026-01-01T00:00:00Z")
+/** Event `i` happens 100 ms after event `i - 1`: 10 000 000 events span about 11.6 days. */
+const atOf = (i: number) => base + i * 100
+
+const types: ReadonlyArray<AuditEvent.EventType> = ["token.issued", "token.refreshed", "login.succeeded", "token.exchanged", "consent.granted"]
+
+/** Event `i` of the filled trail: 10 000 subjects, 100 clients, 5 common types, one `refresh.reuse_detected` in 100 000. */
+const eventOf = (realm: Realm.Realm, i: number): AuditEvent.AuditEvent => ({
+  id: NodeCrypto.randomUUID(),
+  at: DateTime.unsafeMake(atOf(i)),
+  realmId: realm.id,
+  realm: realm.name,
+  type: i % 100_000 === 7 ? "refresh.reuse_detected" : types[i % types.length]!,
+  actor: { type: "client", id: `client-${i % 100}` },
+  subject: `user-${i % 10_000}`,
+  clientId: `client-${i % 100}`,
+  grantType: "authorization_code",
+  resource: "https://api.example.com/mcp",
+  scope: "openid tools:read",
+  result: "success",
+  ip: "203.0.113.17",
+  userAgent: "bench/1.0"
+})
+
+const hashOf = (prev: string, event: AuditEvent.AuditEvent) =>
+  NodeCrypto.createHash("sha256").update(`${prev}\n${AuditChain.canonical(event)}`).digest("base64url")
+
+/** Runs owner SQL in a transaction pinned to the realm; answers its rows. */
+type Owner = (realmId: string, text: string, params: ReadonlyArray<unknown>, role?: "tessera_app") => Effect.Effect<ReadonlyArray<Record<string, unknown>>, unknown>
+
+/** The plan PostgreSQL picks for `text` as the application (`tessera_app`, under row-level security), run once. */
+const explain = (owner: Owner, realmId: string, text: string, params: ReadonlyArray<unknown>) =>
+  Effect.map(
+    owner(realmId, `EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY ON) ${text}`, params, "tessera_app"),
+    (rows) => rows.map((r) => String(r["QUERY PLAN"])).filter((l) => !/^\s*(Planning|Buffers)/.test(l)).join(" | ")
+  )
+
+const columns = [
+  "seq", "id", "at", "type", "actor_id", "subject", "client_id", "prev_hash", "hash"
+] as const
+
+/** Appends events `from + 1` .. `to` (positions) after the head `prev`; answers the new head's hash. */
+const fill = (owner: Owner, realm: Realm.Realm, from: number, to: number, prevHash: string) =>
+  Effect.gen(function*() {
+    let prev = prevHash
+    for (let start = from + 1; start <= to; start += fillChunk) {
+      const end = Math.min(to, start + fillChunk - 1)
+      const cols: Record<(typeof columns)[number], Array<unknown>> = {
+        seq: [], id: [], at: [], type: [], actor_id: [], subject: [], client_id: [], prev_hash: [], hash: []
+      }
+      for (let seq = start; seq <= end; seq++) {
+        const event = eventOf(realm, seq)
+        const hash = hashOf(prev, event)
+        cols.seq.push(seq)
+        cols.id.push(event.id)
+        cols.at.push(new Date(event.at.epochMillis).toISOString())
+        cols.type.push(event.type)
+        cols.actor_id.push(event.actor.id)
+        cols.subject.push(event.subject)
+        cols.client_id.push(event.clientId)
+        cols.prev_hash.push(prev)
+        cols.hash.push(hash)
+        prev = hash
+      }
+      yield* owner(realm.id, `
+        INSERT INTO audit_events (realm_id, seq, id, at, realm, type, actor_type, actor_id, subject, client_id, grant_type,
+          resource, scope, result, ip, user_agent, prev_hash, hash)
+        SELECT $1, seq, id, at, $2, type, 'client', actor_id, subject, client_id, 'authorization_code',
+          'https://api.example.com/mcp', 'openid tools:read', 'success', '203.0.113.17', 'bench/1.0', prev_hash, hash
+        FROM unnest($3::bigint[], $4::uuid[], $5::timestamptz[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])
+          AS t(seq, id, at, type, actor_id, subject, client_id, prev_hash, hash)`,
+        [realm.id, realm.name, cols.seq, cols.id, cols.at, cols.type, cols.actor_id, cols.subject, cols.client_id, cols.prev_hash, cols.hash])
+    }
+    yield* owner(realm.id, "UPDATE audit_heads SET seq = $2, hash = $3 WHERE realm_id = $1", [realm.id, to, prev])
+    return prev
+  })
+
+/** The statement `PgAudit`'s query sends for `filter` (for EXPLAIN). */
+const querySql = (realmId: string, filter: AuditEvent.Filter): readonly [string, ReadonlyArray<unknown>] => {
+  const params: Array<unknown> = [realmId]
+  const clauses = ["realm_id = $1"]
+  const add = (column: string, op: string, value: unknown) => {
+    params.push(value)
+    clauses.push(`${column} ${op} $${params.length}`)
+  }
+  if (filter.before !== undefined) add("seq", "<", filter.before)
+  if (filter.type !== undefined) add("type", "=", filter.type)
+  if (filter.subject !== undefined) add("subject", "=", filter.subject)
+  if (filter.actor !== undefined) add("actor_id", "=", filter.actor)
+  if (filter.clientId !== undefined) add("client_id", "=", filter.clientId)
+  if (filter.since !== undefined) add("at", ">=", new Date(filter.since.epochMillis))
+  if (filter.until !== undefined) add("at", "<=", new Date(filter.until.epochMillis))
+  return [`SELECT * FROM audit_events WHERE ${clauses.join(" AND ")} ORDER BY seq DESC LIMIT ${filter.limit}`, params]
+}
+
+const sealed: SigningKey.Sealed = { iv: "aXY", ciphertext: "Y2lwaGVy" }
+
+const ms = (t0: number) => performance.now() - t0
+
+const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+
+/** Wall time, and this process's CPU time (user + system): on a loaded machine the CPU time is the steadier figure. */
+const timed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    const t0 = performance.now()
+    const cpu0 = process.cpuUsage()
+    const value = yield* effect
+    const cpu = process.cpuUsage(cpu0)
+    return { value, ms: ms(t0), cpuMs: (cpu.user + cpu.system) / 1000 }
+  })
+
+const bench = (owner: Owner) =>
+  Effect.gen(function*() {
+    const at = DateTime.unsafeMake(atOf(0))
+    const realm: Realm.Realm = { id: NodeCrypto.randomUUID(), name: `bench-audit-${process.pid}`, dynamicRegistration: false, createdAt: at, version: 1 }
+    const key = (kid: string, alg: SigningKey.Alg, status: SigningKey.Status): SigningKey.SigningKey => ({
+      kid, alg, status, publicJwk: { kty: "EC", kid }, sealedPrivateJwk: sealed, createdAt: at, activatesAt: at
+    })
+    const realmCreated: AuditEvent.AuditEvent = {
+      id: NodeCrypto.randomUUID(), at, realmId: realm.id, realm: realm.name, type: "realm.created", actor: AuditEvent.owner, result: "success"
+    }
+    yield* Effect.flatMap(Realms.Realms, (realms) =>
+      realms.create(realm, { version: 1, keys: [key("a1", "ES256", "active"), key("n1", "ES256", "next")] }, realmCreated))
+    const audit = yield* Audit.Audit
+    let head = (yield* audit.links(realm.id, 0, 1))[0]!.hash
+    // the trail's length so far: realm.created, the filled events, and the 1 000 appended after each size
+    let events = 1
+    for (const size of sizes) {
+      const tf = performance.now()
+      head = yield* fill(owner, realm, events, size, head)
+      const fillSeconds = ms(tf) / 1000
+      events = size
+      yield* owner(realm.id, "ANALYZE audit_events", [])
+      console.log(`\n## ${store}, ${events.toLocaleString("en")} events (filled in ${fillSeconds.toFixed(0)} s); load average ${Os.loadavg().map((l) => l.toFixed(2)).join(" ")}`)
+
+      const full = yield* timed(AuditVerification.verify(realm.id, "genesis"))
+      console.log(`full verify: ${(full.ms / 1000).toFixed(2)} s, ${((full.ms * 1000) / events).toFixed(2)} µs/event wall, ${((full.cpuMs * 1000) / events).toFixed(2)} µs/event Node CPU -> ${JSON.stringify(full.value)}`)
+      if (process.env["BENCH_EXPLAIN"] === "1") {
+        console.log(`  plan of a batch: ${yield* explain(owner, realm.id,
+          "SELECT * FROM audit_events WHERE realm_id = $1 AND seq > $2 ORDER BY seq LIMIT 10000", [realm.id, Math.floor(events / 2)])}`)
+      }
+
+      for (let i = 0; i < 1000; i++) yield* audit.append(eventOf(realm, ++events))
+      head = (yield* audit.links(realm.id, events - 1, 1))[0]!.hash
+      const resumed = yield* timed(AuditVerification.verify(realm.id, "checkpoint"))
+      console.log(`resume after 1 000 new events: ${resumed.ms.toFixed(1)} ms wall, ${resumed.cpuMs.toFixed(1)} ms Node CPU -> ${JSON.stringify(resumed.value)}`)
+
+      const total = events
+      const filters: ReadonlyArray<readonly [string, AuditEvent.Filter]> = [
+        ["newest page", { limit: 51 }],
+        ["type (1 in 5)", { type: "token.refreshed", limit: 51 }],
+        ["type (1 in 100 000)", { type: "refresh.reuse_detected", limit: 51 }],
+        ["subject", { subject: "user-4242", limit: 51 }],
+        ["actor", { actor: "client-42", limit: 51 }],
+        ["client_id", { clientId: "client-42", limit: 51 }],
+        ["since (last hour)", { since: DateTime.unsafeMake(atOf(total) - 3_600_000), limit: 51 }],
+        ["until (first 1%)", { until: DateTime.unsafeMake(atOf(Math.floor(total / 100))), limit: 51 }],
+        ["since + until (a day in the middle)", {
+          since: DateTime.unsafeMake(atOf(Math.floor(total / 2))), until: DateTime.unsafeMake(atOf(Math.floor(total / 2)) + 86_400_000), limit: 51
+        }],
+        ["cursor page (middle)", { before: Math.floor(total / 2), limit: 51 }],
+        ["cursor page + subject (middle)", { before: Math.floor(total / 2), subject: "user-4242", limit: 51 }],
+        ["subject + since (last day)", { subject: "user-4242", since: DateTime.unsafeMake(atOf(total) - 86_400_000), limit: 51 }]
+      ]
+      for (const [name, filter] of filters) {
+        const times: Array<number> = []
+        let rows = 0
+        for (let i = 0; i < queryRuns; i++) {
+          const r = yield* timed(audit.query(realm.id, filter))
+          times.push(r.ms)
+          rows = r.value.length
+        }
+        console.log(`query ${name}: median ${median(times).toFixed(1)} ms, max ${Math.max(...times).toFixed(1)} ms (${rows} rows)`)
+        if (process.env["BENCH_EXPLAIN"] === "1") console.log(`  plan: ${yield* explain(owner, realm.id, ...querySql(realm.id, filter))}`)
+      }
+    }
+  })
+
+const checkpointKey = CheckpointKey.layer(NodeCrypto.randomBytes(32))
+
+const main = Effect.gen(function*() {
+  console.log(`# bench:audit on ${store}, sizes ${sizes.join(", ")}; ${Os.cpus().length} CPUs; load average ${Os.loadavg().map((l) => l.toFixed(2)).join(" ")}`)
+  if (store === "PGlite") {
+    // one PGlite: the owner runs on the same database as the ports
+    return yield* Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const asOwner: Owner = (realmId, text, params, role) =>
+        sql.withTransaction(sql.unsafe(`SET LOCAL ROLE ${role ?? "postgres"}`).pipe(
+          Effect.zipRight(sql`SELECT set_config('app.realm_id', ${realmId}, true)`),
+          Effect.zipRight(sql.unsafe<Record<string, unknown>>(text, params))
+        ))
+      yield* bench(asOwner)
+    }).pipe(Effect.provide(Layer.mergeAll(ports, checkpointKey, ServerCrypto.layer).pipe(Layer.provideMerge(Database.layerPglite(undefined)))))
+  }
+  const url = process.env["DATABASE_URL"]
+  if (url === undefined) return yield* Effect.dieMessage("DATABASE_URL is unset: set it, or BENCH_STORE=pglite")
+  const db = yield* Effect.acquireRelease(Effect.promise(() => scratch(url)), (s) => Effect.promise(() => s.drop()))
+  console.log(`PostgreSQL ${db.version}, ${db.durability}`)
+  const pool = yield* Effect.acquireRelease(Effect.sync(() => new Pg.Pool({ connectionString: db.url, max: 1 })), (p) => Effect.promise(() => p.end()))
+  const asOwner: Owner = (realmId, text, params, role) =>
+    Effect.tryPromise(async () => {
+      const client = await pool.connect()
+      try {
+        await client.query("BEGIN")
+        if (role !== undefined) await client.query(`SET LOCAL ROLE ${role}`)
+        await client.query("SELECT set_config('app.realm_id', $1, true)", [realmId])
+        const result = await client.query(text, params as Array<unknown>)
+        await client.query("COMMIT")
+        return result.rows as ReadonlyArray<Record<string, unknown>>
+      } catch (e) {
+        await client.query("ROLLBACK").catch(() => undefined)
+        throw e
+      } finally {
+        client.release()
+      }
+    })
+  yield* bench(asOwner).pipe(
+    Effect.provide(Layer.mergeAll(ports, checkpointKey, ServerCrypto.layer).pipe(Layer.provideMerge(Database.layerPostgres(Redacted.make(db.url)))))
+  )
+})
+
+Effect.runPromise(main.pipe(Effect.scoped, Logger.withMinimumLogLevel(LogLevel.Warning))).then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e)
+    process.exit(1)
+  }
+)
