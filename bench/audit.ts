@@ -13,6 +13,7 @@
  */
 import * as NodeCrypto from "node:crypto"
 import * as Os from "node:os"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { performance } from "node:perf_hooks"
 import { SqlClient } from "@effect/sql"
 import { DateTime, Effect, Layer, Logger, LogLevel, Redacted } from "effect"
@@ -249,10 +250,5 @@ const main = Effect.gen(function*() {
   )
 })
 
-Effect.runPromise(main.pipe(Effect.scoped, Logger.withMinimumLogLevel(LogLevel.Warning))).then(
-  () => process.exit(0),
-  (e) => {
-    console.error(e)
-    process.exit(1)
-  }
-)
+// runMain: SIGINT/SIGTERM interrupt the run, so the scratch database is dropped on the way out as well
+NodeRuntime.runMain(main.pipe(Effect.scoped, Logger.withMinimumLogLevel(LogLevel.Warning)))
