@@ -30,8 +30,13 @@ export const startTessera = async (env: Record<string, string>) => {
     env: { ...inheritedEnv(), TESSERA_PORT: String(port), TESSERA_DATA_DIR: dataDir, TESSERA_ADMIN_TOKEN: adminToken, ...env }
   })
   children.add(child)
+  // everything it writes, from the first byte (the operations tests read every line)
+  let stdout = ""
+  let stderr = ""
+  child.stdout!.on("data", (chunk: Buffer | string) => (stdout += chunk.toString()))
+  child.stderr!.on("data", (chunk: Buffer | string) => (stderr += chunk.toString()))
   await readyLine(child, "tessera", "tessera listening on", 90_000)
-  return { base: `http://localhost:${port}`, child }
+  return { base: `http://localhost:${port}`, child, output: () => ({ stdout, stderr }) }
 }
 
 /** A POST to the admin API with the owner token; anything but 201 throws. */

@@ -16,7 +16,7 @@ export const pkce = () => {
 
 /**
  * Runs the code flow up to the redirect: `browser` signs in as `username` (and consents); resolves with the code, the
- * verifier and the state. Throws when a page is not the one expected.
+ * verifier and the state. Throws when the flow does not end at the client's redirect URI.
  */
 export const authorizationCode = async (options: {
   readonly base: string
@@ -37,9 +37,11 @@ export const authorizationCode = async (options: {
     code_challenge: challenge, code_challenge_method: "S256", ...options.extra
   })) url.searchParams.set(k, v)
   const login = await browser.follow(options.base, await browser.go(url.href.replace(/^https?:\/\/[^/]+/, options.base)))
-  if (!login.html.includes('name="password"')) throw new Error(`no login form: ${login.res.status} ${login.html.slice(0, 500)}`)
-  const consent = await browser.submit(options.base, login.url || url.href, login.html, { username: options.username, password: options.password })
-  const done = consent.html.includes('name="decision"') ? await browser.submit(options.base, consent.url, consent.html, { decision: "allow" }) : consent
+  // a browser with a session goes straight to consent (or back to the client)
+  const consent = login.html.includes('name="password"')
+    ? await browser.submit(options.base, login.url || url.href, login.html, { username: options.username, password: options.password })
+    : login
+  const done = consent.html.includes('name="decision"') ? await browser.submit(options.base, consent.url || login.url || url.href, consent.html, { decision: "allow" }) : consent
   const location = done.res.headers.get("location")
   if (location === null || !location.startsWith(redirectUri)) throw new Error(`no redirect to the client: ${done.res.status} ${location} ${done.html.slice(0, 500)}`)
   const code = new URL(location).searchParams.get("code")

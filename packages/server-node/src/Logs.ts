@@ -5,8 +5,9 @@
  */
 import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { randomUUID } from "node:crypto"
-import { Cause, Config, ConfigError, Console, Effect, Either, FiberRef, HashMap, HashSet, Inspectable, Layer, Logger, LogLevel, Option, Redacted } from "effect"
+import { Cause, Clock, Config, ConfigError, Console, Context, Effect, Either, FiberRef, HashMap, HashSet, Inspectable, Layer, Logger, LogLevel, Option, Redacted } from "effect"
 import { AppConfig } from "./AppConfig.js"
 import * as IpAddress from "./IpAddress.js"
 
@@ -121,16 +122,37 @@ const realmInPath = /^\/(?:admin\/|\.well-known\/[a-z-]+\/)?realms\/([a-z0-9][a-
 export const realmOf = (url: string): string | undefined => realmInPath.exec(url)?.[1]
 
 /**
+ * The endpoint a request went to, for its debug line: the path up to the endpoint's name, the realm as `:realm`, and
+ * nothing after it or in the query, where values a log must not hold travel (an invitation's secret in its path,
+ * `user_code` in `verification_uri_complete`, CONTRACT §8).
+ */
+export const endpointOf = (url: string): string => {
+  const segments = url.split("?")[0]!.split("/").filter((segment) => segment !== "").map((segment) => segment.slice(0, 64))
+  const realms = segments.indexOf("realms")
+  const kept = realms >= 0 && realms + 1 < segments.length
+    ? [...segments.slice(0, realms + 1), ":realm", ...segments.slice(realms + 2, realms + 3)]
+    : segments.slice(0, 2)
+  return `/${kept.join("/")}${segments.length > kept.length ? "/…" : ""}`
+}
+
+/**
  * Every line logged while a request is handled carries its `request_id`, and its `realm` when the path names one
- * (a valid realm name only: nothing the client wrote beyond that reaches the log). At `debug`, one line per request.
+ * (a valid realm name only: nothing the client wrote beyond that reaches the log). At `debug`, one line per request:
+ * method, endpoint (`endpointOf`), status and duration.
  */
 export const requestContext = HttpMiddleware.make((app) =>
-  Effect.flatMap(Effect.all([HttpServerRequest.HttpServerRequest, AppConfig]), ([request, config]) => {
+  Effect.withFiberRuntime<HttpServerResponse.HttpServerResponse, Effect.Effect.Error<typeof app>, Effect.Effect.Context<typeof app> | AppConfig>((fiber) => {
+    const request = Context.unsafeGet(fiber.currentContext, HttpServerRequest.HttpServerRequest)
+    const config = Context.unsafeGet(fiber.currentContext, AppConfig)
     const id = requestId(Option.getOrUndefined(request.remoteAddress), request.headers["x-request-id"], config.trustedProxies)
     const realm = realmOf(request.url)
     const annotations: Record<string, string> = realm === undefined ? { request_id: id } : { request_id: id, realm }
-    return Effect.annotateLogs(
-      Effect.tap(app, (response) => Effect.logDebug(`${request.method} answered ${response.status}`)),
-      annotations
-    )
+    // ADR 0024: the debug line's clock reads and formatting cost nothing unless debug lines are written
+    const logged = LogLevel.lessThanEqual(fiber.getFiberRef(FiberRef.currentMinimumLogLevel), LogLevel.Debug)
+      ? Effect.flatMap(Clock.currentTimeMillis, (start) =>
+        Effect.tap(app, (response) =>
+          Effect.flatMap(Clock.currentTimeMillis, (end) =>
+            Effect.logDebug(`${request.method} ${endpointOf(request.url)} answered ${response.status} in ${end - start} ms`))))
+      : app
+    return Effect.annotateLogs(logged, annotations)
   }))
