@@ -5,7 +5,10 @@
  * one attack with the whole answer the contract demands.
  */
 import { expect, it } from "@effect/vitest"
+import * as Fs from "node:fs/promises"
+import * as Http from "node:http"
 import * as Net from "node:net"
+import * as Path from "node:path"
 import { Chunk, Effect, HashMap, Layer, Logger, LogLevel, Option, Ref } from "effect"
 import { AuditCheckpoints, MemoryDb, Provisioning, StoreHealth } from "@tessera/domain"
 import * as Logs from "@tessera/server-node/Logs"
@@ -13,6 +16,9 @@ import { MetricsListener } from "@tessera/server-node/MetricsListener"
 import * as Readiness from "@tessera/server-node/Readiness"
 import * as IpAddress from "@tessera/server-node/IpAddress"
 import { admin, createRealm, request } from "./support/Http.js"
+import * as TokenFile from "@tessera/cli/TokenFile"
+import * as Cli from "./support/Cli.js"
+import { onFileEnd } from "./support/FileEnd.js"
 import * as TestLive from "./support/TestLive.js"
 import { authOf, post, registerClient, world } from "./support/TokenFixtures.js"
 
@@ -294,3 +300,86 @@ it.effect("CONTRACT §3: a tenant admin of realm A cannot verify realm B's trail
     expect([owner.status, owner.json.error]).toEqual([403, "insufficient_scope"])
   }).pipe(Effect.provide(TestLive.makeMemory())))
 
+
+/** A hostile "Tessera" on a loopback port: every request is recorded and answered by `answer`. */
+const hostile = async (answer: (request: Http.IncomingMessage, response: Http.ServerResponse) => void) => {
+  const seen: Array<{ readonly url: string; readonly authorization: string | undefined }> = []
+  const server = Http.createServer((request, response) => {
+    seen.push({ url: request.url ?? "", authorization: request.headers.authorization })
+    answer(request, response)
+  })
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  onFileEnd(() => new Promise<void>((resolve) => {
+    server.closeAllConnections()
+    server.close(() => resolve())
+  }))
+  return { base: `http://127.0.0.1:${(server.address() as Net.AddressInfo).port}`, seen }
+}
+
+/** Runs `tessera <args>` against `base` for at most `ms`: its result, or `code: "running"` when it had to be killed. */
+const runFor = async (base: string, args: ReadonlyArray<string>, ms: number) => {
+  const child = await Cli.spawnCli(base, args)
+  let stdout = ""
+  let stderr = ""
+  child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk))
+  child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk))
+  const closed = new Promise<number | null>((resolve) => child.once("close", (status) => resolve(status)))
+  const timer = setTimeout(() => child.kill("SIGKILL"), ms)
+  const code = await closed
+  clearTimeout(timer)
+  return { code: child.signalCode === "SIGKILL" ? "running" as const : code, stdout, stderr }
+}
+
+const answerJson = (response: Http.ServerResponse, status: number, body: string) => {
+  response.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(body) })
+  response.end(body)
+}
+
+it("CONTRACT §8 CLI vs a hostile server: a redirect to another origin is a refusal, and the owner token never reaches that origin", async () => {
+  const elsewhere = await hostile((_, response) => answerJson(response, 200, `{"realms":[]}`))
+  const redirecting = await hostile((request, response) => {
+    // 307 keeps the method and body (RFC 9110 §15.4.8): a client following it would re-send the credential too
+    response.writeHead(request.method === "POST" ? 307 : 302, { location: `${elsewhere.base}/admin/realms` })
+    response.end()
+  })
+  const [list, create] = await Promise.all([
+    runFor(redirecting.base, ["realms", "list"], 60_000),
+    runFor(redirecting.base, ["realms", "create", "--name", "acme"], 60_000)
+  ])
+  expect(list).toEqual({ code: 1, stdout: "", stderr: "tessera: HTTP 302\n" })
+  expect(create).toEqual({ code: 1, stdout: "", stderr: "tessera: HTTP 307\n" })
+  expect(redirecting.seen.map((s) => s.authorization)).toEqual([`Bearer ${TestLive.adminToken}`, `Bearer ${TestLive.adminToken}`])
+  expect(elsewhere.seen).toEqual([])
+}, 120_000)
+
+it("CONTRACT §8 CLI vs a hostile server: terminal controls in the error code and description are escaped on stderr; a 5xx without JSON is 'HTTP 502', exit 1", async () => {
+  const server = await hostile((request, response) =>
+    request.url!.includes("/users")
+      ? answerJson(response, 400, JSON.stringify({ error: "\u001b[2Jx", error_description: "\u001b]0;owned\u0007 \u202edesc\r\nline" }))
+      : (response.writeHead(502, { "content-type": "text/html" }), response.end("<h1>\u001b[31mbad gateway</h1>")))
+  const [refused, gateway] = await Promise.all([
+    runFor(server.base, ["users", "list", "--realm", "acme"], 60_000),
+    runFor(server.base, ["realms", "list"], 60_000)
+  ])
+  expect(refused).toEqual({ code: 1, stdout: "", stderr: "tessera: \\u001b[2Jx: \\u001b]0;owned\\u0007 \\u202edesc\\u000d\\u000aline\n" })
+  expect(gateway).toEqual({ code: 1, stdout: "", stderr: "tessera: HTTP 502\n" })
+}, 120_000)
+
+it("ADR 0044: a symbolic link planted at the session file's path is replaced, never written through; the file is 0600", async () => {
+  const dir = await Cli.tempDir()
+  const victim = Path.join(dir, "victim")
+  await Fs.writeFile(victim, "untouched\n", { mode: 0o644 })
+  const path = TokenFile.pathOf(Path.join(dir, "tessera"), "http://127.0.0.1:1", "acme")
+  await Fs.mkdir(Path.dirname(path), { recursive: true, mode: 0o700 })
+  await Fs.symlink(victim, path)
+  const stored: TokenFile.Stored = {
+    server: "http://127.0.0.1:1", realm: "acme", issuer: "http://127.0.0.1:1/realms/acme", resource: "http://127.0.0.1:1/admin/realms/acme",
+    token_endpoint: "http://127.0.0.1:1/realms/acme/token", access_token: `${marker}-at`, refresh_token: `${marker}-rt`, expires_at: 1
+  }
+  await Effect.runPromise(TokenFile.write(path, stored))
+  expect(await Fs.readFile(victim, "utf8")).toBe("untouched\n")
+  const written = await Fs.lstat(path)
+  expect([written.isSymbolicLink(), written.isFile(), written.mode & 0o777]).toEqual([false, true, 0o600])
+  expect((await Fs.stat(Path.dirname(path))).mode & 0o777).toBe(0o700)
+  expect(JSON.parse(await Fs.readFile(path, "utf8"))).toEqual(stored)
+})
