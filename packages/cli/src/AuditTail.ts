@@ -42,7 +42,7 @@ export const line = (event: Event) => {
 /** The tail of the trail `audit list` reads, with its filters (`--type`, `--subject`, ...); paging is the tail's own. */
 export const command = () => {
   const audit = Commands.plans().find((plan) => plan.noun === "audit" && plan.verb === "list")!
-  const filterFields = Option.match(audit.endpoint.urlParamsSchema, { onNone: () => [], onSome: (s) => Fields.fieldsOf(s as any) })
+  const filterFields = Option.match(audit.endpoint.urlParamsSchema, { onNone: () => [], onSome: Fields.fieldsOf })
     .filter((field) => !["limit", "cursor", "since", "until"].includes(field.name))
   const options = {
     realm: Options.text("realm").pipe(

@@ -95,16 +95,8 @@ export const maxBody = 64 * 1024
 // RFC 9110 §5.5: a field value is visible ASCII, spaces and tabs
 const fieldValue = /^[\x20-\x7e\t]*$/
 
-const isList = (endpoint: Endpoint) => {
-  const fields = (() => {
-    try {
-      return Fields.fieldsOf(endpoint.successSchema as any)
-    } catch {
-      return []
-    }
-  })()
-  return fields.some((field) => field.name === "next_cursor")
-}
+/** CONTRACT §3: a list answers `next_cursor` (the success schema says so). */
+const isList = (endpoint: Endpoint) => Fields.fieldsOf(endpoint.successSchema).some((field) => field.name === "next_cursor")
 
 interface Parsed {
   readonly realm: Option.Option<string>
@@ -124,8 +116,8 @@ export const command = (plan: Plan) => {
   // a realm is the item of `realms <verb>`; elsewhere it is --realm
   const realmIsItem = plan.noun === "realms"
   const ids = realmIsItem ? params : params.filter((param) => param !== "realm")
-  const payloadFields = Option.match(endpoint.payloadSchema, { onNone: () => [], onSome: (s) => Fields.fieldsOf(s as any) })
-  const queryFields = Option.match(endpoint.urlParamsSchema, { onNone: () => [], onSome: (s) => Fields.fieldsOf(s as any) })
+  const payloadFields = Option.match(endpoint.payloadSchema, { onNone: () => [], onSome: Fields.fieldsOf })
+  const queryFields = Option.match(endpoint.urlParamsSchema, { onNone: () => [], onSome: Fields.fieldsOf })
   const hasBody = Option.isSome(endpoint.payloadSchema)
   const preconditioned = endpoint.method === "PATCH" || endpoint.method === "PUT" || endpoint.method === "DELETE"
   const list = isList(endpoint)
