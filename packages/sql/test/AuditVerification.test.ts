@@ -1,8 +1,10 @@
 /** ADR 0042's verification contract on PGlite, and on PostgreSQL when `DATABASE_URL` is set (tampering as the tables' owner). */
+import { expect, layer } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
 import { Effect, Layer, Redacted } from "effect"
-import { CheckpointKey, JobLock } from "@tessera/domain"
-import { Database, jobLock, ports } from "@tessera/sql"
+import { AuditVerification, CheckpointKey, JobLock } from "@tessera/domain"
+import { Database, jobLock, ports, Sql } from "@tessera/sql"
+import { newRealm } from "../../domain/test/PortContract.js"
 import Pg from "pg"
 import * as AuditVerificationContract from "../../domain/test/AuditVerificationContract.js"
 
@@ -64,3 +66,26 @@ if (url !== undefined) {
     Layer.mergeAll(ports, jobLock, ownerTamper, key).pipe(Layer.provide(Database.layerPostgres(Redacted.make(url))))
   )
 }
+
+/** Migration 00019 as the application sees it: realm-isolated, insert and read only (a checkpoint is history). */
+layer(Layer.mergeAll(ports, key).pipe(Layer.provideMerge(Database.layerPglite(undefined))), { excludeTestServices: true })(
+  "PGlite: audit_checkpoints as tessera_app (ADR 0042)",
+  (it) => {
+    it.effect("pinned to realm A, B's checkpoints are invisible; UPDATE and DELETE are refused outright", () =>
+      Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        const a = yield* newRealm
+        const b = yield* newRealm
+        yield* AuditVerification.verify(a.id)
+        yield* AuditVerification.verify(b.id)
+        const asApp = (realmId: string, text: string) => sql.unsafe<Record<string, unknown>>(text).pipe(Sql.withRealm(realmId))
+        expect((yield* asApp(a.id, "SELECT realm_id, seq FROM audit_checkpoints")).map((r) => r["realm_id"])).toEqual([a.id])
+        const refused = (text: string) =>
+          Effect.flip(asApp(a.id, text)).pipe(Effect.map((e) => (e.cause as { readonly message?: string }).message))
+        expect(yield* refused("UPDATE audit_checkpoints SET hash = 'x'")).toBe("permission denied for table audit_checkpoints")
+        expect(yield* refused("DELETE FROM audit_checkpoints")).toBe("permission denied for table audit_checkpoints")
+        expect(yield* refused(`INSERT INTO audit_checkpoints (realm_id, seq, event_id, hash, events, at, mac)
+          VALUES ('${b.id}', 99, gen_random_uuid(), 'h', 99, now(), 'm')`)).toBe("new row violates row-level security policy for table \"audit_checkpoints\"")
+      }))
+  }
+)
