@@ -45,6 +45,22 @@ export const rssOf = (pid: number): number | undefined => {
   }
 }
 
+const untilReady = async (base: string, withinMs: number) => {
+  const deadline = Date.now() + withinMs
+  let last = "no answer"
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(`${base}/readyz`)
+      last = `${res.status} ${await res.text()}`
+      if (res.status === 200) return
+    } catch (error) {
+      last = String(error)
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200))
+  }
+  throw new Error(`tessera was not ready within ${withinMs} ms: /readyz answered ${last}`)
+}
+
 export const start = async (options: { readonly databaseUrl?: string | undefined }): Promise<Target> => {
   const port = await freePort()
   const dataDir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "tessera-fuzz-"))
@@ -79,6 +95,9 @@ export const start = async (options: { readonly databaseUrl?: string | undefined
   child.once("exit", (code, signal) => (exit = signal ?? `exit code ${code}`))
   try {
     await readyLine(child, "tessera", "tessera listening on", 120_000)
+    // a load balancer sends traffic once /readyz answers 200 (CONTRACT §2); so does the fuzzer: on a database that
+    // holds many realms, the first key pass takes a while after the listener opens, and /readyz says 503 meanwhile
+    await untilReady(base, 120_000)
   } catch (error) {
     child.kill("SIGKILL")
     Fs.rmSync(dataDir, { recursive: true, force: true })

@@ -140,9 +140,7 @@ export const activeKey = (ring: SigningKey.Ring, alg: SigningKey.Alg) => ring.ke
  * (run before each scrape). A realm whose ring cannot be read keeps its last value; the failure is the caller's.
  */
 export const recordAges = Effect.gen(function*() {
-  const realms = yield* Realms
-  for (const realm of yield* realms.list) {
-    const ring = yield* ringOf(realm.id)
+  for (const { realm, ring } of yield* everyRing) {
     const at = yield* now
     for (const alg of SigningKey.algs) {
       const active = activeKey(ring, alg)
@@ -153,6 +151,22 @@ export const recordAges = Effect.gen(function*() {
   }
 })
 
+/**
+ * Every realm with its ring, for the passes over all realms. A realm listed whose ring is gone was deleted between
+ * the two reads (its ring goes with it): it is skipped, so one deletion never fails the pass for every other realm.
+ */
+const everyRing = Effect.gen(function*() {
+  const realms = yield* Realms
+  const keys = yield* Keys
+  const found: Array<{ readonly realm: Realm; readonly ring: SigningKey.Ring }> = []
+  for (const realm of yield* realms.list) {
+    const ring = yield* keys.ring(realm.id)
+    if (Option.isSome(ring)) found.push({ realm, ring: ring.value })
+    else yield* Effect.logDebug("key pass skipped a realm without a key ring (deleted meanwhile)").pipe(Effect.annotateLogs("realm", realm.name))
+  }
+  return found
+})
+
 /** The scheduler's job name: one node rotates at a time (`JobLock`). */
 export const rotationJob = "tessera:key-rotation"
 
@@ -161,27 +175,30 @@ export const rotationJob = "tessera:key-rotation"
  * If another node changed a ring meanwhile, that realm is left for the next pass to look at again.
  */
 export const rotateDue = Effect.gen(function*() {
-  const realms = yield* Realms
   const keys = yield* Keys
-  for (const realm of yield* realms.list) {
-    const ring = yield* ringOf(realm.id)
+  for (const { realm, ring } of yield* everyRing) {
     const at = yield* now
-    if (SigningKey.isDue(ring, at)) {
-      yield* rotateFrom(realm, ring, AuditEvent.scheduler, "scheduled").pipe(Effect.catchTag("KeyRingChanged", () => Effect.void))
-    } else if (SigningKey.hasExpired(ring, at)) {
-      yield* keys.replace(realm.id, ring.version, SigningKey.prune(ring, at), Option.none()).pipe(
-        Effect.catchTag("KeyRingChanged", () => Effect.void)
+    const step = SigningKey.isDue(ring, at)
+      ? rotateFrom(realm, ring, AuditEvent.scheduler, "scheduled")
+      : SigningKey.hasExpired(ring, at)
+      ? keys.replace(realm.id, ring.version, SigningKey.prune(ring, at), Option.none())
+      : Effect.void
+    yield* step.pipe(
+      Effect.catchTag("KeyRingChanged", () => Effect.void),
+      // a ring that breaks the invariants is that realm's fault: logged for the operator, and every other realm still
+      // rotates (a store failure still fails the pass, retried a minute later)
+      Effect.catchAllDefect((defect) =>
+        Effect.logError("key rotation skipped a realm whose ring cannot be rotated", defect).pipe(Effect.annotateLogs("realm", realm.name))
       )
-    }
+    )
   }
 })
 
 /** When the next pass must run: the earliest activation or expiry across every realm's ring. */
 export const nextChange = Effect.gen(function*() {
-  const realms = yield* Realms
   let earliest: Option.Option<DateTime.Utc> = Option.none()
-  for (const realm of yield* realms.list) {
-    const change = SigningKey.nextChange(yield* ringOf(realm.id))
+  for (const { ring } of yield* everyRing) {
+    const change = SigningKey.nextChange(ring)
     if (Option.isSome(change) && (Option.isNone(earliest) || DateTime.lessThan(change.value, earliest.value))) earliest = change
   }
   return earliest
