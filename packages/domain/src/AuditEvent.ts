@@ -25,6 +25,8 @@ export type EventType =
   | "invitation.created" | "invitation.accepted" | "invitation.revoked"
   // issue 14: a mail that could not be sent (the invitation stands; `reason` is the transport's, never a secret)
   | "invitation.mail_failed"
+  // issue 16: an Identity Assertion JWT Authorization Grant issued by token exchange (the realm as enterprise IdP)
+  | "id_jag.issued"
 
 export interface AuditEvent {
   readonly id: string
