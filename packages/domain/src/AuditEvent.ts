@@ -27,6 +27,8 @@ export type EventType =
   | "invitation.mail_failed"
   // issue 16: an Identity Assertion JWT Authorization Grant issued by token exchange (the realm as enterprise IdP)
   | "id_jag.issued"
+  // issue 16: a person at a trusted issuer (ID-JAG `iss` and `sub`) linked to a realm user on first use (ADR 0047)
+  | "user.linked"
 
 export interface AuditEvent {
   readonly id: string
