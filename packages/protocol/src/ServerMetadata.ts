@@ -7,6 +7,9 @@ export interface Input {
   readonly grantTypes: ReadonlyArray<string>
 }
 
+/** The grant profile of an Identity Assertion JWT Authorization Grant (MCP enterprise-managed authorization). */
+export const idJagProfile = "urn:ietf:params:oauth:grant-profile:id-jag"
+
 /** The realm's metadata document: only what works is advertised. */
 export const make = (input: Input) => ({
   issuer: input.issuer,
@@ -22,7 +25,10 @@ export const make = (input: Input) => ({
   subject_types_supported: ["public"],
   id_token_signing_alg_values_supported: ["RS256"],
   // RFC 9449 §5.1: DPoP is supported, with these proof algorithms
-  dpop_signing_alg_values_supported: Dpop.algorithms
+  dpop_signing_alg_values_supported: Dpop.algorithms,
+  // MCP enterprise-managed authorization (SEP-990), CONTRACT §5 ID-JAG: the JWT-bearer grant takes ID-JAGs
+  // (draft-ietf-oauth-identity-assertion-authz-grant §4.4) from trusted issuers registered with `id_jag`
+  authorization_grant_profiles_supported: [idJagProfile]
 })
 
 export type ServerMetadata = ReturnType<typeof make>
