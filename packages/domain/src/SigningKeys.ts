@@ -1,5 +1,5 @@
 /** Signing keys per realm (DESIGN "signing key"): generation, sealing, rotation on schedule, and the JWKS. */
-import { Clock, Context, DateTime, Duration, Effect, Either, Layer, Metric, Option } from "effect"
+import { Clock, Context, DateTime, Duration, Effect, Either, Layer, Option } from "effect"
 import * as Jose from "jose"
 import * as Audit from "./Audit.js"
 import * as AuditEvent from "./AuditEvent.js"
@@ -146,7 +146,7 @@ export const recordAges = Effect.gen(function*() {
       const active = activeKey(ring, alg)
       if (active === undefined) continue
       const age = Math.max(0, DateTime.distance(active.activatesAt, at) / 1000)
-      yield* Metric.set(Metrics.signingKeyAge.pipe(Metric.tagged("realm", realm.name), Metric.tagged("alg", alg)), age)
+      yield* Metrics.signingKeyAgeOf(realm.name, alg, age)
     }
   }
 })
