@@ -18,7 +18,8 @@ const grantSuites = [
   "test/mcp-client-id-*.test.ts",
   "test/token-edge.test.ts",
   "test/admin-lifecycle-*.test.ts",
-  "test/tenancy-*.test.ts"
+  "test/tenancy-*.test.ts",
+  "test/id-jag-as-*.test.ts"
 ]
 
 /**

@@ -2,7 +2,10 @@
 import { Data } from "effect"
 
 /** What the admin API creates, changes and deletes (CONTRACT §3). */
-export type Entity = "realm" | "user" | "client" | "resource" | "trusted_issuer" | "session" | "grant" | "delegation" | "invitation"
+export type Entity =
+  | "realm" | "user" | "client" | "resource" | "trusted_issuer" | "session" | "grant" | "delegation" | "invitation"
+  // ADR 0047: a person at a trusted issuer linked to a user (never through the admin API: by an ID-JAG's first use)
+  | "identity_link"
 
 export class AlreadyExists extends Data.TaggedError("AlreadyExists")<{
   readonly entity: Entity

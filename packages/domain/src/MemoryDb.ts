@@ -12,6 +12,7 @@ import type { Consent } from "./Consent.js"
 import type { Row as DelegationRow } from "./Delegations.js"
 import type { DeviceAuthorization } from "./DeviceAuthorization.js"
 import type { Grant } from "./Grant.js"
+import type { IdentityLink } from "./IdentityLink.js"
 import type { Interaction } from "./Interactions.js"
 import type { Invitation } from "./Invitation.js"
 import type { RefreshFamily } from "./RefreshFamily.js"
@@ -56,6 +57,8 @@ export interface State {
   readonly delegations: HashMap.HashMap<string, DelegationRow>
   /** CONTRACT §3 invitations by `key(realmId, id)` (Invitations, ADR 0037). */
   readonly invitations: HashMap.HashMap<string, Invitation>
+  /** ADR 0047: the person at a trusted issuer each user is, by `key(realmId, issuer + U+0000 + subject)` (IdentityLinks). */
+  readonly identityLinks: HashMap.HashMap<string, IdentityLink>
 }
 
 export const empty: State = {
@@ -81,7 +84,8 @@ export const empty: State = {
   deviceAuthorizations: HashMap.empty(),
   deviceUserCodes: HashMap.empty(),
   delegations: HashMap.empty(),
-  invitations: HashMap.empty()
+  invitations: HashMap.empty(),
+  identityLinks: HashMap.empty()
 }
 
 export interface Db {

@@ -49,8 +49,22 @@ const verifyReason = (code: string): TrustedJwtRejected["reason"] => {
 
 const reject = (reason: TrustedJwtRejected["reason"]) => Effect.fail(new TrustedJwtRejected({ reason }))
 
-/** Verifies `token` with the keys of the trusted issuer its `iss` names; answers that issuer and the verified payload. */
-export const verify = (realm: Realm, token: string) =>
+/** draft-ietf-oauth-identity-assertion-authz-grant §3: the JOSE header `typ` of an Identity Assertion JWT Authorization Grant. */
+export const idJagType = "oauth-id-jag+jwt"
+
+/**
+ * RFC 7515 §4.1.9: `typ` is a media type, compared without regard to case, its `application/` prefix optional; whether
+ * it names an ID-JAG (RFC 8725 §3.11: explicit typing keeps one kind of JWT from being taken for another).
+ */
+export const isIdJag = (typ: unknown) => typeof typ === "string" && typ.toLowerCase().replace(/^application\//, "") === idJagType
+
+/**
+ * Verifies `token` with the keys of the trusted issuer its `iss` names; answers that issuer (`iss`, and its
+ * registration), the verified payload and whether its `typ` says it is an ID-JAG. Unless `idJag` is "accepted" (the
+ * JWT-bearer grant, which applies the draft's rules to it), an ID-JAG is refused (`invalid`): RFC 8725 §3.11, a grant
+ * meant for one authorization server is never a token exchange's subject token.
+ */
+export const verify = (realm: Realm, token: string, options: { readonly idJag: "accepted" | "refused" } = { idJag: "refused" }) =>
   Effect.gen(function*() {
     const unverified = Jwt.unverifiedClaims(token)
     if (unverified === undefined) return yield* reject("malformed")
@@ -71,5 +85,7 @@ export const verify = (realm: Realm, token: string) =>
     const verified = yield* Jwt.verify(token, jwks, { algorithms, issuer: iss }).pipe(
       Effect.mapError((e) => new TrustedJwtRejected({ reason: verifyReason(e.reason) }))
     )
-    return { iss, payload: verified.payload }
+    const idJag = isIdJag(verified.protectedHeader.typ)
+    if (idJag && options.idJag === "refused") return yield* reject("invalid")
+    return { iss, trusted: trusted.value, payload: verified.payload, idJag }
   })

@@ -3,6 +3,7 @@ import { Context, Effect, HashMap, Layer, Option } from "effect"
 import type { DateTime } from "effect"
 import type { AuditEvent } from "./AuditEvent.js"
 import { type AlreadyExists, NotFound, Stale } from "./Conflict.js"
+import { unlinkIn } from "./IdentityLinks.js"
 import * as MemoryDb from "./MemoryDb.js"
 import * as Page from "./Page.js"
 import type { Session } from "./Session.js"
@@ -33,7 +34,8 @@ export class Users extends Context.Tag("@tessera/domain/Users")<Users, {
   ) => Effect.Effect<ReadonlyArray<Session>, NotFound | Stale | StoreError>
   /**
    * Deletes the user while it is still at `expectedVersion`, with its event; in the same write their sessions end,
-   * their grants and refresh families are revoked and their consents withdrawn. The username is free again (a new
+   * their grants and refresh families are revoked, their consents withdrawn and their identity links (ADR 0047)
+   * removed. The username is free again (a new
    * user of that name gets a new `sub`). Answers the sessions it ended.
    */
   readonly remove: (
@@ -103,12 +105,13 @@ export const layerMemory = Layer.effect(Users, Effect.map(MemoryDb.MemoryDb, (db
       MemoryDb.write(db, (state) =>
         Effect.gen(function*() {
           const user = yield* current(state, realmId, sub, expectedVersion)
-          const [next, ended] = cutOffIn({
+          // ADR 0047: the person's links to trusted issuers go with them (a later assertion provisions anew, or is refused)
+          const [next, ended] = cutOffIn(unlinkIn({
             ...state,
             users: HashMap.remove(state.users, MemoryDb.key(realmId, sub)),
             usernames: HashMap.remove(state.usernames, nameKey(realmId, user.username)),
             consents: HashMap.filter(state.consents, (c) => !(c.realmId === realmId && c.sub === sub))
-          }, realmId, sub, at)
+          }, realmId, sub), realmId, sub, at)
           return [ended, yield* MemoryDb.appendEvent(next, event)] as const
         })
       )

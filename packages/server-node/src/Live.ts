@@ -7,7 +7,7 @@ import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Duration, Effect, Layer, Option } from "effect"
 import * as Sql from "@tessera/sql"
 import {
-  Audit, AuditCheckpoints, AuditVerification, CheckpointKey, Clients, Entropy, Fetcher, JobLock, RemoteJwks, Keys, MemoryDb, Realms, Resources, SignIn, SigningKeys, Tokens, TrustedIssuers, Users
+  Audit, AuditCheckpoints, AuditVerification, CheckpointKey, Clients, Entropy, Fetcher, IdentityLinks, JobLock, RemoteJwks, Keys, MemoryDb, Realms, Resources, SignIn, SigningKeys, Tokens, TrustedIssuers, Users
 } from "@tessera/domain"
 import { Provisioning } from "@tessera/domain"
 import { AccessTokens, JtiCache, ReadCache } from "@tessera/domain"
@@ -55,6 +55,7 @@ export const MemoryPorts = Layer.mergeAll(
   Users.layerMemory,
   Resources.layerMemory,
   TrustedIssuers.layerMemory,
+  IdentityLinks.layerMemory,
   Keys.layerMemory,
   Audit.layerMemory,
   AuditCheckpoints.layerMemory,

@@ -20,6 +20,7 @@ import m00016 from "./migrations/00016_delegations.js"
 import m00017 from "./migrations/00017_user_tokens_not_before.js"
 import m00018 from "./migrations/00018_invitations.js"
 import m00019 from "./migrations/00019_audit_checkpoints.js"
+import m00020 from "./migrations/00020_identity_links.js"
 
 /** Migrator runs only ids above the highest applied: a new migration always takes the next number. */
 export const loader = Migrator.fromRecord({
@@ -41,7 +42,8 @@ export const loader = Migrator.fromRecord({
   "00016_delegations": m00016,
   "00017_user_tokens_not_before": m00017,
   "00018_invitations": m00018,
-  "00019_audit_checkpoints": m00019
+  "00019_audit_checkpoints": m00019,
+  "00020_identity_links": m00020
 })
 
 /** Where the migrator records what it applied (one row per migration id). */

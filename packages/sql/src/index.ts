@@ -5,6 +5,7 @@ import * as PgAuditCheckpoints from "./PgAuditCheckpoints.js"
 import * as PgClients from "./PgClients.js"
 import * as PgDelegations from "./PgDelegations.js"
 import * as PgDeviceAuthorizations from "./PgDeviceAuthorizations.js"
+import * as PgIdentityLinks from "./PgIdentityLinks.js"
 import * as PgInvitations from "./PgInvitations.js"
 import * as PgJobLock from "./PgJobLock.js"
 import * as PgKeys from "./PgKeys.js"
@@ -31,6 +32,7 @@ export const ports = Layer.mergeAll(
   PgUsers.layerUsers,
   PgResources.layerResources,
   PgTrustedIssuers.layerTrustedIssuers,
+  PgIdentityLinks.layer,
   PgSignIn.layer,
   PgSignInState.layer,
   PgDeviceAuthorizations.layer,

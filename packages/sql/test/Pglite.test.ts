@@ -1,6 +1,7 @@
 import { Layer } from "effect"
 import { JobLock } from "@tessera/domain"
 import { Database, ports } from "@tessera/sql"
+import * as IdentityLinksContract from "../../domain/test/IdentityLinksContract.js"
 import * as PortContract from "../../domain/test/PortContract.js"
 import * as DeviceAuthorizationsContract from "../../domain/test/DeviceAuthorizationsContract.js"
 import * as InteractionsContract from "../../domain/test/InteractionsContract.js"
@@ -15,3 +16,4 @@ SignInContract.suite("PGlite", Pglite)
 InteractionsContract.suite("PGlite", Pglite)
 TokenStateContract.suite("PGlite", Pglite)
 DeviceAuthorizationsContract.suite("PGlite", Pglite)
+IdentityLinksContract.suite("PGlite", Pglite)

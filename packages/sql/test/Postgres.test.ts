@@ -1,6 +1,7 @@
 import { describe, it } from "@effect/vitest"
 import { Layer, Redacted } from "effect"
 import { Database, jobLock, ports } from "@tessera/sql"
+import * as IdentityLinksContract from "../../domain/test/IdentityLinksContract.js"
 import * as PortContract from "../../domain/test/PortContract.js"
 import * as DeviceAuthorizationsContract from "../../domain/test/DeviceAuthorizationsContract.js"
 import * as InteractionsContract from "../../domain/test/InteractionsContract.js"
@@ -16,6 +17,7 @@ if (url !== undefined) {
   InteractionsContract.suite("PostgreSQL", Postgres)
   TokenStateContract.suite("PostgreSQL", Postgres)
   DeviceAuthorizationsContract.suite("PostgreSQL", Postgres)
+  IdentityLinksContract.suite("PostgreSQL", Postgres)
 } else {
   // Without DATABASE_URL there is no server to run against (a fresh clone runs PGlite only); CI sets it and
   // CI=true turns its absence into a failure below, so the Postgres suite can never be silently skipped there.

@@ -119,7 +119,15 @@ const jwtBearerDescription: Record<JwtBearerGrant.JwtBearerRejected["reason"], s
   lifetime: `the assertion must not be valid for more than ${JwtBearerGrant.maxLifetimeSeconds} seconds ('exp' - 'iat')`,
   jti_missing: "the assertion must have 'jti'",
   replayed: "the assertion was already used ('jti' seen before)",
-  unknown_subject: "the assertion's 'sub' is neither a user of the realm nor the client"
+  unknown_subject: "the assertion's 'sub' is neither a user of the realm nor the client",
+  // CONTRACT §5 ID-JAG, draft-ietf-oauth-identity-assertion-authz-grant §4.4.1
+  id_jag_not_trusted: "the trusted issuer is not registered for ID-JAGs ('id_jag')",
+  id_jag_audience: "the ID-JAG's 'aud' must be the issuer",
+  client_mismatch: "the ID-JAG's 'client_id' must be the authenticated client",
+  id_jag_claims: "the ID-JAG's 'resource' must be a URI or an array of URIs and its 'scope' a string",
+  // ADR 0047: whether the person exists at the issuer is not the client's to learn beyond this
+  unlinked: "the ID-JAG's subject is linked to no user of the realm",
+  user_disabled: "the ID-JAG's subject is linked to no user of the realm"
 }
 
 const jwtBearerScopeDescription: Record<JwtBearerGrant.JwtBearerScopeRejected["reason"], string> = {
