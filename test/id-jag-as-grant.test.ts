@@ -129,6 +129,19 @@ layer(TestLive.TestLive)("draft-ietf-oauth-identity-assertion-authz-grant §4.4:
       expect(yield* auditOf(w, "token.issued")).toHaveLength(2)
     }))
 
+  it.effect("ADR 0047: two first uses of one person at once make one user and one link; both get a token for it", () =>
+    Effect.gen(function*() {
+      const { w, idp, client } = yield* setup()
+      const [a, b] = yield* Effect.all([idJagOf(w, idp, client), idJagOf(w, idp, client)])
+      const [ra, rb] = yield* Effect.all([request(w, client, a!), request(w, client, b!)], { concurrency: 2 })
+      const subs = yield* Effect.forEach([ra!, rb!], (res) => Effect.map(verify(w, expectTokens(res, "read write")), (v) => v.payload.sub))
+      const [user] = yield* usersLike(w, "grace@")
+      expect(subs).toEqual([user!["sub"], user!["sub"]])
+      expect(yield* provisioned(w)).toHaveLength(1)
+      expect(yield* auditOf(w, "user.linked")).toHaveLength(1)
+      expect(yield* auditOf(w, "token.issued")).toHaveLength(2)
+    }))
+
   it.effect("ADR 0047: provision_users off: an unlinked person is invalid_grant, nothing written; once allowed, the same ID-JAG works", () =>
     Effect.gen(function*() {
       const { w, idp, client } = yield* setup({ provision_users: false })
