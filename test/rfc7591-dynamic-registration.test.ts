@@ -12,8 +12,12 @@ import { admin, request } from "./support/Http.js"
 import * as OpenRedirector from "./support/OpenRedirector.js"
 import { make, TestLive } from "./support/TestLive.js"
 
-/** What the MCP SDK 1.32 registers (`provider.clientMetadata` plus the challenged scope). */
+/**
+ * What the MCP SDK registers (`provider.clientMetadata` plus the challenged scope), with the `application_type` MCP
+ * 2026-07-28 requires of it ("Application Type and Redirect URI Constraints").
+ */
 const sdkMetadata = {
+  application_type: "native",
   client_name: "e2e",
   redirect_uris: ["http://127.0.0.1:53682/callback"],
   response_types: ["code"],
@@ -86,6 +90,7 @@ layer(TestLive)("RFC 7591 §3: dynamic client registration", (it) => {
         grant_types: ["authorization_code", "refresh_token"],
         response_types: ["code"],
         token_endpoint_auth_method: "none",
+        application_type: "native",
         client_name: "e2e",
         frontchannel_logout_session_required: false,
         dpop_bound_access_tokens: false,

@@ -49,14 +49,20 @@ export class HeadlessProvider implements OAuthClientProvider {
     this.info = preset
   }
 
+  /**
+   * What the SDK sends to a registration endpoint as is. MCP 2026-07-28 requires `application_type` there (Tessera
+   * refuses a registration without it, ADR 0046); SDK 1.32's type predates it, so it rides along untyped.
+   */
   get clientMetadata(): OAuthClientMetadata {
-    return {
+    const metadata = {
+      application_type: "native",
       client_name: "e2e",
       redirect_uris: [this.redirectUrl],
       response_types: ["code"],
       grant_types: ["authorization_code", "refresh_token"],
       token_endpoint_auth_method: "none"
     }
+    return metadata
   }
 
   state() {

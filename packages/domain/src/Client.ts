@@ -20,6 +20,8 @@ export interface Metadata {
   readonly grantTypes: ReadonlyArray<GrantType>
   readonly responseTypes: ReadonlyArray<"code">
   readonly tokenEndpointAuthMethod: AuthMethod
+  /** OIDC Registration §2; absent when the registration did not say (required at dynamic registration, ADR 0046). */
+  readonly applicationType?: "web" | "native"
   readonly jwks?: { readonly keys: ReadonlyArray<Record<string, unknown>> }
   readonly jwksUri?: string
   readonly scope?: string

@@ -27,6 +27,7 @@ const wireNames: { readonly [K in keyof Client.Metadata]-?: string } = {
   grantTypes: "grant_types",
   responseTypes: "response_types",
   tokenEndpointAuthMethod: "token_endpoint_auth_method",
+  applicationType: "application_type",
   jwks: "jwks",
   jwksUri: "jwks_uri",
   scope: "scope",

@@ -1,5 +1,5 @@
 /**
- * An MCP server as an OAuth protected resource (MCP authorization 2025-11-25; RFC 9728; RFC 6750 §3; RFC 9068 §4):
+ * An MCP server as an OAuth protected resource (MCP authorization 2026-07-28 and 2025-11-25; RFC 9728; RFC 6750 §3; RFC 9068 §4):
  * its metadata document and where it is served, the 401 and 403 challenges, and the decision for each request to
  * the MCP endpoint. Transport-neutral: `Handler` (fetch and Node) and `McpAuth` (Effect) put it on the wire.
  */
@@ -111,9 +111,16 @@ export const metadataPathsOf = (resource: string): ReadonlyArray<string> => {
   return path === "/" || path === "" ? [wellKnown] : [`${wellKnown}${path}`, wellKnown]
 }
 
+/**
+ * MCP 2026-07-28 "Refresh Tokens" (SEP-2207): `offline_access` is between the client and the authorization server, not
+ * a resource requirement, so it is never in `scopes_supported` nor in a challenge's `scope`, even when configured.
+ */
+export const resourceScopes = (scopes: ReadonlyArray<string> | undefined): ReadonlyArray<string> =>
+  (scopes ?? []).filter((s) => s !== "offline_access")
+
 /** RFC 9728 §2: the metadata document, without zero-valued members (§3.2). */
 export const metadataOf = (options: Options) => {
-  const scopes = options.scopes ?? []
+  const scopes = resourceScopes(options.scopes)
   return {
     resource: options.resource,
     // MCP "Authorization Server Location": exactly one, the realm issuer (clients use the first one only)
@@ -184,7 +191,7 @@ const param = (name: string, value: string) => `${name}="${value.replace(/["\\]/
  * `error="invalid_token"` first when a token was presented (RFC 6750 §3.1: none when the request had no token).
  */
 export const unauthorized = (resource: ProtectedResource, presented: boolean, description?: string) => {
-  const scopes = resource.options.scopes ?? []
+  const scopes = resourceScopes(resource.options.scopes)
   const params = [
     ...(presented ? [param("error", "invalid_token")] : []),
     ...(presented && description !== undefined ? [param("error_description", description)] : []),
@@ -211,7 +218,7 @@ export const insufficientScope = (resource: ProtectedResource, granted: Readonly
     wwwAuthenticate: `Bearer ${
       [
         param("error", "insufficient_scope"),
-        param("scope", [...granted, ...missing.filter((s) => !granted.includes(s))].join(" ")),
+        param("scope", resourceScopes([...granted, ...missing.filter((s) => !granted.includes(s))]).join(" ")),
         param("resource_metadata", resource.metadataUrl)
       ].join(", ")
     }`

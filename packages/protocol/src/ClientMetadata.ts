@@ -18,6 +18,10 @@ export type GrantType = (typeof grantTypes)[number]
 export const authMethods = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"] as const
 export type AuthMethod = (typeof authMethods)[number]
 
+/** OIDC Registration §2 `application_type`. */
+export const applicationTypes = ["web", "native"] as const
+export type ApplicationType = (typeof applicationTypes)[number]
+
 /** Grants a public client may use: the rest need a client that authenticates (RFC 6749 §4.4, RFC 8693 §2.1). */
 const publicGrantTypes: ReadonlySet<string> = new Set([
   "authorization_code",
@@ -32,6 +36,8 @@ export interface ClientMetadata {
   readonly grantTypes: ReadonlyArray<GrantType>
   readonly responseTypes: ReadonlyArray<"code">
   readonly tokenEndpointAuthMethod: AuthMethod
+  /** OIDC Registration §2; absent when the registration did not say (the admin API's clients keep that default). */
+  readonly applicationType?: ApplicationType
   readonly jwks?: Jwks.Jwks
   readonly jwksUri?: string
   readonly scope?: string
@@ -124,6 +130,17 @@ const check = (body: unknown): ClientMetadata => {
   // RFC 7591 §2: redirect-based flows need registered redirect URIs (OAuth 2.1 §2.3.1)
   if (usesCode && redirectUris.length === 0) refuse("'redirect_uris' is required for the authorization_code grant", "invalid_redirect_uri")
 
+  const applicationType = body["application_type"]
+  if (applicationType !== undefined && !(applicationTypes as ReadonlyArray<unknown>).includes(applicationType)) {
+    refuse("'application_type' must be 'web' or 'native'")
+  }
+  redirectUris.forEach((uri, i) => {
+    // OIDC Registration §2 (ADR 0046): a web client comes back over https (or http on loopback), never a private-use scheme
+    if (applicationType === "web" && !/^https?:/i.test(uri)) {
+      refuse(`redirect_uris[${i}] must use https or loopback http for 'application_type' 'web'`, "invalid_redirect_uri")
+    }
+  })
+
   const postLogoutRedirectUris = stringArray(body, "post_logout_redirect_uris") ?? []
   postLogoutRedirectUris.forEach((uri, i) => {
     const why = RedirectUri.problem(uri)
@@ -182,6 +199,7 @@ const check = (body: unknown): ClientMetadata => {
     grantTypes: grants as ReadonlyArray<GrantType>,
     responseTypes: responseTypes as ReadonlyArray<"code">,
     tokenEndpointAuthMethod,
+    ...(applicationType !== undefined ? { applicationType: applicationType as ApplicationType } : {}),
     ...(jwks !== undefined ? { jwks } : {}),
     ...(jwksUri !== undefined ? { jwksUri } : {}),
     ...(scope !== undefined ? { scope } : {}),
@@ -211,6 +229,7 @@ export const toResponse = (input: {
     grant_types: m.grantTypes,
     response_types: m.responseTypes,
     token_endpoint_auth_method: m.tokenEndpointAuthMethod,
+    ...(m.applicationType !== undefined ? { application_type: m.applicationType } : {}),
     ...(m.jwks !== undefined ? { jwks: m.jwks } : {}),
     ...(m.jwksUri !== undefined ? { jwks_uri: m.jwksUri } : {}),
     ...(m.scope !== undefined ? { scope: m.scope } : {}),

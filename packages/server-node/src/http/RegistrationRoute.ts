@@ -2,6 +2,8 @@
  * Dynamic client registration (RFC 7591 §3), POST `{issuer}/register` (ADR 0020): per realm, off by default (the
  * owner turns it on with `PATCH /admin/realms/R {"dynamic_registration": true}`, CONTRACT §3); when on, open to
  * anyone but rate-limited, for public clients only, and the 201 echoes every registered field (RFC 7591 §3.2.1).
+ * Deprecated by MCP 2026-07-28 ("Dynamic Client Registration"), kept for compatibility, and requiring
+ * `application_type` (ADR 0046).
  */
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import { DateTime, Duration, Effect, Either } from "effect"
@@ -18,7 +20,10 @@ import { fromEither, handle, json, jsonBody } from "./Respond.js"
 export const perAddress: RateLimit.Limit = { limit: 10, window: Duration.minutes(1) }
 export const perRealm: RateLimit.Limit = { limit: 100, window: Duration.minutes(1) }
 
-/** The endpoint, when the realm has dynamic registration on (RFC 8414 §2 `registration_endpoint`). */
+/**
+ * The endpoint, when the realm has dynamic registration on (RFC 8414 §2 `registration_endpoint`). MCP 2026-07-28
+ * deprecates dynamic registration in favour of client ID metadata documents (ADR 0046): it stays for older clients.
+ */
 export const metadata = (realm: Realm.Realm, issuer: string) =>
   realm.dynamicRegistration ? { registration_endpoint: `${issuer}/register` } : {}
 
@@ -46,6 +51,10 @@ const publicClient = (body: Record<string, unknown>) => {
   }
   if (body["resources"] !== undefined) {
     return Either.left(ErrorResponse.make("invalid_client_metadata", "'resources' is set by the realm's owner"))
+  }
+  // MCP 2026-07-28 "Application Type and Redirect URI Constraints": clients MUST send it (ADR 0046)
+  if (body["application_type"] === undefined) {
+    return Either.left(ErrorResponse.make("invalid_client_metadata", "'application_type' is required: 'native' or 'web'"))
   }
   const { scope: _scope, ...rest } = body
   return ClientMetadata.validate({ ...rest, token_endpoint_auth_method: "none" })
