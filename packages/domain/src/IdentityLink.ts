@@ -39,12 +39,6 @@ export const vouchedName = (claims: Readonly<Record<string, unknown>>): string |
   return name
 }
 
-/**
- * ADR 0047: the username a provisioned user asks for first: the vouched email when there is one (taken only if free:
- * an existing user of that name or email is never reused), else none (`generatedUsername`).
- */
-export const preferredUsername = (email: string | undefined) => email
-
 /** ADR 0047: a username no person chose: `idjag-` and 16 random base32 characters (80 bits), free in practice. */
 export const generatedUsername = (random: string) => `idjag-${random}`
 

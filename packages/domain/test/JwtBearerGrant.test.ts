@@ -44,3 +44,39 @@ describe("JwtBearerGrant.choose (CONTRACT §5 Audience)", () => {
     })
   }
 })
+
+type IdJagInput = Parameters<typeof JwtBearerGrant.chooseIdJag>[0]
+const idJagBase: IdJagInput = {
+  assertionResources: [api], assertionScopes: ["read", "write"], requestedResource: undefined, requestedScopes: undefined,
+  clientResources: [api, vault], clientScopes: undefined, resources
+}
+
+/** CONTRACT §5 ID-JAG (ADR 0047): the assertion's resource is the audience; the scope is asked ∩ assertion ∩ client. */
+const idJagTable: ReadonlyArray<readonly [string, Partial<IdJagInput>, unknown]> = [
+  ["the assertion's one resource and all its scopes", {}, { audience: api, scope: ["read", "write"] }],
+  ["asked ∩ assertion", { requestedScopes: ["write", "delete"] }, { audience: api, scope: ["write"] }],
+  ["∩ the client's registered scope", { clientScopes: ["read"] }, { audience: api, scope: ["read"] }],
+  ["no scope in the assertion: nothing authorized", { assertionScopes: [] }, ["ScopeRejected", "none_left"]],
+  ["an empty intersection", { assertionScopes: ["read"], requestedScopes: ["write"] }, ["ScopeRejected", "none_left"]],
+  ["a step-up scope is cut (needs a fresh authentication here)", { assertionResources: [vault], assertionScopes: ["list", "unseal"] }, { audience: vault, scope: ["list"] }],
+  ["only a step-up scope: nothing left", { assertionResources: [vault], assertionScopes: ["unseal"] }, ["ScopeRejected", "none_left"]],
+  ["a request's resource outside the assertion's", { requestedResource: vault }, ["TargetRejected", "not_allowed"]],
+  ["several in the assertion, none asked", { assertionResources: [api, vault] }, ["TargetRejected", "ambiguous"]],
+  ["several in the assertion, one asked", { assertionResources: [api, vault], requestedResource: vault, assertionScopes: ["list"] }, { audience: vault, scope: ["list"] }],
+  ["the assertion's resource not allowed to the client", { clientResources: [vault] }, ["TargetRejected", "not_allowed"]],
+  ["no resource in the assertion: the client's only one", { assertionResources: undefined, clientResources: [api] }, { audience: api, scope: ["read", "write"] }]
+]
+
+describe("JwtBearerGrant.chooseIdJag (CONTRACT §5 ID-JAG, RFC 6749 §3.3)", () => {
+  for (const [name, input, expected] of idJagTable) {
+    it(name, () => {
+      const result = JwtBearerGrant.chooseIdJag({ ...idJagBase, ...input })
+      if (Array.isArray(expected)) {
+        expect(Either.isLeft(result)).toBe(true)
+        if (Either.isLeft(result)) expect([result.left._tag, result.left.reason]).toEqual(expected)
+      } else {
+        expect(result).toEqual(Either.right(expected))
+      }
+    })
+  }
+})

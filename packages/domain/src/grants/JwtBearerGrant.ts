@@ -299,7 +299,7 @@ const linkedUser = (realm: Realm, iss: string, subject: string) =>
  */
 const usernameFor = (realm: Realm, email: string | undefined, avoidEmail: boolean) =>
   Effect.gen(function*() {
-    const preferred = avoidEmail ? undefined : IdentityLink.preferredUsername(email)
+    const preferred = avoidEmail ? undefined : email
     if (preferred !== undefined && Option.isNone(yield* Effect.flatMap(Users, (users) => users.findByUsername(realm.id, preferred)))) {
       return preferred
     }
