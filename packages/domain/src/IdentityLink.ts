@@ -39,8 +39,25 @@ export const vouchedName = (claims: Readonly<Record<string, unknown>>): string |
   return name
 }
 
-/** ADR 0047: a username no person chose: `idjag-` and 16 random base32 characters (80 bits), free in practice. */
-export const generatedUsername = (random: string) => `idjag-${random}`
+/** RFC 4648 §6 base32, lower case, without padding: a generated username's random part. */
+const base32 = (bytes: Uint8Array) => {
+  const alphabet = "abcdefghijklmnopqrstuvwxyz234567"
+  let bits = 0
+  let value = 0
+  let out = ""
+  for (const byte of bytes) {
+    value = (value << 8) | byte
+    bits += 8
+    while (bits >= 5) {
+      out += alphabet[(value >>> (bits - 5)) & 31]
+      bits -= 5
+    }
+  }
+  return bits > 0 ? out + alphabet[(value << (5 - bits)) & 31] : out
+}
+
+/** ADR 0047: a username no person chose: `idjag-` and 16 base32 characters of 10 random bytes (80 bits), free in practice. */
+export const generatedUsername = (random: Uint8Array) => `idjag-${base32(random)}`
 
 /**
  * ADR 0047: a provisioned user has no password (`passwordHash` is no PHC string, so no password verifies) until an

@@ -20,12 +20,16 @@ describe("IdentityLink (ADR 0047)", () => {
     }
   })
 
+  it("RFC 4648 §6: a generated username is idjag- and the random bytes in lower-case base32", () => {
+    expect(IdentityLink.generatedUsername(new Uint8Array([0xff, 0, 0x10, 0x42, 0x99, 0xde, 0xad, 0xbe, 0xef, 0x01]))).toBe("idjag-74abaquz32w353yb")
+  })
+
   it("a provisioned user has no password that verifies, no role, and is enabled", () => {
     const user = IdentityLink.provisionedUser({
-      realmId: "r", sub: "s", username: IdentityLink.generatedUsername("abcdefghijklmnop"), email: undefined, name: undefined,
+      realmId: "r", sub: "s", username: IdentityLink.generatedUsername(new Uint8Array(10)), email: undefined, name: undefined,
       createdAt: DateTime.unsafeMake(0)
     })
-    expect(user).toMatchObject({ username: "idjag-abcdefghijklmnop", passwordHash: "!", roles: [], disabled: false, version: 1 })
+    expect(user).toMatchObject({ username: "idjag-aaaaaaaaaaaaaaaa", passwordHash: "!", roles: [], disabled: false, version: 1 })
     expect(user.passwordHash.startsWith("$")).toBe(false)
   })
 })

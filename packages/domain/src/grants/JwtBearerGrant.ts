@@ -304,25 +304,8 @@ const usernameFor = (realm: Realm, email: string | undefined, avoidEmail: boolea
       return preferred
     }
     const random = yield* Effect.flatMap(Entropy.Entropy, (e) => e.bytes(10))
-    return IdentityLink.generatedUsername(base32(random))
+    return IdentityLink.generatedUsername(random)
   })
-
-/** RFC 4648 §6 base32, lower case, without padding: a generated username's random part. */
-const base32 = (bytes: Uint8Array) => {
-  const alphabet = "abcdefghijklmnopqrstuvwxyz234567"
-  let bits = 0
-  let value = 0
-  let out = ""
-  for (const byte of bytes) {
-    value = (value << 8) | byte
-    bits += 8
-    while (bits >= 5) {
-      out += alphabet[(value >>> (bits - 5)) & 31]
-      bits -= 5
-    }
-  }
-  return bits > 0 ? out + alphabet[(value << (5 - bits)) & 31] : out
-}
 
 /**
  * ADR 0047: a new user for the person, linked to them, written with `user.created`, `user.linked` and the token's
