@@ -19,7 +19,8 @@ const grantSuites = [
   "test/token-edge.test.ts",
   "test/admin-lifecycle-*.test.ts",
   "test/tenancy-*.test.ts",
-  "test/id-jag-as-*.test.ts"
+  "test/id-jag-as-*.test.ts",
+  "test/id-jag-idp-*.test.ts"
 ]
 
 /**

@@ -7,37 +7,20 @@
  * On every store.
  */
 import { expect, layer } from "@effect/vitest"
-import { DateTime, Effect, Option } from "effect"
-import { AuditEvent, Hash, Jwt, Session, SignIn, SigningKeys } from "@tessera/domain"
+import { Effect, Option } from "effect"
+import { Jwt, SignIn, SigningKeys } from "@tessera/domain"
 import type { WireResponse } from "./support/Http.js"
 import { admin, request } from "./support/Http.js"
 import * as TestLive from "./support/TestLive.js"
 import {
   accessTokenType, authOf, exchange, expectInvalidToken, expectTokenError, introspect, invalidGrant, issueCode, nowSeconds, post, refresh,
-  registerClient, tokenExchangeGrant, userinfo, world
+  registerClient, signIn, tokenExchangeGrant, userinfo, world
 } from "./support/TokenFixtures.js"
 import type { RegisteredClient, World } from "./support/TokenFixtures.js"
 
 const owner = { authorization: `Bearer ${TestLive.adminToken}` }
 const call = (method: "PATCH" | "PUT" | "DELETE", path: string, json?: unknown) =>
   request(method, path, { headers: owner, ...(json !== undefined ? { json } : {}) })
-
-/** A session of the person, as the login page makes one (the grants made in it carry its `sid`). */
-const signIn = (w: World) =>
-  Effect.gen(function*() {
-    const now = yield* DateTime.now
-    const sid = crypto.randomUUID()
-    const session: Session.Session = {
-      realmId: w.realmId, sid, cookieHash: yield* Hash.sha256(crypto.randomUUID()), sub: w.sub, createdAt: now, authTime: now,
-      acr: Session.passwordAcr, amr: Session.passwordAmr, expiresAt: DateTime.addDuration(now, Session.lifetime), clientIds: []
-    }
-    const event: AuditEvent.AuditEvent = {
-      id: crypto.randomUUID(), at: now, realmId: w.realmId, realm: w.name, type: "login.succeeded", actor: { type: "user", id: w.sub },
-      subject: w.sub, result: "success"
-    }
-    yield* Effect.flatMap(SignIn.Sessions, (sessions) => sessions.create(session, event))
-    return sid
-  })
 
 interface Held {
   readonly client: RegisteredClient

@@ -29,6 +29,8 @@ layer(TestLive)("OIDC Discovery 1.0 §4 and RFC 8414 §3: the three metadata URL
         dpop_signing_alg_values_supported: ["ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "EdDSA", "Ed25519"],
         // CONTRACT §5 ID-JAG: MCP enterprise-managed authorization's grant profile
         authorization_grant_profiles_supported: ["urn:ietf:params:oauth:grant-profile:id-jag"],
+        // ADR 0048: as the enterprise IdP, token exchange issues ID-JAGs
+        identity_chaining_requested_token_types_supported: ["urn:ietf:params:oauth:token-type:id-jag"],
         authorization_endpoint: `${publicUrl}/realms/${realm.name}/authorize`,
         // RFC 8414 §2: the realm's resources' scopes, its built-in admin resource's among them (ADR 0035)
         scopes_supported: ["openid", "profile", "email", "offline_access", "tessera:admin"],

@@ -322,12 +322,20 @@ layer(TestLive.TestLive)("RFC 8693: token exchange", (it) => {
       const agent = yield* agentClient(w)
       const subject = yield* personToken(w, agent)
       // §3: jwt is supported (trusted issuers' JWTs, rfc8693-jwt-subject-token.test.ts); these are not
-      for (const type of ["urn:ietf:params:oauth:token-type:id_token", "urn:ietf:params:oauth:token-type:saml2", "urn:ietf:params:oauth:token-type:refresh_token", "jwt"]) {
+      for (const type of ["urn:ietf:params:oauth:token-type:saml2", "urn:ietf:params:oauth:token-type:refresh_token", "jwt"]) {
         expectError(
           yield* tokenExchange(w, authOf(agent), subject.access_token, { subject_token_type: type }),
           { error: "invalid_request", error_description: "unsupported subject_token_type" }
         )
       }
+      // an ID token is a subject for an ID-JAG only (id-jag-idp-token-exchange.test.ts)
+      expectError(
+        yield* tokenExchange(w, authOf(agent), subject.access_token, { subject_token_type: "urn:ietf:params:oauth:token-type:id_token" }),
+        {
+          error: "invalid_request",
+          error_description: "an ID token is exchanged only for an ID-JAG: 'requested_token_type' must be urn:ietf:params:oauth:token-type:id-jag"
+        }
+      )
       expectError(
         yield* tokenExchange(w, authOf(agent), subject.access_token, {
           actor_token: subject.access_token, actor_token_type: "urn:ietf:params:oauth:token-type:jwt"

@@ -7,7 +7,7 @@ import { expect } from "@effect/vitest"
 import { Clock, DateTime, Duration, Effect } from "effect"
 import * as Jose from "jose"
 import { AuthorizationCode, Base64Url, Fetcher, Hash, Pkce, Provisioning, Session, SignIn } from "@tessera/domain"
-import type { Grant } from "@tessera/domain"
+import type { AuditEvent, Grant } from "@tessera/domain"
 import { Dpop } from "@tessera/protocol"
 import { admin, createRealm, get, noStore, request } from "./Http.js"
 import type { WireResponse } from "./Http.js"
@@ -181,6 +181,23 @@ export const issueCode = (w: World, input: GrantInput) =>
           expiresAt: DateTime.addDuration(now, AuthorizationCode.lifetime)
         }))))
     return { code, verifier, grantId } satisfies IssuedCode
+  })
+
+/** A session of the person, as the login page makes one (the grants made in it carry its `sid`); answers the sid. */
+export const signIn = (w: World) =>
+  Effect.gen(function*() {
+    const now = yield* DateTime.now
+    const sid = crypto.randomUUID()
+    const session: Session.Session = {
+      realmId: w.realmId, sid, cookieHash: yield* Hash.sha256(crypto.randomUUID()), sub: w.sub, createdAt: now, authTime: now,
+      acr: Session.passwordAcr, amr: Session.passwordAmr, expiresAt: DateTime.addDuration(now, Session.lifetime), clientIds: []
+    }
+    const event: AuditEvent.AuditEvent = {
+      id: crypto.randomUUID(), at: now, realmId: w.realmId, realm: w.name, type: "login.succeeded", actor: { type: "user", id: w.sub },
+      subject: w.sub, result: "success"
+    }
+    yield* Effect.flatMap(SignIn.Sessions, (sessions) => sessions.create(session, event))
+    return sid
   })
 
 /** A form body; pairs may repeat a name. */

@@ -1,4 +1,4 @@
-/** A registered OAuth client (RFC 7591 metadata plus Tessera's `principal_type` and `resources`). */
+/** A registered OAuth client (RFC 7591 metadata plus Tessera's `principal_type`, `resources` and `id_jag_targets`). */
 import { DateTime } from "effect"
 
 export type GrantType =
@@ -32,6 +32,17 @@ export interface Metadata {
   readonly principalType: PrincipalType
   /** Resource URIs this client may ask tokens for; absent means every resource of the realm. */
   readonly resources?: ReadonlyArray<string>
+  /**
+   * CONTRACT §5 "ID-JAG": the authorization servers (`audience`, their issuer) this client may get an Identity
+   * Assertion JWT Authorization Grant for by token exchange, and its `clientId` at each (the ID-JAG's `client_id`).
+   */
+  readonly idJagTargets?: ReadonlyArray<IdJagTarget>
+}
+
+/** draft-ietf-oauth-identity-assertion-authz-grant §5: the client's registration at another authorization server. */
+export interface IdJagTarget {
+  readonly audience: string
+  readonly clientId: string
 }
 
 export interface Client {

@@ -36,7 +36,8 @@ const wireNames: { readonly [K in keyof Client.Metadata]-?: string } = {
   frontchannelLogoutSessionRequired: "frontchannel_logout_session_required",
   dpopBoundAccessTokens: "dpop_bound_access_tokens",
   principalType: "principal_type",
-  resources: "resources"
+  resources: "resources",
+  idJagTargets: "id_jag_targets"
 }
 
 /** The wire names of the fields whose values differ, in RFC 7591 order. */

@@ -119,6 +119,60 @@ export const idToken = (input: IdTokenInput, lifetime: Duration.Duration) =>
     return yield* Jwt.sign(claims, yield* SigningKeys.signer(input.realmId, "RS256"), "JWT")
   })
 
+/** draft-ietf-oauth-identity-assertion-authz-grant §3: the JOSE `typ` of an ID-JAG (RFC 8725 §3.11, explicit typing). */
+export const idJagTyp = "oauth-id-jag+jwt"
+
+/** ADR 0048: an ID-JAG lives at most 5 minutes (CONTRACT §5), as long as a JWT-bearer assertion may (RFC 7523 §3). */
+export const idJagMaxLifetime = Duration.minutes(5)
+
+export interface IdJagInput {
+  readonly realmId: string
+  /** `iss`: this realm's issuer (RFC 8414 §2). */
+  readonly issuer: string
+  /** `sub`: the person's `sub`, as their ID tokens say it. */
+  readonly sub: string
+  /** `aud`: the issuer of the authorization server the grant is for. */
+  readonly audience: string
+  /** `client_id`: the client's id at that authorization server. */
+  readonly clientId: string
+  readonly resource?: string | undefined
+  readonly scope?: ReadonlyArray<string> | undefined
+  readonly authTime?: number | undefined
+  readonly acr?: string | undefined
+  readonly amr?: ReadonlyArray<string> | undefined
+  readonly email?: string | undefined
+}
+
+/**
+ * draft-ietf-oauth-identity-assertion-authz-grant §3: an Identity Assertion JWT Authorization Grant, `typ`
+ * `oauth-id-jag+jwt`, signed as this realm's ID tokens are (RS256, ADR 0048): iss, sub, aud, client_id, jti, iat, exp
+ * (REQUIRED); resource, scope, auth_time, acr, amr, email when known; §8.6.1.1 `cnf.jkt` when the request proved a DPoP key.
+ */
+export const idJag = (input: IdJagInput, lifetime: Duration.Duration) =>
+  Effect.gen(function*() {
+    const iat = yield* Jwt.nowSeconds
+    const seconds = Math.floor(Duration.toSeconds(Duration.min(lifetime, idJagMaxLifetime)))
+    const jkt = Option.getOrUndefined(yield* DpopKey)
+    const claims = {
+      iss: input.issuer,
+      sub: input.sub,
+      aud: input.audience,
+      client_id: input.clientId,
+      jti: yield* Entropy.token(16),
+      iat,
+      exp: iat + seconds,
+      ...(input.resource !== undefined ? { resource: input.resource } : {}),
+      ...(input.scope !== undefined && input.scope.length > 0 ? { scope: input.scope.join(" ") } : {}),
+      ...(input.authTime !== undefined ? { auth_time: input.authTime } : {}),
+      ...(input.acr !== undefined ? { acr: input.acr } : {}),
+      ...(input.amr !== undefined ? { amr: input.amr } : {}),
+      ...(input.email !== undefined ? { email: input.email } : {}),
+      ...(jkt !== undefined ? { cnf: { jkt } } : {})
+    }
+    const token = yield* Jwt.sign(claims, yield* SigningKeys.signer(input.realmId, "RS256"), idJagTyp)
+    return { token, claims, expiresIn: seconds }
+  })
+
 /** Token lifetimes and refresh-family lifetimes in force (configurable; defaults above and in RefreshFamily). */
 export class TokenPolicy extends Context.Tag("@tessera/domain/TokenPolicy")<TokenPolicy, {
   readonly lifetimes: Lifetimes

@@ -47,7 +47,23 @@ export interface ClientMetadata {
   readonly dpopBoundAccessTokens: boolean
   readonly principalType: "app" | "agent"
   readonly resources?: ReadonlyArray<string>
+  /** CONTRACT §5 "ID-JAG": the authorization servers this client may get an ID-JAG for, and its client id at each. */
+  readonly idJagTargets?: ReadonlyArray<IdJagTarget>
 }
+
+/** draft-ietf-oauth-identity-assertion-authz-grant §5 (Cross-Domain Client ID Handling): one target's mapping. */
+export interface IdJagTarget {
+  /** RFC 8414 §2: the other authorization server's issuer identifier, the ID-JAG's `aud`. */
+  readonly audience: string
+  /** The client's id there, the ID-JAG's `client_id`. */
+  readonly clientId: string
+}
+
+/** ADR 0048: how many `id_jag_targets` one client may list. */
+export const maxIdJagTargets = 20
+
+/** ADR 0048: the longest `client_id` a target may name (the other server's identifier; a CIMD URL fits). */
+export const maxTargetClientIdLength = 2048
 
 class Refused {
   constructor(readonly response: ErrorResponse.ErrorResponse) {}
@@ -193,6 +209,8 @@ const check = (body: unknown): ClientMetadata => {
     if (!absoluteUri(uri)) refuse(`resources[${i}] must be an absolute URI without a fragment`)
   })
 
+  const idJagTargets = idJagTargetsOf(body)
+
   return {
     redirectUris,
     postLogoutRedirectUris,
@@ -208,8 +226,37 @@ const check = (body: unknown): ClientMetadata => {
     frontchannelLogoutSessionRequired: optionalBoolean(body, "frontchannel_logout_session_required"),
     dpopBoundAccessTokens: optionalBoolean(body, "dpop_bound_access_tokens"),
     principalType: principal as "app" | "agent",
-    ...(resources !== undefined ? { resources } : {})
+    ...(resources !== undefined ? { resources } : {}),
+    ...(idJagTargets !== undefined ? { idJagTargets } : {})
   }
+}
+
+/**
+ * CONTRACT §3, §5 "ID-JAG": `id_jag_targets`, each `{"audience", "client_id"}` and nothing else. The audience is an
+ * issuer identifier (draft-ietf-oauth-identity-assertion-authz-grant §4.3: the IdP MUST support the RFC 8414 §2
+ * issuer of the Resource Authorization Server), one entry per audience (it decides the ID-JAG's `client_id`).
+ */
+const idJagTargetsOf = (body: Record<string, unknown>): ReadonlyArray<IdJagTarget> | undefined => {
+  const value = body["id_jag_targets"]
+  if (value === undefined) return undefined
+  if (!Array.isArray(value)) return refuse("'id_jag_targets' must be an array of {\"audience\", \"client_id\"} objects")
+  if (value.length > maxIdJagTargets) return refuse(`'id_jag_targets' may list at most ${maxIdJagTargets} targets`)
+  const targets = value.map((entry: unknown, i): IdJagTarget => {
+    if (!isObject(entry)) return refuse(`id_jag_targets[${i}] must be an object with 'audience' and 'client_id'`)
+    const extra = Object.keys(entry).find((key) => key !== "audience" && key !== "client_id")
+    if (extra !== undefined) return refuse(`id_jag_targets[${i}] may hold only 'audience' and 'client_id'`)
+    const { audience, client_id: clientId } = entry
+    if (typeof audience !== "string" || !RedirectUri.isIssuerUrl(audience)) {
+      return refuse(`id_jag_targets[${i}].audience must be an issuer: an https URL without query or fragment`)
+    }
+    // RFC 6749 §2.2: the client identifier is a string of VSCHAR (Appendix A.1)
+    if (typeof clientId !== "string" || clientId.length === 0 || clientId.length > maxTargetClientIdLength || !/^[\x20-\x7e]+$/.test(clientId)) {
+      return refuse(`id_jag_targets[${i}].client_id must be 1 to ${maxTargetClientIdLength} printable ASCII characters`)
+    }
+    return { audience, clientId }
+  })
+  if (new Set(targets.map((t) => t.audience)).size !== targets.length) refuse("'id_jag_targets' must not name an audience twice")
+  return targets
 }
 
 /** RFC 7591 §3.2.1: the registration response, every registered field included. */
@@ -238,6 +285,9 @@ export const toResponse = (input: {
     frontchannel_logout_session_required: m.frontchannelLogoutSessionRequired,
     dpop_bound_access_tokens: m.dpopBoundAccessTokens,
     principal_type: m.principalType,
-    ...(m.resources !== undefined ? { resources: m.resources } : {})
+    ...(m.resources !== undefined ? { resources: m.resources } : {}),
+    ...(m.idJagTargets !== undefined
+      ? { id_jag_targets: m.idJagTargets.map((t) => ({ audience: t.audience, client_id: t.clientId })) }
+      : {})
   }
 }

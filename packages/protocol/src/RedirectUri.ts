@@ -21,6 +21,22 @@ export const isAbsoluteWithoutFragment = (s: string) => {
   }
 }
 
+/**
+ * RFC 8414 §2: an authorization server's issuer identifier, an https URL without query or fragment (http only on a
+ * loopback host, for development, as for redirect URIs).
+ */
+export const isIssuerUrl = (s: string) => {
+  if (!uriSyntax.test(s) || s.includes("#")) return false
+  try {
+    const url = new URL(s)
+    const loopback = url.protocol === "http:" && loopbackHosts.has(url.hostname)
+    return /^https?:\/\//i.test(s) && url.host !== "" && (url.protocol === "https:" || loopback) && url.search === "" &&
+      url.username === "" && url.password === ""
+  } catch {
+    return false
+  }
+}
+
 /** Why a redirect URI is refused, or undefined when it is acceptable. */
 export const problem = (uri: string): string | undefined => {
   // RFC 6749 §3.1.2: MUST NOT include a fragment component

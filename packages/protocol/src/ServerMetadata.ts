@@ -1,5 +1,6 @@
 /** Authorization server metadata: RFC 8414 §2 and OpenID Connect Discovery 1.0 §3, one document for both. */
 import * as Dpop from "./Dpop.js"
+import { idJagTokenType } from "./TokenRequest.js"
 
 export interface Input {
   readonly issuer: string
@@ -28,7 +29,10 @@ export const make = (input: Input) => ({
   dpop_signing_alg_values_supported: Dpop.algorithms,
   // MCP enterprise-managed authorization (SEP-990), CONTRACT §5 ID-JAG: the JWT-bearer grant takes ID-JAGs
   // (draft-ietf-oauth-identity-assertion-authz-grant §4.4) from trusted issuers registered with `id_jag`
-  authorization_grant_profiles_supported: [idJagProfile]
+  authorization_grant_profiles_supported: [idJagProfile],
+  // draft-ietf-oauth-identity-assertion-authz-grant §7.1 (SHOULD): as the enterprise IdP, token exchange issues
+  // ID-JAGs (CONTRACT §5 ID-JAG, ADR 0048)
+  identity_chaining_requested_token_types_supported: [idJagTokenType]
 })
 
 export type ServerMetadata = ReturnType<typeof make>

@@ -55,6 +55,12 @@ export const accessTokenType = "urn:ietf:params:oauth:token-type:access_token"
 /** RFC 8693 §3: a JWT; as a subject token, one signed by a trusted issuer of the realm (ADR 0013). */
 export const jwtTokenType = "urn:ietf:params:oauth:token-type:jwt"
 
+/** RFC 8693 §3: an OpenID Connect ID token; as a subject token, one this realm issued to the client (an ID-JAG's). */
+export const idTokenType = "urn:ietf:params:oauth:token-type:id_token"
+
+/** draft-ietf-oauth-identity-assertion-authz-grant §4.3: the Identity Assertion JWT Authorization Grant. */
+export const idJagTokenType = "urn:ietf:params:oauth:token-type:id-jag"
+
 /**
  * RFC 8693 §2.1: a token for a resource, acting for the subject token's `sub`. `audience` is read like `resource`
  * and lands in `resource` (one of the two, never both).
@@ -70,6 +76,21 @@ export class TokenExchange extends Schema.Class<TokenExchange>("TokenRequest/Tok
   resource
 }) {}
 
+/**
+ * draft-ietf-oauth-identity-assertion-authz-grant §4.3: an ID-JAG for another authorization server (`audience`, its
+ * issuer), for the person of an ID token this realm issued to the client; `resource` and `scope` are the other
+ * server's, carried into the ID-JAG.
+ */
+export class IdJagExchange extends Schema.Class<IdJagExchange>("TokenRequest/IdJagExchange")({
+  grant_type: Schema.Literal(tokenExchangeGrantType),
+  subject_token: Schema.String,
+  subject_token_type: Schema.Literal(idTokenType),
+  requested_token_type: Schema.Literal(idJagTokenType),
+  audience: Schema.String,
+  scope,
+  resource
+}) {}
+
 /** RFC 8628 §3.4: the device authorization grant type. */
 export const deviceCodeGrantType = "urn:ietf:params:oauth:grant-type:device_code"
 
@@ -81,9 +102,9 @@ export class DeviceCode extends Schema.Class<DeviceCode>("TokenRequest/DeviceCod
 }) {}
 
 /** A checked token request, one variant per grant; dispatch with `Match` on `grant_type`. */
-export type TokenRequest = AuthorizationCode | RefreshToken | ClientCredentials | JwtBearer | TokenExchange | DeviceCode
+export type TokenRequest = AuthorizationCode | RefreshToken | ClientCredentials | JwtBearer | TokenExchange | IdJagExchange | DeviceCode
 /** The union as a schema, e.g. to encode a request in a test client. */
-export const TokenRequest = Schema.Union(AuthorizationCode, RefreshToken, ClientCredentials, JwtBearer, TokenExchange, DeviceCode)
+export const TokenRequest = Schema.Union(AuthorizationCode, RefreshToken, ClientCredentials, JwtBearer, TokenExchange, IdJagExchange, DeviceCode)
 
 /** The grant types this module reads; any other `grant_type` is `unsupported_grant_type`. */
 export const grantTypes = [
@@ -123,9 +144,50 @@ export const resourceOf = (params: Form.Params, name: "resource" | "audience" = 
 const tokenType = (name: string) => (value: string): Result<typeof accessTokenType> =>
   value === accessTokenType ? Either.right(accessTokenType) : Either.left(invalid(`unsupported ${name}`))
 
-/** RFC 8693 §2.1, §3: a subject token is an access token of this realm or a trusted issuer's JWT. */
-const subjectTokenType = (value: string): Result<typeof accessTokenType | typeof jwtTokenType> =>
-  value === jwtTokenType ? Either.right(jwtTokenType) : tokenType("subject_token_type")(value)
+/**
+ * RFC 8693 §2.1, §3: a subject token is an access token of this realm or a trusted issuer's JWT, or (for an ID-JAG
+ * only) an ID token of this realm.
+ */
+const subjectTokenType = (value: string): Result<typeof accessTokenType | typeof jwtTokenType | typeof idTokenType> =>
+  value === jwtTokenType || value === idTokenType ? Either.right(value) : tokenType("subject_token_type")(value)
+
+/** Whether the request carries the parameter at all (a value too long or unstorable to read included). */
+const sent = (params: Form.Params, name: string) =>
+  params.pairs.some(([n]) => n === name) || params.tooLong.has(name) || params.unstorable.has(name)
+
+/**
+ * draft-ietf-oauth-identity-assertion-authz-grant §4.3: the rest of an ID-JAG request, once `requested_token_type`
+ * asked for one (ADR 0048).
+ */
+const idJagExchange = (params: Form.Params, subject_token: string, subject_token_type: string): Result<IdJagExchange> =>
+  Either.gen(function*() {
+    // §4.3: subject_token_type an ID token (`urn:ietf:params:oauth:token-type:id_token`); Tessera takes no SAML
+    // assertion, and (MAY) no refresh token
+    if (subject_token_type !== idTokenType) {
+      return yield* Either.left(invalid(`an ID-JAG is issued for an ID token: 'subject_token_type' must be ${idTokenType}`))
+    }
+    // §4.3: the processing of actor_token is outside the draft; ADR 0048: refused rather than ignored
+    if (["actor_token", "actor_token_type"].some((name) => sent(params, name))) {
+      return yield* Either.left(invalid("'actor_token' is not taken with an ID-JAG request"))
+    }
+    // §4.3: audience REQUIRED, the issuer identifier of the other authorization server (RFC 8414 §2); one, as the
+    // ID-JAG has one `aud`
+    const audiences = yield* resourceOf(params, "audience")
+    if (audiences.length === 0) return yield* Either.left(invalid("'audience' is required: the issuer of the authorization server the ID-JAG is for"))
+    if (audiences.length > 1) return yield* Either.left(ErrorResponse.make("invalid_target", "an ID-JAG is for one authorization server: one 'audience'"))
+    // §4.3: resource OPTIONAL (RFC 8707 §2), scope OPTIONAL (RFC 6749 §3.3)
+    const scope = yield* scopeOf(params)
+    const resource = yield* resourceOf(params)
+    return new IdJagExchange({
+      grant_type: tokenExchangeGrantType,
+      subject_token,
+      subject_token_type: idTokenType,
+      requested_token_type: idJagTokenType,
+      audience: audiences[0]!,
+      ...(scope !== undefined ? { scope } : {}),
+      resource
+    }, checked)
+  })
 
 /** Every value was checked above: the classes' constructors need not validate it again. */
 const checked = { disableValidation: true } as const
@@ -192,6 +254,13 @@ const grants: { readonly [G in GrantType]: (params: Form.Params) => Result<Token
       // RFC 8693 §2.1: subject_token and subject_token_type REQUIRED
       const subject_token = yield* Either.flatMap(Form.required(params, "subject_token"), vsChars("subject_token"))
       const subject_token_type = yield* Either.flatMap(Form.required(params, "subject_token_type"), subjectTokenType)
+      // RFC 8693 §2.1: requested_token_type OPTIONAL; an access token, or an ID-JAG (ADR 0048)
+      const requestedType = yield* Form.single(params, "requested_token_type")
+      if (requestedType === idJagTokenType) return yield* idJagExchange(params, subject_token, subject_token_type)
+      const requested_token_type = requestedType === undefined ? undefined : yield* tokenType("requested_token_type")(requestedType)
+      if (subject_token_type === idTokenType) {
+        return yield* Either.left(invalid(`an ID token is exchanged only for an ID-JAG: 'requested_token_type' must be ${idJagTokenType}`))
+      }
       // RFC 8693 §2.1: actor_token OPTIONAL; actor_token_type REQUIRED with it and MUST NOT be sent without it
       const actor_token = yield* Either.flatMap(Form.single(params, "actor_token"), (token) =>
         token === undefined ? Either.right(undefined) : vsChars("actor_token")(token))
@@ -201,9 +270,6 @@ const grants: { readonly [G in GrantType]: (params: Form.Params) => Result<Token
         return yield* Either.left(invalid("'actor_token_type' must not be sent without 'actor_token'"))
       }
       const actor_token_type = actorType === undefined ? undefined : yield* tokenType("actor_token_type")(actorType)
-      // RFC 8693 §2.1: requested_token_type OPTIONAL; only an access token is issued
-      const requestedType = yield* Form.single(params, "requested_token_type")
-      const requested_token_type = requestedType === undefined ? undefined : yield* tokenType("requested_token_type")(requestedType)
       // RFC 8693 §2.1: scope OPTIONAL (RFC 6749 §3.3)
       const scope = yield* scopeOf(params)
       // RFC 8693 §2.1: `audience` names the target as `resource` does; Tessera's targets are resource URIs, so both

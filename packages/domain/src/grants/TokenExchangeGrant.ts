@@ -3,7 +3,7 @@
  * access token of this realm (or a JWT a trusted issuer of the realm signed for them, ADR 0013) and gets one for a
  * resource, with `sub` the person and `act` the agent.
  */
-import { DateTime, Duration, Effect, Option } from "effect"
+import { Data, DateTime, Duration, Effect, Option } from "effect"
 import { AccessTokens } from "../AccessTokens.js"
 import * as AdminAccess from "../AdminAccess.js"
 import * as Audit from "../Audit.js"
@@ -14,7 +14,8 @@ import * as Introspection from "../Introspection.js"
 import * as Jwt from "../Jwt.js"
 import type { Realm } from "../Realm.js"
 import { Resources } from "../Resources.js"
-import { Grants } from "../SignIn.js"
+import { Grants, Sessions } from "../SignIn.js"
+import * as SigningKeys from "../SigningKeys.js"
 import * as Tokens from "../Tokens.js"
 import * as TrustedJwt from "../TrustedJwt.js"
 import * as User from "../User.js"
@@ -236,5 +237,132 @@ export const handle = Effect.fn("TokenExchangeGrant.handle")(function*(cmd: Comm
     expiresIn: access.expiresIn,
     scope: decision.scope,
     issuedTokenType: accessTokenType
+  } satisfies TokenSet.TokenSet
+})
+
+/** draft-ietf-oauth-identity-assertion-authz-grant §4.3: the token type of an OpenID Connect ID token. */
+export const idTokenType = "urn:ietf:params:oauth:token-type:id_token"
+
+/** draft-ietf-oauth-identity-assertion-authz-grant §4.3.4: the token type of the Identity Assertion JWT Authorization Grant. */
+export const idJagTokenType = "urn:ietf:params:oauth:token-type:id-jag"
+
+/**
+ * An ID-JAG refused (CONTRACT §5 "ID-JAG"). `not_target`: the audience is none of the client's `id_jag_targets`
+ * (invalid_target); the rest are the subject ID token's (invalid_grant).
+ */
+export class IdJagRejected extends Data.TaggedError("IdJagRejected")<{
+  readonly reason: "not_target" | "invalid" | "expired" | "other_client" | "session_ended" | "unknown_subject"
+}> {}
+
+export interface IdJagCommand {
+  readonly realm: Realm
+  readonly issuer: string
+  /** The authenticated client, registered for token exchange (the endpoint checks `grant_types`). */
+  readonly client: Client
+  /** The ID token, as `subject_token` (its type checked by the protocol). */
+  readonly idToken: string
+  /** The issuer of the authorization server the ID-JAG is for. */
+  readonly audience: string
+  readonly resource: string | undefined
+  readonly scope: ReadonlyArray<string> | undefined
+  readonly context: TokenSet.RequestContext
+}
+
+const idJagRejected = (reason: IdJagRejected["reason"]) => Effect.fail(new IdJagRejected({ reason }))
+
+const stringClaim = (value: unknown) => typeof value === "string" && value !== "" ? value : undefined
+
+/**
+ * draft-ietf-oauth-identity-assertion-authz-grant §4.3.3: the IdP MUST validate the subject token, and that its
+ * audience is the client that authenticated. An ID token of this realm (OIDC Core §3.1.3.7): signed by one of the
+ * realm's RS256 keys (its JWKS), `typ` JWT as Tessera signs them (an access token, `at+jwt` and ES256, is not one),
+ * `iss` this realm, not expired, `aud` exactly the client (and `azp`, when present). ADR 0048: it still stands for a
+ * person who may sign in, and for a session that has not ended (`sid`), as far as the realm knows.
+ */
+const verifiedIdToken = (cmd: IdJagCommand) =>
+  Effect.gen(function*() {
+    const jwks = yield* SigningKeys.jwks(cmd.realm.id)
+    const verified = yield* Jwt.verify(cmd.idToken, jwks, {
+      issuer: cmd.issuer,
+      typ: "JWT",
+      algorithms: ["RS256"],
+      requiredClaims: ["sub", "aud", "exp", "iat"]
+    }).pipe(Effect.catchTag("TokenInvalid", ({ reason }) => idJagRejected(reason === "ERR_JWT_EXPIRED" ? "expired" : "invalid")))
+    const claims = verified.payload
+    const sub = stringClaim(claims.sub)
+    if (sub === undefined || typeof claims.exp !== "number") return yield* idJagRejected("invalid")
+    // OIDC Core §3.1.3.7 (3), (5): aud holds the client; Tessera's ID tokens name it alone, and azp is that client
+    const audiences = typeof claims.aud === "string" ? [claims.aud] : claims.aud ?? []
+    if (audiences.length !== 1 || audiences[0] !== cmd.client.clientId) return yield* idJagRejected("other_client")
+    if (claims["azp"] !== undefined && claims["azp"] !== cmd.client.clientId) return yield* idJagRejected("other_client")
+    // CONTRACT §3: a disabled or deleted person is cut off from every grant, this one included
+    const user = yield* Effect.flatMap(Users, (users) => users.find(cmd.realm.id, sub))
+    if (Option.isNone(user) || !User.canSignIn(user.value)) return yield* idJagRejected("unknown_subject")
+    // ADR 0048: the sign-in the ID token tells of (Front-Channel Logout §3 `sid`) must not have ended: logged out, or
+    // revoked by an admin
+    const sid = stringClaim(claims["sid"])
+    if (sid !== undefined) {
+      const session = yield* Effect.flatMap(Sessions, (sessions) => sessions.find(cmd.realm.id, sid))
+      if (Option.isNone(session) || session.value.sub !== sub || session.value.endedAt !== undefined) return yield* idJagRejected("session_ended")
+    }
+    const amr = claims["amr"]
+    return {
+      sub,
+      exp: claims.exp,
+      authTime: typeof claims["auth_time"] === "number" ? claims["auth_time"] : undefined,
+      acr: stringClaim(claims["acr"]),
+      amr: Array.isArray(amr) && amr.every((m): m is string => typeof m === "string") ? amr : undefined,
+      // CONTRACT §5 "ID-JAG" (ADR 0048): the email only when the ID token released it (the person consented to `email`)
+      email: stringClaim(claims["email"])
+    }
+  })
+
+/**
+ * draft-ietf-oauth-identity-assertion-authz-grant §4.3 (CONTRACT §5 "ID-JAG"): the realm as the enterprise identity
+ * provider. The client exchanges an ID token this realm issued to it for an ID-JAG toward an authorization server of
+ * its `id_jag_targets`, with the client's id there; `resource` and `scope` are carried as asked (they are the other
+ * server's to judge, §4.4). Audited as `id_jag.issued`; no refresh token (§4.3.4: SHOULD NOT).
+ */
+export const handleIdJag = Effect.fn("TokenExchangeGrant.handleIdJag")(function*(cmd: IdJagCommand) {
+  // §4.3: the IdP resolves the audience to a trust relationship it has; Tessera's are the client's id_jag_targets
+  const target = cmd.client.metadata.idJagTargets?.find((t) => t.audience === cmd.audience)
+  if (target === undefined) return yield* idJagRejected("not_target")
+  const subject = yield* verifiedIdToken(cmd)
+  const now = yield* Jwt.nowSeconds
+  // ADR 0048: at most 5 minutes, and never beyond the ID token it stands on
+  const lifetime = Duration.min(Tokens.idJagMaxLifetime, Duration.seconds(subject.exp - now))
+  const jag = yield* Tokens.idJag({
+    realmId: cmd.realm.id,
+    issuer: cmd.issuer,
+    sub: subject.sub,
+    audience: target.audience,
+    clientId: target.clientId,
+    resource: cmd.resource,
+    scope: cmd.scope,
+    authTime: subject.authTime,
+    acr: subject.acr,
+    amr: subject.amr,
+    email: subject.email
+  }, lifetime)
+  // CONTRACT §7: its own event type; the other server and the client's id there are named, never the token
+  const event = yield* Audit.make(cmd.realm, {
+    ...TokenSet.audited(cmd.context),
+    type: "id_jag.issued",
+    actor: TokenSet.actorOf(cmd.client),
+    subject: subject.sub,
+    clientId: cmd.client.clientId,
+    grantType,
+    ...(cmd.resource !== undefined ? { resource: cmd.resource } : {}),
+    ...(cmd.scope !== undefined ? { scope: cmd.scope.join(" ") } : {}),
+    result: "success",
+    reason: `for ${target.audience} as client ${target.clientId}`
+  })
+  yield* Effect.flatMap(Audit.Audit, (audit) => audit.append(event))
+  // §4.3.4: access_token is the ID-JAG, issued_token_type its type (token_type N_A, the endpoint's), no refresh token
+  return {
+    accessToken: jag.token,
+    expiresIn: jag.expiresIn,
+    scope: cmd.scope ?? [],
+    issuedTokenType: idJagTokenType
   } satisfies TokenSet.TokenSet
 })

@@ -7,7 +7,7 @@ import { field } from "../Body.js"
 import { created, ErrorBody, noContent, Owner, realm } from "./Endpoints.js"
 import { ListQuery, page } from "./Listing.js"
 
-/** RFC 7591 §2 client metadata plus Tessera's `principal_type` and `resources` (validated by `ClientMetadata`). */
+/** RFC 7591 §2 client metadata plus Tessera's `principal_type`, `resources` and `id_jag_targets` (validated by `ClientMetadata`). */
 export const ClientMetadataBody = Schema.Struct({
   redirect_uris: Schema.optional(Schema.Array(Schema.String)),
   post_logout_redirect_uris: Schema.optional(Schema.Array(Schema.String)),
@@ -22,7 +22,9 @@ export const ClientMetadataBody = Schema.Struct({
   frontchannel_logout_session_required: Schema.optional(Schema.Boolean),
   dpop_bound_access_tokens: Schema.optional(Schema.Boolean),
   principal_type: Schema.optional(Schema.Literal("app", "agent")),
-  resources: Schema.optional(Schema.Array(Schema.String))
+  resources: Schema.optional(Schema.Array(Schema.String)),
+  /** CONTRACT §5 "ID-JAG": the authorization servers an ID-JAG may be asked for, and this client's id at each. */
+  id_jag_targets: Schema.optional(Schema.Array(Schema.Struct({ audience: Schema.String, client_id: Schema.String })))
 })
 
 export const ClientRegistered = Schema.extend(
@@ -71,7 +73,8 @@ export const ClientPatch = Schema.Struct({
   frontchannel_logout_session_required: nullable(Schema.Boolean),
   dpop_bound_access_tokens: nullable(Schema.Boolean),
   principal_type: nullable(Schema.Literal("app", "agent")),
-  resources: nullable(Schema.Array(Schema.String))
+  resources: nullable(Schema.Array(Schema.String)),
+  id_jag_targets: nullable(Schema.Array(Schema.Struct({ audience: Schema.String, client_id: Schema.String })))
 })
 
 /** CONTRACT §3: how long the replaced secret keeps working, in seconds (at most 604800, seven days; default 0). */

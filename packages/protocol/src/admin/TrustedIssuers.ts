@@ -9,19 +9,7 @@ import { created, ErrorBody, noContent, Owner, realm } from "./Endpoints.js"
 import { absoluteUri } from "./Fields.js"
 import { ListQuery, page } from "./Listing.js"
 
-const issuerUrl = (s: string) => {
-  if (!RedirectUri.isUriSyntax(s)) return false
-  try {
-    const url = new URL(s)
-    // RFC 8414 §2 / RFC 7523 §3: an https URL without query or fragment (http only on loopback, for development)
-    const loopback = url.protocol === "http:" && ["127.0.0.1", "[::1]", "localhost"].includes(url.hostname)
-    return (url.protocol === "https:" || loopback) && url.search === "" && !s.includes("#")
-  } catch {
-    return false
-  }
-}
-
-export const Issuer = field(Schema.String.pipe(Schema.filter(issuerUrl)), "must be an https URL without query or fragment")
+export const Issuer = field(Schema.String.pipe(Schema.filter(RedirectUri.isIssuerUrl)), "must be an https URL without query or fragment")
 
 export const JwksUri = field(Schema.String.pipe(Schema.filter((s) => absoluteUri(s) && s.startsWith("https://"))), "must be an https URL")
 

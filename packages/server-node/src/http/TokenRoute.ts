@@ -41,6 +41,7 @@ type Refusal =
   | DeviceAuthorization.DeviceCodeRejected
   | DeviceAuthorization.AuthorizationPending
   | AdminAccess.AdminRoleRequired
+  | TokenExchangeGrant.IdJagRejected
 
 /** The one mapping to RFC 6749 §5.2 errors; a grant's `reason` goes to the log, never the wire. */
 const toErrorResponse = (issuer: string) =>
@@ -63,6 +64,11 @@ const toErrorResponse = (issuer: string) =>
     ScopeRejected: ({ reason }) => ErrorResponse.make("invalid_scope", scopeDescription[reason]),
     DeviceCodeRejected: ({ reason }) => deviceCodeError[reason](),
     // CONTRACT §3, ADR 0035: the person's grant no longer carries the admin resource (RFC 6749 §5.2: invalid_grant)
+    IdJagRejected: ({ reason }) =>
+      reason === "not_target"
+        // draft-ietf-oauth-identity-assertion-authz-grant §4.3, RFC 8693 §2.2.2: unwilling to issue for that audience
+        ? ErrorResponse.make("invalid_target", "the 'audience' is not one of the client's 'id_jag_targets'")
+        : ErrorResponse.make("invalid_grant", idJagSubjectDescription[reason]),
     AdminRoleRequired: () => ErrorResponse.make("invalid_grant", "only an admin of the realm may have a token for its admin API"),
     // RFC 8628 §3.5: still pending; slow_down also tells the device the interval is now 5 seconds longer
     AuthorizationPending: ({ slowDown, interval }) =>
@@ -153,6 +159,16 @@ const subjectDescription: Record<Delegation.SubjectRejected["reason"], string> =
   dpop_mismatch: dpopBound("'subject_token'")
 }
 
+/** draft-ietf-oauth-identity-assertion-authz-grant §4.3.3 (CONTRACT §5 "ID-JAG"): the subject ID token's refusals. */
+const idJagSubjectDescription: Record<Exclude<TokenExchangeGrant.IdJagRejected["reason"], "not_target">, string> = {
+  invalid: "'subject_token' is not an ID token of this realm",
+  expired: "'subject_token' has expired",
+  other_client: "'subject_token' was not issued to this client",
+  // one text for both: whether the person still exists is not told beyond "no longer"
+  session_ended: "'subject_token' no longer stands for a signed-in person",
+  unknown_subject: "'subject_token' no longer stands for a signed-in person"
+}
+
 const isRefusal = (e: { readonly _tag: string }): e is Refusal => e._tag !== "ErrorResponse" && e._tag !== "StoreError"
 
 /** RFC 8707 §2: these grants issue a token for one audience, so more than one `resource` is invalid_target. */
@@ -181,6 +197,10 @@ const dispatch = (request: TokenRequest.TokenRequest, ctx: Context) =>
       Effect.flatMap(oneResource(r.resource), (resource) => ClientCredentialsGrant.handle({ ...ctx, scope: r.scope, resource }))),
     Match.when({ grant_type: JwtBearerGrant.grantType }, (r) =>
       Effect.flatMap(oneResource(r.resource), (resource) => JwtBearerGrant.handle({ ...ctx, assertion: r.assertion, scope: r.scope, resource }))),
+    // draft-ietf-oauth-identity-assertion-authz-grant §4.3: requested_token_type id-jag, before any other exchange
+    Match.when({ grant_type: TokenExchangeGrant.grantType, requested_token_type: TokenExchangeGrant.idJagTokenType }, (r) =>
+      Effect.flatMap(oneResource(r.resource), (resource) =>
+        TokenExchangeGrant.handleIdJag({ ...ctx, idToken: r.subject_token, audience: r.audience, scope: r.scope, resource }))),
     Match.when({ grant_type: TokenExchangeGrant.grantType }, (r) =>
       Effect.flatMap(oneResource(r.resource), (resource) =>
         TokenExchangeGrant.handle({
@@ -203,7 +223,9 @@ const tokenResponse = (set: TokenSet.TokenSet, proof: Dpop.Proof | undefined, no
 /** RFC 6749 §5.1: the token response's JSON object (TokenEdge answers the same one). */
 export const tokenResponseBody = (set: TokenSet.TokenSet, dpop: boolean) => ({
   access_token: set.accessToken,
-  token_type: dpop ? "DPoP" : "Bearer",
+  // RFC 8693 §2.2.1: N_A when the issued token is not an access token (draft-ietf-oauth-identity-assertion-authz-grant
+  // §4.3.4: an ID-JAG, whether or not a DPoP key is bound into it)
+  token_type: set.issuedTokenType === TokenExchangeGrant.idJagTokenType ? "N_A" : dpop ? "DPoP" : "Bearer",
   expires_in: set.expiresIn,
   ...(set.scope.length > 0 ? { scope: set.scope.join(" ") } : {}),
   ...(set.idToken !== undefined ? { id_token: set.idToken } : {}),
