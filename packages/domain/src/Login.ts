@@ -72,9 +72,11 @@ export const authenticate = Effect.fn("Login.authenticate")(function*(cmd: Comma
 
   const user = yield* Effect.flatMap(Users, (users) => users.findByUsername(cmd.realm.id, cmd.username))
   // one argon2id verification whether or not the user exists: the time does not tell which usernames are taken
-  const hash = Option.match(user, { onNone: () => dummyHash, onSome: (u) => u.passwordHash })
+  // (and for a person with no password yet, such as one provisioned by an ID-JAG, ADR 0047)
+  const usable = Option.filter(user, User.hasPassword)
+  const hash = Option.match(usable, { onNone: () => dummyHash, onSome: (u) => u.passwordHash })
   const matches = yield* Effect.flatMap(PasswordHasher, (hasher) => hasher.verify(hash, cmd.password))
-  if (Option.isNone(user) || !matches) {
+  if (Option.isNone(user) || Option.isNone(usable) || !matches) {
     return yield* failed(Option.isNone(user) ? "unknown_user" : "wrong_password", Option.getOrUndefined(user)?.sub)
   }
   // CONTRACT §3: a disabled person cannot sign in; the attempt stays counted (the throttle's reservation is kept), and

@@ -48,3 +48,6 @@ export const canSignIn = (user: User) => !user.disabled
 /** Whether a token of this person issued at `issuedAt` (epoch seconds) still counts (`tokensNotBefore`). */
 export const acceptsTokenIssuedAt = (user: User, issuedAt: number) =>
   !user.disabled && (user.tokensNotBefore === undefined || issuedAt * 1000 > user.tokensNotBefore.epochMillis)
+
+/** Whether a password can sign this person in: a PHC string (`$argon2id$...`); a provisioned person's `!` is none. */
+export const hasPassword = (user: User): boolean => user.passwordHash.startsWith("$")
