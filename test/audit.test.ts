@@ -2,7 +2,7 @@ import { expect, layer } from "@effect/vitest"
 import { Chunk, DateTime, Effect, HashMap, Ref } from "effect"
 import { Audit, AuditEvent, MemoryDb, Provisioning } from "@tessera/domain"
 import { admin, createRealm, type WireResponse } from "./support/Http.js"
-import { publicUrl, TestMemory } from "./support/TestLive.js"
+import { make, publicUrl, TestMemory } from "./support/TestLive.js"
 
 const auditOf = (realm: string, query = "") => admin.get(`/admin/realms/${realm}/audit${query}`)
 
@@ -184,3 +184,33 @@ layer(TestMemory)("CONTRACT §7: the audit trail", (it) => {
       expect(events.map((e: { realm: string; type: string }) => [e.realm, e.type])).toEqual([[b.name, "client.created"], [b.name, "resource.created"], [b.name, "realm.created"]])
     }))
 })
+
+/**
+ * CONTRACT §3 `until`/`since` on events timed out of order (timed when made, numbered when committed): the page is
+ * the events at or before `until`, newest position first, whatever their times, and the cursor continues it. On
+ * PGlite this is ADR 0045's bounded scan (the first event timed after `until` plus the trail's largest lag).
+ */
+const untilPage = Effect.gen(function*() {
+  const realm = yield* createRealm()
+  const { id } = yield* Provisioning.findRealm(realm.name)
+  const audit = yield* Audit.Audit
+  // positions 1.. after the realm's own events; times: 03:00, 01:00 (two hours late), 05:00, 02:00, 06:00
+  for (const [subject, hour] of [["e1", 3], ["e2", 1], ["e3", 5], ["e4", 2], ["e5", 6]] as const) {
+    const event = yield* Audit.make({ id, name: realm.name }, { type: "login.succeeded", actor: { type: "user", id: subject }, subject, result: "success" })
+    yield* audit.append({ ...event, at: DateTime.unsafeMake(`2030-01-01T0${hour}:00:00Z`) })
+  }
+  const event = (subject: string, hour: number) => ({
+    id: expect.any(String), at: `2030-01-01T0${hour}:00:00.000Z`, realm: realm.name, type: "login.succeeded",
+    actor: { type: "user", id: subject }, subject, result: "success"
+  })
+  const first = yield* auditOf(realm.name, "?until=2030-01-01T03:00:00Z&type=login.succeeded&limit=2")
+  expect([first.status, first.json]).toEqual([200, { events: [event("e4", 2), event("e2", 1)], next_cursor: expect.any(String) }])
+  const rest = yield* auditOf(realm.name, `?until=2030-01-01T03:00:00Z&type=login.succeeded&limit=2&cursor=${first.json.next_cursor}`)
+  expect([rest.status, rest.json]).toEqual([200, { events: [event("e1", 3)] }])
+  const window = yield* auditOf(realm.name, "?since=2030-01-01T02:00:00Z&until=2030-01-01T05:00:00Z&type=login.succeeded")
+  expect([window.status, window.json]).toEqual([200, { events: [event("e4", 2), event("e3", 5), event("e1", 3)] }])
+})
+const untilPageName = "CONTRACT §3 audit `until` and `since`: the right page of events timed out of order, and its cursor"
+
+layer(TestMemory)("CONTRACT §3 audit time filters, memory", (it) => it.effect(untilPageName, () => untilPage))
+layer(make({}, { store: "pglite" }))("CONTRACT §3 audit time filters, PGlite", (it) => it.effect(untilPageName, () => untilPage))

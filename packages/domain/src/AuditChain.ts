@@ -24,7 +24,8 @@ export const canonicalJson = (value: unknown): string => {
     }
     return out + "]"
   }
-  return members(value as Record<string, unknown>, Object.keys(value).sort(), undefined, undefined)
+  const keys = Object.keys(value)
+  return members(value as Record<string, unknown>, inOrder(keys) ? keys : keys.sort(), undefined, undefined)
 }
 
 /** A character `JSON.stringify` escapes: `"`, `\\`, a control character, or a surrogate (escaped if lone). */
@@ -62,11 +63,23 @@ export const canonical = (event: AuditEvent): string => canonicalAt(event, time(
 export const canonicalAt = (event: AuditEvent, at: string): string => {
   const keys = Object.keys(event)
   if (!Object.hasOwn(event, "at")) keys.push("at")
-  return members(event as unknown as Record<string, unknown>, keys.sort(), "at", at)
+  return members(event as unknown as Record<string, unknown>, inOrder(keys) ? keys : keys.sort(), "at", at)
 }
 
+/**
+ * Whether `keys` are already in the order `sort()` gives (a store that makes its events with their members in that
+ * order, as the SQL store does, spares every link of a verification the sort).
+ */
+const inOrder = (keys: ReadonlyArray<string>) => {
+  for (let i = 1; i < keys.length; i++) if (!(keys[i - 1]! < keys[i]!)) return false
+  return true
+}
+
+/** What a link's hash is taken over: its predecessor's hash, a line feed, the event's canonical form (ADR 0007). */
+const linked = (prevHash: string, event: AuditEvent) => `${prevHash}\n${canonical(event)}`
+
 /** The hash of an event linked to its predecessor's hash. */
-export const link = (prevHash: string, event: AuditEvent) => Hash.sha256(`${prevHash}\n${canonical(event)}`)
+export const link = (prevHash: string, event: AuditEvent) => Hash.sha256(linked(prevHash, event))
 
 /** A stored link of the chain, as a store reads it back. */
 export interface Link {
@@ -139,8 +152,12 @@ export const walk = <E, R, E2 = never, R2 = never>(
     while (true) {
       const links = yield* read(after, batch)
       const agreeing = agrees === undefined || links.length === 0 ? undefined : yield* agrees(links)
-      for (const l of links) {
-        if (!(yield* holds(prev, l)) || (agreeing !== undefined && !agreeing(l))) {
+      // ADR 0042: the batch's hashes in one Effect (each link's text is independent of the verdict on the previous)
+      const hashes = yield* Hash.sha256Each(links, (l) => linked(l.prevHash, l.event))
+      for (let i = 0; i < links.length; i++) {
+        const l = links[i]!
+        // ADR 0007: each link points at its predecessor and hashes to what it stores
+        if (l.prevHash !== prev || hashes[i] !== l.hash || (agreeing !== undefined && !agreeing(l))) {
           return { ok: false, firstBroken: l.event.id } satisfies Walked
         }
         prev = l.hash

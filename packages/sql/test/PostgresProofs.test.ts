@@ -209,7 +209,8 @@ if (url !== undefined) {
           { migration_id: 17, name: "user_tokens_not_before" },
           { migration_id: 18, name: "invitations" },
           { migration_id: 19, name: "audit_checkpoints" },
-          { migration_id: 20, name: "identity_links" }
+          { migration_id: 20, name: "identity_links" },
+          { migration_id: 21, name: "audit_time_bounds" }
         ])
       }))
   })
