@@ -15,11 +15,14 @@ const observe = <E>(app: Effect.Effect<HttpServerResponse.HttpServerResponse, E>
     const route = Context.unsafeGet(context, HttpLayerRouter.RouteContext).route.path
     // a monotonic clock read directly: the fiber's Clock service would cost one more step and closure per request
     const start = performance.now()
-    return Effect.onExit(app, (exit) => {
-      // a request whose client went away was never answered
-      if (Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)) return Effect.void
-      const status = Exit.isSuccess(exit) ? exit.value.status : 500
-      return Effect.sync(() => Metrics.unsafe.httpResponse(route, status, (performance.now() - start) / 1000))
+    // Effect.exit then the exit itself, not Effect.onExit: two steps per request instead of an uninterruptible region
+    // and its closures; an interrupted fiber never reaches the continuation, and was never answered anyway
+    return Effect.flatMap(Effect.exit(app), (exit) => {
+      if (!(Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause))) {
+        const status = Exit.isSuccess(exit) ? exit.value.status : 500
+        Metrics.unsafe.httpResponse(route, status, (performance.now() - start) / 1000)
+      }
+      return exit
     })
   })
 
