@@ -1,5 +1,5 @@
 /**
- * The MCP TypeScript SDK's own client (1.32), headless: an `OAuthClientProvider` whose `redirectToAuthorization`
+ * The MCP TypeScript SDK's own client (1.32; the provider also serves SDK 2.4's client), headless: an `OAuthClientProvider` whose `redirectToAuthorization`
  * walks Tessera's login and consent forms over HTTP (CONTRACT §4) with a cookie jar, and stops at the redirect to the
  * client's loopback callback (nothing listens there), keeping the code. Checks `state` and RFC 9207 `iss`.
  */
@@ -27,6 +27,8 @@ export class HeadlessProvider implements OAuthClientProvider {
   /** The last authorization code, and the `iss` that came with it. */
   code: string | undefined
   iss: string | null = null
+  /** The whole query of the last redirect to the client (SDK 2's `finishAuth` takes it and checks `iss` itself). */
+  callbackParams: URLSearchParams | undefined
   /** How many times the login form was filled in (a step-up shows it again). */
   logins = 0
   /** Every authorization URL the SDK sent the person to. */
@@ -130,8 +132,9 @@ export class HeadlessProvider implements OAuthClientProvider {
       if (location !== null) {
         const next = new URL(location, at)
         if (next.hostname === callback.hostname && next.pathname === callback.pathname && next.protocol === callback.protocol) {
-          // the client checks state (RFC 6749 §10.12) and iss (RFC 9207 §2.4); the SDK leaves both to the app
+          // the client checks state (RFC 6749 §10.12) and iss (RFC 9207 §2.4); SDK 1.32 leaves both to the app
           if (next.searchParams.get("state") !== this.st) throw new Error("state mismatch")
+          this.callbackParams = next.searchParams
           if (next.searchParams.has("error")) throw new Error(`authorization error ${next.searchParams.get("error")}`)
           this.iss = next.searchParams.get("iss")
           if (this.issuer !== undefined && this.iss !== this.issuer) throw new Error(`iss ${this.iss} is not ${this.issuer}`)

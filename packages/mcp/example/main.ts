@@ -1,21 +1,21 @@
 /**
- * The example MCP server of CONTRACT §6, and the template for a real one: Streamable HTTP at `/mcp` (stateless),
- * fronted by Tessera through `@tessera/mcp`, with two tools:
+ * The example MCP server of CONTRACT §6, and the template for a real one: Streamable HTTP at `/mcp`, stateless, MCP
+ * 2026-07-28 (every request carries its own protocol version and is answered by a fresh server; `server/discover`)
+ * and, for 2025-era clients, the SDK's stateless fallback (ADR 0046). Fronted by Tessera through `@tessera/mcp`,
+ * which validates the token on every request before the SDK sees it. Two tools:
  * - `whoami`: the JSON `{"sub", "client_id", "scope", "act"}` of the caller's token (`act` only when it has one);
  * - `transfer` `{"to": string, "amount": number}`: needs `payments:send`, a step-up scope (403 until the token has it),
  *   and a login at most 5 minutes old (RFC 9470: 401 `insufficient_user_authentication` with `max_age` otherwise).
  *
  *   npm run mcp:example -- --issuer https://tessera.example/realms/acme --port 3001 [--public-url https://mcp.example/mcp]
  *
- * Built only from `@tessera/mcp` and `@modelcontextprotocol/sdk`. The token never reaches the tools: they get its
- * verified claims, so nothing here could forward it upstream.
+ * Built only from `@tessera/mcp` and `@modelcontextprotocol/server` (SDK 2). The token never reaches the tools: they
+ * get its verified claims, so nothing here could forward it upstream.
  */
 import * as Http from "node:http"
 import { parseArgs } from "node:util"
-import { Server } from "@modelcontextprotocol/sdk/server/index.js"
-import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js"
-import { CallToolRequestSchema, ListToolsRequestSchema } from "@modelcontextprotocol/sdk/types.js"
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js"
+import { createMcpHandler, Server } from "@modelcontextprotocol/server"
+import type { CallToolResult } from "@modelcontextprotocol/server"
 import { Handler, ProtectedResource } from "@tessera/mcp"
 
 /** The scope every request needs, and the step-up scope of `transfer` (register both on the resource in Tessera). */
@@ -39,10 +39,10 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) fail("--port must be a 
 
 const text = (value: unknown): CallToolResult => ({ content: [{ type: "text", text: JSON.stringify(value) }] })
 
-/** One MCP server per request (the SDK's stateless pattern): nothing of one caller is kept for the next. */
+/** One MCP server per request (`createMcpHandler`'s factory): nothing of one caller is kept for the next. */
 const mcpServer = () => {
   const server = new Server({ name: "tessera-mcp-example", version: "1.0.0" }, { capabilities: { tools: {} } })
-  server.setRequestHandler(ListToolsRequestSchema, () => ({
+  server.setRequestHandler("tools/list", () => ({
     tools: [
       {
         name: "whoami",
@@ -60,8 +60,8 @@ const mcpServer = () => {
       }
     ]
   }))
-  server.setRequestHandler(CallToolRequestSchema, (request, extra) => {
-    const claims = ProtectedResource.claimsOf(extra)
+  server.setRequestHandler("tools/call", (request, ctx): CallToolResult => {
+    const claims = ProtectedResource.claimsOf(ctx.http)
     // the Handler only passes authorized requests; this is the tool's own guard, should it ever be mounted elsewhere
     if (claims === undefined) return { isError: true, content: [{ type: "text", text: "not authorized" }] }
     switch (request.params.name) {
@@ -87,6 +87,9 @@ const mcpServer = () => {
   return server
 }
 
+/** MCP 2026-07-28 and, for 2025-era clients, a stateless fallback from the same factory. */
+const mcp = createMcpHandler(mcpServer, { legacy: "stateless", responseMode: "json" })
+
 const http = Http.createServer()
 http.listen(port, "127.0.0.1", () => {
   const bound = (http.address() as { port: number }).port
@@ -110,14 +113,27 @@ http.listen(port, "127.0.0.1", () => {
       toolMaxAuthAge: { transfer: sendMaxAuthAge },
       resourceName: "Tessera MCP example"
     }, async (req, res, context) => {
-      const server = mcpServer()
-      const transport = new StreamableHTTPServerTransport({ enableJsonResponse: true })
-      res.on("close", () => {
-        void transport.close()
-        void server.close()
+      // the SDK's web-standard face: the body is already read (and authorized), so it goes as parsedBody
+      const headers = new Headers()
+      for (const [name, value] of Object.entries(req.headers)) {
+        if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(", ") : value)
+      }
+      const response = await mcp.fetch(
+        new Request(new URL(req.url ?? "/", publicUrl), {
+          method: req.method ?? "POST",
+          headers,
+          ...(context.parsedBody !== undefined ? { body: JSON.stringify(context.parsedBody) } : {})
+        }),
+        { authInfo: context.authInfo, parsedBody: context.parsedBody }
+      )
+      const out: Record<string, string> = {}
+      response.headers.forEach((value, name) => {
+        out[name] = value
       })
-      await server.connect(transport)
-      await transport.handleRequest(Object.assign(req, { auth: context.authInfo }), res, context.parsedBody)
+      res.writeHead(response.status, out)
+      const reader = response.body?.getReader()
+      for (let part = await reader?.read(); part !== undefined && !part.done; part = await reader?.read()) res.write(part.value)
+      res.end()
     })
   } catch (e) {
     return fail(e instanceof Error ? e.message : String(e))
@@ -129,6 +145,7 @@ http.on("error", (e) => fail(e.message))
 
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
   process.on(signal, () => {
+    void mcp.close()
     http.close(() => process.exit(0))
     http.closeAllConnections()
   })

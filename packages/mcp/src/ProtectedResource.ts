@@ -353,7 +353,8 @@ export const corsHeaders: Readonly<Record<string, string>> = {
 export const preflightHeaders: Readonly<Record<string, string>> = {
   "access-control-allow-origin": "*",
   "access-control-allow-methods": "GET, POST, DELETE, OPTIONS",
-  "access-control-allow-headers": "Authorization, Content-Type, Accept, DPoP, Mcp-Session-Id, MCP-Protocol-Version, Last-Event-ID",
+  // MCP 2026-07-28 Streamable HTTP (SEP-2243): every POST carries Mcp-Method and Mcp-Name; 2025 clients the rest
+  "access-control-allow-headers": "Authorization, Content-Type, Accept, DPoP, Mcp-Method, Mcp-Name, Mcp-Session-Id, MCP-Protocol-Version, Last-Event-ID",
   "access-control-max-age": "86400"
 }
 
@@ -367,6 +368,9 @@ export const authInfo = (resource: ProtectedResource, authorized: Authorized) =>
   extra: { claims: authorized.claims }
 })
 
-/** The claims of a request, in a tool handler of the MCP SDK (from `extra.authInfo`). */
-export const claimsOf = (extra: { readonly authInfo?: { readonly extra?: Record<string, unknown> } | undefined }) =>
-  extra.authInfo?.extra?.["claims"] as AccessToken.Claims | undefined
+/**
+ * The claims of a request, in a tool handler of the MCP SDK: from `extra.authInfo` (SDK 1), or `ctx.http.authInfo`
+ * (SDK 2: pass `ctx.http`).
+ */
+export const claimsOf = (extra: { readonly authInfo?: { readonly extra?: Record<string, unknown> } | undefined } | undefined) =>
+  extra?.authInfo?.extra?.["claims"] as AccessToken.Claims | undefined

@@ -125,7 +125,7 @@ describe("RFC 9728 §3: protected resource metadata", () => {
         headers: {
           "access-control-allow-origin": "*",
           "access-control-allow-methods": "GET, POST, DELETE, OPTIONS",
-          "access-control-allow-headers": "Authorization, Content-Type, Accept, DPoP, Mcp-Session-Id, MCP-Protocol-Version, Last-Event-ID",
+          "access-control-allow-headers": "Authorization, Content-Type, Accept, DPoP, Mcp-Method, Mcp-Name, Mcp-Session-Id, MCP-Protocol-Version, Last-Event-ID",
           "access-control-max-age": "86400"
         },
         body: ""
