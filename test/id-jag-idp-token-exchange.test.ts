@@ -181,9 +181,20 @@ layer(TestLive.TestLive)("draft-ietf-oauth-identity-assertion-authz-grant §4.3:
       const w = yield* world
       const client = yield* jagClient(w)
       const other = yield* jagClient(w)
-      expectTokenError(yield* requestJag(w, authOf(client), yield* idTokenOf(w, other), toMcp),
-        invalidGrant("'subject_token' was not issued to this client"))
+      const notIssuedToClient = invalidGrant("'subject_token' was not issued to this client")
+      expectTokenError(yield* requestJag(w, authOf(client), yield* idTokenOf(w, other), toMcp), notIssuedToClient)
+      // signed by the realm's ID-token key: the audience must be the client alone, and azp (when present) the client
+      const iat = yield* nowSeconds
+      const signer = yield* SigningKeys.signer(w.realmId, "RS256")
+      const idToken = (claims: Record<string, unknown>) =>
+        Jwt.sign({ iss: w.issuer, sub: w.sub, iat, exp: iat + 600, auth_time: iat, ...claims }, signer, "JWT")
+      expectTokenError(yield* requestJag(w, authOf(client), yield* idToken({ aud: other.client_id }), toMcp), notIssuedToClient)
+      expectTokenError(yield* requestJag(w, authOf(client), yield* idToken({ aud: [client.client_id, other.client_id] }), toMcp), notIssuedToClient)
+      expectTokenError(
+        yield* requestJag(w, authOf(client), yield* idToken({ aud: client.client_id, azp: other.client_id }), toMcp), notIssuedToClient)
+      // the same claims for the client itself are an ID token of this realm
       expect(yield* auditOf(w, "id_jag.issued")).toEqual([])
+      expect((yield* requestJag(w, authOf(client), yield* idToken({ aud: client.client_id }), toMcp)).status).toBe(200)
     }))
 
   it.effect("ADR 0048: the person's session ended, or the person disabled: the ID token no longer yields an ID-JAG", () =>
