@@ -5,16 +5,14 @@
  * and the realm's metadata through the path-inserted URLs, signs in with PKCE and `resource`, lists the tools, calls
  * `whoami`, gets 403 from `transfer`, steps up (a fresh login) and succeeds; the audit trail shows `stepup.succeeded`.
  */
-import * as Http from "node:http"
-import type * as Net from "node:net"
 import * as Jose from "jose"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { callWithStepUp, connect, HeadlessProvider, recordingFetch, type Seen } from "./support/McpClient.js"
-import { adminCall, adminToken, cleanup, freePort, startMcpExample, startTessera } from "./support/Process.js"
+import { login, mcpWorld } from "./support/McpWorld.js"
+import { adminCall, adminToken, cleanup, freePort, startMcpExample } from "./support/Process.js"
 
 afterAll(cleanup)
 
-const login = { username: "ada", password: "correct horse battery staple" }
 /** The client's callback: loopback, a port nothing listens on (the document lists it portless). */
 const callback = "http://127.0.0.1:53682/callback"
 
@@ -33,33 +31,20 @@ let issuer: string
 let mcpUrl: string
 let sub: string
 let documentUrl: string
-let documentServer: Http.Server
+let world: Awaited<ReturnType<typeof mcpWorld>> | undefined
 
 beforeAll(async () => {
-  ;({ base } = await startTessera({ TESSERA_DEV_INSECURE_CIMD: "1" }))
-  realm = `mcp-${process.pid}-${Date.now().toString(36)}`
-  issuer = (await adminCall(base, "/admin/realms", { name: realm }))["issuer"]
-  sub = (await adminCall(base, `/admin/realms/${realm}/users`, { ...login, email: "ada@example.com", name: "Ada" }))["sub"]
-  ;({ url: mcpUrl } = await startMcpExample(issuer))
-  // CONTRACT §6: the operator registers the server's /mcp URL, transfer's scope as a step-up scope
-  await adminCall(base, `/admin/realms/${realm}/resources`, { uri: mcpUrl, scopes: ["mcp:tools", "payments:send"], step_up_scopes: ["payments:send"] })
-  // the client's metadata document, as Claude Code publishes its own: portless loopback redirect URIs, no secret
-  documentServer = Http.createServer((req, res) => {
-    if (req.url !== "/client.json") return void res.writeHead(404).end()
-    res.writeHead(200, { "content-type": "application/json", "cache-control": "max-age=300" }).end(JSON.stringify({
-      client_id: documentUrl,
-      client_name: "E2E MCP client",
-      redirect_uris: ["http://127.0.0.1/callback", "http://localhost/callback"],
-      grant_types: ["authorization_code", "refresh_token"],
-      response_types: ["code"],
-      token_endpoint_auth_method: "none"
-    }))
+  world = await mcpWorld("mcp", {
+    client_name: "E2E MCP client",
+    redirect_uris: ["http://127.0.0.1/callback", "http://localhost/callback"],
+    grant_types: ["authorization_code", "refresh_token"],
+    response_types: ["code"],
+    token_endpoint_auth_method: "none"
   })
-  await new Promise<void>((resolve) => documentServer.listen(0, "127.0.0.1", resolve))
-  documentUrl = `http://127.0.0.1:${(documentServer.address() as Net.AddressInfo).port}/client.json`
+  ;({ base, realm, issuer, mcpUrl, sub, documentUrl } = world)
 }, 120_000)
 
-afterAll(() => new Promise<void>((resolve) => documentServer?.close(() => resolve())))
+afterAll(() => world?.close())
 
 const textOf = (result: unknown) => JSON.parse((result as { content: Array<{ text: string }> }).content[0]!.text)
 

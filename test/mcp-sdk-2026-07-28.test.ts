@@ -6,17 +6,15 @@
  * it), validates `iss` (RFC 9207 §2.4) before redeeming the code, and calls `whoami` on the 2026-07-28 era.
  * The 2025-11-25 flow with SDK 1.32 stays in e2e-mcp-sdk.test.ts.
  */
-import * as Http from "node:http"
-import type * as Net from "node:net"
 import { Client, IssuerMismatchError, StreamableHTTPClientTransport, UnauthorizedError } from "@modelcontextprotocol/client"
 import * as Jose from "jose"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { HeadlessProvider, recordingFetch, type Seen } from "./support/McpClient.js"
-import { adminCall, adminToken, cleanup, startMcpExample, startTessera } from "./support/Process.js"
+import { login, mcpWorld } from "./support/McpWorld.js"
+import { adminCall, adminToken, cleanup, startMcpExample } from "./support/Process.js"
 
 afterAll(cleanup)
 
-const login = { username: "ada", password: "correct horse battery staple" }
 const callback = "http://127.0.0.1:53682/callback"
 const revision = "2026-07-28"
 
@@ -26,32 +24,21 @@ let issuer: string
 let mcpUrl: string
 let sub: string
 let documentUrl: string
-let documentServer: Http.Server
+let world: Awaited<ReturnType<typeof mcpWorld>> | undefined
 
 beforeAll(async () => {
-  ;({ base } = await startTessera({ TESSERA_DEV_INSECURE_CIMD: "1" }))
-  realm = `mcp26-${process.pid}-${Date.now().toString(36)}`
-  issuer = (await adminCall(base, "/admin/realms", { name: realm }))["issuer"]
-  sub = (await adminCall(base, `/admin/realms/${realm}/users`, { ...login, email: "ada@example.com", name: "Ada" }))["sub"]
-  ;({ url: mcpUrl } = await startMcpExample(issuer))
-  await adminCall(base, `/admin/realms/${realm}/resources`, { uri: mcpUrl, scopes: ["mcp:tools", "payments:send"], step_up_scopes: ["payments:send"] })
-  documentServer = Http.createServer((req, res) => {
-    if (req.url !== "/client.json") return void res.writeHead(404).end()
-    res.writeHead(200, { "content-type": "application/json", "cache-control": "max-age=300" }).end(JSON.stringify({
-      client_id: documentUrl,
-      client_name: "E2E MCP 2026 client",
-      application_type: "native",
-      redirect_uris: ["http://127.0.0.1/callback"],
-      grant_types: ["authorization_code", "refresh_token"],
-      response_types: ["code"],
-      token_endpoint_auth_method: "none"
-    }))
+  world = await mcpWorld("mcp26", {
+    client_name: "E2E MCP 2026 client",
+    application_type: "native",
+    redirect_uris: ["http://127.0.0.1/callback"],
+    grant_types: ["authorization_code", "refresh_token"],
+    response_types: ["code"],
+    token_endpoint_auth_method: "none"
   })
-  await new Promise<void>((resolve) => documentServer.listen(0, "127.0.0.1", resolve))
-  documentUrl = `http://127.0.0.1:${(documentServer.address() as Net.AddressInfo).port}/client.json`
+  ;({ base, realm, issuer, mcpUrl, sub, documentUrl } = world)
 }, 120_000)
 
-afterAll(() => new Promise<void>((resolve) => documentServer?.close(() => resolve())))
+afterAll(() => world?.close())
 
 const textOf = (result: unknown) => JSON.parse((result as { content: Array<{ text: string }> }).content[0]!.text)
 
