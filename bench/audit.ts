@@ -125,11 +125,11 @@ const querySql = (realmId: string, filter: AuditEvent.Filter): readonly [string,
   const bound = (op: string) => `(SELECT $${params.length}::timestamptz ${op} max_lag FROM audit_heads WHERE realm_id = $1)`
   if (filter.since !== undefined) {
     add("at", ">=", new Date(filter.since.epochMillis))
-    clauses.push(`seq > coalesce((SELECT b.seq FROM audit_events b WHERE b.realm_id = $1 AND b.at < ${bound("-")} ORDER BY b.at DESC LIMIT 1), 0)`)
+    clauses.push(`seq > (SELECT coalesce((SELECT b.seq FROM audit_events b WHERE b.realm_id = $1 AND b.at < ${bound("-")} ORDER BY b.at DESC LIMIT 1), 0))`)
   }
   if (filter.until !== undefined) {
     add("at", "<=", new Date(filter.until.epochMillis))
-    clauses.push(`seq < coalesce((SELECT b.seq FROM audit_events b WHERE b.realm_id = $1 AND b.at > ${bound("+")} ORDER BY b.at LIMIT 1), 9223372036854775807)`)
+    clauses.push(`seq < (SELECT coalesce((SELECT b.seq FROM audit_events b WHERE b.realm_id = $1 AND b.at > ${bound("+")} ORDER BY b.at LIMIT 1), 9223372036854775807))`)
   }
   return [`SELECT * FROM audit_events WHERE ${clauses.join(" AND ")} ORDER BY seq DESC LIMIT ${filter.limit}`, params]
 }

@@ -141,15 +141,15 @@ export const layer = Layer.scoped(Audit.Audit, Effect.gen(function*() {
   // timed before `since - max_lag` is older than every event at or after `since`, which bounds it from below. The
   // answer stays ordered by `seq` and the cursor stays `seq`, and the scan stops after `limit` rows. The bound's time
   // is computed in its own subquery: under row-level security only a leakproof comparison with a value (not the
-  // `timestamptz - interval` arithmetic) may be an index condition.
-  const before = (realmId: string, until: Date) => sql`coalesce((
+  // `timestamptz - interval` arithmetic, nor a `coalesce` of a subquery's answer) may be an index condition.
+  const before = (realmId: string, until: Date) => sql`(SELECT coalesce((
     SELECT b.seq FROM audit_events b WHERE b.realm_id = ${realmId}
       AND b.at > (SELECT ${until}::timestamptz + max_lag FROM audit_heads WHERE realm_id = ${realmId})
-    ORDER BY b.at LIMIT 1), 9223372036854775807)`
-  const after = (realmId: string, since: Date) => sql`coalesce((
+    ORDER BY b.at LIMIT 1), 9223372036854775807))`
+  const after = (realmId: string, since: Date) => sql`(SELECT coalesce((
     SELECT b.seq FROM audit_events b WHERE b.realm_id = ${realmId}
       AND b.at < (SELECT ${since}::timestamptz - max_lag FROM audit_heads WHERE realm_id = ${realmId})
-    ORDER BY b.at DESC LIMIT 1), 0)`
+    ORDER BY b.at DESC LIMIT 1), 0))`
   return Audit.Audit.of({
     // answered only after the COMMIT of the statement that holds the event (ADR 0022)
     // issue 14: a fiber pinned to another realm appends nothing (the flush runs in the layer's own fibers)
