@@ -16,6 +16,7 @@ const grantSuites = [
   "test/rfc9449-*.test.ts",
   "test/e2e-agent-*.test.ts",
   "test/mcp-client-id-*.test.ts",
+  "test/mcp-authorization-*.test.ts",
   "test/token-edge.test.ts",
   "test/admin-lifecycle-*.test.ts",
   "test/tenancy-*.test.ts",
