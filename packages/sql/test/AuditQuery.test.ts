@@ -1,10 +1,12 @@
 /**
  * ADR 0045: the audit query's `until`/`since` bounded by key (the first event past each bound plus the trail's largest
  * lag) answers exactly what the unbounded query does, on PGlite, over times shuffled against positions: late events
- * (timed long before their neighbours), early ones, equal times, every filter combined at random.
+ * (timed long before their neighbours), early ones, equal times, every filter combined at random. On PostgreSQL too
+ * when `DATABASE_URL` is set.
  */
 import { expect, layer } from "@effect/vitest"
-import { DateTime, Effect, Layer } from "effect"
+import { SqlClient } from "@effect/sql"
+import { DateTime, Effect, Layer, Redacted } from "effect"
 import { Audit } from "@tessera/domain"
 import type { AuditEvent } from "@tessera/domain"
 import { Database, ports } from "@tessera/sql"
@@ -21,7 +23,7 @@ const prng = (seed: number) => () => {
 const base = Date.parse("2030-01-01T00:00:00Z")
 const minute = 60_000
 
-layer(ports.pipe(Layer.provide(Database.layerPglite(undefined))))("PGlite: audit time filters bounded by key (ADR 0045)", (it) => {
+const suite = (name: string, database: Layer.Layer<SqlClient.SqlClient, unknown>) => layer(ports.pipe(Layer.provide(database)))(`${name}: audit time filters bounded by key (ADR 0045)`, (it) => {
   it.effect("CONTRACT §3 audit `since`/`until`: on shuffled times every answer equals the unbounded query's", () =>
     Effect.gen(function*() {
       const random = prng(45)
@@ -58,3 +60,7 @@ layer(ports.pipe(Layer.provide(Database.layerPglite(undefined))))("PGlite: audit
       }
     }), 120_000)
 })
+
+suite("PGlite", Database.layerPglite(undefined))
+const url = process.env["DATABASE_URL"]
+if (url !== undefined) suite("PostgreSQL", Database.layerPostgres(Redacted.make(url)))
