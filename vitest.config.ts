@@ -21,7 +21,8 @@ const grantSuites = [
   "test/admin-lifecycle-*.test.ts",
   "test/tenancy-*.test.ts",
   "test/id-jag-as-*.test.ts",
-  "test/id-jag-idp-*.test.ts"
+  "test/id-jag-idp-*.test.ts",
+  "test/id-jag-attacks.test.ts"
 ]
 
 /**

@@ -63,8 +63,11 @@ const documentMethods: ReadonlyArray<string> = ["none", "private_key_jwt"]
 /** Grant types a document may declare: the code flow and its refresh tokens. */
 const documentGrants: ReadonlyArray<string> = ["authorization_code", "refresh_token"]
 
-/** Tessera's own client metadata, which only the owner sets: a document cannot make itself an agent or pick resources. */
-const ownerOnly = ["principal_type", "resources"]
+/**
+ * Tessera's own client metadata, which only the owner sets: a document cannot make itself an agent, pick resources, or
+ * name the authorization servers it gets ID-JAGs for (CONTRACT §5 "ID-JAG", ADR 0048).
+ */
+const ownerOnly = ["principal_type", "resources", "id_jag_targets"]
 
 /**
  * Validates a fetched document for `clientId` (draft -00 "Client Metadata", MCP "Client ID Metadata Documents"):

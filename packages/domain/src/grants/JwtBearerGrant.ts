@@ -59,6 +59,8 @@ export class JwtBearerRejected extends Data.TaggedError("JwtBearerRejected")<{
     | "client_mismatch"
     /** ID-JAG: `resource` or `scope` is not of the draft's form. */
     | "id_jag_claims"
+    /** ID-JAG: `sub` is longer than a subject identifier may be (OpenID Connect Core §2: 255 ASCII characters). */
+    | "id_jag_subject"
     /** ID-JAG: the person is linked to no user, and the trusted issuer does not provision users (ADR 0047). */
     | "unlinked"
     /** ID-JAG: the linked user is disabled. */
@@ -107,6 +109,9 @@ const checkLifetime = (payload: { readonly exp?: unknown; readonly iat?: unknown
     if (typeof jti !== "string" || jti === "") return yield* reject("jti_missing")
     return { exp, jti }
   })
+
+/** OpenID Connect Core §2: the longest subject identifier an ID-JAG's `sub` may be. */
+export const maxSubjectLength = 255
 
 /** What a verified assertion says: a plain RFC 7523 assertion's subject, or an ID-JAG's person and what it allows. */
 export type Verified =
@@ -170,6 +175,8 @@ const verifyIdJag = (
     // §3: sub REQUIRED, the person at the issuer
     const sub = payload["sub"]
     if (typeof sub !== "string" || sub === "") return yield* reject("unknown_subject")
+    // OpenID Connect Core §2: a subject identifier MUST NOT exceed 255 ASCII characters; it keys the link (ADR 0047)
+    if (sub.length > maxSubjectLength) return yield* reject("id_jag_subject")
     const resources = resourcesClaim(payload["resource"])
     const scopes = scopesClaim(payload["scope"])
     if (resources === "invalid" || scopes === "invalid") return yield* reject("id_jag_claims")

@@ -37,8 +37,8 @@ const throttled = (seconds: number) =>
 
 /**
  * RFC 7591 §2 as a dynamically registered client may use it: public (`token_endpoint_auth_method` `none`, also when
- * absent), an app (agents and their `resources` are the owner's to register), and no `scope` limit (§3.2.1: the
- * server may replace values): the scopes come from the realm's resources and the person's consent, so a client that
+ * absent), an app (agents, `resources` and `id_jag_targets` are the owner's to register), and no `scope` limit (§3.2.1:
+ * the server may replace values): the scopes come from the realm's resources and the person's consent, so a client that
  * registered with its first scope can still step up to more (MCP "Scope Selection Strategy").
  */
 const publicClient = (body: Record<string, unknown>) => {
@@ -51,6 +51,10 @@ const publicClient = (body: Record<string, unknown>) => {
   }
   if (body["resources"] !== undefined) {
     return Either.left(ErrorResponse.make("invalid_client_metadata", "'resources' is set by the realm's owner"))
+  }
+  // CONTRACT §5 "ID-JAG": which authorization servers the client gets ID-JAGs for, as whom, is the owner's trust (ADR 0048)
+  if (body["id_jag_targets"] !== undefined) {
+    return Either.left(ErrorResponse.make("invalid_client_metadata", "'id_jag_targets' is set by the realm's owner"))
   }
   // MCP 2026-07-28 "Application Type and Redirect URI Constraints": clients MUST send it (ADR 0046)
   if (body["application_type"] === undefined) {

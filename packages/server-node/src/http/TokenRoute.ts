@@ -131,6 +131,7 @@ const jwtBearerDescription: Record<JwtBearerGrant.JwtBearerRejected["reason"], s
   id_jag_audience: "the ID-JAG's 'aud' must be the issuer",
   client_mismatch: "the ID-JAG's 'client_id' must be the authenticated client",
   id_jag_claims: "the ID-JAG's 'resource' must be a URI or an array of URIs and its 'scope' a string",
+  id_jag_subject: `the ID-JAG's 'sub' must be 1 to ${JwtBearerGrant.maxSubjectLength} characters (OpenID Connect Core §2)`,
   // ADR 0047: whether the person exists at the issuer is not the client's to learn beyond this
   unlinked: "the ID-JAG's subject is linked to no user of the realm",
   user_disabled: "the ID-JAG's subject is linked to no user of the realm"
