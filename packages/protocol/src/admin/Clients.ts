@@ -21,6 +21,8 @@ export const ClientMetadataBody = Schema.Struct({
   frontchannel_logout_uri: Schema.optional(Schema.String),
   frontchannel_logout_session_required: Schema.optional(Schema.Boolean),
   dpop_bound_access_tokens: Schema.optional(Schema.Boolean),
+  /** OpenID Connect Registration §2 (CONTRACT §3): `web` or `native`; required only at dynamic registration (ADR 0046). */
+  application_type: Schema.optional(Schema.Literal("web", "native")),
   principal_type: Schema.optional(Schema.Literal("app", "agent")),
   resources: Schema.optional(Schema.Array(Schema.String)),
   /** CONTRACT §5 "ID-JAG": the authorization servers an ID-JAG may be asked for, and this client's id at each. */
@@ -72,6 +74,7 @@ export const ClientPatch = Schema.Struct({
   frontchannel_logout_uri: nullable(Schema.String),
   frontchannel_logout_session_required: nullable(Schema.Boolean),
   dpop_bound_access_tokens: nullable(Schema.Boolean),
+  application_type: nullable(Schema.Literal("web", "native")),
   principal_type: nullable(Schema.Literal("app", "agent")),
   resources: nullable(Schema.Array(Schema.String)),
   id_jag_targets: nullable(Schema.Array(Schema.Struct({ audience: Schema.String, client_id: Schema.String })))
