@@ -218,6 +218,20 @@ layer(TestLive.TestLive)("ID-JAG attacks at the Resource Authorization Server (d
       expect(yield* auditOf(w, "user.linked")).toHaveLength(1)
     }))
 
+  it.effect("CONTRACT §2, ADR 0047: a jti over 255 characters is refused before the replay store; 255 is taken", () =>
+    Effect.gen(function*() {
+      const { w, idp, client } = yield* setup
+      // random, so it does not compress: past a PostgreSQL b-tree entry (2704 bytes), and within the form's 4096
+      const long = Buffer.from(crypto.getRandomValues(new Uint8Array(2000))).toString("base64url")
+      const longJag = yield* idJagOf(w, idp, client, { jti: long, resource: undefined, sub: "u" })
+      expect(longJag.length).toBeLessThanOrEqual(4096)
+      const tooLong = invalidGrant("the assertion's 'jti' must be at most 255 characters")
+      expectTokenError(yield* present(w, client, longJag), tooLong)
+      expectTokenError(yield* present(w, client, yield* idJagOf(w, idp, client, { jti: "j".repeat(256) })), tooLong)
+      expect(yield* issued(w)).toEqual([])
+      expectToken(yield* present(w, client, yield* idJagOf(w, idp, client, { jti: "j".repeat(255) })))
+    }))
+
   it.effect("RFC 8707 §2: a resource the client may not have, in the ID-JAG or the request, is invalid_target; the ID-JAG not spent", () =>
     Effect.gen(function*() {
       const { w, idp, client } = yield* setup

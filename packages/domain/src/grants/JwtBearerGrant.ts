@@ -48,6 +48,8 @@ export class JwtBearerRejected extends Data.TaggedError("JwtBearerRejected")<{
     | "iat_future"
     | "lifetime"
     | "jti_missing"
+    /** `jti` is longer than `maxJtiLength`. */
+    | "jti_length"
     | "replayed"
     /** `sub` is neither a user of the realm nor the client's own client_id. */
     | "unknown_subject"
@@ -107,8 +109,13 @@ const checkLifetime = (payload: { readonly exp?: unknown; readonly iat?: unknown
     if (exp - iat > maxLifetimeSeconds) return yield* reject("lifetime")
     // RFC 7523 §3 item 7: the server may refuse a jti it has seen; Tessera requires one (CONTRACT §5)
     if (typeof jti !== "string" || jti === "") return yield* reject("jti_missing")
+    // CONTRACT §2 (never a 5xx): the jti keys the replay store, whose index entry has a bound (ADR 0047)
+    if (jti.length > maxJtiLength) return yield* reject("jti_length")
     return { exp, jti }
   })
+
+/** ADR 0047: the longest `jti` an assertion may have (it keys the replay store; DPoP's bound is 128). */
+export const maxJtiLength = 255
 
 /** OpenID Connect Core §2: the longest subject identifier an ID-JAG's `sub` may be. */
 export const maxSubjectLength = 255

@@ -124,6 +124,7 @@ const jwtBearerDescription: Record<JwtBearerGrant.JwtBearerRejected["reason"], s
   iat_future: "the assertion's 'iat' is in the future",
   lifetime: `the assertion must not be valid for more than ${JwtBearerGrant.maxLifetimeSeconds} seconds ('exp' - 'iat')`,
   jti_missing: "the assertion must have 'jti'",
+  jti_length: `the assertion's 'jti' must be at most ${JwtBearerGrant.maxJtiLength} characters`,
   replayed: "the assertion was already used ('jti' seen before)",
   unknown_subject: "the assertion's 'sub' is neither a user of the realm nor the client",
   // CONTRACT §5 ID-JAG, draft-ietf-oauth-identity-assertion-authz-grant §4.4.1
