@@ -15,6 +15,12 @@ export class JtiCache extends Context.Tag("@tessera/domain/JtiCache")<JtiCache, 
   readonly remember: (realmId: string, issuer: string, jti: string, expiresAt: DateTime.Utc) => Effect.Effect<boolean, StoreError>
 }>() {}
 
+/**
+ * The longest `jti` Tessera remembers (ADR 0047): it keys the replay store, whose index entry has a bound (a random
+ * 2 600-character jti overflowed PostgreSQL's b-tree entry, a 503); longer ones are refused before the store is asked.
+ */
+export const maxLength = 255
+
 /** RFC 9449 §11.1: DPoP proofs' jtis are remembered "in the context of the target URI", apart from any issuer's. */
 export const dpopIssuer = (htu: string) => `dpop ${htu}`
 

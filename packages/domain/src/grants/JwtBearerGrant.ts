@@ -13,7 +13,7 @@ import type { Client } from "../Client.js"
 import * as Entropy from "../Entropy.js"
 import * as IdentityLink from "../IdentityLink.js"
 import { IdentityLinks } from "../IdentityLinks.js"
-import { JtiCache } from "../JtiCache.js"
+import { JtiCache, maxLength as maxJtiStored } from "../JtiCache.js"
 import * as Jwt from "../Jwt.js"
 import type { Realm } from "../Realm.js"
 import type { Resource } from "../Resource.js"
@@ -115,7 +115,7 @@ const checkLifetime = (payload: { readonly exp?: unknown; readonly iat?: unknown
   })
 
 /** ADR 0047: the longest `jti` an assertion may have (it keys the replay store; DPoP's bound is 128). */
-export const maxJtiLength = 255
+export const maxJtiLength = maxJtiStored
 
 /** OpenID Connect Core §2: the longest subject identifier an ID-JAG's `sub` may be. */
 export const maxSubjectLength = 255

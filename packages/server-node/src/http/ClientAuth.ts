@@ -58,6 +58,7 @@ export type Reason =
   | "assertion_audience"
   | "assertion_exp_missing"
   | "assertion_jti_missing"
+  | "assertion_jti_length"
   | "assertion_lifetime"
   | "assertion_replayed"
 
@@ -135,6 +136,8 @@ const verifyAssertion = (realm: Realm.Realm, issuer: string, client: Client.Clie
     }
     // RFC 7523 §3 item 7: the server may refuse a jti it has seen; Tessera requires one and refuses replays
     if (typeof jti !== "string" || jti === "") return yield* fail("assertion_jti_missing")
+    // CONTRACT §2 (never a 5xx): the jti keys the replay store, whose index entry has a bound (ADR 0047)
+    if (jti.length > JtiCache.maxLength) return yield* fail("assertion_jti_length")
     const fresh = yield* Effect.flatMap(JtiCache.JtiCache, (seen) =>
       seen.remember(realm.id, client.clientId, jti, DateTime.unsafeMake(exp * 1000)))
     if (!fresh) return yield* fail("assertion_replayed")
