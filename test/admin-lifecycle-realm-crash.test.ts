@@ -65,6 +65,9 @@ const fill = async (pool: Pg.Pool, realmId: string) => {
     const statements = [
       `INSERT INTO users (realm_id, sub, username, username_key, password_hash, created_at)
          SELECT $1, 'sub-' || i, 'user' || i, 'user' || i, 'x', now() FROM generate_series(1, ${n}) i`,
+      // ADR 0047: the people an ID-JAG linked to users
+      `INSERT INTO identity_links (realm_id, issuer, subject, sub, created_at)
+         SELECT $1, 'https://idp.example/1', 'person-' || i, 'sub-' || i, now() FROM generate_series(1, 1000) i`,
       `INSERT INTO clients (realm_id, client_id, secret_hash, metadata, created_at)
          SELECT $1, 'client-' || i, NULL, '{"redirectUris":[]}'::jsonb, now() FROM generate_series(1, 100) i`,
       `INSERT INTO resources (realm_id, id, uri, scopes, step_up_scopes, created_at)
