@@ -2,7 +2,7 @@
  * Group commit (ADR 0022): items submitted under one key while that key's flush is running wait and go together, in
  * arrival order, in the next flush; each submitter is answered with its flush's outcome, only once it is known.
  */
-import { Effect, Exit, FiberSet } from "effect"
+import { Cause, Effect, Exit, FiberSet } from "effect"
 
 /**
  * A submitter waiting for its flush: `resume` answers it, once (Effect.async ignores any later call, and any call
@@ -11,6 +11,23 @@ import { Effect, Exit, FiberSet } from "effect"
 interface Waiter<A, E> {
   readonly item: A
   readonly resume: (outcome: Exit.Exit<void, E>) => void
+}
+
+/**
+ * Answers each waiter once with `outcome`, whatever its callback does: what a callback throws is returned (for the
+ * log), never thrown here, where it would stop the waiters after it from being answered and end the flush loop (whose
+ * observer would then answer the batch a second time).
+ */
+const answer = <A, E>(waiters: ReadonlyArray<Waiter<A, E>>, outcome: Exit.Exit<void, E>) => {
+  const thrown: Array<unknown> = []
+  for (const w of waiters) {
+    try {
+      w.resume(outcome)
+    } catch (error) {
+      thrown.push(error)
+    }
+  }
+  return thrown
 }
 
 /** A key's lane exists exactly while a flush loop runs for it; `inFlight` is the batch being flushed. */
@@ -23,8 +40,8 @@ export interface GroupCommit<K, A, E> {
   /** Waits until `item` was flushed; fails as its batch's flush failed. Interrupting the wait leaves the item queued. */
   readonly submit: (key: K, item: A) => Effect.Effect<void, E>
   /**
-   * `submit` without a fiber, for code outside any (a Node request listener): `done` gets the outcome once, after
-   * the flush that holds `item`.
+   * `submit` without a fiber, for code outside any (a Node request listener): `done` gets the outcome exactly once,
+   * after the flush that holds `item`; if it throws, the throw is logged and no other waiter is affected.
    */
   readonly offer: (key: K, item: A, done: (outcome: Exit.Exit<void, E>) => void) => void
 }
@@ -56,8 +73,13 @@ export const make = <K, A, E>(options: {
         return Effect.flatMap(Effect.exit(options.flush(key, items)), (exit) => {
           // a failure or a defect of the flush is every waiter's of this batch, and only theirs
           const outcome: Exit.Exit<void, E> = Exit.isSuccess(exit) ? Exit.void : exit
-          for (const w of batch) w.resume(outcome)
-          return drain(key, lane)
+          // answered now, so that nothing (an interruption before the next batch) answers them again
+          lane.inFlight = []
+          const thrown = answer(batch, outcome)
+          return thrown.length === 0 ? drain(key, lane) : Effect.zipRight(
+            Effect.forEach(thrown, (error) => Effect.logError("group commit: a waiter's callback threw", Cause.die(error)), { discard: true }),
+            drain(key, lane)
+          )
         })
       })
 
@@ -77,8 +99,9 @@ export const make = <K, A, E>(options: {
         // the loop was interrupted (the scope closed): nobody may be left waiting for it
         if (lanes.get(key) === lane) lanes.delete(key)
         const interrupted = Exit.interrupt(fiber.id())
-        for (const w of lane.inFlight) w.resume(interrupted)
-        for (const w of lane.queue.splice(0)) w.resume(interrupted)
+        // the scope is closing: a callback's throw has nowhere left to be logged, and stops no other waiter's answer
+        answer(lane.inFlight, interrupted)
+        answer(lane.queue.splice(0), interrupted)
       })
     }
 

@@ -70,6 +70,44 @@ describe("ADR 0022 group commit: batches, outcomes, interruption", () => {
       expect(outcomes).toEqual([[1, Exit.void], [2, Exit.fail("refused")], [4, Exit.fail("refused")]])
     }))
 
+  it.effect("each waiter is answered exactly once, with its own batch's outcome, even when a callback throws", () =>
+    Effect.gen(function*() {
+      const { batches, finish, group } = yield* harness
+      const calls = new Map<number, Array<Exit.Exit<void, string>>>()
+      const offer = (item: number, throws: boolean) =>
+        group.offer("a", item, (outcome) => {
+          calls.set(item, [...(calls.get(item) ?? []), outcome])
+          if (throws) throw new Error(`callback ${item} failed`)
+        })
+      offer(1, false)
+      yield* waitFor(() => batches.length === 1)
+      offer(2, false)
+      const [submitted] = yield* submitAll(group, "a", [3])
+      yield* Effect.yieldNow()
+      offer(4, true)
+      yield* finish(0, Exit.void)
+      // the next batch (2, 3, 4) is flushed, and 4's callback throws when it is answered
+      yield* finish(1, Exit.fail("refused"))
+      expect(yield* Fiber.await(submitted!)).toEqual(Exit.fail("refused"))
+      // the lane goes on: a later item is flushed and answered as usual
+      offer(5, true)
+      yield* finish(2, Exit.void)
+      yield* waitFor(() => calls.has(5))
+      offer(6, false)
+      yield* finish(3, Exit.void)
+      yield* waitFor(() => calls.has(6))
+      expect(batches).toEqual([
+        { key: "a", items: [1] }, { key: "a", items: [2, 3, 4] }, { key: "a", items: [5] }, { key: "a", items: [6] }
+      ])
+      expect([...calls.entries()].sort(([a], [b]) => a - b)).toEqual([
+        [1, [Exit.void]],
+        [2, [Exit.fail("refused")]],
+        [4, [Exit.fail("refused")]],
+        [5, [Exit.void]],
+        [6, [Exit.void]]
+      ])
+    }))
+
   it.effect("a defect of the flush is every waiter's of its batch", () =>
     Effect.gen(function*() {
       const { finish, group } = yield* harness
