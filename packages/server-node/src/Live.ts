@@ -220,9 +220,12 @@ export const app = <P, E, R>(
   mailer: Layer.Layer<Mailer.Mailer, never, AppConfig> = MailerLive
 ) => serveOn(server).pipe(Layer.provide(BuiltIns), Layer.provideMerge(services(fetcher, mailer)), Layer.provideMerge(cached(ports)))
 
-/** The ports with the hot path's reads kept in memory for a moment (ReadCache, ADR 0015). */
+/**
+ * The ports with the hot path's reads kept in memory for a moment (ReadCache, ADR 0015), built with the routes'
+ * Crypto: what a port runs on its own runtime (`Audit.offer`, the audit's group commits) uses node:crypto too.
+ */
 const cached = <P, E, R>(ports: Layer.Layer<P, E, R>) =>
-  ReadCache.layerPorts.pipe(Layer.provideMerge(ReadCache.layer), Layer.provideMerge(ports))
+  ReadCache.layerPorts.pipe(Layer.provideMerge(ReadCache.layer), Layer.provideMerge(ports), Layer.provide(NodeCrypto.layer))
 
 /**
  * ADR 0029: how long a connection may take to send what no request needs long for, so that connections trickling
