@@ -7,9 +7,16 @@
  *   DATABASE_URL=postgres://... npm run bench:audit       PostgreSQL (a scratch database, dropped afterwards)
  *   BENCH_STORE=pglite npm run bench:audit                 the embedded PGlite (in memory)
  *   BENCH_SIZES=100000,1000000,10000000                    the sizes, in increasing order (this is the default)
+ *   BENCH_FILL_INDEXES=after                               the fill drops audit_events' secondary indexes and
+ *                                                          builds them again from their own definitions before
+ *                                                          anything is measured (checked identical)
+ *   BENCH_DB=h_audit                                       PostgreSQL: this database, created if absent and kept
+ *                                                          afterwards; a trail already there is reused, so a size
+ *                                                          it has reached is measured without filling again
  *
  * The fill writes rows as the tables' owner, in batches of `fillChunk` (INSERT ... SELECT FROM unnest), each link
  * hashed here exactly as `audit_append` hashes it, and moves the chain head, so the application appends after it.
+ * The next batch is built while the database inserts the last one.
  */
 import * as NodeCrypto from "node:crypto"
 import * as Os from "node:os"
@@ -22,7 +29,7 @@ import { Audit, AuditChain, AuditEvent, AuditVerification, CheckpointKey, Realms
 import type { Realm, SigningKey } from "@tessera/domain"
 import * as ServerCrypto from "@tessera/server-node/NodeCrypto"
 import { Database, ports } from "@tessera/sql"
-import { scratch } from "./postgres.js"
+import { kept, scratch } from "./postgres.js"
 
 const sizes = (process.env["BENCH_SIZES"] ?? "100000,1000000,10000000").split(",").map(Number)
 const store = process.env["BENCH_STORE"] === "pglite" ? "PGlite" : "PostgreSQL"
@@ -70,43 +77,82 @@ const columns = [
   "seq", "id", "at", "type", "actor_id", "subject", "client_id", "prev_hash", "hash"
 ] as const
 
-/** Appends events `from + 1` .. `to` (positions) after the head `prev`; answers the new head's hash. */
-const fill = (owner: Owner, realm: Realm.Realm, from: number, to: number, prevHash: string) =>
-  Effect.gen(function*() {
-    let prev = prevHash
-    for (let start = from + 1; start <= to; start += fillChunk) {
-      const end = Math.min(to, start + fillChunk - 1)
-      const cols: Record<(typeof columns)[number], Array<unknown>> = {
-        seq: [], id: [], at: [], type: [], actor_id: [], subject: [], client_id: [], prev_hash: [], hash: []
-      }
-      for (let seq = start; seq <= end; seq++) {
-        const event = eventOf(realm, seq)
-        const hash = hashOf(prev, event)
-        cols.seq.push(seq)
-        cols.id.push(event.id)
-        cols.at.push(new Date(event.at.epochMillis).toISOString())
-        cols.type.push(event.type)
-        cols.actor_id.push(event.actor.id)
-        cols.subject.push(event.subject)
-        cols.client_id.push(event.clientId)
-        cols.prev_hash.push(prev)
-        cols.hash.push(hash)
-        prev = hash
-      }
-      yield* owner(realm.id, `
-        INSERT INTO audit_events (realm_id, seq, id, at, realm, type, actor_type, actor_id, subject, client_id, grant_type,
-          resource, scope, result, ip, user_agent, prev_hash, hash)
-        SELECT $1, seq, id, at, $2, type, 'client', actor_id, subject, client_id, 'authorization_code',
-          'https://api.example.com/mcp', 'openid tools:read', 'success', '203.0.113.17', 'bench/1.0', prev_hash, hash
-        FROM unnest($3::bigint[], $4::uuid[], $5::timestamptz[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])
-          AS t(seq, id, at, type, actor_id, subject, client_id, prev_hash, hash)`,
-        [realm.id, realm.name, cols.seq, cols.id, cols.at, cols.type, cols.actor_id, cols.subject, cols.client_id, cols.prev_hash, cols.hash])
+/** Sends one INSERT of the fill (as the tables' owner); resolves when it is committed. */
+type Insert = (text: string, params: ReadonlyArray<unknown>) => Promise<unknown>
+
+/** Where the fill's time went: building and hashing the rows here, and waiting for the database beyond that. */
+interface FillTime {
+  buildMs: number
+  waitMs: number
+  /** BENCH_FILL_INDEXES=after: building the secondary indexes after the rows. */
+  indexMs: number
+}
+
+const insertChunk = `
+  INSERT INTO audit_events (realm_id, seq, id, at, realm, type, actor_type, actor_id, subject, client_id, grant_type,
+    resource, scope, result, ip, user_agent, prev_hash, hash)
+  SELECT $1, seq, id, at, $2, type, 'client', actor_id, subject, client_id, 'authorization_code',
+    'https://api.example.com/mcp', 'openid tools:read', 'success', '203.0.113.17', 'bench/1.0', prev_hash, hash
+  FROM unnest($3::bigint[], $4::uuid[], $5::timestamptz[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])
+    AS t(seq, id, at, type, actor_id, subject, client_id, prev_hash, hash)`
+
+const nextTick = () => new Promise<void>((resolve) => setImmediate(resolve))
+
+/**
+ * Appends events `from + 1` .. `to` (positions) after the head `prev`; answers the new head's hash. Pipelined: the
+ * next chunk is built and hashed while the database inserts the one before (two cores: Node's and PostgreSQL's),
+ * built in slices of 500 so the socket writes the pending INSERT in between.
+ */
+const fill = async (insert: Insert, realm: Realm.Realm, from: number, to: number, prevHash: string, time: FillTime) => {
+  let prev = prevHash
+  const build = async (start: number, end: number) => {
+    let t0 = performance.now()
+    const cols: Record<(typeof columns)[number], Array<unknown>> = {
+      seq: [], id: [], at: [], type: [], actor_id: [], subject: [], client_id: [], prev_hash: [], hash: []
     }
-    // ADR 0045: the head's time bounds as `audit_append` keeps them (the filled events are in time order: no lag)
-    yield* owner(realm.id, "UPDATE audit_heads SET seq = $2, hash = $3, latest_at = greatest(latest_at, $4::timestamptz) WHERE realm_id = $1",
-      [realm.id, to, prev, new Date(atOf(to)).toISOString()])
-    return prev
-  })
+    for (let seq = start; seq <= end; seq++) {
+      if ((seq - start) % 500 === 499) {
+        time.buildMs += performance.now() - t0
+        await nextTick()
+        t0 = performance.now()
+      }
+      const event = eventOf(realm, seq)
+      const hash = hashOf(prev, event)
+      cols.seq.push(seq)
+      cols.id.push(event.id)
+      cols.at.push(new Date(event.at.epochMillis).toISOString())
+      cols.type.push(event.type)
+      cols.actor_id.push(event.actor.id)
+      cols.subject.push(event.subject)
+      cols.client_id.push(event.clientId)
+      cols.prev_hash.push(prev)
+      cols.hash.push(hash)
+      prev = hash
+    }
+    time.buildMs += performance.now() - t0
+    return cols
+  }
+  let pending: Promise<unknown> = Promise.resolve()
+  let reported = from
+  const t0 = performance.now()
+  for (let start = from + 1; start <= to; start += fillChunk) {
+    const end = Math.min(to, start + fillChunk - 1)
+    const cols = await build(start, end)
+    const tw = performance.now()
+    await pending
+    time.waitMs += performance.now() - tw
+    pending = insert(insertChunk,
+      [realm.id, realm.name, cols.seq, cols.id, cols.at, cols.type, cols.actor_id, cols.subject, cols.client_id, cols.prev_hash, cols.hash])
+    if (end - reported >= 1_000_000 || end === to) {
+      reported = end
+      console.log(`  filled to ${end.toLocaleString("en")} in ${((performance.now() - t0) / 1000).toFixed(0)} s; load average ${loadavg()}`)
+    }
+  }
+  const tw = performance.now()
+  await pending
+  time.waitMs += performance.now() - tw
+  return prev
+}
 
 /** The statement `PgAudit`'s query sends for `filter` (for EXPLAIN). */
 const querySql = (realmId: string, filter: AuditEvent.Filter): readonly [string, ReadonlyArray<unknown>] => {
@@ -138,6 +184,8 @@ const sealed: SigningKey.Sealed = { iv: "aXY", ciphertext: "Y2lwaGVy" }
 
 const ms = (t0: number) => performance.now() - t0
 
+const loadavg = () => Os.loadavg().map((l) => l.toFixed(2)).join(" ")
+
 const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 
 /** Wall time, and this process's CPU time (user + system): on a loaded machine the CPU time is the steadier figure. */
@@ -150,29 +198,106 @@ const timed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
     return { value, ms: ms(t0), cpuMs: (cpu.user + cpu.system) / 1000 }
   })
 
-const bench = (owner: Owner) =>
+/** The secondary indexes and constraints of `audit_events` as PostgreSQL prints their definitions. */
+const indexDefinitions = (owner: Owner, realmId: string) =>
+  Effect.map(
+    owner(realmId, `
+      SELECT i.relname AS name, pg_get_indexdef(i.oid) AS index, c.conname AS constraint, pg_get_constraintdef(c.oid) AS constraint_def
+      FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid LEFT JOIN pg_constraint c ON c.conindid = i.oid AND c.conrelid = x.indrelid
+      WHERE x.indrelid = 'audit_events'::regclass ORDER BY i.relname`, []),
+    (rows) => rows.map((r) => ({
+      name: String(r["name"]),
+      index: String(r["index"]),
+      constraint: r["constraint"] === null ? undefined : { name: String(r["constraint"]), def: String(r["constraint_def"]) }
+    }))
+  )
+
+type Definitions = Effect.Effect.Success<ReturnType<typeof indexDefinitions>>
+
+/** BENCH_FILL_INDEXES=after: every index of `audit_events` but the primary key dropped for the fill; answers them. */
+const dropIndexes = (owner: Owner, realmId: string) =>
+  Effect.gen(function*() {
+    const all = yield* indexDefinitions(owner, realmId)
+    for (const d of all) {
+      if (d.name === "audit_events_pkey") continue
+      yield* owner(realmId, d.constraint !== undefined
+        ? `ALTER TABLE audit_events DROP CONSTRAINT "${d.constraint.name}"`
+        : `DROP INDEX "${d.name}"`, [])
+    }
+    return all
+  })
+
+/** Builds the indexes `dropIndexes` dropped, from their own definitions, and fails unless they are all back as they were. */
+const rebuildIndexes = (owner: Owner, realmId: string, before: Definitions, time: FillTime) =>
+  Effect.gen(function*() {
+    const t0 = performance.now()
+    for (const d of before) {
+      if (d.name === "audit_events_pkey") continue
+      yield* owner(realmId, d.constraint !== undefined
+        ? `ALTER TABLE audit_events ADD CONSTRAINT "${d.constraint.name}" ${d.constraint.def}`
+        : d.index, [])
+    }
+    time.indexMs = performance.now() - t0
+    const after = yield* indexDefinitions(owner, realmId)
+    if (JSON.stringify(after) !== JSON.stringify(before)) {
+      return yield* Effect.dieMessage(`audit_events' indexes differ after the rebuild: ${JSON.stringify(before)} -> ${JSON.stringify(after)}`)
+    }
+  })
+
+const deferIndexes = process.env["BENCH_FILL_INDEXES"] === "after"
+
+/** The realm of a kept database (`BENCH_DB`): one name, so a later run finds it and its trail. */
+const keptRealm = "bench-audit"
+
+const bench = (owner: Owner, insert: Insert, kept: boolean) =>
   Effect.gen(function*() {
     const at = DateTime.unsafeMake(atOf(0))
-    const realm: Realm.Realm = { id: NodeCrypto.randomUUID(), name: `bench-audit-${process.pid}`, dynamicRegistration: false, createdAt: at, version: 1 }
-    const key = (kid: string, alg: SigningKey.Alg, status: SigningKey.Status): SigningKey.SigningKey => ({
-      kid, alg, status, publicJwk: { kty: "EC", kid }, sealedPrivateJwk: sealed, createdAt: at, activatesAt: at
-    })
-    const realmCreated: AuditEvent.AuditEvent = {
-      id: NodeCrypto.randomUUID(), at, realmId: realm.id, realm: realm.name, type: "realm.created", actor: AuditEvent.owner, result: "success"
-    }
-    yield* Effect.flatMap(Realms.Realms, (realms) =>
-      realms.create(realm, { version: 1, keys: [key("a1", "ES256", "active"), key("n1", "ES256", "next")] }, realmCreated))
     const audit = yield* Audit.Audit
-    let head = (yield* audit.links(realm.id, 0, 1))[0]!.hash
-    // the trail's length so far: realm.created, the filled events, and the 1 000 appended after each size
-    let events = 1
+    const found = kept ? yield* owner(NodeCrypto.randomUUID(), "SELECT id FROM realms WHERE name = $1", [keptRealm]) : []
+    const realm: Realm.Realm = {
+      id: found.length > 0 ? String(found[0]!["id"]) : NodeCrypto.randomUUID(),
+      name: kept ? keptRealm : `bench-audit-${process.pid}`,
+      dynamicRegistration: false,
+      createdAt: at,
+      version: 1
+    }
+    if (found.length === 0) {
+      const key = (kid: string, alg: SigningKey.Alg, status: SigningKey.Status): SigningKey.SigningKey => ({
+        kid, alg, status, publicJwk: { kty: "EC", kid }, sealedPrivateJwk: sealed, createdAt: at, activatesAt: at
+      })
+      const realmCreated: AuditEvent.AuditEvent = {
+        id: NodeCrypto.randomUUID(), at, realmId: realm.id, realm: realm.name, type: "realm.created", actor: AuditEvent.owner, result: "success"
+      }
+      yield* Effect.flatMap(Realms.Realms, (realms) =>
+        realms.create(realm, { version: 1, keys: [key("a1", "ES256", "active"), key("n1", "ES256", "next")] }, realmCreated))
+    }
+    // the trail's length so far: realm.created, the filled events, and the 1 000 appended after each size (a kept
+    // database's trail continues where the last run left it: a size it has already reached is not filled again)
+    const headRow = (yield* owner(realm.id, "SELECT seq, hash FROM audit_heads WHERE realm_id = $1", [realm.id]))[0]!
+    let head = String(headRow["hash"])
+    let events = Number(headRow["seq"])
+    if (found.length > 0) console.log(`kept database: realm ${realm.name} (${realm.id}) holds ${events.toLocaleString("en")} events`)
     for (const size of sizes) {
+      const time: FillTime = { buildMs: 0, waitMs: 0, indexMs: 0 }
       const tf = performance.now()
-      head = yield* fill(owner, realm, events, size, head)
+      const filling = size > events
+      if (filling) {
+        const deferred = deferIndexes ? yield* dropIndexes(owner, realm.id) : undefined
+        head = yield* Effect.promise(() => fill(insert, realm, events, size, head, time))
+        if (deferred !== undefined) yield* rebuildIndexes(owner, realm.id, deferred, time)
+        // ADR 0045: the head's time bounds as `audit_append` keeps them (the filled events are in time order: no lag)
+        yield* owner(realm.id, "UPDATE audit_heads SET seq = $2, hash = $3, latest_at = greatest(latest_at, $4::timestamptz) WHERE realm_id = $1",
+          [realm.id, size, head, new Date(atOf(size)).toISOString()])
+        events = size
+      }
       const fillSeconds = ms(tf) / 1000
-      events = size
       yield* owner(realm.id, "ANALYZE audit_events", [])
-      console.log(`\n## ${store}, ${events.toLocaleString("en")} events (filled in ${fillSeconds.toFixed(0)} s); load average ${Os.loadavg().map((l) => l.toFixed(2)).join(" ")}`)
+      const dbSize = store === "PostgreSQL"
+        ? `, database ${(Number((yield* owner(realm.id, "SELECT pg_database_size(current_database()) AS b", []))[0]!["b"]) / 2 ** 30).toFixed(2)} GiB`
+        : ""
+      console.log(`\n## ${store}, ${events.toLocaleString("en")} events (${filling
+        ? `filled in ${fillSeconds.toFixed(0)} s: ${(time.buildMs / 1000).toFixed(0)} s building and hashing rows here, ${(time.waitMs / 1000).toFixed(0)} s more waiting for the database${deferIndexes ? `, ${(time.indexMs / 1000).toFixed(0)} s building the indexes after` : ""}`
+        : "kept from an earlier run"}${dbSize}); load average ${loadavg()}`)
 
       const full = yield* timed(AuditVerification.verify(realm.id, "genesis"))
       console.log(`full verify: ${(full.ms / 1000).toFixed(2)} s, ${((full.ms * 1000) / events).toFixed(2)} µs/event wall, ${((full.cpuMs * 1000) / events).toFixed(2)} µs/event Node CPU -> ${JSON.stringify(full.value)}`)
@@ -232,10 +357,14 @@ const bench = (owner: Owner) =>
     }
   })
 
-const checkpointKey = CheckpointKey.layer(NodeCrypto.randomBytes(32))
+// a kept database's checkpoints must verify in the next run: its key is fixed by the database's name (a bench key; a
+// second checkpoint of a position is dropped, so under a new key the next resumed verification would start at genesis)
+const checkpointKey = CheckpointKey.layer(process.env["BENCH_DB"] === undefined
+  ? NodeCrypto.randomBytes(32)
+  : NodeCrypto.createHash("sha256").update(`bench:audit checkpoint key of ${process.env["BENCH_DB"]}`).digest())
 
 const main = Effect.gen(function*() {
-  console.log(`# bench:audit on ${store}, sizes ${sizes.join(", ")}; ${Os.cpus().length} CPUs; load average ${Os.loadavg().map((l) => l.toFixed(2)).join(" ")}`)
+  console.log(`# bench:audit on ${store}, sizes ${sizes.join(", ")}; ${Os.cpus().length} CPUs; load average ${loadavg()}`)
   if (store === "PGlite") {
     // one PGlite: the owner runs on the same database as the ports
     return yield* Effect.gen(function*() {
@@ -245,14 +374,25 @@ const main = Effect.gen(function*() {
           Effect.zipRight(sql`SELECT set_config('app.realm_id', ${realmId}, true)`),
           Effect.zipRight(sql.unsafe<Record<string, unknown>>(text, params))
         ))
-      yield* bench(asOwner)
+      yield* bench(asOwner, (text, params) => Effect.runPromise(asOwner(String(params[0]), text, params)), false)
     }).pipe(Effect.provide(Layer.mergeAll(ports, checkpointKey, ServerCrypto.layer).pipe(Layer.provideMerge(Database.layerPglite(undefined)))))
   }
   const url = process.env["DATABASE_URL"]
   if (url === undefined) return yield* Effect.dieMessage("DATABASE_URL is unset: set it, or BENCH_STORE=pglite")
-  const db = yield* Effect.acquireRelease(Effect.promise(() => scratch(url)), (s) => Effect.promise(() => s.drop()))
-  console.log(`PostgreSQL ${db.version}, ${db.durability}`)
+  const keep = process.env["BENCH_DB"]
+  const db = yield* Effect.acquireRelease(Effect.promise(() => keep === undefined ? scratch(url) : kept(url, keep)), (s) => Effect.promise(() => s.drop()))
+  console.log(`PostgreSQL ${db.version}, ${db.durability}${keep === undefined ? "" : `; database ${db.name} kept after the run`}`)
   const pool = yield* Effect.acquireRelease(Effect.sync(() => new Pg.Pool({ connectionString: db.url, max: 1 })), (p) => Effect.promise(() => p.end()))
+  // the fill's own connection: one autocommitted INSERT per chunk, so a chunk is one round trip and the next is
+  // built while it runs; a commit need not wait for the WAL flush (what is stored is the same)
+  const filler = new Pg.Client({ connectionString: db.url })
+  yield* Effect.acquireRelease(
+    Effect.promise(async () => {
+      await filler.connect()
+      await filler.query("SET synchronous_commit = off")
+    }),
+    () => Effect.promise(() => filler.end())
+  )
   const asOwner: Owner = (realmId, text, params, role) =>
     Effect.tryPromise(async () => {
       const client = await pool.connect()
@@ -270,7 +410,7 @@ const main = Effect.gen(function*() {
         client.release()
       }
     })
-  yield* bench(asOwner).pipe(
+  yield* bench(asOwner, (text, params) => filler.query(text, params as Array<unknown>), keep !== undefined).pipe(
     Effect.provide(Layer.mergeAll(ports, checkpointKey, ServerCrypto.layer).pipe(Layer.provideMerge(Database.layerPostgres(Redacted.make(db.url)))))
   )
 })

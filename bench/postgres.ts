@@ -30,10 +30,15 @@ export interface Scratch {
   readonly drop: () => Promise<void>
 }
 
-export const scratch = async (url: string): Promise<Scratch> => {
+export const scratch = (url: string): Promise<Scratch> => open(url, `tessera_bench_run_${process.pid}`, true)
+
+/** The database `name` on the URL's server, created if absent and never dropped (`drop` only disconnects). */
+export const kept = (url: string, name: string): Promise<Scratch> => open(url, name, false)
+
+const open = async (url: string, name: string, temporary: boolean): Promise<Scratch> => {
   const admin = await connect(url)
-  const name = `tessera_bench_run_${process.pid}`
-  await admin.query(`CREATE DATABASE "${name}"`)
+  const exists = await admin.query("SELECT 1 FROM pg_database WHERE datname = $1", [name])
+  if (temporary || exists.rowCount === 0) await admin.query(`CREATE DATABASE "${name}"`)
   const settings = await admin.query<{ fsync: string; synchronous_commit: string; version: string }>(
     "SELECT current_setting('fsync') AS fsync, current_setting('synchronous_commit') AS synchronous_commit, current_setting('server_version') AS version"
   )
@@ -47,7 +52,7 @@ export const scratch = async (url: string): Promise<Scratch> => {
     version: s.version,
     drop: async () => {
       try {
-        await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)
+        if (temporary) await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)
       } finally {
         await admin.end()
       }
