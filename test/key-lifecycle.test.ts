@@ -3,8 +3,11 @@ import { DateTime, Duration, Effect, Option, TestClock } from "effect"
 import * as Jose from "jose"
 import { Jwt, Keys, Provisioning, SigningKey, SigningKeys } from "@tessera/domain"
 import { eventually } from "./support/Eventually.js"
-import { admin, createRealm, get } from "./support/Http.js"
+import type { WireResponse } from "./support/Http.js"
+import { admin, createRealm, get, request } from "./support/Http.js"
+import { skipWithoutPostgres } from "./support/Postgres.js"
 import * as TestLive from "./support/TestLive.js"
+import { queuedBehindTrailHead } from "./support/TrailHead.js"
 
 /** One day between rotations keeps the scheduler's one-minute passes few under TestClock. */
 const policy: SigningKey.Policy = {
@@ -158,6 +161,99 @@ describe("DESIGN signing key: Next -> Active -> Retired -> Deleted", () => {
         expect(ring.keys.filter((k) => k.status === "retired").length).toBeLessThanOrEqual(2)
       }
     }).pipe(Effect.provide(world())))
+})
+
+// ---------------------------------------------------------------------------------------------------------------
+// Issue 15's fuzzer finding: POST keys/rotate answered 503 temporarily_unavailable while other requests changed the
+// same realm on PostgreSQL. The store had answered 40P01 deadlock_detected: the rotation locked the key ring and the
+// trail head, then (inserting its key.rotated event) the realm row's KEY SHARE through the foreign key, while a realm
+// PATCH or DELETE held the realm row FOR UPDATE and waited for the trail head (or, deleting, for the ring).
+
+/** CONTRACT §3: rotation's answers: 200 with the keys, or 409 `conflict` when the ring kept changing under it. */
+const conflict = { error: "conflict", error_description: "the keys changed meanwhile; try again" }
+const rotationAnswer = (res: WireResponse) => (res.status === 200 ? [200, { keys: expect.any(Array) }] : [409, conflict])
+
+/** The shortest rotation the policy allows (2 x the JWKS max-age): a short TestClock jump makes the scheduler's pass due. */
+const shortPolicy: SigningKey.Policy = { ...policy, rotateEvery: Duration.minutes(20) }
+
+const rotations = 6
+
+/**
+ * `rotations` rotations of one realm, as many realm PATCHes and the scheduler's pass, all at once: each rotation is 200
+ * or 409, never a 5xx; each PATCH 200; the ring stays whole; the trail holds one key.rotated per 200 (and the
+ * scheduler's, if its pass got there first) and still verifies.
+ */
+const concurrentRotations = Effect.gen(function*() {
+  const realm = yield* createRealm()
+  const { id } = yield* Provisioning.findRealm(realm.name)
+  // the realm's next keys fall due: the scheduler wakes, and its pass rotates (in real time) beside the calls below
+  yield* TestClock.adjust(Duration.sum(shortPolicy.rotateEvery, Duration.minutes(1)))
+  const answers = yield* Effect.all([
+    ...Array.from({ length: rotations }, () => admin.post(`/admin/realms/${realm.name}/keys/rotate`)),
+    ...Array.from({ length: rotations }, (_, i) => admin.patch(`/admin/realms/${realm.name}`, { display_name: `Acme ${i}` }))
+  ], { concurrency: "unbounded" })
+  const rotated = answers.slice(0, rotations)
+  const patched = answers.slice(rotations)
+  expect(rotated.map((res) => [res.status, res.json])).toEqual(rotated.map(rotationAnswer))
+  expect(patched.map((res) => [res.status, res.json])).toEqual(patched.map((_, i) => [
+    200, { name: realm.name, issuer: realm.issuer, display_name: `Acme ${i}`, dynamic_registration: false }
+  ]))
+  const succeeded = rotated.filter((res) => res.status === 200).length
+  expect(succeeded).toBeGreaterThan(0)
+  const ring = Option.getOrThrow(yield* Effect.flatMap(Keys.Keys, (keys) => keys.ring(id)))
+  expect(SigningKey.isWhole(ring)).toBe(true)
+  const events = (yield* admin.get(`/admin/realms/${realm.name}/audit?type=key.rotated&limit=200`)).json.events as Array<{ actor: unknown }>
+  const byOwner = events.filter((e) => (e.actor as { id: string }).id === "owner").length
+  expect({ byOwner, scheduled: events.length - byOwner <= 1 }).toEqual({ byOwner: succeeded, scheduled: true })
+  const verified = yield* admin.get(`/admin/realms/${realm.name}/audit/verify`)
+  expect([verified.status, verified.json]).toEqual([200, { ok: true, events: expect.any(Number) }])
+})
+
+const concurrentName = `CONTRACT §3 POST keys/rotate: ${rotations} at once with realm PATCHes and the scheduler's pass: 200 or 409, never a 5xx`
+
+describe("CONTRACT §3 key rotation under concurrency (issue 15 fuzzer finding)", () => {
+  it.effect(`${concurrentName}, memory`, () =>
+    concurrentRotations.pipe(Effect.provide(TestLive.make({ keyPolicy: shortPolicy }, { store: "memory" }))), { timeout: 120_000 })
+
+  it.effect(`${concurrentName}, PGlite`, () =>
+    concurrentRotations.pipe(Effect.provide(TestLive.make({ keyPolicy: shortPolicy }, { store: "pglite" }))), { timeout: 120_000 })
+})
+
+describe.skipIf(skipWithoutPostgres)("CONTRACT §3 key rotation under concurrency on PostgreSQL (issue 15 fuzzer finding)", () => {
+  const onPostgres = () => TestLive.make({ keyPolicy: shortPolicy }, { store: "postgres" })
+
+  it.effect(`${concurrentName}, PostgreSQL`, () => concurrentRotations.pipe(Effect.provide(onPostgres())), { timeout: 120_000 })
+
+  it.effect("a rotation and a realm PATCH queued behind the realm's trail head: both 200 (was 503 on a deadlock, 40P01)", () =>
+    Effect.gen(function*() {
+      const realm = yield* createRealm()
+      const { id } = yield* Provisioning.findRealm(realm.name)
+      const [rotation, patch] = yield* queuedBehindTrailHead(id, [
+        admin.post(`/admin/realms/${realm.name}/keys/rotate`),
+        admin.patch(`/admin/realms/${realm.name}`, { display_name: "Acme" })
+      ])
+      expect([rotation!.status, rotation!.json]).toEqual([200, (yield* admin.get(`/admin/realms/${realm.name}/keys`)).json])
+      expect([patch!.status, patch!.json]).toEqual([
+        200, { name: realm.name, issuer: realm.issuer, display_name: "Acme", dynamic_registration: false }
+      ])
+      const verified = yield* admin.get(`/admin/realms/${realm.name}/audit/verify`)
+      expect([verified.status, verified.json]).toEqual([200, { ok: true, events: expect.any(Number) }])
+    }).pipe(Effect.provide(onPostgres())), { timeout: 120_000 })
+
+  it.effect("a rotation and the realm's deletion queued behind the realm's trail head: 200, then 204 (was 503 on a deadlock, 40P01)", () =>
+    Effect.gen(function*() {
+      const realm = yield* createRealm()
+      const { id } = yield* Provisioning.findRealm(realm.name)
+      const owner = { authorization: `Bearer ${TestLive.adminToken}` }
+      const [rotation, deletion] = yield* queuedBehindTrailHead(id, [
+        admin.post(`/admin/realms/${realm.name}/keys/rotate`),
+        request("DELETE", `/admin/realms/${realm.name}?confirm=${realm.name}`, { headers: owner })
+      ])
+      expect([rotation!.status, rotation!.json]).toEqual([200, { keys: expect.any(Array) }])
+      expect([deletion!.status, deletion!.text]).toEqual([204, ""])
+      const gone = yield* admin.get(`/admin/realms/${realm.name}/keys`)
+      expect([gone.status, gone.json]).toEqual([404, { error: "not_found", error_description: "unknown realm" }])
+    }).pipe(Effect.provide(onPostgres())), { timeout: 120_000 })
 })
 
 describe("signing key policy", () => {

@@ -2,9 +2,11 @@ import * as Http from "node:http"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import { SqlError } from "@effect/sql/SqlError"
 import { describe, expect, it } from "@effect/vitest"
-import { Context, Effect, Layer, Redacted } from "effect"
-import { JobLock } from "@tessera/domain"
+import Pg from "pg"
+import { Context, Effect, HashMap, Layer, Logger, Redacted } from "effect"
+import { JobLock, StoreError } from "@tessera/domain"
 import * as AppConfig from "@tessera/server-node/AppConfig"
 import * as Live from "@tessera/server-node/Live"
 import { Database, jobLock, ports } from "@tessera/sql"
@@ -13,6 +15,7 @@ import { admin, bornEvents, createRealm, get, uniqueName } from "./support/Http.
 import { requirePostgres, skipWithoutPostgres } from "./support/Postgres.js"
 import * as TestLive from "./support/TestLive.js"
 import { auditOf, authOf, post, registerClient, world as tokenWorld } from "./support/TokenFixtures.js"
+import * as Respond from "@tessera/server-node/http/Respond"
 import * as TokenEdge from "@tessera/server-node/http/TokenEdge"
 
 
@@ -106,4 +109,21 @@ describe.skipIf(skipWithoutPostgres)("issue 3: PostgreSQL lost while serving", (
       expect(issued).toHaveLength(3)
       expect((yield* admin.get(`/admin/realms/${w.name}/audit/verify`)).json).toMatchObject({ ok: true })
     }).pipe(Effect.provide(Layer.suspend(() => world(requirePostgres())))), 60_000)
+})
+
+describe("issue 15: a store failure answered 503 is logged with its SQLSTATE", () => {
+  it.effect("the `store unavailable` line carries the driver error's SQLSTATE as `sqlstate` (40P01 deadlock_detected)", () =>
+    Effect.gen(function*() {
+      // what @effect/sql-pg fails with when PostgreSQL ends a statement with a deadlock: pg's own DatabaseError inside
+      const deadlock = Object.assign(new Pg.DatabaseError("deadlock detected", 0, "error"), { code: "40P01" })
+      const failed = new SqlError({ cause: deadlock, message: "Failed to execute statement" })
+      const lines: Array<{ message: unknown; annotations: Record<string, unknown> }> = []
+      const capture = Logger.make(({ annotations, message }) => {
+        lines.push({ message, annotations: Object.fromEntries(HashMap.toEntries(annotations)) })
+      })
+      yield* Respond.logStoreUnavailable(new StoreError.StoreError({ cause: failed })).pipe(
+        Effect.provide(Logger.replace(Logger.defaultLogger, capture))
+      )
+      expect(lines).toEqual([{ message: ["store unavailable", failed], annotations: { sqlstate: "40P01" } }])
+    }))
 })

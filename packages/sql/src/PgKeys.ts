@@ -4,7 +4,7 @@ import { Effect, Layer, Option, Schema } from "effect"
 import { Conflict, Keys } from "@tessera/domain"
 import type { SigningKey } from "@tessera/domain"
 import { appendEvent } from "./PgAudit.js"
-import { on, withRealm } from "./Sql.js"
+import { lockRealm, on, withRealm } from "./Sql.js"
 
 const KeyJson = Schema.Struct({
   kid: Schema.String,
@@ -39,6 +39,8 @@ export const layer = Layer.effect(Keys.Keys, Effect.gen(function*() {
       ),
     replace: (realmId, expectedVersion, ring, event) =>
       Effect.gen(function*() {
+        // the realm row first, then the ring, then the trail head (`lockRealm`); a realm deleted meanwhile has no ring
+        if (!(yield* lockRealm(realmId))) return yield* new Conflict.KeyRingChanged()
         const row = encodeRing(ring)
         const updated = yield* sql`
           UPDATE key_rings SET version = ${row.version}, keys = ${row.keys}::jsonb

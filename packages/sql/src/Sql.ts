@@ -27,6 +27,18 @@ export const withRealm = (realmId: string) => <A, E, R>(effect: Effect.Effect<A,
   )
 
 /**
+ * Takes the realm row's KEY SHARE lock, in a transaction pinned to the realm, and answers whether the realm is still
+ * there. Lock order: a write that changes a realm's rows without inserting any first (its first row lock would
+ * otherwise be the key ring or the trail head) takes this before anything else, as every insert does through its
+ * foreign key. A realm's PATCH and its deletion hold the realm row FOR UPDATE and then take the trail head (deletion:
+ * every row of the realm); a write that held the ring or the trail head and only then asked for the realm row (its
+ * audit event's foreign key) closed a cycle with them: a deadlock, SQLSTATE 40P01, answered 503 (issue 15).
+ */
+export const lockRealm = (realmId: string) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    Effect.map(sql`SELECT 1 FROM realms WHERE id = ${realmId} FOR KEY SHARE`, (rows) => rows.length === 1))
+
+/**
  * Runs `effect` in a transaction that may read the realm directory (names to ids), and nothing realm-scoped. Issue 14:
  * in a pinned fiber the directory is the pinned realm's row alone (the `realms` policy without `app.directory`), so
  * another realm's name finds nothing, exactly as a realm that does not exist.

@@ -132,14 +132,33 @@ export const unstorableText = ErrorResponse.invalidRequest("the request holds te
 // `\u0000` escape in jsonb): the store refused the text itself, whatever the statement
 const refusedTextCodes: ReadonlySet<unknown> = new Set(["22021", "22P05"])
 
-/** Whether a store failure is the store refusing request text (its cause chain holds one of `refusedTextCodes`). */
-export const refusedText = (e: StoreError.StoreError) => {
+/** The `code`s along a store failure's cause chain (the driver's error carries PostgreSQL's SQLSTATE there). */
+const codesOf = (e: StoreError.StoreError) => {
+  const codes: Array<unknown> = []
   let cause: unknown = e
   for (let depth = 0; depth < 8 && typeof cause === "object" && cause !== null; depth++) {
-    if (refusedTextCodes.has((cause as { code?: unknown }).code)) return true
+    const code = (cause as { code?: unknown }).code
+    if (code !== undefined) codes.push(code)
     cause = (cause as { cause?: unknown }).cause
   }
-  return false
+  return codes
+}
+
+/** Whether a store failure is the store refusing request text (its cause chain holds one of `refusedTextCodes`). */
+export const refusedText = (e: StoreError.StoreError) => codesOf(e).some((code) => refusedTextCodes.has(code))
+
+/** PostgreSQL's SQLSTATE behind a store failure (five characters: `40P01` deadlock, `08006` connection lost), if any. */
+export const sqlState = (e: StoreError.StoreError): string | undefined =>
+  codesOf(e).find((code): code is string => typeof code === "string" && /^[0-9A-Z]{5}$/.test(code))
+
+/**
+ * The log line of a store failure answered 503, with its SQLSTATE as the `sqlstate` annotation: the JSON format renders
+ * the cause's messages ("deadlock detected") but not the driver error's fields.
+ */
+export const logStoreUnavailable = (e: StoreError.StoreError) => {
+  const state = sqlState(e)
+  const line = Effect.logError("store unavailable", e.cause)
+  return state === undefined ? line : Effect.annotateLogs(line, "sqlstate", state)
 }
 
 /**
@@ -159,7 +178,7 @@ export const handle = <R>(
           Effect.as(unstorableText.toResponse())
         )
         // the store is unreachable: RFC 6749 §4.1.2.1 temporarily_unavailable, and the client may retry
-        : Effect.logError("store unavailable", e.cause).pipe(
+        : logStoreUnavailable(e).pipe(
           Effect.as(ErrorResponse.make("temporarily_unavailable", undefined, 503).toResponse({ "retry-after": "1" }))
         )),
     Effect.catchAllCause((cause) =>

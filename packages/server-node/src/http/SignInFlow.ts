@@ -16,7 +16,7 @@ import * as AuthorizationResponse from "./AuthorizationResponse.js"
 import * as ClientAuth from "./ClientAuth.js"
 import * as ClientLookup from "./ClientLookup.js"
 import * as Issuer from "./Issuer.js"
-import { handle, refusedText } from "./Respond.js"
+import { handle, logStoreUnavailable, refusedText } from "./Respond.js"
 import * as SignInCookies from "./SignInCookies.js"
 
 /** Where the request came from, for the audit trail and the throttles (the client address, CONTRACT §1). */
@@ -53,7 +53,7 @@ export const storeFailurePage = (e: StoreError.StoreError) =>
     ? Effect.logError("the store refused request text (a parsing boundary missed it)", e.cause).pipe(
       Effect.as(ErrorPage.errorPage({ error: "invalid_request", description: "The request holds text that cannot be stored.", status: 400 }))
     )
-    : Effect.logError("store unavailable", e.cause).pipe(
+    : logStoreUnavailable(e).pipe(
       Effect.as(HttpServerResponse.setHeader(unavailable, "retry-after", "1"))
     )
 
