@@ -1,3 +1,4 @@
+import * as Os from "node:os"
 import { configDefaults, defineConfig } from "vitest/config"
 
 /**
@@ -37,13 +38,43 @@ const postgres = process.env["DATABASE_URL"] !== undefined || process.env["CI"] 
  */
 const postgresOnly = ["test/admin-lifecycle-realm-crash.test.ts"]
 
-const onStore = (store: "memory" | "pglite" | "postgres", include: Array<string>) => ({
+/**
+ * Memory-project suites that use the one PostgreSQL database of `DATABASE_URL` themselves (directly, or through the
+ * server processes they start): they run one file at a time (project `memory-serial`), as every `postgres` file does,
+ * so that no two files migrate, fill or rotate keys in that shared database at once. Every other file of the memory
+ * and PGlite projects has a world of its own (in-memory ports, its own PGlite, a free port and data directory for a
+ * process it starts) and runs beside another (ADR 0051).
+ */
+const sharedPostgres = [
+  "packages/sql/test/AuditGroupCommit.test.ts",
+  "packages/sql/test/AuditQuery.test.ts",
+  "packages/sql/test/AuditVerification.test.ts",
+  "packages/sql/test/Postgres.test.ts",
+  "packages/sql/test/PostgresProofs.test.ts",
+  "test/cli-login.test.ts",
+  "test/cli-usage.test.ts",
+  "test/e2e-dpop-oauth4webapi.test.ts",
+  "test/e2e-openid-client.test.ts",
+  "test/fuzz.test.ts",
+  "test/login-throttle.test.ts",
+  "test/operations-health.test.ts",
+  "test/operations-metrics.test.ts",
+  "test/process.test.ts",
+  "test/store-faults.test.ts",
+  "test/tenancy-story.test.ts"
+]
+
+type Project = "memory" | "memory-serial" | "pglite" | "postgres"
+
+const onStore = (name: Project, include: Array<string>, exclude: Array<string> = []) => ({
   extends: true as const,
   test: {
-    name: store,
+    name,
     include,
-    ...(store === "postgres" ? {} : { exclude: [...configDefaults.exclude, ...postgresOnly] }),
-    env: { TESSERA_TEST_STORE: store }
+    exclude: [...configDefaults.exclude, ...exclude, ...(name === "postgres" ? [] : postgresOnly)],
+    env: { TESSERA_TEST_STORE: name === "memory-serial" ? "memory" : name },
+    // one worker process runs all of a serial project's files, one after another (ADR 0051)
+    ...(name === "memory-serial" || name === "postgres" ? { poolOptions: { forks: { singleFork: true } } } : {})
   }
 })
 
@@ -59,9 +90,15 @@ export default defineConfig({
      * is closed after its last one by the setup file below (test/support/FileEnd.ts), as with one process per file.
      */
     isolate: false,
+    /*
+     * As many worker processes as the machine has cores, not vitest's cores - 1: on the 2-core CI machine that is two
+     * files of the memory and PGlite projects at a time instead of one, while the serial projects keep one (ADR 0051).
+     */
+    maxWorkers: Math.max(2, Os.availableParallelism()),
     setupFiles: ["test/support/perFile.ts"],
     projects: [
-      onStore("memory", ["test/**/*.test.ts", "packages/*/test/**/*.test.ts"]),
+      onStore("memory", ["test/**/*.test.ts", "packages/*/test/**/*.test.ts"], sharedPostgres),
+      onStore("memory-serial", sharedPostgres),
       onStore("pglite", grantSuites),
       ...(postgres ? [onStore("postgres", grantSuites)] : [])
     ]
