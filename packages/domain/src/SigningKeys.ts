@@ -10,7 +10,7 @@ import * as Metrics from "./Metrics.js"
 import { JobLock } from "./JobLock.js"
 import { Keys } from "./Keys.js"
 import type { Realm } from "./Realm.js"
-import { ReadCache } from "./ReadCache.js"
+import * as ReadCache from "./ReadCache.js"
 import { Realms } from "./Realms.js"
 import * as SigningKey from "./SigningKey.js"
 
@@ -119,18 +119,28 @@ export const signer = (realmId: string, alg: SigningKey.Alg) =>
       const kek = yield* Kek
       const jwk = JSON.parse(decoder.decode(yield* kek.open(active.sealedPrivateJwk, sealContext(realmId, active.kid))))
       const key = yield* Effect.flatMap(Crypto, (crypto) => crypto.importSigningKey(jwk, alg))
-      return { kid: active.kid, alg, key }
+      return { kid: active.kid, alg, key } satisfies Signer
     })
-    const cache = yield* Effect.serviceOption(ReadCache)
+    const cache = yield* Effect.serviceOption(ReadCache.ReadCache)
     return yield* Option.match(cache, {
       onNone: () => open,
-      onSome: (c) => c.get(realmId, signerKey(active), open)
+      onSome: (c) => c.get(signerKey(realmId, active), open)
     })
   })
 
-/** Where `signer` keeps a key opened in the `ReadCache`: under its sealed bytes. */
-export const signerKey = (key: SigningKey.SigningKey) =>
-  `signer:${key.kid}:${key.sealedPrivateJwk.iv}:${key.sealedPrivateJwk.ciphertext}`
+/** A key opened for signing: what `signer` gives, and `Jwt.sign` takes. */
+export interface Signer {
+  readonly kid: string
+  readonly alg: SigningKey.Alg
+  /** The platform's opened key (`Crypto.importSigningKey`), only ever passed back to `Crypto.sign`. */
+  readonly key: unknown
+}
+
+const signerEntry = ReadCache.key<Signer>("signer")
+
+/** Where `signer` keeps a key opened in the `ReadCache`: in its realm's scope, under its sealed bytes. */
+export const signerKey = (realmId: string, key: SigningKey.SigningKey) =>
+  signerEntry(realmId, `${key.kid}:${key.sealedPrivateJwk.iv}:${key.sealedPrivateJwk.ciphertext}`)
 
 /** The key `signer` signs with for `alg`: the ring's active one. */
 export const activeKey = (ring: SigningKey.Ring, alg: SigningKey.Alg) => ring.keys.find((key) => key.alg === alg && key.status === "active")

@@ -1,10 +1,13 @@
 import { describe, expect, it } from "@effect/vitest"
 import { DateTime, Deferred, Effect, Fiber, Layer, Option, Ref, TestClock } from "effect"
 import { AuditEvent, Clients, Entropy, Keys, MemoryDb, Realms, ReadCache, Resources, SigningKey } from "@tessera/domain"
-import type { Realm } from "@tessera/domain"
+import type { Client, Realm, Resource } from "@tessera/domain"
 
 const counted = (count: Ref.Ref<number>, value: Option.Option<string> = Option.some("v")) =>
   Effect.as(Ref.update(count, (n) => n + 1), value)
+
+/** `(scope, name)`: the values these tests keep. */
+const entry = ReadCache.key<Option.Option<string>>("test")
 
 const cacheOf = (options: { readonly ttl?: number; readonly maxEntries?: number } = {}) =>
   ReadCache.make({ ttl: `${options.ttl ?? 1000} millis`, maxEntries: options.maxEntries ?? 100 })
@@ -14,14 +17,14 @@ describe("ReadCache (ADR 0015)", () => {
     Effect.gen(function*() {
       const cache = yield* cacheOf()
       const loads = yield* Ref.make(0)
-      expect(yield* cache.get("r", "k", counted(loads))).toEqual(Option.some("v"))
-      expect(yield* cache.get("r", "k", counted(loads))).toEqual(Option.some("v"))
+      expect(yield* cache.get(entry("r", "k"), counted(loads))).toEqual(Option.some("v"))
+      expect(yield* cache.get(entry("r", "k"), counted(loads))).toEqual(Option.some("v"))
       expect(yield* Ref.get(loads)).toBe(1)
       yield* TestClock.adjust("999 millis")
-      yield* cache.get("r", "k", counted(loads))
+      yield* cache.get(entry("r", "k"), counted(loads))
       expect(yield* Ref.get(loads)).toBe(1)
       yield* TestClock.adjust("1 millis")
-      yield* cache.get("r", "k", counted(loads))
+      yield* cache.get(entry("r", "k"), counted(loads))
       expect(yield* Ref.get(loads)).toBe(2)
     }))
 
@@ -29,8 +32,8 @@ describe("ReadCache (ADR 0015)", () => {
     Effect.gen(function*() {
       const cache = yield* cacheOf()
       const loads = yield* Ref.make(0)
-      yield* cache.get("r", "k", counted(loads, Option.none()), Option.isSome)
-      yield* cache.get("r", "k", counted(loads, Option.none()), Option.isSome)
+      yield* cache.get(entry("r", "k"), counted(loads, Option.none()), Option.isSome)
+      yield* cache.get(entry("r", "k"), counted(loads, Option.none()), Option.isSome)
       expect(yield* Ref.get(loads)).toBe(2)
     }))
 
@@ -38,11 +41,11 @@ describe("ReadCache (ADR 0015)", () => {
     Effect.gen(function*() {
       const cache = yield* cacheOf()
       const loads = yield* Ref.make(0)
-      yield* cache.get("a", "k", counted(loads))
-      yield* cache.get("b", "k", counted(loads))
+      yield* cache.get(entry("a", "k"), counted(loads))
+      yield* cache.get(entry("b", "k"), counted(loads))
       yield* cache.invalidate("a")
-      yield* cache.get("a", "k", counted(loads))
-      yield* cache.get("b", "k", counted(loads))
+      yield* cache.get(entry("a", "k"), counted(loads))
+      yield* cache.get(entry("b", "k"), counted(loads))
       expect(yield* Ref.get(loads)).toBe(3)
     }))
 
@@ -53,12 +56,12 @@ describe("ReadCache (ADR 0015)", () => {
       const started = yield* Deferred.make<void>()
       const release = yield* Deferred.make<void>()
       const slow = Deferred.succeed(started, undefined).pipe(Effect.zipRight(Deferred.await(release)), Effect.zipRight(counted(loads)))
-      const fiber = yield* Effect.fork(cache.get("r", "k", slow))
+      const fiber = yield* Effect.fork(cache.get(entry("r", "k"), slow))
       yield* Deferred.await(started)
       yield* cache.invalidate("r")
       yield* Deferred.succeed(release, undefined)
       expect(yield* Fiber.join(fiber)).toEqual(Option.some("v"))
-      yield* cache.get("r", "k", counted(loads))
+      yield* cache.get(entry("r", "k"), counted(loads))
       expect(yield* Ref.get(loads)).toBe(2)
     }))
 
@@ -68,7 +71,7 @@ describe("ReadCache (ADR 0015)", () => {
       const loads = yield* Ref.make(0)
       const release = yield* Deferred.make<void>()
       const slow = Effect.zipRight(Deferred.await(release), counted(loads))
-      const fibers = yield* Effect.forEach([1, 2, 3, 4, 5], () => Effect.fork(cache.get("r", "k", slow)))
+      const fibers = yield* Effect.forEach([1, 2, 3, 4, 5], () => Effect.fork(cache.get(entry("r", "k"), slow)))
       yield* Effect.yieldNow()
       yield* Deferred.succeed(release, undefined)
       expect(yield* Effect.forEach(fibers, Fiber.join)).toEqual(Array.from({ length: 5 }, () => Option.some("v")))
@@ -81,12 +84,12 @@ describe("ReadCache (ADR 0015)", () => {
       const loads = yield* Ref.make(0)
       const release = yield* Deferred.make<void>()
       const failing = Deferred.await(release).pipe(Effect.zipRight(Ref.update(loads, (n) => n + 1)), Effect.zipRight(Effect.fail("down" as const)))
-      const fibers = yield* Effect.forEach([1, 2, 3], () => Effect.fork(Effect.flip(cache.get("r", "k", failing))))
+      const fibers = yield* Effect.forEach([1, 2, 3], () => Effect.fork(Effect.flip(cache.get(entry("r", "k"), failing))))
       yield* Effect.yieldNow()
       yield* Deferred.succeed(release, undefined)
       expect(yield* Effect.forEach(fibers, Fiber.join)).toEqual(["down", "down", "down"])
       expect(yield* Ref.get(loads)).toBe(1)
-      expect(yield* cache.get("r", "k", counted(loads))).toEqual(Option.some("v"))
+      expect(yield* cache.get(entry("r", "k"), counted(loads))).toEqual(Option.some("v"))
       expect(yield* Ref.get(loads)).toBe(2)
     }))
 
@@ -95,9 +98,9 @@ describe("ReadCache (ADR 0015)", () => {
       const cache = yield* cacheOf()
       const loads = yield* Ref.make(0)
       const started = yield* Deferred.make<void>()
-      const first = yield* Effect.fork(cache.get("r", "k", Effect.zipRight(Deferred.succeed(started, undefined), Effect.never)))
+      const first = yield* Effect.fork(cache.get(entry("r", "k"), Effect.zipRight(Deferred.succeed(started, undefined), Effect.never)))
       yield* Deferred.await(started)
-      const waiter = yield* Effect.fork(cache.get("r", "k", counted(loads)))
+      const waiter = yield* Effect.fork(cache.get(entry("r", "k"), counted(loads)))
       yield* Effect.yieldNow()
       yield* Fiber.interrupt(first)
       expect(yield* Fiber.join(waiter)).toEqual(Option.some("v"))
@@ -109,21 +112,59 @@ describe("ReadCache (ADR 0015)", () => {
       const cache = yield* cacheOf()
       const loads = yield* Ref.make(0)
       const started = yield* Deferred.make<void>()
-      const stale = yield* Effect.fork(cache.get("r", "k", Effect.zipRight(Deferred.succeed(started, undefined), Effect.never)))
+      const stale = yield* Effect.fork(cache.get(entry("r", "k"), Effect.zipRight(Deferred.succeed(started, undefined), Effect.never)))
       yield* Deferred.await(started)
       yield* cache.invalidate("r")
-      expect(yield* cache.get("r", "k", counted(loads, Option.some("fresh")))).toEqual(Option.some("fresh"))
+      expect(yield* cache.get(entry("r", "k"), counted(loads, Option.some("fresh")))).toEqual(Option.some("fresh"))
       yield* Fiber.interrupt(stale)
+    }))
+
+  it.effect("peek reads, synchronously, the fresh value `get` kept under the same key, and nothing else", () =>
+    Effect.gen(function*() {
+      const cache = yield* cacheOf()
+      expect(cache.peek(entry("r", "k"))).toBeUndefined()
+      yield* cache.get(entry("r", "k"), Effect.succeed(Option.some("v")))
+      expect(cache.peek(entry("r", "k"))).toEqual(Option.some("v"))
+      expect(cache.peek(entry("r", "other"))).toBeUndefined()
+      expect(cache.peek(entry("s", "k"))).toBeUndefined()
+      // another declaration's key with the same parts is another value
+      expect(cache.peek(ReadCache.key<Option.Option<string>>("other")("r", "k"))).toBeUndefined()
+      yield* TestClock.adjust("1000 millis")
+      expect(cache.peek(entry("r", "k"))).toBeUndefined()
+    }))
+
+  it.effect("ADR 0049: a key's value type is declared once; a get, a peek or a key of another type does not compile", () =>
+    Effect.gen(function*() {
+      const cache = yield* cacheOf()
+      // @ts-expect-error a load of another type than the key's declaration
+      yield* cache.get(entry("r", "k"), Effect.succeed(42))
+      // @ts-expect-error a load of a wider type than the key's declaration
+      yield* cache.get(entry("r", "k"), Effect.succeed<Option.Option<string> | undefined>(undefined))
+      // @ts-expect-error a value read as another type than the key's declaration
+      const asNumber: number | undefined = cache.peek(entry("r", "k"))
+      // @ts-expect-error a key is built by a declaration, never written as a string
+      const byString = cache.peek("client:c1")
+      // @ts-expect-error a realm's client is kept as an Option (a miss is kept as none): not a bare Client
+      const bare: Client.Client | undefined = cache.peek(ReadCache.clientById("r", "c1"))
+      // @ts-expect-error the ring's declaration holds an Option of the ring, not the resources
+      const resources: ReadonlyArray<Resource.Resource> | undefined = cache.peek(ReadCache.keyRing("r"))
+      const keyOfOther: ReadCache.Key<Option.Option<string>> = entry("r", "k")
+      // @ts-expect-error keys are invariant in their value: a key of Option<string> is not a key of Option<unknown>
+      const widened: ReadCache.Key<Option.Option<unknown>> = keyOfOther
+      // what the declarations give compiles; at run time the lines above read what was kept (a key names its scope)
+      const client: Option.Option<Client.Client> | undefined = cache.peek(ReadCache.clientById("r", "c1"))
+      expect([asNumber, byString, bare, resources, client]).toEqual([42, undefined, undefined, undefined, undefined])
+      expect(widened).toEqual({ scope: "r", key: "test:k" })
     }))
 
   it.effect("past `maxEntries` every value is dropped, so unbounded keys cannot grow memory", () =>
     Effect.gen(function*() {
       const cache = yield* cacheOf({ maxEntries: 2 })
       const loads = yield* Ref.make(0)
-      yield* cache.get("r", "1", counted(loads))
-      yield* cache.get("r", "2", counted(loads))
-      yield* cache.get("r", "3", counted(loads))
-      yield* cache.get("r", "1", counted(loads))
+      yield* cache.get(entry("r", "1"), counted(loads))
+      yield* cache.get(entry("r", "2"), counted(loads))
+      yield* cache.get(entry("r", "3"), counted(loads))
+      yield* cache.get(entry("r", "1"), counted(loads))
       expect(yield* Ref.get(loads)).toBe(4)
     }))
 })

@@ -8,7 +8,7 @@
 import type * as Http from "node:http"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import { Effect, Layer, Option } from "effect"
+import { Data, Effect, Layer, Option } from "effect"
 import { Metrics, ReadCache, Realm, Realms } from "@tessera/domain"
 
 export type Kind = "jwks" | "metadata"
@@ -20,7 +20,13 @@ interface Kept {
   readonly body: Uint8Array
 }
 
-const key = (kind: Kind) => `document:${kind}`
+const documentKey = ReadCache.key<Kept>("document")
+
+/** Where the realm's document of that kind is kept, as last built. */
+const document = (realmId: string, kind: Kind) => documentKey(realmId, kind)
+
+/** A response the cache does not keep, returned to its request as it is. */
+class NotKept extends Data.TaggedError("NotKept")<{ readonly response: HttpServerResponse.HttpServerResponse }> {}
 
 /** Only a 200 with its bytes is kept, never an error (a 503 must not outlive the outage). */
 const toKept = (response: HttpServerResponse.HttpServerResponse): Kept | undefined =>
@@ -43,8 +49,14 @@ export const cached = <E, R>(kind: Kind, route: Effect.Effect<HttpServerResponse
     const cache = found.value
     const realm = Realm.namePattern.test(name) ? yield* Effect.flatMap(Realms.Realms, (r) => r.findByName(name)) : Option.none()
     if (Option.isNone(realm)) return yield* route
-    const kept = yield* cache.get(realm.value.id, key(kind), Effect.map(route, (response) => toKept(response) ?? response), (v) => !HttpServerResponse.isServerResponse(v))
-    return HttpServerResponse.isServerResponse(kept) ? kept : fromKept(kept)
+    const load = Effect.flatMap(route, (response) => {
+      const kept = toKept(response)
+      return kept !== undefined ? Effect.succeed(kept) : Effect.fail(new NotKept({ response }))
+    })
+    return yield* cache.get(document(realm.value.id, kind), load).pipe(
+      Effect.map(fromKept),
+      Effect.catchAll((e) => e instanceof NotKept ? Effect.succeed(e.response) : Effect.fail(e))
+    )
   }).pipe(Effect.catchTag("StoreError", () => route))
 
 /**
@@ -75,9 +87,9 @@ export const serveFromMemory = (
   for (const [pattern, kind, route] of paths) {
     const match = pattern.exec(path)
     if (match === null) continue
-    const realm = cache.peek(ReadCache.directory, match[1]!) as Option.Option<Realm.Realm> | undefined
+    const realm = cache.peek(ReadCache.realmByName(match[1]!))
     if (realm === undefined || Option.isNone(realm)) return false
-    const kept = cache.peek(realm.value.id, key(kind)) as Kept | undefined
+    const kept = cache.peek(document(realm.value.id, kind))
     if (kept === undefined) return false
     response.writeHead(kept.status, kept.headers)
     response.end(kept.body)

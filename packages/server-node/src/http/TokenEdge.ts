@@ -13,7 +13,7 @@
 import type * as Http from "node:http"
 import { Duration, Effect, Either, Exit, Layer, Option, Redacted } from "effect"
 import { Audit, Base64Url, ClientCredentialsGrant, Jwt, Metrics, ReadCache, SigningKeys, Tokens, TokenSet } from "@tessera/domain"
-import type { Client, Realm, Resource, SigningKey } from "@tessera/domain"
+import type { Realm } from "@tessera/domain"
 import { ClientAuthentication, Form, TokenRequest } from "@tessera/protocol"
 import { AppConfig } from "../AppConfig.js"
 import * as NodeCrypto from "../NodeCrypto.js"
@@ -49,7 +49,7 @@ const candidate = (cache: ReadCache.ReadCache["Type"], request: Http.IncomingMes
   const type = (request.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase()
   const length = Number(request.headers["content-length"])
   if (type !== "application/x-www-form-urlencoded" || !Number.isInteger(length) || length > maxBodyBytes) return undefined
-  const realm = cache.peek(ReadCache.directory, match[1]!) as Option.Option<Realm.Realm> | undefined
+  const realm = cache.peek(ReadCache.realmByName(match[1]!))
   return realm !== undefined && Option.isSome(realm) ? realm.value : undefined
 }
 
@@ -65,7 +65,6 @@ const issue = (deps: {
   readonly trustedProxies: AppConfig["Type"]["trustedProxies"]
   readonly nowMillis: () => number
 }, realm: Realm.Realm, body: Uint8Array, request: Http.IncomingMessage) => {
-  const inMemory = <A>(key: string) => deps.cache.peek(realm.id, key) as A | undefined
   const issuer = deps.issuerOf(realm)
   const params = Form.parseBytes(body)
   if (Either.isLeft(params)) return undefined
@@ -76,7 +75,7 @@ const issue = (deps: {
   // client secrets only (a client ID metadata document is fetched, never in memory, and such clients have no secret)
   if (Either.isLeft(credentials) || (credentials.right._tag !== "Basic" && credentials.right._tag !== "Post")) return undefined
   const presented = credentials.right
-  const client = inMemory<Option.Option<Client.Client>>(`client:${presented.clientId}`)
+  const client = deps.cache.peek(ReadCache.clientById(realm.id, presented.clientId))
   if (client === undefined || Option.isNone(client)) return undefined
   const metadata = client.value.metadata
   // as ClientAuth.authenticate: the registered method (RFC 7591 §2), then the secret's SHA-256 in constant time
@@ -85,13 +84,13 @@ const issue = (deps: {
   if (!ClientAuth.secretMatches(client.value, digest, deps.nowMillis())) return undefined
   // as TokenRoute: registered for the grant (RFC 6749 §5.2), and a DPoP-bound client must send a proof (RFC 9449 §5.2)
   if (!metadata.grantTypes.includes(ClientCredentialsGrant.grantType) || metadata.dpopBoundAccessTokens) return undefined
-  const resources = inMemory<ReadonlyArray<Resource.Resource>>("resources")
+  const resources = deps.cache.peek(ReadCache.resourceList(realm.id))
   if (resources === undefined) return undefined
   const choice = ClientCredentialsGrant.choose({ client: client.value, scope: token.right.scope, resource: token.right.resource[0], resources })
   if (Either.isLeft(choice)) return undefined
-  const ring = inMemory<Option.Option<SigningKey.Ring>>("ring")
+  const ring = deps.cache.peek(ReadCache.keyRing(realm.id))
   const active = ring !== undefined && Option.isSome(ring) ? SigningKeys.activeKey(ring.value, "ES256") : undefined
-  const signer = active !== undefined ? inMemory<{ readonly kid: string; readonly alg: SigningKey.Alg; readonly key: unknown }>(SigningKeys.signerKey(active)) : undefined
+  const signer = active !== undefined ? deps.cache.peek(SigningKeys.signerKey(realm.id, active)) : undefined
   if (signer === undefined) return undefined
   // ClientCredentialsGrant.handle's token and event, minted as Tokens.accessToken and Audit.make mint them
   const clientToken = ClientCredentialsGrant.clientToken({
