@@ -8,6 +8,8 @@ declare module "autocannon" {
     readonly headers?: Record<string, string>
     readonly body?: string
     readonly setupRequest?: (request: RequestOptions, context: Record<string, unknown>) => RequestOptions
+    /** Called with every answer to this request, its body as text. */
+    readonly onResponse?: (status: number, body: string, context: Record<string, unknown>, headers: Record<string, string>) => void
   }
 
   export interface Options {
@@ -15,6 +17,8 @@ declare module "autocannon" {
     readonly requests?: ReadonlyArray<RequestOptions>
     readonly connections?: number
     readonly duration?: number
+    /** A fixed number of requests instead of a duration. */
+    readonly amount?: number
     readonly method?: string
     readonly headers?: Record<string, string>
     readonly body?: string

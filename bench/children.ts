@@ -10,6 +10,8 @@ export interface Child {
   readonly process: ChildProcess
   /** The node process itself (spawned directly, no npm or shell in between), whose CPU time is measured. */
   readonly pid: number
+  /** Milliseconds from the spawn to the ready line. */
+  readonly readyMs: number
 }
 
 /** `BENCH_CPU_PROF=<dir>`: every child writes a V8 CPU profile there when it exits. */
@@ -25,11 +27,12 @@ const profileFlags = (): Array<string> => {
  */
 export const start = async (name: string, script: string, env: Record<string, string>, ready: string, root = repoRoot): Promise<Child> => {
   const childEnv = { ...Children.inheritedEnv((key) => key.startsWith("BENCH_")), NODE_ENV: "production", ...env }
+  const spawned = performance.now()
   const child = Path.resolve(root) === Path.resolve(repoRoot)
     ? Children.spawnNode(script, { nodeFlags: profileFlags(), env: childEnv })
     : spawn(process.execPath, [...profileFlags(), "--import", "tsx", script], { cwd: root, env: childEnv, stdio: ["ignore", "pipe", "pipe"] })
   await Children.readyLine(child, name, ready, 120_000)
-  return { name, process: child, pid: child.pid! }
+  return { name, process: child, pid: child.pid!, readyMs: performance.now() - spawned }
 }
 
 /** SIGTERM (so a CPU profile is written), SIGKILL after `graceMs`; resolves once the child has exited. */

@@ -174,6 +174,8 @@ export const exchange = async (s: ExchangeSetup) => {
   const subjectExp = Jose.decodeJwt(subjectToken).exp!
   return {
     fixture: requestOf(tokenUrl, authorization, body, subjectExp),
+    sub,
+    agent: agentId,
     checked: `${protectedHeader.alg} ${protectedHeader.typ}; sub the person, act.sub the agent; claims ${Object.keys(payload).sort().join(" ")}`
   }
 }

@@ -16,18 +16,8 @@
  * module loading's (a module loaded late, e.g. by the first scrape, is start-up, not metric code per request).
  */
 import * as Fs from "node:fs"
+import type { Node, Profile } from "./profile.js"
 
-interface Node {
-  readonly id: number
-  readonly callFrame: { readonly functionName: string; readonly url: string }
-  readonly children?: ReadonlyArray<number>
-}
-interface Profile {
-  readonly nodes: ReadonlyArray<Node>
-  readonly startTime: number
-  readonly samples: ReadonlyArray<number>
-  readonly timeDeltas: ReadonlyArray<number>
-}
 
 const metricCode = /effect\/dist\/.*internal\/metric|@effect\/opentelemetry|@opentelemetry\/(sdk-metrics|exporter-prometheus|resources|core)\/|domain\/src\/Metrics\.ts|MetricsListener\.ts|RequestMetrics\.ts/
 const isMetric = (frame: Node["callFrame"]) =>

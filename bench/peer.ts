@@ -13,6 +13,14 @@
  * so a second client, `opaqueClientId`, otherwise the same, gets its tokens for the same resource in oidc-provider's
  * opaque format (same audience, scope and lifetime, stored in the in-memory adapter): that is the token it can answer
  * `active: true` for. Like Tessera (CONTRACT §5 Introspection), it shows a token only to the client it was issued to.
+ *
+ * The code and refresh rows: a third client, `codeClientId` (client_secret_basic, grants authorization_code and
+ * refresh_token, one redirect URI), gets refresh tokens with every code (`issueRefreshToken`, as Tessera issues them to
+ * a client that may refresh, CONTRACT §5) that rotate on every use (`rotateRefreshToken: true`, as Tessera's do), and
+ * codes live 60 s (oidc-provider's default, Tessera's too). The peer has no login pages (devInteractions off), so
+ * `/interaction/<uid>` signs the one bench person in and grants what was asked (the resource's scopes), as a person
+ * would at Tessera's login and consent pages; after that one interaction the harness's session cookie gets a code
+ * from every authorization request without one (bench/flows.ts), like at Tessera.
  */
 import * as Crypto from "node:crypto"
 import * as Http from "node:http"
@@ -24,6 +32,11 @@ interface PeerConfig {
   readonly clientSecret: string
   /** The client whose tokens are opaque (for introspection); same secret, grant and scope as `clientId`. */
   readonly opaqueClientId: string
+  /** The client of the code and refresh rows, and its one redirect URI. */
+  readonly codeClientId: string
+  readonly redirectUri: string
+  /** The `sub` of the one person (the account the interaction signs in). */
+  readonly personSub: string
   readonly resource: string
   readonly scope: string
   readonly accessTokenSeconds: number
@@ -50,7 +63,18 @@ const client = (clientId: string) => ({
 })
 
 const provider = new Provider(issuer, {
-  clients: [client(config.clientId), client(config.opaqueClientId)],
+  clients: [client(config.clientId), client(config.opaqueClientId), {
+    ...client(config.codeClientId),
+    grant_types: ["authorization_code", "refresh_token"],
+    response_types: ["code"],
+    redirect_uris: [config.redirectUri]
+  }],
+  findAccount: (_ctx: unknown, sub: string) => ({ accountId: sub, claims: () => ({ sub }) }),
+  interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `/interaction/${interaction.uid}` },
+  // CONTRACT §5: a refresh token whenever the client may refresh, rotated on every use, as Tessera does
+  issueRefreshToken: (_ctx: unknown, client: { grantTypeAllowed: (grant: string) => boolean }) => client.grantTypeAllowed("refresh_token"),
+  rotateRefreshToken: true,
+  ttl: { AuthorizationCode: 60, RefreshToken: 14 * 24 * 3600, Grant: 14 * 24 * 3600, Session: 14 * 24 * 3600, Interaction: 3600 },
   jwks: { keys: [privateJwk("ES256", 1), privateJwk("ES256", 2), privateJwk("RS256", 1), privateJwk("RS256", 2)] },
   scopes: config.scope.split(" "),
   cookies: { keys: [Crypto.randomBytes(32).toString("base64url")] },
@@ -82,7 +106,29 @@ const provider = new Provider(issuer, {
   }
 })
 
-const server = Http.createServer(provider.callback())
+/** The bench person signs in and grants the client what it asked for (the resource's scopes). */
+const interaction = async (req: Http.IncomingMessage, res: Http.ServerResponse) => {
+  const details = await provider.interactionDetails(req, res)
+  const params = details.params as { client_id: string; scope?: string; resource?: string }
+  const grant = new provider.Grant({ accountId: config.personSub, clientId: params.client_id })
+  // the provider's `scopes` list holds read and write, so it asks for them as OIDC scopes as well as the resource's
+  grant.addOIDCScope(params.scope ?? "")
+  if (params.resource !== undefined) grant.addResourceScope(params.resource, params.scope ?? "")
+  const grantId = await grant.save()
+  await provider.interactionFinished(req, res, { login: { accountId: config.personSub }, consent: { grantId } }, { mergeWithLastSubmission: false })
+}
+
+const callback = provider.callback()
+const server = Http.createServer((req, res) => {
+  if (req.url?.startsWith("/interaction/") === true) {
+    interaction(req, res).catch((cause: unknown) => {
+      res.statusCode = 500
+      res.end(String(cause))
+    })
+    return
+  }
+  callback(req, res)
+})
 server.listen(config.port, "127.0.0.1", () => console.log(`peer listening on ${issuer}`))
 
 process.on("SIGTERM", () => {

@@ -9,6 +9,7 @@ export const person = () => {
       jar.set(pair!.slice(0, eq).trim(), pair!.slice(eq + 1).trim())
     }
   }
+  /** The Cookie header this browser sends. */
   const cookie = () => Array.from(jar, ([k, v]) => `${k}=${v}`).join("; ")
   const go = async (url: string, init: RequestInit = {}) => {
     const res = await fetch(url, { ...init, redirect: "manual", headers: { ...(init.headers as Record<string, string>), cookie: cookie() } })
@@ -44,5 +45,5 @@ export const person = () => {
   }
   /** Every cookie value the browser was given so far (the log and trace tests search for them). */
   const cookies = () => Array.from(jar.values())
-  return { go, follow, submit, cookies }
+  return { go, follow, submit, cookies, cookie }
 }
