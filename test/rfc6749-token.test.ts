@@ -1,5 +1,6 @@
 import { expect, layer, it as itWorld } from "@effect/vitest"
 import { Effect, Option, TestClock } from "effect"
+import * as Jose from "jose"
 import { Fetcher } from "@tessera/domain"
 import { request } from "./support/Http.js"
 import * as TestLive from "./support/TestLive.js"
@@ -114,6 +115,38 @@ layer(TestLive.TestLive)("RFC 6749 §2.3 and RFC 7523 §2.2: client authenticati
         const res = yield* exchange(w, { assertion: yield* make }, yield* codeFor(w, client.client_id))
         expectInvalidClient(res, w, description)
       }
+    }))
+
+  it.effect("RFC 7523 §3, RFC 7519 §4.1.5-4.1.6 (ADR 0050): a client's clock may run 60 s ahead (iat, nbf, a full 5 minutes), no further", () =>
+    Effect.gen(function*() {
+      const w = yield* world
+      const key = yield* clientKey
+      const client = yield* registerClient(w, { token_endpoint_auth_method: "private_key_jwt", jwks: { keys: [key.publicJwk] } })
+      const now = yield* nowSeconds
+      // a client whose clock runs 60 s ahead signs iat = nbf = its now and the longest lifetime, 300 s
+      const ahead = yield* assertion(key, client.client_id, w.issuer, { iat: now + 60, nbf: now + 60, exp: now + 360 })
+      expectTokens(yield* exchange(w, { assertion: ahead }, yield* codeFor(w, client.client_id)), resourceTokens("read"))
+      const refused: ReadonlyArray<readonly [string, Record<string, unknown>]> = [
+        ["iat_future", { iat: now + 61, exp: now + 120 }],
+        ["assertion_invalid (nbf)", { nbf: now + 61 }],
+        ["assertion_lifetime", { iat: undefined, exp: now + 361 }]
+      ]
+      for (const [reason, claims] of refused) {
+        const res = yield* exchange(w, { assertion: yield* assertion(key, client.client_id, w.issuer, claims) }, yield* codeFor(w, client.client_id))
+        expectInvalidClient(res, w, reason)
+      }
+    }))
+
+  it.effect("RFC 8725 §3.11 (ADR 0050): a JWT typed oauth-id-jag+jwt is never a client assertion", () =>
+    Effect.gen(function*() {
+      const w = yield* world
+      const key = yield* clientKey
+      const client = yield* registerClient(w, { token_endpoint_auth_method: "private_key_jwt", jwks: { keys: [key.publicJwk] } })
+      const now = yield* nowSeconds
+      const claims = { iss: client.client_id, sub: client.client_id, aud: w.issuer, iat: now, exp: now + 60, jti: crypto.randomUUID() }
+      const typed = yield* Effect.promise(() =>
+        new Jose.SignJWT(claims).setProtectedHeader({ alg: "ES256", kid: key.kid, typ: "oauth-id-jag+jwt" }).sign(key.privateKey))
+      expectInvalidClient(yield* exchange(w, { assertion: typed }, yield* codeFor(w, client.client_id)), w, "assertion_invalid (typ)")
     }))
 
   it.effect("RFC 7523 §2.2 private_key_jwt with a jwks_uri: the keys are fetched (public addresses only) and cached", () =>

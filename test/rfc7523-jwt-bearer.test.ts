@@ -175,6 +175,18 @@ layer(TestLive.TestLive)("RFC 7523 §2.1 and §3: the JWT-bearer grant", (it) =>
       expectTokens(yield* jwtBearerRequest(w, client, yield* assertionOf(w, idp, w.sub, { iat: now, exp: now + 300 })), "read write")
     }))
 
+  it.effect("RFC 7519 §4.1.5 (ADR 0050): nbf up to 60 s ahead is the issuer's clock skew, as for iat; further ahead is refused", () =>
+    Effect.gen(function*() {
+      const { w, idp, client } = yield* setup
+      const now = yield* nowSeconds
+      // an issuer whose clock runs 60 s ahead: iat = nbf = its now, the longest lifetime
+      expectTokens(
+        yield* jwtBearerRequest(w, client, yield* assertionOf(w, idp, w.sub, { iat: now + 60, nbf: now + 60, exp: now + 360 })),
+        "read write"
+      )
+      expectError(yield* jwtBearerRequest(w, client, yield* assertionOf(w, idp, w.sub, { nbf: now + 61 })), invalidGrant("the assertion is not valid"))
+    }))
+
   it.effect("§3 item 7: jti required; a jti seen before is refused, even for another client", () =>
     Effect.gen(function*() {
       const { w, idp, client } = yield* setup

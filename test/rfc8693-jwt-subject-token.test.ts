@@ -137,6 +137,21 @@ layer(TestLive.TestLive)("RFC 8693 §3: jwt subject tokens from trusted issuers"
       )
     }))
 
+  it.effect("RFC 7519 §4.1.5-4.1.6 (ADR 0050): nbf and iat up to 60 s ahead are the issuer's clock skew; an iat further ahead is refused", () =>
+    Effect.gen(function*() {
+      const w = yield* world
+      const agent = yield* agentClient(w)
+      const idp = yield* trustedIssuer(w)
+      const now = yield* nowSeconds
+      expectExchanged(yield* tokenExchange(w, authOf(agent), yield* subjectJwt(w, idp, agent, { iat: now + 60, nbf: now + 60 })), "read write")
+      // an iat ahead would also date the subject token after a revoked delegation (ADR 0034)
+      expectError(
+        yield* tokenExchange(w, authOf(agent), yield* subjectJwt(w, idp, agent, { iat: now + 61 })),
+        invalidGrant("the 'subject_token''s 'iat' is in the future")
+      )
+      expectError(yield* tokenExchange(w, authOf(agent), yield* subjectJwt(w, idp, agent, { nbf: now + 61 })), invalidGrant("'subject_token' is not valid"))
+    }))
+
   it.effect("§3: an untrusted issuer, another realm's issuer, a wrong key, alg none, HMAC, a realm access token: one invalid_grant", () =>
     Effect.gen(function*() {
       const w = yield* world

@@ -35,6 +35,8 @@ export class SubjectRejected extends Data.TaggedError("SubjectRejected")<{
     | "jwt_audience"
     /** `jwt` subject token: no `exp`, or it has passed. */
     | "jwt_expired"
+    /** `jwt` subject token: `iat` lies further ahead than the issuer's clock skew (ADR 0050). */
+    | "jwt_iat_future"
     /** `jwt` subject token: `sub` is no user of the realm. */
     | "unknown_subject"
     /** DPoP-bound (RFC 9449 §6.1), and the request proved no key, or not the one it is bound to (ADR 0018). */

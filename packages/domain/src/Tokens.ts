@@ -4,6 +4,7 @@ import * as Base64Url from "./Base64Url.js"
 import * as Entropy from "./Entropy.js"
 import * as Hash from "./Hash.js"
 import * as Jwt from "./Jwt.js"
+import * as JwtAssertion from "./JwtAssertion.js"
 import * as RefreshFamily from "./RefreshFamily.js"
 import * as SigningKeys from "./SigningKeys.js"
 
@@ -119,11 +120,8 @@ export const idToken = (input: IdTokenInput, lifetime: Duration.Duration) =>
     return yield* Jwt.sign(claims, yield* SigningKeys.signer(input.realmId, "RS256"), "JWT")
   })
 
-/** draft-ietf-oauth-identity-assertion-authz-grant §3: the JOSE `typ` of an ID-JAG (RFC 8725 §3.11, explicit typing). */
-export const idJagTyp = "oauth-id-jag+jwt"
-
 /** ADR 0048: an ID-JAG lives at most 5 minutes (CONTRACT §5), as long as a JWT-bearer assertion may (RFC 7523 §3). */
-export const idJagMaxLifetime = Duration.minutes(5)
+export const idJagMaxLifetime = Duration.seconds(JwtAssertion.maxLifetimeSeconds)
 
 export interface IdJagInput {
   readonly realmId: string
@@ -169,7 +167,7 @@ export const idJag = (input: IdJagInput, lifetime: Duration.Duration) =>
       ...(input.email !== undefined ? { email: input.email } : {}),
       ...(jkt !== undefined ? { cnf: { jkt } } : {})
     }
-    const token = yield* Jwt.sign(claims, yield* SigningKeys.signer(input.realmId, "RS256"), idJagTyp)
+    const token = yield* Jwt.sign(claims, yield* SigningKeys.signer(input.realmId, "RS256"), JwtAssertion.idJagType)
     return { token, claims, expiresIn: seconds }
   })
 

@@ -4,6 +4,8 @@ import { idJagTokenType } from "./TokenRequest.js"
 
 export interface Input {
   readonly issuer: string
+  /** RFC 8414 §2 `jwks_uri`: the server builds its endpoint URLs (domain `Endpoints`). */
+  readonly jwksUri: string
   /** Grant types that work today; never `implicit` or `password` (OAuth 2.1 §10). */
   readonly grantTypes: ReadonlyArray<string>
 }
@@ -14,7 +16,7 @@ export const idJagProfile = "urn:ietf:params:oauth:grant-profile:id-jag"
 /** The realm's metadata document: only what works is advertised. */
 export const make = (input: Input) => ({
   issuer: input.issuer,
-  jwks_uri: `${input.issuer}/jwks`,
+  jwks_uri: input.jwksUri,
   // OAuth 2.1 §3.1.1: the code response type only
   response_types_supported: ["code"],
   response_modes_supported: ["query"],

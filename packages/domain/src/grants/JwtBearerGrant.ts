@@ -13,8 +13,7 @@ import type { Client } from "../Client.js"
 import * as Entropy from "../Entropy.js"
 import * as IdentityLink from "../IdentityLink.js"
 import { IdentityLinks } from "../IdentityLinks.js"
-import { JtiCache, maxLength as maxJtiStored } from "../JtiCache.js"
-import * as Jwt from "../Jwt.js"
+import * as JwtAssertion from "../JwtAssertion.js"
 import type { Realm } from "../Realm.js"
 import type { Resource } from "../Resource.js"
 import { Resources } from "../Resources.js"
@@ -27,30 +26,11 @@ import * as TokenSet from "./TokenSet.js"
 
 export const grantType = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
-/** CONTRACT §5: an assertion is valid for at most 5 minutes (`exp` - `iat`). */
-export const maxLifetimeSeconds = 300
-
-/** How far in the future `iat` may lie: the trusted issuer's clock may run a little ahead of ours. */
-export const clockSkewSeconds = 60
-
-/** RFC 7518 §3.1: asymmetric JWS algorithms only (never `none`, never HMAC: a trusted issuer publishes public keys). */
-export const assertionAlgs = TrustedJwt.algorithms
-
 /** RFC 7523 §3.1: the assertion is not valid, invalid_grant; the reason is for the log, never the wire. */
 export class JwtBearerRejected extends Data.TaggedError("JwtBearerRejected")<{
   readonly reason:
-    /** The signature and the issuer (`TrustedJwt`): malformed, untrusted_issuer, jwks_unavailable, signature, invalid. */
-    | TrustedJwt.TrustedJwtRejected["reason"]
-    | "audience"
-    | "exp_missing"
-    | "expired"
-    | "iat_missing"
-    | "iat_future"
-    | "lifetime"
-    | "jti_missing"
-    /** `jti` is longer than `maxJtiLength`. */
-    | "jti_length"
-    | "replayed"
+    /** The issuer, the signature and the claims every assertion must have (`TrustedJwt`, `JwtAssertion`). */
+    | JwtAssertion.Reason
     /** `sub` is neither a user of the realm nor the client's own client_id. */
     | "unknown_subject"
     /** ID-JAG: the trusted issuer is not registered with `id_jag`. */
@@ -94,28 +74,8 @@ const reject = (reason: JwtBearerRejected["reason"]) => Effect.fail(new JwtBeare
 /** Whose token it is: a person of the realm, or the client itself (RFC 7523 §3 item 2). */
 export type Subject = { readonly _tag: "Person"; readonly sub: string } | { readonly _tag: "Client"; readonly sub: string }
 
-/** RFC 7523 §3 items 4 and 7, CONTRACT §5 (and draft-ietf-oauth-identity-assertion-authz-grant §3 for ID-JAGs): exp, iat, lifetime, jti. */
-const checkLifetime = (payload: { readonly exp?: unknown; readonly iat?: unknown; readonly jti?: unknown }) =>
-  Effect.gen(function*() {
-    const { exp, iat, jti } = payload
-    // RFC 7523 §3 item 4: exp MUST be present, and the JWT rejected once it has passed (jose checked it if present)
-    if (typeof exp !== "number") return yield* reject("exp_missing")
-    const now = yield* Jwt.nowSeconds
-    if (exp <= now) return yield* reject("expired")
-    // CONTRACT §5: iat is needed to know the lifetime; one far in the future would stretch it past the bound
-    if (typeof iat !== "number") return yield* reject("iat_missing")
-    if (iat > now + clockSkewSeconds) return yield* reject("iat_future")
-    // CONTRACT §5: exp - iat at most 5 minutes, which also bounds how long the jti is remembered (RFC 7523 §3 item 7)
-    if (exp - iat > maxLifetimeSeconds) return yield* reject("lifetime")
-    // RFC 7523 §3 item 7: the server may refuse a jti it has seen; Tessera requires one (CONTRACT §5)
-    if (typeof jti !== "string" || jti === "") return yield* reject("jti_missing")
-    // CONTRACT §2 (never a 5xx): the jti keys the replay store, whose index entry has a bound (ADR 0047)
-    if (jti.length > maxJtiLength) return yield* reject("jti_length")
-    return { exp, jti }
-  })
-
-/** ADR 0047: the longest `jti` an assertion may have (it keys the replay store; DPoP's bound is 128). */
-export const maxJtiLength = maxJtiStored
+/** The shared rules' refusal as this grant's (JwtAssertion's reasons are this grant's reasons). */
+const rejected = (e: JwtAssertion.JwtRejected) => reject(e.reason)
 
 /** OpenID Connect Core §2: the longest subject identifier an ID-JAG's `sub` may be. */
 export const maxSubjectLength = 255
@@ -172,11 +132,11 @@ const verifyIdJag = (
   Effect.gen(function*() {
     // CONTRACT §5 ID-JAG: only from a trusted issuer registered with `id_jag`
     if (!trusted.idJag) return yield* reject("id_jag_not_trusted")
-    // §4.4.1: aud MUST identify the Issuer URL of the Resource Authorization Server (exactly it: not the token endpoint)
-    const aud = payload["aud"]
-    const audiences = typeof aud === "string" ? [aud] : Array.isArray(aud) ? aud : []
-    if (audiences.length !== 1 || audiences[0] !== input.issuer) return yield* reject("id_jag_audience")
-    const { exp, jti } = yield* checkLifetime(payload)
+    // §4.4.1: aud MUST identify the Issuer URL of the Resource Authorization Server (exactly it: not the token
+    // endpoint); RFC 7521 §5.2 and the draft's §3: exp, iat, a lifetime and a jti as for every assertion (ADR 0050)
+    const { exp, jti } = yield* JwtAssertion.assertion(payload, input.issuer, JwtAssertion.idJag).pipe(
+      Effect.catchTag("JwtRejected", (e) => reject(e.reason === "audience" ? "id_jag_audience" : e.reason))
+    )
     // §4.4.1: client_id MUST identify the same client as the client authentication in the request
     if (payload["client_id"] !== input.client.clientId) return yield* reject("client_mismatch")
     // §3: sub REQUIRED, the person at the issuer
@@ -198,17 +158,16 @@ export const verify = (input: { readonly realm: Realm; readonly issuer: string; 
   Effect.gen(function*() {
     // RFC 7523 §3 items 1 and 9: iss a trusted issuer of the realm, whose keys verify the signature
     const { iss, trusted, payload, idJag } = yield* TrustedJwt.verify(input.realm, input.assertion, { idJag: "accepted" }).pipe(
-      Effect.catchTag("TrustedJwtRejected", (e) => reject(e.reason))
+      Effect.catchTag("JwtRejected", rejected)
     )
     // draft-ietf-oauth-identity-assertion-authz-grant §4.4.1 (RFC 8725 §3.11): the typ says which rules apply
     // §7.1 (confidential clients only) holds already: no client authenticating with 'none' may have this grant type
     if (idJag) return yield* verifyIdJag(input, iss, trusted, payload)
-    const { aud, sub } = payload
-    // RFC 7523 §3 item 3: aud identifies the authorization server: its issuer or its token endpoint. One value only
-    // (CONTRACT §5 "aud = ..."; as for client assertions): an assertion for several audiences could be spent at each.
-    const audiences = typeof aud === "string" ? [aud] : Array.isArray(aud) ? aud : []
-    if (audiences.length !== 1 || ![input.issuer, `${input.issuer}/token`].includes(audiences[0]!)) return yield* reject("audience")
-    const { exp, jti } = yield* checkLifetime(payload)
+    // RFC 7523 §3 items 3-7, CONTRACT §5: aud the issuer or the token endpoint, exp, iat, at most 5 minutes, a jti
+    const { exp, jti } = yield* JwtAssertion.assertion(payload, input.issuer, JwtAssertion.grantAssertion).pipe(
+      Effect.catchTag("JwtRejected", rejected)
+    )
+    const { sub } = payload
     // RFC 7523 §3 item 2: sub MUST be present; CONTRACT §5: a user of this realm, or the client's own client_id
     if (typeof sub !== "string" || sub === "") return yield* reject("unknown_subject")
     let subject: Subject
@@ -437,6 +396,4 @@ export const handle = Effect.fn("JwtBearerGrant.handle")(function*(cmd: Command)
  * racing requests with one assertion exactly one gets a token. Per realm and issuer (an ID-JAG's too).
  */
 const remember = (cmd: Command, verified: Verified) =>
-  Effect.flatMap(JtiCache, (seen) => seen.remember(cmd.realm.id, verified.iss, verified.jti, DateTime.unsafeMake(verified.exp * 1000))).pipe(
-    Effect.flatMap((fresh) => (fresh ? Effect.void : reject("replayed")))
-  )
+  JwtAssertion.spend(cmd.realm.id, verified.iss, verified).pipe(Effect.catchTag("JwtRejected", rejected))

@@ -12,6 +12,7 @@ import * as Delegation from "../Delegation.js"
 import { Delegations } from "../Delegations.js"
 import * as Introspection from "../Introspection.js"
 import * as Jwt from "../Jwt.js"
+import * as JwtAssertion from "../JwtAssertion.js"
 import type { Realm } from "../Realm.js"
 import { Resources } from "../Resources.js"
 import { Grants, Sessions } from "../SignIn.js"
@@ -110,7 +111,7 @@ const subjectRejected = (reason: Delegation.SubjectRejected["reason"]) => Effect
 const trustedSubject = (cmd: Command) =>
   Effect.gen(function*() {
     const { iss, payload } = yield* TrustedJwt.verify(cmd.realm, cmd.subjectToken).pipe(
-      Effect.catchTag("TrustedJwtRejected", ({ reason }) => {
+      Effect.catchTag("JwtRejected", ({ reason }) => {
         switch (reason) {
           case "jwks_unavailable":
             return subjectRejected("jwt_keys_unavailable")
@@ -123,14 +124,14 @@ const trustedSubject = (cmd: Command) =>
         }
       })
     )
-    const { aud, exp, iat, sub, scope } = payload
-    // RFC 7519 §4.1.3: the token is meant for this realm: its issuer or token endpoint, one value only (as for
-    // JWT-bearer assertions: a JWT for several audiences could be spent at each)
-    const audiences = typeof aud === "string" ? [aud] : Array.isArray(aud) ? aud : []
-    if (audiences.length !== 1 || ![cmd.issuer, `${cmd.issuer}/token`].includes(audiences[0]!)) return yield* subjectRejected("jwt_audience")
-    // RFC 7519 §4.1.4: exp required here (jose checked it when present), so the new token's lifetime can be capped
-    const now = yield* Jwt.nowSeconds
-    if (typeof exp !== "number" || exp <= now) return yield* subjectRejected("jwt_expired")
+    // RFC 7519 §4.1.3-4.1.6 (ADR 0050): aud this realm's issuer or token endpoint, one value; exp required, so the new
+    // token's lifetime can be capped; iat no further ahead than the clock skew. No lifetime bound and no jti: a subject
+    // token, unlike an assertion, may be exchanged more than once while valid (ADR 0013).
+    const { exp, iat } = yield* JwtAssertion.times(payload, cmd.issuer, JwtAssertion.subjectToken).pipe(
+      Effect.catchTag("JwtRejected", ({ reason }) =>
+        subjectRejected(reason === "audience" ? "jwt_audience" : reason === "iat_future" ? "jwt_iat_future" : "jwt_expired"))
+    )
+    const { sub, scope } = payload
     // CONTRACT §5: the new token's sub is a person of this realm
     if (typeof sub !== "string" || sub === "") return yield* subjectRejected("unknown_subject")
     const user = yield* Effect.flatMap(Users, (users) => users.find(cmd.realm.id, sub))
@@ -147,7 +148,7 @@ const trustedSubject = (cmd: Command) =>
         ...(payload["may_act"] !== undefined ? { may_act: payload["may_act"] } : {})
       },
       exp,
-      iat: typeof iat === "number" ? iat : undefined
+      iat
     } satisfies VerifiedSubject
   })
 

@@ -7,7 +7,7 @@ import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Context, DateTime, Duration, Effect, Either, Match, Option } from "effect"
-import { Audience, Authorize, Interactions, Resources, Session, SignIn, Users } from "@tessera/domain"
+import { Audience, Authorize, Endpoints, Interactions, Resources, Session, SignIn, Users } from "@tessera/domain"
 import type { Client, Realm } from "@tessera/domain"
 import { AuthorizationRequest, ErrorResponse } from "@tessera/protocol"
 import * as IpAddress from "../IpAddress.js"
@@ -198,7 +198,7 @@ export const Routes = HttpLayerRouter.use((router) =>
  */
 export const metadata = (realm: Realm.Realm, issuer: string) =>
   Effect.map(Effect.flatMap(Resources.Resources, (r) => r.list(realm.id)), (resources) => ({
-    authorization_endpoint: `${issuer}/authorize`,
+    authorization_endpoint: Endpoints.authorization(issuer),
     response_modes_supported: ["query", "form_post"],
     scopes_supported: [...new Set([...Audience.oidcScopes, ...resources.flatMap((r) => r.scopes)])],
     // RFC 9207 §3: every authorization response carries iss

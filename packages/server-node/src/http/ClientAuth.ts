@@ -3,46 +3,30 @@
  * RFC 7523 §2.2 and §3 (`private_key_jwt`), OIDC Core §9, and `none` for public clients (RFC 6749 §2.1).
  */
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
-import { Clock, Data, DateTime, Effect, Either, Option, Redacted } from "effect"
-import { Client, Hash, JtiCache, Jwt, RemoteJwks } from "@tessera/domain"
+import { Clock, Data, Effect, Either, Option, Redacted } from "effect"
+import { Client, Endpoints, Hash, Jwt, JwtAssertion, RemoteJwks } from "@tessera/domain"
 import type { Realm, TokenSet } from "@tessera/domain"
 import { ClientAuthentication } from "@tessera/protocol"
 import type { Form } from "@tessera/protocol"
 import * as ClientAddress from "./ClientAddress.js"
 import * as ClientLookup from "./ClientLookup.js"
 
-/** The endpoints where clients authenticate, under the realm's issuer. */
-export const endpoints = (issuer: string) => ({
-  token: `${issuer}/token`,
-  introspection: `${issuer}/introspect`,
-  revocation: `${issuer}/revoke`
-})
-
-/** RFC 7518 §3.1: the asymmetric JWS algorithms a client assertion may use (never `none`, never HMAC). */
-export const assertionAlgs = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "Ed25519"]
-
 const allMethods: ReadonlyArray<Client.AuthMethod> = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
 /** Introspection reveals what a token holds: a public client, which can keep no secret, may not ask. */
 const authenticatingMethods = allMethods.filter((method) => method !== "none")
 
 /** RFC 8414 §2: the three endpoints, how clients authenticate at each, and the assertion algorithms. */
-export const metadata = (issuer: string) => {
-  const urls = endpoints(issuer)
-  return {
-    token_endpoint: urls.token,
-    token_endpoint_auth_methods_supported: allMethods,
-    token_endpoint_auth_signing_alg_values_supported: assertionAlgs,
-    introspection_endpoint: urls.introspection,
-    introspection_endpoint_auth_methods_supported: authenticatingMethods,
-    introspection_endpoint_auth_signing_alg_values_supported: assertionAlgs,
-    revocation_endpoint: urls.revocation,
-    revocation_endpoint_auth_methods_supported: allMethods,
-    revocation_endpoint_auth_signing_alg_values_supported: assertionAlgs
-  }
-}
-
-/** RFC 7523 §3 leaves the lifetime to the server; Tessera takes at most 5 minutes (as CONTRACT §5 does for JWT-bearer). */
-export const maxAssertionLifetimeSeconds = 300
+export const metadata = (issuer: string) => ({
+  token_endpoint: Endpoints.token(issuer),
+  token_endpoint_auth_methods_supported: allMethods,
+  token_endpoint_auth_signing_alg_values_supported: JwtAssertion.algorithms,
+  introspection_endpoint: Endpoints.introspection(issuer),
+  introspection_endpoint_auth_methods_supported: authenticatingMethods,
+  introspection_endpoint_auth_signing_alg_values_supported: JwtAssertion.algorithms,
+  revocation_endpoint: Endpoints.revocation(issuer),
+  revocation_endpoint_auth_methods_supported: allMethods,
+  revocation_endpoint_auth_signing_alg_values_supported: JwtAssertion.algorithms
+})
 
 export type Reason =
   | "credentials_malformed"
@@ -57,6 +41,7 @@ export type Reason =
   | "assertion_subject"
   | "assertion_audience"
   | "assertion_exp_missing"
+  | "assertion_iat_future"
   | "assertion_jti_missing"
   | "assertion_jti_length"
   | "assertion_lifetime"
@@ -84,26 +69,28 @@ export const invalidClient = (issuer: string) => (_failure: ClientAuthFailed) =>
 
 const fail = (reason: Reason) => Effect.fail(new ClientAuthFailed({ reason }))
 
-/** jose's error codes for a client assertion that does not verify. */
-const assertionReason = (code: string): Reason => {
-  switch (code) {
-    case "ERR_JWT_EXPIRED":
-      return "assertion_expired"
-    case "ERR_JWS_SIGNATURE_VERIFICATION_FAILED":
-    case "ERR_JWKS_NO_MATCHING_KEY":
-    case "ERR_JWKS_MULTIPLE_MATCHING_KEYS":
-    case "ERR_JOSE_ALG_NOT_ALLOWED":
-    case "ERR_JOSE_NOT_SUPPORTED":
+/** The shared rules' refusal of a client assertion, as client authentication's (log only: the wire is one answer). */
+const assertionReason = (reason: JwtAssertion.Reason): Reason => {
+  switch (reason) {
+    case "signature":
+    case "untrusted_issuer":
       return "assertion_signature"
-    default:
+    case "jwks_unavailable":
+      return "jwks_unavailable"
+    case "malformed":
+    case "invalid":
+    case "iat_missing":
       return "assertion_invalid"
+    default:
+      return `assertion_${reason}`
   }
 }
 
 /**
  * RFC 7523 §3: verifies a client assertion with the client's registered keys (`jwks`, or its `jwks_uri` through
- * RemoteJwks, RFC 7591 §2): `iss` = `sub` = client_id, `aud` the
- * issuer or the token endpoint, `exp` in the future, at most 5 minutes of validity, and a `jti` never seen before.
+ * RemoteJwks, RFC 7591 §2): `iss` = `sub` = client_id, then the rules every assertion follows
+ * (`JwtAssertion.clientAssertion`: `aud` the issuer or the token endpoint, `exp` in the future, at most 5 minutes of
+ * validity, `iat` and `nbf` within the clock skew, a `jti` never seen before). The jti is spent at once.
  */
 const verifyAssertion = (realm: Realm.Realm, issuer: string, client: Client.Client, assertion: string) =>
   Effect.gen(function*() {
@@ -115,33 +102,13 @@ const verifyAssertion = (realm: Realm.Realm, issuer: string, client: Client.Clie
       kid: Jwt.unverifiedKid(assertion)
     }).pipe(Effect.mapError(() => new ClientAuthFailed({ reason: "jwks_unavailable" }))))
     if (jwks === undefined) return yield* fail("assertion_signature")
-    const verified = yield* Jwt.verify(assertion, jwks as unknown as Parameters<typeof Jwt.verify>[1], { algorithms: assertionAlgs }).pipe(
-      Effect.mapError((e) => new ClientAuthFailed({ reason: assertionReason(e.reason) }))
-    )
-    const { iss, sub, aud, exp, iat, jti } = verified.payload
+    const { payload } = yield* JwtAssertion.verifySignature(assertion, jwks as unknown as Parameters<typeof Jwt.verify>[1], { idJag: "refused" })
     // RFC 7523 §3 items 1 and 2: for client authentication, iss and sub MUST be the client_id
-    if (iss !== client.clientId || sub !== client.clientId) return yield* fail("assertion_subject")
-    // RFC 7523 §3 item 3: aud identifies the authorization server: its issuer or its token endpoint. One value only
-    // (draft-ietf-oauth-rfc7523bis): an assertion meant for several audiences could be replayed here by any of them.
-    const audiences = typeof aud === "string" ? [aud] : Array.isArray(aud) ? aud : []
-    const ours = [issuer, endpoints(issuer).token]
-    if (audiences.length !== 1 || !ours.includes(audiences[0]!)) return yield* fail("assertion_audience")
-    // RFC 7523 §3 item 4: exp MUST be present, and the JWT rejected once it has passed
-    if (typeof exp !== "number") return yield* fail("assertion_exp_missing")
-    const now = yield* Jwt.nowSeconds
-    if (exp <= now) return yield* fail("assertion_expired")
-    // a short lifetime bounds how long the jti must be remembered (RFC 7523 §3 item 7)
-    if (exp - now > maxAssertionLifetimeSeconds || (typeof iat === "number" && exp - iat > maxAssertionLifetimeSeconds)) {
-      return yield* fail("assertion_lifetime")
-    }
-    // RFC 7523 §3 item 7: the server may refuse a jti it has seen; Tessera requires one and refuses replays
-    if (typeof jti !== "string" || jti === "") return yield* fail("assertion_jti_missing")
-    // CONTRACT §2 (never a 5xx): the jti keys the replay store, whose index entry has a bound (ADR 0047)
-    if (jti.length > JtiCache.maxLength) return yield* fail("assertion_jti_length")
-    const fresh = yield* Effect.flatMap(JtiCache.JtiCache, (seen) =>
-      seen.remember(realm.id, client.clientId, jti, DateTime.unsafeMake(exp * 1000)))
-    if (!fresh) return yield* fail("assertion_replayed")
-  })
+    if (payload.iss !== client.clientId || payload.sub !== client.clientId) return yield* fail("assertion_subject")
+    const claims = yield* JwtAssertion.assertion(payload, issuer, JwtAssertion.clientAssertion)
+    // RFC 7523 §3 item 7: spent now, whatever the request goes on to ask; per realm and client (its iss)
+    yield* JwtAssertion.spend(realm.id, client.clientId, claims)
+  }).pipe(Effect.catchTag("JwtRejected", (e) => fail(assertionReason(e.reason))))
 
 export interface Input {
   readonly realm: Realm.Realm

@@ -5,7 +5,7 @@
  */
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import { Effect, Either } from "effect"
-import { Authorize, DeviceCodeGrant, DeviceFlow, Resources, UserCode } from "@tessera/domain"
+import { Authorize, DeviceCodeGrant, DeviceFlow, Endpoints, Resources, UserCode } from "@tessera/domain"
 import { DeviceAuthorizationRequest, ErrorResponse } from "@tessera/protocol"
 import * as AuthorizeRoute from "./AuthorizeRoute.js"
 import * as ClientAuth from "./ClientAuth.js"
@@ -13,15 +13,12 @@ import * as FormBody from "./FormBody.js"
 import * as Issuer from "./Issuer.js"
 import { fromEither, handle, json } from "./Respond.js"
 
-/** RFC 8628 §3.2 `verification_uri`: the page where the person enters the user code (CONTRACT §4). */
-export const verificationUri = (issuer: string) => `${issuer}/device`
-
 /** RFC 8628 §3.2 `verification_uri_complete`: the same page with the code filled in (still to be confirmed, §5.4). */
 export const verificationUriComplete = (issuer: string, userCode: string) =>
-  `${verificationUri(issuer)}?${new URLSearchParams({ user_code: UserCode.format(userCode) }).toString()}`
+  `${Endpoints.deviceVerification(issuer)}?${new URLSearchParams({ user_code: UserCode.format(userCode) }).toString()}`
 
 /** RFC 8628 §4: the metadata names the endpoint. */
-export const metadata = (issuer: string) => ({ device_authorization_endpoint: `${issuer}/device_authorization` })
+export const metadata = (issuer: string) => ({ device_authorization_endpoint: Endpoints.deviceAuthorization(issuer) })
 
 const deviceAuthorization = handle(Effect.gen(function*() {
   const realm = yield* Issuer.realmParam(Issuer.unknownRealm)
@@ -51,7 +48,7 @@ const deviceAuthorization = handle(Effect.gen(function*() {
     device_code: started.deviceCode,
     // RFC 8628 §6.1: shown with a dash; typed with or without it
     user_code: UserCode.format(started.userCode),
-    verification_uri: verificationUri(issuer),
+    verification_uri: Endpoints.deviceVerification(issuer),
     verification_uri_complete: verificationUriComplete(issuer, started.userCode),
     expires_in: started.expiresIn,
     interval: started.interval

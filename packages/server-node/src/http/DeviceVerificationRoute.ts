@@ -7,11 +7,10 @@
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import { DateTime, Effect, Either, Option } from "effect"
-import { Authorize, DeviceFlow, Entropy, Hash, Users } from "@tessera/domain"
+import { Authorize, DeviceFlow, Endpoints, Entropy, Hash, Users } from "@tessera/domain"
 import type { DeviceAuthorization, Interactions, Realm } from "@tessera/domain"
 import { Form } from "@tessera/protocol"
 import * as DevicePage from "../pages/DevicePage.js"
-import { verificationUri } from "./DeviceAuthorizationRoute.js"
 import * as FormBody from "./FormBody.js"
 import { fromEither } from "./Respond.js"
 import * as SignInCookies from "./SignInCookies.js"
@@ -21,7 +20,7 @@ type Shown = Omit<DevicePage.Input, "realmDisplayName" | "csrf" | "action">
 
 /** The entry form carrying `csrf`, the token this browser's device cookie holds (double submit). */
 const entryPage = (realm: Realm.Realm, issuer: string, csrf: string, input: Shown) =>
-  DevicePage.enter({ ...input, realmDisplayName: realm.displayName ?? realm.name, csrf, action: verificationUri(issuer) })
+  DevicePage.enter({ ...input, realmDisplayName: realm.displayName ?? realm.name, csrf, action: Endpoints.deviceVerification(issuer) })
 
 /** The entry form with a fresh CSRF token, and the device cookie that binds it to this browser. */
 const freshEntryForm = (realm: Realm.Realm, issuer: string, input: Shown) =>

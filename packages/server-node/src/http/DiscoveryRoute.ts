@@ -2,7 +2,7 @@
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Duration, Effect } from "effect"
-import { SigningKeys } from "@tessera/domain"
+import { Endpoints, SigningKeys } from "@tessera/domain"
 import { ServerMetadata } from "@tessera/protocol"
 import { AppConfig } from "../AppConfig.js"
 import * as AuthorizeRoute from "./AuthorizeRoute.js"
@@ -38,14 +38,14 @@ const metadata = handle(Effect.gen(function*() {
   const realm = yield* Issuer.realmParam(Issuer.unknownRealm)
   const issuer = yield* Issuer.of(realm.name)
   const document = {
-    ...ServerMetadata.make({ issuer, grantTypes: grantTypesSupported }),
+    ...ServerMetadata.make({ issuer, jwksUri: Endpoints.jwks(issuer), grantTypes: grantTypesSupported }),
     ...(yield* AuthorizeRoute.metadata(realm, issuer)),
     // RFC 8414 §2: the token, introspection and revocation endpoints, and how clients authenticate at each
     ...ClientAuth.metadata(issuer),
     // RFC 8628 §4: the device authorization endpoint
     ...DeviceAuthorizationRoute.metadata(issuer),
     // OIDC Discovery §3: the UserInfo endpoint
-    userinfo_endpoint: `${issuer}/userinfo`,
+    userinfo_endpoint: Endpoints.userinfo(issuer),
     // OIDC RP-Initiated Logout §2.1, Front-Channel Logout §3
     ...LogoutRoute.metadata(issuer),
     // draft-ietf-oauth-client-id-metadata-document-00 "Authorization Server Metadata"; RFC 7591 when the realm allows

@@ -13,7 +13,7 @@ import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import { createHmac } from "node:crypto"
 import { DateTime, Duration, Effect, Option } from "effect"
-import { Audit, Authorize, Hash, Jwt, SignIn, SigningKeys, TokenSet, Users } from "@tessera/domain"
+import { Audit, Authorize, Endpoints, Hash, Jwt, SignIn, SigningKeys, TokenSet, Users } from "@tessera/domain"
 import type { Client, Realm, Session } from "@tessera/domain"
 import { ErrorResponse, Form } from "@tessera/protocol"
 import * as ClientLookup from "./ClientLookup.js"
@@ -306,7 +306,7 @@ export const Routes = HttpLayerRouter.addAll([
 
 /** RP-Initiated Logout §2.1 and Front-Channel Logout §3: what the metadata says about logout. */
 export const metadata = (issuer: string) => ({
-  end_session_endpoint: `${issuer}/logout`,
+  end_session_endpoint: Endpoints.endSession(issuer),
   frontchannel_logout_supported: true,
   frontchannel_logout_session_supported: true
 })

@@ -7,7 +7,7 @@
  */
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import { DateTime, Duration, Effect, Either } from "effect"
-import { Provisioning } from "@tessera/domain"
+import { Endpoints, Provisioning } from "@tessera/domain"
 import type { Realm } from "@tessera/domain"
 import { ClientMetadata, ErrorResponse } from "@tessera/protocol"
 import * as RateLimit from "../RateLimit.js"
@@ -25,7 +25,7 @@ export const perRealm: RateLimit.Limit = { limit: 100, window: Duration.minutes(
  * deprecates dynamic registration in favour of client ID metadata documents (ADR 0046): it stays for older clients.
  */
 export const metadata = (realm: Realm.Realm, issuer: string) =>
-  realm.dynamicRegistration ? { registration_endpoint: `${issuer}/register` } : {}
+  realm.dynamicRegistration ? { registration_endpoint: Endpoints.registration(issuer) } : {}
 
 const off = ErrorResponse.make("access_denied", "dynamic client registration is off in this realm")
 

@@ -9,7 +9,7 @@ import { JwtBearerGrant } from "@tessera/domain"
 import { TokenExchangeGrant } from "@tessera/domain"
 import { DeviceCodeGrant } from "@tessera/domain"
 import type { DeviceAuthorization } from "@tessera/domain"
-import { Metrics, Tokens } from "@tessera/domain"
+import { Endpoints, JwtAssertion, Metrics, Tokens } from "@tessera/domain"
 import type { StoreError } from "@tessera/domain"
 import type { AdminAccess } from "@tessera/domain"
 import type { Delegation } from "@tessera/domain"
@@ -122,9 +122,9 @@ const jwtBearerDescription: Record<JwtBearerGrant.JwtBearerRejected["reason"], s
   expired: "the assertion has expired",
   iat_missing: "the assertion must have 'iat'",
   iat_future: "the assertion's 'iat' is in the future",
-  lifetime: `the assertion must not be valid for more than ${JwtBearerGrant.maxLifetimeSeconds} seconds ('exp' - 'iat')`,
+  lifetime: `the assertion must not be valid for more than ${JwtAssertion.maxLifetimeSeconds} seconds ('exp' - 'iat')`,
   jti_missing: "the assertion must have 'jti'",
-  jti_length: `the assertion's 'jti' must be at most ${JwtBearerGrant.maxJtiLength} characters`,
+  jti_length: `the assertion's 'jti' must be at most ${JwtAssertion.maxJtiLength} characters`,
   replayed: "the assertion was already used ('jti' seen before)",
   unknown_subject: "the assertion's 'sub' is neither a user of the realm nor the client",
   // CONTRACT §5 ID-JAG, draft-ietf-oauth-identity-assertion-authz-grant §4.4.1
@@ -157,6 +157,7 @@ const subjectDescription: Record<Delegation.SubjectRejected["reason"], string> =
   jwt_invalid: "'subject_token' is not valid",
   jwt_audience: "the 'subject_token''s 'aud' must be the issuer or the token endpoint",
   jwt_expired: "'subject_token' has expired or has no 'exp'",
+  jwt_iat_future: "the 'subject_token''s 'iat' is in the future",
   unknown_subject: "the 'subject_token''s 'sub' is not a user of the realm",
   dpop_mismatch: dpopBound("'subject_token'")
 }
@@ -264,7 +265,7 @@ const realmToken = (realm: Realm.Realm) => Effect.gen(function*() {
     )
   // RFC 9449 §4.3, §5: a DPoP header must hold a valid proof (invalid_dpop_proof, or use_dpop_nonce, §8); checked
   // before the client authenticates, so that a nonce challenge spends no client assertion
-  const proof = yield* DpopProof.ofRequest(realm, `${issuer}/token`).pipe(Effect.catchTag("ProofRejected", dpopError))
+  const proof = yield* DpopProof.ofRequest(realm, Endpoints.token(issuer)).pipe(Effect.catchTag("ProofRejected", dpopError))
   return yield* Effect.gen(function*() {
     const client = yield* ClientAuth.fromRequest({ realm, issuer, params, allowNone: true })
     // RFC 6749 §5.2: unauthorized_client when the client may not use this grant type

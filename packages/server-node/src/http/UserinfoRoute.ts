@@ -5,7 +5,7 @@
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import { Effect, Either, Option } from "effect"
-import { Introspection, Users } from "@tessera/domain"
+import { Endpoints, Introspection, Users } from "@tessera/domain"
 import { Challenge, Dpop, ErrorResponse, Form } from "@tessera/protocol"
 import * as DpopProof from "./DpopProof.js"
 import * as FormBody from "./FormBody.js"
@@ -93,7 +93,7 @@ const userinfo = handle(Effect.gen(function*() {
     claims,
     proof: request.headers["dpop"],
     method: request.method,
-    uri: `${issuer}/userinfo`,
+    uri: Endpoints.userinfo(issuer),
     ...(yield* DpopProof.policy(realm))
   }).pipe(
     Effect.catchTags({
