@@ -10,7 +10,8 @@
  *   BENCH_FILL_INDEXES=after                               the fill drops audit_events' secondary indexes and
  *                                                          builds them again from their own definitions before
  *                                                          anything is measured (checked identical)
- *   BENCH_VERIFY_ONLY=1                                    only the full and the resumed verification
+ *   BENCH_ONLY=verify, BENCH_ONLY=queries                  only the full and the resumed verification, or only
+ *                                                          the queries
  *   BENCH_DB=h_audit                                       PostgreSQL: this database, created if absent and kept
  *                                                          afterwards; a trail already there is reused, so a size
  *                                                          it has reached is measured without filling again
@@ -248,8 +249,12 @@ const rebuildIndexes = (owner: Owner, realmId: string, before: Definitions, time
 
 const deferIndexes = process.env["BENCH_FILL_INDEXES"] === "after"
 
-/** BENCH_VERIFY_ONLY=1: the full and the resumed verification, without the breakdown reads and the queries. */
-const verifyOnly = process.env["BENCH_VERIFY_ONLY"] === "1"
+/**
+ * BENCH_ONLY=verify: the full and the resumed verification, without the breakdown reads and the queries;
+ * BENCH_ONLY=queries: the queries alone (no verification, no appends). For a kept database (BENCH_DB).
+ */
+const only = process.env["BENCH_ONLY"]
+if (only !== undefined && only !== "verify" && only !== "queries") throw new Error(`BENCH_ONLY=${only}: verify or queries`)
 
 /** The realm of a kept database (`BENCH_DB`): one name, so a later run finds it and its trail. */
 const keptRealm = "bench-audit"
@@ -304,36 +309,38 @@ const bench = (owner: Owner, insert: Insert, kept: boolean) =>
         ? `filled in ${fillSeconds.toFixed(0)} s: ${(time.buildMs / 1000).toFixed(0)} s building and hashing rows here, ${(time.waitMs / 1000).toFixed(0)} s more waiting for the database${deferIndexes ? `, ${(time.indexMs / 1000).toFixed(0)} s building the indexes after` : ""}`
         : "kept from an earlier run"}${dbSize}); load average ${loadavg()}`)
 
-      const full = yield* timed(AuditVerification.verify(realm.id, "genesis"))
-      console.log(`full verify: ${(full.ms / 1000).toFixed(2)} s, ${((full.ms * 1000) / events).toFixed(2)} µs/event wall, ${((full.cpuMs * 1000) / events).toFixed(2)} µs/event Node CPU -> ${JSON.stringify(full.value)}`)
-      // where verification's CPU goes: the same batches read through the port (driver, schema, events), and read
-      // raw through the driver alone
-      if (!verifyOnly) {
-        const read = yield* timed(Effect.gen(function*() {
-          for (let after = 0; ;) {
-            const links = yield* audit.links(realm.id, after, Audit.verifyBatch)
-            if (links.length < Audit.verifyBatch) return
-            after = links[links.length - 1]!.seq
-          }
-        }))
-        const raw = yield* timed(Effect.gen(function*() {
-          for (let after = 0; after < events; after += Audit.verifyBatch) {
-            yield* owner(realm.id, "SELECT * FROM audit_events WHERE realm_id = $1 AND seq > $2 ORDER BY seq LIMIT $3", [realm.id, after, Audit.verifyBatch])
-          }
-        }))
-        console.log(`  of which: read through the port ${((read.cpuMs * 1000) / events).toFixed(2)} µs/event Node CPU, the driver alone ${((raw.cpuMs * 1000) / events).toFixed(2)}`)
-        if (process.env["BENCH_EXPLAIN"] === "1") {
-          console.log(`  plan of a batch: ${yield* explain(owner, realm.id,
-            "SELECT * FROM audit_events WHERE realm_id = $1 AND seq > $2 ORDER BY seq LIMIT 10000", [realm.id, Math.floor(events / 2)])}`)
+      if (only !== "queries") {
+        const full = yield* timed(AuditVerification.verify(realm.id, "genesis"))
+        console.log(`full verify: ${(full.ms / 1000).toFixed(2)} s, ${((full.ms * 1000) / events).toFixed(2)} µs/event wall, ${((full.cpuMs * 1000) / events).toFixed(2)} µs/event Node CPU -> ${JSON.stringify(full.value)}`)
+        // where verification's CPU goes: the same batches read through the port (driver, schema, events), and read
+        // raw through the driver alone
+        if (only === undefined) {
+          const read = yield* timed(Effect.gen(function*() {
+            for (let after = 0; ;) {
+              const links = yield* audit.links(realm.id, after, Audit.verifyBatch)
+              if (links.length < Audit.verifyBatch) return
+              after = links[links.length - 1]!.seq
+            }
+          }))
+          const raw = yield* timed(Effect.gen(function*() {
+            for (let after = 0; after < events; after += Audit.verifyBatch) {
+              yield* owner(realm.id, "SELECT * FROM audit_events WHERE realm_id = $1 AND seq > $2 ORDER BY seq LIMIT $3", [realm.id, after, Audit.verifyBatch])
+            }
+          }))
+          console.log(`  of which: read through the port ${((read.cpuMs * 1000) / events).toFixed(2)} µs/event Node CPU, the driver alone ${((raw.cpuMs * 1000) / events).toFixed(2)}`)
         }
+
+        for (let i = 0; i < 1000; i++) yield* audit.append(eventOf(realm, ++events))
+        head = (yield* audit.links(realm.id, events - 1, 1))[0]!.hash
+        const resumed = yield* timed(AuditVerification.verify(realm.id, "checkpoint"))
+        console.log(`resume after 1 000 new events: ${resumed.ms.toFixed(1)} ms wall, ${resumed.cpuMs.toFixed(1)} ms Node CPU -> ${JSON.stringify(resumed.value)}`)
       }
 
-      for (let i = 0; i < 1000; i++) yield* audit.append(eventOf(realm, ++events))
-      head = (yield* audit.links(realm.id, events - 1, 1))[0]!.hash
-      const resumed = yield* timed(AuditVerification.verify(realm.id, "checkpoint"))
-      console.log(`resume after 1 000 new events: ${resumed.ms.toFixed(1)} ms wall, ${resumed.cpuMs.toFixed(1)} ms Node CPU -> ${JSON.stringify(resumed.value)}`)
-
-      if (verifyOnly) continue
+      if (only === "verify") continue
+      if (process.env["BENCH_EXPLAIN"] === "1") {
+        console.log(`plan of a verification batch: ${yield* explain(owner, realm.id,
+          "SELECT * FROM audit_events WHERE realm_id = $1 AND seq > $2 ORDER BY seq LIMIT 10000", [realm.id, Math.floor(events / 2)])}`)
+      }
       const total = events
       const filters: ReadonlyArray<readonly [string, AuditEvent.Filter]> = [
         ["newest page", { limit: 51 }],
