@@ -13,6 +13,7 @@ import { admin, bornEvents, createRealm, get, request, uniqueName } from "./supp
 import { adminToken, publicUrl, sqlOf, store, TestLive } from "./support/TestLive.js"
 import * as B from "./support/Browser.js"
 import * as T from "./support/TokenFixtures.js"
+import { queuedBehindTrailHead } from "./support/TrailHead.js"
 
 const owner = { authorization: `Bearer ${adminToken}` }
 
@@ -352,6 +353,27 @@ layer(TestLive)("CONTRACT §3 PATCH /admin/realms/R: If-Match, versions, the eve
       expectJson(ignored, 200)
       expect(ignored.json).toEqual({ name: realm.name, issuer: realm.issuer, display_name: "Kept", dynamic_registration: false })
     }))
+
+  // issue 15: a realm PATCH held the realm row FOR UPDATE, which every audit event's foreign key check (KEY SHARE) waits
+  // for, and then waited for the trail head; a change that held the trail head and then inserted its event closed the
+  // cycle (on PostgreSQL: a deadlock needs two connections)
+  if (store === "postgres") it.effect("§3: a user PATCH and a realm PATCH queued behind the realm's trail head: both 200 (was 503 on a deadlock, 40P01)", () =>
+    Effect.gen(function*() {
+      const realm = yield* createRealm()
+      const created = yield* admin.post(`/admin/realms/${realm.name}/users`, { username: "ada", password: "correct horse battery" })
+      expect(created.status).toBe(201)
+      const user = `/admin/realms/${realm.name}/users/${created.json.sub}`
+      const [userPatched, realmPatched] = yield* queuedBehindTrailHead(yield* idOf(realm.name), [
+        admin.patch(user, { name: "Ada Lovelace" }),
+        patch(realm.name, { display_name: "Acme" })
+      ])
+      expect([userPatched!.status, userPatched!.json]).toEqual([200, (yield* admin.get(user)).json])
+      expect(userPatched!.json.name).toBe("Ada Lovelace")
+      expect([realmPatched!.status, realmPatched!.json]).toEqual([
+        200, { name: realm.name, issuer: realm.issuer, display_name: "Acme", dynamic_registration: false }
+      ])
+      expect(yield* auditTypes(realm.name)).toEqual(["realm.updated", "user.updated", "user.created", ...bornEvents])
+    }), { timeout: 120_000 })
 })
 
 layer(TestLive)("CONTRACT §3 DELETE /admin/realms/R?confirm=R", (it) => {

@@ -44,12 +44,17 @@ export const layer = Layer.effect(Realms.Realms, Effect.gen(function*() {
   /** The owner trail's anchor row (migration 00012) is no realm: never found, never listed. */
   const realmsOnly = sql`id <> ${Audit.ownerTrail}`
   /**
-   * The realm's version, locked FOR UPDATE for the rest of the transaction (rows being inserted for the realm wait
-   * for it, as they take KEY SHARE through their foreign key): `NotFound` without it, `Stale` when it moved on.
+   * The realm's version, locked for the rest of the transaction: `NotFound` without it, `Stale` when it moved on.
+   * Deletion locks it FOR UPDATE, so that rows being inserted for the realm wait for it (they take KEY SHARE through
+   * their foreign key). A change of the settings locks it FOR NO KEY UPDATE, which keeps other changes of the realm row
+   * out and lets those rows in: holding FOR UPDATE while waiting for the trail head, it deadlocked (SQLSTATE 40P01,
+   * answered 503) with any write that held the head and then inserted its event (issue 15).
    */
-  const lockAt = (realmId: string, expectedVersion: number) =>
+  const lockAt = (realmId: string, expectedVersion: number, mode: "update" | "delete") =>
     Effect.gen(function*() {
-      const [row] = yield* decodeVersions(yield* sql`SELECT version FROM realms WHERE id = ${realmId} FOR UPDATE`)
+      const [row] = yield* decodeVersions(yield* (mode === "delete"
+        ? sql`SELECT version FROM realms WHERE id = ${realmId} FOR UPDATE`
+        : sql`SELECT version FROM realms WHERE id = ${realmId} FOR NO KEY UPDATE`))
       if (row === undefined) return yield* new Conflict.NotFound({ entity: "realm" })
       if (row.version !== expectedVersion) return yield* new Conflict.Stale({ entity: "realm" })
     })
@@ -97,14 +102,14 @@ export const layer = Layer.effect(Realms.Realms, Effect.gen(function*() {
       ).pipe(Effect.map((rows) => rows.map(toRealm)), withDirectory, run),
     update: (realm, expectedVersion, event) =>
       Effect.gen(function*() {
-        yield* lockAt(realm.id, expectedVersion)
+        yield* lockAt(realm.id, expectedVersion, "update")
         yield* sql`UPDATE realms SET display_name = ${realm.displayName ?? null},
           dynamic_registration = ${realm.dynamicRegistration}, version = ${realm.version} WHERE id = ${realm.id}`
         yield* appendEvent(event)
       }).pipe(withRealm(realm.id), run),
     delete: (realm, expectedVersion, describe) =>
       Effect.gen(function*() {
-        yield* lockAt(realm.id, expectedVersion)
+        yield* lockAt(realm.id, expectedVersion, "delete")
         const [row] = yield* decodeCounts(yield* sql`SELECT realm_delete(${realm.id})`)
         const deleted = row!.realm_delete
         yield* appendToOwnerTrail(describe(deleted))
