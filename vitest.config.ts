@@ -56,6 +56,7 @@ const sharedPostgres = [
   "test/e2e-dpop-oauth4webapi.test.ts",
   "test/e2e-openid-client.test.ts",
   "test/fuzz.test.ts",
+  "test/key-lifecycle.test.ts",
   "test/login-throttle.test.ts",
   "test/operations-health.test.ts",
   "test/operations-metrics.test.ts",
