@@ -1,6 +1,5 @@
 /** Client credentials on a request: RFC 6749 §2.3 and §2.3.1, RFC 7521 §4.2, RFC 7523 §2.2 and §3, OIDC Core §9. */
 import { Data, Either, Redacted } from "effect"
-import type * as ClientMetadata from "./ClientMetadata.js"
 import * as ErrorResponse from "./ErrorResponse.js"
 import * as Form from "./Form.js"
 import * as Syntax from "./Syntax.js"
@@ -35,15 +34,6 @@ export interface Request {
   readonly params: Form.Params
 }
 
-/** The RFC 7591 `token_endpoint_auth_method` the credentials correspond to (RFC 7591 §2, OIDC Core §9). */
-export const authMethod = (auth: ClientAuthentication): ClientMetadata.AuthMethod =>
-  ClientAuthentication.$match(auth, {
-    Basic: () => "client_secret_basic" as const,
-    Post: () => "client_secret_post" as const,
-    Assertion: () => "private_key_jwt" as const,
-    None: () => "none" as const
-  })
-
 /** RFC 7617 §2: the `WWW-Authenticate` challenge naming the Basic scheme; `realm` is a quoted-string (RFC 9110 §5.6.4). */
 export const challenge = (realm: string) => `Basic realm="${realm.replace(/[\\"]/g, "\\$&")}"`
 
@@ -52,7 +42,7 @@ export const challenge = (realm: string) => `Basic realm="${realm.replace(/[\\"]
  * Authorization header and a MAY otherwise; Tessera always answers 401 so every refusal names the scheme it accepts.
  * Use it too when the domain rejects the credentials. `description` says what was wrong, for a log: an authorization
  * server that answers it on the wire tells a prober which client ids exist and how they authenticate, so Tessera
- * answers every client authentication failure with one description (server-node `ClientAuth.invalidClient`).
+ * answers every client authentication failure with one description (server-node `ClientCredentials.invalidClient`).
  */
 export const invalidClient = (realm: string, description?: string) =>
   new ErrorResponse.ErrorResponse({

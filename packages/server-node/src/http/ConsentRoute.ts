@@ -16,6 +16,7 @@ import * as FormBody from "./FormBody.js"
 import { fromEither } from "./Respond.js"
 import * as SignInCookies from "./SignInCookies.js"
 import * as SignInFlow from "./SignInFlow.js"
+import * as RequestContext from "./RequestContext.js"
 
 const consent = SignInFlow.pageRoute((realm, issuer) =>
   Effect.gen(function*() {
@@ -31,7 +32,7 @@ const consent = SignInFlow.pageRoute((realm, issuer) =>
 
     const request = consumed.value.request
     const client = yield* SignInFlow.clientOf(realm, request.clientId)
-    const context = yield* SignInFlow.requestContext
+    const context = yield* RequestContext.current
     if (request.device !== undefined) {
       // ADR 0035: a device is never approved for someone who may not be given what it asked
       const refused = decision === "allow" ? yield* SignInFlow.refusedPerson({ realm, issuer, client, request }, session) : Option.none()

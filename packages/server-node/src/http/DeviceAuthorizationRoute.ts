@@ -8,7 +8,7 @@ import { Effect, Either } from "effect"
 import { Authorize, DeviceCodeGrant, DeviceFlow, Endpoints, Resources, UserCode } from "@tessera/domain"
 import { DeviceAuthorizationRequest, ErrorResponse } from "@tessera/protocol"
 import * as AuthorizeRoute from "./AuthorizeRoute.js"
-import * as ClientAuth from "./ClientAuth.js"
+import * as ClientCredentials from "./ClientCredentials.js"
 import * as FormBody from "./FormBody.js"
 import * as Issuer from "./Issuer.js"
 import { fromEither, handle, json } from "./Respond.js"
@@ -26,10 +26,10 @@ const deviceAuthorization = handle(Effect.gen(function*() {
   const params = yield* FormBody.params
   const request = yield* fromEither(DeviceAuthorizationRequest.decode(params))
   // RFC 8628 §3.1: client authentication as at the token endpoint (RFC 6749 §3.2.1); a public client sends client_id
-  const client = yield* ClientAuth.fromRequest({ realm, issuer, params, allowNone: true }).pipe(
+  const client = yield* ClientCredentials.fromRequest({ realm, issuer, params, allowNone: true }).pipe(
     // the reason goes to the log only: every client authentication failure answers the same (ADR 0028)
     Effect.tapErrorTag("ClientAuthFailed", (e) => Effect.logInfo("device authorization refused", e.reason, e.detail ?? e.registered ?? "")),
-    Effect.catchTag("ClientAuthFailed", (e) => Effect.fail(ClientAuth.invalidClient(issuer)(e)))
+    Effect.catchTag("ClientAuthFailed", (e) => Effect.fail(ClientCredentials.invalidClient(issuer)(e)))
   )
   // RFC 6749 §5.2 unauthorized_client: the client is not registered for the device grant
   if (!client.metadata.grantTypes.includes(DeviceCodeGrant.grantType)) {

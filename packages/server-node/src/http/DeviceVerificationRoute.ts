@@ -15,6 +15,7 @@ import * as FormBody from "./FormBody.js"
 import { fromEither } from "./Respond.js"
 import * as SignInCookies from "./SignInCookies.js"
 import * as SignInFlow from "./SignInFlow.js"
+import * as RequestContext from "./RequestContext.js"
 
 type Shown = Omit<DevicePage.Input, "realmDisplayName" | "csrf" | "action">
 
@@ -58,7 +59,7 @@ const submit = SignInFlow.pageRoute((realm, issuer) =>
     if (csrf === undefined || cookie === undefined || !Hash.constantTimeEqual(csrf, cookie)) {
       return yield* freshEntryForm(realm, issuer, { userCode: echo, error: DevicePage.formExpired })
     }
-    const context = yield* SignInFlow.requestContext
+    const context = yield* RequestContext.current
     const found = yield* DeviceFlow.find({ realm, typed, ip: context.ip }).pipe(
       Effect.map(Either.right),
       Effect.catchTag("UserCodeRejected", (e) => Effect.succeed(Either.left(e)))

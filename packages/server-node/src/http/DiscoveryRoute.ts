@@ -6,7 +6,7 @@ import { Endpoints, SigningKeys } from "@tessera/domain"
 import { ServerMetadata } from "@tessera/protocol"
 import { AppConfig } from "../AppConfig.js"
 import * as AuthorizeRoute from "./AuthorizeRoute.js"
-import * as ClientAuth from "./ClientAuth.js"
+import * as ClientCredentials from "./ClientCredentials.js"
 import * as DeviceAuthorizationRoute from "./DeviceAuthorizationRoute.js"
 import * as Documents from "./Documents.js"
 import * as Issuer from "./Issuer.js"
@@ -41,7 +41,7 @@ const metadata = handle(Effect.gen(function*() {
     ...ServerMetadata.make({ issuer, jwksUri: Endpoints.jwks(issuer), grantTypes: grantTypesSupported }),
     ...(yield* AuthorizeRoute.metadata(realm, issuer)),
     // RFC 8414 §2: the token, introspection and revocation endpoints, and how clients authenticate at each
-    ...ClientAuth.metadata(issuer),
+    ...ClientCredentials.metadata(issuer),
     // RFC 8628 §4: the device authorization endpoint
     ...DeviceAuthorizationRoute.metadata(issuer),
     // OIDC Discovery §3: the UserInfo endpoint

@@ -5,9 +5,9 @@
  */
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import { Effect, Either, Match, Option } from "effect"
-import { Introspection } from "@tessera/domain"
+import { ClientAuth, Introspection } from "@tessera/domain"
 import { Form } from "@tessera/protocol"
-import * as ClientAuth from "./ClientAuth.js"
+import * as ClientCredentials from "./ClientCredentials.js"
 import * as FormBody from "./FormBody.js"
 import * as Issuer from "./Issuer.js"
 import { fromEither, handle, json } from "./Respond.js"
@@ -57,7 +57,7 @@ const view = Introspection.Inspected.$match({
 
 /** The one mapping: besides malformed requests, only client authentication can refuse here. */
 const toErrorResponse = (issuer: string) =>
-  Match.type<ClientAuth.ClientAuthFailed>().pipe(Match.tagsExhaustive({ ClientAuthFailed: ClientAuth.invalidClient(issuer) }))
+  Match.type<ClientAuth.ClientAuthFailed>().pipe(Match.tagsExhaustive({ ClientAuthFailed: ClientCredentials.invalidClient(issuer) }))
 
 const introspect = handle(Effect.gen(function*() {
   const realm = yield* Issuer.realmParam(Issuer.unknownRealm)
@@ -65,7 +65,7 @@ const introspect = handle(Effect.gen(function*() {
   const params = yield* FormBody.params
   return yield* Effect.gen(function*() {
     // RFC 7662 §2.1: the endpoint MUST require authorization; Tessera requires a client that authenticates
-    const client = yield* ClientAuth.fromRequest({ realm, issuer, params, allowNone: false })
+    const client = yield* ClientCredentials.fromRequest({ realm, issuer, params, allowNone: false })
     const { token, hint } = yield* tokenParams(params)
     // CONTRACT §5 Introspection: another client's token is, to this client, only {"active": false}
     const found = Option.filter(yield* Introspection.inspect({ realm, issuer, token, hint }), (t) => Introspection.visibleTo(t, client))

@@ -11,6 +11,7 @@ import * as LoginPage from "../pages/LoginPage.js"
 import * as FormBody from "./FormBody.js"
 import * as SignInCookies from "./SignInCookies.js"
 import * as SignInFlow from "./SignInFlow.js"
+import * as RequestContext from "./RequestContext.js"
 
 const login = SignInFlow.pageRoute((realm, issuer) =>
   Effect.gen(function*() {
@@ -23,7 +24,7 @@ const login = SignInFlow.pageRoute((realm, issuer) =>
     const credential = (name: string) => Form.isUnstorable(params, name) ? Effect.succeed(undefined) : SignInFlow.field(params, name)
     const username = (yield* credential("username")) ?? ""
     const password = (yield* credential("password")) ?? ""
-    const context = yield* SignInFlow.requestContext
+    const context = yield* RequestContext.current
 
     return yield* Login.authenticate({
       realm,

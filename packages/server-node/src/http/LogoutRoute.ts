@@ -23,6 +23,7 @@ import * as FormBody from "./FormBody.js"
 import { fromEither } from "./Respond.js"
 import * as SignInCookies from "./SignInCookies.js"
 import * as SignInFlow from "./SignInFlow.js"
+import * as RequestContext from "./RequestContext.js"
 
 /** RP-Initiated Logout §2: the request parameters (each at most once, RFC 6749 §3.1). */
 interface LogoutRequest {
@@ -280,7 +281,7 @@ const confirm = SignInFlow.pageRoute((realm, issuer) =>
     let frontChannel: ReadonlyArray<string> = []
     if (Option.isSome(session) && session.value.endedAt === undefined) {
       const s = session.value
-      const context = yield* SignInFlow.requestContext
+      const context = yield* RequestContext.current
       const event = yield* Audit.make(realm, {
         type: "logout.succeeded",
         actor: { type: "user", id: s.sub },

@@ -11,7 +11,7 @@ import { Endpoints, Provisioning } from "@tessera/domain"
 import type { Realm } from "@tessera/domain"
 import { ClientMetadata, ErrorResponse } from "@tessera/protocol"
 import * as RateLimit from "../RateLimit.js"
-import * as ClientAuth from "./ClientAuth.js"
+import * as RequestContext from "./RequestContext.js"
 import * as Cors from "./Cors.js"
 import * as Issuer from "./Issuer.js"
 import { fromEither, handle, json, jsonBody } from "./Respond.js"
@@ -68,7 +68,7 @@ const register = (limits: { readonly address: RateLimit.RateLimit; readonly real
   Cors.open(handle(Effect.gen(function*() {
     const realm = yield* Issuer.realmParam(Issuer.unknownRealm)
     if (!realm.dynamicRegistration) return yield* off
-    const context = yield* ClientAuth.requestContext
+    const context = yield* RequestContext.current
     const wait = (yield* limits.address.take(`${realm.id} ${context.ip ?? ""}`)) ?? (yield* limits.realm.take(realm.id))
     if (wait !== undefined) return yield* throttled(wait)
     const metadata = yield* fromEither(publicClient(yield* jsonBody))

@@ -5,8 +5,9 @@
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Effect, Match } from "effect"
-import { Revocation } from "@tessera/domain"
-import * as ClientAuth from "./ClientAuth.js"
+import { ClientAuth, Revocation } from "@tessera/domain"
+import * as ClientCredentials from "./ClientCredentials.js"
+import * as RequestContext from "./RequestContext.js"
 import * as FormBody from "./FormBody.js"
 import { tokenParams } from "./IntrospectionRoute.js"
 import * as Issuer from "./Issuer.js"
@@ -17,7 +18,7 @@ const revoked = HttpServerResponse.empty({ status: 200, headers: { "cache-contro
 
 /** The one mapping: besides malformed requests, only client authentication can refuse here. */
 const toErrorResponse = (issuer: string) =>
-  Match.type<ClientAuth.ClientAuthFailed>().pipe(Match.tagsExhaustive({ ClientAuthFailed: ClientAuth.invalidClient(issuer) }))
+  Match.type<ClientAuth.ClientAuthFailed>().pipe(Match.tagsExhaustive({ ClientAuthFailed: ClientCredentials.invalidClient(issuer) }))
 
 const revoke = handle(Effect.gen(function*() {
   const realm = yield* Issuer.realmParam(Issuer.unknownRealm)
@@ -25,9 +26,9 @@ const revoke = handle(Effect.gen(function*() {
   const params = yield* FormBody.params
   return yield* Effect.gen(function*() {
     // RFC 7009 §2.1: the server first validates the client credentials (a public client names itself, §5)
-    const client = yield* ClientAuth.fromRequest({ realm, issuer, params, allowNone: true })
+    const client = yield* ClientCredentials.fromRequest({ realm, issuer, params, allowNone: true })
     const { token, hint } = yield* tokenParams(params)
-    const outcome = yield* Revocation.revoke({ realm, issuer, client, token, hint, context: yield* ClientAuth.requestContext })
+    const outcome = yield* Revocation.revoke({ realm, issuer, client, token, hint, context: yield* RequestContext.current })
     yield* Effect.logDebug("revocation", outcome)
     return revoked
   }).pipe(

@@ -11,17 +11,11 @@ import { ClientIdMetadataDocument, ErrorResponse, Form } from "@tessera/protocol
 import * as ConsentPage from "../pages/ConsentPage.js"
 import * as ErrorPage from "../pages/ErrorPage.js"
 import * as LoginPage from "../pages/LoginPage.js"
-import { AppConfig } from "../AppConfig.js"
 import * as AuthorizationResponse from "./AuthorizationResponse.js"
-import * as ClientAuth from "./ClientAuth.js"
 import * as ClientLookup from "./ClientLookup.js"
 import * as Issuer from "./Issuer.js"
 import { handle, logStoreUnavailable, refusedText } from "./Respond.js"
 import * as SignInCookies from "./SignInCookies.js"
-
-/** Where the request came from, for the audit trail and the throttles (the client address, CONTRACT §1). */
-export const requestContext: Effect.Effect<Authorize.RequestContext, never, HttpServerRequest.HttpServerRequest | AppConfig> =
-  ClientAuth.requestContext
 
 /** Failures a person sees as the error page: fixed text, never request input. */
 export const refuse = (description: string, error: ErrorResponse.ErrorCode = "invalid_request", status = 400) =>

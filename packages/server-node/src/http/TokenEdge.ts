@@ -12,13 +12,13 @@
  */
 import type * as Http from "node:http"
 import { Duration, Effect, Either, Exit, Layer, Option, Redacted } from "effect"
-import { Audit, Base64Url, ClientCredentialsGrant, Jwt, Metrics, ReadCache, SigningKeys, Tokens, TokenSet } from "@tessera/domain"
+import { Audit, Base64Url, ClientAuth, ClientCredentialsGrant, Jwt, Metrics, ReadCache, SigningKeys, TokenSet, Tokens } from "@tessera/domain"
 import type { Realm } from "@tessera/domain"
 import { ClientAuthentication, Form, TokenRequest } from "@tessera/protocol"
 import { AppConfig } from "../AppConfig.js"
 import * as NodeCrypto from "../NodeCrypto.js"
 import * as ClientAddress from "./ClientAddress.js"
-import * as ClientAuth from "./ClientAuth.js"
+import * as RequestContext from "./RequestContext.js"
 import * as Cors from "./Cors.js"
 import { collect, keepBody, maxBodyBytes } from "./Respond.js"
 import { tokenResponseBody } from "./TokenRoute.js"
@@ -78,8 +78,8 @@ const issue = (deps: {
   const client = deps.cache.peek(ReadCache.clientById(realm.id, presented.clientId))
   if (client === undefined || Option.isNone(client)) return undefined
   const metadata = client.value.metadata
-  // as ClientAuth.authenticate: the registered method (RFC 7591 §2), then the secret's SHA-256 in constant time
-  if (ClientAuthentication.authMethod(presented) !== metadata.tokenEndpointAuthMethod) return undefined
+  // as domain ClientAuth.authenticate: the registered method (RFC 7591 §2), then the secret's SHA-256 in constant time
+  if (ClientAuth.methodOf(presented) !== metadata.tokenEndpointAuthMethod) return undefined
   const digest = Base64Url.encode(NodeCrypto.sha256(Redacted.value(presented.clientSecret)))
   if (!ClientAuth.secretMatches(client.value, digest, deps.nowMillis())) return undefined
   // as TokenRoute: registered for the grant (RFC 6749 §5.2), and a DPoP-bound client must send a proof (RFC 9449 §5.2)
@@ -97,7 +97,7 @@ const issue = (deps: {
     realm,
     issuer,
     client: client.value,
-    context: ClientAuth.contextOf(ClientAddress.ofNode(request.socket.remoteAddress, request.headers, deps.trustedProxies), request.headers["user-agent"])
+    context: RequestContext.of(ClientAddress.ofNode(request.socket.remoteAddress, request.headers, deps.trustedProxies), request.headers["user-agent"])
   }, choice.right)
   const now = deps.nowMillis()
   // Entropy.layer's CSPRNG, called directly: a fiber per token costs more than the two calls

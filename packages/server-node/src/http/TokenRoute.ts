@@ -4,7 +4,7 @@
  */
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import { Cause, Effect, Match, Option } from "effect"
-import { AuthorizationCodeGrant, ClientCredentialsGrant, RefreshTokenGrant } from "@tessera/domain"
+import { AuthorizationCodeGrant, ClientAuth, ClientCredentialsGrant, RefreshTokenGrant } from "@tessera/domain"
 import { JwtBearerGrant } from "@tessera/domain"
 import { TokenExchangeGrant } from "@tessera/domain"
 import { DeviceCodeGrant } from "@tessera/domain"
@@ -15,7 +15,8 @@ import type { AdminAccess } from "@tessera/domain"
 import type { Delegation } from "@tessera/domain"
 import type { Audience, AuthorizationCode, Client, Realm, RefreshFamily, TokenSet } from "@tessera/domain"
 import { Dpop, ErrorResponse, TokenRequest } from "@tessera/protocol"
-import * as ClientAuth from "./ClientAuth.js"
+import * as ClientCredentials from "./ClientCredentials.js"
+import * as RequestContext from "./RequestContext.js"
 import * as Cors from "./Cors.js"
 import { grantTypesSupported } from "./DiscoveryRoute.js"
 import * as DpopProof from "./DpopProof.js"
@@ -46,7 +47,7 @@ type Refusal =
 /** The one mapping to RFC 6749 §5.2 errors; a grant's `reason` goes to the log, never the wire. */
 const toErrorResponse = (issuer: string) =>
   Match.type<Refusal>().pipe(Match.tagsExhaustive({
-    ClientAuthFailed: ClientAuth.invalidClient(issuer),
+    ClientAuthFailed: ClientCredentials.invalidClient(issuer),
     CodeRejected: ({ reason }) =>
       reason === "dpop_mismatch" ? ErrorResponse.make("invalid_grant", dpopBound("authorization code")) : ErrorResponse.make("invalid_grant"),
     ClientRejected: () => ErrorResponse.make("unauthorized_client", "the client credentials grant is for confidential clients only"),
@@ -267,7 +268,7 @@ const realmToken = (realm: Realm.Realm) => Effect.gen(function*() {
   // before the client authenticates, so that a nonce challenge spends no client assertion
   const proof = yield* DpopProof.ofRequest(realm, Endpoints.token(issuer)).pipe(Effect.catchTag("ProofRejected", dpopError))
   return yield* Effect.gen(function*() {
-    const client = yield* ClientAuth.fromRequest({ realm, issuer, params, allowNone: true })
+    const client = yield* ClientCredentials.fromRequest({ realm, issuer, params, allowNone: true })
     // RFC 6749 §5.2: unauthorized_client when the client may not use this grant type
     if (!client.metadata.grantTypes.includes(request.grant_type)) {
       return yield* ErrorResponse.make("unauthorized_client", `the client may not use the '${request.grant_type}' grant`)
@@ -275,7 +276,7 @@ const realmToken = (realm: Realm.Realm) => Effect.gen(function*() {
     // RFC 9449 §5.2: a client registered with dpop_bound_access_tokens MUST be refused a token request without DPoP
     if (proof === undefined && client.metadata.dpopBoundAccessTokens) return yield* dpopError(new Dpop.ProofRejected({ reason: "missing" }))
     // RFC 9449 §5: every access token the grant mints is bound to the proof's key (Tokens.DpopKey)
-    const set = yield* dispatch(request, { realm, issuer, client, context: yield* ClientAuth.requestContext }).pipe(
+    const set = yield* dispatch(request, { realm, issuer, client, context: yield* RequestContext.current }).pipe(
       // ADR 0041: the grant's span (`token.authorization_code`, `token.token_exchange`, ...), while traces are exported
       Traces.span(`token.${request.grant_type.slice(request.grant_type.lastIndexOf(":") + 1).replace(/-/g, "_")}`, {
         attributes: { "tessera.realm": realm.name, "tessera.client_id": client.clientId, "oauth.grant_type": request.grant_type }
