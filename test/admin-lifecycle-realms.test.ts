@@ -552,6 +552,54 @@ layer(TestLive)("CONTRACT §3 DELETE /admin/realms/R?confirm=R", (it) => {
       expect(types((yield* admin.get(`/admin/realms/${other.name}/audit`)).json.events)).toEqual(bornEvents)
       expect(types((yield* admin.get(`/admin/realms/${realm.name}/audit`)).json.events)).toEqual(bornEvents)
     }))
+
+  // issue 15 follow-up: a deletion holds the realm row FOR UPDATE and then deletes every row of the realm (the trail
+  // head among them); a write that held its own row or the trail head and only then asked for the realm row's KEY
+  // SHARE (its event's foreign key) closed a cycle with it: a deadlock, SQLSTATE 40P01, answered 503. Each write is
+  // queued behind the realm's trail head first, then the deletion, so the cycle formed on every run (PostgreSQL: a
+  // deadlock needs two connections).
+  const writeThenDeletion = (realmId: string, name: string, write: ReturnType<typeof deleteRealm>) =>
+    Effect.gen(function*() {
+      const [written, deleted] = yield* queuedBehindTrailHead(realmId, [write, deleteRealm(name)])
+      expect([deleted!.status, deleted!.text]).toEqual([204, ""])
+      expectError(yield* admin.get(`/admin/realms/${name}`), 404, "not_found", "unknown realm")
+      return written!
+    })
+
+  if (store === "postgres") it.effect("§3: a user PATCH, then the realm's deletion, queued behind its trail head: 200, then 204 (was 503 on a deadlock, 40P01)", () =>
+    Effect.gen(function*() {
+      const realm = yield* createRealm()
+      const created = yield* admin.post(`/admin/realms/${realm.name}/users`, { username: "ada", password: "correct horse battery" })
+      expect(created.status).toBe(201)
+      const user = `/admin/realms/${realm.name}/users/${created.json.sub}`
+      const before = (yield* admin.get(user)).json
+      const patched = yield* writeThenDeletion(yield* idOf(realm.name), realm.name, admin.patch(user, { name: "Ada Lovelace" }))
+      expect([patched.status, patched.json]).toEqual([200, { ...before, name: "Ada Lovelace" }])
+    }), { timeout: 120_000 })
+
+  if (store === "postgres") it.effect("§3: a client PATCH, then the realm's deletion, queued behind its trail head: 200, then 204 (was 503 on a deadlock, 40P01)", () =>
+    Effect.gen(function*() {
+      const realm = yield* createRealm()
+      const created = yield* admin.post(`/admin/realms/${realm.name}/clients`, {
+        redirect_uris: ["https://app.example.com/callback"], token_endpoint_auth_method: "none", grant_types: ["authorization_code"]
+      })
+      expect(created.status).toBe(201)
+      const client = `/admin/realms/${realm.name}/clients/${created.json.client_id}`
+      const before = (yield* admin.get(client)).json
+      const patched = yield* writeThenDeletion(yield* idOf(realm.name), realm.name, admin.patch(client, { client_name: "Acme app" }))
+      expect([patched.status, patched.json]).toEqual([200, { ...before, client_name: "Acme app" }])
+    }), { timeout: 120_000 })
+
+  if (store === "postgres") it.effect("RFC 6749 §4.4: a client_credentials token (its event group-committed), then the realm's deletion, queued behind its trail head: 200, then 204 (was 503 on a deadlock, 40P01)", () =>
+    Effect.gen(function*() {
+      const w = yield* T.world
+      const client = yield* T.registerClient(w, { grant_types: ["client_credentials"] })
+      const issued = yield* writeThenDeletion(w.realmId, w.name,
+        T.post(w, "token", T.authOf(client), { grant_type: "client_credentials", scope: "read" }))
+      T.expectTokenResponse(issued, {
+        access_token: expect.any(String), token_type: "Bearer", expires_in: T.accessTokenLifetime, scope: "read"
+      })
+    }), { timeout: 120_000 })
 })
 
 layer(TestLive)("CONTRACT §3 GET /admin/audit: the owner trail", (it) => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
-import { DateTime, Duration, Effect, Option, TestClock } from "effect"
+import { DateTime, Duration, Effect, Exit, Option, TestClock } from "effect"
 import * as Jose from "jose"
-import { Jwt, Keys, Provisioning, SigningKey, SigningKeys } from "@tessera/domain"
+import { AuditEvent, Conflict, Jwt, Keys, Provisioning, SigningKey, SigningKeys } from "@tessera/domain"
 import { eventually } from "./support/Eventually.js"
 import type { WireResponse } from "./support/Http.js"
 import { admin, createRealm, get, request } from "./support/Http.js"
@@ -209,6 +209,24 @@ const concurrentRotations = Effect.gen(function*() {
   expect([verified.status, verified.json]).toEqual([200, { ok: true, events: expect.any(Number) }])
 })
 
+/**
+ * A rotation that starts after its realm was deleted (the realm read before the deletion, as a request that resolved
+ * the realm's name just before does): CONTRACT §3's answer for a realm that does not exist, not a defect (it died with
+ * "realm has no key ring", a 500, before).
+ */
+const rotationAfterDeletion = Effect.gen(function*() {
+  const realm = yield* createRealm()
+  const found = yield* Provisioning.findRealm(realm.name)
+  const deleted = yield* request("DELETE", `/admin/realms/${realm.name}?confirm=${realm.name}`, {
+    headers: { authorization: `Bearer ${TestLive.adminToken}` }
+  })
+  expect([deleted.status, deleted.text]).toEqual([204, ""])
+  const rotated = yield* Effect.exit(SigningKeys.rotate(found, AuditEvent.owner, "test"))
+  expect(rotated).toEqual(Exit.fail(new Conflict.NotFound({ entity: "realm" })))
+})
+
+const rotationAfterDeletionName = "CONTRACT §3: a rotation of a realm deleted since it was read fails NotFound (the 404 unknown realm), not a defect"
+
 const concurrentName = `CONTRACT §3 POST keys/rotate: ${rotations} at once with realm PATCHes and the scheduler's pass: 200 or 409, never a 5xx`
 
 describe("CONTRACT §3 key rotation under concurrency (issue 15 fuzzer finding)", () => {
@@ -217,6 +235,12 @@ describe("CONTRACT §3 key rotation under concurrency (issue 15 fuzzer finding)"
 
   it.effect(`${concurrentName}, PGlite`, () =>
     concurrentRotations.pipe(Effect.provide(TestLive.make({ keyPolicy: shortPolicy }, { store: "pglite" }))), { timeout: 120_000 })
+
+  it.effect(`${rotationAfterDeletionName}, memory`, () =>
+    rotationAfterDeletion.pipe(Effect.provide(TestLive.make({ keyPolicy: policy }, { store: "memory" }))), { timeout: 120_000 })
+
+  it.effect(`${rotationAfterDeletionName}, PGlite`, () =>
+    rotationAfterDeletion.pipe(Effect.provide(TestLive.make({ keyPolicy: policy }, { store: "pglite" }))), { timeout: 120_000 })
 })
 
 describe.skipIf(skipWithoutPostgres)("CONTRACT §3 key rotation under concurrency on PostgreSQL (issue 15 fuzzer finding)", () => {
@@ -253,6 +277,22 @@ describe.skipIf(skipWithoutPostgres)("CONTRACT §3 key rotation under concurrenc
       expect([deletion!.status, deletion!.text]).toEqual([204, ""])
       const gone = yield* admin.get(`/admin/realms/${realm.name}/keys`)
       expect([gone.status, gone.json]).toEqual([404, { error: "not_found", error_description: "unknown realm" }])
+    }).pipe(Effect.provide(onPostgres())), { timeout: 120_000 })
+
+  it.effect(`${rotationAfterDeletionName}, PostgreSQL`, () =>
+    rotationAfterDeletion.pipe(Effect.provide(TestLive.make({ keyPolicy: policy }, { store: "postgres" }))), { timeout: 120_000 })
+
+  it.effect("the realm's deletion, then a rotation, queued behind the realm's trail head: 204, then 404 unknown realm (was 500: the realm has no key ring)", () =>
+    Effect.gen(function*() {
+      const realm = yield* createRealm()
+      const { id } = yield* Provisioning.findRealm(realm.name)
+      const owner = { authorization: `Bearer ${TestLive.adminToken}` }
+      const [deletion, rotation] = yield* queuedBehindTrailHead(id, [
+        request("DELETE", `/admin/realms/${realm.name}?confirm=${realm.name}`, { headers: owner }),
+        admin.post(`/admin/realms/${realm.name}/keys/rotate`)
+      ])
+      expect([deletion!.status, deletion!.text]).toEqual([204, ""])
+      expect([rotation!.status, rotation!.json]).toEqual([404, { error: "not_found", error_description: "unknown realm" }])
     }).pipe(Effect.provide(onPostgres())), { timeout: 120_000 })
 })
 

@@ -3,7 +3,7 @@ import { Clock, Context, DateTime, Duration, Effect, Either, Layer, Option } fro
 import * as Jose from "jose"
 import * as Audit from "./Audit.js"
 import * as AuditEvent from "./AuditEvent.js"
-import { KeyRingChanged } from "./Conflict.js"
+import { KeyRingChanged, NotFound } from "./Conflict.js"
 import { Crypto } from "./Crypto.js"
 import { Kek } from "./Kek.js"
 import * as Metrics from "./Metrics.js"
@@ -71,7 +71,10 @@ const ringOf = (realmId: string) =>
  * if another node changed the ring meanwhile, read it again and rotate that.
  */
 export const rotate = (realm: Pick<Realm, "id" | "name">, actor: AuditEvent.Actor, reason: string) =>
-  Effect.flatMap(ringOf(realm.id), (ring) => rotateFrom(realm, ring, actor, reason)).pipe(
+  Effect.flatMap(Keys, (keys) => keys.ring(realm.id)).pipe(
+    // CONTRACT §3: a realm deleted since the caller found it (its ring went with it) is an unknown realm, not a defect
+    Effect.flatMap(Option.match({ onNone: () => Effect.fail(new NotFound({ entity: "realm" })), onSome: Effect.succeed })),
+    Effect.flatMap((ring) => rotateFrom(realm, ring, actor, reason)),
     Effect.retry({ while: (e) => e instanceof KeyRingChanged, times: 3 })
   )
 

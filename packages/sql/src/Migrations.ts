@@ -22,6 +22,7 @@ import m00018 from "./migrations/00018_invitations.js"
 import m00019 from "./migrations/00019_audit_checkpoints.js"
 import m00020 from "./migrations/00020_identity_links.js"
 import m00021 from "./migrations/00021_audit_time_bounds.js"
+import m00022 from "./migrations/00022_audit_realm_lock.js"
 
 /** Migrator runs only ids above the highest applied: a new migration always takes the next number. */
 export const loader = Migrator.fromRecord({
@@ -45,7 +46,8 @@ export const loader = Migrator.fromRecord({
   "00018_invitations": m00018,
   "00019_audit_checkpoints": m00019,
   "00020_identity_links": m00020,
-  "00021_audit_time_bounds": m00021
+  "00021_audit_time_bounds": m00021,
+  "00022_audit_realm_lock": m00022
 })
 
 /** Where the migrator records what it applied (one row per migration id). */
