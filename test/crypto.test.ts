@@ -21,6 +21,26 @@ describe("Crypto: node:crypto gives what WebCrypto gives", () => {
       expect(yield* Hash.sha256("abc").pipe(Effect.provideService(Crypto.Crypto, ServerCrypto.crypto))).toBe("ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0")
     }))
 
+  it.effect("FIPS 180-4 SHA-256, synchronously (sha256Text, ADR 0042): both give sha256's base64url of the UTF-8 bytes, at every padding length", () =>
+    Effect.gen(function*() {
+      // FIPS 180-2 appendix B.1 and B.2 (one block, two blocks), and the empty message
+      const vectors = [
+        ["abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"],
+        ["abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"],
+        ["", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"]
+      ] as const
+      for (const [, impl] of implementations) {
+        for (const [message, hex] of vectors) expect(impl.sha256Text(message)).toBe(Buffer.from(hex, "hex").toString("base64url"))
+      }
+      // every length around the 55/56/64-byte padding boundaries, in ASCII and in multi-byte UTF-8, and 1 MiB
+      const texts = ["x".repeat(1 << 20), "Ada Lövelace 🚀\n\u0000"]
+      for (let n = 0; n <= 200; n++) texts.push("a".repeat(n), "é".repeat(n), "😀".repeat(n % 40) + "b".repeat(n))
+      for (const text of texts) {
+        const expected = yield* Hash.sha256(text).pipe(Effect.provideService(Crypto.Crypto, ServerCrypto.crypto))
+        for (const [name, impl] of implementations) expect(impl.sha256Text(text), `${name}, ${text.length} UTF-16 units`).toBe(expected)
+      }
+    }))
+
   for (const alg of ["ES256", "RS256"] satisfies ReadonlyArray<SigningKey.Alg>) {
     for (const [name, impl] of implementations) {
       it.effect(`RFC 7515 §7.1 / RFC 7518 §3: ${alg} with ${name} is the compact JWS jose makes, and jose verifies it`, () =>

@@ -1,6 +1,7 @@
 /** The tamper-evident audit trail: each realm's events form a SHA-256 hash chain over their canonical JSON. */
 import { Effect } from "effect"
 import type { AuditEvent } from "./AuditEvent.js"
+import { Crypto } from "./Crypto.js"
 import * as Hash from "./Hash.js"
 
 /** The predecessor hash of a realm's first event. */
@@ -53,15 +54,72 @@ const members = (
   return out + "}"
 }
 
-/** An event's time as the chain writes it: RFC 3339 with milliseconds, UTC (what `DateTime.formatIso` returns). */
-export const time = (event: AuditEvent): string => new Date(event.at.epochMillis).toISOString()
+/** The first and last instants whose `toISOString` has a four-digit year (0000 to 9999). */
+const firstFourDigitYear = -62167219200000
+const lastFourDigitYear = 253402300799999
+const msPerDay = 86_400_000
+
+/** The day of the last time made, and its `YYYY-MM-DDT` (a trail's events come days at a time). */
+let dayStart = Number.NaN
+let dayPrefix = ""
+
+const pad2 = (n: number) => (n < 10 ? `0${n}` : `${n}`)
+const pad3 = (n: number) => (n < 10 ? `00${n}` : n < 100 ? `0${n}` : `${n}`)
+
+/**
+ * An event's time as the chain writes it: RFC 3339 with milliseconds, UTC (what `DateTime.formatIso` returns, which is
+ * `Date.prototype.toISOString`). The time of day is made by arithmetic and the date reused within a day: verification
+ * makes one per link (ADR 0042), and a `Date` and its `toISOString` each time cost more than the link's hash.
+ */
+export const time = (event: AuditEvent): string => {
+  const millis = event.at.epochMillis
+  const day = Math.floor(millis / msPerDay) * msPerDay
+  if (day !== dayStart) {
+    // a year of five digits or a sign (or no valid time at all) is toISOString's own business
+    if (!(millis >= firstFourDigitYear && millis <= lastFourDigitYear)) return new Date(millis).toISOString()
+    dayStart = day
+    dayPrefix = new Date(day).toISOString().slice(0, 11)
+  }
+  const ofDay = millis - day
+  const seconds = Math.floor(ofDay / 1000)
+  return `${dayPrefix}${pad2(Math.floor(seconds / 3600))}:${pad2(Math.floor(seconds / 60) % 60)}:${pad2(seconds % 60)}.${pad3(ofDay % 1000)}Z`
+}
 
 /** The canonical form of an event: every field, the time as `time` writes it. */
 export const canonical = (event: AuditEvent): string => canonicalAt(event, time(event))
 
-/** `canonical` with the event's `time` already made (a store writing it too need not make it twice). */
+/** `AuditEvent`'s members in the order `sort()` gives them, each with its `"name":`. */
+const eventMembers = ([
+  "act", "actor", "at", "clientId", "grantType", "id", "ip", "realm", "realmId", "reason", "resource", "result", "scope",
+  "subject", "type", "userAgent"
+] satisfies ReadonlyArray<keyof AuditEvent>).map((name) => [name, `"${name}":`] as const)
+
+const eventMemberNames: ReadonlySet<string> = new Set(eventMembers.map(([name]) => name))
+
+/** `canonicalJson` of a member's value, a string without the call. */
+const json = (value: unknown) => (typeof value === "string" ? quoted(value) : canonicalJson(value))
+
+/**
+ * `canonical` with the event's `time` already made (a store writing it too need not make it twice). A plain object with
+ * only `AuditEvent`'s members (every event Tessera makes or a store reads back) is written from the list of those
+ * members, with no sort, key list or escape test of the names (verification does this per link, ADR 0042); anything
+ * else goes through the general form. Both give the same bytes (test/AuditChain.test.ts).
+ */
 export const canonicalAt = (event: AuditEvent, at: string): string => {
   const keys = Object.keys(event)
+  for (const key of keys) if (!eventMemberNames.has(key)) return canonicalOf(event, keys, at)
+  let out = "{"
+  for (const [name, member] of eventMembers) {
+    const value = name === "at" ? at : event[name]
+    if (value === undefined) continue
+    out += out.length === 1 ? member : `,${member}`
+    out += json(value)
+  }
+  return out + "}"
+}
+
+/** The general form: every own member, sorted. */
+const canonicalOf = (event: AuditEvent, keys: Array<string>, at: string) => {
   if (!Object.hasOwn(event, "at")) keys.push("at")
   return members(event as unknown as Record<string, unknown>, inOrder(keys) ? keys : keys.sort(), "at", at)
 }
@@ -145,6 +203,9 @@ export const walk = <E, R, E2 = never, R2 = never>(
   agrees?: (links: ReadonlyArray<StoredLink>) => Effect.Effect<(l: StoredLink) => boolean, E2, R2>
 ) =>
   Effect.gen(function*() {
+    // ADR 0042: the port's synchronous hash, one call per link in the loop below (no Effect or promise per link; each
+    // link's text is made just before its hash and dies young)
+    const { sha256Text } = yield* Crypto
     let prev = from.hash
     let after = from.seq
     let count = from.events
@@ -152,12 +213,10 @@ export const walk = <E, R, E2 = never, R2 = never>(
     while (true) {
       const links = yield* read(after, batch)
       const agreeing = agrees === undefined || links.length === 0 ? undefined : yield* agrees(links)
-      // ADR 0042: the batch's hashes in one Effect (each link's text is independent of the verdict on the previous)
-      const hashes = yield* Hash.sha256Each(links, (l) => linked(l.prevHash, l.event))
       for (let i = 0; i < links.length; i++) {
         const l = links[i]!
         // ADR 0007: each link points at its predecessor and hashes to what it stores
-        if (l.prevHash !== prev || hashes[i] !== l.hash || (agreeing !== undefined && !agreeing(l))) {
+        if (l.prevHash !== prev || sha256Text(linked(l.prevHash, l.event)) !== l.hash || (agreeing !== undefined && !agreeing(l))) {
           return { ok: false, firstBroken: l.event.id } satisfies Walked
         }
         prev = l.hash

@@ -32,6 +32,8 @@ export const sign = (key: unknown, alg: SigningKey.Alg, input: Uint8Array) =>
 
 export const crypto: Crypto.Shape = {
   sha256: (data) => Effect.sync(() => sha256(data)),
+  // the one-shot `hash` (Node 20.12+, 21.7+) encodes the text and the digest natively, with no Hash object per call
+  sha256Text: (text) => NodeCrypto.hash("sha256", text, "base64url"),
   importSigningKey: (jwk) => Effect.sync(() => NodeCrypto.createPrivateKey({ key: jwk as NodeCrypto.JsonWebKey, format: "jwk" })),
   sign: (key, alg, input) => Effect.sync(() => sign(key, alg, input))
 }

@@ -735,6 +735,38 @@ export const suite = (backend: Backend) =>
         expect(yield* verify(b)).toEqual({ ok: false, firstBroken: inB(4).id })
       }))
 
+    it.effect("hash chain: an owner's edit of any column the link covers is named by verify; undone, the trail verifies again (ADR 0007, 0042)", () =>
+      Effect.gen(function*() {
+        const owner = yield* Owner
+        const realm = yield* populatedRealm
+        const seq = 5
+        const [original] = yield* owner.run(realm.id, "SELECT to_jsonb(e) AS row FROM audit_events e WHERE realm_id = $1 AND seq = $2", [realm.id, seq])
+        const nullable = ["subject", "client_id", "grant_type", "resource", "scope", "reason", "ip", "user_agent"]
+        // each edit changes one column of one event, as SQL; a nullable column is both changed and emptied, or filled
+        const edits: ReadonlyArray<readonly [string, string]> = [
+          ["id", "gen_random_uuid()"],
+          ["at", "at + interval '1 millisecond'"],
+          ["realm", "realm || 'x'"],
+          ["type", "CASE type WHEN 'token.revoked' THEN 'token.issued' ELSE 'token.revoked' END"],
+          ["actor_type", "CASE actor_type WHEN 'user' THEN 'client' ELSE 'user' END"],
+          ["actor_id", "actor_id || 'x'"],
+          ["result", "CASE result WHEN 'success' THEN 'failure' ELSE 'success' END"],
+          ["act", `CASE WHEN act IS NULL THEN '{"sub":"mallory"}'::jsonb ELSE NULL END`],
+          ["act", `'{"sub":"mallory","act":{"sub":"agent"}}'::jsonb`],
+          ...nullable.flatMap((column) => [
+            [column, `coalesce(${column} || 'x', 'x')`] as const,
+            [column, `CASE WHEN ${column} IS NULL THEN 'x' ELSE NULL END`] as const
+          ])
+        ]
+        for (const [column, value] of edits) {
+          const [edited] = yield* owner.run(realm.id, `UPDATE audit_events SET ${column} = ${value} WHERE realm_id = $1 AND seq = $2 RETURNING id::text`, [realm.id, seq])
+          expect(yield* verify(realm), `${column} = ${value}`).toEqual({ ok: false, firstBroken: edited!["id"] })
+          yield* owner.run(realm.id, `UPDATE audit_events e SET ${column} = r.${column} FROM jsonb_populate_record(NULL::audit_events, $3::jsonb) r
+            WHERE e.realm_id = $1 AND e.seq = $2`, [realm.id, seq, JSON.stringify(original!["row"])])
+          expect(yield* verify(realm), `${column} restored`).toEqual({ ok: true, events: 9 })
+        }
+      }))
+
     it.effect("secrets at rest: a code is stored only by its hash, a refresh token, a session cookie, an interaction's CSRF token and a device code likewise: no column holds one in clear", () =>
       Effect.gen(function*() {
         const owner = yield* Owner
