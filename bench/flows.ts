@@ -124,15 +124,6 @@ const post = async (c: CodeClient, body: string) => {
   return json
 }
 
-/** The error code of a token request that must fail (a spent refresh token), or its status if it did not fail. */
-export const reuse = async (c: CodeClient, body: string) => {
-  const res = await fetch(c.tokenEndpoint, {
-    method: "POST", headers: { authorization: c.authorization, "content-type": "application/x-www-form-urlencoded" }, body
-  })
-  const json = await res.json() as Record<string, unknown>
-  return res.status === 400 ? json["error"] : `${res.status} ${JSON.stringify(json)}`
-}
-
 /** A refresh token: a code exchanged. */
 export const refreshTokenOf = async (c: CodeClient, code: { code: string; verifier: string }) => {
   const answer = await post(c, codeBody(c, code))

@@ -151,7 +151,8 @@ export const summarize = (profile: Profile, window: Window, n = 12) => {
   if (busy === 0) return `${window.server} ${window.endpoint}: no samples in the window (was the profile written?)`
   return [
     `${window.server} ${window.endpoint}: ${(busy / 1000).toFixed(0)} ms busy in ${((window.end - window.start) / 1e6).toFixed(1)} s, ` +
-    `${(busy / window.requests).toFixed(0)} µs per request (the profiler's own cost included)`,
+    (window.endpoint.startsWith("startup") ? "from the first sample to the ready line" : `${(busy / window.requests).toFixed(0)} µs per request`) +
+    " (the profiler's own cost included)",
     "  by package or file (self):", ...top(byPlace, busy, n).map((l) => `    ${l}`),
     "  by function (self):", ...top(byFunction, busy, n).map((l) => `    ${l}`),
     "  under Tessera's function (innermost on the stack):", ...top(byTessera, busy, n).map((l) => `    ${l}`)

@@ -12,6 +12,7 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import * as Children from "./children.js"
 import * as Cpu from "./cpu.js"
+import * as Profile from "./profile.js"
 import type * as Postgres from "./postgres.js"
 import { table } from "./report.js"
 import * as Servers from "./servers.js"
@@ -25,6 +26,8 @@ export interface Start {
   readonly rssMb: number
   readonly peakMb: number
 }
+
+const profileDir = process.env["BENCH_CPU_PROF"] !== undefined && process.env["BENCH_CPU_PROF"] !== "" ? Path.resolve(process.env["BENCH_CPU_PROF"]) : undefined
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -49,6 +52,9 @@ const firstOk = async (url: string, from: number) => {
 const one = async (server: string, start: Start["start"], script: string, env: Record<string, string>, ready: string, readyz: string | undefined, idleSeconds: number): Promise<Start> => {
   const spawned = performance.now()
   const child = await Children.start(server, script, env, ready)
+  const readyAt = Number(process.hrtime.bigint() / 1000n)
+  // BENCH_CPU_PROF: the profile from its first sample to the ready line (bench/profile.ts)
+  if (profileDir !== undefined) Profile.recordWindow(profileDir, { server, endpoint: `startup (${start})`, pid: child.pid, start: 0, end: readyAt, requests: 1 })
   try {
     const cpuMs = (Cpu.seconds(child.pid) ?? NaN) * 1000
     const readyzMs = readyz === undefined ? undefined : await firstOk(readyz, spawned)

@@ -220,7 +220,7 @@ const main = async () => {
       "WAL writer or checkpointer). Tessera writes and chains an audit event for every token it answers;\n" +
       "oidc-provider stores nothing for a JWT access token (it stores codes, grants and refresh tokens in memory)."
   )
-  if (profileDir !== undefined && results.length > 0) console.log(`\nCPU profiles over each row's measured window (${profileDir}):\n\n${Profile.summarizeDir(profileDir)}`)
+  if (profileDir !== undefined && (results.length > 0 || starts.length > 0)) console.log(`\nCPU profiles over each row's measured window (${profileDir}):\n\n${Profile.summarizeDir(profileDir)}`)
   if (failed) {
     console.log("\nFAILED: some requests errored, answered non-2xx or a wrong body, or a row completed none (lengthen BENCH_SECONDS).")
     process.exitCode = 1
