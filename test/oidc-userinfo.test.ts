@@ -1,5 +1,5 @@
 import { expect, layer } from "@effect/vitest"
-import { Duration, Effect } from "effect"
+import { Duration, Effect, Option } from "effect"
 import { Provisioning, Tokens } from "@tessera/domain"
 import { Dpop } from "@tessera/protocol"
 import { admin, createRealm, request } from "./support/Http.js"
@@ -22,7 +22,7 @@ const fixture = (scope: ReadonlyArray<string>, audience?: string, lifetime = Dur
       client_id: string
     }
     const { token } = yield* Tokens.accessToken({
-      realmId: id, issuer, sub: user.sub, audience: audience ?? issuer, clientId: client.client_id, scope
+      realmId: id, issuer, sub: user.sub, audience: audience ?? issuer, clientId: client.client_id, scope, dpopKey: Option.none()
     }, lifetime)
     return { realm, issuer, sub: user.sub, token }
   })

@@ -27,18 +27,17 @@ export interface AccessTokenInput {
   readonly authTime?: number
   readonly acr?: string
   readonly act?: Record<string, unknown>
-  /** RFC 9449 §6.1: the key the token is bound to; `DpopKey` when left out. */
-  readonly jkt?: string
+  /** RFC 9449 §6.1: the key the token is bound to, or none for a bearer token; always said, never defaulted. */
+  readonly dpopKey: DpopKey
 }
 
 /**
- * RFC 9449 §5: the RFC 7638 thumbprint of the key the current token request proved with a valid DPoP proof. The
- * token endpoint sets it around the grant; every access token minted under it is bound to that key (`cnf.jkt`,
- * §6.1), whichever grant mints it.
+ * RFC 9449 §5: the RFC 7638 thumbprint of the key the token request proved with a valid DPoP proof, or none when it
+ * sent no proof. Every grant's command carries it as a required field (the token endpoint fills it from the proof),
+ * and every access token the grant mints is bound to that key (`cnf.jkt`, §6.1): a caller that leaves it out does
+ * not compile, rather than minting bearer tokens.
  */
-export class DpopKey extends Context.Reference<DpopKey>()("@tessera/domain/Tokens/DpopKey", {
-  defaultValue: () => Option.none<string>()
-}) {}
+export type DpopKey = Option.Option<string>
 
 /** RFC 9449 §6.1: the key a verified token's `cnf` binds it to, if it is DPoP-bound. */
 export const boundKey = (cnf: unknown): string | undefined =>
@@ -53,17 +52,16 @@ export const accessToken = (input: AccessTokenInput, lifetime: Duration.Duration
     const claims = accessTokenClaims(input, {
       iat: yield* Jwt.nowSeconds,
       jti: yield* Entropy.token(16),
-      lifetime,
-      jkt: input.jkt ?? Option.getOrUndefined(yield* DpopKey)
+      lifetime
     })
     const token = yield* Jwt.sign(claims, yield* SigningKeys.signer(input.realmId, "ES256"), "at+jwt")
     return { token, claims, expiresIn: Duration.toSeconds(lifetime) }
   })
 
-/** The claims of `accessToken`, given the time, the `jti` and the bound key (RFC 9068 §2.2, RFC 9449 §6.1). */
+/** The claims of `accessToken`, given the time and the `jti` (RFC 9068 §2.2, RFC 9449 §6.1). */
 export const accessTokenClaims = (
-  input: Omit<AccessTokenInput, "jkt">,
-  at: { readonly iat: number; readonly jti: string; readonly lifetime: Duration.Duration; readonly jkt: string | undefined }
+  input: AccessTokenInput,
+  at: { readonly iat: number; readonly jti: string; readonly lifetime: Duration.Duration }
 ) => ({
   iss: input.issuer,
   sub: input.sub,
@@ -76,7 +74,8 @@ export const accessTokenClaims = (
   ...(input.authTime !== undefined ? { auth_time: input.authTime } : {}),
   ...(input.acr !== undefined ? { acr: input.acr } : {}),
   ...(input.act !== undefined ? { act: input.act } : {}),
-  ...(at.jkt !== undefined ? { cnf: { jkt: at.jkt } } : {})
+  // RFC 9449 §6.1: a DPoP-bound token names its key's thumbprint
+  ...(Option.isSome(input.dpopKey) ? { cnf: { jkt: input.dpopKey.value } } : {})
 })
 
 /** OIDC Core §3.1.3.6: at_hash is base64url of the left half of SHA-256 of the access token's ASCII. */
@@ -139,6 +138,8 @@ export interface IdJagInput {
   readonly acr?: string | undefined
   readonly amr?: ReadonlyArray<string> | undefined
   readonly email?: string | undefined
+  /** draft-ietf-oauth-identity-assertion-authz-grant §8.6.1.1: the key the request proved, bound as `cnf.jkt`; or none. */
+  readonly dpopKey: DpopKey
 }
 
 /**
@@ -150,7 +151,6 @@ export const idJag = (input: IdJagInput, lifetime: Duration.Duration) =>
   Effect.gen(function*() {
     const iat = yield* Jwt.nowSeconds
     const seconds = Math.floor(Duration.toSeconds(Duration.min(lifetime, idJagMaxLifetime)))
-    const jkt = Option.getOrUndefined(yield* DpopKey)
     const claims = {
       iss: input.issuer,
       sub: input.sub,
@@ -165,7 +165,7 @@ export const idJag = (input: IdJagInput, lifetime: Duration.Duration) =>
       ...(input.acr !== undefined ? { acr: input.acr } : {}),
       ...(input.amr !== undefined ? { amr: input.amr } : {}),
       ...(input.email !== undefined ? { email: input.email } : {}),
-      ...(jkt !== undefined ? { cnf: { jkt } } : {})
+      ...(Option.isSome(input.dpopKey) ? { cnf: { jkt: input.dpopKey.value } } : {})
     }
     const token = yield* Jwt.sign(claims, yield* SigningKeys.signer(input.realmId, "RS256"), JwtAssertion.idJagType)
     return { token, claims, expiresIn: seconds }

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
-import { DateTime, Duration, Effect, Either, Layer } from "effect"
+import { DateTime, Duration, Effect, Either, Layer, Option } from "effect"
 import * as Jose from "jose"
 import type { Client } from "@tessera/domain"
-import { Audience, AuthorizationCode, ClientCredentialsGrant, Entropy, Kek, Keys, MemoryDb, Pkce, Provisioning, Realms, RefreshFamily, SigningKey, SigningKeys, Tokens, Audit, PasswordHasher, Resources } from "@tessera/domain"
+import { Audience, AuthorizationCode, AuthorizationCodeGrant, ClientCredentialsGrant, DeviceCodeGrant, Entropy, JwtBearerGrant, RefreshTokenGrant, TokenExchangeGrant, Kek, Keys, MemoryDb, Pkce, Provisioning, Realms, RefreshFamily, SigningKey, SigningKeys, Tokens, Audit, PasswordHasher, Resources } from "@tessera/domain"
 
 describe("RFC 7636 PKCE", () => {
   it.effect("Appendix B: the S256 challenge of the example verifier", () =>
@@ -144,12 +144,67 @@ describe("RFC 6749 §4.4 / CONTRACT §5 Audience: the client credentials grant's
         }
       }
       const refused = yield* Effect.flip(ClientCredentialsGrant.handle({
-        realm, issuer: `https://tessera.test/realms/${realm.name}`, client, scope: undefined, resource: undefined, context: {}
+        realm, issuer: `https://tessera.test/realms/${realm.name}`, client, scope: undefined, resource: undefined, context: {}, dpopKey: Option.none()
       }))
       expect(refused).toEqual(new ClientCredentialsGrant.ClientRejected({ reason: "public_client" }))
       const trail = yield* Effect.flatMap(Audit.Audit, (audit) => audit.query(realm.id, { type: "token.issued", limit: 10 }))
       expect(trail).toEqual([])
     }).pipe(Effect.provide(Layer.mergeAll(World, Resources.layerMemory.pipe(Layer.provide(World)), Tokens.layerPolicy()))))
+})
+
+describe("RFC 9449 §5: the DPoP key a token request proved is part of every grant's command", () => {
+  const jkt = "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+  const api = "https://api.example"
+
+  it.effect("§6.1: the client credentials token is bound to the command's key (cnf.jkt), and a bearer token without one", () =>
+    Effect.gen(function*() {
+      const realm = yield* Provisioning.createRealm(`t-${crypto.randomUUID().slice(0, 8)}`, "https://tessera.test")
+      const issuer = `https://tessera.test/realms/${realm.name}`
+      const created = yield* Audit.make(realm, { type: "resource.created", actor: { type: "owner", id: "owner" }, result: "success" })
+      yield* Effect.flatMap(Resources.Resources, (resources) =>
+        resources.insert({ realmId: realm.id, id: api, version: 1, uri: api, scopes: ["read"], stepUpScopes: [], createdAt: t0 }, created))
+      const client: Client.Client = {
+        realmId: realm.id, clientId: "svc", createdAt: t0,
+        metadata: {
+          redirectUris: [], postLogoutRedirectUris: [], grantTypes: ["client_credentials"], responseTypes: [], resources: [api],
+          tokenEndpointAuthMethod: "client_secret_basic", frontchannelLogoutSessionRequired: false, dpopBoundAccessTokens: false, principalType: "app"
+        }
+      }
+      const common = { realm, issuer, client, context: {} }
+      const claimsOf = (dpopKey: Option.Option<string>) =>
+        Effect.map(ClientCredentialsGrant.handle({ ...common, scope: undefined, resource: undefined, dpopKey }), (set) => Jose.decodeJwt(set.accessToken))
+      expect((yield* claimsOf(Option.some(jkt)))["cnf"]).toEqual({ jkt })
+      expect((yield* claimsOf(Option.none()))["cnf"]).toBeUndefined()
+
+      // leaving the key out of any grant's command is a compile error, never a bearer token minted by default
+      const commands = [
+        // @ts-expect-error RFC 9449 §5: the command says which key the request proved, or none
+        { ...common, scope: undefined, resource: undefined } satisfies ClientCredentialsGrant.Command,
+        // @ts-expect-error RFC 9449 §5, §10: the code grant too (a code bound by dpop_jkt needs that key)
+        { ...common, code: "c", redirectUri: undefined, codeVerifier: "v", resource: undefined } satisfies AuthorizationCodeGrant.Command,
+        // @ts-expect-error RFC 9449 §5: the refresh grant too (a public client's family is bound to it)
+        { ...common, refreshToken: "r", scope: undefined, resource: undefined } satisfies RefreshTokenGrant.Command,
+        // @ts-expect-error RFC 9449 §5: the device grant too
+        { ...common, deviceCode: "d", resource: undefined } satisfies DeviceCodeGrant.Command,
+        // @ts-expect-error RFC 9449 §5: the JWT-bearer grant too
+        { ...common, assertion: "a.b.c", scope: undefined, resource: undefined } satisfies JwtBearerGrant.Command,
+        // @ts-expect-error RFC 9449 §5 (ADR 0018): the token exchange too
+        { ...common, subjectToken: "s", subjectTokenType: TokenExchangeGrant.accessTokenType, actorToken: undefined, scope: undefined, resource: undefined } satisfies TokenExchangeGrant.Command,
+        // @ts-expect-error draft-ietf-oauth-identity-assertion-authz-grant §8.6.1.1: the ID-JAG exchange too
+        { ...common, idToken: "i", audience: "https://as.example", resource: undefined, scope: undefined } satisfies TokenExchangeGrant.IdJagCommand
+      ]
+      expect(commands.length).toBe(7)
+    }).pipe(Effect.provide(Layer.mergeAll(World, Resources.layerMemory.pipe(Layer.provide(World)), Tokens.layerPolicy()))))
+
+  it.effect("§6.1: an access token is bound to the key its input names, and to none when the input says none", () =>
+    Effect.gen(function*() {
+      const realm = yield* Provisioning.createRealm(`t-${crypto.randomUUID().slice(0, 8)}`, "https://tessera.test")
+      const input = { realmId: realm.id, issuer: "https://tessera.test", sub: "u", audience: api, clientId: "c", scope: ["read"] }
+      const bound = yield* Tokens.accessToken({ ...input, dpopKey: Option.some(jkt) }, Tokens.defaultLifetimes.accessToken)
+      const bearer = yield* Tokens.accessToken({ ...input, dpopKey: Option.none() }, Tokens.defaultLifetimes.accessToken)
+      expect([bound.claims.cnf, Jose.decodeJwt(bound.token)["cnf"]]).toEqual([{ jkt }, { jkt }])
+      expect([bearer.claims.cnf, Jose.decodeJwt(bearer.token)["cnf"]]).toEqual([undefined, undefined])
+    }).pipe(Effect.provide(World)))
 })
 
 describe("OAuth 2.1 §4.3.1 / RFC 9700 §4.14.2: refresh token rotation (pure)", () => {
@@ -226,7 +281,7 @@ describe("RFC 9068 access tokens and OIDC Core §2 ID tokens", () => {
       const issuer = `https://tessera.test/realms/${realm.name}`
       const { token, claims, expiresIn } = yield* Tokens.accessToken({
         realmId: realm.id, issuer, sub: "user-1", audience: "https://api.example", clientId: "c1", scope: ["read", "write"],
-        authTime: 1_800_000_000, acr: "urn:tessera:pwd"
+        authTime: 1_800_000_000, acr: "urn:tessera:pwd", dpopKey: Option.none()
       }, Tokens.defaultLifetimes.accessToken)
       expect(expiresIn).toBe(900)
       const jwks = yield* SigningKeys.jwks(realm.id)

@@ -22,6 +22,8 @@ export interface Command {
   readonly codeVerifier: string
   readonly resource: string | undefined
   readonly context: TokenSet.RequestContext
+  /** RFC 9449 §5: the key the request proved with a DPoP proof, or none; RFC 9449 §10: a code bound by `dpop_jkt` needs that key. */
+  readonly dpopKey: Tokens.DpopKey
 }
 
 export const handle = Effect.fn("AuthorizationCodeGrant.handle")(function*(cmd: Command) {
@@ -35,7 +37,7 @@ export const handle = Effect.fn("AuthorizationCodeGrant.handle")(function*(cmd: 
     clientId: cmd.client.clientId,
     redirectUri: cmd.redirectUri,
     pkceMatches: yield* Pkce.verify(cmd.codeVerifier, challenge),
-    dpopJkt: Option.getOrUndefined(yield* Tokens.DpopKey)
+    dpopJkt: Option.getOrUndefined(cmd.dpopKey)
   }, now)
   if (Either.isLeft(redeemed)) {
     const rejected = redeemed.left

@@ -6,6 +6,7 @@ import * as Client_ from "../Client.js"
 import type { Realm } from "../Realm.js"
 import type { Resource } from "../Resource.js"
 import { Resources } from "../Resources.js"
+import type * as Tokens from "../Tokens.js"
 import * as TokenSet from "./TokenSet.js"
 
 export const grantType = "client_credentials"
@@ -21,6 +22,8 @@ export interface Command {
   readonly scope: ReadonlyArray<string> | undefined
   readonly resource: string | undefined
   readonly context: TokenSet.RequestContext
+  /** RFC 9449 §5: the key the request proved with a DPoP proof, or none; every access token minted is bound to it. */
+  readonly dpopKey: Tokens.DpopKey
 }
 
 /**
@@ -49,7 +52,8 @@ export const clientToken = (cmd: Omit<Command, "scope" | "resource">, choice: Au
   sub: cmd.client.clientId,
   choice,
   grantType,
-  context: cmd.context
+  context: cmd.context,
+  dpopKey: cmd.dpopKey
 })
 
 export const handle = Effect.fn("ClientCredentialsGrant.handle")(function*(cmd: Command) {

@@ -7,6 +7,7 @@ import * as DeviceFlow from "../DeviceFlow.js"
 import * as Hash from "../Hash.js"
 import type { Realm } from "../Realm.js"
 import { Grants } from "../SignIn.js"
+import type * as Tokens from "../Tokens.js"
 import * as TokenSet from "./TokenSet.js"
 
 /** RFC 8628 §3.4: the grant type. */
@@ -20,6 +21,8 @@ export interface Command {
   /** RFC 8707 §2: which of the approved resources the access token is for (CONTRACT §5 without it). */
   readonly resource: string | undefined
   readonly context: TokenSet.RequestContext
+  /** RFC 9449 §5: the key the request proved with a DPoP proof, or none; every access token minted is bound to it. */
+  readonly dpopKey: Tokens.DpopKey
 }
 
 const unknown = () => new DeviceAuthorization.DeviceCodeRejected({ reason: "unknown" })

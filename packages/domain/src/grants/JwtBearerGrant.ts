@@ -67,6 +67,8 @@ export interface Command {
   readonly scope: ReadonlyArray<string> | undefined
   readonly resource: string | undefined
   readonly context: TokenSet.RequestContext
+  /** RFC 9449 §5: the key the request proved with a DPoP proof, or none; every access token minted is bound to it. */
+  readonly dpopKey: Tokens.DpopKey
 }
 
 const reject = (reason: JwtBearerRejected["reason"]) => Effect.fail(new JwtBearerRejected({ reason }))
@@ -356,6 +358,7 @@ export const handle = Effect.fn("JwtBearerGrant.handle")(function*(cmd: Command)
       choice,
       grantType,
       context: cmd.context,
+      dpopKey: cmd.dpopKey,
       reason: `ID-JAG issuer: ${verified.iss}`
     }
     // draft §4.4.2 and ADR 0047: no refresh token (a new ID-JAG is the way to a new token), no ID token
@@ -386,6 +389,7 @@ export const handle = Effect.fn("JwtBearerGrant.handle")(function*(cmd: Command)
     choice,
     grantType,
     context: cmd.context,
+    dpopKey: cmd.dpopKey,
     // who vouched for the subject: the assertion's verified issuer
     reason: `assertion issuer: ${iss}`
   })

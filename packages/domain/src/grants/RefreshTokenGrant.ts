@@ -24,6 +24,8 @@ export interface Command {
   readonly scope: ReadonlyArray<string> | undefined
   readonly resource: string | undefined
   readonly context: TokenSet.RequestContext
+  /** RFC 9449 §5: the key the request proved with a DPoP proof, or none; every access token minted is bound to it. */
+  readonly dpopKey: Tokens.DpopKey
 }
 
 export const handle = Effect.fn("RefreshTokenGrant.handle")(function*(cmd: Command) {
@@ -39,7 +41,7 @@ export const handle = Effect.fn("RefreshTokenGrant.handle")(function*(cmd: Comma
     {
       generation: presented.value.generation,
       clientId: cmd.client.clientId,
-      dpopJkt: Option.getOrUndefined(yield* Tokens.DpopKey),
+      dpopJkt: Option.getOrUndefined(cmd.dpopKey),
       publicClient: !Client_.isConfidential(cmd.client.metadata)
     },
     nextHash,

@@ -44,6 +44,8 @@ export interface Command {
   readonly scope: ReadonlyArray<string> | undefined
   readonly resource: string | undefined
   readonly context: TokenSet.RequestContext
+  /** RFC 9449 §5 (ADR 0018): the key the request proved with a DPoP proof, or none; the exchanged token is bound to it. */
+  readonly dpopKey: Tokens.DpopKey
 }
 
 const scopeOf = (scope: string) => scope === "" ? [] : scope.split(" ")
@@ -158,7 +160,7 @@ export const handle = Effect.fn("TokenExchangeGrant.handle")(function*(cmd: Comm
   if (cmd.client.metadata.principalType !== "agent") return yield* new Delegation.AgentRejected({ reason: "not_agent" })
   const verified: VerifiedSubject = cmd.subjectTokenType === jwtTokenType ? yield* trustedSubject(cmd) : yield* realmSubject(cmd)
   // ADR 0018 (RFC 9449 §5, §6.1): the request's proven key, which the exchanged token will be bound to
-  const proven = Option.getOrUndefined(yield* Tokens.DpopKey)
+  const proven = Option.getOrUndefined(cmd.dpopKey)
   if (cmd.actorToken !== undefined) {
     const actor = yield* Introspection.activeAccessToken(cmd.realm, cmd.issuer, cmd.actorToken)
     if (Option.isNone(actor)) return yield* new Delegation.ActorRejected({ reason: "invalid" })
@@ -197,7 +199,8 @@ export const handle = Effect.fn("TokenExchangeGrant.handle")(function*(cmd: Comm
     scope: decision.scope,
     ...(subject.auth_time !== undefined ? { authTime: subject.auth_time } : {}),
     ...(verified.acr !== undefined ? { acr: verified.acr } : {}),
-    act: { ...decision.act }
+    act: { ...decision.act },
+    dpopKey: cmd.dpopKey
   }, Duration.min(policy.lifetimes.accessToken, Duration.seconds(verified.exp - now)))
   // RFC 7009 §2.1: revoking the person's grant reaches the exchanged token too, as it reaches the subject token
   if (verified.grantId !== undefined) {
@@ -267,6 +270,8 @@ export interface IdJagCommand {
   readonly resource: string | undefined
   readonly scope: ReadonlyArray<string> | undefined
   readonly context: TokenSet.RequestContext
+  /** draft-ietf-oauth-identity-assertion-authz-grant §8.6.1.1: the key the request proved, bound into the ID-JAG; or none. */
+  readonly dpopKey: Tokens.DpopKey
 }
 
 const idJagRejected = (reason: IdJagRejected["reason"]) => Effect.fail(new IdJagRejected({ reason }))
@@ -343,7 +348,8 @@ export const handleIdJag = Effect.fn("TokenExchangeGrant.handleIdJag")(function*
     authTime: subject.authTime,
     acr: subject.acr,
     amr: subject.amr,
-    email: subject.email
+    email: subject.email,
+    dpopKey: cmd.dpopKey
   }, lifetime)
   // CONTRACT §7: its own event type; the other server and the client's id there are named, never the token
   const event = yield* Audit.make(cmd.realm, {

@@ -70,6 +70,8 @@ export const issue = (input: {
   readonly choice: Audience.Choice
   readonly grantType: string
   readonly context: RequestContext
+  /** RFC 9449 §5: the key the request proved, or none; the access token is bound to it. */
+  readonly dpopKey: Tokens.DpopKey
   /** For the audit trail: why the set differs from what the grant holds (e.g. a step-up scope left out). */
   readonly reason?: string | undefined
 }) =>
@@ -84,7 +86,8 @@ export const issue = (input: {
       clientId: input.client.clientId,
       scope: input.choice.scope,
       authTime,
-      acr: input.grant.acr
+      acr: input.grant.acr,
+      dpopKey: input.dpopKey
     }, policy.lifetimes.accessToken)
     // RFC 7009 §2.1: revoking a grant reaches its access tokens; the JWT names no grant, so the link is kept by jti
     yield* Effect.flatMap(AccessTokens, (tokens) =>
@@ -143,6 +146,8 @@ export interface ClientToken {
   readonly choice: Audience.Choice
   readonly grantType: string
   readonly context: RequestContext
+  /** RFC 9449 §5: the key the request proved, or none; the access token is bound to it. */
+  readonly dpopKey: Tokens.DpopKey
   /** For the audit trail: why the token was issued to this subject (e.g. who vouched for it). */
   readonly reason?: string
 }
@@ -154,7 +159,8 @@ export const clientTokenInput = (input: ClientToken): Tokens.AccessTokenInput =>
   sub: input.sub,
   audience: input.choice.audience,
   clientId: input.client.clientId,
-  scope: input.choice.scope
+  scope: input.choice.scope,
+  dpopKey: input.dpopKey
 })
 
 /** `issueClientToken`'s `token.issued` event (CONTRACT §7). */
@@ -187,6 +193,8 @@ export const startFamily = (input: {
   readonly grant: Grant
   readonly set: TokenSet
   readonly event: AuditEvent
+  /** RFC 9449 §5: the key the request proved, or none. */
+  readonly dpopKey: Tokens.DpopKey
 }) =>
   Effect.gen(function*() {
     if (!mayRefresh(input.client, input.grant.scopes)) {
@@ -195,7 +203,7 @@ export const startFamily = (input: {
     }
     const refreshToken = yield* Tokens.refreshToken
     // RFC 9449 §5: a public client's refresh token is bound to the DPoP key it proved; a confidential client's is not
-    const dpopJkt = Client_.isConfidential(input.client.metadata) ? undefined : Option.getOrUndefined(yield* Tokens.DpopKey)
+    const dpopJkt = Client_.isConfidential(input.client.metadata) ? undefined : Option.getOrUndefined(input.dpopKey)
     const family = RefreshFamily.RefreshFamily.Active({
       familyId: yield* Entropy.uuid,
       realmId: input.realm.id,
@@ -247,12 +255,14 @@ export const fromGrant = (input: {
   readonly resource: string | undefined
   readonly grantType: string
   readonly context: RequestContext
+  /** RFC 9449 §5: the key the request proved, or none: the access token, and a public client's refresh token, are bound to it. */
+  readonly dpopKey: Tokens.DpopKey
 }) =>
   Effect.gen(function*() {
     const { grant } = input
     const choice = yield* choiceFor(input)
     const issued = yield* issue({ ...input, choice })
-    const set = yield* startFamily({ realm: input.realm, client: input.client, grant, set: issued.set, event: issued.event })
+    const set = yield* startFamily({ realm: input.realm, client: input.client, grant, set: issued.set, event: issued.event, dpopKey: input.dpopKey })
     if (grant.sid !== undefined) yield* Effect.flatMap(Sessions, (s) => s.addClient(input.realm.id, grant.sid!, input.client.clientId))
     return set
   })

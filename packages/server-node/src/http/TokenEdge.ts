@@ -97,7 +97,9 @@ const issue = (deps: {
     realm,
     issuer,
     client: client.value,
-    context: RequestContext.of(ClientAddress.ofNode(request.socket.remoteAddress, request.headers, deps.trustedProxies), request.headers["user-agent"])
+    context: RequestContext.of(ClientAddress.ofNode(request.socket.remoteAddress, request.headers, deps.trustedProxies), request.headers["user-agent"]),
+    // a request with a DPoP header never reaches the edge (`candidate`): a bearer token
+    dpopKey: Option.none()
   }, choice.right)
   const now = deps.nowMillis()
   // Entropy.layer's CSPRNG, called directly: a fiber per token costs more than the two calls
@@ -106,8 +108,7 @@ const issue = (deps: {
   const claims = Tokens.accessTokenClaims(TokenSet.clientTokenInput(clientToken), {
     iat: Math.floor(now / 1000),
     jti: Base64Url.encode(jti),
-    lifetime: deps.lifetime,
-    jkt: undefined
+    lifetime: deps.lifetime
   })
   const input = Jwt.signingInput(claims, signer, "at+jwt")
   const accessToken = Jwt.compact(input, NodeCrypto.sign(signer.key, signer.alg, encoder.encode(input)))

@@ -186,6 +186,7 @@ interface Context {
   readonly issuer: string
   readonly client: Client.Client
   readonly context: TokenSet.RequestContext
+  readonly dpopKey: Tokens.DpopKey
 }
 
 /** One line per grant: the protocol variant, decoded, to its domain module. */
@@ -275,13 +276,13 @@ const realmToken = (realm: Realm.Realm) => Effect.gen(function*() {
     }
     // RFC 9449 §5.2: a client registered with dpop_bound_access_tokens MUST be refused a token request without DPoP
     if (proof === undefined && client.metadata.dpopBoundAccessTokens) return yield* dpopError(new Dpop.ProofRejected({ reason: "missing" }))
-    // RFC 9449 §5: every access token the grant mints is bound to the proof's key (Tokens.DpopKey)
-    const set = yield* dispatch(request, { realm, issuer, client, context: yield* RequestContext.current }).pipe(
+    // RFC 9449 §5: every access token the grant mints is bound to the proof's key, named in every grant's command
+    const dpopKey = Option.fromNullable(proof?.jkt)
+    const set = yield* dispatch(request, { realm, issuer, client, context: yield* RequestContext.current, dpopKey }).pipe(
       // ADR 0041: the grant's span (`token.authorization_code`, `token.token_exchange`, ...), while traces are exported
       Traces.span(`token.${request.grant_type.slice(request.grant_type.lastIndexOf(":") + 1).replace(/-/g, "_")}`, {
         attributes: { "tessera.realm": realm.name, "tessera.client_id": client.clientId, "oauth.grant_type": request.grant_type }
-      }),
-      Effect.provideService(Tokens.DpopKey, Option.fromNullable(proof?.jkt))
+      })
     )
     // CONTRACT §8 `tessera_tokens_issued_total{realm,grant_type}`
     yield* Metrics.tokenIssuedFor(realm.name, request.grant_type)
