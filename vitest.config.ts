@@ -43,7 +43,10 @@ const postgresOnly = ["test/admin-lifecycle-realm-crash.test.ts"]
  * server processes they start): they run one file at a time (project `memory-serial`), as every `postgres` file does,
  * so that no two files migrate, fill or rotate keys in that shared database at once. Every other file of the memory
  * and PGlite projects has a world of its own (in-memory ports, its own PGlite, a free port and data directory for a
- * process it starts) and runs beside another (ADR 0051).
+ * process it starts) and runs beside another (ADR 0051). One exception: test/key-lifecycle.test.ts uses the database
+ * in one block but stays in `memory`, whose files never share it (all others are here, and run after): in the serial
+ * worker, after PostgresProofs, its TestClock tests failed (`testClock.adjust is not a function`, a leak between files
+ * of one worker not yet found; alone, or after other files, it passes).
  */
 const sharedPostgres = [
   "packages/sql/test/AuditGroupCommit.test.ts",
@@ -56,7 +59,6 @@ const sharedPostgres = [
   "test/e2e-dpop-oauth4webapi.test.ts",
   "test/e2e-openid-client.test.ts",
   "test/fuzz.test.ts",
-  "test/key-lifecycle.test.ts",
   "test/login-throttle.test.ts",
   "test/operations-health.test.ts",
   "test/operations-metrics.test.ts",
