@@ -243,6 +243,8 @@ describe("CONTRACT §3 key rotation under concurrency (issue 15 fuzzer finding)"
     rotationAfterDeletion.pipe(Effect.provide(TestLive.make({ keyPolicy: policy }, { store: "pglite" }))), { timeout: 120_000 })
 })
 
+// Skipped only on a fresh clone without DATABASE_URL (no PostgreSQL to run against); under CI=true it never skips but
+// fails without one (test/support/Postgres.ts). The same cases run on memory and PGlite above.
 describe.skipIf(skipWithoutPostgres)("CONTRACT §3 key rotation under concurrency on PostgreSQL (issue 15 fuzzer finding)", () => {
   const onPostgres = () => TestLive.make({ keyPolicy: shortPolicy }, { store: "postgres" })
 
