@@ -7,15 +7,15 @@
  * before and for the rest, so an attacker's URLs can neither evict nor starve a client in use (ADR 0028).
  */
 import { Clock, Data, DateTime, Duration, Effect, Either, Option } from "effect"
-import { Fetcher } from "@tessera/domain"
+import { Fetcher, RateLimit } from "@tessera/domain"
+import type { StoreError } from "@tessera/domain"
 import type { Client, Realm } from "@tessera/domain"
 import { ClientIdMetadataDocument } from "@tessera/protocol"
 import { AppConfig } from "./AppConfig.js"
-import * as RateLimit from "./RateLimit.js"
 
 /** Why a document URL names no usable client; `detail` is a fixed text for the error page and the log. */
 export class DocumentRejected extends Data.TaggedError("DocumentRejected")<{
-  readonly reason: "url" | "fetch" | "invalid" | "rate_limited"
+  readonly reason: "url" | "fetch" | "invalid" | "rate_limited" | "unavailable"
   readonly detail: string
 }> {}
 
@@ -88,8 +88,9 @@ export class ClientDocuments extends Effect.Service<ClientDocuments>()("@tessera
     const fetcher = yield* Fetcher.Fetcher
     const cache = lru<Entry>(maxEntries)
     const proven = lru<true>(maxProven)
-    const unproven = RateLimit.make(fetchesPerHost)
-    const refetches = RateLimit.make(refetchesPerHost)
+    const limits = yield* RateLimit.RateLimit
+    const unproven = RateLimit.rule("cimd.fetches", fetchesPerHost)
+    const refetches = RateLimit.rule("cimd.refetches", refetchesPerHost)
     const urlOptions = { allowLoopbackHttp: config.devInsecureCimd }
     const fetchOptions: Fetcher.Options = {
       timeout: fetchTimeout,
@@ -99,6 +100,13 @@ export class ClientDocuments extends Effect.Service<ClientDocuments>()("@tessera
       allowHttp: config.devInsecureCimd
     }
 
+    // ADR 0055: a budget that cannot be counted refuses the fetch (closed, as an exhausted one would)
+    const unbudgeted = (e: StoreError.StoreError) =>
+      Effect.zipRight(
+        Effect.logWarning("client metadata document fetch budget unavailable", e.cause),
+        Effect.fail(new DocumentRejected({ reason: "unavailable", detail: "the document cannot be fetched now; try again in a minute" }))
+      )
+
     const fetchDocument = (url: string) =>
       Effect.gen(function*() {
         const host = new URL(url).host.toLowerCase()
@@ -106,7 +114,7 @@ export class ClientDocuments extends Effect.Service<ClientDocuments>()("@tessera
         // the budget that failures use up
         const known = proven.has(url)
         const budget = known ? refetches : unproven
-        if ((yield* budget.take(host)) !== undefined) {
+        if ((yield* limits.take(budget, host, yield* DateTime.now).pipe(Effect.catchTag("StoreError", unbudgeted)))._tag === "Throttled") {
           return yield* new DocumentRejected({ reason: "rate_limited", detail: "too many documents were fetched from this host; try again in a minute" })
         }
         const response = yield* fetcher.get(url, fetchOptions).pipe(
@@ -133,7 +141,7 @@ export class ClientDocuments extends Effect.Service<ClientDocuments>()("@tessera
         const entry: Entry = { metadata: metadata.right, fetchedAt: now, expiresAt: now + seconds * 1000 }
         // a first fetch that validated was no failure: it gives back what it took, and the URL's refetches have their
         // own budget from now on
-        if (!known) yield* unproven.refund(host)
+        if (!known) yield* limits.refund(unproven, host, yield* DateTime.now).pipe(Effect.catchTag("StoreError", unbudgeted))
         proven.set(url, true)
         if (seconds > 0) cache.set(url, entry)
         return entry

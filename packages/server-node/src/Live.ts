@@ -12,7 +12,7 @@ import {
 import { Provisioning } from "@tessera/domain"
 import { AccessTokens, JtiCache, ReadCache } from "@tessera/domain"
 import { DeviceAuthorizations, Interactions, LoginThrottle, UserCodeThrottle } from "@tessera/domain"
-import { DpopNonces } from "@tessera/domain"
+import { DpopNonces, RateLimit } from "@tessera/domain"
 import { Delegations, Invitations } from "@tessera/domain"
 import { Mailer } from "@tessera/domain"
 import { StoreHealth } from "@tessera/domain"
@@ -109,7 +109,7 @@ export const services = (fetcher: Layer.Layer<Fetcher.Fetcher>, mailer: Layer.La
   // ADR 0017: stateless nonces keyed from the KEK, so every node that shares it accepts every node's nonces
   Layer.unwrapEffect(Effect.map(Effect.all([AppConfig, Secrets.Secrets]), ([config, secrets]) =>
     DpopNonces.layer({ secret: secrets.kek, required: config.dpopNonceRequired })))
-).pipe(Layer.provideMerge(Secrets.layer))
+).pipe(Layer.provideMerge(Secrets.layer), Layer.provideMerge(RateLimit.layerMemory))
 
 export const Services = services(FetcherNode.layer)
 

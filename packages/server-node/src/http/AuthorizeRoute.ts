@@ -7,12 +7,11 @@ import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Context, DateTime, Duration, Effect, Either, Match, Option } from "effect"
-import { Audience, Authorize, Endpoints, Interactions, Resources, Session, SignIn, Users } from "@tessera/domain"
+import { Audience, Authorize, Endpoints, Interactions, RateLimit, Resources, Session, SignIn, Users } from "@tessera/domain"
 import type { Client, Realm } from "@tessera/domain"
 import { AuthorizationRequest, ErrorResponse } from "@tessera/protocol"
 import * as IpAddress from "../IpAddress.js"
 import * as ErrorPage from "../pages/ErrorPage.js"
-import * as RateLimit from "../RateLimit.js"
 import * as AuthorizationResponse from "./AuthorizationResponse.js"
 import * as ClientAddress from "./ClientAddress.js"
 import * as FormBody from "./FormBody.js"
@@ -90,12 +89,15 @@ const input = (method: "GET" | "POST") =>
     })
     : Effect.map(FormBody.params, AuthorizationRequest.decode)
 
-const authorize = (method: "GET" | "POST", limits: { readonly address: RateLimit.RateLimit; readonly realm: RateLimit.RateLimit }) =>
+const authorize = (method: "GET" | "POST", rules: { readonly address: RateLimit.Rule; readonly realm: RateLimit.Rule }) =>
   SignInFlow.pageRoute((realm, issuer) =>
     Effect.gen(function*() {
+      const limits = yield* RateLimit.RateLimit
       // ADR 0026: before anything is read or stored
-      const address = yield* limits.address.take(`${realm.id} ${addressKey(yield* ClientAddress.current)}`)
-      if (address !== undefined) return wait(address, 429, "Too many sign-in requests from your network. Try again in a moment.")
+      const address = yield* limits.take(rules.address, `${realm.id} ${addressKey(yield* ClientAddress.current)}`, yield* DateTime.now)
+      if (address._tag === "Throttled") {
+        return wait(address.retryAfterSeconds, 429, "Too many sign-in requests from your network. Try again in a moment.")
+      }
       const parsed = yield* input(method).pipe(
         Effect.catchTag("ErrorResponse", (error) => Effect.succeed(Either.left(AuthorizationRequest.Failure.Page({ error }))))
       )
@@ -169,8 +171,8 @@ const authorize = (method: "GET" | "POST", limits: { readonly address: RateLimit
       }
 
       // ADR 0026: a flood of abandoned sign-ins cannot grow the realm's interactions without bound
-      const full = yield* limits.realm.take(realm.id)
-      if (full !== undefined) return wait(full, 503, "Too many sign-ins are under way in this realm. Try again in a moment.")
+      const full = yield* limits.take(rules.realm, realm.id, now)
+      if (full._tag === "Throttled") return wait(full.retryAfterSeconds, 503, "Too many sign-ins are under way in this realm. Try again in a moment.")
       const forms = yield* SignInFlow.begin(realm, issuer, client, request, login ? undefined : Option.getOrUndefined(session)?.sid)
       const cookie = SignInCookies.setInteraction(realm.name, forms.interactionId, forms.csrf)
       if (!login && Option.isSome(session)) return yield* Effect.flatMap(SignInFlow.consentPage(forms, session.value), cookie)
@@ -186,9 +188,12 @@ const authorize = (method: "GET" | "POST", limits: { readonly address: RateLimit
 export const Routes = HttpLayerRouter.use((router) =>
   Effect.gen(function*() {
     const configured = yield* AuthorizeLimits
-    const limits = { address: RateLimit.make(configured.perAddress), realm: RateLimit.make(configured.interactionsPerRealm) }
-    yield* router.add("GET", "/realms/:realm/authorize", authorize("GET", limits))
-    yield* router.add("POST", "/realms/:realm/authorize", authorize("POST", limits))
+    const rules = {
+      address: RateLimit.rule("authorize.address", configured.perAddress),
+      realm: RateLimit.rule("authorize.interactions", configured.interactionsPerRealm)
+    }
+    yield* router.add("GET", "/realms/:realm/authorize", authorize("GET", rules))
+    yield* router.add("POST", "/realms/:realm/authorize", authorize("POST", rules))
   })
 )
 

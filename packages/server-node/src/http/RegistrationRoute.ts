@@ -7,10 +7,9 @@
  */
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import { DateTime, Duration, Effect, Either } from "effect"
-import { Endpoints, Provisioning } from "@tessera/domain"
+import { Endpoints, Provisioning, RateLimit } from "@tessera/domain"
 import type { Realm } from "@tessera/domain"
 import { ClientMetadata, ErrorResponse } from "@tessera/protocol"
-import * as RateLimit from "../RateLimit.js"
 import * as RequestContext from "./RequestContext.js"
 import * as Cors from "./Cors.js"
 import * as Issuer from "./Issuer.js"
@@ -19,6 +18,8 @@ import { fromEither, handle, json, jsonBody } from "./Respond.js"
 /** Per node: registrations per realm and address, and per realm (ADR 0020). */
 export const perAddress: RateLimit.Limit = { limit: 10, window: Duration.minutes(1) }
 export const perRealm: RateLimit.Limit = { limit: 100, window: Duration.minutes(1) }
+const addressRule = RateLimit.rule("registration.address", perAddress)
+const realmRule = RateLimit.rule("registration.realm", perRealm)
 
 /**
  * The endpoint, when the realm has dynamic registration on (RFC 8414 §2 `registration_endpoint`). MCP 2026-07-28
@@ -64,13 +65,16 @@ const publicClient = (body: Record<string, unknown>) => {
   return ClientMetadata.validate({ ...rest, token_endpoint_auth_method: "none" })
 }
 
-const register = (limits: { readonly address: RateLimit.RateLimit; readonly realm: RateLimit.RateLimit }) =>
+const register =
   Cors.open(handle(Effect.gen(function*() {
     const realm = yield* Issuer.realmParam(Issuer.unknownRealm)
     if (!realm.dynamicRegistration) return yield* off
     const context = yield* RequestContext.current
-    const wait = (yield* limits.address.take(`${realm.id} ${context.ip ?? ""}`)) ?? (yield* limits.realm.take(realm.id))
-    if (wait !== undefined) return yield* throttled(wait)
+    const limits = yield* RateLimit.RateLimit
+    const now = yield* DateTime.now
+    const address = yield* limits.take(addressRule, `${realm.id} ${context.ip ?? ""}`, now)
+    const verdict = address._tag === "Throttled" ? address : yield* limits.take(realmRule, realm.id, now)
+    if (verdict._tag === "Throttled") return yield* throttled(verdict.retryAfterSeconds)
     const metadata = yield* fromEither(publicClient(yield* jsonBody))
     const { client } = yield* Provisioning.registerClient(realm.name, metadata, { _tag: "Dynamic", context }).pipe(
       Effect.catchTags({
@@ -90,8 +94,7 @@ const register = (limits: { readonly address: RateLimit.RateLimit; readonly real
 
 export const Routes = HttpLayerRouter.use((router) =>
   Effect.gen(function*() {
-    const limits = { address: RateLimit.make(perAddress), realm: RateLimit.make(perRealm) }
-    yield* router.add("POST", "/realms/:realm/register", register(limits))
+    yield* router.add("POST", "/realms/:realm/register", register)
     yield* router.add("OPTIONS", "/realms/:realm/register", Cors.preflight("POST"))
   })
 )
