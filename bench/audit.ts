@@ -31,6 +31,7 @@ import { Audit, AuditChain, AuditEvent, AuditVerification, CheckpointKey, Realms
 import type { Realm, SigningKey } from "@tessera/domain"
 import * as ServerCrypto from "@tessera/server-node/NodeCrypto"
 import { Database, ports } from "@tessera/sql"
+import * as PgAudit from "@tessera/sql/PgAudit"
 import { kept, scratch } from "./postgres.js"
 
 const sizes = (process.env["BENCH_SIZES"] ?? "100000,1000000,10000000").split(",").map(Number)
@@ -182,10 +183,6 @@ const querySql = (realmId: string, filter: AuditEvent.Filter): readonly [string,
   return [`SELECT * FROM audit_events WHERE ${clauses.join(" AND ")} ORDER BY seq DESC LIMIT ${filter.limit}`, params]
 }
 
-/** What `PgAudit.links` selects per link (ADR 0042): one JSON array of the columns the link's hash covers. */
-const linkColumns = `json_build_array(seq, id, floor(extract(epoch FROM at) * 1000)::bigint, realm, type, actor_type,
-  actor_id, subject, client_id, grant_type, resource, scope, act, result, reason, ip, user_agent, prev_hash, hash)::text`
-
 const sealed: SigningKey.Sealed = { iv: "aXY", ciphertext: "Y2lwaGVy" }
 
 const ms = (t0: number) => performance.now() - t0
@@ -328,7 +325,7 @@ const bench = (owner: Owner, insert: Insert, kept: boolean) =>
           }))
           const raw = yield* timed(Effect.gen(function*() {
             for (let after = 0; after < events; after += Audit.verifyBatch) {
-              yield* owner(realm.id, `SELECT ${linkColumns} FROM audit_events WHERE realm_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`, [realm.id, after, Audit.verifyBatch])
+              yield* owner(realm.id, `SELECT ${PgAudit.linkText} FROM audit_events WHERE realm_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`, [realm.id, after, Audit.verifyBatch])
             }
           }))
           console.log(`  of which: read through the port ${((read.cpuMs * 1000) / events).toFixed(2)} µs/event Node CPU, the driver alone ${((raw.cpuMs * 1000) / events).toFixed(2)}`)

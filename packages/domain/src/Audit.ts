@@ -26,7 +26,7 @@ export class Audit extends Context.Tag("@tessera/domain/Audit")<Audit, {
    * ADR 0042: at most `limit` links of the trail with `seq` above `after`, oldest first: the trail read by key, one
    * bounded batch at a time, never by offset and never whole.
    */
-  readonly links: (realmId: string, after: number, limit: number) => Effect.Effect<ReadonlyArray<AuditChain.StoredLink>, StoreError>
+  readonly links: (realmId: string, after: number, limit: number) => Effect.Effect<ReadonlyArray<AuditChain.Link>, StoreError>
   /** Checks the realm's hash chain from its first event, streamed in batches (ADR 0007, ADR 0042); no checkpoint. */
   readonly verify: (realmId: string) => Effect.Effect<AuditChain.Verdict, StoreError>
 }>() {}
@@ -88,8 +88,12 @@ export const layerMemory = Layer.effect(Audit, Effect.gen(function*() {
         if (Chunk.unsafeGet(trail, mid).seq <= after) lo = mid + 1
         else hi = mid
       }
-      const out: Array<AuditChain.StoredLink> = []
-      for (let i = lo; i < Chunk.size(trail) && out.length < limit; i++) out.push(Chunk.unsafeGet(trail, i))
+      const out: Array<AuditChain.Link> = []
+      for (let i = lo; i < Chunk.size(trail) && out.length < limit; i++) {
+        const { seq, event, prevHash, hash } = Chunk.unsafeGet(trail, i)
+        // the canonical form of the event as it is now (an edit behind the application's back shows)
+        out.push({ seq, id: event.id, prevHash, hash, canonical: AuditChain.canonical(event) })
+      }
       return out
     }))
   return Audit.of({

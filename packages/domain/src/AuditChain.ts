@@ -26,7 +26,7 @@ export const canonicalJson = (value: unknown): string => {
     return out + "]"
   }
   const keys = Object.keys(value)
-  return members(value as Record<string, unknown>, inOrder(keys) ? keys : keys.sort(), undefined, undefined)
+  return objectOf(value as Record<string, unknown>, inOrder(keys) ? keys : keys.sort(), undefined, undefined)
 }
 
 /** A character `JSON.stringify` escapes: `"`, `\\`, a control character, or a surrogate (escaped if lone). */
@@ -36,7 +36,7 @@ const escaped = /["\\\u0000-\u001f\ud800-\udfff]/
 const quoted = (s: string) => (escaped.test(s) ? JSON.stringify(s) : `"${s}"`)
 
 /** `{...}` of `keys` of `record`, skipping undefined members; `at` (if given) stands for the member named `atKey`. */
-const members = (
+const objectOf = (
   record: Record<string, unknown>,
   keys: ReadonlyArray<string>,
   atKey: string | undefined,
@@ -67,12 +67,11 @@ const pad2 = (n: number) => (n < 10 ? `0${n}` : `${n}`)
 const pad3 = (n: number) => (n < 10 ? `00${n}` : n < 100 ? `0${n}` : `${n}`)
 
 /**
- * An event's time as the chain writes it: RFC 3339 with milliseconds, UTC (what `DateTime.formatIso` returns, which is
+ * An instant as the chain writes it: RFC 3339 with milliseconds, UTC (what `DateTime.formatIso` returns, which is
  * `Date.prototype.toISOString`). The time of day is made by arithmetic and the date reused within a day: verification
  * makes one per link (ADR 0042), and a `Date` and its `toISOString` each time cost more than the link's hash.
  */
-export const time = (event: AuditEvent): string => {
-  const millis = event.at.epochMillis
+export const timeAt = (millis: number): string => {
   const day = Math.floor(millis / msPerDay) * msPerDay
   if (day !== dayStart) {
     // a year of five digits or a sign (or no valid time at all) is toISOString's own business
@@ -85,48 +84,86 @@ export const time = (event: AuditEvent): string => {
   return `${dayPrefix}${pad2(Math.floor(seconds / 3600))}:${pad2(Math.floor(seconds / 60) % 60)}:${pad2(seconds % 60)}.${pad3(ofDay % 1000)}Z`
 }
 
+/** An event's time as the chain writes it (`timeAt` of its instant). */
+export const time = (event: AuditEvent): string => timeAt(event.at.epochMillis)
+
+/** The greatest distance from 1970 of an instant a `Date` holds (ECMA-262 §21.4.1.22 TimeClip): 100 000 000 days. */
+export const maxMillis = 8.64e15
+
+/**
+ * The members of the canonical form but `at`, in its order (the order `sort()` gives the names; the actor is
+ * `{"id","type"}`): the slots `write` reads, from `offset` on.
+ */
+export const members = [
+  "act", "actorId", "actorType", "clientId", "grantType", "id", "ip", "realm", "realmId", "reason", "resource", "result",
+  "scope", "subject", "type", "userAgent"
+] as const
+
+/** Each member after `at`: its slot and the text before its value. */
+const afterAt = members.slice(3).map((name, i) => [i + 3, `,"${name}":`] as const)
+
+/**
+ * The one writer of an event's canonical form (ADR 0007): `texts[offset + i]` is the canonical JSON of `members[i]`
+ * ("" when the member is absent), `at` is the event's time as `timeAt` writes it. `canonical` calls it with the members
+ * of an event; a store that reads them as JSON texts calls it with those (`PgAudit.links`, ADR 0042), so a link
+ * verified from its row has its text made by the same rules as at its append, and no event object in between.
+ */
+export const write = (texts: ArrayLike<string>, offset: number, at: string): string => {
+  const act = texts[offset]!
+  let out = act === "" ? `{"actor":{"id":` : `{"act":${act},"actor":{"id":`
+  out += `${texts[offset + 1]},"type":${texts[offset + 2]}},"at":"${at}"`
+  for (const [slot, name] of afterAt) {
+    const text = texts[offset + slot]!
+    if (text !== "") out += name + text
+  }
+  return out + "}"
+}
+
 /** The canonical form of an event: every field, the time as `time` writes it. */
 export const canonical = (event: AuditEvent): string => canonicalAt(event, time(event))
 
-/** `AuditEvent`'s members in the order `sort()` gives them, each with its `"name":`. */
-const eventMembers = ([
+/** `AuditEvent`'s members. */
+const eventMemberNames: ReadonlySet<string> = new Set<keyof AuditEvent>([
   "act", "actor", "at", "clientId", "grantType", "id", "ip", "realm", "realmId", "reason", "resource", "result", "scope",
   "subject", "type", "userAgent"
-] satisfies ReadonlyArray<keyof AuditEvent>).map((name) => [name, `"${name}":`] as const)
+])
 
-const eventMemberNames: ReadonlySet<string> = new Set(eventMembers.map(([name]) => name))
+/** `canonicalJson` of a member's value ("" for an absent one), a string without the call. */
+const json = (value: unknown) => (value === undefined ? "" : typeof value === "string" ? quoted(value) : canonicalJson(value))
 
-/** `canonicalJson` of a member's value, a string without the call. */
-const json = (value: unknown) => (typeof value === "string" ? quoted(value) : canonicalJson(value))
+/** An actor `write` writes as `{"id","type"}`: an object with exactly those two members, neither undefined. */
+const isPlainActor = (actor: unknown): actor is { readonly id: unknown; readonly type: unknown } => {
+  if (actor === null || typeof actor !== "object" || Array.isArray(actor)) return false
+  const a = actor as Record<string, unknown>
+  return a["id"] !== undefined && a["type"] !== undefined && Object.keys(a).length === 2
+}
 
 /**
- * `canonical` with the event's `time` already made (a store writing it too need not make it twice). A plain object with
- * only `AuditEvent`'s members (every event Tessera makes or a store reads back) is written from the list of those
- * members, with no sort, key list or escape test of the names (verification does this per link, ADR 0042); anything
+ * `canonical` with the event's `time` already made (a store writing it too need not make it twice). An event with only
+ * `AuditEvent`'s members and an actor of `id` and `type` (every event Tessera makes) is written by `write`; anything
  * else goes through the general form. Both give the same bytes (test/AuditChain.test.ts).
  */
 export const canonicalAt = (event: AuditEvent, at: string): string => {
   const keys = Object.keys(event)
+  const actor: unknown = event.actor
   for (const key of keys) if (!eventMemberNames.has(key)) return canonicalOf(event, keys, at)
-  let out = "{"
-  for (const [name, member] of eventMembers) {
-    const value = name === "at" ? at : event[name]
-    if (value === undefined) continue
-    out += out.length === 1 ? member : `,${member}`
-    out += json(value)
-  }
-  return out + "}"
+  if (!isPlainActor(actor)) return canonicalOf(event, keys, at)
+  return write([
+    json(event.act), json(actor.id), json(actor.type), json(event.clientId), json(event.grantType), json(event.id),
+    json(event.ip), json(event.realm), json(event.realmId), json(event.reason), json(event.resource), json(event.result),
+    json(event.scope), json(event.subject), json(event.type), json(event.userAgent)
+  ], 0, at)
 }
 
 /** The general form: every own member, sorted. */
 const canonicalOf = (event: AuditEvent, keys: Array<string>, at: string) => {
   if (!Object.hasOwn(event, "at")) keys.push("at")
-  return members(event as unknown as Record<string, unknown>, inOrder(keys) ? keys : keys.sort(), "at", at)
+  return objectOf(event as unknown as Record<string, unknown>, inOrder(keys) ? keys : keys.sort(), "at", at)
 }
 
 /**
  * Whether `keys` are already in the order `sort()` gives (a store that makes its events with their members in that
- * order, as the SQL store does, spares every link of a verification the sort).
+ * order spares the sort).
  */
 const inOrder = (keys: ReadonlyArray<string>) => {
   for (let i = 1; i < keys.length; i++) if (!(keys[i - 1]! < keys[i]!)) return false
@@ -134,21 +171,23 @@ const inOrder = (keys: ReadonlyArray<string>) => {
 }
 
 /** What a link's hash is taken over: its predecessor's hash, a line feed, the event's canonical form (ADR 0007). */
-const linked = (prevHash: string, event: AuditEvent) => `${prevHash}\n${canonical(event)}`
+export const linked = (prevHash: string, canonicalForm: string) => `${prevHash}\n${canonicalForm}`
 
 /** The hash of an event linked to its predecessor's hash. */
-export const link = (prevHash: string, event: AuditEvent) => Hash.sha256(linked(prevHash, event))
+export const link = (prevHash: string, event: AuditEvent) => Hash.sha256(linked(prevHash, canonical(event)))
 
-/** A stored link of the chain, as a store reads it back. */
+/**
+ * A link of a trail as verification reads it (ADR 0042): its position (`seq` counts from 1, oldest first), its event's
+ * id, its two hashes, and its event's canonical form made from what is stored. `canonical` is undefined for a stored
+ * event no append could have written (a time that is not a whole millisecond of a `Date`, an `act` too deep to write,
+ * a row that does not read back as one): such a link is broken whatever its hashes say.
+ */
 export interface Link {
-  readonly event: AuditEvent
+  readonly seq: number
+  readonly id: string
   readonly prevHash: string
   readonly hash: string
-}
-
-/** A link with its position in the trail: `seq` counts from 1, oldest first. */
-export interface StoredLink extends Link {
-  readonly seq: number
+  readonly canonical: string | undefined
 }
 
 export type Verdict =
@@ -165,29 +204,12 @@ export interface From {
 
 export const fromGenesis: From = { seq: 0, hash: genesis, events: 0 }
 
-/** Whether `l` follows a link whose hash is `prev` and hashes to what it stores (ADR 0007). */
-export const holds = (prev: string, l: Link) =>
-  l.prevHash !== prev ? Effect.succeed(false) : Effect.map(link(prev, l.event), (hash) => hash === l.hash)
-
-/** Walks a realm's links oldest first: each must point at its predecessor and hash to what it stores. */
-export const verify = (links: Iterable<Link>) =>
-  Effect.gen(function*() {
-    let prev = genesis
-    let count = 0
-    for (const l of links) {
-      if (!(yield* holds(prev, l))) return { ok: false, firstBroken: l.event.id } satisfies Verdict
-      prev = l.hash
-      count++
-    }
-    return { ok: true, events: count } satisfies Verdict
-  })
-
 /** A store's read of the trail by key: at most `limit` links with `seq` above `after`, in `seq` order. */
-export type Read<E, R> = (after: number, limit: number) => Effect.Effect<ReadonlyArray<StoredLink>, E, R>
+export type Read<E, R> = (after: number, limit: number) => Effect.Effect<ReadonlyArray<Link>, E, R>
 
 /** A walk's outcome: intact with its last link (none when nothing was read), or the first link that breaks. */
 export type Walked =
-  | { readonly ok: true; readonly events: number; readonly last: StoredLink | undefined }
+  | { readonly ok: true; readonly events: number; readonly last: Link | undefined }
   | { readonly ok: false; readonly firstBroken: string }
 
 /**
@@ -200,7 +222,7 @@ export const walk = <E, R, E2 = never, R2 = never>(
   read: Read<E, R>,
   from: From,
   batch: number,
-  agrees?: (links: ReadonlyArray<StoredLink>) => Effect.Effect<(l: StoredLink) => boolean, E2, R2>
+  agrees?: (links: ReadonlyArray<Link>) => Effect.Effect<(l: Link) => boolean, E2, R2>
 ) =>
   Effect.gen(function*() {
     // ADR 0042: the port's synchronous hash, one call per link in the loop below (no Effect or promise per link; each
@@ -209,15 +231,18 @@ export const walk = <E, R, E2 = never, R2 = never>(
     let prev = from.hash
     let after = from.seq
     let count = from.events
-    let last: StoredLink | undefined = undefined
+    let last: Link | undefined = undefined
     while (true) {
       const links = yield* read(after, batch)
       const agreeing = agrees === undefined || links.length === 0 ? undefined : yield* agrees(links)
       for (let i = 0; i < links.length; i++) {
         const l = links[i]!
         // ADR 0007: each link points at its predecessor and hashes to what it stores
-        if (l.prevHash !== prev || sha256Text(linked(l.prevHash, l.event)) !== l.hash || (agreeing !== undefined && !agreeing(l))) {
-          return { ok: false, firstBroken: l.event.id } satisfies Walked
+        if (
+          l.prevHash !== prev || l.canonical === undefined || sha256Text(linked(prev, l.canonical)) !== l.hash ||
+          (agreeing !== undefined && !agreeing(l))
+        ) {
+          return { ok: false, firstBroken: l.id } satisfies Walked
         }
         prev = l.hash
         after = l.seq

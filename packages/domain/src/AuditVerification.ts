@@ -38,7 +38,7 @@ export const trustedStart = (realmId: string) =>
       for (const c of page) {
         if (!(yield* AuditCheckpoints.isAuthentic(key, c))) continue
         const [at] = yield* audit.links(realmId, c.seq - 1, 1)
-        if (at !== undefined && at.seq === c.seq && at.hash === c.hash && at.event.id === c.eventId) {
+        if (at !== undefined && at.seq === c.seq && at.hash === c.hash && at.id === c.eventId) {
           return { seq: c.seq, hash: c.hash, events: c.events } satisfies AuditChain.From
         }
       }
@@ -78,9 +78,9 @@ export const verify = (realmId: string, from: From = "checkpoint") =>
             readUpTo = page.length < checkpointPage ? Number.MAX_SAFE_INTEGER : page[page.length - 1]!.seq
           }
           const bySeq = new Map(signed.filter((c) => c.seq >= links[0]!.seq && c.seq <= last).map((c) => [c.seq, c]))
-          return (l: AuditChain.StoredLink) => {
+          return (l: AuditChain.Link) => {
             const c = bySeq.get(l.seq)
-            return c === undefined || (c.hash === l.hash && c.eventId === l.event.id)
+            return c === undefined || (c.hash === l.hash && c.eventId === l.id)
           }
         })
     )
@@ -96,7 +96,7 @@ export const verify = (realmId: string, from: From = "checkpoint") =>
     if (walked.last !== undefined) {
       const at = DateTime.unsafeMake(yield* Clock.currentTimeMillis)
       yield* Effect.flatMap(
-        AuditCheckpoints.sign(key, { realmId, seq: walked.last.seq, eventId: walked.last.event.id, hash: walked.last.hash, events: walked.events, at }),
+        AuditCheckpoints.sign(key, { realmId, seq: walked.last.seq, eventId: walked.last.id, hash: walked.last.hash, events: walked.events, at }),
         checkpoints.add
       )
     }

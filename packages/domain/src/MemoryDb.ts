@@ -26,7 +26,11 @@ import type { TrustedIssuer } from "./TrustedIssuer.js"
 import type { User } from "./User.js"
 
 /** An audit event with its place in the realm's hash chain. */
-export interface StoredLink extends Stored, AuditChain.StoredLink {}
+/** An event of a trail with its link (ADR 0007): its predecessor's hash and its own. */
+export interface StoredLink extends Stored {
+  readonly prevHash: string
+  readonly hash: string
+}
 
 export interface State {
   readonly realms: HashMap.HashMap<string, Realm>

@@ -1,55 +1,13 @@
 /**
  * ADR 0007: an audit link's hash covers `AuditChain.canonical(event)`, so its bytes may never change. The fast
- * `canonicalJson`/`canonical` are held to the plain form they replaced (kept here as the oracle), over hand-picked
- * and generated values.
+ * `canonicalJson`/`canonical` are held to the plain form they replaced (kept in CanonicalOracle.ts as the oracle),
+ * over hand-picked and generated values.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { DateTime } from "effect"
 import { AuditChain } from "@tessera/domain"
 import type { AuditEvent } from "@tessera/domain"
-
-/** The first implementation, verbatim: the reference the fast one must match byte for byte. */
-const oracleJson = (value: unknown): string => {
-  if (value === null || typeof value !== "object") return JSON.stringify(value)
-  if (Array.isArray(value)) return `[${value.map(oracleJson).join(",")}]`
-  const members = Object.entries(value as Record<string, unknown>)
-    .filter(([, v]) => v !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([k, v]) => `${JSON.stringify(k)}:${oracleJson(v)}`)
-  return `{${members.join(",")}}`
-}
-const oracle = (event: AuditEvent.AuditEvent) => oracleJson({ ...event, at: DateTime.formatIso(event.at) })
-
-/** A small deterministic PRNG (mulberry32), so a failure names a reproducible case. */
-const prng = (seed: number) => () => {
-  seed = (seed + 0x6d2b79f5) | 0
-  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-}
-
-/** Strings that JSON must escape, or that only look as if it must. */
-const awkward = [
-  "", "plain", "quote\"d", "back\\slash", "new\nline", "tab\t", "\u0000nul", "\u001fus", "\u007fdel", "é ü ß",
-  "日本語", "emoji 😀", "lone \ud800 high", "lone \udc00 low", "reversed \udc00\ud800", "\u2028\u2029", "</script>",
-  "a\"b\\c\u0001", "__proto__", "constructor", "10", "2", "-1", "1.5", "Z", "a", "A", "ä", "\u{10ffff}"
-]
-
-const generate = (random: () => number) => {
-  const pick = <A>(list: ReadonlyArray<A>): A => list[Math.floor(random() * list.length)]!
-  const string = () => random() < 0.5 ? pick(awkward) : pick(awkward) + pick(awkward)
-  const value = (depth: number): unknown => {
-    const r = random()
-    if (depth > 3 || r < 0.3) return string()
-    if (r < 0.38) return pick([0, -0, 1, -1.5, 1e21, 2 ** 53, Number.NaN, Number.POSITIVE_INFINITY])
-    if (r < 0.44) return pick([true, false, null, undefined])
-    if (r < 0.7) return Array.from({ length: Math.floor(random() * 4) }, () => value(depth + 1))
-    const out: Record<string, unknown> = {}
-    for (let i = Math.floor(random() * 6); i > 0; i--) out[string()] = value(depth + 1)
-    return out
-  }
-  return value
-}
+import { awkward, generate, oracle, oracleJson, prng } from "./CanonicalOracle.js"
 
 const eventOf = (random: () => number, value: (depth: number) => unknown): AuditEvent.AuditEvent => {
   const maybe = <A>(a: A) => (random() < 0.5 ? a : undefined)

@@ -59,80 +59,101 @@ const toEvent = (row: typeof Row.Type): AuditEvent.AuditEvent => {
 }
 
 /**
- * A link as `links` reads it (ADR 0042): every column the link's hash covers, but `realm_id` (the query's own
- * `realm_id = $1`), in one JSON array per row, so the driver hands over one text per row instead of parsing nineteen
- * columns, and the row is decoded by the handful of checks below rather than a property at a time. `at` is whole epoch
- * milliseconds rounded down, the instant the driver's `Date` of the `timestamptz` is (the chain writes milliseconds).
+ * The column of each member of the canonical form (`AuditChain.members`), as `links` selects it: JSON text, or "" for
+ * NULL. `to_json` escapes a string as `JSON.stringify` does every string PostgreSQL can store (no NUL, no lone
+ * surrogate), so the text is the member's canonical JSON as the append made it; `act` is jsonb's text, written
+ * canonically here (its keys sorted as JavaScript sorts them).
  */
-type LinkRow = readonly [
-  seq: number, id: string, at: number, realm: string, type: string, actorType: AuditEvent.ActorType, actorId: string,
-  subject: string | null, clientId: string | null, grantType: string | null, resource: string | null, scope: string | null,
-  act: unknown, result: "success" | "failure", reason: string | null, ip: string | null, userAgent: string | null,
-  prevHash: string, hash: string
-]
+const memberColumns: Record<(typeof AuditChain.members)[number], string> = {
+  act: "coalesce(act::text, '')",
+  actorId: "to_json(actor_id)",
+  actorType: "to_json(actor_type)",
+  clientId: "coalesce(to_json(client_id)::text, '')",
+  grantType: "coalesce(to_json(grant_type)::text, '')",
+  id: "to_json(id)",
+  ip: "coalesce(to_json(ip)::text, '')",
+  realm: "to_json(realm)",
+  realmId: "to_json(realm_id)",
+  reason: "coalesce(to_json(reason)::text, '')",
+  resource: "coalesce(to_json(resource)::text, '')",
+  result: "to_json(result)",
+  scope: "coalesce(to_json(scope)::text, '')",
+  subject: "coalesce(to_json(subject)::text, '')",
+  type: "to_json(type)",
+  userAgent: "coalesce(to_json(user_agent)::text, '')"
+}
 
-const linkColumns = `json_build_array(seq, id, floor(extract(epoch FROM at) * 1000)::bigint, realm, type, actor_type,
-  actor_id, subject, client_id, grant_type, resource, scope, act, result, reason, ip, user_agent, prev_hash, hash)::text`
-
-const actorTypes: ReadonlySet<unknown> = new Set<AuditEvent.ActorType>(["user", "client", "agent", "owner", "tenant_admin"])
-const isText = (u: unknown) => typeof u === "string"
-const isTextOrNull = (u: unknown) => u === null || typeof u === "string"
-
-/** What `Row` checks of the same columns (`act` any JSON), as plain tests on one array. */
-const isLinkRow = (u: unknown): u is LinkRow =>
-  Array.isArray(u) && u.length === 19 && Number.isSafeInteger(u[0]) && isText(u[1]) && Number.isSafeInteger(u[2]) &&
-  isText(u[3]) && isText(u[4]) && actorTypes.has(u[5]) && isText(u[6]) && isTextOrNull(u[7]) && isTextOrNull(u[8]) &&
-  isTextOrNull(u[9]) && isTextOrNull(u[10]) && isTextOrNull(u[11]) && (u[13] === "success" || u[13] === "failure") &&
-  isTextOrNull(u[14]) && isTextOrNull(u[15]) && isTextOrNull(u[16]) && isText(u[17]) && isText(u[18])
-
-const isTexts = (u: unknown): u is ReadonlyArray<string> => Array.isArray(u) && u.every(isText)
-const isLinkRows = (u: unknown): u is ReadonlyArray<LinkRow> => Array.isArray(u) && u.every(isLinkRow)
+/** Where the members begin in a link's fields: after seq, id, at, prev_hash and hash. */
+const membersAt = 5
+const linkFields = membersAt + AuditChain.members.length
 
 /**
- * A batch of link rows from their JSON texts, decoded as a batch (a declared check over every row, no Effect per row
- * or per field: `Schema.Array(Schema.parseJson(...))` alone cost more per link than all of the rest of verification).
+ * A link as `links` reads it (ADR 0042): one text per row, its fields separated by tabs: `seq`, the event's `id`, `at`
+ * as epoch milliseconds (`extract` is exact numeric, so a time off the millisecond keeps its fraction), `prev_hash`,
+ * `hash`, then the members in `AuditChain.members`' order. None but the two hashes can hold a raw tab (JSON escapes
+ * every control character; seq, a uuid and a number have none), and a hash holding one was edited by hand: its row
+ * splits into the wrong number of fields, and its link is broken.
  */
-const LinkRows = Schema.transformOrFail(
+export const linkText = `concat_ws(E'\\t', seq, id, extract(epoch FROM at) * 1000, prev_hash, hash,
+  ${AuditChain.members.map((member) => memberColumns[member]).join(", ")})`
+
+/** The canonical JSON of a stored `act`; undefined when it has none (deeper than the writer's stack, say). */
+const actOf = (text: string) => {
+  try {
+    return AuditChain.canonicalJson(JSON.parse(text))
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * A row's link, its event's canonical form written straight from the row's texts (no event object, no `Date`). A row
+ * no append could have written has none (CONTRACT §3: verification names it, it is not a store failure): a field too
+ * many or too few, a position JavaScript cannot count exactly, a time that is not a whole millisecond a `Date` holds
+ * (the chain writes milliseconds; `infinity` is none), an `act` that cannot be written.
+ */
+const linkOf = (text: string): AuditChain.Link => {
+  const fields = text.split("\t")
+  const seq = Number(fields[0])
+  const id = fields[1]!
+  const prevHash = fields[3] ?? ""
+  const hash = fields[4] ?? ""
+  const millis = Number(fields[2])
+  if (
+    fields.length !== linkFields || !Number.isSafeInteger(seq) || !Number.isSafeInteger(millis) ||
+    Math.abs(millis) > AuditChain.maxMillis
+  ) return { seq, id, prevHash, hash, canonical: undefined }
+  if (fields[membersAt] !== "") {
+    const act = actOf(fields[membersAt]!)
+    if (act === undefined) return { seq, id, prevHash, hash, canonical: undefined }
+    fields[membersAt] = act
+  }
+  return { seq, id, prevHash, hash, canonical: AuditChain.write(fields, membersAt, AuditChain.timeAt(millis)) }
+}
+
+const isTexts = (u: unknown): u is ReadonlyArray<string> => Array.isArray(u) && u.every((t) => typeof t === "string")
+const isLink = (u: unknown): u is AuditChain.Link => {
+  if (typeof u !== "object" || u === null) return false
+  const l = u as Record<string, unknown>
+  return typeof l["seq"] === "number" && typeof l["id"] === "string" && typeof l["prevHash"] === "string" &&
+    typeof l["hash"] === "string" && (l["canonical"] === undefined || typeof l["canonical"] === "string")
+}
+const isLinks = (u: unknown): u is ReadonlyArray<AuditChain.Link> => Array.isArray(u) && u.every(isLink)
+
+/**
+ * A batch of links from their rows' texts, decoded as a batch (a declared check over every link, no Effect per row or
+ * per field). Verification only reads: there is no encoding back to rows.
+ */
+const Links = Schema.transformOrFail(
   Schema.declare(isTexts, { identifier: "AuditLinkTexts" }),
-  Schema.declare(isLinkRows, { identifier: "AuditLinkRows" }),
+  Schema.declare(isLinks, { identifier: "AuditLinks" }),
   {
-    // not strict: what the texts parse to is unknown until the target's check has seen every row
-    strict: false,
-    decode: (texts, _, ast) => {
-      const rows = new Array<unknown>(texts.length)
-      try {
-        for (let i = 0; i < texts.length; i++) rows[i] = JSON.parse(texts[i]!)
-      } catch (e) {
-        return ParseResult.fail(new ParseResult.Type(ast, texts, e instanceof Error ? e.message : "not JSON"))
-      }
-      return ParseResult.succeed(rows)
-    },
-    encode: (rows) => ParseResult.succeed(rows.map((row) => JSON.stringify(row)))
+    strict: true,
+    decode: (texts) => ParseResult.succeed(texts.map(linkOf)),
+    encode: (links, _, ast) => ParseResult.fail(new ParseResult.Forbidden(ast, links, "audit links are read, never written back"))
   }
 )
-const decodeLinkRows = Schema.decodeUnknown(LinkRows)
-
-/** A link row as the domain's event, its members assigned in the order of their names (as `toEvent`). */
-const linkEvent = (realmId: string, row: LinkRow): AuditEvent.AuditEvent => {
-  const event: { -readonly [K in keyof AuditEvent.AuditEvent]?: AuditEvent.AuditEvent[K] } = {}
-  if (row[12] !== null) event.act = row[12]
-  event.actor = { id: row[6], type: row[5] }
-  event.at = DateTime.unsafeMake(row[2])
-  if (row[8] !== null) event.clientId = row[8]
-  if (row[9] !== null) event.grantType = row[9]
-  event.id = row[1]
-  if (row[15] !== null) event.ip = row[15]
-  event.realm = row[3]
-  event.realmId = realmId
-  if (row[14] !== null) event.reason = row[14]
-  if (row[10] !== null) event.resource = row[10]
-  event.result = row[13]
-  if (row[11] !== null) event.scope = row[11]
-  if (row[7] !== null) event.subject = row[7]
-  event.type = row[4] as AuditEvent.EventType
-  if (row[16] !== null) event.userAgent = row[16]
-  return event as AuditEvent.AuditEvent
-}
+const decodeLinks = Schema.decodeUnknown(Links)
 
 /**
  * The event as an `audit_events` row without its link (`seq`, `prev_hash`, `hash`), which the database adds; `at` is
@@ -204,10 +225,9 @@ export const layer = Layer.scoped(Audit.Audit, Effect.gen(function*() {
   // ADR 0042: keyset, on the primary key (realm_id, seq): each batch is an index range scan, whatever `after` is
   const links = (realmId: string, after: number, limit: number) =>
     Effect.gen(function*() {
-      const rows = yield* sql`SELECT ${sql.literal(linkColumns)} FROM audit_events
+      const rows = yield* sql`SELECT ${sql.literal(linkText)} FROM audit_events
         WHERE realm_id = ${realmId} AND seq > ${after} ORDER BY seq LIMIT ${limit}`.values
-      const decoded = yield* decodeLinkRows(rows.map((row) => row[0]))
-      return decoded.map((row): AuditChain.StoredLink => ({ seq: row[0], event: linkEvent(realmId, row), prevHash: row[17], hash: row[18] }))
+      return yield* decodeLinks(rows.map((row) => row[0]))
     }).pipe(withRealm(realmId), run)
   // ADR 0045: every event timed after `until + max_lag` is newer than every event at or before `until`, so the first
   // such event (one row of the index on (realm_id, at)) bounds the primary key's range from above; and every event

@@ -10,7 +10,7 @@
 import { expect, layer } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
-import { Cause, Clock, Context, DateTime, Deferred, Duration, Effect, Exit, Fiber, Option } from "effect"
+import { Cause, Clock, Context, DateTime, Deferred, Duration, Effect, Either, Exit, Fiber, Option } from "effect"
 import type { Layer } from "effect"
 import {
   AccessTokens, Audit, AuditChain, AuditEvent, AuthorizationCode, Clients, DeviceAuthorization, DeviceAuthorizations, Entropy, Hash,
@@ -19,6 +19,7 @@ import {
 } from "@tessera/domain"
 import type { Client, Consent, Grant, Realm } from "@tessera/domain"
 import { Sql } from "@tessera/sql"
+import { generate, oracle, prng, storable } from "../../domain/test/CanonicalOracle.js"
 import { newRealm } from "../../domain/test/PortContract.js"
 
 /** Runs SQL as the tables' owner, which `tessera_app` must never be able to do. */
@@ -765,6 +766,94 @@ export const suite = (backend: Backend) =>
             WHERE e.realm_id = $1 AND e.seq = $2`, [realm.id, seq, JSON.stringify(original!["row"])])
           expect(yield* verify(realm), `${column} restored`).toEqual({ ok: true, events: 9 })
         }
+      }))
+
+    it.effect("ADR 0007, ADR 0042: every link read back from its row has the canonical bytes its event had at append (420 varied events: every actor type, unicode, every control character, large details, nested act), and verifies", () =>
+      Effect.gen(function*() {
+        const audit = yield* Audit.Audit
+        const users = yield* Users.Users
+        const realm = yield* newRealm
+        const random = prng(42)
+        const value = generate(random, storable, true)
+        const pick = <A>(list: ReadonlyArray<A>): A => list[Math.floor(random() * list.length)]!
+        const text = () => (random() < 0.5 ? pick(storable) : pick(storable) + pick(storable))
+        const maybe = <A>(a: () => A) => (random() < 0.6 ? a() : undefined)
+        const actorTypes: ReadonlyArray<AuditEvent.ActorType> = ["user", "client", "agent", "owner", "tenant_admin"]
+        const types: ReadonlyArray<AuditEvent.EventType> = ["token.exchanged", "login.failed", "user.updated", "realm.created", "id_jag.issued"]
+        // the first and last instants of four-digit years, both sides of 1970, a leap day; then any millisecond of 1900-2100
+        const edges = ["0001-01-01T00:00:00.000Z", "9999-12-31T23:59:59.999Z", "1969-12-31T23:59:59.999Z", "1970-01-01T00:00:00.000Z", "2024-02-29T23:59:59.999Z"]
+        const instant = (i: number) => i < edges.length ? Date.parse(edges[i]!) : Date.UTC(1900, 0, 1) + Math.floor(random() * 6_311_433_600_000)
+        const large = (i: number) => i % 50 === 7
+        const eventAt = (i: number) => ({
+          id: crypto.randomUUID(),
+          at: DateTime.unsafeMake(instant(i)),
+          realmId: realm.id,
+          realm: i % 3 === 0 ? text() : realm.name,
+          type: pick(types),
+          actor: { type: actorTypes[i % actorTypes.length]!, id: large(i) ? text().repeat(500) : text() },
+          subject: maybe(text),
+          clientId: maybe(text),
+          grantType: maybe(text),
+          resource: maybe(text),
+          scope: maybe(text),
+          // RFC 8693 §4.1: a delegation chain, or any JSON value but a bare null (the jsonb column's NULL is no `act`, and
+          // no event has `act: null`); for a large event, 300 members
+          act: large(i)
+            ? Object.fromEntries(Array.from({ length: 300 }, (_, k) => [`${text()}${k}`, { sub: text(), act: value(1) }]))
+            : maybe(() => (random() < 0.5 ? { sub: text(), act: { sub: text(), act: value(2) } } : value(0) ?? { sub: null })),
+          result: random() < 0.5 ? "success" : "failure",
+          // a large event's reason and user agent near the request body's 64 KiB
+          reason: large(i) ? storable.join("|").repeat(120) : maybe(text),
+          ip: maybe(text),
+          userAgent: large(i) ? text().repeat(1000) : maybe(text)
+        }) as AuditEvent.AuditEvent
+        const events = Array.from({ length: 420 }, (_, i) => eventAt(i))
+        // the group-committed standalone append (audit_append_batch) and the append with a change (audit_append)
+        for (const e of events.slice(0, 400)) yield* audit.append(e)
+        for (const [k, e] of events.slice(400).entries()) {
+          yield* users.insert({ realmId: realm.id, sub: `s${k}`, username: `u${k}`, passwordHash: "$argon2id$x", roles: [], disabled: false, version: 1, createdAt: at }, e)
+        }
+        const links = yield* audit.links(realm.id, 0, 1000)
+        expect(links.length).toBe(421)
+        expect(links.slice(1).map((l) => [l.id, l.canonical])).toEqual(events.map((e) => [e.id, oracle(e)]))
+        // the append wrote the same text (the hash the database computed is over it)
+        expect(events.map((e) => AuditChain.canonical(e))).toEqual(events.map(oracle))
+        const hashes = yield* Effect.forEach(links, (l) => Hash.sha256(AuditChain.linked(l.prevHash, l.canonical!)))
+        expect(hashes).toEqual(links.map((l) => l.hash))
+        expect(yield* verify(realm)).toEqual({ ok: true, events: 421 })
+      }))
+
+    it.effect("hash chain: an owner's edit that no event could have (an unknown actor type or result, a time off the millisecond or past any Date, an act too deep to write, a tab in a hash) is named by verify, never a store error (CONTRACT §3 audit/verify, issue 15)", () =>
+      Effect.gen(function*() {
+        const owner = yield* Owner
+        const realm = yield* populatedRealm
+        const seq = 5
+        const [original] = yield* owner.run(realm.id, "SELECT to_jsonb(e) AS row FROM audit_events e WHERE realm_id = $1 AND seq = $2", [realm.id, seq])
+        const edits: ReadonlyArray<readonly [string, string]> = [
+          ["actor_type", "'robot'"],
+          ["result", "'maybe'"],
+          ["at", "'infinity'"],
+          ["at", "'-infinity'"],
+          ["at", "at + interval '1 microsecond'"],
+          ["at", "'294000-01-01T00:00:00Z'"],
+          ["at", "'4000-01-01T00:00:00Z BC'"],
+          // deeper than a recursive writer's stack: PostgreSQL stores up to about 14 000 levels (PGlite's smaller stack
+          // refuses more than about 5 000 itself, which JavaScript writes)
+          ...(backend.name === "PostgreSQL" ? [["act", "(repeat('[', 12000) || repeat(']', 12000))::jsonb"] as const] : []),
+          ["hash", "hash || E'\\t'"],
+          ["hash", "E'\\n' || hash"],
+          ["prev_hash", "prev_hash || E'\\t\\t'"]
+        ]
+        for (const [column, value] of edits) {
+          const [edited] = yield* owner.run(realm.id, `UPDATE audit_events SET ${column} = ${value} WHERE realm_id = $1 AND seq = $2 RETURNING id::text`, [realm.id, seq])
+          expect(yield* Effect.either(verify(realm)), `${column} = ${value}`).toEqual(Either.right({ ok: false, firstBroken: edited!["id"] }))
+          yield* owner.run(realm.id, `UPDATE audit_events e SET ${column} = r.${column} FROM jsonb_populate_record(NULL::audit_events, $3::jsonb) r
+            WHERE e.realm_id = $1 AND e.seq = $2`, [realm.id, seq, JSON.stringify(original!["row"])])
+          expect(yield* verify(realm), `${column} restored`).toEqual({ ok: true, events: 9 })
+        }
+        // the last event renumbered past any position JavaScript counts exactly
+        const [last] = yield* owner.run(realm.id, "UPDATE audit_events SET seq = 4611686018427387904 WHERE realm_id = $1 AND seq = 9 RETURNING id::text", [realm.id])
+        expect(yield* Effect.either(verify(realm))).toEqual(Either.right({ ok: false, firstBroken: last!["id"] }))
       }))
 
     it.effect("secrets at rest: a code is stored only by its hash, a refresh token, a session cookie, an interaction's CSRF token and a device code likewise: no column holds one in clear", () =>
