@@ -27,8 +27,8 @@ import { performance } from "node:perf_hooks"
 import { SqlClient } from "@effect/sql"
 import { DateTime, Effect, Layer, Logger, LogLevel, Redacted } from "effect"
 import Pg from "pg"
-import { Audit, AuditChain, AuditEvent, AuditVerification, CheckpointKey, Realms } from "@tessera/domain"
-import type { Realm, SigningKey } from "@tessera/domain"
+import { Audit, AuditChain, AuditEvent, AuditVerification, CheckpointKey, Realms, SigningKey } from "@tessera/domain"
+import type { Realm } from "@tessera/domain"
 import * as ServerCrypto from "@tessera/server-node/NodeCrypto"
 import { Database, ports } from "@tessera/sql"
 import * as PgAudit from "@tessera/sql/PgAudit"
@@ -273,9 +273,8 @@ const bench = (owner: Owner, insert: Insert, kept: boolean) =>
       version: 1
     }
     if (found.length === 0) {
-      const key = (kid: string, alg: SigningKey.Alg, status: SigningKey.Status): SigningKey.SigningKey => ({
-        kid, alg, status, publicJwk: { kty: "EC", kid }, sealedPrivateJwk: sealed, createdAt: at, activatesAt: at
-      })
+      const key = (kid: string, alg: SigningKey.Alg, status: "active" | "next"): SigningKey.SigningKey =>
+        SigningKey.SigningKey[status === "active" ? "Active" : "Next"]({ kid, alg, publicJwk: { kty: "EC", kid }, sealedPrivateJwk: sealed, createdAt: at, activatesAt: at })
       const realmCreated: AuditEvent.AuditEvent = {
         id: NodeCrypto.randomUUID(), at, realmId: realm.id, realm: realm.name, type: "realm.created", actor: AuditEvent.owner, result: "success"
       }

@@ -22,8 +22,8 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { performance } from "node:perf_hooks"
 import Pg from "pg"
-import { Audit, AuditEvent, Realms } from "@tessera/domain"
-import type { Realm, SigningKey } from "@tessera/domain"
+import { Audit, AuditEvent, Realms, SigningKey } from "@tessera/domain"
+import type { Realm } from "@tessera/domain"
 import { Database, ports } from "@tessera/sql"
 
 const seconds = Number(process.env["BENCH_SECONDS"] ?? 5)
@@ -50,9 +50,8 @@ interface Result {
 // --- fixtures: realms created through the ports, events shaped like the ones the token endpoint records ---
 
 const sealed: SigningKey.Sealed = { iv: "aXY", ciphertext: "Y2lwaGVy" }
-const key = (kid: string, alg: SigningKey.Alg, status: SigningKey.Status, at: DateTime.Utc): SigningKey.SigningKey => ({
-  kid, alg, status, publicJwk: { kty: "EC", kid }, sealedPrivateJwk: sealed, createdAt: at, activatesAt: at
-})
+const key = (kid: string, alg: SigningKey.Alg, status: "active" | "next", at: DateTime.Utc): SigningKey.SigningKey =>
+  SigningKey.SigningKey[status === "active" ? "Active" : "Next"]({ kid, alg, publicJwk: { kty: "EC", kid }, sealedPrivateJwk: sealed, createdAt: at, activatesAt: at })
 
 const nowUtc = () => DateTime.unsafeMake(Date.now())
 

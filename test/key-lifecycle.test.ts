@@ -158,7 +158,7 @@ describe("DESIGN signing key: Next -> Active -> Retired -> Deleted", () => {
         const ring = Option.getOrThrow(yield* Effect.flatMap(Keys.Keys, (keys) => keys.ring(id)))
         expect(SigningKey.isWhole(ring)).toBe(true)
         // retired keys older than the longest token lifetime are gone
-        expect(ring.keys.filter((k) => k.status === "retired").length).toBeLessThanOrEqual(2)
+        expect(ring.keys.filter((k) => k._tag === "Retired").length).toBeLessThanOrEqual(2)
       }
     }).pipe(Effect.provide(world())))
 })

@@ -89,7 +89,7 @@ const rotateFrom = (realm: Pick<Realm, "id" | "name">, ring: SigningKey.Ring, ac
       onLeft: (broken) => Effect.dieMessage(broken.reason),
       onRight: Effect.succeed
     })
-    const promoted = rotated.keys.filter((key) => key.status === "active").map((key) => key.kid).join(" ")
+    const promoted = rotated.keys.filter((key) => key._tag === "Active").map((key) => key.kid).join(" ")
     const event = yield* Audit.make(realm, { type: "key.rotated", actor, result: "success", reason: `${reason}; active ${promoted}` })
     yield* keys.replace(realm.id, ring.version, rotated, Option.some(event))
     return rotated
@@ -146,7 +146,8 @@ export const signerKey = (realmId: string, key: SigningKey.SigningKey) =>
   signerEntry(realmId, `${key.kid}:${key.sealedPrivateJwk.iv}:${key.sealedPrivateJwk.ciphertext}`)
 
 /** The key `signer` signs with for `alg`: the ring's active one. */
-export const activeKey = (ring: SigningKey.Ring, alg: SigningKey.Alg) => ring.keys.find((key) => key.alg === alg && key.status === "active")
+export const activeKey = (ring: SigningKey.Ring, alg: SigningKey.Alg) =>
+  ring.keys.find((key): key is SigningKey.Active => key.alg === alg && key._tag === "Active")
 
 /**
  * CONTRACT §8 `tessera_signing_key_age_seconds{realm,alg}`: how long each realm's active key has signed, as of now

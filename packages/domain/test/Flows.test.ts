@@ -289,7 +289,7 @@ describe("RFC 9068 access tokens and OIDC Core §2 ID tokens", () => {
         Jose.jwtVerify(token, Jose.createLocalJWKSet(jwks as Jose.JSONWebKeySet), { issuer, audience: "https://api.example", typ: "at+jwt", currentDate: new Date(claims.iat * 1000) })
       )
       expect(verified.protectedHeader).toEqual({ alg: "ES256", kid: expect.any(String), typ: "at+jwt" })
-      const active = (yield* SigningKeys.list(realm.id)).find((k) => k.alg === "ES256" && k.status === "active")!
+      const active = (yield* SigningKeys.list(realm.id)).find((k) => k.alg === "ES256" && SigningKey.status(k) === "active")!
       expect(verified.protectedHeader.kid).toBe(active.kid)
       expect(verified.payload).toEqual({
         iss: issuer, sub: "user-1", aud: "https://api.example", client_id: "c1", scope: "read write",

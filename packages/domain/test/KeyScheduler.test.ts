@@ -22,12 +22,12 @@ describe("DESIGN signing key: the scheduler's pass over every realm", () => {
       const realm = yield* Provisioning.createRealm(`t-${crypto.randomUUID().slice(0, 8)}`, "https://tessera.test")
       const before = yield* SigningKeys.list(realm.id)
       const due = yield* SigningKeys.nextChange
-      expect(Option.map(due, DateTime.formatIso)).toEqual(Option.some(DateTime.formatIso(before.find((k) => k.status === "next")!.activatesAt)))
+      expect(Option.map(due, DateTime.formatIso)).toEqual(Option.some(DateTime.formatIso(before.find((k) => SigningKey.status(k) === "next")!.activatesAt)))
       yield* TestClock.adjust(Duration.sum(SigningKey.defaultPolicy.rotateEvery, Duration.seconds(1)))
       yield* SigningKeys.rotateDue
       const after = yield* SigningKeys.list(realm.id)
-      expect(after.filter((k) => k.status === "active").map((k) => k.kid).sort())
-        .toEqual(before.filter((k) => k.status === "next").map((k) => k.kid).sort())
+      expect(after.filter((k) => SigningKey.status(k) === "active").map((k) => k.kid).sort())
+        .toEqual(before.filter((k) => SigningKey.status(k) === "next").map((k) => k.kid).sort())
     }).pipe(Effect.provide(worldWith(RealmsWithGhost))))
 
   it.effect("a realm whose ring breaks the invariants (no active key) is logged and skipped; the others still rotate", () =>
@@ -35,13 +35,13 @@ describe("DESIGN signing key: the scheduler's pass over every realm", () => {
       const broken = yield* Provisioning.createRealm(`t-${crypto.randomUUID().slice(0, 8)}`, "https://tessera.test")
       const keys = yield* Keys.Keys
       const ring = Option.getOrThrow(yield* keys.ring(broken.id))
-      yield* keys.replace(broken.id, ring.version, { ...ring, keys: ring.keys.filter((k) => k.status !== "active") }, Option.none())
+      yield* keys.replace(broken.id, ring.version, { ...ring, keys: ring.keys.filter((k) => SigningKey.status(k) !== "active") }, Option.none())
       const realm = yield* Provisioning.createRealm(`t-${crypto.randomUUID().slice(0, 8)}`, "https://tessera.test")
       const before = yield* SigningKeys.list(realm.id)
       yield* TestClock.adjust(Duration.sum(SigningKey.defaultPolicy.rotateEvery, Duration.seconds(1)))
       yield* SigningKeys.rotateDue
       const after = yield* SigningKeys.list(realm.id)
-      expect(after.filter((k) => k.status === "active").map((k) => k.kid).sort())
-        .toEqual(before.filter((k) => k.status === "next").map((k) => k.kid).sort())
+      expect(after.filter((k) => SigningKey.status(k) === "active").map((k) => k.kid).sort())
+        .toEqual(before.filter((k) => SigningKey.status(k) === "next").map((k) => k.kid).sort())
     }).pipe(Effect.provide(worldWith(Realms.layerMemory))))
 })

@@ -17,9 +17,8 @@ export type Ports =
 const at = DateTime.unsafeMake("2026-11-29T12:00:00Z")
 
 const sealed: SigningKey.Sealed = { iv: "aXY", ciphertext: "Y2lwaGVy" }
-const key = (kid: string, alg: SigningKey.Alg, status: SigningKey.Status): SigningKey.SigningKey => ({
-  kid, alg, status, publicJwk: { kty: "EC", kid }, sealedPrivateJwk: sealed, createdAt: at, activatesAt: at
-})
+const key = (kid: string, alg: SigningKey.Alg, status: "active" | "next"): SigningKey.SigningKey =>
+  SigningKey.SigningKey[status === "active" ? "Active" : "Next"]({ kid, alg, publicJwk: { kty: "EC", kid }, sealedPrivateJwk: sealed, createdAt: at, activatesAt: at })
 const ring: SigningKey.Ring = {
   version: 1,
   keys: [key("a1", "ES256", "active"), key("n1", "ES256", "next"), key("a2", "RS256", "active"), key("n2", "RS256", "next")]

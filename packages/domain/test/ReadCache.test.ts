@@ -173,9 +173,8 @@ describe("ReadCache (ADR 0015)", () => {
 
 const at = DateTime.unsafeMake("2026-11-29T12:00:00Z")
 const sealed: SigningKey.Sealed = { iv: "aXY", ciphertext: "Y2lwaGVy" }
-const key = (kid: string, alg: SigningKey.Alg, status: SigningKey.Status): SigningKey.SigningKey => ({
-  kid, alg, status, publicJwk: { kty: "EC", kid }, sealedPrivateJwk: sealed, createdAt: at, activatesAt: at
-})
+const key = (kid: string, alg: SigningKey.Alg, status: "active" | "next"): SigningKey.SigningKey =>
+  SigningKey.SigningKey[status === "active" ? "Active" : "Next"]({ kid, alg, publicJwk: { kty: "EC", kid }, sealedPrivateJwk: sealed, createdAt: at, activatesAt: at })
 const ring = (version: number, suffix: string): SigningKey.Ring => ({
   version,
   keys: [key(`a${suffix}`, "ES256", "active"), key(`n${suffix}`, "ES256", "next"), key(`b${suffix}`, "RS256", "active"), key(`m${suffix}`, "RS256", "next")]

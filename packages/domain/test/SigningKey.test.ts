@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { DateTime, Duration, Either, Option } from "effect"
+import { DateTime, Duration, Either, Option, Schema } from "effect"
 import { SigningKey } from "@tessera/domain"
 
 const t0 = DateTime.unsafeMake("2026-01-01T00:00:00Z")
@@ -12,7 +12,7 @@ const initial = SigningKey.initial(
   t0,
   policy
 )
-const statusOf = (ring: SigningKey.Ring) => Object.fromEntries(ring.keys.map((k) => [k.kid, k.status]))
+const statusOf = (ring: SigningKey.Ring) => Object.fromEntries(ring.keys.map((k) => [k.kid, SigningKey.status(k)]))
 const rotateAt = (ring: SigningKey.Ring, at: DateTime.Utc, tag: string) =>
   Either.getOrThrow(SigningKey.rotate(ring, [fresh(`${tag}-es`, "ES256"), fresh(`${tag}-rs`, "RS256")], at, policy))
 
@@ -36,7 +36,9 @@ describe("SigningKey transitions (pure)", () => {
     const ring = rotateAt(initial, at, "f")
     expect(ring.version).toBe(2)
     expect(statusOf(ring)).toEqual({ "a-es": "retired", "a-rs": "retired", "n-es": "active", "n-rs": "active", "f-es": "next", "f-rs": "next" })
-    expect(ring.keys.find((k) => k.kid === "a-es")!.expiresAt).toEqual(DateTime.addDuration(at, policy.maxTokenLifetime))
+    expect(ring.keys.find((k) => k.kid === "a-es")).toEqual(SigningKey.SigningKey.Retired({
+      ...initial.keys.find((k) => k.kid === "a-es")!, expiresAt: DateTime.addDuration(at, policy.maxTokenLifetime)
+    }))
     expect(ring.keys.find((k) => k.kid === "n-es")!.activatesAt).toEqual(at)
     expect(SigningKey.isWhole(ring)).toBe(true)
   })
@@ -70,5 +72,44 @@ describe("SigningKey transitions (pure)", () => {
     expect(SigningKey.nextChange(initial)).toEqual(Option.some(DateTime.addDuration(t0, policy.rotateEvery)))
     const at = DateTime.addDuration(t0, policy.rotateEvery)
     expect(SigningKey.nextChange(rotateAt(initial, at, "f"))).toEqual(Option.some(DateTime.addDuration(at, policy.maxTokenLifetime)))
+  })
+})
+
+describe("SigningKey states: Next -> Active -> Retired -> Deleted (ADR 0054)", () => {
+  const next = SigningKey.asNext(fresh("k", "ES256"), t0, policy)
+  const at = DateTime.addDuration(t0, policy.rotateEvery)
+
+  it("CONTRACT §2 jwks_uri: a next key is published a rotation interval before it signs", () => {
+    expect(next).toEqual(SigningKey.SigningKey.Next({ ...fresh("k", "ES256"), createdAt: t0, activatesAt: at }))
+    expect(SigningKey.status(next)).toBe("next")
+  })
+
+  it("activate: the next key signs from now", () => {
+    expect(SigningKey.activate(next, at)).toEqual(SigningKey.SigningKey.Active({ ...fresh("k", "ES256"), createdAt: t0, activatesAt: at }))
+  })
+
+  it("retire: the active key stays published until every token it signed has expired (maxTokenLifetime)", () => {
+    const retired = SigningKey.retire(SigningKey.activate(next, at), at, policy)
+    expect(retired).toEqual(SigningKey.SigningKey.Retired({
+      ...fresh("k", "ES256"), createdAt: t0, activatesAt: at, expiresAt: DateTime.addDuration(at, policy.maxTokenLifetime)
+    }))
+    expect(SigningKey.status(retired)).toBe("retired")
+    expect(SigningKey.isLive(retired, DateTime.addDuration(at, Duration.subtract(policy.maxTokenLifetime, Duration.millis(1))))).toBe(true)
+    expect(SigningKey.isLive(retired, DateTime.addDuration(at, policy.maxTokenLifetime))).toBe(false)
+  })
+
+  it("Stored: each state round-trips through the ring's stored form, under CONTRACT §3's status names", () => {
+    const keys = rotateAt(initial, at, "f").keys
+    const stored = Schema.encodeSync(Schema.Array(SigningKey.Stored))(keys)
+    expect(stored.map((k) => k.status)).toEqual(keys.map(SigningKey.status))
+    expect(Schema.decodeUnknownSync(Schema.Array(SigningKey.Stored))(JSON.parse(JSON.stringify(stored)))).toEqual(keys)
+  })
+
+  it("Stored: a key of no known state, or a retired key without its expiry, does not decode", () => {
+    const [stored] = Schema.encodeSync(Schema.Array(SigningKey.Stored))([next])
+    const decode = Schema.decodeUnknownEither(SigningKey.Stored)
+    expect(Either.isLeft(decode({ ...JSON.parse(JSON.stringify(stored)), status: "deleted" }))).toBe(true)
+    expect(Either.isLeft(decode({ ...JSON.parse(JSON.stringify(stored)), status: "retired" }))).toBe(true)
+    expect(Either.isRight(decode(JSON.parse(JSON.stringify(stored))))).toBe(true)
   })
 })

@@ -1,25 +1,14 @@
 /** Key rings on Postgres: one JSON document per realm (private keys inside stay sealed), compare-and-set on version. */
-import { SqlClient } from "@effect/sql"
+import { SqlClient, SqlSchema } from "@effect/sql"
 import { Effect, Layer, Option, Schema } from "effect"
-import { Conflict, Keys } from "@tessera/domain"
-import type { SigningKey } from "@tessera/domain"
+import { Conflict, Keys, SigningKey } from "@tessera/domain"
 import { appendEvent } from "./PgAudit.js"
 import { lockRealm, on, withRealm } from "./Sql.js"
 
-const KeyJson = Schema.Struct({
-  kid: Schema.String,
-  alg: Schema.Literal("ES256", "RS256"),
-  status: Schema.Literal("next", "active", "retired"),
-  publicJwk: Schema.Record({ key: Schema.String, value: Schema.Unknown }),
-  sealedPrivateJwk: Schema.Struct({ iv: Schema.String, ciphertext: Schema.String }),
-  createdAt: Schema.DateTimeUtc,
-  activatesAt: Schema.DateTimeUtc,
-  expiresAt: Schema.optionalWith(Schema.DateTimeUtc, { exact: true })
-})
-const KeysJson = Schema.Array(KeyJson)
+const KeysJson = Schema.Array(SigningKey.Stored)
 
+/** A ring's row: its version and its keys (jsonb, decoded into their states, ADR 0054). */
 const Row = Schema.Struct({ version: Schema.Number, keys: KeysJson })
-const decodeRows = Schema.decodeUnknown(Schema.Array(Row))
 
 /** The row form of a ring: `keys` as JSON text for the jsonb column. */
 export const encodeRing = (ring: SigningKey.Ring) => ({
@@ -30,13 +19,13 @@ export const encodeRing = (ring: SigningKey.Ring) => ({
 export const layer = Layer.effect(Keys.Keys, Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const run = on(sql)
+  const ringOf = SqlSchema.findOne({
+    Request: Schema.String,
+    Result: Row,
+    execute: (realmId) => sql`SELECT version, keys FROM key_rings WHERE realm_id = ${realmId}`
+  })
   return Keys.Keys.of({
-    ring: (realmId) =>
-      Effect.flatMap(sql`SELECT version, keys FROM key_rings WHERE realm_id = ${realmId}`, decodeRows).pipe(
-        Effect.map((rows) => Option.fromNullable(rows[0])),
-        withRealm(realmId),
-        run
-      ),
+    ring: (realmId) => ringOf(realmId).pipe(withRealm(realmId), run),
     replace: (realmId, expectedVersion, ring, event) =>
       Effect.gen(function*() {
         // the realm row first, then the ring, then the trail head (`lockRealm`); a realm deleted meanwhile has no ring

@@ -1,8 +1,7 @@
 /** CONTRACT §3 keys: the realm's signing keys and their rotation. */
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import { Effect } from "effect"
-import { Provisioning, SigningKeys } from "@tessera/domain"
-import type { SigningKey } from "@tessera/domain"
+import { Provisioning, SigningKey, SigningKeys } from "@tessera/domain"
 import { json } from "../Respond.js"
 import { admin, destructive, iso, realmParam } from "./Auth.js"
 import * as Caller from "./Caller.js"
@@ -10,10 +9,9 @@ import * as Caller from "./Caller.js"
 const keyView = (key: SigningKey.SigningKey) => ({
   kid: key.kid,
   alg: key.alg,
-  status: key.status,
+  status: SigningKey.status(key),
   created_at: iso(key.createdAt),
-  ...(key.status !== "retired" ? { activates_at: iso(key.activatesAt) } : {}),
-  ...(key.expiresAt !== undefined ? { expires_at: iso(key.expiresAt) } : {})
+  ...(key._tag === "Retired" ? { expires_at: iso(key.expiresAt) } : { activates_at: iso(key.activatesAt) })
 })
 
 const keys = admin(Effect.gen(function*() {
