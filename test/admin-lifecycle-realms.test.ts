@@ -600,6 +600,67 @@ layer(TestLive)("CONTRACT §3 DELETE /admin/realms/R?confirm=R", (it) => {
         access_token: expect.any(String), token_type: "Bearer", expires_in: T.accessTokenLifetime, scope: "read"
       })
     }), { timeout: 120_000 })
+
+  // issue 15 leftovers: the other order. The deletion takes the realm row FOR UPDATE first and waits behind the trail
+  // head; the write comes after it, found the realm (and its row) before the deletion commits, and is released with it.
+  // A user or client UPDATE/DELETE that locked its own row before asking for the realm row (its event's KEY SHARE)
+  // closed a cycle with the deletion, which then reached that row (realm_delete deletes `users`/`clients` after
+  // `audit_heads`): a deadlock, 40P01, answered 503. An insert arriving after the deletion failed its foreign key to
+  // the realm (23503), also 503. Either way the realm is gone when the write is answered: CONTRACT §3's 404.
+  const deletionThenWrite = (realmId: string, name: string, write: ReturnType<typeof deleteRealm>) =>
+    Effect.gen(function*() {
+      const [deleted, written] = yield* queuedBehindTrailHead(realmId, [deleteRealm(name), write])
+      expect([deleted!.status, deleted!.text]).toEqual([204, ""])
+      expectError(yield* admin.get(`/admin/realms/${name}`), 404, "not_found", "unknown realm")
+      return written!
+    })
+
+  /** A realm with one user and one client, and their admin paths. */
+  const realmWithUserAndClient = Effect.gen(function*() {
+    const realm = yield* createRealm()
+    const user = yield* admin.post(`/admin/realms/${realm.name}/users`, { username: "ada", password: "correct horse battery" })
+    expect(user.status).toBe(201)
+    const client = yield* admin.post(`/admin/realms/${realm.name}/clients`, {
+      redirect_uris: ["https://app.example.com/callback"], token_endpoint_auth_method: "none", grant_types: ["authorization_code"]
+    })
+    expect(client.status).toBe(201)
+    return {
+      name: realm.name,
+      id: yield* idOf(realm.name),
+      user: `/admin/realms/${realm.name}/users/${user.json.sub}`,
+      client: `/admin/realms/${realm.name}/clients/${client.json.client_id}`
+    }
+  })
+
+  const writesAfterDeletion: ReadonlyArray<readonly [string, (r: Effect.Effect.Success<typeof realmWithUserAndClient>) => ReturnType<typeof deleteRealm>]> = [
+    ["a user PATCH (was 503 on a deadlock, 40P01)", (r) => admin.patch(r.user, { name: "Ada Lovelace" })],
+    ["a user DELETE (was 503 on a deadlock, 40P01)", (r) => del(r.user)],
+    ["a client PATCH (was 503 on a deadlock, 40P01)", (r) => admin.patch(r.client, { client_name: "Acme app" })],
+    ["a client DELETE (was 503 on a deadlock, 40P01)", (r) => del(r.client)],
+    ["a user POST (was 503 on the foreign key, 23503)", (r) =>
+      admin.post(`/admin/realms/${r.name}/users`, { username: "grace", password: "correct horse battery" })],
+    ["a client POST (was 503 on the foreign key, 23503)", (r) =>
+      admin.post(`/admin/realms/${r.name}/clients`, {
+        redirect_uris: ["https://app.example.com/callback"], token_endpoint_auth_method: "none", grant_types: ["authorization_code"]
+      })]
+  ]
+
+  for (const [what, write] of writesAfterDeletion) {
+    if (store === "postgres") it.effect(`§3: the realm's deletion, then ${what}, queued behind its trail head: 204, then 404 unknown realm`, () =>
+      Effect.gen(function*() {
+        const r = yield* realmWithUserAndClient
+        expectError(yield* deletionThenWrite(r.id, r.name, write(r)), 404, "not_found", "unknown realm")
+      }), { timeout: 120_000 })
+  }
+
+  if (store === "postgres") it.effect("CONTRACT §2: the realm's deletion, then a client_credentials token, queued behind its trail head: 204, then 404 unknown realm (was 503 on the foreign key, 23503)", () =>
+    Effect.gen(function*() {
+      const w = yield* T.world
+      const client = yield* T.registerClient(w, { grant_types: ["client_credentials"] })
+      const issued = yield* deletionThenWrite(w.realmId, w.name,
+        T.post(w, "token", T.authOf(client), { grant_type: "client_credentials", scope: "read" }))
+      expectError(issued, 404, "invalid_request", "unknown realm")
+    }), { timeout: 120_000 })
 })
 
 layer(TestLive)("CONTRACT §3 GET /admin/audit: the owner trail", (it) => {

@@ -1,12 +1,13 @@
 import { describe, expect, it } from "@effect/vitest"
-import { DateTime, Duration, Effect, Exit, Option, TestClock } from "effect"
+import { DateTime, Duration, Effect, Exit, HashMap, Option, Ref, TestClock } from "effect"
 import * as Jose from "jose"
-import { AuditEvent, Conflict, Jwt, Keys, Provisioning, SigningKey, SigningKeys } from "@tessera/domain"
+import { AuditEvent, Conflict, Jwt, Keys, MemoryDb, Provisioning, ReadCache, SigningKey, SigningKeys, StoreError } from "@tessera/domain"
 import { eventually } from "./support/Eventually.js"
 import type { WireResponse } from "./support/Http.js"
 import { admin, createRealm, get, request } from "./support/Http.js"
 import { skipWithoutPostgres } from "./support/Postgres.js"
 import * as TestLive from "./support/TestLive.js"
+import * as T from "./support/TokenFixtures.js"
 import { queuedBehindTrailHead } from "./support/TrailHead.js"
 
 /** One day between rotations keeps the scheduler's one-minute passes few under TestClock. */
@@ -227,6 +228,27 @@ const rotationAfterDeletion = Effect.gen(function*() {
 
 const rotationAfterDeletionName = "CONTRACT §3: a rotation of a realm deleted since it was read fails NotFound (the 404 unknown realm), not a defect"
 
+/**
+ * Issue 15: the signer, the JWKS and the key list of a realm deleted since it was read (as a token request, a JWKS or
+ * an admin key list that found the realm just before): the realm gone (the edge's unknown realm, CONTRACT §2, §3), not
+ * a defect ("realm has no key ring", a 500, before).
+ */
+const keysAfterDeletion = Effect.gen(function*() {
+  const realm = yield* createRealm()
+  const found = yield* Provisioning.findRealm(realm.name)
+  const deleted = yield* request("DELETE", `/admin/realms/${realm.name}?confirm=${realm.name}`, {
+    headers: { authorization: `Bearer ${TestLive.adminToken}` }
+  })
+  expect([deleted.status, deleted.text]).toEqual([204, ""])
+  const gone = Exit.fail(StoreError.realmGone(found.id))
+  expect(yield* Effect.exit(SigningKeys.signer(found.id, "ES256"))).toEqual(gone)
+  expect(yield* Effect.exit(SigningKeys.signer(found.id, "RS256"))).toEqual(gone)
+  expect(yield* Effect.exit(SigningKeys.jwks(found.id))).toEqual(gone)
+  expect(yield* Effect.exit(SigningKeys.list(found.id))).toEqual(gone)
+})
+
+const keysAfterDeletionName = "CONTRACT §2: the signer, JWKS and key list of a realm deleted since it was read fail as the realm gone, not a defect"
+
 const concurrentName = `CONTRACT §3 POST keys/rotate: ${rotations} at once with realm PATCHes and the scheduler's pass: 200 or 409, never a 5xx`
 
 describe("CONTRACT §3 key rotation under concurrency (issue 15 fuzzer finding)", () => {
@@ -241,6 +263,34 @@ describe("CONTRACT §3 key rotation under concurrency (issue 15 fuzzer finding)"
 
   it.effect(`${rotationAfterDeletionName}, PGlite`, () =>
     rotationAfterDeletion.pipe(Effect.provide(TestLive.make({ keyPolicy: policy }, { store: "pglite" }))), { timeout: 120_000 })
+
+  it.effect(`${keysAfterDeletionName}, memory`, () =>
+    keysAfterDeletion.pipe(Effect.provide(TestLive.make({ keyPolicy: policy }, { store: "memory" }))), { timeout: 120_000 })
+
+  it.effect(`${keysAfterDeletionName}, PGlite`, () =>
+    keysAfterDeletion.pipe(Effect.provide(TestLive.make({ keyPolicy: policy }, { store: "pglite" }))), { timeout: 120_000 })
+})
+
+describe("CONTRACT §2 a realm deleted after a request found it: its key ring is gone (issue 15)", () => {
+  it.effect("§2: the token endpoint, the JWKS and the admin key list answer as for an unknown realm (404), not 500", () =>
+    Effect.gen(function*() {
+      const w = yield* T.world
+      const client = yield* T.registerClient(w, { grant_types: ["client_credentials"] })
+      // what a request that found the realm sees once the deletion took the ring: the realm's row, no ring
+      const db = yield* MemoryDb.MemoryDb
+      yield* Ref.update(db.state, (state) => ({ ...state, keyRings: HashMap.remove(state.keyRings, w.realmId) }))
+      yield* Effect.flatMap(Effect.serviceOption(ReadCache.ReadCache), Option.match({
+        onNone: () => Effect.void,
+        onSome: (cache) => cache.invalidate(w.realmId)
+      }))
+      const token = yield* T.post(w, "token", T.authOf(client), { grant_type: "client_credentials", scope: "read" })
+      expect([token.status, token.headers["cache-control"], token.json])
+        .toEqual([404, "no-store", { error: "invalid_request", error_description: "unknown realm" }])
+      const jwks = yield* get(`/realms/${w.name}/jwks`)
+      expect([jwks.status, jwks.json]).toEqual([404, { error: "invalid_request", error_description: "unknown realm" }])
+      const keys = yield* admin.get(`/admin/realms/${w.name}/keys`)
+      expect([keys.status, keys.json]).toEqual([404, { error: "not_found", error_description: "unknown realm" }])
+    }).pipe(Effect.provide(TestLive.makeMemory({ keyPolicy: policy }))), { timeout: 120_000 })
 })
 
 // Skipped only on a fresh clone without DATABASE_URL (no PostgreSQL to run against); under CI=true it never skips but
@@ -283,6 +333,9 @@ describe.skipIf(skipWithoutPostgres)("CONTRACT §3 key rotation under concurrenc
 
   it.effect(`${rotationAfterDeletionName}, PostgreSQL`, () =>
     rotationAfterDeletion.pipe(Effect.provide(TestLive.make({ keyPolicy: policy }, { store: "postgres" }))), { timeout: 120_000 })
+
+  it.effect(`${keysAfterDeletionName}, PostgreSQL`, () =>
+    keysAfterDeletion.pipe(Effect.provide(TestLive.make({ keyPolicy: policy }, { store: "postgres" }))), { timeout: 120_000 })
 
   it.effect("the realm's deletion, then a rotation, queued behind the realm's trail head: 204, then 404 unknown realm (was 500: the realm has no key ring)", () =>
     Effect.gen(function*() {

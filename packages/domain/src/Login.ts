@@ -41,7 +41,7 @@ export interface Command {
 
 export interface Success {
   readonly user: User.User
-  readonly session: Session.Active
+  readonly session: Session.Session
   /** The cookie's secret value (32 random bytes, base64url): only its SHA-256 is stored. */
   readonly cookie: string
 }
@@ -93,14 +93,18 @@ export const authenticate = Effect.fn("Login.authenticate")(function*(cmd: Comma
     result: "success",
     ...audited(cmd.context)
   })
-  const session = Session.begin({
+  const session: Session.Session = {
     realmId: cmd.realm.id,
     sid: yield* Entropy.token(16),
     cookieHash: yield* Hash.sha256(cookie),
     sub: user.value.sub,
+    createdAt: now,
+    authTime: now,
     acr: Session.passwordAcr,
-    amr: Session.passwordAmr
-  }, now)
+    amr: Session.passwordAmr,
+    expiresAt: DateTime.addDuration(now, Session.lifetime),
+    clientIds: []
+  }
   yield* Effect.flatMap(Sessions, (sessions) => sessions.create(session, event))
   if (cmd.stepUp) {
     yield* audit.append(yield* Audit.make(cmd.realm, {

@@ -13,6 +13,7 @@ import type { Realm } from "./Realm.js"
 import * as ReadCache from "./ReadCache.js"
 import { Realms } from "./Realms.js"
 import * as SigningKey from "./SigningKey.js"
+import * as StoreError from "./StoreError.js"
 
 /** The key policy in force (from configuration). */
 export class KeyPolicy extends Context.Tag("@tessera/domain/KeyPolicy")<KeyPolicy, SigningKey.Policy>() {}
@@ -58,10 +59,14 @@ export const initialRing = (realmId: string) =>
     return SigningKey.initial({ active, next }, yield* now, policy)
   })
 
+/**
+ * The realm's ring. Every realm has one from its creating write on, and it goes with the realm: none is a realm deleted
+ * since the caller found it (issue 15), answered as an unknown realm (CONTRACT §2, §3), not a defect.
+ */
 const ringOf = (realmId: string) =>
   Effect.flatMap(Keys, (keys) => keys.ring(realmId)).pipe(
     Effect.flatMap(Option.match({
-      onNone: () => Effect.dieMessage(`realm ${realmId} has no key ring`),
+      onNone: () => Effect.fail(StoreError.realmGone(realmId)),
       onSome: Effect.succeed
     }))
   )

@@ -7,7 +7,7 @@ import { DateTime, Effect, Layer, ParseResult, Schema } from "effect"
 import { Audit, AuditChain, Metrics, RealmPin } from "@tessera/domain"
 import type { AuditEvent } from "@tessera/domain"
 import * as GroupCommit from "./GroupCommit.js"
-import { on, toDate, withRealm } from "./Sql.js"
+import { on, realmGoneOnForeignKey, toDate, withRealm } from "./Sql.js"
 
 const Row = Schema.Struct({
   realm_id: Schema.String,
@@ -218,9 +218,10 @@ export const layer = Layer.scoped(Audit.Audit, Effect.gen(function*() {
   // ADR 0022: per realm, standalone events arriving while a flush is in flight go together in the next one
   const group = yield* GroupCommit.make({
     maxBatch,
-    flush: (_realmId: string, events: ReadonlyArray<AuditEvent.AuditEvent>) =>
-      // CONTRACT §8 `tessera_audit_commit_batch_size`: the events this commit holds
-      appendBatch(events).pipe(run, Effect.zipRight(Metrics.auditBatchOf(events.length)))
+    flush: (realmId: string, events: ReadonlyArray<AuditEvent.AuditEvent>) =>
+      // CONTRACT §8 `tessera_audit_commit_batch_size`: the events this commit holds; issue 15: a realm deleted
+      // meanwhile fails the batch's foreign key, answered as the realm gone
+      appendBatch(events).pipe(realmGoneOnForeignKey(realmId), run, Effect.zipRight(Metrics.auditBatchOf(events.length)))
   })
   // ADR 0042: keyset, on the primary key (realm_id, seq): each batch is an index range scan, whatever `after` is
   const links = (realmId: string, after: number, limit: number) =>

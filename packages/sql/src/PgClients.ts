@@ -6,7 +6,7 @@ import type { Client } from "@tessera/domain"
 import { appendEvent } from "./PgAudit.js"
 import { at, first, insertWithEvent, select } from "./PgRows.js"
 import { revokeGrantsWhere } from "./PgSignIn.js"
-import { on, toDate, withRealm } from "./Sql.js"
+import { on, realmFirst, toDate, withRealm } from "./Sql.js"
 
 const ClientRow = Schema.Struct({
   realm_id: Schema.String,
@@ -69,6 +69,7 @@ export const layerClients = Layer.effect(Clients.Clients, Effect.gen(function*()
         .pipe(Effect.map((rows) => rows.map(toClient))),
     update: (next, expectedVersion, event) =>
       Effect.gen(function*() {
+        yield* realmFirst(next.realmId)
         const updated = yield* sql`UPDATE clients SET
             secret_hash = ${next.secretHash ?? null},
             previous_secret_hash = ${next.previousSecretHash ?? null},
@@ -82,6 +83,7 @@ export const layerClients = Layer.effect(Clients.Clients, Effect.gen(function*()
       }).pipe(withRealm(next.realmId), run),
     remove: (realmId, clientId, expectedVersion, when, event) =>
       Effect.gen(function*() {
+        yield* realmFirst(realmId)
         const deleted = yield* sql`DELETE FROM clients
           WHERE realm_id = ${realmId} AND client_id = ${clientId} AND version = ${expectedVersion} RETURNING client_id`
         if (deleted.length === 0) return yield* missed(realmId, clientId)

@@ -6,7 +6,7 @@ import type { Page } from "@tessera/domain"
 import { appendEvent } from "./PgAudit.js"
 import { at, first, insertWithEvent, select } from "./PgRows.js"
 import { endSessionsOf, revokeGrantsWhere } from "./PgSignIn.js"
-import { on, toDate, withRealm } from "./Sql.js"
+import { on, realmFirst, toDate, withRealm } from "./Sql.js"
 
 const UserRow = Schema.Struct({
   realm_id: Schema.String,
@@ -111,6 +111,7 @@ export const layerUsers = Layer.effect(Users.Users, Effect.gen(function*() {
     list: (realmId, prefix, window) => users(realmId, listStatement(sql, realmId, prefix, window)),
     update: (user, expectedVersion, cutOff, now, event) =>
       Effect.gen(function*() {
+        yield* realmFirst(user.realmId)
         const updated = yield* sql`UPDATE users SET
             password_hash = ${user.passwordHash},
             email = ${user.email ?? null},
@@ -130,6 +131,7 @@ export const layerUsers = Layer.effect(Users.Users, Effect.gen(function*() {
       }).pipe(withRealm(user.realmId), run),
     remove: (realmId, sub, expectedVersion, now, event) =>
       Effect.gen(function*() {
+        yield* realmFirst(realmId)
         const deleted = yield* sql`DELETE FROM users WHERE realm_id = ${realmId} AND sub = ${sub} AND version = ${expectedVersion}
           RETURNING sub`
         if (deleted.length === 0) return yield* refused(realmId, sub)

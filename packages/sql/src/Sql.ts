@@ -1,8 +1,8 @@
 /** Realm-scoped transactions for row-level security, and store failures as the domain's `StoreError`. */
 import { SqlClient } from "@effect/sql"
-import type { SqlError } from "@effect/sql/SqlError"
+import { SqlError } from "@effect/sql/SqlError"
 import { Effect, Option, Predicate } from "effect"
-import { RealmPin, StoreError } from "@tessera/domain"
+import { Conflict, RealmPin, StoreError } from "@tessera/domain"
 
 /**
  * `sql.withTransaction`, with a failed COMMIT or ROLLBACK as the `SqlError` it is: @effect/sql turns those into
@@ -23,8 +23,36 @@ export const withRealm = (realmId: string) => <A, E, R>(effect: Effect.Effect<A,
   Effect.zipRight(
     RealmPin.check(realmId),
     Effect.flatMap(SqlClient.SqlClient, (sql) =>
-      transaction(sql, sql`SELECT set_config('app.realm_id', ${realmId}, true)`.pipe(Effect.zipRight(effect))))
+      transaction(sql, sql`SELECT set_config('app.realm_id', ${realmId}, true)`.pipe(Effect.zipRight(effect))).pipe(
+        realmGoneOnForeignKey(realmId)
+      ))
   )
+
+/** SQLSTATE 23503 foreign_key_violation, as the driver's error (the `SqlError`'s cause) carries it. */
+const isForeignKeyViolation = (e: unknown): e is SqlError =>
+  Predicate.isTagged(e, "SqlError") && Predicate.isObject((e as SqlError).cause) &&
+  ((e as SqlError).cause as { code?: unknown }).code === "23503"
+
+/**
+ * Issue 15: a write that failed a foreign key (23503) in a realm that is gone answers `RealmGone` (the edge's unknown
+ * realm, ADR 0030) instead of the violation (503). A write that comes after its realm's deletion, or waited for it
+ * (an insert's KEY SHARE on the realm row), finds no realm row. Asked afterwards, in a transaction of its own (the
+ * failed one is aborted): only when the realm row is gone; any other foreign key failure, or a failed check, stays
+ * the violation it was.
+ */
+export const realmGoneOnForeignKey = (realmId: string) =>
+<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R | SqlClient.SqlClient> =>
+  Effect.catchAll(effect, (violation) =>
+    !isForeignKeyViolation(violation) ? Effect.fail(violation) : Effect.flatMap(
+      Effect.flatMap(SqlClient.SqlClient, (sql) =>
+        transaction(sql, sql`SELECT set_config('app.realm_id', ${realmId}, true)`.pipe(
+          Effect.zipRight(sql`SELECT 1 FROM realms WHERE id = ${realmId}`)
+        ))).pipe(Effect.map((rows) => rows.length === 1), Effect.orElseSucceed(() => true)),
+      (exists): Effect.Effect<never, E | SqlError> =>
+        Effect.fail(
+          exists ? violation : new SqlError({ cause: new StoreError.RealmGone({ realmId }), message: `realm ${realmId} is gone` })
+        )
+    ))
 
 /**
  * Takes the realm row's KEY SHARE lock, in a transaction pinned to the realm, and answers whether the realm is still
@@ -37,6 +65,16 @@ export const withRealm = (realmId: string) => <A, E, R>(effect: Effect.Effect<A,
 export const lockRealm = (realmId: string) =>
   Effect.flatMap(SqlClient.SqlClient, (sql) =>
     Effect.map(sql`SELECT 1 FROM realms WHERE id = ${realmId} FOR KEY SHARE`, (rows) => rows.length === 1))
+
+/**
+ * `lockRealm` as the first statement of a change of a realm's own rows (a user's or client's UPDATE or DELETE, issue
+ * 15): the lock order is the realm row, then the row changed, then the trail head. A change that locked its row first
+ * and the realm row only with its event closed a cycle with a deletion that began between the two (the deletion holds
+ * the realm row and then deletes that row): a deadlock, 40P01, answered 503. A realm deleted meanwhile is `NotFound`
+ * realm (CONTRACT §3's 404 unknown realm), with nothing written.
+ */
+export const realmFirst = (realmId: string) =>
+  Effect.flatMap(lockRealm(realmId), (found) => found ? Effect.void : Effect.fail(new Conflict.NotFound({ entity: "realm" })))
 
 /**
  * Runs `effect` in a transaction that may read the realm directory (names to ids), and nothing realm-scoped. Issue 14:

@@ -14,8 +14,8 @@ import { Cause, Clock, Context, DateTime, Deferred, Duration, Effect, Either, Ex
 import type { Layer } from "effect"
 import {
   AccessTokens, Audit, AuditChain, AuditEvent, AuthorizationCode, Clients, DeviceAuthorization, DeviceAuthorizations, Entropy, Hash,
-  Interactions, JtiCache, Keys, LoginThrottle, Realms, RefreshFamily, Resources, Session, SignIn, Tokens, TrustedIssuers, UserCodeThrottle,
-  Users
+  Interactions, JtiCache, Keys, LoginThrottle, Realms, RefreshFamily, Resources, Session, SignIn, StoreError, Tokens, TrustedIssuers,
+  UserCodeThrottle, Users
 } from "@tessera/domain"
 import type { Client, Consent, Grant, Realm } from "@tessera/domain"
 import { Sql } from "@tessera/sql"
@@ -80,7 +80,7 @@ export const codeOf = (realm: Realm.Realm) =>
     codeChallenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", expiresAt: DateTime.addDuration(at, AuthorizationCode.lifetime)
   })
 
-export const sessionOf = (realm: Realm.Realm, cookieHash: string) => Session.Session.Active({
+export const sessionOf = (realm: Realm.Realm, cookieHash: string): Session.Session => ({
   realmId: realm.id, sid: "sid1", cookieHash, sub: "s1", createdAt: at, authTime: at, acr: Session.passwordAcr, amr: Session.passwordAmr,
   expiresAt: DateTime.addDuration(at, Session.lifetime), clientIds: []
 })
@@ -956,5 +956,30 @@ export const suite = (backend: Backend) =>
         expect(stored.map((r) => r.seq)).toEqual(Array.from({ length: 21 }, (_, i) => 21 - i))
         expect(stored.slice(0, 20).map((r) => r.event.id).sort()).toEqual(events.map((e) => e.id).sort())
         expect(yield* asApp(realm.id, "SELECT seq FROM audit_heads")).toEqual([{ seq: "21" }])
+      }))
+
+    // issue 15 (ADR 0030): a write after its realm's deletion fails the foreign key to the realm row (23503), which is
+    // the realm gone (the edge's unknown realm), not an outage; any other foreign key failure stays what it was
+    it.effect("issue 15: a foreign key failure is RealmGone only when the realm row is gone; nothing is written, other ones stay 23503", () =>
+      Effect.gen(function*() {
+        const realm = yield* newRealm
+        const sqlStateOf = (e: StoreError.StoreError) => ((e.cause as SqlError).cause as { readonly code?: string }).code
+        // identity_links -> users (realm_id, sub): the realm is there, the user is not
+        const other = yield* Effect.flip(asApp(realm.id,
+          "INSERT INTO identity_links (realm_id, issuer, subject, sub, created_at) VALUES ($1, 'https://idp.example', 'x', 'nobody', now())",
+          [realm.id]).pipe(Sql.orStoreError))
+        expect([StoreError.isRealmGone(other), sqlStateOf(other)]).toEqual([false, "23503"])
+        const realms = yield* Realms.Realms
+        yield* realms.delete(realm, realm.version, () => event(realm, "realm.deleted", { realmId: Audit.ownerTrail, subject: realm.id }))
+        const users = yield* Users.Users
+        const user = yield* Effect.flip(users.insert(
+          { realmId: realm.id, sub: "s1", username: "alice", passwordHash: "$argon2id$x", roles: [], disabled: false, version: 1, createdAt: at },
+          event(realm, "user.created")))
+        expect(user._tag === "StoreError" && StoreError.isRealmGone(user)).toBe(true)
+        // a standalone event, group-committed (ADR 0022)
+        const appended = yield* Effect.flip(Effect.flatMap(Audit.Audit, (audit) => audit.append(event(realm, "token.issued"))))
+        expect(StoreError.isRealmGone(appended)).toBe(true)
+        expect(yield* asApp(realm.id, "SELECT (SELECT count(*) FROM users)::int AS users, (SELECT count(*) FROM audit_events)::int AS events"))
+          .toEqual([{ users: 0, events: 0 }])
       }))
   })

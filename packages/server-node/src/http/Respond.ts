@@ -8,6 +8,7 @@ import type * as Http from "node:http"
 import { Cause, Effect, Either, Option } from "effect"
 import { StoreError } from "@tessera/domain"
 import { Body, ErrorResponse } from "@tessera/protocol"
+import * as Issuer from "./Issuer.js"
 
 /** CONTRACT §2: the largest request body any endpoint reads; larger is 413, decided while reading. */
 export const maxBodyBytes = 64 * 1024
@@ -171,7 +172,10 @@ export const handle = <R>(
   handler.pipe(
     Effect.catchTag("ErrorResponse", (e) => Effect.succeed(e.toResponse())),
     Effect.catchTag("StoreError", (e) =>
-      refusedText(e)
+      StoreError.isRealmGone(e)
+        // CONTRACT §2: a realm deleted after the request found it is an unknown realm (issue 15, ADR 0030)
+        ? Effect.succeed(Issuer.unknownRealm.toResponse())
+        : refusedText(e)
         // CONTRACT §2, defence in depth: text a parsing boundary should have refused reached the store, which
         // refused it: bad input, not an outage (logged as the boundary's miss)
         ? Effect.logError("the store refused request text (a parsing boundary missed it)", e.cause).pipe(

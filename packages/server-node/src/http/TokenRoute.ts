@@ -10,7 +10,7 @@ import { TokenExchangeGrant } from "@tessera/domain"
 import { DeviceCodeGrant } from "@tessera/domain"
 import type { DeviceAuthorization } from "@tessera/domain"
 import { Endpoints, JwtAssertion, Metrics, Tokens } from "@tessera/domain"
-import type { StoreError } from "@tessera/domain"
+import { StoreError } from "@tessera/domain"
 import type { AdminAccess } from "@tessera/domain"
 import type { Delegation } from "@tessera/domain"
 import type { Audience, AuthorizationCode, Client, Realm, RefreshFamily, TokenSet } from "@tessera/domain"
@@ -242,7 +242,8 @@ export const tokenResponseBody = (set: TokenSet.TokenSet, dpop: boolean) => ({
 /** The `error` code `handle` answers a failure of the endpoint with; none when the client went away. */
 const answeredError = (cause: Cause.Cause<ErrorResponse.ErrorResponse | StoreError.StoreError>) =>
   Option.match(Cause.failureOption(cause), {
-    onSome: (e) => e._tag === "ErrorResponse" ? e.error : refusedText(e) ? "invalid_request" : "temporarily_unavailable",
+    onSome: (e) =>
+      e._tag === "ErrorResponse" ? e.error : StoreError.isRealmGone(e) || refusedText(e) ? "invalid_request" : "temporarily_unavailable",
     onNone: () => Cause.isInterruptedOnly(cause) ? undefined : "server_error"
   })
 

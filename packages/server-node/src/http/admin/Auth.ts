@@ -4,8 +4,8 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { DateTime, Effect, Match, Option, Schedule } from "effect"
 import type { Schema } from "effect"
-import { AccessTokens, AdminAccess, Clients, Hash, Introspection, Jwt, Provisioning, Realm, RealmPin, Resources, Users } from "@tessera/domain"
-import type { Conflict, StoreError } from "@tessera/domain"
+import { AccessTokens, AdminAccess, Clients, Hash, Introspection, Jwt, Provisioning, Realm, RealmPin, Resources, StoreError, Users } from "@tessera/domain"
+import type { Conflict } from "@tessera/domain"
 import { Body, Challenge, Dpop, ErrorResponse } from "@tessera/protocol"
 import { AppConfig } from "../../AppConfig.js"
 import * as DpopProof from "../DpopProof.js"
@@ -233,7 +233,9 @@ const call = <R>(access: Access, handler: Effect.Effect<HttpServerResponse.HttpS
         Effect.mapError((e) => e._tag === "ErrorResponse" ? ErrorResponse.withHeaders(e, nonce) : e)
       )
     }),
-    Effect.catchIf(isRefusal, (e) => Effect.fail(toErrorResponse(e)))
+    Effect.catchIf(isRefusal, (e) => Effect.fail(toErrorResponse(e))),
+    // CONTRACT §3: a realm deleted after the call found it is an unknown realm (issue 15, ADR 0030)
+    Effect.catchIf((e) => e._tag === "StoreError" && StoreError.isRealmGone(e), () => Effect.fail(realmNotFound))
   ))
 
 /** An admin call on one realm: authenticate first, then run; domain refusals become contract errors. */
