@@ -483,10 +483,10 @@ layer(TestLive)("CONTRACT §3 users: revocation that takes effect", (it) => {
       const event = yield* Audit.make(realm, { type: "login.succeeded", actor: { type: "user", id: p.sub }, subject: p.sub, result: "success" })
       yield* Effect.flatMap(SignIn.Sessions, (sessions) =>
         Effect.flatMap(Hash.sha256(cookie), (cookieHash) =>
-          sessions.create({
+          sessions.create(Session.Session.Active({
             realmId: realm.id, sid: crypto.randomUUID(), cookieHash, sub: p.sub, createdAt: now, authTime: now,
             acr: Session.passwordAcr, amr: Session.passwordAmr, expiresAt: DateTime.addDuration(now, Session.lifetime), clientIds: []
-          }, event)))
+          }), event)))
       const browser = makeBrowser()
       browser.jar.set(`tessera_session_${p.realm}`, { value: cookie, path: `/realms/${p.realm}` })
       yield* expectLoginAgain(p, browser)

@@ -147,10 +147,10 @@ describe.concurrent("CONTRACT §8 nouns, end to end", { timeout: slow }, () => {
       const event = yield* Audit.make(realm, { type: "login.succeeded", actor: { type: "user", id: w.sub }, subject: w.sub, result: "success" })
       yield* Effect.flatMap(SignIn.Sessions, (sessions) =>
         Effect.flatMap(Hash.sha256(crypto.randomUUID()), (cookieHash) =>
-          sessions.create({
+          sessions.create(Session.Session.Active({
             realmId: realm.id, sid, cookieHash, sub: w.sub, createdAt: now, authTime: now, acr: Session.passwordAcr,
             amr: Session.passwordAmr, expiresAt: DateTime.addDuration(now, Session.lifetime), clientIds: []
-          }, event)))
+          }), event)))
       return { realm: w.name, sub: w.sub, agent: agent.client_id, grantId, sid }
     }))
     const { realm, sub } = scene

@@ -32,10 +32,10 @@ const signIn = (w: World, sub: string) =>
   Effect.gen(function*() {
     const now = yield* DateTime.now
     const sid = crypto.randomUUID()
-    const session: Session.Session = {
+    const session = Session.Session.Active({
       realmId: w.realmId, sid, cookieHash: yield* Hash.sha256(crypto.randomUUID()), sub, createdAt: now, authTime: now,
       acr: Session.passwordAcr, amr: Session.passwordAmr, expiresAt: DateTime.addDuration(now, Session.lifetime), clientIds: []
-    }
+    })
     const event: AuditEvent.AuditEvent = {
       id: crypto.randomUUID(), at: now, realmId: w.realmId, realm: w.name, type: "login.succeeded", actor: { type: "user", id: sub },
       subject: sub, result: "success"

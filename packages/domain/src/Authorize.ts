@@ -18,7 +18,7 @@ import * as Hash from "./Hash.js"
 import type { Request } from "./Interactions.js"
 import type { Realm } from "./Realm.js"
 import { type Resource, sameUri } from "./Resource.js"
-import type { Session } from "./Session.js"
+import * as Session from "./Session.js"
 import { Codes, Consents, Grants } from "./SignIn.js"
 
 /** Who is asking, for the audit trail (CONTRACT §7: ip and user_agent). */
@@ -142,17 +142,13 @@ export const access = (input: {
   return Either.right({ scopes, resources: resources.map((r) => r.uri), stepUp })
 }
 
-/** Whether a session can be used at all now. */
-export const isActive = (session: Session, now: DateTime.Utc) =>
-  session.endedAt === undefined && DateTime.lessThan(now, session.expiresAt)
-
 /**
  * Whether the person must sign in (again) for this request: no usable session, or the request asks for a fresh
  * authentication (OIDC Core §3.1.2.1 `prompt=login` and `select_account`, `max_age`, `acr_values`; CONTRACT §5
  * step-up scopes).
  */
-export const needsLogin = (session: Option.Option<Session>, request: Request, now: DateTime.Utc) => {
-  if (Option.isNone(session) || !isActive(session.value, now)) return true
+export const needsLogin = (session: Option.Option<Session.Session>, request: Request, now: DateTime.Utc) => {
+  if (Option.isNone(session) || !Session.isActive(session.value, now)) return true
   const s = session.value
   if (request.stepUp || request.prompt.includes("login") || request.prompt.includes("select_account")) return true
   if (request.maxAge !== undefined) {
@@ -171,7 +167,7 @@ export const needsConsent = (consent: Option.Option<Consent.Consent>, request: R
 /** Remembers the person's consent (merged with what they allowed before), with its `consent.granted` event. */
 export const grantConsent = Effect.fn("Authorize.grantConsent")(function*(input: {
   readonly realm: Realm
-  readonly session: Session
+  readonly session: Session.Session
   readonly request: Request
   readonly context: RequestContext
 }) {
@@ -193,7 +189,7 @@ export const grantConsent = Effect.fn("Authorize.grantConsent")(function*(input:
 /** A person deciding on a client's request for scopes and resources: at the consent page or the device page. */
 export interface Decision {
   readonly realm: Realm
-  readonly session: Session
+  readonly session: Session.Session
   readonly request: Pick<Request, "clientId" | "scopes" | "resources">
   readonly context: RequestContext
 }
@@ -225,7 +221,7 @@ export const consentDenied = (input: Decision) =>
 /** Records that the person refused (`consent.denied`). */
 export const denyConsent = Effect.fn("Authorize.denyConsent")(function*(input: {
   readonly realm: Realm
-  readonly session: Session
+  readonly session: Session.Session
   readonly request: Request
   readonly context: RequestContext
 }) {
@@ -239,7 +235,7 @@ export const denyConsent = Effect.fn("Authorize.denyConsent")(function*(input: {
  */
 export const grantFor = (input: {
   readonly realm: Realm
-  readonly session: Session
+  readonly session: Session.Session
   readonly clientId: string
   readonly scopes: ReadonlyArray<string>
   readonly resources: ReadonlyArray<string>
@@ -271,7 +267,7 @@ export const grantFor = (input: {
  */
 export const issueCode = Effect.fn("Authorize.issueCode")(function*(input: {
   readonly realm: Realm
-  readonly session: Session
+  readonly session: Session.Session
   readonly request: Request
 }) {
   const grants = yield* Grants

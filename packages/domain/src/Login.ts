@@ -41,7 +41,7 @@ export interface Command {
 
 export interface Success {
   readonly user: User.User
-  readonly session: Session.Session
+  readonly session: Session.Active
   /** The cookie's secret value (32 random bytes, base64url): only its SHA-256 is stored. */
   readonly cookie: string
 }
@@ -93,18 +93,14 @@ export const authenticate = Effect.fn("Login.authenticate")(function*(cmd: Comma
     result: "success",
     ...audited(cmd.context)
   })
-  const session: Session.Session = {
+  const session = Session.begin({
     realmId: cmd.realm.id,
     sid: yield* Entropy.token(16),
     cookieHash: yield* Hash.sha256(cookie),
     sub: user.value.sub,
-    createdAt: now,
-    authTime: now,
     acr: Session.passwordAcr,
-    amr: Session.passwordAmr,
-    expiresAt: DateTime.addDuration(now, Session.lifetime),
-    clientIds: []
-  }
+    amr: Session.passwordAmr
+  }, now)
   yield* Effect.flatMap(Sessions, (sessions) => sessions.create(session, event))
   if (cmd.stepUp) {
     yield* audit.append(yield* Audit.make(cmd.realm, {

@@ -11,7 +11,7 @@ import type { Grant } from "./Grant.js"
 import * as MemoryDb from "./MemoryDb.js"
 import * as Page from "./Page.js"
 import { RefreshFamily } from "./RefreshFamily.js"
-import type { Session } from "./Session.js"
+import * as Session from "./Session.js"
 import type { StoreError } from "./StoreError.js"
 
 /** A compare-and-set lost: the family moved on (another request rotated it first). */
@@ -52,7 +52,7 @@ export class Grants extends Context.Tag("@tessera/domain/Grants")<Grants, {
 
 /** The admin API's order of a person's grants and sessions: oldest first (ISO time, then the id; unique per row). */
 export const grantSortKey = (grant: Grant) => `${DateTime.formatIso(grant.createdAt)} ${grant.grantId}`
-export const sessionSortKey = (session: Session) => `${DateTime.formatIso(session.createdAt)} ${session.sid}`
+export const sessionSortKey = (session: Session.Session) => `${DateTime.formatIso(session.createdAt)} ${session.sid}`
 
 /** A sort key read back (from a cursor): its time and id, or none when it is not one. */
 export const parseSortKey = (key: string): Option.Option<readonly [DateTime.Utc, string]> => {
@@ -61,22 +61,21 @@ export const parseSortKey = (key: string): Option.Option<readonly [DateTime.Utc,
   return Option.map(DateTime.make(key.slice(0, space)), (at) => [DateTime.toUtc(at), key.slice(space + 1)] as const)
 }
 
-/** Whether a session can still be used: not ended, not expired. */
-const isLive = (session: Session, now: DateTime.Utc) => session.endedAt === undefined && DateTime.lessThan(now, session.expiresAt)
-
 export class Sessions extends Context.Tag("@tessera/domain/Sessions")<Sessions, {
-  readonly create: (session: Session, event: AuditEvent) => Effect.Effect<void, StoreError>
-  readonly findByCookie: (realmId: string, cookieHash: string) => Effect.Effect<Option.Option<Session>, StoreError>
-  readonly find: (realmId: string, sid: string) => Effect.Effect<Option.Option<Session>, StoreError>
+  readonly create: (session: Session.Active, event: AuditEvent) => Effect.Effect<void, StoreError>
+  readonly findByCookie: (realmId: string, cookieHash: string) => Effect.Effect<Option.Option<Session.Session>, StoreError>
+  readonly find: (realmId: string, sid: string) => Effect.Effect<Option.Option<Session.Session>, StoreError>
+  /** `Session.withClient`, applied atomically (no client added twice by racing requests). */
   readonly addClient: (realmId: string, sid: string, clientId: string) => Effect.Effect<void, StoreError>
+  /** `Session.end`, applied atomically: the first end is the one kept; nothing happens for an unknown session. */
   readonly end: (realmId: string, sid: string, at: DateTime.Utc, event: AuditEvent | undefined) => Effect.Effect<void, StoreError>
-  /** CONTRACT §3: the person's live sessions (not ended, not expired at `now`) in the order of `sessionSortKey`, a window of them. */
-  readonly listLive: (realmId: string, sub: string, now: DateTime.Utc, window: Page.Window) => Effect.Effect<ReadonlyArray<Session>, StoreError>
+  /** CONTRACT §3: the person's live sessions (`Session.isActive` at `now`) in the order of `sessionSortKey`, a window of them. */
+  readonly listLive: (realmId: string, sub: string, now: DateTime.Utc, window: Page.Window) => Effect.Effect<ReadonlyArray<Session.Session>, StoreError>
   /**
    * CONTRACT §3 (ADR 0031): ends a live session of `sub` and revokes the grants made in it (with their refresh
    * families), with the event; `NotFound` when `sub` has no such live session. Answers the session as it was.
    */
-  readonly revoke: (realmId: string, sub: string, sid: string, at: DateTime.Utc, event: AuditEvent) => Effect.Effect<Session, NotFound | StoreError>
+  readonly revoke: (realmId: string, sub: string, sid: string, at: DateTime.Utc, event: AuditEvent) => Effect.Effect<Session.Active, NotFound | StoreError>
 }>() {}
 
 export class Consents extends Context.Tag("@tessera/domain/Consents")<Consents, {
@@ -172,8 +171,8 @@ export const forgetResourceConsentsIn = (state: MemoryDb.State, realmId: string,
 
 /** Inside a `MemoryDb.write`: ends every live session of `sub`, and answers them as they were (front-channel logout). */
 export const endSessionsIn = (state: MemoryDb.State, realmId: string, sub: string, at: DateTime.Utc) => {
-  const ended = Array.from(HashMap.values(state.sessions)).filter((s) => s.realmId === realmId && s.sub === sub && s.endedAt === undefined)
-  const sessions = ended.reduce((rows, s) => HashMap.set(rows, k(realmId, s.sid), { ...s, endedAt: at }), state.sessions)
+  const ended = Array.from(HashMap.values(state.sessions)).filter((s): s is Session.Active => s.realmId === realmId && s.sub === sub && s._tag === "Active")
+  const sessions = ended.reduce((rows, s) => HashMap.set(rows, k(realmId, s.sid), Session.end(s, at)), state.sessions)
   return [{ ...state, sessions }, ended] as const
 }
 
@@ -222,7 +221,7 @@ export const layerGrantsMemory = Layer.effect(Grants, Effect.map(MemoryDb.Memory
 })))
 
 export const layerSessionsMemory = Layer.effect(Sessions, Effect.map(MemoryDb.MemoryDb, (db) => {
-  const update = (realmId: string, sid: string, f: (s: Session) => Session, event?: AuditEvent) =>
+  const update = (realmId: string, sid: string, f: (s: Session.Session) => Session.Session, event?: AuditEvent) =>
     MemoryDb.write(db, (state) => {
       const session = HashMap.get(state.sessions, k(realmId, sid))
       if (Option.isNone(session)) return Effect.succeed(done(state))
@@ -243,21 +242,20 @@ export const layerSessionsMemory = Layer.effect(Sessions, Effect.map(MemoryDb.Me
       MemoryDb.read(db, (state) =>
         HashMap.get(state.sessionCookies, k(realmId, cookieHash)).pipe(Option.flatMap((sid) => HashMap.get(state.sessions, k(realmId, sid))))),
     find: (realmId, sid) => MemoryDb.read(db, (state) => HashMap.get(state.sessions, k(realmId, sid))),
-    addClient: (realmId, sid, clientId) =>
-      update(realmId, sid, (s) => s.clientIds.includes(clientId) ? s : { ...s, clientIds: [...s.clientIds, clientId] }),
-    end: (realmId, sid, at, event) => update(realmId, sid, (s) => s.endedAt !== undefined ? s : { ...s, endedAt: at }, event),
+    addClient: (realmId, sid, clientId) => update(realmId, sid, (s) => Session.withClient(s, clientId)),
+    end: (realmId, sid, at, event) => update(realmId, sid, (s) => Session.end(s, at), event),
     listLive: (realmId, sub, now, window) =>
       MemoryDb.read(db, (state) =>
         Page.slice(
-          Array.from(HashMap.values(state.sessions)).filter((s) => s.realmId === realmId && s.sub === sub && isLive(s, now)),
+          Array.from(HashMap.values(state.sessions)).filter((s) => s.realmId === realmId && s.sub === sub && Session.isActive(s, now)),
           window,
           sessionSortKey
         )),
     revoke: (realmId, sub, sid, at, event) =>
       MemoryDb.write(db, (state) => {
-        const session = Option.filter(HashMap.get(state.sessions, k(realmId, sid)), (s) => s.sub === sub && isLive(s, at))
+        const session = Option.filter(HashMap.get(state.sessions, k(realmId, sid)), (s): s is Session.Active => s.sub === sub && Session.isActive(s, at))
         if (Option.isNone(session)) return Effect.fail(new NotFound({ entity: "session" }))
-        let next: MemoryDb.State = { ...state, sessions: HashMap.set(state.sessions, k(realmId, sid), { ...session.value, endedAt: at }) }
+        let next: MemoryDb.State = { ...state, sessions: HashMap.set(state.sessions, k(realmId, sid), Session.end(session.value, at)) }
         for (const grant of HashMap.values(state.grants)) {
           if (grant.realmId !== realmId || grant.sub !== sub || grant.sid !== sid || grant.revokedAt !== undefined) continue
           next = revokeFamiliesOf(

@@ -116,10 +116,10 @@ describe("RFC 8707 §2 / RFC 6749 §3.3: which scopes and resources a request ma
 })
 
 describe("OIDC Core §3.1.2.1: when the person signs in again", () => {
-  const session: Session.Session = {
+  const session = Session.Session.Active({
     realmId: "r1", sid: "s1", cookieHash: "h", sub: "u1", createdAt: at, authTime: at, acr: Session.passwordAcr, amr: ["pwd"],
     expiresAt: DateTime.addDuration(at, Session.lifetime), clientIds: []
-  }
+  })
   const request: Interactions.Request = {
     clientId: "c1", redirectUri: "https://app.example/cb", redirectUriGiven: true, scopes: ["openid"], resources: [],
     codeChallenge: "x", responseMode: "query", prompt: [], acrValues: [], stepUp: false
@@ -128,7 +128,7 @@ describe("OIDC Core §3.1.2.1: when the person signs in again", () => {
   const cases: ReadonlyArray<readonly [string, Option.Option<Session.Session>, Partial<Interactions.Request>, number, boolean]> = [
     ["no session", Option.none(), {}, 0, true],
     ["a usable session", Option.some(session), {}, 0, false],
-    ["an ended session", Option.some({ ...session, endedAt: at }), {}, 1, true],
+    ["an ended session", Option.some(Session.end(session, at)), {}, 1, true],
     ["an expired session", Option.some(session), {}, 12 * 60, true],
     ["prompt=login", Option.some(session), { prompt: ["login"] }, 0, true],
     ["prompt=select_account", Option.some(session), { prompt: ["select_account"] }, 0, true],

@@ -5,7 +5,7 @@
 import { expect, layer } from "@effect/vitest"
 import { DateTime, Effect, Exit, Option } from "effect"
 import type { Layer } from "effect"
-import { AuditEvent, AuthorizationCode, Entropy, RefreshFamily, SignIn } from "@tessera/domain"
+import { AuditEvent, AuthorizationCode, Entropy, RefreshFamily, Session, SignIn } from "@tessera/domain"
 import type { Realm } from "@tessera/domain"
 import { newRealm, type Ports } from "./PortContract.js"
 
@@ -102,10 +102,10 @@ export const suite = (name: string, ports: Layer.Layer<SignInPorts, unknown>) =>
       Effect.gen(function*() {
         const sessions = yield* SignIn.Sessions
         const realm = yield* newRealm
-        const session = {
+        const session = Session.Session.Active({
           realmId: realm.id, sid: "sid-1", cookieHash: "cookie-1", sub: "u1", createdAt: at, authTime: at, acr: "urn:tessera:acr:password",
           amr: ["pwd"], expiresAt: DateTime.add(at, { hours: 12 }), clientIds: []
-        }
+        })
         yield* sessions.create(session, yield* event(realm, "login.succeeded"))
         expect(Option.getOrThrow(yield* sessions.findByCookie(realm.id, "cookie-1"))).toEqual(session)
         yield* sessions.addClient(realm.id, "sid-1", "c1")
@@ -113,7 +113,8 @@ export const suite = (name: string, ports: Layer.Layer<SignInPorts, unknown>) =>
         yield* sessions.addClient(realm.id, "sid-1", "c2")
         expect(Option.getOrThrow(yield* sessions.find(realm.id, "sid-1")).clientIds).toEqual(["c1", "c2"])
         yield* sessions.end(realm.id, "sid-1", at, undefined)
-        expect(Option.getOrThrow(yield* sessions.find(realm.id, "sid-1")).endedAt).toEqual(at)
+        expect(Option.getOrThrow(yield* sessions.find(realm.id, "sid-1")))
+          .toEqual(Session.Session.Ended({ ...session, clientIds: ["c1", "c2"], endedAt: at }))
         const other = yield* newRealm
         expect(yield* sessions.findByCookie(other.id, "cookie-1")).toEqual(Option.none())
       }))

@@ -1,8 +1,10 @@
 /** The sign-in stores on Postgres: single-use codes under row locks, refresh rotation by compare-and-set. */
-import { SqlClient } from "@effect/sql"
+import { SqlClient, SqlSchema } from "@effect/sql"
 import { DateTime, Effect, Layer, Option, Schema } from "effect"
-import { AuthorizationCode, Conflict, RefreshFamily, SignIn } from "@tessera/domain"
-import type { AuditEvent, Consent, Grant, Session } from "@tessera/domain"
+import { AuthorizationCode, Conflict, RefreshFamily, Session, SignIn } from "@tessera/domain"
+import type { AuditEvent, Consent, Grant } from "@tessera/domain"
+import type { SqlError } from "@effect/sql/SqlError"
+import type { ParseError } from "effect/ParseResult"
 import { appendEvent } from "./PgAudit.js"
 import { on, toDate, withRealm } from "./Sql.js"
 
@@ -233,29 +235,43 @@ const SessionRow = Schema.Struct({
   client_ids: Strings,
   ended_at: Schema.NullOr(Schema.DateFromSelf)
 })
-const toSession = (row: typeof SessionRow.Type): Session.Session => ({
-  realmId: row.realm_id,
-  sid: row.sid,
-  cookieHash: row.cookie_hash,
-  sub: row.sub,
-  createdAt: utc(row.created_at),
-  authTime: utc(row.auth_time),
-  acr: row.acr,
-  amr: row.amr,
-  expiresAt: utc(row.expires_at),
-  clientIds: row.client_ids,
-  ...(row.ended_at !== null ? { endedAt: utc(row.ended_at) } : {})
-})
+/** A row's state: `ended_at` set is Ended (RP-Initiated Logout 1.0 §2), else Active (ADR 0054). */
+const toSession = (row: typeof SessionRow.Type): Session.Session => {
+  const common = {
+    realmId: row.realm_id,
+    sid: row.sid,
+    cookieHash: row.cookie_hash,
+    sub: row.sub,
+    createdAt: utc(row.created_at),
+    authTime: utc(row.auth_time),
+    acr: row.acr,
+    amr: row.amr,
+    expiresAt: utc(row.expires_at),
+    clientIds: row.client_ids
+  }
+  return row.ended_at === null ? Session.Session.Active(common) : Session.Session.Ended({ ...common, endedAt: utc(row.ended_at) })
+}
+
+/** The live session `revoke` ended, as it was before (the row it returns is the ended one). */
+const asActive = (session: Session.Session): Session.Active => Session.Session.Active({ ...session })
+
+const SessionKey = Schema.Struct({ realmId: Schema.String, key: Schema.String })
 
 export const layerSessions = Layer.effect(SignIn.Sessions, Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const run = on(sql)
-  const one = (realmId: string, query: Effect.Effect<ReadonlyArray<unknown>, import("@effect/sql/SqlError").SqlError>) =>
-    Effect.flatMap(query, decode(SessionRow)).pipe(
-      Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), toSession)),
-      withRealm(realmId),
-      run
-    )
+  const byCookie = SqlSchema.findOne({
+    Request: SessionKey,
+    Result: SessionRow,
+    execute: ({ key, realmId }) => sql`SELECT * FROM sessions WHERE realm_id = ${realmId} AND cookie_hash = ${key}`
+  })
+  const bySid = SqlSchema.findOne({
+    Request: SessionKey,
+    Result: SessionRow,
+    execute: ({ key, realmId }) => sql`SELECT * FROM sessions WHERE realm_id = ${realmId} AND sid = ${key}`
+  })
+  const one = (realmId: string, found: Effect.Effect<Option.Option<typeof SessionRow.Type>, ParseError | SqlError>) =>
+    found.pipe(Effect.map(Option.map(toSession)), withRealm(realmId), run)
   return SignIn.Sessions.of({
     create: (session, event) =>
       Effect.gen(function*() {
@@ -267,16 +283,15 @@ export const layerSessions = Layer.effect(SignIn.Sessions, Effect.gen(function*(
           created_at: toDate(session.createdAt),
           auth_time: toDate(session.authTime),
           acr: session.acr,
-          amr: session.amr as Array<string>,
+          amr: [...session.amr],
           expires_at: toDate(session.expiresAt),
-          client_ids: session.clientIds as Array<string>,
-          ended_at: session.endedAt === undefined ? null : toDate(session.endedAt)
+          client_ids: [...session.clientIds],
+          ended_at: null
         })}`
         yield* appendEvent(event)
       }).pipe(withRealm(session.realmId), run),
-    findByCookie: (realmId, cookieHash) =>
-      one(realmId, sql`SELECT * FROM sessions WHERE realm_id = ${realmId} AND cookie_hash = ${cookieHash}`),
-    find: (realmId, sid) => one(realmId, sql`SELECT * FROM sessions WHERE realm_id = ${realmId} AND sid = ${sid}`),
+    findByCookie: (realmId, cookieHash) => one(realmId, byCookie({ realmId, key: cookieHash })),
+    find: (realmId, sid) => one(realmId, bySid({ realmId, key: sid })),
     addClient: (realmId, sid, clientId) =>
       sql`UPDATE sessions SET client_ids = array_append(client_ids, ${clientId}::text)
           WHERE realm_id = ${realmId} AND sid = ${sid} AND NOT (${clientId}::text = ANY (client_ids))`.pipe(
@@ -284,6 +299,7 @@ export const layerSessions = Layer.effect(SignIn.Sessions, Effect.gen(function*(
         withRealm(realmId),
         run
       ),
+    // Session.end in one statement: the first end is kept (COALESCE), so a replayed logout changes nothing
     end: (realmId, sid, at, event) =>
       Effect.gen(function*() {
         yield* sql`UPDATE sessions SET ended_at = COALESCE(ended_at, ${toDate(at)}) WHERE realm_id = ${realmId} AND sid = ${sid}`
@@ -319,7 +335,7 @@ export const layerSessions = Layer.effect(SignIn.Sessions, Effect.gen(function*(
             WHERE realm_id = ${realmId} AND grant_id IN ${sql.in(revoked.map((r) => r.grant_id))} AND revoked_reason IS NULL`
         }
         yield* appendEvent(event)
-        return toSession({ ...row, ended_at: null })
+        return asActive(toSession(row))
       }).pipe(withRealm(realmId), run)
   })
 }))

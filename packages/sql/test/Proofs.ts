@@ -80,7 +80,7 @@ export const codeOf = (realm: Realm.Realm) =>
     codeChallenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", expiresAt: DateTime.addDuration(at, AuthorizationCode.lifetime)
   })
 
-export const sessionOf = (realm: Realm.Realm, cookieHash: string): Session.Session => ({
+export const sessionOf = (realm: Realm.Realm, cookieHash: string) => Session.Session.Active({
   realmId: realm.id, sid: "sid1", cookieHash, sub: "s1", createdAt: at, authTime: at, acr: Session.passwordAcr, amr: Session.passwordAmr,
   expiresAt: DateTime.addDuration(at, Session.lifetime), clientIds: []
 })

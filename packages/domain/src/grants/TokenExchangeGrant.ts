@@ -309,7 +309,7 @@ const verifiedIdToken = (cmd: IdJagCommand) =>
     const sid = stringClaim(claims["sid"])
     if (sid !== undefined) {
       const session = yield* Effect.flatMap(Sessions, (sessions) => sessions.find(cmd.realm.id, sid))
-      if (Option.isNone(session) || session.value.sub !== sub || session.value.endedAt !== undefined) return yield* idJagRejected("session_ended")
+      if (Option.isNone(session) || session.value.sub !== sub || session.value._tag === "Ended") return yield* idJagRejected("session_ended")
     }
     const amr = claims["amr"]
     return {

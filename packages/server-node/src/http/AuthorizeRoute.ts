@@ -177,7 +177,7 @@ const authorize = (method: "GET" | "POST", rules: { readonly address: RateLimit.
       const cookie = SignInCookies.setInteraction(realm.name, forms.interactionId, forms.csrf)
       if (!login && Option.isSome(session)) return yield* Effect.flatMap(SignInFlow.consentPage(forms, session.value), cookie)
       // someone is signed in but must confirm it's them (prompt=login, max_age, acr_values, a step-up scope)
-      const active = Option.filter(session, (s) => Authorize.isActive(s, now))
+      const active = Option.filter(session, (s) => Session.isActive(s, now))
       const stepUp = Option.isSome(active) && !params.prompt.includes("select_account")
       const username = params.loginHint ?? (stepUp
         ? Option.getOrUndefined(yield* Effect.flatMap(Users.Users, (u) => u.find(realm.id, active.value.sub)))?.username

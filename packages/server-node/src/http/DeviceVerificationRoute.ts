@@ -7,7 +7,7 @@
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import { DateTime, Effect, Either, Option } from "effect"
-import { Authorize, DeviceFlow, Endpoints, Entropy, Hash, Users } from "@tessera/domain"
+import { Authorize, DeviceFlow, Endpoints, Entropy, Hash, Session, Users } from "@tessera/domain"
 import type { DeviceAuthorization, Interactions, Realm } from "@tessera/domain"
 import { Form } from "@tessera/protocol"
 import * as DevicePage from "../pages/DevicePage.js"
@@ -95,7 +95,7 @@ const submit = SignInFlow.pageRoute((realm, issuer) =>
     const cookieOf = SignInCookies.setInteraction(realm.name, forms.interactionId, forms.csrf)
     if (!login && Option.isSome(session)) return yield* Effect.flatMap(SignInFlow.consentPage(forms, session.value), cookieOf)
     // someone is signed in but a step-up scope asks them to confirm it's them
-    const active = Option.filter(session, (s) => Authorize.isActive(s, now))
+    const active = Option.filter(session, (s) => Session.isActive(s, now))
     const username = Option.isSome(active)
       ? Option.getOrUndefined(yield* Effect.flatMap(Users.Users, (u) => u.find(realm.id, active.value.sub)))?.username
       : undefined

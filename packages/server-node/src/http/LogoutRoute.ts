@@ -13,8 +13,8 @@ import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import { createHmac } from "node:crypto"
 import { DateTime, Duration, Effect, Option } from "effect"
-import { Audit, Authorize, Endpoints, Hash, Jwt, SignIn, SigningKeys, TokenSet, Users } from "@tessera/domain"
-import type { Client, Realm, Session } from "@tessera/domain"
+import { Audit, Endpoints, Hash, Jwt, Session, SignIn, SigningKeys, TokenSet, Users } from "@tessera/domain"
+import type { Client, Realm } from "@tessera/domain"
 import { ErrorResponse, Form } from "@tessera/protocol"
 import * as ClientLookup from "./ClientLookup.js"
 import * as LogoutPage from "../pages/LogoutPage.js"
@@ -230,7 +230,7 @@ const endSession = (method: "GET" | "POST") =>
         return seeOther(`${issuer}/logout?${query.toString()}`)
       }
       const now = yield* DateTime.now
-      const session = Option.flatMap(current, (c) => c.session).pipe(Option.filter((s) => Authorize.isActive(s, now)))
+      const session = Option.flatMap(current, (c) => c.session).pipe(Option.filter((s) => Session.isActive(s, now)))
       if (Option.isNone(current) || Option.isNone(session)) return signedOutPage(realm, target, [])
 
       const cookie = current.value.cookie
@@ -279,7 +279,7 @@ const confirm = SignInFlow.pageRoute((realm, issuer) =>
     })
 
     let frontChannel: ReadonlyArray<string> = []
-    if (Option.isSome(session) && session.value.endedAt === undefined) {
+    if (Option.isSome(session) && session.value._tag === "Active") {
       const s = session.value
       const context = yield* RequestContext.current
       const event = yield* Audit.make(realm, {

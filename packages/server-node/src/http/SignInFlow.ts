@@ -5,8 +5,8 @@
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Cause, DateTime, Effect, Either, Option } from "effect"
-import { AdminAccess, Authorize, Entropy, Hash, Interactions, Resources, SignIn, StoreError, User, UserCode, Users } from "@tessera/domain"
-import type { Client, Realm, Session } from "@tessera/domain"
+import { AdminAccess, Authorize, Entropy, Hash, Interactions, Resources, Session, SignIn, StoreError, User, UserCode, Users } from "@tessera/domain"
+import type { Client, Realm } from "@tessera/domain"
 import { ClientIdMetadataDocument, ErrorResponse, Form } from "@tessera/protocol"
 import * as ConsentPage from "../pages/ConsentPage.js"
 import * as ErrorPage from "../pages/ErrorPage.js"
@@ -114,7 +114,7 @@ export const sessionOf = (realm: Realm.Realm, interaction: Interactions.Interact
   Effect.gen(function*() {
     if (interaction.sid === undefined) return yield* noSession()
     const session = yield* Effect.flatMap(SignIn.Sessions, (s) => s.find(realm.id, interaction.sid!))
-    if (Option.isNone(session) || !Authorize.isActive(session.value, yield* DateTime.now)) return yield* noSession()
+    if (Option.isNone(session) || !Session.isActive(session.value, yield* DateTime.now)) return yield* noSession()
     // CONTRACT §3: nothing a disabled or deleted person signed in to counts (ADR 0031)
     if (!(yield* personCanSignIn(realm, session.value))) return yield* noSession()
     return session.value
