@@ -9,7 +9,7 @@
  */
 import Pg from "pg"
 import { afterAll, describe, expect, it } from "vitest"
-import { requirePostgres } from "./support/Postgres.js"
+import { fileDatabase } from "./support/Postgres.js"
 import { adminCall, adminToken, cleanup, startTessera, stopProcess } from "./support/Process.js"
 
 afterAll(cleanup)
@@ -143,7 +143,7 @@ const getJson = async (base: string, path: string) => {
 
 describe("CONTRACT §3, ADR 0030: a realm deletion killed mid-way leaves the realm whole or gone (PostgreSQL)", () => {
   it("SIGKILL during DELETE /admin/realms/R, restart: every table as before, or nothing of the realm anywhere", { timeout: 300_000 }, async () => {
-    const databaseUrl = requirePostgres()
+    const databaseUrl = await fileDatabase()
     const pool = new Pg.Pool({ connectionString: databaseUrl, max: 2 })
     try {
       // one deployment, restarted: the same public URL both times (ADR 0035: a start under another URL adds the admin

@@ -13,7 +13,7 @@ import { afterAll, describe, expect, it } from "vitest"
 import { AccessToken, Dpop } from "@tessera/protocol"
 import type { Jwks } from "@tessera/protocol"
 import { person } from "./support/Person.js"
-import { requirePostgres, skipWithoutPostgres } from "./support/Postgres.js"
+import { fileDatabase, skipWithoutPostgres } from "./support/Postgres.js"
 import { adminCall, cleanup, startTessera } from "./support/Process.js"
 
 afterAll(cleanup)
@@ -179,5 +179,5 @@ const dpopFlow = (env: Record<string, string>) => async () => {
 describe("RFC 9449 end to end with oauth4webapi 3.8.8 (DPoP)", () => {
   it("on the embedded store (PGlite)", { timeout: 180_000 }, dpopFlow({}))
   // skipped only without DATABASE_URL outside CI (a fresh clone with no Postgres); under CI=true it fails instead
-  it.skipIf(skipWithoutPostgres)("on PostgreSQL", { timeout: 180_000 }, () => dpopFlow({ DATABASE_URL: requirePostgres() })())
+  it.skipIf(skipWithoutPostgres)("on PostgreSQL", { timeout: 180_000 }, async () => dpopFlow({ DATABASE_URL: await fileDatabase() })())
 })

@@ -5,7 +5,7 @@
  * PostgreSQL when DATABASE_URL is set.
  */
 import * as client from "openid-client"
-import { requirePostgres, skipWithoutPostgres } from "./support/Postgres.js"
+import { fileDatabase, skipWithoutPostgres } from "./support/Postgres.js"
 import { afterAll, describe, expect, it } from "vitest"
 import { person } from "./support/Person.js"
 import { adminCall, cleanup, startTessera } from "./support/Process.js"
@@ -106,5 +106,5 @@ const signInFlow = (env: Record<string, string>) => async () => {
 describe("end to end with openid-client 6", () => {
   it("on the embedded store (PGlite)", { timeout: 180_000 }, signInFlow({}))
   // skipped only without DATABASE_URL outside CI (a fresh clone with no Postgres); under CI=true it fails instead
-  it.skipIf(skipWithoutPostgres)("on PostgreSQL", { timeout: 180_000 }, () => signInFlow({ DATABASE_URL: requirePostgres() })())
+  it.skipIf(skipWithoutPostgres)("on PostgreSQL", { timeout: 180_000 }, async () => signInFlow({ DATABASE_URL: await fileDatabase() })())
 })

@@ -5,45 +5,21 @@
  * stayed within 512 MiB of what it was after set-up, and `audit/verify` answers ok for both realms used. On PGlite, and
  * on PostgreSQL when DATABASE_URL is set. The whole report is printed when it fails (every failing request, shrunk).
  */
-import Pg from "pg"
 import { afterAll, describe, expect, it } from "vitest"
 import * as Fixture from "../fuzz/Fixture.js"
 import * as Fuzz from "../fuzz/Fuzz.js"
 import * as Target from "../fuzz/Target.js"
-import { requirePostgres, skipWithoutPostgres } from "./support/Postgres.js"
+import { fileDatabase, skipWithoutPostgres } from "./support/Postgres.js"
 
 const seed = 12
 const requests = 2_000
 
 const targets: Array<Target.Target> = []
-const databases: Array<() => Promise<void>> = []
 afterAll(async () => {
   await Promise.all(targets.map((t) => t.stop()))
-  for (const drop of databases) await drop()
 })
 
-/**
- * A database of its own on the `DATABASE_URL` server, dropped after: the shared one holds every other suite's realms,
- * many with short rotation policies, whose keys a fresh server's first key pass would rotate (RSA key generation for
- * each) before /readyz says ready (measured: more than 120 s on CI).
- */
-const freshDatabase = async (url: string) => {
-  const name = `tessera_fuzz_${process.pid}_${Date.now().toString(36)}`
-  const admin = new Pg.Client({ connectionString: url })
-  await admin.connect()
-  await admin.query(`CREATE DATABASE "${name}"`).finally(() => admin.end())
-  databases.push(async () => {
-    const dropper = new Pg.Client({ connectionString: url })
-    await dropper.connect()
-    await dropper.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`).finally(() => dropper.end())
-  })
-  const fresh = new URL(url)
-  fresh.pathname = `/${name}`
-  return fresh.toString()
-}
-
-const fuzz = (sharedUrl: string | undefined) => async () => {
-  const databaseUrl = sharedUrl === undefined ? undefined : await freshDatabase(sharedUrl)
+const fuzz = (databaseUrl: string | undefined) => async () => {
   const target = await Target.start({ databaseUrl })
   targets.push(target)
   const fixture = await Fixture.setUp(target.base, `ci-${seed}-${process.pid}-${Date.now().toString(36)}`)
@@ -80,5 +56,5 @@ const fuzz = (sharedUrl: string | undefined) => async () => {
 describe("issue 12: the fuzzer's fixed-seed pass (no 5xx, the process lives, RSS bounded, audit chain intact)", () => {
   it("on the embedded store (PGlite)", { timeout: 240_000 }, fuzz(undefined))
   // skipped only without DATABASE_URL outside CI; under CI=true it fails instead
-  it.skipIf(skipWithoutPostgres)("on PostgreSQL", { timeout: 240_000 }, () => fuzz(requirePostgres())())
+  it.skipIf(skipWithoutPostgres)("on PostgreSQL", { timeout: 240_000 }, async () => fuzz(await fileDatabase())())
 })

@@ -5,7 +5,6 @@ import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { describe, expect, it } from "@effect/vitest"
 import { Context, Effect, Layer, Redacted } from "effect"
-import Pg from "pg"
 import { Fetcher, JobLock, StoreError, StoreHealth } from "@tessera/domain"
 import * as AppConfig from "@tessera/server-node/AppConfig"
 import * as Live from "@tessera/server-node/Live"
@@ -14,7 +13,7 @@ import { proxyTo } from "../packages/sql/test/support/TcpProxy.js"
 import { eventually } from "./support/Eventually.js"
 import { get, request } from "./support/Http.js"
 import type { WireResponse } from "./support/Http.js"
-import { requirePostgres, skipWithoutPostgres } from "./support/Postgres.js"
+import { fileDatabase, skipWithoutPostgres } from "./support/Postgres.js"
 import * as TestLive from "./support/TestLive.js"
 
 /** The whole answer but the headers Node adds per response. */
@@ -119,35 +118,10 @@ describe("CONTRACT §2: /healthz and /readyz", () => {
 
 class Proxy extends Context.Tag("test/Proxy")<Proxy, { readonly cut: Effect.Effect<void>; readonly restore: Effect.Effect<void> }>() {}
 
-/**
- * A database of its own on the `DATABASE_URL` server, dropped after: the shared one may hold other suites' half-made
- * realms (admin-lifecycle-realm-crash), whose missing key rings keep the key scheduler's pass, and so `keys`, from
- * ever being ready.
- */
-const freshDatabase = (url: string) =>
-  Effect.acquireRelease(
-    Effect.promise(async () => {
-      const name = `tessera_readyz_${process.pid}_${Date.now().toString(36)}`
-      const admin = new Pg.Client({ connectionString: url })
-      await admin.connect()
-      await admin.query(`CREATE DATABASE "${name}"`).finally(() => admin.end())
-      const fresh = new URL(url)
-      fresh.pathname = `/${name}`
-      return { name, url: fresh.toString() }
-    }),
-    ({ name }) =>
-      Effect.promise(async () => {
-        const admin = new Pg.Client({ connectionString: url })
-        await admin.connect()
-        await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`).finally(() => admin.end())
-      })
-  )
-
 /** The whole app on PostgreSQL reached through a proxy the test can cut (as test/store-faults.test.ts). */
 const proxied = (databaseUrl: string) =>
   Layer.unwrapScoped(Effect.gen(function*() {
-    const database = yield* freshDatabase(databaseUrl)
-    const proxy = yield* proxyTo(new URL(database.url))
+    const proxy = yield* proxyTo(new URL(databaseUrl))
     const server = Http.createServer()
     const Server = NodeHttpServer.layer(() => server, { port: 0, host: "127.0.0.1" })
     const Client = HttpServer.layerTestClient.pipe(Layer.provide(NodeHttpClient.layerUndici), Layer.provideMerge(Server))
@@ -176,5 +150,5 @@ describe.skipIf(skipWithoutPostgres)("CONTRACT §2 /readyz: PostgreSQL lost and 
       yield* proxy.restore
       expect(whole(yield* eventually(get("/readyz"), (r) => r.status === 200, 10_000))).toEqual(ready)
       expect(whole(yield* get("/healthz"))).toEqual(ok)
-    }).pipe(Effect.provide(Layer.suspend(() => proxied(requirePostgres())))), 60_000)
+    }).pipe(Effect.provide(Layer.unwrapEffect(Effect.map(Effect.promise(fileDatabase), proxied)))), 60_000)
 })

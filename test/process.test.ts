@@ -11,7 +11,7 @@ import { Effect, Layer } from "effect"
 import { afterAll, describe, expect, it } from "vitest"
 import { Database } from "@tessera/sql"
 import { freePort, inheritedEnv, repoRoot, spawnNode } from "./support/Children.js"
-import { requirePostgres, skipWithoutPostgres } from "./support/Postgres.js"
+import { fileDatabase, skipWithoutPostgres } from "./support/Postgres.js"
 
 const mainTs = Path.join(repoRoot, "packages/server-node/src/main.ts")
 
@@ -419,7 +419,7 @@ describe.concurrent("CONTRACT §1: running Tessera as a process", () => {
 // skipped only without DATABASE_URL outside CI (a fresh clone with no Postgres); under CI=true it fails instead
 describe.skipIf(skipWithoutPostgres)("CONTRACT §1 with DATABASE_URL: Tessera on PostgreSQL", () => {
   it("two processes on one database serve the same realms", { timeout: testTimeoutMs }, async () => {
-    const env = { DATABASE_URL: requirePostgres(), TESSERA_ADMIN_TOKEN: "process-test-owner-token-0123456789abcdef" }
+    const env = { DATABASE_URL: await fileDatabase(), TESSERA_ADMIN_TOKEN: "process-test-owner-token-0123456789abcdef" }
     const [a, b] = await Promise.all([startServer({ env }), startServer({ env })])
     try {
       const name = `shared-${process.pid}-${Date.now().toString(36)}`

@@ -12,7 +12,7 @@ import * as Live from "@tessera/server-node/Live"
 import { Database, jobLock, ports } from "@tessera/sql"
 import { proxyTo } from "../packages/sql/test/support/TcpProxy.js"
 import { admin, bornEvents, createRealm, get, uniqueName } from "./support/Http.js"
-import { requirePostgres, skipWithoutPostgres } from "./support/Postgres.js"
+import { fileDatabase, skipWithoutPostgres } from "./support/Postgres.js"
 import * as TestLive from "./support/TestLive.js"
 import { auditOf, authOf, post, registerClient, world as tokenWorld } from "./support/TokenFixtures.js"
 import * as Respond from "@tessera/server-node/http/Respond"
@@ -74,7 +74,7 @@ describe.skipIf(skipWithoutPostgres)("issue 3: PostgreSQL lost while serving", (
       const trail = (yield* admin.get(`/admin/realms/${realm.name}/audit`)).json.events.map((e: { type: string }) => e.type)
       expect(trail).toEqual([...bornEvents])
       expect((yield* admin.get(`/admin/realms/${realm.name}/audit/verify`)).json).toEqual({ ok: true, events: 3 })
-    }).pipe(Effect.provide(Layer.suspend(() => world(requirePostgres())))), 60_000)
+    }).pipe(Effect.provide(Layer.unwrapEffect(Effect.map(Effect.promise(fileDatabase), world)))), 60_000)
 
   it.live("ADR 0023 / ADR 0004: a token whose audit append fails is never sent; the route answers 503, and tokens resume after", () =>
     Effect.gen(function*() {
@@ -108,7 +108,7 @@ describe.skipIf(skipWithoutPostgres)("issue 3: PostgreSQL lost while serving", (
       const issued = yield* auditOf(w, "token.issued")
       expect(issued).toHaveLength(3)
       expect((yield* admin.get(`/admin/realms/${w.name}/audit/verify`)).json).toMatchObject({ ok: true })
-    }).pipe(Effect.provide(Layer.suspend(() => world(requirePostgres())))), 60_000)
+    }).pipe(Effect.provide(Layer.unwrapEffect(Effect.map(Effect.promise(fileDatabase), world)))), 60_000)
 })
 
 describe("issue 15: a store failure answered 503 is logged with its SQLSTATE", () => {

@@ -2,9 +2,9 @@
  * The whole app as `Live.app` builds it, on a chosen store, a loopback server on a random port, and fixed config.
  *
  * The store is `TESSERA_TEST_STORE` (the vitest projects set it): `memory` (the default: fresh in-memory ports per
- * world), `pglite` or `postgres` (`DATABASE_URL`). A SQL store is one database per test file, opened on first use
- * and closed after the file's last test; its worlds share it and keep apart by unique realm names, as many
- * Tessera nodes share one database.
+ * world), `pglite` or `postgres` (the file's own database on the `DATABASE_URL` server, test/support/Postgres.ts). A
+ * SQL store is one database per test file, opened on first use and closed after the file's last test; its worlds
+ * share it and keep apart by unique realm names, as many Tessera nodes share one database.
  */
 import * as Http from "node:http"
 import * as HttpServer from "@effect/platform/HttpServer"
@@ -19,7 +19,7 @@ import * as IpAddress from "@tessera/server-node/IpAddress"
 import * as Live from "@tessera/server-node/Live"
 import * as Sql from "@tessera/sql"
 import { onFileEnd } from "./FileEnd.js"
-import { requirePostgres } from "./Postgres.js"
+import { fileDatabase } from "./Postgres.js"
 
 export const adminToken = "test-owner-token-0123456789abcdefghijklmnop"
 
@@ -69,14 +69,16 @@ interface Shared {
 
 const shared = new Map<"pglite" | "postgres", Shared>()
 
-/** This file's database: PGlite in memory, or the `DATABASE_URL` PostgreSQL (under CI=true it must be set). */
+/** This file's database: PGlite in memory, or its own on the `DATABASE_URL` server (under CI=true it must be set). */
 const openDatabase = (kind: "pglite" | "postgres"): Shared => {
   const existing = shared.get(kind)
   if (existing !== undefined) return existing
+  // made (and its drop registered) before the pool on it, which is therefore closed first (FileEnd closes LIFO)
+  const url = kind === "postgres" ? fileDatabase() : undefined
   const scope = Effect.runSync(Scope.make())
-  const database = Layer.suspend(() =>
-    kind === "pglite" ? Sql.Database.layerPglite(undefined) : Sql.Database.layerPostgres(Redacted.make(requirePostgres()))
-  )
+  const database = url === undefined
+    ? Sql.Database.layerPglite(undefined)
+    : Layer.unwrapEffect(Effect.map(Effect.promise(() => url), (url) => Sql.Database.layerPostgres(Redacted.make(url))))
   const context = Effect.runPromise(Layer.buildWithScope(database, scope).pipe(
     Effect.catchAllDefect((defect) => Effect.fail(defect)),
     Effect.mapError((cause) => new Error(`the ${kind} test database would not open: ${String(cause)}`))

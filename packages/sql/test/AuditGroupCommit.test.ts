@@ -12,6 +12,7 @@ import { Database, ports, Sql } from "@tessera/sql"
 import * as PgAudit from "../src/PgAudit.js"
 import { newRealm } from "../../domain/test/PortContract.js"
 import type { Ports } from "../../domain/test/PortContract.js"
+import { fileDatabaseIfAny } from "../../../test/support/Postgres.js"
 
 const at = DateTime.unsafeMake("2026-11-29T12:00:00Z")
 
@@ -258,5 +259,6 @@ const withSql = (database: Layer.Layer<SqlClient.SqlClient, unknown>) =>
 
 suite("PGlite", withSql(Database.layerPglite(undefined)))
 
-const url = process.env["DATABASE_URL"]
+// this file's own database on the DATABASE_URL server, made now (ADR 0051); undefined without one
+const url = await fileDatabaseIfAny()
 if (url !== undefined) suite("PostgreSQL", withSql(Database.layerPostgres(Redacted.make(url))))

@@ -11,6 +11,7 @@ import { Audit } from "@tessera/domain"
 import type { AuditEvent } from "@tessera/domain"
 import { Database, ports } from "@tessera/sql"
 import { newRealm } from "../../domain/test/PortContract.js"
+import { fileDatabaseIfAny } from "../../../test/support/Postgres.js"
 
 /** A small deterministic PRNG (mulberry32), so a failure names a reproducible case. */
 const prng = (seed: number) => () => {
@@ -62,5 +63,6 @@ const suite = (name: string, database: Layer.Layer<SqlClient.SqlClient, unknown>
 })
 
 suite("PGlite", Database.layerPglite(undefined))
-const url = process.env["DATABASE_URL"]
+// this file's own database on the DATABASE_URL server, made now (ADR 0051); undefined without one
+const url = await fileDatabaseIfAny()
 if (url !== undefined) suite("PostgreSQL", Database.layerPostgres(Redacted.make(url)))

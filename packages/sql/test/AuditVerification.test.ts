@@ -7,6 +7,7 @@ import { Database, jobLock, ports, Sql } from "@tessera/sql"
 import { newRealm } from "../../domain/test/PortContract.js"
 import Pg from "pg"
 import * as AuditVerificationContract from "../../domain/test/AuditVerificationContract.js"
+import { fileDatabaseIfAny } from "../../../test/support/Postgres.js"
 
 /** The owner's statements on the trail (each in its own transaction pinned to the trail's realm). */
 const tamperWith = (run: (realmId: string, text: string, params: ReadonlyArray<unknown>) => Effect.Effect<unknown, unknown>) =>
@@ -39,7 +40,8 @@ AuditVerificationContract.suite(
   Layer.mergeAll(ports, JobLock.layerMemory, pgliteTamper, key).pipe(Layer.provide(Database.layerPglite(undefined)))
 )
 
-const url = process.env["DATABASE_URL"]
+// this file's own database on the DATABASE_URL server, made now (ADR 0051); undefined without one
+const url = await fileDatabaseIfAny()
 if (url !== undefined) {
   /** The connection string's own role (no switch to the application's): the tables' owner. */
   const ownerTamper = Layer.scoped(AuditVerificationContract.Tamper, Effect.map(

@@ -7,8 +7,10 @@ import * as DeviceAuthorizationsContract from "../../domain/test/DeviceAuthoriza
 import * as InteractionsContract from "../../domain/test/InteractionsContract.js"
 import * as SignInContract from "../../domain/test/SignInContract.js"
 import * as TokenStateContract from "../../domain/test/TokenStateContract.js"
+import { fileDatabaseIfAny } from "../../../test/support/Postgres.js"
 
-const url = process.env["DATABASE_URL"]
+// this file's own database on the DATABASE_URL server, made now (ADR 0051); undefined without one
+const url = await fileDatabaseIfAny()
 
 if (url !== undefined) {
   const Postgres = Layer.mergeAll(ports, jobLock).pipe(Layer.provide(Database.layerPostgres(Redacted.make(url))))

@@ -14,8 +14,10 @@ import { Audit, Clients, Hash, JobLock, Keys, Realms, Resources, SignIn, Trusted
 import { Database, Sql, jobLock, ports } from "@tessera/sql"
 import { newRealm } from "../../domain/test/PortContract.js"
 import * as Proofs from "./Proofs.js"
+import { fileDatabaseIfAny, freshDatabase } from "../../../test/support/Postgres.js"
 
-const url = process.env["DATABASE_URL"]
+// this file's own database on the DATABASE_URL server, made now (ADR 0051); undefined without one
+const url = await fileDatabaseIfAny()
 
 /** A pool that logs in exactly as the connection string says (no role switch): the tables' owner. */
 const ownerPool = (connectionString: string) =>
@@ -182,17 +184,13 @@ if (url !== undefined) {
 
     it.scopedLive("four nodes starting at once on a fresh database all come up, and the schema is migrated once", () =>
       Effect.gen(function*() {
-        const admin = yield* ownerPool(url)
-        const name = `${target.pathname.slice(1, 31)}_fresh_${Date.now()}_${process.pid}`
-        yield* query(admin, `CREATE DATABASE "${name}"`)
-        yield* Effect.addFinalizer(() => query(admin, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`).pipe(Effect.orDie))
-        const fresh = new URL(url)
-        fresh.pathname = `/${name}`
-        const nodes = yield* Effect.all(Array.from({ length: 4 }, () => Effect.exit(Effect.scoped(node(fresh.toString())))), {
+        // empty: not a copy of the run's migrated template
+        const fresh = yield* Effect.acquireRelease(Effect.promise(() => freshDatabase({ migrated: false })), ({ drop }) => Effect.promise(drop))
+        const nodes = yield* Effect.all(Array.from({ length: 4 }, () => Effect.exit(Effect.scoped(node(fresh.url)))), {
           concurrency: "unbounded"
         })
         expect(nodes.map((exit) => (Exit.isSuccess(exit) ? "up" : Cause.pretty(exit.cause)))).toEqual(["up", "up", "up", "up"])
-        const migrated = yield* Effect.flatMap(ownerPool(fresh.toString()), (pool) => query(pool, "SELECT migration_id, name FROM tessera_migrations ORDER BY migration_id"))
+        const migrated = yield* Effect.flatMap(ownerPool(fresh.url), (pool) => query(pool, "SELECT migration_id, name FROM tessera_migrations ORDER BY migration_id"))
         // every migration applied exactly once
         expect(migrated).toEqual([
           { migration_id: 1, name: "schema" }, { migration_id: 2, name: "sign_in" }, { migration_id: 3, name: "sign_in_state" },
