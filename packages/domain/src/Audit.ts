@@ -92,7 +92,7 @@ export const layerMemory = Layer.effect(Audit, Effect.gen(function*() {
       for (let i = lo; i < Chunk.size(trail) && out.length < limit; i++) {
         const { seq, event, prevHash, hash } = Chunk.unsafeGet(trail, i)
         // the canonical form of the event as it is now (an edit behind the application's back shows)
-        out.push({ seq, id: event.id, prevHash, hash, canonical: AuditChain.canonical(event) })
+        out.push({ seq, id: event.id, prevHash, hash, canonical: () => AuditChain.canonical(event) })
       }
       return out
     }))

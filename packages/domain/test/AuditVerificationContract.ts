@@ -73,7 +73,7 @@ const rewriteFrom = (realm: Realm.Realm, seq: number) =>
     const links = yield* linksOf(realm)
     let prev = links.find((l) => l.seq === seq - 1)?.hash ?? AuditChain.genesis
     for (const l of links.filter((l) => l.seq >= seq)) {
-      const hash = yield* Hash.sha256(AuditChain.linked(prev, l.canonical!))
+      const hash = yield* Hash.sha256(AuditChain.linked(prev, l.canonical()!))
       yield* tamper.update(realm.id, l.seq, { prevHash: prev, hash })
       prev = hash
     }

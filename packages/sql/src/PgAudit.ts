@@ -83,10 +83,6 @@ const memberColumns: Record<(typeof AuditChain.members)[number], string> = {
   userAgent: "coalesce(to_json(user_agent)::text, '')"
 }
 
-/** Where the members begin in a link's fields: after seq, id, at, prev_hash and hash. */
-const membersAt = 5
-const linkFields = membersAt + AuditChain.members.length
-
 /**
  * A link as `links` reads it (ADR 0042): one text per row, its fields separated by tabs: `seq`, the event's `id`, `at`
  * as epoch milliseconds (`extract` is exact numeric, so a time off the millisecond keeps its fraction), `prev_hash`,
@@ -107,38 +103,53 @@ const actOf = (text: string) => {
 }
 
 /**
- * A row's link, its event's canonical form written straight from the row's texts (no event object, no `Date`). A row
- * no append could have written has none (CONTRACT §3: verification names it, it is not a store failure): a field too
- * many or too few, a position JavaScript cannot count exactly, a time that is not a whole millisecond a `Date` holds
- * (the chain writes milliseconds; `infinity` is none), an `act` that cannot be written.
+ * A row's link: position, event id and hashes read at once (the text up to its fifth tab), the event's canonical form
+ * written from the rest of the row's texts when the walk asks for it (no event object, no `Date`), so what that makes
+ * dies before the next link's. A row no append could have written has none (CONTRACT §3: verification names it, it is
+ * not a store failure): a field too many or too few, a position JavaScript cannot count exactly, a time that is not a
+ * whole millisecond a `Date` holds (the chain writes milliseconds; `infinity` is none), an `act` that cannot be written.
  */
-const linkOf = (text: string): AuditChain.Link => {
-  const fields = text.split("\t")
-  const seq = Number(fields[0])
-  const id = fields[1]!
-  const prevHash = fields[3] ?? ""
-  const hash = fields[4] ?? ""
-  const millis = Number(fields[2])
-  if (
-    fields.length !== linkFields || !Number.isSafeInteger(seq) || !Number.isSafeInteger(millis) ||
-    Math.abs(millis) > AuditChain.maxMillis
-  ) return { seq, id, prevHash, hash, canonical: undefined }
-  if (fields[membersAt] !== "") {
-    const act = actOf(fields[membersAt]!)
-    if (act === undefined) return { seq, id, prevHash, hash, canonical: undefined }
-    fields[membersAt] = act
+class RowLink implements AuditChain.Link {
+  readonly seq: number
+  readonly id: string
+  readonly prevHash: string
+  readonly hash: string
+  /** Where the row's `at` begins, and where its members do. */
+  private readonly atFrom: number
+  private readonly membersFrom: number
+
+  constructor(private readonly text: string) {
+    const t1 = text.indexOf("\t")
+    const t2 = text.indexOf("\t", t1 + 1)
+    const t3 = text.indexOf("\t", t2 + 1)
+    const t4 = text.indexOf("\t", t3 + 1)
+    const t5 = text.indexOf("\t", t4 + 1)
+    this.seq = Number(text.slice(0, t1))
+    this.id = text.slice(t1 + 1, t2)
+    this.atFrom = t2 + 1
+    this.prevHash = text.slice(t3 + 1, t4)
+    this.hash = text.slice(t4 + 1, t5)
+    this.membersFrom = t5 < 0 ? -1 : t5 + 1
   }
-  return { seq, id, prevHash, hash, canonical: AuditChain.write(fields, membersAt, AuditChain.timeAt(millis)) }
+
+  canonical(): string | undefined {
+    const millis = Number(this.text.slice(this.atFrom, this.text.indexOf("\t", this.atFrom)))
+    if (this.membersFrom < 0 || !Number.isSafeInteger(this.seq) || !Number.isSafeInteger(millis) || Math.abs(millis) > AuditChain.maxMillis) {
+      return undefined
+    }
+    const members = this.text.slice(this.membersFrom).split("\t")
+    if (members.length !== AuditChain.members.length) return undefined
+    if (members[0] !== "") {
+      const act = actOf(members[0]!)
+      if (act === undefined) return undefined
+      members[0] = act
+    }
+    return AuditChain.write(members, 0, AuditChain.timeAt(millis))
+  }
 }
 
 const isTexts = (u: unknown): u is ReadonlyArray<string> => Array.isArray(u) && u.every((t) => typeof t === "string")
-const isLink = (u: unknown): u is AuditChain.Link => {
-  if (typeof u !== "object" || u === null) return false
-  const l = u as Record<string, unknown>
-  return typeof l["seq"] === "number" && typeof l["id"] === "string" && typeof l["prevHash"] === "string" &&
-    typeof l["hash"] === "string" && (l["canonical"] === undefined || typeof l["canonical"] === "string")
-}
-const isLinks = (u: unknown): u is ReadonlyArray<AuditChain.Link> => Array.isArray(u) && u.every(isLink)
+const isLinks = (u: unknown): u is ReadonlyArray<RowLink> => Array.isArray(u) && u.every((l) => l instanceof RowLink)
 
 /**
  * A batch of links from their rows' texts, decoded as a batch (a declared check over every link, no Effect per row or
@@ -149,7 +160,7 @@ const Links = Schema.transformOrFail(
   Schema.declare(isLinks, { identifier: "AuditLinks" }),
   {
     strict: true,
-    decode: (texts) => ParseResult.succeed(texts.map(linkOf)),
+    decode: (texts) => ParseResult.succeed(texts.map((text) => new RowLink(text))),
     encode: (links, _, ast) => ParseResult.fail(new ParseResult.Forbidden(ast, links, "audit links are read, never written back"))
   }
 )
