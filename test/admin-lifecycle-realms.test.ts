@@ -624,11 +624,20 @@ layer(TestLive)("CONTRACT §3 DELETE /admin/realms/R?confirm=R", (it) => {
       redirect_uris: ["https://app.example.com/callback"], token_endpoint_auth_method: "none", grant_types: ["authorization_code"]
     })
     expect(client.status).toBe(201)
+    const resource = yield* admin.post(`/admin/realms/${realm.name}/resources`, { uri: "https://api.example/races", scopes: ["read"] })
+    expect(resource.status).toBe(201)
+    const trusted = yield* admin.post(`/admin/realms/${realm.name}/trusted-issuers`, {
+      issuer: "https://idp.example",
+      jwks: { keys: [{ kty: "EC", crv: "P-256", x: "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", y: "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0" }] }
+    })
+    expect(trusted.status).toBe(201)
     return {
       name: realm.name,
       id: yield* idOf(realm.name),
       user: `/admin/realms/${realm.name}/users/${user.json.sub}`,
-      client: `/admin/realms/${realm.name}/clients/${client.json.client_id}`
+      client: `/admin/realms/${realm.name}/clients/${client.json.client_id}`,
+      resource: `/admin/realms/${realm.name}/resources/${resource.json.id}`,
+      trusted: `/admin/realms/${realm.name}/trusted-issuers/${trusted.json.id}`
     }
   })
 
@@ -637,6 +646,10 @@ layer(TestLive)("CONTRACT §3 DELETE /admin/realms/R?confirm=R", (it) => {
     ["a user DELETE (was 503 on a deadlock, 40P01)", (r) => del(r.user)],
     ["a client PATCH (was 503 on a deadlock, 40P01)", (r) => admin.patch(r.client, { client_name: "Acme app" })],
     ["a client DELETE (was 503 on a deadlock, 40P01)", (r) => del(r.client)],
+    ["a resource PATCH (was 503 on a deadlock, 40P01)", (r) => admin.patch(r.resource, { display_name: "Races" })],
+    ["a resource DELETE (was 503 on a deadlock, 40P01)", (r) => del(r.resource)],
+    ["a trusted issuer PATCH (was 503 on a deadlock, 40P01)", (r) => admin.patch(r.trusted, { id_jag: true })],
+    ["a trusted issuer DELETE (was 503 on a deadlock, 40P01)", (r) => del(r.trusted)],
     ["a user POST (was 503 on the foreign key, 23503)", (r) =>
       admin.post(`/admin/realms/${r.name}/users`, { username: "grace", password: "correct horse battery" })],
     ["a client POST (was 503 on the foreign key, 23503)", (r) =>

@@ -7,7 +7,7 @@ import type { Resource } from "@tessera/domain"
 import { appendEvent } from "./PgAudit.js"
 import { at, first, insertWithEvent, select } from "./PgRows.js"
 import { forgetResourceConsents, revokeGrantsNaming } from "./PgSignIn.js"
-import { on, toDate, withRealm } from "./Sql.js"
+import { on, realmFirst, toDate, withRealm } from "./Sql.js"
 
 const ResourceRow = Schema.Struct({
   realm_id: Schema.String,
@@ -72,6 +72,7 @@ export const layerResources = Layer.effect(Resources.Resources, Effect.gen(funct
       ),
     update: (next, expectedVersion, event) =>
       Effect.gen(function*() {
+        yield* realmFirst(next.realmId)
         const updated = yield* sql`UPDATE resources SET
             version = ${next.version},
             scopes = ${next.scopes as Array<string>},
@@ -85,7 +86,8 @@ export const layerResources = Layer.effect(Resources.Resources, Effect.gen(funct
       }).pipe(withRealm(next.realmId), on(sql)),
     remove: (resource, expectedVersion, now, event) =>
       Effect.gen(function*() {
-        // the row is locked first: a concurrent change of it waits, then misses the version
+        // the realm row first (issue 15), then this row: a concurrent change of it waits, then misses the version
+        yield* realmFirst(resource.realmId)
         const locked = yield* sql`SELECT 1 FROM resources
           WHERE realm_id = ${resource.realmId} AND id = ${resource.id} AND uri = ${resource.uri} AND version = ${expectedVersion}
           FOR UPDATE`

@@ -6,7 +6,7 @@ import { Conflict, TrustedIssuers } from "@tessera/domain"
 import type { AuditEvent, TrustedIssuer } from "@tessera/domain"
 import { appendEvent } from "./PgAudit.js"
 import { at, first, insertWithEvent, select } from "./PgRows.js"
-import { on, toDate, withRealm } from "./Sql.js"
+import { on, realmFirst, toDate, withRealm } from "./Sql.js"
 
 const Jwk = Schema.Record({ key: Schema.String, value: Schema.Unknown })
 const Keys = Schema.Union(
@@ -49,6 +49,7 @@ export const layerTrustedIssuers = Layer.effect(TrustedIssuers.TrustedIssuers, E
     event: AuditEvent.AuditEvent
   ) =>
     Effect.gen(function*() {
+      yield* realmFirst(trusted.realmId)
       if ((yield* statement).length === 0) {
         const exists = yield* sql`SELECT 1 FROM trusted_issuers WHERE realm_id = ${trusted.realmId} AND id = ${trusted.id}`
         return yield* (exists.length === 0 ? new Conflict.NotFound({ entity: "trusted_issuer" }) : new Conflict.Stale({ entity: "trusted_issuer" }))
