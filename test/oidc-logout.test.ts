@@ -502,3 +502,65 @@ it.effect("a session that expired on its own: nothing to confirm, the signed-out
     expectPage(page, 200, csp("'self'"))
     expectSignedOut(page, [], [bye])
   }).pipe(Effect.provide(make())), 60_000)
+
+layer(TestLive)("OIDC RP-Initiated Logout 1.0 §2-§4: attacks on the request and the confirmation", (it) => {
+  it.effect("CONTRACT §2: a NUL in any parameter of the request or of the confirmation is the 400 page naming it, and the session lives on", () =>
+    Effect.gen(function*() {
+      const { w, browser, idToken } = yield* signedInToBoth
+      for (const name of ["id_token_hint", "logout_hint", "client_id", "post_logout_redirect_uri", "state", "ui_locales"]) {
+        expectErrorPage(yield* browser.get(logoutPath(w, { id_token_hint: idToken, [name]: "a\u0000b" })), 400, "invalid_request",
+          `'${name}' must not contain NUL characters`)
+        expectErrorPage(yield* browser.post(`/realms/${w.realm}/logout`, [[name, "a\u0000b"]]), 400, "invalid_request",
+          `'${name}' must not contain NUL characters`)
+      }
+      const form = onlyForm((yield* browser.get(logoutPath(w, { id_token_hint: idToken, post_logout_redirect_uri: bye, state: "st" }))).text)
+      for (const name of ["client_id", "post_logout_redirect_uri", "state"]) {
+        const action = new URL(form.action)
+        action.searchParams.set(name, "a\u0000b")
+        expectErrorPage(yield* browser.post(pathOf(action.toString()), Object.entries(form.hidden)), 400, "invalid_request",
+          `'${name}' must not contain NUL characters`)
+      }
+      expectErrorPage(yield* browser.post(pathOf(form.action), [["csrf", "a\u0000b"]]), 400, "invalid_request", "'csrf' must not contain NUL characters")
+      expect(yield* showsLogin(browser, w)).toBe(false)
+      expect(yield* auditOf(w, "logout.succeeded")).toEqual([])
+    }))
+
+  it.effect("oversized: any parameter over 4096 characters is the 400 page naming it, before the hint is verified", () =>
+    Effect.gen(function*() {
+      const { w, browser, idToken } = yield* signedInToBoth
+      for (const name of ["id_token_hint", "logout_hint", "client_id", "post_logout_redirect_uri", "ui_locales"]) {
+        expectErrorPage(yield* browser.get(logoutPath(w, { id_token_hint: idToken, [name]: "x".repeat(4097) })), 400, "invalid_request",
+          `'${name}' is too long`)
+      }
+      // 4096 is still a value: a state that long is carried
+      const page = yield* browser.get(logoutPath(w, { id_token_hint: idToken, post_logout_redirect_uri: bye, state: "s".repeat(4096) }))
+      expectPage(page, 200, csp(`'self' ${app}`))
+      expect(yield* showsLogin(browser, w)).toBe(false)
+    }))
+
+  it.effect("replay: a confirmed logout's form posted again after the person signed in anew is the CSRF page, and the new session lives on", () =>
+    Effect.gen(function*() {
+      const { w, browser, idToken } = yield* signedInToBoth
+      const form = onlyForm((yield* browser.get(logoutPath(w, { id_token_hint: idToken, post_logout_redirect_uri: bye, state: "st" }))).text)
+      expect((yield* browser.submit(form)).status).toBe(200)
+      // signed in again in the same browser: a new session, a new cookie (consent is remembered: the code comes straight back)
+      codeOf(yield* authorizeAndLogin(browser, w, pkce().challenge))
+      expect(yield* showsLogin(browser, w)).toBe(false)
+      expectErrorPage(yield* browser.submit(form), 400, "invalid_request", "The form could not be verified. Return to the application and start again.")
+      expect(yield* showsLogin(browser, w)).toBe(false)
+      expect(yield* auditOf(w, "logout.succeeded")).toHaveLength(1)
+    }))
+
+  it.effect("§3 at the confirmation: a redirect URI the client no longer registers is not followed; the person is still signed out", () =>
+    Effect.gen(function*() {
+      const { w, browser, idToken, sid } = yield* signedInToBoth
+      const form = onlyForm((yield* browser.get(logoutPath(w, { id_token_hint: idToken, post_logout_redirect_uri: bye, state: "st" }))).text)
+      const changed = yield* admin.patch(`/admin/realms/${w.realm}/clients/${w.clientId}`, { post_logout_redirect_uris: [`${bye}?from=tessera`] })
+      expect(changed.status).toBe(200)
+      const done = yield* browser.submit(form)
+      expectPage(done, 200, csp("'self'", app))
+      expect(done.rawSetCookies).toEqual([clearedCookie(w)])
+      expectSignedOut(done, [expectedFrame(w, sid)], [])
+      expect(yield* showsLogin(browser, w)).toBe(true)
+    }))
+})
