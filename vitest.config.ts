@@ -23,7 +23,8 @@ const grantSuites = [
   "test/tenancy-*.test.ts",
   "test/id-jag-as-*.test.ts",
   "test/id-jag-idp-*.test.ts",
-  "test/id-jag-attacks.test.ts"
+  "test/id-jag-attacks.test.ts",
+  "test/oidc-logout.test.ts"
 ]
 
 /**

@@ -2,25 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { DateTime, Duration, Either, Option } from "effect"
 import { Authorize, LoginThrottle, Session } from "@tessera/domain"
 import type { Client, Interactions, Resource } from "@tessera/domain"
-
-const at = DateTime.unsafeMake("2026-11-29T12:00:00Z")
-
-const clientWith = (metadata: Partial<Client.Metadata> = {}): Client.Client => ({
-  realmId: "r1",
-  clientId: "c1",
-  createdAt: at,
-  metadata: {
-    redirectUris: ["https://app.example/cb"],
-    postLogoutRedirectUris: [],
-    grantTypes: ["authorization_code"],
-    responseTypes: ["code"],
-    tokenEndpointAuthMethod: "none",
-    frontchannelLogoutSessionRequired: false,
-    dpopBoundAccessTokens: false,
-    principalType: "app",
-    ...metadata
-  }
-})
+import { at, clientWith } from "./ClientFixture.js"
 
 const resource = (uri: string, scopes: ReadonlyArray<string>, stepUpScopes: ReadonlyArray<string> = []): Resource.Resource =>
   ({ realmId: "r1", id: uri, version: 1, uri, scopes, stepUpScopes, createdAt: at })
