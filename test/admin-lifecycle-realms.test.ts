@@ -558,13 +558,17 @@ layer(TestLive)("CONTRACT §3 DELETE /admin/realms/R?confirm=R", (it) => {
   // SHARE (its event's foreign key) closed a cycle with it: a deadlock, SQLSTATE 40P01, answered 503. Each write is
   // queued behind the realm's trail head first, then the deletion, so the cycle formed on every run (PostgreSQL: a
   // deadlock needs two connections).
-  const writeThenDeletion = (realmId: string, name: string, write: ReturnType<typeof deleteRealm>) =>
+  const queuedWithDeletion = (order: "write first" | "deletion first") =>
+  (realmId: string, name: string, write: ReturnType<typeof deleteRealm>) =>
     Effect.gen(function*() {
-      const [written, deleted] = yield* queuedBehindTrailHead(realmId, [write, deleteRealm(name)])
+      const calls = order === "write first" ? [write, deleteRealm(name)] : [deleteRealm(name), write]
+      const answers = yield* queuedBehindTrailHead(realmId, calls)
+      const [written, deleted] = order === "write first" ? answers : [answers[1], answers[0]]
       expect([deleted!.status, deleted!.text]).toEqual([204, ""])
       expectError(yield* admin.get(`/admin/realms/${name}`), 404, "not_found", "unknown realm")
       return written!
     })
+  const writeThenDeletion = queuedWithDeletion("write first")
 
   if (store === "postgres") it.effect("§3: a user PATCH, then the realm's deletion, queued behind its trail head: 200, then 204 (was 503 on a deadlock, 40P01)", () =>
     Effect.gen(function*() {
@@ -607,13 +611,7 @@ layer(TestLive)("CONTRACT §3 DELETE /admin/realms/R?confirm=R", (it) => {
   // closed a cycle with the deletion, which then reached that row (realm_delete deletes `users`/`clients` after
   // `audit_heads`): a deadlock, 40P01, answered 503. An insert arriving after the deletion failed its foreign key to
   // the realm (23503), also 503. Either way the realm is gone when the write is answered: CONTRACT §3's 404.
-  const deletionThenWrite = (realmId: string, name: string, write: ReturnType<typeof deleteRealm>) =>
-    Effect.gen(function*() {
-      const [deleted, written] = yield* queuedBehindTrailHead(realmId, [deleteRealm(name), write])
-      expect([deleted!.status, deleted!.text]).toEqual([204, ""])
-      expectError(yield* admin.get(`/admin/realms/${name}`), 404, "not_found", "unknown realm")
-      return written!
-    })
+  const deletionThenWrite = queuedWithDeletion("deletion first")
 
   /** A realm with one user and one client, and their admin paths. */
   const realmWithUserAndClient = Effect.gen(function*() {

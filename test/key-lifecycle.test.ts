@@ -210,18 +210,24 @@ const concurrentRotations = Effect.gen(function*() {
   expect([verified.status, verified.json]).toEqual([200, { ok: true, events: expect.any(Number) }])
 })
 
-/**
- * A rotation that starts after its realm was deleted (the realm read before the deletion, as a request that resolved
- * the realm's name just before does): CONTRACT §3's answer for a realm that does not exist, not a defect (it died with
- * "realm has no key ring", a 500, before).
- */
-const rotationAfterDeletion = Effect.gen(function*() {
+/** A new realm as a request that found it holds it, after the realm's deletion (204). */
+const foundThenDeleted = Effect.gen(function*() {
   const realm = yield* createRealm()
   const found = yield* Provisioning.findRealm(realm.name)
   const deleted = yield* request("DELETE", `/admin/realms/${realm.name}?confirm=${realm.name}`, {
     headers: { authorization: `Bearer ${TestLive.adminToken}` }
   })
   expect([deleted.status, deleted.text]).toEqual([204, ""])
+  return found
+})
+
+/**
+ * A rotation that starts after its realm was deleted (the realm read before the deletion, as a request that resolved
+ * the realm's name just before does): CONTRACT §3's answer for a realm that does not exist, not a defect (it died with
+ * "realm has no key ring", a 500, before).
+ */
+const rotationAfterDeletion = Effect.gen(function*() {
+  const found = yield* foundThenDeleted
   const rotated = yield* Effect.exit(SigningKeys.rotate(found, AuditEvent.owner, "test"))
   expect(rotated).toEqual(Exit.fail(new Conflict.NotFound({ entity: "realm" })))
 })
@@ -234,12 +240,7 @@ const rotationAfterDeletionName = "CONTRACT §3: a rotation of a realm deleted s
  * a defect ("realm has no key ring", a 500, before).
  */
 const keysAfterDeletion = Effect.gen(function*() {
-  const realm = yield* createRealm()
-  const found = yield* Provisioning.findRealm(realm.name)
-  const deleted = yield* request("DELETE", `/admin/realms/${realm.name}?confirm=${realm.name}`, {
-    headers: { authorization: `Bearer ${TestLive.adminToken}` }
-  })
-  expect([deleted.status, deleted.text]).toEqual([204, ""])
+  const found = yield* foundThenDeleted
   const gone = Exit.fail(StoreError.realmGone(found.id))
   expect(yield* Effect.exit(SigningKeys.signer(found.id, "ES256"))).toEqual(gone)
   expect(yield* Effect.exit(SigningKeys.signer(found.id, "RS256"))).toEqual(gone)
@@ -272,7 +273,7 @@ describe("CONTRACT §3 key rotation under concurrency (issue 15 fuzzer finding)"
 })
 
 describe("CONTRACT §2 a realm deleted after a request found it: its key ring is gone (issue 15)", () => {
-  it.effect("§2: the token endpoint, the JWKS and the admin key list answer as for an unknown realm (404), not 500", () =>
+  it.effect("§2: the token endpoint, the JWKS, the admin key list and the logout page answer as for an unknown realm (404), not 500", () =>
     Effect.gen(function*() {
       const w = yield* T.world
       const client = yield* T.registerClient(w, { grant_types: ["client_credentials"] })
@@ -290,6 +291,9 @@ describe("CONTRACT §2 a realm deleted after a request found it: its key ring is
       expect([jwks.status, jwks.json]).toEqual([404, { error: "invalid_request", error_description: "unknown realm" }])
       const keys = yield* admin.get(`/admin/realms/${w.name}/keys`)
       expect([keys.status, keys.json]).toEqual([404, { error: "not_found", error_description: "unknown realm" }])
+      // a page (RP-Initiated Logout 1.0 §2: the id_token_hint is checked against the realm's keys)
+      const logout = yield* get(`/realms/${w.name}/logout?id_token_hint=a.b.c`)
+      expect([logout.status, logout.json]).toEqual([404, { error: "invalid_request", error_description: "unknown realm" }])
     }).pipe(Effect.provide(TestLive.makeMemory({ keyPolicy: policy }))), { timeout: 120_000 })
 })
 
