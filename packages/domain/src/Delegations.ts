@@ -4,7 +4,7 @@
  * records; and revoking one, which cuts the agent off from that person in one write with its `delegation.revoked`
  * event.
  */
-import { Context, DateTime, Effect, HashMap, Layer, Option } from "effect"
+import { Context, DateTime, Effect, HashMap, Layer, Option, Schema } from "effect"
 import type { AuditEvent } from "./AuditEvent.js"
 import { NotFound } from "./Conflict.js"
 import { SubjectRejected } from "./Delegation.js"
@@ -35,13 +35,14 @@ export interface Row {
 }
 
 /** One person's delegation to an agent, as the admin API lists it. */
-export interface Entry {
-  readonly sub: string
-  readonly resources: ReadonlyArray<string>
-  readonly scopes: ReadonlyArray<string>
-  readonly firstAt: DateTime.Utc
-  readonly lastAt: DateTime.Utc
-}
+export const Entry = Schema.Struct({
+  sub: Schema.String,
+  resources: Schema.Array(Schema.String),
+  scopes: Schema.Array(Schema.String),
+  firstAt: Schema.DateTimeUtcFromSelf,
+  lastAt: Schema.DateTimeUtcFromSelf
+})
+export interface Entry extends Schema.Schema.Type<typeof Entry> {}
 
 /** An agent client of the realm and the people who let it act for them. */
 export interface Agent {

@@ -3,7 +3,8 @@
  * Redeemed, with Expired reached by time. Every transition here is pure; the store makes each one atomic
  * (compare-and-set on `version`), so two racing polls can never both redeem.
  */
-import { Data, DateTime, Duration, Either } from "effect"
+import { Data, DateTime, Duration, Either, Schema } from "effect"
+import { optional } from "./Fields.js"
 
 /** RFC 8628 §3.2 `expires_in`: how long the device code and the user code live. */
 export const lifetime = Duration.minutes(10)
@@ -46,6 +47,32 @@ export type DeviceAuthorization = Data.TaggedEnum<{
   Redeemed: Common & { readonly sub: string; readonly grantId: string }
 }>
 export const DeviceAuthorization = Data.taggedEnum<DeviceAuthorization>()
+
+const common = {
+  realmId: Schema.String,
+  deviceCodeHash: Schema.String,
+  userCode: Schema.String,
+  clientId: Schema.String,
+  scopes: Schema.Array(Schema.String),
+  resources: Schema.Array(Schema.String),
+  stepUp: Schema.Boolean,
+  interval: Schema.Number,
+  lastPolledAt: optional(Schema.DateTimeUtcFromSelf),
+  createdAt: Schema.DateTimeUtcFromSelf,
+  expiresAt: Schema.DateTimeUtcFromSelf,
+  version: Schema.Number
+}
+
+/**
+ * A device authorization in any state, as a schema (issue 18, ADR 0053): what the store decodes its rows into.
+ * Decoded values are plain objects of the same shape as `DeviceAuthorization`'s constructors make.
+ */
+export const schema: Schema.Schema<DeviceAuthorization> = Schema.Union(
+  Schema.TaggedStruct("Pending", common),
+  Schema.TaggedStruct("Approved", { ...common, sub: Schema.String, grantId: Schema.String }),
+  Schema.TaggedStruct("Denied", { ...common, sub: Schema.String }),
+  Schema.TaggedStruct("Redeemed", { ...common, sub: Schema.String, grantId: Schema.String })
+)
 
 export type Pending = Extract<DeviceAuthorization, { readonly _tag: "Pending" }>
 

@@ -2,19 +2,21 @@
  * A person at a trusted issuer (an ID-JAG's `iss` and `sub`, draft-ietf-oauth-identity-assertion-authz-grant §3) linked
  * to one user of the realm (ADR 0047): the link, and the pure rules that provision a user for a person on first use.
  */
+import { Schema } from "effect"
 import type { DateTime } from "effect"
 import * as User from "./User.js"
 
-export interface IdentityLink {
-  readonly realmId: string
+export const IdentityLink = Schema.Struct({
+  realmId: Schema.String,
   /** The trusted issuer's `iss`: with `subject`, unique per realm (OpenID Connect Core §2: `iss` + `sub` never reassigned). */
-  readonly issuer: string
+  issuer: Schema.String,
   /** The person's `sub` at that issuer, as the assertion said it. */
-  readonly subject: string
+  subject: Schema.String,
   /** The realm user it is linked to. */
-  readonly sub: string
-  readonly createdAt: DateTime.Utc
-}
+  sub: Schema.String,
+  createdAt: Schema.DateTimeUtcFromSelf
+})
+export interface IdentityLink extends Schema.Schema.Type<typeof IdentityLink> {}
 
 /** ADR 0047: the longest username a provisioned user gets (the admin API allows 255). */
 const maxUsername = 255

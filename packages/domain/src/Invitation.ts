@@ -4,9 +4,10 @@
  * passed, derived from the clock and never stored. Every transition is pure; the store applies each one by
  * compare-and-set on `version`, so two racing acceptances cannot both see Pending.
  */
-import { Data, DateTime, Duration, Either } from "effect"
+import { Data, DateTime, Duration, Either, Schema } from "effect"
 import type { Actor } from "./AuditEvent.js"
-import type { Role } from "./User.js"
+import { optional } from "./Fields.js"
+import { Role } from "./User.js"
 
 /** CONTRACT §3 `expires_in`: default 604800 s (7 days), at most 2592000 s (30 days). */
 export const defaultLifetime = Duration.days(7)
@@ -40,6 +41,34 @@ export type Invitation = Data.TaggedEnum<{
   Revoked: Common & { readonly revokedAt: DateTime.Utc }
 }>
 export const Invitation = Data.taggedEnum<Invitation>()
+
+/** Who may have invited (an `AuditEvent.Actor`). */
+const CreatedBy: Schema.Schema<Actor> = Schema.Struct({
+  type: Schema.Literal("user", "client", "agent", "owner", "tenant_admin"),
+  id: Schema.String
+})
+
+const common = {
+  realmId: Schema.String,
+  id: Schema.String,
+  secretHash: Schema.String,
+  role: Role,
+  email: optional(Schema.String),
+  expiresAt: Schema.DateTimeUtcFromSelf,
+  createdAt: Schema.DateTimeUtcFromSelf,
+  createdBy: CreatedBy,
+  version: Schema.Number
+}
+
+/**
+ * An invitation in any state, as a schema (issue 18, ADR 0053): what the store decodes its rows into. Decoded values
+ * are plain objects of the shape `Invitation`'s constructors make.
+ */
+export const schema: Schema.Schema<Invitation> = Schema.Union(
+  Schema.TaggedStruct("Pending", common),
+  Schema.TaggedStruct("Accepted", { ...common, sub: Schema.String, acceptedAt: Schema.DateTimeUtcFromSelf }),
+  Schema.TaggedStruct("Revoked", { ...common, revokedAt: Schema.DateTimeUtcFromSelf })
+)
 
 /** CONTRACT §3 `status`, as the list shows it. */
 export type Status = "pending" | "accepted" | "revoked" | "expired"

@@ -8,7 +8,7 @@
  * not one the person has signed in from before (a distributed guesser; the person's known addresses are exempt, so
  * nobody can slow them down from elsewhere), and the address across usernames (password spraying).
  */
-import { Context, Data, DateTime, Duration, Effect, HashMap, Layer, Option } from "effect"
+import { Context, Data, DateTime, Duration, Effect, HashMap, Layer, Option, Schema } from "effect"
 import * as MemoryDb from "./MemoryDb.js"
 import type { StoreError } from "./StoreError.js"
 import { usernameKey } from "./User.js"
@@ -73,10 +73,8 @@ export class LoginThrottle extends Context.Tag("@tessera/domain/LoginThrottle")<
 }>() {}
 
 /** One key's failures and when the last was counted (epoch ms). */
-export interface Count {
-  readonly failures: number
-  readonly last: number
-}
+export const Count = Schema.Struct({ failures: Schema.Number, last: Schema.Number })
+export interface Count extends Schema.Schema.Type<typeof Count> {}
 
 /** The wait before the next attempt after `failures` failures: none within the burst, then doubling up to the cap. */
 export const waitAfter = (failures: number, b: Backoff): number =>

@@ -1,18 +1,20 @@
 /** A realm: one issuer under the single origin (CONTRACT §2), the unit of isolation. */
-import type { DateTime } from "effect"
+import { Schema } from "effect"
+import { optional } from "./Fields.js"
 
 /** CONTRACT §2: realm names. */
 export const namePattern = /^[a-z0-9][a-z0-9-]{0,62}$/
 
-export interface Realm {
-  readonly id: string
-  readonly name: string
-  readonly displayName?: string
-  readonly dynamicRegistration: boolean
-  readonly createdAt: DateTime.Utc
+export const Realm = Schema.Struct({
+  id: Schema.String,
+  name: Schema.String,
+  displayName: optional(Schema.String),
+  dynamicRegistration: Schema.Boolean,
+  createdAt: Schema.DateTimeUtcFromSelf,
   /** 1 at creation, +1 per change of the settings (CONTRACT §3: the ETag names it; PATCH and DELETE compare-and-set on it). */
-  readonly version: number
-}
+  version: Schema.Number
+})
+export interface Realm extends Schema.Schema.Type<typeof Realm> {}
 
 export interface SettingsPatch {
   readonly displayName?: string

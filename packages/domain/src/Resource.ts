@@ -1,22 +1,23 @@
 /** A protected resource (RFC 8707 resource indicator) and the scopes it understands. */
-import type { DateTime } from "effect"
+import { Schema } from "effect"
 
-export interface Resource {
-  readonly realmId: string
+export const Resource = Schema.Struct({
+  realmId: Schema.String,
   /** The admin API's name for the row (CONTRACT §3); `uri` is its identity toward clients, and never changes (ADR 0033). */
-  readonly id: string
+  id: Schema.String,
   /** 1 at creation, +1 per change: the admin API's ETag and compare-and-set. */
-  readonly version: number
-  readonly uri: string
-  readonly scopes: ReadonlyArray<string>
+  version: Schema.Number,
+  uri: Schema.String,
+  scopes: Schema.Array(Schema.String),
   /** Scopes that need a fresh human authentication (RFC 9470); a subset of `scopes`. */
-  readonly stepUpScopes: ReadonlyArray<string>
+  stepUpScopes: Schema.Array(Schema.String),
   /** What the consent page calls the resource instead of its URI. */
-  readonly displayName?: string | undefined
+  displayName: Schema.optional(Schema.String),
   /** What the consent page says each scope allows, by scope (each a scope of `scopes`); absent means none. */
-  readonly scopeDescriptions?: Readonly<Record<string, string>> | undefined
-  readonly createdAt: DateTime.Utc
-}
+  scopeDescriptions: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.String })),
+  createdAt: Schema.DateTimeUtcFromSelf
+})
+export interface Resource extends Schema.Schema.Type<typeof Resource> {}
 
 /** The settings an administrator writes: everything but the identity (realm, id, uri), the version and the time. */
 export interface Settings {

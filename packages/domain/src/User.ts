@@ -1,34 +1,37 @@
 /** A person who signs in to a realm. */
-import type { DateTime } from "effect"
+import { Schema } from "effect"
+import { optional } from "./Fields.js"
 
 /**
  * What a person may do beyond signing in (CONTRACT §3, §4): `admin` may get the realm's `tessera:admin` resource;
  * `member` is the plain person an invitation names (ADR 0031).
  */
 export const roles = ["admin", "member"] as const
-export type Role = (typeof roles)[number]
+export const Role = Schema.Literal(...roles)
+export type Role = typeof Role.Type
 
-export interface User {
-  readonly realmId: string
-  readonly sub: string
-  readonly username: string
+export const User = Schema.Struct({
+  realmId: Schema.String,
+  sub: Schema.String,
+  username: Schema.String,
   /** PHC string (argon2id). */
-  readonly passwordHash: string
-  readonly email?: string
-  readonly name?: string
+  passwordHash: Schema.String,
+  email: optional(Schema.String),
+  name: optional(Schema.String),
   /** A set: each role at most once, in the order given. */
-  readonly roles: ReadonlyArray<Role>
+  roles: Schema.Array(Role),
   /** A disabled person cannot sign in, and nothing they signed in to before still counts (CONTRACT §3). */
-  readonly disabled: boolean
+  disabled: Schema.Boolean,
   /**
    * Tokens issued at or before this time are inactive (CONTRACT §3): set when the person is disabled or gets a new
    * password, so that enabling them again does not revive a grant-less token (JWT-bearer, exchanges) issued before.
    */
-  readonly tokensNotBefore?: DateTime.Utc
+  tokensNotBefore: optional(Schema.DateTimeUtcFromSelf),
   /** 1 at creation, +1 per change: the admin API's ETag and compare-and-set (CONTRACT §3). */
-  readonly version: number
-  readonly createdAt: DateTime.Utc
-}
+  version: Schema.Number,
+  createdAt: Schema.DateTimeUtcFromSelf
+})
+export interface User extends Schema.Schema.Type<typeof User> {}
 
 /** Usernames are unique per realm without regard to case or Unicode normal form. */
 export const usernameKey = (username: string) => username.normalize("NFC").toLowerCase()

@@ -4,21 +4,44 @@ import { Effect, Layer, Schema } from "effect"
 import { Conflict, Delegation, Delegations } from "@tessera/domain"
 import { appendEvent } from "./PgAudit.js"
 import { revokeGrantsWhere } from "./PgSignIn.js"
-import { arrayDecoder, at } from "./PgRows.js"
+import { findAll, present, Timestamp } from "./PgRows.js"
 import { on, toDate, withRealm } from "./Sql.js"
 
 const Strings = Schema.Array(Schema.String)
 
-const AgentRow = Schema.Struct({ client_id: Schema.String, client_name: Schema.NullOr(Schema.String) })
+/** An agent client: its id and `metadata->>'clientName'`. */
+const AgentRow = Schema.transform(
+  Schema.Struct({ client_id: Schema.String, client_name: Schema.NullOr(Schema.String) }),
+  Schema.Struct({ clientId: Schema.String, clientName: Schema.optionalWith(Schema.String, { exact: true }) }),
+  {
+    strict: true,
+    decode: (row) => ({ clientId: row.client_id, ...present("clientName", row.client_name) }),
+    encode: (agent) => ({ client_id: agent.clientId, client_name: agent.clientName ?? null })
+  }
+)
 
-const EntryRow = Schema.Struct({
-  client_id: Schema.String,
-  sub: Schema.String,
-  resources: Strings,
-  scopes: Strings,
-  first_at: Schema.DateFromSelf,
-  last_at: Schema.DateFromSelf
+/** A live grant or exchange row of an agent, as the person's `Delegations.Entry`. */
+const EntryRow = Schema.transform(
+  Schema.Struct({ client_id: Schema.String, sub: Schema.String, resources: Strings, scopes: Strings, first_at: Timestamp, last_at: Timestamp }),
+  Schema.Struct({ clientId: Schema.String, entry: Delegations.Entry }),
+  {
+    strict: true,
+    decode: (row) => ({
+      clientId: row.client_id,
+      entry: { sub: row.sub, resources: row.resources, scopes: row.scopes, firstAt: row.first_at, lastAt: row.last_at }
+    }),
+    encode: ({ clientId, entry }) => ({
+      client_id: clientId, sub: entry.sub, resources: entry.resources, scopes: entry.scopes, first_at: entry.firstAt, last_at: entry.lastAt
+    })
+  }
+)
+
+const Entries = Schema.Struct({
+  realmId: Schema.String,
+  clientIds: Strings,
+  sub: Schema.optionalWith(Schema.String, { exact: true })
 })
+const Agents = Schema.Struct({ realmId: Schema.String, limit: Schema.Number, after: Schema.optionalWith(Schema.String, { exact: true }) })
 
 const notFound = new Conflict.NotFound({ entity: "delegation" })
 
@@ -27,8 +50,10 @@ export const layer = Layer.effect(Delegations.Delegations, Effect.gen(function*(
   const run = on(sql)
 
   /** The live delegations of `clientIds` (of `sub` only, when given): live grants and live exchange rows of existing people. */
-  const entries = (realmId: string, clientIds: ReadonlyArray<string>, sub?: string) =>
-    Effect.flatMap(
+  const liveEntries = findAll("delegations", {
+    Request: Entries,
+    Result: EntryRow,
+    execute: ({ realmId, clientIds, sub }) =>
       sql`SELECT g.client_id, g.sub, g.resources, g.scopes, g.created_at AS first_at,
             GREATEST(g.created_at, (SELECT max(f.last_used_at) FROM refresh_families f
               WHERE f.realm_id = g.realm_id AND f.grant_id = g.grant_id AND f.revoked_reason IS NULL)) AS last_at
@@ -41,9 +66,20 @@ export const layer = Layer.effect(Delegations.Delegations, Effect.gen(function*(
           FROM delegations d
           WHERE d.realm_id = ${realmId} AND d.client_id IN ${sql.in(clientIds)} AND d.revoked_at IS NULL
             AND (${sub ?? null}::text IS NULL OR d.sub = ${sub ?? null})
-            AND EXISTS (SELECT 1 FROM users u WHERE u.realm_id = d.realm_id AND u.sub = d.sub)`,
-      arrayDecoder(EntryRow)
-    )
+            AND EXISTS (SELECT 1 FROM users u WHERE u.realm_id = d.realm_id AND u.sub = d.sub)`
+  })
+  const entries = (realmId: string, clientIds: ReadonlyArray<string>, sub?: string) =>
+    liveEntries({ realmId, clientIds, ...(sub !== undefined ? { sub } : {}) })
+  // client ids compare bytewise (COLLATE "C"), as the cursor and the memory store compare them
+  const agentsOf = findAll("clients", {
+    Request: Agents,
+    Result: AgentRow,
+    execute: ({ realmId, limit, after }) =>
+      sql`SELECT client_id, metadata->>'clientName' AS client_name FROM clients
+          WHERE realm_id = ${realmId} AND metadata->>'principalType' = 'agent'
+            AND (${after ?? null}::text IS NULL OR client_id COLLATE "C" > ${after ?? null}::text)
+          ORDER BY client_id COLLATE "C" LIMIT ${limit + 1}`
+  })
 
   return Delegations.Delegations.of({
     exchanged: (use, event) =>
@@ -78,22 +114,12 @@ export const layer = Layer.effect(Delegations.Delegations, Effect.gen(function*(
       }).pipe(withRealm(use.realmId), run),
     list: (realmId, window) =>
       Effect.gen(function*() {
-        // client ids compare bytewise (COLLATE "C"), as the cursor and the memory store compare them
-        const agents = yield* Effect.flatMap(
-          sql`SELECT client_id, metadata->>'clientName' AS client_name FROM clients
-              WHERE realm_id = ${realmId} AND metadata->>'principalType' = 'agent'
-                AND (${window.after ?? null}::text IS NULL OR client_id COLLATE "C" > ${window.after ?? null}::text)
-              ORDER BY client_id COLLATE "C" LIMIT ${window.limit + 1}`,
-          arrayDecoder(AgentRow)
-        )
+        const agents = yield* agentsOf({ realmId, ...window })
         if (agents.length === 0) return []
-        const rows = yield* entries(realmId, agents.map((a) => a.client_id))
+        const rows = yield* entries(realmId, agents.map((a) => a.clientId))
         return agents.map((agent): Delegations.Agent => ({
-          clientId: agent.client_id,
-          ...(agent.client_name !== null ? { clientName: agent.client_name } : {}),
-          delegations: Delegations.merge(rows.filter((row) => row.client_id === agent.client_id).map((row) => ({
-            sub: row.sub, resources: row.resources, scopes: row.scopes, firstAt: at(row.first_at), lastAt: at(row.last_at)
-          })))
+          ...agent,
+          delegations: Delegations.merge(rows.filter((row) => row.clientId === agent.clientId).map((row) => row.entry))
         }))
       }).pipe(withRealm(realmId), run),
     revoke: (realmId, clientId, sub, revokedAt, event) =>

@@ -4,27 +4,26 @@
  * acceptance, the new user (a taken username rolls all of it back).
  */
 import { SqlClient } from "@effect/sql"
-import type { SqlError } from "@effect/sql/SqlError"
-import { Effect, Layer, Schema } from "effect"
+import { Effect, Layer, ParseResult, Schema } from "effect"
 import { Conflict, Invitation, Invitations, RealmPin, User } from "@tessera/domain"
 import type { AuditEvent } from "@tessera/domain"
 import { appendEvent } from "./PgAudit.js"
-import { at, first, select } from "./PgRows.js"
+import { findAll, findOne, present, Timestamp } from "./PgRows.js"
 import { rowOf as userRowOf } from "./PgUsers.js"
 import { on, toDate, withRealm } from "./Sql.js"
 
-const InvitationRow = Schema.Struct({
+const Columns = Schema.Struct({
   realm_id: Schema.String,
   id: Schema.String,
   secret_hash: Schema.String,
-  role: Schema.Literal(...User.roles),
+  role: User.Role,
   email: Schema.NullOr(Schema.String),
   state: Schema.Literal("pending", "accepted", "revoked"),
   sub: Schema.NullOr(Schema.String),
-  accepted_at: Schema.NullOr(Schema.DateFromSelf),
-  revoked_at: Schema.NullOr(Schema.DateFromSelf),
-  expires_at: Schema.DateFromSelf,
-  created_at: Schema.DateFromSelf,
+  accepted_at: Schema.NullOr(Timestamp),
+  revoked_at: Schema.NullOr(Timestamp),
+  expires_at: Timestamp,
+  created_at: Timestamp,
   created_by_type: Schema.Literal("user", "client", "agent", "owner", "tenant_admin"),
   created_by_id: Schema.String,
   version: Schema.Number
@@ -32,32 +31,59 @@ const InvitationRow = Schema.Struct({
 const columns = "realm_id, id, secret_hash, role, email, state, sub, accepted_at, revoked_at, expires_at, created_at, " +
   "created_by_type, created_by_id, version"
 
-const toInvitation = (row: typeof InvitationRow.Type): Invitation.Invitation => {
-  const common = {
-    realmId: row.realm_id,
-    id: row.id,
-    secretHash: row.secret_hash,
-    role: row.role,
-    ...(row.email !== null ? { email: row.email } : {}),
-    expiresAt: at(row.expires_at),
-    createdAt: at(row.created_at),
-    createdBy: { type: row.created_by_type, id: row.created_by_id },
-    version: row.version
-  }
-  // the table's CHECKs hold sub/accepted_at to 'accepted' and revoked_at to 'revoked'
-  if (row.state === "accepted") {
-    return Invitation.Invitation.Accepted({ ...common, sub: row.sub!, acceptedAt: at(row.accepted_at!) })
-  }
-  if (row.state === "revoked") return Invitation.Invitation.Revoked({ ...common, revokedAt: at(row.revoked_at!) })
-  return Invitation.Invitation.Pending(common)
-}
+/**
+ * An `invitations` row as the entity (issue 18): the state column picks the variant; the table's CHECKs hold
+ * sub/accepted_at to 'accepted' and revoked_at to 'revoked', and a row that breaks them does not decode.
+ */
+const InvitationRow = Schema.transformOrFail(Columns, Invitation.schema, {
+  strict: true,
+  decode: (row, _, ast) => {
+    const common = {
+      realmId: row.realm_id,
+      id: row.id,
+      secretHash: row.secret_hash,
+      role: row.role,
+      ...present("email", row.email),
+      expiresAt: row.expires_at,
+      createdAt: row.created_at,
+      createdBy: { type: row.created_by_type, id: row.created_by_id },
+      version: row.version
+    }
+    if (row.state === "pending") return ParseResult.succeed(Invitation.Invitation.Pending(common))
+    if (row.state === "accepted" && row.sub !== null && row.accepted_at !== null) {
+      return ParseResult.succeed(Invitation.Invitation.Accepted({ ...common, sub: row.sub, acceptedAt: row.accepted_at }))
+    }
+    if (row.state === "revoked" && row.revoked_at !== null) {
+      return ParseResult.succeed(Invitation.Invitation.Revoked({ ...common, revokedAt: row.revoked_at }))
+    }
+    return ParseResult.fail(new ParseResult.Type(ast, row, `an invitation ${row.state} without its columns`))
+  },
+  encode: (invitation) =>
+    ParseResult.succeed({
+      realm_id: invitation.realmId,
+      id: invitation.id,
+      secret_hash: invitation.secretHash,
+      role: invitation.role,
+      email: invitation.email ?? null,
+      ...Invitation.Invitation.$match(invitation, {
+        Pending: () => ({ state: "pending" as const, sub: null, accepted_at: null, revoked_at: null }),
+        Accepted: (i) => ({ state: "accepted" as const, sub: i.sub, accepted_at: i.acceptedAt, revoked_at: null }),
+        Revoked: (i) => ({ state: "revoked" as const, sub: null, accepted_at: null, revoked_at: i.revokedAt })
+      }),
+      expires_at: invitation.expiresAt,
+      created_at: invitation.createdAt,
+      created_by_type: invitation.createdBy.type,
+      created_by_id: invitation.createdBy.id,
+      version: invitation.version
+    })
+})
 
-const stateOf = (invitation: Invitation.Invitation) =>
-  Invitation.Invitation.$match(invitation, {
-    Pending: () => ({ state: "pending", sub: null, accepted_at: null, revoked_at: null }),
-    Accepted: (i) => ({ state: "accepted", sub: i.sub, accepted_at: toDate(i.acceptedAt), revoked_at: null }),
-    Revoked: (i) => ({ state: "revoked", sub: null, accepted_at: null, revoked_at: toDate(i.revokedAt) })
-  })
+const ById = Schema.Struct({ realmId: Schema.String, id: Schema.String })
+const BySecret = Schema.Struct({ realmId: Schema.String, secretHash: Schema.String })
+const PageOf = Schema.Struct({ realmId: Schema.String, limit: Schema.Number, after: Schema.optionalWith(Schema.String, { exact: true }) })
+
+/** The row an invitation is written as (its state's columns included), with the timestamps as Dates. */
+const rowOf = Schema.encodeSync(InvitationRow)
 
 /**
  * Appends an event inside the current realm transaction, to the trail it names: an owner-trail event pins the
@@ -76,44 +102,38 @@ const appendTo = (sql: SqlClient.SqlClient, realmId: string, event: AuditEvent.A
 export const layer = Layer.effect(Invitations.Invitations, Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const run = on(sql)
-  const invitations = (realmId: string, query: Effect.Effect<ReadonlyArray<unknown>, SqlError>) =>
-    Effect.map(select(sql, realmId, InvitationRow, query), (rows) => rows.map(toInvitation))
+  const byId = findOne("invitations", {
+    Request: ById,
+    Result: InvitationRow,
+    execute: ({ realmId, id }) => sql`SELECT ${sql.unsafe(columns)} FROM invitations WHERE realm_id = ${realmId} AND id = ${id}`
+  })
+  // looked up by the secret's SHA-256 through its unique index (ADR 0037), as codes and refresh tokens are
+  const bySecret = findOne("invitations", {
+    Request: BySecret,
+    Result: InvitationRow,
+    execute: ({ realmId, secretHash }) =>
+      sql`SELECT ${sql.unsafe(columns)} FROM invitations WHERE realm_id = ${realmId} AND secret_hash = ${secretHash}`
+  })
+  const page = findAll("invitations", {
+    Request: PageOf,
+    Result: InvitationRow,
+    execute: ({ realmId, limit, after }) => sql`SELECT ${sql.unsafe(columns)} FROM invitations WHERE realm_id = ${realmId}
+      ${after !== undefined ? sql`AND sort_key COLLATE "C" > ${after}` : sql``}
+      ORDER BY sort_key COLLATE "C" LIMIT ${limit + 1}`
+  })
 
   return Invitations.Invitations.of({
     insert: (invitation, event) =>
       Effect.gen(function*() {
-        yield* sql`INSERT INTO invitations ${sql.insert({
-          realm_id: invitation.realmId,
-          id: invitation.id,
-          secret_hash: invitation.secretHash,
-          role: invitation.role,
-          email: invitation.email ?? null,
-          ...stateOf(invitation),
-          expires_at: toDate(invitation.expiresAt),
-          created_at: toDate(invitation.createdAt),
-          created_by_type: invitation.createdBy.type,
-          created_by_id: invitation.createdBy.id,
-          version: invitation.version,
-          sort_key: Invitation.sortKey(invitation)
-        })}`
+        yield* sql`INSERT INTO invitations ${sql.insert({ ...rowOf(invitation), sort_key: Invitation.sortKey(invitation) })}`
         yield* appendTo(sql, invitation.realmId, event)
       }).pipe(withRealm(invitation.realmId), run),
-    find: (realmId, id) =>
-      invitations(realmId, sql`SELECT ${sql.unsafe(columns)} FROM invitations WHERE realm_id = ${realmId} AND id = ${id}`)
-        .pipe(Effect.map(first)),
-    // looked up by the secret's SHA-256 through its unique index (ADR 0037), as codes and refresh tokens are
-    findBySecret: (realmId, secretHash) =>
-      invitations(
-        realmId,
-        sql`SELECT ${sql.unsafe(columns)} FROM invitations WHERE realm_id = ${realmId} AND secret_hash = ${secretHash}`
-      ).pipe(Effect.map(first)),
-    list: (realmId, window) =>
-      invitations(realmId, sql`SELECT ${sql.unsafe(columns)} FROM invitations WHERE realm_id = ${realmId}
-        ${window.after !== undefined ? sql`AND sort_key COLLATE "C" > ${window.after}` : sql``}
-        ORDER BY sort_key COLLATE "C" LIMIT ${window.limit + 1}`),
+    find: (realmId, id) => byId({ realmId, id }).pipe(withRealm(realmId), run),
+    findBySecret: (realmId, secretHash) => bySecret({ realmId, secretHash }).pipe(withRealm(realmId), run),
+    list: (realmId, window) => page({ realmId, ...window }).pipe(withRealm(realmId), run),
     transition: (next, expectedVersion, events, user) =>
       Effect.gen(function*() {
-        const state = stateOf(next)
+        const state = rowOf(next)
         // CONTRACT §4: acceptance only over a pending invitation whose time is not up, whatever the version says
         const stillOpen = next._tag === "Accepted"
           ? sql`AND state = 'pending' AND expires_at > ${toDate(next.acceptedAt)}`

@@ -5,9 +5,12 @@
  * connection, frees the lock with its session.
  */
 import { SqlClient } from "@effect/sql"
-import { Effect, Layer, Option } from "effect"
+import { Effect, Layer, Option, Schema } from "effect"
 import { JobLock } from "@tessera/domain"
 import { orStoreError } from "./Sql.js"
+
+/** `pg_try_advisory_lock`'s answer (issue 18: decoded, not cast). */
+const decodeLocked = Schema.decodeUnknown(Schema.Tuple(Schema.Struct({ locked: Schema.Boolean })))
 
 /** Needs a pool of at least two connections: one holds the lock, the job's queries take the others. */
 export const layer = Layer.effect(JobLock.JobLock, Effect.gen(function*() {
@@ -18,8 +21,10 @@ export const layer = Layer.effect(JobLock.JobLock, Effect.gen(function*() {
         Effect.gen(function*() {
           // uninterruptible from reserving to taking the lock: a lock that was won is always given back
           const holder = yield* orStoreError(sql.reserve)
-          const [row] = yield* orStoreError(holder.execute("SELECT pg_try_advisory_lock(hashtext($1)) AS locked", [name], undefined))
-          if ((row as { locked?: boolean } | undefined)?.locked !== true) return Option.none()
+          const [{ locked }] = yield* orStoreError(
+            Effect.flatMap(holder.execute("SELECT pg_try_advisory_lock(hashtext($1)) AS locked", [name], undefined), decodeLocked)
+          )
+          if (!locked) return Option.none()
           return yield* restore(job).pipe(
             Effect.map(Option.some),
             // if the connection is gone, so is its session and the lock

@@ -4,45 +4,91 @@
  * transaction that writes `realm.deleted` to the owner trail.
  */
 import { SqlClient } from "@effect/sql"
-import { DateTime, Effect, Layer, Option, Schema } from "effect"
-import { Audit, Conflict, RealmPin, Realms } from "@tessera/domain"
-import type { Realm } from "@tessera/domain"
+import { Effect, Layer, Option, Schema } from "effect"
+import { Audit, Conflict, Realm, RealmPin, Realms } from "@tessera/domain"
 import { appendEvent } from "./PgAudit.js"
 import { clientRow } from "./PgClients.js"
 import * as PgKeys from "./PgKeys.js"
+import { findAll, findOne, present, single, Timestamp } from "./PgRows.js"
 import { resourceRow } from "./PgResources.js"
-import { on, toDate, withDirectory, withRealm } from "./Sql.js"
+import { on, withDirectory, withRealm } from "./Sql.js"
 
-const Row = Schema.Struct({
-  id: Schema.String,
-  name: Schema.String,
-  display_name: Schema.NullOr(Schema.String),
-  dynamic_registration: Schema.Boolean,
-  created_at: Schema.DateFromSelf,
-  version: Schema.Number
-})
-const decodeRows = Schema.decodeUnknown(Schema.Array(Row))
+/** A `realms` row as the entity (issue 18). */
+const RealmRow = Schema.transform(
+  Schema.Struct({
+    id: Schema.String,
+    name: Schema.String,
+    display_name: Schema.NullOr(Schema.String),
+    dynamic_registration: Schema.Boolean,
+    created_at: Timestamp,
+    version: Schema.Number
+  }),
+  Realm.Realm,
+  {
+    strict: true,
+    decode: (row) => ({
+      id: row.id,
+      name: row.name,
+      ...present("displayName", row.display_name),
+      dynamicRegistration: row.dynamic_registration,
+      createdAt: row.created_at,
+      version: row.version
+    }),
+    encode: (realm) => ({
+      id: realm.id,
+      name: realm.name,
+      display_name: realm.displayName ?? null,
+      dynamic_registration: realm.dynamicRegistration,
+      created_at: realm.createdAt,
+      version: realm.version
+    })
+  }
+)
 
 const Version = Schema.Struct({ version: Schema.Number })
-const decodeVersions = Schema.decodeUnknown(Schema.Array(Version))
+const Locking = Schema.Struct({ realmId: Schema.String, mode: Schema.Literal("update", "delete") })
 
+/** What `realm_delete` answers: rows deleted, by table. */
 const Counts = Schema.Struct({ realm_delete: Schema.Record({ key: Schema.String, value: Schema.Number }) })
-const decodeCounts = Schema.decodeUnknown(Schema.Array(Counts))
 
-const toRealm = (row: typeof Row.Type): Realm.Realm => ({
-  id: row.id,
-  name: row.name,
-  ...(row.display_name !== null ? { displayName: row.display_name } : {}),
-  dynamicRegistration: row.dynamic_registration,
-  createdAt: DateTime.unsafeMake(row.created_at),
-  version: row.version
-})
+const ByName = Schema.Struct({ name: Schema.String })
+const PageOf = Schema.Struct({ limit: Schema.Number, after: Schema.optionalWith(Schema.String, { exact: true }) })
 
 export const layer = Layer.effect(Realms.Realms, Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const run = on(sql)
   /** The owner trail's anchor row (migration 00012) is no realm: never found, never listed. */
   const realmsOnly = sql`id <> ${Audit.ownerTrail}`
+  const byName = findOne("realms", {
+    Request: ByName,
+    Result: RealmRow,
+    execute: ({ name }) => sql`SELECT * FROM realms WHERE name = ${name} AND ${realmsOnly}`
+  })
+  const all = findAll("realms", {
+    Request: Schema.Void,
+    Result: RealmRow,
+    execute: () => sql`SELECT * FROM realms WHERE ${realmsOnly} ORDER BY created_at, name`
+  })
+  const page = findAll("realms", {
+    Request: PageOf,
+    Result: RealmRow,
+    execute: ({ limit, after }) =>
+      sql`SELECT * FROM realms WHERE ${realmsOnly} ${after !== undefined ? sql`AND name > ${after}` : sql``}
+        ORDER BY name LIMIT ${limit + 1}`
+  })
+  const versionOf = findOne("realms", {
+    Request: Locking,
+    Result: Version,
+    execute: ({ realmId, mode }) =>
+      mode === "delete"
+        ? sql`SELECT version FROM realms WHERE id = ${realmId} FOR UPDATE`
+        : sql`SELECT version FROM realms WHERE id = ${realmId} FOR NO KEY UPDATE`
+  })
+  const deleteAll = single("realms", {
+    Request: Schema.String,
+    Result: Counts,
+    execute: (realmId) => sql`SELECT realm_delete(${realmId})`
+  })
   /**
    * The realm's version, locked for the rest of the transaction: `NotFound` without it, `Stale` when it moved on.
    * Deletion locks it FOR UPDATE, so that rows being inserted for the realm wait for it (they take KEY SHARE through
@@ -52,9 +98,7 @@ export const layer = Layer.effect(Realms.Realms, Effect.gen(function*() {
    */
   const lockAt = (realmId: string, expectedVersion: number, mode: "update" | "delete") =>
     Effect.gen(function*() {
-      const [row] = yield* decodeVersions(yield* (mode === "delete"
-        ? sql`SELECT version FROM realms WHERE id = ${realmId} FOR UPDATE`
-        : sql`SELECT version FROM realms WHERE id = ${realmId} FOR NO KEY UPDATE`))
+      const row = Option.getOrUndefined(yield* versionOf({ realmId, mode }))
       if (row === undefined) return yield* new Conflict.NotFound({ entity: "realm" })
       if (row.version !== expectedVersion) return yield* new Conflict.Stale({ entity: "realm" })
     })
@@ -63,14 +107,7 @@ export const layer = Layer.effect(Realms.Realms, Effect.gen(function*() {
       Effect.gen(function*() {
         // the name is unique across realms even where RLS hides the other row
         const inserted = yield* sql`
-          INSERT INTO realms ${sql.insert({
-            id: realm.id,
-            name: realm.name,
-            display_name: realm.displayName ?? null,
-            dynamic_registration: realm.dynamicRegistration,
-            created_at: toDate(realm.createdAt),
-            version: realm.version
-          })} ON CONFLICT DO NOTHING RETURNING id`
+          INSERT INTO realms ${sql.insert(Schema.encodeSync(RealmRow)(realm))} ON CONFLICT DO NOTHING RETURNING id`
         if (inserted.length === 0) return yield* new Conflict.AlreadyExists({ entity: "realm" })
         yield* sql`INSERT INTO key_rings ${sql.insert({ realm_id: realm.id, ...PgKeys.encodeRing(ring) })}`
         yield* appendEvent(event)
@@ -83,23 +120,9 @@ export const layer = Layer.effect(Realms.Realms, Effect.gen(function*() {
         }
         if (ownerEvent !== undefined) yield* appendToOwnerTrail(ownerEvent)
       }).pipe(withRealm(realm.id), run),
-    findByName: (name) =>
-      Effect.flatMap(sql`SELECT * FROM realms WHERE name = ${name} AND ${realmsOnly}`, decodeRows).pipe(
-        Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), toRealm)),
-        withDirectory,
-        run
-      ),
-    list: Effect.flatMap(sql`SELECT * FROM realms WHERE ${realmsOnly} ORDER BY created_at, name`, decodeRows).pipe(
-      Effect.map((rows) => rows.map(toRealm)),
-      withDirectory,
-      run
-    ),
-    page: (window) =>
-      Effect.flatMap(
-        sql`SELECT * FROM realms WHERE ${realmsOnly} ${window.after !== undefined ? sql`AND name > ${window.after}` : sql``}
-          ORDER BY name LIMIT ${window.limit + 1}`,
-        decodeRows
-      ).pipe(Effect.map((rows) => rows.map(toRealm)), withDirectory, run),
+    findByName: (name) => byName({ name }).pipe(withDirectory, run),
+    list: all(undefined).pipe(withDirectory, run),
+    page: (window) => page(window).pipe(withDirectory, run),
     update: (realm, expectedVersion, event) =>
       Effect.gen(function*() {
         yield* lockAt(realm.id, expectedVersion, "update")
@@ -110,8 +133,7 @@ export const layer = Layer.effect(Realms.Realms, Effect.gen(function*() {
     delete: (realm, expectedVersion, describe) =>
       Effect.gen(function*() {
         yield* lockAt(realm.id, expectedVersion, "delete")
-        const [row] = yield* decodeCounts(yield* sql`SELECT realm_delete(${realm.id})`)
-        const deleted = row!.realm_delete
+        const deleted = (yield* deleteAll(realm.id)).realm_delete
         yield* appendToOwnerTrail(describe(deleted))
         return deleted
       }).pipe(withRealm(realm.id), run)

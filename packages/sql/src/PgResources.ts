@@ -1,54 +1,93 @@
 /** Resources on Postgres: realm-scoped rows written with their audit event; changes by compare-and-set on `version`. */
 import { SqlClient } from "@effect/sql"
-import type { SqlError } from "@effect/sql/SqlError"
 import { Effect, Layer, Option, Schema } from "effect"
-import { Conflict, Resources } from "@tessera/domain"
-import type { Resource } from "@tessera/domain"
+import { Conflict, Resource, Resources } from "@tessera/domain"
 import { appendEvent } from "./PgAudit.js"
-import { at, first, insertWithEvent, select } from "./PgRows.js"
+import { findAll, findOne, InRealm, insertWithEvent, PageOf, present, Timestamp } from "./PgRows.js"
 import { forgetResourceConsents, revokeGrantsNaming } from "./PgSignIn.js"
-import { on, realmFirst, toDate, withRealm } from "./Sql.js"
+import { on, realmFirst, withRealm } from "./Sql.js"
 
-const ResourceRow = Schema.Struct({
-  realm_id: Schema.String,
-  id: Schema.String,
-  version: Schema.Number,
-  uri: Schema.String,
-  scopes: Schema.Array(Schema.String),
-  step_up_scopes: Schema.Array(Schema.String),
-  display_name: Schema.NullOr(Schema.String),
-  scope_descriptions: Schema.Record({ key: Schema.String, value: Schema.String }),
-  created_at: Schema.DateFromSelf
-})
-const toResource = (row: typeof ResourceRow.Type): Resource.Resource => ({
-  realmId: row.realm_id,
-  id: row.id,
-  version: row.version,
-  uri: row.uri,
-  scopes: row.scopes,
-  stepUpScopes: row.step_up_scopes,
-  ...(row.display_name !== null ? { displayName: row.display_name } : {}),
-  ...(Object.keys(row.scope_descriptions).length > 0 ? { scopeDescriptions: row.scope_descriptions } : {}),
-  createdAt: at(row.created_at)
-})
+const Strings = Schema.Array(Schema.String)
+
+/** A `resources` row as the entity (issue 18): `scope_descriptions` (jsonb, `{}` when none) decodes as the entity's. */
+const ResourceRow = Schema.transform(
+  Schema.Struct({
+    realm_id: Schema.String,
+    id: Schema.String,
+    version: Schema.Number,
+    uri: Schema.String,
+    scopes: Strings,
+    step_up_scopes: Strings,
+    display_name: Schema.NullOr(Schema.String),
+    scope_descriptions: Schema.Record({ key: Schema.String, value: Schema.String }),
+    created_at: Timestamp
+  }),
+  Resource.Resource,
+  {
+    strict: true,
+    decode: (row) => ({
+      realmId: row.realm_id,
+      id: row.id,
+      version: row.version,
+      uri: row.uri,
+      scopes: row.scopes,
+      stepUpScopes: row.step_up_scopes,
+      ...present("displayName", row.display_name),
+      ...(Object.keys(row.scope_descriptions).length > 0 ? { scopeDescriptions: row.scope_descriptions } : {}),
+      createdAt: row.created_at
+    }),
+    encode: (resource) => ({
+      realm_id: resource.realmId,
+      id: resource.id,
+      version: resource.version,
+      uri: resource.uri,
+      scopes: resource.scopes,
+      step_up_scopes: resource.stepUpScopes,
+      display_name: resource.displayName ?? null,
+      scope_descriptions: resource.scopeDescriptions ?? {},
+      created_at: resource.createdAt
+    })
+  }
+)
+
+const ByUri = Schema.Struct({ realmId: Schema.String, uri: Schema.String })
+const ById = Schema.Struct({ realmId: Schema.String, id: Schema.UUID })
 
 /** A new resource's row as inserted (also by PgRealms, for a realm's built-in resource). */
-export const resourceRow = (resource: Resource.Resource) => ({
-  realm_id: resource.realmId,
-  id: resource.id,
-  version: resource.version,
-  uri: resource.uri,
-  scopes: resource.scopes as Array<string>,
-  step_up_scopes: resource.stepUpScopes as Array<string>,
-  display_name: resource.displayName ?? null,
-  scope_descriptions: JSON.stringify(resource.scopeDescriptions ?? {}),
-  created_at: toDate(resource.createdAt)
-})
+export const resourceRow = (resource: Resource.Resource) => {
+  const row = Schema.encodeSync(ResourceRow)(resource)
+  return {
+    ...row,
+    scopes: row.scopes as Array<string>,
+    step_up_scopes: row.step_up_scopes as Array<string>,
+    scope_descriptions: JSON.stringify(row.scope_descriptions)
+  }
+}
 
 export const layerResources = Layer.effect(Resources.Resources, Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
-  const many = (realmId: string, query: Effect.Effect<ReadonlyArray<unknown>, SqlError>) =>
-    select(sql, realmId, ResourceRow, query).pipe(Effect.map((rows) => rows.map(toResource)))
+  const run = on(sql)
+  const byUri = findOne("resources", {
+    Request: ByUri,
+    Result: ResourceRow,
+    execute: ({ realmId, uri }) => sql`SELECT * FROM resources WHERE realm_id = ${realmId} AND uri = ${uri}`
+  })
+  const byId = findOne("resources", {
+    Request: ById,
+    Result: ResourceRow,
+    execute: ({ realmId, id }) => sql`SELECT * FROM resources WHERE realm_id = ${realmId} AND id = ${id}`
+  })
+  const list = findAll("resources", {
+    Request: InRealm,
+    Result: ResourceRow,
+    execute: ({ realmId }) => sql`SELECT * FROM resources WHERE realm_id = ${realmId} ORDER BY uri`
+  })
+  const page = findAll("resources", {
+    Request: PageOf,
+    Result: ResourceRow,
+    execute: ({ realmId, limit, after }) =>
+      sql`SELECT * FROM resources WHERE realm_id = ${realmId} AND id::text COLLATE "C" > ${after ?? ""} ORDER BY id::text COLLATE "C" LIMIT ${limit + 1}`
+  })
   /** Why a compare-and-set on the row matched nothing: gone, or at another version. */
   const missed = (resource: Resource.Resource) =>
     Effect.flatMap(
@@ -57,19 +96,12 @@ export const layerResources = Layer.effect(Resources.Resources, Effect.gen(funct
     )
   return Resources.Resources.of({
     insert: (resource, event) => insertWithEvent(sql, "resources", "resource", resourceRow(resource), event),
-    find: (realmId, uri) =>
-      many(realmId, sql`SELECT * FROM resources WHERE realm_id = ${realmId} AND uri = ${uri}`).pipe(Effect.map(first)),
-    list: (realmId) => many(realmId, sql`SELECT * FROM resources WHERE realm_id = ${realmId} ORDER BY uri`),
+    find: (realmId, uri) => byUri({ realmId, uri }).pipe(withRealm(realmId), run),
+    list: (realmId) => list({ realmId }).pipe(withRealm(realmId), run),
     findById: (realmId, id) =>
       // not a uuid: no row has it (and the cast must not fail the query)
-      Schema.is(Schema.UUID)(id)
-        ? many(realmId, sql`SELECT * FROM resources WHERE realm_id = ${realmId} AND id = ${id}`).pipe(Effect.map(first))
-        : Effect.succeed(Option.none()),
-    page: (realmId, window) =>
-      many(
-        realmId,
-        sql`SELECT * FROM resources WHERE realm_id = ${realmId} AND id::text COLLATE "C" > ${window.after ?? ""} ORDER BY id::text COLLATE "C" LIMIT ${window.limit + 1}`
-      ),
+      Schema.is(Schema.UUID)(id) ? byId({ realmId, id }).pipe(withRealm(realmId), run) : Effect.succeed(Option.none()),
+    page: (realmId, window) => page({ realmId, ...window }).pipe(withRealm(realmId), run),
     update: (next, expectedVersion, event) =>
       Effect.gen(function*() {
         yield* realmFirst(next.realmId)

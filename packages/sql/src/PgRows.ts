@@ -1,8 +1,12 @@
-/** What the realm-scoped tables share on Postgres: an insert with its audit event, and rows read through a schema. */
+/**
+ * What the realm-scoped tables share on Postgres: an insert with its audit event, and rows read through schemas
+ * (issue 18, ADR 0053): every query is an `SqlSchema` function built once, whose row schema maps the table's columns
+ * onto the domain entity's schema; a row that does not decode is `RowRejected`, naming its table.
+ */
+import { SqlSchema } from "@effect/sql"
 import type { SqlClient } from "@effect/sql"
-import type { SqlError } from "@effect/sql/SqlError"
-import { DateTime, Effect, Option, Schema } from "effect"
-import type { ParseError } from "effect/ParseResult"
+import { Cause, Data, Effect, ParseResult, Schema } from "effect"
+import type { Option } from "effect"
 import { Conflict } from "@tessera/domain"
 import type { AuditEvent } from "@tessera/domain"
 import { appendEvent } from "./PgAudit.js"
@@ -22,25 +26,59 @@ export const insertWithEvent = (
     yield* appendEvent(event)
   }).pipe(withRealm(row.realm_id), on(sql))
 
-/** Each row schema's array decoder, made once (building it per read showed in the token endpoint's profile). */
-const decoders = new WeakMap<Schema.Schema.Any, (rows: unknown) => Effect.Effect<ReadonlyArray<unknown>, ParseError>>()
-export const arrayDecoder = <A, I>(schema: Schema.Schema<A, I>) => {
-  let decode = decoders.get(schema)
-  if (decode === undefined) {
-    decode = Schema.decodeUnknown(Schema.Array(schema))
-    decoders.set(schema, decode)
+/**
+ * A row of `table` that does not decode through its schema (an edit behind the application's back, a migration that
+ * went wrong): the cause of the port's `StoreError`, never a defect and never a value cast into shape.
+ */
+export class RowRejected extends Data.TaggedError("RowRejected")<{
+  readonly table: string
+  readonly cause: ParseResult.ParseError | Cause.NoSuchElementException
+}> {
+  override get message() {
+    return `a row of ${this.table} does not decode: ${this.cause.message}`
   }
-  return decode as (rows: unknown) => Effect.Effect<ReadonlyArray<A>, ParseError>
 }
 
-/** Reads rows of one realm through a schema. */
-export const select = <A, I>(
-  sql: SqlClient.SqlClient,
-  realmId: string,
-  schema: Schema.Schema<A, I>,
-  query: Effect.Effect<ReadonlyArray<unknown>, SqlError>
-) => Effect.flatMap(query, arrayDecoder(schema)).pipe(withRealm(realmId), on(sql))
+const naming = (table: string) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.mapError(effect, (e) =>
+    ParseResult.isParseError(e) || Cause.isNoSuchElementException(e) ? new RowRejected({ table, cause: e }) : e as Exclude<E, ParseResult.ParseError | Cause.NoSuchElementException>)
 
-export const first = <A>(rows: ReadonlyArray<A>) => Option.fromNullable(rows[0])
+interface Query<IA, II, IR, A, AI, AR, E, R> {
+  readonly Request: Schema.Schema<IA, II, IR>
+  readonly Result: Schema.Schema<A, AI, AR>
+  readonly execute: (request: II) => Effect.Effect<ReadonlyArray<unknown>, E, R>
+}
 
-export const at = (date: Date) => DateTime.unsafeMake(date)
+/** `SqlSchema.findAll` over `table`: every row decoded by `Result`, or `RowRejected`. */
+export const findAll = <IA, II, IR, A, AI, AR, E, R>(table: string, query: Query<IA, II, IR, A, AI, AR, E, R>) => {
+  const run = SqlSchema.findAll(query)
+  return (request: IA): Effect.Effect<ReadonlyArray<A>, E | RowRejected, R | IR | AR> => naming(table)(run(request))
+}
+
+/** `SqlSchema.findOne` over `table`: the first row decoded by `Result`, if any, or `RowRejected`. */
+export const findOne = <IA, II, IR, A, AI, AR, E, R>(table: string, query: Query<IA, II, IR, A, AI, AR, E, R>) => {
+  const run = SqlSchema.findOne(query)
+  return (request: IA): Effect.Effect<Option.Option<A>, E | RowRejected, R | IR | AR> => naming(table)(run(request))
+}
+
+/** `SqlSchema.single` over `table`: the one row a statement always answers, decoded by `Result`, or `RowRejected`. */
+export const single = <IA, II, IR, A, AI, AR, E, R>(table: string, query: Query<IA, II, IR, A, AI, AR, E, R>) => {
+  const run = SqlSchema.single(query)
+  return (request: IA): Effect.Effect<A, E | RowRejected, R | IR | AR> => naming(table)(run(request))
+}
+
+/** A `timestamptz` column (a JS Date from the driver) as the domain's `DateTime.Utc`. */
+export const Timestamp = Schema.DateTimeUtcFromDate
+
+/** A nullable column of `schema`: null is absent. */
+export const nullable = <S extends Schema.Schema.All>(schema: S) => Schema.NullOr(schema)
+
+/** A realm's rows: the request of a list. */
+export const InRealm = Schema.Struct({ realmId: Schema.String })
+
+/** A realm's rows after a sort key (`Page.Window`): the request of a page. */
+export const PageOf = Schema.Struct({ realmId: Schema.String, limit: Schema.Number, after: Schema.optionalWith(Schema.String, { exact: true }) })
+
+/** Columns that are absent from an entity when null. */
+export const present = <K extends string, V>(key: K, value: V | null): { readonly [k in K]?: V } =>
+  (value === null ? {} : { [key]: value }) as { readonly [k in K]?: V }

@@ -3,22 +3,25 @@ import { SqlClient } from "@effect/sql"
 import { Effect, Layer, Schema } from "effect"
 import { StoreHealth } from "@tessera/domain"
 import * as Migrations from "./Migrations.js"
+import { single } from "./PgRows.js"
 import { on } from "./Sql.js"
 
-const Applied = Schema.Array(Schema.Struct({ applied: Schema.NullOr(Schema.Number) }))
+/** The newest migration applied, none on an empty table. */
+const Applied = Schema.Struct({ applied: Schema.NullOr(Schema.Number) })
 
 export const layer = Layer.effect(StoreHealth.StoreHealth, Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const head = yield* Migrations.head
+  const applied = single(Migrations.table, {
+    Request: Schema.Void,
+    Result: Applied,
+    execute: () => sql`SELECT max(migration_id)::int AS applied FROM ${sql(Migrations.table)}`
+  })
   return StoreHealth.StoreHealth.of({
     check: Effect.gen(function*() {
       // no realm: the migrator's table is not realm-scoped (read-only to tessera_app, Database.migrate)
-      const rows = yield* Effect.flatMap(
-        sql`SELECT max(migration_id)::int AS applied FROM ${sql(Migrations.table)}`,
-        Schema.decodeUnknown(Applied)
-      )
-      const applied = rows[0]?.applied ?? 0
-      return applied >= head ? "current" as const : "behind" as const
+      const newest = (yield* applied(undefined)).applied ?? 0
+      return newest >= head ? "current" as const : "behind" as const
     }).pipe(on(sql))
   })
 }))

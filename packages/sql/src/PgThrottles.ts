@@ -6,12 +6,24 @@
  * Of N concurrent reservations on a key, each sees the count the one before it wrote.
  */
 import { SqlClient } from "@effect/sql"
-import { DateTime, Duration, Effect, Layer, Schema } from "effect"
+import { DateTime, Duration, Effect, Layer, Option, Schema } from "effect"
 import { LoginThrottle, UserCodeThrottle } from "@tessera/domain"
+import { findOne, single } from "./PgRows.js"
 import { on, withRealm } from "./Sql.js"
 
-const CountRow = Schema.Struct({ failures: Schema.Number, last_at: Schema.DateFromSelf })
-const decodeCount = Schema.decodeUnknown(Schema.Array(CountRow))
+/** A `throttles` row's count as `LoginThrottle.Count` (issue 18). */
+const CountRow = Schema.transform(
+  Schema.Struct({ failures: Schema.Number, last_at: Schema.DateFromSelf }),
+  LoginThrottle.Count,
+  {
+    strict: true,
+    decode: (row) => ({ failures: row.failures, last: row.last_at.getTime() }),
+    encode: (count) => ({ failures: count.failures, last_at: new Date(count.last) })
+  }
+)
+
+const Key = Schema.Struct({ realmId: Schema.String, key: Schema.String })
+const LiveKey = Schema.Struct({ realmId: Schema.String, key: Schema.String, now: Schema.Number })
 
 /** A placeholder row's instant: its count is forgotten at once and it may be dropped by the next purge. */
 const epoch = new Date(0)
@@ -20,18 +32,26 @@ const epoch = new Date(0)
 const purgeBatch = 16
 
 export const counts = (sql: SqlClient.SqlClient) => {
+  // one statement: inserted, or the existing row locked (ON CONFLICT DO UPDATE) and read as it now is
+  const upsert = single("throttles", {
+    Request: Key,
+    Result: CountRow,
+    execute: ({ realmId, key }) =>
+      sql`INSERT INTO throttles ${sql.insert({ realm_id: realmId, key, failures: 0, last_at: epoch, expires_at: epoch })}
+        ON CONFLICT (realm_id, key) DO UPDATE SET failures = throttles.failures RETURNING failures, last_at`
+  })
+  const live = findOne("throttles", {
+    Request: LiveKey,
+    Result: CountRow,
+    execute: ({ realmId, key, now }) =>
+      sql`SELECT failures, last_at FROM throttles WHERE realm_id = ${realmId} AND key = ${key} AND expires_at > ${new Date(now)}`
+  })
   /** Locks (creating when missing) each key's row, in key order; the counts in `keys`' order. */
   const lock = (realmId: string, keys: ReadonlyArray<string>) =>
     Effect.gen(function*() {
       const locked = new Map<string, LoginThrottle.Count>()
       for (const key of [...new Set(keys)].sort()) {
-        // one statement: inserted, or the existing row locked (ON CONFLICT DO UPDATE) and read as it now is
-        const [row] = yield* Effect.flatMap(
-          sql`INSERT INTO throttles ${sql.insert({ realm_id: realmId, key, failures: 0, last_at: epoch, expires_at: epoch })}
-            ON CONFLICT (realm_id, key) DO UPDATE SET failures = throttles.failures RETURNING failures, last_at`,
-          decodeCount
-        )
-        locked.set(key, { failures: row!.failures, last: row!.last_at.getTime() })
+        locked.set(key, yield* upsert({ realmId, key }))
       }
       return keys.map((key) => locked.get(key)!)
     })
@@ -64,13 +84,7 @@ export const counts = (sql: SqlClient.SqlClient) => {
       }, { discard: true }),
     /** The instant a key's row last counted, if it is a live row. */
     lastOf: (realmId: string, key: string, now: number) =>
-      Effect.map(
-        Effect.flatMap(
-          sql`SELECT failures, last_at FROM throttles WHERE realm_id = ${realmId} AND key = ${key} AND expires_at > ${new Date(now)}`,
-          decodeCount
-        ),
-        (rows) => rows[0]?.last_at.getTime()
-      )
+      Effect.map(live({ realmId, key, now }), (row) => Option.getOrUndefined(row)?.last)
   }
 }
 

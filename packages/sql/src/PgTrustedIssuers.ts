@@ -2,43 +2,77 @@
 import { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Effect, Layer, Option, Schema } from "effect"
-import { Conflict, TrustedIssuers } from "@tessera/domain"
-import type { AuditEvent, TrustedIssuer } from "@tessera/domain"
+import { Conflict, TrustedIssuer, TrustedIssuers } from "@tessera/domain"
+import type { AuditEvent } from "@tessera/domain"
 import { appendEvent } from "./PgAudit.js"
-import { at, first, insertWithEvent, select } from "./PgRows.js"
-import { on, realmFirst, toDate, withRealm } from "./Sql.js"
+import { findAll, findOne, InRealm, insertWithEvent, PageOf, Timestamp } from "./PgRows.js"
+import { on, realmFirst, withRealm } from "./Sql.js"
 
-const Jwk = Schema.Record({ key: Schema.String, value: Schema.Unknown })
-const Keys = Schema.Union(
-  Schema.Struct({ _tag: Schema.Literal("Jwks"), jwks: Schema.Struct({ keys: Schema.Array(Jwk) }) }),
-  Schema.Struct({ _tag: Schema.Literal("JwksUri"), jwksUri: Schema.String })
+/** A `trusted_issuers` row as the entity (issue 18): `keys` (jsonb) decodes through `TrustedIssuer.Keys`. */
+const TrustedIssuerRow = Schema.transform(
+  Schema.Struct({
+    realm_id: Schema.String,
+    id: Schema.String,
+    version: Schema.Number,
+    issuer: Schema.String,
+    keys: TrustedIssuer.Keys,
+    id_jag: Schema.Boolean,
+    provision_users: Schema.Boolean,
+    created_at: Timestamp
+  }),
+  TrustedIssuer.TrustedIssuer,
+  {
+    strict: true,
+    decode: (row) => ({
+      realmId: row.realm_id,
+      id: row.id,
+      version: row.version,
+      issuer: row.issuer,
+      keys: row.keys,
+      idJag: row.id_jag,
+      provisionUsers: row.provision_users,
+      createdAt: row.created_at
+    }),
+    encode: (trusted) => ({
+      realm_id: trusted.realmId,
+      id: trusted.id,
+      version: trusted.version,
+      issuer: trusted.issuer,
+      keys: trusted.keys,
+      id_jag: trusted.idJag,
+      provision_users: trusted.provisionUsers,
+      created_at: trusted.createdAt
+    })
+  }
 )
 
-const TrustedIssuerRow = Schema.Struct({
-  realm_id: Schema.String,
-  id: Schema.String,
-  version: Schema.Number,
-  issuer: Schema.String,
-  keys: Keys,
-  id_jag: Schema.Boolean,
-  provision_users: Schema.Boolean,
-  created_at: Schema.DateFromSelf
-})
-const toTrustedIssuer = (row: typeof TrustedIssuerRow.Type): TrustedIssuer.TrustedIssuer => ({
-  realmId: row.realm_id,
-  id: row.id,
-  version: row.version,
-  issuer: row.issuer,
-  keys: row.keys,
-  idJag: row.id_jag,
-  provisionUsers: row.provision_users,
-  createdAt: at(row.created_at)
-})
+const ByIssuer = Schema.Struct({ realmId: Schema.String, issuer: Schema.String })
+const ById = Schema.Struct({ realmId: Schema.String, id: Schema.UUID })
 
 export const layerTrustedIssuers = Layer.effect(TrustedIssuers.TrustedIssuers, Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
-  const many = (realmId: string, query: Effect.Effect<ReadonlyArray<unknown>, SqlError>) =>
-    select(sql, realmId, TrustedIssuerRow, query).pipe(Effect.map((rows) => rows.map(toTrustedIssuer)))
+  const run = on(sql)
+  const byIssuer = findOne("trusted_issuers", {
+    Request: ByIssuer,
+    Result: TrustedIssuerRow,
+    execute: ({ realmId, issuer }) => sql`SELECT * FROM trusted_issuers WHERE realm_id = ${realmId} AND issuer = ${issuer}`
+  })
+  const byId = findOne("trusted_issuers", {
+    Request: ById,
+    Result: TrustedIssuerRow,
+    execute: ({ realmId, id }) => sql`SELECT * FROM trusted_issuers WHERE realm_id = ${realmId} AND id = ${id}`
+  })
+  const list = findAll("trusted_issuers", {
+    Request: InRealm,
+    Result: TrustedIssuerRow,
+    execute: ({ realmId }) => sql`SELECT * FROM trusted_issuers WHERE realm_id = ${realmId} ORDER BY issuer`
+  })
+  const page = findAll("trusted_issuers", {
+    Request: PageOf,
+    Result: TrustedIssuerRow,
+    execute: ({ realmId, limit, after }) => sql`SELECT * FROM trusted_issuers WHERE realm_id = ${realmId} AND id::text COLLATE "C" > ${after ?? ""}
+      ORDER BY id::text COLLATE "C" LIMIT ${limit + 1}`
+  })
   /**
    * Runs `statement` (a compare-and-set on the row's version that answers the rows it touched) with `event` in one
    * realm transaction; when it touched nothing, says why: the row is gone, or at another version.
@@ -57,31 +91,16 @@ export const layerTrustedIssuers = Layer.effect(TrustedIssuers.TrustedIssuers, E
       yield* appendEvent(event)
     }).pipe(withRealm(trusted.realmId), on(sql))
   return TrustedIssuers.TrustedIssuers.of({
-    insert: (trusted, event) =>
-      insertWithEvent(sql, "trusted_issuers", "trusted_issuer", {
-        realm_id: trusted.realmId,
-        id: trusted.id,
-        version: trusted.version,
-        issuer: trusted.issuer,
-        keys: JSON.stringify(trusted.keys),
-        id_jag: trusted.idJag,
-        provision_users: trusted.provisionUsers,
-        created_at: toDate(trusted.createdAt)
-      }, event),
-    find: (realmId, issuer) =>
-      many(realmId, sql`SELECT * FROM trusted_issuers WHERE realm_id = ${realmId} AND issuer = ${issuer}`).pipe(Effect.map(first)),
-    list: (realmId) => many(realmId, sql`SELECT * FROM trusted_issuers WHERE realm_id = ${realmId} ORDER BY issuer`),
+    insert: (trusted, event) => {
+      const row = Schema.encodeSync(TrustedIssuerRow)(trusted)
+      return insertWithEvent(sql, "trusted_issuers", "trusted_issuer", { ...row, keys: JSON.stringify(row.keys) }, event)
+    },
+    find: (realmId, issuer) => byIssuer({ realmId, issuer }).pipe(withRealm(realmId), run),
+    list: (realmId) => list({ realmId }).pipe(withRealm(realmId), run),
     findById: (realmId, id) =>
       // not a uuid: no row has it (and the cast must not fail the query)
-      Schema.is(Schema.UUID)(id)
-        ? many(realmId, sql`SELECT * FROM trusted_issuers WHERE realm_id = ${realmId} AND id = ${id}`).pipe(Effect.map(first))
-        : Effect.succeed(Option.none()),
-    page: (realmId, window) =>
-      many(
-        realmId,
-        sql`SELECT * FROM trusted_issuers WHERE realm_id = ${realmId} AND id::text COLLATE "C" > ${window.after ?? ""}
-          ORDER BY id::text COLLATE "C" LIMIT ${window.limit + 1}`
-      ),
+      Schema.is(Schema.UUID)(id) ? byId({ realmId, id }).pipe(withRealm(realmId), run) : Effect.succeed(Option.none()),
+    page: (realmId, window) => page({ realmId, ...window }).pipe(withRealm(realmId), run),
     update: (next, expectedVersion, event) =>
       compareAndSet(
         next,

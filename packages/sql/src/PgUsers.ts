@@ -1,40 +1,69 @@
 /** Users on Postgres: realm-scoped rows written with their audit event; changes by compare-and-set on `version`. */
 import { SqlClient } from "@effect/sql"
-import { Effect, Layer, Option, Schema } from "effect"
+import { Effect, Layer, Schema } from "effect"
 import { Conflict, User, Users } from "@tessera/domain"
 import type { Page } from "@tessera/domain"
 import { appendEvent } from "./PgAudit.js"
-import { at, first, insertWithEvent, select } from "./PgRows.js"
+import { findAll, findOne, insertWithEvent, present, Timestamp } from "./PgRows.js"
 import { endSessionsOf, revokeGrantsWhere } from "./PgSignIn.js"
 import { on, realmFirst, toDate, withRealm } from "./Sql.js"
 
-const UserRow = Schema.Struct({
-  realm_id: Schema.String,
-  sub: Schema.String,
-  username: Schema.String,
-  password_hash: Schema.String,
-  email: Schema.NullOr(Schema.String),
-  name: Schema.NullOr(Schema.String),
-  roles: Schema.Array(Schema.Literal(...User.roles)),
-  disabled: Schema.Boolean,
-  version: Schema.Number,
-  tokens_not_before: Schema.NullOr(Schema.DateFromSelf),
-  created_at: Schema.DateFromSelf
-})
-const toUser = (row: typeof UserRow.Type): User.User => ({
-  realmId: row.realm_id,
-  sub: row.sub,
-  username: row.username,
-  passwordHash: row.password_hash,
-  ...(row.email !== null ? { email: row.email } : {}),
-  ...(row.name !== null ? { name: row.name } : {}),
-  roles: row.roles,
-  disabled: row.disabled,
-  version: row.version,
-  ...(row.tokens_not_before !== null ? { tokensNotBefore: at(row.tokens_not_before) } : {}),
-  createdAt: at(row.created_at)
-})
+/** A `users` row as the entity (issue 18): `roles` decodes through `User.Role`. */
+const UserRow = Schema.transform(
+  Schema.Struct({
+    realm_id: Schema.String,
+    sub: Schema.String,
+    username: Schema.String,
+    password_hash: Schema.String,
+    email: Schema.NullOr(Schema.String),
+    name: Schema.NullOr(Schema.String),
+    roles: Schema.Array(User.Role),
+    disabled: Schema.Boolean,
+    version: Schema.Number,
+    tokens_not_before: Schema.NullOr(Timestamp),
+    created_at: Timestamp
+  }),
+  User.User,
+  {
+    strict: true,
+    decode: (row) => ({
+      realmId: row.realm_id,
+      sub: row.sub,
+      username: row.username,
+      passwordHash: row.password_hash,
+      ...present("email", row.email),
+      ...present("name", row.name),
+      roles: row.roles,
+      disabled: row.disabled,
+      version: row.version,
+      ...present("tokensNotBefore", row.tokens_not_before),
+      createdAt: row.created_at
+    }),
+    encode: (user) => ({
+      realm_id: user.realmId,
+      sub: user.sub,
+      username: user.username,
+      password_hash: user.passwordHash,
+      email: user.email ?? null,
+      name: user.name ?? null,
+      roles: user.roles,
+      disabled: user.disabled,
+      version: user.version,
+      tokens_not_before: user.tokensNotBefore ?? null,
+      created_at: user.createdAt
+    })
+  }
+)
 const userColumns = "realm_id, sub, username, password_hash, email, name, roles, disabled, version, tokens_not_before, created_at"
+
+const BySub = Schema.Struct({ realmId: Schema.String, sub: Schema.String })
+const ByUsername = Schema.Struct({ realmId: Schema.String, username: Schema.String })
+const Listing = Schema.Struct({
+  realmId: Schema.String,
+  prefix: Schema.optionalWith(Schema.String, { exact: true }),
+  limit: Schema.Number,
+  after: Schema.optionalWith(Schema.String, { exact: true })
+})
 
 /**
  * The first string after every string that starts with `prefix`, in code point order (`COLLATE "C"`): its last code
@@ -85,8 +114,22 @@ export const rowOf = (user: User.User) => ({
 export const layerUsers = Layer.effect(Users.Users, Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const run = on(sql)
-  const users = (realmId: string, query: Effect.Effect<ReadonlyArray<unknown>, import("@effect/sql/SqlError").SqlError>) =>
-    Effect.map(select(sql, realmId, UserRow, query), (rows) => rows.map(toUser))
+  const bySub = findOne("users", {
+    Request: BySub,
+    Result: UserRow,
+    execute: ({ realmId, sub }) => sql`SELECT ${sql.unsafe(userColumns)} FROM users WHERE realm_id = ${realmId} AND sub = ${sub}`
+  })
+  const byUsername = findOne("users", {
+    Request: ByUsername,
+    Result: UserRow,
+    execute: ({ realmId, username }) =>
+      sql`SELECT ${sql.unsafe(userColumns)} FROM users WHERE realm_id = ${realmId} AND username_key = ${User.usernameKey(username)}`
+  })
+  const list = findAll("users", {
+    Request: Listing,
+    Result: UserRow,
+    execute: ({ realmId, prefix, ...window }) => listStatement(sql, realmId, prefix, window)
+  })
 
   /** Inside the realm transaction: the row is at `expectedVersion`, or it is `NotFound` / `Stale`. */
   const refused = (realmId: string, sub: string) =>
@@ -98,17 +141,10 @@ export const layerUsers = Layer.effect(Users.Users, Effect.gen(function*() {
 
   return Users.Users.of({
     insert: (user, event) => insertWithEvent(sql, "users", "user", rowOf(user), event),
-    find: (realmId, sub) =>
-      select(sql, realmId, UserRow, sql`SELECT ${sql.unsafe(userColumns)} FROM users WHERE realm_id = ${realmId} AND sub = ${sub}`)
-        .pipe(Effect.map((rows) => Option.map(first(rows), toUser))),
-    findByUsername: (realmId, username) =>
-      select(
-        sql,
-        realmId,
-        UserRow,
-        sql`SELECT ${sql.unsafe(userColumns)} FROM users WHERE realm_id = ${realmId} AND username_key = ${User.usernameKey(username)}`
-      ).pipe(Effect.map((rows) => Option.map(first(rows), toUser))),
-    list: (realmId, prefix, window) => users(realmId, listStatement(sql, realmId, prefix, window)),
+    find: (realmId, sub) => bySub({ realmId, sub }).pipe(withRealm(realmId), run),
+    findByUsername: (realmId, username) => byUsername({ realmId, username }).pipe(withRealm(realmId), run),
+    list: (realmId, prefix, window) =>
+      list({ realmId, ...(prefix !== undefined ? { prefix } : {}), ...window }).pipe(withRealm(realmId), run),
     update: (user, expectedVersion, cutOff, now, event) =>
       Effect.gen(function*() {
         yield* realmFirst(user.realmId)

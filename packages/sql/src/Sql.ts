@@ -91,15 +91,19 @@ export const withDirectory = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
           : sql`SELECT set_config('app.directory', 'on', true)`).pipe(Effect.zipRight(effect))
       )))
 
+/** Failures of the store itself: SQL, a value that does not decode, a row that does not (`PgRows.RowRejected`). */
+type Failure = { readonly _tag: "SqlError" | "ParseError" | "RowRejected" }
+
 /** SQL and decoding failures become `StoreError` at the port; domain failures pass through. */
 export const orStoreError = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   effect.pipe(
     Effect.catchIf(
-      (e): e is Extract<E, { readonly _tag: "SqlError" | "ParseError" }> =>
-        typeof e === "object" && e !== null && "_tag" in e && (e._tag === "SqlError" || e._tag === "ParseError"),
+      (e): e is Extract<E, Failure> =>
+        typeof e === "object" && e !== null && "_tag" in e &&
+        (e._tag === "SqlError" || e._tag === "ParseError" || e._tag === "RowRejected"),
       (cause) => Effect.fail(new StoreError.StoreError({ cause }))
     )
-  ) as Effect.Effect<A, Exclude<E, { readonly _tag: "SqlError" | "ParseError" }> | StoreError.StoreError, R>
+  ) as Effect.Effect<A, Exclude<E, Failure> | StoreError.StoreError, R>
 
 /** Runs a port method on the layer's client: SQL and decoding failures become `StoreError`. */
 export const on = (sql: SqlClient.SqlClient) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>

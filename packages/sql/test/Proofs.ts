@@ -372,6 +372,21 @@ const storeFailure = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
         })
     }))
 
+/** A port's failure: its tag, and the tag and table of its cause (a success or a defect fails the test). */
+const rowFailure = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.flatMap(Effect.exit(effect), (exit) =>
+    Exit.match(exit, {
+      onSuccess: (value) => Effect.dieMessage(`expected a failure, got ${JSON.stringify(value)}`),
+      onFailure: (cause) =>
+        Option.match(Cause.failureOption(cause), {
+          onNone: () => Effect.failCause(cause),
+          onSome: (error) => {
+            const { _tag, cause: under } = error as { readonly _tag?: string; readonly cause?: { readonly _tag?: string; readonly table?: string } }
+            return Effect.succeed({ _tag, cause: under?._tag, table: under?.table })
+          }
+        })
+    }))
+
 const duplicate = (constraint: string) => ({ _tag: "StoreError", message: `duplicate key value violates unique constraint "${constraint}"` })
 
 export const suite = (backend: Backend) =>
@@ -854,6 +869,36 @@ export const suite = (backend: Backend) =>
         // the last event renumbered past any position JavaScript counts exactly
         const [last] = yield* owner.run(realm.id, "UPDATE audit_events SET seq = 4611686018427387904 WHERE realm_id = $1 AND seq = 9 RETURNING id::text", [realm.id])
         expect(yield* Effect.either(verify(realm))).toEqual(Either.right({ ok: false, firstBroken: last!["id"] }))
+      }))
+
+    it.effect("rows decode through their schemas (issue 18): an owner's edit that breaks a jsonb column, or a role no schema knows, is a StoreError naming the table, never a defect", () =>
+      Effect.gen(function*() {
+        const owner = yield* Owner
+        const realm = yield* populatedRealm
+        const clients = yield* Clients.Clients
+        const issuers = yield* TrustedIssuers.TrustedIssuers
+        const resources = yield* Resources.Resources
+        const users = yield* Users.Users
+        const breaks: ReadonlyArray<readonly [string, string]> = [
+          ["clients", `UPDATE clients SET metadata = metadata || '{"redirectUris": 5}' WHERE realm_id = $1`],
+          ["trusted_issuers", `UPDATE trusted_issuers SET keys = '{"_tag": "Jwks"}' WHERE realm_id = $1`],
+          ["resources", `UPDATE resources SET scope_descriptions = '{"read": 5}' WHERE realm_id = $1`],
+          ["users", "UPDATE users SET roles = '{root}' WHERE realm_id = $1"]
+        ]
+        for (const [table, statement] of breaks) yield* owner.run(realm.id, statement, [realm.id])
+        const rejected = (table: string) => ({ _tag: "StoreError", cause: "RowRejected", table })
+        expect(yield* rowFailure(clients.find(realm.id, "c1"))).toEqual(rejected("clients"))
+        expect(yield* rowFailure(clients.list(realm.id))).toEqual(rejected("clients"))
+        expect(yield* rowFailure(clients.page(realm.id, { limit: 10 }))).toEqual(rejected("clients"))
+        expect(yield* rowFailure(issuers.find(realm.id, "https://idp.example"))).toEqual(rejected("trusted_issuers"))
+        expect(yield* rowFailure(issuers.list(realm.id))).toEqual(rejected("trusted_issuers"))
+        expect(yield* rowFailure(resources.find(realm.id, "https://api.example"))).toEqual(rejected("resources"))
+        expect(yield* rowFailure(resources.list(realm.id))).toEqual(rejected("resources"))
+        expect(yield* rowFailure(users.find(realm.id, "s1"))).toEqual(rejected("users"))
+        expect(yield* rowFailure(users.findByUsername(realm.id, "alice"))).toEqual(rejected("users"))
+        // another realm's rows are untouched and still read
+        const other = yield* populatedRealm
+        expect(Option.map(yield* clients.find(other.id, "c1"), (c) => c.metadata)).toEqual(Option.some(metadata))
       }))
 
     it.effect("secrets at rest: a code is stored only by its hash, a refresh token, a session cookie, an interaction's CSRF token and a device code likewise: no column holds one in clear", () =>
