@@ -9,7 +9,7 @@ import { endSessionsOf, revokeGrantsWhere } from "./PgSignIn.js"
 import { on, realmFirst, toDate, withRealm } from "./Sql.js"
 
 /** A `users` row as the entity (issue 18): `roles` decodes through `User.Role`. */
-const UserRow = Schema.transform(
+export const UserRow = Schema.transform(
   Schema.Struct({
     realm_id: Schema.String,
     sub: Schema.String,
