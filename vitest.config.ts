@@ -18,7 +18,7 @@ const grantSuites = [
   "test/e2e-agent-*.test.ts",
   "test/mcp-client-id-*.test.ts",
   "test/mcp-authorization-*.test.ts",
-  "test/token-edge.test.ts",
+  "test/rfc6749-4.4-client-credentials-wire.test.ts",
   "test/admin-lifecycle-*.test.ts",
   "test/tenancy-*.test.ts",
   "test/id-jag-as-*.test.ts",

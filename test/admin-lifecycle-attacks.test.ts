@@ -186,7 +186,7 @@ layer(TestLive.TestLive)("issue 13 attacks: a deleted client's tokens", (it) => 
       const w = yield* world
       const worker = yield* machine(w, { resources: [w.resource] })
       const ask = post(w, "token", authOf(worker), { grant_type: "client_credentials", resource: w.resource, scope: "read" })
-      // twice: the second from the read cache (ADR 0015) and the token edge (ADR 0023)
+      // twice: the second from the read cache (ADR 0015)
       for (let i = 0; i < 2; i++) expect((yield* ask).status).toBe(200)
       expect((yield* call("PATCH", clientPath(w, worker.client_id), { resources: [w.otherResource] })).status).toBe(200)
       expect((yield* ask).json.error).toBe("invalid_target")

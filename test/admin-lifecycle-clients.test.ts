@@ -273,13 +273,13 @@ layer(TestLive.TestLive)("CONTRACT §3 clients: list, read, update, delete, rota
       expect(Option.isNone(yield* Effect.flatMap(Clients.Clients, (clients) => clients.find(w.realmId, client.client_id)))).toBe(true)
     }))
 
-  it.effect("§3: a deleted client's client credentials stop at once, at the token edge too (the cache forgets it), and its tokens introspect inactive", () =>
+  it.effect("§3: a deleted client's client credentials stop at once, with its values in the ReadCache too (the cache forgets it), and its tokens introspect inactive", () =>
     Effect.gen(function*() {
       const w = yield* world
       const server = yield* machine(w, { resources: [w.resource] })
       for (const method of basicAndPost) {
         const client = yield* machine(w, { token_endpoint_auth_method: method })
-        // twice: the second is answered from the cache (ADR 0023)
+        // twice: the second is answered from the cache (ADR 0015)
         const issued: Array<string> = []
         for (let i = 0; i < 2; i++) {
           const res = yield* clientToken(w, authOf(client))
@@ -427,7 +427,7 @@ layer(TestLive.TestLive)("CONTRACT §3 secret rotation with an overlap window", 
         const res = yield* rotate(w, client.client_id, { previous_valid_for: 3600 })
         expectJson(res, 200, { client_secret: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/), previous_secret_expires_at: now + 3600 })
         const rotated: RegisteredClient = { ...client, client_secret: res.json.client_secret }
-        // both work during the overlap, each again (the second from the token edge's cache)
+        // both work during the overlap, each again (the second from the ReadCache)
         for (let i = 0; i < 2; i++) {
           expect((yield* clientToken(w, authOf(client))).status).toBe(200)
           expect((yield* clientToken(w, authOf(rotated))).status).toBe(200)

@@ -1,7 +1,5 @@
 /** The one place that composes layers: ports, services, routes, the key scheduler and the HTTP server. */
 import * as Http from "node:http"
-import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
-import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Duration, Effect, Layer, Option } from "effect"
@@ -28,7 +26,6 @@ import * as ConsentRoute from "./http/ConsentRoute.js"
 import * as DeviceAuthorizationRoute from "./http/DeviceAuthorizationRoute.js"
 import * as DeviceVerificationRoute from "./http/DeviceVerificationRoute.js"
 import * as DiscoveryRoute from "./http/DiscoveryRoute.js"
-import * as Documents from "./http/Documents.js"
 import * as IntrospectionRoute from "./http/IntrospectionRoute.js"
 import * as InvitationRoute from "./http/InvitationRoute.js"
 import * as LoginRoute from "./http/LoginRoute.js"
@@ -36,10 +33,8 @@ import * as LogoutRoute from "./http/LogoutRoute.js"
 import * as MetricsListener from "./MetricsListener.js"
 import * as NotFoundRoute from "./http/NotFoundRoute.js"
 import * as RegistrationRoute from "./http/RegistrationRoute.js"
-import * as RequestMetrics from "./http/RequestMetrics.js"
-import * as Respond from "./http/Respond.js"
+import * as Kernel from "./http/Kernel.js"
 import * as RevocationRoute from "./http/RevocationRoute.js"
-import * as TokenEdge from "./http/TokenEdge.js"
 import * as TokenRoute from "./http/TokenRoute.js"
 import * as UserinfoRoute from "./http/UserinfoRoute.js"
 import * as MailerSmtp from "./MailerSmtp.js"
@@ -130,8 +125,7 @@ export const Routes = Layer.mergeAll(
   InvitationRoute.Routes,
   LogoutRoute.Routes,
   NotFoundRoute.Routes
-  // CONTRACT §8: every route's answers timed by its pattern
-).pipe(Layer.provide(RequestMetrics.layer))
+)
 
 /**
  * ADR 0035: before the server listens, every realm has its built-in admin resource (under this start's public URL)
@@ -160,47 +154,45 @@ const AuditScheduler = Layer.scopedDiscard(
 const drainTimeout = Duration.seconds(10)
 
 /**
- * Serves the routes on `server`. Built after the router, so released before it: on shutdown the server stops
- * accepting, in-flight requests finish (up to `drainTimeout`), and only then are handlers torn down.
+ * Serves the routes on `server` through the HTTP kernel (ADR 0052): the route table and the runtime built once, then
+ * one fiber per request. On shutdown the server stops accepting, in-flight requests finish (up to `drainTimeout`),
+ * and only then does the kernel stop listening and the services its routes use close.
  */
 const serveOn = (server: Http.Server) =>
-  // CONTRACT §2: the platform's own body readers bounded too, for every request (Respond.boundedBodies)
-  // ADR 0041: a request's log lines carry its id and realm; its span (only while traces are exported) allowlists attributes
-  HttpLayerRouter.serve(Routes, { disableLogger: true, disableListenLog: true, middleware: (app) => Traces.requestSpan(Logs.requestContext(Respond.boundedBodies(app))) }).pipe(
-    // ADR 0024, 0041: never the platform's request span (it records the query and headers): Traces.requestSpan instead
-    HttpMiddleware.withTracerDisabledWhen(() => true),
-    Layer.flatMap(() =>
-      Layer.scopedDiscard(Effect.gen(function*() {
-        const address = yield* HttpServer.HttpServer.pipe(Effect.map((s) => s.address))
-        if (address._tag === "TcpAddress") {
-          const host = address.hostname.includes(":") ? `[${address.hostname}]` : address.hostname
-          yield* Logs.announce(`tessera listening on http://${host}:${address.port}`)
-        }
-        yield* Effect.addFinalizer(() =>
-          Effect.async<void>((resume) => {
-            // keep-alive connections become idle as their last response is sent: close them as they do
-            const idle = setInterval(() => server.closeIdleConnections(), 50)
-            server.close(() => {
-              clearInterval(idle)
-              resume(Effect.void)
-            })
-            server.closeIdleConnections()
-            return Effect.sync(() => clearInterval(idle))
-          }).pipe(
-            Effect.timeout(drainTimeout),
-            Effect.catchAll(() => Effect.sync(() => server.closeAllConnections()))
-          )
-        )
-        // ADR 0041: the stop is logged (finalizers run last first: this line comes before the drain)
-        yield* Effect.addFinalizer(() => Effect.logInfo("tessera stopping: in-flight requests finish, new connections are refused"))
-      }))
-    ),
+  Layer.scopedDiscard(Effect.gen(function*() {
+    const table = yield* Kernel.tableOf(Routes)
+    const runtime = yield* Effect.runtime<Kernel.Requires<typeof table> | AppConfig>()
+    // ADR 0041: a request's log lines carry its id and realm; its span (only while traces are exported) allowlists attributes
+    const listener = Kernel.handler(table, runtime, { middleware: (app) => Traces.requestSpan(Logs.requestContext(app)) })
+    yield* Effect.acquireRelease(
+      Effect.sync(() => server.on("request", listener)),
+      () => Effect.sync(() => server.off("request", listener))
+    )
+    const address = yield* HttpServer.HttpServer.pipe(Effect.map((s) => s.address))
+    if (address._tag === "TcpAddress") {
+      const host = address.hostname.includes(":") ? `[${address.hostname}]` : address.hostname
+      yield* Logs.announce(`tessera listening on http://${host}:${address.port}`)
+    }
+    yield* Effect.addFinalizer(() =>
+      Effect.async<void>((resume) => {
+        // keep-alive connections become idle as their last response is sent: close them as they do
+        const idle = setInterval(() => server.closeIdleConnections(), 50)
+        server.close(() => {
+          clearInterval(idle)
+          resume(Effect.void)
+        })
+        server.closeIdleConnections()
+        return Effect.sync(() => clearInterval(idle))
+      }).pipe(
+        Effect.timeout(drainTimeout),
+        Effect.catchAll(() => Effect.sync(() => server.closeAllConnections()))
+      )
+    )
+    // ADR 0041: the stop is logged (finalizers run last first: this line comes before the drain)
+    yield* Effect.addFinalizer(() => Effect.logInfo("tessera stopping: in-flight requests finish, new connections are refused"))
+  })).pipe(
     Layer.merge(Scheduler),
     Layer.merge(AuditScheduler),
-    // the JWKS and metadata answered from memory before any route runs (ADR 0015)
-    Layer.merge(Documents.layerServer(server)),
-    // client credentials tokens issued from memory before any route runs (ADR 0023)
-    Layer.merge(TokenEdge.layerServer(server)),
     // CONTRACT §8: Prometheus metrics on their own port, when TESSERA_METRICS_PORT is set; listening before the ready
     // line, so that a port in use stops the start instead of following it
     Layer.provideMerge(MetricsListener.layer)

@@ -3,8 +3,8 @@
  * fetch) exported over OTLP/HTTP; when unset, no tracer and no request span (ADR 0024, ADR 0041).
  */
 import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
-import * as OtelTracer from "@effect/opentelemetry/Tracer"
 import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
+import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerError from "@effect/platform/HttpServerError"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpTraceContext from "@effect/platform/HttpTraceContext"
@@ -76,29 +76,24 @@ export const requestSpan = HttpMiddleware.make((app) =>
     if (!fiber.getFiberRef(enabled)) return app
     const request = Context.unsafeGet(fiber.currentContext, HttpServerRequest.HttpServerRequest)
     const realm = Logs.realmOf(request.url)
+    // the HTTP kernel routes before this runs (ADR 0052): the matched pattern is known, and names the span
+    const route = Option.getOrUndefined(Context.getOption(fiber.currentContext, HttpRouter.RouteContext))?.route.path
     return Effect.useSpan(
-      request.method,
+      route === undefined ? request.method : `${request.method} ${route}`,
       {
         parent: Option.getOrUndefined(HttpTraceContext.fromHeaders(request.headers)),
         kind: "server",
         captureStackTrace: false,
         attributes: {
           "http.request.method": request.method,
+          ...(route !== undefined ? { "http.route": route } : {}),
           ...(realm !== undefined ? { "tessera.realm": realm } : {})
         }
       },
       (span) =>
-        Effect.flatMap(Effect.exit(Effect.withParentSpan(app, span)), (exit) => {
+        Effect.map(Effect.exit(Effect.withParentSpan(app, span)), (exit) => {
           span.attribute("http.response.status_code", Exit.isSuccess(exit) ? exit.value.status : HttpServerError.exitResponse(exit).status)
-          // the router wrote the matched pattern (`http.route`) on this span; the name follows it
-          const route = span.attributes.get("http.route")
-          const named = typeof route === "string"
-            ? Effect.withParentSpan(OtelTracer.currentOtelSpan, span).pipe(
-              Effect.tap((otel) => otel.updateName(`${request.method} ${route}`)),
-              Effect.ignore
-            )
-            : Effect.void
-          return Effect.zipRight(named, exit)
-        })
+          return exit
+        }).pipe(Effect.flatten)
     )
   }))

@@ -28,7 +28,7 @@ export interface Command {
 
 /**
  * The grant's decision, pure: RFC 6749 §4.4.2 (a confidential client), then the audience and scope of CONTRACT §5
- * ("Audience") from the realm's `resources`. The token endpoint's edge (server-node TokenEdge) takes the same one.
+ * ("Audience") from the realm's `resources`.
  */
 export const choose = (
   input: Pick<Command, "client" | "scope" | "resource"> & { readonly resources: ReadonlyArray<Resource> }

@@ -1,7 +1,7 @@
 /**
  * Who asked, for the audit trail and the throttles (CONTRACT §7): the client's address (`ClientAddress`: the socket
  * peer, or what trusted proxies forwarded, CONTRACT §1) and the User-Agent, cut to a bounded length. One place for
- * every route and for the token edge.
+ * every route.
  */
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import { Effect } from "effect"

@@ -27,14 +27,14 @@ export type Collected =
   | { readonly _tag: "TooLarge" }
   | { readonly _tag: "Broken" }
 
-/** Bodies an edge in front of the routes read already (TokenEdge), for the route that answers the request after all. */
+/** Bodies read already, for a handler run again (a lost compare-and-set retried, admin/Auth.ts). */
 const alreadyRead = new WeakMap<Http.IncomingMessage, Collected>()
 
 /** Hands the route a body read before it ran: `readBytes` answers with what was read. */
 export const keepBody = (message: Http.IncomingMessage, collected: Collected) => void alreadyRead.set(message, collected)
 
 /**
- * The one body reader of the server (every route through `readBytes`, the edges in front of the router directly): at
+ * The one body reader of the server (every route through `readBytes`, the kernel's request body readers directly): at
  * most `max` bytes, chunked or not. A declared `Content-Length` over `max` is refused before a byte is read; past `max`
  * while reading, nothing more is kept. Either way the rest is discarded as it comes, and a connection whose request
  * has not ended `lingerMillis` later is closed. Returns the function that stops listening.

@@ -225,7 +225,7 @@ const unsupportedGrantType = ErrorResponse.make("unsupported_grant_type", "'gran
 const tokenResponse = (set: TokenSet.TokenSet, proof: Dpop.Proof | undefined, nonceHeader: Record<string, string>) =>
   json(tokenResponseBody(set, proof !== undefined), 200, { pragma: "no-cache", ...nonceHeader })
 
-/** RFC 6749 §5.1: the token response's JSON object (TokenEdge answers the same one). */
+/** RFC 6749 §5.1: the token response's JSON object. */
 export const tokenResponseBody = (set: TokenSet.TokenSet, dpop: boolean) => ({
   access_token: set.accessToken,
   // RFC 8693 §2.2.1: N_A when the issued token is not an access token (draft-ietf-oauth-identity-assertion-authz-grant
