@@ -112,6 +112,8 @@ const measure = async (variant: Variant, seconds: number) => {
 }
 
 if (process.argv[2] === "serve") {
+  // a clean exit on SIGTERM, so that `node --cpu-prof` writes its profile
+  process.once("SIGTERM", () => process.exit(0))
   await serve(process.argv[3] as Variant)
 } else {
   const seconds = Number(process.argv[2] ?? 5) || 5
