@@ -88,7 +88,7 @@ const serve = async (variant: Variant) => {
     case "kernel": {
       const runtime = await Effect.runPromise(Effect.runtime<never>())
       const table = await Effect.runPromise(Effect.scoped(Kernel.tableOf(Routes)))
-      server.on("request", Kernel.handler(table, runtime, { middleware: (app) => app }))
+      server.on("request", Kernel.handler(table, runtime, { middleware: (app) => app, immediate: true }))
       return listen(server)
     }
   }

@@ -2,7 +2,7 @@
 import * as Http from "node:http"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import { Duration, Effect, Layer, Option } from "effect"
+import { Duration, Effect, FiberRef, FiberRefs, Layer, LogLevel, Option } from "effect"
 import * as Sql from "@tessera/sql"
 import {
   Audit, AuditCheckpoints, AuditVerification, CheckpointKey, Clients, Entropy, Fetcher, IdentityLinks, JobLock, RemoteJwks, Keys, MemoryDb, Realms, Resources, SignIn, SigningKeys, Tokens, TrustedIssuers, Users
@@ -163,7 +163,12 @@ const serveOn = (server: Http.Server) =>
     const table = yield* Kernel.tableOf(Routes)
     const runtime = yield* Effect.runtime<Kernel.Requires<typeof table> | AppConfig>()
     // ADR 0041: a request's log lines carry its id and realm; its span (only while traces are exported) allowlists attributes
-    const listener = Kernel.handler(table, runtime, { middleware: (app) => Traces.requestSpan(Logs.requestContext(app)) })
+    const listener = Kernel.handler(table, runtime, {
+      middleware: (app) => Traces.requestSpan(Logs.requestContext(app)),
+      // ADR 0052: answers from memory before a fiber only while they would get no span and no debug line
+      immediate: !FiberRefs.getOrDefault(runtime.fiberRefs, Traces.enabled) &&
+        !LogLevel.lessThanEqual(FiberRefs.getOrDefault(runtime.fiberRefs, FiberRef.currentMinimumLogLevel), LogLevel.Debug)
+    })
     yield* Effect.acquireRelease(
       Effect.sync(() => server.on("request", listener)),
       () => Effect.sync(() => server.off("request", listener))

@@ -6,8 +6,9 @@
  */
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import { Data, Effect, Option } from "effect"
+import { Context, Data, Effect, Option } from "effect"
 import { ReadCache, Realm, Realms } from "@tessera/domain"
+import * as Kernel from "./Kernel.js"
 
 export type Kind = "jwks" | "metadata"
 
@@ -40,6 +41,15 @@ const fromKept = (kept: Kept) =>
  * stored data and the configuration, never on the request (its headers, query or address).
  */
 export const cached = <E, R>(kind: Kind, route: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
+  Kernel.withImmediate(handler(kind, route), (context, params) => {
+    // the commonest case, without a fiber (ADR 0052): the realm and its document both in memory
+    const cache = Context.getOption(context, ReadCache.ReadCache)
+    const name = params["realm"] ?? ""
+    const hit = Option.isSome(cache) && Realm.namePattern.test(name) ? kept(cache.value, name, kind) : undefined
+    return hit === undefined ? undefined : fromKept(hit)
+  })
+
+const handler = <E, R>(kind: Kind, route: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
   Effect.gen(function*() {
     const name = (yield* HttpRouter.params)["realm"] ?? ""
     const found = yield* Effect.serviceOption(ReadCache.ReadCache)

@@ -189,11 +189,36 @@ const fail = (method: string, out: Http.ServerResponse, what: string) => {
 /** What the routes of a table need. */
 export type Requires<T> = T extends Table<infer R> ? R : never
 
+/**
+ * A route's answer from memory, tried before its fiber is started: the response, or undefined when the route's
+ * handler must run. It reads only the runtime's services (`context`) and the path's params, synchronously.
+ */
+export type Immediate = (
+  context: Context.Context<never>,
+  params: Readonly<Record<string, string | undefined>>
+) => HttpServerResponse.HttpServerResponse | undefined
+
+const immediates = new WeakMap<object, Immediate>()
+
+/**
+ * `handler`, whose commonest answer `immediate` gives without a fiber (ADR 0052): the same route, its hit first; a
+ * miss runs `handler`, which must answer the hit the same way (`Documents.cached` shares `kept` and `fromKept`).
+ */
+export const withImmediate = <A extends Effect.Effect<HttpServerResponse.HttpServerResponse, any, any>>(handler: A, immediate: Immediate): A => {
+  immediates.set(handler, immediate)
+  return handler
+}
+
 type App<R> = Effect.Effect<HttpServerResponse.HttpServerResponse, unknown, R | HttpServerRequest.HttpServerRequest>
 
 export interface Options<R, M> {
   /** Wraps every route's handler (Tessera's log context and request span): `(app) => app` for none. */
   readonly middleware: (app: App<R>) => App<R | M>
+  /**
+   * Whether routes may answer from memory before a fiber (`withImmediate`): not while the middleware would add
+   * something to such an answer (a request span while traces are exported, a debug line per request).
+   */
+  readonly immediate: boolean
 }
 
 /** As `Respond.handle`, for what reached the kernel anyway: a defect logged with its cause (inside the request's log context), never sent. */
@@ -229,6 +254,21 @@ export const handler = <R, M>(table: Table<R>, runtime: Runtime.Runtime<R | M>, 
     if (found === undefined && method === "HEAD") found = table.router.find("GET", request.url)
     if (found === undefined) return write(method, notFound, out)
     const route = found.handler
+    const immediate = options.immediate ? immediates.get(route.handler) : undefined
+    if (immediate !== undefined) {
+      let answered: HttpServerResponse.HttpServerResponse | undefined
+      try {
+        answered = immediate(runtime.context as Context.Context<never>, found.params)
+      } catch {
+        // the handler decides, and answers and logs a defect as every route does
+        answered = undefined
+      }
+      if (answered !== undefined) {
+        write(method, answered, out)
+        if (Metrics.isRecording()) Metrics.unsafe.httpResponse(route.path, answered.status, (performance.now() - start) / 1000)
+        return
+      }
+    }
     const context = new Map(base)
     context.set(HttpServerRequest.HttpServerRequest.key, request)
     context.set(HttpServerRequest.ParsedSearchParams.key, found.searchParams)
