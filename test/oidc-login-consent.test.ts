@@ -467,6 +467,40 @@ layer(TestMemory)("CSRF and replay: the forms are bound to their interaction and
       expectErrorPage(replay, 400, "invalid_request", "This sign-in request is unknown or already finished. Return to the application and start again.")
       expect(yield* auditOf(s, "consent.granted")).toHaveLength(1)
     }))
+
+  /** Signs in and posts the one consent form twice at once, with these decisions. */
+  const raceConsent = (first: "allow" | "deny", second: "allow" | "deny") =>
+    Effect.gen(function*() {
+      const s = yield* setup()
+      const browser = makeBrowser()
+      const form = onlyForm((yield* authorizeAndLogin(browser, s, pkce().challenge)).text)
+      const answers = yield* Effect.all(
+        [browser.submit(form, {}, ["decision", first]), browser.submit(form, {}, ["decision", second])],
+        { concurrency: "unbounded" }
+      )
+      expect(answers.map((a) => a.status).sort()).toEqual([302, 400])
+      expectErrorPage(answers.find((a) => a.status === 400)!, 400, "invalid_request",
+        "This sign-in request is unknown or already finished. Return to the application and start again.")
+      return { s, won: answers.find((a) => a.status === 302)! }
+    })
+
+  it.effect("RFC 6749 §4.1.2: two consent forms of one interaction posted at once: one code, the other the error page (ADR 0054)", () =>
+    Effect.gen(function*() {
+      const { s, won } = yield* raceConsent("allow", "allow")
+      expect(new URL(won.headers["location"]!).searchParams.has("code")).toBe(true)
+      expect(yield* auditOf(s, "consent.granted")).toHaveLength(1)
+    }))
+
+  it.effect("OAuth 2.1 §4.1.2.1: an allow and a deny of one interaction posted at once: exactly one decides it (ADR 0054)", () =>
+    Effect.gen(function*() {
+      const { s, won } = yield* raceConsent("allow", "deny")
+      const params = new URL(won.headers["location"]!).searchParams
+      const granted = yield* auditOf(s, "consent.granted")
+      const denied = yield* auditOf(s, "consent.denied")
+      // the winner's decision is the one written and answered: a code and consent.granted, or access_denied and consent.denied
+      expect([granted.length, denied.length]).toEqual(params.has("code") ? [1, 0] : [0, 1])
+      expect(params.get("error") ?? undefined).toBe(params.has("code") ? undefined : "access_denied")
+    }))
 })
 
 /** The tags of a page with their attribute names; throws on a tag whose attributes are not all name="value". */

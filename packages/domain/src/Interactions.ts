@@ -2,7 +2,7 @@
  * Pending authorization requests (OAuth 2.1 §4.1.1, OIDC Core §3.1.2): what a person is signing in and consenting
  * to, kept server-side between the authorization endpoint, the login form and the consent form. Single use.
  */
-import { Context, DateTime, Duration, Effect, HashMap, Layer, Option } from "effect"
+import { Context, Data, DateTime, Duration, Effect, Either, HashMap, Layer, Option, Schema } from "effect"
 import * as MemoryDb from "./MemoryDb.js"
 import type { StoreError } from "./StoreError.js"
 
@@ -24,77 +24,167 @@ const utf8 = new TextEncoder()
 /** The stored size of a request (what `maxRequestBytes` bounds). */
 export const requestBytes = (request: Request) => utf8.encode(JSON.stringify(request)).length
 
-/** The authorization request once checked against the client and the realm: every field is plain data. */
-export interface Request {
-  readonly clientId: string
+const Strings = Schema.Array(Schema.String)
+
+/** The device authorization an interaction decides: its device-code hash, and the user code the person confirms. */
+export const DeviceRef = Schema.Struct({
+  deviceCodeHash: Schema.String,
+  /** Normalized (`UserCode.normalize`). */
+  userCode: Schema.String
+})
+export interface DeviceRef extends Schema.Schema.Type<typeof DeviceRef> {}
+
+/**
+ * The authorization request once checked against the client and the realm: every field is plain data, stored as JSON
+ * and read back through this schema (ADR 0054).
+ */
+export const Request = Schema.Struct({
+  clientId: Schema.String,
   /**
    * Where the answer goes: `redirect_uri` exactly as given (a loopback one keeps its port, RFC 8252 §7.3), or the
    * client's one registered redirect URI when the request left it out (RFC 6749 §3.1.2.3). The code is bound to it.
    */
-  readonly redirectUri: string
+  redirectUri: Schema.String,
   /** Whether `redirect_uri` was in the request (it was not when the client has a single registered one). */
-  readonly redirectUriGiven: boolean
+  redirectUriGiven: Schema.Boolean,
   /** RFC 6749 §3.3: the scopes asked for, after the client's and the resources' limits were checked. */
-  readonly scopes: ReadonlyArray<string>
+  scopes: Strings,
   /** RFC 8707: the resources the grant will be for. */
-  readonly resources: ReadonlyArray<string>
-  readonly state?: string
-  readonly nonce?: string
+  resources: Strings,
+  state: Schema.optionalWith(Schema.String, { exact: true }),
+  nonce: Schema.optionalWith(Schema.String, { exact: true }),
   /** RFC 7636: the S256 challenge. */
-  readonly codeChallenge: string
+  codeChallenge: Schema.String,
   /** RFC 9449 §10: the JWK thumbprint the code is bound to (`dpop_jkt`). */
-  readonly dpopJkt?: string
-  readonly responseMode: "query" | "form_post"
+  dpopJkt: Schema.optionalWith(Schema.String, { exact: true }),
+  responseMode: Schema.Literal("query", "form_post"),
   /** OIDC Core §3.1.2.1: `none`, `login`, `consent`, `select_account`. */
-  readonly prompt: ReadonlyArray<string>
+  prompt: Strings,
   /** OIDC Core §3.1.2.1: seconds. */
-  readonly maxAge?: number
-  readonly acrValues: ReadonlyArray<string>
-  readonly loginHint?: string
+  maxAge: Schema.optionalWith(Schema.Number, { exact: true }),
+  acrValues: Strings,
+  loginHint: Schema.optionalWith(Schema.String, { exact: true }),
   /** CONTRACT §5 "Step-up": a step-up scope was asked, so the person signs in again whatever the session says. */
-  readonly stepUp: boolean
+  stepUp: Schema.Boolean,
   /**
    * Set when the person is approving a device (RFC 8628 §3.3) rather than a client's redirect: the decision goes to
    * the device authorization, and the redirect fields (`redirectUri`, `codeChallenge`, `state`) are empty and unused.
    */
-  readonly device?: DeviceRef
-}
+  device: Schema.optionalWith(DeviceRef, { exact: true })
+})
+export interface Request extends Schema.Schema.Type<typeof Request> {}
 
-/** The device authorization an interaction decides: its device-code hash, and the user code the person confirms. */
-export interface DeviceRef {
-  readonly deviceCodeHash: string
-  /** Normalized (`UserCode.normalize`). */
-  readonly userCode: string
-}
-
-export interface Interaction {
+/** What an interaction is in every state. */
+interface Common {
   readonly realmId: string
   /** 128 random bits, base64url: names the interaction in the forms. */
   readonly id: string
   readonly request: Request
   /** base64url(SHA-256) of the CSRF token the forms carry; the token itself is never stored. */
   readonly csrfHash: string
-  /** The session (`sid`) the person is signed in with, once they are. */
-  readonly sid?: string
   readonly createdAt: DateTime.Utc
+  /** Past it the interaction is Expired (reached by time, never written): every transition is refused. */
   readonly expiresAt: DateTime.Utc
+  /** Bumped by every transition: the store writes a state only over the version it was computed from. */
+  readonly version: number
 }
+
+/** The session (`sid`) the person signed in with. */
+interface SignedIn {
+  readonly sid: string
+}
+
+/**
+ * DESIGN "authorization request": Requested -> Authenticated -> Consented -> CodeIssued; Denied; Expired by time
+ * (ADR 0054). Consented is where a device's approval ends (RFC 8628 §3.3); a client's request goes on to CodeIssued in
+ * the same write. Consented, CodeIssued and Denied are final: the forms of a finished interaction are refused.
+ */
+export type Interaction = Data.TaggedEnum<{
+  /** The request is stored; nobody has signed in for it yet. */
+  Requested: Common
+  /** A person signed in (or was already, OIDC Core §3.1.2.3); the consent form may be shown. */
+  Authenticated: Common & SignedIn
+  Consented: Common & SignedIn
+  /** OAuth 2.1 §4.1.2: the code went to the client; no second one comes from this request (RFC 6749 §4.1.2). */
+  CodeIssued: Common & SignedIn
+  /** OAuth 2.1 §4.1.2.1 access_denied: the person refused. */
+  Denied: Common & SignedIn
+}>
+export const Interaction = Data.taggedEnum<Interaction>()
+
+export type Requested = Extract<Interaction, { readonly _tag: "Requested" }>
+export type Authenticated = Extract<Interaction, { readonly _tag: "Authenticated" }>
+/** An interaction whose forms may still be used. */
+export type Open = Requested | Authenticated
+
+/**
+ * A form refused for its interaction's state: `expired` past its lifetime, `finished` once decided (a replayed or
+ * racing form), `not_authenticated` when nobody has signed in for it.
+ */
+export class InteractionRefused extends Data.TaggedError("InteractionRefused")<{
+  readonly reason: "expired" | "finished" | "not_authenticated"
+}> {}
+
+/** A compare-and-set lost: another request moved the interaction on first (or it is gone). */
+export class InteractionChanged extends Data.TaggedError("InteractionChanged")<{}> {}
 
 /** Whether the interaction may still be used at `now`. */
 export const isLive = (interaction: Interaction, now: DateTime.Utc) => DateTime.lessThan(now, interaction.expiresAt)
+
+/** A new interaction: Requested, or Authenticated when the browser's session already counts (OIDC Core §3.1.2.3). */
+export const start = (common: Omit<Common, "version">, sid: string | undefined): Open =>
+  sid === undefined ? Interaction.Requested({ ...common, version: 0 }) : Interaction.Authenticated({ ...common, sid, version: 0 })
+
+/** Pure: whether the interaction's forms may be used at `now`: not decided, not expired. */
+export const open = (interaction: Interaction, now: DateTime.Utc): Either.Either<Open, InteractionRefused> => {
+  // single use (RFC 6749 §4.1.2): a decided interaction answers no second form
+  if (interaction._tag !== "Requested" && interaction._tag !== "Authenticated") {
+    return Either.left(new InteractionRefused({ reason: "finished" }))
+  }
+  if (!isLive(interaction, now)) return Either.left(new InteractionRefused({ reason: "expired" }))
+  return Either.right(interaction)
+}
+
+/** Pure: the signed-in interaction a decision needs (the consent form is shown only to someone signed in). */
+export const authenticated = (interaction: Interaction, now: DateTime.Utc): Either.Either<Authenticated, InteractionRefused> =>
+  Either.flatMap(open(interaction, now), (o) =>
+    o._tag === "Authenticated" ? Either.right(o) : Either.left(new InteractionRefused({ reason: "not_authenticated" })))
+
+/**
+ * Pure: a person signed in on the login form with session `sid` (Requested -> Authenticated). Signing in again on
+ * the same open interaction (a step back in the browser) replaces the session.
+ */
+export const authenticate = (interaction: Interaction, sid: string, now: DateTime.Utc) =>
+  Either.map(open(interaction, now), (o) => Interaction.Authenticated({ ...o, sid, version: o.version + 1 }))
+
+/** Pure: the person allowed the request, on the consent form or by a consent remembered earlier. */
+export const consent = (interaction: Interaction, now: DateTime.Utc) =>
+  Either.map(authenticated(interaction, now), (a) => Interaction.Consented({ ...a, version: a.version + 1 }))
+
+/**
+ * Pure: the person allowed the request and the code goes to the client (Authenticated -> Consented -> CodeIssued,
+ * written once, so one version step): RFC 6749 §4.1.2, one code per authorization request.
+ */
+export const issueCode = (interaction: Interaction, now: DateTime.Utc) =>
+  Either.map(consent(interaction, now), (c) => Interaction.CodeIssued({ ...c }))
+
+/** Pure: the person refused (OAuth 2.1 §4.1.2.1 access_denied; RFC 8628 §3.3 for a device). */
+export const deny = (interaction: Interaction, now: DateTime.Utc) =>
+  Either.map(authenticated(interaction, now), (a) => Interaction.Denied({ ...a, version: a.version + 1 }))
 
 export class Interactions extends Context.Tag("@tessera/domain/Interactions")<Interactions, {
   /**
    * Stores the interaction, first removing at most `sweepBatch` of the realm's interactions that expired by its
    * `createdAt` (oldest first): abandoned sign-ins do not pile up, and no request pays for more than a batch.
    */
-  readonly create: (interaction: Interaction) => Effect.Effect<void, StoreError>
-  /** The interaction, expired or not (the caller checks `isLive`); none once consumed. */
+  readonly create: (interaction: Open) => Effect.Effect<void, StoreError>
+  /** The interaction in whatever state, expired or not (the transitions check); none when unknown or swept. */
   readonly find: (realmId: string, id: string) => Effect.Effect<Option.Option<Interaction>, StoreError>
-  /** Records who signed in (the session's `sid`); nothing happens when the interaction is gone. */
-  readonly update: (realmId: string, id: string, sid: string) => Effect.Effect<void, StoreError>
-  /** Atomically removes the interaction and returns it: of two racing calls, one gets it and the other none. */
-  readonly consume: (realmId: string, id: string) => Effect.Effect<Option.Option<Interaction>, StoreError>
+  /**
+   * Writes `next` (a transition's result) if the stored interaction is still at `next.version - 1`, the version it
+   * was computed from: of two racing transitions of one state, one applies and the other is `InteractionChanged`.
+   */
+  readonly apply: (next: Interaction) => Effect.Effect<void, InteractionChanged | StoreError>
 }>() {}
 
 const k = MemoryDb.key
@@ -111,17 +201,11 @@ export const layerMemory = Layer.effect(Interactions, Effect.map(MemoryDb.Memory
       return Effect.succeed([undefined, { ...state, interactions }] as const)
     }),
   find: (realmId, id) => MemoryDb.read(db, (state) => HashMap.get(state.interactions, k(realmId, id))),
-  update: (realmId, id, sid) =>
+  apply: (next) =>
     MemoryDb.write(db, (state) => {
-      const found = HashMap.get(state.interactions, k(realmId, id))
-      if (Option.isNone(found)) return Effect.succeed([undefined, state] as const)
-      const interactions = HashMap.set(state.interactions, k(realmId, id), { ...found.value, sid })
-      return Effect.succeed([undefined, { ...state, interactions }] as const)
-    }),
-  consume: (realmId, id) =>
-    MemoryDb.write(db, (state): Effect.Effect<readonly [Option.Option<Interaction>, MemoryDb.State]> => {
-      const found = HashMap.get(state.interactions, k(realmId, id))
-      if (Option.isNone(found)) return Effect.succeed([found, state] as const)
-      return Effect.succeed([found, { ...state, interactions: HashMap.remove(state.interactions, k(realmId, id)) }] as const)
+      const id = k(next.realmId, next.id)
+      const found = HashMap.get(state.interactions, id)
+      if (Option.isNone(found) || found.value.version !== next.version - 1) return Effect.fail(new InteractionChanged())
+      return Effect.succeed([undefined, { ...state, interactions: HashMap.set(state.interactions, id, next) }] as const)
     })
 })))

@@ -3,7 +3,7 @@
  * packages/sql when it implements them. Realms come from `PortContract.newRealm` so foreign keys hold on SQL.
  */
 import { expect, layer } from "@effect/vitest"
-import { DateTime, Duration, Effect, Option } from "effect"
+import { DateTime, Duration, Effect, Either, Option } from "effect"
 import type { Layer } from "effect"
 import { Interactions, LoginThrottle } from "@tessera/domain"
 import type { Realm } from "@tessera/domain"
@@ -15,7 +15,7 @@ const at = DateTime.unsafeMake("2026-11-29T12:00:00Z")
 
 const throttled = (retryAfterSeconds: number) => LoginThrottle.Verdict.Throttled({ retryAfterSeconds })
 
-const interactionOf = (realm: Realm.Realm, id: string, changes: Partial<Interactions.Request> = {}): Interactions.Interaction => ({
+const interactionOf = (realm: Realm.Realm, id: string, changes: Partial<Interactions.Request> = {}) => Interactions.Interaction.Requested({
   realmId: realm.id,
   id,
   request: {
@@ -37,12 +37,13 @@ const interactionOf = (realm: Realm.Realm, id: string, changes: Partial<Interact
   },
   csrfHash: "hash-of-csrf",
   createdAt: at,
-  expiresAt: DateTime.addDuration(at, Interactions.lifetime)
+  expiresAt: DateTime.addDuration(at, Interactions.lifetime),
+  version: 0
 })
 
 export const suite = (name: string, ports: Layer.Layer<FlowPorts, unknown>) =>
   layer(ports)(`${name}: interactions and login throttle contract`, (it) => {
-    it.effect("Interactions: create, find (realm-scoped), update the sid", () =>
+    it.effect("Interactions: create, find (realm-scoped), apply a transition over the version it was computed from", () =>
       Effect.gen(function*() {
         const interactions = yield* Interactions.Interactions
         const realm = yield* newRealm
@@ -51,33 +52,62 @@ export const suite = (name: string, ports: Layer.Layer<FlowPorts, unknown>) =>
         expect(yield* interactions.find(realm.id, "i-full")).toEqual(Option.some(full))
         // optional fields stay absent
         const { state: _s, nonce: _n, maxAge: _m, loginHint: _l, ...bare } = full.request
-        const minimal = { ...interactionOf(realm, "i-min"), request: { ...bare, prompt: [], acrValues: [], resources: [] } }
+        const minimal = Interactions.Interaction.Requested({ ...interactionOf(realm, "i-min"), request: { ...bare, prompt: [], acrValues: [], resources: [] } })
         yield* interactions.create(minimal)
         expect(yield* interactions.find(realm.id, "i-min")).toEqual(Option.some(minimal))
         const other = yield* newRealm
         expect(yield* interactions.find(other.id, "i-full")).toEqual(Option.none())
-        yield* interactions.update(realm.id, "i-full", "sid-1")
-        expect(yield* interactions.find(realm.id, "i-full")).toEqual(Option.some({ ...full, sid: "sid-1" }))
-        yield* interactions.update(realm.id, "i-full", "sid-2")
-        expect(Option.getOrThrow(yield* interactions.find(realm.id, "i-full")).sid).toBe("sid-2")
-        // another realm cannot update it; an unknown one is a no-op
-        yield* interactions.update(other.id, "i-full", "sid-x")
-        yield* interactions.update(realm.id, "unknown", "sid-x")
-        expect(Option.getOrThrow(yield* interactions.find(realm.id, "i-full")).sid).toBe("sid-2")
+        const signedIn = Either.getOrThrow(Interactions.authenticate(full, "sid-1", at))
+        yield* interactions.apply(signedIn)
+        expect(yield* interactions.find(realm.id, "i-full")).toEqual(Option.some(signedIn))
+        const again = Either.getOrThrow(Interactions.authenticate(signedIn, "sid-2", at))
+        yield* interactions.apply(again)
+        expect(yield* interactions.find(realm.id, "i-full")).toEqual(Option.some(again))
+        // a transition computed from a version no longer stored, another realm's, or an unknown one: nothing written
+        expect(yield* Effect.flip(interactions.apply(signedIn))).toEqual(new Interactions.InteractionChanged())
+        expect(yield* Effect.flip(interactions.apply({ ...again, realmId: other.id, version: 3 }))).toEqual(new Interactions.InteractionChanged())
+        expect(yield* Effect.flip(interactions.apply(Interactions.Interaction.Requested({ ...minimal, id: "unknown", version: 1 }))))
+          .toEqual(new Interactions.InteractionChanged())
+        expect(yield* interactions.find(realm.id, "i-full")).toEqual(Option.some(again))
+        // a session known at the start: created Authenticated
+        const known = Interactions.start({ ...interactionOf(realm, "i-known") }, "sid-0")
+        yield* interactions.create(known)
+        expect(yield* interactions.find(realm.id, "i-known")).toEqual(Option.some(known))
       }))
 
-    it.effect("Interactions: consume is single use: of 20 concurrent consumes exactly one gets it", () =>
+    it.effect("Interactions, RFC 6749 §4.1.2: of 20 concurrent code issues of one interaction exactly one applies; it stays CodeIssued", () =>
       Effect.gen(function*() {
         const interactions = yield* Interactions.Interactions
         const realm = yield* newRealm
-        const interaction = interactionOf(realm, "i-once")
-        yield* interactions.create(interaction)
-        const other = yield* newRealm
-        expect(yield* interactions.consume(other.id, "i-once")).toEqual(Option.none())
-        const results = yield* Effect.all(Array.from({ length: 20 }, () => interactions.consume(realm.id, "i-once")), { concurrency: "unbounded" })
-        expect(results.filter(Option.isSome)).toEqual([Option.some(interaction)])
-        expect(yield* interactions.find(realm.id, "i-once")).toEqual(Option.none())
-        expect(yield* interactions.consume(realm.id, "i-once")).toEqual(Option.none())
+        const signedIn = Interactions.start({ ...interactionOf(realm, "i-once") }, "sid-1")
+        yield* interactions.create(signedIn)
+        const issued = Either.getOrThrow(Interactions.issueCode(signedIn, at))
+        const results = yield* Effect.all(
+          Array.from({ length: 20 }, () => Effect.either(interactions.apply(issued))),
+          { concurrency: "unbounded" }
+        )
+        expect(results.filter(Either.isRight)).toHaveLength(1)
+        expect(results.filter(Either.isLeft).map((r) => r.left)).toEqual(Array.from({ length: 19 }, () => new Interactions.InteractionChanged()))
+        expect(yield* interactions.find(realm.id, "i-once")).toEqual(Option.some(issued))
+        // §10.5 single use: a replay of the form finds the interaction finished
+        expect(Interactions.issueCode(issued, at)).toEqual(Either.left(new Interactions.InteractionRefused({ reason: "finished" })))
+      }))
+
+    it.effect("Interactions: a consent and a denial racing on one interaction: exactly one decides it", () =>
+      Effect.gen(function*() {
+        const interactions = yield* Interactions.Interactions
+        const realm = yield* newRealm
+        const signedIn = Interactions.start({ ...interactionOf(realm, "i-race") }, "sid-1")
+        yield* interactions.create(signedIn)
+        const consented = Either.getOrThrow(Interactions.consent(signedIn, at))
+        const denied = Either.getOrThrow(Interactions.deny(signedIn, at))
+        const results = yield* Effect.all(
+          Array.from({ length: 10 }, (_, i) => Effect.either(interactions.apply(i % 2 === 0 ? consented : denied))),
+          { concurrency: "unbounded" }
+        )
+        expect(results.filter(Either.isRight)).toHaveLength(1)
+        const stored = Option.getOrThrow(yield* interactions.find(realm.id, "i-race"))
+        expect([consented, denied]).toContainEqual(stored)
       }))
 
     it.effect("Interactions: an expired interaction is still found (the caller checks isLive)", () =>
@@ -97,8 +127,8 @@ export const suite = (name: string, ports: Layer.Layer<FlowPorts, unknown>) =>
         const realm = yield* newRealm
         const other = yield* newRealm
         const second = (n: number) => DateTime.addDuration(at, Duration.seconds(n))
-        const startedAt = (base: Interactions.Interaction, created: DateTime.Utc): Interactions.Interaction =>
-          ({ ...base, createdAt: created, expiresAt: DateTime.addDuration(created, Interactions.lifetime) })
+        const startedAt = (base: Interactions.Requested, created: DateTime.Utc) =>
+          Interactions.Interaction.Requested({ ...base, createdAt: created, expiresAt: DateTime.addDuration(created, Interactions.lifetime) })
         const count = Interactions.sweepBatch + 5
         for (let i = 0; i < count; i++) yield* interactions.create(startedAt(interactionOf(realm, `old-${i}`), second(i)))
         yield* interactions.create(startedAt(interactionOf(other, "other-old"), at))

@@ -1,5 +1,5 @@
-/** Short-lived sign-in state on Postgres: interactions (consumed once), access-token status, used jtis (throttles: PgThrottles). */
-import { SqlClient } from "@effect/sql"
+/** Short-lived sign-in state on Postgres: interactions (a state machine, ADR 0054), access-token status, used jtis (throttles: PgThrottles). */
+import { SqlClient, SqlSchema } from "@effect/sql"
 import { DateTime, Effect, Layer, Option, Schema } from "effect"
 import { AccessTokens, Interactions, JtiCache } from "@tessera/domain"
 import { appendEvent } from "./PgAudit.js"
@@ -8,29 +8,69 @@ import { on, toDate, withRealm } from "./Sql.js"
 const utc = (date: Date) => DateTime.unsafeMake(date)
 const decode = <A, I>(schema: Schema.Schema<A, I>) => Schema.decodeUnknown(Schema.Array(schema))
 
-const InteractionRow = Schema.Struct({
+/** An interaction's state as its row names it (migration 00024). */
+const stateNames = {
+  Requested: "requested",
+  Authenticated: "authenticated",
+  Consented: "consented",
+  CodeIssued: "code_issued",
+  Denied: "denied"
+} as const satisfies Record<Interactions.Interaction["_tag"], typeof InteractionRow.Type["state"]>
+
+const interactionColumns = {
   realm_id: Schema.String,
   id: Schema.String,
-  request: Schema.Unknown,
+  request: Interactions.Request,
   csrf_hash: Schema.String,
-  sid: Schema.NullOr(Schema.String),
+  version: Schema.Number,
   created_at: Schema.DateFromSelf,
   expires_at: Schema.DateFromSelf
-})
-const toInteraction = (row: typeof InteractionRow.Type): Interactions.Interaction => ({
-  realmId: row.realm_id,
-  id: row.id,
-  // written by `create` from a validated request, read back as it was
-  request: row.request as Interactions.Request,
-  csrfHash: row.csrf_hash,
-  ...(row.sid !== null ? { sid: row.sid } : {}),
-  createdAt: utc(row.created_at),
-  expiresAt: utc(row.expires_at)
-})
+}
+
+/**
+ * A row of `interactions` (ADR 0054): the request decoded from its jsonb through `Interactions.Request`; Requested has
+ * no session, every later state has one (as the table's CHECK says), so any other row does not decode.
+ */
+const InteractionRow = Schema.Union(
+  Schema.Struct({ ...interactionColumns, state: Schema.Literal("requested"), sid: Schema.Null }),
+  Schema.Struct({ ...interactionColumns, state: Schema.Literal("authenticated", "consented", "code_issued", "denied"), sid: Schema.String })
+)
+
+const toInteraction = (row: typeof InteractionRow.Type): Interactions.Interaction => {
+  const common = {
+    realmId: row.realm_id,
+    id: row.id,
+    request: row.request,
+    csrfHash: row.csrf_hash,
+    createdAt: utc(row.created_at),
+    expiresAt: utc(row.expires_at),
+    version: row.version
+  }
+  const { Interaction } = Interactions
+  if (row.state === "requested") return Interaction.Requested(common)
+  const signedIn = { ...common, sid: row.sid }
+  switch (row.state) {
+    case "authenticated":
+      return Interaction.Authenticated(signedIn)
+    case "consented":
+      return Interaction.Consented(signedIn)
+    case "code_issued":
+      return Interaction.CodeIssued(signedIn)
+    case "denied":
+      return Interaction.Denied(signedIn)
+  }
+}
+
+const InteractionKey = Schema.Struct({ realmId: Schema.String, id: Schema.String })
 
 export const layerInteractions = Layer.effect(Interactions.Interactions, Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const run = on(sql)
+  const findRow = SqlSchema.findOne({
+    Request: InteractionKey,
+    Result: InteractionRow,
+    execute: ({ id, realmId }) => sql`SELECT * FROM interactions WHERE realm_id = ${realmId} AND id = ${id}`
+  })
   return Interactions.Interactions.of({
     create: (interaction) =>
       Effect.gen(function*() {
@@ -44,28 +84,24 @@ export const layerInteractions = Layer.effect(Interactions.Interactions, Effect.
         yield* sql`INSERT INTO interactions ${sql.insert({
           realm_id: interaction.realmId,
           id: interaction.id,
-          request: JSON.stringify(interaction.request),
+          request: JSON.stringify(Schema.encodeSync(Interactions.Request)(interaction.request)),
           csrf_hash: interaction.csrfHash,
-          sid: interaction.sid ?? null,
+          state: stateNames[interaction._tag],
+          sid: interaction._tag === "Authenticated" ? interaction.sid : null,
+          version: interaction.version,
           created_at: toDate(interaction.createdAt),
           expires_at: toDate(interaction.expiresAt)
         })}`
       }).pipe(withRealm(interaction.realmId), run),
-    find: (realmId, id) =>
-      Effect.flatMap(sql`SELECT * FROM interactions WHERE realm_id = ${realmId} AND id = ${id}`, decode(InteractionRow)).pipe(
-        Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), toInteraction)),
-        withRealm(realmId),
-        run
-      ),
-    update: (realmId, id, sid) =>
-      sql`UPDATE interactions SET sid = ${sid} WHERE realm_id = ${realmId} AND id = ${id}`.pipe(Effect.asVoid, withRealm(realmId), run),
-    // one statement: of two racing consumes, one deletes the row and gets it back, the other gets nothing
-    consume: (realmId, id) =>
-      Effect.flatMap(sql`DELETE FROM interactions WHERE realm_id = ${realmId} AND id = ${id} RETURNING *`, decode(InteractionRow)).pipe(
-        Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), toInteraction)),
-        withRealm(realmId),
-        run
-      )
+    find: (realmId, id) => findRow({ realmId, id }).pipe(Effect.map(Option.map(toInteraction)), withRealm(realmId), run),
+    // compare-and-set in one statement: of two racing transitions from one version, one updates the row
+    apply: (next) =>
+      Effect.gen(function*() {
+        const updated = yield* sql`UPDATE interactions
+          SET state = ${stateNames[next._tag]}, sid = ${next._tag === "Requested" ? null : next.sid}, version = ${next.version}
+          WHERE realm_id = ${next.realmId} AND id = ${next.id} AND version = ${next.version - 1} RETURNING id`
+        if (updated.length === 0) return yield* new Interactions.InteractionChanged()
+      }).pipe(withRealm(next.realmId), run)
   })
 }))
 

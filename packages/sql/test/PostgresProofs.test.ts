@@ -209,7 +209,8 @@ if (url !== undefined) {
           { migration_id: 19, name: "audit_checkpoints" },
           { migration_id: 20, name: "identity_links" },
           { migration_id: 21, name: "audit_time_bounds" },
-          { migration_id: 22, name: "audit_realm_lock" }
+          { migration_id: 22, name: "audit_realm_lock" },
+          { migration_id: 24, name: "interaction_states" }
         ])
       }))
   })

@@ -101,8 +101,8 @@ export const requestOf: Interactions.Request = {
   maxAge: 3600, acrValues: [], loginHint: "alice", stepUp: false
 }
 
-export const interactionOf = (realm: Realm.Realm, id: string, csrfHash: string): Interactions.Interaction => ({
-  realmId: realm.id, id, request: requestOf, csrfHash, createdAt: at, expiresAt: DateTime.addDuration(at, Interactions.lifetime)
+export const interactionOf = (realm: Realm.Realm, id: string, csrfHash: string) => Interactions.Interaction.Requested({
+  realmId: realm.id, id, request: requestOf, csrfHash, createdAt: at, expiresAt: DateTime.addDuration(at, Interactions.lifetime), version: 0
 })
 
 /** The device authorization of a populated realm: client c1 asking for `openid read` at https://api.example, pending. */
@@ -341,8 +341,8 @@ const foreignRows = (b: string): ReadonlyArray<readonly [string, string, Readonl
   ["refresh_tokens", "INSERT INTO refresh_tokens (realm_id, token_hash, family_id, generation) VALUES ($1, 'evil', 'f1', 1)", [b]],
   [
     "interactions",
-    `INSERT INTO interactions (realm_id, id, request, csrf_hash, sid, created_at, expires_at)
-     VALUES ($1, 'evil', '{}', 'evil', 'sid1', now(), now() + interval '10 minutes')`,
+    `INSERT INTO interactions (realm_id, id, request, csrf_hash, state, sid, created_at, expires_at)
+     VALUES ($1, 'evil', '{}', 'evil', 'authenticated', 'sid1', now(), now() + interval '10 minutes')`,
     [b]
   ],
   ["access_tokens", "INSERT INTO access_tokens (realm_id, jti, grant_id, revoked, expires_at) VALUES ($1, 'evil', 'g1', true, now())", [b]],
@@ -537,19 +537,22 @@ export const suite = (backend: Backend) =>
         expect(yield* verify(realm)).toEqual({ ok: true, events: 2 })
       }))
 
-    it.effect("single use: 20 concurrent consumes of one interaction, exactly one gets it; the row is gone and nothing else is", () =>
+    it.effect("RFC 6749 §4.1.2 single use: 20 concurrent code issues of one interaction, exactly one applies; nothing else is touched", () =>
       Effect.gen(function*() {
         const interactions = yield* Interactions.Interactions
         const { realm, interaction } = yield* populated
+        const signedIn = Either.getOrThrow(Interactions.authenticate(interaction, "sid1", at))
+        yield* interactions.apply(signedIn)
+        const issued = Either.getOrThrow(Interactions.issueCode(signedIn, at))
         const results = yield* Effect.all(
-          Array.from({ length: 20 }, () => interactions.consume(realm.id, interaction.id)),
+          Array.from({ length: 20 }, () => Effect.either(interactions.apply(issued))),
           { concurrency: "unbounded" }
         )
-        expect(results.filter(Option.isSome)).toEqual([Option.some(interaction)])
-        expect(results.filter(Option.isNone)).toHaveLength(19)
-        expect(yield* interactions.find(realm.id, interaction.id)).toEqual(Option.none())
-        expect(yield* interactions.consume(realm.id, interaction.id)).toEqual(Option.none())
-        expect(yield* visibleRealms(pinTo(realm.id))).toEqual({ ...only(realm.id), interactions: [] })
+        expect(results.filter(Either.isRight)).toHaveLength(1)
+        expect(results.filter(Either.isLeft)).toHaveLength(19)
+        expect(yield* interactions.find(realm.id, interaction.id)).toEqual(Option.some(issued))
+        expect(yield* Effect.flip(interactions.apply(issued))).toEqual(new Interactions.InteractionChanged())
+        expect(yield* visibleRealms(pinTo(realm.id))).toEqual(only(realm.id))
         expect(yield* trail(realm)).toEqual([...populatedTrail])
       }))
 
@@ -938,7 +941,8 @@ export const suite = (backend: Backend) =>
           client_ids: [], ended_at: null
         }])
         expect(rowsOf("interactions")).toEqual([{
-          realm_id: realm.id, id: interaction.id, request: requestOf, csrf_hash: csrfHash, sid: null, created_at: new Date(DateTime.toEpochMillis(at)),
+          realm_id: realm.id, id: interaction.id, request: requestOf, csrf_hash: csrfHash, state: "requested", sid: null, version: 0,
+          created_at: new Date(DateTime.toEpochMillis(at)),
           expires_at: new Date(DateTime.toEpochMillis(DateTime.addDuration(at, Interactions.lifetime)))
         }])
         expect(interaction.csrfHash).toBe(csrfHash)

@@ -6,7 +6,7 @@
  */
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
-import { Effect, Option } from "effect"
+import { DateTime, Effect, Option } from "effect"
 import { Authorize, DeviceFlow, Hash, Interactions } from "@tessera/domain"
 import type { Client, DeviceAuthorization, Realm, Session } from "@tessera/domain"
 import { ErrorResponse, Form } from "@tessera/protocol"
@@ -26,34 +26,36 @@ const consent = SignInFlow.pageRoute((realm, issuer) =>
     if (decision !== "allow" && decision !== "deny") return yield* SignInFlow.refuse("The form must say allow or deny.")
     // the consent form is shown only to someone signed in; their session must still be there
     const session = yield* SignInFlow.sessionOf(realm, interaction)
-    // single use: of two racing submissions one gets the interaction, the other the error page
-    const consumed = yield* Effect.flatMap(Interactions.Interactions, (i) => i.consume(realm.id, interaction.id))
-    if (Option.isNone(consumed)) return yield* SignInFlow.unknownInteraction()
-
-    const request = consumed.value.request
+    const signedIn = yield* SignInFlow.allowed(Interactions.authenticated(interaction, yield* DateTime.now))
+    const request = interaction.request
     const client = yield* SignInFlow.clientOf(realm, request.clientId)
     const context = yield* RequestContext.current
+    const forms = { realm, issuer, client, request }
+    if (decision === "allow" && request.device === undefined) {
+      const response = yield* SignInFlow.allow(forms, signedIn, session, Authorize.grantConsent({ realm, session, request, context }))
+      return yield* SignInCookies.clearInteraction(realm.name, interaction.id)(response)
+    }
+    // ADR 0035: a device is never approved for someone who may not be given what it asked
+    const refused = decision === "allow" ? yield* SignInFlow.refusedPerson(forms, session) : Option.none()
+    const now = yield* DateTime.now
+    // single use: of two racing submissions one decides the interaction, the other gets the error page
+    const approves = decision === "allow" && Option.isNone(refused)
+    yield* SignInFlow.advance<Interactions.Interaction>(approves ? Interactions.consent(signedIn, now) : Interactions.deny(signedIn, now))
+    if (Option.isSome(refused)) return yield* SignInCookies.clearInteraction(realm.name, interaction.id)(refused.value)
     if (request.device !== undefined) {
-      // ADR 0035: a device is never approved for someone who may not be given what it asked
-      const refused = decision === "allow" ? yield* SignInFlow.refusedPerson({ realm, issuer, client, request }, session) : Option.none()
-      if (Option.isSome(refused)) return yield* SignInCookies.clearInteraction(realm.name, interaction.id)(refused.value)
       const response = yield* decideDevice({ realm, client, session, request, device: request.device, allow: decision === "allow", context })
       return yield* SignInCookies.clearInteraction(realm.name, interaction.id)(response)
     }
-    const response = decision === "allow"
-      ? yield* Authorize.grantConsent({ realm, session, request, context }).pipe(
-        Effect.zipRight(SignInFlow.finish(realm, issuer, client, request, session))
-      )
-      : yield* Authorize.denyConsent({ realm, session, request, context }).pipe(
-        // OAuth 2.1 §4.1.2.1: access_denied, "the resource owner ... denied the request"; RFC 9700 §4.11.2 (attack
-        // 2): a person who refused a client nobody here has approved is not sent to it regardless (ADR 0026)
-        Effect.zipRight(AuthorizationResponse.errorToClient(
-          client,
-          SignInFlow.target(client, request),
-          issuer,
-          ErrorResponse.make("access_denied", "the person denied the request")
-        ))
-      )
+    const response = yield* Authorize.denyConsent({ realm, session, request, context }).pipe(
+      // OAuth 2.1 §4.1.2.1: access_denied, "the resource owner ... denied the request"; RFC 9700 §4.11.2 (attack
+      // 2): a person who refused a client nobody here has approved is not sent to it regardless (ADR 0026)
+      Effect.zipRight(AuthorizationResponse.errorToClient(
+        client,
+        SignInFlow.target(client, request),
+        issuer,
+        ErrorResponse.make("access_denied", "the person denied the request")
+      ))
+    )
     return yield* SignInCookies.clearInteraction(realm.name, interaction.id)(response)
   }))
 

@@ -4,7 +4,7 @@
  * to the consent form (or the code, when consent is already remembered). A failure shows the form again.
  */
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
-import { Effect } from "effect"
+import { DateTime, Effect } from "effect"
 import { Interactions, Login } from "@tessera/domain"
 import { Form } from "@tessera/protocol"
 import * as LoginPage from "../pages/LoginPage.js"
@@ -44,8 +44,9 @@ const login = SignInFlow.pageRoute((realm, issuer) =>
             : Effect.fail(e),
         onSuccess: (success) =>
           Effect.gen(function*() {
-            yield* Effect.flatMap(Interactions.Interactions, (i) => i.update(realm.id, interaction.id, success.session.sid))
-            const response = yield* SignInFlow.afterLogin(forms, success.session)
+            const now = yield* DateTime.now
+            const authenticated = yield* SignInFlow.advance(Interactions.authenticate(interaction, success.session.sid, now))
+            const response = yield* SignInFlow.afterLogin(forms, authenticated, success.session)
             return yield* SignInCookies.setSession(realm.name, success.cookie)(response)
           })
       })

@@ -98,22 +98,43 @@ export const verifiedInteraction = (realm: Realm.Realm, params: Form.Params) =>
     return { interaction, csrf }
   })
 
-/** The interaction named `id`, if it exists and has not expired. */
+/** The page for a transition the interaction's state refuses (ADR 0054). */
+const refusedPage = (e: Interactions.InteractionRefused) =>
+  e.reason === "expired" ? expiredInteraction() : e.reason === "not_authenticated" ? noSession() : unknownInteraction()
+
+/** What the interaction's state allows, without writing: a refusal is its page. */
+export const allowed = <I>(check: Either.Either<I, Interactions.InteractionRefused>) =>
+  Either.match(check, { onLeft: refusedPage, onRight: Effect.succeed })
+
+/**
+ * Writes a transition's result over the version it was computed from (ADR 0054): a refusal is its page; a lost race
+ * (another form moved the interaction first: a replay, a double submission) is the page of a finished request.
+ */
+export const advance = <I extends Interactions.Interaction>(next: Either.Either<I, Interactions.InteractionRefused>) =>
+  Either.match(next, {
+    onLeft: refusedPage,
+    onRight: (interaction) =>
+      Effect.flatMap(Interactions.Interactions, (i) => i.apply(interaction)).pipe(
+        Effect.catchTag("InteractionChanged", () => unknownInteraction()),
+        Effect.as(interaction)
+      )
+  })
+
+/** The interaction named `id`, if it exists, is not finished and has not expired. */
 export const liveInteraction = (realm: Realm.Realm, id: string | undefined) =>
   Effect.gen(function*() {
     // interaction ids are ours (random base64url): anything else is unknown without asking the store
     if (id === undefined || !/^[A-Za-z0-9_-]{1,64}$/.test(id)) return yield* unknownInteraction()
     const found = yield* Effect.flatMap(Interactions.Interactions, (i) => i.find(realm.id, id))
     if (Option.isNone(found)) return yield* unknownInteraction()
-    if (!Interactions.isLive(found.value, yield* DateTime.now)) return yield* expiredInteraction()
-    return found.value
+    return yield* allowed(Interactions.open(found.value, yield* DateTime.now))
   })
 
 /** The session the person signed in with for this interaction; it must still be usable. */
-export const sessionOf = (realm: Realm.Realm, interaction: Interactions.Interaction) =>
+export const sessionOf = (realm: Realm.Realm, interaction: Interactions.Open) =>
   Effect.gen(function*() {
-    if (interaction.sid === undefined) return yield* noSession()
-    const session = yield* Effect.flatMap(SignIn.Sessions, (s) => s.find(realm.id, interaction.sid!))
+    if (interaction._tag !== "Authenticated") return yield* noSession()
+    const session = yield* Effect.flatMap(SignIn.Sessions, (s) => s.find(realm.id, interaction.sid))
     if (Option.isNone(session) || !Session.isActive(session.value, yield* DateTime.now)) return yield* noSession()
     // CONTRACT §3: nothing a disabled or deleted person signed in to counts (ADR 0031)
     if (!(yield* personCanSignIn(realm, session.value))) return yield* noSession()
@@ -235,8 +256,32 @@ export const finish = (realm: Realm.Realm, issuer: string, client: Client.Client
   Effect.gen(function*() {
     const refused = yield* refusedPerson({ realm, issuer, client, request }, session)
     if (Option.isSome(refused)) return refused.value
-    const code = yield* Authorize.issueCode({ realm, session, request })
-    return AuthorizationResponse.code(target(client, request), issuer, code)
+    return yield* sendCode(realm, issuer, client, request, session)
+  })
+
+const sendCode = (realm: Realm.Realm, issuer: string, client: Client.Client, request: Interactions.Request, session: Session.Session) =>
+  Effect.map(Authorize.issueCode({ realm, session, request }), (code) => AuthorizationResponse.code(target(client, request), issuer, code))
+
+/**
+ * The person allowed a client's request on its interaction (the consent form, or a consent remembered): the
+ * interaction goes to CodeIssued, once (RFC 6749 §4.1.2; of two racing forms one gets the code, the other the error
+ * page), and the code to the client. A person who may not be given what is asked (ADR 0035) is refused instead, and
+ * the interaction is Denied. `remember` runs once the interaction is decided, before the code (the consent it saves).
+ */
+export const allow = <E, R>(
+  forms: Pick<Forms, "realm" | "issuer" | "client" | "request">,
+  interaction: Interactions.Authenticated,
+  session: Session.Session,
+  remember: Effect.Effect<void, E, R>
+) =>
+  Effect.gen(function*() {
+    const refused = yield* refusedPerson(forms, session)
+    const now = yield* DateTime.now
+    const decided = Option.isSome(refused) ? Interactions.deny(interaction, now) : Interactions.issueCode(interaction, now)
+    yield* advance<Interactions.Interaction>(decided)
+    yield* remember
+    if (Option.isSome(refused)) return refused.value
+    return yield* sendCode(forms.realm, forms.issuer, forms.client, forms.request, session)
   })
 
 /** Where the consent form of an interaction is shown (GET, so reloading it never re-posts the password). */
@@ -244,11 +289,11 @@ export const consentUrl = (issuer: string, interactionId: string) =>
   `${issuer}/consent?${new URLSearchParams({ interaction: interactionId }).toString()}`
 
 /**
- * After the person signed in on the login form: a 303 to the consent form (POST/redirect/GET), unless their
- * remembered consent covers the request (and `prompt=consent` does not ask again), in which case the interaction
- * is consumed and the code issued.
+ * After the person signed in on the login form (the interaction now Authenticated): a 303 to the consent form
+ * (POST/redirect/GET), unless their remembered consent covers the request (and `prompt=consent` does not ask again),
+ * in which case the code is issued (`allow`).
  */
-export const afterLogin = (forms: Forms, session: Session.Session) =>
+export const afterLogin = (forms: Forms, interaction: Interactions.Authenticated, session: Session.Session) =>
   Effect.gen(function*() {
     const consent = yield* Effect.flatMap(SignIn.Consents, (c) => c.find(forms.realm.id, session.sub, forms.client.clientId))
     // RFC 8628 §5.4: a device is never approved without the person confirming its code on the consent page
@@ -258,9 +303,7 @@ export const afterLogin = (forms: Forms, session: Session.Session) =>
         headers: { location: consentUrl(forms.issuer, forms.interactionId), "cache-control": "no-store" }
       })
     }
-    const consumed = yield* Effect.flatMap(Interactions.Interactions, (i) => i.consume(forms.realm.id, forms.interactionId))
-    if (Option.isNone(consumed)) return yield* unknownInteraction()
-    const response = yield* finish(forms.realm, forms.issuer, forms.client, forms.request, session)
+    const response = yield* allow(forms, interaction, session, Effect.void)
     return yield* SignInCookies.clearInteraction(forms.realm.name, forms.interactionId)(response)
   })
 
@@ -281,15 +324,14 @@ export const begin = (realm: Realm.Realm, issuer: string, client: Client.Client,
     const id = yield* Entropy.token(16)
     const csrf = yield* Entropy.token(32)
     const now = yield* DateTime.now
-    const interaction: Interactions.Interaction = {
+    const interaction = Interactions.start({
       realmId: realm.id,
       id,
       request,
       csrfHash: yield* Hash.sha256(csrf),
-      ...(sid !== undefined ? { sid } : {}),
       createdAt: now,
       expiresAt: DateTime.addDuration(now, Interactions.lifetime)
-    }
+    }, sid)
     yield* Effect.flatMap(Interactions.Interactions, (i) => i.create(interaction))
     return { realm, issuer, client, interactionId: id, csrf, request } satisfies Forms
   })
