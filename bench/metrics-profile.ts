@@ -5,12 +5,12 @@
  *   BENCH_CPU_PROF=<dir> BENCH_COMPARE=metrics BENCH_SERVERS=postgres BENCH_ENDPOINTS=token DATABASE_URL=... npm run bench
  *   node --import tsx bench/metrics-profile.ts <dir>/*.cpuprofile
  *
- * Per main-thread profile (a worker's has no TokenEdge samples and is skipped): the samples from the first to the
- * last in the TokenEdge (the token run, warm-up included; start-up, fixtures and the audit check after are left out),
+ * Per main-thread profile (a worker's has no TokenRoute samples and is skipped): the samples from the first to the
+ * last in the TokenRoute (the token run, warm-up included; start-up, fixtures and the audit check after are left out),
  * and of those not idle, the share in metric code: Effect's Metric internals, the OpenTelemetry producer, SDK and
- * Prometheus exporter, packages/domain/src/Metrics.ts, server-node's MetricsListener.ts and RequestMetrics.ts, and
- * SigningKeys.recordAges, counted with everything they call. It is split by what the outermost metric frame was
- * called for: a request (the edges, the routes, the audit commit), a scrape (the listener, the producer, the key
+ * Prometheus exporter, packages/domain/src/Metrics.ts (where the HTTP kernel records each answer, ADR 0052),
+ * server-node's MetricsListener.ts, and SigningKeys.recordAges, counted with everything they call. It is split by what the outermost metric frame was
+ * called for: a request (the routes, the audit commit), a scrape (the listener, the producer, the key
  * ages), or Effect's own fiber metrics (`effect_fiber_*`, which Effect records in every fiber, metrics on or off).
  * The garbage collector's share is printed beside it (the collector's samples cannot be attributed to a caller), and
  * module loading's (a module loaded late, e.g. by the first scrape, is start-up, not metric code per request).
@@ -19,7 +19,7 @@ import * as Fs from "node:fs"
 import type { Node, Profile } from "./profile.js"
 
 
-const metricCode = /effect\/dist\/.*internal\/metric|@effect\/opentelemetry|@opentelemetry\/(sdk-metrics|exporter-prometheus|resources|core)\/|domain\/src\/Metrics\.ts|MetricsListener\.ts|RequestMetrics\.ts/
+const metricCode = /effect\/dist\/.*internal\/metric|@effect\/opentelemetry|@opentelemetry\/(sdk-metrics|exporter-prometheus|resources|core)\/|domain\/src\/Metrics\.ts|MetricsListener\.ts/
 const isMetric = (frame: Node["callFrame"]) =>
   metricCode.test(frame.url) || (/SigningKeys\.ts/.test(frame.url) && frame.functionName === "recordAges")
 const forScrape = /MetricsListener\.ts|exporter-prometheus|sdk-metrics|@effect\/opentelemetry|SigningKeys\.ts/
@@ -58,7 +58,7 @@ export const analyse = (profile: Profile) => {
     kinds.set(id, kind)
     return kind
   }
-  const inEdge = (id: number) => stack(id).some((frame) => /TokenEdge\.ts/.test(frame.url))
+  const inEdge = (id: number) => stack(id).some((frame) => /TokenRoute\.ts/.test(frame.url))
   const times: Array<number> = []
   let t = profile.startTime
   for (const delta of profile.timeDeltas) times.push(t += delta)

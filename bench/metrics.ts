@@ -1,7 +1,7 @@
 /**
  * What the metrics cost in themselves (ADR 0040), in this process, no server: one update of each kind Tessera makes
- * per request (a labelled counter, the request histogram), the updates of one client credentials token answered by
- * the TokenEdge (the counter and the histogram; the audit batch histogram once per commit, shared by the batch), and
+ * per request (a labelled counter, the request histogram), the updates of one client credentials token (the route's
+ * counter and the kernel's histogram, ADR 0052; the audit batch histogram once per commit, shared by the batch), and
  * one scrape (collect and serialize) with `realms` realms' series in the registry, through @effect/opentelemetry's
  * producer and the OpenTelemetry Prometheus exporter, as server-node/src/MetricsListener.ts does it. Realm names are
  * made before timing, as the server's come from its realms: the loop times the updates, not making strings.
@@ -35,7 +35,7 @@ const main = Effect.gen(function*() {
   yield* Metrics.recording
   const counter = perUpdate((i) => Metrics.unsafe.tokenIssued(names[i % realms]!, "client_credentials"))
   const histogram = perUpdate((i) => Metrics.unsafe.httpResponse(routes[i % routes.length]!, 200, 0.0001 * (i % 100)))
-  // TokenEdge's answer: the token counter and the request histogram, as it records them (token.ts's route likewise)
+  // a token's answer: the route's token counter and the kernel's request histogram
   const edgeToken = perUpdate((i) => {
     Metrics.unsafe.tokenIssued(names[i % realms]!, "client_credentials")
     Metrics.unsafe.httpResponse(routes[0]!, 200, 0.0001 * (i % 100))
@@ -56,7 +56,7 @@ const main = Effect.gen(function*() {
   console.log(`one update, labelled counter (realm, grant_type): ${counter.toFixed(0)} ns`)
   console.log(`one update, request histogram (route, status):    ${histogram.toFixed(0)} ns`)
   console.log(`one update, audit commit batch size:              ${batch.toFixed(0)} ns`)
-  console.log(`a token answered by the TokenEdge (2 updates):    ${edgeToken.toFixed(0)} ns, plus the batch update once per commit`)
+  console.log(`a client credentials token (2 updates):           ${edgeToken.toFixed(0)} ns, plus the batch update once per commit`)
   console.log(`one scrape with ${realms} realms (${bytes} bytes of text): ${scrapeMs.toFixed(2)} ms`)
 })
 
