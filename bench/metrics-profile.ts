@@ -9,9 +9,9 @@
  * last in the TokenRoute (the token run, warm-up included; start-up, fixtures and the audit check after are left out),
  * and of those not idle, the share in metric code: Effect's Metric internals, the OpenTelemetry producer, SDK and
  * Prometheus exporter, packages/domain/src/Metrics.ts (where the HTTP kernel records each answer, ADR 0052),
- * server-node's MetricsListener.ts, and SigningKeys.recordAges, counted with everything they call. It is split by what the outermost metric frame was
- * called for: a request (the routes, the audit commit), a scrape (the listener, the producer, the key
- * ages), or Effect's own fiber metrics (`effect_fiber_*`, which Effect records in every fiber, metrics on or off).
+ * server-node's MetricsListener.ts, and SigningKeys.recordAges, counted with everything they call. It is split by
+ * what the outermost metric frame was called for: a request (the routes, the audit commit), a scrape (the listener,
+ * the producer, the key ages), or Effect's own fiber metrics (`effect_fiber_*`, which Effect records in every fiber, metrics on or off).
  * The garbage collector's share is printed beside it (the collector's samples cannot be attributed to a caller), and
  * module loading's (a module loaded late, e.g. by the first scrape, is start-up, not metric code per request).
  */
