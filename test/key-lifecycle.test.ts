@@ -1,7 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
-import { DateTime, Duration, Effect, Exit, HashMap, Option, Ref, TestClock } from "effect"
+import { DateTime, Duration, Effect, Exit, HashMap, Logger, Option, Ref, TestClock } from "effect"
 import * as Jose from "jose"
 import { AuditEvent, Conflict, Jwt, Keys, MemoryDb, Provisioning, ReadCache, SigningKey, SigningKeys, StoreError } from "@tessera/domain"
+import { SqlClient } from "@effect/sql"
+import { Sql } from "@tessera/sql"
 import { eventually } from "./support/Eventually.js"
 import type { WireResponse } from "./support/Http.js"
 import { admin, createRealm, get, request } from "./support/Http.js"
@@ -272,29 +274,73 @@ describe("CONTRACT §3 key rotation under concurrency (issue 15 fuzzer finding)"
     keysAfterDeletion.pipe(Effect.provide(TestLive.make({ keyPolicy: policy }, { store: "pglite" }))), { timeout: 120_000 })
 })
 
-describe("CONTRACT §2 a realm deleted after a request found it: its key ring is gone (issue 15)", () => {
-  it.effect("§2: the token endpoint, the JWKS, the admin key list and the logout page answer as for an unknown realm (404), not 500", () =>
+const dropRing = (realmId: string, alsoRealm: boolean) =>
+  Effect.gen(function*() {
+    const db = yield* MemoryDb.MemoryDb
+    yield* Ref.update(db.state, (state) => ({
+      ...state,
+      keyRings: HashMap.remove(state.keyRings, realmId),
+      realms: alsoRealm ? HashMap.remove(state.realms, realmId) : state.realms
+    }))
+    yield* Effect.flatMap(Effect.serviceOption(ReadCache.ReadCache), Option.match({
+      onNone: () => Effect.void,
+      onSome: (cache) => cache.invalidate(realmId)
+    }))
+  })
+
+describe("CONTRACT §2 a live realm whose key ring is missing is a store fault, a deleted realm's is an unknown realm (issue 15, ADR 0030)", () => {
+  it.effect("§2: a live realm without a ring (partial restore, manual edit): token endpoint, JWKS, admin key list and logout page answer the store failure (503), not 404", () =>
     Effect.gen(function*() {
       const w = yield* T.world
       const client = yield* T.registerClient(w, { grant_types: ["client_credentials"] })
-      // what a request that found the realm sees once the deletion took the ring: the realm's row, no ring
-      const db = yield* MemoryDb.MemoryDb
-      yield* Ref.update(db.state, (state) => ({ ...state, keyRings: HashMap.remove(state.keyRings, w.realmId) }))
-      yield* Effect.flatMap(Effect.serviceOption(ReadCache.ReadCache), Option.match({
-        onNone: () => Effect.void,
-        onSome: (cache) => cache.invalidate(w.realmId)
-      }))
+      yield* dropRing(w.realmId, false)
       const token = yield* T.post(w, "token", T.authOf(client), { grant_type: "client_credentials", scope: "read" })
-      expect([token.status, token.headers["cache-control"], token.json])
-        .toEqual([404, "no-store", { error: "invalid_request", error_description: "unknown realm" }])
+      expect([token.status, token.headers["retry-after"], token.json])
+        .toEqual([503, "1", { error: "temporarily_unavailable" }])
       const jwks = yield* get(`/realms/${w.name}/jwks`)
-      expect([jwks.status, jwks.json]).toEqual([404, { error: "invalid_request", error_description: "unknown realm" }])
+      expect([jwks.status, jwks.headers["retry-after"], jwks.json]).toEqual([503, "1", { error: "temporarily_unavailable" }])
       const keys = yield* admin.get(`/admin/realms/${w.name}/keys`)
-      expect([keys.status, keys.json]).toEqual([404, { error: "not_found", error_description: "unknown realm" }])
-      // a page (RP-Initiated Logout 1.0 §2: the id_token_hint is checked against the realm's keys)
+      expect([keys.status, keys.headers["retry-after"], keys.json]).toEqual([503, "1", { error: "temporarily_unavailable" }])
       const logout = yield* get(`/realms/${w.name}/logout?id_token_hint=a.b.c`)
-      expect([logout.status, logout.json]).toEqual([404, { error: "invalid_request", error_description: "unknown realm" }])
+      expect([logout.status, logout.headers["retry-after"], logout.headers["content-type"]?.startsWith("text/html")]).toEqual([503, "1", true])
     }).pipe(Effect.provide(TestLive.makeMemory({ keyPolicy: policy }))), { timeout: 120_000 })
+
+  it.effect("§2: the missing ring of a live realm is an error log naming the realm; a realm gone with its ring is RealmGone, not logged", () =>
+    Effect.gen(function*() {
+      const lines: Array<{ message: unknown; level: string; annotations: Record<string, unknown> }> = []
+      const capture = Logger.make(({ annotations, logLevel, message }) => {
+        lines.push({ message, level: logLevel.label, annotations: Object.fromEntries(HashMap.toEntries(annotations)) })
+      })
+      const live = yield* T.world
+      yield* dropRing(live.realmId, false)
+      const missing = yield* Effect.flip(SigningKeys.jwks(live.realmId)).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, capture)))
+      expect([missing._tag, StoreError.isRealmGone(missing)]).toEqual(["StoreError", false])
+      expect(lines.map((l) => [l.level, l.annotations.realm])).toEqual([["ERROR", live.realmId]])
+      lines.length = 0
+      const gone = yield* T.world
+      yield* dropRing(gone.realmId, true)
+      const deleted = yield* Effect.flip(SigningKeys.jwks(gone.realmId)).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, capture)))
+      expect([deleted._tag, StoreError.isRealmGone(deleted)]).toEqual(["StoreError", true])
+      expect(lines).toEqual([])
+    }).pipe(Effect.provide(TestLive.makeMemory({ keyPolicy: policy }))), { timeout: 120_000 })
+  it.effect("§2: PGlite: a live realm whose key_rings row is gone: the JWKS answers the store failure (503), the store says no ring (not the realm gone), an error log names the realm", () =>
+    Effect.gen(function*() {
+      const realm = yield* createRealm()
+      const found = yield* Provisioning.findRealm(realm.name)
+      const sql = Option.getOrThrow(yield* TestLive.sqlClient("pglite"))
+      yield* sql`DELETE FROM key_rings WHERE realm_id = ${found.id}`.pipe(Sql.withRealm(found.id), Effect.provideService(SqlClient.SqlClient, sql), Effect.orDie)
+      yield* Effect.flatMap(Effect.serviceOption(ReadCache.ReadCache), Option.match({ onNone: () => Effect.void, onSome: (cache) => cache.invalidate(found.id) }))
+      expect(yield* Effect.flatMap(Keys.Keys, (keys) => keys.ring(found.id))).toEqual(Option.none())
+      const jwks = yield* get(`/realms/${realm.name}/jwks`)
+      expect([jwks.status, jwks.headers["retry-after"], jwks.json]).toEqual([503, "1", { error: "temporarily_unavailable" }])
+      const lines: Array<readonly [string, unknown]> = []
+      const capture = Logger.make(({ annotations, logLevel }) => {
+        lines.push([logLevel.label, Object.fromEntries(HashMap.toEntries(annotations)).realm])
+      })
+      const missing = yield* Effect.flip(SigningKeys.jwks(found.id)).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, capture)))
+      expect([missing._tag, StoreError.isRealmGone(missing), lines]).toEqual(["StoreError", false, [["ERROR", found.id]]])
+    }).pipe(Effect.provide(TestLive.make({ keyPolicy: policy }, { store: "pglite" }))), { timeout: 120_000 })
+
 })
 
 // Skipped only on a fresh clone without DATABASE_URL (no PostgreSQL to run against); under CI=true it never skips but

@@ -60,15 +60,20 @@ export const initialRing = (realmId: string) =>
   })
 
 /**
- * The realm's ring. Every realm has one from its creating write on, and it goes with the realm: none is a realm deleted
- * since the caller found it (issue 15), answered as an unknown realm (CONTRACT §2, §3), not a defect.
+ * The realm's ring. Every realm has one from its creating write on, and it goes with the realm. Issue 15 (ADR 0030): a
+ * realm deleted since the caller found it is the store's `realmGone` (the edge's unknown realm, CONTRACT §2, §3); a
+ * live realm without a ring (a partial restore, a manual edit) is a store fault: logged naming the realm, and the
+ * endpoint's store failure (503), never an unknown realm.
  */
 const ringOf = (realmId: string) =>
   Effect.flatMap(Keys, (keys) => keys.ring(realmId)).pipe(
-    Effect.flatMap(Option.match({
-      onNone: () => Effect.fail(StoreError.realmGone(realmId)),
-      onSome: Effect.succeed
-    }))
+    Effect.flatMap(Option.match({ onNone: () => ringMissing(realmId), onSome: Effect.succeed }))
+  )
+
+const ringMissing = (realmId: string) =>
+  Effect.logError("a live realm has no key ring (a store fault: restore its ring or rotate after restoring)").pipe(
+    Effect.annotateLogs("realm", realmId),
+    Effect.zipRight(Effect.fail(new StoreError.StoreError({ cause: new Error(`realm ${realmId} has no key ring`) })))
   )
 
 /**
@@ -76,9 +81,9 @@ const ringOf = (realmId: string) =>
  * if another node changed the ring meanwhile, read it again and rotate that.
  */
 export const rotate = (realm: Pick<Realm, "id" | "name">, actor: AuditEvent.Actor, reason: string) =>
-  Effect.flatMap(Keys, (keys) => keys.ring(realm.id)).pipe(
+  ringOf(realm.id).pipe(
     // CONTRACT §3: a realm deleted since the caller found it (its ring went with it) is an unknown realm, not a defect
-    Effect.flatMap(Option.match({ onNone: () => Effect.fail(new NotFound({ entity: "realm" })), onSome: Effect.succeed })),
+    Effect.catchIf(StoreError.isRealmGone, () => Effect.fail(new NotFound({ entity: "realm" }))),
     Effect.flatMap((ring) => rotateFrom(realm, ring, actor, reason)),
     Effect.retry({ while: (e) => e instanceof KeyRingChanged, times: 3 })
   )
@@ -172,16 +177,23 @@ export const recordAges = Effect.gen(function*() {
 
 /**
  * Every realm with its ring, for the passes over all realms. A realm listed whose ring is gone was deleted between
- * the two reads (its ring goes with it): it is skipped, so one deletion never fails the pass for every other realm.
+ * the two reads (its ring goes with it, `realmGone`): it is skipped, so one deletion never fails the pass for every
+ * other realm. A live realm without a ring (issue 15, ADR 0030) is skipped too, logged as the store fault it is.
  */
 const everyRing = Effect.gen(function*() {
   const realms = yield* Realms
   const keys = yield* Keys
   const found: Array<{ readonly realm: Realm; readonly ring: SigningKey.Ring }> = []
   for (const realm of yield* realms.list) {
-    const ring = yield* keys.ring(realm.id)
+    const ring = yield* keys.ring(realm.id).pipe(
+      Effect.catchIf(StoreError.isRealmGone, () =>
+        Effect.as(
+          Effect.logDebug("key pass skipped a realm deleted meanwhile").pipe(Effect.annotateLogs("realm", realm.name)),
+          Option.none<SigningKey.Ring>()
+        )),
+      Effect.tap((ring) => Option.isNone(ring) ? Effect.ignore(ringMissing(realm.id)) : Effect.void)
+    )
     if (Option.isSome(ring)) found.push({ realm, ring: ring.value })
-    else yield* Effect.logDebug("key pass skipped a realm without a key ring (deleted meanwhile)").pipe(Effect.annotateLogs("realm", realm.name))
   }
   return found
 })

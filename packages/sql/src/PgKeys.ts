@@ -1,7 +1,8 @@
 /** Key rings on Postgres: one JSON document per realm (private keys inside stay sealed), compare-and-set on version. */
 import { SqlClient, SqlSchema } from "@effect/sql"
+import type { SqlError } from "@effect/sql/SqlError"
 import { Effect, Layer, Option, Schema } from "effect"
-import { Conflict, Keys, SigningKey } from "@tessera/domain"
+import { Conflict, Keys, SigningKey, StoreError } from "@tessera/domain"
 import { appendEvent } from "./PgAudit.js"
 import { lockRealm, on, withRealm } from "./Sql.js"
 
@@ -25,7 +26,18 @@ export const layer = Layer.effect(Keys.Keys, Effect.gen(function*() {
     execute: (realmId) => sql`SELECT version, keys FROM key_rings WHERE realm_id = ${realmId}`
   })
   return Keys.Keys.of({
-    ring: (realmId) => ringOf(realmId).pipe(withRealm(realmId), run),
+    // issue 15 (ADR 0030): no ring is the realm gone only when the realm row is gone too (the port's `ring`)
+    ring: (realmId) =>
+      ringOf(realmId).pipe(
+        Effect.flatMap((ring): Effect.Effect<Option.Option<SigningKey.Ring>, StoreError.StoreError | SqlError> =>
+          Option.isSome(ring) ? Effect.succeed(ring) : Effect.flatMap(
+            sql`SELECT 1 FROM realms WHERE id = ${realmId}`,
+            (rows) => rows.length === 1 ? Effect.succeed(ring) : Effect.fail(StoreError.realmGone(realmId))
+          )
+        ),
+        withRealm(realmId),
+        run
+      ),
     replace: (realmId, expectedVersion, ring, event) =>
       Effect.gen(function*() {
         // the realm row first, then the ring, then the trail head (`lockRealm`); a realm deleted meanwhile has no ring
