@@ -357,35 +357,28 @@ const foreignRows = (b: string): ReadonlyArray<readonly [string, string, Readonl
   ["throttles", "INSERT INTO throttles (realm_id, key, failures, last_at, expires_at) VALUES ($1, 'user:alice', 99, now(), now() + interval '1 day')", [b]]
 ]
 
-/** A port's failure: its tag and the message of the SQL error under it (a success fails the test). */
-const storeFailure = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+/** A port's failure, as `describe` tells it (a success or a defect fails the test). */
+const failureOf = <A, E, R, D>(effect: Effect.Effect<A, E, R>, describe: (error: E) => D) =>
   Effect.flatMap(Effect.exit(effect), (exit) =>
     Exit.match(exit, {
       onSuccess: (value) => Effect.dieMessage(`expected a failure, got ${JSON.stringify(value)}`),
       onFailure: (cause) =>
-        Option.match(Cause.failureOption(cause), {
-          onNone: () => Effect.failCause(cause),
-          onSome: (error) => {
-            const { _tag, cause: sqlError } = error as { readonly _tag?: string; readonly cause?: { readonly cause?: { readonly message?: string } } }
-            return Effect.succeed({ _tag, message: sqlError?.cause?.message })
-          }
-        })
+        Option.match(Cause.failureOption(cause), { onNone: () => Effect.failCause(cause), onSome: (error) => Effect.succeed(describe(error)) })
     }))
 
-/** A port's failure: its tag, and the tag and table of its cause (a success or a defect fails the test). */
+/** A port's failure: its tag and the message of the SQL error under it. */
+const storeFailure = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  failureOf(effect, (error) => {
+    const { _tag, cause: sqlError } = error as { readonly _tag?: string; readonly cause?: { readonly cause?: { readonly message?: string } } }
+    return { _tag, message: sqlError?.cause?.message }
+  })
+
+/** A port's failure: its tag, and the tag and table of its cause. */
 const rowFailure = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.flatMap(Effect.exit(effect), (exit) =>
-    Exit.match(exit, {
-      onSuccess: (value) => Effect.dieMessage(`expected a failure, got ${JSON.stringify(value)}`),
-      onFailure: (cause) =>
-        Option.match(Cause.failureOption(cause), {
-          onNone: () => Effect.failCause(cause),
-          onSome: (error) => {
-            const { _tag, cause: under } = error as { readonly _tag?: string; readonly cause?: { readonly _tag?: string; readonly table?: string } }
-            return Effect.succeed({ _tag, cause: under?._tag, table: under?.table })
-          }
-        })
-    }))
+  failureOf(effect, (error) => {
+    const { _tag, cause: under } = error as { readonly _tag?: string; readonly cause?: { readonly _tag?: string; readonly table?: string } }
+    return { _tag, cause: under?._tag, table: under?.table }
+  })
 
 const duplicate = (constraint: string) => ({ _tag: "StoreError", message: `duplicate key value violates unique constraint "${constraint}"` })
 
