@@ -747,6 +747,23 @@ export const suite = (backend: Backend) =>
         expect(yield* verify(b)).toEqual({ ok: false, firstBroken: inB(4).id })
       }))
 
+    it.effect("ADR 0054: a row no state can be read from is a StoreError, never a state: an interaction's request of another shape, a key of no known state", () =>
+      Effect.gen(function*() {
+        const owner = yield* Owner
+        const { realm, interaction } = yield* populated
+        const interactions = yield* Interactions.Interactions
+        const keys = yield* Keys.Keys
+        yield* owner.run(realm.id, `UPDATE interactions SET request = request || '{"responseMode":"fragment"}' WHERE realm_id = $1 AND id = $2`, [realm.id, interaction.id])
+        expect((yield* storeFailure(interactions.find(realm.id, interaction.id)))._tag).toBe("StoreError")
+        yield* owner.run(realm.id, `UPDATE key_rings SET keys = jsonb_set(keys, '{0,status}', '"deleted"') WHERE realm_id = $1`, [realm.id])
+        expect((yield* storeFailure(keys.ring(realm.id)))._tag).toBe("StoreError")
+        // undone, both read back
+        yield* owner.run(realm.id, `UPDATE interactions SET request = request || '{"responseMode":"query"}' WHERE realm_id = $1 AND id = $2`, [realm.id, interaction.id])
+        yield* owner.run(realm.id, `UPDATE key_rings SET keys = jsonb_set(keys, '{0,status}', '"active"') WHERE realm_id = $1`, [realm.id])
+        expect(yield* interactions.find(realm.id, interaction.id)).toEqual(Option.some(interaction))
+        expect(Option.isSome(yield* keys.ring(realm.id))).toBe(true)
+      }))
+
     it.effect("hash chain: an owner's edit of any column the link covers is named by verify; undone, the trail verifies again (ADR 0007, 0042)", () =>
       Effect.gen(function*() {
         const owner = yield* Owner
