@@ -4,6 +4,7 @@
  * start to realms made before them, not deletable, and who may get a token whose audience is that resource.
  */
 import * as Http from "node:http"
+import type * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
@@ -273,6 +274,27 @@ layer(TestLive)("ADR 0035 the built-ins pass at start", (it) => {
       // and the pass itself, run again, finds nothing to do in this realm
       const again = yield* Provisioning.ensureBuiltIns(publicUrl)
       expect(again.find((r) => r.realm === name)).toEqual({ realm: name, created: [], updated: [] })
+    }))
+
+  it.effect("a realm deleted while the pass rewrites its tessera-cli: reported gone (not updated, not silently done), the pass goes on, no error", () =>
+    Effect.gen(function*() {
+      const realm = yield* createRealm()
+      const found = yield* Provisioning.findRealm(realm.name)
+      const moved = "https://id.example.net"
+      const clients = yield* Clients.Clients
+      const deletion = yield* Effect.provide(
+        Effect.flatMap(del(`/admin/realms/${realm.name}?confirm=${realm.name}`), (r) => Effect.sync(() => expect(r.status).toBe(204))),
+        yield* Effect.context<HttpClient.HttpClient>()
+      ).pipe(Effect.cached)
+      // the deletion lands between the pass's read of tessera-cli and its rewrite (issue 15: realmFirst finds no realm)
+      const racing = Clients.Clients.of({
+        ...clients,
+        update: (next, version, event) =>
+          next.realmId !== found.id ? clients.update(next, version, event) : Effect.zipRight(deletion, clients.update(next, version, event))
+      })
+      const ensured = yield* Provisioning.ensureBuiltIns(moved).pipe(Effect.provideService(Clients.Clients, racing))
+      expect(ensured.find((r) => r.realm === realm.name)).toEqual({ realm: realm.name, created: ["resource"], updated: [], gone: true })
+      expect((yield* resources(realm.name)).status).toBe(404)
     }))
 
   it.effect("two passes at once (two nodes starting): one resource, one client, one event each, no error", () =>

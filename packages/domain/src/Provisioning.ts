@@ -14,6 +14,7 @@ import { Realms } from "./Realms.js"
 import * as Resource from "./Resource.js"
 import { Resources } from "./Resources.js"
 import * as SigningKeys from "./SigningKeys.js"
+import * as StoreError from "./StoreError.js"
 import type { TrustedIssuer } from "./TrustedIssuer.js"
 import { TrustedIssuers } from "./TrustedIssuers.js"
 import type * as User from "./User.js"
@@ -95,24 +96,31 @@ export interface Ensured {
   readonly realm: string
   readonly created: ReadonlyArray<"resource" | "client">
   readonly updated: ReadonlyArray<"client">
+  /** Issue 15: the realm was deleted during the pass (what it did before is in `created`/`updated`); nothing more to do. */
+  readonly gone?: true
 }
 
 /**
  * ADR 0035: gives every realm its built-ins where they are missing (realms made before them, or under another public
  * origin): the admin resource under `origin`, and `tessera-cli` listing it (rewritten, with `client.updated`, when it
  * lists another). Idempotent, and safe beside another node doing the same: a row another node wrote first, or a
- * client it rewrote first, is left as it is. Rows are never deleted here.
+ * client it rewrote first, is left as it is. Rows are never deleted here. A realm deleted during the pass is reported
+ * `gone` (issue 15), never as done, and the pass goes on.
  */
 export const ensureBuiltIns = (origin: string) =>
   Effect.gen(function*() {
     const realms = yield* Realms
     const resources = yield* Resources
     const clients = yield* Clients
-    return yield* Effect.forEach(yield* realms.list, (realm) =>
-      Effect.gen(function*() {
+    return yield* Effect.forEach(yield* realms.list, (realm) => {
+      const created: Array<"resource" | "client"> = []
+      const updated: Array<"client"> = []
+      const report = (gone: boolean): Ensured =>
+        gone ? { realm: realm.name, created, updated, gone: true } : { realm: realm.name, created, updated }
+      // the realm deleted during the pass: a NotFound (the SQL stores' realm, the memory store's client) when R is gone
+      const realmGone = Effect.map(realms.findByName(realm.name), (found) => Option.isNone(found) || found.value.id !== realm.id)
+      return Effect.gen(function*() {
         const uri = AdminAccess.resourceUri(origin, realm.name)
-        const created: Array<"resource" | "client"> = []
-        const updated: Array<"client"> = []
         if (Option.isNone(yield* resources.find(realm.id, uri))) {
           const { resource, resourceEvent } = yield* builtInResource(realm, origin)
           yield* resources.insert(resource, resourceEvent).pipe(
@@ -138,13 +146,26 @@ export const ensureBuiltIns = (origin: string) =>
             reason: "changed: resources (built in: the admin resource moved with the public URL)"
           })
           const next: Client.Client = { ...cli.value, metadata: { ...cli.value.metadata, resources: [uri] }, version: version + 1 }
+          // a rewrite another node made first is Stale; the realm deleted meanwhile (NotFound realm) is reported below
           yield* clients.update(next, version, event).pipe(
             Effect.zipRight(Effect.sync(() => updated.push("client"))),
-            Effect.catchTags({ Stale: () => Effect.void, NotFound: () => Effect.void })
+            Effect.catchTags({
+              Stale: () => Effect.void,
+              NotFound: (e) =>
+                Effect.flatMap(e.entity === "realm" ? Effect.succeed(true) : realmGone, (gone) => gone ? Effect.fail(e) : Effect.void)
+            })
           )
         }
-        return { realm: realm.name, created, updated } satisfies Ensured
-      }))
+        return report(false)
+      }).pipe(
+        // issue 15 (ADR 0030): a realm deleted during the pass needs no built-ins: reported gone, never as done, and
+        // the pass goes on for the other realms (a deletion must not stop a node's start)
+        Effect.catchIf(
+          (e) => e._tag === "NotFound" || (e._tag === "StoreError" && StoreError.isRealmGone(e)),
+          () => Effect.succeed(report(true))
+        )
+      )
+    })
   })
 
 export interface NewUser {

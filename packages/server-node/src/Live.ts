@@ -133,8 +133,10 @@ export const Routes = Layer.mergeAll(
  */
 const BuiltIns = Layer.effectDiscard(Effect.gen(function*() {
   const ensured = yield* Provisioning.ensureBuiltIns((yield* AppConfig).publicUrl)
-  for (const { created, realm, updated } of ensured) {
-    if (created.length > 0 || updated.length > 0) {
+  for (const { created, gone, realm, updated } of ensured) {
+    // issue 15: a realm deleted during the pass is said so, not left looking done
+    if (gone === true) yield* Effect.logInfo(`realm ${realm}: deleted during the built-ins pass, left as it is`)
+    else if (created.length > 0 || updated.length > 0) {
       yield* Effect.logInfo(`realm ${realm}: built-ins ${[...created.map((c) => `${c} created`), ...updated.map((u) => `${u} updated`)].join(", ")}`)
     }
   }
