@@ -6,7 +6,7 @@ import { expect, layer } from "@effect/vitest"
 import { DateTime, Deferred, Effect, Exit, Fiber, Option } from "effect"
 import type { Layer } from "effect"
 import {
-  Audit, AuditEvent, Clients, Entropy, JobLock, Keys, Realms, Resources, SigningKey, TrustedIssuers, Users
+  Audit, AuditEvent, Clients, Entropy, JobLock, Keys, Realms, Resources, SigningKey, StoreError, TrustedIssuers, Users
 } from "@tessera/domain"
 import type { Client, Realm } from "@tessera/domain"
 
@@ -202,7 +202,9 @@ export const suite = (name: string, ports: Layer.Layer<Ports, unknown>) =>
         expect(Option.getOrThrow(yield* keys.ring(realm.id))).toEqual(next)
         yield* keys.replace(realm.id, 2, { ...next, version: 3 }, Option.none())
         expect(yield* trail(realm)).toEqual(["key.rotated", "realm.created"])
-        expect(Option.isNone(yield* keys.ring(crypto.randomUUID()))).toBe(true)
+        // issue 15 (ADR 0030): no ring and no realm row is the realm gone (a live realm without a ring would be None)
+        const unknown = crypto.randomUUID()
+        expect(yield* Effect.exit(keys.ring(unknown))).toEqual(Exit.fail(StoreError.realmGone(unknown)))
       }))
 
     it.effect("JobLock: a job runs where no one else runs it, and is skipped while it is held", () =>
