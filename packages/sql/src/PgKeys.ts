@@ -1,9 +1,10 @@
 /** Key rings on Postgres: one JSON document per realm (private keys inside stay sealed), compare-and-set on version. */
-import { SqlClient, SqlSchema } from "@effect/sql"
+import { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Effect, Layer, Option, Schema } from "effect"
 import { Conflict, Keys, SigningKey, StoreError } from "@tessera/domain"
 import { appendEvent } from "./PgAudit.js"
+import * as PgRows from "./PgRows.js"
 import { lockRealm, on, withRealm } from "./Sql.js"
 
 const KeysJson = Schema.Array(SigningKey.Stored)
@@ -20,7 +21,7 @@ export const encodeRing = (ring: SigningKey.Ring) => ({
 export const layer = Layer.effect(Keys.Keys, Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const run = on(sql)
-  const ringOf = SqlSchema.findOne({
+  const ringOf = PgRows.findOne("key_rings", {
     Request: Schema.String,
     Result: Row,
     execute: (realmId) => sql`SELECT version, keys FROM key_rings WHERE realm_id = ${realmId}`

@@ -1,11 +1,11 @@
 /** The sign-in stores on Postgres: single-use codes under row locks, refresh rotation by compare-and-set. */
-import { SqlClient, SqlSchema } from "@effect/sql"
+import { SqlClient } from "@effect/sql"
 import { DateTime, Effect, Layer, Option, Schema } from "effect"
 import { AuthorizationCode, Conflict, RefreshFamily, Session, SignIn } from "@tessera/domain"
 import type { AuditEvent, Consent, Grant } from "@tessera/domain"
 import type { SqlError } from "@effect/sql/SqlError"
-import type { ParseError } from "effect/ParseResult"
 import { appendEvent } from "./PgAudit.js"
+import * as PgRows from "./PgRows.js"
 import { on, toDate, withRealm } from "./Sql.js"
 
 const Strings = Schema.Array(Schema.String)
@@ -260,17 +260,17 @@ const SessionKey = Schema.Struct({ realmId: Schema.String, key: Schema.String })
 export const layerSessions = Layer.effect(SignIn.Sessions, Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const run = on(sql)
-  const byCookie = SqlSchema.findOne({
+  const byCookie = PgRows.findOne("sessions", {
     Request: SessionKey,
     Result: SessionRow,
     execute: ({ key, realmId }) => sql`SELECT * FROM sessions WHERE realm_id = ${realmId} AND cookie_hash = ${key}`
   })
-  const bySid = SqlSchema.findOne({
+  const bySid = PgRows.findOne("sessions", {
     Request: SessionKey,
     Result: SessionRow,
     execute: ({ key, realmId }) => sql`SELECT * FROM sessions WHERE realm_id = ${realmId} AND sid = ${key}`
   })
-  const one = (realmId: string, found: Effect.Effect<Option.Option<typeof SessionRow.Type>, ParseError | SqlError>) =>
+  const one = (realmId: string, found: Effect.Effect<Option.Option<typeof SessionRow.Type>, PgRows.RowRejected | SqlError>) =>
     found.pipe(Effect.map(Option.map(toSession)), withRealm(realmId), run)
   return SignIn.Sessions.of({
     create: (session, event) =>

@@ -1,8 +1,9 @@
 /** Short-lived sign-in state on Postgres: interactions (a state machine, ADR 0054), access-token status, used jtis (throttles: PgThrottles). */
-import { SqlClient, SqlSchema } from "@effect/sql"
+import { SqlClient } from "@effect/sql"
 import { DateTime, Effect, Layer, Option, Schema } from "effect"
 import { AccessTokens, Interactions, JtiCache } from "@tessera/domain"
 import { appendEvent } from "./PgAudit.js"
+import * as PgRows from "./PgRows.js"
 import { on, toDate, withRealm } from "./Sql.js"
 
 const utc = (date: Date) => DateTime.unsafeMake(date)
@@ -66,7 +67,7 @@ const InteractionKey = Schema.Struct({ realmId: Schema.String, id: Schema.String
 export const layerInteractions = Layer.effect(Interactions.Interactions, Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const run = on(sql)
-  const findRow = SqlSchema.findOne({
+  const findRow = PgRows.findOne("interactions", {
     Request: InteractionKey,
     Result: InteractionRow,
     execute: ({ id, realmId }) => sql`SELECT * FROM interactions WHERE realm_id = ${realmId} AND id = ${id}`

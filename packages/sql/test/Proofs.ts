@@ -754,9 +754,9 @@ export const suite = (backend: Backend) =>
         const interactions = yield* Interactions.Interactions
         const keys = yield* Keys.Keys
         yield* owner.run(realm.id, `UPDATE interactions SET request = request || '{"responseMode":"fragment"}' WHERE realm_id = $1 AND id = $2`, [realm.id, interaction.id])
-        expect((yield* storeFailure(interactions.find(realm.id, interaction.id)))._tag).toBe("StoreError")
+        expect(yield* rowFailure(interactions.find(realm.id, interaction.id))).toEqual({ _tag: "StoreError", cause: "RowRejected", table: "interactions" })
         yield* owner.run(realm.id, `UPDATE key_rings SET keys = jsonb_set(keys, '{0,status}', '"deleted"') WHERE realm_id = $1`, [realm.id])
-        expect((yield* storeFailure(keys.ring(realm.id)))._tag).toBe("StoreError")
+        expect(yield* rowFailure(keys.ring(realm.id))).toEqual({ _tag: "StoreError", cause: "RowRejected", table: "key_rings" })
         // undone, both read back
         yield* owner.run(realm.id, `UPDATE interactions SET request = request || '{"responseMode":"query"}' WHERE realm_id = $1 AND id = $2`, [realm.id, interaction.id])
         yield* owner.run(realm.id, `UPDATE key_rings SET keys = jsonb_set(keys, '{0,status}', '"active"') WHERE realm_id = $1`, [realm.id])
