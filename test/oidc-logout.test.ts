@@ -3,15 +3,16 @@
  * Front-Channel Logout 1.0 (§2-§3 iframes with iss and sid), driven over HTTP with a cookie jar.
  */
 import { expect, it, layer } from "@effect/vitest"
-import { Effect, TestClock } from "effect"
+import { Context, Deferred, Effect, Layer, TestClock } from "effect"
 import * as Jose from "jose"
+import { SignIn } from "@tessera/domain"
 import * as Page from "@tessera/server-node/pages/Page"
 import {
   authorizeAndLogin, authorizePath, codeOf, decodeEntities, fieldsOf, makeBrowser, onlyForm, pathOf, pkce, setup, signIn
 } from "./support/Browser.js"
 import type { Browser, Response, Setup } from "./support/Browser.js"
 import { admin, request } from "./support/Http.js"
-import { make, publicUrl, TestLive } from "./support/TestLive.js"
+import { make, type Ports, publicUrl, TestLive } from "./support/TestLive.js"
 
 const app = "https://app.example.com"
 const bye = `${app}/bye`
@@ -502,6 +503,59 @@ it.effect("a session that expired on its own: nothing to confirm, the signed-out
     expectPage(page, 200, csp("'self'"))
     expectSignedOut(page, [], [bye])
   }).pipe(Effect.provide(make())), 60_000)
+
+/**
+ * Holds the next `armed` session reads by cookie until all of them have read: concurrent confirmations then all see
+ * the session Active before any ends it, the race a slow store or a busy node opens.
+ */
+const barrier = { armed: 0, waiting: [] as Array<Deferred.Deferred<void>> }
+const racingSessionReads = (ports: Layer.Layer<Ports, Error>) =>
+  Layer.effectContext(Effect.map(Effect.context<Ports>(), (context) => {
+    const sessions = Context.get(context, SignIn.Sessions)
+    return Context.add(context, SignIn.Sessions, {
+      ...sessions,
+      findByCookie: (realmId, cookieHash) =>
+        Effect.tap(sessions.findByCookie(realmId, cookieHash), () =>
+          Effect.gen(function*() {
+            if (barrier.armed === 0) return
+            const here = yield* Deferred.make<void>()
+            barrier.waiting.push(here)
+            if (barrier.waiting.length < barrier.armed) return yield* Deferred.await(here)
+            const all = barrier.waiting.splice(0)
+            barrier.armed = 0
+            for (const d of all) yield* Deferred.succeed(d, undefined)
+          }))
+    })
+  })).pipe(Layer.provide(ports))
+
+layer(make({}, { ports: racingSessionReads }))("OIDC RP-Initiated Logout 1.0 §2: concurrent confirmations", (it) => {
+  it.effect("§2: the same confirmation posted 8 times at once ends the session once: one logout.succeeded, the RPs told once", () =>
+    Effect.gen(function*() {
+      const { w, browser, idToken, sid } = yield* signedInToBoth
+      const form = onlyForm((yield* browser.get(logoutPath(w, { id_token_hint: idToken, post_logout_redirect_uri: bye, state: "st-1" }))).text)
+      const twins = Array.from({ length: 8 }, () => {
+        const twin = makeBrowser()
+        for (const [name, c] of browser.jar) twin.jar.set(name, c)
+        return twin
+      })
+      barrier.armed = twins.length
+      const answers = yield* Effect.all(twins.map((twin) => twin.submit(form)), { concurrency: "unbounded" })
+      for (const answer of answers) expect(answer.rawSetCookies).toEqual([clearedCookie(w)])
+      // the winner's answer is the one a single confirmation gets; the others only redirect back, as a replay does
+      const winners = answers.filter((answer) => answer.status === 200)
+      expect(winners).toHaveLength(1)
+      expectPage(winners[0]!, 200, csp("'self'", app))
+      expectSignedOut(winners[0]!, [expectedFrame(w, sid)], [`${bye}?state=st-1`])
+      for (const loser of answers.filter((answer) => answer !== winners[0])) {
+        expect(loser.status).toBe(303)
+        expect(loser.headers["location"]).toBe(`${bye}?state=st-1`)
+        expect(loser.headers["cache-control"]).toBe("no-store")
+        expect(loser.text).toBe("")
+      }
+      expect(yield* auditOf(w, "logout.succeeded")).toHaveLength(1)
+    }))
+
+})
 
 layer(TestLive)("OIDC RP-Initiated Logout 1.0 §2-§4: attacks on the request and the confirmation", (it) => {
   it.effect("CONTRACT §2: a NUL in any parameter of the request or of the confirmation is the 400 page naming it, and the session lives on", () =>

@@ -107,7 +107,7 @@ export const sqlOf = (kind: "pglite" | "postgres") =>
   Effect.map(Effect.promise(() => openDatabase(kind).context), Context.get(SqlClient.SqlClient))
 
 /** Every store port, whichever store is behind them (the in-memory ports also offer `MemoryDb`). */
-type Ports = Layer.Layer.Success<typeof Sql.ports> | JobLock.JobLock
+export type Ports = Layer.Layer.Success<typeof Sql.ports> | JobLock.JobLock
 
 /** The store ports on `kind`: fresh in-memory ones, or the SQL ports over this file's shared database. */
 export const portsOf = (kind: Store): Layer.Layer<Ports, Error> => {
@@ -130,6 +130,8 @@ export interface Options {
   readonly fetcher?: "memory" | "node" | Layer.Layer<Fetcher.Fetcher>
   /** Outgoing mail (default: from the configuration, SMTP or none), e.g. a fake that records or fails. */
   readonly mailer?: Layer.Layer<Mailer.Mailer>
+  /** Replaces store ports over the real ones (e.g. a port that holds readers at a barrier, to force a race). */
+  readonly ports?: (ports: Layer.Layer<Ports, Error>) => Layer.Layer<Ports, Error>
 }
 
 /** A loopback server on a random port, the `HttpClient` aimed at it and the configuration, around `app`. */
@@ -160,7 +162,8 @@ const outbound = (options: Options) =>
  */
 export const make = (overrides: Partial<AppConfig.AppConfigShape> = {}, options: Options = {}) => {
   const { around, server } = frame(overrides)
-  return around(Live.app(server, Layer.merge(portsOf(options.store ?? store), Fetcher.layerMemoryTable), outbound(options), options.mailer))
+  const ports = portsOf(options.store ?? store)
+  return around(Live.app(server, Layer.merge(options.ports?.(ports) ?? ports, Fetcher.layerMemoryTable), outbound(options), options.mailer))
 }
 
 /** A fresh world on in-memory stores whatever the run's store, with `MemoryDb` for tests that look inside. */

@@ -124,7 +124,10 @@ export const toConfirm = (session: Option.Option<Session.Session>, now: DateTime
 export const toEnd = (session: Option.Option<Session.Session>) =>
   Option.filter(session, (s): s is Session.Active => s._tag === "Active")
 
-/** §2: the OP MUST log the End-User out: `Session.end` applied by the store, with the `logout.succeeded` event. */
+/**
+ * §2: the OP MUST log the End-User out: `Session.end` applied by the store as compare-and-set, with the
+ * `logout.succeeded` event only when this call ended it; answers whether it did (false: a concurrent confirmation won).
+ */
 export const end = (realm: Pick<Realm, "id" | "name">, session: Session.Active, clientId: string | undefined, context: RequestContext) =>
   Effect.gen(function*() {
     const event = yield* Audit.make(realm, {
@@ -136,7 +139,7 @@ export const end = (realm: Pick<Realm, "id" | "name">, session: Session.Active, 
       ...audited(context)
     })
     const sessions = yield* Sessions
-    yield* sessions.end(realm.id, session.sid, yield* DateTime.now, event)
+    return yield* sessions.end(realm.id, session.sid, yield* DateTime.now, event)
   })
 
 /**

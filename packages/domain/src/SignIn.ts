@@ -67,8 +67,11 @@ export class Sessions extends Context.Tag("@tessera/domain/Sessions")<Sessions, 
   readonly find: (realmId: string, sid: string) => Effect.Effect<Option.Option<Session.Session>, StoreError>
   /** `Session.withClient`, applied atomically (no client added twice by racing requests). */
   readonly addClient: (realmId: string, sid: string, clientId: string) => Effect.Effect<void, StoreError>
-  /** `Session.end`, applied atomically: the first end is the one kept; nothing happens for an unknown session. */
-  readonly end: (realmId: string, sid: string, at: DateTime.Utc, event: AuditEvent | undefined) => Effect.Effect<void, StoreError>
+  /**
+   * `Session.end` as compare-and-set: ends the session only while it is Active, writing the event only then, and
+   * answers whether this call ended it; an Ended or unknown session changes nothing (no event) and answers false.
+   */
+  readonly end: (realmId: string, sid: string, at: DateTime.Utc, event: AuditEvent | undefined) => Effect.Effect<boolean, StoreError>
   /** CONTRACT §3: the person's live sessions (`Session.isActive` at `now`) in the order of `sessionSortKey`, a window of them. */
   readonly listLive: (realmId: string, sub: string, now: DateTime.Utc, window: Page.Window) => Effect.Effect<ReadonlyArray<Session.Session>, StoreError>
   /**
@@ -221,14 +224,11 @@ export const layerGrantsMemory = Layer.effect(Grants, Effect.map(MemoryDb.Memory
 })))
 
 export const layerSessionsMemory = Layer.effect(Sessions, Effect.map(MemoryDb.MemoryDb, (db) => {
-  const update = (realmId: string, sid: string, f: (s: Session.Session) => Session.Session, event?: AuditEvent) =>
+  const update = (realmId: string, sid: string, f: (s: Session.Session) => Session.Session) =>
     MemoryDb.write(db, (state) => {
       const session = HashMap.get(state.sessions, k(realmId, sid))
       if (Option.isNone(session)) return Effect.succeed(done(state))
-      return Effect.map(
-        MemoryDb.withEvent({ ...state, sessions: HashMap.set(state.sessions, k(realmId, sid), f(session.value)) }, event),
-        done
-      )
+      return Effect.succeed(done({ ...state, sessions: HashMap.set(state.sessions, k(realmId, sid), f(session.value)) }))
     })
   return Sessions.of({
     create: (session, event) =>
@@ -243,7 +243,13 @@ export const layerSessionsMemory = Layer.effect(Sessions, Effect.map(MemoryDb.Me
         HashMap.get(state.sessionCookies, k(realmId, cookieHash)).pipe(Option.flatMap((sid) => HashMap.get(state.sessions, k(realmId, sid))))),
     find: (realmId, sid) => MemoryDb.read(db, (state) => HashMap.get(state.sessions, k(realmId, sid))),
     addClient: (realmId, sid, clientId) => update(realmId, sid, (s) => Session.withClient(s, clientId)),
-    end: (realmId, sid, at, event) => update(realmId, sid, (s) => Session.end(s, at), event),
+    end: (realmId, sid, at, event) =>
+      MemoryDb.write(db, (state) => {
+        const session = Option.filter(HashMap.get(state.sessions, k(realmId, sid)), (s): s is Session.Active => s._tag === "Active")
+        if (Option.isNone(session)) return Effect.succeed([false, state] as const)
+        const next = { ...state, sessions: HashMap.set(state.sessions, k(realmId, sid), Session.end(session.value, at)) }
+        return Effect.map(MemoryDb.withEvent(next, event), (written) => [true, written] as const)
+      }),
     listLive: (realmId, sub, now, window) =>
       MemoryDb.read(db, (state) =>
         Page.slice(

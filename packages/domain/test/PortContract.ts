@@ -38,7 +38,8 @@ export const newRealm = Effect.gen(function*() {
   return realm
 })
 
-const trail = (realm: Realm.Realm) =>
+/** The realm's audit event types, newest first. */
+export const trail = (realm: Realm.Realm) =>
   Effect.flatMap(Audit.Audit, (audit) => audit.query(realm.id, { limit: 1000 })).pipe(Effect.map((rows) => rows.map((r) => r.event.type)))
 
 const metadata: Client.Metadata = {

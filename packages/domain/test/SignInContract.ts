@@ -7,7 +7,7 @@ import { DateTime, Effect, Exit, Option } from "effect"
 import type { Layer } from "effect"
 import { AuditEvent, AuthorizationCode, Entropy, RefreshFamily, Session, SignIn } from "@tessera/domain"
 import type { Realm } from "@tessera/domain"
-import { newRealm, type Ports } from "./PortContract.js"
+import { newRealm, type Ports, trail } from "./PortContract.js"
 
 export type SignInPorts = Ports | SignIn.Codes | SignIn.Grants | SignIn.Sessions | SignIn.Consents | SignIn.RefreshTokens
 
@@ -117,6 +117,37 @@ export const suite = (name: string, ports: Layer.Layer<SignInPorts, unknown>) =>
           .toEqual(Session.Session.Ended({ ...session, clientIds: ["c1", "c2"], endedAt: at }))
         const other = yield* newRealm
         expect(yield* sessions.findByCookie(other.id, "cookie-1")).toEqual(Option.none())
+      }))
+
+    it.effect("Sessions: RP-Initiated Logout 1.0 §2 end is compare-and-set: one event per session ended, the first endedAt kept, none for an unknown sid", () =>
+      Effect.gen(function*() {
+        const sessions = yield* SignIn.Sessions
+        const realm = yield* newRealm
+        const session = Session.Session.Active({
+          realmId: realm.id, sid: "s1", cookieHash: "cookie-s1", sub: "u1", createdAt: at, authTime: at, acr: "urn:tessera:acr:password",
+          amr: ["pwd"], expiresAt: DateTime.add(at, { hours: 12 }), clientIds: []
+        })
+        yield* sessions.create(session, yield* event(realm, "login.succeeded"))
+        const later = DateTime.add(at, { minutes: 5 })
+        expect(yield* sessions.end(realm.id, "s1", at, yield* event(realm, "logout.succeeded"))).toBe(true)
+        expect(yield* sessions.end(realm.id, "s1", later, yield* event(realm, "logout.succeeded"))).toBe(false)
+        expect(yield* sessions.end(realm.id, "unknown", at, yield* event(realm, "logout.succeeded"))).toBe(false)
+        expect(Option.getOrThrow(yield* sessions.find(realm.id, "s1"))).toEqual(Session.Session.Ended({ ...session, endedAt: at }))
+        expect(yield* trail(realm)).toEqual(["logout.succeeded", "login.succeeded", "realm.created"])
+      }))
+
+    it.effect("Sessions: of 20 concurrent ends of one session exactly one ends it and writes its event", () =>
+      Effect.gen(function*() {
+        const sessions = yield* SignIn.Sessions
+        const realm = yield* newRealm
+        yield* sessions.create(Session.Session.Active({
+          realmId: realm.id, sid: "s2", cookieHash: "cookie-s2", sub: "u1", createdAt: at, authTime: at, acr: "urn:tessera:acr:password",
+          amr: ["pwd"], expiresAt: DateTime.add(at, { hours: 12 }), clientIds: []
+        }), yield* event(realm, "login.succeeded"))
+        const ends = yield* Effect.forEach(Array.from({ length: 20 }), () => event(realm, "logout.succeeded"))
+        const results = yield* Effect.all(ends.map((e) => sessions.end(realm.id, "s2", at, e)), { concurrency: "unbounded" })
+        expect(results.filter((ended) => ended)).toHaveLength(1)
+        expect(yield* trail(realm)).toEqual(["logout.succeeded", "login.succeeded", "realm.created"])
       }))
 
     it.effect("Consents: saved with consent.granted and found per person and client", () =>

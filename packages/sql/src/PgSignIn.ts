@@ -299,11 +299,15 @@ export const layerSessions = Layer.effect(SignIn.Sessions, Effect.gen(function*(
         withRealm(realmId),
         run
       ),
-    // Session.end in one statement: the first end is kept (COALESCE), so a replayed logout changes nothing
+    // Session.end as compare-and-set: only the statement that finds the row Active ends it and writes the event, so
+    // a replayed or concurrent logout (or an unknown sid) changes nothing and audits nothing
     end: (realmId, sid, at, event) =>
       Effect.gen(function*() {
-        yield* sql`UPDATE sessions SET ended_at = COALESCE(ended_at, ${toDate(at)}) WHERE realm_id = ${realmId} AND sid = ${sid}`
+        const ended = yield* sql`UPDATE sessions SET ended_at = ${toDate(at)}
+          WHERE realm_id = ${realmId} AND sid = ${sid} AND ended_at IS NULL RETURNING sid`
+        if (ended.length === 0) return false
         yield* maybeEvent(event)
+        return true
       }).pipe(withRealm(realmId), run),
     // sessions_by_sub answers the window in order
     listLive: (realmId, sub, now, window) => {

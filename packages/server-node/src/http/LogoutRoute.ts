@@ -147,8 +147,9 @@ const confirm = SignInFlow.pageRoute((realm, issuer) =>
 
     let frontChannel: ReadonlyArray<string> = []
     const ending = Logout.toEnd(session)
-    if (Option.isSome(ending)) {
-      yield* Logout.end(realm, ending.value, carried.clientId, yield* RequestContext.current)
+    // RP-Initiated Logout §2-3: a confirmation that lost the race to a concurrent one finds the End-User logged out
+    // already (the winner told the RPs): like a replay it tells no RP again, and only redirects back or says so
+    if (Option.isSome(ending) && (yield* Logout.end(realm, ending.value, carried.clientId, yield* RequestContext.current))) {
       frontChannel = yield* frontChannelUrls(realm, issuer, ending.value)
     }
     const back = continueUri(target)
