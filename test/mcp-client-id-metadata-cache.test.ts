@@ -4,8 +4,8 @@
  * their own budget). Fetches are counted through the memory Fetcher.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either } from "effect"
-import { Fetcher, Provisioning } from "@tessera/domain"
+import { Effect, Either, Layer, Logger } from "effect"
+import { Fetcher, Provisioning, RateLimit, StoreError } from "@tessera/domain"
 import { ClientDocuments, fetchesPerHost, maxEntries } from "@tessera/server-node/ClientDocuments"
 import { createRealm } from "./support/Http.js"
 import { make } from "./support/TestLive.js"
@@ -93,6 +93,34 @@ describe("ADR 0028: client ID metadata documents, cache and fetch budgets", () =
       for (let i = 0; i <= fetchesPerHost.limit; i++) yield* resolvesTo(`https://claude.ai/probe/${i}.json`)
       expect(yield* resolvesTo("https://claude.ai/probe/new.json")).toBe("rate_limited")
       expect(yield* resolvesTo(good)).toBe(good)
+      expect(yield* calls(good)).toBe(2)
+    }).pipe(Effect.provide(make())))
+
+  it.effect("a document that validated is used, and proven, even when giving its first fetch back to the budget fails", () =>
+    Effect.gen(function*() {
+      const realm = yield* Effect.flatMap(createRealm(), (r) => Provisioning.findRealm(r.name))
+      // the memory budget, except that a refund cannot be written
+      const refundFails = Layer.effect(RateLimit.RateLimit, Effect.map(RateLimit.RateLimit, (limits) => RateLimit.RateLimit.of({
+        take: limits.take,
+        refund: () => Effect.fail(new StoreError.StoreError({ cause: "the budget store is down" }))
+      }))).pipe(Layer.provide(RateLimit.layerMemory))
+      const documents = yield* Effect.provide(ClientDocuments, ClientDocuments.Default.pipe(Layer.provide(refundFails)))
+      const logged: Array<string> = []
+      const capture = Logger.replace(Logger.defaultLogger, Logger.make(({ logLevel, message }) => {
+        logged.push(`${logLevel.label} ${Array.isArray(message) ? message.join(" ") : String(message)}`)
+      }))
+      const good = "https://claude.ai/oauth/claude-code-client-metadata"
+      yield* serve(good, "no-store")
+      const resolved = yield* Effect.either(documents.resolve(realm, good)).pipe(Effect.provide(capture))
+      expect(Either.map(resolved, (client) => client.clientId)).toEqual(Either.right(good))
+      expect(logged.filter((line) => line.startsWith("WARN"))).toEqual([
+        expect.stringContaining("cimd.fetches")
+      ])
+      // proven: its refetches draw on their own budget, not on the failures' one a burst of bad paths uses up
+      for (let i = 0; i < fetchesPerHost.limit; i++) yield* Effect.either(documents.resolve(realm, `https://claude.ai/probe/${i}.json`))
+      expect(Either.map(yield* Effect.either(documents.resolve(realm, "https://claude.ai/probe/new.json")), () => "resolved"))
+        .toEqual(Either.left(expect.objectContaining({ reason: "rate_limited" })))
+      expect(Either.map(yield* Effect.either(documents.resolve(realm, good)), (client) => client.clientId)).toEqual(Either.right(good))
       expect(yield* calls(good)).toBe(2)
     }).pipe(Effect.provide(make())))
 })

@@ -140,8 +140,11 @@ export class ClientDocuments extends Effect.Service<ClientDocuments>()("@tessera
         })
         const entry: Entry = { metadata: metadata.right, fetchedAt: now, expiresAt: now + seconds * 1000 }
         // a first fetch that validated was no failure: it gives back what it took, and the URL's refetches have their
-        // own budget from now on
-        if (!known) yield* limits.refund(unproven, host, yield* DateTime.now).pipe(Effect.catchTag("StoreError", unbudgeted))
+        // own budget from now on; the refund is best-effort (a lost one costs the host one failure's worth of budget)
+        if (!known) {
+          yield* limits.refund(unproven, host, yield* DateTime.now).pipe(Effect.catchTag("StoreError", (e) =>
+            Effect.logWarning(`client metadata document fetch not refunded to rate limit rule ${unproven.name}`, host, e.cause)))
+        }
         proven.set(url, true)
         if (seconds > 0) cache.set(url, entry)
         return entry
