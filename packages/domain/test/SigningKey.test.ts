@@ -105,6 +105,17 @@ describe("SigningKey states: Next -> Active -> Retired -> Deleted (ADR 0054)", (
     expect(Schema.decodeUnknownSync(Schema.Array(SigningKey.Stored))(JSON.parse(JSON.stringify(stored)))).toEqual(keys)
   })
 
+  // a regression pin: the stored side's union already refuses these on encode, so PgKeys.encodeRing fails before writing
+  it("Stored: an ill-formed state does not encode, so no ring that cannot be read back is written", () => {
+    const active = SigningKey.activate(next, at)
+    const encode = Schema.encodeEither(SigningKey.Stored)
+    expect(Either.isLeft(encode({ ...active, _tag: "Retired" } as unknown as SigningKey.SigningKey))).toBe(true)
+    expect(Either.isLeft(encode({ ...active, activatesAt: "2026-01-01" } as unknown as SigningKey.SigningKey))).toBe(true)
+    expect(() => Schema.encodeSync(Schema.Array(SigningKey.Stored))([next, { ...active, _tag: "Retired" } as unknown as SigningKey.SigningKey]))
+      .toThrow()
+    expect(Either.isRight(encode(active))).toBe(true)
+  })
+
   it("Stored: a key of no known state, or a retired key without its expiry, does not decode", () => {
     const [stored] = Schema.encodeSync(Schema.Array(SigningKey.Stored))([next])
     const decode = Schema.decodeUnknownEither(SigningKey.Stored)
