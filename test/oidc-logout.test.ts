@@ -592,6 +592,43 @@ layer(TestLive)("OIDC RP-Initiated Logout 1.0 §2-§4: attacks on the request an
       expect(yield* showsLogin(browser, w)).toBe(false)
     }))
 
+  it.effect("§2 at the confirmation: each carried value (client_id, post_logout_redirect_uri, state, csrf) over 4096 characters or with a NUL is the request's own 400, no session ends and no logout.succeeded is written", () =>
+    Effect.gen(function*() {
+      const { w, browser, idToken } = yield* signedInToBoth
+      /** What the wire says, the parameter's name in the body made generic (the pages differ only in it). */
+      const wire = (res: Response, name: string) => ({
+        status: res.status,
+        headers: Object.fromEntries(
+          ["location", "content-type", "cache-control", "x-frame-options", "x-content-type-options", "referrer-policy", "content-security-policy"]
+            .map((h) => [h, res.headers[h]])
+        ),
+        setCookies: res.rawSetCookies,
+        text: res.text.replaceAll(`&#39;${name}&#39;`, "&#39;NAME&#39;")
+      })
+      const form = onlyForm((yield* browser.get(logoutPath(w, { id_token_hint: idToken, post_logout_redirect_uri: bye, state: "st" }))).text)
+      for (const [bad, says] of [["x".repeat(4097), "is too long"], ["a\u0000b", "must not contain NUL characters"]] as const) {
+        // the request's answer for the same value: the reference the confirmation must match
+        const requestAnswer = yield* browser.get(logoutPath(w, { id_token_hint: idToken, state: bad }))
+        expectErrorPage(requestAnswer, 400, "invalid_request", `'state' ${says}`)
+        for (const name of ["client_id", "post_logout_redirect_uri", "state"]) {
+          const action = new URL(form.action)
+          action.searchParams.set(name, bad)
+          const answer = yield* browser.post(pathOf(action.toString()), Object.entries(form.hidden))
+          expectErrorPage(answer, 400, "invalid_request", `'${name}' ${says}`)
+          expect(wire(answer, name)).toEqual(wire(requestAnswer, "state"))
+        }
+        const answer = yield* browser.post(pathOf(form.action), [["csrf", bad]])
+        expectErrorPage(answer, 400, "invalid_request", `'csrf' ${says}`)
+        expect(wire(answer, "csrf")).toEqual(wire(requestAnswer, "state"))
+      }
+      expect(yield* showsLogin(browser, w)).toBe(false)
+      expect(yield* auditOf(w, "logout.succeeded")).toEqual([])
+      // the form itself still works: nothing above spent or changed it (the signed-out page, the RP's iframe to load)
+      expect((yield* browser.submit(form)).status).toBe(200)
+      expect(yield* showsLogin(browser, w)).toBe(true)
+      expect(yield* auditOf(w, "logout.succeeded")).toHaveLength(1)
+    }))
+
   it.effect("replay: a confirmed logout's form posted again after the person signed in anew is the CSRF page, and the new session lives on", () =>
     Effect.gen(function*() {
       const { w, browser, idToken } = yield* signedInToBoth
