@@ -1,5 +1,5 @@
 /** The audit trail port (CONTRACT §7): append-only, queried newest first. */
-import { Cause, Chunk, Clock, Context, DateTime, Effect, Exit, Layer, Ref, Runtime } from "effect"
+import { Chunk, Clock, Context, DateTime, Effect, Layer, Ref } from "effect"
 import * as AuditChain from "./AuditChain.js"
 import type { AuditEvent, Draft, Filter, Stored } from "./AuditEvent.js"
 import * as Entropy from "./Entropy.js"
@@ -12,14 +12,6 @@ import type { StoreError } from "./StoreError.js"
 export class Audit extends Context.Tag("@tessera/domain/Audit")<Audit, {
   /** Records an event that accompanies no stored change (e.g. a failed login). */
   readonly append: (event: AuditEvent) => Effect.Effect<void, StoreError>
-  /**
-   * `append` for code outside any fiber (a Node request listener: TokenEdge, ADR 0023): `done` is called exactly
-   * once, with the outcome, only after the event is as durable as `append` makes it. With no caller's fiber to take
-   * them from, the append runs on the layer's own runtime: the services the layer was built with (its `Crypto`,
-   * clock and logger), never the default runtime's, and no realm pin (the caller decides the realm). A `done` that
-   * throws is logged; no other append is affected.
-   */
-  readonly offer: (event: AuditEvent, done: (outcome: Exit.Exit<void, StoreError>) => void) => void
   /** Events matching the filter, newest first. */
   readonly query: (realmId: string, filter: Filter) => Effect.Effect<ReadonlyArray<Stored>, StoreError>
   /**
@@ -69,8 +61,6 @@ export const matches = (filter: Filter) => ({ seq, event }: Stored) =>
 
 export const layerMemory = Layer.effect(Audit, Effect.gen(function*() {
   const db = yield* MemoryDb.MemoryDb
-  // `offer` runs here: the services this layer is built with (its Crypto hashes the chain, ADR 0007)
-  const runFork = Runtime.runFork(yield* Effect.runtime<never>())
   const append = (event: AuditEvent) =>
     MemoryDb.write(db, (state) => Effect.map(MemoryDb.appendEvent(state, event), (next) => [undefined, next] as const)).pipe(
       // CONTRACT §8 `tessera_audit_commit_batch_size`: in memory every event is committed alone
@@ -98,11 +88,6 @@ export const layerMemory = Layer.effect(Audit, Effect.gen(function*() {
     }))
   return Audit.of({
     append,
-    offer: (event, done) =>
-      void runFork(Effect.exit(append(event)).pipe(
-        Effect.flatMap((outcome) => Effect.sync(() => done(outcome))),
-        Effect.catchAllDefect((defect) => Effect.logError("audit: an offer's callback threw", Cause.die(defect)))
-      )),
     query: (realmId, filter) =>
       MemoryDb.read(db, (state) => {
         const trail = MemoryDb.trailOf(state, realmId)

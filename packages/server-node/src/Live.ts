@@ -221,7 +221,7 @@ export const app = <P, E, R>(
 
 /**
  * The ports with the hot path's reads kept in memory for a moment (ReadCache, ADR 0015), built with the routes'
- * Crypto: what a port runs on its own runtime (`Audit.offer`, the audit's group commits) uses node:crypto too.
+ * Crypto: what a port runs on its own runtime (the audit's group commits) uses node:crypto too.
  */
 const cached = <P, E, R>(ports: Layer.Layer<P, E, R>) =>
   ReadCache.layerPorts.pipe(Layer.provideMerge(ReadCache.layer), Layer.provideMerge(ports), Layer.provide(NodeCrypto.layer))

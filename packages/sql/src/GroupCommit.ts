@@ -2,7 +2,7 @@
  * Group commit (ADR 0022): items submitted under one key while that key's flush is running wait and go together, in
  * arrival order, in the next flush; each submitter is answered with its flush's outcome, only once it is known.
  */
-import { Cause, Effect, Exit, FiberSet } from "effect"
+import { Effect, Exit, FiberSet } from "effect"
 
 /**
  * A submitter waiting for its flush: `resume` answers it, once (Effect.async ignores any later call, and any call
@@ -13,21 +13,9 @@ interface Waiter<A, E> {
   readonly resume: (outcome: Exit.Exit<void, E>) => void
 }
 
-/**
- * Answers each waiter once with `outcome`, whatever its callback does: what a callback throws is returned (for the
- * log), never thrown here, where it would stop the waiters after it from being answered and end the flush loop (whose
- * observer would then answer the batch a second time).
- */
+/** Answers each waiter of a batch with its outcome (a waiter is answered once: it leaves `inFlight` or `queue` first). */
 const answer = <A, E>(waiters: ReadonlyArray<Waiter<A, E>>, outcome: Exit.Exit<void, E>) => {
-  const thrown: Array<unknown> = []
-  for (const w of waiters) {
-    try {
-      w.resume(outcome)
-    } catch (error) {
-      thrown.push(error)
-    }
-  }
-  return thrown
+  for (const w of waiters) w.resume(outcome)
 }
 
 /** A key's lane exists exactly while a flush loop runs for it; `inFlight` is the batch being flushed. */
@@ -39,11 +27,6 @@ interface Lane<A, E> {
 export interface GroupCommit<K, A, E> {
   /** Waits until `item` was flushed; fails as its batch's flush failed. Interrupting the wait leaves the item queued. */
   readonly submit: (key: K, item: A) => Effect.Effect<void, E>
-  /**
-   * `submit` without a fiber, for code outside any (a Node request listener): `done` gets the outcome exactly once,
-   * after the flush that holds `item`; if it throws, the throw is logged and no other waiter is affected.
-   */
-  readonly offer: (key: K, item: A, done: (outcome: Exit.Exit<void, E>) => void) => void
 }
 
 /**
@@ -75,15 +58,12 @@ export const make = <K, A, E>(options: {
           const outcome: Exit.Exit<void, E> = Exit.isSuccess(exit) ? Exit.void : exit
           // answered now, so that nothing (an interruption before the next batch) answers them again
           lane.inFlight = []
-          const thrown = answer(batch, outcome)
-          return thrown.length === 0 ? drain(key, lane) : Effect.zipRight(
-            Effect.forEach(thrown, (error) => Effect.logError("group commit: a waiter's callback threw", Cause.die(error)), { discard: true }),
-            drain(key, lane)
-          )
+          answer(batch, outcome)
+          return drain(key, lane)
         })
       })
 
-    const offer = (key: K, item: A, resume: (outcome: Exit.Exit<void, E>) => void) => {
+    const enqueue = (key: K, item: A, resume: (outcome: Exit.Exit<void, E>) => void) => {
       const waiter: Waiter<A, E> = { item, resume }
       const running = lanes.get(key)
       if (running !== undefined) {
@@ -99,7 +79,6 @@ export const make = <K, A, E>(options: {
         // the loop was interrupted (the scope closed): nobody may be left waiting for it
         if (lanes.get(key) === lane) lanes.delete(key)
         const interrupted = Exit.interrupt(fiber.id())
-        // the scope is closing: a callback's throw has nowhere left to be logged, and stops no other waiter's answer
         answer(lane.inFlight, interrupted)
         answer(lane.queue.splice(0), interrupted)
       })
@@ -107,7 +86,7 @@ export const make = <K, A, E>(options: {
 
     const submit = (key: K, item: A): Effect.Effect<void, E> =>
       // no canceler: an interrupted submitter's item stays queued, and its later `resume` is ignored
-      Effect.async<void, E>((resume) => offer(key, item, resume))
+      Effect.async<void, E>((resume) => enqueue(key, item, resume))
 
-    return { submit, offer } satisfies GroupCommit<K, A, E>
+    return { submit } satisfies GroupCommit<K, A, E>
   })

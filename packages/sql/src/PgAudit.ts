@@ -259,7 +259,6 @@ export const layer = Layer.scoped(Audit.Audit, Effect.gen(function*() {
     // answered only after the COMMIT of the statement that holds the event (ADR 0022)
     // issue 14: a fiber pinned to another realm appends nothing (the flush runs in the layer's own fibers)
     append: (event) => Effect.zipRight(RealmPin.check(event.realmId), group.submit(event.realmId, event)),
-    offer: (event, done) => group.offer(event.realmId, event, done),
     query: (realmId, filter) =>
       Effect.gen(function*() {
         const clauses = [
