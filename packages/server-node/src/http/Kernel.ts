@@ -49,7 +49,7 @@ export const tableOf = <E, R>(routes: Layer.Layer<never, E, R>): Effect.Effect<
   Table<HttpLayerRouter.Request.Only<"Requires", R>>,
   HttpLayerRouter.Request.Without<E>,
   Exclude<HttpLayerRouter.Request.Without<R>, HttpLayerRouter.HttpRouter> | Scope.Scope
-> =>
+> => withoutRequests<Table<HttpLayerRouter.Request.Only<"Requires", R>>, E, R>(
   Effect.gen(function*() {
     const table = HttpLayerRouter.FindMyWay.make<Route>()
     const addAll = (added: Iterable<HttpLayerRouter.Route<any, any>>) =>
@@ -73,7 +73,20 @@ export const tableOf = <E, R>(routes: Layer.Layer<never, E, R>): Effect.Effect<
     })
     yield* Layer.build(Layer.provide(routes, Layer.succeed(HttpLayerRouter.HttpRouter, router)))
     return { router: table }
-  }) as any
+  })
+)
+
+/**
+ * `HttpLayerRouter.Request<Kind, T>` is a phantom type: the route layers name in their error and requirement channels
+ * what their handlers fail with and need per request (`Table`'s `R`), but nothing fails with one or looks one up while
+ * the table is built. Only those are dropped (a narrowing, checked against the effect's own channels).
+ */
+const withoutRequests = <A, E, R>(effect: Effect.Effect<A, E, Exclude<R, HttpLayerRouter.HttpRouter> | Scope.Scope>) =>
+  effect as Effect.Effect<
+    A,
+    HttpLayerRouter.Request.Without<E>,
+    Exclude<HttpLayerRouter.Request.Without<R>, HttpLayerRouter.HttpRouter> | Scope.Scope
+  >
 
 /** A body read at most `maxBodyBytes` long, or the request error the platform's readers fail with. */
 const readBody = (request: KernelRequest): Effect.Effect<Uint8Array, HttpServerError.RequestError> =>
