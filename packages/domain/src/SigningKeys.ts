@@ -78,14 +78,16 @@ const ringMissing = (realmId: string) =>
 
 /**
  * Rotates a realm's keys and records `key.rotated` in the same write. Compare-and-set on the ring's version:
- * if another node changed the ring meanwhile, read it again and rotate that.
+ * if another node changed the ring meanwhile, read it again and rotate that. Answers the keys of the ring it wrote
+ * (as `list` shows them), not a second read: a deletion queued behind the write may commit before such a read.
  */
 export const rotate = (realm: Pick<Realm, "id" | "name">, actor: AuditEvent.Actor, reason: string) =>
   ringOf(realm.id).pipe(
     // CONTRACT §3: a realm deleted since the caller found it (its ring went with it) is an unknown realm, not a defect
     Effect.catchIf(StoreError.isRealmGone, () => Effect.fail(new NotFound({ entity: "realm" }))),
     Effect.flatMap((ring) => rotateFrom(realm, ring, actor, reason)),
-    Effect.retry({ while: (e) => e instanceof KeyRingChanged, times: 3 })
+    Effect.retry({ while: (e) => e instanceof KeyRingChanged, times: 3 }),
+    Effect.flatMap((ring) => Effect.map(now, (at) => SigningKey.published(ring, at)))
   )
 
 /** Rotates `ring` if it is still the stored one (compare-and-set on its version). */

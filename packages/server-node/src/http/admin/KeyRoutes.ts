@@ -22,8 +22,8 @@ const keys = admin(Effect.gen(function*() {
 const rotateKeys = destructive(Effect.gen(function*() {
   const realm = yield* realmParam
   const actor = yield* Caller.actor
-  yield* SigningKeys.rotate(realm, actor, Provisioning.rotationReason(actor))
-  return json({ keys: (yield* SigningKeys.list(realm.id)).map(keyView) })
+  const published = yield* SigningKeys.rotate(realm, actor, Provisioning.rotationReason(actor))
+  return json({ keys: published.map(keyView) })
 }))
 
 export const routes = [
