@@ -5,7 +5,7 @@
  * Equivalent to Tessera's realm: one confidential client (client_secret_basic) allowed the client credentials grant
  * and scope `read write`; resource indicators (RFC 8707) with one resource whose tokens are RFC 9068 JWTs signed
  * ES256 (typ at+jwt), 15 minutes like Tessera's; the JWKS holds two ES256 and two RS256 keys as Tessera's does
- * (active and next of each). In-memory adapter (a JWT access token is not stored at all by oidc-provider). DPoP
+ * (active and next of each). In-memory adapter without eviction (below; a JWT access token is not stored at all by oidc-provider). DPoP
  * (RFC 9449) on, without nonces, as Tessera's default: its proof `jti`s go to the in-memory replay detection.
  *
  * Introspection (RFC 7662) on, for the `introspect` row. oidc-provider refuses to introspect a JWT access token
@@ -62,7 +62,68 @@ const client = (clientId: string) => ({
   scope: config.scope
 })
 
+/**
+ * oidc-provider's own in-memory adapter is an LRU of 1 000 entries (lib/adapters/memory_adapter.js): a code or refresh
+ * row's pool of thousands evicted the session and grant its tokens need, and the peer answered `invalid_grant` ("grant
+ * request is invalid") to tokens it had issued. This one keeps every entry until it expires, as a database would, so
+ * the rows measure the peer's work, not its cache's evictions. Each model's entries in a Map of their own.
+ */
+class UnboundedMemoryAdapter {
+  private static readonly models = new Map<string, Map<string, { payload: Record<string, unknown>; until: number }>>()
+  private static readonly byGrant = new Map<string, Set<string>>()
+  private readonly entries: Map<string, { payload: Record<string, unknown>; until: number }>
+  constructor(private readonly model: string) {
+    const existing = UnboundedMemoryAdapter.models.get(model)
+    this.entries = existing ?? new Map()
+    if (existing === undefined) UnboundedMemoryAdapter.models.set(model, this.entries)
+  }
+  private live(id: string) {
+    const entry = this.entries.get(id)
+    if (entry === undefined) return undefined
+    if (entry.until <= Date.now()) {
+      this.entries.delete(id)
+      return undefined
+    }
+    return entry.payload
+  }
+  async upsert(id: string, payload: Record<string, unknown>, expiresIn: number) {
+    this.entries.set(id, { payload, until: expiresIn > 0 ? Date.now() + expiresIn * 1000 : Infinity })
+    const grantId = payload["grantId"]
+    if (typeof grantId === "string") {
+      const ids = UnboundedMemoryAdapter.byGrant.get(grantId) ?? new Set<string>()
+      ids.add(`${this.model} ${id}`)
+      UnboundedMemoryAdapter.byGrant.set(grantId, ids)
+    }
+  }
+  async find(id: string) {
+    return this.live(id)
+  }
+  async findByUid(uid: string) {
+    for (const id of this.entries.keys()) if (this.live(id)?.["uid"] === uid) return this.live(id)
+    return undefined
+  }
+  async findByUserCode(userCode: string) {
+    for (const id of this.entries.keys()) if (this.live(id)?.["userCode"] === userCode) return this.live(id)
+    return undefined
+  }
+  async consume(id: string) {
+    const payload = this.live(id)
+    if (payload !== undefined) payload["consumed"] = Math.floor(Date.now() / 1000)
+  }
+  async destroy(id: string) {
+    this.entries.delete(id)
+  }
+  async revokeByGrantId(grantId: string) {
+    for (const key of UnboundedMemoryAdapter.byGrant.get(grantId) ?? []) {
+      const space = key.indexOf(" ")
+      UnboundedMemoryAdapter.models.get(key.slice(0, space))?.delete(key.slice(space + 1))
+    }
+    UnboundedMemoryAdapter.byGrant.delete(grantId)
+  }
+}
+
 const provider = new Provider(issuer, {
+  adapter: UnboundedMemoryAdapter,
   clients: [client(config.clientId), client(config.opaqueClientId), {
     ...client(config.codeClientId),
     grant_types: ["authorization_code", "refresh_token"],
