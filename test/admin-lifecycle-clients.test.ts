@@ -5,7 +5,7 @@
  */
 import { expect, layer } from "@effect/vitest"
 import { DateTime, Duration, Effect, Option, TestClock } from "effect"
-import { Audit, Clients, SignIn } from "@tessera/domain"
+import { Audit, Clients, Consents, Grants } from "@tessera/domain"
 import { admin, request } from "./support/Http.js"
 import type { WireResponse } from "./support/Http.js"
 import * as TestLive from "./support/TestLive.js"
@@ -241,7 +241,7 @@ layer(TestLive.TestLive)("CONTRACT §3 clients: list, read, update, delete, rota
       const tokens = (yield* exchange(w, authOf(client), code)).json as { access_token: string; refresh_token: string }
       expect(tokens.refresh_token).toEqual(expect.any(String))
       const realm = { id: w.realmId, name: w.name }
-      yield* Effect.flatMap(SignIn.Consents, (consents) =>
+      yield* Effect.flatMap(Consents.Consents, (consents) =>
         Effect.flatMap(Audit.make(realm, { type: "consent.granted", actor: { type: "user", id: w.sub }, clientId: client.client_id, result: "success" }),
           (event) => consents.save({ realmId: w.realmId, sub: w.sub, clientId: client.client_id, scopes: ["read"], resources: [w.resource], grantedAt: event.at }, event)))
       expect((yield* introspect(w, authOf(server), tokens.access_token)).json.active).toBe(true)
@@ -266,10 +266,10 @@ layer(TestLive.TestLive)("CONTRACT §3 clients: list, read, update, delete, rota
       // the grant is revoked in the store: its access token introspects inactive, its refresh token is dead
       expect((yield* introspect(w, authOf(server), tokens.access_token)).json).toEqual({ active: false })
       expectInvalidToken(w, yield* userinfo(w, forUserinfo))
-      const grant = yield* Effect.flatMap(SignIn.Grants, (grants) => grants.find(w.realmId, code.grantId))
+      const grant = yield* Effect.flatMap(Grants.Grants, (grants) => grants.find(w.realmId, code.grantId))
       expect(Option.getOrThrow(grant).revokedAt).toEqual(expect.anything())
-      expect(Option.isNone(yield* Effect.flatMap(SignIn.Consents, (consents) => consents.find(w.realmId, w.sub, client.client_id)))).toBe(true)
-      expect(yield* Effect.flatMap(SignIn.Consents, (consents) => consents.approved(w.realmId, client.client_id))).toBe(false)
+      expect(Option.isNone(yield* Effect.flatMap(Consents.Consents, (consents) => consents.find(w.realmId, w.sub, client.client_id)))).toBe(true)
+      expect(yield* Effect.flatMap(Consents.Consents, (consents) => consents.approved(w.realmId, client.client_id))).toBe(false)
       expect(Option.isNone(yield* Effect.flatMap(Clients.Clients, (clients) => clients.find(w.realmId, client.client_id)))).toBe(true)
     }))
 
@@ -332,7 +332,7 @@ layer(TestLive.TestLive)("CONTRACT §3 clients: list, read, update, delete, rota
       expect({ body: bAfter.json, etag: bAfter.headers["etag"] }).toEqual({ body: bBefore.json, etag: bBefore.headers["etag"] })
       const row = Option.getOrThrow(yield* Effect.flatMap(Clients.Clients, (clients) => clients.find(b.realmId, client.client_id)))
       expect(row).toEqual(twin)
-      const grant = Option.getOrThrow(yield* Effect.flatMap(SignIn.Grants, (grants) => grants.find(b.realmId, code.grantId)))
+      const grant = Option.getOrThrow(yield* Effect.flatMap(Grants.Grants, (grants) => grants.find(b.realmId, code.grantId)))
       expect(grant.revokedAt).toBeUndefined()
       expect((yield* refresh(b, authOf(client), tokens.refresh_token)).status).toBe(200)
       expect((yield* admin.get(clientsOf(b))).json.clients).toHaveLength(3)

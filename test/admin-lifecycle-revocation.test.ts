@@ -8,7 +8,7 @@
  */
 import { expect, layer } from "@effect/vitest"
 import { Effect, Option } from "effect"
-import { Jwt, SignIn, SigningKeys } from "@tessera/domain"
+import { Jwt, Grants, SigningKeys } from "@tessera/domain"
 import type { WireResponse } from "./support/Http.js"
 import { admin, request } from "./support/Http.js"
 import * as TestLive from "./support/TestLive.js"
@@ -149,7 +149,7 @@ layer(TestLive.TestLive)("issue 13: a revoking admin call takes effect wherever 
   it.effect("DELETE users/{sub}/sessions/{sid}: the session's grants are cut off; the person's other session stays", () =>
     Effect.gen(function*() {
       const s = yield* story
-      const grant = yield* Effect.flatMap(SignIn.Grants, (grants) => grants.find(s.w.realmId, s.adaAgent.grantId))
+      const grant = yield* Effect.flatMap(Grants.Grants, (grants) => grants.find(s.w.realmId, s.adaAgent.grantId))
       const sid = Option.getOrThrow(grant).sid!
       expect((yield* call("DELETE", `${userPath(s.w)}/sessions/${sid}`)).status).toBe(204)
       yield* expectCutOff(s.adaAgent, s.agent)

@@ -9,7 +9,7 @@ import type { AddressInfo } from "node:net"
 import { SqlClient } from "@effect/sql"
 import { expect, layer } from "@effect/vitest"
 import { Clock, DateTime, Effect, Option } from "effect"
-import { Audit, Hash, Provisioning, Session, SignIn, Users } from "@tessera/domain"
+import { Audit, Hash, Provisioning, Session, Grants, Sessions, Users } from "@tessera/domain"
 import { Sql } from "@tessera/sql"
 import * as PgUsers from "@tessera/sql/PgUsers"
 import { authorizeAndLogin, authorizePath, codeOf, makeBrowser, onlyForm, pathOf, pkce, setup } from "./support/Browser.js"
@@ -481,7 +481,7 @@ layer(TestLive)("CONTRACT §3 users: revocation that takes effect", (it) => {
       const cookie = `raced-${crypto.randomUUID()}`
       const now = yield* DateTime.now
       const event = yield* Audit.make(realm, { type: "login.succeeded", actor: { type: "user", id: p.sub }, subject: p.sub, result: "success" })
-      yield* Effect.flatMap(SignIn.Sessions, (sessions) =>
+      yield* Effect.flatMap(Sessions.Sessions, (sessions) =>
         Effect.flatMap(Hash.sha256(cookie), (cookieHash) =>
           sessions.create(Session.Session.Active({
             realmId: realm.id, sid: crypto.randomUUID(), cookieHash, sub: p.sub, createdAt: now, authTime: now,
@@ -673,8 +673,8 @@ const rowsOf = (p: Person) =>
     if (store === "memory") {
       return {
         user: Option.getOrNull(yield* Effect.flatMap(Users.Users, (u) => u.find(id, p.sub))),
-        sessions: yield* Effect.flatMap(SignIn.Sessions, (s) => Effect.flatMap(DateTime.now, (now) => s.listLive(id, p.sub, now, { limit: 10 }))),
-        grants: yield* Effect.flatMap(SignIn.Grants, (g) => g.listLive(id, p.sub, { limit: 10 }))
+        sessions: yield* Effect.flatMap(Sessions.Sessions, (s) => Effect.flatMap(DateTime.now, (now) => s.listLive(id, p.sub, now, { limit: 10 }))),
+        grants: yield* Effect.flatMap(Grants.Grants, (g) => g.listLive(id, p.sub, { limit: 10 }))
       }
     }
     const context = yield* database(store)

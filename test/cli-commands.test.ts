@@ -7,7 +7,7 @@ import { DateTime, Effect } from "effect"
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
 import { beforeAll, describe, expect, it } from "vitest"
-import { Audit, Hash, Provisioning, Session, SignIn } from "@tessera/domain"
+import { Audit, Hash, Provisioning, Session, Sessions } from "@tessera/domain"
 import { AdminApi } from "@tessera/protocol"
 import * as Commands from "../packages/cli/src/Commands.js"
 import * as Cli from "./support/Cli.js"
@@ -145,7 +145,7 @@ describe.concurrent("CONTRACT §8 nouns, end to end", { timeout: slow }, () => {
       const now = yield* DateTime.now
       const sid = crypto.randomUUID()
       const event = yield* Audit.make(realm, { type: "login.succeeded", actor: { type: "user", id: w.sub }, subject: w.sub, result: "success" })
-      yield* Effect.flatMap(SignIn.Sessions, (sessions) =>
+      yield* Effect.flatMap(Sessions.Sessions, (sessions) =>
         Effect.flatMap(Hash.sha256(crypto.randomUUID()), (cookieHash) =>
           sessions.create(Session.Session.Active({
             realmId: realm.id, sid, cookieHash, sub: w.sub, createdAt: now, authTime: now, acr: Session.passwordAcr,

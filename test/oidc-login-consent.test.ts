@@ -5,7 +5,7 @@ import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { expect, it, layer } from "@effect/vitest"
 import { DateTime, Effect, HashMap, Layer, Option, Ref, TestClock } from "effect"
 import * as Http from "node:http"
-import { Hash, MemoryDb, Provisioning, SignIn } from "@tessera/domain"
+import { Hash, MemoryDb, Provisioning, Grants } from "@tessera/domain"
 import * as AppConfig from "@tessera/server-node/AppConfig"
 import * as Live from "@tessera/server-node/Live"
 import * as PasswordHasherArgon2 from "@tessera/server-node/PasswordHasherArgon2"
@@ -128,7 +128,7 @@ layer(TestMemory)("OAuth 2.1 §4.1 / OIDC Core §3.1.2: authorize, sign in, cons
       const now = yield* DateTime.now
       expect(DateTime.toEpochMillis(issued.expiresAt) - DateTime.toEpochMillis(now)).toBe(60_000)
       // its grant carries the session's authentication and the nonce
-      const grant = Option.getOrThrow(yield* Effect.flatMap(SignIn.Grants, (g) => g.find(stored.realm.id, issued.grantId)))
+      const grant = Option.getOrThrow(yield* Effect.flatMap(Grants.Grants, (g) => g.find(stored.realm.id, issued.grantId)))
       expect(grant).toMatchObject({
         clientId: s.clientId, sub: s.sub, scopes: ["openid", "profile", "mcp:tools"], resources: [s.resource],
         acr: "urn:tessera:acr:password", amr: ["pwd"], nonce: "nonce-456"

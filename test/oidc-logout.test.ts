@@ -5,7 +5,7 @@
 import { expect, it, layer } from "@effect/vitest"
 import { Context, Deferred, Effect, Layer, TestClock } from "effect"
 import * as Jose from "jose"
-import { SignIn } from "@tessera/domain"
+import { Sessions } from "@tessera/domain"
 import * as Page from "@tessera/server-node/pages/Page"
 import {
   authorizeAndLogin, authorizePath, codeOf, decodeEntities, fieldsOf, makeBrowser, onlyForm, pathOf, pkce, setup, signIn
@@ -511,8 +511,8 @@ it.effect("a session that expired on its own: nothing to confirm, the signed-out
 const barrier = { armed: 0, waiting: [] as Array<Deferred.Deferred<void>> }
 const racingSessionReads = (ports: Layer.Layer<Ports, Error>) =>
   Layer.effectContext(Effect.map(Effect.context<Ports>(), (context) => {
-    const sessions = Context.get(context, SignIn.Sessions)
-    return Context.add(context, SignIn.Sessions, {
+    const sessions = Context.get(context, Sessions.Sessions)
+    return Context.add(context, Sessions.Sessions, {
       ...sessions,
       findByCookie: (realmId, cookieHash) =>
         Effect.tap(sessions.findByCookie(realmId, cookieHash), () =>

@@ -7,7 +7,7 @@
  */
 import { expect, layer } from "@effect/vitest"
 import { Cause, DateTime, Effect, Exit, Option } from "effect"
-import { AdminAccess, Audit, AuditEvent, Clients, Hash, Jwt, Provisioning, RealmPin, Session, SignIn, SigningKeys, Users } from "@tessera/domain"
+import { AdminAccess, Audit, AuditEvent, Clients, Hash, Jwt, Provisioning, RealmPin, Session, Sessions, SigningKeys, Users } from "@tessera/domain"
 import { Dpop } from "@tessera/protocol"
 import * as Proofs from "../packages/protocol/test/support/DpopProofs.js"
 import { fieldsOf, followSeeOther, makeBrowser, onlyForm, pathOf } from "./support/Browser.js"
@@ -37,7 +37,7 @@ const signIn = (w: World, sub: string) =>
       id: crypto.randomUUID(), at: now, realmId: w.realmId, realm: w.name, type: "login.succeeded", actor: { type: "user", id: sub },
       subject: sub, result: "success"
     }
-    yield* Effect.flatMap(SignIn.Sessions, (sessions) => sessions.create(session, event))
+    yield* Effect.flatMap(Sessions.Sessions, (sessions) => sessions.create(session, event))
     return sid
   })
 

@@ -12,7 +12,7 @@ import { expect, layer } from "@effect/vitest"
 import { Context, Effect, Layer } from "effect"
 import {
   AccessTokens, Audit, AuditEvent, Clients, Delegations, DeviceAuthorizations, Entropy, Fetcher, Interactions, JobLock,
-  JtiCache, Keys, LoginThrottle, Provisioning, Realms, Resources, SignIn, SigningKeys, TrustedIssuers, UserCodeThrottle, Users
+  JtiCache, Keys, LoginThrottle, Provisioning, Realms, Resources, Codes, Consents, Grants, RefreshTokens, Sessions, SigningKeys, TrustedIssuers, UserCodeThrottle, Users
 } from "@tessera/domain"
 import type { Realm } from "@tessera/domain"
 import * as AppConfig from "@tessera/server-node/AppConfig"
@@ -127,7 +127,7 @@ const realmWithoutBuiltIns = (name: string) =>
 const portTags = [
   Realms.Realms, Clients.Clients, Users.Users, Resources.Resources, TrustedIssuers.TrustedIssuers, Keys.Keys, Audit.Audit,
   JobLock.JobLock, AccessTokens.AccessTokens, JtiCache.JtiCache, Interactions.Interactions, LoginThrottle.LoginThrottle,
-  SignIn.Sessions, SignIn.Codes, SignIn.Grants, SignIn.Consents, SignIn.RefreshTokens, DeviceAuthorizations.DeviceAuthorizations,
+  Sessions.Sessions, Codes.Codes, Grants.Grants, Consents.Consents, RefreshTokens.RefreshTokens, DeviceAuthorizations.DeviceAuthorizations,
   UserCodeThrottle.UserCodeThrottle, Delegations.Delegations
 ] as const
 

@@ -8,7 +8,7 @@ import { expect, it, layer } from "@effect/vitest"
 import * as HttpServer from "@effect/platform/HttpServer"
 import { DateTime, Duration, Effect, Option, TestClock } from "effect"
 import * as Net from "node:net"
-import { AuditEvent, Base64Url, Hash, Jwt, Session, SignIn, SigningKeys } from "@tessera/domain"
+import { AuditEvent, Base64Url, Hash, Jwt, Session, Sessions, SigningKeys } from "@tessera/domain"
 import { Dpop } from "@tessera/protocol"
 import * as Proofs from "../packages/protocol/test/support/DpopProofs.js"
 import type { WireResponse } from "./support/Http.js"
@@ -40,7 +40,7 @@ const signIn = (w: World, sub: string) =>
       id: crypto.randomUUID(), at: now, realmId: w.realmId, realm: w.name, type: "login.succeeded", actor: { type: "user", id: sub },
       subject: sub, result: "success"
     }
-    yield* Effect.flatMap(SignIn.Sessions, (sessions) => sessions.create(session, event))
+    yield* Effect.flatMap(Sessions.Sessions, (sessions) => sessions.create(session, event))
     return sid
   })
 

@@ -6,7 +6,7 @@
 import { expect } from "@effect/vitest"
 import { Clock, DateTime, Duration, Effect } from "effect"
 import * as Jose from "jose"
-import { AuthorizationCode, Base64Url, Fetcher, Hash, Pkce, Provisioning, Session, SignIn } from "@tessera/domain"
+import { AuthorizationCode, Base64Url, Fetcher, Hash, Pkce, Provisioning, Session, Codes, Grants, Sessions } from "@tessera/domain"
 import type { AuditEvent, Grant } from "@tessera/domain"
 import { Dpop } from "@tessera/protocol"
 import { admin, createRealm, get, noStore, request } from "./Http.js"
@@ -165,10 +165,10 @@ export const issueCode = (w: World, input: GrantInput) =>
       ...(input.nonce !== undefined ? { nonce: input.nonce } : {}),
       createdAt: now
     }
-    yield* Effect.flatMap(SignIn.Grants, (grants) => grants.insert(grant, undefined))
+    yield* Effect.flatMap(Grants.Grants, (grants) => grants.insert(grant, undefined))
     const code = randomToken(32)
     const verifier = randomToken(48)
-    yield* Effect.flatMap(SignIn.Codes, (codes) =>
+    yield* Effect.flatMap(Codes.Codes, (codes) =>
       Effect.flatMap(Effect.zip(Hash.sha256(code), Pkce.s256(verifier)), ([hash, challenge]) =>
         codes.insert(hash, AuthorizationCode.AuthorizationCode.Issued({
           realmId: w.realmId,
@@ -196,7 +196,7 @@ export const signIn = (w: World) =>
       id: crypto.randomUUID(), at: now, realmId: w.realmId, realm: w.name, type: "login.succeeded", actor: { type: "user", id: w.sub },
       subject: w.sub, result: "success"
     }
-    yield* Effect.flatMap(SignIn.Sessions, (sessions) => sessions.create(session, event))
+    yield* Effect.flatMap(Sessions.Sessions, (sessions) => sessions.create(session, event))
     return sid
   })
 

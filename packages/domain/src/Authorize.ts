@@ -19,7 +19,9 @@ import type { Request } from "./Interactions.js"
 import type { Realm } from "./Realm.js"
 import { type Resource, sameUri } from "./Resource.js"
 import * as Session from "./Session.js"
-import { Codes, Consents, Grants } from "./SignIn.js"
+import { Codes } from "./Codes.js"
+import { Consents } from "./Consents.js"
+import { Grants } from "./Grants.js"
 
 /** Who is asking, for the audit trail (CONTRACT §7: ip and user_agent). */
 export type { RequestContext }

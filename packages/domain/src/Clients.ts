@@ -10,7 +10,7 @@ import { NotFound, Stale } from "./Conflict.js"
 import type { AlreadyExists } from "./Conflict.js"
 import * as MemoryDb from "./MemoryDb.js"
 import * as Page from "./Page.js"
-import { revokeGrantsIn } from "./SignIn.js"
+import { revokeGrantsIn } from "./Grants.js"
 import type { StoreError } from "./StoreError.js"
 
 export class Clients extends Context.Tag("@tessera/domain/Clients")<Clients, {

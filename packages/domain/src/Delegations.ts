@@ -10,7 +10,7 @@ import { NotFound } from "./Conflict.js"
 import { SubjectRejected } from "./Delegation.js"
 import * as MemoryDb from "./MemoryDb.js"
 import * as Page from "./Page.js"
-import { revokeGrantsIn } from "./SignIn.js"
+import { revokeGrantsIn } from "./Grants.js"
 import type { StoreError } from "./StoreError.js"
 
 /** What the exchanges of one agent for one person left (one row per realm, agent and person). */

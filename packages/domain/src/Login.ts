@@ -11,7 +11,7 @@ import { LoginThrottle } from "./LoginThrottle.js"
 import { PasswordHasher } from "./PasswordHasher.js"
 import type { Realm } from "./Realm.js"
 import * as Session from "./Session.js"
-import { Sessions } from "./SignIn.js"
+import { Sessions } from "./Sessions.js"
 import * as User from "./User.js"
 import { Users } from "./Users.js"
 

@@ -11,7 +11,7 @@ import { audited, type RequestContext } from "./grants/TokenSet.js"
 import * as Jwt from "./Jwt.js"
 import type { Realm } from "./Realm.js"
 import * as Session from "./Session.js"
-import { Sessions } from "./SignIn.js"
+import { Sessions } from "./Sessions.js"
 import * as SigningKeys from "./SigningKeys.js"
 
 /** Why a logout request is refused: `reason` is for the page's fixed text and the log, not an OAuth error code. */

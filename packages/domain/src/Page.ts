@@ -2,6 +2,8 @@
  * One page of a list (CONTRACT §3): a store answers rows in the order of a sort key (a string it chooses, unique per
  * row), the first `limit + 1` after `after`; the one more tells whether another page exists.
  */
+import { DateTime, Option } from "effect"
+
 export interface Window {
   readonly limit: number
   /** The sort key of the last row of the previous page. */
@@ -29,3 +31,10 @@ export const slice = <T>(rows: Iterable<T>, window: Window, keyOf: (row: T) => s
     .filter((row) => window.after === undefined || compare(keyOf(row), window.after) > 0)
     .sort((a, b) => compare(keyOf(a), keyOf(b)))
     .slice(0, window.limit + 1)
+
+/** A sort key of an ISO time and an id (`Grants.sortKey`, `Sessions.sortKey`) read back from a cursor, or none when it is not one. */
+export const parseSortKey = (key: string): Option.Option<readonly [DateTime.Utc, string]> => {
+  const space = key.indexOf(" ")
+  if (space === -1) return Option.none()
+  return Option.map(DateTime.make(key.slice(0, space)), (at) => [DateTime.toUtc(at), key.slice(space + 1)] as const)
+}

@@ -7,10 +7,11 @@ import type { DateTime } from "effect"
 import type { AuditEvent } from "./AuditEvent.js"
 import { NotFound, Stale } from "./Conflict.js"
 import type { AlreadyExists } from "./Conflict.js"
+import { forgetResourceConsentsIn } from "./Consents.js"
+import { revokeGrantsNamingIn } from "./Grants.js"
 import * as MemoryDb from "./MemoryDb.js"
 import * as Page from "./Page.js"
 import type { Resource } from "./Resource.js"
-import * as SignIn from "./SignIn.js"
 import type { StoreError } from "./StoreError.js"
 
 /** ADR 0033: a resource some client's registration lists explicitly in `resources` is not deleted under it. */
@@ -87,8 +88,8 @@ export const layerMemory = Layer.effect(
               .sort()
             if (listing.length > 0) return yield* new ResourceInUse({ clientIds: listing.slice(0, namedClients) })
             const withoutRow = { ...state, resources: HashMap.remove(state.resources, MemoryDb.key(resource.realmId, resource.uri)) }
-            const [revoked, revokedGrants] = SignIn.revokeGrantsNamingIn(withoutRow, resource.realmId, resource.uri, at)
-            const forgotten = SignIn.forgetResourceConsentsIn(revoked, resource.realmId, resource.uri)
+            const [revoked, revokedGrants] = revokeGrantsNamingIn(withoutRow, resource.realmId, resource.uri, at)
+            const forgotten = forgetResourceConsentsIn(revoked, resource.realmId, resource.uri)
             const removed: Removed = { revokedGrants }
             return [removed, yield* MemoryDb.appendEvent(forgotten, event(removed))] as const
           }))

@@ -6,7 +6,7 @@ import type { Client } from "./Client.js"
 import * as TokenSet from "./grants/TokenSet.js"
 import * as Introspection from "./Introspection.js"
 import type { Realm } from "./Realm.js"
-import { Grants } from "./SignIn.js"
+import { Grants } from "./Grants.js"
 
 export interface Command {
   readonly realm: Realm

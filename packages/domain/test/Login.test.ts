@@ -1,6 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { DateTime, Effect, Layer } from "effect"
-import { Audit, AuditEvent, Entropy, IdentityLink, Login, LoginThrottle, MemoryDb, PasswordHasher, SignIn, Users } from "@tessera/domain"
+import {
+  Audit, AuditEvent, Codes, Consents, Entropy, Grants, IdentityLink, Login, LoginThrottle, MemoryDb, PasswordHasher, RefreshTokens, Sessions, Users
+} from "@tessera/domain"
 
 const realm = { id: "realm-login-test", name: "login-test", dynamicRegistration: false, createdAt: DateTime.unsafeMake(0), version: 1 }
 
@@ -11,7 +13,10 @@ const Hasher = Layer.succeed(PasswordHasher.PasswordHasher, PasswordHasher.Passw
   verify: (hash, password) => Effect.sync(() => (seen.push(hash), password === "right"))
 }))
 
-const World = Layer.mergeAll(Users.layerMemory, Audit.layerMemory, SignIn.layerMemory, LoginThrottle.layerMemory, Entropy.layer, Hasher)
+const World = Layer.mergeAll(
+  Users.layerMemory, Audit.layerMemory, Codes.layerMemory, Grants.layerMemory, Sessions.layerMemory, Consents.layerMemory,
+  RefreshTokens.layerMemory, LoginThrottle.layerMemory, Entropy.layer, Hasher
+)
   .pipe(Layer.provideMerge(MemoryDb.layer))
 
 const attempt = (username: string, password: string) =>

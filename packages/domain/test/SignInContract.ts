@@ -5,11 +5,11 @@
 import { expect, layer } from "@effect/vitest"
 import { DateTime, Effect, Exit, Option } from "effect"
 import type { Layer } from "effect"
-import { AuditEvent, AuthorizationCode, Entropy, RefreshFamily, Session, SignIn } from "@tessera/domain"
+import { AuditEvent, AuthorizationCode, Entropy, RefreshFamily, Session, Codes, Consents, Grants, RefreshTokens, Sessions } from "@tessera/domain"
 import type { Realm } from "@tessera/domain"
 import { newRealm, type Ports, trail } from "./PortContract.js"
 
-export type SignInPorts = Ports | SignIn.Codes | SignIn.Grants | SignIn.Sessions | SignIn.Consents | SignIn.RefreshTokens
+export type SignInPorts = Ports | Codes.Codes | Grants.Grants | Sessions.Sessions | Consents.Consents | RefreshTokens.RefreshTokens
 
 const at = DateTime.unsafeMake("2026-11-29T12:00:00Z")
 const id = Entropy.uuid.pipe(Effect.provide(Entropy.layer))
@@ -28,8 +28,8 @@ export const suite = (name: string, ports: Layer.Layer<SignInPorts, unknown>) =>
   layer(ports)(`${name}: sign-in store contract`, (it) => {
     it.effect("Codes: RFC 6749 §4.1.2 single use: of 50 concurrent consumes exactly one sees Issued", () =>
       Effect.gen(function*() {
-        const codes = yield* SignIn.Codes
-        const grants = yield* SignIn.Grants
+        const codes = yield* Codes.Codes
+        const grants = yield* Grants.Grants
         const realm = yield* newRealm
         yield* grants.insert(grantOf(realm, "g1"), undefined)
         const code = AuthorizationCode.AuthorizationCode.Issued({
@@ -52,8 +52,8 @@ export const suite = (name: string, ports: Layer.Layer<SignInPorts, unknown>) =>
 
     it.effect("Grants: insert, find, revoke once (revoking its refresh families), per realm", () =>
       Effect.gen(function*() {
-        const grants = yield* SignIn.Grants
-        const refresh = yield* SignIn.RefreshTokens
+        const grants = yield* Grants.Grants
+        const refresh = yield* RefreshTokens.RefreshTokens
         const realm = yield* newRealm
         const grant = grantOf(realm, "g2")
         yield* grants.insert(grant, yield* event(realm, "consent.granted"))
@@ -71,8 +71,8 @@ export const suite = (name: string, ports: Layer.Layer<SignInPorts, unknown>) =>
 
     it.effect("Grants: revokeWhere reaches every live grant of a person, of a client, or of both, in its realm only", () =>
       Effect.gen(function*() {
-        const grants = yield* SignIn.Grants
-        const refresh = yield* SignIn.RefreshTokens
+        const grants = yield* Grants.Grants
+        const refresh = yield* RefreshTokens.RefreshTokens
         const realm = yield* newRealm
         const other = yield* newRealm
         const rows = [
@@ -100,7 +100,7 @@ export const suite = (name: string, ports: Layer.Layer<SignInPorts, unknown>) =>
 
     it.effect("Sessions: created with login.succeeded, found by cookie hash, clients added once, ended", () =>
       Effect.gen(function*() {
-        const sessions = yield* SignIn.Sessions
+        const sessions = yield* Sessions.Sessions
         const realm = yield* newRealm
         const session = Session.Session.Active({
           realmId: realm.id, sid: "sid-1", cookieHash: "cookie-1", sub: "u1", createdAt: at, authTime: at, acr: "urn:tessera:acr:password",
@@ -121,7 +121,7 @@ export const suite = (name: string, ports: Layer.Layer<SignInPorts, unknown>) =>
 
     it.effect("Sessions: RP-Initiated Logout 1.0 §2 end is compare-and-set: one event per session ended, the first endedAt kept, none for an unknown sid", () =>
       Effect.gen(function*() {
-        const sessions = yield* SignIn.Sessions
+        const sessions = yield* Sessions.Sessions
         const realm = yield* newRealm
         const session = Session.Session.Active({
           realmId: realm.id, sid: "s1", cookieHash: "cookie-s1", sub: "u1", createdAt: at, authTime: at, acr: "urn:tessera:acr:password",
@@ -138,7 +138,7 @@ export const suite = (name: string, ports: Layer.Layer<SignInPorts, unknown>) =>
 
     it.effect("Sessions: of 20 concurrent ends of one session exactly one ends it and writes its event", () =>
       Effect.gen(function*() {
-        const sessions = yield* SignIn.Sessions
+        const sessions = yield* Sessions.Sessions
         const realm = yield* newRealm
         yield* sessions.create(Session.Session.Active({
           realmId: realm.id, sid: "s2", cookieHash: "cookie-s2", sub: "u1", createdAt: at, authTime: at, acr: "urn:tessera:acr:password",
@@ -152,7 +152,7 @@ export const suite = (name: string, ports: Layer.Layer<SignInPorts, unknown>) =>
 
     it.effect("Consents: saved with consent.granted and found per person and client", () =>
       Effect.gen(function*() {
-        const consents = yield* SignIn.Consents
+        const consents = yield* Consents.Consents
         const realm = yield* newRealm
         const consent = { realmId: realm.id, sub: "u1", clientId: "c1", scopes: ["openid"], resources: ["https://api.example"], grantedAt: at }
         yield* consents.save(consent, yield* event(realm, "consent.granted"))
@@ -164,7 +164,7 @@ export const suite = (name: string, ports: Layer.Layer<SignInPorts, unknown>) =>
 
     it.effect("Consents: RFC 9700 §4.11.2 approved once any person of the realm consented to the client", () =>
       Effect.gen(function*() {
-        const consents = yield* SignIn.Consents
+        const consents = yield* Consents.Consents
         const realm = yield* newRealm
         const other = yield* newRealm
         expect(yield* consents.approved(realm.id, "c9")).toBe(false)
@@ -178,8 +178,8 @@ export const suite = (name: string, ports: Layer.Layer<SignInPorts, unknown>) =>
 
     it.effect("RefreshTokens: rotation is compare-and-set; old tokens still name their generation; revocation sticks", () =>
       Effect.gen(function*() {
-        const refresh = yield* SignIn.RefreshTokens
-        const grants = yield* SignIn.Grants
+        const refresh = yield* RefreshTokens.RefreshTokens
+        const grants = yield* Grants.Grants
         const realm = yield* newRealm
         yield* grants.insert(grantOf(realm, "g3"), undefined)
         const family = RefreshFamily.RefreshFamily.Active({
@@ -203,9 +203,9 @@ export const suite = (name: string, ports: Layer.Layer<SignInPorts, unknown>) =>
 
     it.effect("RFC 9449 §10 and §5: a code keeps its dpop_jkt; a family keeps its key through rotation, and gains one", () =>
       Effect.gen(function*() {
-        const codes = yield* SignIn.Codes
-        const refresh = yield* SignIn.RefreshTokens
-        const grants = yield* SignIn.Grants
+        const codes = yield* Codes.Codes
+        const refresh = yield* RefreshTokens.RefreshTokens
+        const grants = yield* Grants.Grants
         const realm = yield* newRealm
         yield* grants.insert(grantOf(realm, "g4"), undefined)
         const jkt = "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"

@@ -6,11 +6,11 @@
 import { expect, layer } from "@effect/vitest"
 import { Clock, DateTime, Effect, Option } from "effect"
 import type { Layer } from "effect"
-import { AccessTokens, Audit, AuditEvent, Clients, Delegation, Delegations, Entropy, JtiCache, SignIn, Users } from "@tessera/domain"
+import { AccessTokens, Audit, AuditEvent, Clients, Delegation, Delegations, Entropy, JtiCache, Grants, Users } from "@tessera/domain"
 import type { Client, Realm, User } from "@tessera/domain"
 import { newRealm, type Ports } from "./PortContract.js"
 
-export type TokenStatePorts = Ports | JtiCache.JtiCache | AccessTokens.AccessTokens | SignIn.Grants | Delegations.Delegations
+export type TokenStatePorts = Ports | JtiCache.JtiCache | AccessTokens.AccessTokens | Grants.Grants | Delegations.Delegations
 
 const documentClient = "https://app.example/client.json"
 
@@ -106,7 +106,7 @@ export const suite = (name: string, ports: Layer.Layer<TokenStatePorts, unknown>
     it.effect("AccessTokens.active (isActive): revoked token, revoked or missing grant, a token with no record, per realm", () =>
       Effect.gen(function*() {
         const tokens = yield* AccessTokens.AccessTokens
-        const grants = yield* SignIn.Grants
+        const grants = yield* Grants.Grants
         const realm = yield* newRealm
         const at = DateTime.unsafeMake("2026-11-29T12:00:00Z")
         yield* grants.insert({

@@ -5,7 +5,7 @@ import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Duration, Effect, FiberRef, FiberRefs, Layer, LogLevel, Option } from "effect"
 import * as Sql from "@tessera/sql"
 import {
-  Audit, AuditCheckpoints, AuditVerification, CheckpointKey, Clients, Entropy, Fetcher, IdentityLinks, JobLock, RemoteJwks, Keys, MemoryDb, Realms, Resources, SignIn, SigningKeys, Tokens, TrustedIssuers, Users
+  Audit, AuditCheckpoints, AuditVerification, CheckpointKey, Clients, Entropy, Fetcher, IdentityLinks, JobLock, RemoteJwks, Keys, MemoryDb, Realms, Resources, Codes, Consents, Grants, RefreshTokens, Sessions, SigningKeys, Tokens, TrustedIssuers, Users
 } from "@tessera/domain"
 import { Provisioning } from "@tessera/domain"
 import { AccessTokens, JtiCache, ReadCache } from "@tessera/domain"
@@ -59,7 +59,11 @@ export const MemoryPorts = Layer.mergeAll(
   JtiCache.layerMemory,
   Interactions.layerMemory,
   LoginThrottle.layerMemory,
-  SignIn.layerMemory,
+  Codes.layerMemory,
+  Grants.layerMemory,
+  Sessions.layerMemory,
+  Consents.layerMemory,
+  RefreshTokens.layerMemory,
   DeviceAuthorizations.layerMemory,
   UserCodeThrottle.layerMemory,
   Delegations.layerMemory,

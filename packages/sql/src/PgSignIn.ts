@@ -1,7 +1,7 @@
 /** The sign-in stores on Postgres: single-use codes under row locks, refresh rotation by compare-and-set. */
 import { SqlClient } from "@effect/sql"
 import { DateTime, Effect, Layer, Option, Schema } from "effect"
-import { AuthorizationCode, Conflict, RefreshFamily, Session, SignIn } from "@tessera/domain"
+import { AuthorizationCode, Conflict, RefreshFamily, Session, Codes, Consents, Grants, Page, RefreshTokens, Sessions } from "@tessera/domain"
 import type { AuditEvent, Consent, Grant } from "@tessera/domain"
 import type { SqlError } from "@effect/sql/SqlError"
 import { appendEvent } from "./PgAudit.js"
@@ -38,10 +38,10 @@ const toCode = (row: typeof CodeRow.Type): AuthorizationCode.AuthorizationCode =
       expiresAt: utc(row.expires_at)
     })
 
-export const layerCodes = Layer.effect(SignIn.Codes, Effect.gen(function*() {
+export const layerCodes = Layer.effect(Codes.Codes, Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const run = on(sql)
-  return SignIn.Codes.of({
+  return Codes.Codes.of({
     insert: (hash, code) => {
       if (code._tag !== "Issued") return Effect.dieMessage("only an issued code is inserted")
       return sql`INSERT INTO codes ${sql.insert({
@@ -108,7 +108,7 @@ const toGrant = (row: typeof GrantRow.Type): Grant.Grant => ({
  * inactive through `access_tokens`' grant links); answers how many. For a port that cuts a person or client off in the
  * transaction of its own change.
  */
-export const revokeGrantsWhere = (sql: SqlClient.SqlClient, realmId: string, match: SignIn.GrantMatch, at: DateTime.Utc) =>
+export const revokeGrantsWhere = (sql: SqlClient.SqlClient, realmId: string, match: Grants.GrantMatch, at: DateTime.Utc) =>
   Effect.gen(function*() {
     const revoked = yield* sql<{ readonly grant_id: string }>`UPDATE grants SET revoked_at = ${toDate(at)}
       WHERE realm_id = ${realmId} AND revoked_at IS NULL
@@ -147,10 +147,10 @@ export const endSessionsOf = (sql: SqlClient.SqlClient, realmId: string, sub: st
     decode(SessionRow)
   ).pipe(Effect.map((rows) => rows.map(toSession)))
 
-export const layerGrants = Layer.effect(SignIn.Grants, Effect.gen(function*() {
+export const layerGrants = Layer.effect(Grants.Grants, Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const run = on(sql)
-  return SignIn.Grants.of({
+  return Grants.Grants.of({
     insert: (grant, event) =>
       Effect.gen(function*() {
         yield* sql`INSERT INTO grants ${sql.insert({
@@ -193,7 +193,7 @@ export const layerGrants = Layer.effect(SignIn.Grants, Effect.gen(function*() {
       }).pipe(withRealm(realmId), run),
     // grants_by_sub answers the window in order
     listLive: (realmId, sub, window) => {
-      const after = window.after === undefined ? Option.none() : SignIn.parseSortKey(window.after)
+      const after = window.after === undefined ? Option.none() : Page.parseSortKey(window.after)
       // a cursor that names no position (only a forged one does) is past every row
       if (window.after !== undefined && Option.isNone(after)) return Effect.succeed([])
       return Effect.flatMap(
@@ -257,7 +257,7 @@ const asActive = (session: Session.Session): Session.Active => Session.Session.A
 
 const SessionKey = Schema.Struct({ realmId: Schema.String, key: Schema.String })
 
-export const layerSessions = Layer.effect(SignIn.Sessions, Effect.gen(function*() {
+export const layerSessions = Layer.effect(Sessions.Sessions, Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const run = on(sql)
   const byCookie = PgRows.findOne("sessions", {
@@ -272,7 +272,7 @@ export const layerSessions = Layer.effect(SignIn.Sessions, Effect.gen(function*(
   })
   const one = (realmId: string, found: Effect.Effect<Option.Option<typeof SessionRow.Type>, PgRows.RowRejected | SqlError>) =>
     found.pipe(Effect.map(Option.map(toSession)), withRealm(realmId), run)
-  return SignIn.Sessions.of({
+  return Sessions.Sessions.of({
     create: (session, event) =>
       Effect.gen(function*() {
         yield* sql`INSERT INTO sessions ${sql.insert({
@@ -311,7 +311,7 @@ export const layerSessions = Layer.effect(SignIn.Sessions, Effect.gen(function*(
       }).pipe(withRealm(realmId), run),
     // sessions_by_sub answers the window in order
     listLive: (realmId, sub, now, window) => {
-      const after = window.after === undefined ? Option.none() : SignIn.parseSortKey(window.after)
+      const after = window.after === undefined ? Option.none() : Page.parseSortKey(window.after)
       // a cursor that names no position (only a forged one does) is past every row
       if (window.after !== undefined && Option.isNone(after)) return Effect.succeed([])
       return Effect.flatMap(
@@ -353,10 +353,10 @@ const ConsentRow = Schema.Struct({
   granted_at: Schema.DateFromSelf
 })
 
-export const layerConsents = Layer.effect(SignIn.Consents, Effect.gen(function*() {
+export const layerConsents = Layer.effect(Consents.Consents, Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const run = on(sql)
-  return SignIn.Consents.of({
+  return Consents.Consents.of({
     find: (realmId, sub, clientId) =>
       Effect.flatMap(
         sql`SELECT * FROM consents WHERE realm_id = ${realmId} AND sub = ${sub} AND client_id = ${clientId}`,
@@ -436,10 +436,10 @@ const toFamily = (row: typeof FamilyRow.Type): RefreshFamily.RefreshFamily =>
       ...(row.dpop_jkt !== null ? { dpopJkt: row.dpop_jkt } : {})
     })
 
-export const layerRefreshTokens = Layer.effect(SignIn.RefreshTokens, Effect.gen(function*() {
+export const layerRefreshTokens = Layer.effect(RefreshTokens.RefreshTokens, Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const run = on(sql)
-  return SignIn.RefreshTokens.of({
+  return RefreshTokens.RefreshTokens.of({
     create: (family, tokenHash, event) =>
       Effect.gen(function*() {
         yield* sql`INSERT INTO refresh_families ${sql.insert({
@@ -482,7 +482,7 @@ export const layerRefreshTokens = Layer.effect(SignIn.RefreshTokens, Effect.gen(
           WHERE realm_id = ${next.realmId} AND family_id = ${next.familyId}
             AND generation = ${expectedGeneration} AND revoked_reason IS NULL
           RETURNING family_id`
-        if (updated.length === 0) return yield* new SignIn.RefreshChanged()
+        if (updated.length === 0) return yield* new RefreshTokens.RefreshChanged()
         yield* sql`INSERT INTO refresh_tokens ${sql.insert({
           realm_id: next.realmId,
           token_hash: next.currentHash,

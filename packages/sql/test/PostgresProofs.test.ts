@@ -10,7 +10,7 @@ import { Cause, Deferred, Duration, Effect, Exit, Fiber, Layer, Option, Redacted
 import * as Net from "node:net"
 import * as Os from "node:os"
 import Pg from "pg"
-import { Audit, Clients, Hash, JobLock, Keys, Realms, Resources, SignIn, TrustedIssuers, Users } from "@tessera/domain"
+import { Audit, Clients, Hash, JobLock, Keys, Realms, Resources, Codes, Consents, Grants, RefreshTokens, Sessions, TrustedIssuers, Users } from "@tessera/domain"
 import { Database, Sql, jobLock, ports } from "@tessera/sql"
 import { newRealm } from "../../domain/test/PortContract.js"
 import * as Proofs from "./Proofs.js"
@@ -123,13 +123,13 @@ if (url !== undefined) {
           expect(yield* Effect.flatMap(TrustedIssuers.TrustedIssuers, (t) => t.list(realm.id))).toHaveLength(1)
           expect(Option.getOrThrow(yield* Effect.flatMap(Keys.Keys, (k) => k.ring(realm.id)))).toEqual(rotated)
           const [codeHash, tokenHash, cookieHash] = yield* Effect.all([populated.code, populated.refreshToken, populated.cookie].map(Hash.sha256))
-          expect(yield* Effect.flatMap(SignIn.Grants, (g) => g.find(realm.id, "g1"))).toEqual(Option.some(Proofs.grantOf(realm)))
-          expect(yield* Effect.flatMap(SignIn.Sessions, (s) => s.findByCookie(realm.id, cookieHash!)))
+          expect(yield* Effect.flatMap(Grants.Grants, (g) => g.find(realm.id, "g1"))).toEqual(Option.some(Proofs.grantOf(realm)))
+          expect(yield* Effect.flatMap(Sessions.Sessions, (s) => s.findByCookie(realm.id, cookieHash!)))
             .toEqual(Option.some(Proofs.sessionOf(realm, cookieHash!)))
-          expect(yield* Effect.flatMap(SignIn.Consents, (c) => c.find(realm.id, "s1", "c1"))).toEqual(Option.some(Proofs.consentOf(realm)))
-          expect(yield* Effect.flatMap(SignIn.RefreshTokens, (r) => r.find(realm.id, tokenHash!)))
+          expect(yield* Effect.flatMap(Consents.Consents, (c) => c.find(realm.id, "s1", "c1"))).toEqual(Option.some(Proofs.consentOf(realm)))
+          expect(yield* Effect.flatMap(RefreshTokens.RefreshTokens, (r) => r.find(realm.id, tokenHash!)))
             .toEqual(Option.some({ family: Proofs.familyOf(realm, tokenHash!), generation: 1 }))
-          expect(yield* Effect.flatMap(SignIn.Codes, (c) => c.consume(realm.id, codeHash!))).toEqual(Option.some(Proofs.codeOf(realm)))
+          expect(yield* Effect.flatMap(Codes.Codes, (c) => c.consume(realm.id, codeHash!))).toEqual(Option.some(Proofs.codeOf(realm)))
           // the short-lived sign-in state too: the interaction, the token's grant link, the jti, the counted failure
           yield* Proofs.expectState(populated)
           expect(yield* Proofs.trail(realm)).toEqual(["key.rotated", ...Proofs.populatedTrail])

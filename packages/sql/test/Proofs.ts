@@ -14,7 +14,7 @@ import { Cause, Clock, Context, DateTime, Deferred, Duration, Effect, Either, Ex
 import type { Layer } from "effect"
 import {
   AccessTokens, Audit, AuditChain, AuditEvent, AuthorizationCode, Clients, DeviceAuthorization, DeviceAuthorizations, Entropy, Hash,
-  Interactions, JtiCache, Keys, LoginThrottle, Realms, RefreshFamily, Resources, Session, SignIn, StoreError, Tokens, TrustedIssuers,
+  Interactions, JtiCache, Keys, LoginThrottle, Realms, RefreshFamily, Resources, Session, Codes, Consents, Grants, RefreshTokens, Sessions, StoreError, Tokens, TrustedIssuers,
   UserCodeThrottle, Users
 } from "@tessera/domain"
 import type { Client, Consent, Grant, Realm } from "@tessera/domain"
@@ -33,7 +33,7 @@ export class Owner extends Context.Tag("@tessera/sql/test/Owner")<Owner, {
 
 export type Ports =
   | Realms.Realms | Clients.Clients | Users.Users | Resources.Resources | TrustedIssuers.TrustedIssuers | Keys.Keys
-  | Audit.Audit | SignIn.Codes | SignIn.Grants | SignIn.Sessions | SignIn.Consents | SignIn.RefreshTokens
+  | Audit.Audit | Codes.Codes | Grants.Grants | Sessions.Sessions | Consents.Consents | RefreshTokens.RefreshTokens
   | Interactions.Interactions | LoginThrottle.LoginThrottle | AccessTokens.AccessTokens | JtiCache.JtiCache
   | DeviceAuthorizations.DeviceAuthorizations | UserCodeThrottle.UserCodeThrottle
 
@@ -178,15 +178,15 @@ export const populated = Effect.gen(function*() {
       event(realm, "trusted_issuer.created")
     ))
   const secrets = { code: yield* secret, refreshToken: yield* secret, cookie: yield* secret }
-  yield* Effect.flatMap(SignIn.Sessions, (sessions) =>
+  yield* Effect.flatMap(Sessions.Sessions, (sessions) =>
     Effect.flatMap(Hash.sha256(secrets.cookie), (cookieHash) =>
       sessions.create(sessionOf(realm, cookieHash), event(realm, "login.succeeded", { subject: "s1" }))))
-  yield* Effect.flatMap(SignIn.Consents, (consents) =>
+  yield* Effect.flatMap(Consents.Consents, (consents) =>
     consents.save(consentOf(realm), event(realm, "consent.granted", { subject: "s1", clientId: "c1" })))
-  yield* Effect.flatMap(SignIn.Grants, (grants) =>
+  yield* Effect.flatMap(Grants.Grants, (grants) =>
     grants.insert(grantOf(realm), event(realm, "consent.granted", { subject: "s1", clientId: "c1", reason: "grant g1" })))
-  yield* Effect.flatMap(SignIn.Codes, (codes) => Effect.flatMap(Hash.sha256(secrets.code), (hash) => codes.insert(hash, codeOf(realm))))
-  yield* Effect.flatMap(SignIn.RefreshTokens, (refreshes) =>
+  yield* Effect.flatMap(Codes.Codes, (codes) => Effect.flatMap(Hash.sha256(secrets.code), (hash) => codes.insert(hash, codeOf(realm))))
+  yield* Effect.flatMap(RefreshTokens.RefreshTokens, (refreshes) =>
     Effect.flatMap(Hash.sha256(secrets.refreshToken), (hash) =>
       refreshes.create(familyOf(realm, hash), hash, event(realm, "token.issued", { subject: "s1", clientId: "c1" }))))
   const csrf = yield* secret
@@ -461,14 +461,14 @@ export const suite = (backend: Backend) =>
         expect(Option.isSome(yield* Effect.flatMap(Users.Users, (users) => users.find(b.id, "s1")))).toBe(true)
         expect(Option.isSome(yield* Effect.flatMap(Keys.Keys, (keys) => keys.ring(b.id)))).toBe(true)
         const [codeHash, tokenHash, cookieHash] = yield* Effect.all([populatedB.code, populatedB.refreshToken, populatedB.cookie].map(Hash.sha256))
-        expect(yield* Effect.flatMap(SignIn.Grants, (grants) => grants.find(b.id, "g1"))).toEqual(Option.some(grantOf(b)))
-        expect(yield* Effect.flatMap(SignIn.Sessions, (sessions) => sessions.findByCookie(b.id, cookieHash!)))
+        expect(yield* Effect.flatMap(Grants.Grants, (grants) => grants.find(b.id, "g1"))).toEqual(Option.some(grantOf(b)))
+        expect(yield* Effect.flatMap(Sessions.Sessions, (sessions) => sessions.findByCookie(b.id, cookieHash!)))
           .toEqual(Option.some(sessionOf(b, cookieHash!)))
-        expect(yield* Effect.flatMap(SignIn.Consents, (consents) => consents.find(b.id, "s1", "c1"))).toEqual(Option.some(consentOf(b)))
-        expect(yield* Effect.flatMap(SignIn.RefreshTokens, (refreshes) => refreshes.find(b.id, tokenHash!)))
+        expect(yield* Effect.flatMap(Consents.Consents, (consents) => consents.find(b.id, "s1", "c1"))).toEqual(Option.some(consentOf(b)))
+        expect(yield* Effect.flatMap(RefreshTokens.RefreshTokens, (refreshes) => refreshes.find(b.id, tokenHash!)))
           .toEqual(Option.some({ family: familyOf(b, tokenHash!), generation: 1 }))
         // still Issued: A's UPDATE never redeemed it (this consume is the first)
-        expect(yield* Effect.flatMap(SignIn.Codes, (codes) => codes.consume(b.id, codeHash!))).toEqual(Option.some(codeOf(b)))
+        expect(yield* Effect.flatMap(Codes.Codes, (codes) => codes.consume(b.id, codeHash!))).toEqual(Option.some(codeOf(b)))
         // the interaction, the token's grant link, the remembered jti and the counted failure, none of them touched by A
         yield* expectState(populatedB)
         expect(yield* trail(b)).toEqual([...populatedTrail])
@@ -660,15 +660,15 @@ export const suite = (backend: Backend) =>
         )
         // the sign-in stores map no duplicate to a domain error: the unique constraint refuses it, as a StoreError
         const [codeHash, tokenHash, cookieHash] = yield* Effect.all([code, refreshToken, cookie].map(Hash.sha256))
-        const sessions = yield* SignIn.Sessions
+        const sessions = yield* Sessions.Sessions
         const login = event(realm, "login.succeeded", { subject: "s1" })
         expect(yield* storeFailure(sessions.create(sessionOf(realm, "another cookie"), login))).toEqual(duplicate("sessions_pkey"))
         expect(yield* storeFailure(sessions.create({ ...sessionOf(realm, cookieHash!), sid: "sid2" }, login)))
           .toEqual(duplicate("sessions_realm_id_cookie_hash_key"))
-        expect(yield* storeFailure(Effect.flatMap(SignIn.Grants, (grants) => grants.insert(grantOf(realm), event(realm, "consent.granted")))))
+        expect(yield* storeFailure(Effect.flatMap(Grants.Grants, (grants) => grants.insert(grantOf(realm), event(realm, "consent.granted")))))
           .toEqual(duplicate("grants_pkey"))
-        expect(yield* storeFailure(Effect.flatMap(SignIn.Codes, (codes) => codes.insert(codeHash!, codeOf(realm))))).toEqual(duplicate("codes_pkey"))
-        const refreshes = yield* SignIn.RefreshTokens
+        expect(yield* storeFailure(Effect.flatMap(Codes.Codes, (codes) => codes.insert(codeHash!, codeOf(realm))))).toEqual(duplicate("codes_pkey"))
+        const refreshes = yield* RefreshTokens.RefreshTokens
         expect(yield* storeFailure(refreshes.create(familyOf(realm, "another token"), "another token", event(realm, "token.issued"))))
           .toEqual(duplicate("refresh_families_pkey"))
         // a new family whose token hash is taken: the family row written first goes down with the token row
@@ -987,13 +987,13 @@ export const suite = (backend: Backend) =>
         expect(holding(deviceCode)).toEqual([])
         expect(holding(deviceHash)).toEqual(["device_authorizations.device_code_hash"])
         // and the ports look them up by the hash alone: the clear value finds nothing
-        const sessions = yield* SignIn.Sessions
+        const sessions = yield* Sessions.Sessions
         expect(yield* sessions.findByCookie(realm.id, cookie)).toEqual(Option.none())
         expect(yield* sessions.findByCookie(realm.id, cookieHash!)).toEqual(Option.some(sessionOf(realm, cookieHash!)))
-        const refreshes = yield* SignIn.RefreshTokens
+        const refreshes = yield* RefreshTokens.RefreshTokens
         expect(yield* refreshes.find(realm.id, refreshToken)).toEqual(Option.none())
         expect(yield* refreshes.find(realm.id, tokenHash!)).toEqual(Option.some({ family: familyOf(realm, tokenHash!), generation: 1 }))
-        const codes = yield* SignIn.Codes
+        const codes = yield* Codes.Codes
         expect(yield* codes.consume(realm.id, code)).toEqual(Option.none())
         expect(yield* codes.consume(realm.id, codeHash!)).toEqual(Option.some(codeOf(realm)))
         const devices = yield* DeviceAuthorizations.DeviceAuthorizations

@@ -6,7 +6,7 @@ import { DeviceAuthorizations } from "../DeviceAuthorizations.js"
 import * as DeviceFlow from "../DeviceFlow.js"
 import * as Hash from "../Hash.js"
 import type { Realm } from "../Realm.js"
-import { Grants } from "../SignIn.js"
+import { Grants } from "../Grants.js"
 import type * as Tokens from "../Tokens.js"
 import * as TokenSet from "./TokenSet.js"
 

@@ -7,7 +7,7 @@ import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Context, DateTime, Duration, Effect, Either, Match, Option } from "effect"
-import { Audience, Authorize, Endpoints, Interactions, RateLimit, Resources, Session, SignIn, Users } from "@tessera/domain"
+import { Audience, Authorize, Endpoints, Interactions, RateLimit, Resources, Session, Consents, Users } from "@tessera/domain"
 import type { Client, Realm } from "@tessera/domain"
 import { AuthorizationRequest, ErrorResponse } from "@tessera/protocol"
 import * as IpAddress from "../IpAddress.js"
@@ -163,7 +163,7 @@ const authorize = (method: "GET" | "POST", rules: { readonly address: RateLimit.
       // OIDC Core §3.1.2.6: prompt=none cannot show a page
       if (login && none) return yield* back(ErrorResponse.make("login_required", "the person must sign in"))
       if (!login && Option.isSome(session)) {
-        const consent = yield* Effect.flatMap(SignIn.Consents, (c) => c.find(realm.id, session.value.sub, client.clientId))
+        const consent = yield* Effect.flatMap(Consents.Consents, (c) => c.find(realm.id, session.value.sub, client.clientId))
         if (!Authorize.needsConsent(consent, request)) {
           return yield* SignInFlow.finish(realm, issuer, client, request, session.value)
         }

@@ -16,7 +16,7 @@ import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import { createHmac } from "node:crypto"
 import { Array as Arr, DateTime, Effect, Match, Option } from "effect"
-import { Endpoints, Hash, Logout, SignIn, Users } from "@tessera/domain"
+import { Endpoints, Hash, Logout, Sessions, Users } from "@tessera/domain"
 import type { Realm, Session } from "@tessera/domain"
 import { Form, LogoutRequest } from "@tessera/protocol"
 import * as ClientLookup from "./ClientLookup.js"
@@ -50,7 +50,7 @@ const currentSession = (realm: Realm.Realm) =>
     const cookie = SignInCookies.readSession(yield* HttpServerRequest.HttpServerRequest, realm.name)
     if (cookie === undefined) return Option.none()
     const hash = yield* Hash.sha256(cookie)
-    const session = yield* Effect.flatMap(SignIn.Sessions, (s) => s.findByCookie(realm.id, hash))
+    const session = yield* Effect.flatMap(Sessions.Sessions, (s) => s.findByCookie(realm.id, hash))
     return Option.some({ cookie, session })
   })
 

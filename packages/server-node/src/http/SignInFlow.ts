@@ -5,7 +5,7 @@
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Cause, DateTime, Effect, Either, Option } from "effect"
-import { AdminAccess, Authorize, Entropy, Hash, Interactions, Resources, Session, SignIn, StoreError, User, UserCode, Users } from "@tessera/domain"
+import { AdminAccess, Authorize, Entropy, Hash, Interactions, Resources, Session, Consents, Sessions, StoreError, User, UserCode, Users } from "@tessera/domain"
 import type { Client, Realm } from "@tessera/domain"
 import { ClientIdMetadataDocument, ErrorResponse, Form } from "@tessera/protocol"
 import * as ConsentPage from "../pages/ConsentPage.js"
@@ -134,7 +134,7 @@ export const liveInteraction = (realm: Realm.Realm, id: string | undefined) =>
 export const sessionOf = (realm: Realm.Realm, interaction: Interactions.Open) =>
   Effect.gen(function*() {
     if (interaction._tag !== "Authenticated") return yield* noSession()
-    const session = yield* Effect.flatMap(SignIn.Sessions, (s) => s.find(realm.id, interaction.sid))
+    const session = yield* Effect.flatMap(Sessions.Sessions, (s) => s.find(realm.id, interaction.sid))
     if (Option.isNone(session) || !Session.isActive(session.value, yield* DateTime.now)) return yield* noSession()
     // CONTRACT §3: nothing a disabled or deleted person signed in to counts (ADR 0031)
     if (!(yield* personCanSignIn(realm, session.value))) return yield* noSession()
@@ -295,7 +295,7 @@ export const consentUrl = (issuer: string, interactionId: string) =>
  */
 export const afterLogin = (forms: Forms, interaction: Interactions.Authenticated, session: Session.Session) =>
   Effect.gen(function*() {
-    const consent = yield* Effect.flatMap(SignIn.Consents, (c) => c.find(forms.realm.id, session.sub, forms.client.clientId))
+    const consent = yield* Effect.flatMap(Consents.Consents, (c) => c.find(forms.realm.id, session.sub, forms.client.clientId))
     // RFC 8628 §5.4: a device is never approved without the person confirming its code on the consent page
     if (forms.request.device !== undefined || Authorize.needsConsent(consent, forms.request)) {
       return HttpServerResponse.empty({
@@ -312,7 +312,7 @@ export const currentSession = (realm: Realm.Realm) =>
   Effect.gen(function*() {
     const cookie = SignInCookies.readSession(yield* HttpServerRequest.HttpServerRequest, realm.name)
     if (cookie === undefined) return Option.none()
-    const session = yield* Effect.flatMap(SignIn.Sessions, (s) => Effect.flatMap(Hash.sha256(cookie), (hash) => s.findByCookie(realm.id, hash)))
+    const session = yield* Effect.flatMap(Sessions.Sessions, (s) => Effect.flatMap(Hash.sha256(cookie), (hash) => s.findByCookie(realm.id, hash)))
     // CONTRACT §3: the cookie of a disabled or deleted person no longer counts (ADR 0031)
     if (Option.isSome(session) && !(yield* personCanSignIn(realm, session.value))) return Option.none<Session.Session>()
     return session

@@ -3,7 +3,7 @@ import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Duration, Effect, Option } from "effect"
-import { Conflict, Fetcher, Provisioning, SignIn, UserAdmin, Users } from "@tessera/domain"
+import { Conflict, Fetcher, Provisioning, Grants, Sessions, UserAdmin, Users } from "@tessera/domain"
 import type { Grant, Realm, Session, User } from "@tessera/domain"
 import { Admin, Body, ErrorResponse } from "@tessera/protocol"
 import { AppConfig } from "../../AppConfig.js"
@@ -167,7 +167,7 @@ const listSessions = admin(Effect.gen(function*() {
   const sub = yield* pathId("sub", "user")
   const { window } = yield* Listing.query(Admin.ListQuery)
   const rows = yield* UserAdmin.sessions(realm, sub, window)
-  const { items, ...next } = Listing.page(rows, window, SignIn.sessionSortKey)
+  const { items, ...next } = Listing.page(rows, window, Sessions.sortKey)
   return json({ sessions: items.map(sessionItem), ...next })
 }))
 
@@ -184,7 +184,7 @@ const listGrants = admin(Effect.gen(function*() {
   const sub = yield* pathId("sub", "user")
   const { window } = yield* Listing.query(Admin.ListQuery)
   const rows = yield* UserAdmin.grants(realm, sub, window)
-  const { items, ...next } = Listing.page(rows, window, SignIn.grantSortKey)
+  const { items, ...next } = Listing.page(rows, window, Grants.sortKey)
   return json({ grants: items.map(grantItem), ...next })
 }))
 
