@@ -5,7 +5,7 @@
 import { Data, DateTime, Effect, Option } from "effect"
 import * as Audit from "./Audit.js"
 import * as Entropy from "./Entropy.js"
-import { audited, type RequestContext } from "./grants/TokenSet.js"
+import { audited, type RequestContext } from "./RequestContext.js"
 import * as Hash from "./Hash.js"
 import { LoginThrottle } from "./LoginThrottle.js"
 import { PasswordHasher } from "./PasswordHasher.js"

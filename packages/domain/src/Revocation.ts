@@ -3,10 +3,10 @@ import { DateTime, Effect, Option } from "effect"
 import { AccessTokens } from "./AccessTokens.js"
 import * as Audit from "./Audit.js"
 import type { Client } from "./Client.js"
-import * as TokenSet from "./grants/TokenSet.js"
 import * as Introspection from "./Introspection.js"
 import type { Realm } from "./Realm.js"
 import { Grants } from "./Grants.js"
+import { audited, type RequestContext } from "./RequestContext.js"
 
 export interface Command {
   readonly realm: Realm
@@ -15,7 +15,7 @@ export interface Command {
   readonly client: Client
   readonly token: string
   readonly hint: Introspection.Hint | undefined
-  readonly context: TokenSet.RequestContext
+  readonly context: RequestContext
 }
 
 /**
@@ -34,7 +34,7 @@ export const revoke = Effect.fn("Revocation.revoke")(function*(cmd: Command) {
   if (inspected._tag === "AccessToken") {
     const { claims } = inspected
     const event = yield* Audit.make(cmd.realm, {
-      ...TokenSet.audited(cmd.context),
+      ...audited(cmd.context),
       type: "token.revoked",
       actor,
       subject: claims.sub,
@@ -49,7 +49,7 @@ export const revoke = Effect.fn("Revocation.revoke")(function*(cmd: Command) {
     return "access_token_revoked" as Outcome
   }
   const event = yield* Audit.make(cmd.realm, {
-    ...TokenSet.audited(cmd.context),
+    ...audited(cmd.context),
     type: "token.revoked",
     actor,
     subject: inspected.sub,

@@ -8,8 +8,9 @@ import * as Pkce from "../Pkce.js"
 import type { Realm } from "../Realm.js"
 import { Codes } from "../Codes.js"
 import { Grants } from "../Grants.js"
+import { audited, type RequestContext } from "../RequestContext.js"
 import * as Tokens from "../Tokens.js"
-import * as TokenSet from "./TokenSet.js"
+import * as TokenIssuance from "./TokenIssuance.js"
 
 export const grantType = "authorization_code"
 
@@ -22,7 +23,7 @@ export interface Command {
   readonly redirectUri: string | undefined
   readonly codeVerifier: string
   readonly resource: string | undefined
-  readonly context: TokenSet.RequestContext
+  readonly context: RequestContext
   /** RFC 9449 §5: the key the request proved with a DPoP proof, or none; RFC 9449 §10: a code bound by `dpop_jkt` needs that key. */
   readonly dpopKey: Tokens.DpopKey
 }
@@ -45,7 +46,7 @@ export const handle = Effect.fn("AuthorizationCodeGrant.handle")(function*(cmd: 
     // RFC 6749 §4.1.2: a code used twice: revoke every token its grant produced
     if (rejected.reason === "replayed" && rejected.grantId !== undefined) {
       const event = yield* Audit.make(cmd.realm, {
-        ...TokenSet.audited(cmd.context),
+        ...audited(cmd.context),
         type: "token.revoked",
         actor: { type: "client", id: cmd.client.clientId },
         clientId: cmd.client.clientId,
@@ -61,5 +62,5 @@ export const handle = Effect.fn("AuthorizationCodeGrant.handle")(function*(cmd: 
   if (Option.isNone(grant) || grant.value.revokedAt !== undefined) {
     return yield* new AuthorizationCode.CodeRejected({ reason: "unknown" })
   }
-  return yield* TokenSet.fromGrant({ ...cmd, grant: grant.value, grantType })
+  return yield* TokenIssuance.fromGrant({ ...cmd, grant: grant.value, grantType })
 })

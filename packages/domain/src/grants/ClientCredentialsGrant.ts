@@ -4,10 +4,11 @@ import * as Audience from "../Audience.js"
 import type { Client } from "../Client.js"
 import * as Client_ from "../Client.js"
 import type { Realm } from "../Realm.js"
+import type { RequestContext } from "../RequestContext.js"
 import type { Resource } from "../Resource.js"
 import { Resources } from "../Resources.js"
 import type * as Tokens from "../Tokens.js"
-import * as TokenSet from "./TokenSet.js"
+import * as TokenIssuance from "./TokenIssuance.js"
 
 export const grantType = "client_credentials"
 
@@ -21,7 +22,7 @@ export interface Command {
   readonly client: Client
   readonly scope: ReadonlyArray<string> | undefined
   readonly resource: string | undefined
-  readonly context: TokenSet.RequestContext
+  readonly context: RequestContext
   /** RFC 9449 §5: the key the request proved with a DPoP proof, or none; every access token minted is bound to it. */
   readonly dpopKey: Tokens.DpopKey
 }
@@ -45,7 +46,7 @@ export const choose = (
     })
 
 /** RFC 9068 §2.2: with no resource owner, `sub` is the client's own id. */
-export const clientToken = (cmd: Omit<Command, "scope" | "resource">, choice: Audience.Choice): TokenSet.ClientToken => ({
+export const clientToken = (cmd: Omit<Command, "scope" | "resource">, choice: Audience.Choice): TokenIssuance.ClientToken => ({
   realm: cmd.realm,
   issuer: cmd.issuer,
   client: cmd.client,
@@ -59,5 +60,5 @@ export const clientToken = (cmd: Omit<Command, "scope" | "resource">, choice: Au
 export const handle = Effect.fn("ClientCredentialsGrant.handle")(function*(cmd: Command) {
   const choice = yield* choose({ ...cmd, resources: yield* Effect.flatMap(Resources, (r) => r.list(cmd.realm.id)) })
   // RFC 6749 §4.4.3: no refresh token; there is no person, so no ID token
-  return yield* TokenSet.issueClientToken(clientToken(cmd, choice))
+  return yield* TokenIssuance.issueClientToken(clientToken(cmd, choice))
 })

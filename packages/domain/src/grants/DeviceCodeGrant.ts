@@ -7,8 +7,9 @@ import * as DeviceFlow from "../DeviceFlow.js"
 import * as Hash from "../Hash.js"
 import type { Realm } from "../Realm.js"
 import { Grants } from "../Grants.js"
+import type { RequestContext } from "../RequestContext.js"
 import type * as Tokens from "../Tokens.js"
-import * as TokenSet from "./TokenSet.js"
+import * as TokenIssuance from "./TokenIssuance.js"
 
 /** RFC 8628 §3.4: the grant type. */
 export const grantType = "urn:ietf:params:oauth:grant-type:device_code"
@@ -20,7 +21,7 @@ export interface Command {
   readonly deviceCode: string
   /** RFC 8707 §2: which of the approved resources the access token is for (CONTRACT §5 without it). */
   readonly resource: string | undefined
-  readonly context: TokenSet.RequestContext
+  readonly context: RequestContext
   /** RFC 9449 §5: the key the request proved with a DPoP proof, or none; every access token minted is bound to it. */
   readonly dpopKey: Tokens.DpopKey
 }
@@ -39,7 +40,7 @@ export const handle = Effect.fn("DeviceCodeGrant.handle")(function*(cmd: Command
   const current = Option.getOrUndefined(yield* Effect.flatMap(DeviceAuthorizations, (store) => store.find(cmd.realm.id, deviceCodeHash)))
   if (current?._tag === "Approved" && current.clientId === cmd.client.clientId) {
     const approved = yield* Effect.flatMap(Grants, (grants) => grants.find(cmd.realm.id, current.grantId))
-    if (Option.isSome(approved)) yield* TokenSet.choiceFor({ ...cmd, grant: approved.value })
+    if (Option.isSome(approved)) yield* TokenIssuance.choiceFor({ ...cmd, grant: approved.value })
   }
   const { before, next } = yield* DeviceFlow.transition(
     cmd.realm.id,
@@ -55,5 +56,5 @@ export const handle = Effect.fn("DeviceCodeGrant.handle")(function*(cmd: Command
   }
   const grant = yield* Effect.flatMap(Grants, (grants) => grants.find(cmd.realm.id, next.grantId))
   if (Option.isNone(grant) || grant.value.revokedAt !== undefined) return yield* unknown()
-  return yield* TokenSet.fromGrant({ ...cmd, grant: grant.value, grantType })
+  return yield* TokenIssuance.fromGrant({ ...cmd, grant: grant.value, grantType })
 })

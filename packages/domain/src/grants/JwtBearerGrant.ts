@@ -15,6 +15,7 @@ import * as IdentityLink from "../IdentityLink.js"
 import { IdentityLinks } from "../IdentityLinks.js"
 import * as JwtAssertion from "../JwtAssertion.js"
 import type { Realm } from "../Realm.js"
+import { audited, type RequestContext } from "../RequestContext.js"
 import type { Resource } from "../Resource.js"
 import { Resources } from "../Resources.js"
 import type { TrustedIssuer } from "../TrustedIssuer.js"
@@ -22,7 +23,8 @@ import * as TrustedJwt from "../TrustedJwt.js"
 import * as Tokens from "../Tokens.js"
 import * as User from "../User.js"
 import { Users } from "../Users.js"
-import * as TokenSet from "./TokenSet.js"
+import * as TokenIssuance from "./TokenIssuance.js"
+import type { TokenSet } from "./TokenSet.js"
 
 export const grantType = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
@@ -66,7 +68,7 @@ export interface Command {
   readonly assertion: string
   readonly scope: ReadonlyArray<string> | undefined
   readonly resource: string | undefined
-  readonly context: TokenSet.RequestContext
+  readonly context: RequestContext
   /** RFC 9449 §5: the key the request proved with a DPoP proof, or none; every access token minted is bound to it. */
   readonly dpopKey: Tokens.DpopKey
 }
@@ -287,7 +289,7 @@ const usernameFor = (realm: Realm, email: string | undefined, avoidEmail: boolea
  * `token.issued` in one write (CONTRACT §7: no link without its event). A racing first use of the same person wins
  * the link: this request then issues for the user it made; a username taken meanwhile gets a generated one.
  */
-const provisionAndIssue = (input: Omit<TokenSet.ClientToken, "sub"> & { readonly iss: string; readonly subject: string; readonly claims: Readonly<Record<string, unknown>> }) =>
+const provisionAndIssue = (input: Omit<TokenIssuance.ClientToken, "sub"> & { readonly iss: string; readonly subject: string; readonly claims: Readonly<Record<string, unknown>> }) =>
   Effect.gen(function*() {
     const email = IdentityLink.vouchedEmail(input.claims)
     const name = IdentityLink.vouchedName(input.claims)
@@ -297,32 +299,32 @@ const provisionAndIssue = (input: Omit<TokenSet.ClientToken, "sub"> & { readonly
         const user = IdentityLink.provisionedUser({
           realmId: input.realm.id, sub, username: yield* usernameFor(input.realm, email, avoidEmail), email, name, createdAt: yield* DateTime.now
         })
-        const token: TokenSet.ClientToken = { ...input, sub }
+        const token: TokenIssuance.ClientToken = { ...input, sub }
         const policy = yield* Tokens.TokenPolicy
-        const access = yield* Tokens.accessToken(TokenSet.clientTokenInput(token), policy.lifetimes.accessToken)
-        const actor = TokenSet.actorOf(input.client)
+        const access = yield* Tokens.accessToken(TokenIssuance.clientTokenInput(token), policy.lifetimes.accessToken)
+        const actor = TokenIssuance.actorOf(input.client)
         const who = `issuer: ${input.iss}, subject: ${input.subject}`
         const events = [
           // CONTRACT §7: the client's request made the user, on the word of the issuer named in `reason`
           yield* Audit.make(input.realm, {
-            ...TokenSet.audited(input.context), type: "user.created", actor, subject: sub, clientId: input.client.clientId, result: "success",
+            ...audited(input.context), type: "user.created", actor, subject: sub, clientId: input.client.clientId, result: "success",
             reason: `provisioned for the person at a trusted issuer (${who})`
           }),
           yield* Audit.make(input.realm, {
-            ...TokenSet.audited(input.context), type: "user.linked", actor, subject: sub, clientId: input.client.clientId, result: "success",
+            ...audited(input.context), type: "user.linked", actor, subject: sub, clientId: input.client.clientId, result: "success",
             reason: who
           }),
-          yield* Audit.make(input.realm, TokenSet.clientTokenEvent(token))
+          yield* Audit.make(input.realm, TokenIssuance.clientTokenEvent(token))
         ]
         yield* Effect.flatMap(IdentityLinks, (links) =>
           links.provision(user, { realmId: input.realm.id, issuer: input.iss, subject: input.subject, sub, createdAt: user.createdAt }, events))
-        return { accessToken: access.token, expiresIn: access.expiresIn, scope: input.choice.scope } satisfies TokenSet.TokenSet
+        return { accessToken: access.token, expiresIn: access.expiresIn, scope: input.choice.scope } satisfies TokenSet
       })
     // a racing first use linked the person meanwhile: issue for that user; else the username was taken: a generated one
-    const linkedOr = <E, R>(otherwise: Effect.Effect<TokenSet.TokenSet, E, R>) =>
+    const linkedOr = <E, R>(otherwise: Effect.Effect<TokenSet, E, R>) =>
       Effect.gen(function*() {
         const linked = yield* linkedUser(input.realm, input.iss, input.subject)
-        if (Option.isSome(linked)) return yield* TokenSet.issueClientToken({ ...input, sub: linked.value.sub })
+        if (Option.isSome(linked)) return yield* TokenIssuance.issueClientToken({ ...input, sub: linked.value.sub })
         return yield* otherwise
       })
     return yield* attempt(false).pipe(
@@ -363,7 +365,7 @@ export const handle = Effect.fn("JwtBearerGrant.handle")(function*(cmd: Command)
     }
     // draft §4.4.2 and ADR 0047: no refresh token (a new ID-JAG is the way to a new token), no ID token
     return yield* Option.match(linked, {
-      onSome: (user) => TokenSet.issueClientToken({ ...token, sub: user.sub }),
+      onSome: (user) => TokenIssuance.issueClientToken({ ...token, sub: user.sub }),
       onNone: () => provisionAndIssue({ ...token, iss: verified.iss, subject: verified.subject, claims: verified.claims })
     })
   }
@@ -381,7 +383,7 @@ export const handle = Effect.fn("JwtBearerGrant.handle")(function*(cmd: Command)
   // RFC 9068 §2.2: sub is the person, or the client itself. No auth_time or acr: the person did not authenticate at
   // Tessera, and the assertion's word on when they did elsewhere is not a claim Tessera can vouch for.
   // No refresh token (RFC 7523 §2.1 leaves it to the server: a new assertion is the way to a new token), no ID token.
-  return yield* TokenSet.issueClientToken({
+  return yield* TokenIssuance.issueClientToken({
     realm: cmd.realm,
     issuer: cmd.issuer,
     client: cmd.client,

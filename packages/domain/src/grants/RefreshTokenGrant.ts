@@ -11,9 +11,10 @@ import * as RefreshFamily from "../RefreshFamily.js"
 import { Resources } from "../Resources.js"
 import { Grants } from "../Grants.js"
 import { RefreshTokens } from "../RefreshTokens.js"
+import { audited, type RequestContext } from "../RequestContext.js"
 import * as StepUp from "../StepUp.js"
 import * as Tokens from "../Tokens.js"
-import * as TokenSet from "./TokenSet.js"
+import * as TokenIssuance from "./TokenIssuance.js"
 
 export const grantType = "refresh_token"
 
@@ -24,7 +25,7 @@ export interface Command {
   readonly refreshToken: string
   readonly scope: ReadonlyArray<string> | undefined
   readonly resource: string | undefined
-  readonly context: TokenSet.RequestContext
+  readonly context: RequestContext
   /** RFC 9449 §5: the key the request proved with a DPoP proof, or none; every access token minted is bound to it. */
   readonly dpopKey: Tokens.DpopKey
 }
@@ -55,7 +56,7 @@ export const handle = Effect.fn("RefreshTokenGrant.handle")(function*(cmd: Comma
       // Introspection) the access tokens it produced. A grant has one family, so the grant is revoked: its family,
       // and every access token linked to it, end in one write with the event
       const event = yield* Audit.make(cmd.realm, {
-        ...TokenSet.audited(cmd.context),
+        ...audited(cmd.context),
         type: "refresh.reuse_detected",
         actor: { type: "client", id: cmd.client.clientId },
         clientId: cmd.client.clientId,
@@ -99,7 +100,7 @@ export const handle = Effect.fn("RefreshTokenGrant.handle")(function*(cmd: Comma
   const reason = scope.length < chosen.scope.length
     ? `step-up scope left out: the login is older than ${StepUp.freshAuthenticationSeconds} seconds`
     : undefined
-  const issued = yield* TokenSet.issue({ ...cmd, grant: grant.value, choice, grantType, reason })
+  const issued = yield* TokenIssuance.issue({ ...cmd, grant: grant.value, choice, grantType, reason })
   // compare-and-set: of two racing uses of one token, the loser is a reuse
   yield* refreshes.rotate(next, presented.value.generation, issued.event).pipe(
     Effect.catchTag("RefreshChanged", () => reuse(next.familyId, next.grantId))

@@ -16,13 +16,15 @@ import * as JwtAssertion from "../JwtAssertion.js"
 import type { Realm } from "../Realm.js"
 import { Resources } from "../Resources.js"
 import { Grants } from "../Grants.js"
+import { audited, type RequestContext } from "../RequestContext.js"
 import { Sessions } from "../Sessions.js"
 import * as SigningKeys from "../SigningKeys.js"
 import * as Tokens from "../Tokens.js"
 import * as TrustedJwt from "../TrustedJwt.js"
 import * as User from "../User.js"
 import { Users } from "../Users.js"
-import * as TokenSet from "./TokenSet.js"
+import * as TokenIssuance from "./TokenIssuance.js"
+import type { TokenSet } from "./TokenSet.js"
 
 export const grantType = "urn:ietf:params:oauth:grant-type:token-exchange"
 
@@ -44,7 +46,7 @@ export interface Command {
   readonly actorToken: string | undefined
   readonly scope: ReadonlyArray<string> | undefined
   readonly resource: string | undefined
-  readonly context: TokenSet.RequestContext
+  readonly context: RequestContext
   /** RFC 9449 §5 (ADR 0018): the key the request proved with a DPoP proof, or none; the exchanged token is bound to it. */
   readonly dpopKey: Tokens.DpopKey
 }
@@ -210,9 +212,9 @@ export const handle = Effect.fn("TokenExchangeGrant.handle")(function*(cmd: Comm
   }
   // DESIGN "Agents": the agent is the actor, the person the subject; a step-up scope granted says so
   const event = yield* Audit.make(cmd.realm, {
-    ...TokenSet.audited(cmd.context),
+    ...audited(cmd.context),
     type: "token.exchanged",
-    actor: TokenSet.actorOf(cmd.client),
+    actor: TokenIssuance.actorOf(cmd.client),
     subject: subject.sub,
     clientId: agentId,
     grantType,
@@ -242,7 +244,7 @@ export const handle = Effect.fn("TokenExchangeGrant.handle")(function*(cmd: Comm
     expiresIn: access.expiresIn,
     scope: decision.scope,
     issuedTokenType: accessTokenType
-  } satisfies TokenSet.TokenSet
+  } satisfies TokenSet
 })
 
 /** draft-ietf-oauth-identity-assertion-authz-grant §4.3: the token type of an OpenID Connect ID token. */
@@ -270,7 +272,7 @@ export interface IdJagCommand {
   readonly audience: string
   readonly resource: string | undefined
   readonly scope: ReadonlyArray<string> | undefined
-  readonly context: TokenSet.RequestContext
+  readonly context: RequestContext
   /** draft-ietf-oauth-identity-assertion-authz-grant §8.6.1.1: the key the request proved, bound into the ID-JAG; or none. */
   readonly dpopKey: Tokens.DpopKey
 }
@@ -354,9 +356,9 @@ export const handleIdJag = Effect.fn("TokenExchangeGrant.handleIdJag")(function*
   }, lifetime)
   // CONTRACT §7: its own event type; the other server and the client's id there are named, never the token
   const event = yield* Audit.make(cmd.realm, {
-    ...TokenSet.audited(cmd.context),
+    ...audited(cmd.context),
     type: "id_jag.issued",
-    actor: TokenSet.actorOf(cmd.client),
+    actor: TokenIssuance.actorOf(cmd.client),
     subject: subject.sub,
     clientId: cmd.client.clientId,
     grantType,
@@ -372,5 +374,5 @@ export const handleIdJag = Effect.fn("TokenExchangeGrant.handleIdJag")(function*
     expiresIn: jag.expiresIn,
     scope: cmd.scope ?? [],
     issuedTokenType: idJagTokenType
-  } satisfies TokenSet.TokenSet
+  } satisfies TokenSet
 })

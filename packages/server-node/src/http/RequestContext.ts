@@ -5,14 +5,17 @@
  */
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import { Effect } from "effect"
-import type { TokenSet } from "@tessera/domain"
+import type { RequestContext } from "@tessera/domain"
 import * as ClientAddress from "./ClientAddress.js"
 
 /** How much of a User-Agent the audit trail keeps. */
 const maxUserAgent = 512
 
+/** The domain's request context (who asked), as the routes pass it on. */
+export type Context = RequestContext.RequestContext
+
 /** The request context from the client address and the User-Agent header as Node gives them. */
-export const of = (ip: string | undefined, userAgent: string | undefined): TokenSet.RequestContext => ({
+export const of = (ip: string | undefined, userAgent: string | undefined): Context => ({
   ...(ip !== undefined ? { ip } : {}),
   ...(userAgent !== undefined && userAgent !== "" ? { userAgent: userAgent.slice(0, maxUserAgent) } : {})
 })

@@ -185,7 +185,7 @@ interface Context {
   readonly realm: Realm.Realm
   readonly issuer: string
   readonly client: Client.Client
-  readonly context: TokenSet.RequestContext
+  readonly context: RequestContext.Context
   readonly dpopKey: Tokens.DpopKey
 }
 
