@@ -24,7 +24,9 @@ const grantSuites = [
   "test/id-jag-as-*.test.ts",
   "test/id-jag-idp-*.test.ts",
   "test/id-jag-attacks.test.ts",
-  "test/oidc-logout.test.ts"
+  "test/oidc-logout.test.ts",
+  // not a grant suite: the test files' own databases (ADR 0060), on every store
+  "test/file-database.test.ts"
 ]
 
 /**

@@ -509,7 +509,7 @@ it.effect("a session that expired on its own: nothing to confirm, the signed-out
  * the session Active before any ends it, the race a slow store or a busy node opens.
  */
 const barrier = { armed: 0, waiting: [] as Array<Deferred.Deferred<void>> }
-const racingSessionReads = (ports: Layer.Layer<Ports, Error>) =>
+const racingSessionReads = <R>(ports: Layer.Layer<Ports, Error, R>) =>
   Layer.effectContext(Effect.map(Effect.context<Ports>(), (context) => {
     const sessions = Context.get(context, Sessions.Sessions)
     return Context.add(context, Sessions.Sessions, {
