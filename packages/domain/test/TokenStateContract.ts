@@ -75,6 +75,67 @@ export const suite = (name: string, ports: Layer.Layer<TokenStatePorts, unknown>
         expect(yield* seen.remember(realm.id, "client-1", "jti-3", past)).toBe(true)
       }))
 
+    it.effect("JtiCache (RFC 9449 §11.1, ADR 0056): 40 concurrent uses of distinct jtis are each new; used again at once, each is a replay", () =>
+      Effect.gen(function*() {
+        const seen = yield* JtiCache.JtiCache
+        const realm = yield* newRealm
+        const until = yield* inAMinute
+        const jtis = Array.from({ length: 40 }, (_, i) => `distinct-${i}`)
+        const useAll = Effect.all(jtis.map((jti) => seen.remember(realm.id, "client-1", jti, until)), { concurrency: "unbounded" })
+        expect(yield* useAll).toEqual(jtis.map(() => true))
+        expect(yield* useAll).toEqual(jtis.map(() => false))
+      }))
+
+    it.effect("JtiCache (RFC 9449 §11.1, RFC 7523 §3): of concurrent uses of 10 jtis, 4 each, interleaved, exactly one use of each is new; another issuer's same jti is its own", () =>
+      Effect.gen(function*() {
+        const seen = yield* JtiCache.JtiCache
+        const realm = yield* newRealm
+        const until = yield* inAMinute
+        // interleaved, so that a SQL store's batches hold several uses of one jti
+        const uses = [
+          ...Array.from({ length: 40 }, (_, i) => ({ issuer: "client-1", jti: `mixed-${i % 10}` })),
+          ...Array.from({ length: 10 }, (_, i) => ({ issuer: "client-2", jti: `mixed-${i}` }))
+        ]
+        const results = yield* Effect.all(uses.map((u) => seen.remember(realm.id, u.issuer, u.jti, until)), { concurrency: "unbounded" })
+        const wins = new Map<string, number>()
+        uses.forEach((u, i) => wins.set(`${u.issuer} ${u.jti}`, (wins.get(`${u.issuer} ${u.jti}`) ?? 0) + (results[i] ? 1 : 0)))
+        expect([...wins.values()]).toEqual(Array.from({ length: 20 }, () => 1))
+        expect(yield* seen.remember(realm.id, "client-2", "mixed-3", until)).toBe(false)
+      }))
+
+    it.effect("JtiCache (ADR 0047): a jti of maxLength characters, 3-byte or surrogate pairs in UTF-8, is remembered once beside others", () =>
+      Effect.gen(function*() {
+        const seen = yield* JtiCache.JtiCache
+        const realm = yield* newRealm
+        const until = yield* inAMinute
+        const euros = "€".repeat(JtiCache.maxLength)
+        const faces = `${"😀".repeat((JtiCache.maxLength - 1) / 2)}x`
+        expect([euros.length, faces.length]).toEqual([JtiCache.maxLength, JtiCache.maxLength])
+        const jtis = [euros, "beside-1", faces, euros, "beside-2", faces]
+        const results = yield* Effect.all(jtis.map((jti) => seen.remember(realm.id, "client-1", jti, until)), { concurrency: "unbounded" })
+        const wins = (a: number, b: number) => [results[a], results[b]].filter(Boolean).length
+        expect([wins(0, 3), wins(2, 5), results[1], results[4]]).toEqual([1, 1, true, true])
+        expect(yield* seen.remember(realm.id, "client-1", euros, until)).toBe(false)
+        expect(yield* seen.remember(realm.id, "client-1", faces, until)).toBe(false)
+      }))
+
+    it.effect("JtiCache (RFC 9449 §11.1): nothing is remembered past its expiry, even among concurrent uses; a live one then is", () =>
+      Effect.gen(function*() {
+        const seen = yield* JtiCache.JtiCache
+        const realm = yield* newRealm
+        const past = yield* aSecondAgo
+        const expired = yield* Effect.all(Array.from({ length: 6 }, () => seen.remember(realm.id, "client-1", "jti-4", past)), {
+          concurrency: "unbounded"
+        })
+        expect(expired).toEqual(Array.from({ length: 6 }, () => true))
+        const until = yield* inAMinute
+        const live = yield* Effect.all(Array.from({ length: 6 }, () => seen.remember(realm.id, "client-1", "jti-4", until)), {
+          concurrency: "unbounded"
+        })
+        expect(live.filter(Boolean)).toHaveLength(1)
+        expect(yield* seen.remember(realm.id, "client-1", "jti-4", until)).toBe(false)
+      }))
+
     it.effect("AccessTokens: a recorded token names its grant; revoking keeps the link and writes the event", () =>
       Effect.gen(function*() {
         const tokens = yield* AccessTokens.AccessTokens

@@ -1,7 +1,7 @@
-/** Short-lived sign-in state on Postgres: interactions (a state machine, ADR 0054), access-token status, used jtis (throttles: PgThrottles). */
+/** Short-lived sign-in state on Postgres: interactions (a state machine, ADR 0054) and access-token status (used jtis: PgJtiCache; throttles: PgThrottles). */
 import { SqlClient } from "@effect/sql"
 import { DateTime, Effect, Layer, Option, Schema } from "effect"
-import { AccessTokens, Interactions, JtiCache } from "@tessera/domain"
+import { AccessTokens, Interactions } from "@tessera/domain"
 import { appendEvent } from "./PgAudit.js"
 import * as PgRows from "./PgRows.js"
 import { on, toDate, withRealm } from "./Sql.js"
@@ -175,37 +175,9 @@ export const layerAccessTokens = Layer.effect(AccessTokens.AccessTokens, Effect.
 
 const ActiveRow = Schema.Struct({ active: Schema.Boolean })
 
-/** How many expired jtis one `remember` drops: more than one, so the table shrinks after a burst. */
-const purgeBatch = 16
-
-export const layerJtiCache = Layer.effect(JtiCache.JtiCache, Effect.gen(function*() {
-  const sql = yield* SqlClient.SqlClient
-  const run = on(sql)
-  return JtiCache.JtiCache.of({
-    remember: (realmId, issuer, jti, expiresAt) =>
-      Effect.gen(function*() {
-        const now = toDate(yield* DateTime.now)
-        // one statement: a new jti is inserted, an expired one replaced; a live one is a replay (no row returned).
-        // Every DPoP proof leaves a row (RFC 9449 §11.1), so the same statement drops a few expired ones of the realm,
-        // skipping rows another transaction holds (and this jti's own row, which ON CONFLICT deals with): the table
-        // stays the size of the live window without a sweeper or lock waits
-        const rows = yield* sql`WITH purged AS (
-            DELETE FROM seen_jtis WHERE ctid IN (
-              SELECT ctid FROM seen_jtis WHERE realm_id = ${realmId} AND expires_at <= ${now}
-                AND NOT (issuer = ${issuer} AND jti = ${jti})
-              LIMIT ${purgeBatch} FOR UPDATE SKIP LOCKED))
-          INSERT INTO seen_jtis ${sql.insert({ realm_id: realmId, issuer, jti, expires_at: toDate(expiresAt) })}
-            ON CONFLICT (realm_id, issuer, jti) DO UPDATE SET expires_at = EXCLUDED.expires_at
-            WHERE seen_jtis.expires_at <= ${now} RETURNING jti`
-        return rows.length === 1
-      }).pipe(withRealm(realmId), run)
-  })
-}))
-
 /** Every short-lived sign-in store on the `SqlClient` in context. */
 export const layer = Layer.mergeAll(
   layerInteractions,
-  layerAccessTokens,
-  layerJtiCache
+  layerAccessTokens
 )
 

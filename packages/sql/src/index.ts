@@ -8,6 +8,7 @@ import * as PgDeviceAuthorizations from "./PgDeviceAuthorizations.js"
 import * as PgIdentityLinks from "./PgIdentityLinks.js"
 import * as PgInvitations from "./PgInvitations.js"
 import * as PgJobLock from "./PgJobLock.js"
+import * as PgJtiCache from "./PgJtiCache.js"
 import * as PgKeys from "./PgKeys.js"
 import * as PgRealms from "./PgRealms.js"
 import * as PgResources from "./PgResources.js"
@@ -35,6 +36,7 @@ export const ports = Layer.mergeAll(
   PgIdentityLinks.layer,
   PgSignIn.layer,
   PgSignInState.layer,
+  PgJtiCache.layer,
   PgDeviceAuthorizations.layer,
   PgThrottles.layer,
   PgDelegations.layer,

@@ -123,3 +123,61 @@ describe("ADR 0022 group commit: batches, outcomes, interruption", () => {
       expect(batches).toEqual([{ key: "a", items: [1] }])
     }))
 })
+
+/** As `harness`, for a flush that answers each item (ADR 0056): each batch held until `finish` gives its answers. */
+const answering = Effect.gen(function*() {
+  const batches: Array<ReadonlyArray<number>> = []
+  const gates: Array<Deferred.Deferred<ReadonlyArray<string>, string>> = []
+  const group = yield* GroupCommit.makeAnswering({
+    maxBatch: 3,
+    flush: (_key: string, items: ReadonlyArray<number>) =>
+      Effect.flatMap(Deferred.make<ReadonlyArray<string>, string>(), (gate) => {
+        batches.push([...items])
+        gates.push(gate)
+        return Deferred.await(gate)
+      })
+  })
+  const finish = (i: number, outcome: Exit.Exit<ReadonlyArray<string>, string>) =>
+    Effect.flatMap(waitFor(() => gates.length > i), () => Deferred.done(gates[i]!, outcome))
+  return { batches, group, finish }
+})
+
+describe("ADR 0056 group commit with an answer per item", () => {
+  it.scoped("each submitter gets its own item's answer, in its batch's order; a failed batch fails each of its submitters", () =>
+    Effect.gen(function*() {
+      const { batches, finish, group } = yield* answering
+      const [first] = yield* Effect.forEach([1], (item) => Effect.fork(group.submit("a", item)))
+      yield* waitFor(() => batches.length === 1)
+      const queued = yield* Effect.forEach([2, 3, 4, 5], (item) => Effect.fork(group.submit("a", item)))
+      yield* Effect.yieldNow()
+      yield* finish(0, Exit.succeed(["one"]))
+      yield* finish(1, Exit.succeed(["two", "three", "four"]))
+      yield* finish(2, Exit.fail("refused"))
+      expect(yield* Fiber.await(first!)).toEqual(Exit.succeed("one"))
+      expect(yield* Effect.forEach(queued, Fiber.await)).toEqual([
+        Exit.succeed("two"), Exit.succeed("three"), Exit.succeed("four"), Exit.fail("refused")
+      ])
+      expect(batches).toEqual([[1], [2, 3, 4], [5]])
+    }))
+
+  it.scoped("a flush that answers another number of items than it was given is a defect for each of its batch, answered once; the lane goes on", () =>
+    Effect.gen(function*() {
+      const { batches, finish, group } = yield* answering
+      const [first] = yield* Effect.forEach([1], (item) => Effect.fork(group.submit("a", item)))
+      yield* waitFor(() => batches.length === 1)
+      const short = yield* Effect.forEach([2, 3], (item) => Effect.fork(group.submit("a", item)))
+      yield* Effect.yieldNow()
+      yield* finish(0, Exit.succeed(["one", "extra"]))
+      yield* finish(1, Exit.succeed(["two"]))
+      const defect = (exit: Exit.Exit<string, string>) =>
+        Exit.isFailure(exit) ? Option.getOrUndefined(Option.map(Cause.dieOption(exit.cause), (e) => (e as Error).message)) : exit.value
+      expect(defect(yield* Fiber.await(first!))).toBe("group commit: the flush answered 2 of 1 items")
+      expect((yield* Effect.forEach(short, Fiber.await)).map(defect)).toEqual([
+        "group commit: the flush answered 1 of 2 items", "group commit: the flush answered 1 of 2 items"
+      ])
+      const [later] = yield* Effect.forEach([6], (item) => Effect.fork(group.submit("a", item)))
+      yield* finish(2, Exit.succeed(["six"]))
+      expect(yield* Fiber.await(later!)).toEqual(Exit.succeed("six"))
+      expect(batches).toEqual([[1], [2, 3], [6]])
+    }))
+})

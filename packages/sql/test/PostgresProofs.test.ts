@@ -6,14 +6,15 @@
 import { proxyTo, silentServer } from "./support/TcpProxy.js"
 import { describe, expect, it } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
-import { Cause, Deferred, Duration, Effect, Exit, Fiber, Layer, Option, Redacted, Schedule } from "effect"
+import { Cause, DateTime, Deferred, Duration, Effect, Exit, Fiber, Layer, Option, Redacted, Schedule } from "effect"
 import * as Net from "node:net"
 import * as Os from "node:os"
 import Pg from "pg"
-import { Audit, Clients, Hash, JobLock, Keys, Realms, Resources, Codes, Consents, Grants, RefreshTokens, Sessions, TrustedIssuers, Users } from "@tessera/domain"
+import { Audit, Clients, Hash, JobLock, JtiCache, Keys, Realms, Resources, Codes, Consents, Grants, RefreshTokens, Sessions, TrustedIssuers, Users } from "@tessera/domain"
 import { Database, Sql, jobLock, ports } from "@tessera/sql"
 import { newRealm } from "../../domain/test/PortContract.js"
 import * as Proofs from "./Proofs.js"
+import * as PgJtiCache from "../src/PgJtiCache.js"
 import { fileDatabaseIfAny, freshDatabase } from "../../../test/support/Postgres.js"
 
 // this file's own database on the DATABASE_URL server, made now (ADR 0051); undefined without one
@@ -153,6 +154,58 @@ if (url !== undefined) {
         yield* Effect.all(appends, { concurrency: "unbounded", discard: true })
         expect(yield* Proofs.verify(realm).pipe(Effect.provide(one))).toEqual({ ok: true, events: 42 })
         expect(yield* Proofs.verify(realm).pipe(Effect.provide(two))).toEqual({ ok: true, events: 42 })
+      }))
+
+    it.scopedLive("RFC 9449 §11.1 across nodes (ADR 0056): two nodes, 10 jtis used 4 times on each, in opposite orders, all at once: exactly one use of each is new", () =>
+      Effect.gen(function*() {
+        const [one, two] = yield* Effect.all([node(url), node(url)], { concurrency: 2 })
+        const realm = yield* newRealm.pipe(Effect.provide(one))
+        const until = DateTime.add(yield* DateTime.now, { minutes: 1 })
+        const jtis = Array.from({ length: 40 }, (_, i) => `shared-${i % 10}`)
+        const uses = [
+          ...jtis.map((jti) => ({ jti, on: one })),
+          ...[...jtis].reverse().map((jti) => ({ jti, on: two }))
+        ]
+        const results = yield* Effect.all(
+          uses.map(({ jti, on }) => failureOf(Effect.flatMap(JtiCache.JtiCache, (seen) => seen.remember(realm.id, "c1", jti, until)).pipe(
+            Effect.flatMap((fresh) => fresh ? Effect.succeed("new") : Effect.fail({ _tag: "replay" as const })),
+            Effect.provide(on)
+          ))),
+          { concurrency: "unbounded" }
+        )
+        const outcomes = new Map<string, Array<string>>()
+        uses.forEach(({ jti }, i) => outcomes.set(jti, [...(outcomes.get(jti) ?? []), results[i]!]))
+        for (const [jti, answers] of outcomes) {
+          expect([jti, answers.filter((a) => a === "succeeded").length, answers.filter((a) => a === "replay").length]).toEqual([jti, 1, 7])
+        }
+      }))
+
+    it.scopedLive("RFC 9449 §11.1 across nodes (ADR 0056): two batches sharing jtis in opposite orders, lined up behind a held row, write in one order: one answers new, the other replay, no deadlock", () =>
+      Effect.gen(function*() {
+        const [one, two] = yield* Effect.all([node(url), node(url)], { concurrency: 2 })
+        const realm = yield* newRealm.pipe(Effect.provide(one))
+        const now = Date.now()
+        const use = (jti: string) => ({ issuer: "c1", jti, expiresAt: now + 60_000, now })
+        // the owner holds an uncommitted row of the middle jti, so both batches are in flight at once, each waiting
+        const pool = yield* ownerPool(url)
+        const holder = yield* Effect.acquireRelease(Effect.promise(() => pool.connect()), (client) => Effect.sync(() => client.release()))
+        yield* Effect.promise(() => holder.query("BEGIN"))
+        yield* Effect.promise(() =>
+          holder.query("INSERT INTO seen_jtis (realm_id, issuer, jti, expires_at) VALUES ($1, 'c1', 'm', now() + interval '1 minute')", [realm.id]))
+        const waiting = query(pool, "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")
+        const batch = (jtis: ReadonlyArray<string>, on: typeof one) =>
+          Effect.fork(Effect.either(PgJtiCache.rememberAll(realm.id, jtis.map(use)).pipe(Effect.provide(on))))
+        const forward = yield* batch(["a", "m", "z"], one)
+        const backward = yield* batch(["z", "m", "a"], two)
+        // in one order the second waits behind the first's "a"; in the order given it would hold "z" and wait for "m"
+        yield* Effect.repeat(waiting, { until: (rows) => rows[0]!["n"] === 2, schedule: Schedule.spaced("20 millis") }).pipe(
+          Effect.timeoutFail({ duration: "10 seconds", onTimeout: () => "the two batches never both waited" })
+        )
+        yield* Effect.promise(() => holder.query("ROLLBACK"))
+        const answers = [yield* Fiber.join(forward), yield* Fiber.join(backward)].map((either) =>
+          either._tag === "Right" ? either.right : `failed: ${String((either.left.cause as { message?: string })?.message)}`
+        )
+        expect([...answers].sort()).toEqual([[false, false, false], [true, true, true]])
       }))
 
     it.scopedLive("job lock: while node 1 runs a job, node 2 skips it; the job's writes are visible at once and block no one", () =>

@@ -19,6 +19,7 @@ import {
 } from "@tessera/domain"
 import type { Client, Consent, Grant, Realm } from "@tessera/domain"
 import { Sql } from "@tessera/sql"
+import * as PgJtiCache from "../src/PgJtiCache.js"
 import { generate, oracle, prng, storable } from "../../domain/test/CanonicalOracle.js"
 import { newRealm } from "../../domain/test/PortContract.js"
 
@@ -589,6 +590,81 @@ export const suite = (backend: Backend) =>
         // a purged jti was expired anyway: it is accepted again, and a live one still is not
         expect(yield* jtis.remember(realm.id, issuer, "old-0", DateTime.add(now, { minutes: 1 }))).toBe(true)
         expect(yield* jtis.remember(realm.id, issuer, "new-0", DateTime.add(now, { minutes: 1 }))).toBe(false)
+      }))
+
+    it.effect("replay (ADR 0056): one batch's statement answers each use: of one jti's uses exactly one is new, one remembered before is a replay, one forgotten is new again", () =>
+      Effect.gen(function*() {
+        const realm = yield* newRealm
+        const now = yield* Clock.currentTimeMillis
+        const live = now + 60_000
+        const seen = asApp(realm.id, "SELECT issuer, jti, expires_at FROM seen_jtis ORDER BY issuer, jti")
+        const use = (jti: string, expiresAt = live, issuer = "c1") => ({ issuer, jti, expiresAt, now })
+        expect(yield* PgJtiCache.rememberAll(realm.id, [use("a"), use("b"), use("a"), use("c"), use("b"), use("a"), use("a", live, "c2")]))
+          .toEqual([true, true, false, true, false, false, true])
+        // a batch meets the table: a and c remembered by the first, d new, d again a replay within the batch
+        expect(yield* PgJtiCache.rememberAll(realm.id, [use("d"), use("a"), use("d"), use("c")])).toEqual([true, false, false, false])
+        // uses past their expiry are forgotten at once, so each is new; the live one after them is remembered
+        expect(yield* PgJtiCache.rememberAll(realm.id, [use("e", now - 1000), use("e", now - 1000), use("e"), use("e")]))
+          .toEqual([true, true, true, false])
+        const row = (jti: string, issuer = "c1") => ({ issuer, jti, expires_at: new Date(live) })
+        expect(yield* seen).toEqual([row("a"), row("b"), row("c"), row("d"), row("e"), row("a", "c2")])
+      }))
+
+    it.effect("replay (ADR 0056): a batch whose statement fails fails each of its callers with the store's error, once: 20 concurrent uses in a deleted realm are each RealmGone, nothing written", () =>
+      Effect.gen(function*() {
+        const jtis = yield* JtiCache.JtiCache
+        const realm = yield* newRealm
+        const expiresAt = yield* jwtExpiry
+        yield* Effect.flatMap(Realms.Realms, (realms) =>
+          realms.delete(realm, realm.version, () => event(realm, "realm.deleted", { realmId: Audit.ownerTrail, subject: realm.id })))
+        const exits = yield* Effect.all(
+          Array.from({ length: 20 }, (_, i) => Effect.exit(jtis.remember(realm.id, "c1", `gone-${i % 5}`, expiresAt))),
+          { concurrency: "unbounded" }
+        )
+        expect(exits.map((exit) =>
+          Exit.isFailure(exit) && Option.match(Cause.failureOption(exit.cause), {
+            onNone: () => "not a failure",
+            onSome: (e) => e._tag === "StoreError" && StoreError.isRealmGone(e) ? "RealmGone" : e._tag
+          })
+        )).toEqual(Array.from({ length: 20 }, () => "RealmGone"))
+        expect(yield* asApp(realm.id, "SELECT count(*)::int AS n FROM seen_jtis")).toEqual([{ n: 0 }])
+      }))
+
+    it.effect("replay (ADR 0056, ADR 0047): a jti the database cannot hold (U+0000, a lone surrogate, longer than maxLength) fails its own caller alone; the uses beside it are answered", () =>
+      Effect.gen(function*() {
+        const jtis = yield* JtiCache.JtiCache
+        const realm = yield* newRealm
+        const expiresAt = yield* jwtExpiry
+        const uses = ["fine-1", "nul\u0000jti", "fine-2", "lone-\ud800", "x".repeat(JtiCache.maxLength + 1), "fine-3"]
+        const exits = yield* Effect.all(uses.map((jti) => Effect.exit(jtis.remember(realm.id, "c1", jti, expiresAt))), { concurrency: "unbounded" })
+        expect(exits.map((exit) =>
+          Exit.match(exit, {
+            onSuccess: (fresh) => fresh,
+            onFailure: (cause) => Option.getOrUndefined(Option.map(Cause.failureOption(cause), (e) => `${e._tag}: ${(e.cause as { _tag?: string })._tag}`))
+          })
+        )).toEqual([true, "StoreError: JtiRefused", true, "StoreError: JtiRefused", "StoreError: JtiRefused", true])
+        // the issuer is held to the same: a lone surrogate or U+0000 in it is refused, never stored
+        const issuer = yield* Effect.flip(jtis.remember(realm.id, "c\u0000", "fine-4", expiresAt))
+        expect((issuer.cause as { _tag?: string })._tag).toBe("JtiRefused")
+        expect((yield* asApp(realm.id, "SELECT jti FROM seen_jtis ORDER BY jti")).map((r) => r["jti"])).toEqual(["fine-1", "fine-2", "fine-3"])
+      }))
+
+    it.effect("replay (RFC 9449 §11.1, ADR 0056): the sweep holds in batches: 40 expired rows, 3 concurrent proofs later only the 3 live ones are left", () =>
+      Effect.gen(function*() {
+        const jtis = yield* JtiCache.JtiCache
+        const realm = yield* newRealm
+        const issuer = JtiCache.dpopIssuer("https://as.example/realms/r/token")
+        const count = Effect.map(asApp(realm.id, "SELECT count(*)::int AS n FROM seen_jtis"), (rows) => rows[0]!["n"])
+        for (let i = 0; i < 40; i++) {
+          yield* asApp(realm.id, "INSERT INTO seen_jtis (realm_id, issuer, jti, expires_at) VALUES ($1, $2, $3, now() - interval '1 minute') RETURNING jti", [
+            realm.id, issuer, `old-${i}`
+          ])
+        }
+        const until = DateTime.add(yield* DateTime.now, { minutes: 1 })
+        // however the three are batched, each use drops up to 16: 48 at least
+        expect(yield* Effect.all([0, 1, 2].map((i) => jtis.remember(realm.id, issuer, `new-${i}`, until)), { concurrency: "unbounded" }))
+          .toEqual([true, true, true])
+        expect(yield* count).toBe(3)
       }))
 
     it.effect("atomic audit: an event the transaction cannot write (another realm's) takes the client row down with it", () =>
