@@ -41,6 +41,30 @@ export const mayRefresh = (client: Client, scopes: ReadonlyArray<string>) =>
  */
 export const personGrantTypes: ReadonlyArray<string> = ["authorization_code", "urn:ietf:params:oauth:grant-type:device_code"]
 
+/** CONTRACT §7: the event of a token set issued for `sub`, with why it differs from what was asked, if it does. */
+const tokenEvent = (
+  input: {
+    readonly context: RequestContext
+    readonly client: Client
+    readonly grantType: string
+    readonly choice: Audience.Choice
+    readonly reason?: string | undefined
+  },
+  type: "token.issued" | "token.refreshed",
+  sub: string
+): Draft => ({
+  ...audited(input.context),
+  type,
+  actor: actorOf(input.client),
+  subject: sub,
+  clientId: input.client.clientId,
+  grantType: input.grantType,
+  resource: input.choice.audience,
+  scope: input.choice.scope.join(" "),
+  result: "success",
+  ...(input.reason !== undefined ? { reason: input.reason } : {})
+})
+
 /** OIDC Core §5.4: claims released by scope. */
 const claimsByScope = (scopes: ReadonlyArray<string>, user: { readonly name?: string; readonly email?: string; readonly username: string }) => ({
   ...(scopes.includes("profile") ? { preferred_username: user.username, ...(user.name !== undefined ? { name: user.name } : {}) } : {}),
@@ -94,18 +118,7 @@ export const issue = (input: {
         claims: Option.match(user, { onNone: () => ({}), onSome: (u) => claimsByScope(input.grant.scopes, u) })
       }, policy.lifetimes.idToken)
     }
-    const event = yield* Audit.make(input.realm, {
-      ...audited(input.context),
-      type: input.grantType === "refresh_token" ? "token.refreshed" : "token.issued",
-      actor: actorOf(input.client),
-      subject: input.grant.sub,
-      clientId: input.client.clientId,
-      grantType: input.grantType,
-      resource: input.choice.audience,
-      scope: input.choice.scope.join(" "),
-      result: "success",
-      ...(input.reason !== undefined ? { reason: input.reason } : {})
-    })
+    const event = yield* Audit.make(input.realm, tokenEvent(input, input.grantType === "refresh_token" ? "token.refreshed" : "token.issued", input.grant.sub))
     return {
       set: {
         accessToken: access.token,
@@ -149,18 +162,7 @@ export const clientTokenInput = (input: ClientToken): Tokens.AccessTokenInput =>
 })
 
 /** `issueClientToken`'s `token.issued` event (CONTRACT §7). */
-export const clientTokenEvent = (input: ClientToken): Draft => ({
-  ...audited(input.context),
-  type: "token.issued",
-  actor: actorOf(input.client),
-  subject: input.sub,
-  clientId: input.client.clientId,
-  grantType: input.grantType,
-  resource: input.choice.audience,
-  scope: input.choice.scope.join(" "),
-  result: "success",
-  ...(input.reason !== undefined ? { reason: input.reason } : {})
-})
+export const clientTokenEvent = (input: ClientToken): Draft => tokenEvent(input, "token.issued", input.sub)
 
 export const issueClientToken = (input: ClientToken) =>
   Effect.gen(function*() {
