@@ -24,6 +24,7 @@ const grantSuites = [
   "test/id-jag-as-*.test.ts",
   "test/id-jag-idp-*.test.ts",
   "test/id-jag-attacks.test.ts",
+  "test/json-depth-attacks.test.ts",
   "test/oidc-logout.test.ts",
   // not a grant suite: the test files' own databases (ADR 0060), on every store
   "test/file-database.test.ts"

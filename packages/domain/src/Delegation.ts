@@ -43,6 +43,8 @@ export class SubjectRejected extends Data.TaggedError("SubjectRejected")<{
     | "dpop_mismatch"
     /** Issued at or before the admin revoked this agent's delegation from the person (ADR 0034). */
     | "revoked"
+    /** Its `act` is no chain of at most `maxActors - 1` actors, each an object of claims (RFC 8693 §4.1). */
+    | "act_chain"
 }> {}
 
 /** RFC 8693 §2.1: an `actor_token` that is no active access token of this realm issued to the agent: invalid_grant. */
@@ -133,6 +135,31 @@ export const delegable = (subject: Subject, agentId: string, issuer: string): Ei
   return Either.void
 }
 
+/**
+ * RFC 8693 §4.1 sets no bound on how many actors a chain names; Tessera takes at most this many, the new agent
+ * included. Each exchange adds one, and the chain is kept in the token, its audit event (jsonb) and the delegation's
+ * answer: the bound keeps a hostile chain (thousands of levels, which PGlite's jsonb cannot hold and the audit chain's
+ * canonical JSON would recurse through) out of every store and walker, far beyond any honest chain of agents.
+ */
+export const maxActors = 16
+
+/**
+ * RFC 8693 §4.1: the subject token's `act`, when it has one, is "a JSON object" whose members "are claims that identify
+ * the actor", the prior actor's `act` nested in it. Anything else, or a chain so long that the agent's would exceed
+ * `maxActors`, is refused before it is kept; walked link by link, never by recursion.
+ */
+export const priorChain = (act: unknown): Either.Either<void, SubjectRejected> => {
+  let actors = 0
+  for (let actor = act; actor !== undefined; actor = (actor as Record<string, unknown>)["act"]) {
+    if (!isObject(actor) || ++actors >= maxActors) return Either.left(new SubjectRejected({ reason: "act_chain" }))
+    // RFC 8693 §4.1: claims identifying the actor (`sub`, `iss`, ...); a nested object or array names nobody
+    for (const [name, claim] of Object.entries(actor)) {
+      if (name !== "act" && typeof claim === "object" && claim !== null) return Either.left(new SubjectRejected({ reason: "act_chain" }))
+    }
+  }
+  return Either.void
+}
+
 /** RFC 8693 §4.1: the agent becomes the current actor; the subject token's `act`, if any, is nested as the prior one. */
 export const actChain = (agentId: string, previous: unknown): Act =>
   previous === undefined ? { sub: agentId } : { sub: agentId, act: previous }
@@ -194,6 +221,7 @@ export const decide = (input: {
     const { agent, subject } = input
     if (agent.principalType !== "agent") return yield* Either.left(new AgentRejected({ reason: "not_agent" }))
     yield* delegable(subject, agent.clientId, input.issuer)
+    yield* priorChain(subject.act)
     // RFC 8707 §2: without `resource`, the agent's only registered resource (CONTRACT §5 "Audience")
     if (input.requestedResource === undefined && agent.resources?.length !== 1) {
       return yield* Either.left(new Audience.TargetRejected({ reason: "ambiguous" }))

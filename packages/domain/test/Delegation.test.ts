@@ -132,4 +132,26 @@ describe("Delegation.decide (CONTRACT §5 \"Token exchange\")", () => {
     expect(Delegation.actChain("b", undefined)).toStrictEqual({ sub: "b" })
     expect(Delegation.actChain("c", { sub: "b" })).toStrictEqual({ sub: "c", act: { sub: "b" } })
   })
+
+  /** `actors` actors, the most recent first. */
+  const chain = (actors: number): unknown => (actors === 0 ? undefined : { sub: `a${actors}`, act: chain(actors - 1) })
+  const refused = Either.left(new Delegation.SubjectRejected({ reason: "act_chain" }))
+
+  for (
+    const [name, act, expected] of [
+      ["no act", undefined, Either.void],
+      ["one actor with identity claims", { sub: "a", iss: "https://idp.example", n: 1, ok: true, none: null }, Either.void],
+      [`${Delegation.maxActors - 1} actors: the agent's makes ${Delegation.maxActors}`, chain(Delegation.maxActors - 1), Either.void],
+      [`${Delegation.maxActors} actors`, chain(Delegation.maxActors), refused],
+      ["an actor that is a string", "a", refused],
+      ["an actor that is an array", [{ sub: "a" }], refused],
+      ["a nested actor that is null", { sub: "a", act: null }, refused],
+      ["a claim that is an object", { sub: "a", x: { y: 1 } }, refused],
+      ["a claim that is an array, deep in the chain", { sub: "a", act: { sub: "b", x: [[["deep"]]] } }, refused]
+    ] as const
+  ) {
+    it(`RFC 8693 §4.1: priorChain, ${name}`, () => {
+      expect(Delegation.priorChain(act)).toStrictEqual(expected)
+    })
+  }
 })

@@ -11,6 +11,8 @@ export const parseJsonObject = (text: string): Either.Either<Record<string, unkn
   } catch {
     return Either.left(ErrorResponse.invalidRequest("the body is not valid JSON"))
   }
+  // CONTRACT §2: nesting no field has, refused before it is walked (`Syntax.maxJsonDepth` says why)
+  if (!Syntax.isShallowJson(value)) return Either.left(ErrorResponse.invalidRequest(`the body nests deeper than ${Syntax.maxJsonDepth} levels`))
   // CONTRACT §2: a NUL or a lone surrogate (a `\ud800` escape) in any string or key fits no field and no store
   // (PostgreSQL text and jsonb refuse them)
   if (!Syntax.isStorableJson(value)) return Either.left(ErrorResponse.invalidRequest("the body must not contain NUL characters or unpaired surrogates"))

@@ -79,6 +79,8 @@ const ownerOnly = ["principal_type", "resources", "id_jag_targets"]
  */
 export const validate = (clientId: string, body: unknown): Either.Either<ClientMetadata.ClientMetadata, string> => {
   if (typeof body !== "object" || body === null || Array.isArray(body)) return Either.left("the document must be a JSON object")
+  // CONTRACT §2: a document anyone may publish; nesting no metadata field has is refused before it is walked
+  if (!Syntax.isShallowJson(body)) return Either.left(`the document nests deeper than ${Syntax.maxJsonDepth} levels`)
   // CONTRACT §2: a document anyone may publish; a NUL or lone surrogate in any of its strings fits no store
   if (!Syntax.isStorableJson(body)) return Either.left("the document must not contain NUL characters or unpaired surrogates")
   const doc = body as Record<string, unknown>

@@ -239,8 +239,9 @@ export const verify = <E = never, R = never>(
     } catch {
       return yield* reject("malformed")
     }
-    // CONTRACT §2: the jti is stored (the replay cache): a claim no store can hold makes the proof malformed
-    if (!isObject(payload) || !Syntax.isStorableJson(payload)) return yield* reject("malformed")
+    // CONTRACT §2: the jti is stored (the replay cache): a claim no store can hold makes the proof malformed, as does
+    // nesting no claim has (refused before it is walked)
+    if (!isObject(payload) || !Syntax.isShallowJson(payload) || !Syntax.isStorableJson(payload)) return yield* reject("malformed")
     // §4.2, §4.3 item 3: jti, htm, htu, iat are required; §11.1: an unnecessarily large jti is refused
     const { jti, htm, htu, iat, nonce } = payload
     if (typeof jti !== "string" || jti.length === 0 || jti.length > maxJtiLength) return yield* reject("jti")

@@ -40,7 +40,34 @@ const unstorable = /\u0000|\p{Cs}/u
 /** CONTRACT §2: whether a store can hold the text as it is (no U+0000, no lone surrogate). */
 export const isStorable = (s: string) => !unstorable.test(s)
 
-/** CONTRACT §2: whether every string in a JSON value, object keys included, is `isStorable`. */
+/**
+ * CONTRACT §2: how deep arrays and objects may nest in any JSON a caller sends (a body, a client ID metadata document,
+ * a DPoP proof's payload); `{}` is one level. Honest input nests a few levels (client metadata: the body, `jwks`,
+ * `keys`, a key, its `x5c`: five). Deeper input is refused before anything walks it: the walkers that follow recurse
+ * (`isStorableJson` here, the audit chain's canonical JSON), a 10 000-level body overflowed the stack (a 500), and
+ * PGlite's jsonb fails past about 8 000 levels ("cannot drop portal"), PostgreSQL's past its `max_stack_depth`.
+ */
+export const maxJsonDepth = 32
+
+/**
+ * Whether `value` nests arrays and objects at most `max` levels deep. Level by level, without recursion, and it stops
+ * at the first level past `max`, so a hostile value costs no more than its first `max` levels.
+ */
+export const isShallowJson = (value: unknown, max: number = maxJsonDepth): boolean => {
+  let level: Array<unknown> = [value]
+  for (let depth = 0; level.length > 0; depth++) {
+    const next: Array<unknown> = []
+    for (const item of level) {
+      if (typeof item !== "object" || item === null) continue
+      if (depth === max) return false
+      for (const child of Array.isArray(item) ? item : Object.values(item)) next.push(child)
+    }
+    level = next
+  }
+  return true
+}
+
+/** CONTRACT §2: whether every string in a JSON value, object keys included, is `isStorable` (`isShallowJson` first). */
 export const isStorableJson = (value: unknown): boolean => {
   if (typeof value === "string") return isStorable(value)
   if (Array.isArray(value)) return value.every(isStorableJson)

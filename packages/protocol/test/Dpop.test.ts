@@ -52,6 +52,17 @@ describe("RFC 9449 §4.3: checking DPoP proofs", () => {
       expect(yield* outcome("AAAA.AAAA.AAAA")).toBe("malformed")
     }))
 
+  it.effect("CONTRACT §2: a claim nested deeper than Syntax.maxJsonDepth makes the proof malformed", () =>
+    Effect.gen(function*() {
+      const key = yield* Effect.promise(() => Proofs.key())
+      const nest = (depth: number): unknown => JSON.parse(`${"[".repeat(depth)}1${"]".repeat(depth)}`)
+      // the payload is one level: 31 more make 32
+      const shallow = yield* Effect.promise(() => Proofs.proof(key, { ...base, claims: { x: nest(31) } }))
+      expect(yield* outcome(shallow)).toBe("valid")
+      const deep = yield* Effect.promise(() => Proofs.proof(key, { ...base, claims: { x: nest(32) } }))
+      expect(yield* outcome(deep)).toBe("malformed")
+    }))
+
   it.effect("§4.3 item 4, §11.3: typ must be dpop+jwt (a JWT made for something else is refused)", () =>
     Effect.gen(function*() {
       const key = yield* Effect.promise(() => Proofs.key())

@@ -12,7 +12,7 @@ import type { DeviceAuthorization } from "@tessera/domain"
 import { Endpoints, JwtAssertion, Metrics, Tokens } from "@tessera/domain"
 import { StoreError } from "@tessera/domain"
 import type { AdminAccess } from "@tessera/domain"
-import type { Delegation } from "@tessera/domain"
+import { Delegation } from "@tessera/domain"
 import type { Audience, AuthorizationCode, Client, Realm, RefreshFamily, TokenSet } from "@tessera/domain"
 import { Dpop, ErrorResponse, TokenRequest } from "@tessera/protocol"
 import * as ClientCredentials from "./ClientCredentials.js"
@@ -160,7 +160,8 @@ const subjectDescription: Record<Delegation.SubjectRejected["reason"], string> =
   jwt_expired: "'subject_token' has expired or has no 'exp'",
   jwt_iat_future: "the 'subject_token''s 'iat' is in the future",
   unknown_subject: "the 'subject_token''s 'sub' is not a user of the realm",
-  dpop_mismatch: dpopBound("'subject_token'")
+  dpop_mismatch: dpopBound("'subject_token'"),
+  act_chain: `'subject_token' carries an 'act' chain of more than ${Delegation.maxActors - 1} actors, or an actor that is not an object of claims`
 }
 
 /** draft-ietf-oauth-identity-assertion-authz-grant §4.3.3 (CONTRACT §5 "ID-JAG"): the subject ID token's refusals. */
