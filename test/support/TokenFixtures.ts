@@ -7,7 +7,7 @@ import { expect } from "@effect/vitest"
 import { Clock, DateTime, Duration, Effect } from "effect"
 import * as Jose from "jose"
 import { AuthorizationCode, Base64Url, Fetcher, Hash, Pkce, Provisioning, Session, Codes, Grants, Sessions } from "@tessera/domain"
-import type { AuditEvent, Grant } from "@tessera/domain"
+import type { AuditEvent, GrantRecord } from "@tessera/domain"
 import { Dpop } from "@tessera/protocol"
 import { admin, createRealm, get, noStore, request } from "./Http.js"
 import type { WireResponse } from "./Http.js"
@@ -151,7 +151,7 @@ export const issueCode = (w: World, input: GrantInput) =>
   Effect.gen(function*() {
     const now = yield* DateTime.now
     const grantId = crypto.randomUUID()
-    const grant: Grant.Grant = {
+    const grant: GrantRecord.GrantRecord = {
       realmId: w.realmId,
       grantId,
       clientId: input.clientId,

@@ -12,7 +12,7 @@ import * as AuthorizationCode from "./AuthorizationCode.js"
 import type { Client } from "./Client.js"
 import * as Consent from "./Consent.js"
 import * as Entropy from "./Entropy.js"
-import type { Grant } from "./Grant.js"
+import type { GrantRecord } from "./GrantRecord.js"
 import { audited, type RequestContext } from "./RequestContext.js"
 import * as Hash from "./Hash.js"
 import type { Request } from "./Interactions.js"
@@ -245,7 +245,7 @@ export const grantFor = (input: {
 }) =>
   Effect.gen(function*() {
     const { realm, session } = input
-    const grant: Grant = {
+    const grant: GrantRecord = {
       realmId: realm.id,
       grantId: yield* Entropy.uuid,
       clientId: input.clientId,

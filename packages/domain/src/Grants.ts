@@ -1,12 +1,12 @@
 /**
- * The store of grants (`Grant`): what a person authorized a client to do, and what every code, access token and
+ * The store of grants (`GrantRecord`): what a person authorized a client to do, and what every code, access token and
  * refresh family of that authorization stems from. Revoking one reaches all of them (RFC 7009 §2.1).
  */
 import { Context, DateTime, Effect, HashMap, Layer, Option } from "effect"
 import type { AuditEvent } from "./AuditEvent.js"
 import { NotFound } from "./Conflict.js"
 import { consentKey } from "./Consents.js"
-import type { Grant } from "./Grant.js"
+import type { GrantRecord } from "./GrantRecord.js"
 import * as MemoryDb from "./MemoryDb.js"
 import * as Page from "./Page.js"
 import { RefreshFamily } from "./RefreshFamily.js"
@@ -19,28 +19,28 @@ export interface GrantMatch {
 }
 
 export class Grants extends Context.Tag("@tessera/domain/Grants")<Grants, {
-  readonly insert: (grant: Grant, event: AuditEvent | undefined) => Effect.Effect<void, StoreError>
-  readonly find: (realmId: string, grantId: string) => Effect.Effect<Option.Option<Grant>, StoreError>
+  readonly insert: (grant: GrantRecord, event: AuditEvent | undefined) => Effect.Effect<void, StoreError>
+  readonly find: (realmId: string, grantId: string) => Effect.Effect<Option.Option<GrantRecord>, StoreError>
   /** Revokes the grant and every refresh family it produced, with the event that says why. */
   readonly revoke: (realmId: string, grantId: string, at: DateTime.Utc, event: AuditEvent | undefined) => Effect.Effect<void, StoreError>
   /** Revokes every live grant that matches and their refresh families, with one event; answers how many. */
   readonly revokeWhere: (realmId: string, match: GrantMatch, at: DateTime.Utc, event: AuditEvent | undefined) => Effect.Effect<number, StoreError>
   /** CONTRACT §3: the person's live (unrevoked) grants in the order of `sortKey`, a window of them. */
-  readonly listLive: (realmId: string, sub: string, window: Page.Window) => Effect.Effect<ReadonlyArray<Grant>, StoreError>
+  readonly listLive: (realmId: string, sub: string, window: Page.Window) => Effect.Effect<ReadonlyArray<GrantRecord>, StoreError>
   /**
    * CONTRACT §3 (ADR 0031): revokes a live grant of `sub` and its refresh families, and withdraws the person's consent
    * to that client so that the next authorization asks again, with the event; `NotFound` when `sub` has no such live
    * grant. Answers the grant as it was.
    */
-  readonly withdraw: (realmId: string, sub: string, grantId: string, at: DateTime.Utc, event: AuditEvent) => Effect.Effect<Grant, NotFound | StoreError>
+  readonly withdraw: (realmId: string, sub: string, grantId: string, at: DateTime.Utc, event: AuditEvent) => Effect.Effect<GrantRecord, NotFound | StoreError>
 }>() {}
 
 /** The admin API's order of a person's grants: oldest first (`Page.parseSortKey` reads it back). */
-export const sortKey = (grant: Grant) => `${DateTime.formatIso(grant.createdAt)} ${grant.grantId}`
+export const sortKey = (grant: GrantRecord) => `${DateTime.formatIso(grant.createdAt)} ${grant.grantId}`
 
 const k = MemoryDb.key
 
-const matches = (grant: Grant, realmId: string, match: GrantMatch) =>
+const matches = (grant: GrantRecord, realmId: string, match: GrantMatch) =>
   grant.realmId === realmId && (match.sub === undefined || grant.sub === match.sub) &&
   (match.clientId === undefined || grant.clientId === match.clientId)
 
@@ -48,7 +48,7 @@ const matches = (grant: Grant, realmId: string, match: GrantMatch) =>
  * Inside a `MemoryDb.write`: the grant revoked at `at` and its active refresh families revoked for `reason` (their
  * access tokens go inactive through `AccessTokens`' grant links).
  */
-export const revokeIn = (state: MemoryDb.State, realmId: string, grant: Grant, at: DateTime.Utc, reason: string): MemoryDb.State => ({
+export const revokeIn = (state: MemoryDb.State, realmId: string, grant: GrantRecord, at: DateTime.Utc, reason: string): MemoryDb.State => ({
   ...state,
   grants: HashMap.set(state.grants, k(realmId, grant.grantId), { ...grant, revokedAt: at }),
   refreshFamilies: HashMap.map(state.refreshFamilies, (family) =>
@@ -65,7 +65,7 @@ export const revokeGrantsIn = (state: MemoryDb.State, realmId: string, match: Gr
   revokeGrantsThatIn(state, realmId, (grant) => matches(grant, realmId, match), at)
 
 /** Revokes every live grant of the realm that `which` picks, and their refresh families; answers how many. */
-const revokeGrantsThatIn = (state: MemoryDb.State, realmId: string, which: (grant: Grant) => boolean, at: DateTime.Utc) => {
+const revokeGrantsThatIn = (state: MemoryDb.State, realmId: string, which: (grant: GrantRecord) => boolean, at: DateTime.Utc) => {
   let next = state
   let revoked = 0
   for (const grant of HashMap.values(state.grants)) {

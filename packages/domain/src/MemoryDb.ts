@@ -11,7 +11,7 @@ import type { Client } from "./Client.js"
 import type { Consent } from "./Consent.js"
 import type { Row as DelegationRow } from "./Delegations.js"
 import type { DeviceAuthorization } from "./DeviceAuthorization.js"
-import type { Grant } from "./Grant.js"
+import type { GrantRecord } from "./GrantRecord.js"
 import type { IdentityLink } from "./IdentityLink.js"
 import type { Interaction } from "./Interactions.js"
 import type { Invitation } from "./Invitation.js"
@@ -45,7 +45,7 @@ export interface State {
   /** ADR 0042: each trail's signed checkpoints, by trail id, in position order (AuditCheckpoints). */
   readonly auditCheckpoints: HashMap.HashMap<string, Chunk.Chunk<Checkpoint>>
   readonly codes: HashMap.HashMap<string, AuthorizationCode>
-  readonly grants: HashMap.HashMap<string, Grant>
+  readonly grants: HashMap.HashMap<string, GrantRecord>
   readonly sessions: HashMap.HashMap<string, Session>
   readonly sessionCookies: HashMap.HashMap<string, string>
   readonly consents: HashMap.HashMap<string, Consent>

@@ -8,7 +8,7 @@ import { DateTime, Effect, Option } from "effect"
 import * as Audit from "./Audit.js"
 import type * as AuditEvent from "./AuditEvent.js"
 import { NotFound } from "./Conflict.js"
-import type { Grant } from "./Grant.js"
+import type { GrantRecord } from "./GrantRecord.js"
 import type * as Page from "./Page.js"
 import { PasswordHasher } from "./PasswordHasher.js"
 import type { Realm } from "./Realm.js"
@@ -157,7 +157,7 @@ export const revokeGrant = (realm: Realm, sub: string, grantId: string, actor: A
     yield* find(realm, sub)
     const grant = Option.filter(
       yield* Effect.flatMap(Grants, (g) => g.find(realm.id, grantId)),
-      (g: Grant) => g.sub === sub && g.revokedAt === undefined
+      (g: GrantRecord) => g.sub === sub && g.revokedAt === undefined
     )
     if (Option.isNone(grant)) return yield* new NotFound({ entity: "grant" })
     const event = yield* Audit.make(realm, {

@@ -2,7 +2,7 @@
 import { SqlClient } from "@effect/sql"
 import { DateTime, Effect, Layer, Option, Schema } from "effect"
 import { AuthorizationCode, Conflict, RefreshFamily, Session, Codes, Consents, Grants, Page, RefreshTokens, Sessions } from "@tessera/domain"
-import type { AuditEvent, Consent, Grant } from "@tessera/domain"
+import type { AuditEvent, Consent, GrantRecord } from "@tessera/domain"
 import type { SqlError } from "@effect/sql/SqlError"
 import { appendEvent } from "./PgAudit.js"
 import * as PgRows from "./PgRows.js"
@@ -87,7 +87,7 @@ const GrantRow = Schema.Struct({
   created_at: Schema.DateFromSelf,
   revoked_at: Schema.NullOr(Schema.DateFromSelf)
 })
-const toGrant = (row: typeof GrantRow.Type): Grant.Grant => ({
+const toGrant = (row: typeof GrantRow.Type): GrantRecord.GrantRecord => ({
   realmId: row.realm_id,
   grantId: row.grant_id,
   clientId: row.client_id,

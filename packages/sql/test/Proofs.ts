@@ -17,7 +17,7 @@ import {
   Interactions, JtiCache, Keys, LoginThrottle, Realms, RefreshFamily, Resources, Session, Codes, Consents, Grants, RefreshTokens, Sessions, StoreError, Tokens, TrustedIssuers,
   UserCodeThrottle, Users
 } from "@tessera/domain"
-import type { Client, Consent, Grant, Realm } from "@tessera/domain"
+import type { Client, Consent, GrantRecord, Realm } from "@tessera/domain"
 import { Sql } from "@tessera/sql"
 import * as PgJtiCache from "../src/PgJtiCache.js"
 import { generate, oracle, prng, storable } from "../../domain/test/CanonicalOracle.js"
@@ -70,7 +70,7 @@ export const client = (realm: Realm.Realm, clientId: string): Client.Client => (
 })
 
 /** The sign-in rows of a populated realm: client c1's grant g1 for user s1, in session sid1, with its code and family f1. */
-export const grantOf = (realm: Realm.Realm): Grant.Grant => ({
+export const grantOf = (realm: Realm.Realm): GrantRecord.GrantRecord => ({
   realmId: realm.id, grantId: "g1", clientId: "c1", sub: "s1", scopes: ["openid", "read"], resources: ["https://api.example"],
   authTime: at, acr: Session.passwordAcr, amr: Session.passwordAmr, sid: "sid1", nonce: "n1", createdAt: at
 })

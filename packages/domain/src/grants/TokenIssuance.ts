@@ -11,7 +11,7 @@ import type { AuditEvent, Draft } from "../AuditEvent.js"
 import type { Client } from "../Client.js"
 import * as Client_ from "../Client.js"
 import * as Entropy from "../Entropy.js"
-import type { Grant } from "../Grant.js"
+import type { GrantRecord } from "../GrantRecord.js"
 import * as Hash from "../Hash.js"
 import type { Realm } from "../Realm.js"
 import { audited, type RequestContext } from "../RequestContext.js"
@@ -75,7 +75,7 @@ export const issue = (input: {
   readonly realm: Realm
   readonly issuer: string
   readonly client: Client
-  readonly grant: Grant
+  readonly grant: GrantRecord
   readonly choice: Audience.Choice
   readonly grantType: string
   readonly context: RequestContext
@@ -177,7 +177,7 @@ export const issueClientToken = (input: ClientToken) =>
 export const startFamily = (input: {
   readonly realm: Realm
   readonly client: Client
-  readonly grant: Grant
+  readonly grant: GrantRecord
   readonly set: TokenSet
   readonly event: AuditEvent
   /** RFC 9449 §5: the key the request proved, or none. */
@@ -215,7 +215,7 @@ export const choiceFor = (input: {
   readonly realm: Realm
   readonly issuer: string
   readonly client: Client
-  readonly grant: Grant
+  readonly grant: GrantRecord
   readonly resource: string | undefined
 }) =>
   Effect.flatMap(Effect.flatMap(Resources, (r) => r.list(input.realm.id)), (resources) =>
@@ -238,7 +238,7 @@ export const fromGrant = (input: {
   readonly realm: Realm
   readonly issuer: string
   readonly client: Client
-  readonly grant: Grant
+  readonly grant: GrantRecord
   readonly resource: string | undefined
   readonly grantType: string
   readonly context: RequestContext

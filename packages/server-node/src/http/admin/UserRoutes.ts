@@ -4,7 +4,7 @@ import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Duration, Effect, Option } from "effect"
 import { Conflict, Fetcher, Provisioning, Grants, Sessions, UserAdmin, Users } from "@tessera/domain"
-import type { Grant, Realm, Session, User } from "@tessera/domain"
+import type { GrantRecord, Realm, Session, User } from "@tessera/domain"
 import { Admin, Body, ErrorResponse } from "@tessera/protocol"
 import { AppConfig } from "../../AppConfig.js"
 import { withQuery } from "../AuthorizationResponse.js"
@@ -36,7 +36,7 @@ const sessionItem = (session: Session.Session) => ({
   clients: session.clientIds
 })
 
-const grantItem = (grant: Grant.Grant) => ({
+const grantItem = (grant: GrantRecord.GrantRecord) => ({
   grant_id: grant.grantId,
   client_id: grant.clientId,
   scopes: grant.scopes,

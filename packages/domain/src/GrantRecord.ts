@@ -1,7 +1,10 @@
-/** A person's authorization of a client: what every code, access token and refresh family of one sign-in stems from. */
+/**
+ * A person's authorization of a client, as the `Grants` store keeps it: what every code, access token and refresh family
+ * of one sign-in stems from. Not a grant type (those are `grants/<Name>Grant.ts`, ADR 0061).
+ */
 import type { DateTime } from "effect"
 
-export interface Grant {
+export interface GrantRecord {
   readonly realmId: string
   readonly grantId: string
   readonly clientId: string
