@@ -6,7 +6,7 @@
  * (CONTRACT §5; RFC 8693 §2.2.2 would say invalid_request); the tokens the call does not concern stay active.
  * On every store.
  */
-import { expect, layer } from "@effect/vitest"
+import { expect } from "@effect/vitest"
 import { Effect, Option } from "effect"
 import { Jwt, Grants, SigningKeys } from "@tessera/domain"
 import type { WireResponse } from "./support/Http.js"
@@ -17,6 +17,8 @@ import {
   registerClient, signIn, tokenExchangeGrant, userinfo, world
 } from "./support/TokenFixtures.js"
 import type { RegisteredClient, World } from "./support/TokenFixtures.js"
+
+const it = TestLive.file()
 
 const owner = { authorization: `Bearer ${TestLive.adminToken}` }
 const call = (method: "PATCH" | "PUT" | "DELETE", path: string, json?: unknown) =>
@@ -121,7 +123,7 @@ const grantless = (w: World, clientId: string, sub: string, claims: Record<strin
 
 const userPath = (w: World, sub = w.sub) => `/admin/realms/${w.name}/users/${sub}`
 
-layer(TestLive.TestLive)("issue 13: a revoking admin call takes effect wherever Tessera accepts its tokens", (it) => {
+it.layer(TestLive.World)("issue 13: a revoking admin call takes effect wherever Tessera accepts its tokens", (it) => {
   for (
     const [name, revoke] of [
       ["PATCH users/{sub} disabled", (w: World) => call("PATCH", userPath(w), { disabled: true })],

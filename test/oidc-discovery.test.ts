@@ -1,12 +1,15 @@
-import { describe, expect, layer } from "@effect/vitest"
+import { describe, expect } from "@effect/vitest"
 import { Effect } from "effect"
 import { createRealm, get, request } from "./support/Http.js"
-import { publicUrl, TestLive } from "./support/TestLive.js"
+import { publicUrl } from "./support/TestLive.js"
+import * as TestLive from "./support/TestLive.js"
+
+const it = TestLive.file()
 
 /** RFC 8414 §2: asymmetric algorithms only for private_key_jwt assertions. */
 const assertionAlgs = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "Ed25519"]
 
-layer(TestLive)("OIDC Discovery 1.0 §4 and RFC 8414 §3: the three metadata URLs", (it) => {
+it.layer(TestLive.World)("OIDC Discovery 1.0 §4 and RFC 8414 §3: the three metadata URLs", (it) => {
   it.effect("§4.1: {issuer}/.well-known/openid-configuration serves the realm's metadata", () =>
     Effect.gen(function*() {
       const realm = yield* createRealm()
@@ -74,7 +77,7 @@ layer(TestLive)("OIDC Discovery 1.0 §4 and RFC 8414 §3: the three metadata URL
     }))
 })
 
-layer(TestLive)("CONTRACT §2: realms, CORS and what is not served", (it) => {
+it.layer(TestLive.World)("CONTRACT §2: realms, CORS and what is not served", (it) => {
   const unknown = { error: "invalid_request", error_description: "unknown realm" }
 
   it.effect("an unknown realm is 404 unknown realm at each of the three URLs", () =>

@@ -2,7 +2,7 @@
  * OIDC RP-Initiated Logout 1.0 (§2 end_session_endpoint, §3 post-logout redirect, §4 validation) and OIDC
  * Front-Channel Logout 1.0 (§2-§3 iframes with iss and sid), driven over HTTP with a cookie jar.
  */
-import { expect, it, layer } from "@effect/vitest"
+import { expect } from "@effect/vitest"
 import { Context, Deferred, Effect, Layer, TestClock } from "effect"
 import * as Jose from "jose"
 import { Sessions } from "@tessera/domain"
@@ -12,7 +12,10 @@ import {
 } from "./support/Browser.js"
 import type { Browser, Response, Setup } from "./support/Browser.js"
 import { admin, request } from "./support/Http.js"
-import { make, type Ports, publicUrl, TestLive } from "./support/TestLive.js"
+import { type Ports, publicUrl } from "./support/TestLive.js"
+import * as TestLive from "./support/TestLive.js"
+
+const it = TestLive.file()
 
 const app = "https://app.example.com"
 const bye = `${app}/bye`
@@ -151,7 +154,7 @@ const showsLogin = (browser: Browser, w: World) =>
 const expectedFrame = (w: World, sid: string) =>
   `${frontChannelUri}&${new URLSearchParams({ iss: w.issuer, sid }).toString()}`
 
-layer(TestLive)("OIDC RP-Initiated Logout 1.0 §2-§3 and Front-Channel Logout 1.0 §2-§3", (it) => {
+it.layer(TestLive.World)("OIDC RP-Initiated Logout 1.0 §2-§3 and Front-Channel Logout 1.0 §2-§3", (it) => {
   it.effect("id_token_hint, post_logout_redirect_uri and state: confirm, session ended, cookie cleared, one iframe, a link back", () =>
     Effect.gen(function*() {
       const { w, browser, idToken, sid } = yield* signedInToBoth
@@ -355,7 +358,7 @@ layer(TestLive)("OIDC RP-Initiated Logout 1.0 §2-§3 and Front-Channel Logout 1
     }))
 })
 
-layer(TestLive)("OIDC RP-Initiated Logout 1.0 §4: id_token_hint and client_id validation", (it) => {
+it.layer(TestLive.World)("OIDC RP-Initiated Logout 1.0 §4: id_token_hint and client_id validation", (it) => {
   const badHint = "The id_token_hint is not an ID token issued by this realm."
 
   it.effect("a hint from another realm, tampered, re-signed, an access token, or not a JWT: 400 error page, the session lives on", () =>
@@ -440,7 +443,7 @@ layer(TestLive)("OIDC RP-Initiated Logout 1.0 §4: id_token_hint and client_id v
     }))
 })
 
-layer(TestLive)("Logout CSRF: the confirmation is bound to the session and to what it carries", (it) => {
+it.layer(TestLive.World)("Logout CSRF: the confirmation is bound to the session and to what it carries", (it) => {
   const description = "The form could not be verified. Return to the application and start again."
 
   it.effect("missing, wrong, another session's, or for a changed redirect: 400 error page, and the session lives on", () =>
@@ -493,7 +496,7 @@ it.effect("§4: an expired id_token_hint is still accepted as a hint (the sessio
     expect(page.text).toContain("<strong>Example App</strong> asks to sign you out.")
     const done = yield* browser.submit(onlyForm(page.text))
     expectSignedOut(done, [expectedFrame(w, sid)], [`${bye}?state=late`])
-  }).pipe(Effect.provide(make())), 60_000)
+  }).pipe(Effect.provide(TestLive.world())), 60_000)
 
 it.effect("a session that expired on its own: nothing to confirm, the signed-out page", () =>
   Effect.gen(function*() {
@@ -502,7 +505,7 @@ it.effect("a session that expired on its own: nothing to confirm, the signed-out
     const page = yield* browser.get(logoutPath(w, { id_token_hint: idToken, post_logout_redirect_uri: bye }))
     expectPage(page, 200, csp("'self'"))
     expectSignedOut(page, [], [bye])
-  }).pipe(Effect.provide(make())), 60_000)
+  }).pipe(Effect.provide(TestLive.world())), 60_000)
 
 /**
  * Holds the next `armed` session reads by cookie until all of them have read: concurrent confirmations then all see
@@ -528,7 +531,7 @@ const racingSessionReads = <R>(ports: Layer.Layer<Ports, Error, R>) =>
     })
   })).pipe(Layer.provide(ports))
 
-layer(make({}, { ports: racingSessionReads }))("OIDC RP-Initiated Logout 1.0 §2: concurrent confirmations", (it) => {
+it.layer(TestLive.world({}, { ports: racingSessionReads }))("OIDC RP-Initiated Logout 1.0 §2: concurrent confirmations", (it) => {
   it.effect("§2: the same confirmation posted 8 times at once ends the session once: one logout.succeeded, the RPs told once", () =>
     Effect.gen(function*() {
       const { w, browser, idToken, sid } = yield* signedInToBoth
@@ -557,7 +560,7 @@ layer(make({}, { ports: racingSessionReads }))("OIDC RP-Initiated Logout 1.0 §2
 
 })
 
-layer(TestLive)("OIDC RP-Initiated Logout 1.0 §2-§4: attacks on the request and the confirmation", (it) => {
+it.layer(TestLive.World)("OIDC RP-Initiated Logout 1.0 §2-§4: attacks on the request and the confirmation", (it) => {
   it.effect("CONTRACT §2: a NUL in any parameter of the request or of the confirmation is the 400 page naming it, and the session lives on", () =>
     Effect.gen(function*() {
       const { w, browser, idToken } = yield* signedInToBoth

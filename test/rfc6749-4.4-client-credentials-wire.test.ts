@@ -1,10 +1,12 @@
-import { expect, layer } from "@effect/vitest"
+import { expect } from "@effect/vitest"
 import { Effect } from "effect"
 import { tokenEndpointHeaders } from "./support/Http.js"
 import type { WireResponse } from "./support/Http.js"
 import * as TestLive from "./support/TestLive.js"
 import { auditOf, authOf, basicHeader, introspect, post, registerClient, revoke, userAgent, verify, world } from "./support/TokenFixtures.js"
 import type { Auth, World } from "./support/TokenFixtures.js"
+
+const it = TestLive.file()
 
 /** A machine client of the realm, allowed both resources. */
 const machine = (w: World, metadata: Record<string, unknown> = {}) =>
@@ -28,7 +30,7 @@ const claimsOf = (w: World, res: WireResponse) =>
     claims: { ...payload, jti: typeof payload.jti, iat: typeof payload.iat, exp: (payload.exp ?? 0) - (payload.iat ?? 0) }
   }))
 
-layer(TestLive.TestLive)("RFC 6749 §4.4: the client credentials grant on the wire (ADR 0052: one implementation, the route)", (it) => {
+it.layer(TestLive.World)("RFC 6749 §4.4: the client credentials grant on the wire (ADR 0052: one implementation, the route)", (it) => {
   it.effect("RFC 6749 §4.4.3, §5.1: the token response (status, headers, body), the token's claims and its audit event, alike on every request", () =>
     Effect.gen(function*() {
       const w = yield* world

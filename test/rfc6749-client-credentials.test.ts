@@ -1,4 +1,4 @@
-import { expect, layer } from "@effect/vitest"
+import { expect } from "@effect/vitest"
 import { Effect } from "effect"
 import { admin } from "./support/Http.js"
 import * as TestLive from "./support/TestLive.js"
@@ -7,6 +7,8 @@ import {
   userAgent, verify, world
 } from "./support/TokenFixtures.js"
 import type { Auth, World } from "./support/TokenFixtures.js"
+
+const it = TestLive.file()
 
 type Wire = { status: number; headers: Record<string, string>; json: unknown }
 
@@ -65,7 +67,7 @@ const invalidTarget = (description: string) => ({ error: "invalid_target", error
 const invalidScope = (description: string) => ({ error: "invalid_scope", error_description: description })
 const unknownOrNotAllowed = invalidTarget("the resource is unknown or not allowed to the client")
 
-layer(TestLive.TestLive)("RFC 6749 §4.4: the client credentials grant", (it) => {
+it.layer(TestLive.World)("RFC 6749 §4.4: the client credentials grant", (it) => {
   it.effect("§4.4.2 / §4.4.3: with resource, a token for that resource and the client itself; audited as the client", () =>
     Effect.gen(function*() {
       const w = yield* world

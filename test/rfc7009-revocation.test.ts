@@ -1,11 +1,13 @@
-import { expect, layer } from "@effect/vitest"
+import { expect } from "@effect/vitest"
 import { Effect } from "effect"
 import {
   auditOf, authOf, exchange, expectInvalidToken, introspect, issueCode, refresh, registerClient, revoke, userAgent, userinfo,
   world
 } from "./support/TokenFixtures.js"
 import type { Auth, World } from "./support/TokenFixtures.js"
-import { TestLive } from "./support/TestLive.js"
+import * as TestLive from "./support/TestLive.js"
+
+const it = TestLive.file()
 
 type Wire = { status: number; headers: Record<string, string>; text: string }
 
@@ -28,7 +30,7 @@ const tokensFor = (w: World, metadata: Record<string, unknown> = {}) =>
 
 const isActive = (w: World, auth: Auth, token: string) => Effect.map(introspect(w, auth, token), (res) => res.json.active as boolean)
 
-layer(TestLive)("RFC 7009 §2.1 and §2.2: revocation", (it) => {
+it.layer(TestLive.World)("RFC 7009 §2.1 and §2.2: revocation", (it) => {
   it.effect("§2.1: a revoked access token is inactive at introspection; its grant's refresh token still works; audited", () =>
     Effect.gen(function*() {
       const w = yield* world

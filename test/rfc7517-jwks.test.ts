@@ -1,12 +1,14 @@
-import { expect, layer } from "@effect/vitest"
+import { expect } from "@effect/vitest"
 import { Effect } from "effect"
 import * as Jose from "jose"
 import { admin, createRealm, get } from "./support/Http.js"
-import { TestLive } from "./support/TestLive.js"
+import * as TestLive from "./support/TestLive.js"
+
+const it = TestLive.file()
 
 const privateMembers = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"]
 
-layer(TestLive)("RFC 7517 §5: the realm's JWK Set", (it) => {
+it.layer(TestLive.World)("RFC 7517 §5: the realm's JWK Set", (it) => {
   it.effect("§5: a JWK Set of public signing keys, cacheable, readable from any origin", () =>
     Effect.gen(function*() {
       const realm = yield* createRealm()

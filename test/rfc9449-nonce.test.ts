@@ -3,7 +3,7 @@
  * without a current nonce with 400 `use_dpop_nonce` and a `DPoP-Nonce`, userinfo with 401 and a `DPoP` challenge;
  * the client retries with the nonce; every answer to a DPoP request hands out the current one.
  */
-import { expect, it, layer } from "@effect/vitest"
+import { expect } from "@effect/vitest"
 import { Effect, TestClock } from "effect"
 import { Dpop } from "@tessera/protocol"
 import { request, tokenEndpointHeaders } from "./support/Http.js"
@@ -13,7 +13,9 @@ import type { ProofKey } from "./support/DpopFixtures.js"
 import { accessTokenLifetime, authOf, exchange, issueCode, post, registerClient, world } from "./support/TokenFixtures.js"
 import type { RegisteredClient, World } from "./support/TokenFixtures.js"
 
-const NoncesRequired = TestLive.make({ dpopNonceRequired: true })
+const it = TestLive.file()
+
+const NoncesRequired = TestLive.world({ dpopNonceRequired: true })
 
 const nqchar = /^[\x21\x23-\x5B\x5D-\x7E]+$/
 
@@ -34,7 +36,7 @@ const challengeAndRetry = (w: World, client: RegisteredClient, k: ProofKey) =>
     return { nonce, retry: yield* clientCredentials(w, client, dpop(yield* proof(w, k, "token", { nonce }))) }
   })
 
-layer(NoncesRequired)("RFC 9449 §8: authorization server-provided nonce", (it) => {
+it.layer(NoncesRequired)("RFC 9449 §8: authorization server-provided nonce", (it) => {
   it.effect("§8: a proof without a nonce is 400 use_dpop_nonce with a DPoP-Nonce; the retry with it gets a DPoP token and the next nonce (§8.2)", () =>
     Effect.gen(function*() {
       const w = yield* world
@@ -85,7 +87,7 @@ layer(NoncesRequired)("RFC 9449 §8: authorization server-provided nonce", (it) 
     }))
 })
 
-layer(NoncesRequired)("RFC 9449 §9: resource server-provided nonce, at userinfo", (it) => {
+it.layer(NoncesRequired)("RFC 9449 §9: resource server-provided nonce, at userinfo", (it) => {
   it.effect("§9: a proof without the nonce is 401 with WWW-Authenticate: DPoP error=use_dpop_nonce and a DPoP-Nonce; the retry gets the claims", () =>
     Effect.gen(function*() {
       const w = yield* world
