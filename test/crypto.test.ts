@@ -41,6 +41,24 @@ describe("Crypto: node:crypto gives what WebCrypto gives", () => {
       }
     }))
 
+  it.effect("RFC 2104 HMAC-SHA-256 (Hash.hmacSha256): node:crypto's createHmac bytes on both, for keys shorter than, as long as and longer than the 64-byte block, the empty one too", () =>
+    Effect.gen(function*() {
+      // RFC 4231 §4.3, test case 2: key "Jefe"
+      for (const [, impl] of implementations) {
+        expect(yield* Hash.hmacSha256("Jefe", "what do ya want for nothing?").pipe(Effect.provideService(Crypto.Crypto, impl)))
+          .toBe(Buffer.from("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843", "hex").toString("base64url"))
+      }
+      const keys = ["", "k", "é", "x".repeat(32), "y".repeat(63), "z".repeat(64), "w".repeat(65), "😀".repeat(17), "v".repeat(200)]
+      for (const key of keys) {
+        for (const message of ["", "abc", "Ada Lövelace 🚀\n\u0000", "m".repeat(1000)]) {
+          const expected = NodeCrypto.createHmac("sha256", key).update(message).digest("base64url")
+          for (const [name, impl] of implementations) {
+            expect(yield* Hash.hmacSha256(key, message).pipe(Effect.provideService(Crypto.Crypto, impl)), `${name}, key of ${key.length}`).toBe(expected)
+          }
+        }
+      }
+    }))
+
   for (const alg of ["ES256", "RS256"] satisfies ReadonlyArray<SigningKey.Alg>) {
     for (const [name, impl] of implementations) {
       it.effect(`RFC 7515 §7.1 / RFC 7518 §3: ${alg} with ${name} is the compact JWS jose makes, and jose verifies it`, () =>

@@ -1,12 +1,14 @@
 /**
  * The decisions of OIDC RP-Initiated Logout 1.0 (§2 which client asks, §3 whether to send the person back, §4 whether
  * the hint is ours) and of Front-Channel Logout 1.0 §2-§3 (which clients are told): pure functions, and Effects over
- * the key ring and the session store. The route decodes the request (protocol `LogoutRequest`) and renders the pages.
+ * the key ring and the session store, and the confirmation form's CSRF rule. The route decodes the request (protocol
+ * `LogoutRequest`), reads the cookie and renders the pages.
  */
 import { Data, DateTime, Duration, Effect, Either, Option } from "effect"
 import type * as Jose from "jose"
 import * as Audit from "./Audit.js"
 import type * as Client from "./Client.js"
+import * as Hash from "./Hash.js"
 import { audited, type RequestContext } from "./RequestContext.js"
 import * as Jwt from "./Jwt.js"
 import type { Realm } from "./Realm.js"
@@ -108,6 +110,30 @@ export const check = <E, R>(
     const client = clientId !== undefined ? yield* find(clientId) : undefined
     return targetOf(client, request.postLogoutRedirectUri, request.state)
   })
+
+/** What the confirmation form carries in its action URL: what the request established (the route encodes it). */
+export interface Carried {
+  readonly clientId: string | undefined
+  readonly postLogoutRedirectUri: string | undefined
+  readonly state: string | undefined
+}
+
+/**
+ * The confirmation form's CSRF token. The form keeps no server-side state: its token is base64url HMAC-SHA-256 keyed by
+ * the session cookie's secret over the realm and every carried value, so only the browser holding the session can
+ * post it, and nothing in the URL can be changed (or moved to another realm) without breaking it.
+ */
+export const csrfToken = (cookie: string, realmId: string, carried: Carried) =>
+  Hash.hmacSha256(
+    cookie,
+    JSON.stringify(["tessera/logout", realmId, carried.clientId ?? null, carried.postLogoutRedirectUri ?? null, carried.state ?? null])
+  )
+
+/** Whether the posted `csrf` field is the token `csrfToken` gives this cookie, realm and carried values (constant time). */
+export const csrfMatches = (posted: string | undefined, cookie: string, realmId: string, carried: Carried) =>
+  posted === undefined
+    ? Effect.succeed(false)
+    : Effect.map(csrfToken(cookie, realmId, carried), (expected) => Hash.constantTimeEqual(posted, expected))
 
 /**
  * §2 "the OP SHOULD ask the End-User whether to log out": only a session the browser can still use is asked about;

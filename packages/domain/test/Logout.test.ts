@@ -1,6 +1,7 @@
 /** OIDC RP-Initiated Logout 1.0 §2-§4 and Front-Channel Logout 1.0 §2: the logout decisions, as table tests. */
 import { describe, expect, it } from "@effect/vitest"
-import { DateTime, Either, Option } from "effect"
+import { DateTime, Effect, Either, Option } from "effect"
+import { createHmac } from "node:crypto"
 import { Logout, Session } from "@tessera/domain"
 import type { Client } from "@tessera/domain"
 import type { JWTPayload } from "jose"
@@ -81,4 +82,55 @@ describe("Front-Channel Logout §2: which clients are told", () => {
     ]
     expect(Logout.frontChannelUris(issuer, clients)).toEqual(["https://a.example/fcl?t=1", "https://b.example/fcl"])
   })
+})
+
+describe("RP-Initiated Logout §2 confirmation form: its CSRF token binds the cookie, the realm and every carried value", () => {
+  const cookie = "pS3cr3t-session-cookie-value_0123456789abcdefg"
+  const carried: Logout.Carried = { clientId: "app", postLogoutRedirectUri: "https://app.example/bye", state: "st" }
+  // what the route computed before the rule moved to domain: forms shown before an upgrade still verify after it
+  const byNode = (key: string, realmId: string, c: Logout.Carried) =>
+    createHmac("sha256", key)
+      .update(JSON.stringify(["tessera/logout", realmId, c.clientId ?? null, c.postLogoutRedirectUri ?? null, c.state ?? null]))
+      .digest("base64url")
+
+  it.effect("base64url HMAC-SHA-256 keyed by the cookie over the realm and the carried values; it matches itself", () =>
+    Effect.gen(function*() {
+      for (const c of [carried, { clientId: undefined, postLogoutRedirectUri: undefined, state: undefined }, { ...carried, state: "é 🚀\u0000\"]" }]) {
+        const token = yield* Logout.csrfToken(cookie, "r1", c)
+        expect(token).toBe(byNode(cookie, "r1", c))
+        expect(yield* Logout.csrfMatches(token, cookie, "r1", c)).toBe(true)
+      }
+    }))
+
+  it.effect.each([
+    ["another session's cookie", "other-cookie", "r1", carried],
+    ["another realm", cookie, "r2", carried],
+    ["client_id changed", cookie, "r1", { ...carried, clientId: "evil" }],
+    ["client_id dropped", cookie, "r1", { ...carried, clientId: undefined }],
+    ["post_logout_redirect_uri changed", cookie, "r1", { ...carried, postLogoutRedirectUri: "https://evil.example/bye" }],
+    ["post_logout_redirect_uri dropped", cookie, "r1", { ...carried, postLogoutRedirectUri: undefined }],
+    ["state changed", cookie, "r1", { ...carried, state: "st2" }],
+    ["state dropped", cookie, "r1", { ...carried, state: undefined }],
+    ["a value moved to another field", cookie, "r1", { clientId: "st", postLogoutRedirectUri: "https://app.example/bye", state: "app" }],
+    ["the empty string for an absent value", cookie, "r1", { ...carried, state: "" }]
+  ] as const)("%s: mismatch", ([, otherCookie, realmId, other]) =>
+    Effect.gen(function*() {
+      const token = yield* Logout.csrfToken(cookie, "r1", carried)
+      expect(yield* Logout.csrfMatches(token, otherCookie, realmId, other)).toBe(false)
+    }))
+
+  it.effect("no csrf field, an empty one, or the token cut short or lengthened: mismatch", () =>
+    Effect.gen(function*() {
+      const token = yield* Logout.csrfToken(cookie, "r1", carried)
+      for (const posted of [undefined, "", token.slice(0, -1), `${token}A`]) {
+        expect(yield* Logout.csrfMatches(posted, cookie, "r1", carried)).toBe(false)
+      }
+    }))
+
+  it.effect("an empty cookie (a browser may send `name=`) still gives node's token, never a defect", () =>
+    Effect.gen(function*() {
+      const token = yield* Logout.csrfToken("", "r1", carried)
+      expect(token).toBe(byNode("", "r1", carried))
+      expect(yield* Logout.csrfMatches(token, "x", "r1", carried)).toBe(false)
+    }))
 })

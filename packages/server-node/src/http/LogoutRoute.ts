@@ -4,17 +4,15 @@
  * which tells every client of the session through an iframe (OIDC Front-Channel Logout 1.0 §2-§4).
  *
  * Thin: protocol `LogoutRequest` decodes, domain `Logout` decides (the hint, the client, the redirect, the session
- * to end), this file reads the cookie, checks the form's CSRF token and renders.
+ * to end, the confirmation form's CSRF token), this file reads the cookie and renders.
  *
  * The confirmation form keeps no server-side state. Its action URL carries what the request established (the
- * client, the already matched `post_logout_redirect_uri`, `state`), and its `csrf` field is an HMAC of exactly
- * those values keyed by the session cookie's secret: only the browser holding the session can post it, and nothing
- * in the URL can be changed without breaking it. The confirmation still checks the redirect URI against the
+ * client, the already matched `post_logout_redirect_uri`, `state`), and its `csrf` field is `Logout.csrfToken` of
+ * exactly those values, bound to the session cookie. The confirmation still checks the redirect URI against the
  * client's registration again, since the client may have changed in between.
  */
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
-import { createHmac } from "node:crypto"
 import { Array as Arr, DateTime, Effect, Match, Option } from "effect"
 import { Endpoints, Hash, Logout, Sessions, Users } from "@tessera/domain"
 import type { Realm, Session } from "@tessera/domain"
@@ -53,12 +51,6 @@ const currentSession = (realm: Realm.Realm) =>
     const session = yield* Effect.flatMap(Sessions.Sessions, (s) => s.findByCookie(realm.id, hash))
     return Option.some({ cookie, session })
   })
-
-/** The confirmation form's CSRF token: HMAC-SHA256 keyed by the session cookie's secret, over what the form carries. */
-const csrfFor = (cookie: string, realm: Realm.Realm, carried: LogoutRequest.Confirmation) =>
-  createHmac("sha256", cookie)
-    .update(JSON.stringify(["tessera/logout", realm.id, carried.clientId ?? null, carried.postLogoutRedirectUri ?? null, carried.state ?? null]))
-    .digest("base64url")
 
 const carriedOf = (target: Logout.Target): LogoutRequest.Confirmation => ({
   clientId: target.client?.clientId,
@@ -113,7 +105,7 @@ const endSession = (method: "GET" | "POST") =>
       const user = yield* Effect.flatMap(Users.Users, (u) => u.find(realm.id, session.value.sub))
       const carried = carriedOf(target)
       return LogoutPage.logout({
-        csrf: csrfFor(current.value.cookie, realm, carried),
+        csrf: yield* Logout.csrfToken(current.value.cookie, realm.id, carried),
         realmDisplayName: realm.displayName ?? realm.name,
         clientName: target.client !== undefined ? SignInFlow.clientName(target.client) : undefined,
         username: Option.getOrUndefined(user)?.username,
@@ -139,7 +131,7 @@ const confirm = SignInFlow.pageRoute((realm, issuer) =>
     // no cookie: this browser is signed out already (another tab, or the cookie expired); nothing to verify or end
     if (Option.isNone(current)) return signedOutPage(realm, {}, [])
     const { cookie, session } = current.value
-    if (csrf === undefined || !Hash.constantTimeEqual(csrf, csrfFor(cookie, realm, carried))) return yield* SignInFlow.badCsrf()
+    if (!(yield* Logout.csrfMatches(csrf, cookie, realm.id, carried))) return yield* SignInFlow.badCsrf()
 
     // the client may have been removed, or its redirect URIs changed, since the form was shown
     const client = carried.clientId !== undefined ? yield* ClientLookup.find(realm, carried.clientId) : Option.none()
