@@ -2,6 +2,7 @@
 import { SqlClient } from "@effect/sql"
 import { DateTime, Effect, Layer, Schema } from "effect"
 import { AuditCheckpoints } from "@tessera/domain"
+import * as RealmTable from "./RealmTable.js"
 import { on, toDate, withRealm } from "./Sql.js"
 
 const Row = Schema.Struct({
@@ -13,7 +14,8 @@ const Row = Schema.Struct({
   at: Schema.DateFromSelf,
   mac: Schema.String
 })
-const decodeRows = Schema.decodeUnknown(Schema.Array(Row))
+const Before = Schema.Struct({ realmId: Schema.String, before: Schema.Number, limit: Schema.Number })
+const Between = Schema.Struct({ realmId: Schema.String, after: Schema.Number, upTo: Schema.Number, limit: Schema.Number })
 
 const toCheckpoint = (row: typeof Row.Type): AuditCheckpoints.Checkpoint => ({
   realmId: row.realm_id,
@@ -28,19 +30,14 @@ const toCheckpoint = (row: typeof Row.Type): AuditCheckpoints.Checkpoint => ({
 export const layer = Layer.effect(AuditCheckpoints.AuditCheckpoints, Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const run = on(sql)
+  const checkpoints = RealmTable.rows(sql, "audit_checkpoints", Row)
+  const newest = checkpoints.findAll(Before, ({ before, limit, realmId }) =>
+    sql`SELECT * FROM audit_checkpoints WHERE realm_id = ${realmId} AND seq < ${before} ORDER BY seq DESC LIMIT ${limit}`)
+  const between = checkpoints.findAll(Between, ({ after, limit, realmId, upTo }) =>
+    sql`SELECT * FROM audit_checkpoints WHERE realm_id = ${realmId} AND seq > ${after} AND seq <= ${upTo} ORDER BY seq LIMIT ${limit}`)
   return AuditCheckpoints.AuditCheckpoints.of({
-    newest: (realmId, before, limit) =>
-      Effect.map(
-        Effect.flatMap(sql`
-          SELECT * FROM audit_checkpoints WHERE realm_id = ${realmId} AND seq < ${before} ORDER BY seq DESC LIMIT ${limit}`, decodeRows),
-        (rows) => rows.map(toCheckpoint)
-      ).pipe(withRealm(realmId), run),
-    between: (realmId, after, upTo, limit) =>
-      Effect.map(
-        Effect.flatMap(sql`
-          SELECT * FROM audit_checkpoints WHERE realm_id = ${realmId} AND seq > ${after} AND seq <= ${upTo} ORDER BY seq LIMIT ${limit}`, decodeRows),
-        (rows) => rows.map(toCheckpoint)
-      ).pipe(withRealm(realmId), run),
+    newest: (realmId, before, limit) => Effect.map(newest({ realmId, before, limit }), (rows) => rows.map(toCheckpoint)),
+    between: (realmId, after, upTo, limit) => Effect.map(between({ realmId, after, upTo, limit }), (rows) => rows.map(toCheckpoint)),
     // a second checkpoint of the same position changes nothing: the first stays (the table is insert-only)
     add: (c) =>
       sql`INSERT INTO audit_checkpoints (realm_id, seq, event_id, hash, events, at, mac)

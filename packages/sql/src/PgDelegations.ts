@@ -4,20 +4,14 @@ import { Effect, Layer, Schema } from "effect"
 import { Conflict, Delegation, Delegations } from "@tessera/domain"
 import { appendEvent } from "./PgAudit.js"
 import { revokeGrantsWhere } from "./PgSignIn.js"
-import { findAll, present, Timestamp } from "./PgRows.js"
+import { entityRow, findAll, Strings, Timestamp } from "./PgRows.js"
 import { on, toDate, withRealm } from "./Sql.js"
 
-const Strings = Schema.Array(Schema.String)
 
 /** An agent client: its id and `metadata->>'clientName'`. */
-const AgentRow = Schema.transform(
-  Schema.Struct({ client_id: Schema.String, client_name: Schema.NullOr(Schema.String) }),
-  Schema.Struct({ clientId: Schema.String, clientName: Schema.optionalWith(Schema.String, { exact: true }) }),
-  {
-    strict: true,
-    decode: (row) => ({ clientId: row.client_id, ...present("clientName", row.client_name) }),
-    encode: (agent) => ({ client_id: agent.clientId, client_name: agent.clientName ?? null })
-  }
+const AgentRow = entityRow(
+  { client_id: Schema.String, client_name: Schema.NullOr(Schema.String) },
+  Schema.Struct({ clientId: Schema.String, clientName: Schema.optionalWith(Schema.String, { exact: true }) })
 )
 
 /** A live grant or exchange row of an agent, as the person's `Delegations.Entry`. */

@@ -6,10 +6,10 @@ import { SqlClient } from "@effect/sql"
 import { DateTime, Effect, Layer, ParseResult, Schema } from "effect"
 import { DeviceAuthorization, DeviceAuthorizations } from "@tessera/domain"
 import { appendEvent } from "./PgAudit.js"
-import { findOne, present, Timestamp } from "./PgRows.js"
+import { present, Strings, Timestamp } from "./PgRows.js"
+import * as RealmTable from "./RealmTable.js"
 import { on, toDate, withRealm } from "./Sql.js"
 
-const Strings = Schema.Array(Schema.String)
 
 const Columns = Schema.Struct({
   realm_id: Schema.String,
@@ -92,17 +92,11 @@ const ByUserCode = Schema.Struct({ realmId: Schema.String, userCode: Schema.Stri
 export const layerDeviceAuthorizations = Layer.effect(DeviceAuthorizations.DeviceAuthorizations, Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const run = on(sql)
-  const byDeviceCode = findOne("device_authorizations", {
-    Request: ByDeviceCode,
-    Result: DeviceRow,
-    execute: ({ realmId, deviceCodeHash }) =>
-      sql`SELECT * FROM device_authorizations WHERE realm_id = ${realmId} AND device_code_hash = ${deviceCodeHash}`
-  })
-  const byUserCode = findOne("device_authorizations", {
-    Request: ByUserCode,
-    Result: DeviceRow,
-    execute: ({ realmId, userCode }) => sql`SELECT * FROM device_authorizations WHERE realm_id = ${realmId} AND user_code = ${userCode}`
-  })
+  const devices = RealmTable.rows(sql, "device_authorizations", DeviceRow)
+  const byDeviceCode = devices.findOne(ByDeviceCode, ({ realmId, deviceCodeHash }) =>
+    sql`SELECT * FROM device_authorizations WHERE realm_id = ${realmId} AND device_code_hash = ${deviceCodeHash}`)
+  const byUserCode = devices.findOne(ByUserCode, ({ realmId, userCode }) =>
+    sql`SELECT * FROM device_authorizations WHERE realm_id = ${realmId} AND user_code = ${userCode}`)
   return DeviceAuthorizations.DeviceAuthorizations.of({
     insert: (device) =>
       Effect.gen(function*() {
@@ -115,8 +109,8 @@ export const layerDeviceAuthorizations = Layer.effect(DeviceAuthorizations.Devic
         } ON CONFLICT (realm_id, user_code) DO NOTHING RETURNING device_code_hash`
         if (inserted.length === 0) return yield* new DeviceAuthorizations.UserCodeTaken()
       }).pipe(withRealm(device.realmId), run),
-    find: (realmId, deviceCodeHash) => byDeviceCode({ realmId, deviceCodeHash }).pipe(withRealm(realmId), run),
-    findByUserCode: (realmId, userCode) => byUserCode({ realmId, userCode }).pipe(withRealm(realmId), run),
+    find: (realmId, deviceCodeHash) => byDeviceCode({ realmId, deviceCodeHash }),
+    findByUserCode: (realmId, userCode) => byUserCode({ realmId, userCode }),
     // one UPDATE guarded by the version: of two racing writers over the same version, the second matches no row
     update: (next, event) =>
       Effect.gen(function*() {

@@ -3,19 +3,15 @@ import { SqlClient } from "@effect/sql"
 import { Effect, Layer, Schema } from "effect"
 import { Conflict, IdentityLink, IdentityLinks } from "@tessera/domain"
 import { appendEvent } from "./PgAudit.js"
-import { findAll, findOne, Timestamp } from "./PgRows.js"
+import { entityRow, Timestamp } from "./PgRows.js"
+import * as RealmTable from "./RealmTable.js"
 import { rowOf } from "./PgUsers.js"
 import { on, withRealm } from "./Sql.js"
 
 /** An `identity_links` row as the entity (issue 18). */
-const LinkRow = Schema.transform(
-  Schema.Struct({ realm_id: Schema.String, issuer: Schema.String, subject: Schema.String, sub: Schema.String, created_at: Timestamp }),
-  IdentityLink.IdentityLink,
-  {
-    strict: true,
-    decode: (row) => ({ realmId: row.realm_id, issuer: row.issuer, subject: row.subject, sub: row.sub, createdAt: row.created_at }),
-    encode: (link) => ({ realm_id: link.realmId, issuer: link.issuer, subject: link.subject, sub: link.sub, created_at: link.createdAt })
-  }
+const LinkRow = entityRow(
+  { realm_id: Schema.String, issuer: Schema.String, subject: Schema.String, sub: Schema.String, created_at: Timestamp },
+  IdentityLink.IdentityLink
 )
 
 const ByPerson = Schema.Struct({ realmId: Schema.String, issuer: Schema.String, subject: Schema.String })
@@ -24,21 +20,14 @@ const ByUser = Schema.Struct({ realmId: Schema.String, sub: Schema.String })
 export const layer = Layer.effect(IdentityLinks.IdentityLinks, Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const run = on(sql)
-  const byPerson = findOne("identity_links", {
-    Request: ByPerson,
-    Result: LinkRow,
-    execute: ({ realmId, issuer, subject }) =>
-      sql`SELECT * FROM identity_links WHERE realm_id = ${realmId} AND issuer = ${issuer} AND subject = ${subject}`
-  })
-  const byUser = findAll("identity_links", {
-    Request: ByUser,
-    Result: LinkRow,
-    execute: ({ realmId, sub }) => sql`SELECT * FROM identity_links WHERE realm_id = ${realmId} AND sub = ${sub}
-      ORDER BY issuer COLLATE "C", subject COLLATE "C"`
-  })
+  const links = RealmTable.rows(sql, "identity_links", LinkRow)
+  const byPerson = links.findOne(ByPerson, ({ realmId, issuer, subject }) =>
+    sql`SELECT * FROM identity_links WHERE realm_id = ${realmId} AND issuer = ${issuer} AND subject = ${subject}`)
+  const byUser = links.findAll(ByUser, ({ realmId, sub }) =>
+    sql`SELECT * FROM identity_links WHERE realm_id = ${realmId} AND sub = ${sub} ORDER BY issuer COLLATE "C", subject COLLATE "C"`)
   return IdentityLinks.IdentityLinks.of({
-    find: (realmId, issuer, subject) => byPerson({ realmId, issuer, subject }).pipe(withRealm(realmId), run),
-    ofUser: (realmId, sub) => byUser({ realmId, sub }).pipe(withRealm(realmId), run),
+    find: (realmId, issuer, subject) => byPerson({ realmId, issuer, subject }),
+    ofUser: (realmId, sub) => byUser({ realmId, sub }),
     provision: (user, link, events) =>
       Effect.gen(function*() {
         // the user first (the link's foreign key needs it); a taken username or a racing first use of the same

@@ -8,7 +8,8 @@ import { Effect, Layer, ParseResult, Schema } from "effect"
 import { Conflict, Invitation, Invitations, RealmPin, User } from "@tessera/domain"
 import type { AuditEvent } from "@tessera/domain"
 import { appendEvent } from "./PgAudit.js"
-import { findAll, findOne, present, Timestamp } from "./PgRows.js"
+import { PageOf, present, Timestamp } from "./PgRows.js"
+import * as RealmTable from "./RealmTable.js"
 import { rowOf as userRowOf } from "./PgUsers.js"
 import { on, toDate, withRealm } from "./Sql.js"
 
@@ -80,7 +81,6 @@ const InvitationRow = Schema.transformOrFail(Columns, Invitation.schema, {
 
 const ById = Schema.Struct({ realmId: Schema.String, id: Schema.String })
 const BySecret = Schema.Struct({ realmId: Schema.String, secretHash: Schema.String })
-const PageOf = Schema.Struct({ realmId: Schema.String, limit: Schema.Number, after: Schema.optionalWith(Schema.String, { exact: true }) })
 
 /** The row an invitation is written as (its state's columns included), with the timestamps as Dates. */
 const rowOf = Schema.encodeSync(InvitationRow)
@@ -102,25 +102,16 @@ const appendTo = (sql: SqlClient.SqlClient, realmId: string, event: AuditEvent.A
 export const layer = Layer.effect(Invitations.Invitations, Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const run = on(sql)
-  const byId = findOne("invitations", {
-    Request: ById,
-    Result: InvitationRow,
-    execute: ({ realmId, id }) => sql`SELECT ${sql.unsafe(columns)} FROM invitations WHERE realm_id = ${realmId} AND id = ${id}`
-  })
+  const invitations = RealmTable.make(sql, { table: "invitations", entity: "invitation", Row: InvitationRow })
+  const byId = invitations.findOne(ById, ({ realmId, id }) =>
+    sql`SELECT ${sql.unsafe(columns)} FROM invitations WHERE realm_id = ${realmId} AND id = ${id}`)
   // looked up by the secret's SHA-256 through its unique index (ADR 0037), as codes and refresh tokens are
-  const bySecret = findOne("invitations", {
-    Request: BySecret,
-    Result: InvitationRow,
-    execute: ({ realmId, secretHash }) =>
-      sql`SELECT ${sql.unsafe(columns)} FROM invitations WHERE realm_id = ${realmId} AND secret_hash = ${secretHash}`
-  })
-  const page = findAll("invitations", {
-    Request: PageOf,
-    Result: InvitationRow,
-    execute: ({ realmId, limit, after }) => sql`SELECT ${sql.unsafe(columns)} FROM invitations WHERE realm_id = ${realmId}
+  const bySecret = invitations.findOne(BySecret, ({ realmId, secretHash }) =>
+    sql`SELECT ${sql.unsafe(columns)} FROM invitations WHERE realm_id = ${realmId} AND secret_hash = ${secretHash}`)
+  const page = invitations.findAll(PageOf, ({ realmId, limit, after }) =>
+    sql`SELECT ${sql.unsafe(columns)} FROM invitations WHERE realm_id = ${realmId}
       ${after !== undefined ? sql`AND sort_key COLLATE "C" > ${after}` : sql``}
-      ORDER BY sort_key COLLATE "C" LIMIT ${limit + 1}`
-  })
+      ORDER BY sort_key COLLATE "C" LIMIT ${limit + 1}`)
 
   return Invitations.Invitations.of({
     insert: (invitation, event) =>
@@ -128,9 +119,9 @@ export const layer = Layer.effect(Invitations.Invitations, Effect.gen(function*(
         yield* sql`INSERT INTO invitations ${sql.insert({ ...rowOf(invitation), sort_key: Invitation.sortKey(invitation) })}`
         yield* appendTo(sql, invitation.realmId, event)
       }).pipe(withRealm(invitation.realmId), run),
-    find: (realmId, id) => byId({ realmId, id }).pipe(withRealm(realmId), run),
-    findBySecret: (realmId, secretHash) => bySecret({ realmId, secretHash }).pipe(withRealm(realmId), run),
-    list: (realmId, window) => page({ realmId, ...window }).pipe(withRealm(realmId), run),
+    find: (realmId, id) => byId({ realmId, id }),
+    findBySecret: (realmId, secretHash) => bySecret({ realmId, secretHash }),
+    list: (realmId, window) => page({ realmId, ...window }),
     transition: (next, expectedVersion, events, user) =>
       Effect.gen(function*() {
         const state = rowOf(next)
@@ -142,12 +133,7 @@ export const layer = Layer.effect(Invitations.Invitations, Effect.gen(function*(
             accepted_at = ${state.accepted_at}, revoked_at = ${state.revoked_at}, version = ${next.version}
           WHERE realm_id = ${next.realmId} AND id = ${next.id} AND version = ${expectedVersion} ${stillOpen}
           RETURNING id`
-        if (updated.length === 0) {
-          const exists = yield* sql`SELECT 1 FROM invitations WHERE realm_id = ${next.realmId} AND id = ${next.id}`
-          return yield* (exists.length === 0
-            ? Effect.fail(new Conflict.NotFound({ entity: "invitation" }))
-            : Effect.fail(new Conflict.Stale({ entity: "invitation" })))
-        }
+        if (updated.length === 0) return yield* invitations.missed({ realm_id: next.realmId, id: next.id })
         if (user !== undefined) {
           // usernames are unique per realm (users' UNIQUE (realm_id, username_key)): a taken one undoes the update
           const inserted = yield* sql`INSERT INTO users ${sql.insert(userRowOf(user))} ON CONFLICT DO NOTHING RETURNING sub`

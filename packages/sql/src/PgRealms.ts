@@ -9,41 +9,19 @@ import { Audit, Conflict, Realm, RealmPin, Realms } from "@tessera/domain"
 import { appendEvent } from "./PgAudit.js"
 import { clientRow } from "./PgClients.js"
 import * as PgKeys from "./PgKeys.js"
-import { findAll, findOne, present, single, Timestamp } from "./PgRows.js"
+import { entityRow, findAll, findOne, single, Timestamp } from "./PgRows.js"
 import { resourceRow } from "./PgResources.js"
 import { on, withDirectory, withRealm } from "./Sql.js"
 
 /** A `realms` row as the entity (issue 18). */
-const RealmRow = Schema.transform(
-  Schema.Struct({
-    id: Schema.String,
-    name: Schema.String,
-    display_name: Schema.NullOr(Schema.String),
-    dynamic_registration: Schema.Boolean,
-    created_at: Timestamp,
-    version: Schema.Number
-  }),
-  Realm.Realm,
-  {
-    strict: true,
-    decode: (row) => ({
-      id: row.id,
-      name: row.name,
-      ...present("displayName", row.display_name),
-      dynamicRegistration: row.dynamic_registration,
-      createdAt: row.created_at,
-      version: row.version
-    }),
-    encode: (realm) => ({
-      id: realm.id,
-      name: realm.name,
-      display_name: realm.displayName ?? null,
-      dynamic_registration: realm.dynamicRegistration,
-      created_at: realm.createdAt,
-      version: realm.version
-    })
-  }
-)
+const RealmRow = entityRow({
+  id: Schema.String,
+  name: Schema.String,
+  display_name: Schema.NullOr(Schema.String),
+  dynamic_registration: Schema.Boolean,
+  created_at: Timestamp,
+  version: Schema.Number
+}, Realm.Realm)
 
 const Version = Schema.Struct({ version: Schema.Number })
 const Locking = Schema.Struct({ realmId: Schema.String, mode: Schema.Literal("update", "delete") })

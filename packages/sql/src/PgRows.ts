@@ -1,30 +1,10 @@
 /**
- * What the realm-scoped tables share on Postgres: an insert with its audit event, and rows read through schemas
- * (issue 18, ADR 0053): every query is an `SqlSchema` function built once, whose row schema maps the table's columns
- * onto the domain entity's schema; a row that does not decode is `RowRejected`, naming its table.
+ * Rows read through schemas on Postgres (issue 18, ADR 0053): every query is an `SqlSchema` function built once, whose
+ * row schema maps the table's columns onto the domain entity's schema; a row that does not decode is `RowRejected`,
+ * naming its table. `RealmTable` runs them in their realm.
  */
 import { SqlSchema } from "@effect/sql"
-import type { SqlClient } from "@effect/sql"
-import { Cause, Data, DateTime, Effect, ParseResult, Schema } from "effect"
-import type { Option } from "effect"
-import { Conflict } from "@tessera/domain"
-import type { AuditEvent } from "@tessera/domain"
-import { appendEvent } from "./PgAudit.js"
-import { on, withRealm } from "./Sql.js"
-
-/** Inserts a row and its event in one realm transaction; a taken key (any unique index) is `AlreadyExists`. */
-export const insertWithEvent = (
-  sql: SqlClient.SqlClient,
-  table: string,
-  entity: Conflict.AlreadyExists["entity"],
-  row: Record<string, unknown> & { readonly realm_id: string },
-  event: AuditEvent.AuditEvent
-) =>
-  Effect.gen(function*() {
-    const inserted = yield* sql`INSERT INTO ${sql(table)} ${sql.insert(row)} ON CONFLICT DO NOTHING RETURNING realm_id`
-    if (inserted.length === 0) return yield* new Conflict.AlreadyExists({ entity })
-    yield* appendEvent(event)
-  }).pipe(withRealm(row.realm_id), on(sql))
+import { Cause, Data, DateTime, Effect, Option, ParseResult, Schema, SchemaAST } from "effect"
 
 /**
  * A row of `table` that does not decode through its schema (an edit behind the application's back, a migration that
@@ -77,6 +57,9 @@ export const Timestamp = Schema.transform(Schema.DateFromSelf, Schema.DateTimeUt
   encode: (utc) => DateTime.toDate(utc)
 })
 
+/** A `text[]` column. */
+export const Strings = Schema.Array(Schema.String)
+
 /** A nullable column of `schema`: null is absent. */
 export const nullable = <S extends Schema.Schema.All>(schema: S) => Schema.NullOr(schema)
 
@@ -89,3 +72,55 @@ export const PageOf = Schema.Struct({ realmId: Schema.String, limit: Schema.Numb
 /** Columns that are absent from an entity when null. */
 export const present = <K extends string, V>(key: K, value: V | null): { readonly [k in K]?: V } =>
   (value === null ? {} : { [key]: value }) as { readonly [k in K]?: V }
+
+/** A column's name as the entity's field (`created_at` is `createdAt`). */
+const fieldOf = (column: string) => column.replace(/_([a-z])/g, (_, letter: string) => letter.toUpperCase())
+
+/**
+ * The row schema of a table whose columns are its entity's fields under their snake_case names, as most tables are
+ * (ADR 0053): a null column is an absent field, and an absent field a null column, except where the column's own
+ * schema makes the field optional (`absentAs`). A column that names no field of the entity is a programming error,
+ * thrown when the module loads.
+ */
+export const entityRow = <Columns extends Schema.Struct.Fields, A, I, R>(columns: Columns, entity: Schema.Schema<A, I, R>) => {
+  const Row = Schema.Struct(columns)
+  const optional = new Set(
+    SchemaAST.getPropertySignatures(Schema.typeSchema(Row).ast).filter((p) => p.isOptional).map((p) => String(p.name))
+  )
+  const fields = new Set(SchemaAST.getPropertySignatures(Schema.encodedSchema(entity).ast).map((p) => String(p.name)))
+  const names = Object.keys(columns).map((column) => [column, fieldOf(column)] as const)
+  for (const [column, field] of names) {
+    if (!fields.has(field)) throw new Error(`column ${column} names no field of its entity`)
+  }
+  return Schema.transform(Row, entity, {
+    strict: false,
+    decode: (row) => {
+      const out: Record<string, unknown> = {}
+      for (const [column, field] of names) {
+        const value = (row as Record<string, unknown>)[column]
+        if (value !== null && value !== undefined) out[field] = value
+      }
+      return out
+    },
+    encode: (value) => {
+      const out: Record<string, unknown> = {}
+      for (const [column, field] of names) {
+        const v = (value as Record<string, unknown>)[field]
+        if (v !== undefined) out[column] = v
+        else if (!optional.has(column)) out[column] = null
+      }
+      return out
+    }
+  })
+}
+
+/**
+ * A column whose value `absent` stands for an absent field (where null cannot: `clients.dynamic` false, an empty
+ * `resources.scope_descriptions`); `isAbsent` says which stored values read as absent (none, when absence is only
+ * written: `clients.version` 1).
+ */
+export const absentAs = <A, I, R>(schema: Schema.Schema<A, I, R>, absent: A, isAbsent: (value: A) => boolean = () => false) =>
+  Schema.requiredToOptional(schema, Schema.typeSchema(schema), {
+    decode: (value) => (isAbsent(value) ? Option.none() : Option.some(value)),
+    encode: Option.getOrElse(() => absent)
+  })

@@ -3,15 +3,14 @@ import { SqlClient } from "@effect/sql"
 import { DateTime, Effect, Layer, Option, Schema } from "effect"
 import { AuthorizationCode, Conflict, RefreshFamily, Session, Codes, Consents, Grants, Page, RefreshTokens, Sessions } from "@tessera/domain"
 import type { AuditEvent, Consent, GrantRecord } from "@tessera/domain"
-import type { SqlError } from "@effect/sql/SqlError"
 import { appendEvent } from "./PgAudit.js"
 import * as PgRows from "./PgRows.js"
+import * as RealmTable from "./RealmTable.js"
 import { on, toDate, withRealm } from "./Sql.js"
 
-const Strings = Schema.Array(Schema.String)
+const { Strings } = PgRows
 const utc = (date: Date) => DateTime.unsafeMake(date)
 const maybeEvent = (event: AuditEvent.AuditEvent | undefined) => (event === undefined ? Effect.void : appendEvent(event))
-const decode = <A, I>(schema: Schema.Schema<A, I>) => Schema.decodeUnknown(Schema.Array(schema))
 
 const CodeRow = Schema.Struct({
   realm_id: Schema.String,
@@ -38,9 +37,18 @@ const toCode = (row: typeof CodeRow.Type): AuthorizationCode.AuthorizationCode =
       expiresAt: utc(row.expires_at)
     })
 
+const CodeKey = Schema.Struct({ realmId: Schema.String, hash: Schema.String })
+
 export const layerCodes = Layer.effect(Codes.Codes, Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const run = on(sql)
+  const locked = PgRows.findOne("codes", {
+    Request: CodeKey,
+    Result: CodeRow,
+    execute: ({ hash, realmId }) =>
+      sql`SELECT realm_id, client_id, grant_id, redirect_uri, redirect_uri_given, code_challenge, dpop_jkt, expires_at, redeemed
+          FROM codes WHERE realm_id = ${realmId} AND code_hash = ${hash} FOR UPDATE`
+  })
   return Codes.Codes.of({
     insert: (hash, code) => {
       if (code._tag !== "Issued") return Effect.dieMessage("only an issued code is inserted")
@@ -59,13 +67,9 @@ export const layerCodes = Layer.effect(Codes.Codes, Effect.gen(function*() {
     // STYLE §9: consumed under a row lock, then updated, in one transaction
     consume: (realmId, hash) =>
       Effect.gen(function*() {
-        const rows = yield* Effect.flatMap(
-          sql`SELECT realm_id, client_id, grant_id, redirect_uri, redirect_uri_given, code_challenge, dpop_jkt, expires_at, redeemed
-              FROM codes WHERE realm_id = ${realmId} AND code_hash = ${hash} FOR UPDATE`,
-          decode(CodeRow)
-        )
-        const row = rows[0]
-        if (row === undefined) return Option.none()
+        const found = yield* locked({ realmId, hash })
+        if (Option.isNone(found)) return Option.none()
+        const row = found.value
         if (!row.redeemed) yield* sql`UPDATE codes SET redeemed = true WHERE realm_id = ${realmId} AND code_hash = ${hash}`
         return Option.some(toCode(row))
       }).pipe(withRealm(realmId), run)
@@ -141,15 +145,47 @@ export const forgetResourceConsents = (sql: SqlClient.SqlClient, realmId: string
   sql`UPDATE consents SET resources = array_remove(resources, ${uri}) WHERE realm_id = ${realmId} AND ${uri} = ANY (resources)`
 
 /** Inside a realm transaction: ends every live session of `sub`, and answers them as they were (front-channel logout). */
-export const endSessionsOf = (sql: SqlClient.SqlClient, realmId: string, sub: string, at: DateTime.Utc) =>
-  Effect.flatMap(
-    sql`UPDATE sessions SET ended_at = ${toDate(at)} WHERE realm_id = ${realmId} AND sub = ${sub} AND ended_at IS NULL RETURNING *`,
-    decode(SessionRow)
-  ).pipe(Effect.map((rows) => rows.map(toSession)))
+export const endSessionsOf = (realmId: string, sub: string, at: DateTime.Utc) =>
+  Effect.map(endedSessions({ realmId, sub, at: toDate(at) }), (rows) => rows.map(toSession))
+
+const GrantKey = Schema.Struct({ realmId: Schema.String, grantId: Schema.String })
+const Withdrawal = Schema.Struct({ realmId: Schema.String, grantId: Schema.String, sub: Schema.String, at: Schema.DateFromSelf })
+
+/** A person's live rows after a position (`Page.parseSortKey`: created_at, then the id), the request of a page. */
+const LiveOf = Schema.Struct({
+  realmId: Schema.String,
+  sub: Schema.String,
+  limit: Schema.Number,
+  after: Schema.optionalWith(Schema.Tuple(Schema.DateFromSelf, Schema.String), { exact: true })
+})
+
+/** A page's request from the port's window; none when its cursor names no position (only a forged one does). */
+const liveOf = (realmId: string, sub: string, window: Page.Window): Option.Option<typeof LiveOf.Type> =>
+  window.after === undefined
+    ? Option.some({ realmId, sub, limit: window.limit })
+    : Option.map(Page.parseSortKey(window.after), ([at, id]) => ({ realmId, sub, limit: window.limit, after: [toDate(at), id] as const }))
+
+/** A person's next page of live rows in (created_at, id) order: its `*_by_sub` index answers it. */
+const pageAfter = (sql: SqlClient.SqlClient, id: "grant_id" | "sid", { after, limit }: typeof LiveOf.Type) =>
+  sql`${after !== undefined ? sql`AND (created_at, ${sql(id)} COLLATE "C") > (${after[0]}::timestamptz, ${after[1]}::text)` : sql``}
+    ORDER BY created_at, ${sql(id)} COLLATE "C" LIMIT ${limit + 1}`
 
 export const layerGrants = Layer.effect(Grants.Grants, Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const run = on(sql)
+  const grants = RealmTable.rows(sql, "grants", GrantRow)
+  const byId = grants.findOne(GrantKey, ({ grantId, realmId }) =>
+    sql`SELECT * FROM grants WHERE realm_id = ${realmId} AND grant_id = ${grantId}`)
+  // grants_by_sub answers the window in order
+  const live = grants.findAll(LiveOf, (request) =>
+    sql`SELECT * FROM grants WHERE realm_id = ${request.realmId} AND sub = ${request.sub} AND revoked_at IS NULL
+      ${pageAfter(sql, "grant_id", request)}`)
+  const withdrawn = PgRows.findOne("grants", {
+    Request: Withdrawal,
+    Result: GrantRow,
+    execute: ({ at, grantId, realmId, sub }) => sql`UPDATE grants SET revoked_at = ${at}
+      WHERE realm_id = ${realmId} AND grant_id = ${grantId} AND sub = ${sub} AND revoked_at IS NULL RETURNING *`
+  })
   return Grants.Grants.of({
     insert: (grant, event) =>
       Effect.gen(function*() {
@@ -170,12 +206,7 @@ export const layerGrants = Layer.effect(Grants.Grants, Effect.gen(function*() {
         })}`
         yield* maybeEvent(event)
       }).pipe(withRealm(grant.realmId), run),
-    find: (realmId, grantId) =>
-      Effect.flatMap(sql`SELECT * FROM grants WHERE realm_id = ${realmId} AND grant_id = ${grantId}`, decode(GrantRow)).pipe(
-        Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), toGrant)),
-        withRealm(realmId),
-        run
-      ),
+    find: (realmId, grantId) => byId({ realmId, grantId }).pipe(Effect.map(Option.map(toGrant))),
     revoke: (realmId, grantId, at, event) =>
       Effect.gen(function*() {
         const revoked = yield* sql`UPDATE grants SET revoked_at = ${toDate(at)}
@@ -191,27 +222,17 @@ export const layerGrants = Layer.effect(Grants.Grants, Effect.gen(function*() {
         yield* maybeEvent(event)
         return revoked
       }).pipe(withRealm(realmId), run),
-    // grants_by_sub answers the window in order
-    listLive: (realmId, sub, window) => {
-      const after = window.after === undefined ? Option.none() : Page.parseSortKey(window.after)
-      // a cursor that names no position (only a forged one does) is past every row
-      if (window.after !== undefined && Option.isNone(after)) return Effect.succeed([])
-      return Effect.flatMap(
-        sql`SELECT * FROM grants WHERE realm_id = ${realmId} AND sub = ${sub} AND revoked_at IS NULL
-          ${Option.isSome(after) ? sql`AND (created_at, grant_id COLLATE "C") > (${toDate(after.value[0])}::timestamptz, ${after.value[1]}::text)` : sql``}
-          ORDER BY created_at, grant_id COLLATE "C" LIMIT ${window.limit + 1}`,
-        decode(GrantRow)
-      ).pipe(Effect.map((rows) => rows.map(toGrant)), withRealm(realmId), run)
-    },
+    listLive: (realmId, sub, window) =>
+      Option.match(liveOf(realmId, sub, window), {
+        // a cursor that names no position (only a forged one does) is past every row
+        onNone: () => Effect.succeed([]),
+        onSome: (request) => live(request).pipe(Effect.map((rows) => rows.map(toGrant)))
+      }),
     withdraw: (realmId, sub, grantId, at, event) =>
       Effect.gen(function*() {
-        const rows = yield* Effect.flatMap(
-          sql`UPDATE grants SET revoked_at = ${toDate(at)}
-            WHERE realm_id = ${realmId} AND grant_id = ${grantId} AND sub = ${sub} AND revoked_at IS NULL RETURNING *`,
-          decode(GrantRow)
-        )
-        const row = rows[0]
-        if (row === undefined) return yield* new Conflict.NotFound({ entity: "grant" })
+        const found = yield* withdrawn({ realmId, grantId, sub, at: toDate(at) })
+        if (Option.isNone(found)) return yield* new Conflict.NotFound({ entity: "grant" })
+        const row = found.value
         yield* sql`UPDATE refresh_families SET revoked_reason = 'grant revoked'
           WHERE realm_id = ${realmId} AND grant_id = ${grantId} AND revoked_reason IS NULL`
         // ADR 0031: the next authorization of this client asks the person again
@@ -256,22 +277,37 @@ const toSession = (row: typeof SessionRow.Type): Session.Session => {
 const asActive = (session: Session.Session): Session.Active => Session.Session.Active({ ...session })
 
 const SessionKey = Schema.Struct({ realmId: Schema.String, key: Schema.String })
+/** A person's sessions ended at `at`. */
+const SessionsOf = Schema.Struct({ realmId: Schema.String, sub: Schema.String, at: Schema.DateFromSelf })
+const LiveSessionsOf = Schema.Struct({ ...LiveOf.fields, now: Schema.DateFromSelf })
+const Revocation = Schema.Struct({ realmId: Schema.String, sub: Schema.String, sid: Schema.String, at: Schema.DateFromSelf })
+
+const endedSessions = PgRows.findAll("sessions", {
+  Request: SessionsOf,
+  Result: SessionRow,
+  execute: ({ at, realmId, sub }) =>
+    Effect.flatMap(SqlClient.SqlClient, (sql) =>
+      sql`UPDATE sessions SET ended_at = ${at} WHERE realm_id = ${realmId} AND sub = ${sub} AND ended_at IS NULL RETURNING *`)
+})
 
 export const layerSessions = Layer.effect(Sessions.Sessions, Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const run = on(sql)
-  const byCookie = PgRows.findOne("sessions", {
-    Request: SessionKey,
+  const sessions = RealmTable.rows(sql, "sessions", SessionRow)
+  const byCookie = sessions.findOne(SessionKey, ({ key, realmId }) =>
+    sql`SELECT * FROM sessions WHERE realm_id = ${realmId} AND cookie_hash = ${key}`)
+  const bySid = sessions.findOne(SessionKey, ({ key, realmId }) => sql`SELECT * FROM sessions WHERE realm_id = ${realmId} AND sid = ${key}`)
+  // sessions_by_sub answers the window in order
+  const live = sessions.findAll(LiveSessionsOf, (request) =>
+    sql`SELECT * FROM sessions WHERE realm_id = ${request.realmId} AND sub = ${request.sub} AND ended_at IS NULL
+      AND expires_at > ${request.now} ${pageAfter(sql, "sid", request)}`)
+  const revokedSession = PgRows.findOne("sessions", {
+    Request: Revocation,
     Result: SessionRow,
-    execute: ({ key, realmId }) => sql`SELECT * FROM sessions WHERE realm_id = ${realmId} AND cookie_hash = ${key}`
+    execute: ({ at, realmId, sid, sub }) => sql`UPDATE sessions SET ended_at = ${at}
+      WHERE realm_id = ${realmId} AND sid = ${sid} AND sub = ${sub} AND ended_at IS NULL AND expires_at > ${at}
+      RETURNING *`
   })
-  const bySid = PgRows.findOne("sessions", {
-    Request: SessionKey,
-    Result: SessionRow,
-    execute: ({ key, realmId }) => sql`SELECT * FROM sessions WHERE realm_id = ${realmId} AND sid = ${key}`
-  })
-  const one = (realmId: string, found: Effect.Effect<Option.Option<typeof SessionRow.Type>, PgRows.RowRejected | SqlError>) =>
-    found.pipe(Effect.map(Option.map(toSession)), withRealm(realmId), run)
   return Sessions.Sessions.of({
     create: (session, event) =>
       Effect.gen(function*() {
@@ -290,8 +326,8 @@ export const layerSessions = Layer.effect(Sessions.Sessions, Effect.gen(function
         })}`
         yield* appendEvent(event)
       }).pipe(withRealm(session.realmId), run),
-    findByCookie: (realmId, cookieHash) => one(realmId, byCookie({ realmId, key: cookieHash })),
-    find: (realmId, sid) => one(realmId, bySid({ realmId, key: sid })),
+    findByCookie: (realmId, cookieHash) => Effect.map(byCookie({ realmId, key: cookieHash }), Option.map(toSession)),
+    find: (realmId, sid) => Effect.map(bySid({ realmId, key: sid }), Option.map(toSession)),
     addClient: (realmId, sid, clientId) =>
       sql`UPDATE sessions SET client_ids = array_append(client_ids, ${clientId}::text)
           WHERE realm_id = ${realmId} AND sid = ${sid} AND NOT (${clientId}::text = ANY (client_ids))`.pipe(
@@ -309,28 +345,17 @@ export const layerSessions = Layer.effect(Sessions.Sessions, Effect.gen(function
         yield* maybeEvent(event)
         return true
       }).pipe(withRealm(realmId), run),
-    // sessions_by_sub answers the window in order
-    listLive: (realmId, sub, now, window) => {
-      const after = window.after === undefined ? Option.none() : Page.parseSortKey(window.after)
-      // a cursor that names no position (only a forged one does) is past every row
-      if (window.after !== undefined && Option.isNone(after)) return Effect.succeed([])
-      return Effect.flatMap(
-        sql`SELECT * FROM sessions WHERE realm_id = ${realmId} AND sub = ${sub} AND ended_at IS NULL AND expires_at > ${toDate(now)}
-          ${Option.isSome(after) ? sql`AND (created_at, sid COLLATE "C") > (${toDate(after.value[0])}::timestamptz, ${after.value[1]}::text)` : sql``}
-          ORDER BY created_at, sid COLLATE "C" LIMIT ${window.limit + 1}`,
-        decode(SessionRow)
-      ).pipe(Effect.map((rows) => rows.map(toSession)), withRealm(realmId), run)
-    },
+    listLive: (realmId, sub, now, window) =>
+      Option.match(liveOf(realmId, sub, window), {
+        // a cursor that names no position (only a forged one does) is past every row
+        onNone: () => Effect.succeed([]),
+        onSome: (request) => Effect.map(live({ ...request, now: toDate(now) }), (rows) => rows.map(toSession))
+      }),
     revoke: (realmId, sub, sid, at, event) =>
       Effect.gen(function*() {
-        const rows = yield* Effect.flatMap(
-          sql`UPDATE sessions SET ended_at = ${toDate(at)}
-            WHERE realm_id = ${realmId} AND sid = ${sid} AND sub = ${sub} AND ended_at IS NULL AND expires_at > ${toDate(at)}
-            RETURNING *`,
-          decode(SessionRow)
-        )
-        const row = rows[0]
-        if (row === undefined) return yield* new Conflict.NotFound({ entity: "session" })
+        const found = yield* revokedSession({ realmId, sub, sid, at: toDate(at) })
+        if (Option.isNone(found)) return yield* new Conflict.NotFound({ entity: "session" })
+        const row = found.value
         // ADR 0031: the grants made in the session go with it
         const revoked = yield* sql<{ readonly grant_id: string }>`UPDATE grants SET revoked_at = ${toDate(at)}
           WHERE realm_id = ${realmId} AND sub = ${sub} AND sid = ${sid} AND revoked_at IS NULL RETURNING grant_id`
@@ -353,17 +378,27 @@ const ConsentRow = Schema.Struct({
   granted_at: Schema.DateFromSelf
 })
 
+const ConsentKey = Schema.Struct({ realmId: Schema.String, sub: Schema.String, clientId: Schema.String })
+const ClientKey = Schema.Struct({ realmId: Schema.String, clientId: Schema.String })
+const Approved = Schema.Struct({ approved: Schema.Boolean })
+
 export const layerConsents = Layer.effect(Consents.Consents, Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const run = on(sql)
+  const byKey = RealmTable.rows(sql, "consents", ConsentRow).findOne(ConsentKey, ({ clientId, realmId, sub }) =>
+    sql`SELECT * FROM consents WHERE realm_id = ${realmId} AND sub = ${sub} AND client_id = ${clientId}`)
+  // RFC 9700 §4.11.2: one row of the consents_client index answers it
+  const approved = PgRows.single("consents", {
+    Request: ClientKey,
+    Result: Approved,
+    execute: ({ clientId, realmId }) =>
+      sql`SELECT EXISTS (SELECT 1 FROM consents WHERE realm_id = ${realmId} AND client_id = ${clientId}) AS approved`
+  })
   return Consents.Consents.of({
     find: (realmId, sub, clientId) =>
-      Effect.flatMap(
-        sql`SELECT * FROM consents WHERE realm_id = ${realmId} AND sub = ${sub} AND client_id = ${clientId}`,
-        decode(ConsentRow)
-      ).pipe(
-        Effect.map((rows) =>
-          Option.map(Option.fromNullable(rows[0]), (row): Consent.Consent => ({
+      byKey({ realmId, sub, clientId }).pipe(
+        Effect.map((found) =>
+          Option.map(found, (row): Consent.Consent => ({
             realmId: row.realm_id,
             sub: row.sub,
             clientId: row.client_id,
@@ -371,20 +406,10 @@ export const layerConsents = Layer.effect(Consents.Consents, Effect.gen(function
             resources: row.resources,
             grantedAt: utc(row.granted_at)
           }))
-        ),
-        withRealm(realmId),
-        run
+        )
       ),
-    // RFC 9700 §4.11.2: one row of the consents_client index answers it
     approved: (realmId, clientId) =>
-      Effect.flatMap(
-        sql`SELECT EXISTS (SELECT 1 FROM consents WHERE realm_id = ${realmId} AND client_id = ${clientId}) AS approved`,
-        decode(Schema.Struct({ approved: Schema.Boolean }))
-      ).pipe(
-        Effect.map((rows) => rows[0]?.approved === true),
-        withRealm(realmId),
-        run
-      ),
+      approved({ realmId, clientId }).pipe(Effect.map((row) => row.approved), withRealm(realmId), run),
     save: (consent, event) =>
       Effect.gen(function*() {
         const row = {
@@ -436,9 +461,15 @@ const toFamily = (row: typeof FamilyRow.Type): RefreshFamily.RefreshFamily =>
       ...(row.dpop_jkt !== null ? { dpopJkt: row.dpop_jkt } : {})
     })
 
+const TokenKey = Schema.Struct({ realmId: Schema.String, tokenHash: Schema.String })
+
 export const layerRefreshTokens = Layer.effect(RefreshTokens.RefreshTokens, Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const run = on(sql)
+  const byToken = RealmTable.rows(sql, "refresh_families", FamilyRow).findOne(TokenKey, ({ realmId, tokenHash }) =>
+    sql`SELECT f.*, t.generation AS presented_generation FROM refresh_tokens t
+      JOIN refresh_families f ON f.realm_id = t.realm_id AND f.family_id = t.family_id
+      WHERE t.realm_id = ${realmId} AND t.token_hash = ${tokenHash}`)
   return RefreshTokens.RefreshTokens.of({
     create: (family, tokenHash, event) =>
       Effect.gen(function*() {
@@ -462,18 +493,7 @@ export const layerRefreshTokens = Layer.effect(RefreshTokens.RefreshTokens, Effe
         yield* maybeEvent(event)
       }).pipe(withRealm(family.realmId), run),
     find: (realmId, tokenHash) =>
-      Effect.flatMap(
-        sql`SELECT f.*, t.generation AS presented_generation FROM refresh_tokens t
-            JOIN refresh_families f ON f.realm_id = t.realm_id AND f.family_id = t.family_id
-            WHERE t.realm_id = ${realmId} AND t.token_hash = ${tokenHash}`,
-        decode(FamilyRow)
-      ).pipe(
-        Effect.map((rows) =>
-          Option.map(Option.fromNullable(rows[0]), (row) => ({ family: toFamily(row), generation: row.presented_generation }))
-        ),
-        withRealm(realmId),
-        run
-      ),
+      Effect.map(byToken({ realmId, tokenHash }), Option.map((row) => ({ family: toFamily(row), generation: row.presented_generation }))),
     rotate: (next, expectedGeneration, event) =>
       Effect.gen(function*() {
         const updated = yield* sql`UPDATE refresh_families

@@ -4,10 +4,10 @@ import { DateTime, Effect, Layer, Option, Schema } from "effect"
 import { AccessTokens, Interactions } from "@tessera/domain"
 import { appendEvent } from "./PgAudit.js"
 import * as PgRows from "./PgRows.js"
+import * as RealmTable from "./RealmTable.js"
 import { on, toDate, withRealm } from "./Sql.js"
 
 const utc = (date: Date) => DateTime.unsafeMake(date)
-const decode = <A, I>(schema: Schema.Schema<A, I>) => Schema.decodeUnknown(Schema.Array(schema))
 
 /** An interaction's state as its row names it (migration 00024). */
 const stateNames = {
@@ -67,11 +67,8 @@ const InteractionKey = Schema.Struct({ realmId: Schema.String, id: Schema.String
 export const layerInteractions = Layer.effect(Interactions.Interactions, Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const run = on(sql)
-  const findRow = PgRows.findOne("interactions", {
-    Request: InteractionKey,
-    Result: InteractionRow,
-    execute: ({ id, realmId }) => sql`SELECT * FROM interactions WHERE realm_id = ${realmId} AND id = ${id}`
-  })
+  const findRow = RealmTable.rows(sql, "interactions", InteractionRow).findOne(InteractionKey, ({ id, realmId }) =>
+    sql`SELECT * FROM interactions WHERE realm_id = ${realmId} AND id = ${id}`)
   return Interactions.Interactions.of({
     create: (interaction) =>
       Effect.gen(function*() {
@@ -94,7 +91,7 @@ export const layerInteractions = Layer.effect(Interactions.Interactions, Effect.
           expires_at: toDate(interaction.expiresAt)
         })}`
       }).pipe(withRealm(interaction.realmId), run),
-    find: (realmId, id) => findRow({ realmId, id }).pipe(Effect.map(Option.map(toInteraction)), withRealm(realmId), run),
+    find: (realmId, id) => Effect.map(findRow({ realmId, id }), Option.map(toInteraction)),
     // compare-and-set in one statement: of two racing transitions from one version, one updates the row
     apply: (next) =>
       Effect.gen(function*() {
@@ -112,9 +109,57 @@ const AccessTokenRow = Schema.Struct({
   expires_at: Schema.DateFromSelf
 })
 
+const ActiveRow = Schema.Struct({ active: Schema.Boolean })
+
+const TokenKey = Schema.Struct({ realmId: Schema.String, jti: Schema.String, now: Schema.DateFromSelf })
+
+/** A presented token's question (`AccessTokens.active`): its realm, what it names, and the node's time. */
+const Presented = Schema.Struct({
+  realmId: Schema.String,
+  jti: Schema.String,
+  clientId: Schema.String,
+  sub: Schema.String,
+  issuedAt: Schema.Number,
+  now: Schema.DateFromSelf
+})
+
 export const layerAccessTokens = Layer.effect(AccessTokens.AccessTokens, Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const run = on(sql)
+  const tokens = RealmTable.rows(sql, "access_tokens", AccessTokenRow)
+  const live = tokens.findOne(TokenKey, ({ jti, now, realmId }) =>
+    sql`SELECT grant_id, revoked, expires_at FROM access_tokens WHERE realm_id = ${realmId} AND jti = ${jti} AND expires_at > ${now}`)
+  // one statement (ADR 0034). A token linked to a grant of its own client and person is decided by the record and
+  // the grant, as before (userinfo's tokens: one join of two primary-key probes): deleting the client, disabling or
+  // deleting the person and revoking the delegation all revoke that grant in their own write. Any other token (no
+  // record, or no grant: client credentials, JWT-bearer, exchanges of may_act or trusted issuers' tokens) also needs
+  // its client still registered, its person still a user and not disabled, and no revocation of the client's
+  // delegation from the person at or after its iat: three more primary-key probes, run only for it (CASE)
+  const active = PgRows.single("access_tokens", {
+    Request: Presented,
+    Result: ActiveRow,
+    execute: (token) => {
+      const { realmId } = token
+      const issuedAt = new Date(token.issuedAt * 1000)
+      const client = AccessTokens.isDocumentClient(token.clientId)
+        ? sql`true`
+        : sql`EXISTS (SELECT 1 FROM clients c WHERE c.realm_id = ${realmId} AND c.client_id = ${token.clientId})`
+      const person = AccessTokens.isPerson(token)
+        ? sql`EXISTS (SELECT 1 FROM users u WHERE u.realm_id = ${realmId} AND u.sub = ${token.sub} AND NOT u.disabled
+            AND (u.tokens_not_before IS NULL OR u.tokens_not_before < ${issuedAt}))`
+        : sql`true`
+      return sql`SELECT CASE WHEN g.client_id = ${token.clientId} AND g.sub = ${token.sub}
+            THEN NOT a.revoked AND g.revoked_at IS NULL
+            ELSE COALESCE(NOT a.revoked AND (a.grant_id IS NULL OR (g.grant_id IS NOT NULL AND g.revoked_at IS NULL)), true)
+              AND ${client} AND ${person}
+              AND NOT EXISTS (SELECT 1 FROM delegations d WHERE d.realm_id = ${realmId} AND d.client_id = ${token.clientId}
+                AND d.sub = ${token.sub} AND d.not_before >= ${issuedAt})
+          END AS active
+          FROM (SELECT 1) AS presented
+          LEFT JOIN access_tokens a ON a.realm_id = ${realmId} AND a.jti = ${token.jti} AND a.expires_at > ${token.now}
+          LEFT JOIN grants g ON g.realm_id = a.realm_id AND g.grant_id = a.grant_id`
+    }
+  })
   return AccessTokens.AccessTokens.of({
     record: (realmId, jti, grantId, expiresAt) =>
       sql`INSERT INTO access_tokens ${sql.insert({ realm_id: realmId, jti, grant_id: grantId, revoked: false, expires_at: toDate(expiresAt) })}
@@ -126,54 +171,20 @@ export const layerAccessTokens = Layer.effect(AccessTokens.AccessTokens, Effect.
         if (event !== undefined) yield* appendEvent(event)
       }).pipe(withRealm(realmId), run),
     find: (realmId, jti) =>
-      Effect.gen(function*() {
-        const now = yield* DateTime.now
-        const rows = yield* Effect.flatMap(
-          sql`SELECT grant_id, revoked, expires_at FROM access_tokens
-              WHERE realm_id = ${realmId} AND jti = ${jti} AND expires_at > ${toDate(now)}`,
-          decode(AccessTokenRow)
-        )
-        return Option.map(Option.fromNullable(rows[0]), (row): AccessTokens.Status => ({
+      Effect.flatMap(DateTime.now, (now) =>
+        Effect.map(live({ realmId, jti, now: toDate(now) }), Option.map((row): AccessTokens.Status => ({
           ...(row.grant_id !== null ? { grantId: row.grant_id } : {}),
           revoked: row.revoked,
           expiresAt: utc(row.expires_at)
-        }))
-      }).pipe(withRealm(realmId), run),
-    // one statement (ADR 0034). A token linked to a grant of its own client and person is decided by the record and
-    // the grant, as before (userinfo's tokens: one join of two primary-key probes): deleting the client, disabling or
-    // deleting the person and revoking the delegation all revoke that grant in their own write. Any other token (no
-    // record, or no grant: client credentials, JWT-bearer, exchanges of may_act or trusted issuers' tokens) also needs
-    // its client still registered, its person still a user and not disabled, and no revocation of the client's
-    // delegation from the person at or after its iat: three more primary-key probes, run only for it (CASE)
+        })))),
     active: (realmId, token) =>
-      Effect.gen(function*() {
-        const now = yield* DateTime.now
-        const client = AccessTokens.isDocumentClient(token.clientId)
-          ? sql`true`
-          : sql`EXISTS (SELECT 1 FROM clients c WHERE c.realm_id = ${realmId} AND c.client_id = ${token.clientId})`
-        const person = AccessTokens.isPerson(token)
-          ? sql`EXISTS (SELECT 1 FROM users u WHERE u.realm_id = ${realmId} AND u.sub = ${token.sub} AND NOT u.disabled
-              AND (u.tokens_not_before IS NULL OR u.tokens_not_before < ${new Date(token.issuedAt * 1000)}))`
-          : sql`true`
-        const rows = yield* Effect.flatMap(
-          sql`SELECT CASE WHEN g.client_id = ${token.clientId} AND g.sub = ${token.sub}
-                THEN NOT a.revoked AND g.revoked_at IS NULL
-                ELSE COALESCE(NOT a.revoked AND (a.grant_id IS NULL OR (g.grant_id IS NOT NULL AND g.revoked_at IS NULL)), true)
-                  AND ${client} AND ${person}
-                  AND NOT EXISTS (SELECT 1 FROM delegations d WHERE d.realm_id = ${realmId} AND d.client_id = ${token.clientId}
-                    AND d.sub = ${token.sub} AND d.not_before >= ${new Date(token.issuedAt * 1000)})
-              END AS active
-              FROM (SELECT 1) AS presented
-              LEFT JOIN access_tokens a ON a.realm_id = ${realmId} AND a.jti = ${token.jti} AND a.expires_at > ${toDate(now)}
-              LEFT JOIN grants g ON g.realm_id = a.realm_id AND g.grant_id = a.grant_id`,
-          decode(ActiveRow)
-        )
-        return rows[0]?.active ?? true
-      }).pipe(withRealm(realmId), run)
+      Effect.flatMap(DateTime.now, (now) =>
+        Effect.map(
+          active({ realmId, jti: token.jti, clientId: token.clientId, sub: token.sub, issuedAt: token.issuedAt, now: toDate(now) }),
+          (row) => row.active
+        )).pipe(withRealm(realmId), run)
   })
 }))
-
-const ActiveRow = Schema.Struct({ active: Schema.Boolean })
 
 /** Every short-lived sign-in store on the `SqlClient` in context. */
 export const layer = Layer.mergeAll(
