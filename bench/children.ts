@@ -15,7 +15,7 @@ export interface Child {
 }
 
 /** `BENCH_CPU_PROF=<dir>`: every child writes a V8 CPU profile there when it exits. */
-const profileFlags = (): Array<string> => {
+export const profileFlags = (): Array<string> => {
   const dir = process.env["BENCH_CPU_PROF"]
   return dir === undefined || dir === "" ? [] : ["--cpu-prof", `--cpu-prof-dir=${dir}`]
 }

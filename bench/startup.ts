@@ -1,12 +1,14 @@
 /**
  * The `startup` rows: how long each server takes from spawn to ready, and how much memory it holds once idle.
  * Tessera on PostgreSQL (a fresh scratch database) and on PGlite (a fresh data directory): the first start (it
- * migrates the store and makes the keys), then `later` starts on the same store; oidc-provider (bench/peer.ts) for
- * reference. Each start is `node --import tsx <main>` spawned directly, as `npm start` runs it (without npm's own
- * start-up): ready is the ready line on stdout (CONTRACT §1 `tessera listening on`), then `/readyz` answering 200
+ * migrates the store and makes the keys), then `later` starts on the same store; oidc-provider (bench/peer.ts, under
+ * tsx) for reference. Each Tessera start is `npm start`'s command, read from package.json (the compiled server, ADR
+ * 0057), spawned directly (without npm's own start-up): ready is the ready line on stdout (CONTRACT §1
+ * `tessera listening on`), then `/readyz` answering 200
  * (Tessera: store, migrations, keys); the CPU the process spent up to the ready line (utime + stime, all threads);
  * its resident set (`VmRSS` in /proc/<pid>/status) after `idleSeconds` of no requests, and its peak (`VmHWM`).
  */
+import { spawn } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -16,6 +18,7 @@ import * as Profile from "./profile.js"
 import type * as Postgres from "./postgres.js"
 import { table } from "./report.js"
 import * as Servers from "./servers.js"
+import * as TestChildren from "../test/support/Children.js"
 
 export interface Start {
   readonly server: string
@@ -49,9 +52,26 @@ const firstOk = async (url: string, from: number) => {
   return undefined
 }
 
-const one = async (server: string, start: Start["start"], script: string, env: Record<string, string>, ready: string, readyz: string | undefined, idleSeconds: number): Promise<Start> => {
+/** `npm start`'s command from package.json, `node <flags> <script>`, as node's arguments. */
+const npmStart = (): ReadonlyArray<string> => {
+  const words = (JSON.parse(Fs.readFileSync(Path.join(Children.repoRoot, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts["start"]!.split(/\s+/)
+  if (words[0] !== "node") throw new Error(`npm start runs ${words[0]}, not node: bench/startup.ts cannot spawn it directly`)
+  return words.slice(1)
+}
+
+/** What `npm start` runs, spawned directly in the repository root (node's CPU profile flags first, when asked). */
+const startTessera = async (server: string, env: Record<string, string>, ready: string): Promise<Children.Child> => {
+  const childEnv = { ...TestChildren.inheritedEnv((key) => key.startsWith("BENCH_")), NODE_ENV: "production", ...env }
   const spawned = performance.now()
-  const child = await Children.start(server, script, env, ready)
+  const child = spawn(process.execPath, [...Children.profileFlags(), ...npmStart()], { cwd: Children.repoRoot, env: childEnv, stdio: ["ignore", "pipe", "pipe"] })
+  await TestChildren.readyLine(child, server, ready, 120_000)
+  return { name: server, process: child, pid: child.pid!, readyMs: performance.now() - spawned }
+}
+
+/** `start` is Tessera's (`npm start`'s command) when `script` is undefined, else `node --import tsx <script>`. */
+const one = async (server: string, start: Start["start"], script: string | undefined, env: Record<string, string>, ready: string, readyz: string | undefined, idleSeconds: number): Promise<Start> => {
+  const spawned = performance.now()
+  const child = script === undefined ? await startTessera(server, env, ready) : await Children.start(server, script, env, ready)
   const readyAt = Number(process.hrtime.bigint() / 1000n)
   // BENCH_CPU_PROF: the profile from its first sample to the ready line (bench/profile.ts)
   if (profileDir !== undefined) Profile.recordWindow(profileDir, { server, endpoint: `startup (${start})`, pid: child.pid, start: 0, end: readyAt, requests: 1 })
@@ -72,8 +92,8 @@ const tessera = async (server: string, database: Postgres.Scratch | undefined, l
   try {
     for (let i = 0; i <= later; i++) {
       const port = await Children.freePort()
-      const made = await one(server, i === 0 ? "first" : "later", Path.join(Children.repoRoot, "packages/server-node/src/main.ts"),
-        Servers.tesseraEnv(port, dataDir, database), Servers.tesseraReady, `http://127.0.0.1:${port}/readyz`, idleSeconds)
+      const made = await one(server, i === 0 ? "first" : "later", undefined, Servers.tesseraEnv(port, dataDir, database), Servers.tesseraReady,
+        `http://127.0.0.1:${port}/readyz`, idleSeconds)
       log(line(made))
       starts.push(made)
     }
