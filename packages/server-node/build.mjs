@@ -25,6 +25,10 @@ const result = await build({
   target: "node20",
   // PGlite finds its wasm and data files beside its own module; argon2 is a native addon; pg-native is optional
   external: ["@electric-sql/pglite", "@node-rs/argon2", "pg-native"],
+  // import.meta.url of a bundled module (Database.ts resolves PGlite from it): the bundle's own, as a file URL
+  define: { "import.meta.url": "__bundleUrl" },
+  // (after "use strict", which must stay the file's first statement: the modules are strict, as ES modules are)
+  banner: { js: "\"use strict\"; const __bundleUrl = require(\"node:url\").pathToFileURL(__filename).href;" },
   metafile: true,
   legalComments: "none",
   logLevel: "warning"
