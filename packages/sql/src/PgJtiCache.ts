@@ -83,9 +83,21 @@ export class JtiRefused extends Data.TaggedError("JtiRefused")<{ readonly reason
 
 const unstorable = /\u0000|\p{Cs}/u
 
+/**
+ * The most UTF-8 bytes of issuer and jti together one use may hold: the primary key's b-tree entry (realm_id, issuer,
+ * jti) is refused by PostgreSQL over 2 704 bytes ("index row size ... exceeds btree version 4 maximum"), which would
+ * fail the whole batch's statement. 2 600 leaves room for the uuid, the tuple header and the two length words.
+ * A 255-character jti of three-byte characters is 765 bytes; trusted issuers' URLs have no length bound of their own.
+ */
+export const maxKeyBytes = 2_600
+
+const encoder = new TextEncoder()
+
 const refusal = (issuer: string, jti: string): JtiRefused | undefined =>
   jti.length > JtiCache.maxLength
     ? new JtiRefused({ reason: `longer than ${JtiCache.maxLength} characters` })
+    : encoder.encode(issuer).length + encoder.encode(jti).length > maxKeyBytes
+    ? new JtiRefused({ reason: `issuer and jti longer than ${maxKeyBytes} bytes together` })
     : unstorable.test(jti) || unstorable.test(issuer)
     ? new JtiRefused({ reason: "U+0000 or a lone surrogate" })
     : undefined

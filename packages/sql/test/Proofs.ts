@@ -649,6 +649,28 @@ export const suite = (backend: Backend) =>
         expect((yield* asApp(realm.id, "SELECT jti FROM seen_jtis ORDER BY jti")).map((r) => r["jti"])).toEqual(["fine-1", "fine-2", "fine-3"])
       }))
 
+    it.effect("replay (ADR 0056): an issuer and jti too long for the key's index entry (a 2 000-byte trusted issuer URL, 255 three-byte characters) fail their own caller alone, not their batch-mates (PostgreSQL: index row size exceeds btree maximum 2704)", () =>
+      Effect.gen(function*() {
+        const jtis = yield* JtiCache.JtiCache
+        const realm = yield* newRealm
+        const expiresAt = yield* jwtExpiry
+        // random characters: a repeated one would be compressed inside the index entry and fit
+        const noise = (n: number) => Buffer.from(crypto.getRandomValues(new Uint8Array(n))).toString("base64url").slice(0, n)
+        const longIssuer = `https://issuer.example/${noise(1_980)}`
+        const uses: Array<readonly [string, string]> = [
+          ["c1", "fine-0"], ["c1", "fine-1"], [longIssuer, "\u20ac".repeat(JtiCache.maxLength)], ["c1", "fine-2"],
+          [noise(4_000), "x"], ["c1", "fine-3"], [longIssuer, "short"]
+        ]
+        const exits = yield* Effect.all(uses.map(([iss, jti]) => Effect.exit(jtis.remember(realm.id, iss, jti, expiresAt))), { concurrency: "unbounded" })
+        expect(exits.map((exit) =>
+          Exit.match(exit, {
+            onSuccess: (fresh) => fresh,
+            onFailure: (cause) => Option.getOrUndefined(Option.map(Cause.failureOption(cause), (e) => `${e._tag}: ${(e.cause as { _tag?: string })._tag}`))
+          })
+        )).toEqual([true, true, "StoreError: JtiRefused", true, "StoreError: JtiRefused", true, true])
+        expect((yield* asApp(realm.id, "SELECT jti FROM seen_jtis ORDER BY jti")).map((r) => r["jti"])).toEqual(["fine-0", "fine-1", "fine-2", "fine-3", "short"])
+      }))
+
     it.effect("replay (RFC 9449 §11.1, ADR 0056): the sweep holds in batches: 40 expired rows, 3 concurrent proofs later only the 3 live ones are left", () =>
       Effect.gen(function*() {
         const jtis = yield* JtiCache.JtiCache
