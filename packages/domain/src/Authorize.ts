@@ -22,6 +22,7 @@ import * as Session from "./Session.js"
 import { Codes } from "./Codes.js"
 import { Consents } from "./Consents.js"
 import { Grants } from "./Grants.js"
+import * as Tracing from "./Tracing.js"
 
 /** Who is asking, for the audit trail (CONTRACT §7: ip and user_agent). */
 export type { RequestContext }
@@ -167,7 +168,7 @@ export const needsConsent = (consent: Option.Option<Consent.Consent>, request: R
   request.prompt.includes("consent") || !Consent.covers(Option.getOrUndefined(consent), request.scopes, request.resources)
 
 /** Remembers the person's consent (merged with what they allowed before), with its `consent.granted` event. */
-export const grantConsent = Effect.fn("Authorize.grantConsent")(function*(input: {
+export const grantConsent = Effect.fnUntraced(function*(input: {
   readonly realm: Realm
   readonly session: Session.Session
   readonly request: Request
@@ -186,7 +187,7 @@ export const grantConsent = Effect.fn("Authorize.grantConsent")(function*(input:
     grantedAt: event.at
   }
   yield* consents.save(Consent.merge(Option.getOrUndefined(earlier), next), event)
-})
+}, Tracing.span("Authorize.grantConsent"))
 
 /** A person deciding on a client's request for scopes and resources: at the consent page or the device page. */
 export interface Decision {
@@ -221,7 +222,7 @@ export const consentDenied = (input: Decision) =>
   decisionEvent(input, { type: "consent.denied", result: "failure", reason: "the person denied the request" })
 
 /** Records that the person refused (`consent.denied`). */
-export const denyConsent = Effect.fn("Authorize.denyConsent")(function*(input: {
+export const denyConsent = Effect.fnUntraced(function*(input: {
   readonly realm: Realm
   readonly session: Session.Session
   readonly request: Request
@@ -229,7 +230,7 @@ export const denyConsent = Effect.fn("Authorize.denyConsent")(function*(input: {
 }) {
   const audit = yield* Audit.Audit
   yield* audit.append(yield* consentDenied(input))
-})
+}, Tracing.span("Authorize.denyConsent"))
 
 /**
  * A person's grant to a client (code and device grants): it carries the session's authentication (`auth_time`,
@@ -267,7 +268,7 @@ export const grantFor = (input: {
  * (`auth_time`, `acr`, `amr`, `sid`) and the nonce; the code is 256 random bits, stored as its SHA-256, single use,
  * 60 seconds, bound to the client, the redirect URI and the PKCE challenge. Returns the code.
  */
-export const issueCode = Effect.fn("Authorize.issueCode")(function*(input: {
+export const issueCode = Effect.fnUntraced(function*(input: {
   readonly realm: Realm
   readonly session: Session.Session
   readonly request: Request
@@ -292,4 +293,4 @@ export const issueCode = Effect.fn("Authorize.issueCode")(function*(input: {
     expiresAt: DateTime.addDuration(now, AuthorizationCode.lifetime)
   }))
   return code
-})
+}, Tracing.span("Authorize.issueCode"))

@@ -11,6 +11,7 @@ import * as JwtAssertion from "./JwtAssertion.js"
 import type { Realm } from "./Realm.js"
 import * as RemoteJwks from "./RemoteJwks.js"
 import type { StoreError } from "./StoreError.js"
+import * as Tracing from "./Tracing.js"
 
 /** RFC 7591 §2 `token_endpoint_auth_method`: every method Tessera takes. */
 export const methods: ReadonlyArray<Client.AuthMethod> = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
@@ -107,7 +108,7 @@ const verifyAssertion = (realm: Realm, issuer: string, client: Client.Client, as
       kid: Jwt.unverifiedKid(assertion)
     }).pipe(Effect.mapError(() => new ClientAuthFailed({ reason: "jwks_unavailable" }))))
     if (jwks === undefined) return yield* fail("assertion_signature")
-    const { payload } = yield* JwtAssertion.verifySignature(assertion, jwks as unknown as Parameters<typeof Jwt.verify>[1], { idJag: "refused" })
+    const { payload } = yield* JwtAssertion.verifySignature(assertion, jwks as unknown as Jwt.KeySet, { idJag: "refused" })
     // RFC 7523 §3 items 1 and 2: for client authentication, iss and sub MUST be the client_id
     if (payload.iss !== client.clientId || payload.sub !== client.clientId) return yield* fail("assertion_subject")
     const claims = yield* JwtAssertion.assertion(payload, issuer, JwtAssertion.clientAssertion)
@@ -137,7 +138,7 @@ export interface Input<R> {
  * The client the credentials prove, which must use the method it registered (`token_endpoint_auth_method`, RFC 7591
  * §2; OIDC Core §9): a confidential client cannot fall back to `none`, nor a `private_key_jwt` client to a secret.
  */
-export const authenticate = Effect.fn("ClientAuth.authenticate")(function*<R>(input: Input<R>) {
+export const authenticate = Effect.fnUntraced(function*<R>(input: Input<R>) {
   const presented = input.credentials
   if (presented._tag === "None" && !input.allowNone) return yield* fail("none_not_allowed")
   const found = yield* input.find(presented.clientId)
@@ -165,4 +166,4 @@ export const authenticate = Effect.fn("ClientAuth.authenticate")(function*<R>(in
       break
   }
   return client
-})
+}, Tracing.span("ClientAuth.authenticate"))

@@ -18,6 +18,7 @@ import { Grants } from "./Grants.js"
 import { StoreError } from "./StoreError.js"
 import * as UserCode from "./UserCode.js"
 import { UserCodeThrottle } from "./UserCodeThrottle.js"
+import * as Tracing from "./Tracing.js"
 
 /** What the device authorization endpoint answers (RFC 8628 §3.2), before the URIs are added. */
 export interface Started {
@@ -36,7 +37,7 @@ const userCodeDraws = 5
  * RFC 8628 §3.1-3.2: a new Pending request for what `access` allows the client (checked as at the authorization
  * endpoint), with a fresh device code and user code, for `DeviceAuthorization.lifetime`.
  */
-export const start = Effect.fn("DeviceFlow.start")(function*(input: { readonly realm: Realm; readonly client: Client; readonly access: Access }) {
+export const start = Effect.fnUntraced(function*(input: { readonly realm: Realm; readonly client: Client; readonly access: Access }) {
   const store = yield* DeviceAuthorizations
   const now = yield* DateTime.now
   const deviceCode = yield* Entropy.token(32)
@@ -68,14 +69,14 @@ export const start = Effect.fn("DeviceFlow.start")(function*(input: { readonly r
     expiresIn: Duration.toSeconds(DeviceAuthorization.lifetime),
     interval: DeviceAuthorization.initialInterval
   } satisfies Started
-})
+}, Tracing.span("DeviceFlow.start"))
 
 /**
  * The Pending request a person's typed code names in this realm (RFC 8628 §3.3), if they may still decide on it.
  * §5.1: each code is reserved against the address before it is looked up (a refusal keeps the reservation as a
  * failure, a right code takes it back); while the address must wait, no code is looked up (ADR 0027).
  */
-export const find = Effect.fn("DeviceFlow.find")(function*(input: { readonly realm: Realm; readonly typed: string; readonly ip: string | undefined }) {
+export const find = Effect.fnUntraced(function*(input: { readonly realm: Realm; readonly typed: string; readonly ip: string | undefined }) {
   const throttle = yield* UserCodeThrottle
   const now = yield* DateTime.now
   const verdict = yield* throttle.reserve(input.realm.id, input.ip, now)
@@ -92,7 +93,7 @@ export const find = Effect.fn("DeviceFlow.find")(function*(input: { readonly rea
   if (Either.isLeft(found)) return yield* found.left
   yield* throttle.release(input.realm.id, input.ip, now)
   return found.right
-})
+}, Tracing.span("DeviceFlow.find"))
 
 /** How many times a transition is decided again after losing its compare-and-set to a concurrent one. */
 const attempts = 20
@@ -134,7 +135,7 @@ const unknownCode = () => new DeviceAuthorization.UserCodeRejected({ reason: "un
  * RFC 8628 §3.3: the person approves. Their grant (with the session's `auth_time`, `acr`, `amr`) is stored, then the
  * request becomes Approved together with its `device.approved` event (CONTRACT §7), in one transaction.
  */
-export const approve = Effect.fn("DeviceFlow.approve")(function*(input: Decision) {
+export const approve = Effect.fnUntraced(function*(input: Decision) {
   const { realm, session } = input
   const now = yield* DateTime.now
   const device = yield* Effect.flatMap(DeviceAuthorizations, (s) => s.find(realm.id, input.deviceCodeHash))
@@ -150,14 +151,14 @@ export const approve = Effect.fn("DeviceFlow.approve")(function*(input: Decision
   })
   yield* transition(realm.id, input.deviceCodeHash, unknownCode, (d) =>
     DeviceAuthorization.approve(d, { sub: session.sub, grantId: grant.grantId }, now), event)
-})
+}, Tracing.span("DeviceFlow.approve"))
 
 /** RFC 8628 §3.3: the person denies; the request becomes Denied with its `consent.denied` event, in one transaction. */
-export const deny = Effect.fn("DeviceFlow.deny")(function*(input: Decision) {
+export const deny = Effect.fnUntraced(function*(input: Decision) {
   const { realm, session } = input
   const now = yield* DateTime.now
   const device = yield* Effect.flatMap(DeviceAuthorizations, (s) => s.find(realm.id, input.deviceCodeHash))
   if (Option.isNone(device)) return yield* unknownCode()
   const event = yield* Authorize.consentDenied({ realm, session, request: device.value, context: input.context })
   yield* transition(realm.id, input.deviceCodeHash, unknownCode, (d) => DeviceAuthorization.deny(d, { sub: session.sub }, now), event)
-})
+}, Tracing.span("DeviceFlow.deny"))

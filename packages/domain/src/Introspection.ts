@@ -111,8 +111,7 @@ export interface Expected {
 const accessToken = (realm: Realm, issuer: string, token: string, expected: Expected = {}) =>
   Effect.gen(function*() {
     if (!compactJws.test(token)) return Option.none<Inspected>()
-    const jwks = yield* SigningKeys.jwks(realm.id)
-    const verified = yield* Jwt.verify(token, jwks as Jose.JSONWebKeySet, {
+    const verified = yield* Jwt.verify(token, yield* SigningKeys.verifier(realm.id), {
       issuer,
       ...(expected.audience !== undefined ? { audience: expected.audience } : {}),
       typ: "at+jwt",

@@ -55,15 +55,30 @@ export const storableClaims = (value: unknown): boolean => {
   return true
 }
 
+/** A JWK Set (RFC 7517 §5), as registered or fetched: its keys are opened when a JWT is verified with it. */
+export interface KeySet {
+  readonly keys: ReadonlyArray<Readonly<Record<string, unknown>>>
+}
+
+/** The keys a JWT is verified with, opened once and kept (`keySet`). */
+export type Verifier = Jose.JWTVerifyGetKey
+
+/**
+ * A JWK Set as a `Verifier`: jose's local key set, which opens (imports) each key the first time a JWT names it and
+ * keeps it, so a set made once and used for many JWTs imports each key once (`SigningKeys.verifier`).
+ */
+export const keySet = (jwks: KeySet): Verifier =>
+  Jose.createLocalJWKSet(jwks as Jose.JSONWebKeySet)
+
 /** Verifies a JWT against a JWK Set at the Clock's time; claims that cannot be stored (`storableClaims`) fail it. */
 export const verify = (
   token: string,
-  jwks: { readonly keys: ReadonlyArray<Readonly<Record<string, unknown>>> },
+  jwks: KeySet | Verifier,
   options: Omit<Jose.JWTVerifyOptions, "currentDate">
 ) =>
   Effect.flatMap(Clock.currentTimeMillis, (ms) =>
     Effect.tryPromise({
-      try: () => Jose.jwtVerify(token, Jose.createLocalJWKSet(jwks as Jose.JSONWebKeySet), { ...options, currentDate: new Date(ms) }),
+      try: () => Jose.jwtVerify(token, typeof jwks === "function" ? jwks : keySet(jwks), { ...options, currentDate: new Date(ms) }),
       catch: (e) => new TokenInvalid({ reason: (e as { code?: string }).code ?? "ERR_JWT_INVALID" })
     }).pipe(Effect.filterOrFail((verified) => storableClaims(verified.payload), () => new TokenInvalid({ reason: "ERR_JWT_INVALID" }))))
 

@@ -14,6 +14,7 @@ import * as Session from "./Session.js"
 import { Sessions } from "./Sessions.js"
 import * as User from "./User.js"
 import { Users } from "./Users.js"
+import * as Tracing from "./Tracing.js"
 
 /**
  * An argon2id hash of a random password nobody knows, with the parameters every user's hash has (m=19456, t=2,
@@ -46,7 +47,7 @@ export interface Success {
   readonly cookie: string
 }
 
-export const authenticate = Effect.fn("Login.authenticate")(function*(cmd: Command) {
+export const authenticate = Effect.fnUntraced(function*(cmd: Command) {
   const throttle = yield* LoginThrottle
   const audit = yield* Audit.Audit
   const now = yield* DateTime.now
@@ -113,4 +114,4 @@ export const authenticate = Effect.fn("Login.authenticate")(function*(cmd: Comma
     }))
   }
   return { user: user.value, session, cookie } satisfies Success
-})
+}, Tracing.span("Login.authenticate"))

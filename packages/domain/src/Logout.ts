@@ -50,7 +50,7 @@ export const hintOf = (payload: Jose.JWTPayload): Hint => {
  */
 export const verifyHint = (realmId: string, issuer: string, token: string) =>
   Effect.gen(function*() {
-    const verified = yield* Jwt.verify(token, yield* SigningKeys.jwks(realmId), {
+    const verified = yield* Jwt.verify(token, yield* SigningKeys.verifier(realmId), {
       issuer,
       typ: "JWT",
       algorithms: ["RS256"],

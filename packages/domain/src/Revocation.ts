@@ -7,6 +7,7 @@ import * as Introspection from "./Introspection.js"
 import type { Realm } from "./Realm.js"
 import { Grants } from "./Grants.js"
 import { audited, type RequestContext } from "./RequestContext.js"
+import * as Tracing from "./Tracing.js"
 
 export interface Command {
   readonly realm: Realm
@@ -24,7 +25,7 @@ export interface Command {
  */
 export type Outcome = "access_token_revoked" | "refresh_token_revoked" | "ignored"
 
-export const revoke = Effect.fn("Revocation.revoke")(function*(cmd: Command) {
+export const revoke = Effect.fnUntraced(function*(cmd: Command) {
   const found = yield* Introspection.inspect(cmd)
   if (Option.isNone(found)) return "ignored" as Outcome
   // RFC 7009 §2.1: the server verifies that the token was issued to the client making the request
@@ -63,4 +64,4 @@ export const revoke = Effect.fn("Revocation.revoke")(function*(cmd: Command) {
   // every access token it produced.
   yield* Effect.flatMap(Grants, (grants) => grants.revoke(cmd.realm.id, inspected.grantId, event.at, event))
   return "refresh_token_revoked" as Outcome
-})
+}, Tracing.span("Revocation.revoke"))

@@ -6,6 +6,7 @@ import * as AuditEvent from "./AuditEvent.js"
 import { KeyRingChanged, NotFound } from "./Conflict.js"
 import { Crypto } from "./Crypto.js"
 import { Kek } from "./Kek.js"
+import * as Jwt from "./Jwt.js"
 import * as Metrics from "./Metrics.js"
 import { JobLock } from "./JobLock.js"
 import { Keys } from "./Keys.js"
@@ -113,6 +114,24 @@ export const jwks = (realmId: string) =>
     const ring = yield* ringOf(realmId)
     return { keys: SigningKey.published(ring, yield* now).map((key) => key.publicJwk) }
   })
+
+/**
+ * The realm's published keys (`jwks`) for verifying the tokens it signed (introspection, token exchange, logout hints),
+ * as one `Jwt.Verifier` kept in the `ReadCache` when there is one, under the ring's version: each key is opened once
+ * per ring and cache period, not once per token. A rotation makes a new version, so a new verifier.
+ */
+export const verifier = (realmId: string) =>
+  Effect.gen(function*() {
+    const ring = yield* ringOf(realmId)
+    const open = Effect.map(now, (at) => Jwt.keySet({ keys: SigningKey.published(ring, at).map((key) => key.publicJwk) }))
+    const cache = yield* Effect.serviceOption(ReadCache.ReadCache)
+    return yield* Option.match(cache, {
+      onNone: () => open,
+      onSome: (c) => c.get(verifierEntry(realmId, String(ring.version)), open)
+    })
+  })
+
+const verifierEntry = ReadCache.key<Jwt.Verifier>("verifier")
 
 /** The keys an owner sees: every key still published, with its status and times. */
 export const list = (realmId: string) =>

@@ -11,7 +11,7 @@ import * as HttpTraceContext from "@effect/platform/HttpTraceContext"
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http"
 import { BatchSpanProcessor } from "@opentelemetry/sdk-trace-base"
 import { Config, ConfigError, Context, Effect, Either, Exit, FiberRef, Layer, Option } from "effect"
-import type { Tracer } from "effect"
+import { Tracing } from "@tessera/domain"
 import * as Logs from "./Logs.js"
 
 /**
@@ -39,8 +39,11 @@ export const config: Config.Config<Option.Option<string>> = Config.string("OTEL_
   })
 )
 
-/** Whether spans are exported: the request span and Tessera's own spans are made only then (ADR 0024). */
-export const enabled: FiberRef.FiberRef<boolean> = FiberRef.unsafeMake(false)
+/**
+ * Whether spans are exported: the request span and Tessera's own spans (the domain's steps included) are made only
+ * then (ADR 0024, ADR 0041). One flag, the domain's, which its steps read.
+ */
+export const enabled: FiberRef.FiberRef<boolean> = Tracing.exported
 
 /** The service name every span carries (its `service.name` resource attribute; `OTEL_SERVICE_NAME` overrides it). */
 export const serviceName = "tessera"
@@ -63,8 +66,7 @@ export const layer = (url: string): Layer.Layer<never> =>
 export const layerConfig = Layer.unwrapEffect(Effect.map(config, Option.match({ onNone: () => Layer.empty, onSome: layer })))
 
 /** `effect` inside a span `name`, only while spans are exported; as is otherwise (no span is made). */
-export const span = (name: string, options: Tracer.SpanOptions = {}) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.withFiberRuntime<A, E, R>((fiber) => (fiber.getFiberRef(enabled) ? Effect.withSpan(effect, name, options) : effect))
+export const span = Tracing.span
 
 /**
  * A span per request that reaches the router (ADR 0041): named `METHOD route` (OpenTelemetry HTTP semantic

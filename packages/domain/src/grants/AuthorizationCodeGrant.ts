@@ -11,6 +11,7 @@ import { Grants } from "../Grants.js"
 import { audited, type RequestContext } from "../RequestContext.js"
 import * as Tokens from "../Tokens.js"
 import * as TokenIssuance from "./TokenIssuance.js"
+import * as Tracing from "../Tracing.js"
 
 export const grantType = "authorization_code"
 
@@ -28,7 +29,7 @@ export interface Command {
   readonly dpopKey: Tokens.DpopKey
 }
 
-export const handle = Effect.fn("AuthorizationCodeGrant.handle")(function*(cmd: Command) {
+export const handle = Effect.fnUntraced(function*(cmd: Command) {
   const codes = yield* Codes
   const grants = yield* Grants
   const now = yield* DateTime.now
@@ -63,4 +64,4 @@ export const handle = Effect.fn("AuthorizationCodeGrant.handle")(function*(cmd: 
     return yield* new AuthorizationCode.CodeRejected({ reason: "unknown" })
   }
   return yield* TokenIssuance.fromGrant({ ...cmd, grant: grant.value, grantType })
-})
+}, Tracing.span("AuthorizationCodeGrant.handle"))

@@ -9,6 +9,7 @@ import type { Resource } from "../Resource.js"
 import { Resources } from "../Resources.js"
 import type * as Tokens from "../Tokens.js"
 import * as TokenIssuance from "./TokenIssuance.js"
+import * as Tracing from "../Tracing.js"
 
 export const grantType = "client_credentials"
 
@@ -57,8 +58,8 @@ export const clientToken = (cmd: Omit<Command, "scope" | "resource">, choice: Au
   dpopKey: cmd.dpopKey
 })
 
-export const handle = Effect.fn("ClientCredentialsGrant.handle")(function*(cmd: Command) {
+export const handle = Effect.fnUntraced(function*(cmd: Command) {
   const choice = yield* choose({ ...cmd, resources: yield* Effect.flatMap(Resources, (r) => r.list(cmd.realm.id)) })
   // RFC 6749 §4.4.3: no refresh token; there is no person, so no ID token
   return yield* TokenIssuance.issueClientToken(clientToken(cmd, choice))
-})
+}, Tracing.span("ClientCredentialsGrant.handle"))

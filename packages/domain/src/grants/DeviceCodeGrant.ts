@@ -10,6 +10,7 @@ import { Grants } from "../Grants.js"
 import type { RequestContext } from "../RequestContext.js"
 import type * as Tokens from "../Tokens.js"
 import * as TokenIssuance from "./TokenIssuance.js"
+import * as Tracing from "../Tracing.js"
 
 /** RFC 8628 §3.4: the grant type. */
 export const grantType = "urn:ietf:params:oauth:grant-type:device_code"
@@ -32,7 +33,7 @@ const unknown = () => new DeviceAuthorization.DeviceCodeRejected({ reason: "unkn
  * One poll (RFC 8628 §3.4): the transition is written first (the poll's time, a grown interval, or Redeemed), so of two
  * racing polls of an approved code exactly one redeems it and gets the tokens; the other is told invalid_grant.
  */
-export const handle = Effect.fn("DeviceCodeGrant.handle")(function*(cmd: Command) {
+export const handle = Effect.fnUntraced(function*(cmd: Command) {
   const now = yield* DateTime.now
   const deviceCodeHash = yield* Hash.sha256(cmd.deviceCode)
   // RFC 8707 §2: an audience the approved grant cannot give is refused before the code is spent, so the device may
@@ -57,4 +58,4 @@ export const handle = Effect.fn("DeviceCodeGrant.handle")(function*(cmd: Command
   const grant = yield* Effect.flatMap(Grants, (grants) => grants.find(cmd.realm.id, next.grantId))
   if (Option.isNone(grant) || grant.value.revokedAt !== undefined) return yield* unknown()
   return yield* TokenIssuance.fromGrant({ ...cmd, grant: grant.value, grantType })
-})
+}, Tracing.span("DeviceCodeGrant.handle"))

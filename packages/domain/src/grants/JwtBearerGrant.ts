@@ -25,6 +25,7 @@ import * as User from "../User.js"
 import { Users } from "../Users.js"
 import * as TokenIssuance from "./TokenIssuance.js"
 import type { TokenSet } from "./TokenSet.js"
+import * as Tracing from "../Tracing.js"
 
 export const grantType = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
@@ -333,7 +334,7 @@ const provisionAndIssue = (input: Omit<TokenIssuance.ClientToken, "sub"> & { rea
     )
   })
 
-export const handle = Effect.fn("JwtBearerGrant.handle")(function*(cmd: Command) {
+export const handle = Effect.fnUntraced(function*(cmd: Command) {
   const verified = yield* verify(cmd)
   // CONTRACT §3, ADR 0035: an assertion never yields the admin resource (nobody signed in here, no role checked)
   const resources = (yield* Effect.flatMap(Resources, (r) => r.list(cmd.realm.id))).filter((r) => !AdminAccess.isAdmin(r))
@@ -395,7 +396,7 @@ export const handle = Effect.fn("JwtBearerGrant.handle")(function*(cmd: Command)
     // who vouched for the subject: the assertion's verified issuer
     reason: `assertion issuer: ${iss}`
   })
-})
+}, Tracing.span("JwtBearerGrant.handle"))
 
 /**
  * RFC 7523 §3 item 7: the assertion is spent only once the request is otherwise good; compare-and-set, so of two

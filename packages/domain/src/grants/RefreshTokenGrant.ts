@@ -15,6 +15,7 @@ import { audited, type RequestContext } from "../RequestContext.js"
 import * as StepUp from "../StepUp.js"
 import * as Tokens from "../Tokens.js"
 import * as TokenIssuance from "./TokenIssuance.js"
+import * as Tracing from "../Tracing.js"
 
 export const grantType = "refresh_token"
 
@@ -30,7 +31,7 @@ export interface Command {
   readonly dpopKey: Tokens.DpopKey
 }
 
-export const handle = Effect.fn("RefreshTokenGrant.handle")(function*(cmd: Command) {
+export const handle = Effect.fnUntraced(function*(cmd: Command) {
   const refreshes = yield* RefreshTokens
   const policy = yield* Tokens.TokenPolicy
   const now = yield* DateTime.now
@@ -106,4 +107,4 @@ export const handle = Effect.fn("RefreshTokenGrant.handle")(function*(cmd: Comma
     Effect.catchTag("RefreshChanged", () => reuse(next.familyId, next.grantId))
   )
   return { ...issued.set, refreshToken: nextToken }
-})
+}, Tracing.span("RefreshTokenGrant.handle"))

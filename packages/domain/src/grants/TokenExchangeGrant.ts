@@ -25,6 +25,7 @@ import * as User from "../User.js"
 import { Users } from "../Users.js"
 import * as TokenIssuance from "./TokenIssuance.js"
 import type { TokenSet } from "./TokenSet.js"
+import * as Tracing from "../Tracing.js"
 
 export const grantType = "urn:ietf:params:oauth:grant-type:token-exchange"
 
@@ -157,7 +158,7 @@ const trustedSubject = (cmd: Command) =>
     } satisfies VerifiedSubject
   })
 
-export const handle = Effect.fn("TokenExchangeGrant.handle")(function*(cmd: Command) {
+export const handle = Effect.fnUntraced(function*(cmd: Command) {
   const agentId = cmd.client.clientId
   // CONTRACT §5: unauthorized_client before any token is looked at
   if (cmd.client.metadata.principalType !== "agent") return yield* new Delegation.AgentRejected({ reason: "not_agent" })
@@ -245,7 +246,7 @@ export const handle = Effect.fn("TokenExchangeGrant.handle")(function*(cmd: Comm
     scope: decision.scope,
     issuedTokenType: accessTokenType
   } satisfies TokenSet
-})
+}, Tracing.span("TokenExchangeGrant.handle"))
 
 /** draft-ietf-oauth-identity-assertion-authz-grant §4.3: the token type of an OpenID Connect ID token. */
 export const idTokenType = "urn:ietf:params:oauth:token-type:id_token"
@@ -290,8 +291,7 @@ const stringClaim = (value: unknown) => typeof value === "string" && value !== "
  */
 const verifiedIdToken = (cmd: IdJagCommand) =>
   Effect.gen(function*() {
-    const jwks = yield* SigningKeys.jwks(cmd.realm.id)
-    const verified = yield* Jwt.verify(cmd.idToken, jwks, {
+    const verified = yield* Jwt.verify(cmd.idToken, yield* SigningKeys.verifier(cmd.realm.id), {
       issuer: cmd.issuer,
       typ: "JWT",
       algorithms: ["RS256"],
@@ -332,7 +332,7 @@ const verifiedIdToken = (cmd: IdJagCommand) =>
  * its `id_jag_targets`, with the client's id there; `resource` and `scope` are carried as asked (they are the other
  * server's to judge, §4.4). Audited as `id_jag.issued`; no refresh token (§4.3.4: SHOULD NOT).
  */
-export const handleIdJag = Effect.fn("TokenExchangeGrant.handleIdJag")(function*(cmd: IdJagCommand) {
+export const handleIdJag = Effect.fnUntraced(function*(cmd: IdJagCommand) {
   // §4.3: the IdP resolves the audience to a trust relationship it has; Tessera's are the client's id_jag_targets
   const target = cmd.client.metadata.idJagTargets?.find((t) => t.audience === cmd.audience)
   if (target === undefined) return yield* idJagRejected("not_target")
@@ -375,4 +375,4 @@ export const handleIdJag = Effect.fn("TokenExchangeGrant.handleIdJag")(function*
     scope: cmd.scope ?? [],
     issuedTokenType: idJagTokenType
   } satisfies TokenSet
-})
+}, Tracing.span("TokenExchangeGrant.handleIdJag"))
