@@ -109,12 +109,18 @@ export class ErrorResponse extends Schema.TaggedError<ErrorResponse>()("ErrorRes
   }
 }
 
+/**
+ * Its fields are typed, so the schema's validation (a decode of every field, run by the class's constructor) would
+ * only check again what the compiler did: it is skipped (`checked`), here and in `withHeaders`.
+ */
 export const make = (error: ErrorCode, error_description?: string, status?: number) =>
   new ErrorResponse({
     error,
     ...(error_description !== undefined ? { error_description } : {}),
     ...(status !== undefined ? { status } : {})
-  })
+  }, checked)
+
+const checked = { disableValidation: true } as const
 
 /** The same error answered with more headers (RFC 9449 §8, §9: `DPoP-Nonce`). */
 export const withHeaders = (error: ErrorResponse, headers: Readonly<Record<string, string>>): ErrorResponse =>
@@ -124,7 +130,7 @@ export const withHeaders = (error: ErrorResponse, headers: Readonly<Record<strin
     ...(error.status !== undefined ? { status: error.status } : {}),
     ...(error.wwwAuthenticate !== undefined ? { wwwAuthenticate: error.wwwAuthenticate } : {}),
     headers: { ...error.headers, ...headers }
-  })
+  }, checked)
 
 /** RFC 6749 §5.2: invalid_request, with fixed text naming the parameter. */
 export const invalidRequest = (description: string) => make("invalid_request", description)

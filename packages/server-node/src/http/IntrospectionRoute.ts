@@ -4,8 +4,8 @@
  * `{"active": false}` (§2.2), so nothing leaks across clients or realms (CONTRACT §5).
  */
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
-import { Effect, Either, Match, Option } from "effect"
-import { ClientAuth, Introspection } from "@tessera/domain"
+import { Effect, Either, Option } from "effect"
+import { Introspection } from "@tessera/domain"
 import { Form } from "@tessera/protocol"
 import * as ClientCredentials from "./ClientCredentials.js"
 import * as FormBody from "./FormBody.js"
@@ -56,8 +56,7 @@ const view = Introspection.Inspected.$match({
 })
 
 /** The one mapping: besides malformed requests, only client authentication can refuse here. */
-const toErrorResponse = (issuer: string) =>
-  Match.type<ClientAuth.ClientAuthFailed>().pipe(Match.tagsExhaustive({ ClientAuthFailed: ClientCredentials.invalidClient(issuer) }))
+const toErrorResponse = ClientCredentials.invalidClient
 
 const introspect = handle(Effect.gen(function*() {
   const realm = yield* Issuer.realmParam(Issuer.unknownRealm)

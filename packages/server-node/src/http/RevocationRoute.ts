@@ -4,8 +4,8 @@
  */
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import { Effect, Match } from "effect"
-import { ClientAuth, Revocation } from "@tessera/domain"
+import { Effect } from "effect"
+import { Revocation } from "@tessera/domain"
 import * as ClientCredentials from "./ClientCredentials.js"
 import * as RequestContext from "./RequestContext.js"
 import * as FormBody from "./FormBody.js"
@@ -17,8 +17,7 @@ import { handle } from "./Respond.js"
 const revoked = HttpServerResponse.empty({ status: 200, headers: { "cache-control": "no-store", pragma: "no-cache" } })
 
 /** The one mapping: besides malformed requests, only client authentication can refuse here. */
-const toErrorResponse = (issuer: string) =>
-  Match.type<ClientAuth.ClientAuthFailed>().pipe(Match.tagsExhaustive({ ClientAuthFailed: ClientCredentials.invalidClient(issuer) }))
+const toErrorResponse = ClientCredentials.invalidClient
 
 const revoke = handle(Effect.gen(function*() {
   const realm = yield* Issuer.realmParam(Issuer.unknownRealm)

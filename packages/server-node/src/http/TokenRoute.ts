@@ -44,10 +44,15 @@ type Refusal =
   | AdminAccess.AdminRoleRequired
   | TokenExchangeGrant.IdJagRejected
 
-/** The one mapping to RFC 6749 §5.2 errors; a grant's `reason` goes to the log, never the wire. */
-const toErrorResponse = (issuer: string) =>
-  Match.type<Refusal>().pipe(Match.tagsExhaustive({
-    ClientAuthFailed: ClientCredentials.invalidClient(issuer),
+/**
+ * The one mapping to RFC 6749 §5.2 errors; a grant's `reason` goes to the log, never the wire. Client authentication's
+ * one answer names the issuer in its challenge; every other refusal's answer is fixed (`refusalError`, built once).
+ */
+const toErrorResponse = (issuer: string) => (refusal: Refusal): ErrorResponse.ErrorResponse =>
+  refusal._tag === "ClientAuthFailed" ? ClientCredentials.invalidClient(issuer)(refusal) : refusalError(refusal)
+
+const refusalError: (refusal: Exclude<Refusal, ClientAuth.ClientAuthFailed>) => ErrorResponse.ErrorResponse =
+  Match.type<Exclude<Refusal, ClientAuth.ClientAuthFailed>>().pipe(Match.tagsExhaustive({
     CodeRejected: ({ reason }) =>
       reason === "dpop_mismatch" ? ErrorResponse.make("invalid_grant", dpopBound("authorization code")) : ErrorResponse.make("invalid_grant"),
     ClientRejected: () => ErrorResponse.make("unauthorized_client", "the client credentials grant is for confidential clients only"),
@@ -190,32 +195,40 @@ interface Context {
   readonly dpopKey: Tokens.DpopKey
 }
 
-/** One line per grant: the protocol variant, decoded, to its domain module. */
-const dispatch = (request: TokenRequest.TokenRequest, ctx: Context) =>
-  Match.value(request).pipe(
-    Match.when({ grant_type: "authorization_code" }, (r) =>
-      Effect.flatMap(oneResource(r.resource), (resource) =>
-        AuthorizationCodeGrant.handle({ ...ctx, code: r.code, redirectUri: r.redirect_uri, codeVerifier: r.code_verifier, resource }))),
-    Match.when({ grant_type: "refresh_token" }, (r) =>
-      Effect.flatMap(oneResource(r.resource), (resource) =>
-        RefreshTokenGrant.handle({ ...ctx, refreshToken: r.refresh_token, scope: r.scope, resource }))),
-    Match.when({ grant_type: "client_credentials" }, (r) =>
-      Effect.flatMap(oneResource(r.resource), (resource) => ClientCredentialsGrant.handle({ ...ctx, scope: r.scope, resource }))),
-    Match.when({ grant_type: JwtBearerGrant.grantType }, (r) =>
-      Effect.flatMap(oneResource(r.resource), (resource) => JwtBearerGrant.handle({ ...ctx, assertion: r.assertion, scope: r.scope, resource }))),
-    // draft-ietf-oauth-identity-assertion-authz-grant §4.3: requested_token_type id-jag, before any other exchange
-    Match.when({ grant_type: TokenExchangeGrant.grantType, requested_token_type: TokenExchangeGrant.idJagTokenType }, (r) =>
-      Effect.flatMap(oneResource(r.resource), (resource) =>
-        TokenExchangeGrant.handleIdJag({ ...ctx, idToken: r.subject_token, audience: r.audience, scope: r.scope, resource }))),
-    Match.when({ grant_type: TokenExchangeGrant.grantType }, (r) =>
-      Effect.flatMap(oneResource(r.resource), (resource) =>
-        TokenExchangeGrant.handle({
-          ...ctx, subjectToken: r.subject_token, subjectTokenType: r.subject_token_type, actorToken: r.actor_token, scope: r.scope, resource
-        }))),
-    Match.when({ grant_type: DeviceCodeGrant.grantType }, (r) =>
-      Effect.flatMap(oneResource(r.resource), (resource) => DeviceCodeGrant.handle({ ...ctx, deviceCode: r.device_code, resource }))),
-    Match.exhaustive
-  )
+/** One line per grant: the protocol variant, decoded, to its domain module (the matcher is built once, here). */
+const grantOf = Match.type<TokenRequest.TokenRequest>().pipe(
+  Match.when({ grant_type: "authorization_code" }, (r) => (ctx: Context) =>
+    Effect.flatMap(oneResource(r.resource), (resource) =>
+      AuthorizationCodeGrant.handle({ ...ctx, code: r.code, redirectUri: r.redirect_uri, codeVerifier: r.code_verifier, resource }))),
+  Match.when({ grant_type: "refresh_token" }, (r) => (ctx: Context) =>
+    Effect.flatMap(oneResource(r.resource), (resource) =>
+      RefreshTokenGrant.handle({ ...ctx, refreshToken: r.refresh_token, scope: r.scope, resource }))),
+  Match.when({ grant_type: "client_credentials" }, (r) => (ctx: Context) =>
+    Effect.flatMap(oneResource(r.resource), (resource) => ClientCredentialsGrant.handle({ ...ctx, scope: r.scope, resource }))),
+  Match.when({ grant_type: JwtBearerGrant.grantType }, (r) => (ctx: Context) =>
+    Effect.flatMap(oneResource(r.resource), (resource) => JwtBearerGrant.handle({ ...ctx, assertion: r.assertion, scope: r.scope, resource }))),
+  // draft-ietf-oauth-identity-assertion-authz-grant §4.3: requested_token_type id-jag, before any other exchange
+  Match.when({ grant_type: TokenExchangeGrant.grantType, requested_token_type: TokenExchangeGrant.idJagTokenType }, (r) => (ctx: Context) =>
+    Effect.flatMap(oneResource(r.resource), (resource) =>
+      TokenExchangeGrant.handleIdJag({ ...ctx, idToken: r.subject_token, audience: r.audience, scope: r.scope, resource }))),
+  Match.when({ grant_type: TokenExchangeGrant.grantType }, (r) => (ctx: Context) =>
+    Effect.flatMap(oneResource(r.resource), (resource) =>
+      TokenExchangeGrant.handle({
+        ...ctx, subjectToken: r.subject_token, subjectTokenType: r.subject_token_type, actorToken: r.actor_token, scope: r.scope, resource
+      }))),
+  Match.when({ grant_type: DeviceCodeGrant.grantType }, (r) => (ctx: Context) =>
+    Effect.flatMap(oneResource(r.resource), (resource) => DeviceCodeGrant.handle({ ...ctx, deviceCode: r.device_code, resource }))),
+  Match.exhaustive
+)
+
+/** Any grant's run: what every grant may answer, fail with and need. */
+type Granted = ReturnType<ReturnType<typeof grantOf>>
+
+const dispatch = (request: TokenRequest.TokenRequest, ctx: Context): Effect.Effect<
+  Effect.Effect.Success<Granted>,
+  Effect.Effect.Error<Granted>,
+  Effect.Effect.Context<Granted>
+> => grantOf(request)(ctx)
 
 const unsupportedGrantType = ErrorResponse.make("unsupported_grant_type", "'grant_type' is not supported")
 
