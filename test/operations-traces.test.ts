@@ -120,16 +120,18 @@ describe("ADR 0024, 0041: without OTEL_EXPORTER_OTLP_ENDPOINT no span is exporte
   const request = HttpServerRequest.fromWeb(new Request("http://127.0.0.1/realms/acme/token", { method: "POST" }))
   const app = Effect.succeed(HttpServerResponse.empty({ status: 204 }))
 
-  it("unset: the configuration installs no tracer layer, and request spans stay off", async () => {
+  it("unset: the configuration installs no tracer layer, request spans stay off, and the libraries' spans are no-ops", async () => {
     const withoutEndpoint = ConfigProvider.fromMap(new Map())
     const layer = await Effect.runPromise(Effect.withConfigProvider(Traces.config, withoutEndpoint))
     expect(layer).toEqual(Option.none())
-    const [tracer, enabled] = await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+    const [tracer, enabled, tracerEnabled] = await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
       yield* Layer.buildWithScope(Traces.layerConfig, yield* Effect.scope)
-      return [yield* Effect.tracer, yield* FiberRef.get(Traces.enabled)] as const
+      return [yield* Effect.tracer, yield* FiberRef.get(Traces.enabled), yield* FiberRef.get(FiberRef.currentTracerEnabled)] as const
     })).pipe(Effect.withConfigProvider(withoutEndpoint)))
     expect(enabled).toBe(false)
     expect(tracer).toBe(await Effect.runPromise(Effect.tracer))
+    // issue 17: nothing exports them, so @effect/sql's per-statement and per-transaction spans are made as no-op spans
+    expect(tracerEnabled).toBe(false)
   })
 
   it("request spans off: the middleware makes no span; on: one span, named by method, with the realm", async () => {

@@ -63,7 +63,13 @@ export const layer = (url: string): Layer.Layer<never> =>
     Layer.locallyScoped(enabled, true)
   )
 
-export const layerConfig = Layer.unwrapEffect(Effect.map(config, Option.match({ onNone: () => Layer.empty, onSome: layer })))
+/**
+ * Unset: nothing exports spans, so the spans the libraries make themselves (@effect/sql's `sql.transaction` and one
+ * `sql.execute` per statement, with their attributes and events) are made as Effect's no-op spans (issue 17).
+ */
+export const layerOff: Layer.Layer<never> = Layer.setTracerEnabled(false)
+
+export const layerConfig = Layer.unwrapEffect(Effect.map(config, Option.match({ onNone: () => layerOff, onSome: layer })))
 
 /** `effect` inside a span `name`, only while spans are exported; as is otherwise (no span is made). */
 export const span = Tracing.span
