@@ -8,7 +8,7 @@
  * and the agent apart. On every store (the project's name says which).
  */
 import * as HttpServer from "@effect/platform/HttpServer"
-import { expect, it } from "@effect/vitest"
+import { expect } from "@effect/vitest"
 import { Clock, Duration, Effect, TestClock } from "effect"
 import * as oauth from "oauth4webapi"
 import { AccessToken } from "@tessera/protocol"
@@ -16,6 +16,8 @@ import { followSeeOther, makeBrowser, onlyForm, pathOf, redirectParams } from ".
 import type { Browser } from "./support/Browser.js"
 import { admin, createRealm, keptAlive, metadataHeaders, tokenEndpointHeaders } from "./support/Http.js"
 import * as TestLive from "./support/TestLive.js"
+
+const it = TestLive.file()
 
 const tokenExchange = "urn:ietf:params:oauth:grant-type:token-exchange"
 const accessTokenType = "urn:ietf:params:oauth:token-type:access_token"
@@ -278,4 +280,4 @@ it.effect("DESIGN \"Agents\": a person authorizes an agent, the agent acts for t
           ]
         }
       })
-  }).pipe(Effect.provide(TestLive.make())), 120_000)
+  }).pipe(Effect.provide(TestLive.world())), 120_000)

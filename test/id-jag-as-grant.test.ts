@@ -3,7 +3,7 @@
  * part B): §4.4 the access token request with an ID-JAG, §4.4.1 its processing rules (after RFC 7521 §5.2 and RFC 7523
  * §3), §3 its claims, §7.1 confidential clients only; the person linked to a realm user per ADR 0047.
  */
-import { expect, layer } from "@effect/vitest"
+import { expect } from "@effect/vitest"
 import { Clock, Effect } from "effect"
 import * as Jose from "jose"
 import { admin, request as http } from "./support/Http.js"
@@ -15,6 +15,8 @@ import {
   registerClient, userAgent, verify, world
 } from "./support/TokenFixtures.js"
 import type { ClientKey, RegisteredClient, World } from "./support/TokenFixtures.js"
+
+const it = TestLive.file()
 
 const jwtBearer = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
@@ -94,7 +96,7 @@ const setup = (flags: { readonly id_jag?: boolean; readonly provision_users?: bo
 
 const unlinked = invalidGrant("the ID-JAG's subject is linked to no user of the realm")
 
-layer(TestLive.TestLive)("draft-ietf-oauth-identity-assertion-authz-grant §4.4: an ID-JAG at the token endpoint", (it) => {
+it.layer(TestLive.World)("draft-ietf-oauth-identity-assertion-authz-grant §4.4: an ID-JAG at the token endpoint", (it) => {
   it.effect("§4.4: a valid ID-JAG: a token for the provisioned user, the assertion's resource and scope; linked and audited once", () =>
     Effect.gen(function*() {
       const { w, idp, client } = yield* setup()

@@ -4,7 +4,7 @@
  * token exchange), and who may set `id_jag_targets` (RFC 7591 §2, CONTRACT §3). Each test is the attacker's request
  * and the whole wire answer it gets.
  */
-import { expect, layer } from "@effect/vitest"
+import { expect } from "@effect/vitest"
 import { Clock, Effect } from "effect"
 import * as Jose from "jose"
 import { ClientIdMetadataDocument } from "@tessera/protocol"
@@ -16,6 +16,8 @@ import {
   registerClient, tokenExchangeGrant, world
 } from "./support/TokenFixtures.js"
 import type { ClientKey, RegisteredClient, World } from "./support/TokenFixtures.js"
+
+const it = TestLive.file()
 
 const jwtBearer = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 const idTokenType = "urn:ietf:params:oauth:token-type:id_token"
@@ -81,7 +83,7 @@ const setup = Effect.gen(function*() {
 /** The realm's token.issued events: nothing issued after a refusal. */
 const issued = (w: World) => auditOf(w, "token.issued")
 
-layer(TestLive.TestLive)("ID-JAG attacks at the Resource Authorization Server (draft §4.4.1, RFC 7523 §3, RFC 8725)", (it) => {
+it.layer(TestLive.World)("ID-JAG attacks at the Resource Authorization Server (draft §4.4.1, RFC 7523 §3, RFC 8725)", (it) => {
   it.effect("RFC 8725 §2.1, §3.1: alg none, and HS256 keyed with the issuer's public key, are not signed by the trusted issuer", () =>
     Effect.gen(function*() {
       const { w, idp, client } = yield* setup
@@ -279,7 +281,7 @@ const idTokenOf = (w: World, client: RegisteredClient) =>
     return { idToken: res.json.id_token as string, accessToken: res.json.access_token as string }
   })
 
-layer(TestLive.TestLive)("ID-JAG attacks at the enterprise IdP (draft §4.3.3, RFC 8693 §2.2.2, RFC 7591 §2)", (it) => {
+it.layer(TestLive.World)("ID-JAG attacks at the enterprise IdP (draft §4.3.3, RFC 8693 §2.2.2, RFC 7591 §2)", (it) => {
   it.effect("§4.3.3: client Y exchanging client X's ID token, or an access token typed as an ID token, is invalid_grant", () =>
     Effect.gen(function*() {
       const w = yield* world

@@ -4,7 +4,7 @@
  * Authorization Grant toward one of its `id_jag_targets`; every refusal of §4.3.3 and RFC 8693 §2.2.2, the whole wire
  * answer each. ADR 0048 records the choices the draft leaves open.
  */
-import { expect, it, layer } from "@effect/vitest"
+import { expect } from "@effect/vitest"
 import { Effect, TestClock } from "effect"
 import { Jwt, Session, SigningKeys } from "@tessera/domain"
 import * as DpopFixtures from "./support/DpopFixtures.js"
@@ -15,6 +15,8 @@ import {
   registerClient, signIn, tokenExchangeGrant, userAgent, verify, world
 } from "./support/TokenFixtures.js"
 import type { Auth, RegisteredClient, World } from "./support/TokenFixtures.js"
+
+const it = TestLive.file()
 
 const idTokenType = "urn:ietf:params:oauth:token-type:id_token"
 const idJagType = "urn:ietf:params:oauth:token-type:id-jag"
@@ -82,7 +84,7 @@ const invalidRequest = (description: string) => ({ error: "invalid_request", err
 const notAnIdToken = invalidGrant("'subject_token' is not an ID token of this realm")
 const notSignedIn = invalidGrant("'subject_token' no longer stands for a signed-in person")
 
-layer(TestLive.TestLive)("draft-ietf-oauth-identity-assertion-authz-grant §4.3: token exchange for an ID-JAG", (it) => {
+it.layer(TestLive.World)("draft-ietf-oauth-identity-assertion-authz-grant §4.3: token exchange for an ID-JAG", (it) => {
   it.effect("§4.3.4: the ID-JAG for a target: iss, sub, aud, client_id there, resource, scope, auth_time, acr, amr, email; audited", () =>
     Effect.gen(function*() {
       const w = yield* world
@@ -264,9 +266,9 @@ it.effect("§4.3.3: an expired ID token is refused; one about to expire yields a
     expect((yield* verify(w, jag, { audience: mcpIssuer })).payload).toMatchObject({ exp: (yield* nowSeconds) + 120 })
     yield* TestClock.adjust("2 minutes")
     expectTokenError(yield* requestJag(w, authOf(client), idToken, toMcp), invalidGrant("'subject_token' has expired"))
-  }).pipe(Effect.provide(TestLive.make())))
+  }).pipe(Effect.provide(TestLive.world())))
 
-layer(TestLive.TestLive)("CONTRACT §3: id_jag_targets in client metadata", (it) => {
+it.layer(TestLive.World)("CONTRACT §3: id_jag_targets in client metadata", (it) => {
   it.effect("RFC 7591 §3.2.1: registered, read back, changed (client.updated names it) and removed through the admin API", () =>
     Effect.gen(function*() {
       const w = yield* world

@@ -4,13 +4,15 @@
  * refusing a registration without `application_type`; refresh tokens for MCP clients asking `offline_access`
  * (SEP-2207). The protected-resource side (packages/mcp) is in mcp-protected-resource-2026-07-28.test.ts.
  */
-import { expect, layer } from "@effect/vitest"
+import { expect } from "@effect/vitest"
 import { Effect } from "effect"
 import * as Jose from "jose"
 import { authorizeAndLogin, authorizePath, codeOf, makeBrowser, onlyForm, pathOf, pkce, redirectParams, setup } from "./support/Browser.js"
 import type { Setup } from "./support/Browser.js"
 import { admin, request } from "./support/Http.js"
-import { TestLive } from "./support/TestLive.js"
+import * as TestLive from "./support/TestLive.js"
+
+const it = TestLive.file()
 
 const register = (realm: string, body: unknown) => request("POST", `/realms/${realm}/register`, { json: body })
 
@@ -52,7 +54,7 @@ const allowAndRedeem = (s: Setup, scope: string) =>
     return yield* redeem(s, codeOf(back), verifier)
   })
 
-layer(TestLive)("MCP 2026-07-28 \"Authorization Response Validation\" (RFC 9207 §2): iss in every authorization response", (it) => {
+it.layer(TestLive.World)("MCP 2026-07-28 \"Authorization Response Validation\" (RFC 9207 §2): iss in every authorization response", (it) => {
   it.effect("RFC 9207 §3: authorization_response_iss_parameter_supported in the OAuth and both OpenID metadata documents", () =>
     Effect.gen(function*() {
       const s = yield* setup()
@@ -111,7 +113,7 @@ layer(TestLive)("MCP 2026-07-28 \"Authorization Response Validation\" (RFC 9207 
     }))
 })
 
-layer(TestLive)("MCP 2026-07-28 \"Dynamic Client Registration\" (deprecated): application_type is required", (it) => {
+it.layer(TestLive.World)("MCP 2026-07-28 \"Dynamic Client Registration\" (deprecated): application_type is required", (it) => {
   it.effect("\"Application Type and Redirect URI Constraints\": no application_type is 400 invalid_client_metadata naming it; nothing registered", () =>
     Effect.gen(function*() {
       const s = yield* setup()
@@ -171,7 +173,7 @@ layer(TestLive)("MCP 2026-07-28 \"Dynamic Client Registration\" (deprecated): ap
     }))
 })
 
-layer(TestLive)("MCP 2026-07-28 \"Refresh Tokens\" (SEP-2207): offline_access", (it) => {
+it.layer(TestLive.World)("MCP 2026-07-28 \"Refresh Tokens\" (SEP-2207): offline_access", (it) => {
   it.effect("RFC 8414 §2: scopes_supported lists offline_access, so MCP clients may ask for it", () =>
     Effect.gen(function*() {
       const s = yield* setup()

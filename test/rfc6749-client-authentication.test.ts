@@ -4,11 +4,13 @@
  * status, the same bytes and the same headers at the token, introspection and revocation endpoints, so the answer
  * says neither that a client exists nor how it authenticates. The reason is only in the log.
  */
-import { expect, layer } from "@effect/vitest"
+import { expect } from "@effect/vitest"
 import { Effect } from "effect"
 import { assertion, clientKey, nowSeconds, post, registerClient, world } from "./support/TokenFixtures.js"
 import type { Auth, World } from "./support/TokenFixtures.js"
-import { TestLive } from "./support/TestLive.js"
+import * as TestLive from "./support/TestLive.js"
+
+const it = TestLive.file()
 
 /** The one answer's body, byte for byte. */
 const refusal = "{\"error\":\"invalid_client\",\"error_description\":\"client authentication failed\"}"
@@ -81,7 +83,7 @@ const attempts = (w: World) =>
 const send = (w: World, endpoint: Endpoint, attempt: Attempt) =>
   post(w, endpoint, attempt.auth ?? { nothing: true }, [...paramsOf(endpoint), ...(attempt.params ?? [])], { headers: attempt.headers ?? {} })
 
-layer(TestLive)("RFC 6749 §5.2 invalid_client: one answer for every client authentication failure", (it) => {
+it.layer(TestLive.World)("RFC 6749 §5.2 invalid_client: one answer for every client authentication failure", (it) => {
   for (const endpoint of ["token", "introspect", "revoke"] as const) {
     it.effect(`${endpoint}: every failure kind answers 401 with byte-identical body and headers`, () =>
       Effect.gen(function*() {

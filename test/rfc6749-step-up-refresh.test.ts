@@ -4,7 +4,7 @@
  * out, and a grant of step-up scopes only has nothing left to refresh (invalid_scope, ADR 0025). A world per test, so
  * TestClock may move (minutes only).
  */
-import { expect, it } from "@effect/vitest"
+import { expect } from "@effect/vitest"
 import { Duration, Effect, TestClock } from "effect"
 import { StepUp } from "@tessera/domain"
 import { admin } from "./support/Http.js"
@@ -14,6 +14,8 @@ import {
   verify, world
 } from "./support/TokenFixtures.js"
 import type { World } from "./support/TokenFixtures.js"
+
+const it = TestLive.file()
 
 /** A payments resource whose `payments:send` needs step-up (CONTRACT §6's example), and a person's grant of `scopes` for it just now. */
 const stepUpGrant = (scopes: ReadonlyArray<string>) =>
@@ -78,14 +80,14 @@ it.effect("CONTRACT §5 Step-up: a refresh 4 minutes after the step-up login kee
       { ...refreshed, scope: "mcp:tools", reason: leftOut },
       { ...refreshed, scope: "mcp:tools", reason: leftOut }
     ])
-  }).pipe(Effect.provide(TestLive.make())), openingTimeout)
+  }).pipe(Effect.provide(TestLive.world())), openingTimeout)
 
 it.effect("CONTRACT §5 Step-up: exactly 5 minutes after the login still keeps it", () =>
   Effect.gen(function*() {
     const { client, refreshToken, w } = yield* stepUpGrant(["mcp:tools", "payments:send"])
     yield* TestClock.adjust(Duration.minutes(5))
     expectTokenResponse(yield* refresh(w, authOf(client), refreshToken), resourceTokens("mcp:tools payments:send"))
-  }).pipe(Effect.provide(TestLive.make())), openingTimeout)
+  }).pipe(Effect.provide(TestLive.world())), openingTimeout)
 
 it.effect("CONTRACT §5 Step-up: a grant of step-up scopes only: after 5 minutes a refresh is invalid_scope, and nothing is rotated", () =>
   Effect.gen(function*() {
@@ -100,4 +102,4 @@ it.effect("CONTRACT §5 Step-up: a grant of step-up scopes only: after 5 minutes
     expectTokenError(yield* refresh(w, authOf(client), current), freshAuthenticationRequired)
     expect(yield* auditOf(w, "refresh.reuse_detected")).toEqual([])
     expect((yield* auditOf(w, "token.refreshed")).length).toBe(1)
-  }).pipe(Effect.provide(TestLive.make())), openingTimeout)
+  }).pipe(Effect.provide(TestLive.world())), openingTimeout)

@@ -1,4 +1,4 @@
-import { expect, it as itWorld, layer } from "@effect/vitest"
+import { expect } from "@effect/vitest"
 import { Clock, Effect, Option, TestClock } from "effect"
 import { Fetcher, RemoteJwks } from "@tessera/domain"
 import { admin, get } from "./support/Http.js"
@@ -9,6 +9,8 @@ import {
   registerClient, remoteIssuer, signJwt, trustedIssuer, userAgent, verify, world
 } from "./support/TokenFixtures.js"
 import type { ClientKey, RegisteredClient, TrustedIssuer, World } from "./support/TokenFixtures.js"
+
+const it = TestLive.file()
 
 const jwtBearer = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
@@ -73,7 +75,7 @@ const keysUnavailable = invalidGrant("the trusted issuer's keys could not be fet
 const withKid = (w: World, idp: { readonly issuer: string; readonly key: ClientKey }, kid: string) =>
   assertionOf(w, { issuer: idp.issuer, key: { ...idp.key, kid } }, w.sub)
 
-layer(TestLive.TestLive)("RFC 7523 §2.1 and §3: the JWT-bearer grant", (it) => {
+it.layer(TestLive.World)("RFC 7523 §2.1 and §3: the JWT-bearer grant", (it) => {
   it.effect("§2.1: an assertion for a person: a token for that person and the client's resource; audited with the issuer", () =>
     Effect.gen(function*() {
       const { w, idp, client } = yield* setup
@@ -309,7 +311,7 @@ layer(TestLive.TestLive)("RFC 7523 §2.1 and §3: the JWT-bearer grant", (it) =>
     }))
 })
 
-itWorld.effect("RFC 7523 §3 item 9 with jwks_uri: key rotation at the issuer is picked up through the unknown kid (refetch at most once a minute)", () =>
+it.effect("RFC 7523 §3 item 9 with jwks_uri: key rotation at the issuer is picked up through the unknown kid (refetch at most once a minute)", () =>
   Effect.gen(function*() {
     const w = yield* world
     const client = yield* bearerClient(w)
@@ -330,9 +332,9 @@ itWorld.effect("RFC 7523 §3 item 9 with jwks_uri: key rotation at the issuer is
     expectTokens(yield* jwtBearerRequest(w, client, yield* assertionOf(w, idp, w.sub)), "read write")
     expectTokens(yield* jwtBearerRequest(w, client, yield* assertionOf(w, rotated, w.sub)), "read write")
     expect(yield* idp.fetches).toBe(2)
-  }).pipe(Effect.provide(TestLive.make())))
+  }).pipe(Effect.provide(TestLive.world())))
 
-itWorld.effect("RFC 7523 §3 item 9 with jwks_uri: a flood of assertions with unknown kids makes at most one fetch per minute", () =>
+it.effect("RFC 7523 §3 item 9 with jwks_uri: a flood of assertions with unknown kids makes at most one fetch per minute", () =>
   Effect.gen(function*() {
     const w = yield* world
     const client = yield* bearerClient(w)
@@ -351,4 +353,4 @@ itWorld.effect("RFC 7523 §3 item 9 with jwks_uri: a flood of assertions with un
     // the real key still works throughout, from the cache
     expectTokens(yield* jwtBearerRequest(w, client, yield* assertionOf(w, idp, w.sub)), "read write")
     expect(yield* idp.fetches).toBe(4)
-  }).pipe(Effect.provide(TestLive.make())))
+  }).pipe(Effect.provide(TestLive.world())))

@@ -1,4 +1,4 @@
-import { describe, expect, it, layer } from "@effect/vitest"
+import { describe, expect } from "@effect/vitest"
 import { Duration, Effect, TestClock } from "effect"
 import { RefreshFamily } from "@tessera/domain"
 import { request } from "./support/Http.js"
@@ -8,6 +8,8 @@ import {
   userinfo, world
 } from "./support/TokenFixtures.js"
 import type { World } from "./support/TokenFixtures.js"
+
+const it = TestLive.file()
 
 type Wire = { status: number; headers: Record<string, string>; json: unknown; text: string }
 
@@ -32,7 +34,7 @@ const tokensFor = (w: World, scopes: ReadonlyArray<string> = ["read", "write"]) 
     return { client, tokens: res.json as { access_token: string; refresh_token: string }, grantId: code.grantId }
   })
 
-layer(TestLive.TestLive)("RFC 7662 §2.1 and §2.2: introspection", (it) => {
+it.layer(TestLive.World)("RFC 7662 §2.1 and §2.2: introspection", (it) => {
   it.effect("§2.2: an active access token: its claims, token_type Bearer", () =>
     Effect.gen(function*() {
       const w = yield* world
@@ -198,7 +200,7 @@ const openIdTokens = (w: World) =>
     return { client, code, tokens }
   })
 
-layer(TestLive.TestLive)("CONTRACT §5 Introspection: a token of a revoked grant is inactive at userinfo and introspection", (it) => {
+it.layer(TestLive.World)("CONTRACT §5 Introspection: a token of a revoked grant is inactive at userinfo and introspection", (it) => {
   it.effect("RFC 6749 §4.1.2: a replayed code revokes its grant: the first access token is 401 invalid_token at userinfo", () =>
     Effect.gen(function*() {
       const w = yield* world
@@ -241,7 +243,7 @@ describe("RFC 7662 §2.2: expiry, each test in its own world and clock", () => {
       expectIntrospection(yield* introspect(w, authOf(client), tokens.access_token), inactive)
       // the refresh token lives on
       expectIntrospection(yield* introspect(w, authOf(client), tokens.refresh_token), expect.objectContaining({ active: true }))
-    }).pipe(Effect.provide(TestLive.make())))
+    }).pipe(Effect.provide(TestLive.world())))
 
   // the idle lifetime is configurable (TESSERA_REFRESH_IDLE_LIFETIME); a short one keeps the clock's jump short, since
   // every simulated hour wakes the key scheduler, which reads each realm's keys (on a SQL store, one transaction each)
@@ -255,5 +257,5 @@ describe("RFC 7662 §2.2: expiry, each test in its own world and clock", () => {
       expectIntrospection(yield* introspect(w, authOf(client), tokens.refresh_token), expect.objectContaining({ active: true }))
       yield* TestClock.adjust("1 second")
       expectIntrospection(yield* introspect(w, authOf(client), tokens.refresh_token), inactive)
-    }).pipe(Effect.provide(TestLive.make({ refreshPolicy: { ...RefreshFamily.defaultPolicy, idleLifetime } }))))
+    }).pipe(Effect.provide(TestLive.world({ refreshPolicy: { ...RefreshFamily.defaultPolicy, idleLifetime } }))))
 })

@@ -2,7 +2,7 @@
  * RFC 8693 §3 `urn:ietf:params:oauth:token-type:jwt` subject tokens (ADR 0013): a JWT a trusted issuer of the realm
  * signed for one of the realm's users, exchanged by the agent its `may_act` names (§4.4).
  */
-import { expect, it, layer } from "@effect/vitest"
+import { expect } from "@effect/vitest"
 import { Duration, Effect, TestClock } from "effect"
 import * as Jose from "jose"
 import { admin } from "./support/Http.js"
@@ -12,6 +12,8 @@ import {
   post, registerClient, remoteIssuer, signJwt, tokenExchangeGrant as grantType, trustedIssuer, userAgent, verify, world
 } from "./support/TokenFixtures.js"
 import type { Auth, RegisteredClient, TrustedIssuer, World } from "./support/TokenFixtures.js"
+
+const it = TestLive.file()
 
 const jwtType = "urn:ietf:params:oauth:token-type:jwt"
 
@@ -41,7 +43,7 @@ const keysUnavailable = invalidGrant("the trusted issuer's keys could not be fet
 
 const base64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url")
 
-layer(TestLive.TestLive)("RFC 8693 §3: jwt subject tokens from trusted issuers", (it) => {
+it.layer(TestLive.World)("RFC 8693 §3: jwt subject tokens from trusted issuers", (it) => {
   it.effect("§4.4: a trusted issuer's JWT whose may_act names the agent: sub the person, act the agent, scope within the JWT's; audited", () =>
     Effect.gen(function*() {
       const w = yield* world
@@ -251,4 +253,4 @@ it.effect("ADR 0011 for jwt subject tokens: the exchanged token never outlives t
     expect((yield* verify(w, token)).payload.exp).toBe(now + 300)
     yield* TestClock.adjust(Duration.seconds(120))
     expectError(yield* tokenExchange(w, authOf(agent), jwt), expired)
-  }).pipe(Effect.provide(TestLive.make())))
+  }).pipe(Effect.provide(TestLive.world())))

@@ -1,4 +1,4 @@
-import { expect, it, layer } from "@effect/vitest"
+import { expect } from "@effect/vitest"
 import { DateTime, Duration, Effect, TestClock } from "effect"
 import { AccessTokens, Jwt, Session, SigningKeys } from "@tessera/domain"
 import { admin } from "./support/Http.js"
@@ -8,6 +8,8 @@ import {
   issueCode, nowSeconds, post, registerClient, revoke, tokenExchangeGrant as grantType, userAgent, verify, world
 } from "./support/TokenFixtures.js"
 import type { Auth, RegisteredClient, World } from "./support/TokenFixtures.js"
+
+const it = TestLive.file()
 
 /** DESIGN "Agents": an agent client that people authorize (code grant) and that exchanges their tokens. */
 const agentClient = (w: World, metadata: Record<string, unknown> = {}) =>
@@ -74,7 +76,7 @@ const expectClaims = (w: World, token: string, expected: Record<string, unknown>
     return payload
   })
 
-layer(TestLive.TestLive)("RFC 8693: token exchange", (it) => {
+it.layer(TestLive.World)("RFC 8693: token exchange", (it) => {
   it.effect("§2.1 / §4.1: an agent exchanges a person's token: sub the person, act the agent, narrower scope; audited", () =>
     Effect.gen(function*() {
       const w = yield* world
@@ -392,7 +394,7 @@ it.effect("CONTRACT §5 step-up: a step-up scope on a fresh authentication is gr
       resource: vault, scope: "unseal", act: { sub: agent.client_id }, result: "success",
       reason: "step-up scope granted: the person authenticated within the last 5 minutes", ip: "127.0.0.1", user_agent: userAgent
     }])
-  }).pipe(Effect.provide(TestLive.make())))
+  }).pipe(Effect.provide(TestLive.world())))
 
 it.effect("CONTRACT §5 step-up: after 5 minutes a step-up scope is invalid_scope; the default scope leaves it out", () =>
   Effect.gen(function*() {
@@ -401,7 +403,7 @@ it.effect("CONTRACT §5 step-up: after 5 minutes a step-up scope is invalid_scop
     expectError(yield* tokenExchange(w, authOf(agent), subject.access_token, { scope: "unseal" }), freshAuthenticationRequired)
     expectError(yield* tokenExchange(w, authOf(agent), subject.access_token, { scope: "list unseal" }), freshAuthenticationRequired)
     expectExchanged(yield* tokenExchange(w, authOf(agent), subject.access_token), "list", 599)
-  }).pipe(Effect.provide(TestLive.make())))
+  }).pipe(Effect.provide(TestLive.world())))
 
 it.effect("ADR 0011: an exchanged token never outlives the subject token (exp capped, expires_in what is left)", () =>
   Effect.gen(function*() {
@@ -412,7 +414,7 @@ it.effect("ADR 0011: an exchanged token never outlives the subject token (exp ca
     const token = expectExchanged(yield* tokenExchange(w, authOf(agent), subject.access_token), "read write", 60)
     const subjectExp = (yield* verify(w, subject.access_token)).payload.exp
     expect((yield* verify(w, token)).payload.exp).toBe(subjectExp)
-  }).pipe(Effect.provide(TestLive.make())))
+  }).pipe(Effect.provide(TestLive.world())))
 
 it.effect("CONTRACT §5: an expired subject token is invalid_grant", () =>
   Effect.gen(function*() {
@@ -424,4 +426,4 @@ it.effect("CONTRACT §5: an expired subject token is invalid_grant", () =>
     // the same token minted to last longer would still pass: it is the expiry that refuses it
     const longer = yield* mint(w, { sub: w.sub, client_id: agent.client_id, auth_time: (yield* nowSeconds) - 60 })
     expectExchanged(yield* tokenExchange(w, authOf(agent), longer), "read write")
-  }).pipe(Effect.provide(TestLive.make())))
+  }).pipe(Effect.provide(TestLive.world())))

@@ -3,7 +3,7 @@
  * (`ath`, `htm`, `htu`), refuses it as a bearer token and every bad proof with a `WWW-Authenticate: DPoP` challenge
  * naming `algs`; introspection reports `cnf`; and a resource server built on packages/protocol alone does the same.
  */
-import { expect, layer } from "@effect/vitest"
+import { expect } from "@effect/vitest"
 import { Effect } from "effect"
 import { AccessToken, Dpop } from "@tessera/protocol"
 import type { Jwks } from "@tessera/protocol"
@@ -14,6 +14,8 @@ import { dpop, endpoint, key, proof } from "./support/DpopFixtures.js"
 import type { ProofKey } from "./support/DpopFixtures.js"
 import { authOf, exchange, introspect, issueCode, nowSeconds, registerClient, world } from "./support/TokenFixtures.js"
 import type { World } from "./support/TokenFixtures.js"
+
+const it = TestLive.file()
 
 const algs = Dpop.algorithms.join(" ")
 
@@ -44,7 +46,7 @@ const expectRefused = (res: WireResponse, challenge: string, body: unknown, stat
 const dpopChallenge = (w: World, error: string, description: string) =>
   `DPoP realm="${w.issuer}", error="${error}", error_description="${description}", algs="${algs}"`
 
-layer(TestLive.TestLive)("RFC 9449 §7: DPoP-bound tokens at userinfo", (it) => {
+it.layer(TestLive.World)("RFC 9449 §7: DPoP-bound tokens at userinfo", (it) => {
   it.effect("§7.1: the DPoP scheme with a proof of the token's key (htm, htu, ath) gets the claims", () =>
     Effect.gen(function*() {
       const w = yield* world
@@ -141,7 +143,7 @@ layer(TestLive.TestLive)("RFC 9449 §7: DPoP-bound tokens at userinfo", (it) => 
     }))
 })
 
-layer(TestLive.TestLive)("RFC 9449 §6.2: introspection of a DPoP-bound token", (it) => {
+it.layer(TestLive.World)("RFC 9449 §6.2: introspection of a DPoP-bound token", (it) => {
   it.effect("§6.2: cnf.jkt as a top-level member and token_type DPoP; no proof is asked of the resource server", () =>
     Effect.gen(function*() {
       const w = yield* world
@@ -187,7 +189,7 @@ const resourceServer = (w: World, jwks: Jwks.Jwks) => {
 
 const refusal = (e: ReturnType<typeof Dpop.resourceError>) => ({ status: e.httpStatus, challenge: e.wwwAuthenticate, body: e.body })
 
-layer(TestLive.TestLive)("RFC 9449 §7: a resource server built on packages/protocol", (it) => {
+it.layer(TestLive.World)("RFC 9449 §7: a resource server built on packages/protocol", (it) => {
   it.effect("§7.1: the key holder gets in; a stolen token is refused as Bearer (§7.2) and with another key (§7.1); a replayed proof too (§11.1)", () =>
     Effect.gen(function*() {
       const w = yield* world

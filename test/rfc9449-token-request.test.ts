@@ -3,7 +3,7 @@
  * (`token_type` DPoP, `cnf.jkt`), a public client's refresh token is bound to the key, `dpop_jkt` binds the code,
  * `dpop_bound_access_tokens` clients must use DPoP, and every invalid proof is refused with `invalid_dpop_proof`.
  */
-import { expect, layer } from "@effect/vitest"
+import { expect } from "@effect/vitest"
 import { Effect } from "effect"
 import * as Jose from "jose"
 import { Dpop } from "@tessera/protocol"
@@ -15,6 +15,8 @@ import {
   accessTokenLifetime, assertion, authOf, clientKey, exchange, issueCode, noStore, nowSeconds, post, refresh, registerClient, verify, world
 } from "./support/TokenFixtures.js"
 import type { Auth, RegisteredClient, World } from "./support/TokenFixtures.js"
+
+const it = TestLive.file()
 
 type Wire = { status: number; headers: Record<string, string>; json: unknown }
 
@@ -67,7 +69,7 @@ const codeTokens = (w: World, client: RegisteredClient, k: ProofKey | undefined,
 
 const dpopBound = (what: string) => ({ error: "invalid_grant", error_description: `the ${what} is bound to a DPoP key: send a DPoP proof of that key` })
 
-layer(TestLive.TestLive)("RFC 9449 §5: DPoP access token request", (it) => {
+it.layer(TestLive.World)("RFC 9449 §5: DPoP access token request", (it) => {
   it.effect("§5, §6.1: a valid proof gives token_type DPoP and an RFC 9068 token with cnf.jkt, the key's RFC 7638 thumbprint", () =>
     Effect.gen(function*() {
       const w = yield* world
@@ -239,7 +241,7 @@ layer(TestLive.TestLive)("RFC 9449 §5: DPoP access token request", (it) => {
     }))
 })
 
-layer(TestLive.TestLive)("RFC 9449 §4.3 at the token endpoint: every invalid proof is 400 invalid_dpop_proof (§5)", (it) => {
+it.layer(TestLive.World)("RFC 9449 §4.3 at the token endpoint: every invalid proof is 400 invalid_dpop_proof (§5)", (it) => {
   /** A client-credentials request with the given `DPoP` header value. */
   const attempt = (w: World, client: RegisteredClient, value: string) => clientCredentials(w, authOf(client), { dpop: value })
 
