@@ -658,3 +658,52 @@ it.layer(TestLive.World)("OIDC RP-Initiated Logout 1.0 §2-§4: attacks on the r
       expect(yield* showsLogin(browser, w)).toBe(true)
     }))
 })
+
+/** The token endpoint's whole answer to a code, as a public client (never dies: the test reads the refusal). */
+const tokenFor = (s: Setup, code: string, verifier: string) =>
+  request("POST", `/realms/${s.realm}/token`, {
+    body: new URLSearchParams({ grant_type: "authorization_code", code, redirect_uri: s.redirectUri, code_verifier: verifier, client_id: s.clientId }).toString(),
+    contentType: "application/x-www-form-urlencoded"
+  })
+
+/** Signs in for a code of `scope` (not redeemed), then logs the browser out on the confirmation form. */
+const codeThenLogout = (scope: string) =>
+  Effect.gen(function*() {
+    const w = yield* world
+    const browser = makeBrowser()
+    const { challenge, verifier } = pkce()
+    const code = codeOf(yield* signIn(browser, w, challenge, { scope }))
+    const form = onlyForm((yield* browser.get(logoutPath(w, {}))).text)
+    const done = yield* browser.submit(form)
+    expect(done.rawSetCookies).toEqual([clearedCookie(w)])
+    expect(yield* auditOf(w, "logout.succeeded")).toHaveLength(1)
+    return { w, code, verifier }
+  })
+
+it.layer(TestLive.World)("ADR 0062: what an ended session takes with it (OIDC Core §3.1.2.2, RP-Initiated Logout 1.0 §2, Back-Channel Logout 1.0 §2.7)", (it) => {
+  it.effect("a code issued in the session, redeemed after the person logged out: invalid_grant, and no token is issued", () =>
+    Effect.gen(function*() {
+      const { w, code, verifier } = yield* codeThenLogout("openid profile")
+      const res = yield* tokenFor(w, code, verifier)
+      expect(res.status).toBe(400)
+      expect(res.headers["cache-control"]).toBe("no-store")
+      expect(res.json).toEqual({ error: "invalid_grant" })
+      expect(yield* auditOf(w, "token.issued")).toEqual([])
+      // the code was spent: presenting it again is a replay, refused the same
+      expect((yield* tokenFor(w, code, verifier)).json).toEqual({ error: "invalid_grant" })
+    }))
+
+  it.effect("OIDC Core §11: a code whose grant holds offline_access outlives the session: tokens, with a refresh token that refreshes", () =>
+    Effect.gen(function*() {
+      const { w, code, verifier } = yield* codeThenLogout("openid offline_access")
+      const res = yield* tokenFor(w, code, verifier)
+      expect(res.status).toBe(200)
+      expect(res.json.scope).toBe("openid offline_access")
+      const refreshed = yield* request("POST", `/realms/${w.realm}/token`, {
+        body: new URLSearchParams({ grant_type: "refresh_token", refresh_token: res.json.refresh_token, client_id: w.clientId }).toString(),
+        contentType: "application/x-www-form-urlencoded"
+      })
+      expect(refreshed.status).toBe(200)
+    }))
+})
+

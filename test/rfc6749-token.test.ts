@@ -6,7 +6,7 @@ import { request } from "./support/Http.js"
 import * as TestLive from "./support/TestLive.js"
 import {
   accessTokenLifetime, assertion, auditOf, authOf, clientKey, exchange, form, introspect, issueCode, noStore, nowSeconds, post,
-  redirectUri, refresh, registerClient, resourceTokens, userAgent, verify, world
+  redirectUri, refresh, registerClient, resourceTokens, signIn, userAgent, verify, world
 } from "./support/TokenFixtures.js"
 import type { World } from "./support/TokenFixtures.js"
 
@@ -286,7 +286,9 @@ layer(TestLive.TestLive)("RFC 6749 §4.1.3 and OIDC Core §3.1.3: the authorizat
     Effect.gen(function*() {
       const w = yield* world
       const client = yield* registerClient(w)
-      const code = yield* issueCode(w, { clientId: client.client_id, scopes: ["openid", "profile", "email"], nonce: "n-0S6_WzA2Mj", sid: "sid-1" })
+      // the session the person signed in with (ADR 0062: a code of a session that has ended buys nothing)
+      const sid = yield* signIn(w)
+      const code = yield* issueCode(w, { clientId: client.client_id, scopes: ["openid", "profile", "email"], nonce: "n-0S6_WzA2Mj", sid })
       const res = yield* exchange(w, authOf(client), code)
       expectTokens(res, {
         access_token: expect.any(String),
@@ -310,7 +312,7 @@ layer(TestLive.TestLive)("RFC 6749 §4.1.3 and OIDC Core §3.1.3: the authorizat
       const digest = new Uint8Array(yield* Effect.promise(() => crypto.subtle.digest("SHA-256", new TextEncoder().encode(res.json.access_token))))
       expect(id.payload).toEqual({
         iss: w.issuer, sub: w.sub, aud: client.client_id, azp: client.client_id, iat: now, exp: now + 900, auth_time: now,
-        nonce: "n-0S6_WzA2Mj", acr: "urn:tessera:acr:password", amr: ["pwd"], sid: "sid-1",
+        nonce: "n-0S6_WzA2Mj", acr: "urn:tessera:acr:password", amr: ["pwd"], sid,
         at_hash: Buffer.from(digest.slice(0, 16)).toString("base64url"),
         preferred_username: "ada", name: "Ada Lovelace", email: "ada@example.com"
       })

@@ -23,7 +23,16 @@ export type AuthorizationCode = Data.TaggedEnum<{
 export const AuthorizationCode = Data.taggedEnum<AuthorizationCode>()
 
 export class CodeRejected extends Data.TaggedError("CodeRejected")<{
-  readonly reason: "unknown" | "expired" | "replayed" | "client_mismatch" | "redirect_uri_mismatch" | "pkce_mismatch" | "dpop_mismatch"
+  readonly reason:
+    | "unknown"
+    | "expired"
+    | "replayed"
+    | "client_mismatch"
+    | "redirect_uri_mismatch"
+    | "pkce_mismatch"
+    | "dpop_mismatch"
+    /** ADR 0062: the session the code was issued in has ended, and its grant does not hold `offline_access`. */
+    | "session_ended"
   /** On replay, the grant whose tokens must be revoked (RFC 6749 §4.1.2). */
   readonly grantId?: string
 }> {}

@@ -55,6 +55,16 @@ export const end = (session: Session, at: DateTime.Utc): Ended =>
     Ended: (ended) => ended
   })
 
+/**
+ * ADR 0062: whether a code issued in a session may still be redeemed, the session as read now (`undefined`: no such
+ * session any more). A code outlives its session only when its grant holds `offline_access` (OIDC Core §11: access
+ * "when the End-User is not present"; OIDC Back-Channel Logout 1.0 §2.7 keeps offline tokens through a logout, as
+ * oidc-provider's `expiresWithSession` does); otherwise the person's logout (RP-Initiated Logout 1.0 §2) or an admin's
+ * ending of the session ends it too. Expiry alone does not: the 60-second code was issued while the session was live.
+ */
+export const codeOutlives = (session: Session | undefined, scopes: ReadonlyArray<string>) =>
+  scopes.includes("offline_access") || (session !== undefined && session._tag === "Active")
+
 /** Pure: the client got tokens in this session (Front-Channel Logout 1.0 §2: it is told when the session ends). */
 export const withClient = (session: Session, clientId: string): Session => {
   if (session.clientIds.includes(clientId)) return session

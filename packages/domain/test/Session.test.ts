@@ -36,4 +36,15 @@ describe("Session: Active -> Ended (pure transitions, ADR 0054)", () => {
     expect(withC1).toEqual(Session.Session.Active({ ...started, clientIds: ["c1"] }))
     expect(Session.withClient(Session.end(withC1, at), "c2")).toEqual(Session.Session.Ended({ ...started, clientIds: ["c1", "c2"], endedAt: at }))
   })
+
+  it.each([
+    ["active", started, ["openid"], true],
+    ["active past its expiry (the code was issued while it was live)", started, ["openid"], true],
+    ["ended", Session.end(started, at), ["openid", "profile"], false],
+    ["gone (the person deleted)", undefined, ["openid"], false],
+    ["ended, offline_access granted (OIDC Core §11)", Session.end(started, at), ["openid", "offline_access"], true],
+    ["gone, offline_access granted", undefined, ["offline_access"], true]
+  ] as const)("ADR 0062 codeOutlives: %s", (_, session, scopes, expected) => {
+    expect(Session.codeOutlives(session, scopes)).toBe(expected)
+  })
 })

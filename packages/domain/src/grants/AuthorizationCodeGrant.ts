@@ -6,6 +6,8 @@ import type { Client } from "../Client.js"
 import * as Hash from "../Hash.js"
 import * as Pkce from "../Pkce.js"
 import type { Realm } from "../Realm.js"
+import * as Session from "../Session.js"
+import { Sessions } from "../Sessions.js"
 import { Codes } from "../Codes.js"
 import { Grants } from "../Grants.js"
 import { audited, type RequestContext } from "../RequestContext.js"
@@ -62,6 +64,13 @@ export const handle = Effect.fnUntraced(function*(cmd: Command) {
   const grant = yield* grants.find(cmd.realm.id, redeemed.right.grantId)
   if (Option.isNone(grant) || grant.value.revokedAt !== undefined) {
     return yield* new AuthorizationCode.CodeRejected({ reason: "unknown" })
+  }
+  // ADR 0062 (RP-Initiated Logout 1.0 §2, Back-Channel Logout 1.0 §2.7): a code issued in a session the person has
+  // since logged out of buys nothing, unless its grant holds offline_access (OIDC Core §11)
+  const { sid, scopes } = grant.value
+  if (sid !== undefined && !scopes.includes("offline_access")) {
+    const session = Option.getOrUndefined(yield* Effect.flatMap(Sessions, (s) => s.find(cmd.realm.id, sid)))
+    if (!Session.codeOutlives(session, scopes)) return yield* new AuthorizationCode.CodeRejected({ reason: "session_ended" })
   }
   return yield* TokenIssuance.fromGrant({ ...cmd, grant: grant.value, grantType })
 }, Tracing.span("AuthorizationCodeGrant.handle"))
