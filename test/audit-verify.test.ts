@@ -2,12 +2,14 @@
  * CONTRACT §3 `audit/verify` over HTTP and the periodic verification (ADR 0042): whole answers from checkpoints and
  * from the first event, and the job's metrics and log for every realm and the owner trail.
  */
-import { expect, it } from "@effect/vitest"
+import { expect } from "@effect/vitest"
 import { Chunk, Effect, HashMap, Logger, Metric, Ref, TestClock } from "effect"
 import { Audit, AuditCheckpoints, AuditVerification, MemoryDb, Metrics, Provisioning } from "@tessera/domain"
 import { eventually } from "./support/Eventually.js"
 import { admin, createRealm, noStore } from "./support/Http.js"
 import * as TestLive from "./support/TestLive.js"
+
+const it = TestLive.file()
 
 const verifyOf = (realm: string, query = "") => admin.get(`/admin/realms/${realm}/audit/verify${query}`)
 

@@ -1,12 +1,15 @@
-import { expect, layer } from "@effect/vitest"
+import { expect } from "@effect/vitest"
 import { Chunk, DateTime, Effect, HashMap, Ref } from "effect"
 import { Audit, AuditEvent, MemoryDb, Provisioning } from "@tessera/domain"
 import { admin, createRealm, type WireResponse } from "./support/Http.js"
-import { make, publicUrl, TestMemory } from "./support/TestLive.js"
+import { publicUrl, TestMemory } from "./support/TestLive.js"
+import * as TestLive from "./support/TestLive.js"
+
+const it = TestLive.file()
 
 const auditOf = (realm: string, query = "") => admin.get(`/admin/realms/${realm}/audit${query}`)
 
-layer(TestMemory)("CONTRACT §7: the audit trail", (it) => {
+it.layer(TestMemory)("CONTRACT §7: the audit trail", (it) => {
   it.effect("each owner change is recorded with the contract's event shape, newest first", () =>
     Effect.gen(function*() {
       const realm = yield* createRealm()
@@ -212,5 +215,5 @@ const untilPage = Effect.gen(function*() {
 })
 const untilPageName = "CONTRACT §3 audit `until` and `since`: the right page of events timed out of order, and its cursor"
 
-layer(TestMemory)("CONTRACT §3 audit time filters, memory", (it) => it.effect(untilPageName, () => untilPage))
-layer(make({}, { store: "pglite" }))("CONTRACT §3 audit time filters, PGlite", (it) => it.effect(untilPageName, () => untilPage))
+it.layer(TestMemory)("CONTRACT §3 audit time filters, memory", (it) => it.effect(untilPageName, () => untilPage))
+it.layer(TestLive.world({}, { store: "pglite" }))("CONTRACT §3 audit time filters, PGlite", (it) => it.effect(untilPageName, () => untilPage))

@@ -3,13 +3,15 @@
  * peer, unless it is a trusted proxy; then the forwarded chain (RFC 7239 `Forwarded`, `X-Forwarded-For`) walked from
  * the right to the first hop that is not a trusted proxy.
  */
-import { describe, expect, it, layer } from "@effect/vitest"
+import { describe, expect } from "@effect/vitest"
 import { Effect } from "effect"
 import * as IpAddress from "@tessera/server-node/IpAddress"
 import * as ClientAddress from "@tessera/server-node/http/ClientAddress"
 import * as TestLive from "./support/TestLive.js"
 import { auditOf, authOf, post, registerClient, world } from "./support/TokenFixtures.js"
 import type { World } from "./support/TokenFixtures.js"
+
+const it = TestLive.file()
 
 const trusted = (list: string) => {
   const parsed = IpAddress.parseCidrList(list)
@@ -112,7 +114,7 @@ const issueTwice = (w: World, headers: Record<string, string>) =>
   })
 
 // the test client connects over loopback: the socket peer is 127.0.0.1
-layer(TestLive.make({ trustedProxies: TestLive.loopbackProxies }))("CONTRACT §1, §7: behind a trusted proxy", (it) => {
+it.layer(TestLive.world({ trustedProxies: TestLive.loopbackProxies }))("CONTRACT §1, §7: behind a trusted proxy", (it) => {
   it.effect("the audit ip is the client the proxy's X-Forwarded-For names (route and edge alike)", () =>
     Effect.gen(function*() {
       const w = yield* world
@@ -125,7 +127,7 @@ layer(TestLive.make({ trustedProxies: TestLive.loopbackProxies }))("CONTRACT §1
     }))
 })
 
-layer(TestLive.make())("CONTRACT §1, §7: no trusted proxy (the default)", (it) => {
+it.layer(TestLive.world())("CONTRACT §1, §7: no trusted proxy (the default)", (it) => {
   it.effect("the audit ip is the socket peer; the client's X-Forwarded-For and Forwarded are ignored", () =>
     Effect.gen(function*() {
       const w = yield* world

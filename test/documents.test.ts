@@ -1,10 +1,12 @@
-import { expect, it, layer } from "@effect/vitest"
+import { expect } from "@effect/vitest"
 import { Effect, TestClock } from "effect"
 import { ReadCache } from "@tessera/domain"
 import * as Documents from "@tessera/server-node/http/Documents"
 import { admin, createRealm, get, request } from "./support/Http.js"
 import type { WireResponse } from "./support/Http.js"
 import * as TestLive from "./support/TestLive.js"
+
+const it = TestLive.file()
 
 /** The four URLs of a realm's documents, and which document each serves. */
 const documentPath = /^\/(?:realms\/([a-z0-9-]+)\/(jwks|\.well-known\/openid-configuration)|\.well-known\/(?:oauth-authorization-server|openid-configuration)\/realms\/([a-z0-9-]+))$/
@@ -31,7 +33,7 @@ const paths = (name: string) => [
   `/.well-known/openid-configuration/realms/${name}`
 ]
 
-layer(TestLive.TestLive)("ADR 0015: the JWKS and metadata answered from what is kept in memory", (it) => {
+it.layer(TestLive.World)("ADR 0015: the JWKS and metadata answered from what is kept in memory", (it) => {
   it.effect("the bytes answered from memory are exactly the route's: status, headers and body, at all four URLs", () =>
     Effect.gen(function*() {
       const realm = yield* createRealm()
@@ -92,4 +94,4 @@ it.effect("ADR 0015: a kept document is answered from memory for at most ReadCac
     yield* TestClock.adjust("1 millis")
     expect(yield* fromMemory(`/realms/${realm.name}/jwks`)).toBeUndefined()
     expect((yield* get(`/realms/${realm.name}/jwks`)).status).toBe(200)
-  }).pipe(Effect.provide(TestLive.make())))
+  }).pipe(Effect.provide(TestLive.world())))

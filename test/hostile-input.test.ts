@@ -6,7 +6,7 @@
  */
 import * as Net from "node:net"
 import * as HttpServer from "@effect/platform/HttpServer"
-import { expect, layer } from "@effect/vitest"
+import { expect } from "@effect/vitest"
 import { Clock, Effect } from "effect"
 import { Provisioning, Users } from "@tessera/domain"
 import { Dpop } from "@tessera/protocol"
@@ -18,9 +18,11 @@ import { admin, bornEvents, createRealm, request } from "./support/Http.js"
 import * as TestLive from "./support/TestLive.js"
 import { assertion, authOf, clientKey, post, registerClient, signJwt, trustedIssuer, world } from "./support/TokenFixtures.js"
 
-const OnPglite = TestLive.make({}, { store: "pglite" })
+const it = TestLive.file()
 
-layer(OnPglite, { timeout: 60_000 })("RFC 6749 Appendix A: a NUL in any input is invalid_request, on the SQL store", (it) => {
+const OnPglite = TestLive.world({}, { store: "pglite" })
+
+it.layer(OnPglite, { timeout: 60_000 })("RFC 6749 Appendix A: a NUL in any input is invalid_request, on the SQL store", (it) => {
   it.effect("in a query parameter read from the store (the consent page's interaction)", () =>
     Effect.gen(function*() {
       const realm = yield* createRealm()
@@ -81,7 +83,7 @@ const rawAdminPost = (path: string, body: string) =>
 
 const unstorableBody = { error: "invalid_request", error_description: "the body must not contain NUL characters or unpaired surrogates" }
 
-layer(OnPglite, { timeout: 60_000 })("CONTRACT §2: text that cannot be stored is the endpoint's 4xx, on the SQL store", (it) => {
+it.layer(OnPglite, { timeout: 60_000 })("CONTRACT §2: text that cannot be stored is the endpoint's 4xx, on the SQL store", (it) => {
   it.effect("the login form: a NUL in the username or the password is a failed login, exactly as a wrong password", () =>
     Effect.gen(function*() {
       const s = yield* setup()

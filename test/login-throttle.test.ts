@@ -2,16 +2,19 @@
  * Issue 12 items 5 and 6 (ADR 0027): login throttling reserves each attempt atomically before the password is verified,
  * keys on the client address (CONTRACT §1) and slows guessing down instead of locking a person or a realm out.
  */
-import { expect, it } from "@effect/vitest"
+import { expect } from "@effect/vitest"
 import { Effect, TestClock } from "effect"
 import { authorizePath, makeBrowser, onlyForm, pkce, setup } from "./support/Browser.js"
 import type { Browser, Response, Setup } from "./support/Browser.js"
 import { admin } from "./support/Http.js"
-import { loopbackProxies, make } from "./support/TestLive.js"
+import { loopbackProxies } from "./support/TestLive.js"
+import * as TestLive from "./support/TestLive.js"
 import type { Store } from "./support/TestLive.js"
 
+const it = TestLive.file()
+
 /** The test client connects over loopback: as a trusted proxy, it names the client in X-Forwarded-For. */
-const behindProxy = (store?: Store) => make({ trustedProxies: loopbackProxies }, store !== undefined ? { store } : {})
+const behindProxy = (store?: Store) => TestLive.world({ trustedProxies: loopbackProxies }, store !== undefined ? { store } : {})
 
 /** The item 5 race on every store: memory, PGlite, and PostgreSQL when `DATABASE_URL` is set. */
 const stores: ReadonlyArray<Store> = ["memory", "pglite", ...(process.env["DATABASE_URL"] !== undefined ? ["postgres" as const] : [])]

@@ -1,9 +1,12 @@
-import { expect, layer } from "@effect/vitest"
+import { expect } from "@effect/vitest"
 import { Duration, Effect, Option } from "effect"
 import { Provisioning, Tokens } from "@tessera/domain"
 import { Dpop } from "@tessera/protocol"
 import { admin, createRealm, request } from "./support/Http.js"
-import { TestLive, publicUrl } from "./support/TestLive.js"
+import { publicUrl } from "./support/TestLive.js"
+import * as TestLive from "./support/TestLive.js"
+
+const it = TestLive.file()
 
 /** RFC 9449 §7.2: the DPoP challenge offered beside the Bearer one. */
 const dpop = (issuer: string) => `DPoP realm="${issuer}", algs="${Dpop.algorithms.join(" ")}"`
@@ -27,7 +30,7 @@ const fixture = (scope: ReadonlyArray<string>, audience?: string, lifetime = Dur
     return { realm, issuer, sub: user.sub, token }
   })
 
-layer(TestLive)("OIDC Core §5.3 UserInfo", (it) => {
+it.layer(TestLive.World)("OIDC Core §5.3 UserInfo", (it) => {
   it.effect("§5.3.2: GET with a bearer token for the issuer returns sub and the claims its scopes release", () =>
     Effect.gen(function*() {
       const { realm, sub, token } = yield* fixture(["openid", "profile", "email"])

@@ -4,7 +4,7 @@
  * (CONTRACT §3 `audit/verify`, ADR 0042) and the `tessera` CLI against a hostile server (CONTRACT §8). Each test is
  * one attack with the whole answer the contract demands.
  */
-import { expect, it } from "@effect/vitest"
+import { expect } from "@effect/vitest"
 import * as Fs from "node:fs/promises"
 import * as Http from "node:http"
 import * as Net from "node:net"
@@ -21,6 +21,8 @@ import * as Cli from "./support/Cli.js"
 import { onFileEnd } from "./support/FileEnd.js"
 import * as TestLive from "./support/TestLive.js"
 import { authOf, post, registerClient, world } from "./support/TokenFixtures.js"
+
+const it = TestLive.file()
 
 /** A string no request of this file sends by chance: what an attacker writes, searched for afterwards. */
 const marker = `atk${process.pid}x${Date.now().toString(36)}`

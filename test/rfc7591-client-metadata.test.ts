@@ -1,9 +1,12 @@
-import { expect, layer } from "@effect/vitest"
+import { expect } from "@effect/vitest"
 import { Effect, Option } from "effect"
 import { Clients, Hash, Provisioning } from "@tessera/domain"
 import type { WireResponse } from "./support/Http.js"
 import { admin, createRealm, request } from "./support/Http.js"
-import { adminToken, TestLive } from "./support/TestLive.js"
+import { adminToken } from "./support/TestLive.js"
+import * as TestLive from "./support/TestLive.js"
+
+const it = TestLive.file()
 
 /** `POST /admin/realms/R/clients` with a JSON body (CONTRACT §3: the RFC 7591 registration request). */
 const register = (realm: string, metadata: unknown) => admin.post(`/admin/realms/${realm}/clients`, metadata)
@@ -58,7 +61,7 @@ const stringsIn = (value: unknown): Array<string> =>
     ? Object.values(value).flatMap(stringsIn)
     : []
 
-layer(TestLive)("RFC 7591 §3.2.1 client registration response", (it) => {
+it.layer(TestLive.World)("RFC 7591 §3.2.1 client registration response", (it) => {
   it.effect("§3.2.1: a confidential client gets an id, a non-expiring secret and every metadata default", () =>
     Effect.gen(function*() {
       const realm = yield* createRealm()
@@ -248,7 +251,7 @@ layer(TestLive)("RFC 7591 §3.2.1 client registration response", (it) => {
     }))
 })
 
-layer(TestLive)("RFC 7591 §2 grant_types and response_types, OAuth 2.1 §10", (it) => {
+it.layer(TestLive.World)("RFC 7591 §2 grant_types and response_types, OAuth 2.1 §10", (it) => {
   const refusals: ReadonlyArray<readonly [string, Record<string, unknown>, string]> = [
     [
       "OAuth 2.1 §10.1: the implicit grant is refused",
@@ -349,7 +352,7 @@ layer(TestLive)("RFC 7591 §2 grant_types and response_types, OAuth 2.1 §10", (
     }))
 })
 
-layer(TestLive)("RFC 7591 §2 redirect_uris: RFC 6749 §3.1.2, OAuth 2.1 §2.3.1, RFC 8252 §7", (it) => {
+it.layer(TestLive.World)("RFC 7591 §2 redirect_uris: RFC 6749 §3.1.2, OAuth 2.1 §2.3.1, RFC 8252 §7", (it) => {
   const refusals: ReadonlyArray<readonly [string, Record<string, unknown>, string]> = [
     [
       "OAuth 2.1 §2.3.1: the code grant needs registered redirect URIs",
@@ -475,7 +478,7 @@ layer(TestLive)("RFC 7591 §2 redirect_uris: RFC 6749 §3.1.2, OAuth 2.1 §2.3.1
     }))
 })
 
-layer(TestLive)("RFC 7591 §2 jwks, jwks_uri and token_endpoint_auth_method", (it) => {
+it.layer(TestLive.World)("RFC 7591 §2 jwks, jwks_uri and token_endpoint_auth_method", (it) => {
   const refusals: ReadonlyArray<readonly [string, Record<string, unknown>, string]> = [
     [
       "RFC 7523 §2.2: private_key_jwt without keys",
@@ -576,7 +579,7 @@ layer(TestLive)("RFC 7591 §2 jwks, jwks_uri and token_endpoint_auth_method", (i
     }))
 })
 
-layer(TestLive)("RFC 7591 §2 scope, types and front-channel logout", (it) => {
+it.layer(TestLive.World)("RFC 7591 §2 scope, types and front-channel logout", (it) => {
   const refusals: ReadonlyArray<readonly [string, Record<string, unknown>, string]> = [
     [
       "RFC 6749 §3.3: a scope with a double quote",
@@ -662,7 +665,7 @@ layer(TestLive)("RFC 7591 §2 scope, types and front-channel logout", (it) => {
     }))
 })
 
-layer(TestLive)("RFC 7591 §2 with RFC 8707 resources (Tessera's 'resources')", (it) => {
+it.layer(TestLive.World)("RFC 7591 §2 with RFC 8707 resources (Tessera's 'resources')", (it) => {
   it.effect("RFC 8707 §2: a resource with a fragment is invalid_client_metadata", () =>
     Effect.gen(function*() {
       const realm = yield* createRealm()
@@ -735,7 +738,7 @@ layer(TestLive)("RFC 7591 §2 with RFC 8707 resources (Tessera's 'resources')", 
     }))
 })
 
-layer(TestLive)("RFC 7591 §3.2.2 error response for bodies that are not client metadata", (it) => {
+it.layer(TestLive.World)("RFC 7591 §3.2.2 error response for bodies that are not client metadata", (it) => {
   it.effect("§3.2.2: a JSON array body is invalid_request", () =>
     Effect.gen(function*() {
       const realm = yield* createRealm()
