@@ -142,6 +142,26 @@ const write = (sql: SqlClient.SqlClient) =>
         RETURNING issuer, jti`
   })
 
+/** One use on its own, `write`'s statement for a single row: simpler to plan (on PGlite, in WebAssembly, that shows). */
+const One = Schema.Struct({
+  realmId: Schema.String, now: Schema.DateFromSelf, purge: Schema.Number, issuer: Schema.String, jti: Schema.String, expiresAt: Schema.DateFromSelf
+})
+
+const writeOne = (sql: SqlClient.SqlClient) =>
+  PgRows.findAll("seen_jtis", {
+    Request: One,
+    Result: Written,
+    execute: (use) =>
+      sql`WITH purged AS (
+          DELETE FROM seen_jtis WHERE ctid IN (
+            SELECT ctid FROM seen_jtis WHERE realm_id = ${use.realmId} AND expires_at <= ${use.now}
+              AND NOT (issuer = ${use.issuer} AND jti = ${use.jti})
+            LIMIT ${use.purge} FOR UPDATE SKIP LOCKED))
+        INSERT INTO seen_jtis ${sql.insert({ realm_id: use.realmId, issuer: use.issuer, jti: use.jti, expires_at: use.expiresAt })}
+          ON CONFLICT (realm_id, issuer, jti) DO UPDATE SET expires_at = EXCLUDED.expires_at
+          WHERE seen_jtis.expires_at <= ${use.now} RETURNING issuer, jti`
+  })
+
 /**
  * Remembers a batch of one realm's uses in one statement and answers each (`Plan`): exported for the store's proofs,
  * which give it a batch of their choosing.
@@ -150,8 +170,10 @@ export const rememberAll = (realmId: string, uses: ReadonlyArray<Use>) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const { now, rows, uses: answers } = plan(uses)
-    const json = JSON.stringify(rows.map((row) => ({ issuer: row.issuer, jti: row.jti, expires_at: new Date(row.expiresAt).toISOString() })))
-    const written = yield* write(sql)({ realmId, now: new Date(now), purge: purgePerUse * rows.length, rows: json })
+    const json = rows.length === 1 ? "" : JSON.stringify(rows.map((row) => ({ issuer: row.issuer, jti: row.jti, expires_at: new Date(row.expiresAt).toISOString() })))
+    const written = rows.length === 1
+      ? yield* writeOne(sql)({ realmId, now: new Date(now), purge: purgePerUse, issuer: rows[0]!.issuer, jti: rows[0]!.jti, expiresAt: new Date(rows[0]!.expiresAt) })
+      : yield* write(sql)({ realmId, now: new Date(now), purge: purgePerUse * rows.length, rows: json })
     const fresh = new Set<string>()
     for (const row of written) fresh.add(keyOf(row.issuer, row.jti))
     return answers.map(({ fresh: first, row }) => first && fresh.has(keyOf(rows[row]!.issuer, rows[row]!.jti)))
