@@ -4,17 +4,20 @@
  * issuer's assertions refused at the RFC 7523 grant (cached `jwks_uri` keys included).
  */
 import { SqlClient } from "@effect/sql"
-import { expect, layer } from "@effect/vitest"
+import { expect } from "@effect/vitest"
 import { Clock, Effect, Option } from "effect"
 import { Provisioning } from "@tessera/domain"
 import { Sql } from "@tessera/sql"
 import type { WireResponse } from "./support/Http.js"
 import { admin, createRealm, get, request } from "./support/Http.js"
-import { adminToken, sqlClient, store, TestLive } from "./support/TestLive.js"
+import { adminToken, store } from "./support/TestLive.js"
+import * as TestLive from "./support/TestLive.js"
 import {
   authOf, clientKey, post, registerClient, remoteIssuer, signJwt, trustedIssuer, world
 } from "./support/TokenFixtures.js"
 import type { ClientKey, RegisteredClient, World } from "./support/TokenFixtures.js"
+
+const it = TestLive.file()
 
 const owner = { authorization: `Bearer ${adminToken}` }
 
@@ -85,7 +88,7 @@ const realmId = (name: string) => Effect.map(Provisioning.findRealm(name), (real
 /** The row as the database holds it, read in `realmId`'s RLS scope (SQL stores only). */
 const row = (inRealm: string, id: string) =>
   Effect.gen(function*() {
-    const sql = yield* sqlClient()
+    const sql = yield* TestLive.maybeSqlOn()
     if (Option.isNone(sql)) return Option.none()
     const rows = yield* sql.value`SELECT id::text, version, issuer, keys, id_jag, provision_users FROM trusted_issuers WHERE id::text = ${id}`.pipe(
       Sql.withRealm(inRealm),
@@ -116,7 +119,7 @@ const refused = { status: 400, error: "invalid_grant" }
 
 const bearerClient = (w: World) => registerClient(w, { grant_types: [jwtBearer], redirect_uris: [], response_types: [] })
 
-layer(TestLive)("CONTRACT §3 trusted issuers: create, read, list", (it) => {
+it.layer(TestLive.World)("CONTRACT §3 trusted issuers: create, read, list", (it) => {
   it.effect("§3: POST answers 201 with the id, the keys, the ID-JAG flags and an ETag; GET answers the same", () =>
     Effect.gen(function*() {
       const realm = yield* createRealm()
@@ -211,7 +214,7 @@ layer(TestLive)("CONTRACT §3 trusted issuers: create, read, list", (it) => {
     }))
 })
 
-layer(TestLive)("CONTRACT §3 PATCH /admin/realms/R/trusted-issuers/{id}", (it) => {
+it.layer(TestLive.World)("CONTRACT §3 PATCH /admin/realms/R/trusted-issuers/{id}", (it) => {
   const inline = { issuer: "https://idp.example", jwks: { keys: [ecPublicJwk] } }
 
   it.effect("§3: new keys and flags answer 200 with the whole issuer and a new ETag; the event names the fields", () =>
@@ -300,7 +303,7 @@ layer(TestLive)("CONTRACT §3 PATCH /admin/realms/R/trusted-issuers/{id}", (it) 
     }))
 })
 
-layer(TestLive)("ADR 0033: a deleted or re-keyed trusted issuer's assertions are refused (RFC 7523 §3)", (it) => {
+it.layer(TestLive.World)("ADR 0033: a deleted or re-keyed trusted issuer's assertions are refused (RFC 7523 §3)", (it) => {
   /** The world's trusted issuer as the admin API lists it. */
   const listed = (w: World, issuer: string) =>
     Effect.gen(function*() {

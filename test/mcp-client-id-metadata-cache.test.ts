@@ -3,12 +3,14 @@
  * in use from the cache (least recently used goes first) nor starve a host's good documents of fetches (failures have
  * their own budget). Fetches are counted through the memory Fetcher.
  */
-import { describe, expect, it } from "@effect/vitest"
+import { describe, expect } from "@effect/vitest"
 import { Effect, Either, Layer, Logger } from "effect"
 import { Fetcher, Provisioning, RateLimit, StoreError } from "@tessera/domain"
 import { ClientDocuments, fetchesPerHost, maxEntries } from "@tessera/server-node/ClientDocuments"
 import { createRealm } from "./support/Http.js"
-import { make } from "./support/TestLive.js"
+import * as TestLive from "./support/TestLive.js"
+
+const it = TestLive.file()
 
 /** A valid public client's document for `url`, cacheable for an hour unless `cacheControl` says otherwise. */
 const serve = (url: string, cacheControl = "max-age=3600") =>
@@ -59,7 +61,7 @@ describe("ADR 0028: client ID metadata documents, cache and fetch budgets", () =
       expect(yield* calls("https://h0.attacker.example/client.json")).toBe(1)
       expect(yield* resolvesTo("https://h0.attacker.example/client.json")).toBe("https://h0.attacker.example/client.json")
       expect(yield* calls("https://h0.attacker.example/client.json")).toBe(2)
-    }).pipe(Effect.provide(make())))
+    }).pipe(Effect.provide(TestLive.world())))
 
   it.effect("a burst of failing paths on a host does not stop a good document of that host from being fetched", () =>
     Effect.gen(function*() {
@@ -77,7 +79,7 @@ describe("ADR 0028: client ID metadata documents, cache and fetch budgets", () =
       // ...which is not the good document's
       for (let i = 0; i < 5; i++) expect(yield* resolvesTo(good)).toBe(good)
       expect(yield* calls(good)).toBe(6)
-    }).pipe(Effect.provide(make())))
+    }).pipe(Effect.provide(TestLive.world())))
 
   it.effect("a good document evicted from the cache by a flood is fetched again even while its host's failures are over budget", () =>
     Effect.gen(function*() {
@@ -94,7 +96,7 @@ describe("ADR 0028: client ID metadata documents, cache and fetch budgets", () =
       expect(yield* resolvesTo("https://claude.ai/probe/new.json")).toBe("rate_limited")
       expect(yield* resolvesTo(good)).toBe(good)
       expect(yield* calls(good)).toBe(2)
-    }).pipe(Effect.provide(make())))
+    }).pipe(Effect.provide(TestLive.world())))
 
   it.effect("a document that validated is used, and proven, even when giving its first fetch back to the budget fails", () =>
     Effect.gen(function*() {
@@ -122,5 +124,5 @@ describe("ADR 0028: client ID metadata documents, cache and fetch budgets", () =
         .toEqual(Either.left(expect.objectContaining({ reason: "rate_limited" })))
       expect(Either.map(yield* Effect.either(documents.resolve(realm, good)), (client) => client.clientId)).toEqual(Either.right(good))
       expect(yield* calls(good)).toBe(2)
-    }).pipe(Effect.provide(make())))
+    }).pipe(Effect.provide(TestLive.world())))
 })

@@ -3,14 +3,16 @@
  * and what MCP clients trip on at the authorization server (MCP 2025-11-25; issue 7 item 6): resource indicators
  * compared after normalising case and an origin's trailing slash, CORS on the token and registration endpoints.
  */
-import { describe, expect, it, layer } from "@effect/vitest"
+import { describe, expect } from "@effect/vitest"
 import { Effect, TestClock } from "effect"
 import * as Jose from "jose"
 import { authorizeAndLogin, codeOf, makeBrowser, onlyForm, pkce, setup } from "./support/Browser.js"
 import type { Setup } from "./support/Browser.js"
 import { admin, request } from "./support/Http.js"
 import * as OpenRedirector from "./support/OpenRedirector.js"
-import { make, TestLive } from "./support/TestLive.js"
+import * as TestLive from "./support/TestLive.js"
+
+const it = TestLive.file()
 
 /**
  * What the MCP SDK registers (`provider.clientMetadata` plus the challenged scope), with the `application_type` MCP
@@ -55,7 +57,7 @@ const allowAndRedeem = (s: Setup, scope: string, resource: string) =>
     })
   })
 
-layer(TestLive)("RFC 7591 §3: dynamic client registration", (it) => {
+it.layer(TestLive.World)("RFC 7591 §3: dynamic client registration", (it) => {
   it.effect("CONTRACT §3: off by default: no registration_endpoint, and a registration is 403 access_denied", () =>
     Effect.gen(function*() {
       const s = yield* setup()
@@ -181,7 +183,7 @@ layer(TestLive)("RFC 7591 §3: dynamic client registration", (it) => {
     }))
 })
 
-layer(TestLive)("RFC 9700 §4.11.2: a dynamically registered client is not redirected to before a person approved it", (it) => {
+it.layer(TestLive.World)("RFC 9700 §4.11.2: a dynamically registered client is not redirected to before a person approved it", (it) => {
   it.effect("CONTRACT §4: prompt=none, a bad request and a refusal are the error page; after a person's consent, redirects", () =>
     Effect.gen(function*() {
       const s = yield* setup()
@@ -209,10 +211,10 @@ describe("ADR 0020: registrations are rate-limited", () => {
       })
       yield* TestClock.adjust("61 seconds")
       expect((yield* register(s.realm, sdkMetadata)).status).toBe(201)
-    }).pipe(Effect.provide(make())))
+    }).pipe(Effect.provide(TestLive.world())))
 })
 
-layer(TestLive)("MCP 2025-11-25 \"Canonical Server URI\": resource indicators as MCP clients spell them", (it) => {
+it.layer(TestLive.World)("MCP 2025-11-25 \"Canonical Server URI\": resource indicators as MCP clients spell them", (it) => {
   it.effect("RFC 3986 §6.2.2.1: scheme and host case, and one trailing slash on an origin-only resource; aud is the registered spelling", () =>
     Effect.gen(function*() {
       const s = yield* setup({
