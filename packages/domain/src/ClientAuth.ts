@@ -14,7 +14,7 @@ import type { StoreError } from "./StoreError.js"
 import * as Tracing from "./Tracing.js"
 
 /** RFC 7591 §2 `token_endpoint_auth_method`: every method Tessera takes. */
-export const methods: ReadonlyArray<Client.AuthMethod> = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
+export const methods: ReadonlyArray<Client.AuthMethod> = Client.AuthMethod.literals
 
 /** Introspection reveals what a token holds: a public client, which can keep no secret, may not ask. */
 export const authenticatingMethods = methods.filter((method) => method !== "none")

@@ -1,7 +1,7 @@
 /**
  * The contract of the `RateLimit` port (ADR 0055): a fixed window per throttle and key, opened by the key's first
- * event, with refunds. Run on memory here; a store-backed layer runs the same suite. Times are passed in, so the
- * suite never moves a shared clock; keys are unique per test, so tests may share one layer.
+ * event, with refunds. Run on memory here, and on PGlite and PostgreSQL in packages/sql/test (PgRateLimit, ADR 0059).
+ * Times are passed in, so the suite never moves a shared clock; keys are unique per test, so tests may share one layer.
  */
 import { expect, layer } from "@effect/vitest"
 import { DateTime, Duration, Effect } from "effect"
@@ -17,7 +17,7 @@ const throttled = (retryAfterSeconds: number) => Verdict.Throttled({ retryAfterS
 /** A rule of its own per test: `limit` a minute. */
 const rule = (name: string, limit = 3): RateLimit.Rule => RateLimit.rule(`contract.${name}`, { limit, window: Duration.minutes(1) })
 
-export const suite = (name: string, store: Layer.Layer<RateLimit.RateLimit>) =>
+export const suite = (name: string, store: Layer.Layer<RateLimit.RateLimit, unknown>) =>
   layer(store)(`RateLimit contract (${name}), ADR 0055`, (it) => {
     it.effect("up to `limit` events per key in the window opened by the first; the next is Throttled until the window ends, in whole seconds", () =>
       Effect.gen(function*() {
@@ -63,6 +63,15 @@ export const suite = (name: string, store: Layer.Layer<RateLimit.RateLimit>) =>
         expect(yield* limits.take(a, "k", t0)).toEqual(throttled(60))
         expect(yield* limits.take(a, "other", t0)).toEqual(allowed)
         expect(yield* limits.take(b, "k", t0)).toEqual(allowed)
+      }))
+
+    it.effect("take is atomic: of 20 concurrent takes on one key under a limit of 5, exactly 5 are allowed, and the rest wait for the same window", () =>
+      Effect.gen(function*() {
+        const limits = yield* RateLimit.RateLimit
+        const r = rule("concurrent", 5)
+        const verdicts = yield* Effect.forEach(Array.from({ length: 20 }), () => limits.take(r, "k", at("1 second")), { concurrency: "unbounded" })
+        expect(verdicts.filter((v) => v._tag === "Allowed")).toHaveLength(5)
+        expect(verdicts.filter((v) => v._tag === "Throttled")).toEqual(Array.from({ length: 15 }, () => throttled(60)))
       }))
 
     it.effect("a refund gives back one event of the current window, never below none, and nothing once the window ended", () =>

@@ -21,6 +21,8 @@ import * as PgUsers from "./PgUsers.js"
 
 export * as Database from "./Database.js"
 export * as Migrations from "./Migrations.js"
+/** ADR 0059: `RateLimit` on the store, for several nodes; not in `ports` (each node counts for itself by default). */
+export * as PgRateLimit from "./PgRateLimit.js"
 export * as Sql from "./Sql.js"
 
 /** Every store port on the `SqlClient` in context (except `JobLock`, which needs more than one connection). */

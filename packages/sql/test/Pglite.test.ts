@@ -1,10 +1,11 @@
 import { Layer } from "effect"
 import { JobLock } from "@tessera/domain"
-import { Database, ports } from "@tessera/sql"
+import { Database, PgRateLimit, ports } from "@tessera/sql"
 import * as IdentityLinksContract from "../../domain/test/IdentityLinksContract.js"
 import * as PortContract from "../../domain/test/PortContract.js"
 import * as DeviceAuthorizationsContract from "../../domain/test/DeviceAuthorizationsContract.js"
 import * as InteractionsContract from "../../domain/test/InteractionsContract.js"
+import * as RateLimitContract from "../../domain/test/RateLimitContract.js"
 import * as SignInContract from "../../domain/test/SignInContract.js"
 import * as TokenStateContract from "../../domain/test/TokenStateContract.js"
 
@@ -17,3 +18,4 @@ InteractionsContract.suite("PGlite", Pglite)
 TokenStateContract.suite("PGlite", Pglite)
 DeviceAuthorizationsContract.suite("PGlite", Pglite)
 IdentityLinksContract.suite("PGlite", Pglite)
+RateLimitContract.suite("PGlite", PgRateLimit.layer.pipe(Layer.provide(Database.layerPglite(undefined))))

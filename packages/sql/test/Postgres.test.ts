@@ -1,10 +1,11 @@
 import { describe, it } from "@effect/vitest"
 import { Layer, Redacted } from "effect"
-import { Database, jobLock, ports } from "@tessera/sql"
+import { Database, jobLock, PgRateLimit, ports } from "@tessera/sql"
 import * as IdentityLinksContract from "../../domain/test/IdentityLinksContract.js"
 import * as PortContract from "../../domain/test/PortContract.js"
 import * as DeviceAuthorizationsContract from "../../domain/test/DeviceAuthorizationsContract.js"
 import * as InteractionsContract from "../../domain/test/InteractionsContract.js"
+import * as RateLimitContract from "../../domain/test/RateLimitContract.js"
 import * as SignInContract from "../../domain/test/SignInContract.js"
 import * as TokenStateContract from "../../domain/test/TokenStateContract.js"
 import { fileDatabaseIfAny } from "../../../test/support/Postgres.js"
@@ -20,6 +21,7 @@ if (url !== undefined) {
   TokenStateContract.suite("PostgreSQL", Postgres)
   DeviceAuthorizationsContract.suite("PostgreSQL", Postgres)
   IdentityLinksContract.suite("PostgreSQL", Postgres)
+  RateLimitContract.suite("PostgreSQL", PgRateLimit.layer.pipe(Layer.provide(Database.layerPostgres(Redacted.make(url)))))
 } else {
   // Without DATABASE_URL there is no server to run against (a fresh clone runs PGlite only); CI sets it and
   // CI=true turns its absence into a failure below, so the Postgres suite can never be silently skipped there.
