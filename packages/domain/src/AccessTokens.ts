@@ -34,6 +34,17 @@ export interface Status {
   readonly expiresAt: DateTime.Utc
 }
 
+/**
+ * RFC 7009 §2.1: a newly issued token's link to its grant (what `record` writes), for a store that writes it in the
+ * same transaction as the token set it belongs to (issue 17: `Grants.firstTokens`, `RefreshTokens.rotate`).
+ */
+export interface Link {
+  readonly jti: string
+  readonly grantId: string
+  /** The token's `exp`: the link may be forgotten then. */
+  readonly expiresAt: DateTime.Utc
+}
+
 export class AccessTokens extends Context.Tag("@tessera/domain/AccessTokens")<AccessTokens, {
   /** Links a newly issued token to its grant, until the token expires. */
   readonly record: (realmId: string, jti: string, grantId: string, expiresAt: DateTime.Utc) => Effect.Effect<void, StoreError>

@@ -4,13 +4,23 @@
  */
 import { Context, Effect, HashMap, Layer, Option } from "effect"
 import { AuthorizationCode } from "./AuthorizationCode.js"
+import type { GrantRecord } from "./GrantRecord.js"
 import * as MemoryDb from "./MemoryDb.js"
 import type { StoreError } from "./StoreError.js"
 
+/** A consumed code as it was stored before, and the grant it names as it is now (none when the grant is gone). */
+export interface Consumed {
+  readonly code: AuthorizationCode
+  readonly grant: Option.Option<GrantRecord>
+}
+
 export class Codes extends Context.Tag("@tessera/domain/Codes")<Codes, {
   readonly insert: (hash: string, code: AuthorizationCode) => Effect.Effect<void, StoreError>
-  /** Atomically marks the code Redeemed and returns what was stored before (two racing calls: one sees Issued). */
-  readonly consume: (realmId: string, hash: string) => Effect.Effect<Option.Option<AuthorizationCode>, StoreError>
+  /**
+   * Atomically marks the code Redeemed and returns what was stored before (two racing calls: one sees Issued), with
+   * its grant read in the same step (issue 17: one round trip).
+   */
+  readonly consume: (realmId: string, hash: string) => Effect.Effect<Option.Option<Consumed>, StoreError>
 }>() {}
 
 const k = MemoryDb.key
@@ -22,9 +32,10 @@ export const layerMemory = Layer.effect(Codes, Effect.map(MemoryDb.MemoryDb, (db
     MemoryDb.write(db, (state) => {
       const id = k(realmId, hash)
       const before = HashMap.get(state.codes, id)
-      if (Option.isNone(before) || before.value._tag === "Redeemed") return Effect.succeed([before, state] as const)
+      const consumed = Option.map(before, (code): Consumed => ({ code, grant: HashMap.get(state.grants, k(realmId, code.grantId)) }))
+      if (Option.isNone(before) || before.value._tag === "Redeemed") return Effect.succeed([consumed, state] as const)
       const { realmId: r, clientId, grantId } = before.value
       const redeemed = AuthorizationCode.Redeemed({ realmId: r, clientId, grantId })
-      return Effect.succeed([before, { ...state, codes: HashMap.set(state.codes, id, redeemed) }] as const)
+      return Effect.succeed([consumed, { ...state, codes: HashMap.set(state.codes, id, redeemed) }] as const)
     })
 })))

@@ -3,6 +3,8 @@
  * refresh family of that authorization stems from. Revoking one reaches all of them (RFC 7009 §2.1).
  */
 import { Context, DateTime, Effect, HashMap, Layer, Option } from "effect"
+import { AccessTokens } from "./AccessTokens.js"
+import type { Link } from "./AccessTokens.js"
 import type { AuditEvent } from "./AuditEvent.js"
 import { NotFound } from "./Conflict.js"
 import { consentKey } from "./Consents.js"
@@ -10,6 +12,8 @@ import type { GrantRecord } from "./GrantRecord.js"
 import * as MemoryDb from "./MemoryDb.js"
 import * as Page from "./Page.js"
 import { RefreshFamily } from "./RefreshFamily.js"
+import * as RefreshTokens from "./RefreshTokens.js"
+import * as Session from "./Session.js"
 import type { StoreError } from "./StoreError.js"
 
 /** Which grants a bulk revocation reaches: every grant of the realm that has these (CONTRACT §3). */
@@ -18,8 +22,25 @@ export interface GrantMatch {
   readonly clientId?: string
 }
 
+/**
+ * A grant's first token set as it is written (code and device grants): the access token's link to the grant, the
+ * refresh family and the hash of its first token when the set has a refresh token, and the client to remember in the
+ * session the grant was made in (front-channel logout tells it).
+ */
+export interface FirstTokens {
+  readonly realmId: string
+  readonly access: Link
+  readonly refresh: { readonly family: Extract<RefreshFamily, { _tag: "Active" }>; readonly tokenHash: string } | undefined
+  readonly session: { readonly sid: string; readonly clientId: string } | undefined
+}
+
 export class Grants extends Context.Tag("@tessera/domain/Grants")<Grants, {
   readonly insert: (grant: GrantRecord, event: AuditEvent | undefined) => Effect.Effect<void, StoreError>
+  /**
+   * Writes a grant's first token set with its `token.issued` event, all at once (issue 17: one transaction, one round
+   * trip on PostgreSQL): the event is committed with what it records before the tokens are answered.
+   */
+  readonly firstTokens: (first: FirstTokens, event: AuditEvent) => Effect.Effect<void, StoreError>
   readonly find: (realmId: string, grantId: string) => Effect.Effect<Option.Option<GrantRecord>, StoreError>
   /** Revokes the grant and every refresh family it produced, with the event that says why. */
   readonly revoke: (realmId: string, grantId: string, at: DateTime.Utc, event: AuditEvent | undefined) => Effect.Effect<void, StoreError>
@@ -85,35 +106,55 @@ export const revokeGrantsNamingIn = (state: MemoryDb.State, realmId: string, uri
 
 const done = <S>(state: S) => [undefined, state] as const
 
-export const layerMemory = Layer.effect(Grants, Effect.map(MemoryDb.MemoryDb, (db) => Grants.of({
-  insert: (grant, event) =>
-    MemoryDb.write(db, (state) =>
-      Effect.map(MemoryDb.withEvent({ ...state, grants: HashMap.set(state.grants, k(grant.realmId, grant.grantId), grant) }, event), done)),
-  find: (realmId, grantId) => MemoryDb.read(db, (state) => HashMap.get(state.grants, k(realmId, grantId))),
-  revoke: (realmId, grantId, at, event) =>
-    MemoryDb.write(db, (state) => {
-      const grant = HashMap.get(state.grants, k(realmId, grantId))
-      if (Option.isNone(grant) || grant.value.revokedAt !== undefined) return Effect.succeed(done(state))
-      return Effect.map(MemoryDb.withEvent(revokeIn(state, realmId, grant.value, at, "grant revoked"), event), done)
-    }),
-  revokeWhere: (realmId, match, at, event) =>
-    MemoryDb.write(db, (state) => {
-      const [next, revoked] = revokeGrantsIn(state, realmId, match, at)
-      return Effect.map(MemoryDb.withEvent(next, event), (withEvent) => [revoked, withEvent] as const)
-    }),
-  listLive: (realmId, sub, window) =>
-    MemoryDb.read(db, (state) =>
-      Page.slice(
-        Array.from(HashMap.values(state.grants)).filter((g) => g.realmId === realmId && g.sub === sub && g.revokedAt === undefined),
-        window,
-        sortKey
-      )),
-  withdraw: (realmId, sub, grantId, at, event) =>
-    MemoryDb.write(db, (state) => {
-      const grant = Option.filter(HashMap.get(state.grants, k(realmId, grantId)), (g) => g.sub === sub && g.revokedAt === undefined)
-      if (Option.isNone(grant)) return Effect.fail(new NotFound({ entity: "grant" }))
-      const revoked = revokeIn(state, realmId, grant.value, at, "grant revoked")
-      const next = { ...revoked, consents: HashMap.remove(revoked.consents, consentKey(realmId, sub, grant.value.clientId)) }
-      return Effect.map(MemoryDb.appendEvent(next, event), (written) => [grant.value, written] as const)
-    })
-})))
+/** Inside a `MemoryDb.write`: `Session.withClient` applied to the session `sid`, if there is one. */
+const withSessionClient = (state: MemoryDb.State, realmId: string, sid: string, clientId: string): MemoryDb.State =>
+  Option.match(HashMap.get(state.sessions, k(realmId, sid)), {
+    onNone: () => state,
+    onSome: (session) => ({ ...state, sessions: HashMap.set(state.sessions, k(realmId, sid), Session.withClient(session, clientId)) })
+  })
+
+/** In memory; needs `AccessTokens`' memory layer for the links `firstTokens` writes. */
+export const layerMemory = Layer.effect(Grants, Effect.gen(function*() {
+  const db = yield* MemoryDb.MemoryDb
+  const tokens = yield* AccessTokens
+  return Grants.of({
+    insert: (grant, event) =>
+      MemoryDb.write(db, (state) =>
+        Effect.map(MemoryDb.withEvent({ ...state, grants: HashMap.set(state.grants, k(grant.realmId, grant.grantId), grant) }, event), done)),
+    firstTokens: (first, event) =>
+      MemoryDb.write(db, (state) => {
+        const withRefresh = first.refresh === undefined ? state : RefreshTokens.createIn(state, first.refresh.family, first.refresh.tokenHash)
+        const next = first.session === undefined
+          ? withRefresh
+          : withSessionClient(withRefresh, first.realmId, first.session.sid, first.session.clientId)
+        return Effect.map(MemoryDb.appendEvent(next, event), done)
+      }).pipe(Effect.zipLeft(RefreshTokens.linked(tokens, first.realmId, first.access))),
+    find: (realmId, grantId) => MemoryDb.read(db, (state) => HashMap.get(state.grants, k(realmId, grantId))),
+    revoke: (realmId, grantId, at, event) =>
+      MemoryDb.write(db, (state) => {
+        const grant = HashMap.get(state.grants, k(realmId, grantId))
+        if (Option.isNone(grant) || grant.value.revokedAt !== undefined) return Effect.succeed(done(state))
+        return Effect.map(MemoryDb.withEvent(revokeIn(state, realmId, grant.value, at, "grant revoked"), event), done)
+      }),
+    revokeWhere: (realmId, match, at, event) =>
+      MemoryDb.write(db, (state) => {
+        const [next, revoked] = revokeGrantsIn(state, realmId, match, at)
+        return Effect.map(MemoryDb.withEvent(next, event), (withEvent) => [revoked, withEvent] as const)
+      }),
+    listLive: (realmId, sub, window) =>
+      MemoryDb.read(db, (state) =>
+        Page.slice(
+          Array.from(HashMap.values(state.grants)).filter((g) => g.realmId === realmId && g.sub === sub && g.revokedAt === undefined),
+          window,
+          sortKey
+        )),
+    withdraw: (realmId, sub, grantId, at, event) =>
+      MemoryDb.write(db, (state) => {
+        const grant = Option.filter(HashMap.get(state.grants, k(realmId, grantId)), (g) => g.sub === sub && g.revokedAt === undefined)
+        if (Option.isNone(grant)) return Effect.fail(new NotFound({ entity: "grant" }))
+        const revoked = revokeIn(state, realmId, grant.value, at, "grant revoked")
+        const next = { ...revoked, consents: HashMap.remove(revoked.consents, consentKey(realmId, sub, grant.value.clientId)) }
+        return Effect.map(MemoryDb.appendEvent(next, event), (written) => [grant.value, written] as const)
+      })
+  })
+}))

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { DateTime, Effect, Layer } from "effect"
 import {
-  Audit, AuditEvent, Codes, Consents, Entropy, Grants, IdentityLink, Login, LoginThrottle, MemoryDb, PasswordHasher, RefreshTokens, Sessions, Users
+  AccessTokens, Audit, AuditEvent, Codes, Consents, Entropy, Grants, IdentityLink, Login, LoginThrottle, MemoryDb, PasswordHasher, RefreshTokens, Sessions, Users
 } from "@tessera/domain"
 
 const realm = { id: "realm-login-test", name: "login-test", dynamicRegistration: false, createdAt: DateTime.unsafeMake(0), version: 1 }
@@ -17,7 +17,7 @@ const World = Layer.mergeAll(
   Users.layerMemory, Audit.layerMemory, Codes.layerMemory, Grants.layerMemory, Sessions.layerMemory, Consents.layerMemory,
   RefreshTokens.layerMemory, LoginThrottle.layerMemory, Entropy.layer, Hasher
 )
-  .pipe(Layer.provideMerge(MemoryDb.layer))
+  .pipe(Layer.provideMerge(AccessTokens.layerMemory), Layer.provideMerge(MemoryDb.layer))
 
 const attempt = (username: string, password: string) =>
   Login.authenticate({ realm, username, password, clientId: "c1", stepUp: false, context: {} }).pipe(

@@ -1,6 +1,6 @@
 import { Layer } from "effect"
 import {
-  Audit, Clients, Codes, Consents, Grants, IdentityLinks, JobLock, Keys, MemoryDb, Realms, RefreshTokens, Resources, Sessions, TrustedIssuers, Users
+  AccessTokens, Audit, Clients, Codes, Consents, Grants, IdentityLinks, JobLock, Keys, MemoryDb, Realms, RefreshTokens, Resources, Sessions, TrustedIssuers, Users
 } from "@tessera/domain"
 import * as IdentityLinksContract from "./IdentityLinksContract.js"
 import * as PortContract from "./PortContract.js"
@@ -11,7 +11,7 @@ const Memory = Layer.mergeAll(
   TrustedIssuers.layerMemory, Keys.layerMemory, Audit.layerMemory, JobLock.layerMemory,
   Codes.layerMemory, Grants.layerMemory, Sessions.layerMemory, Consents.layerMemory, RefreshTokens.layerMemory,
   IdentityLinks.layerMemory
-).pipe(Layer.provide(MemoryDb.layer))
+).pipe(Layer.provideMerge(AccessTokens.layerMemory), Layer.provide(MemoryDb.layer))
 
 PortContract.suite("memory", Memory)
 SignInContract.suite("memory", Memory)

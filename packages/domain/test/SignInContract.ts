@@ -5,11 +5,14 @@
 import { expect, layer } from "@effect/vitest"
 import { DateTime, Effect, Exit, Option } from "effect"
 import type { Layer } from "effect"
-import { AuditEvent, AuthorizationCode, Entropy, RefreshFamily, Session, Codes, Consents, Grants, RefreshTokens, Sessions } from "@tessera/domain"
+import {
+  AccessTokens, Audit, AuditEvent, AuthorizationCode, Entropy, RefreshFamily, Session, Codes, Consents, Grants, RefreshTokens, Sessions
+} from "@tessera/domain"
 import type { Realm } from "@tessera/domain"
 import { newRealm, type Ports, trail } from "./PortContract.js"
 
-export type SignInPorts = Ports | Codes.Codes | Grants.Grants | Sessions.Sessions | Consents.Consents | RefreshTokens.RefreshTokens
+export type SignInPorts =
+  | Ports | Codes.Codes | Grants.Grants | Sessions.Sessions | Consents.Consents | RefreshTokens.RefreshTokens | AccessTokens.AccessTokens
 
 const at = DateTime.unsafeMake("2026-11-29T12:00:00Z")
 const id = Entropy.uuid.pipe(Effect.provide(Entropy.layer))
@@ -39,11 +42,12 @@ export const suite = (name: string, ports: Layer.Layer<SignInPorts, unknown>) =>
         })
         yield* codes.insert("hash-1", code)
         const results = yield* Effect.all(Array.from({ length: 50 }, () => codes.consume(realm.id, "hash-1")), { concurrency: "unbounded" })
-        const issued = results.filter((r) => Option.isSome(r) && r.value._tag === "Issued")
-        const redeemed = results.filter((r) => Option.isSome(r) && r.value._tag === "Redeemed")
+        const issued = results.filter((r) => Option.isSome(r) && r.value.code._tag === "Issued")
+        const redeemed = results.filter((r) => Option.isSome(r) && r.value.code._tag === "Redeemed")
         expect(issued).toHaveLength(1)
         expect(redeemed).toHaveLength(49)
-        expect(Option.getOrThrow(issued[0]!)).toEqual(code)
+        // the code as it was, and its grant read with it
+        expect(Option.getOrThrow(issued[0]!)).toEqual({ code, grant: Option.some(grantOf(realm, "g1")) })
         expect(yield* codes.consume(realm.id, "unknown")).toEqual(Option.none())
         // another realm cannot consume it
         const other = yield* newRealm
@@ -188,14 +192,15 @@ export const suite = (name: string, ports: Layer.Layer<SignInPorts, unknown>) =>
         yield* refresh.create(family, "a", yield* event(realm, "token.issued"))
         const next = RefreshFamily.RefreshFamily.Active({ ...family, generation: 2, currentHash: "b" })
         // of 20 racing rotations from generation 1, exactly one wins
-        const exits = yield* Effect.all(Array.from({ length: 20 }, () => Effect.exit(refresh.rotate(next, 1, undefined))), { concurrency: "unbounded" })
+        const exits = yield* Effect.all(Array.from({ length: 20 }, () => Effect.exit(refresh.rotate(next, 1, undefined, undefined))), { concurrency: "unbounded" })
         expect(exits.filter(Exit.isSuccess)).toHaveLength(1)
-        expect(Option.getOrThrow(yield* refresh.find(realm.id, "b"))).toEqual({ family: next, generation: 2 })
-        expect(Option.getOrThrow(yield* refresh.find(realm.id, "a"))).toEqual({ family: next, generation: 1 })
+        const grant = Option.some(grantOf(realm, "g3"))
+        expect(Option.getOrThrow(yield* refresh.find(realm.id, "b"))).toEqual({ family: next, generation: 2, grant })
+        expect(Option.getOrThrow(yield* refresh.find(realm.id, "a"))).toEqual({ family: next, generation: 1, grant })
         yield* refresh.revokeFamily(realm.id, "f3", "reuse", yield* event(realm, "refresh.reuse_detected"))
         const revoked = Option.getOrThrow(yield* refresh.find(realm.id, "b")).family
         expect(revoked).toEqual(RefreshFamily.RefreshFamily.Revoked({ familyId: "f3", realmId: realm.id, clientId: "c1", grantId: "g3", reason: "reuse" }))
-        expect(yield* Effect.exit(refresh.rotate({ ...next, generation: 3, currentHash: "c" }, 2, undefined))).toEqual(
+        expect(yield* Effect.exit(refresh.rotate({ ...next, generation: 3, currentHash: "c" }, 2, undefined, undefined))).toEqual(
           Exit.fail(expect.objectContaining({ _tag: "RefreshChanged" }))
         )
         expect(yield* refresh.find(realm.id, "c")).toEqual(Option.none())
@@ -214,24 +219,101 @@ export const suite = (name: string, ports: Layer.Layer<SignInPorts, unknown>) =>
           codeChallenge: "x", dpopJkt: jkt, expiresAt: DateTime.add(at, { seconds: 60 })
         })
         yield* codes.insert("hash-dpop", code)
-        expect(Option.getOrThrow(yield* codes.consume(realm.id, "hash-dpop"))).toEqual(code)
+        expect(Option.getOrThrow(yield* codes.consume(realm.id, "hash-dpop")).code).toEqual(code)
         const bound = RefreshFamily.RefreshFamily.Active({
           familyId: "f4", realmId: realm.id, clientId: "c1", grantId: "g4", generation: 1, currentHash: "d1", createdAt: at, lastUsedAt: at,
           dpopJkt: jkt
         })
         yield* refresh.create(bound, "d1", undefined)
-        expect(Option.getOrThrow(yield* refresh.find(realm.id, "d1"))).toEqual({ family: bound, generation: 1 })
+        const grant = Option.some(grantOf(realm, "g4"))
+        expect(Option.getOrThrow(yield* refresh.find(realm.id, "d1"))).toEqual({ family: bound, generation: 1, grant })
         const next = RefreshFamily.RefreshFamily.Active({ ...bound, generation: 2, currentHash: "d2" })
-        yield* refresh.rotate(next, 1, undefined)
-        expect(Option.getOrThrow(yield* refresh.find(realm.id, "d2"))).toEqual({ family: next, generation: 2 })
+        yield* refresh.rotate(next, 1, undefined, undefined)
+        expect(Option.getOrThrow(yield* refresh.find(realm.id, "d2"))).toEqual({ family: next, generation: 2, grant })
         // an unbound family bound on its next use
         const unbound = RefreshFamily.RefreshFamily.Active({
           familyId: "f5", realmId: realm.id, clientId: "c1", grantId: "g4", generation: 1, currentHash: "e1", createdAt: at, lastUsedAt: at
         })
         yield* refresh.create(unbound, "e1", undefined)
-        expect(Option.getOrThrow(yield* refresh.find(realm.id, "e1"))).toEqual({ family: unbound, generation: 1 })
+        expect(Option.getOrThrow(yield* refresh.find(realm.id, "e1"))).toEqual({ family: unbound, generation: 1, grant })
         const boundNow = RefreshFamily.RefreshFamily.Active({ ...unbound, generation: 2, currentHash: "e2", dpopJkt: jkt })
-        yield* refresh.rotate(boundNow, 1, undefined)
-        expect(Option.getOrThrow(yield* refresh.find(realm.id, "e2"))).toEqual({ family: boundNow, generation: 2 })
+        yield* refresh.rotate(boundNow, 1, undefined, undefined)
+        expect(Option.getOrThrow(yield* refresh.find(realm.id, "e2"))).toEqual({ family: boundNow, generation: 2, grant })
+      }))
+
+    it.effect("RefreshTokens: OAuth 2.1 §4.3.1 of 20 racing rotations one wins, and only its access token's link and event are written", () =>
+      Effect.gen(function*() {
+        const refresh = yield* RefreshTokens.RefreshTokens
+        const grants = yield* Grants.Grants
+        const tokens = yield* AccessTokens.AccessTokens
+        const realm = yield* newRealm
+        yield* grants.insert(grantOf(realm, "g6"), undefined)
+        const family = RefreshFamily.RefreshFamily.Active({
+          familyId: "f6", realmId: realm.id, clientId: "c1", grantId: "g6", generation: 1, currentHash: "r1", createdAt: at, lastUsedAt: at
+        })
+        yield* refresh.create(family, "r1", undefined)
+        const expiresAt = DateTime.add(DateTime.unsafeNow(), { minutes: 15 })
+        const exits = yield* Effect.all(
+          Array.from({ length: 20 }, (_, i) =>
+            Effect.flatMap(event(realm, "token.refreshed"), (refreshed) =>
+              Effect.exit(refresh.rotate(
+                RefreshFamily.RefreshFamily.Active({ ...family, generation: 2, currentHash: `r2-${i}` }),
+                1,
+                { ...refreshed, reason: `racer ${i}` },
+                { jti: `jti-${i}`, grantId: "g6", expiresAt }
+              )))),
+          { concurrency: "unbounded" }
+        )
+        const winners = exits.flatMap((exit, i) => (Exit.isSuccess(exit) ? [i] : []))
+        expect(winners).toHaveLength(1)
+        const links = yield* Effect.all(Array.from({ length: 20 }, (_, i) => tokens.find(realm.id, `jti-${i}`)))
+        expect(links.flatMap((link, i) => (Option.isSome(link) ? [i] : []))).toEqual(winners)
+        expect(Option.getOrThrow(links[winners[0]!]!)).toEqual({ grantId: "g6", revoked: false, expiresAt })
+        const events = yield* Effect.flatMap(Audit.Audit, (audit) => audit.query(realm.id, { limit: 100, type: "token.refreshed" }))
+        expect(events.map((e) => e.event.reason)).toEqual([`racer ${winners[0]}`])
+        // the winner's token is the family's current one; no loser's hash is stored
+        expect(Option.getOrThrow(yield* refresh.find(realm.id, `r2-${winners[0]}`)).generation).toBe(2)
+        const losers = Array.from({ length: 20 }, (_, i) => i).filter((i) => i !== winners[0])
+        expect((yield* Effect.all(losers.map((i) => refresh.find(realm.id, `r2-${i}`)))).filter(Option.isSome)).toEqual([])
+      }))
+
+    it.effect("Grants: a grant's first token set (access token's link, refresh family, the client in its session) is written with its event", () =>
+      Effect.gen(function*() {
+        const refresh = yield* RefreshTokens.RefreshTokens
+        const grants = yield* Grants.Grants
+        const sessions = yield* Sessions.Sessions
+        const tokens = yield* AccessTokens.AccessTokens
+        const realm = yield* newRealm
+        const session = Session.Session.Active({
+          realmId: realm.id, sid: "s1", cookieHash: "cookie-s1", sub: "u1", createdAt: at, authTime: at, acr: "urn:tessera:acr:password",
+          amr: ["pwd"], expiresAt: DateTime.add(at, { hours: 12 }), clientIds: ["c0"]
+        })
+        yield* sessions.create(session, yield* event(realm, "login.succeeded"))
+        yield* grants.insert(grantOf(realm, "g7"), undefined)
+        const family = RefreshFamily.RefreshFamily.Active({
+          familyId: "f7", realmId: realm.id, clientId: "c1", grantId: "g7", generation: 1, currentHash: "t1", createdAt: at, lastUsedAt: at
+        })
+        const expiresAt = DateTime.add(DateTime.unsafeNow(), { minutes: 15 })
+        const issued = yield* event(realm, "token.issued")
+        yield* grants.firstTokens({
+          realmId: realm.id,
+          access: { jti: "jti-g7", grantId: "g7", expiresAt },
+          refresh: { family, tokenHash: "t1" },
+          session: { sid: "s1", clientId: "c1" }
+        }, issued)
+        expect(Option.getOrThrow(yield* tokens.find(realm.id, "jti-g7"))).toEqual({ grantId: "g7", revoked: false, expiresAt })
+        expect(Option.getOrThrow(yield* refresh.find(realm.id, "t1"))).toEqual({ family, generation: 1, grant: Option.some(grantOf(realm, "g7")) })
+        expect(Option.getOrThrow(yield* sessions.find(realm.id, "s1")).clientIds).toEqual(["c0", "c1"])
+        expect(yield* trail(realm)).toEqual(["token.issued", "login.succeeded", "realm.created"])
+        // without a refresh token or a session: the link and the event; a client already in the session is not added twice
+        yield* grants.firstTokens({
+          realmId: realm.id,
+          access: { jti: "jti-g7b", grantId: "g7", expiresAt },
+          refresh: undefined,
+          session: { sid: "s1", clientId: "c1" }
+        }, yield* event(realm, "token.issued"))
+        expect(Option.getOrThrow(yield* tokens.find(realm.id, "jti-g7b")).grantId).toBe("g7")
+        expect(Option.getOrThrow(yield* sessions.find(realm.id, "s1")).clientIds).toEqual(["c0", "c1"])
+        expect(yield* trail(realm)).toEqual(["token.issued", "token.issued", "login.succeeded", "realm.created"])
       }))
   })

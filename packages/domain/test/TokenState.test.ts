@@ -7,8 +7,8 @@ import * as TokenStateContract from "./TokenStateContract.js"
 const Memory = Layer.mergeAll(
   Realms.layerMemory, Clients.layerMemory, Users.layerMemory, Resources.layerMemory, TrustedIssuers.layerMemory,
   Keys.layerMemory, Audit.layerMemory, JobLock.layerMemory,
-  Codes.layerMemory, Grants.layerMemory, Sessions.layerMemory, Consents.layerMemory, RefreshTokens.layerMemory, AccessTokens.layerMemory, JtiCache.layerMemory,
+  Codes.layerMemory, Grants.layerMemory, Sessions.layerMemory, Consents.layerMemory, RefreshTokens.layerMemory, JtiCache.layerMemory,
   Delegations.layerMemory
-).pipe(Layer.provide(MemoryDb.layer))
+).pipe(Layer.provideMerge(AccessTokens.layerMemory), Layer.provide(MemoryDb.layer))
 
 TokenStateContract.suite("memory", Memory)

@@ -25,6 +25,7 @@ import m00021 from "./migrations/00021_audit_time_bounds.js"
 import m00022 from "./migrations/00022_audit_realm_lock.js"
 import m00024 from "./migrations/00024_interaction_states.js"
 import m00026 from "./migrations/00026_rate_limit_windows.js"
+import m00027 from "./migrations/00027_token_round_trips.js"
 
 /** Migrator runs only ids above the highest applied: a new migration always takes the next number. */
 export const loader = Migrator.fromRecord({
@@ -51,7 +52,8 @@ export const loader = Migrator.fromRecord({
   "00021_audit_time_bounds": m00021,
   "00022_audit_realm_lock": m00022,
   "00024_interaction_states": m00024,
-  "00026_rate_limit_windows": m00026
+  "00026_rate_limit_windows": m00026,
+  "00027_token_round_trips": m00027
 })
 
 /** Where the migrator records what it applied (one row per migration id). */

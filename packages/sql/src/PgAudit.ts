@@ -198,9 +198,19 @@ const toRow = (event: AuditEvent.AuditEvent, at: string) => ({
  */
 export const appendEvent = (event: AuditEvent.AuditEvent) =>
   Effect.flatMap(SqlClient.SqlClient, (sql) => {
-    const at = AuditChain.time(event)
-    return sql`SELECT audit_append(${JSON.stringify(toRow(event, at))}::jsonb, ${AuditChain.canonicalAt(event, at)})`
+    const { row, canonical } = appendArguments(event)
+    return sql`SELECT audit_append(${row}::jsonb, ${canonical})`
   })
+
+/**
+ * `audit_append`'s two arguments for an event: its row as JSON text and its canonical form. For a function that
+ * appends the event it commits with (migration 00027), or none (SQL NULL) when there is no event.
+ */
+export const appendArguments = (event: AuditEvent.AuditEvent | undefined) => {
+  if (event === undefined) return { row: null, canonical: null }
+  const at = AuditChain.time(event)
+  return { row: JSON.stringify(toRow(event, at)), canonical: AuditChain.canonicalAt(event, at) }
+}
 
 /**
  * Appends standalone events of one realm, in order, in one statement and so one transaction (`audit_append_batch`,

@@ -1,18 +1,27 @@
 /** The sign-in stores on Postgres: single-use codes under row locks, refresh rotation by compare-and-set. */
 import { SqlClient } from "@effect/sql"
 import { DateTime, Effect, Layer, Option, Schema } from "effect"
-import { AuthorizationCode, Conflict, RefreshFamily, Session, Codes, Consents, Grants, Page, RefreshTokens, Sessions } from "@tessera/domain"
+import {
+  AccessTokens, AuthorizationCode, Conflict, RefreshFamily, Session, Codes, Consents, Grants, Page, RefreshTokens, Sessions
+} from "@tessera/domain"
 import type { AuditEvent, Consent, GrantRecord } from "@tessera/domain"
-import { appendEvent } from "./PgAudit.js"
+import { appendArguments, appendEvent } from "./PgAudit.js"
 import * as PgRows from "./PgRows.js"
 import * as RealmTable from "./RealmTable.js"
-import { on, toDate, withRealm } from "./Sql.js"
+import { inRealm, on, toDate, withRealm } from "./Sql.js"
 
 const { Strings } = PgRows
 const utc = (date: Date) => DateTime.unsafeMake(date)
 const maybeEvent = (event: AuditEvent.AuditEvent | undefined) => (event === undefined ? Effect.void : appendEvent(event))
 
-const CodeRow = Schema.Struct({
+/**
+ * A `timestamptz` column as the driver answers it (a Date), or as `to_jsonb` writes it inside the jsonb the functions
+ * of migration 00027 answer (ISO text): the code and grant row schemas below are declared once over either.
+ */
+type Timestamp = typeof Schema.DateFromSelf | typeof Schema.Date
+const fromJson = Schema.Date
+
+const codeRow = <T extends Timestamp>(timestamp: T) => Schema.Struct({
   realm_id: Schema.String,
   client_id: Schema.String,
   grant_id: Schema.String,
@@ -20,9 +29,10 @@ const CodeRow = Schema.Struct({
   redirect_uri_given: Schema.Boolean,
   code_challenge: Schema.String,
   dpop_jkt: Schema.NullOr(Schema.String),
-  expires_at: Schema.DateFromSelf,
+  expires_at: timestamp,
   redeemed: Schema.Boolean
 })
+const CodeRow = codeRow(Schema.DateFromSelf)
 const toCode = (row: typeof CodeRow.Type): AuthorizationCode.AuthorizationCode =>
   row.redeemed
     ? AuthorizationCode.AuthorizationCode.Redeemed({ realmId: row.realm_id, clientId: row.client_id, grantId: row.grant_id })
@@ -37,17 +47,18 @@ const toCode = (row: typeof CodeRow.Type): AuthorizationCode.AuthorizationCode =
       expiresAt: utc(row.expires_at)
     })
 
-const CodeKey = Schema.Struct({ realmId: Schema.String, hash: Schema.String })
+/** A realm's row by the SHA-256 of a code or token. */
+const HashKey = Schema.Struct({ realmId: Schema.String, hash: Schema.String })
 
 export const layerCodes = Layer.effect(Codes.Codes, Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const run = on(sql)
-  const locked = PgRows.findOne("codes", {
-    Request: CodeKey,
-    Result: CodeRow,
-    execute: ({ hash, realmId }) =>
-      sql`SELECT realm_id, client_id, grant_id, redirect_uri, redirect_uri_given, code_challenge, dpop_jkt, expires_at, redeemed
-          FROM codes WHERE realm_id = ${realmId} AND code_hash = ${hash} FOR UPDATE`
+  // what `code_consume` answers: the code as it was before, and its grant (null when it is gone); null for no code
+  const ConsumedJson = Schema.Struct({ code: codeRow(fromJson), grant: Schema.NullOr(grantRow(fromJson)) })
+  const consumeCode = PgRows.single("codes", {
+    Request: HashKey,
+    Result: Schema.Struct({ consumed: Schema.NullOr(ConsumedJson) }),
+    execute: ({ hash, realmId }) => sql`SELECT code_consume(${realmId}, ${hash}) AS consumed`
   })
   return Codes.Codes.of({
     insert: (hash, code) => {
@@ -64,33 +75,39 @@ export const layerCodes = Layer.effect(Codes.Codes, Effect.gen(function*() {
         expires_at: toDate(code.expiresAt)
       })}`.pipe(Effect.asVoid, withRealm(code.realmId), run)
     },
-    // STYLE §9: consumed under a row lock, then updated, in one transaction
+    // STYLE §9: consumed under a row lock, then updated, in one transaction: `code_consume` (migration 00027), which
+    // reads the code's grant in the same statement
     consume: (realmId, hash) =>
-      Effect.gen(function*() {
-        const found = yield* locked({ realmId, hash })
-        if (Option.isNone(found)) return Option.none()
-        const row = found.value
-        if (!row.redeemed) yield* sql`UPDATE codes SET redeemed = true WHERE realm_id = ${realmId} AND code_hash = ${hash}`
-        return Option.some(toCode(row))
-      }).pipe(withRealm(realmId), run)
+      consumeCode({ realmId, hash }).pipe(
+        Effect.map(({ consumed }) =>
+          Option.map(Option.fromNullable(consumed), ({ code, grant }): Codes.Consumed => ({
+            code: toCode(code),
+            grant: Option.map(Option.fromNullable(grant), toGrant)
+          }))),
+        inRealm(realmId),
+        run
+      )
   })
 }))
 
-const GrantRow = Schema.Struct({
-  realm_id: Schema.String,
-  grant_id: Schema.String,
-  client_id: Schema.String,
-  sub: Schema.String,
-  scopes: Strings,
-  resources: Strings,
-  auth_time: Schema.DateFromSelf,
-  acr: Schema.String,
-  amr: Strings,
-  sid: Schema.NullOr(Schema.String),
-  nonce: Schema.NullOr(Schema.String),
-  created_at: Schema.DateFromSelf,
-  revoked_at: Schema.NullOr(Schema.DateFromSelf)
-})
+function grantRow<T extends Timestamp>(timestamp: T) {
+  return Schema.Struct({
+    realm_id: Schema.String,
+    grant_id: Schema.String,
+    client_id: Schema.String,
+    sub: Schema.String,
+    scopes: Strings,
+    resources: Strings,
+    auth_time: timestamp,
+    acr: Schema.String,
+    amr: Strings,
+    sid: Schema.NullOr(Schema.String),
+    nonce: Schema.NullOr(Schema.String),
+    created_at: timestamp,
+    revoked_at: Schema.NullOr(timestamp)
+  })
+}
+const GrantRow = grantRow(Schema.DateFromSelf)
 const toGrant = (row: typeof GrantRow.Type): GrantRecord.GrantRecord => ({
   realmId: row.realm_id,
   grantId: row.grant_id,
@@ -206,6 +223,17 @@ export const layerGrants = Layer.effect(Grants.Grants, Effect.gen(function*() {
         })}`
         yield* maybeEvent(event)
       }).pipe(withRealm(grant.realmId), run),
+    // issue 17: one statement, `grant_tokens_start` (migration 00027), commits the whole set with its event
+    firstTokens: ({ access, realmId, refresh, session }, event) => {
+      const audit = appendArguments(event)
+      return sql`SELECT grant_tokens_start(${realmId}, ${JSON.stringify(accessRow(realmId, access))}::jsonb,
+          ${refresh === undefined ? null : JSON.stringify(familyRow(refresh.family))}::jsonb, ${refresh?.tokenHash ?? null},
+          ${session?.sid ?? null}, ${session?.clientId ?? null}, ${audit.row}::jsonb, ${audit.canonical})`.pipe(
+        Effect.asVoid,
+        inRealm(realmId),
+        run
+      )
+    },
     find: (realmId, grantId) => byId({ realmId, grantId }).pipe(Effect.map(Option.map(toGrant))),
     revoke: (realmId, grantId, at, event) =>
       Effect.gen(function*() {
@@ -427,20 +455,22 @@ export const layerConsents = Layer.effect(Consents.Consents, Effect.gen(function
   })
 }))
 
-const FamilyRow = Schema.Struct({
+/** A refresh token's family as `refresh_find` (migration 00027) answers it, with the generation presented and the grant. */
+const PresentedJson = Schema.Struct({
   realm_id: Schema.String,
   family_id: Schema.String,
   client_id: Schema.String,
   grant_id: Schema.String,
   generation: Schema.Number,
   current_hash: Schema.String,
-  created_at: Schema.DateFromSelf,
-  last_used_at: Schema.DateFromSelf,
+  created_at: fromJson,
+  last_used_at: fromJson,
   revoked_reason: Schema.NullOr(Schema.String),
   dpop_jkt: Schema.NullOr(Schema.String),
-  presented_generation: Schema.Number
+  presented_generation: Schema.Number,
+  grant: Schema.NullOr(grantRow(fromJson))
 })
-const toFamily = (row: typeof FamilyRow.Type): RefreshFamily.RefreshFamily =>
+const toFamily = (row: typeof PresentedJson.Type): RefreshFamily.RefreshFamily =>
   row.revoked_reason !== null
     ? RefreshFamily.RefreshFamily.Revoked({
       familyId: row.family_id,
@@ -461,29 +491,38 @@ const toFamily = (row: typeof FamilyRow.Type): RefreshFamily.RefreshFamily =>
       ...(row.dpop_jkt !== null ? { dpopJkt: row.dpop_jkt } : {})
     })
 
-const TokenKey = Schema.Struct({ realmId: Schema.String, tokenHash: Schema.String })
+/** A family as its row is written (`INSERT INTO refresh_families`, `grant_tokens_start`). */
+function familyRow(family: Extract<RefreshFamily.RefreshFamily, { _tag: "Active" }>) {
+  return {
+    realm_id: family.realmId,
+    family_id: family.familyId,
+    client_id: family.clientId,
+    grant_id: family.grantId,
+    generation: family.generation,
+    current_hash: family.currentHash,
+    created_at: toDate(family.createdAt),
+    last_used_at: toDate(family.lastUsedAt),
+    dpop_jkt: family.dpopJkt ?? null
+  }
+}
+
+/** An access token's link to its grant as its `access_tokens` row is written (as `AccessTokens.record` writes it). */
+function accessRow(realmId: string, access: AccessTokens.Link) {
+  return { realm_id: realmId, jti: access.jti, grant_id: access.grantId, revoked: false, expires_at: toDate(access.expiresAt) }
+}
 
 export const layerRefreshTokens = Layer.effect(RefreshTokens.RefreshTokens, Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const run = on(sql)
-  const byToken = RealmTable.rows(sql, "refresh_families", FamilyRow).findOne(TokenKey, ({ realmId, tokenHash }) =>
-    sql`SELECT f.*, t.generation AS presented_generation FROM refresh_tokens t
-      JOIN refresh_families f ON f.realm_id = t.realm_id AND f.family_id = t.family_id
-      WHERE t.realm_id = ${realmId} AND t.token_hash = ${tokenHash}`)
+  const presented = PgRows.single("refresh_families", {
+    Request: HashKey,
+    Result: Schema.Struct({ presented: Schema.NullOr(PresentedJson) }),
+    execute: ({ hash, realmId }) => sql`SELECT refresh_find(${realmId}, ${hash}) AS presented`
+  })
   return RefreshTokens.RefreshTokens.of({
     create: (family, tokenHash, event) =>
       Effect.gen(function*() {
-        yield* sql`INSERT INTO refresh_families ${sql.insert({
-          realm_id: family.realmId,
-          family_id: family.familyId,
-          client_id: family.clientId,
-          grant_id: family.grantId,
-          generation: family.generation,
-          current_hash: family.currentHash,
-          created_at: toDate(family.createdAt),
-          last_used_at: toDate(family.lastUsedAt),
-          dpop_jkt: family.dpopJkt ?? null
-        })}`
+        yield* sql`INSERT INTO refresh_families ${sql.insert(familyRow(family))}`
         yield* sql`INSERT INTO refresh_tokens ${sql.insert({
           realm_id: family.realmId,
           token_hash: tokenHash,
@@ -492,25 +531,30 @@ export const layerRefreshTokens = Layer.effect(RefreshTokens.RefreshTokens, Effe
         })}`
         yield* maybeEvent(event)
       }).pipe(withRealm(family.realmId), run),
+    // issue 17: the family, the generation presented and the grant in one statement (`refresh_find`, migration 00027)
     find: (realmId, tokenHash) =>
-      Effect.map(byToken({ realmId, tokenHash }), Option.map((row) => ({ family: toFamily(row), generation: row.presented_generation }))),
-    rotate: (next, expectedGeneration, event) =>
-      Effect.gen(function*() {
-        const updated = yield* sql`UPDATE refresh_families
-          SET generation = ${next.generation}, current_hash = ${next.currentHash}, last_used_at = ${toDate(next.lastUsedAt)},
-            dpop_jkt = ${next.dpopJkt ?? null}
-          WHERE realm_id = ${next.realmId} AND family_id = ${next.familyId}
-            AND generation = ${expectedGeneration} AND revoked_reason IS NULL
-          RETURNING family_id`
-        if (updated.length === 0) return yield* new RefreshTokens.RefreshChanged()
-        yield* sql`INSERT INTO refresh_tokens ${sql.insert({
-          realm_id: next.realmId,
-          token_hash: next.currentHash,
-          family_id: next.familyId,
-          generation: next.generation
-        })}`
-        yield* maybeEvent(event)
-      }).pipe(withRealm(next.realmId), run),
+      presented({ realmId, hash: tokenHash }).pipe(
+        Effect.map(({ presented }) =>
+          Option.map(Option.fromNullable(presented), (row): RefreshTokens.PresentedRefresh => ({
+            family: toFamily(row),
+            generation: row.presented_generation,
+            grant: Option.map(Option.fromNullable(row.grant), toGrant)
+          }))),
+        inRealm(realmId),
+        run
+      ),
+    // OAuth 2.1 §4.3.1: compare-and-set on the generation, and only when it wins the new token, the access token's
+    // link and the event, in one statement (`refresh_rotate`, migration 00027)
+    rotate: (next, expectedGeneration, event, access) => {
+      const audit = appendArguments(event)
+      return sql<{ readonly rotated: boolean }>`SELECT refresh_rotate(${next.realmId}, ${JSON.stringify(familyRow(next))}::jsonb,
+          ${expectedGeneration}, ${access === undefined ? null : JSON.stringify(accessRow(next.realmId, access))}::jsonb,
+          ${audit.row}::jsonb, ${audit.canonical}) AS rotated`.pipe(
+        Effect.flatMap((rows) => rows[0]?.rotated === true ? Effect.void : Effect.fail(new RefreshTokens.RefreshChanged())),
+        inRealm(next.realmId),
+        run
+      )
+    },
     revokeFamily: (realmId, familyId, reason, event) =>
       Effect.gen(function*() {
         yield* sql`UPDATE refresh_families SET revoked_reason = ${reason}

@@ -28,6 +28,15 @@ export const withRealm = (realmId: string) => <A, E, R>(effect: Effect.Effect<A,
       ))
   )
 
+/**
+ * Issue 17 (ADR 0063): `effect` is one statement that pins its own transaction to the realm (a function of migration
+ * 00027, as `audit_append` does), sent alone: one round trip instead of BEGIN, set_config, the statements and COMMIT.
+ * Refused before it starts in a fiber pinned to another realm, as `withRealm` refuses; a write that failed a foreign
+ * key because the realm is gone answers `RealmGone`, as in `withRealm`.
+ */
+export const inRealm = (realmId: string) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.zipRight(RealmPin.check(realmId), realmGoneOnForeignKey(realmId)(effect))
+
 /** SQLSTATE 23503 foreign_key_violation, as the driver's error (the `SqlError`'s cause) carries it. */
 const isForeignKeyViolation = (e: unknown): e is SqlError =>
   Predicate.isTagged(e, "SqlError") && Predicate.isObject((e as SqlError).cause) &&

@@ -129,8 +129,8 @@ if (url !== undefined) {
             .toEqual(Option.some(Proofs.sessionOf(realm, cookieHash!)))
           expect(yield* Effect.flatMap(Consents.Consents, (c) => c.find(realm.id, "s1", "c1"))).toEqual(Option.some(Proofs.consentOf(realm)))
           expect(yield* Effect.flatMap(RefreshTokens.RefreshTokens, (r) => r.find(realm.id, tokenHash!)))
-            .toEqual(Option.some({ family: Proofs.familyOf(realm, tokenHash!), generation: 1 }))
-          expect(yield* Effect.flatMap(Codes.Codes, (c) => c.consume(realm.id, codeHash!))).toEqual(Option.some(Proofs.codeOf(realm)))
+            .toEqual(Option.some({ family: Proofs.familyOf(realm, tokenHash!), generation: 1, grant: Option.some(Proofs.grantOf(realm)) }))
+          expect(yield* Effect.flatMap(Codes.Codes, (c) => c.consume(realm.id, codeHash!))).toEqual(Option.some({ code: Proofs.codeOf(realm), grant: Option.some(Proofs.grantOf(realm)) }))
           // the short-lived sign-in state too: the interaction, the token's grant link, the jti, the counted failure
           yield* Proofs.expectState(populated)
           expect(yield* Proofs.trail(realm)).toEqual(["key.rotated", ...Proofs.populatedTrail])
@@ -263,7 +263,9 @@ if (url !== undefined) {
           { migration_id: 20, name: "identity_links" },
           { migration_id: 21, name: "audit_time_bounds" },
           { migration_id: 22, name: "audit_realm_lock" },
-          { migration_id: 24, name: "interaction_states" }
+          { migration_id: 24, name: "interaction_states" },
+          { migration_id: 26, name: "rate_limit_windows" },
+          { migration_id: 27, name: "token_round_trips" }
         ])
       }))
   })

@@ -467,9 +467,9 @@ export const suite = (backend: Backend) =>
           .toEqual(Option.some(sessionOf(b, cookieHash!)))
         expect(yield* Effect.flatMap(Consents.Consents, (consents) => consents.find(b.id, "s1", "c1"))).toEqual(Option.some(consentOf(b)))
         expect(yield* Effect.flatMap(RefreshTokens.RefreshTokens, (refreshes) => refreshes.find(b.id, tokenHash!)))
-          .toEqual(Option.some({ family: familyOf(b, tokenHash!), generation: 1 }))
+          .toEqual(Option.some({ family: familyOf(b, tokenHash!), generation: 1, grant: Option.some(grantOf(b)) }))
         // still Issued: A's UPDATE never redeemed it (this consume is the first)
-        expect(yield* Effect.flatMap(Codes.Codes, (codes) => codes.consume(b.id, codeHash!))).toEqual(Option.some(codeOf(b)))
+        expect(yield* Effect.flatMap(Codes.Codes, (codes) => codes.consume(b.id, codeHash!))).toEqual(Option.some({ code: codeOf(b), grant: Option.some(grantOf(b)) }))
         // the interaction, the token's grant link, the remembered jti and the counted failure, none of them touched by A
         yield* expectState(populatedB)
         expect(yield* trail(b)).toEqual([...populatedTrail])
@@ -1090,10 +1090,10 @@ export const suite = (backend: Backend) =>
         expect(yield* sessions.findByCookie(realm.id, cookieHash!)).toEqual(Option.some(sessionOf(realm, cookieHash!)))
         const refreshes = yield* RefreshTokens.RefreshTokens
         expect(yield* refreshes.find(realm.id, refreshToken)).toEqual(Option.none())
-        expect(yield* refreshes.find(realm.id, tokenHash!)).toEqual(Option.some({ family: familyOf(realm, tokenHash!), generation: 1 }))
+        expect(yield* refreshes.find(realm.id, tokenHash!)).toEqual(Option.some({ family: familyOf(realm, tokenHash!), generation: 1, grant: Option.some(grantOf(realm)) }))
         const codes = yield* Codes.Codes
         expect(yield* codes.consume(realm.id, code)).toEqual(Option.none())
-        expect(yield* codes.consume(realm.id, codeHash!)).toEqual(Option.some(codeOf(realm)))
+        expect(yield* codes.consume(realm.id, codeHash!)).toEqual(Option.some({ code: codeOf(realm), grant: Option.some(grantOf(realm)) }))
         const devices = yield* DeviceAuthorizations.DeviceAuthorizations
         expect(yield* devices.find(realm.id, deviceCode)).toEqual(Option.none())
         expect(yield* devices.find(realm.id, deviceHash)).toEqual(Option.some(deviceOf(realm, deviceHash)))

@@ -35,10 +35,12 @@ export const handle = Effect.fnUntraced(function*(cmd: Command) {
   const codes = yield* Codes
   const grants = yield* Grants
   const now = yield* DateTime.now
-  const stored = yield* codes.consume(cmd.realm.id, yield* Hash.sha256(cmd.code))
-  if (Option.isNone(stored)) return yield* new AuthorizationCode.CodeRejected({ reason: "unknown" })
-  const challenge = stored.value._tag === "Issued" ? stored.value.codeChallenge : ""
-  const redeemed = AuthorizationCode.redeem(stored.value, {
+  // the code consumed and its grant read in one step (issue 17)
+  const consumed = yield* codes.consume(cmd.realm.id, yield* Hash.sha256(cmd.code))
+  if (Option.isNone(consumed)) return yield* new AuthorizationCode.CodeRejected({ reason: "unknown" })
+  const { code: stored, grant } = consumed.value
+  const challenge = stored._tag === "Issued" ? stored.codeChallenge : ""
+  const redeemed = AuthorizationCode.redeem(stored, {
     clientId: cmd.client.clientId,
     redirectUri: cmd.redirectUri,
     pkceMatches: yield* Pkce.verify(cmd.codeVerifier, challenge),
@@ -61,7 +63,6 @@ export const handle = Effect.fnUntraced(function*(cmd: Command) {
     }
     return yield* rejected
   }
-  const grant = yield* grants.find(cmd.realm.id, redeemed.right.grantId)
   if (Option.isNone(grant) || grant.value.revokedAt !== undefined) {
     return yield* new AuthorizationCode.CodeRejected({ reason: "unknown" })
   }

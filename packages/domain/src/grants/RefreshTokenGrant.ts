@@ -75,7 +75,8 @@ export const handle = Effect.fnUntraced(function*(cmd: Command) {
       : Effect.fail(rejected)
   }
   const next = rotated.right as Extract<RefreshFamily.RefreshFamily, { _tag: "Active" }>
-  const grant = yield* Effect.flatMap(Grants, (grants) => grants.find(cmd.realm.id, next.grantId))
+  // the family's grant, read with it (issue 17); a revocation committed since is caught by the rotation's compare-and-set
+  const grant = presented.value.grant
   if (Option.isNone(grant) || grant.value.revokedAt !== undefined) return yield* new RefreshFamily.RefreshRejected({ reason: "revoked" })
   const resources = yield* Effect.flatMap(Resources, (r) => r.list(cmd.realm.id))
   const chosen = yield* Audience.choose({
@@ -103,7 +104,7 @@ export const handle = Effect.fnUntraced(function*(cmd: Command) {
     : undefined
   const issued = yield* TokenIssuance.issue({ ...cmd, grant: grant.value, choice, grantType, reason })
   // compare-and-set: of two racing uses of one token, the loser is a reuse
-  yield* refreshes.rotate(next, presented.value.generation, issued.event).pipe(
+  yield* refreshes.rotate(next, presented.value.generation, issued.event, issued.link).pipe(
     Effect.catchTag("RefreshChanged", () => reuse(next.familyId, next.grantId))
   )
   return { ...issued.set, refreshToken: nextToken }

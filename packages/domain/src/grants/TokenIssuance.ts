@@ -3,7 +3,7 @@
  * token when allowed, each audited; for a person's grant (code, device, refresh) and for a client's own request.
  */
 import { DateTime, Effect, Option } from "effect"
-import { AccessTokens } from "../AccessTokens.js"
+import type { Link } from "../AccessTokens.js"
 import * as AdminAccess from "../AdminAccess.js"
 import * as Audience from "../Audience.js"
 import * as Audit from "../Audit.js"
@@ -12,13 +12,13 @@ import type { Client } from "../Client.js"
 import * as Client_ from "../Client.js"
 import * as Entropy from "../Entropy.js"
 import type { GrantRecord } from "../GrantRecord.js"
+import { Grants } from "../Grants.js"
+import type { FirstTokens } from "../Grants.js"
 import * as Hash from "../Hash.js"
 import type { Realm } from "../Realm.js"
 import { audited, type RequestContext } from "../RequestContext.js"
 import * as RefreshFamily from "../RefreshFamily.js"
 import { Resources } from "../Resources.js"
-import { RefreshTokens } from "../RefreshTokens.js"
-import { Sessions } from "../Sessions.js"
 import * as Tokens from "../Tokens.js"
 import { Users } from "../Users.js"
 import type { TokenSet } from "./TokenSet.js"
@@ -99,8 +99,8 @@ export const issue = (input: {
       dpopKey: input.dpopKey
     }, policy.lifetimes.accessToken)
     // RFC 7009 §2.1: revoking a grant reaches its access tokens; the JWT names no grant, so the link is kept by jti
-    yield* Effect.flatMap(AccessTokens, (tokens) =>
-      tokens.record(input.realm.id, access.claims.jti, input.grant.grantId, DateTime.unsafeMake(access.claims.exp * 1000)))
+    // (written by the caller with the rest of the set: Grants.firstTokens, RefreshTokens.rotate)
+    const link: Link = { jti: access.claims.jti, grantId: input.grant.grantId, expiresAt: DateTime.unsafeMake(access.claims.exp * 1000) }
     let idToken: string | undefined
     if (input.grant.scopes.includes("openid") && personGrantTypes.includes(input.grantType)) {
       const user = yield* Effect.flatMap(Users, (users) => users.find(input.realm.id, input.grant.sub))
@@ -126,7 +126,8 @@ export const issue = (input: {
         scope: input.choice.scope,
         ...(idToken !== undefined ? { idToken } : {})
       } satisfies TokenSet,
-      event
+      event,
+      link
     }
   })
 
@@ -173,19 +174,27 @@ export const issueClientToken = (input: ClientToken) =>
     return { accessToken: access.token, expiresIn: access.expiresIn, scope: input.choice.scope } satisfies TokenSet
   })
 
-/** Starts a refresh family for a new grant's first token set, written together with the set's audit event. */
+/**
+ * A new grant's first token set written (`Grants.firstTokens`): the access token's link, a refresh family when the
+ * client may refresh, the client remembered in the person's session (front-channel logout tells it), and the set's
+ * audit event, all in one write before the set is answered.
+ */
 export const startFamily = (input: {
   readonly realm: Realm
   readonly client: Client
   readonly grant: GrantRecord
   readonly set: TokenSet
   readonly event: AuditEvent
+  readonly link: Link
   /** RFC 9449 §5: the key the request proved, or none. */
   readonly dpopKey: Tokens.DpopKey
 }) =>
   Effect.gen(function*() {
+    const session = input.grant.sid !== undefined ? { sid: input.grant.sid, clientId: input.client.clientId } : undefined
+    const write = (refresh: FirstTokens["refresh"]) =>
+      Effect.flatMap(Grants, (grants) => grants.firstTokens({ realmId: input.realm.id, access: input.link, refresh, session }, input.event))
     if (!mayRefresh(input.client, input.grant.scopes)) {
-      yield* Effect.flatMap(Audit.Audit, (audit) => audit.append(input.event))
+      yield* write(undefined)
       return input.set
     }
     const refreshToken = yield* Tokens.refreshToken
@@ -203,7 +212,7 @@ export const startFamily = (input: {
       lastUsedAt: yield* DateTime.now,
       ...(dpopJkt !== undefined ? { dpopJkt } : {})
     })
-    yield* Effect.flatMap(RefreshTokens, (refreshes) => refreshes.create(family, family.currentHash, input.event))
+    yield* write({ family, tokenHash: family.currentHash })
     return { ...input.set, refreshToken }
   })
 
@@ -249,7 +258,5 @@ export const fromGrant = (input: {
     const { grant } = input
     const choice = yield* choiceFor(input)
     const issued = yield* issue({ ...input, choice })
-    const set = yield* startFamily({ realm: input.realm, client: input.client, grant, set: issued.set, event: issued.event, dpopKey: input.dpopKey })
-    if (grant.sid !== undefined) yield* Effect.flatMap(Sessions, (s) => s.addClient(input.realm.id, grant.sid!, input.client.clientId))
-    return set
+    return yield* startFamily({ realm: input.realm, client: input.client, grant, ...issued, dpopKey: input.dpopKey })
   })
