@@ -3,7 +3,7 @@
  * grants to them and from their RFC 8693 token exchanges), and revoking a delegation, whose effects reach the agent's
  * refresh tokens and every token it holds for that person, and nothing else. On every store.
  */
-import { expect, it, layer } from "@effect/vitest"
+import { expect } from "@effect/vitest"
 import { DateTime, Duration, Effect, TestClock } from "effect"
 import { Jwt, SigningKeys } from "@tessera/domain"
 import type { WireResponse } from "./support/Http.js"
@@ -14,6 +14,8 @@ import {
   registerClient, tokenExchangeGrant, world
 } from "./support/TokenFixtures.js"
 import type { RegisteredClient, World } from "./support/TokenFixtures.js"
+
+const it = TestLive.file()
 
 const owner = { authorization: `Bearer ${TestLive.adminToken}` }
 const del = (path: string) => request("DELETE", path, { headers: owner })
@@ -97,7 +99,7 @@ const byClientId = <A extends { readonly client_id: string }>(rows: ReadonlyArra
 
 const iso = (at: DateTime.Utc) => DateTime.formatIso(at)
 
-layer(TestLive.TestLive)("CONTRACT §3 agents: the list", (it) => {
+it.layer(TestLive.World)("CONTRACT §3 agents: the list", (it) => {
   it.effect("every agent client with its delegations: grants and exchanges merged per person; apps are not listed", () =>
     Effect.gen(function*() {
       const w = yield* world
@@ -173,7 +175,7 @@ layer(TestLive.TestLive)("CONTRACT §3 agents: the list", (it) => {
     }))
 })
 
-layer(TestLive.TestLive)("CONTRACT §3 agents: revoking a delegation", (it) => {
+it.layer(TestLive.World)("CONTRACT §3 agents: revoking a delegation", (it) => {
   it.effect("204: the agent's refresh token fails, its tokens for the person introspect inactive; the rest stays active", () =>
     Effect.gen(function*() {
       const w = yield* world
@@ -305,4 +307,4 @@ it.effect("ADR 0034: after a revocation, the person's new consent starts a new d
     // a may_act token minted after the revocation is a new word from its issuer: it may be exchanged
     const newer = yield* mint(w, { sub: w.sub, client_id: app.client_id, may_act: { sub: agent.client_id } })
     expectExchanged(yield* tokenExchange(w, agent, newer), "read write")
-  }).pipe(Effect.provide(TestLive.make())))
+  }).pipe(Effect.provide(TestLive.world())))

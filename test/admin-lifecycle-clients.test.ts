@@ -3,7 +3,7 @@
  * API, on memory, PGlite and PostgreSQL: whole answers, If-Match, validation as at registration, what a deletion
  * revokes, the overlap window of a rotated secret, and another realm's rows left alone.
  */
-import { expect, layer } from "@effect/vitest"
+import { expect } from "@effect/vitest"
 import { DateTime, Duration, Effect, Option, TestClock } from "effect"
 import { Audit, Clients, Consents, Grants } from "@tessera/domain"
 import { admin, request } from "./support/Http.js"
@@ -13,6 +13,8 @@ import {
   authOf, exchange, expectInvalidToken, introspect, issueCode, nowSeconds, post, redirectUri, refresh, registerClient, userinfo, world
 } from "./support/TokenFixtures.js"
 import type { Auth, RegisteredClient, World } from "./support/TokenFixtures.js"
+
+const it = TestLive.file()
 
 const owner = { authorization: `Bearer ${TestLive.adminToken}` }
 const clientsOf = (w: Pick<World, "name">) => `/admin/realms/${w.name}/clients`
@@ -67,7 +69,7 @@ const eventShape = (w: Pick<World, "name">, type: string, clientId: string, reas
 
 const basicAndPost = ["client_secret_basic", "client_secret_post"] as const
 
-layer(TestLive.TestLive)("CONTRACT §3 clients: list, read, update, delete, rotate the secret", (it) => {
+it.layer(TestLive.World)("CONTRACT §3 clients: list, read, update, delete, rotate the secret", (it) => {
   it.effect("§3: GET a client answers its registration without any secret, with an ETag; an unknown id is 404", () =>
     Effect.gen(function*() {
       const w = yield* world
@@ -415,9 +417,9 @@ layer(TestLive.TestLive)("CONTRACT §3 clients: list, read, update, delete, rota
 })
 
 /** A world of its own per test, for time travel (STYLE §8). */
-const timeTravel = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.provide(effect, TestLive.make())
+const timeTravel = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.provide(effect, TestLive.world())
 
-layer(TestLive.TestLive)("CONTRACT §3 secret rotation with an overlap window", (it) => {
+it.layer(TestLive.World)("CONTRACT §3 secret rotation with an overlap window", (it) => {
   for (const method of basicAndPost) {
     it.effect(`§3: the old secret works until previous_secret_expires_at and not after (${method})`, () =>
       timeTravel(Effect.gen(function*() {

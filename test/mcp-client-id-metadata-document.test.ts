@@ -5,7 +5,7 @@
  */
 import * as Http from "node:http"
 import type * as Net from "node:net"
-import { describe, expect, it, layer } from "@effect/vitest"
+import { describe, expect } from "@effect/vitest"
 import { Clock, Effect, Layer, TestClock } from "effect"
 import * as Jose from "jose"
 import { Fetcher } from "@tessera/domain"
@@ -16,7 +16,9 @@ import {
 import type { Setup } from "./support/Browser.js"
 import { admin, request, uniqueName } from "./support/Http.js"
 import * as OpenRedirector from "./support/OpenRedirector.js"
-import { make, TestLive } from "./support/TestLive.js"
+import * as TestLive from "./support/TestLive.js"
+
+const it = TestLive.file()
 
 const resource = "https://mcp.example.com/mcp"
 
@@ -64,7 +66,7 @@ const expectRefused = (s: Setup, detail: string) =>
     expect(page.text).toContain("<code>invalid_client</code>")
   })
 
-layer(TestLive)("draft-ietf-oauth-client-id-metadata-document: a URL as client_id", (it) => {
+it.layer(TestLive.World)("draft-ietf-oauth-client-id-metadata-document: a URL as client_id", (it) => {
   it.effect("the whole flow: consent names the document host and warns of the loopback redirect; code, token, refresh, revocation; one fetch", () =>
     Effect.gen(function*() {
       const url = documentUrl()
@@ -262,7 +264,7 @@ describe("draft -00 \"Metadata Caching\": bounded to 24 hours", () => {
       yield* TestClock.adjust("61 minutes")
       expect((yield* visit()).status).toBe(200)
       expect(yield* calls(url)).toBe(2)
-    }).pipe(Effect.provide(make())))
+    }).pipe(Effect.provide(TestLive.world())))
 })
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -282,7 +284,7 @@ const serve = (handler: (req: Http.IncomingMessage, res: Http.ServerResponse) =>
     })
   )
 
-const insecure = make({ devInsecureCimd: true }, { fetcher: "node" })
+const insecure = TestLive.world({ devInsecureCimd: true }, { fetcher: "node" })
 
 describe("CONTRACT §1 TESSERA_DEV_INSECURE_CIMD=1: documents on loopback, through the Node fetcher", () => {
   it.live("a document on http://127.0.0.1:<port>/ works; redirects and oversize documents are refused", () =>
@@ -334,7 +336,7 @@ describe("draft -01 \"Security Considerations\": no document from an internal ad
           "the document's host resolves to an address Tessera does not fetch from"
         )
       }
-    }).pipe(Effect.provide(make({}, { fetcher: Layer.succeed(Fetcher.Fetcher, FetcherNode.make((host) => host === "localhost" ? Promise.resolve([{ address: "127.0.0.1", family: 4 }]) : fakeDns(host))) }))))
+    }).pipe(Effect.provide(TestLive.world({}, { fetcher: Layer.succeed(Fetcher.Fetcher, FetcherNode.make((host) => host === "localhost" ? Promise.resolve([{ address: "127.0.0.1", family: 4 }]) : fakeDns(host))) }))))
 })
 
 describe("ADR 0019: document fetches are rate-limited per host", () => {
@@ -348,5 +350,5 @@ describe("ADR 0019: document fetches are rate-limited per host", () => {
       expect(yield* calls(urls[30]!)).toBe(0)
       yield* TestClock.adjust("61 seconds")
       yield* expectRefused({ ...base, clientId: urls[30]! }, "the document URL did not answer 200")
-    }).pipe(Effect.provide(make())))
+    }).pipe(Effect.provide(TestLive.world())))
 })

@@ -3,7 +3,7 @@
  * verification pages driven as a browser would (§3.3, CONTRACT §4), polling the token endpoint (§3.4-3.5, CONTRACT §5
  * slow_down), the tokens it ends with, and the audit trail (CONTRACT §7).
  */
-import { expect, it, layer } from "@effect/vitest"
+import { expect } from "@effect/vitest"
 import { Effect, Option, TestClock } from "effect"
 import { DeviceAuthorizations, Hash, Provisioning } from "@tessera/domain"
 import type { DeviceAuthorizationRequest } from "@tessera/protocol"
@@ -17,6 +17,8 @@ import {
   registerClient, userAgent, verify, world
 } from "./support/TokenFixtures.js"
 import type { Auth, World } from "./support/TokenFixtures.js"
+
+const it = TestLive.file()
 
 const deviceGrant = "urn:ietf:params:oauth:grant-type:device_code"
 const password = "correct horse battery staple"
@@ -92,7 +94,7 @@ const decide = (w: World, browser: Browser, userCode: string, decision: "allow" 
     return { entry, afterCode, consent, done }
   })
 
-layer(TestLive.TestLive)("RFC 8628 §3.1-3.2: the device authorization endpoint", (it) => {
+it.layer(TestLive.World)("RFC 8628 §3.1-3.2: the device authorization endpoint", (it) => {
   it.effect("§3.2: a public client gets a device code, a user code XXXX-XXXX, both URIs, expires_in and interval; never cached", () =>
     Effect.gen(function*() {
       const w = yield* world
@@ -196,7 +198,7 @@ layer(TestLive.TestLive)("RFC 8628 §3.1-3.2: the device authorization endpoint"
     }))
 })
 
-layer(TestLive.TestLive)("RFC 8628 §3.3-3.5: the person at the verification page, the device at the token endpoint", (it) => {
+it.layer(TestLive.World)("RFC 8628 §3.3-3.5: the person at the verification page, the device at the token endpoint", (it) => {
   it.effect("the whole flow through the pages: code form, login, consent naming client, resources and code; tokens; JWKS; audit", () =>
     Effect.gen(function*() {
       const { w, client, auth, started } = yield* deviceStarted("read write")
@@ -571,7 +573,7 @@ it.effect("§3.5 slow_down counts from the last poll: at the interval the poll i
     yield* TestClock.adjust("15 seconds")
     expectError(yield* poll(w, auth, started.device_code), pending)
     expect(Option.getOrThrow(yield* stored(w, started.device_code))).toMatchObject({ _tag: "Pending", interval: 15, version: 6 })
-  }).pipe(Effect.provide(TestLive.make())))
+  }).pipe(Effect.provide(TestLive.world())))
 
 it.effect("§3.5 expired_token: after expires_in (600 s) the device is told so, approved or not, and the code cannot be entered", () =>
   Effect.gen(function*() {
@@ -590,7 +592,7 @@ it.effect("§3.5 expired_token: after expires_in (600 s) the device is told so, 
     const refused = yield* browser.submit(onlyForm(entry.text), { user_code: late.user_code })
     expectPage(refused, 400)
     expect(refused.text).toContain("That code is not valid.")
-  }).pipe(Effect.provide(TestLive.make())))
+  }).pipe(Effect.provide(TestLive.world())))
 
 it.effect("an approval on a consent page left open past expires_in is the error page, and nothing is approved", () =>
   Effect.gen(function*() {
@@ -607,7 +609,7 @@ it.effect("an approval on a consent page left open past expires_in is the error 
     expectPage(res, 400)
     expect(Option.getOrThrow(yield* stored(w, started.device_code))._tag).toBe("Pending")
     expect(yield* auditOf(w, "device.approved")).toEqual([])
-  }).pipe(Effect.provide(TestLive.make())))
+  }).pipe(Effect.provide(TestLive.world())))
 
 it.effect("CONTRACT §5 step-up: a step-up scope forces a fresh login even with a session; the token's auth_time is that login", () =>
   Effect.gen(function*() {
@@ -646,7 +648,7 @@ it.effect("CONTRACT §5 step-up: a step-up scope forces a fresh login even with 
     expect(freshLogin - firstLogin).toBe(120)
     const [stepped] = yield* auditOf(w, "stepup.succeeded")
     expect(stepped).toMatchObject({ subject: w.sub, client_id: client.client_id })
-  }).pipe(Effect.provide(TestLive.make())))
+  }).pipe(Effect.provide(TestLive.world())))
 
 it.effect("the stored realm: the device code's realm is where the code is looked up (another realm's code is unknown there)", () =>
   Effect.gen(function*() {
@@ -661,13 +663,13 @@ it.effect("the stored realm: the device code's realm is where the code is looked
     expectPage(yield* browser.submit(onlyForm(entry.text), { user_code: started.user_code }), 400)
     expectError(yield* poll(b, authOf(clientB), started.device_code), { error: "invalid_grant" })
     expect((yield* Provisioning.findRealm(a.name)).id).toBe(a.realmId)
-  }).pipe(Effect.provide(TestLive.make())))
+  }).pipe(Effect.provide(TestLive.world())))
 
 // issue 12 item 6, ADR 0027: the test client is the trusted proxy (loopback) and names each client in X-Forwarded-For
-const behindProxy = TestLive.make({ trustedProxies: TestLive.loopbackProxies })
+const behindProxy = TestLive.world({ trustedProxies: TestLive.loopbackProxies })
 const from = (address: string) => makeBrowser({ headers: { "x-forwarded-for": address } })
 
-layer(behindProxy)("§5.1, ADR 0027: user codes are throttled per client address, never per realm", (it) => {
+it.layer(behindProxy)("§5.1, ADR 0027: user codes are throttled per client address, never per realm", (it) => {
   it.effect("100 wrong user codes, one from each of 100 addresses, do not stop the 101st address entering its right code", () =>
     Effect.gen(function*() {
       const { started, w } = yield* deviceStarted()
