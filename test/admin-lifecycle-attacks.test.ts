@@ -5,7 +5,7 @@
  * (they document defects; see the review report): not for main until the defects are fixed.
  */
 import * as Crypto from "node:crypto"
-import { expect, layer } from "@effect/vitest"
+import { expect } from "@effect/vitest"
 import { Clock, Effect } from "effect"
 import { admin, request } from "./support/Http.js"
 import type { WireResponse } from "./support/Http.js"
@@ -14,6 +14,8 @@ import {
   authOf, introspect, issueCode, post, registerClient, signJwt, tokenExchangeGrant, trustedIssuer, userinfo, world
 } from "./support/TokenFixtures.js"
 import type { Auth, RegisteredClient, TrustedIssuer, World } from "./support/TokenFixtures.js"
+
+const it = TestLive.file()
 
 const owner = { authorization: `Bearer ${TestLive.adminToken}` }
 type Method = "GET" | "POST" | "PATCH" | "PUT" | "DELETE"
@@ -80,7 +82,7 @@ const sha256s = (text: string) => {
   return [digest.toString("hex"), digest.toString("base64url"), digest.toString("base64")]
 }
 
-layer(TestLive.TestLive)("issue 13 attacks: a disabled or deleted person through the grants that skip the login page", (it) => {
+it.layer(TestLive.World)("issue 13 attacks: a disabled or deleted person through the grants that skip the login page", (it) => {
   it.effect("RFC 7523: a disabled person gets no token from a trusted issuer's assertion (CONTRACT §3: disabling cuts them off)", () =>
     Effect.gen(function*() {
       const w = yield* world
@@ -154,7 +156,7 @@ layer(TestLive.TestLive)("issue 13 attacks: a disabled or deleted person through
     }))
 })
 
-layer(TestLive.TestLive)("issue 13 attacks: a deleted client's tokens", (it) => {
+it.layer(TestLive.World)("issue 13 attacks: a deleted client's tokens", (it) => {
   it.effect("CONTRACT §3 'deleting revokes every grant and token of the client': its client-credentials token introspects inactive", () =>
     Effect.gen(function*() {
       const w = yield* world
@@ -196,7 +198,7 @@ layer(TestLive.TestLive)("issue 13 attacks: a deleted client's tokens", (it) => 
     }))
 })
 
-layer(TestLive.TestLive)("issue 13 attacks: lists and cursors", (it) => {
+it.layer(TestLive.World)("issue 13 attacks: lists and cursors", (it) => {
   it.effect("a forged cursor on a person's grants is 400 on every store (memory answered every grant, SQL none)", () =>
     Effect.gen(function*() {
       const w = yield* world
@@ -275,7 +277,7 @@ layer(TestLive.TestLive)("issue 13 attacks: lists and cursors", (it) => {
     }))
 })
 
-layer(TestLive.TestLive)("issue 13 attacks: PATCH bodies an operator gets wrong", (it) => {
+it.layer(TestLive.World)("issue 13 attacks: PATCH bodies an operator gets wrong", (it) => {
   it.effect("PATCH a user with 'password' or 'username' is refused (400), not a silent 200 that changed nothing", () =>
     Effect.gen(function*() {
       const w = yield* world
@@ -316,7 +318,7 @@ layer(TestLive.TestLive)("issue 13 attacks: PATCH bodies an operator gets wrong"
     }))
 })
 
-layer(TestLive.TestLive)("issue 13 attacks: secrets, refusals and the trail", (it) => {
+it.layer(TestLive.World)("issue 13 attacks: secrets, refusals and the trail", (it) => {
   it.effect("previous_valid_for out of bounds or mistyped: 400, nothing written, the current secret still works", () =>
     Effect.gen(function*() {
       const w = yield* world

@@ -8,7 +8,7 @@ import type * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import { expect, layer } from "@effect/vitest"
+import { expect } from "@effect/vitest"
 import { Context, Effect, Layer } from "effect"
 import {
   AccessTokens, Audit, AuditEvent, Clients, Delegations, DeviceAuthorizations, Entropy, Fetcher, Interactions, JobLock,
@@ -22,12 +22,15 @@ import { followSeeOther, makeBrowser, onlyForm, pathOf, pkce } from "./support/B
 import type { Browser } from "./support/Browser.js"
 import type { WireResponse } from "./support/Http.js"
 import { admin, createRealm, request, uniqueName } from "./support/Http.js"
-import { adminToken, config, publicUrl, TestLive } from "./support/TestLive.js"
+import { adminToken, config, publicUrl } from "./support/TestLive.js"
+import * as TestLive from "./support/TestLive.js"
 import {
   accessTokenLifetime, accessTokenType, assertion, authOf, exchange, expectTokenError, expectTokenResponse, introspect, issueCode,
   post, refresh, registerClient, resourceTokens, tokenExchangeGrant, trustedIssuer, verify, world
 } from "./support/TokenFixtures.js"
 import type { RegisteredClient, World } from "./support/TokenFixtures.js"
+
+const it = TestLive.file()
 
 const owner = { authorization: `Bearer ${adminToken}` }
 
@@ -146,7 +149,7 @@ const anotherNode = (ports: Context.Context<any>, origin = publicUrl) => {
 
 const storePorts = Effect.map(Effect.context<never>(), (context) => Context.pick(...portTags)(context as Context.Context<any>))
 
-layer(TestLive)("CONTRACT §3 the built-in admin resource and tessera-cli", (it) => {
+it.layer(TestLive.World)("CONTRACT §3 the built-in admin resource and tessera-cli", (it) => {
   it.effect("§3: a new realm has both, in the lists, readable by id with an ETag, each with its event (actor owner)", () =>
     Effect.gen(function*() {
       const realm = yield* createRealm()
@@ -255,7 +258,7 @@ layer(TestLive)("CONTRACT §3 the built-in admin resource and tessera-cli", (it)
     }))
 })
 
-layer(TestLive)("ADR 0035 the built-ins pass at start", (it) => {
+it.layer(TestLive.World)("ADR 0035 the built-ins pass at start", (it) => {
   it.effect("a realm made before the built-ins gets both when a node starts, with their events; a second start adds nothing", () =>
     Effect.gen(function*() {
       const name = uniqueName("legacy")
@@ -414,7 +417,7 @@ const deviceAs = (t: Tenant, auth: Parameters<typeof post>[2], username: string,
     return { browser, page, deviceCode: started.json.device_code as string }
   })
 
-layer(TestLive, { timeout: "120 seconds" })("CONTRACT §3 person grants for the admin resource: role admin, at issue and at every refresh", (it) => {
+it.layer(TestLive.World, { timeout: "120 seconds" })("CONTRACT §3 person grants for the admin resource: role admin, at issue and at every refresh", (it) => {
   it.effect("RFC 6749 §4.1 + PKCE: an admin consents and gets a token for the admin resource (aud, scope tessera:admin)", () =>
     Effect.gen(function*() {
       const t = yield* tenant
@@ -510,7 +513,7 @@ layer(TestLive, { timeout: "120 seconds" })("CONTRACT §3 person grants for the 
     }))
 })
 
-layer(TestLive, { timeout: "120 seconds" })("CONTRACT §3 clients and the admin resource: only an explicit listing, never exchange or JWT-bearer", (it) => {
+it.layer(TestLive.World, { timeout: "120 seconds" })("CONTRACT §3 clients and the admin resource: only an explicit listing, never exchange or JWT-bearer", (it) => {
   it.effect("a client registered without `resources` cannot ask for it: authorization, device authorization, client credentials", () =>
     Effect.gen(function*() {
       const t = yield* tenant

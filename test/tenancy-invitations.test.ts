@@ -5,8 +5,7 @@
  * through a fake Mailer that records or fails, and acceptance: once, by exactly one of many racing browsers.
  * Runs on memory, PGlite and PostgreSQL.
  */
-import { expect, layer } from "@effect/vitest"
-import { it } from "@effect/vitest"
+import { expect } from "@effect/vitest"
 import { Effect, HashMap, Layer, Option, Ref, TestClock } from "effect"
 import { Audit, Hash, InvitationAdmin, Mailer, MemoryDb, Provisioning, Users } from "@tessera/domain"
 import type { Realm } from "@tessera/domain"
@@ -17,7 +16,10 @@ import type { Browser, Response as PageResponse } from "./support/Browser.js"
 import type { WireResponse } from "./support/Http.js"
 import { authOf, post as postEndpoint, registerClient, world } from "./support/TokenFixtures.js"
 import { createRealm, request } from "./support/Http.js"
-import { adminToken, make, publicUrl, sqlClient, TestLive } from "./support/TestLive.js"
+import { adminToken, publicUrl } from "./support/TestLive.js"
+import * as TestLive from "./support/TestLive.js"
+
+const it = TestLive.file()
 
 const owner = { authorization: `Bearer ${adminToken}` }
 type Method = "GET" | "POST" | "DELETE"
@@ -96,11 +98,11 @@ const fakeMailer = (sent: Ref.Ref<ReadonlyArray<Mailer.Message>>, behaviour: "re
 /** A fresh world whose Mailer records into `sent` (and fails, or is not configured, as asked). */
 const withMailer = <A, E>(
   behaviour: "record" | "fail" | "unconfigured",
-  body: (sent: Ref.Ref<ReadonlyArray<Mailer.Message>>) => Effect.Effect<A, E, Layer.Layer.Success<typeof TestLive>>
+  body: (sent: Ref.Ref<ReadonlyArray<Mailer.Message>>) => Effect.Effect<A, E, Layer.Layer.Success<typeof TestLive.World>>
 ) =>
   Effect.gen(function*() {
     const sent = yield* Ref.make<ReadonlyArray<Mailer.Message>>([])
-    return yield* body(sent).pipe(Effect.provide(make({}, { mailer: fakeMailer(sent, behaviour) })))
+    return yield* body(sent).pipe(Effect.provide(TestLive.world({}, { mailer: fakeMailer(sent, behaviour) })))
   })
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -110,7 +112,7 @@ const withMailer = <A, E>(
 /** Everything the store holds about the realm's invitations, as text: the secret must not be in it, its hash must. */
 const storedInvitations = (realm: Realm.Realm) =>
   Effect.gen(function*() {
-    const sql = yield* sqlClient()
+    const sql = yield* TestLive.maybeSqlOn()
     if (Option.isSome(sql)) {
       const rows = yield* sql.value.unsafe(`SELECT * FROM invitations WHERE realm_id = $1`, [realm.id]).pipe(
         Sql.withRealm(realm.id),
@@ -140,7 +142,7 @@ const allEvents = (realm: Realm.Realm) =>
 // The admin API
 // ---------------------------------------------------------------------------------------------------------------
 
-layer(TestLive)("CONTRACT §3 POST /admin/realms/R/invitations", (it) => {
+it.layer(TestLive.World)("CONTRACT §3 POST /admin/realms/R/invitations", (it) => {
   it.effect("§3: 201 {id, url, role, email, expires_at} with an ETag; the URL holds a 43-character secret under the issuer", () =>
     Effect.gen(function*() {
       const { name } = yield* createRealm()
@@ -218,7 +220,7 @@ layer(TestLive)("CONTRACT §3 POST /admin/realms/R/invitations", (it) => {
     }))
 })
 
-layer(TestLive)("CONTRACT §3 GET /admin/realms/R/invitations", (it) => {
+it.layer(TestLive.World)("CONTRACT §3 GET /admin/realms/R/invitations", (it) => {
   it.effect("§3: each invitation with its status and expiry, never its URL or secret; `limit` and `cursor` page through", () =>
     Effect.gen(function*() {
       const { name } = yield* createRealm()
@@ -259,7 +261,7 @@ layer(TestLive)("CONTRACT §3 GET /admin/realms/R/invitations", (it) => {
     }))
 })
 
-layer(TestLive)("CONTRACT §3 DELETE /admin/realms/R/invitations/{id}", (it) => {
+it.layer(TestLive.World)("CONTRACT §3 DELETE /admin/realms/R/invitations/{id}", (it) => {
   it.effect("§3: 204 revokes; the list says revoked; again is 409 (ADR 0037); unknown ids are 404", () =>
     Effect.gen(function*() {
       const { name } = yield* createRealm()
@@ -318,13 +320,13 @@ it.effect("§3: a pending invitation past `expires_at` lists as expired; it can 
     expectJson(yield* listOf(name), 200, { invitations: listed })
     expectNoContent(yield* call("DELETE", `${invitationsOf(name)}/${short.id}`))
     expectJson(yield* listOf(name), 200, { invitations: listed.map((i) => (i.id === short.id ? { ...i, status: "revoked" } : i)) })
-  }).pipe(Effect.provide(TestLive)))
+  }).pipe(Effect.provide(TestLive.World)))
 
 // ---------------------------------------------------------------------------------------------------------------
 // Audit: owner trail vs realm trail, and the secret nowhere
 // ---------------------------------------------------------------------------------------------------------------
 
-layer(TestLive)("CONTRACT §7 invitation events", (it) => {
+it.layer(TestLive.World)("CONTRACT §7 invitation events", (it) => {
   it.effect("issue 14: the owner's invitations land in the owner trail (role and email domain, never the secret); the realm trail has none", () =>
     Effect.gen(function*() {
       const { name } = yield* createRealm()
@@ -507,7 +509,7 @@ const statusOf = (realm: string, id: string) =>
 const usersOf = (realm: string) =>
   Effect.map(call("GET", `/admin/realms/${realm}/users`), (res) => res.json.users as Array<Record<string, unknown>>)
 
-layer(TestLive)("CONTRACT §4 the invitation page", (it) => {
+it.layer(TestLive.World)("CONTRACT §4 the invitation page", (it) => {
   it.effect("§4: the URL opens the form; accepting creates the user with the invitation's role and email, once; a used URL is 410", () =>
     Effect.gen(function*() {
       const { name } = yield* createRealm()
@@ -722,13 +724,13 @@ it.effect("§4: an expired invitation is 410 on GET and POST, and makes no user"
     expectGone(yield* submit(browser, made.url, csrf, [["username", "late"], ["password", password]]), "expired")
     expect(yield* usersOf(name)).toEqual([])
     expect(yield* statusOf(name, made.id)).toBe("expired")
-  }).pipe(Effect.provide(TestLive)))
+  }).pipe(Effect.provide(TestLive.World)))
 
 // ---------------------------------------------------------------------------------------------------------------
 // A tenant admin's invitations (an automation client with the realm's admin resource, CONTRACT §3)
 // ---------------------------------------------------------------------------------------------------------------
 
-layer(TestLive)("issue 14: a tenant admin invites", (it) => {
+it.layer(TestLive.World)("issue 14: a tenant admin invites", (it) => {
   it.effect("§3, §7: its invitations and revocations land in the realm trail with it as actor, never in the owner trail", () =>
     Effect.gen(function*() {
       const w = yield* world
