@@ -27,7 +27,11 @@ import m00024 from "./migrations/00024_interaction_states.js"
 import m00026 from "./migrations/00026_rate_limit_windows.js"
 import m00027 from "./migrations/00027_token_round_trips.js"
 
-/** Migrator runs only ids above the highest applied: a new migration always takes the next number. */
+/**
+ * Migrator runs only ids above the highest applied: a new migration always takes the next number. 00023 and 00025
+ * were assigned to work that needed none; they stay unused for good (a database at 00024 or later would never run a
+ * migration numbered below it).
+ */
 export const loader = Migrator.fromRecord({
   "00001_schema": m00001,
   "00002_sign_in": m00002,
