@@ -67,6 +67,8 @@ it.live("it.live: the file's database on the live clock", () =>
     expect(clients.size).toBe(TestLive.store === "memory" ? 0 : 1)
   }))
 
+// Only on a SQL store: on memory the file has no database to close (each world is new); this block runs in the
+// pglite and postgres projects, which every CI run has (vitest.config.ts).
 describe.skipIf(TestLive.store === "memory")("the layer's scope", () => {
   it.live("closes the database it opened when it closes: the client is refused; on PostgreSQL the database is dropped", () =>
     Effect.gen(function*() {
